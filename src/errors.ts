@@ -1,0 +1,38 @@
+/**
+ * Errors are values with stable codes. Every rejected input throws (or, on the wire, returns) an
+ * `UnwindError` whose `code` a caller can switch on; the message says what was wrong and what was expected.
+ */
+export const ErrorCode = {
+  InvalidConfig: 'INVALID_CONFIG',
+  InvalidId: 'INVALID_ID',
+  InvalidPrice: 'INVALID_PRICE',
+  InvalidSize: 'INVALID_SIZE',
+  InvalidAmount: 'INVALID_AMOUNT',
+  InvalidTiers: 'INVALID_TIERS',
+  UnknownMarket: 'UNKNOWN_MARKET',
+  UnknownAccount: 'UNKNOWN_ACCOUNT',
+  DuplicateMarket: 'DUPLICATE_MARKET',
+  DuplicateAccount: 'DUPLICATE_ACCOUNT',
+  CapacityExceeded: 'CAPACITY_EXCEEDED',
+  EngineClosed: 'ENGINE_CLOSED',
+  InvalidScenario: 'INVALID_SCENARIO',
+  LayoutMismatch: 'LAYOUT_MISMATCH',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class UnwindError extends Error {
+  override readonly name = 'UnwindError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** The offending field, as a path such as `accounts[0].positions[1].size`, when there is one. */
+    readonly field?: string,
+  ) {
+    super(field === undefined ? message : `${field}: ${message}`);
+  }
+}
+
+export function isUnwindError(e: unknown): e is UnwindError {
+  return e instanceof UnwindError;
+}

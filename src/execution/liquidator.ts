@@ -1,0 +1,230 @@
+/**
+ * The executor's decision: from one epoch's candidates to an ordered list of liquidation orders and margin calls.
+ * It runs on the executor thread (workers/executor.worker.ts) and, unchanged, in-process for `unwind check`
+ * and the reference tests. It is the only place that decides; it reads the tables and writes only `output`.
+ *
+ * Determinism contract: the output depends only on the tables' contents and this object's state (which itself
+ * depends only on earlier epochs' tables). Candidates arrive in a timing-dependent order and are sorted here;
+ * ids derive from inputs (account id, market id, the position's update sequence).
+ */
+import { canBeLiquidated, health, isMarginCall, notional } from '../domain/margin.js';
+import { fillablePrice, underwaterness } from '../domain/liquidation.js';
+import { candidateCount } from '../concurrency/epoch.js';
+import { isIsolatedRef, isolatedRef, NONE, OutputKind, refSlot, type Tables } from '../tables/layout.js';
+import { crossGroup, emptyGroup, isLiveCross, isLiveIsolated, isolatedGroup, positionMaintenance, type GroupMargin } from '../scan/group.js';
+
+export interface LiquidatorConfig {
+  /** dYdX BA: scales how far the fillable price concedes as equity falls. Default 1. */
+  readonly bankruptcyAdjustment: number;
+  /** dYdX SMMR: the largest concession, as a fraction of the position's maintenance margin. Default 0.1. */
+  readonly spreadToMaintenanceMarginRatio: number;
+  /** Health below which a margin call is raised (> 1). Default 1.2. */
+  readonly marginCallHealth: number;
+}
+
+export const OrderReason = { CrossMaintenance: 1, IsolatedMaintenance: 2 } as const;
+
+export interface StepResult {
+  readonly outputCount: number;
+  /** Orders that did not fit in the output table; they are re-evaluated next epoch. */
+  readonly deferred: number;
+  /** Candidates that the exact re-check found above the margin-call level (0 unless the scan is wrong). */
+  readonly rejected: number;
+  /** True when the candidate table overflowed and every group was re-checked. */
+  readonly overflowed: boolean;
+}
+
+interface PlannedOrder {
+  slot: number;
+  account: number;
+  reason: number;
+  key: number;
+  notional: number;
+  accountId: number;
+  marketId: number;
+  quantity: number;
+  side: number;
+  limitPrice: number;
+  oraclePrice: number;
+  health: number;
+  equity: number;
+  maintenance: number;
+}
+
+interface PlannedCall {
+  group: number;
+  account: number;
+  slot: number;
+  accountId: number;
+  marketId: number;
+  health: number;
+  equity: number;
+  maintenance: number;
+}
+
+export class Liquidator {
+  /** Position slot -> update sequence of the position an order was issued for (one order per position state). */
+  private readonly issued = new Map<number, number>();
+  /** Groups (account index, or slot | ISOLATED) currently under a margin call. */
+  private readonly warned = new Set<number>();
+  private readonly g = emptyGroup();
+
+  constructor(
+    private readonly t: Tables,
+    private readonly config: LiquidatorConfig,
+  ) {}
+
+  step(): StepResult {
+    const t = this.t;
+    const count = candidateCount(t);
+    const overflowed = count > t.candidates.ref.length;
+    const groups = overflowed ? this.allGroups() : Array.from(t.candidates.ref.subarray(0, count));
+    groups.sort((x, y) => x - y);
+    const orders: PlannedOrder[] = [];
+    const calls: PlannedCall[] = [];
+    const liquidating = new Set<number>();
+    const calling = new Set<number>();
+    let rejected = 0;
+    for (const ref of groups) {
+      const isolated = isIsolatedRef(ref);
+      const g = isolated ? isolatedGroup(t, refSlot(ref), this.g) : crossGroup(t, ref, this.g);
+      const account = isolated ? t.positions.account[refSlot(ref)]! : ref;
+      if (canBeLiquidated(g.equity, g.maintenance)) {
+        liquidating.add(ref);
+        if (isolated) this.planOrder(refSlot(ref), account, OrderReason.IsolatedMaintenance, g, orders);
+        else for (let s = t.accounts.firstPosition[ref]!; s !== NONE; s = t.positions.next[s]!) {
+          if (isLiveCross(t, s)) this.planOrder(s, account, OrderReason.CrossMaintenance, g, orders);
+        }
+      } else if (isMarginCall(g.equity, g.maintenance, this.config.marginCallHealth)) {
+        calling.add(ref);
+        if (!this.warned.has(ref)) calls.push(this.planCall(ref, account, isolated, g));
+      } else if (!overflowed) {
+        rejected++;
+      }
+    }
+    // Margin calls are raised once per stay below the level; a group that left it may be called again later.
+    for (const ref of this.warned) if (!calling.has(ref)) this.warned.delete(ref);
+    for (const c of calls) this.warned.add(c.group);
+    // An order stays issued for a position state while its group keeps being liquidatable.
+    for (const slot of this.issued.keys()) {
+      const group = isLiveIsolated(t, slot) ? isolatedRef(slot) : t.positions.account[slot]!;
+      if (!liquidating.has(group)) this.issued.delete(slot);
+    }
+
+    orders.sort(compareOrders);
+    calls.sort((x, y) => x.health - y.health || x.accountId - y.accountId || x.marketId - y.marketId);
+    const capacity = t.output.kind.length;
+    let row = 0;
+    for (const o of orders) {
+      if (row >= capacity) break;
+      this.writeOrder(row++, o);
+      this.issued.set(o.slot, t.positions.updateSequence[o.slot]!);
+    }
+    const deferred = orders.length - row;
+    for (const c of calls) {
+      if (row >= capacity) {
+        this.warned.delete(c.group); // not delivered: raise it again next epoch
+        continue;
+      }
+      this.writeCall(row++, c);
+    }
+    return { outputCount: row, deferred, rejected, overflowed };
+  }
+
+  private planOrder(slot: number, account: number, reason: number, g: GroupMargin, out: PlannedOrder[]): void {
+    const t = this.t;
+    const size = t.positions.size[slot]!;
+    if (size === 0) return;
+    if (this.issued.get(slot) === t.positions.updateSequence[slot]) return; // in flight for this exact state
+    const m = t.positions.market[slot]!;
+    const oracle = t.markets.oraclePrice[m]!;
+    const pmm = positionMaintenance(t, slot);
+    const c = this.config;
+    const limit = fillablePrice(oracle, size, pmm, g.equity, g.maintenance, c.bankruptcyAdjustment, c.spreadToMaintenanceMarginRatio);
+    out.push({
+      slot,
+      account,
+      reason,
+      key: underwaterness(limit, oracle),
+      notional: notional(size, oracle),
+      accountId: t.accounts.id[account]!,
+      marketId: t.markets.id[m]!,
+      quantity: Math.abs(size),
+      side: size > 0 ? -1 : 1,
+      limitPrice: limit,
+      oraclePrice: oracle,
+      health: health(g.equity, g.maintenance),
+      equity: g.equity,
+      maintenance: g.maintenance,
+    });
+  }
+
+  private planCall(ref: number, account: number, isolated: boolean, g: GroupMargin): PlannedCall {
+    const t = this.t;
+    const slot = isolated ? refSlot(ref) : NONE;
+    return {
+      group: ref,
+      account,
+      slot,
+      accountId: t.accounts.id[account]!,
+      marketId: isolated ? t.markets.id[t.positions.market[slot]!]! : NONE,
+      health: health(g.equity, g.maintenance),
+      equity: g.equity,
+      maintenance: g.maintenance,
+    };
+  }
+
+  /** Every group with a requirement: the fallback when the candidate table overflowed. */
+  private allGroups(): number[] {
+    const t = this.t;
+    const out: number[] = [];
+    const accounts = t.accounts.id.length;
+    for (let a = 0; a < accounts; a++) {
+      if (t.accounts.firstPosition[a] === NONE) continue; // no positions (or an unused row): nothing to liquidate
+      out.push(a);
+      for (let s = t.accounts.firstPosition[a]!; s !== NONE; s = t.positions.next[s]!) {
+        if (isLiveIsolated(t, s)) out.push(isolatedRef(s));
+      }
+    }
+    return out;
+  }
+
+  private writeOrder(row: number, o: PlannedOrder): void {
+    const out = this.t.output;
+    out.kind[row] = OutputKind.Order;
+    out.account[row] = o.account;
+    out.market[row] = this.t.positions.market[o.slot]!;
+    out.position[row] = o.slot;
+    out.side[row] = o.side >>> 0;
+    out.reason[row] = o.reason;
+    out.quantity[row] = o.quantity;
+    out.limitPrice[row] = o.limitPrice;
+    out.oraclePrice[row] = o.oraclePrice;
+    out.health[row] = o.health;
+    out.equity[row] = o.equity;
+    out.maintenance[row] = o.maintenance;
+    out.updateSequence[row] = this.t.positions.updateSequence[o.slot]!;
+  }
+
+  private writeCall(row: number, c: PlannedCall): void {
+    const out = this.t.output;
+    out.kind[row] = OutputKind.MarginCall;
+    out.account[row] = c.account;
+    out.market[row] = c.slot === NONE ? NONE : this.t.positions.market[c.slot]!;
+    out.position[row] = c.slot;
+    out.side[row] = 0;
+    out.reason[row] = 0;
+    out.quantity[row] = 0;
+    out.limitPrice[row] = 0;
+    out.oraclePrice[row] = 0;
+    out.health[row] = c.health;
+    out.equity[row] = c.equity;
+    out.maintenance[row] = c.maintenance;
+    out.updateSequence[row] = 0;
+  }
+}
+
+/** DOMAIN.md section 7: most underwater first, then larger notional, then the stable (account, market) id. */
+function compareOrders(x: PlannedOrder, y: PlannedOrder): number {
+  return y.key - x.key || y.notional - x.notional || x.accountId - y.accountId || x.marketId - y.marketId;
+}

@@ -1,0 +1,293 @@
+/**
+ * The one source of truth for Unwind's shared memory. Every table, column, offset and control word is
+ * declared here and nowhere else; the main thread, the scan workers and the executor all attach through it.
+ *
+ * One SharedArrayBuffer holds everything, preallocated from the capacities (never grown: growable buffers make
+ * length-tracking views ~9x slower). Tables are struct-of-arrays: each column is a contiguous typed array of
+ * `capacity * perRow` elements, starting on a 64-byte boundary.
+ *
+ *   byte 0      +------------------------------------------------------------------+
+ *               | header: magic 'UNWD', layoutVersion, capacities (u32 each)        |  64 B
+ *   byte 64     +------------------------------------------------------------------+
+ *               | control words: one Int32 per 64-byte line (no false sharing)      |  CONTROL_WORDS * 64 B
+ *               +------------------------------------------------------------------+
+ *               | markets:    id, tierCount, positionStart, positionCapacity, ...   |  M rows
+ *               |             markPrice, oraclePrice, tier columns (MAX_TIERS/row)  |
+ *               +------------------------------------------------------------------+
+ *               | accounts:   id, firstPosition, lastPosition, collateral           |  A rows
+ *               +------------------------------------------------------------------+
+ *               | positions:  size, entryPrice, isolatedCollateral, updateSequence, |  P rows, each market owns
+ *               |             scanPnl, scanMaintenance, account, market, next, flags|  a contiguous slot range
+ *               +------------------------------------------------------------------+
+ *               | candidates: ref, level                                            |  C rows
+ *               +------------------------------------------------------------------+
+ *               | output:     executor's records for one epoch (orders, calls)      |  O rows
+ *               +------------------------------------------------------------------+
+ *
+ * Writers (single writer per region):
+ *   markets, accounts, positions (inputs)  main thread, only between epochs
+ *   positions.scanPnl / scanMaintenance     the scan task that owns the position's market slice, during phase 1
+ *   candidates                              scan tasks, slots reserved with Atomics.add on CANDIDATE_COUNT
+ *   output                                  the executor thread, during its step
+ */
+import { MAX_TIERS } from '../domain/tiers.js';
+import { ErrorCode, UnwindError } from '../errors.js';
+
+export const LAYOUT_MAGIC = 0x44574e55; // 'UNWD' little-endian
+export const LAYOUT_VERSION = 1;
+export const NONE = 0xffffffff;
+const LINE = 64;
+
+type ColumnType = 'f64' | 'u32' | 'i32' | 'u8';
+interface ColumnSpec {
+  readonly type: ColumnType;
+  /** Elements per row (tier columns hold MAX_TIERS per market). */
+  readonly perRow: number;
+}
+const f64 = { type: 'f64', perRow: 1 } as const;
+const u32 = { type: 'u32', perRow: 1 } as const;
+const u8 = { type: 'u8', perRow: 1 } as const;
+const tiers = { type: 'f64', perRow: MAX_TIERS } as const;
+
+type ViewOf<C extends ColumnSpec> = C['type'] extends 'f64'
+  ? Float64Array
+  : C['type'] extends 'u32'
+    ? Uint32Array
+    : C['type'] extends 'i32'
+      ? Int32Array
+      : Uint8Array;
+type Views<S extends Record<string, ColumnSpec>> = { readonly [K in keyof S]: ViewOf<S[K]> };
+
+export const MARKET_COLUMNS = {
+  id: u32,
+  tierCount: u32,
+  /** First slot of the market's contiguous range in the positions table. */
+  positionStart: u32,
+  positionCapacity: u32,
+  /** Slots used so far (high-water mark): the scan covers [positionStart, positionStart + positionCount). */
+  positionCount: u32,
+  /** The price margin uses. */
+  markPrice: f64,
+  /** The price fills are bounded against (DOMAIN.md section 2). */
+  oraclePrice: f64,
+  tierUpperBound: tiers,
+  maintenanceFraction: tiers,
+  maintenanceAmount: tiers,
+  initialFraction: tiers,
+  initialAmount: tiers,
+} as const;
+
+export const ACCOUNT_COLUMNS = {
+  id: u32,
+  /** Head and tail of the account's position list (linked through positions.next), NONE when empty. */
+  firstPosition: u32,
+  lastPosition: u32,
+  /** Cross collateral, quote units. */
+  collateral: f64,
+} as const;
+
+export const POSITION_COLUMNS = {
+  /** Signed base units: long > 0, short < 0, 0 when flat. */
+  size: f64,
+  entryPrice: f64,
+  /** Own collateral of an isolated position, quote units; unused when cross. */
+  isolatedCollateral: f64,
+  /** Sequence number of the input that last changed this position: part of an order's id. */
+  updateSequence: f64,
+  /** Phase-1 results (unrealized PnL, maintenance margin at mark), read by phase 2. */
+  scanPnl: f64,
+  scanMaintenance: f64,
+  account: u32,
+  market: u32,
+  /** Next position of the same account, NONE at the tail. */
+  next: u32,
+  flags: u32,
+} as const;
+
+/** positions.flags bits. */
+export const PositionFlag = { Live: 1, Isolated: 2 } as const;
+
+export const CANDIDATE_COLUMNS = {
+  /** An account index, or an isolated position's slot with CANDIDATE_ISOLATED set. */
+  ref: u32,
+  level: u8,
+} as const;
+export const CANDIDATE_ISOLATED = 0x80000000;
+/** The candidate ref of an isolated position (an unsigned 32-bit number, like every ref). */
+export const isolatedRef = (slot: number): number => (slot | CANDIDATE_ISOLATED) >>> 0;
+export const isIsolatedRef = (ref: number): boolean => ref >= CANDIDATE_ISOLATED;
+export const refSlot = (ref: number): number => ref & 0x7fffffff;
+/** candidates.level values. */
+export const CandidateLevel = { MarginCall: 1, Liquidatable: 2 } as const;
+
+export const OUTPUT_COLUMNS = {
+  kind: u32,
+  account: u32,
+  market: u32,
+  position: u32,
+  /** +1 buy, -1 sell (stored as u32 two's complement; read through `side()`). */
+  side: u32,
+  reason: u32,
+  quantity: f64,
+  limitPrice: f64,
+  oraclePrice: f64,
+  health: f64,
+  equity: f64,
+  maintenance: f64,
+  updateSequence: f64,
+} as const;
+/** output.kind values. */
+export const OutputKind = { Order: 1, MarginCall: 2 } as const;
+
+/** Control words: Int32 indices into `Tables.control`; each sits on its own 64-byte line (16 Int32s apart). */
+const W = LINE / 4;
+export const Control = {
+  /** main -> executor: "candidates of epoch N are complete"; the executor waits on it. */
+  ScanEpoch: 0 * W,
+  /** executor -> main: "output of epoch N is complete"; the main thread waits on it asynchronously. */
+  ExecEpoch: 1 * W,
+  /** scan tasks reserve candidate rows with Atomics.add; may exceed capacity (overflow). */
+  CandidateCount: 2 * W,
+  /** executor -> main: rows of output written in this epoch. */
+  OutputCount: 3 * W,
+  /** executor -> main: liquidatable groups left for a later epoch because output was full. */
+  Deferred: 4 * W,
+  /** main -> executor: stop after the current step. */
+  Shutdown: 5 * W,
+  /** scan tasks -> main: tasks finished (a release by each task, an acquire by the main thread). */
+  ScanTasksDone: 6 * W,
+} as const;
+const CONTROL_WORDS = 8;
+
+export interface Capacities {
+  readonly markets: number;
+  readonly accounts: number;
+  readonly positions: number;
+  readonly candidates: number;
+  readonly output: number;
+}
+
+interface Placed {
+  readonly offset: number;
+  readonly type: ColumnType;
+  readonly length: number;
+}
+export interface LayoutMap {
+  readonly capacities: Capacities;
+  readonly byteLength: number;
+  readonly controlOffset: number;
+  readonly tables: Readonly<Record<'markets' | 'accounts' | 'positions' | 'candidates' | 'output', Readonly<Record<string, Placed>>>>;
+}
+
+const BYTES: Record<ColumnType, number> = { f64: 8, u32: 4, i32: 4, u8: 1 };
+const align = (n: number): number => Math.ceil(n / LINE) * LINE;
+
+const TABLE_SPECS = {
+  markets: MARKET_COLUMNS,
+  accounts: ACCOUNT_COLUMNS,
+  positions: POSITION_COLUMNS,
+  candidates: CANDIDATE_COLUMNS,
+  output: OUTPUT_COLUMNS,
+} as const;
+
+/** Places every column. Pure: the same capacities always give the same map. */
+export function computeLayout(capacities: Capacities): LayoutMap {
+  for (const [k, v] of Object.entries(capacities)) {
+    if (!Number.isInteger(v) || v < 1 || v > 0x7fffffff) {
+      throw new UnwindError(ErrorCode.InvalidConfig, `expected an integer in [1, 2^31), got ${String(v)}`, `capacity.${k}`);
+    }
+  }
+  const controlOffset = LINE;
+  let offset = controlOffset + CONTROL_WORDS * LINE;
+  const tables = {} as Record<keyof typeof TABLE_SPECS, Record<string, Placed>>;
+  for (const [table, spec] of Object.entries(TABLE_SPECS) as [keyof typeof TABLE_SPECS, Record<string, ColumnSpec>][]) {
+    const rows = capacities[table];
+    const placed: Record<string, Placed> = {};
+    for (const [name, col] of Object.entries(spec)) {
+      const length = rows * col.perRow;
+      placed[name] = { offset, type: col.type, length };
+      offset = align(offset + length * BYTES[col.type]);
+    }
+    tables[table] = placed;
+  }
+  return { capacities, byteLength: offset, controlOffset, tables };
+}
+
+/** Bytes one position costs in the positions table (all its columns). */
+export const BYTES_PER_POSITION = Object.values(POSITION_COLUMNS).reduce((n, c: ColumnSpec) => n + BYTES[c.type] * c.perRow, 0);
+export const BYTES_PER_ACCOUNT = Object.values(ACCOUNT_COLUMNS).reduce((n, c: ColumnSpec) => n + BYTES[c.type] * c.perRow, 0);
+
+function view(buffer: SharedArrayBuffer, p: Placed): Float64Array | Uint32Array | Int32Array | Uint8Array {
+  switch (p.type) {
+    case 'f64':
+      return new Float64Array(buffer, p.offset, p.length);
+    case 'u32':
+      return new Uint32Array(buffer, p.offset, p.length);
+    case 'i32':
+      return new Int32Array(buffer, p.offset, p.length);
+    case 'u8':
+      return new Uint8Array(buffer, p.offset, p.length);
+  }
+}
+
+function views<S extends Record<string, ColumnSpec>>(buffer: SharedArrayBuffer, placed: Readonly<Record<string, Placed>>): Views<S> {
+  const out: Record<string, unknown> = {};
+  for (const [name, p] of Object.entries(placed)) out[name] = view(buffer, p);
+  return out as Views<S>;
+}
+
+/** Typed views over one shared buffer. Attaching is cheap and allocates nothing but the views. */
+export interface Tables {
+  readonly buffer: SharedArrayBuffer;
+  readonly layout: LayoutMap;
+  /** Control words, indexed by `Control.*`. Touched only through src/concurrency. */
+  readonly control: Int32Array;
+  readonly markets: Views<typeof MARKET_COLUMNS>;
+  readonly accounts: Views<typeof ACCOUNT_COLUMNS>;
+  readonly positions: Views<typeof POSITION_COLUMNS>;
+  readonly candidates: Views<typeof CANDIDATE_COLUMNS>;
+  readonly output: Views<typeof OUTPUT_COLUMNS>;
+}
+
+const HEADER_FIELDS = ['markets', 'accounts', 'positions', 'candidates', 'output'] as const;
+
+/** Allocates and stamps a buffer (the main thread does this once). Allocation and attaching are separate calls. */
+export function allocateTables(capacities: Capacities): Tables {
+  const layout = computeLayout(capacities);
+  const buffer = new SharedArrayBuffer(layout.byteLength);
+  const header = new Uint32Array(buffer, 0, 2 + HEADER_FIELDS.length);
+  header[0] = LAYOUT_MAGIC;
+  header[1] = LAYOUT_VERSION;
+  HEADER_FIELDS.forEach((k, i) => (header[2 + i] = capacities[k]));
+  const t = attachTables(buffer);
+  // An account row that holds no position has an empty list; unused rows look the same.
+  t.accounts.firstPosition.fill(NONE);
+  t.accounts.lastPosition.fill(NONE);
+  return t;
+}
+
+/** Attaches to a buffer allocated by `allocateTables`, checking magic and layout version (any thread). */
+export function attachTables(buffer: SharedArrayBuffer): Tables {
+  const header = new Uint32Array(buffer, 0, 2 + HEADER_FIELDS.length);
+  if (header[0] !== LAYOUT_MAGIC || header[1] !== LAYOUT_VERSION) {
+    throw new UnwindError(
+      ErrorCode.LayoutMismatch,
+      `shared buffer has magic 0x${header[0]!.toString(16)} version ${header[1]}, expected 0x${LAYOUT_MAGIC.toString(16)} version ${LAYOUT_VERSION}`,
+    );
+  }
+  const capacities = Object.fromEntries(HEADER_FIELDS.map((k, i) => [k, header[2 + i]!])) as unknown as Capacities;
+  const layout = computeLayout(capacities);
+  if (layout.byteLength !== buffer.byteLength) {
+    throw new UnwindError(ErrorCode.LayoutMismatch, `shared buffer is ${buffer.byteLength} bytes, layout needs ${layout.byteLength}`);
+  }
+  return {
+    buffer,
+    layout,
+    control: new Int32Array(buffer, layout.controlOffset, (CONTROL_WORDS * LINE) / 4),
+    markets: views(buffer, layout.tables.markets),
+    accounts: views(buffer, layout.tables.accounts),
+    positions: views(buffer, layout.tables.positions),
+    candidates: views(buffer, layout.tables.candidates),
+    output: views(buffer, layout.tables.output),
+  };
+}

@@ -1,0 +1,253 @@
+/**
+ * The main thread's writer of the input tables (markets, accounts, positions): the single writer of those regions.
+ *
+ * Each call validates synchronously (throwing an UnwindError and changing nothing) and takes a sequence number.
+ * Structure (a new market, account or position slot, and its link into the account's list) is written at once:
+ * a new slot stays flat and not Live until its values land, so a scan in flight reads it as contributing nothing.
+ * Values (prices, sizes, collateral) are written at once when no epoch is in flight, else staged and written at
+ * the start of the next epoch. Either way an epoch sees exactly the inputs accepted before it began.
+ */
+import { isMainThread } from 'node:worker_threads';
+import { compileTiers, type MarginTier, MAX_TIERS } from '../domain/tiers.js';
+import { ErrorCode, UnwindError } from '../errors.js';
+import { NONE, PositionFlag, type Tables } from './layout.js';
+import { requireAmount, requireId, requireNonNegativeAmount, requirePrice, requireSize } from './validate.js';
+
+export interface MarketSpec {
+  readonly id: number;
+  readonly symbol?: string;
+  readonly tiers: readonly MarginTier[];
+  /** Initial oracle and mark price. */
+  readonly price: number;
+  /** Position slots reserved for this market; default: an equal share of the table. */
+  readonly positionCapacity?: number;
+}
+
+export interface PositionUpdate {
+  readonly account: number;
+  readonly market: number;
+  /** Signed base units; 0 closes the position. */
+  readonly size: number;
+  readonly entryPrice: number;
+  /** Own collateral for an isolated position; null or absent: cross-margined. */
+  readonly isolatedCollateral?: number | null;
+}
+
+export interface PriceUpdate {
+  readonly market: number;
+  readonly price: number;
+  /** Oracle price when it differs from the mark; default: the same. */
+  readonly oraclePrice?: number;
+}
+
+export class TableWriter {
+  private readonly marketIndex = new Map<number, number>();
+  private readonly accountIndex = new Map<number, number>();
+  private readonly symbols: string[] = [];
+  private marketCount = 0;
+  private accountCount = 0;
+  private positionsReserved = 0;
+  private sequence = 0;
+  private staged: (() => void)[] = [];
+  private readonly dirty = new Set<number>();
+  /** True while an epoch is in flight: value writes are staged. */
+  busy = false;
+
+  constructor(
+    readonly tables: Tables,
+    private readonly defaultPositionCapacity: number,
+  ) {
+    // Development-mode single-writer check: input regions belong to the thread that created the engine.
+    if (process.env.NODE_ENV !== 'production' && !isMainThread && process.env.UNWIND_ALLOW_WORKER_WRITER !== '1') {
+      throw new UnwindError(ErrorCode.InvalidConfig, 'the table writer must live on the main thread');
+    }
+  }
+
+  get markets(): number {
+    return this.marketCount;
+  }
+  get accounts(): number {
+    return this.accountCount;
+  }
+  /** Sequence number of the last accepted input. */
+  get lastSequence(): number {
+    return this.sequence;
+  }
+
+  marketIndexOf(id: number, field = 'market'): number {
+    const m = this.marketIndex.get(id);
+    if (m === undefined) throw new UnwindError(ErrorCode.UnknownMarket, `no market with id ${id}`, field);
+    return m;
+  }
+  accountIndexOf(id: number, field = 'account'): number {
+    const a = this.accountIndex.get(id);
+    if (a === undefined) throw new UnwindError(ErrorCode.UnknownAccount, `no account with id ${id}`, field);
+    return a;
+  }
+  hasAccount(id: number): boolean {
+    return this.accountIndex.has(id);
+  }
+  symbolOf(marketIndex: number): string {
+    return this.symbols[marketIndex]!;
+  }
+
+  addMarket(spec: MarketSpec, field = 'market'): number {
+    const id = requireId(spec?.id, `${field}.id`);
+    if (this.marketIndex.has(id)) throw new UnwindError(ErrorCode.DuplicateMarket, `market ${id} exists`, `${field}.id`);
+    const schedule = compileTiers(spec.tiers, `${field}.tiers`);
+    const price = requirePrice(spec.price, `${field}.price`);
+    const cap = spec.positionCapacity ?? this.defaultPositionCapacity;
+    if (!Number.isInteger(cap) || cap < 1) {
+      throw new UnwindError(ErrorCode.InvalidConfig, `expected a positive integer, got ${String(cap)}`, `${field}.positionCapacity`);
+    }
+    const { markets, layout } = this.tables;
+    if (this.marketCount >= layout.capacities.markets) {
+      throw new UnwindError(ErrorCode.CapacityExceeded, `market table is full (${layout.capacities.markets})`, field);
+    }
+    if (this.positionsReserved + cap > layout.capacities.positions) {
+      throw new UnwindError(
+        ErrorCode.CapacityExceeded,
+        `position table has ${layout.capacities.positions - this.positionsReserved} free slots, market asks for ${cap}`,
+        `${field}.positionCapacity`,
+      );
+    }
+    this.sequence++;
+    const m = this.marketCount++;
+    markets.id[m] = id;
+    markets.tierCount[m] = schedule.count;
+    markets.positionStart[m] = this.positionsReserved;
+    markets.positionCapacity[m] = cap;
+    markets.positionCount[m] = 0;
+    markets.markPrice[m] = price;
+    markets.oraclePrice[m] = price;
+    const base = m * MAX_TIERS;
+    markets.tierUpperBound.set(schedule.upperBound, base);
+    markets.maintenanceFraction.set(schedule.maintenanceFraction, base);
+    markets.maintenanceAmount.set(schedule.maintenanceAmount, base);
+    markets.initialFraction.set(schedule.initialFraction, base);
+    markets.initialAmount.set(schedule.initialAmount, base);
+    this.positionsReserved += cap;
+    this.marketIndex.set(id, m);
+    this.symbols[m] = spec.symbol ?? `M${id}`;
+    this.dirty.add(m);
+    return m;
+  }
+
+  addAccount(id: number, collateral = 0, field = 'account'): number {
+    requireId(id, `${field}.id`);
+    requireAmount(collateral, `${field}.collateral`);
+    if (this.accountIndex.has(id)) throw new UnwindError(ErrorCode.DuplicateAccount, `account ${id} exists`, `${field}.id`);
+    const { accounts, layout } = this.tables;
+    if (this.accountCount >= layout.capacities.accounts) {
+      throw new UnwindError(ErrorCode.CapacityExceeded, `account table is full (${layout.capacities.accounts})`, field);
+    }
+    this.sequence++;
+    const a = this.accountCount++;
+    accounts.id[a] = id;
+    accounts.firstPosition[a] = NONE;
+    accounts.lastPosition[a] = NONE;
+    accounts.collateral[a] = collateral; // not yet scanned: beyond every in-flight epoch's account range
+    this.accountIndex.set(id, a);
+    return a;
+  }
+
+  setCollateral(accountId: number, collateral: number): void {
+    const a = this.accountIndexOf(requireId(accountId, 'account'));
+    requireAmount(collateral, 'collateral');
+    this.sequence++;
+    this.write(() => {
+      this.tables.accounts.collateral[a] = collateral;
+    });
+  }
+
+  setPrice(u: PriceUpdate): void {
+    const m = this.marketIndexOf(requireId(u?.market, 'market'));
+    const mark = requirePrice(u.price, 'price');
+    const oracle = u.oraclePrice === undefined ? mark : requirePrice(u.oraclePrice, 'oraclePrice');
+    this.sequence++;
+    this.write(() => {
+      this.tables.markets.markPrice[m] = mark;
+      this.tables.markets.oraclePrice[m] = oracle;
+      this.dirty.add(m);
+    });
+  }
+
+  /** Creates or replaces the position of `account` in `market`. Returns its slot. */
+  upsertPosition(u: PositionUpdate, field = 'position'): number {
+    const a = this.accountIndexOf(requireId(u?.account, `${field}.account`), `${field}.account`);
+    const m = this.marketIndexOf(requireId(u.market, `${field}.market`), `${field}.market`);
+    const size = requireSize(u.size, `${field}.size`);
+    const entry = size === 0 && (u.entryPrice === 0 || u.entryPrice === undefined) ? 0 : requirePrice(u.entryPrice, `${field}.entryPrice`);
+    const iso = u.isolatedCollateral;
+    const isolated = iso !== null && iso !== undefined;
+    if (isolated) requireNonNegativeAmount(iso, `${field}.isolatedCollateral`);
+    const slot = this.findSlot(a, m) ?? this.allocateSlot(a, m, field);
+    const sequence = ++this.sequence;
+    this.write(() => {
+      const p = this.tables.positions;
+      p.size[slot] = size;
+      p.entryPrice[slot] = entry;
+      p.isolatedCollateral[slot] = isolated ? iso : 0;
+      p.updateSequence[slot] = sequence;
+      p.flags[slot] = PositionFlag.Live | (isolated ? PositionFlag.Isolated : 0);
+      this.dirty.add(m);
+    });
+    return slot;
+  }
+
+  /** The slot of (account, market), walking the account's short position list. */
+  findSlot(accountIndex: number, marketIndex: number): number | undefined {
+    const p = this.tables.positions;
+    for (let s = this.tables.accounts.firstPosition[accountIndex]!; s !== NONE; s = p.next[s]!) {
+      if (p.market[s] === marketIndex) return s;
+    }
+    return undefined;
+  }
+
+  private allocateSlot(a: number, m: number, field: string): number {
+    const { markets, positions, accounts } = this.tables;
+    const used = markets.positionCount[m]!;
+    if (used >= markets.positionCapacity[m]!) {
+      throw new UnwindError(ErrorCode.CapacityExceeded, `market ${markets.id[m]} has no free position slot (${used} used)`, field);
+    }
+    const slot = markets.positionStart[m]! + used;
+    // The slot is written flat and not Live before it becomes reachable, so an in-flight scan skips it.
+    positions.size[slot] = 0;
+    positions.flags[slot] = 0;
+    positions.scanPnl[slot] = 0;
+    positions.scanMaintenance[slot] = 0;
+    positions.account[slot] = a;
+    positions.market[slot] = m;
+    positions.next[slot] = NONE;
+    const tail = accounts.lastPosition[a]!;
+    if (tail === NONE) accounts.firstPosition[a] = slot;
+    else positions.next[tail] = slot;
+    accounts.lastPosition[a] = slot;
+    markets.positionCount[m] = used + 1;
+    return slot;
+  }
+
+  private write(apply: () => void): void {
+    if (this.busy) this.staged.push(apply);
+    else apply();
+  }
+
+  /** Epoch start: lands staged values. Returns how many. */
+  applyStaged(): number {
+    const staged = this.staged;
+    this.staged = [];
+    for (const apply of staged) apply();
+    return staged.length;
+  }
+
+  get stagedCount(): number {
+    return this.staged.length;
+  }
+
+  /** Markets whose prices or positions changed since the last call (phase 1 rescans only these). */
+  takeDirtyMarkets(): number[] {
+    const out = [...this.dirty].sort((x, y) => x - y);
+    this.dirty.clear();
+    return out;
+  }
+}

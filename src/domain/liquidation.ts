@@ -60,7 +60,8 @@ export const DEFAULT_SPREAD_TO_MAINTENANCE_MARGIN_RATIO = 0.1;
  */
 export function adjustedBankruptcyRating(equity: number, totalMaintenance: number, bankruptcyAdjustment: number): number {
   if (!(totalMaintenance > 0)) return 0;
-  const r = bankruptcyAdjustment * (1 - equity / totalMaintenance);
+  // BA * (TMMR - TNC) / TMMR: the same as BA * (1 - TNC / TMMR), with one rounding fewer.
+  const r = (bankruptcyAdjustment * (totalMaintenance - equity)) / totalMaintenance;
   return r < 0 ? 0 : r > 1 ? 1 : r;
 }
 
@@ -80,7 +81,8 @@ export function fillablePrice(
 ): number {
   if (size === 0) return oraclePrice;
   const abr = adjustedBankruptcyRating(equity, totalMaintenance, bankruptcyAdjustment);
-  return (size * oraclePrice - abr * spreadToMaintenanceMarginRatio * positionMaintenance) / size;
+  // (PNNV - ABR * SMMR * PMMR) / PS, written as oracle - ABR * SMMR * PMMR / PS so that PNNV / PS does not round.
+  return oraclePrice - (abr * spreadToMaintenanceMarginRatio * positionMaintenance) / size;
 }
 
 /**

@@ -1,0 +1,129 @@
+/**
+ * Where an epoch's scan and execution run. `ThreadedBackend`: a piscina pool of scan workers and one dedicated
+ * executor thread. `InlineBackend`: the same kernels and the same Liquidator on the calling thread, for
+ * `unwind check` and as the single-threaded reference. Both run one kernel, so they cannot drift apart.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import {
+  awaitExecution,
+  publishExecution,
+  publishScan,
+  requestShutdown,
+  resetCandidates,
+  scanTasksDone,
+} from '../concurrency/epoch.js';
+import { Liquidator, type LiquidatorConfig } from '../execution/liquidator.js';
+import { planAccountRanges, planMarketSlices, runScanTask, type ScanTask } from '../scan/tasks.js';
+import { type Tables } from '../tables/layout.js';
+
+export interface ExecutionResult {
+  readonly outputCount: number;
+  readonly deferred: number;
+}
+
+export interface Backend {
+  /** Phase 1 over the dirty markets, then phase 2 over accounts [0, accounts); candidates complete on return. */
+  scan(dirtyMarkets: readonly number[], accounts: number): Promise<void>;
+  /** Hands epoch `epoch` to the executor and resolves with its output. */
+  execute(epoch: number): Promise<ExecutionResult>;
+  close(): Promise<void>;
+}
+
+/**
+ * Compiled worker entry files. From dist/src/engine/*.js they are siblings under dist/workers; when this module
+ * runs from TypeScript source (under vitest) the compiled ones in dist are used: `npm test` builds first.
+ */
+export function workerFile(name: string): string {
+  const fromHere = import.meta.url.endsWith('.ts') ? `../../dist/workers/${name}.js` : `../../workers/${name}.js`;
+  const path = fileURLToPath(new URL(fromHere, import.meta.url));
+  if (!existsSync(path)) throw new Error(`worker entry ${path} is missing: run \`npm run build\``);
+  return path;
+}
+
+export class InlineBackend implements Backend {
+  private readonly liquidator: Liquidator;
+  constructor(
+    private readonly t: Tables,
+    private readonly config: LiquidatorConfig,
+  ) {
+    this.liquidator = new Liquidator(t, config);
+  }
+  async scan(dirtyMarkets: readonly number[], accounts: number): Promise<void> {
+    resetCandidates(this.t);
+    const tasks: ScanTask[] = [...planMarketSlices(this.t, dirtyMarkets, 1), ...planAccountRanges(accounts, 1, this.config.marginCallHealth)];
+    for (const task of tasks) runScanTask(this.t, task);
+  }
+  async execute(epoch: number): Promise<ExecutionResult> {
+    const r = this.liquidator.step();
+    publishExecution(this.t, epoch, r.outputCount, r.deferred);
+    return r;
+  }
+  async close(): Promise<void> {}
+}
+
+export class ThreadedBackend implements Backend {
+  private readonly pool: Piscina<ScanTask, number>;
+  private readonly executor: Worker;
+  private readonly executorFailed: Promise<never>;
+  private closed = false;
+
+  private constructor(
+    private readonly t: Tables,
+    private readonly config: LiquidatorConfig,
+    private readonly workers: number,
+  ) {
+    this.pool = new Piscina<ScanTask, number>({
+      filename: workerFile('scan.worker'),
+      minThreads: workers,
+      maxThreads: workers,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      // The buffer travels inside workerData (cloned as a shared reference), never in a transfer list.
+      workerData: { buffer: t.buffer },
+      recordTiming: false,
+    });
+    this.executor = new Worker(workerFile('executor.worker'), { workerData: { buffer: t.buffer, config } });
+    this.executorFailed = new Promise<never>((_, reject) => {
+      this.executor.once('error', reject);
+      this.executor.once('exit', (code) => {
+        if (!this.closed) reject(new Error(`executor thread exited with code ${code}`));
+      });
+    });
+    this.executorFailed.catch(() => {}); // observed by execute(); avoid an unhandled rejection when idle
+  }
+
+  static async start(t: Tables, config: LiquidatorConfig, workers: number): Promise<ThreadedBackend> {
+    const b = new ThreadedBackend(t, config, workers);
+    await new Promise<void>((resolve, reject) => {
+      b.executor.once('online', resolve);
+      b.executor.once('error', reject);
+    });
+    return b;
+  }
+
+  async scan(dirtyMarkets: readonly number[], accounts: number): Promise<void> {
+    resetCandidates(this.t);
+    const phase1 = planMarketSlices(this.t, dirtyMarkets, this.workers);
+    await Promise.all(phase1.map((task) => this.pool.run(task)));
+    const phase2 = planAccountRanges(accounts, this.workers, this.config.marginCallHealth);
+    await Promise.all(phase2.map((task) => this.pool.run(task)));
+    const done = scanTasksDone(this.t); // the acquire that makes the tasks' writes visible here and, next, to the executor
+    if (done !== phase1.length + phase2.length) throw new Error(`scan barrier: ${done} of ${phase1.length + phase2.length} tasks published`);
+  }
+
+  async execute(epoch: number): Promise<ExecutionResult> {
+    publishScan(this.t, epoch);
+    return Promise.race([awaitExecution(this.t, epoch), this.executorFailed]);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    requestShutdown(this.t);
+    const exited =
+      this.executor.threadId === -1 ? Promise.resolve() : new Promise<void>((resolve) => this.executor.once('exit', () => resolve()));
+    await Promise.all([exited, this.pool.close()]);
+  }
+}

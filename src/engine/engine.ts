@@ -1,0 +1,225 @@
+/**
+ * Thread: main (the embedding application's). The Engine wires the tables, the writer, the scan pool and the
+ * executor together and is the embedding API for a matching engine beside us.
+ * Writes: markets, accounts, positions (through TableWriter), between epochs only.
+ * Reads:  output rows after the executor publishes an epoch.
+ *
+ * An epoch: land staged inputs -> phase 1 (dirty markets) -> phase 2 (all accounts) -> executor -> orders.
+ * Epochs never overlap; inputs accepted while one is in flight land at the start of the next. The orders
+ * depend only on the inputs and on which epoch each landed in (the batch boundaries).
+ */
+import { resolveConfig, type EngineConfig, type ResolvedConfig } from '../config.js';
+import { ErrorCode, UnwindError } from '../errors.js';
+import { decodeOutput, type EpochOutput, type LiquidationOrder, type MarginCall } from '../execution/orders.js';
+import { accountReport, type AccountReport } from '../risk/account-report.js';
+import { allocateTables, type Tables } from '../tables/layout.js';
+import { requireId, requirePrice } from '../tables/validate.js';
+import { TableWriter, type MarketSpec, type PositionUpdate, type PriceUpdate } from '../tables/writer.js';
+import { InlineBackend, ThreadedBackend, type Backend } from './backends.js';
+
+export interface EpochResult extends EpochOutput {
+  readonly epoch: number;
+  /** Orders left for a later epoch because the output table was full. */
+  readonly deferred: number;
+  /** Sequence number of the last input this epoch saw. */
+  readonly lastSequence: number;
+}
+
+type Listener<T> = (value: T) => void;
+
+export class Engine {
+  readonly config: ResolvedConfig;
+  readonly tables: Tables;
+  private readonly writer: TableWriter;
+  private chain: Promise<unknown> = Promise.resolve();
+  private epochCount = 0;
+  private scheduled = false;
+  private closed = false;
+  private readonly orderListeners = new Set<Listener<LiquidationOrder>>();
+  private readonly callListeners = new Set<Listener<MarginCall>>();
+  private readonly epochListeners = new Set<Listener<EpochResult>>();
+  private readonly errorListeners = new Set<Listener<unknown>>();
+  private readonly closeListeners = new Set<() => void>();
+
+  private constructor(
+    config: ResolvedConfig,
+    tables: Tables,
+    private readonly backend: Backend,
+  ) {
+    this.config = config;
+    this.tables = tables;
+    const perMarket = Math.floor(config.capacity.positions / config.capacity.markets);
+    this.writer = new TableWriter(tables, Math.max(1, perMarket));
+  }
+
+  /** Allocates the tables and starts the threads. */
+  static async start(config: EngineConfig = {}): Promise<Engine> {
+    const c = resolveConfig(config);
+    const tables = allocateTables(c.capacity);
+    const backend = c.scanWorkers === 0 ? new InlineBackend(tables, c) : await ThreadedBackend.start(tables, c, c.scanWorkers);
+    return new Engine(c, tables, backend);
+  }
+
+  // ---- inputs: each validates synchronously, throws UnwindError and changes nothing on rejection ----
+
+  addMarket(spec: MarketSpec): void {
+    this.open();
+    this.writer.addMarket(spec);
+  }
+
+  addAccount(id: number, collateral = 0): void {
+    this.open();
+    this.writer.addAccount(id, collateral);
+  }
+
+  setCollateral(account: number, collateral: number): void {
+    this.open();
+    this.writer.setCollateral(account, collateral);
+    this.schedule();
+  }
+
+  upsertPosition(update: PositionUpdate): void {
+    this.open();
+    this.writer.upsertPosition(update);
+    this.schedule();
+  }
+
+  pushPrice(market: number, price: number, oraclePrice?: number): void {
+    this.open();
+    this.writer.setPrice(oraclePrice === undefined ? { market, price } : { market, price, oraclePrice });
+    this.schedule();
+  }
+
+  /** Several prices as one batch: all land in the same epoch. Validates all before accepting any. */
+  pushPrices(updates: readonly PriceUpdate[]): void {
+    this.open();
+    updates.forEach((u, i) => {
+      this.writer.marketIndexOf(requireId(u?.market, `[${i}].market`), `[${i}].market`);
+      requirePrice(u.price, `[${i}].price`);
+      if (u.oraclePrice !== undefined) requirePrice(u.oraclePrice, `[${i}].oraclePrice`);
+    });
+    for (const u of updates) this.writer.setPrice(u);
+    this.schedule();
+  }
+
+  // ---- epochs ----
+
+  /** Runs an epoch over every input accepted so far (after any epoch in flight) and resolves with its output. */
+  step(): Promise<EpochResult> {
+    this.open();
+    const next = this.chain.then(() => this.epoch());
+    this.chain = next.catch(() => {});
+    return next;
+  }
+
+  private schedule(): void {
+    if (!this.config.autoEpoch || this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.closed) return;
+      this.step().catch((e: unknown) => this.emitError(e));
+    });
+  }
+
+  private async epoch(): Promise<EpochResult> {
+    const w = this.writer;
+    w.applyStaged();
+    const dirty = w.takeDirtyMarkets();
+    const accounts = w.accounts;
+    const lastSequence = w.lastSequence;
+    const epoch = ++this.epochCount;
+    w.busy = true;
+    let out: EpochOutput;
+    let deferred: number;
+    try {
+      await this.backend.scan(dirty, accounts);
+      const r = await this.backend.execute(epoch);
+      deferred = r.deferred;
+      out = decodeOutput(this.tables, r.outputCount, epoch, (m) => w.symbolOf(m));
+    } finally {
+      w.busy = false;
+    }
+    const result: EpochResult = { epoch, ...out, deferred, lastSequence };
+    for (const o of out.orders) for (const l of this.orderListeners) l(o);
+    for (const c of out.marginCalls) for (const l of this.callListeners) l(c);
+    for (const l of this.epochListeners) l(result);
+    if (w.stagedCount > 0 || deferred > 0) this.schedule();
+    return result;
+  }
+
+  // ---- outputs ----
+
+  /** Calls `listener` with every order, in emission order. Returns an unsubscribe function. */
+  onOrder(listener: Listener<LiquidationOrder>): () => void {
+    this.orderListeners.add(listener);
+    return () => this.orderListeners.delete(listener);
+  }
+  onMarginCall(listener: Listener<MarginCall>): () => void {
+    this.callListeners.add(listener);
+    return () => this.callListeners.delete(listener);
+  }
+  onEpoch(listener: Listener<EpochResult>): () => void {
+    this.epochListeners.add(listener);
+    return () => this.epochListeners.delete(listener);
+  }
+  /** Errors of automatic epochs (an explicit `step()` rejects instead). */
+  onError(listener: Listener<unknown>): () => void {
+    this.errorListeners.add(listener);
+    return () => this.errorListeners.delete(listener);
+  }
+
+  /** Every order from now on, as an async iterator; ends when the engine closes. */
+  async *orders(): AsyncGenerator<LiquidationOrder> {
+    const queue: LiquidationOrder[] = [];
+    let wake: (() => void) | undefined;
+    const off = this.onOrder((o) => {
+      queue.push(o);
+      wake?.();
+    });
+    const onClose = (): void => wake?.();
+    this.closeListeners.add(onClose);
+    try {
+      for (;;) {
+        while (queue.length > 0) yield queue.shift()!;
+        if (this.closed) return;
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+    } finally {
+      off();
+      this.closeListeners.delete(onClose);
+    }
+  }
+
+  /** An account as of the last input that landed: equity, margins, health, per-position prices. */
+  account(id: number): AccountReport {
+    const a = this.writer.accountIndexOf(requireId(id, 'account'));
+    return accountReport(this.tables, a, this.config, (m) => this.writer.symbolOf(m));
+  }
+
+  get epochs(): number {
+    return this.epochCount;
+  }
+  get lastSequence(): number {
+    return this.writer.lastSequence;
+  }
+
+  /** Waits for the epoch in flight, stops every thread. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.chain;
+    await this.backend.close();
+    for (const l of this.closeListeners) l();
+  }
+
+  private open(): void {
+    if (this.closed) throw new UnwindError(ErrorCode.EngineClosed, 'the engine is closed');
+  }
+
+  private emitError(e: unknown): void {
+    if (this.errorListeners.size === 0) throw e;
+    for (const l of this.errorListeners) l(e);
+  }
+}

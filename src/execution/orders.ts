@@ -1,0 +1,86 @@
+/** What the executor emits, as the embedding API and the CLI see it, decoded from the shared output rows. */
+import { NONE, OutputKind, type Tables } from '../tables/layout.js';
+import { OrderReason } from './liquidator.js';
+
+export type OrderReasonName = 'cross-maintenance' | 'isolated-maintenance';
+
+export interface LiquidationOrder {
+  /** Derived from inputs: `<account>-<market>-<sequence of the input that set the position>`. */
+  readonly id: string;
+  readonly epoch: number;
+  readonly account: number;
+  readonly market: number;
+  readonly symbol: string;
+  readonly side: 'buy' | 'sell';
+  /** Base units, > 0. */
+  readonly quantity: number;
+  /** The fillable price: the worst price the order may fill at (DOMAIN.md section 2). */
+  readonly limitPrice: number;
+  readonly oraclePrice: number;
+  readonly reason: OrderReasonName;
+  /** Of the margin group being liquidated, at decision time. */
+  readonly health: number;
+  readonly equity: number;
+  readonly maintenanceMargin: number;
+  readonly positionSequence: number;
+}
+
+export interface MarginCall {
+  readonly epoch: number;
+  readonly account: number;
+  /** The market of an isolated position; null for the account's cross group. */
+  readonly market: number | null;
+  readonly health: number;
+  readonly equity: number;
+  readonly maintenanceMargin: number;
+}
+
+export interface EpochOutput {
+  readonly orders: LiquidationOrder[];
+  readonly marginCalls: MarginCall[];
+}
+
+export function orderId(accountId: number, marketId: number, positionSequence: number): string {
+  return `${accountId}-${marketId}-${positionSequence}`;
+}
+
+/** Reads output rows [0, count) of `epoch`; `symbolOf` maps a market index to its symbol. */
+export function decodeOutput(t: Tables, count: number, epoch: number, symbolOf: (marketIndex: number) => string): EpochOutput {
+  const o = t.output;
+  const orders: LiquidationOrder[] = [];
+  const marginCalls: MarginCall[] = [];
+  for (let r = 0; r < count; r++) {
+    const accountId = t.accounts.id[o.account[r]!]!;
+    const m = o.market[r]!;
+    if (o.kind[r] === OutputKind.Order) {
+      const marketId = t.markets.id[m]!;
+      const seq = o.updateSequence[r]!;
+      orders.push({
+        id: orderId(accountId, marketId, seq),
+        epoch,
+        account: accountId,
+        market: marketId,
+        symbol: symbolOf(m),
+        side: (o.side[r]! | 0) > 0 ? 'buy' : 'sell',
+        quantity: o.quantity[r]!,
+        limitPrice: o.limitPrice[r]!,
+        oraclePrice: o.oraclePrice[r]!,
+        reason: o.reason[r] === OrderReason.IsolatedMaintenance ? 'isolated-maintenance' : 'cross-maintenance',
+        health: o.health[r]!,
+        equity: o.equity[r]!,
+        maintenanceMargin: o.maintenance[r]!,
+        positionSequence: seq,
+      });
+    } else {
+      marginCalls.push({
+        epoch,
+        account: accountId,
+        market: m === NONE ? null : t.markets.id[m]!,
+        health: o.health[r]!,
+        equity: o.equity[r]!,
+        maintenanceMargin: o.maintenance[r]!,
+      });
+    }
+  }
+  return { orders, marginCalls };
+}

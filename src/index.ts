@@ -1,0 +1,9 @@
+/** Unwind: liquidation process control. The embedding API. */
+export { Engine, type EpochResult } from './engine/engine.js';
+export { type EngineConfig, type ResolvedConfig, resolveConfig, DEFAULT_MARGIN_CALL_HEALTH } from './config.js';
+export { UnwindError, ErrorCode, isUnwindError } from './errors.js';
+export { type MarketSpec, type PositionUpdate, type PriceUpdate } from './tables/writer.js';
+export { type LiquidationOrder, type MarginCall, type OrderReasonName, orderId } from './execution/orders.js';
+export { type AccountReport, type PositionReport } from './risk/account-report.js';
+export { BYTES_PER_POSITION, BYTES_PER_ACCOUNT, LAYOUT_VERSION } from './tables/layout.js';
+export * as domain from './domain/index.js';

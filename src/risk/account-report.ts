@@ -1,0 +1,122 @@
+/**
+ * An account as a risk desk reads it: equity, margins, health, and per position the liquidation, bankruptcy and
+ * fillable prices. Served by `Engine.account()` and printed by `unwind check`; every number is one of the
+ * domain functions applied to the table's values, so a user can reproduce it from the published parameters.
+ */
+import { bankruptcyPrice, fillablePrice, liquidationPrice } from '../domain/liquidation.js';
+import { canBeLiquidated, freeCollateral, health, isMarginCall, notional } from '../domain/margin.js';
+import { MAX_TIERS, type TierSchedule } from '../domain/tiers.js';
+import { NONE, PositionFlag, type Tables } from '../tables/layout.js';
+import { crossGroup, emptyGroup, isolatedGroup, positionInitial, positionMaintenance, positionPnl } from '../scan/group.js';
+import { type LiquidatorConfig } from '../execution/liquidator.js';
+
+export interface PositionReport {
+  readonly market: number;
+  readonly symbol: string;
+  readonly size: number;
+  readonly entryPrice: number;
+  readonly markPrice: number;
+  readonly notional: number;
+  readonly unrealizedPnl: number;
+  readonly initialMargin: number;
+  readonly maintenanceMargin: number;
+  /** null: cross-margined. */
+  readonly isolatedCollateral: number | null;
+  /** Health of the isolated group; null when cross (see the account's health). */
+  readonly health: number | null;
+  /** null where no positive price exists (see DOMAIN.md section 1). */
+  readonly liquidationPrice: number | null;
+  readonly bankruptcyPrice: number | null;
+  readonly fillablePrice: number;
+}
+
+export interface AccountReport {
+  readonly id: number;
+  readonly collateral: number;
+  /** Of the cross group. */
+  readonly equity: number;
+  readonly initialMargin: number;
+  readonly maintenanceMargin: number;
+  readonly freeCollateral: number;
+  /** null when the cross group has no requirement (health would be infinite). */
+  readonly health: number | null;
+  readonly liquidatable: boolean;
+  readonly marginCall: boolean;
+  readonly positions: PositionReport[];
+}
+
+const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+/** The tier schedule of market `m`, as views into the table (no copy). */
+export function scheduleOf(t: Tables, m: number): TierSchedule {
+  const mk = t.markets;
+  const base = m * MAX_TIERS;
+  const n = mk.tierCount[m]!;
+  return {
+    count: n,
+    upperBound: mk.tierUpperBound.subarray(base, base + n),
+    maintenanceFraction: mk.maintenanceFraction.subarray(base, base + n),
+    maintenanceAmount: mk.maintenanceAmount.subarray(base, base + n),
+    initialFraction: mk.initialFraction.subarray(base, base + n),
+    initialAmount: mk.initialAmount.subarray(base, base + n),
+  };
+}
+
+export function accountReport(
+  t: Tables,
+  a: number,
+  config: LiquidatorConfig,
+  symbolOf: (marketIndex: number) => string,
+): AccountReport {
+  const cross = crossGroup(t, a, emptyGroup());
+  const p = t.positions;
+  const positions: PositionReport[] = [];
+  for (let s = t.accounts.firstPosition[a]!; s !== NONE; s = p.next[s]!) {
+    if ((p.flags[s]! & PositionFlag.Live) === 0) continue;
+    const isolated = (p.flags[s]! & PositionFlag.Isolated) !== 0;
+    const g = isolated ? isolatedGroup(t, s, emptyGroup()) : cross;
+    const m = p.market[s]!;
+    const size = p.size[s]!;
+    const mark = t.markets.markPrice[m]!;
+    const pnl = positionPnl(t, s);
+    const mm = positionMaintenance(t, s);
+    const otherEquity = g.equity - pnl;
+    const otherMaintenance = g.maintenance - mm;
+    positions.push({
+      market: t.markets.id[m]!,
+      symbol: symbolOf(m),
+      size,
+      entryPrice: p.entryPrice[s]!,
+      markPrice: mark,
+      notional: notional(size, mark),
+      unrealizedPnl: pnl,
+      initialMargin: positionInitial(t, s),
+      maintenanceMargin: mm,
+      isolatedCollateral: isolated ? p.isolatedCollateral[s]! : null,
+      health: isolated ? finiteOrNull(health(g.equity, g.maintenance)) : null,
+      liquidationPrice: finiteOrNull(liquidationPrice(size, p.entryPrice[s]!, otherEquity, otherMaintenance, scheduleOf(t, m))),
+      bankruptcyPrice: finiteOrNull(bankruptcyPrice(size, p.entryPrice[s]!, otherEquity)),
+      fillablePrice: fillablePrice(
+        t.markets.oraclePrice[m]!,
+        size,
+        mm,
+        g.equity,
+        g.maintenance,
+        config.bankruptcyAdjustment,
+        config.spreadToMaintenanceMarginRatio,
+      ),
+    });
+  }
+  return {
+    id: t.accounts.id[a]!,
+    collateral: t.accounts.collateral[a]!,
+    equity: cross.equity,
+    initialMargin: cross.initial,
+    maintenanceMargin: cross.maintenance,
+    freeCollateral: freeCollateral(cross.equity, cross.initial),
+    health: finiteOrNull(health(cross.equity, cross.maintenance)),
+    liquidatable: canBeLiquidated(cross.equity, cross.maintenance),
+    marginCall: isMarginCall(cross.equity, cross.maintenance, config.marginCallHealth),
+    positions,
+  };
+}

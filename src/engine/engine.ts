@@ -63,13 +63,11 @@ export class Engine {
   // ---- inputs: each validates synchronously, throws UnwindError and changes nothing on rejection ----
 
   addMarket(spec: MarketSpec): void {
-    this.open();
-    this.writer.addMarket(spec);
+    this.addMarketAt(spec, 'market');
   }
 
   addAccount(id: number, collateral = 0): void {
-    this.open();
-    this.writer.addAccount(id, collateral);
+    this.addAccountAt(id, collateral, 'account');
   }
 
   setCollateral(account: number, collateral: number): void {
@@ -79,8 +77,21 @@ export class Engine {
   }
 
   upsertPosition(update: PositionUpdate): void {
+    this.upsertPositionAt(update, 'position');
+  }
+
+  /** As addMarket, naming fields under `field` in errors (e.g. `markets[2]`). */
+  addMarketAt(spec: MarketSpec, field: string): void {
     this.open();
-    this.writer.upsertPosition(update);
+    this.writer.addMarket(spec, field);
+  }
+  addAccountAt(id: number, collateral: number, field: string): void {
+    this.open();
+    this.writer.addAccount(id, collateral, field);
+  }
+  upsertPositionAt(update: PositionUpdate, field: string): void {
+    this.open();
+    this.writer.upsertPosition(update, field);
     this.schedule();
   }
 

@@ -1,0 +1,97 @@
+/** `unwind check` as a user runs it: a real child process over real scenario files. */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const CLI = join(ROOT, 'dist/src/cli/main.js');
+const dir = mkdtempSync(join(tmpdir(), 'unwind-check-'));
+
+function check(scenario: unknown): { status: number | null; stdout: string; stderr: string } {
+  const file = join(dir, `s${Math.abs(JSON.stringify(scenario).length)}-${Object.keys(scenario as object).length}.json`);
+  writeFileSync(file, typeof scenario === 'string' ? scenario : JSON.stringify(scenario));
+  const r = spawnSync(process.execPath, [CLI, 'check', file, '--compact'], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const BTC_10 = [{ maxNotional: null, initialMarginFraction: 0.2, maintenanceMarginFraction: 0.1 }];
+const ISSUE_TIERS = [
+  { maxNotional: 250000, initialMarginFraction: 0.02, maintenanceMarginFraction: 0.01 },
+  { maxNotional: null, initialMarginFraction: 0.05, maintenanceMarginFraction: 0.025 },
+];
+
+/** DOMAIN.md section 2's worked case: 0.1 BTC long at oracle 50,000, MMR 10%, quote balance -4,501. */
+function workedCase(collateral: number, extra: object = {}): object {
+  return {
+    markets: [{ id: 0, symbol: 'BTC-USD', price: 50000, tiers: BTC_10 }],
+    accounts: [{ id: 7, collateral: collateral + 5000, positions: [{ market: 0, size: 0.1, entryPrice: 50000, isolatedCollateral: null }] }],
+    config: { bankruptcyAdjustment: 1, spreadToMaintenanceMarginRatio: 0.1, marginCallHealth: 1.2 },
+    ...extra,
+  };
+}
+
+describe('unwind check', () => {
+  it('accepts the issue example and reports every number with the liquidation price from the tiers', () => {
+    const r = check({
+      markets: [{ id: 0, symbol: 'BTC-USD', price: 50000, tiers: ISSUE_TIERS, note: 'extra fields are allowed' }],
+      accounts: [{ id: 1, collateral: 499, positions: [{ market: 0, size: 0.1, entryPrice: 50000, isolatedCollateral: null }] }],
+      config: { bankruptcyAdjustment: 1, spreadToMaintenanceMarginRatio: 0.1, marginCallHealth: 1.2 },
+    });
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout);
+    const a = report.accounts[0];
+    expect(a).toMatchObject({ id: 1, equity: 499, initialMargin: 100, maintenanceMargin: 50, liquidatable: false });
+    expect(a.health).toBeCloseTo(9.98, 12);
+    // 499 + 0.1 (p - 50,000) = 0.1 p * 1%  =>  p = 4,501 / 0.099
+    expect(a.positions[0].liquidationPrice).toBeCloseTo(4501 / 0.099, 8);
+    expect(a.positions[0].bankruptcyPrice).toBeCloseTo(45010, 8);
+    expect(a.positions[0].fillablePrice).toBe(50000);
+    expect(report.orders).toEqual([]);
+  });
+
+  it('reproduces the fillable price 49,999 of the worked case and emits the order', () => {
+    const r = check(workedCase(-4501));
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.accounts[0]).toMatchObject({ equity: 499, maintenanceMargin: 500, liquidatable: true });
+    expect(report.orders).toHaveLength(1);
+    expect(report.orders[0]).toMatchObject({ account: 7, market: 0, side: 'sell', quantity: 0.1, reason: 'cross-maintenance' });
+    expect(report.orders[0].limitPrice).toBeCloseTo(49999, 9);
+  });
+
+  it('concedes to 49,500 when equity is gone', () => {
+    const report = JSON.parse(check(workedCase(-5000)).stdout);
+    expect(report.orders[0].limitPrice).toBeCloseTo(49500, 9);
+  });
+
+  it('raises a margin call between health 1 and the margin-call level', () => {
+    const report = JSON.parse(check(workedCase(-4450)).stdout); // equity 550, health 1.1
+    expect(report.orders).toEqual([]);
+    expect(report.marginCalls).toHaveLength(1);
+    expect(report.marginCalls[0]).toMatchObject({ account: 7, market: null });
+    expect(report.marginCalls[0].health).toBeCloseTo(1.1, 12);
+  });
+
+  it.each([
+    [{ markets: [], accounts: 'x' }, 'accounts'],
+    [{ markets: [{ id: 0, price: 'high', tiers: BTC_10 }], accounts: [] }, 'markets[0].price'],
+    [{ markets: [{ id: 0, price: 1, tiers: [{ maxNotional: null, initialMarginFraction: 0.1, maintenanceMarginFraction: 2 }] }], accounts: [] }, 'markets[0].tiers[0].maintenanceMarginFraction'],
+    [{ markets: [{ id: 0, price: 1, tiers: BTC_10 }], accounts: [{ id: 1, collateral: 1, positions: [{ market: 0, size: 1, entryPrice: 1 }] }] }, 'accounts[0].positions[0].isolatedCollateral'],
+    [{ markets: [{ id: 0, price: 1, tiers: BTC_10 }], accounts: [{ id: 1, collateral: 1, positions: [{ market: 5, size: 1, entryPrice: 1, isolatedCollateral: null }] }] }, 'accounts[0].positions[0].market'],
+    [{ markets: [{ id: 0, price: 1, tiers: BTC_10 }], accounts: [{ id: 1, collateral: 'lots', positions: [] }] }, 'accounts[0].collateral'],
+    [{ markets: [], accounts: [], config: { marginCallHealth: 0.9 } }, 'config.marginCallHealth'],
+  ])('exits non-zero naming the bad field (%#)', (scenario, field) => {
+    const r = check(scenario);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(field);
+  });
+
+  it('exits non-zero on a file that is not JSON', () => {
+    const r = check('{ not json');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('INVALID_SCENARIO');
+  });
+});

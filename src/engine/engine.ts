@@ -141,10 +141,11 @@ export class Engine {
     const lastSequence = w.lastSequence;
     const epoch = ++this.epochCount;
     w.busy = true;
+    w.nextEpoch = epoch + 1;
     let out: EpochOutput;
     let deferred: number;
     try {
-      await this.backend.scan(dirty, accounts);
+      await this.backend.scan(epoch, dirty, accounts);
       const r = await this.backend.execute(epoch);
       deferred = r.deferred;
       out = decodeOutput(this.tables, r.outputCount, epoch, (m) => w.symbolOf(m));

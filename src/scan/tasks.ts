@@ -8,6 +8,7 @@ import { assembleAccounts, scanMarketSlice } from './kernels.js';
 
 export interface MarketSliceTask {
   readonly phase: 1;
+  readonly epoch: number;
   /** Flattened triples (market, fromSlot, toSlot). */
   readonly slices: readonly number[];
 }
@@ -16,6 +17,7 @@ export interface AccountRangeTask {
   readonly from: number;
   readonly to: number;
   readonly marginCallHealth: number;
+  readonly epoch: number;
 }
 export type ScanTask = MarketSliceTask | AccountRangeTask;
 
@@ -24,9 +26,9 @@ export function runScanTask(t: Tables, task: ScanTask): number {
   let visited = 0;
   if (task.phase === 1) {
     const s = task.slices;
-    for (let i = 0; i < s.length; i += 3) visited += scanMarketSlice(t, s[i]!, s[i + 1]!, s[i + 2]!);
+    for (let i = 0; i < s.length; i += 3) visited += scanMarketSlice(t, s[i]!, s[i + 1]!, s[i + 2]!, task.epoch);
   } else {
-    visited = assembleAccounts(t, task.from, task.to, task.marginCallHealth);
+    visited = assembleAccounts(t, task.from, task.to, task.marginCallHealth, task.epoch);
   }
   finishScanTask(t);
   return visited;
@@ -39,7 +41,7 @@ const MIN_SLICE = 16_384;
  * Cuts the dirty markets' slots into about `4 * workers` tasks of similar size (markets larger than a share are
  * split, small ones grouped), so that both phases balance across workers.
  */
-export function planMarketSlices(t: Tables, dirtyMarkets: readonly number[], workers: number): MarketSliceTask[] {
+export function planMarketSlices(t: Tables, dirtyMarkets: readonly number[], workers: number, epoch: number): MarketSliceTask[] {
   let total = 0;
   for (const m of dirtyMarkets) total += t.markets.positionCount[m]!;
   const share = Math.max(MIN_SLICE, Math.ceil(total / (workers * 4)));
@@ -55,22 +57,22 @@ export function planMarketSlices(t: Tables, dirtyMarkets: readonly number[], wor
       filled += to - from;
       from = to;
       if (filled >= share) {
-        tasks.push({ phase: 1, slices: current });
+        tasks.push({ phase: 1, epoch, slices: current });
         current = [];
         filled = 0;
       }
     }
   }
-  if (current.length > 0) tasks.push({ phase: 1, slices: current });
+  if (current.length > 0) tasks.push({ phase: 1, epoch, slices: current });
   return tasks;
 }
 
 /** Cuts accounts [0, accounts) into about `4 * workers` ranges. */
-export function planAccountRanges(accounts: number, workers: number, marginCallHealth: number): AccountRangeTask[] {
+export function planAccountRanges(accounts: number, workers: number, marginCallHealth: number, epoch: number): AccountRangeTask[] {
   const share = Math.max(MIN_SLICE / 4, Math.ceil(accounts / (workers * 4)));
   const tasks: AccountRangeTask[] = [];
   for (let from = 0; from < accounts; from += share) {
-    tasks.push({ phase: 2, from, to: Math.min(accounts, from + share), marginCallHealth });
+    tasks.push({ phase: 2, from, to: Math.min(accounts, from + share), marginCallHealth, epoch });
   }
   return tasks;
 }

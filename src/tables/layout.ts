@@ -14,7 +14,8 @@
  *               | markets:    id, tierCount, positionStart, positionCapacity, ...   |  M rows
  *               |             markPrice, oraclePrice, tier columns (MAX_TIERS/row)  |
  *               +------------------------------------------------------------------+
- *               | accounts:   id, firstPosition, lastPosition, collateral           |  A rows
+ *               | accounts:   id, firstPosition, lastPosition, collateral, phase-2  |  A rows
+ *               |             cache: touchedEpoch, scanEquity, scanMaintenance, ...  |
  *               +------------------------------------------------------------------+
  *               | positions:  size, entryPrice, isolatedCollateral, updateSequence, |  P rows, each market owns
  *               |             scanPnl, scanMaintenance, account, market, next, flags|  a contiguous slot range
@@ -27,6 +28,9 @@
  * Writers (single writer per region):
  *   markets, accounts, positions (inputs)  main thread, only between epochs
  *   positions.scanPnl / scanMaintenance     the scan task that owns the position's market slice, during phase 1
+ *   accounts.touchedEpoch                   phase-1 tasks (all write the same epoch value) and the main thread
+ *                                           between epochs
+ *   accounts.scanEquity / ... / IsolatedCall the phase-2 task that owns the account's range
  *   candidates                              scan tasks, slots reserved with Atomics.add on CANDIDATE_COUNT
  *   output                                  the executor thread, during its step
  */
@@ -84,6 +88,16 @@ export const ACCOUNT_COLUMNS = {
   lastPosition: u32,
   /** Cross collateral, quote units. */
   collateral: f64,
+  /**
+   * Epoch in which the account last needed re-assembly: written by phase 1 for every position it scans (racing
+   * tasks write the same value) and by the main thread when collateral changes. Phase 2 re-assembles only these.
+   */
+  touchedEpoch: u32,
+  /** Phase-2 results, kept for untouched accounts: cross equity and maintenance margin. */
+  scanEquity: f64,
+  scanMaintenance: f64,
+  /** 1 when the account has an isolated position below the margin-call level (phase 2 re-emits it). */
+  scanIsolatedCall: u8,
 } as const;
 
 export const POSITION_COLUMNS = {

@@ -18,31 +18,21 @@ export function emptyGroup(): GroupMargin {
   return { equity: 0, maintenance: 0, initial: 0 };
 }
 
-/** Maintenance margin of the position in `slot` at its market's mark price. */
-export function positionMaintenance(t: Tables, slot: number): number {
+/** Tiered margin of the position in `slot` at its market's mark price, under the given tier columns. */
+function positionMargin(t: Tables, slot: number, fraction: Float64Array, amount: Float64Array): number {
   const m = t.positions.market[slot]!;
   const mk = t.markets;
-  return tieredMargin(
-    notional(t.positions.size[slot]!, mk.markPrice[m]!),
-    mk.tierUpperBound,
-    mk.maintenanceFraction,
-    mk.maintenanceAmount,
-    m * MAX_TIERS,
-    mk.tierCount[m]!,
-  );
+  const n = notional(t.positions.size[slot]!, mk.markPrice[m]!);
+  return tieredMargin(n, mk.tierUpperBound, fraction, amount, m * MAX_TIERS, mk.tierCount[m]!);
+}
+
+/** Maintenance margin of the position in `slot` at its market's mark price. */
+export function positionMaintenance(t: Tables, slot: number): number {
+  return positionMargin(t, slot, t.markets.maintenanceFraction, t.markets.maintenanceAmount);
 }
 
 export function positionInitial(t: Tables, slot: number): number {
-  const m = t.positions.market[slot]!;
-  const mk = t.markets;
-  return tieredMargin(
-    notional(t.positions.size[slot]!, mk.markPrice[m]!),
-    mk.tierUpperBound,
-    mk.initialFraction,
-    mk.initialAmount,
-    m * MAX_TIERS,
-    mk.tierCount[m]!,
-  );
+  return positionMargin(t, slot, t.markets.initialFraction, t.markets.initialAmount);
 }
 
 export function positionPnl(t: Tables, slot: number): number {

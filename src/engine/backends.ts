@@ -127,6 +127,6 @@ export class ThreadedBackend implements Backend {
     requestShutdown(this.t);
     const exited =
       this.executor.threadId === -1 ? Promise.resolve() : new Promise<void>((resolve) => this.executor.once('exit', () => resolve()));
-    await exited;
+    await Promise.all([exited, this.pool.close()]);
   }
 }

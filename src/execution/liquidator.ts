@@ -82,7 +82,6 @@ export class Liquidator {
     groups.sort((x, y) => x - y);
     const orders: PlannedOrder[] = [];
     const calls: PlannedCall[] = [];
-    const liquidating = new Set<number>();
     const calling = new Set<number>();
     let rejected = 0;
     for (const ref of groups) {
@@ -90,7 +89,6 @@ export class Liquidator {
       const g = isolated ? isolatedGroup(t, refSlot(ref), this.g) : crossGroup(t, ref, this.g);
       const account = isolated ? t.positions.account[refSlot(ref)]! : ref;
       if (canBeLiquidated(g.equity, g.maintenance)) {
-        liquidating.add(ref);
         if (isolated) this.planOrder(refSlot(ref), account, OrderReason.IsolatedMaintenance, g, orders);
         else for (let s = t.accounts.firstPosition[ref]!; s !== NONE; s = t.positions.next[s]!) {
           if (isLiveCross(t, s)) this.planOrder(s, account, OrderReason.CrossMaintenance, g, orders);
@@ -105,10 +103,9 @@ export class Liquidator {
     // Margin calls are raised once per stay below the level; a group that left it may be called again later.
     for (const ref of this.warned) if (!calling.has(ref)) this.warned.delete(ref);
     for (const c of calls) this.warned.add(c.group);
-    // An order stays issued for a position state while its group keeps being liquidatable.
-    for (const slot of this.issued.keys()) {
-      const group = isLiveIsolated(t, slot) ? isolatedRef(slot) : t.positions.account[slot]!;
-      if (!liquidating.has(group)) this.issued.delete(slot);
+    // One order per position state, so an id is never emitted twice: forget a slot once an input changed it.
+    for (const [slot, sequence] of this.issued) {
+      if (t.positions.updateSequence[slot] !== sequence) this.issued.delete(slot);
     }
 
     orders.sort(compareOrders);

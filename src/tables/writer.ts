@@ -4,8 +4,9 @@
  * Each call validates synchronously (throwing an UnwindError and changing nothing) and takes a sequence number.
  * Structure (a new market, account or position slot, and its link into the account's list) is written at once:
  * a new slot stays flat and not Live until its values land, so a scan in flight reads it as contributing nothing.
- * Values (prices, sizes, collateral) are written at once when no epoch is in flight, else staged and written at
- * the start of the next epoch. Either way an epoch sees exactly the inputs accepted before it began.
+ * Values (prices, sizes, collateral) are written at once when no epoch is in flight and none is staged, else
+ * staged and written, in sequence order, at the start of the next epoch. Either way an epoch sees exactly the
+ * inputs accepted before it began, and a later input to the same value always wins.
  */
 import { isMainThread } from 'node:worker_threads';
 import { compileTiers, type MarginTier, MAX_TIERS } from '../domain/tiers.js';
@@ -231,7 +232,9 @@ export class TableWriter {
   }
 
   private write(apply: () => void): void {
-    if (this.busy) this.staged.push(apply);
+    // Behind staged values a value waits its turn even with no epoch in flight: written now, it would be
+    // overwritten by an older input when the staged ones land.
+    if (this.busy || this.staged.length > 0) this.staged.push(apply);
     else apply();
   }
 

@@ -1,0 +1,178 @@
+/**
+ * Thread: main. The benchmark entry: `npm run bench` or `node dist/bench/run.js [--quick] [--only scan|latency] [--json FILE]`.
+ *
+ *   --quick        sizes 1e5 and 1e6 only, fewer samples (a smoke run: 20-35 s on the 2-core machine)
+ *   --only scan    scan throughput (with the sequential-read yardstick) only
+ *   --only latency push-to-order latency only
+ *   --json FILE    also writes every figure, with the machine description, to FILE
+ *
+ * Benchmarks (one module each, each with its thread diagram):
+ *   scan-throughput.ts        main -> piscina scan pool (N) -> executor, full epochs, positions/s, N = 1, 2
+ *   sequential-read.ts        main thread alone, the yardstick for the scan's positions/s
+ *   push-to-order-latency.ts  main -> piscina scan pool (N) -> executor -> onOrder, microseconds, at 1e6
+ *
+ * The machine is shared and noisy: absolute figures move from run to run; the ratios (scan vs sequential read,
+ * 2 workers vs 1) are measured in the same run, from interleaved samples, and are the figures to compare.
+ * Progress goes to stderr, results to stdout. Every engine is closed before exit, and the process's OS threads
+ * are counted before the first engine and after the last close. Checks (phase-2 coverage, latency spill, threads
+ * left behind) print their result; a failed one sets exit code 1.
+ */
+import { writeFileSync } from 'node:fs';
+import { runPushToOrderLatency, type LatencyPlan, type LatencyResult } from './push-to-order-latency.js';
+import { buildLines, coverageLines, latencyTable, machineInfo, machineLine, scanTable, speedupLines } from './report.js';
+import { runScanThroughput, type ScanPlan, type ScanSizeResult } from './scan-throughput.js';
+import { settledThreadCount, threadCount } from './threads.js';
+
+interface Options {
+  readonly quick: boolean;
+  readonly only: 'scan' | 'latency' | null;
+  readonly json: string | null;
+}
+
+const USAGE = 'usage: node dist/bench/run.js [--quick] [--only scan|latency] [--json FILE]';
+
+/** A bad command line: printed as its message and the usage, without a stack. */
+class UsageError extends Error {}
+
+const SEED = 0x5eed;
+const WORKERS = [1, 2] as const;
+
+const FULL: { scan: ScanPlan[]; latency: LatencyPlan } = {
+  scan: [
+    { positions: 100_000, rounds: 400, warmupRounds: 20, kernelSamples: 50 },
+    { positions: 1_000_000, rounds: 100, warmupRounds: 5, kernelSamples: 15 },
+    { positions: 10_000_000, rounds: 25, warmupRounds: 2, kernelSamples: 4 },
+  ],
+  latency: { positions: 1_000_000, samples: 300, warmup: 30 },
+};
+const QUICK: typeof FULL = {
+  scan: [
+    { positions: 100_000, rounds: 100, warmupRounds: 10, kernelSamples: 10 },
+    { positions: 1_000_000, rounds: 25, warmupRounds: 3, kernelSamples: 4 },
+  ],
+  latency: { positions: 1_000_000, samples: 60, warmup: 10 },
+};
+
+function parseArgs(argv: readonly string[]): Options {
+  let quick = false;
+  let only: Options['only'] = null;
+  let json: string | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--quick') quick = true;
+    else if (a === '--only') {
+      const v = argv[++i];
+      if (v !== 'scan' && v !== 'latency') throw new UsageError(`--only expects scan or latency, got ${String(v)}`);
+      only = v;
+    } else if (a === '--json') {
+      const v = argv[++i];
+      if (!v || v.startsWith('--')) throw new UsageError('--json expects a file name');
+      json = v;
+    } else if (a === '--help' || a === '-h') {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    } else throw new UsageError(`unknown argument ${a}`);
+  }
+  return { quick, only, json };
+}
+
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const plan = opts.quick ? QUICK : FULL;
+  const started = performance.now();
+  const date = new Date().toISOString(); // report metadata only; nothing here feeds the engine
+  const machine = machineInfo();
+  const threadsBefore = threadCount();
+
+  const print = (s = ''): void => void process.stdout.write(`${s}\n`);
+  print(`Unwind benchmarks (${opts.quick ? 'quick' : 'full'}${opts.only ? `, only ${opts.only}` : ''}), ${date}`);
+  print(`machine: ${machineLine(machine)}; load average at start ${machine.loadAverage.join(' ')}`);
+  print('book (bench/fixtures.ts): `size` cross positions in 8 markets (4 margin tiers), held by 98%..40% of accounts,');
+  print('      2..8 markets per account (~5.8); slots in seeded random account order; + 2 victim accounts; seed 0x' + SEED.toString(16));
+
+  const scan: ScanSizeResult[] = [];
+  if (opts.only !== 'latency') {
+    for (const p of plan.scan) scan.push(await runScanThroughput(p, WORKERS, SEED, log));
+    print();
+    print('Scan throughput: one full epoch = pushPrices (all 8 markets) + await step(): phase 1 over every position,');
+    print('phase 2 over every account, executor, decode. positions/s from the median epoch; epoch times in microseconds.');
+    print('"vs seq-read": positions/s over a plain main-thread loop summing size + entryPrice + flags of the same slots.');
+    print('Rows of one size are sampled in interleaved, rotating rounds. The "kernel inline" rows run one phase on the');
+    print('main thread (single-threaded, no pool), to show where an epoch spends its time.');
+    print();
+    print(scanTable(scan));
+    print();
+    print('Speedup (median epoch):');
+    print(speedupLines(scan));
+    print();
+    print("Check: each engine's phase-2 results after its last epoch vs one single-threaded pass of the same kernels:");
+    print(coverageLines(scan));
+  }
+
+  let latency: LatencyResult | null = null;
+  if (opts.only !== 'scan') {
+    latency = await runPushToOrderLatency(plan.latency, WORKERS, SEED + 1, log);
+    print();
+    print(`Push-to-order latency (autoEpoch): upsertPosition(victim, same values), then t0 = hrtime, pushPrice(victim's`);
+    print(`market, -1%); t1 = hrtime in the onOrder listener when the victim's order arrives. Microseconds. "touched":`);
+    print(`accounts holding the pushed market (phase 2 re-assembles them). Samples rotate over engines and victims;`);
+    print(`spill = orders or margin calls for any other account (must be 0).`);
+    print();
+    print(latencyTable(latency));
+  }
+
+  const threadsAfter = threadsBefore === null ? null : await settledThreadCount(threadsBefore);
+  const leaked = threadsBefore === null || threadsAfter === null ? 0 : Math.max(0, threadsAfter - threadsBefore);
+  const wallSeconds = (performance.now() - started) / 1000;
+  const end = machineInfo();
+  print();
+  print('Building the books (input path, main thread):');
+  print(buildLines(scan, latency));
+  print();
+  print(
+    threadsBefore === null
+      ? 'threads: not counted (no /proc/self/task)'
+      : `threads: ${threadsBefore} before the first engine, ${threadsAfter} after closing all: ` +
+          (leaked === 0 ? 'none left behind' : `${leaked} LEFT BEHIND`),
+  );
+  print(`wall time ${wallSeconds.toFixed(1)} s; load average at end ${end.loadAverage.join(' ')}`);
+
+  // A failed check means a figure measured something other than it says: say so in the exit code too.
+  const failed =
+    scan.some((r) => r.coverage.some((c) => c.mismatched > 0)) ||
+    (latency?.rows.some((x) => x.spill.orders + x.spill.marginCalls > 0) ?? false) ||
+    leaked > 0;
+  if (failed) {
+    print('CHECKS FAILED: see the coverage lines, the spill column and the thread count above');
+    process.exitCode = 1;
+  }
+
+  if (opts.json) {
+    const doc = {
+      benchmark: 'unwind',
+      command: `node ${process.argv.slice(1).join(' ')}`,
+      date,
+      mode: opts.quick ? 'quick' : 'full',
+      only: opts.only,
+      seed: SEED,
+      machine: { ...machine, loadAverageAtEnd: end.loadAverage },
+      plan: { scan: opts.only === 'latency' ? [] : plan.scan, latency: opts.only === 'scan' ? null : plan.latency },
+      units: { micros: 'microseconds', positionsPerSecond: 'positions per second, from the median sample' },
+      scan,
+      latency,
+      threads: { before: threadsBefore, after: threadsAfter, leftBehind: leaked },
+      checksPassed: !failed,
+      wallSeconds,
+    };
+    writeFileSync(opts.json, `${JSON.stringify(doc, null, 2)}\n`);
+    log(`wrote ${opts.json}`);
+  }
+}
+
+main().catch((e: unknown) => {
+  if (e instanceof UsageError) process.stderr.write(`${e.message}\n${USAGE}\n`);
+  else process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 1;
+});

@@ -210,7 +210,7 @@ export async function buildEngine(spec: BookSpec, config: EngineConfig): Promise
 
 /**
  * A second engine over the same book without replaying 10^7 upserts: markets and accounts are registered through
- * the API (so the writer's indexes match), then the market, account and position tables are copied byte for byte
+ * the API (so the writer's indexes match), then the market, account, position and term tables are copied byte for byte
  * from `source` (same capacities, so the same layout). Call it while `source` has no epoch in flight. The copy
  * includes the accounts' phase-2 cache, which the clone's first epoch recomputes (all its markets start dirty).
  * Only the writer's sequence counter differs, which no figure depends on. Checked through the account view.
@@ -231,12 +231,12 @@ export async function cloneEngine(source: Engine, book: Book, config: EngineConf
 
 const BYTES = { f64: 8, u32: 4, i32: 4, u8: 1 } as const;
 
-/** The byte range of the markets, accounts and positions tables, from the layout map. */
+/** The byte range of the markets, accounts, positions and terms tables, from the layout map. */
 function inputTablesByteRange(engine: Engine): { from: number; to: number } {
   let from = Infinity;
   let to = 0;
   const { tables } = engine.tables.layout;
-  for (const table of [tables.markets, tables.accounts, tables.positions]) {
+  for (const table of [tables.markets, tables.accounts, tables.positions, tables.terms]) {
     for (const c of Object.values(table)) {
       from = Math.min(from, c.offset);
       to = Math.max(to, c.offset + c.length * BYTES[c.type]);

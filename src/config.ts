@@ -2,11 +2,14 @@
 import { availableParallelism } from 'node:os';
 import { DEFAULT_BANKRUPTCY_ADJUSTMENT, DEFAULT_SPREAD_TO_MAINTENANCE_MARGIN_RATIO } from './domain/liquidation.js';
 import { ErrorCode, UnwindError } from './errors.js';
-import { type Capacities } from './tables/layout.js';
+import { type Capacities, DEFAULT_POSITIONS_PER_ACCOUNT } from './tables/layout.js';
 import { type LiquidatorConfig } from './execution/liquidator.js';
 
 export interface EngineConfig {
-  /** Preallocated table sizes. Defaults: 64 markets, 100,000 accounts, 1,000,000 positions. */
+  /**
+   * Preallocated table sizes. Defaults: 64 markets, 100,000 accounts, 1,000,000 positions, and at most
+   * min(markets, 16) positions per account.
+   */
   readonly capacity?: Partial<Capacities>;
   /** Scan worker threads; 0 scans on the calling thread and runs the executor in-process (for `check`). */
   readonly scanWorkers?: number;
@@ -34,6 +37,7 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
     markets,
     accounts,
     positions,
+    positionsPerAccount: c.capacity?.positionsPerAccount ?? Math.min(markets, DEFAULT_POSITIONS_PER_ACCOUNT),
     candidates: c.capacity?.candidates ?? Math.min(accounts + positions, 1 << 20),
     output: c.capacity?.output ?? 65_536,
   };

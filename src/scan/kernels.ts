@@ -1,16 +1,18 @@
 /**
- * The scan kernels: tight loops over typed arrays, run by the scan workers (and by the single-threaded
- * reference). Phase 1 is sharded by market: it walks a contiguous slice of one market's position slots.
- * Phase 2 is sharded by account range: it assembles each account's cross equity from the phase-1 terms of its
- * positions, wherever (in whichever shard) they sit, in the account's list order.
+ * The scan kernels: tight loops over typed arrays, run by the scan workers (and by the inline backend).
  *
- * Candidates: every margin group below `marginCallHealth` (which is > 1) is written, with its level.
- * The executor re-checks each one exactly, so the kernels must never miss one; extra ones would be harmless.
+ * Phase 1 is sharded by market: it walks a contiguous slice of one market's position slots and writes each
+ * position's term (PnL, maintenance margin at mark) into the account-major terms table: scattered stores, which
+ * the CPU overlaps. Phase 2 is sharded by account range: it reads each account's terms contiguously, whichever
+ * shard wrote them, and assembles the account's cross equity, in the account's own position order.
+ *
+ * Candidates: every margin group below `marginCallHealth` (> 1) is written, with its level. The executor
+ * re-checks each one exactly, so the kernels must never miss one; extra ones would be harmless.
  */
 import { canBeLiquidated, isMarginCall, notional, unrealizedPnl } from '../domain/margin.js';
 import { MAX_TIERS, tieredMargin } from '../domain/tiers.js';
 import { reserveCandidate } from '../concurrency/epoch.js';
-import { CandidateLevel, isolatedRef, NONE, PositionFlag, type Tables } from '../tables/layout.js';
+import { CandidateLevel, isolatedRef, PositionFlag, type Tables } from '../tables/layout.js';
 
 const LIVE = PositionFlag.Live;
 const ISOLATED = PositionFlag.Isolated;
@@ -24,11 +26,12 @@ function writeCandidate(t: Tables, ref: number, level: number): void {
 }
 
 /**
- * Phase 1 over slots [from, to) of market `m`: writes scanPnl and scanMaintenance for every slot (0 for a slot
- * that is not Live). Only markets whose price or positions changed are rescanned. Returns positions visited.
+ * Phase 1 over slots [from, to) of market `m`: writes every slot's term (zeros for a slot not yet Live) and marks
+ * its account touched in `epoch`. Only markets whose price or positions changed are rescanned. Returns slots visited.
  */
 export function scanMarketSlice(t: Tables, m: number, from: number, to: number, epoch: number): number {
-  const { size, entryPrice, scanPnl, scanMaintenance, flags, account } = t.positions;
+  const { size, entryPrice, isolatedCollateral, flags, account, term } = t.positions;
+  const { pnl, maintenance, kind } = t.terms;
   const touched = t.accounts.touchedEpoch;
   const mk = t.markets;
   const mark = mk.markPrice[m]!;
@@ -39,35 +42,42 @@ export function scanMarketSlice(t: Tables, m: number, from: number, to: number, 
   const amount = mk.maintenanceAmount;
   for (let s = from; s < to; s++) {
     const f = flags[s]!;
+    const k = term[s]!;
     // Benign race: tasks scanning other markets may store the same epoch to the same account.
     touched[account[s]!] = epoch;
+    kind[k] = f;
     if ((f & LIVE) === 0) {
-      scanPnl[s] = 0;
-      scanMaintenance[s] = 0;
+      pnl[k] = 0;
+      maintenance[k] = 0;
       continue;
     }
     const q = size[s]!;
-    scanPnl[s] = unrealizedPnl(q, mark, entryPrice[s]!);
-    scanMaintenance[s] = tieredMargin(notional(q, mark), upper, fraction, amount, base, tiers);
+    const u = unrealizedPnl(q, mark, entryPrice[s]!);
+    // An isolated term carries its group's equity, computed as isolatedGroup() computes it.
+    pnl[k] = (f & ISOLATED) === 0 ? u : isolatedCollateral[s]! + u;
+    maintenance[k] = tieredMargin(notional(q, mark), upper, fraction, amount, base, tiers);
   }
   return to - from;
 }
 
 /**
- * Phase 2 over accounts [from, to): every account's cross equity and maintenance, and each of its isolated
- * positions, from the phase-1 terms. Accounts touched in this epoch (a position rescanned, collateral changed) are
- * re-assembled; the others keep their cached results, which were computed from the same, unchanged, inputs.
- * Every epoch emits every account's candidates, so the set is complete: a group absent from it is at or above
- * the margin-call level. Returns positions visited.
+ * Phase 2 over accounts [from, to): each account's cross equity and maintenance, and each of its isolated
+ * groups, from its terms. Accounts touched in this epoch (a position rescanned, collateral changed) are
+ * re-assembled; the others keep their cached results, computed from the same, unchanged, inputs. Every epoch
+ * emits every account's candidates, so the set is complete: a group absent from it is at or above the margin-call
+ * level. Returns terms read.
  */
 export function assembleAccounts(t: Tables, from: number, to: number, marginCallHealth: number, epoch: number): number {
-  const { firstPosition, collateral, touchedEpoch, scanEquity, scanIsolatedCall } = t.accounts;
+  const { collateral, positionCount, touchedEpoch, scanEquity, scanIsolatedCall } = t.accounts;
   const accountMaintenance = t.accounts.scanMaintenance;
-  const { scanPnl, scanMaintenance, isolatedCollateral, flags, next } = t.positions;
+  const { pnl, maintenance, kind } = t.terms;
+  const K = t.positionsPerAccount;
   let visited = 0;
   for (let a = from; a < to; a++) {
+    const first = a * K;
+    const end = first + positionCount[a]!;
     if (touchedEpoch[a] !== epoch) {
-      if (scanIsolatedCall[a] !== 0) visited += emitIsolated(t, a, marginCallHealth);
+      if (scanIsolatedCall[a] !== 0) visited += emitIsolated(t, first, end, marginCallHealth);
       const equity = scanEquity[a]!;
       const mm = accountMaintenance[a]!;
       if (isMarginCall(equity, mm, marginCallHealth)) {
@@ -75,22 +85,22 @@ export function assembleAccounts(t: Tables, from: number, to: number, marginCall
       }
       continue;
     }
-    let pnl = 0;
+    let sumPnl = 0;
     let mm = 0;
     let isolatedCall = 0;
-    for (let s = firstPosition[a]!; s !== NONE; s = next[s]!) {
-      visited++;
-      const f = flags[s]! & (LIVE | ISOLATED);
+    for (let k = first; k < end; k++) {
+      const f = kind[k]! & (LIVE | ISOLATED);
       if (f === LIVE) {
-        pnl += scanPnl[s]!;
-        mm += scanMaintenance[s]!;
-      } else if (f === (LIVE | ISOLATED) && isMarginCall(isolatedCollateral[s]! + scanPnl[s]!, scanMaintenance[s]!, marginCallHealth)) {
+        sumPnl += pnl[k]!;
+        mm += maintenance[k]!;
+      } else if (f === (LIVE | ISOLATED) && isMarginCall(pnl[k]!, maintenance[k]!, marginCallHealth)) {
         isolatedCall = 1;
       }
     }
+    visited += end - first;
     scanIsolatedCall[a] = isolatedCall;
-    if (isolatedCall !== 0) emitIsolated(t, a, marginCallHealth);
-    const equity = collateral[a]! + pnl;
+    if (isolatedCall !== 0) emitIsolated(t, first, end, marginCallHealth);
+    const equity = collateral[a]! + sumPnl;
     scanEquity[a] = equity;
     accountMaintenance[a] = mm;
     if (isMarginCall(equity, mm, marginCallHealth)) {
@@ -100,18 +110,16 @@ export function assembleAccounts(t: Tables, from: number, to: number, marginCall
   return visited;
 }
 
-/** Emits account `a`'s isolated positions below the margin-call level. Returns positions visited. */
-function emitIsolated(t: Tables, a: number, marginCallHealth: number): number {
-  const { scanPnl, scanMaintenance, isolatedCollateral, flags, next } = t.positions;
-  let visited = 0;
-  for (let s = t.accounts.firstPosition[a]!; s !== NONE; s = next[s]!) {
-    visited++;
-    if ((flags[s]! & (LIVE | ISOLATED)) !== (LIVE | ISOLATED)) continue;
-    const equity = isolatedCollateral[s]! + scanPnl[s]!;
-    const own = scanMaintenance[s]!;
+/** Emits the isolated groups among terms [first, end) that are below the margin-call level. Returns terms read. */
+function emitIsolated(t: Tables, first: number, end: number, marginCallHealth: number): number {
+  const { pnl, maintenance, kind, slot } = t.terms;
+  for (let k = first; k < end; k++) {
+    if ((kind[k]! & (LIVE | ISOLATED)) !== (LIVE | ISOLATED)) continue;
+    const equity = pnl[k]!;
+    const own = maintenance[k]!;
     if (isMarginCall(equity, own, marginCallHealth)) {
-      writeCandidate(t, isolatedRef(s), canBeLiquidated(equity, own) ? CandidateLevel.Liquidatable : CandidateLevel.MarginCall);
+      writeCandidate(t, isolatedRef(slot[k]!), canBeLiquidated(equity, own) ? CandidateLevel.Liquidatable : CandidateLevel.MarginCall);
     }
   }
-  return visited;
+  return end - first;
 }

@@ -18,7 +18,10 @@
  *               |             cache: touchedEpoch, scanEquity, scanMaintenance, ...  |
  *               +------------------------------------------------------------------+
  *               | positions:  size, entryPrice, isolatedCollateral, updateSequence, |  P rows, each market owns
- *               |             scanPnl, scanMaintenance, account, market, next, flags|  a contiguous slot range
+ *               |             account, market, next, flags, term                    |  a contiguous slot range
+ *               +------------------------------------------------------------------+
+ *               | terms:      pnl, maintenance, slot, kind                          |  A * K rows: account a's
+ *               |             (phase-1 results, account-major)                      |  positions at [a*K, a*K+K)
  *               +------------------------------------------------------------------+
  *               | candidates: ref, level                                            |  C rows
  *               +------------------------------------------------------------------+
@@ -27,7 +30,8 @@
  *
  * Writers (single writer per region):
  *   markets, accounts, positions (inputs)  main thread, only between epochs
- *   positions.scanPnl / scanMaintenance     the scan task that owns the position's market slice, during phase 1
+ *   terms                                   the scan task that owns the position's market slice, during phase 1
+ *                                           (slot and kind of a new term: the main thread, before it is Live)
  *   accounts.touchedEpoch                   phase-1 tasks (all write the same epoch value) and the main thread
  *                                           between epochs
  *   accounts.scanEquity / ... / IsolatedCall the phase-2 task that owns the account's range
@@ -38,7 +42,7 @@ import { MAX_TIERS } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 
 export const LAYOUT_MAGIC = 0x44574e55; // 'UNWD' little-endian
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 export const NONE = 0xffffffff;
 const LINE = 64;
 
@@ -88,6 +92,8 @@ export const ACCOUNT_COLUMNS = {
   lastPosition: u32,
   /** Cross collateral, quote units. */
   collateral: f64,
+  /** Positions (terms) the account holds: its terms are rows [a * K, a * K + positionCount) of the terms table. */
+  positionCount: u32,
   /**
    * Epoch in which the account last needed re-assembly: written by phase 1 for every position it scans (racing
    * tasks write the same value) and by the main thread when collateral changes. Phase 2 re-assembles only these.
@@ -108,14 +114,28 @@ export const POSITION_COLUMNS = {
   isolatedCollateral: f64,
   /** Sequence number of the input that last changed this position: part of an order's id. */
   updateSequence: f64,
-  /** Phase-1 results (unrealized PnL, maintenance margin at mark), read by phase 2. */
-  scanPnl: f64,
-  scanMaintenance: f64,
   account: u32,
   market: u32,
   /** Next position of the same account, NONE at the tail. */
   next: u32,
   flags: u32,
+  /** Row of this position's phase-1 result in the terms table. */
+  term: u32,
+} as const;
+
+/**
+ * Phase-1 results stored account-major, so that phase 2 reads each account's terms contiguously instead of
+ * chasing its position list through the market-major positions table (a chain of dependent cache misses).
+ */
+export const TERM_COLUMNS = {
+  /** Cross: unrealized PnL. Isolated: isolatedCollateral + unrealized PnL (the group's equity). */
+  pnl: f64,
+  /** Maintenance margin at mark. */
+  maintenance: f64,
+  /** The position slot this term belongs to. */
+  slot: u32,
+  /** The position's flags as of phase 1 (0 until its first scan). */
+  kind: u8,
 } as const;
 
 /** positions.flags bits. */
@@ -177,6 +197,8 @@ export interface Capacities {
   readonly markets: number;
   readonly accounts: number;
   readonly positions: number;
+  /** K: most positions one account may hold (one per market). Default 16. */
+  readonly positionsPerAccount?: number;
   readonly candidates: number;
   readonly output: number;
 }
@@ -190,7 +212,7 @@ export interface LayoutMap {
   readonly capacities: Capacities;
   readonly byteLength: number;
   readonly controlOffset: number;
-  readonly tables: Readonly<Record<'markets' | 'accounts' | 'positions' | 'candidates' | 'output', Readonly<Record<string, Placed>>>>;
+  readonly tables: Readonly<Record<'markets' | 'accounts' | 'positions' | 'terms' | 'candidates' | 'output', Readonly<Record<string, Placed>>>>;
 }
 
 const BYTES: Record<ColumnType, number> = { f64: 8, u32: 4, i32: 4, u8: 1 };
@@ -200,12 +222,16 @@ const TABLE_SPECS = {
   markets: MARKET_COLUMNS,
   accounts: ACCOUNT_COLUMNS,
   positions: POSITION_COLUMNS,
+  terms: TERM_COLUMNS,
   candidates: CANDIDATE_COLUMNS,
   output: OUTPUT_COLUMNS,
 } as const;
 
 /** Places every column. Pure: the same capacities always give the same map. */
-export function computeLayout(capacities: Capacities): LayoutMap {
+export const DEFAULT_POSITIONS_PER_ACCOUNT = 16;
+
+export function computeLayout(given: Capacities): LayoutMap {
+  const capacities: Required<Capacities> = { positionsPerAccount: DEFAULT_POSITIONS_PER_ACCOUNT, ...given };
   for (const [k, v] of Object.entries(capacities)) {
     if (!Number.isInteger(v) || v < 1 || v > 0x7fffffff) {
       throw new UnwindError(ErrorCode.InvalidConfig, `expected an integer in [1, 2^31), got ${String(v)}`, `capacity.${k}`);
@@ -215,7 +241,8 @@ export function computeLayout(capacities: Capacities): LayoutMap {
   let offset = controlOffset + CONTROL_WORDS * LINE;
   const tables = {} as Record<keyof typeof TABLE_SPECS, Record<string, Placed>>;
   for (const [table, spec] of Object.entries(TABLE_SPECS) as [keyof typeof TABLE_SPECS, Record<string, ColumnSpec>][]) {
-    const rows = capacities[table];
+    const rows = table === 'terms' ? capacities.accounts * capacities.positionsPerAccount : capacities[table];
+    if (rows > 0xffffffff) throw new UnwindError(ErrorCode.InvalidConfig, `accounts * positionsPerAccount exceeds 2^32 (${rows})`, 'capacity');
     const placed: Record<string, Placed> = {};
     for (const [name, col] of Object.entries(spec)) {
       const length = rows * col.perRow;
@@ -259,20 +286,24 @@ export interface Tables {
   readonly markets: Views<typeof MARKET_COLUMNS>;
   readonly accounts: Views<typeof ACCOUNT_COLUMNS>;
   readonly positions: Views<typeof POSITION_COLUMNS>;
+  readonly terms: Views<typeof TERM_COLUMNS>;
+  /** K: terms rows per account. */
+  readonly positionsPerAccount: number;
   readonly candidates: Views<typeof CANDIDATE_COLUMNS>;
   readonly output: Views<typeof OUTPUT_COLUMNS>;
 }
 
-const HEADER_FIELDS = ['markets', 'accounts', 'positions', 'candidates', 'output'] as const;
+const HEADER_FIELDS = ['markets', 'accounts', 'positions', 'positionsPerAccount', 'candidates', 'output'] as const;
 
 /** Allocates and stamps a buffer (the main thread does this once). Allocation and attaching are separate calls. */
 export function allocateTables(capacities: Capacities): Tables {
   const layout = computeLayout(capacities);
   const buffer = new SharedArrayBuffer(layout.byteLength);
+  const stamped = layout.capacities as Required<Capacities>;
   const header = new Uint32Array(buffer, 0, 2 + HEADER_FIELDS.length);
   header[0] = LAYOUT_MAGIC;
   header[1] = LAYOUT_VERSION;
-  HEADER_FIELDS.forEach((k, i) => (header[2 + i] = capacities[k]));
+  HEADER_FIELDS.forEach((k, i) => (header[2 + i] = stamped[k]));
   const t = attachTables(buffer);
   // An account row that holds no position has an empty list; unused rows look the same.
   t.accounts.firstPosition.fill(NONE);
@@ -301,6 +332,8 @@ export function attachTables(buffer: SharedArrayBuffer): Tables {
     markets: views(buffer, layout.tables.markets),
     accounts: views(buffer, layout.tables.accounts),
     positions: views(buffer, layout.tables.positions),
+    terms: views(buffer, layout.tables.terms),
+    positionsPerAccount: capacities.positionsPerAccount!,
     candidates: views(buffer, layout.tables.candidates),
     output: views(buffer, layout.tables.output),
   };

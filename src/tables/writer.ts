@@ -209,17 +209,30 @@ export class TableWriter {
   }
 
   private allocateSlot(a: number, m: number, field: string): number {
-    const { markets, positions, accounts } = this.tables;
+    const { markets, positions, accounts, terms } = this.tables;
     const used = markets.positionCount[m]!;
     if (used >= markets.positionCapacity[m]!) {
       throw new UnwindError(ErrorCode.CapacityExceeded, `market ${markets.id[m]} has no free position slot (${used} used)`, field);
     }
+    const held = accounts.positionCount[a]!;
+    if (held >= this.tables.positionsPerAccount) {
+      throw new UnwindError(
+        ErrorCode.CapacityExceeded,
+        `account ${accounts.id[a]} holds ${held} positions, the most capacity.positionsPerAccount allows`,
+        field,
+      );
+    }
     const slot = markets.positionStart[m]! + used;
-    // The slot is written flat and not Live before it becomes reachable, so an in-flight scan skips it.
+    const term = a * this.tables.positionsPerAccount + held;
+    // Slot and term are written flat and not Live before they become reachable, so an in-flight scan skips them.
     positions.size[slot] = 0;
     positions.flags[slot] = 0;
-    positions.scanPnl[slot] = 0;
-    positions.scanMaintenance[slot] = 0;
+    positions.term[slot] = term;
+    terms.kind[term] = 0;
+    terms.pnl[term] = 0;
+    terms.maintenance[term] = 0;
+    terms.slot[term] = slot;
+    accounts.positionCount[a] = held + 1;
     positions.account[slot] = a;
     positions.market[slot] = m;
     positions.next[slot] = NONE;

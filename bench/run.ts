@@ -117,7 +117,7 @@ async function main(): Promise<void> {
     print();
     print(`Push-to-order latency (autoEpoch): upsertPosition(victim, same values), then t0 = hrtime, pushPrice(victim's`);
     print(`market, -1%); t1 = hrtime in the onOrder listener when the victim's order arrives. Microseconds. "touched":`);
-    print(`accounts holding the pushed market (phase 2 re-assembles them). Samples rotate over engines and victims;`);
+    print(`accounts holding the pushed market (phase 1 rescans only that market). Samples rotate over engines and victims;`);
     print(`spill = orders or margin calls for any other account (must be 0).`);
     print();
     print(latencyTable(latency));

@@ -202,7 +202,7 @@ function checkCoverage(engine: Engine, accounts: number): CoverageCheck {
   const t = engine.tables;
   const equity = t.accounts.scanEquity.slice(0, accounts);
   const maintenance = t.accounts.scanMaintenance.slice(0, accounts);
-  runInline(engine, accounts, engine.epochs);
+  runInline(engine, accounts);
   let mismatched = 0;
   const first: number[] = [];
   for (let a = 0; a < accounts; a++) {
@@ -213,17 +213,17 @@ function checkCoverage(engine: Engine, accounts: number): CoverageCheck {
   return { workers: engine.config.scanWorkers, accounts, mismatched, firstMismatchedIndexes: first };
 }
 
-function runInline(engine: Engine, accounts: number, epoch: number): void {
+function runInline(engine: Engine, accounts: number): void {
   const t = engine.tables;
   const { positionStart, positionCount, id } = t.markets;
-  for (let m = 0; m < id.length; m++) scanMarketSlice(t, m, positionStart[m]!, positionStart[m]! + positionCount[m]!, epoch);
+  for (let m = 0; m < id.length; m++) scanMarketSlice(t, m, positionStart[m]!, positionStart[m]! + positionCount[m]!);
   resetCandidates(t);
-  assembleAccounts(t, 0, accounts, engine.config.marginCallHealth, epoch);
+  assembleAccounts(t, 0, accounts, engine.config.marginCallHealth);
 }
 
 /**
  * Phase 1 then phase 2 on the main thread, timed apart. Runs only while `engine` is idle (autoEpoch off, no step
- * in flight): it rewrites the scan columns and the accounts' phase-2 cache with the values the last epoch wrote
+ * in flight): it rewrites the terms and the accounts' phase-2 results with the values the last epoch wrote
  * (prices unchanged) and candidate rows that the next epoch resets, exactly as InlineBackend would.
  */
 function inlineKernels(engine: Engine, accounts: number, samples: number): { phase1: Percentiles; phase2: Percentiles } {
@@ -231,15 +231,12 @@ function inlineKernels(engine: Engine, accounts: number, samples: number): { pha
   const p1 = new Recorder();
   const p2 = new Recorder();
   const { positionStart, positionCount, id } = t.markets;
-  // The last epoch's number: every account was touched in it (all markets dirty), so phase 2 re-assembles all of
-  // them, and the touched marks stay as they were.
-  const epoch = engine.epochs;
   for (let i = 0; i <= samples; i++) {
     const a = process.hrtime.bigint();
-    for (let m = 0; m < id.length; m++) scanMarketSlice(t, m, positionStart[m]!, positionStart[m]! + positionCount[m]!, epoch);
+    for (let m = 0; m < id.length; m++) scanMarketSlice(t, m, positionStart[m]!, positionStart[m]! + positionCount[m]!);
     const b = process.hrtime.bigint();
     resetCandidates(t);
-    assembleAccounts(t, 0, accounts, engine.config.marginCallHealth, epoch);
+    assembleAccounts(t, 0, accounts, engine.config.marginCallHealth);
     const c = process.hrtime.bigint();
     if (i === 0) continue; // warm-up
     p1.recordSince(a, b);

@@ -141,7 +141,6 @@ export class Engine {
     const lastSequence = w.lastSequence;
     const epoch = ++this.epochCount;
     w.busy = true;
-    w.nextEpoch = epoch + 1;
     let out: EpochOutput;
     let deferred: number;
     try {

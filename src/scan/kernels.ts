@@ -26,13 +26,12 @@ function writeCandidate(t: Tables, ref: number, level: number): void {
 }
 
 /**
- * Phase 1 over slots [from, to) of market `m`: writes every slot's term (zeros for a slot not yet Live) and marks
- * its account touched in `epoch`. Only markets whose price or positions changed are rescanned. Returns slots visited.
+ * Phase 1 over slots [from, to) of market `m`: writes every slot's term (zeros for a slot not yet Live). Only
+ * markets whose price or positions changed are rescanned; the terms of the others stay valid. Returns slots visited.
  */
-export function scanMarketSlice(t: Tables, m: number, from: number, to: number, epoch: number): number {
-  const { size, entryPrice, isolatedCollateral, flags, account, term } = t.positions;
+export function scanMarketSlice(t: Tables, m: number, from: number, to: number): number {
+  const { size, entryPrice, isolatedCollateral, flags, term } = t.positions;
   const { pnl, maintenance, kind } = t.terms;
-  const touched = t.accounts.touchedEpoch;
   const mk = t.markets;
   const mark = mk.markPrice[m]!;
   const base = m * MAX_TIERS;
@@ -43,8 +42,6 @@ export function scanMarketSlice(t: Tables, m: number, from: number, to: number, 
   for (let s = from; s < to; s++) {
     const f = flags[s]!;
     const k = term[s]!;
-    // Benign race: tasks scanning other markets may store the same epoch to the same account.
-    touched[account[s]!] = epoch;
     kind[k] = f;
     if ((f & LIVE) === 0) {
       pnl[k] = 0;
@@ -62,13 +59,11 @@ export function scanMarketSlice(t: Tables, m: number, from: number, to: number, 
 
 /**
  * Phase 2 over accounts [from, to): each account's cross equity and maintenance, and each of its isolated
- * groups, from its terms. Accounts touched in this epoch (a position rescanned, collateral changed) are
- * re-assembled; the others keep their cached results, computed from the same, unchanged, inputs. Every epoch
- * emits every account's candidates, so the set is complete: a group absent from it is at or above the margin-call
- * level. Returns terms read.
+ * groups, from its terms, read contiguously. Every epoch assembles every account, so the candidate set is complete:
+ * a group absent from it is at or above the margin-call level. Returns terms read.
  */
-export function assembleAccounts(t: Tables, from: number, to: number, marginCallHealth: number, epoch: number): number {
-  const { collateral, positionCount, touchedEpoch, scanEquity, scanIsolatedCall } = t.accounts;
+export function assembleAccounts(t: Tables, from: number, to: number, marginCallHealth: number): number {
+  const { collateral, positionCount, scanEquity } = t.accounts;
   const accountMaintenance = t.accounts.scanMaintenance;
   const { pnl, maintenance, kind } = t.terms;
   const K = t.positionsPerAccount;
@@ -76,15 +71,6 @@ export function assembleAccounts(t: Tables, from: number, to: number, marginCall
   for (let a = from; a < to; a++) {
     const first = a * K;
     const end = first + positionCount[a]!;
-    if (touchedEpoch[a] !== epoch) {
-      if (scanIsolatedCall[a] !== 0) visited += emitIsolated(t, first, end, marginCallHealth);
-      const equity = scanEquity[a]!;
-      const mm = accountMaintenance[a]!;
-      if (isMarginCall(equity, mm, marginCallHealth)) {
-        writeCandidate(t, a, canBeLiquidated(equity, mm) ? CandidateLevel.Liquidatable : CandidateLevel.MarginCall);
-      }
-      continue;
-    }
     let sumPnl = 0;
     let mm = 0;
     let isolatedCall = 0;
@@ -98,7 +84,6 @@ export function assembleAccounts(t: Tables, from: number, to: number, marginCall
       }
     }
     visited += end - first;
-    scanIsolatedCall[a] = isolatedCall;
     if (isolatedCall !== 0) emitIsolated(t, first, end, marginCallHealth);
     const equity = collateral[a]! + sumPnl;
     scanEquity[a] = equity;

@@ -8,6 +8,7 @@ import { assembleAccounts, scanMarketSlice } from './kernels.js';
 
 export interface MarketSliceTask {
   readonly phase: 1;
+  /** The epoch the task belongs to (for tracing; kernels do not need it). */
   readonly epoch: number;
   /** Flattened triples (market, fromSlot, toSlot). */
   readonly slices: readonly number[];
@@ -17,6 +18,7 @@ export interface AccountRangeTask {
   readonly from: number;
   readonly to: number;
   readonly marginCallHealth: number;
+  /** The epoch the task belongs to (for tracing; kernels do not need it). */
   readonly epoch: number;
 }
 export type ScanTask = MarketSliceTask | AccountRangeTask;
@@ -26,9 +28,9 @@ export function runScanTask(t: Tables, task: ScanTask): number {
   let visited = 0;
   if (task.phase === 1) {
     const s = task.slices;
-    for (let i = 0; i < s.length; i += 3) visited += scanMarketSlice(t, s[i]!, s[i + 1]!, s[i + 2]!, task.epoch);
+    for (let i = 0; i < s.length; i += 3) visited += scanMarketSlice(t, s[i]!, s[i + 1]!, s[i + 2]!);
   } else {
-    visited = assembleAccounts(t, task.from, task.to, task.marginCallHealth, task.epoch);
+    visited = assembleAccounts(t, task.from, task.to, task.marginCallHealth);
   }
   finishScanTask(t);
   return visited;

@@ -14,8 +14,8 @@
  *               | markets:    id, tierCount, positionStart, positionCapacity, ...   |  M rows
  *               |             markPrice, oraclePrice, tier columns (MAX_TIERS/row)  |
  *               +------------------------------------------------------------------+
- *               | accounts:   id, firstPosition, lastPosition, collateral, phase-2  |  A rows
- *               |             cache: touchedEpoch, scanEquity, scanMaintenance, ...  |
+ *               | accounts:   id, firstPosition, lastPosition, collateral,          |  A rows
+ *               |             positionCount, scanEquity, scanMaintenance            |
  *               +------------------------------------------------------------------+
  *               | positions:  size, entryPrice, isolatedCollateral, updateSequence, |  P rows, each market owns
  *               |             account, market, next, flags, term                    |  a contiguous slot range
@@ -32,9 +32,7 @@
  *   markets, accounts, positions (inputs)  main thread, only between epochs
  *   terms                                   the scan task that owns the position's market slice, during phase 1
  *                                           (slot and kind of a new term: the main thread, before it is Live)
- *   accounts.touchedEpoch                   phase-1 tasks (all write the same epoch value) and the main thread
- *                                           between epochs
- *   accounts.scanEquity / ... / IsolatedCall the phase-2 task that owns the account's range
+ *   accounts.scanEquity / scanMaintenance   the phase-2 task that owns the account's range
  *   candidates                              scan tasks, slots reserved with Atomics.add on CANDIDATE_COUNT
  *   output                                  the executor thread, during its step
  */
@@ -94,16 +92,9 @@ export const ACCOUNT_COLUMNS = {
   collateral: f64,
   /** Positions (terms) the account holds: its terms are rows [a * K, a * K + positionCount) of the terms table. */
   positionCount: u32,
-  /**
-   * Epoch in which the account last needed re-assembly: written by phase 1 for every position it scans (racing
-   * tasks write the same value) and by the main thread when collateral changes. Phase 2 re-assembles only these.
-   */
-  touchedEpoch: u32,
-  /** Phase-2 results, kept for untouched accounts: cross equity and maintenance margin. */
+  /** Phase-2 results of the last epoch: cross equity and maintenance margin (diagnostics, benchmarks). */
   scanEquity: f64,
   scanMaintenance: f64,
-  /** 1 when the account has an isolated position below the margin-call level (phase 2 re-emits it). */
-  scanIsolatedCall: u8,
 } as const;
 
 export const POSITION_COLUMNS = {

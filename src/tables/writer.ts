@@ -53,8 +53,6 @@ export class TableWriter {
   private readonly dirty = new Set<number>();
   /** True while an epoch is in flight: value writes are staged. */
   busy = false;
-  /** The epoch that the next landed inputs belong to (the engine advances it when an epoch starts). */
-  nextEpoch = 1;
 
   constructor(
     readonly tables: Tables,
@@ -160,7 +158,6 @@ export class TableWriter {
     this.sequence++;
     this.write(() => {
       this.tables.accounts.collateral[a] = collateral;
-      this.tables.accounts.touchedEpoch[a] = this.nextEpoch; // phase 2 re-assembles it
     });
   }
 

@@ -1,10 +1,10 @@
 /**
- * Thread: main. The benchmark entry: `npm run bench` or `node dist/bench/run.js [--quick] [--only scan|latency] [--json FILE]`.
+ * Thread: main. The benchmark entry: `npm run bench` or `node dist/bench/run.js [--quick] [--only scan|latency] [--json [FILE]]`.
  *
  *   --quick        sizes 1e5 and 1e6 only, fewer samples (a smoke run: 20-35 s on the 2-core machine)
  *   --only scan    scan throughput (with the sequential-read yardstick) only
  *   --only latency push-to-order latency only
- *   --json FILE    also writes every figure, with the machine description, to FILE
+ *   --json [FILE]  also writes every figure, with the machine description, to FILE (default bench-results.json)
  *
  * Benchmarks (one module each, each with its thread diagram):
  *   scan-throughput.ts        main -> piscina scan pool (N) -> executor, full epochs, positions/s, N = 1, 2
@@ -29,7 +29,7 @@ interface Options {
   readonly json: string | null;
 }
 
-const USAGE = 'usage: node dist/bench/run.js [--quick] [--only scan|latency] [--json FILE]';
+const USAGE = 'usage: node dist/bench/run.js [--quick] [--only scan|latency] [--json [FILE]]';
 
 /** A bad command line: printed as its message and the usage, without a stack. */
 class UsageError extends Error {}
@@ -65,9 +65,10 @@ function parseArgs(argv: readonly string[]): Options {
       if (v !== 'scan' && v !== 'latency') throw new UsageError(`--only expects scan or latency, got ${String(v)}`);
       only = v;
     } else if (a === '--json') {
-      const v = argv[++i];
-      if (!v || v.startsWith('--')) throw new UsageError('--json expects a file name');
-      json = v;
+      // `--json` alone writes bench-results.json; `--json FILE` names the file.
+      const v = argv[i + 1];
+      if (v === undefined || v.startsWith('--')) json = 'bench-results.json';
+      else json = argv[++i]!;
     } else if (a === '--help' || a === '-h') {
       process.stdout.write(`${USAGE}\n`);
       process.exit(0);

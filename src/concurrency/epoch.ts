@@ -23,6 +23,7 @@ import { Control, type Tables } from '../tables/layout.js';
 export function resetCandidates(t: Tables): void {
   // Publishes to scan tasks: candidate rows start at 0 (tasks are dispatched after this store).
   Atomics.store(t.control, Control.CandidateCount, 0);
+  // Publishes to the main thread's own barrier check: no task of this epoch has finished yet.
   Atomics.store(t.control, Control.ScanTasksDone, 0);
 }
 
@@ -31,11 +32,13 @@ export function resetCandidates(t: Tables): void {
  * write and the executor, seeing the overflowing count, re-checks every account itself.
  */
 export function reserveCandidate(t: Tables): number {
+  // Claims a row among concurrent scan tasks; the row's contents are published by finishScanTask().
   return Atomics.add(t.control, Control.CandidateCount, 1);
 }
 
 /** scan task: its last act. Publishes its scratch columns and candidate rows to the main thread. */
 export function finishScanTask(t: Tables): void {
+  // Publishes to the main thread: this task's terms and candidate rows are complete (a release).
   Atomics.add(t.control, Control.ScanTasksDone, 1);
 }
 
@@ -68,6 +71,7 @@ export function waitForScan(t: Tables, seen: number): number {
 
 /** executor: output rows of `epoch` are written. */
 export function publishExecution(t: Tables, epoch: number, outputCount: number, deferred: number): void {
+  // Both counts ride on the ExecEpoch store below (sequentially consistent: visible before it).
   Atomics.store(t.control, Control.OutputCount, outputCount);
   Atomics.store(t.control, Control.Deferred, deferred);
   // Publishes to the main thread: output rows [0, outputCount) of `epoch` are complete.

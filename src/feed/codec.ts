@@ -1,0 +1,282 @@
+/**
+ * The binary feed codec: typed encoders of every message kind (one reused FlatBuffers Builder, a fresh Uint8Array
+ * per frame) and `decodeFrame`, which never throws: it returns a plain-object message or a FrameError with a stable
+ * code. Frame layout and units: schemas/unwind.fbs; error codes: messages.ts (FrameErrorCode).
+ *
+ * Decoding, in order (the first failure wins):
+ *   OVERSIZED_FRAME      bytes.length > maxBytes (checked before reading a byte)
+ *   MALFORMED_FRAME      shorter than root offset + identifier + a table (12 bytes)
+ *   BAD_IDENTIFIER       bytes 4..8 are not "UNWD"
+ *   MALFORMED_FRAME      the Envelope table, its vtable or its union offset out of range (verify.ts)
+ *   UNSUPPORTED_VERSION  Envelope.version is not SCHEMA_VERSION (the body of another version is not read)
+ *   INVALID_FIELD        Envelope.sequence not an integer in [0, 2^53)
+ *   UNKNOWN_MESSAGE      a union type this version does not know; MALFORMED_FRAME when there is none
+ *   MALFORMED_FRAME      the message table, any vector, string or nested table out of range
+ *   INVALID_FIELD        a value out of its domain, `field` naming it (src/tables/validate.ts where it fits)
+ * Every error after the envelope check carries the frame's `sequence`, to echo in the ErrorFrame.
+ *
+ * Encoders do not validate: the receiver does. Encoding NaN yields a frame that decodes to INVALID_FIELD.
+ */
+import * as flatbuffers from 'flatbuffers';
+import {
+  AccountState as AccountStateTable,
+  AccountStates,
+  CollateralUpdate as CollateralUpdateStruct,
+  CollateralUpdates,
+  EngineState as EngineStateEnum,
+  EngineStatus,
+  Envelope,
+  ErrorFrame,
+  Fill as FillTable,
+  Fills,
+  LiquidationOrder as LiquidationOrderTable,
+  LiquidationOrders,
+  MarginCall as MarginCallTable,
+  MarginCalls,
+  MarginMode,
+  MarketState as MarketStateEnum,
+  MarketStatus,
+  Message,
+  OrderReason,
+  PositionUpdate as PositionUpdateStruct,
+  PositionUpdates,
+  PriceTicks,
+  SchemaVersion,
+  Side,
+  Subscribe,
+  Tick as TickStruct,
+  Unsubscribe,
+} from './generated/unwind_generated.js';
+import {
+  FILE_IDENTIFIER,
+  NO_ID,
+  type AccountState,
+  type CollateralUpdate,
+  type EngineState,
+  type FeedMessage,
+  type Fill,
+  type LiquidationOrder,
+  type MarginCall,
+  type MarketState,
+  type PositionUpdate,
+  type Tick,
+  type Topics,
+} from './messages.js';
+
+export * from './messages.js';
+
+// ---- encoding ----
+
+const builder = new flatbuffers.Builder(4096);
+
+/** Starts a frame: clears the shared builder (frames are encoded one at a time; the JS thread is single). */
+function begin(): flatbuffers.Builder {
+  builder.clear();
+  return builder;
+}
+
+/** Wraps `message` in the Envelope and returns a copy of the frame (the builder's memory is reused). */
+function finish(sequence: number, type: Message, message: flatbuffers.Offset): Uint8Array {
+  const b = builder;
+  Envelope.startEnvelope(b);
+  Envelope.addVersion(b, SchemaVersion.V1);
+  Envelope.addSequence(b, sequence);
+  Envelope.addMessageType(b, type);
+  Envelope.addMessage(b, message);
+  b.finish(Envelope.endEnvelope(b), FILE_IDENTIFIER);
+  return b.asUint8Array().slice();
+}
+
+export function encodeTicks(sequence: number, ticks: readonly Tick[]): Uint8Array {
+  const b = begin();
+  PriceTicks.startTicksVector(b, ticks.length);
+  for (let i = ticks.length - 1; i >= 0; i--) {
+    const t = ticks[i]!;
+    TickStruct.createTick(b, t.market, t.source, t.price, t.confidence, t.eventTimeUs, t.sourceSequence);
+  }
+  return finish(sequence, Message.PriceTicks, PriceTicks.createPriceTicks(b, b.endVector()));
+}
+
+export function encodePositions(sequence: number, positions: readonly PositionUpdate[]): Uint8Array {
+  const b = begin();
+  PositionUpdates.startPositionsVector(b, positions.length);
+  for (let i = positions.length - 1; i >= 0; i--) {
+    const p = positions[i]!;
+    const iso = p.isolatedCollateral ?? null;
+    const mode = iso === null ? MarginMode.Cross : MarginMode.Isolated;
+    PositionUpdateStruct.createPositionUpdate(b, p.account, p.market, p.size, p.entryPrice, iso ?? 0, mode);
+  }
+  return finish(sequence, Message.PositionUpdates, PositionUpdates.createPositionUpdates(b, b.endVector()));
+}
+
+export function encodeCollateral(sequence: number, updates: readonly CollateralUpdate[]): Uint8Array {
+  const b = begin();
+  CollateralUpdates.startUpdatesVector(b, updates.length);
+  for (let i = updates.length - 1; i >= 0; i--) {
+    CollateralUpdateStruct.createCollateralUpdate(b, updates[i]!.account, updates[i]!.collateral);
+  }
+  return finish(sequence, Message.CollateralUpdates, CollateralUpdates.createCollateralUpdates(b, b.endVector()));
+}
+
+export function encodeFills(sequence: number, fills: readonly Fill[]): Uint8Array {
+  const b = begin();
+  const offsets = fills.map((f) =>
+    FillTable.createFill(b, b.createString(f.orderId), f.account, f.market, f.quantity, f.price, f.eventTimeUs),
+  );
+  return finish(sequence, Message.Fills, Fills.createFills(b, Fills.createFillsVector(b, offsets)));
+}
+
+function topicsTable(type: Message.Subscribe | Message.Unsubscribe, topics: Topics): flatbuffers.Offset {
+  const b = builder;
+  if (type === Message.Subscribe) {
+    const markets = Subscribe.createMarketsVector(b, topics.markets as number[]);
+    const accounts = Subscribe.createAccountsVector(b, topics.accounts as number[]);
+    return Subscribe.createSubscribe(b, markets, accounts, topics.allOrders);
+  }
+  const markets = Unsubscribe.createMarketsVector(b, topics.markets as number[]);
+  const accounts = Unsubscribe.createAccountsVector(b, topics.accounts as number[]);
+  return Unsubscribe.createUnsubscribe(b, markets, accounts, topics.allOrders);
+}
+
+export function encodeSubscribe(sequence: number, topics: Topics): Uint8Array {
+  begin();
+  return finish(sequence, Message.Subscribe, topicsTable(Message.Subscribe, topics));
+}
+
+export function encodeUnsubscribe(sequence: number, topics: Topics): Uint8Array {
+  begin();
+  return finish(sequence, Message.Unsubscribe, topicsTable(Message.Unsubscribe, topics));
+}
+
+export function encodeOrders(sequence: number, orders: readonly LiquidationOrder[]): Uint8Array {
+  const b = begin();
+  const offsets = orders.map((o) => {
+    const id = b.createString(o.id);
+    const symbol = b.createString(o.symbol);
+    const L = LiquidationOrderTable;
+    L.startLiquidationOrder(b);
+    L.addId(b, id);
+    L.addEpoch(b, o.epoch);
+    L.addAccount(b, o.account);
+    L.addMarket(b, o.market);
+    L.addSymbol(b, symbol);
+    L.addSide(b, o.side === 'buy' ? Side.Buy : Side.Sell);
+    L.addQuantity(b, o.quantity);
+    L.addLimitPrice(b, o.limitPrice);
+    L.addOraclePrice(b, o.oraclePrice);
+    L.addReason(b, o.reason === 'isolated-maintenance' ? OrderReason.IsolatedMaintenance : OrderReason.CrossMaintenance);
+    L.addHealth(b, o.health);
+    L.addEquity(b, o.equity);
+    L.addMaintenanceMargin(b, o.maintenanceMargin);
+    L.addPositionSequence(b, o.positionSequence);
+    return L.endLiquidationOrder(b);
+  });
+  const list = LiquidationOrders.createOrdersVector(b, offsets);
+  return finish(sequence, Message.LiquidationOrders, LiquidationOrders.createLiquidationOrders(b, list));
+}
+
+export function encodeMarginCalls(sequence: number, calls: readonly MarginCall[]): Uint8Array {
+  const b = begin();
+  const offsets = calls.map((c) =>
+    MarginCallTable.createMarginCall(b, c.epoch, c.account, c.market ?? NO_ID, c.health, c.equity, c.maintenanceMargin),
+  );
+  return finish(sequence, Message.MarginCalls, MarginCalls.createMarginCalls(b, MarginCalls.createCallsVector(b, offsets)));
+}
+
+export function encodeAccountStates(sequence: number, states: readonly AccountState[]): Uint8Array {
+  const b = begin();
+  const offsets = states.map((s) =>
+    AccountStateTable.createAccountState(
+      b,
+      s.account,
+      s.epoch,
+      s.collateral,
+      s.equity,
+      s.initialMargin,
+      s.maintenanceMargin,
+      s.freeCollateral,
+      s.health,
+      s.liquidatable,
+      s.marginCall,
+    ),
+  );
+  const list = AccountStates.createAccountsVector(b, offsets);
+  return finish(sequence, Message.AccountStates, AccountStates.createAccountStates(b, list));
+}
+
+const MARKET_STATES: Record<MarketState, MarketStateEnum> = { paused: MarketStateEnum.Paused, resumed: MarketStateEnum.Resumed };
+const ENGINE_STATES: Record<EngineState, EngineStateEnum> = {
+  starting: EngineStateEnum.Starting,
+  running: EngineStateEnum.Running,
+  paused: EngineStateEnum.Paused,
+  closing: EngineStateEnum.Closing,
+};
+
+export function encodeMarketStatus(
+  sequence: number,
+  s: { readonly market: number; readonly state: MarketState; readonly reason: string; readonly eventTimeUs: number },
+): Uint8Array {
+  const b = begin();
+  const reason = b.createString(s.reason);
+  return finish(sequence, Message.MarketStatus, MarketStatus.createMarketStatus(b, s.market, MARKET_STATES[s.state], reason, s.eventTimeUs));
+}
+
+export function encodeEngineStatus(
+  sequence: number,
+  s: {
+    readonly state: EngineState;
+    readonly epoch: number;
+    readonly lastSequence: number;
+    readonly markets: number;
+    readonly accounts: number;
+    readonly positions: number;
+    readonly message: string;
+  },
+): Uint8Array {
+  const b = begin();
+  const message = b.createString(s.message);
+  const t = EngineStatus.createEngineStatus(b, ENGINE_STATES[s.state], s.epoch, s.lastSequence, s.markets, s.accounts, s.positions, message);
+  return finish(sequence, Message.EngineStatus, t);
+}
+
+/** An ErrorFrame answering the peer's frame `offendingSequence` (null when its sequence could not be read). */
+export function encodeError(sequence: number, code: string, message: string, offendingSequence: number | null): Uint8Array {
+  const b = begin();
+  const c = b.createString(code);
+  const m = b.createString(message);
+  return finish(sequence, Message.ErrorFrame, ErrorFrame.createErrorFrame(b, c, m, offendingSequence ?? -1));
+}
+
+/** Any message as a frame (the inverse of decodeFrame). */
+export function encodeFrame(m: FeedMessage): Uint8Array {
+  switch (m.kind) {
+    case 'ticks':
+      return encodeTicks(m.sequence, m.ticks);
+    case 'positions':
+      return encodePositions(m.sequence, m.positions);
+    case 'collateral':
+      return encodeCollateral(m.sequence, m.updates);
+    case 'fills':
+      return encodeFills(m.sequence, m.fills);
+    case 'subscribe':
+      return encodeSubscribe(m.sequence, m.topics);
+    case 'unsubscribe':
+      return encodeUnsubscribe(m.sequence, m.topics);
+    case 'orders':
+      return encodeOrders(m.sequence, m.orders);
+    case 'marginCalls':
+      return encodeMarginCalls(m.sequence, m.marginCalls);
+    case 'accountStates':
+      return encodeAccountStates(m.sequence, m.accounts);
+    case 'marketStatus':
+      return encodeMarketStatus(m.sequence, m);
+    case 'engineStatus':
+      return encodeEngineStatus(m.sequence, m);
+    case 'errorFrame':
+      return encodeError(m.sequence, m.code, m.message, m.offendingSequence);
+  }
+}
+
+// ---- decoding ----
+
+export { decodeFrame } from './decode.js';

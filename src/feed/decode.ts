@@ -1,0 +1,446 @@
+/**
+ * `decodeFrame`: bytes from the wire -> a plain-object message or a FrameError. Never throws, on any input: the
+ * frame is verified structurally (verify.ts) before the generated accessors read it, then every value is checked.
+ * The order of checks and the codes are listed in codec.ts.
+ */
+import * as flatbuffers from 'flatbuffers';
+import { isUnwindError } from '../errors.js';
+import { describe, MAX_PRICE, requireAmount, requireId, requireNonNegativeAmount, requirePrice, requireSize } from '../tables/validate.js';
+import {
+  AccountState as AccountStateTable,
+  AccountStates,
+  CollateralUpdate as CollateralUpdateStruct,
+  CollateralUpdates,
+  EngineState as EngineStateEnum,
+  EngineStatus,
+  ErrorFrame,
+  Fill as FillTable,
+  Fills,
+  LiquidationOrder as LiquidationOrderTable,
+  LiquidationOrders,
+  MarginCall as MarginCallTable,
+  MarginCalls,
+  MarginMode,
+  MarketState as MarketStateEnum,
+  MarketStatus,
+  Message,
+  OrderReason,
+  PositionUpdate as PositionUpdateStruct,
+  PositionUpdates,
+  PriceTicks,
+  Side,
+  Subscribe,
+  Tick as TickStruct,
+  Unsubscribe,
+} from './generated/unwind_generated.js';
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  FILE_IDENTIFIER,
+  FrameErrorCode,
+  NO_ID,
+  SCHEMA_VERSION,
+  type AccountState,
+  type CollateralUpdate,
+  type DecodeResult,
+  type EngineState,
+  type FeedMessage,
+  type Fill,
+  type FrameError,
+  type LiquidationOrder,
+  type MarginCall,
+  type MarketState,
+  type PositionUpdate,
+  type Tick,
+  type Topics,
+} from './messages.js';
+import { ENVELOPE_MESSAGE_ID, ENVELOPE_MESSAGE_TYPE_ID, ENVELOPE_SEQUENCE_ID, ENVELOPE_VERSION_ID, EnvelopeSpec, MESSAGE_SPECS } from './spec.js';
+import { FrameVerifier } from './verify.js';
+
+/** Root offset + file identifier + the smallest table. */
+const MIN_FRAME_BYTES = 12;
+const IDENT = Array.from(FILE_IDENTIFIER, (c) => c.charCodeAt(0));
+const verifier = new FrameVerifier();
+/** Strict UTF-8: a string with invalid bytes is INVALID_FIELD, not silently replaced. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function frameError(code: FrameErrorCode, message: string, sequence?: number, field?: string): FrameError {
+  const e: { -readonly [K in keyof FrameError]: FrameError[K] } = { kind: 'error', code, message };
+  if (field !== undefined) e.field = field;
+  if (sequence !== undefined) e.sequence = sequence;
+  return e;
+}
+
+/**
+ * Decodes one frame. `maxBytes` bounds the frame (and so every vector in it). Returns a message, or a FrameError
+ * whose code says why the frame was rejected and whose `sequence` (when readable) is the frame's own.
+ */
+export function decodeFrame(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_FRAME_BYTES): DecodeResult {
+  try {
+    return decodeUnchecked(bytes, maxBytes);
+  } catch (e) {
+    // Unreachable by design (everything is verified before it is read); kept so the contract holds even for a bug.
+    return frameError(FrameErrorCode.MalformedFrame, `frame could not be decoded: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function decodeUnchecked(bytes: Uint8Array, maxBytes: number): DecodeResult {
+  if (!(bytes instanceof Uint8Array)) return frameError(FrameErrorCode.MalformedFrame, `expected a Uint8Array, got ${describe(bytes)}`);
+  const n = bytes.byteLength;
+  if (n > maxBytes) return frameError(FrameErrorCode.OversizedFrame, `frame of ${n} bytes exceeds the maximum of ${maxBytes}`);
+  if (n < MIN_FRAME_BYTES) return frameError(FrameErrorCode.MalformedFrame, `frame of ${n} bytes is shorter than the minimum of ${MIN_FRAME_BYTES}`);
+  for (let i = 0; i < 4; i++) {
+    if (bytes[4 + i] !== IDENT[i]) {
+      const got = Array.from(bytes.subarray(4, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
+      return frameError(FrameErrorCode.BadIdentifier, `expected file identifier "${FILE_IDENTIFIER}" at bytes 4..8, got ${got}`);
+    }
+  }
+  const v = verifier;
+  v.reset(bytes);
+  const root = v.root();
+  if (root < 0 || !v.verifyTable(root, EnvelopeSpec)) return frameError(FrameErrorCode.MalformedFrame, v.failure);
+
+  // The envelope's scalars, read through the verified vtable (not the generated accessors: no objects yet).
+  const view = new DataView(bytes.buffer, bytes.byteOffset, n);
+  const vp = v.fieldPosition(root, ENVELOPE_VERSION_ID);
+  const version = vp === 0 ? 0 : view.getUint16(vp, true);
+  const sp = v.fieldPosition(root, ENVELOPE_SEQUENCE_ID);
+  const rawSequence = sp === 0 ? 0 : view.getFloat64(sp, true);
+  const sequence = isSequence(rawSequence) ? rawSequence + 0 : undefined;
+  if (version !== SCHEMA_VERSION) {
+    return frameError(FrameErrorCode.UnsupportedVersion, `expected schema version ${SCHEMA_VERSION}, got ${version}`, sequence);
+  }
+  if (sequence === undefined) {
+    return frameError(FrameErrorCode.InvalidField, `sequence: expected an integer in [0, 2^53), got ${rawSequence}`, undefined, 'sequence');
+  }
+  const tp = v.fieldPosition(root, ENVELOPE_MESSAGE_TYPE_ID);
+  const type = (tp === 0 ? Message.NONE : bytes[tp]!) as Message;
+  const target = v.unionTarget(root, ENVELOPE_MESSAGE_ID);
+  if (type === Message.NONE || target === 0) {
+    return frameError(FrameErrorCode.MalformedFrame, `Envelope.message: expected a message, got ${type === Message.NONE ? 'none' : 'a type without a table'}`, sequence);
+  }
+  const spec = MESSAGE_SPECS.get(type);
+  if (spec === undefined) return frameError(FrameErrorCode.UnknownMessage, `unknown message type ${type} (this receiver knows 1..${MESSAGE_SPECS.size})`, sequence);
+  if (!v.verifyTable(target, spec)) return frameError(FrameErrorCode.MalformedFrame, v.failure, sequence);
+
+  try {
+    return readMessage(new flatbuffers.ByteBuffer(bytes), type, target, sequence);
+  } catch (e) {
+    if (e instanceof FieldError || isUnwindError(e)) {
+      return frameError(FrameErrorCode.InvalidField, e.message, sequence, e.field);
+    }
+    throw e;
+  }
+}
+
+// ---- values ----
+
+/** A value out of its domain; UnwindErrors from validate.ts are turned into INVALID_FIELD the same way. */
+class FieldError extends Error {
+  constructor(
+    readonly field: string,
+    why: string,
+  ) {
+    super(`${field}: ${why}`);
+  }
+}
+
+/** A verified string field (the accessor called with Encoding.UTF8_BYTES), decoded strictly. */
+function text(raw: string | Uint8Array | null, field: string): string {
+  if (raw === null) return '';
+  if (typeof raw === 'string') return raw;
+  try {
+    return utf8.decode(raw);
+  } catch {
+    throw new FieldError(field, 'expected UTF-8 text');
+  }
+}
+
+function isSequence(x: number): boolean {
+  return Number.isSafeInteger(x) && x >= 0;
+}
+/** Sequences, epochs, times: integers in [0, 2^53) carried in float64 (schemas/unwind.fbs, "Why float64"). */
+function sequenceAt(x: number, field: string): number {
+  if (!isSequence(x)) throw new FieldError(field, `expected an integer in [0, 2^53), got ${x}`);
+  return x + 0; // -0 -> 0: a table drops a -0 equal to its default, so the decoder never returns -0
+}
+function finite(x: number, field: string): number {
+  if (!Number.isFinite(x)) throw new FieldError(field, `expected a finite number, got ${x}`);
+  return x + 0;
+}
+function nonNegative(x: number, field: string): number {
+  if (!Number.isFinite(x) || x < 0) throw new FieldError(field, `expected a finite number >= 0, got ${x}`);
+  return x + 0;
+}
+function positive(x: number, field: string): number {
+  if (!Number.isFinite(x) || x <= 0) throw new FieldError(field, `expected a finite number > 0, got ${x}`);
+  return x + 0;
+}
+function notNaN(x: number, field: string): number {
+  if (Number.isNaN(x)) throw new FieldError(field, 'expected a number, got NaN');
+  return x + 0;
+}
+function enumValue<T>(map: ReadonlyMap<number, T>, x: number, field: string): T {
+  const v = map.get(x);
+  if (v === undefined) throw new FieldError(field, `expected one of ${[...map.keys()].join(', ')}, got ${x}`);
+  return v;
+}
+function nonEmpty(n: number, field: string): void {
+  if (n === 0) throw new FieldError(field, 'expected at least one element');
+}
+
+const SIDES = new Map<number, 'buy' | 'sell'>([
+  [Side.Buy, 'buy'],
+  [Side.Sell, 'sell'],
+]);
+const REASONS = new Map<number, LiquidationOrder['reason']>([
+  [OrderReason.CrossMaintenance, 'cross-maintenance'],
+  [OrderReason.IsolatedMaintenance, 'isolated-maintenance'],
+]);
+const MARGIN_MODES = new Map<number, MarginMode>([
+  [MarginMode.Cross, MarginMode.Cross],
+  [MarginMode.Isolated, MarginMode.Isolated],
+]);
+const MARKET_STATES = new Map<number, MarketState>([
+  [MarketStateEnum.Paused, 'paused'],
+  [MarketStateEnum.Resumed, 'resumed'],
+]);
+const ENGINE_STATES = new Map<number, EngineState>([
+  [EngineStateEnum.Starting, 'starting'],
+  [EngineStateEnum.Running, 'running'],
+  [EngineStateEnum.Paused, 'paused'],
+  [EngineStateEnum.Closing, 'closing'],
+]);
+
+// ---- messages (the frame is verified: the generated accessors read in range) ----
+
+function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequence: number): FeedMessage {
+  switch (type) {
+    case Message.PriceTicks: {
+      const t = new PriceTicks().__init(at, bb);
+      const count = t.ticksLength();
+      nonEmpty(count, 'ticks');
+      const ticks: Tick[] = new Array<Tick>(count);
+      const s = new TickStruct();
+      for (let i = 0; i < count; i++) {
+        t.ticks(i, s);
+        const tick: Tick = {
+          market: s.market(),
+          source: s.source(),
+          price: s.price(),
+          confidence: s.confidence() + 0, // + 0: never return -0 (see sequenceAt)
+          eventTimeUs: s.eventTimeUs() + 0,
+          sourceSequence: s.sourceSequence() + 0,
+        };
+        // The hot path: one branch per tick; field names are built only to report a failure.
+        if (!isValidTick(tick)) rejectTick(tick, i);
+        ticks[i] = tick;
+      }
+      return { kind: 'ticks', sequence, ticks };
+    }
+    case Message.PositionUpdates: {
+      const t = new PositionUpdates().__init(at, bb);
+      const count = t.positionsLength();
+      nonEmpty(count, 'positions');
+      const positions: PositionUpdate[] = new Array<PositionUpdate>(count);
+      const s = new PositionUpdateStruct();
+      for (let i = 0; i < count; i++) {
+        t.positions(i, s);
+        const f = `positions[${i}]`;
+        const size = requireSize(s.size(), `${f}.size`) + 0;
+        const entry = s.entryPrice();
+        const mode = enumValue(MARGIN_MODES, s.marginMode(), `${f}.marginMode`);
+        const iso = s.isolatedCollateral();
+        if (mode === MarginMode.Cross && iso !== 0) throw new FieldError(`${f}.isolatedCollateral`, `expected 0 for a cross position, got ${iso}`);
+        positions[i] = {
+          account: requireId(s.account(), `${f}.account`),
+          market: requireId(s.market(), `${f}.market`),
+          size,
+          // As the engine: a closed position (size 0) may carry entry price 0.
+          entryPrice: size === 0 && entry === 0 ? 0 : requirePrice(entry, `${f}.entryPrice`),
+          isolatedCollateral: mode === MarginMode.Isolated ? requireNonNegativeAmount(iso, `${f}.isolatedCollateral`) + 0 : null,
+        };
+      }
+      return { kind: 'positions', sequence, positions };
+    }
+    case Message.CollateralUpdates: {
+      const t = new CollateralUpdates().__init(at, bb);
+      const count = t.updatesLength();
+      nonEmpty(count, 'updates');
+      const updates: CollateralUpdate[] = new Array<CollateralUpdate>(count);
+      const s = new CollateralUpdateStruct();
+      for (let i = 0; i < count; i++) {
+        t.updates(i, s);
+        updates[i] = {
+          account: requireId(s.account(), `updates[${i}].account`),
+          collateral: requireAmount(s.collateral(), `updates[${i}].collateral`) + 0,
+        };
+      }
+      return { kind: 'collateral', sequence, updates };
+    }
+    case Message.Fills: {
+      const t = new Fills().__init(at, bb);
+      const count = t.fillsLength();
+      nonEmpty(count, 'fills');
+      const fills: Fill[] = new Array<Fill>(count);
+      const r = new FillTable();
+      for (let i = 0; i < count; i++) {
+        t.fills(i, r);
+        const f = `fills[${i}]`;
+        fills[i] = {
+          orderId: text(r.orderId(flatbuffers.Encoding.UTF8_BYTES), `${f}.orderId`),
+          account: requireId(r.account(), `${f}.account`),
+          market: requireId(r.market(), `${f}.market`),
+          quantity: positive(r.quantity(), `${f}.quantity`),
+          price: requirePrice(r.price(), `${f}.price`),
+          eventTimeUs: sequenceAt(r.eventTimeUs(), `${f}.eventTimeUs`),
+        };
+      }
+      return { kind: 'fills', sequence, fills };
+    }
+    case Message.Subscribe:
+    case Message.Unsubscribe: {
+      const t = (type === Message.Subscribe ? new Subscribe() : new Unsubscribe()).__init(at, bb);
+      // Not marketsArray(): a Uint32Array view throws when the frame's byteOffset is not 4-aligned.
+      const markets = Array.from({ length: t.marketsLength() }, (_, i) => requireId(t.markets(i), `topics.markets[${i}]`));
+      const accounts = Array.from({ length: t.accountsLength() }, (_, i) => requireId(t.accounts(i), `topics.accounts[${i}]`));
+      const topics: Topics = { markets, accounts, allOrders: t.allOrders() };
+      return type === Message.Subscribe ? { kind: 'subscribe', sequence, topics } : { kind: 'unsubscribe', sequence, topics };
+    }
+    case Message.LiquidationOrders:
+      return { kind: 'orders', sequence, orders: readOrders(new LiquidationOrders().__init(at, bb)) };
+    case Message.MarginCalls: {
+      const t = new MarginCalls().__init(at, bb);
+      const marginCalls: MarginCall[] = [];
+      const r = new MarginCallTable();
+      for (let i = 0; i < t.callsLength(); i++) {
+        t.calls(i, r);
+        const f = `marginCalls[${i}]`;
+        const market = r.market();
+        marginCalls.push({
+          epoch: sequenceAt(r.epoch(), `${f}.epoch`),
+          account: requireId(r.account(), `${f}.account`),
+          market: market === NO_ID ? null : market,
+          health: finite(r.health(), `${f}.health`),
+          equity: finite(r.equity(), `${f}.equity`),
+          maintenanceMargin: nonNegative(r.maintenanceMargin(), `${f}.maintenanceMargin`),
+        });
+      }
+      return { kind: 'marginCalls', sequence, marginCalls };
+    }
+    case Message.AccountStates:
+      return { kind: 'accountStates', sequence, accounts: readAccountStates(new AccountStates().__init(at, bb)) };
+    case Message.MarketStatus: {
+      const t = new MarketStatus().__init(at, bb);
+      return {
+        kind: 'marketStatus',
+        sequence,
+        market: requireId(t.market(), 'market'),
+        state: enumValue(MARKET_STATES, t.state(), 'state'),
+        reason: text(t.reason(flatbuffers.Encoding.UTF8_BYTES), 'reason'),
+        eventTimeUs: sequenceAt(t.eventTimeUs(), 'eventTimeUs'),
+      };
+    }
+    case Message.EngineStatus: {
+      const t = new EngineStatus().__init(at, bb);
+      return {
+        kind: 'engineStatus',
+        sequence,
+        state: enumValue(ENGINE_STATES, t.state(), 'state'),
+        epoch: sequenceAt(t.epoch(), 'epoch'),
+        lastSequence: sequenceAt(t.lastSequence(), 'lastSequence'),
+        markets: t.markets(),
+        accounts: t.accounts(),
+        positions: t.positions(),
+        message: text(t.message(flatbuffers.Encoding.UTF8_BYTES), 'message'),
+      };
+    }
+    case Message.ErrorFrame: {
+      const t = new ErrorFrame().__init(at, bb);
+      const offending = t.offendingSequence();
+      return {
+        kind: 'errorFrame',
+        sequence,
+        code: text(t.code(flatbuffers.Encoding.UTF8_BYTES), 'code'),
+        message: text(t.message(flatbuffers.Encoding.UTF8_BYTES), 'message'),
+        offendingSequence: offending === -1 ? null : sequenceAt(offending, 'offendingSequence'),
+      };
+    }
+    default:
+      // MESSAGE_SPECS and this switch list the same kinds (a test encodes every kind); never reached.
+      throw new FieldError('messageType', `no reader for message type ${type}`);
+  }
+}
+
+const MAX_ID = 0xfffffffe;
+
+function isValidTick(t: Tick): boolean {
+  return (
+    t.market <= MAX_ID &&
+    t.source <= MAX_ID &&
+    t.price > 0 &&
+    t.price <= MAX_PRICE &&
+    t.confidence >= 0 &&
+    t.confidence < Infinity &&
+    isSequence(t.eventTimeUs) &&
+    isSequence(t.sourceSequence)
+  );
+}
+
+/** Throws the FieldError or UnwindError naming the first bad field of a tick isValidTick refused. */
+function rejectTick(t: Tick, i: number): never {
+  requireId(t.market, `ticks[${i}].market`);
+  requireId(t.source, `ticks[${i}].source`);
+  requirePrice(t.price, `ticks[${i}].price`);
+  nonNegative(t.confidence, `ticks[${i}].confidence`);
+  sequenceAt(t.eventTimeUs, `ticks[${i}].eventTimeUs`);
+  sequenceAt(t.sourceSequence, `ticks[${i}].sourceSequence`);
+  throw new FieldError(`ticks[${i}]`, 'invalid tick'); // unreachable: isValidTick and the checks above agree
+}
+
+function readOrders(t: LiquidationOrders): LiquidationOrder[] {
+  const orders: LiquidationOrder[] = [];
+  const r = new LiquidationOrderTable();
+  for (let i = 0; i < t.ordersLength(); i++) {
+    t.orders(i, r);
+    const f = `orders[${i}]`;
+    orders.push({
+      id: text(r.id(flatbuffers.Encoding.UTF8_BYTES), `${f}.id`),
+      epoch: sequenceAt(r.epoch(), `${f}.epoch`),
+      account: requireId(r.account(), `${f}.account`),
+      market: requireId(r.market(), `${f}.market`),
+      symbol: text(r.symbol(flatbuffers.Encoding.UTF8_BYTES), `${f}.symbol`),
+      side: enumValue(SIDES, r.side(), `${f}.side`),
+      quantity: positive(r.quantity(), `${f}.quantity`),
+      limitPrice: positive(r.limitPrice(), `${f}.limitPrice`),
+      oraclePrice: positive(r.oraclePrice(), `${f}.oraclePrice`),
+      reason: enumValue(REASONS, r.reason(), `${f}.reason`),
+      health: finite(r.health(), `${f}.health`),
+      equity: finite(r.equity(), `${f}.equity`),
+      maintenanceMargin: nonNegative(r.maintenanceMargin(), `${f}.maintenanceMargin`),
+      positionSequence: sequenceAt(r.positionSequence(), `${f}.positionSequence`),
+    });
+  }
+  return orders;
+}
+
+function readAccountStates(t: AccountStates): AccountState[] {
+  const states: AccountState[] = [];
+  const r = new AccountStateTable();
+  for (let i = 0; i < t.accountsLength(); i++) {
+    t.accounts(i, r);
+    const f = `accounts[${i}]`;
+    states.push({
+      account: requireId(r.account(), `${f}.account`),
+      epoch: sequenceAt(r.epoch(), `${f}.epoch`),
+      collateral: finite(r.collateral(), `${f}.collateral`),
+      equity: finite(r.equity(), `${f}.equity`),
+      initialMargin: nonNegative(r.initialMargin(), `${f}.initialMargin`),
+      maintenanceMargin: nonNegative(r.maintenanceMargin(), `${f}.maintenanceMargin`),
+      freeCollateral: finite(r.freeCollateral(), `${f}.freeCollateral`),
+      health: notNaN(r.health(), `${f}.health`),
+      liquidatable: r.liquidatable(),
+      marginCall: r.marginCall(),
+    });
+  }
+  return states;
+}

@@ -1,0 +1,143 @@
+/**
+ * The binary feed's messages as plain objects: what `decodeFrame` returns and the encoders take. One interface per
+ * wire table of schemas/unwind.fbs (units are documented there), named as the engine names them.
+ */
+import { type LiquidationOrder, type MarginCall } from '../execution/orders.js';
+import { type PositionUpdate } from '../tables/writer.js';
+
+export type { LiquidationOrder, MarginCall, PositionUpdate };
+
+/** The schema version this codec writes and accepts (`Envelope.version`). */
+export const SCHEMA_VERSION = 1;
+/** The FlatBuffers file identifier at bytes 4..8 of every frame. */
+export const FILE_IDENTIFIER = 'UNWD';
+/** Default largest frame `decodeFrame` accepts, bytes. */
+export const DEFAULT_MAX_FRAME_BYTES = 1 << 20;
+/** Ids are uint32 in [0, 4294967294]; this one means "none" (e.g. the cross group of a margin call). */
+export const NO_ID = 0xffffffff;
+
+export interface Tick {
+  readonly market: number;
+  readonly source: number;
+  /** Quote per base unit. */
+  readonly price: number;
+  /** Half-width of the source's confidence interval, quote per base unit; 0: not reported. */
+  readonly confidence: number;
+  /** Microseconds since the Unix epoch, an integer. */
+  readonly eventTimeUs: number;
+  readonly sourceSequence: number;
+}
+
+export interface CollateralUpdate {
+  readonly account: number;
+  /** The account's new cross collateral, quote units (absolute, not a delta). */
+  readonly collateral: number;
+}
+
+export interface Fill {
+  readonly orderId: string;
+  readonly account: number;
+  readonly market: number;
+  /** Base units, > 0. */
+  readonly quantity: number;
+  readonly price: number;
+  readonly eventTimeUs: number;
+}
+
+export interface Topics {
+  readonly markets: readonly number[];
+  readonly accounts: readonly number[];
+  readonly allOrders: boolean;
+}
+
+/** An account's cross group after an epoch (engine.account() without the positions). */
+export interface AccountState {
+  readonly account: number;
+  readonly epoch: number;
+  readonly collateral: number;
+  readonly equity: number;
+  readonly initialMargin: number;
+  readonly maintenanceMargin: number;
+  readonly freeCollateral: number;
+  /** Infinity when the cross group has no requirement. */
+  readonly health: number;
+  readonly liquidatable: boolean;
+  readonly marginCall: boolean;
+}
+
+export type MarketState = 'paused' | 'resumed';
+export type EngineState = 'starting' | 'running' | 'paused' | 'closing';
+
+/** Every message kind; `sequence` is the sender's per-connection frame sequence (Envelope.sequence). */
+export type FeedMessage =
+  | { readonly kind: 'ticks'; readonly sequence: number; readonly ticks: readonly Tick[] }
+  | { readonly kind: 'positions'; readonly sequence: number; readonly positions: readonly PositionUpdate[] }
+  | { readonly kind: 'collateral'; readonly sequence: number; readonly updates: readonly CollateralUpdate[] }
+  | { readonly kind: 'fills'; readonly sequence: number; readonly fills: readonly Fill[] }
+  | { readonly kind: 'subscribe'; readonly sequence: number; readonly topics: Topics }
+  | { readonly kind: 'unsubscribe'; readonly sequence: number; readonly topics: Topics }
+  | { readonly kind: 'orders'; readonly sequence: number; readonly orders: readonly LiquidationOrder[] }
+  | { readonly kind: 'marginCalls'; readonly sequence: number; readonly marginCalls: readonly MarginCall[] }
+  | { readonly kind: 'accountStates'; readonly sequence: number; readonly accounts: readonly AccountState[] }
+  | {
+      readonly kind: 'marketStatus';
+      readonly sequence: number;
+      readonly market: number;
+      readonly state: MarketState;
+      readonly reason: string;
+      readonly eventTimeUs: number;
+    }
+  | {
+      readonly kind: 'engineStatus';
+      readonly sequence: number;
+      readonly state: EngineState;
+      readonly epoch: number;
+      readonly lastSequence: number;
+      readonly markets: number;
+      readonly accounts: number;
+      readonly positions: number;
+      readonly message: string;
+    }
+  | {
+      /** An ErrorFrame received from the peer (not a decoding failure: that is a FrameError). */
+      readonly kind: 'errorFrame';
+      readonly sequence: number;
+      readonly code: string;
+      readonly message: string;
+      /** Envelope.sequence of the frame the peer rejected; null when it could not be read. */
+      readonly offendingSequence: number | null;
+    };
+
+export type FeedMessageKind = FeedMessage['kind'];
+
+/** Why a frame was rejected: stable codes, sent back to the peer in an ErrorFrame. */
+export const FrameErrorCode = {
+  /** Not a well-formed FlatBuffer of our schema: an offset, length or vtable out of range, a missing required field. */
+  MalformedFrame: 'MALFORMED_FRAME',
+  /** Longer than the receiver's maximum frame size. */
+  OversizedFrame: 'OVERSIZED_FRAME',
+  /** A union type this receiver does not know (a newer sender), or a kind it does not accept. */
+  UnknownMessage: 'UNKNOWN_MESSAGE',
+  /** Bytes 4..8 are not "UNWD". */
+  BadIdentifier: 'BAD_IDENTIFIER',
+  /** Envelope.version is not SCHEMA_VERSION. */
+  UnsupportedVersion: 'UNSUPPORTED_VERSION',
+  /** Well formed, but a value is out of its domain (NaN price, id 4294967295, unset enum); `field` names it. */
+  InvalidField: 'INVALID_FIELD',
+} as const;
+
+export type FrameErrorCode = (typeof FrameErrorCode)[keyof typeof FrameErrorCode];
+
+/** A rejected frame, as a value (decodeFrame never throws). */
+export interface FrameError {
+  readonly kind: 'error';
+  readonly code: FrameErrorCode;
+  /** What was wrong and what was expected. */
+  readonly message: string;
+  /** The offending field as a path such as `ticks[3].price`, for INVALID_FIELD. */
+  readonly field?: string;
+  /** The frame's Envelope.sequence, when it could be read (echo it in the ErrorFrame). */
+  readonly sequence?: number;
+}
+
+export type DecodeResult = FeedMessage | FrameError;

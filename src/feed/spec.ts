@@ -1,0 +1,159 @@
+/**
+ * The shape of every table of schemas/unwind.fbs for the verifier: field ids (declaration order; a union takes two,
+ * its type byte then its offset), scalar sizes, and which offsets point at what. Hand-written from the schema and
+ * checked against the generated code by test/feed-codec.test.ts, so a schema change that is not mirrored here fails.
+ */
+import { Message } from './generated/unwind_generated.js';
+import { type TableSpec } from './verify.js';
+
+const f64 = (id: number, name: string) => ({ id, name, kind: 'scalar', size: 8 }) as const;
+const u32 = (id: number, name: string) => ({ id, name, kind: 'scalar', size: 4 }) as const;
+const u8 = (id: number, name: string) => ({ id, name, kind: 'scalar', size: 1 }) as const;
+
+/** Struct sizes and alignments (flatc's layout; `sizeOf()` in the generated code). */
+export const TICK_BYTES = 40;
+export const POSITION_UPDATE_BYTES = 40;
+export const COLLATERAL_UPDATE_BYTES = 16;
+
+export const PriceTicksSpec: TableSpec = {
+  name: 'PriceTicks',
+  fields: [{ id: 0, name: 'ticks', kind: 'structs', size: TICK_BYTES, align: 8, required: true }],
+};
+export const PositionUpdatesSpec: TableSpec = {
+  name: 'PositionUpdates',
+  fields: [{ id: 0, name: 'positions', kind: 'structs', size: POSITION_UPDATE_BYTES, align: 8, required: true }],
+};
+export const CollateralUpdatesSpec: TableSpec = {
+  name: 'CollateralUpdates',
+  fields: [{ id: 0, name: 'updates', kind: 'structs', size: COLLATERAL_UPDATE_BYTES, align: 8, required: true }],
+};
+export const FillSpec: TableSpec = {
+  name: 'Fill',
+  fields: [
+    { id: 0, name: 'orderId', kind: 'string', required: true },
+    u32(1, 'account'),
+    u32(2, 'market'),
+    f64(3, 'quantity'),
+    f64(4, 'price'),
+    f64(5, 'eventTimeUs'),
+  ],
+};
+export const FillsSpec: TableSpec = {
+  name: 'Fills',
+  fields: [{ id: 0, name: 'fills', kind: 'tables', table: FillSpec, required: true }],
+};
+const topics = (name: string): TableSpec => ({
+  name,
+  fields: [
+    { id: 0, name: 'markets', kind: 'scalars', size: 4 },
+    { id: 1, name: 'accounts', kind: 'scalars', size: 4 },
+    u8(2, 'allOrders'),
+  ],
+});
+export const SubscribeSpec = topics('Subscribe');
+export const UnsubscribeSpec = topics('Unsubscribe');
+export const LiquidationOrderSpec: TableSpec = {
+  name: 'LiquidationOrder',
+  fields: [
+    { id: 0, name: 'id', kind: 'string', required: true },
+    f64(1, 'epoch'),
+    u32(2, 'account'),
+    u32(3, 'market'),
+    { id: 4, name: 'symbol', kind: 'string' },
+    u8(5, 'side'),
+    f64(6, 'quantity'),
+    f64(7, 'limitPrice'),
+    f64(8, 'oraclePrice'),
+    u8(9, 'reason'),
+    f64(10, 'health'),
+    f64(11, 'equity'),
+    f64(12, 'maintenanceMargin'),
+    f64(13, 'positionSequence'),
+  ],
+};
+export const LiquidationOrdersSpec: TableSpec = {
+  name: 'LiquidationOrders',
+  fields: [{ id: 0, name: 'orders', kind: 'tables', table: LiquidationOrderSpec, required: true }],
+};
+export const MarginCallSpec: TableSpec = {
+  name: 'MarginCall',
+  fields: [f64(0, 'epoch'), u32(1, 'account'), u32(2, 'market'), f64(3, 'health'), f64(4, 'equity'), f64(5, 'maintenanceMargin')],
+};
+export const MarginCallsSpec: TableSpec = {
+  name: 'MarginCalls',
+  fields: [{ id: 0, name: 'calls', kind: 'tables', table: MarginCallSpec, required: true }],
+};
+export const AccountStateSpec: TableSpec = {
+  name: 'AccountState',
+  fields: [
+    u32(0, 'account'),
+    f64(1, 'epoch'),
+    f64(2, 'collateral'),
+    f64(3, 'equity'),
+    f64(4, 'initialMargin'),
+    f64(5, 'maintenanceMargin'),
+    f64(6, 'freeCollateral'),
+    f64(7, 'health'),
+    u8(8, 'liquidatable'),
+    u8(9, 'marginCall'),
+  ],
+};
+export const AccountStatesSpec: TableSpec = {
+  name: 'AccountStates',
+  fields: [{ id: 0, name: 'accounts', kind: 'tables', table: AccountStateSpec, required: true }],
+};
+export const MarketStatusSpec: TableSpec = {
+  name: 'MarketStatus',
+  fields: [u32(0, 'market'), u8(1, 'state'), { id: 2, name: 'reason', kind: 'string' }, f64(3, 'eventTimeUs')],
+};
+export const EngineStatusSpec: TableSpec = {
+  name: 'EngineStatus',
+  fields: [
+    u8(0, 'state'),
+    f64(1, 'epoch'),
+    f64(2, 'lastSequence'),
+    u32(3, 'markets'),
+    u32(4, 'accounts'),
+    u32(5, 'positions'),
+    { id: 6, name: 'message', kind: 'string' },
+  ],
+};
+export const ErrorFrameSpec: TableSpec = {
+  name: 'ErrorFrame',
+  fields: [{ id: 0, name: 'code', kind: 'string', required: true }, { id: 1, name: 'message', kind: 'string' }, f64(2, 'offendingSequence')],
+};
+
+/** Envelope field ids. */
+export const ENVELOPE_VERSION_ID = 0;
+export const ENVELOPE_SEQUENCE_ID = 1;
+export const ENVELOPE_MESSAGE_TYPE_ID = 2;
+export const ENVELOPE_MESSAGE_ID = 3;
+
+export const EnvelopeSpec: TableSpec = {
+  name: 'Envelope',
+  fields: [
+    { id: ENVELOPE_VERSION_ID, name: 'version', kind: 'scalar', size: 2 },
+    f64(ENVELOPE_SEQUENCE_ID, 'sequence'),
+    u8(ENVELOPE_MESSAGE_TYPE_ID, 'messageType'),
+    { id: ENVELOPE_MESSAGE_ID, name: 'message', kind: 'union' },
+  ],
+};
+
+/** The table spec of each union member, by `Message` type byte. */
+export const MESSAGE_SPECS: ReadonlyMap<Message, TableSpec> = new Map<Message, TableSpec>([
+  [Message.PriceTicks, PriceTicksSpec],
+  [Message.PositionUpdates, PositionUpdatesSpec],
+  [Message.CollateralUpdates, CollateralUpdatesSpec],
+  [Message.Fills, FillsSpec],
+  [Message.Subscribe, SubscribeSpec],
+  [Message.Unsubscribe, UnsubscribeSpec],
+  [Message.LiquidationOrders, LiquidationOrdersSpec],
+  [Message.MarginCalls, MarginCallsSpec],
+  [Message.AccountStates, AccountStatesSpec],
+  [Message.MarketStatus, MarketStatusSpec],
+  [Message.EngineStatus, EngineStatusSpec],
+  [Message.ErrorFrame, ErrorFrameSpec],
+]);
+
+/** Every table spec, nested ones included (for the test that checks them against the generated code). */
+export const ALL_TABLE_SPECS: readonly TableSpec[] = [EnvelopeSpec, ...MESSAGE_SPECS.values(), FillSpec, LiquidationOrderSpec, MarginCallSpec, AccountStateSpec];

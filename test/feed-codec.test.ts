@@ -1,0 +1,311 @@
+/**
+ * The binary feed codec (issue 3, schemas/unwind.fbs): every message kind survives a round trip, every rejection
+ * comes back as a coded value naming what was wrong, and the verifier's table specs match the generated code.
+ */
+import { readFileSync } from 'node:fs';
+import * as flatbuffers from 'flatbuffers';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeFrame,
+  encodeFrame,
+  encodeOrders,
+  encodeTicks,
+  FrameErrorCode,
+  type FeedMessage,
+  type FeedMessageKind,
+  type FrameError,
+  type Tick,
+} from '../src/feed/codec.js';
+import {
+  Envelope,
+  Fill as FillTable,
+  Fills,
+  LiquidationOrder as LiquidationOrderTable,
+  LiquidationOrders,
+  MarketStatus,
+  Message,
+  PriceTicks,
+  Side,
+  Tick as TickStruct,
+} from '../src/feed/generated/unwind_generated.js';
+import { ALL_TABLE_SPECS, COLLATERAL_UPDATE_BYTES, POSITION_UPDATE_BYTES, TICK_BYTES } from '../src/feed/spec.js';
+
+const TICK: Tick = { market: 0, source: 3, price: 50_000.5, confidence: 2.25, eventTimeUs: 1_764_000_000_123_456, sourceSequence: 981 };
+const ORDER = {
+  id: '17-0-42',
+  epoch: 12,
+  account: 17,
+  market: 0,
+  symbol: 'BTC-USD',
+  side: 'sell',
+  quantity: 0.1,
+  limitPrice: 44_950.25,
+  oraclePrice: 45_000,
+  reason: 'cross-maintenance',
+  health: 0.93,
+  equity: 465.5,
+  maintenanceMargin: 500.5,
+  positionSequence: 42,
+} as const;
+
+/** One or more messages of every kind, with the edge cases each field allows. */
+const SAMPLES: readonly FeedMessage[] = [
+  { kind: 'ticks', sequence: 0, ticks: [TICK] },
+  {
+    kind: 'ticks',
+    sequence: 2 ** 53 - 1,
+    ticks: [TICK, { market: 4_294_967_294, source: 0, price: 1e12, confidence: 0, eventTimeUs: 0, sourceSequence: 2 ** 53 - 1 }],
+  },
+  {
+    kind: 'positions',
+    sequence: 7,
+    positions: [
+      { account: 1, market: 0, size: 0.1, entryPrice: 50_000, isolatedCollateral: null },
+      { account: 1, market: 1, size: -2, entryPrice: 3_000, isolatedCollateral: 400 },
+      { account: 2, market: 1, size: 0, entryPrice: 0, isolatedCollateral: null },
+    ],
+  },
+  { kind: 'collateral', sequence: 8, updates: [{ account: 1, collateral: 499 }, { account: 2, collateral: -12.5 }] },
+  { kind: 'fills', sequence: 9, fills: [{ orderId: '17-0-42', account: 17, market: 0, quantity: 0.05, price: 44_990, eventTimeUs: 5 }] },
+  { kind: 'subscribe', sequence: 10, topics: { markets: [0, 1, 4_294_967_294], accounts: [17], allOrders: false } },
+  { kind: 'subscribe', sequence: 11, topics: { markets: [], accounts: [], allOrders: true } },
+  { kind: 'unsubscribe', sequence: 12, topics: { markets: [1], accounts: [], allOrders: true } },
+  { kind: 'orders', sequence: 13, orders: [ORDER, { ...ORDER, id: '18-1-43', side: 'buy', reason: 'isolated-maintenance', symbol: 'ÉTH-USD ✓', equity: -3 }] },
+  { kind: 'orders', sequence: 14, orders: [] },
+  {
+    kind: 'marginCalls',
+    sequence: 15,
+    marginCalls: [
+      { epoch: 12, account: 17, market: null, health: 1.1, equity: 550, maintenanceMargin: 500 },
+      { epoch: 12, account: 18, market: 1, health: 1.05, equity: 105, maintenanceMargin: 100 },
+    ],
+  },
+  {
+    kind: 'accountStates',
+    sequence: 16,
+    accounts: [
+      { account: 1, epoch: 3, collateral: 499, equity: 499, initialMargin: 100, maintenanceMargin: 50, freeCollateral: 399, health: 9.98, liquidatable: false, marginCall: false },
+      { account: 2, epoch: 3, collateral: 10, equity: 10, initialMargin: 0, maintenanceMargin: 0, freeCollateral: 10, health: Infinity, liquidatable: false, marginCall: false },
+      { account: 3, epoch: 3, collateral: 1, equity: -5, initialMargin: 20, maintenanceMargin: 10, freeCollateral: -25, health: -0.5, liquidatable: true, marginCall: true },
+    ],
+  },
+  { kind: 'marketStatus', sequence: 17, market: 2, state: 'paused', reason: 'all sources stale for 5 s', eventTimeUs: 1_764_000_000_000_000 },
+  { kind: 'marketStatus', sequence: 18, market: 2, state: 'resumed', reason: '', eventTimeUs: 1 },
+  { kind: 'engineStatus', sequence: 19, state: 'running', epoch: 120, lastSequence: 99_999, markets: 4, accounts: 50_000, positions: 110_000, message: 'ok' },
+  { kind: 'engineStatus', sequence: 20, state: 'closing', epoch: 0, lastSequence: 0, markets: 0, accounts: 0, positions: 0, message: '' },
+  { kind: 'errorFrame', sequence: 21, code: 'INVALID_FIELD', message: 'ticks[3].price: expected a finite price', offendingSequence: 1234 },
+  { kind: 'errorFrame', sequence: 22, code: 'MALFORMED_FRAME', message: '', offendingSequence: null },
+];
+
+const ALL_KINDS: readonly FeedMessageKind[] = [
+  'ticks', 'positions', 'collateral', 'fills', 'subscribe', 'unsubscribe', 'orders', 'marginCalls', 'accountStates', 'marketStatus', 'engineStatus', 'errorFrame',
+];
+
+function expectError(r: ReturnType<typeof decodeFrame>, code: FrameError['code']): FrameError {
+  expect(r.kind, JSON.stringify(r)).toBe('error');
+  const e = r as FrameError;
+  expect(e.code, e.message).toBe(code);
+  expect(e.message.length).toBeGreaterThan(0);
+  return e;
+}
+
+/** A frame built by hand with the generated API, for shapes the typed encoders cannot produce. */
+function rawFrame(build: (b: flatbuffers.Builder) => { type: number; table: number }, version = 1, sequence = 5): Uint8Array {
+  const b = new flatbuffers.Builder(256);
+  const { type, table } = build(b);
+  b.finish(Envelope.createEnvelope(b, version, sequence, type, table), 'UNWD');
+  return b.asUint8Array().slice();
+}
+
+const oneTick = (b: flatbuffers.Builder): { type: number; table: number } => {
+  PriceTicks.startTicksVector(b, 1);
+  TickStruct.createTick(b, 0, 0, 100, 0, 0, 0);
+  return { type: Message.PriceTicks, table: PriceTicks.createPriceTicks(b, b.endVector()) };
+};
+
+describe('feed codec: round trips', () => {
+  it('covers every message kind', () => {
+    expect(new Set(SAMPLES.map((m) => m.kind))).toEqual(new Set(ALL_KINDS));
+  });
+
+  it.each(SAMPLES.map((m, i) => [`${i}: ${m.kind}`, m] as const))('decodes what it encodes: %s', (_, m) => {
+    const frame = encodeFrame(m);
+    expect(new TextDecoder().decode(frame.subarray(4, 8))).toBe('UNWD');
+    expect(decodeFrame(frame)).toEqual(m);
+  });
+
+  it('decodes a frame that sits at an odd offset inside a larger buffer', () => {
+    for (const m of SAMPLES) {
+      const frame = encodeFrame(m);
+      const host = new Uint8Array(frame.length + 3);
+      host.set(frame, 1);
+      expect(decodeFrame(host.subarray(1, 1 + frame.length))).toEqual(m);
+    }
+  });
+
+  it('returns a fresh frame per call although the builder is reused', () => {
+    const a = encodeTicks(1, [TICK]);
+    const copy = a.slice();
+    encodeOrders(2, [ORDER, ORDER]);
+    expect(a).toEqual(copy);
+  });
+
+  it('packs a tick into 40 bytes: 1,000 ticks take 40 kB plus a fixed envelope', () => {
+    const one = encodeTicks(1, [TICK]).length;
+    const many = encodeTicks(1, Array.from({ length: 1001 }, () => TICK)).length;
+    expect(many - one).toBe(1000 * TICK_BYTES);
+  });
+});
+
+describe('feed codec: invalid values are INVALID_FIELD naming the field', () => {
+  const tick = (t: Partial<Tick>): FeedMessage => ({ kind: 'ticks', sequence: 3, ticks: [TICK, { ...TICK, ...t }] });
+  const cases: readonly (readonly [string, FeedMessage, string])[] = [
+    ['a NaN price', tick({ price: NaN }), 'ticks[1].price'],
+    ['an infinite price', tick({ price: Infinity }), 'ticks[1].price'],
+    ['a zero price', tick({ price: 0 }), 'ticks[1].price'],
+    ['a price above 1e12', tick({ price: 2e12 }), 'ticks[1].price'],
+    ['market 4294967295 (no id)', tick({ market: 0xffffffff }), 'ticks[1].market'],
+    ['a negative confidence', tick({ confidence: -1 }), 'ticks[1].confidence'],
+    ['a fractional event time', tick({ eventTimeUs: 1.5 }), 'ticks[1].eventTimeUs'],
+    ['a source sequence beyond 2^53', tick({ sourceSequence: 2 ** 53 }), 'ticks[1].sourceSequence'],
+    ['no ticks', { kind: 'ticks', sequence: 3, ticks: [] }, 'ticks'],
+    ['an infinite size', { kind: 'positions', sequence: 3, positions: [{ account: 1, market: 0, size: -Infinity, entryPrice: 1 }] }, 'positions[0].size'],
+    ['entry price 0 on an open position', { kind: 'positions', sequence: 3, positions: [{ account: 1, market: 0, size: 1, entryPrice: 0 }] }, 'positions[0].entryPrice'],
+    ['negative isolated collateral', { kind: 'positions', sequence: 3, positions: [{ account: 1, market: 0, size: 1, entryPrice: 5, isolatedCollateral: -1 }] }, 'positions[0].isolatedCollateral'],
+    ['NaN collateral', { kind: 'collateral', sequence: 3, updates: [{ account: 1, collateral: NaN }] }, 'updates[0].collateral'],
+    ['a zero fill quantity', { kind: 'fills', sequence: 3, fills: [{ orderId: 'x', account: 1, market: 0, quantity: 0, price: 5, eventTimeUs: 0 }] }, 'fills[0].quantity'],
+    ['a bad topic id', { kind: 'subscribe', sequence: 3, topics: { markets: [], accounts: [0xffffffff], allOrders: false } }, 'topics.accounts[0]'],
+    ['a NaN order health', { kind: 'orders', sequence: 3, orders: [ORDER, { ...ORDER, health: NaN }] }, 'orders[1].health'],
+    ['a fractional epoch', { kind: 'marginCalls', sequence: 3, marginCalls: [{ epoch: 0.5, account: 1, market: null, health: 1, equity: 1, maintenanceMargin: 1 }] }, 'marginCalls[0].epoch'],
+    [
+      'a NaN account health',
+      { kind: 'accountStates', sequence: 3, accounts: [{ account: 1, epoch: 0, collateral: 0, equity: 0, initialMargin: 0, maintenanceMargin: 0, freeCollateral: 0, health: NaN, liquidatable: false, marginCall: false }] },
+      'accounts[0].health',
+    ],
+    ['a negative offending sequence', { kind: 'errorFrame', sequence: 3, code: 'X', message: '', offendingSequence: -2 }, 'offendingSequence'],
+  ];
+
+  it.each(cases)('rejects %s', (_, m, field) => {
+    const e = expectError(decodeFrame(encodeFrame(m)), FrameErrorCode.InvalidField);
+    expect(e.field).toBe(field);
+    expect(e.message.startsWith(`${field}: expected`)).toBe(true);
+    expect(e.sequence).toBe(3);
+  });
+
+  it('rejects a sequence that is not an integer in [0, 2^53), without echoing it', () => {
+    for (const s of [-1, 0.5, 2 ** 53, NaN]) {
+      const e = expectError(decodeFrame(encodeTicks(s, [TICK])), FrameErrorCode.InvalidField);
+      expect(e.field).toBe('sequence');
+      expect(e.sequence).toBeUndefined();
+    }
+  });
+
+  it('rejects an unset enum (a zeroed side) rather than reading it as a default', () => {
+    const frame = rawFrame((b) => {
+      const id = b.createString('1-0-1');
+      LiquidationOrderTable.startLiquidationOrder(b);
+      LiquidationOrderTable.addId(b, id);
+      LiquidationOrderTable.addSide(b, Side.Unset);
+      LiquidationOrderTable.addQuantity(b, 1);
+      const order = LiquidationOrderTable.endLiquidationOrder(b);
+      return { type: Message.LiquidationOrders, table: LiquidationOrders.createLiquidationOrders(b, LiquidationOrders.createOrdersVector(b, [order])) };
+    });
+    expect(expectError(decodeFrame(frame), FrameErrorCode.InvalidField).field).toBe('orders[0].side');
+  });
+
+  it('rejects a string that is not UTF-8', () => {
+    const frame = rawFrame((b) => {
+      const reason = b.createString(new Uint8Array([0x66, 0xff, 0xfe]));
+      return { type: Message.MarketStatus, table: MarketStatus.createMarketStatus(b, 1, 1, reason, 0) };
+    });
+    expect(expectError(decodeFrame(frame), FrameErrorCode.InvalidField).field).toBe('reason');
+  });
+});
+
+describe('feed codec: rejected frames', () => {
+  const frame = encodeTicks(77, [TICK, TICK]);
+
+  it('OVERSIZED_FRAME above maxBytes, before reading a byte', () => {
+    expectError(decodeFrame(frame, frame.length - 1), FrameErrorCode.OversizedFrame);
+    expect(decodeFrame(frame, frame.length).kind).toBe('ticks');
+  });
+
+  it('MALFORMED_FRAME for an empty or tiny frame', () => {
+    for (const n of [0, 1, 8, 11]) expectError(decodeFrame(frame.subarray(0, n)), FrameErrorCode.MalformedFrame);
+  });
+
+  it('BAD_IDENTIFIER when bytes 4..8 are not UNWD', () => {
+    const bad = frame.slice();
+    bad[5] = 0x41;
+    expectError(decodeFrame(bad), FrameErrorCode.BadIdentifier);
+  });
+
+  it('UNSUPPORTED_VERSION for version 0 (absent) and 2, echoing the sequence', () => {
+    for (const version of [0, 2]) {
+      const e = expectError(decodeFrame(rawFrame(oneTick, version, 41)), FrameErrorCode.UnsupportedVersion);
+      expect(e.sequence).toBe(41);
+    }
+  });
+
+  it('UNKNOWN_MESSAGE for a union type this version does not know', () => {
+    const e = expectError(decodeFrame(rawFrame((b) => ({ type: 200, table: oneTick(b).table }))), FrameErrorCode.UnknownMessage);
+    expect(e.sequence).toBe(5);
+  });
+
+  it('MALFORMED_FRAME for an envelope without a message', () => {
+    expectError(decodeFrame(rawFrame((b) => ({ type: Message.NONE, table: 0 }))), FrameErrorCode.MalformedFrame);
+  });
+
+  it('MALFORMED_FRAME for every truncation of a valid frame', () => {
+    const orders = encodeOrders(4, [ORDER, ORDER]);
+    for (let n = 12; n < orders.length; n++) {
+      const r = decodeFrame(orders.slice(0, n));
+      expect(r.kind === 'error' && ['MALFORMED_FRAME', 'BAD_IDENTIFIER'].includes(r.code), `${n}: ${JSON.stringify(r)}`).toBe(true);
+    }
+  });
+
+  it('MALFORMED_FRAME for a missing required field', () => {
+    const r = decodeFrame(rawFrame((b) => {
+      PriceTicks.startPriceTicks(b);
+      return { type: Message.PriceTicks, table: b.endObject() }; // endPriceTicks would refuse: ticks is required
+    }));
+    expect(expectError(r, FrameErrorCode.MalformedFrame).message).toContain('PriceTicks.ticks');
+  });
+
+  it('MALFORMED_FRAME when shared offsets would decode to more than the frame holds', () => {
+    const r = decodeFrame(rawFrame((b) => {
+      const fill = FillTable.createFill(b, b.createString('x'.repeat(200)), 1, 0, 1, 1, 0);
+      return { type: Message.Fills, table: Fills.createFills(b, Fills.createFillsVector(b, new Array<number>(1000).fill(fill))) };
+    }));
+    expect(expectError(r, FrameErrorCode.MalformedFrame).message).toContain('exceed the frame size');
+  });
+
+  it('MALFORMED_FRAME, not a throw, for something that is not a Uint8Array', () => {
+    expectError(decodeFrame('frame' as unknown as Uint8Array), FrameErrorCode.MalformedFrame);
+  });
+});
+
+describe('feed codec: the verifier matches the generated code', () => {
+  const generated = readFileSync(new URL('../src/feed/generated/unwind_generated.ts', import.meta.url), 'utf8');
+  const ADD = { 1: 'Int8', 2: 'Int16', 4: 'Int32', 8: 'Float64' } as const;
+
+  it.each(ALL_TABLE_SPECS.map((s) => [s.name, s] as const))('%s: field ids and sizes', (name, spec) => {
+    const start = generated.indexOf(`export class ${name} {`);
+    expect(start).toBeGreaterThanOrEqual(0);
+    const body = generated.slice(start, generated.indexOf('\nexport ', start + 1));
+    const fieldCount = Number(/builder\.startObject\((\d+)\)/.exec(body)![1]);
+    expect(Math.max(...spec.fields.map((f) => f.id)) + 1).toBe(fieldCount);
+    for (const f of spec.fields) {
+      const method = `add${f.name[0]!.toUpperCase()}${f.name.slice(1)}`;
+      const add = new RegExp(`static ${method}\\(builder[^{]*\\{\\s*builder\\.addField(\\w+)\\((\\d+),`).exec(body);
+      expect(add, `${name}.${method}`).not.toBeNull();
+      expect(Number(add![2]), `${name}.${f.name} id`).toBe(f.id);
+      expect(add![1], `${name}.${f.name} kind`).toBe(f.kind === 'scalar' ? ADD[f.size] : 'Offset');
+    }
+  });
+
+  it('struct sizes', () => {
+    const size = (s: string) => Number(new RegExp(`export class ${s} \\{[\\s\\S]*?static sizeOf\\(\\):number \\{\\s*return (\\d+);`).exec(generated)![1]);
+    expect([size('Tick'), size('PositionUpdate'), size('CollateralUpdate')]).toEqual([TICK_BYTES, POSITION_UPDATE_BYTES, COLLATERAL_UPDATE_BYTES]);
+  });
+});

@@ -85,6 +85,9 @@ export class ThreadedBackend implements Backend {
       idleTimeout: Number.POSITIVE_INFINITY,
       // The buffer travels inside workerData (cloned as a shared reference), never in a transfer list.
       workerData: { buffer: t.buffer },
+      // piscina loads the entry with require() first; Node 20's require(esm) of our ESM entry can abort the
+      // process ("IsGraphAsync must be used on an instantiated module"). Disabled, piscina falls back to import().
+      execArgv: [...process.execArgv, '--no-experimental-require-module'],
       recordTiming: false,
     });
     this.executor = new Worker(workerFile('executor.worker'), { workerData: { buffer: t.buffer, config } });

@@ -221,18 +221,10 @@ export function encodeMarketStatus(
   return finish(sequence, Message.MarketStatus, MarketStatus.createMarketStatus(b, s.market, MARKET_STATES[s.state], reason, s.eventTimeUs));
 }
 
-export function encodeEngineStatus(
-  sequence: number,
-  s: {
-    readonly state: EngineState;
-    readonly epoch: number;
-    readonly lastSequence: number;
-    readonly markets: number;
-    readonly accounts: number;
-    readonly positions: number;
-    readonly message: string;
-  },
-): Uint8Array {
+/** The body of an engineStatus message: everything but its kind and sequence. */
+type EngineStatusBody = Omit<Extract<FeedMessage, { kind: 'engineStatus' }>, 'kind' | 'sequence'>;
+
+export function encodeEngineStatus(sequence: number, s: EngineStatusBody): Uint8Array {
   const b = begin();
   const message = b.createString(s.message);
   const t = EngineStatus.createEngineStatus(b, ENGINE_STATES[s.state], s.epoch, s.lastSequence, s.markets, s.accounts, s.positions, message);

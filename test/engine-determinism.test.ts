@@ -25,8 +25,8 @@ async function stream(
     const t = book.engine.tables;
     const allMarkets = Array.from({ length: s.markets.length }, (_, m) => m);
     const shards = {
-      phase1: planMarketSlices(t, allMarkets, Math.max(1, scanWorkers), 1).length,
-      phase2: planAccountRanges(s.accounts.length, Math.max(1, scanWorkers), book.engine.config.marginCallHealth, 1).length,
+      phase1: planMarketSlices(t, allMarkets, Math.max(1, scanWorkers)).length,
+      phase2: planAccountRanges(s.accounts.length, Math.max(1, scanWorkers), book.engine.config.marginCallHealth).length,
     };
     let overflows = 0;
     const onEpoch = (): void => void (candidateCount(t) > t.candidates.ref.length && overflows++);

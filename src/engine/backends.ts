@@ -26,7 +26,7 @@ export interface ExecutionResult {
 
 export interface Backend {
   /** Phase 1 over the dirty markets, then phase 2 over accounts [0, accounts); candidates complete on return. */
-  scan(epoch: number, dirtyMarkets: readonly number[], accounts: number): Promise<void>;
+  scan(dirtyMarkets: readonly number[], accounts: number): Promise<void>;
   /** Hands epoch `epoch` to the executor and resolves with its output. */
   execute(epoch: number): Promise<ExecutionResult>;
   close(): Promise<void>;
@@ -51,12 +51,9 @@ export class InlineBackend implements Backend {
   ) {
     this.liquidator = new Liquidator(t, config);
   }
-  async scan(epoch: number, dirtyMarkets: readonly number[], accounts: number): Promise<void> {
+  async scan(dirtyMarkets: readonly number[], accounts: number): Promise<void> {
     resetCandidates(this.t);
-    const tasks: ScanTask[] = [
-      ...planMarketSlices(this.t, dirtyMarkets, 1, epoch),
-      ...planAccountRanges(accounts, 1, this.config.marginCallHealth, epoch),
-    ];
+    const tasks: ScanTask[] = [...planMarketSlices(this.t, dirtyMarkets, 1), ...planAccountRanges(accounts, 1, this.config.marginCallHealth)];
     for (const task of tasks) runScanTask(this.t, task);
   }
   async execute(epoch: number): Promise<ExecutionResult> {
@@ -109,11 +106,11 @@ export class ThreadedBackend implements Backend {
     return b;
   }
 
-  async scan(epoch: number, dirtyMarkets: readonly number[], accounts: number): Promise<void> {
+  async scan(dirtyMarkets: readonly number[], accounts: number): Promise<void> {
     resetCandidates(this.t);
-    const phase1 = planMarketSlices(this.t, dirtyMarkets, this.workers, epoch);
+    const phase1 = planMarketSlices(this.t, dirtyMarkets, this.workers);
     await Promise.all(phase1.map((task) => this.pool.run(task)));
-    const phase2 = planAccountRanges(accounts, this.workers, this.config.marginCallHealth, epoch);
+    const phase2 = planAccountRanges(accounts, this.workers, this.config.marginCallHealth);
     await Promise.all(phase2.map((task) => this.pool.run(task)));
     const done = scanTasksDone(this.t); // the acquire that makes the tasks' writes visible here and, next, to the executor
     if (done !== phase1.length + phase2.length) throw new Error(`scan barrier: ${done} of ${phase1.length + phase2.length} tasks published`);

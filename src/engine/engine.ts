@@ -13,7 +13,7 @@ import { ErrorCode, UnwindError } from '../errors.js';
 import { decodeOutput, type EpochOutput, type LiquidationOrder, type MarginCall } from '../execution/orders.js';
 import { accountReport, type AccountReport } from '../risk/account-report.js';
 import { allocateTables, type Tables } from '../tables/layout.js';
-import { requireId, requirePrice } from '../tables/validate.js';
+import { requireId } from '../tables/validate.js';
 import { TableWriter, type MarketSpec, type PositionUpdate, type PriceUpdate } from '../tables/writer.js';
 import { InlineBackend, ThreadedBackend, type Backend } from './backends.js';
 
@@ -104,12 +104,7 @@ export class Engine {
   /** Several prices as one batch: all land in the same epoch. Validates all before accepting any. */
   pushPrices(updates: readonly PriceUpdate[]): void {
     this.open();
-    updates.forEach((u, i) => {
-      this.writer.marketIndexOf(requireId(u?.market, `[${i}].market`), `[${i}].market`);
-      requirePrice(u.price, `[${i}].price`);
-      if (u.oraclePrice !== undefined) requirePrice(u.oraclePrice, `[${i}].oraclePrice`);
-    });
-    for (const u of updates) this.writer.setPrice(u);
+    this.writer.setPrices(updates);
     this.schedule();
   }
 
@@ -144,7 +139,7 @@ export class Engine {
     let out: EpochOutput;
     let deferred: number;
     try {
-      await this.backend.scan(epoch, dirty, accounts);
+      await this.backend.scan(dirty, accounts);
       const r = await this.backend.execute(epoch);
       deferred = r.deferred;
       out = decodeOutput(this.tables, r.outputCount, epoch, (m) => w.symbolOf(m));

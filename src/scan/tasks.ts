@@ -8,8 +8,6 @@ import { assembleAccounts, scanMarketSlice } from './kernels.js';
 
 export interface MarketSliceTask {
   readonly phase: 1;
-  /** The epoch the task belongs to (for tracing; kernels do not need it). */
-  readonly epoch: number;
   /** Flattened triples (market, fromSlot, toSlot). */
   readonly slices: readonly number[];
 }
@@ -18,8 +16,6 @@ export interface AccountRangeTask {
   readonly from: number;
   readonly to: number;
   readonly marginCallHealth: number;
-  /** The epoch the task belongs to (for tracing; kernels do not need it). */
-  readonly epoch: number;
 }
 export type ScanTask = MarketSliceTask | AccountRangeTask;
 
@@ -43,7 +39,7 @@ const MIN_SLICE = 16_384;
  * Cuts the dirty markets' slots into about `4 * workers` tasks of similar size (markets larger than a share are
  * split, small ones grouped), so that both phases balance across workers.
  */
-export function planMarketSlices(t: Tables, dirtyMarkets: readonly number[], workers: number, epoch: number): MarketSliceTask[] {
+export function planMarketSlices(t: Tables, dirtyMarkets: readonly number[], workers: number): MarketSliceTask[] {
   let total = 0;
   for (const m of dirtyMarkets) total += t.markets.positionCount[m]!;
   const share = Math.max(MIN_SLICE, Math.ceil(total / (workers * 4)));
@@ -59,22 +55,22 @@ export function planMarketSlices(t: Tables, dirtyMarkets: readonly number[], wor
       filled += to - from;
       from = to;
       if (filled >= share) {
-        tasks.push({ phase: 1, epoch, slices: current });
+        tasks.push({ phase: 1, slices: current });
         current = [];
         filled = 0;
       }
     }
   }
-  if (current.length > 0) tasks.push({ phase: 1, epoch, slices: current });
+  if (current.length > 0) tasks.push({ phase: 1, slices: current });
   return tasks;
 }
 
 /** Cuts accounts [0, accounts) into about `4 * workers` ranges. */
-export function planAccountRanges(accounts: number, workers: number, marginCallHealth: number, epoch: number): AccountRangeTask[] {
+export function planAccountRanges(accounts: number, workers: number, marginCallHealth: number): AccountRangeTask[] {
   const share = Math.max(MIN_SLICE / 4, Math.ceil(accounts / (workers * 4)));
   const tasks: AccountRangeTask[] = [];
   for (let from = 0; from < accounts; from += share) {
-    tasks.push({ phase: 2, from, to: Math.min(accounts, from + share), marginCallHealth, epoch });
+    tasks.push({ phase: 2, from, to: Math.min(accounts, from + share), marginCallHealth });
   }
   return tasks;
 }

@@ -162,9 +162,23 @@ export class TableWriter {
   }
 
   setPrice(u: PriceUpdate): void {
-    const m = this.marketIndexOf(requireId(u?.market, 'market'));
-    const mark = requirePrice(u.price, 'price');
-    const oracle = u.oraclePrice === undefined ? mark : requirePrice(u.oraclePrice, 'oraclePrice');
+    this.landPrice(this.checkPrice(u, ''));
+  }
+
+  /** Several prices as one batch: every update is validated before any is accepted. */
+  setPrices(updates: readonly PriceUpdate[]): void {
+    const checked = updates.map((u, i) => this.checkPrice(u, `[${i}].`));
+    for (const c of checked) this.landPrice(c);
+  }
+
+  private checkPrice(u: PriceUpdate, field: string): { m: number; mark: number; oracle: number } {
+    const m = this.marketIndexOf(requireId(u?.market, `${field}market`), `${field}market`);
+    const mark = requirePrice(u.price, `${field}price`);
+    const oracle = u.oraclePrice === undefined ? mark : requirePrice(u.oraclePrice, `${field}oraclePrice`);
+    return { m, mark, oracle };
+  }
+
+  private landPrice({ m, mark, oracle }: { m: number; mark: number; oracle: number }): void {
     this.sequence++;
     this.write(() => {
       this.tables.markets.markPrice[m] = mark;

@@ -3,6 +3,7 @@
  * crash, the real engine (scan pool + executor thread), and a simulated matching engine that fills every
  * liquidation order at its limit price. Prints liquidations as they happen and a summary at the end.
  */
+import { createHash } from 'node:crypto';
 import { Engine } from '../engine/engine.js';
 import { type LiquidationOrder } from '../execution/orders.js';
 import { mulberry32, normal } from './random.js';
@@ -46,6 +47,8 @@ export interface DemoSummary {
 interface Held {
   size: number;
   entry: number;
+  /** null: cross-margined. */
+  isolatedCollateral: number | null;
 }
 
 export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
@@ -81,7 +84,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
         const isolated = rand() < 0.1;
         const iso = isolated ? Math.round((Math.abs(h.size) * h.m.price * 0.08) * 100) / 100 : null;
         engine.upsertPosition({ account: a, market: h.m.id, size: h.size, entryPrice: h.m.price, isolatedCollateral: iso });
-        book.set(`${a}:${h.m.id}`, { size: h.size, entry: h.m.price });
+        book.set(`${a}:${h.m.id}`, { size: h.size, entry: h.m.price, isolatedCollateral: iso });
         positions++;
       }
     }
@@ -98,7 +101,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     let badDebt = 0;
     const liquidated = new Set<number>();
     const epochMicros: number[] = [];
-    const digest = await import('node:crypto').then((c) => c.createHash('sha256'));
+    const digest = createHash('sha256');
 
     for (let step = 1; step <= o.steps; step++) {
       const common = gauss();
@@ -125,18 +128,17 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
         const key = `${order.account}:${order.market}`;
         const h = book.get(key)!;
         const realized = h.size * (order.limitPrice - h.entry);
-        const pos = engine.account(order.account).positions.find((p) => p.market === order.market)!;
         orders++;
         notionalLiquidated += order.quantity * order.limitPrice;
         liquidated.add(order.account);
-        if (pos.isolatedCollateral !== null) {
-          const left = pos.isolatedCollateral + realized;
+        if (h.isolatedCollateral !== null) {
+          const left = h.isolatedCollateral + realized;
           if (left < 0) badDebt -= left;
           else collateral.set(order.account, collateral.get(order.account)! + left);
         } else {
           collateral.set(order.account, collateral.get(order.account)! + realized);
         }
-        book.set(key, { size: 0, entry: 0 });
+        book.set(key, { size: 0, entry: 0, isolatedCollateral: null });
         engine.upsertPosition({ account: order.account, market: order.market, size: 0, entryPrice: 0, isolatedCollateral: null });
         engine.setCollateral(order.account, collateral.get(order.account)!);
       }

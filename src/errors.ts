@@ -17,6 +17,8 @@ export const ErrorCode = {
   EngineClosed: 'ENGINE_CLOSED',
   InvalidScenario: 'INVALID_SCENARIO',
   LayoutMismatch: 'LAYOUT_MISMATCH',
+  /** uWebSockets.js loaded its slow JavaScript fallback instead of the native binary. */
+  TransportUnavailable: 'TRANSPORT_UNAVAILABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -11,7 +11,7 @@
 import { resolveConfig, type EngineConfig, type ResolvedConfig } from '../config.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { decodeOutput, type EpochOutput, type LiquidationOrder, type MarginCall } from '../execution/orders.js';
-import { accountReport, type AccountReport } from '../risk/account-report.js';
+import { accountReport, crossSummary, type AccountReport, type CrossSummary } from '../risk/account-report.js';
 import { allocateTables, type Tables } from '../tables/layout.js';
 import { requireId } from '../tables/validate.js';
 import { TableWriter, type MarketSpec, type PositionUpdate, type PriceUpdate } from '../tables/writer.js';
@@ -98,6 +98,23 @@ export class Engine {
   pushPrice(market: number, price: number, oraclePrice?: number): void {
     this.open();
     this.writer.setPrice(oraclePrice === undefined ? { market, price } : { market, price, oraclePrice });
+    this.schedule();
+  }
+
+  /** Several position updates as one batch, in order: all are validated (and slots counted) before any is accepted. */
+  upsertPositions(updates: readonly PositionUpdate[]): void {
+    this.open();
+    this.writer.upsertPositions(updates);
+    this.schedule();
+  }
+
+  /**
+   * Several collateral updates as one batch, in order, validated before any is accepted. With `createAccounts`,
+   * an unknown account is opened with that collateral; otherwise it is UNKNOWN_ACCOUNT.
+   */
+  setCollaterals(updates: readonly { readonly account: number; readonly collateral: number }[], createAccounts = false): void {
+    this.open();
+    this.writer.setCollaterals(updates, createAccounts);
     this.schedule();
   }
 
@@ -202,6 +219,30 @@ export class Engine {
   account(id: number): AccountReport {
     const a = this.writer.accountIndexOf(requireId(id, 'account'));
     return accountReport(this.tables, a, this.config, (m) => this.writer.symbolOf(m));
+  }
+
+  /** An account's cross group as of the last input that landed (the cheap part of `account()`). */
+  accountSummary(id: number): CrossSummary {
+    return crossSummary(this.tables, this.writer.accountIndexOf(requireId(id, 'account')), this.config);
+  }
+
+  hasAccount(id: number): boolean {
+    return this.writer.hasAccount(id);
+  }
+  hasMarket(id: number): boolean {
+    return this.writer.hasMarket(id);
+  }
+
+  /** Markets, accounts and live position slots currently held. */
+  get counts(): { markets: number; accounts: number; positions: number } {
+    const w = this.writer;
+    let positions = 0;
+    for (let m = 0; m < w.markets; m++) positions += this.tables.markets.positionCount[m]!;
+    return { markets: w.markets, accounts: w.accounts, positions };
+  }
+
+  get closing(): boolean {
+    return this.closed;
   }
 
   get epochs(): number {

@@ -63,6 +63,8 @@ import {
   type Topics,
 } from './messages.js';
 
+import { ENVELOPE_SEQUENCE_ID } from './spec.js';
+
 export * from './messages.js';
 
 // ---- encoding ----
@@ -78,13 +80,31 @@ function begin(): flatbuffers.Builder {
 /** Wraps `message` in the Envelope and returns a copy of the frame (the builder's memory is reused). */
 function finish(sequence: number, type: Message, message: flatbuffers.Offset): Uint8Array {
   const b = builder;
+  // The sequence is written even when 0, so setFrameSequence can always patch it in place.
+  b.forceDefaults(true);
   Envelope.startEnvelope(b);
   Envelope.addVersion(b, SchemaVersion.V1);
   Envelope.addSequence(b, sequence);
   Envelope.addMessageType(b, type);
   Envelope.addMessage(b, message);
-  b.finish(Envelope.endEnvelope(b), FILE_IDENTIFIER);
+  const envelope = Envelope.endEnvelope(b);
+  b.forceDefaults(false);
+  b.finish(envelope, FILE_IDENTIFIER);
   return b.asUint8Array().slice();
+}
+
+/**
+ * Rewrites `Envelope.sequence` of a frame made by these encoders, in place: one encoded frame is sent to many
+ * connections, each with its own sequence. The frame must come from this codec (which always writes the field).
+ */
+export function setFrameSequence(frame: Uint8Array, sequence: number): void {
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const table = view.getUint32(0, true);
+  const vtable = table - view.getInt32(table, true);
+  const slot = 4 + 2 * ENVELOPE_SEQUENCE_ID;
+  const offset = slot < view.getUint16(vtable, true) ? view.getUint16(vtable + slot, true) : 0;
+  if (offset === 0) throw new RangeError('frame has no Envelope.sequence field: not made by this codec');
+  view.setFloat64(table + offset, sequence, true);
 }
 
 export function encodeTicks(sequence: number, ticks: readonly Tick[]): Uint8Array {

@@ -128,6 +128,21 @@ export const FrameErrorCode = {
 
 export type FrameErrorCode = (typeof FrameErrorCode)[keyof typeof FrameErrorCode];
 
+/**
+ * Codes the server adds to FrameErrorCode in ErrorFrames: a frame that decoded but that this connection may not
+ * send, or that names what does not exist. Engine codes (UNKNOWN_MARKET, CAPACITY_EXCEEDED, ...) pass through.
+ */
+export const FeedErrorCode = {
+  /** A subscriber sent a publisher's message (ticks, positions, collateral, fills). */
+  Forbidden: 'FORBIDDEN',
+  /** A fill names an order id this server never issued, or one already filled. */
+  UnknownOrder: 'UNKNOWN_ORDER',
+  /** A subscription would take the connection past its maximum number of topics. */
+  TooManyTopics: 'TOO_MANY_TOPICS',
+} as const;
+
+export type FeedErrorCode = (typeof FeedErrorCode)[keyof typeof FeedErrorCode];
+
 /** A rejected frame, as a value (decodeFrame never throws). */
 export interface FrameError {
   readonly kind: 'error';

@@ -7,7 +7,7 @@ import { bankruptcyPrice, fillablePrice, liquidationPrice } from '../domain/liqu
 import { canBeLiquidated, freeCollateral, health, isMarginCall, notional } from '../domain/margin.js';
 import { MAX_TIERS, type TierSchedule } from '../domain/tiers.js';
 import { NONE, PositionFlag, type Tables } from '../tables/layout.js';
-import { crossGroup, emptyGroup, isolatedGroup, positionInitial, positionMaintenance, positionPnl } from '../scan/group.js';
+import { crossGroup, emptyGroup, type GroupMargin, isolatedGroup, positionInitial, positionMaintenance, positionPnl } from '../scan/group.js';
 import { type LiquidatorConfig } from '../execution/liquidator.js';
 
 export interface PositionReport {
@@ -62,6 +62,35 @@ export function scheduleOf(t: Tables, m: number): TierSchedule {
   };
 }
 
+/** An account's cross group: what `AccountReport` says about it without the per-position detail. */
+export interface CrossSummary {
+  readonly id: number;
+  readonly collateral: number;
+  readonly equity: number;
+  readonly initialMargin: number;
+  readonly maintenanceMargin: number;
+  readonly freeCollateral: number;
+  /** Infinity when the cross group has no requirement. */
+  readonly health: number;
+  readonly liquidatable: boolean;
+  readonly marginCall: boolean;
+}
+
+/** The cross group of account index `a` from the table's current values, given its computed group margin. */
+export function crossSummary(t: Tables, a: number, config: LiquidatorConfig, cross: GroupMargin = crossGroup(t, a, emptyGroup())): CrossSummary {
+  return {
+    id: t.accounts.id[a]!,
+    collateral: t.accounts.collateral[a]!,
+    equity: cross.equity,
+    initialMargin: cross.initial,
+    maintenanceMargin: cross.maintenance,
+    freeCollateral: freeCollateral(cross.equity, cross.initial),
+    health: health(cross.equity, cross.maintenance),
+    liquidatable: canBeLiquidated(cross.equity, cross.maintenance),
+    marginCall: isMarginCall(cross.equity, cross.maintenance, config.marginCallHealth),
+  };
+}
+
 export function accountReport(
   t: Tables,
   a: number,
@@ -107,16 +136,10 @@ export function accountReport(
       ),
     });
   }
+  const summary = crossSummary(t, a, config, cross);
   return {
-    id: t.accounts.id[a]!,
-    collateral: t.accounts.collateral[a]!,
-    equity: cross.equity,
-    initialMargin: cross.initial,
-    maintenanceMargin: cross.maintenance,
-    freeCollateral: freeCollateral(cross.equity, cross.initial),
-    health: finiteOrNull(health(cross.equity, cross.maintenance)),
-    liquidatable: canBeLiquidated(cross.equity, cross.maintenance),
-    marginCall: isMarginCall(cross.equity, cross.maintenance, config.marginCallHealth),
+    ...summary,
+    health: finiteOrNull(summary.health),
     positions,
   };
 }

@@ -41,6 +41,16 @@ export interface PriceUpdate {
   readonly oraclePrice?: number;
 }
 
+/** A validated position update: table indexes and values. */
+interface CheckedPosition {
+  readonly a: number;
+  readonly m: number;
+  readonly size: number;
+  readonly entry: number;
+  /** null: cross-margined. */
+  readonly isolatedCollateral: number | null;
+}
+
 export class TableWriter {
   private readonly marketIndex = new Map<number, number>();
   private readonly accountIndex = new Map<number, number>();
@@ -87,6 +97,9 @@ export class TableWriter {
   }
   hasAccount(id: number): boolean {
     return this.accountIndex.has(id);
+  }
+  hasMarket(id: number): boolean {
+    return this.marketIndex.has(id);
   }
   symbolOf(marketIndex: number): string {
     return this.symbols[marketIndex]!;
@@ -189,6 +202,67 @@ export class TableWriter {
 
   /** Creates or replaces the position of `account` in `market`. Returns its slot. */
   upsertPosition(u: PositionUpdate, field = 'position'): number {
+    const c = this.checkPosition(u, field);
+    return this.landPosition(c, this.findSlot(c.a, c.m) ?? this.allocateSlot(c.a, c.m, field));
+  }
+
+  /**
+   * Several position updates as one batch, applied in order: every update is validated, and the free slots that
+   * the new positions need are counted, before any is accepted. Rejection changes nothing.
+   */
+  upsertPositions(updates: readonly PositionUpdate[], field = ''): void {
+    const checked = updates.map((u, i) => this.checkPosition(u, `${field}[${i}]`));
+    const { markets, accounts } = this.tables;
+    const fresh = new Set<number>();
+    const perMarket = new Map<number, number>();
+    const perAccount = new Map<number, number>();
+    checked.forEach((c, i) => {
+      if (this.findSlot(c.a, c.m) !== undefined) return;
+      const key = c.a * this.tables.layout.capacities.markets + c.m;
+      if (fresh.has(key)) return;
+      fresh.add(key);
+      const inMarket = (perMarket.get(c.m) ?? 0) + 1;
+      const inAccount = (perAccount.get(c.a) ?? 0) + 1;
+      perMarket.set(c.m, inMarket);
+      perAccount.set(c.a, inAccount);
+      if (markets.positionCount[c.m]! + inMarket > markets.positionCapacity[c.m]!) {
+        throw new UnwindError(ErrorCode.CapacityExceeded, `market ${markets.id[c.m]} has no free position slot for this batch`, `${field}[${i}]`);
+      }
+      if (accounts.positionCount[c.a]! + inAccount > this.tables.positionsPerAccount) {
+        throw new UnwindError(
+          ErrorCode.CapacityExceeded,
+          `account ${accounts.id[c.a]} would hold more positions than capacity.positionsPerAccount allows`,
+          `${field}[${i}]`,
+        );
+      }
+    });
+    for (const c of checked) this.landPosition(c, this.findSlot(c.a, c.m) ?? this.allocateSlot(c.a, c.m, field));
+  }
+
+  /**
+   * Several collateral updates as one batch, applied in order. With `createAccounts`, an unknown account is opened
+   * with that collateral (the feed's account opening); otherwise it is UNKNOWN_ACCOUNT. All are validated first.
+   */
+  setCollaterals(updates: readonly { readonly account: number; readonly collateral: number }[], createAccounts: boolean, field = ''): void {
+    const fresh = new Set<number>();
+    for (let i = 0; i < updates.length; i++) {
+      const u = updates[i]!;
+      const id = requireId(u?.account, `${field}[${i}].account`);
+      requireAmount(u.collateral, `${field}[${i}].collateral`);
+      if (this.accountIndex.has(id) || fresh.has(id)) continue;
+      if (!createAccounts) throw new UnwindError(ErrorCode.UnknownAccount, `no account with id ${id}`, `${field}[${i}].account`);
+      fresh.add(id);
+      if (this.accountCount + fresh.size > this.tables.layout.capacities.accounts) {
+        throw new UnwindError(ErrorCode.CapacityExceeded, `account table is full (${this.tables.layout.capacities.accounts})`, `${field}[${i}]`);
+      }
+    }
+    for (const u of updates) {
+      if (this.accountIndex.has(u.account)) this.setCollateral(u.account, u.collateral);
+      else this.addAccount(u.account, u.collateral);
+    }
+  }
+
+  private checkPosition(u: PositionUpdate, field: string): CheckedPosition {
     const a = this.accountIndexOf(requireId(u?.account, `${field}.account`), `${field}.account`);
     const m = this.marketIndexOf(requireId(u.market, `${field}.market`), `${field}.market`);
     const size = requireSize(u.size, `${field}.size`);
@@ -196,15 +270,19 @@ export class TableWriter {
     const iso = u.isolatedCollateral;
     const isolated = iso !== null && iso !== undefined;
     if (isolated) requireNonNegativeAmount(iso, `${field}.isolatedCollateral`);
-    const slot = this.findSlot(a, m) ?? this.allocateSlot(a, m, field);
+    return { a, m, size, entry, isolatedCollateral: isolated ? iso : null };
+  }
+
+  private landPosition(c: CheckedPosition, slot: number): number {
+    const { m, size, entry, isolatedCollateral } = c;
     const sequence = ++this.sequence;
     this.write(() => {
       const p = this.tables.positions;
       p.size[slot] = size;
       p.entryPrice[slot] = entry;
-      p.isolatedCollateral[slot] = isolated ? iso : 0;
+      p.isolatedCollateral[slot] = isolatedCollateral ?? 0;
       p.updateSequence[slot] = sequence;
-      p.flags[slot] = PositionFlag.Live | (isolated ? PositionFlag.Isolated : 0);
+      p.flags[slot] = PositionFlag.Live | (isolatedCollateral !== null ? PositionFlag.Isolated : 0);
       this.dirty.add(m);
     });
     return slot;

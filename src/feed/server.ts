@@ -1,0 +1,594 @@
+/**
+ * Thread: main (the engine's). The binary WebSocket feed on uWebSockets.js: publishers push ticks, positions,
+ * collateral and fills; subscribers receive orders, margin calls, account states, market and engine status.
+ * Writes: the engine's input tables, through the Engine (inside the message handler, before it returns).
+ * Reads:  each epoch's output (Engine.onEpoch) and the account table for account states.
+ *
+ * Connection policy (README "Wire protocol"):
+ *   - upgrade: a token (Authorization: Bearer, or ?token=) from the publisher or subscriber list; else HTTP 401.
+ *   - a rejected frame gets an ErrorFrame and a counter; the connection stays open and nothing changes.
+ *   - a frame above `maxPayloadBytes` is not read at all: uWS closes the connection (1009 / 1006).
+ *   - a subscriber whose unsent backlog passes `maxBackpressureBytes` is closed (4008 SLOW_CONSUMER); others are
+ *     not slowed: every send is a copy into that connection's own buffer.
+ */
+import { createHash } from 'node:crypto';
+import uWS from 'uWebSockets.js';
+import { type Engine, type EpochResult } from '../engine/engine.js';
+import { ErrorCode, isUnwindError, UnwindError } from '../errors.js';
+import { type CrossSummary } from '../risk/account-report.js';
+import {
+  decodeFrame,
+  encodeAccountStates,
+  encodeEngineStatus,
+  encodeError,
+  encodeMarginCalls,
+  encodeMarketStatus,
+  encodeOrders,
+  setFrameSequence,
+  type AccountState,
+  type EngineState,
+  type FeedMessage,
+  type Fill,
+  type LiquidationOrder,
+  type MarginCall,
+  type MarketState,
+  type Topics,
+} from './codec.js';
+import { FeedErrorCode, FrameErrorCode } from './messages.js';
+import { resolveServerOptions, type FeedServerOptions, type ResolvedServerOptions } from './server-options.js';
+
+export type { FeedServerOptions } from './server-options.js';
+
+export type Role = 'publisher' | 'subscriber';
+
+/** WebSocket close codes the server uses (4000-4999 is the application range). */
+export const CloseCode = {
+  GoingAway: 1001,
+  MessageTooBig: 1009,
+  SlowConsumer: 4008,
+} as const;
+
+/** Per-connection state (uWS user data). */
+interface Connection {
+  readonly id: number;
+  readonly role: Role;
+  readonly remote: string;
+  /** Envelope.sequence of the next frame we send on this connection. */
+  sequence: number;
+  readonly markets: Set<number>;
+  readonly accounts: Set<number>;
+  allOrders: boolean;
+  open: boolean;
+  ws?: uWS.WebSocket<Connection>;
+}
+
+/** Counters since start; `stats()` returns a copy. */
+export interface FeedStats {
+  publishers: number;
+  subscribers: number;
+  upgradesRefused: number;
+  framesIn: number;
+  bytesIn: number;
+  ticksIn: number;
+  positionUpdatesIn: number;
+  collateralUpdatesIn: number;
+  fillsIn: number;
+  framesOut: number;
+  bytesOut: number;
+  ordersOut: number;
+  marginCallsOut: number;
+  accountStatesOut: number;
+  /** Rejected frames by error code. */
+  rejected: Record<string, number>;
+  /** Subscribers closed because their backlog passed maxBackpressureBytes. */
+  slowConsumersDropped: number;
+  /** Connections closed by uWS for a frame above maxPayloadBytes. */
+  oversizedClosed: number;
+}
+
+export interface RejectedFrame {
+  readonly connection: number;
+  readonly role: Role;
+  readonly code: string;
+  readonly message: string;
+  readonly sequence: number | null;
+}
+
+/** A fill accepted from the matching engine, with the order it fills. */
+export interface AcceptedFill extends Fill {
+  /** Base units of the order still open after this fill. */
+  readonly remaining: number;
+}
+
+/** Orders per outbound frame: keeps frames bounded for clients with small receive limits. */
+const ROWS_PER_FRAME = 4096;
+
+function assertNativeTransport(): void {
+  if (!String(uWS.App).includes('[native code]')) {
+    throw new UnwindError(
+      ErrorCode.TransportUnavailable,
+      'uWebSockets.js loaded its JavaScript fallback, not the native binary; refusing to serve (check the platform and Node ABI)',
+    );
+  }
+}
+
+/** A frame the server refuses for a reason of its own (not the engine's): carries a FeedErrorCode. */
+class Rejection extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly field: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+const sha256 = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+export class FeedServer {
+  private readonly app: uWS.TemplatedApp;
+  private listenSocket: uWS.us_listen_socket | null = null;
+  private readonly connections = new Set<Connection>();
+  private nextConnectionId = 1;
+  /** sha256(token) -> role: lookups never compare secrets byte by byte. */
+  private readonly tokens = new Map<string, Role>();
+  /** Issued orders not yet fully filled: id -> order and remaining quantity (oldest first, bounded). */
+  private readonly openOrders = new Map<string, { order: LiquidationOrder; remaining: number }>();
+  /** Accounts some connection subscribes to -> how many connections. */
+  private readonly watchedAccounts = new Map<number, number>();
+  /** The last account state sent per watched account, to send changes only. */
+  private readonly lastStates = new Map<number, AccountState>();
+  private readonly marketStates = new Map<number, { state: MarketState; reason: string; eventTimeUs: number }>();
+  private readonly counters: FeedStats = {
+    publishers: 0,
+    subscribers: 0,
+    upgradesRefused: 0,
+    framesIn: 0,
+    bytesIn: 0,
+    ticksIn: 0,
+    positionUpdatesIn: 0,
+    collateralUpdatesIn: 0,
+    fillsIn: 0,
+    framesOut: 0,
+    bytesOut: 0,
+    ordersOut: 0,
+    marginCallsOut: 0,
+    accountStatesOut: 0,
+    rejected: {},
+    slowConsumersDropped: 0,
+    oversizedClosed: 0,
+  };
+  private readonly fillListeners = new Set<(fill: AcceptedFill) => void>();
+  private readonly rejectListeners = new Set<(r: RejectedFrame) => void>();
+  private readonly offEpoch: () => void;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private state: EngineState = 'running';
+  private boundPort = -1;
+
+  private constructor(
+    readonly engine: Engine,
+    readonly options: ResolvedServerOptions,
+  ) {
+    for (const t of options.publisherTokens) this.tokens.set(sha256(t), 'publisher');
+    for (const t of options.subscriberTokens) this.tokens.set(sha256(t), 'subscriber');
+    this.app = uWS.App();
+    this.app.ws<Connection>(options.path, {
+      maxPayloadLength: options.maxPayloadBytes,
+      // The backlog limit is enforced before each send (see send()); uWS's own limit only backs it up.
+      maxBackpressure: options.maxBackpressureBytes + options.maxPayloadBytes + (64 << 20),
+      closeOnBackpressureLimit: 1,
+      idleTimeout: options.idleTimeoutSeconds,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => this.upgrade(res, req, context),
+      open: (ws) => this.opened(ws),
+      message: (ws, message, isBinary) => this.received(ws.getUserData(), message, isBinary),
+      close: (ws, code) => this.closed(ws.getUserData(), code),
+    });
+    this.app.get(`${options.path}/stats`, (res, req) => {
+      if (this.roleOf(req.getHeader('authorization'), req.getQuery('token') ?? '') === undefined) {
+        res.writeStatus('401 Unauthorized').end('UNAUTHORIZED');
+        return;
+      }
+      res.writeHeader('content-type', 'application/json').end(JSON.stringify(this.stats()));
+    });
+    this.offEpoch = engine.onEpoch((r) => this.publishEpoch(r));
+  }
+
+  /** Starts listening. Throws TRANSPORT_UNAVAILABLE without the native uWS binary, INVALID_CONFIG on bad options. */
+  static async start(engine: Engine, options: FeedServerOptions): Promise<FeedServer> {
+    assertNativeTransport();
+    const server = new FeedServer(engine, resolveServerOptions(options));
+    await server.listen();
+    return server;
+  }
+
+  private listen(): Promise<void> {
+    const { host, port } = this.options;
+    return new Promise((resolve, reject) => {
+      this.app.listen(host, port, (socket) => {
+        if (socket === false) {
+          reject(new UnwindError(ErrorCode.InvalidConfig, `cannot listen on ${host}:${port}`, 'port'));
+          return;
+        }
+        this.listenSocket = socket;
+        this.boundPort = uWS.us_socket_local_port(socket as unknown as uWS.us_socket);
+        if (this.options.statusIntervalMs > 0) {
+          this.heartbeat = setInterval(() => this.broadcastEngineStatus(), this.options.statusIntervalMs);
+          this.heartbeat.unref();
+        }
+        resolve();
+      });
+    });
+  }
+
+  /** The bound port (useful with port 0). */
+  get port(): number {
+    return this.boundPort;
+  }
+  /** ws://host:port/path */
+  get url(): string {
+    return `ws://${this.options.host}:${this.boundPort}${this.options.path}`;
+  }
+
+  stats(): FeedStats {
+    return { ...this.counters, rejected: { ...this.counters.rejected } };
+  }
+
+  /** Fills accepted from publishers, after they have been checked against the orders this server issued. */
+  onFill(listener: (fill: AcceptedFill) => void): () => void {
+    this.fillListeners.add(listener);
+    return () => this.fillListeners.delete(listener);
+  }
+  /** Every rejected frame, after its ErrorFrame was sent (for logs). */
+  onRejected(listener: (r: RejectedFrame) => void): () => void {
+    this.rejectListeners.add(listener);
+    return () => this.rejectListeners.delete(listener);
+  }
+
+  /** Pauses or resumes liquidations' publication state of a market, sent to its subscribers (the oracle guards' output). */
+  publishMarketStatus(market: number, state: MarketState, reason: string, eventTimeUs: number): void {
+    const status = { state, reason, eventTimeUs };
+    this.marketStates.set(market, status);
+    for (const c of this.connections) if (c.markets.has(market)) this.send(c, encodeMarketStatus(c.sequence, { market, ...status }));
+  }
+
+  // ---- connections ----
+
+  private roleOf(authorization: string, queryToken: string): Role | undefined {
+    const bearer = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
+    const token = bearer ?? queryToken;
+    return token === '' ? undefined : this.tokens.get(sha256(token));
+  }
+
+  private upgrade(res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {
+    // Headers are only readable before the handler returns: read them all first.
+    const key = req.getHeader('sec-websocket-key');
+    const protocol = req.getHeader('sec-websocket-protocol');
+    const extensions = req.getHeader('sec-websocket-extensions');
+    const role = this.roleOf(req.getHeader('authorization'), req.getQuery('token') ?? '');
+    if (role === undefined) {
+      this.counters.upgradesRefused++;
+      res.writeStatus('401 Unauthorized').writeHeader('WWW-Authenticate', 'Bearer').end('UNAUTHORIZED: a publisher or subscriber token is required');
+      return;
+    }
+    if (this.connections.size >= this.options.maxConnections || this.state === 'closing') {
+      this.counters.upgradesRefused++;
+      res.writeStatus('503 Service Unavailable').end(this.state === 'closing' ? 'CLOSING' : 'TOO_MANY_CONNECTIONS');
+      return;
+    }
+    const remote = Buffer.from(res.getRemoteAddressAsText()).toString();
+    const c: Connection = {
+      id: this.nextConnectionId++,
+      role,
+      remote,
+      sequence: 0,
+      markets: new Set(),
+      accounts: new Set(),
+      allOrders: false,
+      open: false,
+    };
+    res.upgrade(c, key, protocol, extensions, context);
+  }
+
+  private opened(ws: uWS.WebSocket<Connection>): void {
+    const c = ws.getUserData();
+    c.ws = ws;
+    c.open = true;
+    this.connections.add(c);
+    if (c.role === 'publisher') this.counters.publishers++;
+    else this.counters.subscribers++;
+    this.send(c, this.engineStatusFrame(c.sequence, ''));
+  }
+
+  private closed(c: Connection, code: number): void {
+    if (!c.open) return;
+    c.open = false;
+    this.connections.delete(c);
+    if (c.role === 'publisher') this.counters.publishers--;
+    else this.counters.subscribers--;
+    if (code === CloseCode.MessageTooBig) this.counters.oversizedClosed++;
+    for (const a of c.accounts) this.unwatch(a);
+  }
+
+  /** Sends a frame on one connection, or drops the connection when its backlog is past the limit. */
+  private send(c: Connection, frame: Uint8Array): void {
+    const ws = c.ws;
+    if (!c.open || ws === undefined) return;
+    if (ws.getBufferedAmount() > this.options.maxBackpressureBytes) {
+      this.counters.slowConsumersDropped++;
+      ws.end(CloseCode.SlowConsumer, 'SLOW_CONSUMER');
+      return;
+    }
+    c.sequence++;
+    this.counters.framesOut++;
+    this.counters.bytesOut += frame.byteLength;
+    ws.send(frame, true);
+  }
+
+  /** Sends one encoded frame to many connections, each with its own sequence (patched in place; send copies). */
+  private sendShared(c: Connection, frame: Uint8Array): void {
+    setFrameSequence(frame, c.sequence);
+    this.send(c, frame);
+  }
+
+  private reject(c: Connection, code: string, message: string, sequence: number | null): void {
+    this.counters.rejected[code] = (this.counters.rejected[code] ?? 0) + 1;
+    this.send(c, encodeError(c.sequence, code, message, sequence));
+    if (this.rejectListeners.size > 0) {
+      const r: RejectedFrame = { connection: c.id, role: c.role, code, message, sequence };
+      for (const l of this.rejectListeners) l(r);
+    }
+  }
+
+  // ---- inbound ----
+
+  private received(c: Connection, message: ArrayBuffer, isBinary: boolean): void {
+    this.counters.framesIn++;
+    this.counters.bytesIn += message.byteLength;
+    if (!isBinary) {
+      this.reject(c, FrameErrorCode.MalformedFrame, 'text frames are not accepted: send binary FlatBuffers frames', null);
+      return;
+    }
+    // Decoded synchronously: the ArrayBuffer is detached when this handler returns, the message is plain objects.
+    const m = decodeFrame(new Uint8Array(message), this.options.maxFrameBytes);
+    if (m.kind === 'error') {
+      this.reject(c, m.code, m.message, m.sequence ?? null);
+      return;
+    }
+    try {
+      this.apply(c, m);
+    } catch (e) {
+      if (!isUnwindError(e) && !(e instanceof Rejection)) throw e;
+      this.reject(c, e.code, e.message, m.sequence);
+    }
+  }
+
+  /** Applies one decoded message; throws UnwindError (changing nothing) to reject it. */
+  private apply(c: Connection, m: FeedMessage): void {
+    switch (m.kind) {
+      case 'ticks':
+      case 'positions':
+      case 'collateral':
+      case 'fills':
+        if (c.role !== 'publisher') {
+          this.reject(c, FeedErrorCode.Forbidden, `a subscriber may not send ${m.kind} frames`, m.sequence);
+          return;
+        }
+        return this.ingest(m);
+      case 'subscribe':
+        return this.subscribe(c, m.topics, m.sequence);
+      case 'unsubscribe':
+        return this.unsubscribe(c, m.topics);
+      case 'errorFrame':
+        // The peer rejected one of our frames: count it; there is nothing to undo.
+        this.counters.rejected[`PEER_${m.code}`] = (this.counters.rejected[`PEER_${m.code}`] ?? 0) + 1;
+        return;
+      default:
+        this.reject(c, FrameErrorCode.UnknownMessage, `the server does not accept ${m.kind} frames (they flow from server to client)`, m.sequence);
+    }
+  }
+
+  private ingest(m: Extract<FeedMessage, { kind: 'ticks' | 'positions' | 'collateral' | 'fills' }>): void {
+    const e = this.engine;
+    switch (m.kind) {
+      case 'ticks':
+        // One frame is one batch: every tick is validated before any lands, and all land in the same epoch.
+        e.pushPrices(m.ticks.map((t) => ({ market: t.market, price: t.price })));
+        this.counters.ticksIn += m.ticks.length;
+        return;
+      case 'positions':
+        e.upsertPositions(m.positions);
+        this.counters.positionUpdatesIn += m.positions.length;
+        return;
+      case 'collateral':
+        e.setCollaterals(m.updates, this.options.createAccounts);
+        this.counters.collateralUpdatesIn += m.updates.length;
+        return;
+      case 'fills':
+        this.acceptFills(m.fills);
+        return;
+    }
+  }
+
+  /** Checks every fill against the open orders before taking any; then reports them. */
+  private acceptFills(fills: readonly Fill[]): void {
+    const remaining = new Map<string, number>();
+    fills.forEach((f, i) => {
+      const open = this.openOrders.get(f.orderId);
+      if (open === undefined) throw new Rejection(FeedErrorCode.UnknownOrder, `no open order ${JSON.stringify(f.orderId)}`, `fills[${i}].orderId`);
+      if (open.order.account !== f.account || open.order.market !== f.market) {
+        throw new Rejection(
+          FrameErrorCode.InvalidField,
+          `order ${f.orderId} is account ${open.order.account} market ${open.order.market}, the fill says account ${f.account} market ${f.market}`,
+          `fills[${i}]`,
+        );
+      }
+      const left = (remaining.get(f.orderId) ?? open.remaining) - f.quantity;
+      // Fills are in base units as the order's quantity; a relative 1e-9 absorbs decimal rounding by the matcher.
+      if (left < -1e-9 * open.order.quantity) {
+        throw new Rejection(FrameErrorCode.InvalidField, `fills ${f.orderId} beyond its open quantity`, `fills[${i}].quantity`);
+      }
+      remaining.set(f.orderId, left);
+    });
+    for (const f of fills) {
+      const open = this.openOrders.get(f.orderId)!;
+      open.remaining = Math.max(0, open.remaining - f.quantity);
+      if (open.remaining <= 1e-9 * open.order.quantity) this.openOrders.delete(f.orderId);
+      this.counters.fillsIn++;
+      for (const l of this.fillListeners) l({ ...f, remaining: open.remaining });
+    }
+  }
+
+  private subscribe(c: Connection, t: Topics, sequence: number): void {
+    const added = t.markets.filter((m) => !c.markets.has(m)).length + t.accounts.filter((a) => !c.accounts.has(a)).length;
+    if (c.markets.size + c.accounts.size + added > this.options.maxTopicsPerConnection) {
+      this.reject(c, FeedErrorCode.TooManyTopics, `at most ${this.options.maxTopicsPerConnection} market and account topics per connection`, sequence);
+      return;
+    }
+    t.markets.forEach((m, i) => {
+      if (!this.engine.hasMarket(m)) throw new UnwindError(ErrorCode.UnknownMarket, `no market with id ${m}`, `markets[${i}]`);
+    });
+    if (t.allOrders) c.allOrders = true;
+    for (const m of t.markets) {
+      if (c.markets.has(m)) continue;
+      c.markets.add(m);
+      const s = this.marketStates.get(m);
+      if (s !== undefined) this.send(c, encodeMarketStatus(c.sequence, { market: m, ...s }));
+    }
+    const snapshot: AccountState[] = [];
+    for (const a of t.accounts) {
+      if (c.accounts.has(a)) continue;
+      c.accounts.add(a);
+      this.watchedAccounts.set(a, (this.watchedAccounts.get(a) ?? 0) + 1);
+      const s = this.accountState(a);
+      if (s !== undefined) snapshot.push(s);
+    }
+    for (let i = 0; i < snapshot.length; i += ROWS_PER_FRAME) this.send(c, encodeAccountStates(c.sequence, snapshot.slice(i, i + ROWS_PER_FRAME)));
+  }
+
+  private unsubscribe(c: Connection, t: Topics): void {
+    if (t.allOrders) c.allOrders = false;
+    for (const m of t.markets) c.markets.delete(m);
+    for (const a of t.accounts) if (c.accounts.delete(a)) this.unwatch(a);
+  }
+
+  private unwatch(account: number): void {
+    const n = (this.watchedAccounts.get(account) ?? 1) - 1;
+    if (n > 0) this.watchedAccounts.set(account, n);
+    else {
+      this.watchedAccounts.delete(account);
+      this.lastStates.delete(account);
+    }
+  }
+
+  // ---- outbound ----
+
+  private accountState(account: number): AccountState | undefined {
+    if (!this.engine.hasAccount(account)) return undefined;
+    const { id, ...s }: CrossSummary = this.engine.accountSummary(account);
+    const state: AccountState = { ...s, account: id, epoch: this.engine.epochs };
+    this.lastStates.set(account, state);
+    return state;
+  }
+
+  private publishEpoch(r: EpochResult): void {
+    for (const o of r.orders) {
+      this.openOrders.set(o.id, { order: o, remaining: o.quantity });
+      if (this.openOrders.size > this.options.maxOpenOrders) this.openOrders.delete(this.openOrders.keys().next().value!);
+    }
+    const counters = this.counters;
+    this.fanOut(r.orders, encodeOrders, (c, o) => c.markets.has(o.market) || c.accounts.has(o.account), (n) => (counters.ordersOut += n));
+    this.fanOut(
+      r.marginCalls,
+      encodeMarginCalls,
+      (c, m) => c.accounts.has(m.account) || (m.market !== null && c.markets.has(m.market)),
+      (n) => (counters.marginCallsOut += n),
+    );
+    if (this.watchedAccounts.size > 0) this.publishAccountStates();
+  }
+
+  /**
+   * Sends rows to every connection that wants any of them, once each: all-orders connections share one encoding,
+   * the others get the rows their market and account topics select, in emission order.
+   */
+  private fanOut<T extends LiquidationOrder | MarginCall>(
+    rows: readonly T[],
+    encode: (sequence: number, rows: readonly T[]) => Uint8Array,
+    wants: (c: Connection, row: T) => boolean,
+    count: (rows: number) => void,
+  ): void {
+    if (rows.length === 0) return;
+    let shared: Uint8Array[] | undefined;
+    for (const c of this.connections) {
+      if (c.allOrders) {
+        shared ??= chunks(rows).map((chunk) => encode(0, chunk));
+        for (const f of shared) this.sendShared(c, f);
+        count(rows.length);
+      } else if (c.markets.size > 0 || c.accounts.size > 0) {
+        const mine = rows.filter((row) => wants(c, row));
+        for (const chunk of chunks(mine)) this.send(c, encode(c.sequence, chunk));
+        count(mine.length);
+      }
+    }
+  }
+
+  /** After an epoch: the watched accounts whose state changed, each to the connections that watch it. */
+  private publishAccountStates(): void {
+    const changed = new Map<number, AccountState>();
+    for (const account of this.watchedAccounts.keys()) {
+      const before = this.lastStates.get(account);
+      const now = this.accountState(account);
+      if (now !== undefined && (before === undefined || !sameState(before, now))) changed.set(account, now);
+    }
+    if (changed.size === 0) return;
+    for (const c of this.connections) {
+      if (c.accounts.size === 0) continue;
+      const mine: AccountState[] = [];
+      for (const [account, s] of changed) if (c.accounts.has(account)) mine.push(s);
+      for (const chunk of chunks(mine)) this.send(c, encodeAccountStates(c.sequence, chunk));
+      this.counters.accountStatesOut += mine.length;
+    }
+  }
+
+  private engineStatusFrame(sequence: number, message: string): Uint8Array {
+    const e = this.engine;
+    return encodeEngineStatus(sequence, { state: this.state, epoch: e.epochs, lastSequence: e.lastSequence, ...e.counts, message });
+  }
+
+  private broadcastEngineStatus(message = ''): void {
+    if (this.connections.size === 0) return;
+    const frame = this.engineStatusFrame(0, message);
+    for (const c of this.connections) this.sendShared(c, frame);
+  }
+
+  /** Tells every connection the server is closing, closes them (1001) and stops listening. Idempotent. */
+  async close(): Promise<void> {
+    if (this.state === 'closing') return;
+    this.state = 'closing';
+    this.offEpoch();
+    clearInterval(this.heartbeat);
+    this.broadcastEngineStatus('server closing');
+    for (const c of [...this.connections]) c.ws?.end(CloseCode.GoingAway, 'server closing');
+    if (this.listenSocket !== null) uWS.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = null;
+    // Let uWS flush the close frames before the caller tears the engine down.
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+function chunks<T>(rows: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += ROWS_PER_FRAME) out.push(rows.slice(i, i + ROWS_PER_FRAME));
+  return out;
+}
+
+function sameState(a: AccountState, b: AccountState): boolean {
+  return (
+    a.collateral === b.collateral &&
+    a.equity === b.equity &&
+    a.initialMargin === b.initialMargin &&
+    a.maintenanceMargin === b.maintenanceMargin &&
+    a.liquidatable === b.liquidatable &&
+    a.marginCall === b.marginCall
+  );
+}

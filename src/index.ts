@@ -7,3 +7,4 @@ export { type LiquidationOrder, type MarginCall, type OrderReasonName, orderId }
 export { type AccountReport, type PositionReport } from './risk/account-report.js';
 export { BYTES_PER_POSITION, BYTES_PER_ACCOUNT, LAYOUT_VERSION } from './tables/layout.js';
 export * as domain from './domain/index.js';
+export { FeedServer, CloseCode, type FeedServerOptions, type FeedStats, type AcceptedFill, type RejectedFrame, type Role } from './feed/server.js';

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { Engine } from '../engine/engine.js';
 import { type LiquidationOrder } from '../execution/orders.js';
-import { mulberry32, normal } from './random.js';
+import { mulberry32 } from './random.js';
+import { MARKETS, population, PricePath, TIERS } from './world.js';
 
 export interface DemoOptions {
   readonly seed: number;
@@ -17,20 +18,6 @@ export interface DemoOptions {
   readonly printPerEpoch: number;
   readonly log: (line: string) => void;
 }
-
-const MARKETS = [
-  { id: 0, symbol: 'BTC-USD', price: 60_000, vol: 0.002, beta: 1.0 },
-  { id: 1, symbol: 'ETH-USD', price: 3_000, vol: 0.0025, beta: 1.2 },
-  { id: 2, symbol: 'SOL-USD', price: 150, vol: 0.0035, beta: 1.5 },
-  { id: 3, symbol: 'DOGE-USD', price: 0.15, vol: 0.0045, beta: 1.8 },
-] as const;
-
-const TIERS = [
-  { maxNotional: 50_000, initialMarginFraction: 0.02, maintenanceMarginFraction: 0.01 },
-  { maxNotional: 250_000, initialMarginFraction: 0.04, maintenanceMarginFraction: 0.02 },
-  { maxNotional: 1_000_000, initialMarginFraction: 0.1, maintenanceMarginFraction: 0.05 },
-  { maxNotional: null, initialMarginFraction: 0.2, maintenanceMarginFraction: 0.1 },
-];
 
 export interface DemoSummary {
   readonly epochs: number;
@@ -53,7 +40,6 @@ interface Held {
 
 export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const rand = mulberry32(o.seed);
-  const gauss = normal(rand);
   const engine = await Engine.start({
     scanWorkers: o.scanWorkers,
     autoEpoch: false,
@@ -66,25 +52,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const book = new Map<string, Held>();
     const collateral = new Map<number, number>();
     let positions = 0;
-    for (let a = 1; a <= o.accounts; a++) {
-      const held: { m: (typeof MARKETS)[number]; size: number }[] = [];
-      let notional = 0;
-      for (const m of MARKETS) {
-        if (rand() < 0.45) continue;
-        const usd = 2_000 * Math.exp(2.5 * rand()); // 2k .. 24k quote
-        const size = ((rand() < 0.6 ? 1 : -1) * usd) / m.price;
-        held.push({ m, size });
-        notional += usd;
-      }
-      const leverage = 1.5 + 10.5 * rand() ** 3; // mostly modest, a tail near 12x
-      const c = Math.round((notional / leverage) * 100) / 100;
-      engine.addAccount(a, c);
-      collateral.set(a, c);
-      for (const h of held) {
-        const isolated = rand() < 0.1;
-        const iso = isolated ? Math.round((Math.abs(h.size) * h.m.price * 0.08) * 100) / 100 : null;
-        engine.upsertPosition({ account: a, market: h.m.id, size: h.size, entryPrice: h.m.price, isolatedCollateral: iso });
-        book.set(`${a}:${h.m.id}`, { size: h.size, entry: h.m.price, isolatedCollateral: iso });
+    for (const account of population(rand, o.accounts)) {
+      engine.addAccount(account.id, account.collateral);
+      collateral.set(account.id, account.collateral);
+      for (const p of account.positions) {
+        engine.upsertPosition({ account: account.id, ...p });
+        book.set(`${account.id}:${p.market}`, { size: p.size, entry: p.entryPrice, isolatedCollateral: p.isolatedCollateral });
         positions++;
       }
     }
@@ -92,9 +65,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     log(`engine: ${engine.config.scanWorkers} scan worker(s) + 1 executor thread`);
     await engine.step();
 
-    const prices: number[] = MARKETS.map((m) => m.price);
-    const crashAt = Math.floor(o.steps * 0.55);
-    const crashLength = Math.max(3, Math.floor(o.steps * 0.06));
+    const path = new PricePath(rand, o.steps);
     let orders = 0;
     let calls = 0;
     let notionalLiquidated = 0;
@@ -104,15 +75,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const digest = createHash('sha256');
 
     for (let step = 1; step <= o.steps; step++) {
-      const common = gauss();
-      const crash = step >= crashAt && step < crashAt + crashLength ? -0.03 : 0;
-      const rebound = step >= crashAt + crashLength && step < crashAt + 2 * crashLength ? 0.012 : 0;
-      const updates = MARKETS.map((m, i) => {
-        const r = m.beta * (crash + rebound) + m.vol * (0.7 * common + 0.7 * gauss());
-        prices[i] = prices[i]! * Math.exp(r);
-        return { market: m.id, price: Number(prices[i]!.toPrecision(8)) };
-      });
-      if (step === crashAt) log(`--- step ${step}: crash begins ---`);
+      const updates = path.next();
+      if (step === path.crashAt) log(`--- step ${step}: crash begins ---`);
       engine.pushPrices(updates);
       const t0 = process.hrtime.bigint();
       const r = await engine.step();

@@ -1,0 +1,322 @@
+/**
+ * The feed client SDK: a typed connection to an Unwind feed server, for Node (the `ws` package, or the global
+ * WebSocket of Node 22+) and for browsers (the global WebSocket). It encodes and decodes frames (codec.ts), numbers
+ * its frames, remembers its subscriptions and reconnects with exponential backoff, subscribing again.
+ *
+ * No Node API is imported here, so the module bundles for a browser; `ws` is loaded lazily only when there is no
+ * global WebSocket.
+ *
+ *   const client = await FeedClient.connect({ url: 'ws://127.0.0.1:9001/v1/feed', token });
+ *   client.on('orders', (orders) => ...);
+ *   client.subscribe({ markets: [1], accounts: [], allOrders: false });
+ *   client.sendTicks([{ market: 1, source: 3, price: 50_000, confidence: 5, eventTimeUs, sourceSequence }]);
+ */
+import {
+  decodeFrame,
+  encodeCollateral,
+  encodeFills,
+  encodePositions,
+  encodeSubscribe,
+  encodeTicks,
+  encodeUnsubscribe,
+  type AccountState,
+  type CollateralUpdate,
+  type FeedMessage,
+  type Fill,
+  type FrameError,
+  type LiquidationOrder,
+  type MarginCall,
+  type PositionUpdate,
+  type Tick,
+  type Topics,
+} from './codec.js';
+
+/** The part of the WHATWG WebSocket both browsers and `ws` implement. */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** A WebSocket constructor: the browser's, or `ws`'s (which takes options with headers as a third argument). */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[], options?: { headers?: Record<string, string> }) => WebSocketLike;
+
+export interface ReconnectOptions {
+  /** First delay after a lost connection; doubles per failed attempt. Default 100 ms. */
+  readonly initialDelayMs?: number;
+  /** Largest delay. Default 5,000 ms. */
+  readonly maxDelayMs?: number;
+  /** Attempts after a lost connection before giving up ('closed' is emitted). Default unlimited. */
+  readonly maxAttempts?: number;
+}
+
+export interface FeedClientOptions {
+  /** The server's endpoint, e.g. ws://127.0.0.1:9001/v1/feed. */
+  readonly url: string;
+  /** A publisher or subscriber token. */
+  readonly token: string;
+  /**
+   * How the token travels: 'header' (Authorization: Bearer; Node only, kept out of URLs and access logs) or 'query'
+   * (?token=; the only way from a browser). Default: 'header' with `ws`, 'query' with a global WebSocket.
+   */
+  readonly tokenIn?: 'header' | 'query';
+  /** The WebSocket implementation. Default: globalThis.WebSocket, else the `ws` package. */
+  readonly WebSocket?: WebSocketConstructor;
+  /** Reconnect after a lost connection (default on); false: stay closed. */
+  readonly reconnect?: ReconnectOptions | false;
+  /** Largest inbound frame decoded; larger ones are reported as 'decodeError'. Default 64 MiB. */
+  readonly maxFrameBytes?: number;
+  /** Source of jitter in [0, 1) for reconnect delays (seed it in tests). Default Math.random. */
+  readonly random?: () => number;
+}
+
+/** Events and the arguments their listeners receive. */
+export interface FeedClientEvents {
+  open: [];
+  /** The connection closed; `willReconnect` says whether a reconnect is scheduled. */
+  close: [code: number, reason: string, willReconnect: boolean];
+  reconnecting: [attempt: number, delayMs: number];
+  orders: [orders: readonly LiquidationOrder[], sequence: number];
+  marginCalls: [calls: readonly MarginCall[], sequence: number];
+  accountStates: [states: readonly AccountState[], sequence: number];
+  marketStatus: [status: Extract<FeedMessage, { kind: 'marketStatus' }>];
+  engineStatus: [status: Extract<FeedMessage, { kind: 'engineStatus' }>];
+  /** The server rejected one of our frames (an ErrorFrame): its code, message and our frame's sequence. */
+  serverError: [error: Extract<FeedMessage, { kind: 'errorFrame' }>];
+  /** A frame from the server that this client could not decode. */
+  decodeError: [error: FrameError];
+  /** Every decoded frame, whatever its kind. */
+  message: [message: FeedMessage];
+}
+
+type Listener<E extends keyof FeedClientEvents> = (...args: FeedClientEvents[E]) => void;
+
+/** Thrown by a send while the client is not connected, and by `connect` when the first attempt fails. */
+export class FeedClientError extends Error {
+  override readonly name = 'FeedClientError';
+  constructor(
+    readonly code: 'NOT_CONNECTED' | 'CONNECT_FAILED' | 'CLOSED',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const OPEN = 1;
+const DEFAULT_MAX_INBOUND_BYTES = 64 << 20;
+
+async function defaultWebSocket(): Promise<{ ctor: WebSocketConstructor; isWs: boolean }> {
+  const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (global !== undefined) return { ctor: global, isWs: false };
+  const ws = (await import('ws')) as unknown as { default: WebSocketConstructor };
+  return { ctor: ws.default, isWs: true };
+}
+
+export class FeedClient {
+  private socket: WebSocketLike | undefined;
+  private sequence = 0;
+  private attempt = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private closedByUser = false;
+  private readonly markets = new Set<number>();
+  private readonly accounts = new Set<number>();
+  private allOrders = false;
+  private readonly listeners = new Map<keyof FeedClientEvents, Set<(...args: never[]) => void>>();
+
+  private constructor(
+    private readonly options: FeedClientOptions,
+    private readonly ctor: WebSocketConstructor,
+    private readonly tokenIn: 'header' | 'query',
+  ) {}
+
+  /** Connects; resolves when the first connection is open, rejects (CONNECT_FAILED) if it cannot be opened. */
+  static async connect(options: FeedClientOptions): Promise<FeedClient> {
+    const found = options.WebSocket === undefined ? await defaultWebSocket() : { ctor: options.WebSocket, isWs: false };
+    const tokenIn = options.tokenIn ?? (found.isWs ? 'header' : 'query');
+    const client = new FeedClient(options, found.ctor, tokenIn);
+    await client.open();
+    return client;
+  }
+
+  on<E extends keyof FeedClientEvents>(event: E, listener: Listener<E>): () => void {
+    let set = this.listeners.get(event);
+    if (set === undefined) this.listeners.set(event, (set = new Set()));
+    set.add(listener as (...args: never[]) => void);
+    return () => set.delete(listener as (...args: never[]) => void);
+  }
+
+  get connected(): boolean {
+    return this.socket?.readyState === OPEN;
+  }
+  /** Bytes queued by the WebSocket and not yet sent: a publisher's own backpressure signal. */
+  get bufferedAmount(): number {
+    return this.socket?.bufferedAmount ?? 0;
+  }
+  /** The subscriptions the client holds (and restores after a reconnect). */
+  get topics(): Topics {
+    return { markets: [...this.markets], accounts: [...this.accounts], allOrders: this.allOrders };
+  }
+
+  // ---- publishing (publisher tokens only; the server answers a subscriber with FORBIDDEN) ----
+
+  /** Sends one frame of ticks; returns its sequence (echoed by the server in an ErrorFrame if rejected). */
+  sendTicks(ticks: readonly Tick[]): number {
+    return this.send((s) => encodeTicks(s, ticks));
+  }
+  sendPositions(positions: readonly PositionUpdate[]): number {
+    return this.send((s) => encodePositions(s, positions));
+  }
+  sendCollateral(updates: readonly CollateralUpdate[]): number {
+    return this.send((s) => encodeCollateral(s, updates));
+  }
+  sendFills(fills: readonly Fill[]): number {
+    return this.send((s) => encodeFills(s, fills));
+  }
+  /** Sends a frame made elsewhere (its sequence is the caller's business). */
+  sendRaw(frame: Uint8Array): void {
+    this.requireOpen().send(frame);
+  }
+
+  // ---- subscriptions ----
+
+  /** Adds topics; remembered and sent again after a reconnect. Sent now when connected. */
+  subscribe(topics: Partial<Topics>): void {
+    const t = { markets: topics.markets ?? [], accounts: topics.accounts ?? [], allOrders: topics.allOrders ?? false };
+    for (const m of t.markets) this.markets.add(m);
+    for (const a of t.accounts) this.accounts.add(a);
+    if (t.allOrders) this.allOrders = true;
+    if (this.connected) this.send((s) => encodeSubscribe(s, t));
+  }
+
+  unsubscribe(topics: Partial<Topics>): void {
+    const t = { markets: topics.markets ?? [], accounts: topics.accounts ?? [], allOrders: topics.allOrders ?? false };
+    for (const m of t.markets) this.markets.delete(m);
+    for (const a of t.accounts) this.accounts.delete(a);
+    if (t.allOrders) this.allOrders = false;
+    if (this.connected) this.send((s) => encodeUnsubscribe(s, t));
+  }
+
+  /** Closes for good (no reconnect). */
+  close(code = 1000, reason = 'client closing'): void {
+    this.closedByUser = true;
+    clearTimeout(this.timer);
+    this.socket?.close(code, reason);
+  }
+
+  // ---- connection ----
+
+  private open(): Promise<void> {
+    const { url, token } = this.options;
+    const sep = url.includes('?') ? '&' : '?';
+    const socket =
+      this.tokenIn === 'header'
+        ? new this.ctor(url, [], { headers: { authorization: `Bearer ${token}` } })
+        : new this.ctor(`${url}${sep}token=${encodeURIComponent(token)}`);
+    socket.binaryType = 'arraybuffer';
+    this.socket = socket;
+    return new Promise((resolve, reject) => {
+      let opened = false;
+      socket.onopen = () => {
+        opened = true;
+        this.sequence = 0;
+        this.attempt = 0;
+        const t = this.topics;
+        if (t.markets.length > 0 || t.accounts.length > 0 || t.allOrders) this.send((s) => encodeSubscribe(s, t));
+        this.emit('open');
+        resolve();
+      };
+      socket.onmessage = (ev) => this.received(ev.data);
+      socket.onerror = () => {
+        // Browsers say nothing more; `close` follows with the code.
+      };
+      socket.onclose = (ev) => {
+        if (this.socket !== socket) return;
+        this.socket = undefined;
+        if (!opened && this.attempt === 0) {
+          reject(new FeedClientError('CONNECT_FAILED', `cannot open ${url} (code ${ev.code}${ev.reason ? `, ${ev.reason}` : ''}): check the URL and the token`));
+          return;
+        }
+        const willReconnect = this.scheduleReconnect();
+        this.emit('close', ev.code, ev.reason, willReconnect);
+      };
+    });
+  }
+
+  private scheduleReconnect(): boolean {
+    const r = this.options.reconnect;
+    if (this.closedByUser || r === false) return false;
+    const max = r?.maxAttempts ?? Infinity;
+    if (this.attempt >= max) return false;
+    this.attempt++;
+    const initial = r?.initialDelayMs ?? 100;
+    const cap = r?.maxDelayMs ?? 5000;
+    // Exponential backoff with jitter in [50%, 100%] of the step, so a fleet of clients does not reconnect in step.
+    const step = Math.min(cap, initial * 2 ** (this.attempt - 1));
+    const delay = Math.round(step * (0.5 + 0.5 * (this.options.random ?? Math.random)()));
+    this.emit('reconnecting', this.attempt, delay);
+    this.timer = setTimeout(() => {
+      if (this.closedByUser) return;
+      this.open().catch(() => {
+        // A failed attempt ends in onclose, which schedules the next one.
+      });
+    }, delay);
+    return true;
+  }
+
+  private requireOpen(): WebSocketLike {
+    const s = this.socket;
+    if (s === undefined || s.readyState !== OPEN) {
+      throw new FeedClientError(this.closedByUser ? 'CLOSED' : 'NOT_CONNECTED', 'the feed connection is not open');
+    }
+    return s;
+  }
+
+  private send(encode: (sequence: number) => Uint8Array): number {
+    const socket = this.requireOpen();
+    const sequence = this.sequence++;
+    socket.send(encode(sequence));
+    return sequence;
+  }
+
+  private received(data: unknown): void {
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : undefined;
+    if (bytes === undefined) {
+      this.emit('decodeError', { kind: 'error', code: 'MALFORMED_FRAME', message: 'a text frame from the server' });
+      return;
+    }
+    const m = decodeFrame(bytes, this.options.maxFrameBytes ?? DEFAULT_MAX_INBOUND_BYTES);
+    if (m.kind === 'error') {
+      this.emit('decodeError', m);
+      return;
+    }
+    this.emit('message', m);
+    switch (m.kind) {
+      case 'orders':
+        return this.emit('orders', m.orders, m.sequence);
+      case 'marginCalls':
+        return this.emit('marginCalls', m.marginCalls, m.sequence);
+      case 'accountStates':
+        return this.emit('accountStates', m.accounts, m.sequence);
+      case 'marketStatus':
+        return this.emit('marketStatus', m);
+      case 'engineStatus':
+        return this.emit('engineStatus', m);
+      case 'errorFrame':
+        return this.emit('serverError', m);
+      default:
+      // Inbound kinds (ticks, positions...) are not sent by servers; 'message' has reported them.
+    }
+  }
+
+  private emit<E extends keyof FeedClientEvents>(event: E, ...args: FeedClientEvents[E]): void {
+    const set = this.listeners.get(event);
+    if (set === undefined) return;
+    for (const l of set) (l as (...a: FeedClientEvents[E]) => void)(...args);
+  }
+}

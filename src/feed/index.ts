@@ -1,0 +1,11 @@
+/** The binary feed for clients (`unwind/feed`): the client SDK and the codec. Browser-safe: no Node API, no uWS. */
+export {
+  FeedClient,
+  FeedClientError,
+  type FeedClientEvents,
+  type FeedClientOptions,
+  type ReconnectOptions,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './client.js';
+export * from './codec.js';

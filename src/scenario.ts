@@ -89,25 +89,33 @@ export async function loadScenario(s: Scenario, options: { scanWorkers?: number 
     throw e;
   }
   try {
-    s.markets.forEach((m, i) => {
-      engine.addMarketAt({ id: m.id, symbol: m.symbol, price: m.price, tiers: m.tiers, positionCapacity: perMarket }, `markets[${i}]`);
-      if (m.oraclePrice !== undefined) engine.pushPrice(m.id, m.price, m.oraclePrice);
-    });
-    s.accounts.forEach((a, i) => {
-      engine.addAccountAt(a.id, a.collateral, `accounts[${i}]`);
-      const seen = new Set<number>();
-      (a.positions ?? []).forEach((p, j) => {
-        const field = `accounts[${i}].positions[${j}]`;
-        if (seen.has(p.market)) bad(`${field}.market`, `account ${a.id} already has a position in market ${p.market}`);
-        seen.add(p.market);
-        engine.upsertPositionAt({ ...p, account: a.id }, field);
-      });
-    });
+    populate(engine, s, perMarket);
   } catch (e) {
     await engine.close();
     throw e;
   }
   return engine;
+}
+
+/**
+ * Adds a scenario's markets and accounts to a running engine, naming the bad field on rejection (the engine keeps
+ * what was added before it). `positionCapacity`: slots each market reserves (default: the engine's equal share).
+ */
+export function populate(engine: Engine, s: Pick<Scenario, 'markets' | 'accounts'>, positionCapacity?: number): void {
+  s.markets.forEach((m, i) => {
+    engine.addMarketAt({ id: m.id, symbol: m.symbol, price: m.price, tiers: m.tiers, positionCapacity }, `markets[${i}]`);
+    if (m.oraclePrice !== undefined) engine.pushPrice(m.id, m.price, m.oraclePrice);
+  });
+  s.accounts.forEach((a, i) => {
+    engine.addAccountAt(a.id, a.collateral, `accounts[${i}]`);
+    const seen = new Set<number>();
+    (a.positions ?? []).forEach((p, j) => {
+      const field = `accounts[${i}].positions[${j}]`;
+      if (seen.has(p.market)) bad(`${field}.market`, `account ${a.id} already has a position in market ${p.market}`);
+      seen.add(p.market);
+      engine.upsertPositionAt({ ...p, account: a.id }, field);
+    });
+  });
 }
 
 /** Evaluates a scenario: one epoch, then every account's report. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Thread: main. The `unwind` command.
- *   unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N]
+ *   unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--embedded]
+ *   unwind serve [--config FILE]       the binary feed server, until SIGINT / SIGTERM
  *   unwind check FILE [--compact]      evaluate a scenario and print a JSON report
  */
 import { readFileSync } from 'node:fs';
@@ -9,10 +10,17 @@ import { parseArgs } from 'node:util';
 import { UnwindError } from '../errors.js';
 import { checkScenario, parseScenario } from '../scenario.js';
 import { runDemo } from '../sim/demo.js';
+import { runFeedDemo } from '../sim/feed-demo.js';
+import { readServeConfig, serve } from './serve.js';
 
 const USAGE = `usage:
-  unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N]
+  unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--embedded]
+               server, price publisher, matching engine and risk desk over loopback WebSocket
+               (--embedded: the same world in-process, no sockets, with a reproducible order-stream hash)
+  unwind serve [--config FILE] [--stats-every S]
+               the binary feed server (README "Wire protocol"), until SIGINT or SIGTERM
   unwind check FILE [--compact]
+               evaluate a scenario and print a JSON report
 `;
 
 function int(v: string | undefined, name: string, fallback: number): number {
@@ -31,28 +39,77 @@ async function demo(argv: string[]): Promise<void> {
       steps: { type: 'string' },
       workers: { type: 'string' },
       print: { type: 'string' },
+      'interval-ms': { type: 'string' },
+      embedded: { type: 'boolean' },
     },
   });
   const workers = values.workers === undefined ? undefined : int(values.workers, 'workers', 2);
-  const t0 = process.hrtime.bigint();
-  const s = await runDemo({
+  const common = {
     seed: int(values.seed, 'seed', 7),
     accounts: Math.max(1, int(values.accounts, 'accounts', 50_000)),
     steps: Math.max(1, int(values.steps, 'steps', 200)),
     scanWorkers: workers,
-    printPerEpoch: int(values.print, 'print', 4),
-    log: (line) => console.log(line),
-  });
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    log: (line: string) => console.log(line),
+  };
+  const t0 = process.hrtime.bigint();
+  const wall = (): string => `${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`;
+  const quote = (x: number): string => Math.round(x).toLocaleString('en-US');
+  if (values.embedded === true) {
+    const s = await runDemo({ ...common, printPerEpoch: int(values.print, 'print', 4) });
+    console.log('--- summary ---');
+    console.log(`epochs               ${s.epochs}`);
+    console.log(`positions            ${s.positions}`);
+    console.log(`liquidation orders   ${s.orders} (${s.accountsLiquidated} accounts, ${quote(s.notionalLiquidated)} quote notional)`);
+    console.log(`margin calls         ${s.marginCalls}`);
+    console.log(`bad debt             ${s.badDebt.toFixed(2)} quote (left for the insurance fund)`);
+    console.log(`epoch latency        p50 ${s.epochMicros.p50} us, p99 ${s.epochMicros.p99} us, max ${s.epochMicros.max} us (price push to orders)`);
+    console.log(`order stream sha256  ${s.orderStreamDigest}`);
+    console.log(`wall time            ${wall()}`);
+    return;
+  }
+  const s = await runFeedDemo({ ...common, printPerFrame: int(values.print, 'print', 4), intervalMs: int(values['interval-ms'], 'interval-ms', 10) });
+  const st = s.server;
+  const rejected = Object.entries(s.rejectedByCode).map(([code, n]) => `${n} ${code}`).join(', ') || 'none';
   console.log('--- summary ---');
+  console.log(`feed                 ${s.url}: ${st.framesIn} frames in (${st.ticksIn} ticks, ${st.positionUpdatesIn} position and ${st.collateralUpdatesIn} collateral updates, ${st.fillsIn} fills), ${st.framesOut} frames out`);
+  console.log(`rejected frames      ${rejected}`);
   console.log(`epochs               ${s.epochs}`);
   console.log(`positions            ${s.positions}`);
-  console.log(`liquidation orders   ${s.orders} (${s.accountsLiquidated} accounts, ${Math.round(s.notionalLiquidated).toLocaleString('en-US')} quote notional)`);
+  console.log(`liquidation orders   ${s.orders} received by the risk desk, ${s.fills} filled by the matching engine (${s.accountsLiquidated} accounts, ${quote(s.notionalLiquidated)} quote notional)`);
   console.log(`margin calls         ${s.marginCalls}`);
   console.log(`bad debt             ${s.badDebt.toFixed(2)} quote (left for the insurance fund)`);
-  console.log(`epoch latency        p50 ${s.epochMicros.p50} us, p99 ${s.epochMicros.p99} us, max ${s.epochMicros.max} us (price push to orders)`);
-  console.log(`order stream sha256  ${s.orderStreamDigest}`);
-  console.log(`wall time            ${seconds.toFixed(1)} s`);
+  console.log(`tick to order        p50 ${s.tickToOrderMicros.p50} us, p99 ${s.tickToOrderMicros.p99} us, max ${s.tickToOrderMicros.max} us (price frame sent -> orders frame received, loopback)`);
+  console.log(`order stream sha256  ${s.orderStreamDigest} (depends on which ticks share an epoch; --embedded is reproducible)`);
+  console.log(`wall time            ${wall()}`);
+}
+
+async function serveCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, 'stats-every': { type: 'string' } } });
+  const { engine, server, generated } = await serve(readServeConfig(values.config));
+  console.log(`unwind serve: ${server.url} (uWebSockets.js native; stats at ${server.url.replace(/^ws/, 'http')}/stats)`);
+  console.log(`engine: ${engine.counts.markets} markets, ${engine.counts.accounts} accounts, ${engine.config.scanWorkers} scan worker(s) + 1 executor thread`);
+  if (generated.publisher !== undefined) console.log(`publisher token (generated): ${generated.publisher}`);
+  if (generated.subscriber !== undefined) console.log(`subscriber token (generated): ${generated.subscriber}`);
+  const every = int(values['stats-every'], 'stats-every', 10);
+  const timer =
+    every > 0
+      ? setInterval(() => {
+          const st = server.stats();
+          const rejected = Object.values(st.rejected).reduce((a, b) => a + b, 0);
+          console.log(
+            `stats: ${st.publishers} publishers, ${st.subscribers} subscribers, ${st.framesIn} frames in, ${st.ticksIn} ticks, ` +
+              `${st.ordersOut} orders out, ${rejected} rejected, ${st.slowConsumersDropped} slow consumers dropped, epoch ${engine.epochs}`,
+          );
+        }, every * 1000)
+      : undefined;
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  clearInterval(timer);
+  console.log('unwind serve: closing');
+  await server.close();
+  await engine.close();
 }
 
 async function check(argv: string[]): Promise<void> {
@@ -74,6 +131,8 @@ async function main(): Promise<void> {
   switch (command) {
     case 'demo':
       return demo(rest);
+    case 'serve':
+      return serveCommand(rest);
     case 'check':
       return check(rest);
     case undefined:

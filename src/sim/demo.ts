@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Engine } from '../engine/engine.js';
-import { type LiquidationOrder } from '../execution/orders.js';
+import { formatOrder } from './format.js';
 import { mulberry32 } from './random.js';
 import { MARKETS, population, PricePath, TIERS } from './world.js';
 
@@ -129,15 +129,4 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   } finally {
     await engine.close();
   }
-}
-
-function formatOrder(step: number, o: LiquidationOrder): string {
-  return (
-    `step ${String(step).padStart(4)}  LIQUIDATE ${o.side.toUpperCase().padEnd(4)} ${fmt(o.quantity).padStart(12)} ${o.symbol.padEnd(8)}` +
-    ` limit ${fmt(o.limitPrice).padStart(10)} (oracle ${fmt(o.oraclePrice)})  account ${o.account}  health ${o.health.toFixed(3)}  ${o.reason}  id ${o.id}`
-  );
-}
-
-function fmt(x: number): string {
-  return Number(x.toPrecision(6)).toString();
 }

@@ -1,0 +1,244 @@
+/**
+ * The main command's demo (`npm start`): everything over real loopback WebSocket.
+ *
+ *   price publisher (3 sources x 4 markets) --ticks-->  +-----------------------+  --orders--> risk desk (subscriber)
+ *   matching engine (publisher) --positions, fills--->  | FeedServer (uWS) +    |  --orders--> matching engine
+ *                               <--------orders-------  | Engine (scan pool +   |
+ *                                                       | executor thread)      |
+ *                                                       +-----------------------+
+ *
+ * The matching engine opens the accounts and positions over the socket, fills every liquidation order at its
+ * limit price (reporting the fill and the closed position back), and keeps the book from which bad debt is
+ * counted. The price publisher sends one frame per step with every source's tick; the risk desk prints
+ * liquidations as they arrive. Until the oracle layer aggregates sources (issue 5), a market's last tick in a
+ * frame sets its price.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { Engine } from '../engine/engine.js';
+import { FeedClient } from '../feed/client.js';
+import { type Tick } from '../feed/messages.js';
+import { FeedServer, type FeedStats } from '../feed/server.js';
+import { formatOrder } from './format.js';
+import { mulberry32, normal } from './random.js';
+import { MARKETS, population, PricePath, TIERS } from './world.js';
+
+export interface FeedDemoOptions {
+  readonly seed: number;
+  readonly accounts: number;
+  readonly steps: number;
+  /** Milliseconds between price steps. */
+  readonly intervalMs: number;
+  readonly scanWorkers?: number;
+  /** Orders printed per frame before "... and N more". */
+  readonly printPerFrame: number;
+  readonly log: (line: string) => void;
+}
+
+export interface FeedDemoSummary {
+  readonly url: string;
+  readonly positions: number;
+  readonly ticksSent: number;
+  readonly epochs: number;
+  readonly orders: number;
+  readonly fills: number;
+  readonly marginCalls: number;
+  readonly accountsLiquidated: number;
+  readonly notionalLiquidated: number;
+  readonly badDebt: number;
+  readonly rejectedByCode: Record<string, number>;
+  readonly tickToOrderMicros: { p50: number; p99: number; max: number };
+  readonly server: FeedStats;
+  readonly orderStreamDigest: string;
+}
+
+const SOURCES = 3;
+/** Rows per setup frame: 10,000 positions are 400 KB, inside the default 1 MiB frame. */
+const SETUP_ROWS = 10_000;
+
+interface Held {
+  size: number;
+  entry: number;
+  isolatedCollateral: number | null;
+}
+
+export async function runFeedDemo(o: FeedDemoOptions): Promise<FeedDemoSummary> {
+  const rand = mulberry32(o.seed);
+  const log = o.log;
+  const world = population(rand, o.accounts);
+  const positions = world.reduce((n, a) => n + a.positions.length, 0);
+  const engine = await Engine.start({
+    scanWorkers: o.scanWorkers,
+    capacity: { markets: MARKETS.length, accounts: o.accounts, positions: o.accounts * MARKETS.length },
+  });
+  for (const m of MARKETS) engine.addMarket({ id: m.id, symbol: m.symbol, price: m.price, tiers: TIERS });
+  const publisherToken = randomBytes(18).toString('base64url');
+  const subscriberToken = randomBytes(18).toString('base64url');
+  const server = await FeedServer.start(engine, { port: 0, publisherTokens: [publisherToken], subscriberTokens: [subscriberToken] });
+  const clients: FeedClient[] = [];
+  try {
+    log(`unwind demo: feed server ${server.url} (uWebSockets.js native), engine with ${engine.config.scanWorkers} scan worker(s) + 1 executor thread`);
+    log(`world: ${MARKETS.length} markets, ${o.accounts} accounts, ${positions} positions, ${o.steps} price steps of ${o.intervalMs} ms, ${SOURCES} sources per market, seed ${o.seed}`);
+
+    const matcher = await FeedClient.connect({ url: server.url, token: publisherToken });
+    const prices = await FeedClient.connect({ url: server.url, token: publisherToken });
+    const desk = await FeedClient.connect({ url: server.url, token: subscriberToken, tokenIn: 'query' });
+    clients.push(matcher, prices, desk);
+    const rejected: Record<string, number> = {};
+    for (const c of clients) {
+      c.on('serverError', (e) => {
+        rejected[e.code] = (rejected[e.code] ?? 0) + 1;
+        log(`  rejected by the server: ${e.code} (frame ${e.offendingSequence ?? '?'}): ${e.message}`);
+      });
+    }
+
+    // ---- the matching engine opens the book over the socket ----
+    const book = new Map<string, Held>();
+    const collateral = new Map<number, number>();
+    for (let i = 0; i < world.length; i += SETUP_ROWS) {
+      matcher.sendCollateral(world.slice(i, i + SETUP_ROWS).map((a) => ({ account: a.id, collateral: a.collateral })));
+    }
+    const rows = world.flatMap((a) => a.positions.map((p) => ({ account: a.id, ...p })));
+    for (let i = 0; i < rows.length; i += SETUP_ROWS) matcher.sendPositions(rows.slice(i, i + SETUP_ROWS));
+    for (const a of world) {
+      collateral.set(a.id, a.collateral);
+      for (const p of a.positions) book.set(`${a.id}:${p.market}`, { size: p.size, entry: p.entryPrice, isolatedCollateral: p.isolatedCollateral });
+    }
+    // Frames of one connection are applied in order: the snapshot of the last account arrives after every setup frame.
+    await barrier(matcher, world[world.length - 1]!.id);
+    log(`book loaded over the socket: ${engine.counts.accounts} accounts, ${engine.counts.positions} positions`);
+
+    // ---- the matching engine fills every order at its limit price ----
+    let fills = 0;
+    let badDebt = 0;
+    let notionalLiquidated = 0;
+    const liquidated = new Set<number>();
+    matcher.subscribe({ allOrders: true });
+    matcher.on('orders', (orders) => {
+      const closed: { account: number; market: number; size: number; entryPrice: number }[] = [];
+      const touched = new Set<number>();
+      const filled = orders.flatMap((order) => {
+        const key = `${order.account}:${order.market}`;
+        const h = book.get(key);
+        if (h === undefined || h.size === 0) return [];
+        const realized = h.size * (order.limitPrice - h.entry);
+        const c = collateral.get(order.account)!;
+        if (h.isolatedCollateral !== null) {
+          const left = h.isolatedCollateral + realized;
+          if (left < 0) badDebt -= left;
+          else collateral.set(order.account, c + left);
+        } else {
+          collateral.set(order.account, c + realized);
+        }
+        book.set(key, { size: 0, entry: 0, isolatedCollateral: null });
+        closed.push({ account: order.account, market: order.market, size: 0, entryPrice: 0 });
+        touched.add(order.account);
+        liquidated.add(order.account);
+        notionalLiquidated += order.quantity * order.limitPrice;
+        return [{ orderId: order.id, account: order.account, market: order.market, quantity: order.quantity, price: order.limitPrice, eventTimeUs: nowUs() }];
+      });
+      if (filled.length === 0) return;
+      fills += filled.length;
+      matcher.sendFills(filled);
+      matcher.sendPositions(closed);
+      matcher.sendCollateral([...touched].map((a) => ({ account: a, collateral: collateral.get(a)! })));
+    });
+
+    // ---- the risk desk watches every order and margin call ----
+    let orders = 0;
+    let marginCalls = 0;
+    let lastTickSentAt = 0;
+    let steps = 0;
+    const latencies: number[] = [];
+    const digest = createHash('sha256');
+    desk.subscribe({ allOrders: true });
+    desk.on('marginCalls', (calls) => (marginCalls += calls.length));
+    desk.on('orders', (batch) => {
+      latencies.push((performance.now() - lastTickSentAt) * 1000);
+      batch.forEach((order, k) => {
+        digest.update(JSON.stringify(order));
+        if (k < o.printPerFrame) log(formatOrder(steps, order));
+      });
+      if (batch.length > o.printPerFrame) log(`  ... and ${batch.length - o.printPerFrame} more in epoch ${batch[0]!.epoch}`);
+      orders += batch.length;
+    });
+    await barrier(desk, world[0]!.id);
+
+    // ---- the price publisher: 3 sources per market around the path ----
+    const path = new PricePath(rand, o.steps);
+    const noise = normal(mulberry32(o.seed ^ 0x5eed));
+    const sourceSequence = new Array<number>(MARKETS.length * SOURCES).fill(0);
+    let ticksSent = 0;
+    const badAt = Math.floor(o.steps / 3);
+    for (let step = 1; step <= o.steps; step++) {
+      const updates = path.next();
+      if (step === path.crashAt) log(`--- step ${step}: crash begins ---`);
+      const t = nowUs();
+      const ticks: Tick[] = [];
+      for (const u of updates) {
+        // Sources quote around the path; the middle source quotes it exactly and is sent last.
+        for (const s of [0, 2, 1]) {
+          const k = u.market * SOURCES + s;
+          const price = s === 1 ? u.price : Number((u.price * (1 + 0.0004 * noise())).toPrecision(8));
+          ticks.push({ market: u.market, source: s + 1, price, confidence: u.price * 0.0002, eventTimeUs: t, sourceSequence: ++sourceSequence[k]! });
+        }
+      }
+      if (step === badAt) {
+        log(`--- step ${step}: a source sends a NaN price; the server rejects that frame and nothing changes ---`);
+        prices.sendTicks([{ ...ticks[0]!, price: Number.NaN }]);
+      }
+      steps = step;
+      lastTickSentAt = performance.now();
+      prices.sendTicks(ticks);
+      ticksSent += ticks.length;
+      await sleep(o.intervalMs);
+    }
+    await sleep(Math.max(100, 4 * o.intervalMs));
+    await barrier(matcher, world[0]!.id);
+    await sleep(50);
+
+    // Cross accounts left with negative collateral after closing out are bad debt (an insurance fund's job).
+    for (const a of liquidated) {
+      const flat = MARKETS.every((m) => (book.get(`${a}:${m.id}`)?.size ?? 0) === 0);
+      const c = collateral.get(a)!;
+      if (flat && c < 0) badDebt -= c;
+    }
+    latencies.sort((x, y) => x - y);
+    const pct = (q: number): number => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0);
+    return {
+      url: server.url,
+      positions,
+      ticksSent,
+      epochs: engine.epochs,
+      orders,
+      fills,
+      marginCalls,
+      accountsLiquidated: liquidated.size,
+      notionalLiquidated,
+      badDebt,
+      rejectedByCode: rejected,
+      tickToOrderMicros: { p50: pct(0.5), p99: pct(0.99), max: Math.round(latencies[latencies.length - 1] ?? 0) },
+      server: server.stats(),
+      orderStreamDigest: digest.digest('hex'),
+    };
+  } finally {
+    for (const c of clients) c.close();
+    await server.close();
+    await engine.close();
+  }
+}
+
+/** Resolves once the server has answered a subscription to `account` (every earlier frame of `client` has landed). */
+function barrier(client: FeedClient, account: number): Promise<void> {
+  return new Promise((resolve) => {
+    const off = client.on('accountStates', (states) => {
+      if (!states.some((s) => s.account === account)) return;
+      off();
+      client.unsubscribe({ accounts: [account] });
+      resolve();
+    });
+    client.subscribe({ accounts: [account] });
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const nowUs = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);

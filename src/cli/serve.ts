@@ -76,7 +76,8 @@ export async function serve(config: ServeConfig): Promise<Served> {
   try {
     populate(engine, { markets, accounts });
     await engine.step();
-    const server = await FeedServer.start(engine, { ...config.server, publisherTokens, subscriberTokens });
+    // A restart finds the port in TIME_WAIT for up to a minute: wait for it rather than fail.
+    const server = await FeedServer.start(engine, { listenRetryMs: 90_000, ...config.server, publisherTokens, subscriberTokens });
     return { engine, server, generated };
   } catch (e) {
     await engine.close();

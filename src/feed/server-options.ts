@@ -29,6 +29,11 @@ export interface FeedServerOptions {
   readonly statusIntervalMs?: number;
   /** A collateral update for an unknown account opens it (default true); false: UNKNOWN_ACCOUNT. */
   readonly createAccounts?: boolean;
+  /**
+   * How long to keep retrying when the port cannot be bound (e.g. its previous connections are still in TIME_WAIT
+   * after a restart: uSockets does not set SO_REUSEADDR). Default 0: fail at once.
+   */
+  readonly listenRetryMs?: number;
   /** Orders remembered for matching fills (oldest forgotten first). Default 1,048,576. */
   readonly maxOpenOrders?: number;
 }
@@ -87,6 +92,7 @@ export function resolveServerOptions(o: FeedServerOptions): ResolvedServerOption
     maxTopicsPerConnection: integer(o.maxTopicsPerConnection, 'maxTopicsPerConnection', 1, 1 << 24, 100_000),
     statusIntervalMs: integer(o.statusIntervalMs, 'statusIntervalMs', 0, 3_600_000, 1000),
     createAccounts,
+    listenRetryMs: integer(o.listenRetryMs, 'listenRetryMs', 0, 600_000, 0),
     maxOpenOrders: integer(o.maxOpenOrders, 'maxOpenOrders', 1, 1 << 26, 1 << 20),
   };
 }

@@ -202,23 +202,25 @@ export class FeedServer {
     return server;
   }
 
-  private listen(): Promise<void> {
-    const { host, port } = this.options;
-    return new Promise((resolve, reject) => {
-      this.app.listen(host, port, (socket) => {
-        if (socket === false) {
-          reject(new UnwindError(ErrorCode.InvalidConfig, `cannot listen on ${host}:${port}`, 'port'));
-          return;
-        }
+  private async listen(): Promise<void> {
+    const { host, port, listenRetryMs } = this.options;
+    const deadline = Date.now() + listenRetryMs;
+    for (;;) {
+      const socket = await new Promise<uWS.us_listen_socket | false>((resolve) => this.app.listen(host, port, resolve));
+      if (socket !== false) {
         this.listenSocket = socket;
-        this.boundPort = uWS.us_socket_local_port(socket as unknown as uWS.us_socket);
-        if (this.options.statusIntervalMs > 0) {
-          this.heartbeat = setInterval(() => this.broadcastEngineStatus(), this.options.statusIntervalMs);
-          this.heartbeat.unref();
-        }
-        resolve();
-      });
-    });
+        break;
+      }
+      // uSockets does not set SO_REUSEADDR: a port whose closed connections are in TIME_WAIT (up to 60 s on
+      // Linux after a restart) cannot be bound yet. Retry until the deadline rather than fail a restart.
+      if (Date.now() >= deadline) throw new UnwindError(ErrorCode.InvalidConfig, `cannot listen on ${host}:${port}`, 'port');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    this.boundPort = uWS.us_socket_local_port(this.listenSocket as unknown as uWS.us_socket);
+    if (this.options.statusIntervalMs > 0) {
+      this.heartbeat = setInterval(() => this.broadcastEngineStatus(), this.options.statusIntervalMs);
+      this.heartbeat.unref();
+    }
   }
 
   /** The bound port (useful with port 0). */

@@ -78,7 +78,7 @@ async function demo(argv: string[]): Promise<void> {
   console.log(`liquidation orders   ${s.orders} received by the risk desk, ${s.fills} filled by the matching engine (${s.accountsLiquidated} accounts, ${quote(s.notionalLiquidated)} quote notional)`);
   console.log(`margin calls         ${s.marginCalls}`);
   console.log(`bad debt             ${s.badDebt.toFixed(2)} quote (left for the insurance fund)`);
-  console.log(`tick to order        p50 ${s.tickToOrderMicros.p50} us, p99 ${s.tickToOrderMicros.p99} us, max ${s.tickToOrderMicros.max} us (price frame sent -> orders frame received, loopback)`);
+  console.log(`tick to order        p50 ${s.tickToOrderMicros.p50} us, p99 ${s.tickToOrderMicros.p99} us, max ${s.tickToOrderMicros.max} us over ${s.tickToOrderMicros.samples} steps (price frame sent -> first orders frame received; all actors share this process)`);
   console.log(`order stream sha256  ${s.orderStreamDigest} (depends on which ticks share an epoch; --embedded is reproducible)`);
   console.log(`wall time            ${wall()}`);
 }

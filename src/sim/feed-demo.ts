@@ -46,7 +46,8 @@ export interface FeedDemoSummary {
   readonly notionalLiquidated: number;
   readonly badDebt: number;
   readonly rejectedByCode: Record<string, number>;
-  readonly tickToOrderMicros: { p50: number; p99: number; max: number };
+  /** From a price frame's send to the first orders frame after it (later ones may follow fills, not the tick). */
+  readonly tickToOrderMicros: { p50: number; p99: number; max: number; samples: number };
   readonly server: FeedStats;
   readonly orderStreamDigest: string;
 }
@@ -146,14 +147,16 @@ export async function runFeedDemo(o: FeedDemoOptions): Promise<FeedDemoSummary> 
     // ---- the risk desk watches every order and margin call ----
     let orders = 0;
     let marginCalls = 0;
-    let lastTickSentAt = 0;
+    /** When the latest price frame was sent, until the first orders frame after it arrives. */
+    let priceFrameSentAt: number | undefined;
     let steps = 0;
     const latencies: number[] = [];
     const digest = createHash('sha256');
     desk.subscribe({ allOrders: true });
     desk.on('marginCalls', (calls) => (marginCalls += calls.length));
     desk.on('orders', (batch) => {
-      latencies.push((performance.now() - lastTickSentAt) * 1000);
+      if (priceFrameSentAt !== undefined) latencies.push((performance.now() - priceFrameSentAt) * 1000);
+      priceFrameSentAt = undefined;
       batch.forEach((order, k) => {
         digest.update(JSON.stringify(order));
         if (k < o.printPerFrame) log(formatOrder(steps, order));
@@ -187,7 +190,7 @@ export async function runFeedDemo(o: FeedDemoOptions): Promise<FeedDemoSummary> 
         prices.sendTicks([{ ...ticks[0]!, price: Number.NaN }]);
       }
       steps = step;
-      lastTickSentAt = performance.now();
+      priceFrameSentAt = performance.now();
       prices.sendTicks(ticks);
       ticksSent += ticks.length;
       await sleep(o.intervalMs);
@@ -216,7 +219,7 @@ export async function runFeedDemo(o: FeedDemoOptions): Promise<FeedDemoSummary> 
       notionalLiquidated,
       badDebt,
       rejectedByCode: rejected,
-      tickToOrderMicros: { p50: pct(0.5), p99: pct(0.99), max: Math.round(latencies[latencies.length - 1] ?? 0) },
+      tickToOrderMicros: { p50: pct(0.5), p99: pct(0.99), max: Math.round(latencies[latencies.length - 1] ?? 0), samples: latencies.length },
       server: server.stats(),
       orderStreamDigest: digest.digest('hex'),
     };

@@ -1,15 +1,18 @@
 /**
- * Thread: main. The benchmark entry: `npm run bench` or `node dist/bench/run.js [--quick] [--only scan|latency] [--json [FILE]]`.
+ * Thread: main. The benchmark entry: `npm run bench` or `node dist/bench/run.js [--quick] [--only scan|latency|feed] [--json [FILE]]`.
  *
- *   --quick        sizes 1e5 and 1e6 only, fewer samples (a smoke run: 20-35 s on the 2-core machine)
+ *   --quick        sizes 1e5 and 1e6 only, fewer samples (a smoke run: 20-35 s on the 2-core machine, + ~15 s feed)
  *   --only scan    scan throughput (with the sequential-read yardstick) only
  *   --only latency push-to-order latency only
+ *   --only feed    the WebSocket feed only: tick-to-order latency over sockets, ingest rate, vs a bare uWS echo
  *   --json [FILE]  also writes every figure, with the machine description, to FILE (default bench-results.json)
  *
  * Benchmarks (one module each, each with its thread diagram):
  *   scan-throughput.ts        main -> piscina scan pool (N) -> executor, full epochs, positions/s, N = 1, 2
  *   sequential-read.ts        main thread alone, the yardstick for the scan's positions/s
  *   push-to-order-latency.ts  main -> piscina scan pool (N) -> executor -> onOrder, microseconds, at 1e6
+ *   feed.ts                   client worker (ws) <-> uWS feed server on main: feed-latency.ts (tick in -> order
+ *                             out at 1e6, microseconds) and feed-ingest.ts (ticks/s), each against a bare uWS echo
  *
  * The machine is shared and noisy: absolute figures move from run to run; the ratios (scan vs sequential read,
  * 2 workers vs 1) are measured in the same run, from interleaved samples, and are the figures to compare.
@@ -18,18 +21,23 @@
  * left behind) print their result; a failed one sets exit code 1.
  */
 import { writeFileSync } from 'node:fs';
+import { feedFailed, runFeed, type FeedPlan, type FeedResult } from './feed.js';
+import { feedSection } from './feed-report.js';
 import { runPushToOrderLatency, type LatencyPlan, type LatencyResult } from './push-to-order-latency.js';
 import { buildLines, coverageLines, latencyTable, machineInfo, machineLine, scanTable, speedupLines } from './report.js';
 import { runScanThroughput, type ScanPlan, type ScanSizeResult } from './scan-throughput.js';
 import { settledThreadCount, threadCount } from './threads.js';
 
+type Section = 'scan' | 'latency' | 'feed';
+const SECTIONS: readonly Section[] = ['scan', 'latency', 'feed'];
+
 interface Options {
   readonly quick: boolean;
-  readonly only: 'scan' | 'latency' | null;
+  readonly only: Section | null;
   readonly json: string | null;
 }
 
-const USAGE = 'usage: node dist/bench/run.js [--quick] [--only scan|latency] [--json [FILE]]';
+const USAGE = 'usage: node dist/bench/run.js [--quick] [--only scan|latency|feed] [--json [FILE]]';
 
 /** A bad command line: printed as its message and the usage, without a stack. */
 class UsageError extends Error {}
@@ -37,13 +45,29 @@ class UsageError extends Error {}
 const SEED = 0x5eed;
 const WORKERS = [1, 2] as const;
 
-const FULL: { scan: ScanPlan[]; latency: LatencyPlan } = {
+const FULL: { scan: ScanPlan[]; latency: LatencyPlan; feed: FeedPlan } = {
   scan: [
     { positions: 100_000, rounds: 400, warmupRounds: 20, kernelSamples: 50 },
     { positions: 1_000_000, rounds: 100, warmupRounds: 5, kernelSamples: 15 },
     { positions: 10_000_000, rounds: 25, warmupRounds: 2, kernelSamples: 4 },
   ],
   latency: { positions: 1_000_000, samples: 300, warmup: 30 },
+  feed: {
+    latency: { positions: 1_000_000, scanWorkers: 2, samples: 300, warmup: 30, echoSamples: 3000, echoWarmup: 200 },
+    ingest: {
+      positions: 1_000,
+      scanWorkers: 1,
+      rounds: 5,
+      shapes: [
+        { ticksPerFrame: 1, frames: 100_000, framesPerWrite: 1 },
+        { ticksPerFrame: 1, frames: 200_000, framesPerWrite: 64 },
+        { ticksPerFrame: 100, frames: 10_000, framesPerWrite: 1 },
+        { ticksPerFrame: 1_000, frames: 2_000, framesPerWrite: 1 },
+      ],
+      breakdownTicks: 300_000,
+      epochSamples: 500,
+    },
+  },
 };
 const QUICK: typeof FULL = {
   scan: [
@@ -51,6 +75,22 @@ const QUICK: typeof FULL = {
     { positions: 1_000_000, rounds: 25, warmupRounds: 3, kernelSamples: 4 },
   ],
   latency: { positions: 1_000_000, samples: 60, warmup: 10 },
+  feed: {
+    latency: { positions: 1_000_000, scanWorkers: 2, samples: 60, warmup: 10, echoSamples: 500, echoWarmup: 50 },
+    ingest: {
+      positions: 1_000,
+      scanWorkers: 1,
+      rounds: 2,
+      shapes: [
+        { ticksPerFrame: 1, frames: 20_000, framesPerWrite: 1 },
+        { ticksPerFrame: 1, frames: 40_000, framesPerWrite: 64 },
+        { ticksPerFrame: 100, frames: 2_000, framesPerWrite: 1 },
+        { ticksPerFrame: 1_000, frames: 400, framesPerWrite: 1 },
+      ],
+      breakdownTicks: 200_000,
+      epochSamples: 200,
+    },
+  },
 };
 
 function parseArgs(argv: readonly string[]): Options {
@@ -62,8 +102,8 @@ function parseArgs(argv: readonly string[]): Options {
     if (a === '--quick') quick = true;
     else if (a === '--only') {
       const v = argv[++i];
-      if (v !== 'scan' && v !== 'latency') throw new UsageError(`--only expects scan or latency, got ${String(v)}`);
-      only = v;
+      if (!SECTIONS.includes(v as Section)) throw new UsageError(`--only expects ${SECTIONS.join(', ')}, got ${String(v)}`);
+      only = v as Section;
     } else if (a === '--json') {
       // `--json` alone writes bench-results.json; `--json FILE` names the file.
       const v = argv[i + 1];
@@ -82,6 +122,7 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`);
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const plan = opts.quick ? QUICK : FULL;
+  const runs = (section: Section): boolean => opts.only === null || opts.only === section;
   const started = performance.now();
   const date = new Date().toISOString(); // report metadata only; nothing here feeds the engine
   const machine = machineInfo();
@@ -94,7 +135,7 @@ async function main(): Promise<void> {
   print('      2..8 markets per account (~5.8); slots in seeded random account order; + 2 victim accounts; seed 0x' + SEED.toString(16));
 
   const scan: ScanSizeResult[] = [];
-  if (opts.only !== 'latency') {
+  if (runs('scan')) {
     for (const p of plan.scan) scan.push(await runScanThroughput(p, WORKERS, SEED, log));
     print();
     print('Scan throughput: one full epoch = pushPrices (all 8 markets) + await step(): phase 1 over every position,');
@@ -113,7 +154,7 @@ async function main(): Promise<void> {
   }
 
   let latency: LatencyResult | null = null;
-  if (opts.only !== 'scan') {
+  if (runs('latency')) {
     latency = await runPushToOrderLatency(plan.latency, WORKERS, SEED + 1, log);
     print();
     print(`Push-to-order latency (autoEpoch): upsertPosition(victim, same values), then t0 = hrtime, pushPrice(victim's`);
@@ -122,6 +163,13 @@ async function main(): Promise<void> {
     print(`spill = orders or margin calls for any other account (must be 0).`);
     print();
     print(latencyTable(latency));
+  }
+
+  let feed: FeedResult | null = null;
+  if (runs('feed')) {
+    feed = await runFeed(plan.feed, SEED + 2, log);
+    print();
+    print(feedSection(feed, plan.feed));
   }
 
   const threadsAfter = threadsBefore === null ? null : await settledThreadCount(threadsBefore);
@@ -144,9 +192,10 @@ async function main(): Promise<void> {
   const failed =
     scan.some((r) => r.coverage.some((c) => c.mismatched > 0)) ||
     (latency?.rows.some((x) => x.spill.orders + x.spill.marginCalls > 0) ?? false) ||
+    feedFailed(feed) ||
     leaked > 0;
   if (failed) {
-    print('CHECKS FAILED: see the coverage lines, the spill column and the thread count above');
+    print('CHECKS FAILED: see the coverage lines, the spill column, the feed checks and the thread count above');
     process.exitCode = 1;
   }
 
@@ -159,10 +208,16 @@ async function main(): Promise<void> {
       only: opts.only,
       seed: SEED,
       machine: { ...machine, loadAverageAtEnd: end.loadAverage },
-      plan: { scan: opts.only === 'latency' ? [] : plan.scan, latency: opts.only === 'scan' ? null : plan.latency },
-      units: { micros: 'microseconds', positionsPerSecond: 'positions per second, from the median sample' },
+      plan: { scan: runs('scan') ? plan.scan : [], latency: runs('latency') ? plan.latency : null, feed: runs('feed') ? plan.feed : null },
+      units: {
+        micros: 'microseconds',
+        positionsPerSecond: 'positions per second, from the median sample',
+        ticksPerSecond: 'ticks (or frames, bytes) per second, median over rounds',
+        nanosPerTick: 'nanoseconds of main-thread time per tick',
+      },
       scan,
       latency,
+      feed,
       threads: { before: threadsBefore, after: threadsAfter, leftBehind: leaked },
       checksPassed: !failed,
       wallSeconds,

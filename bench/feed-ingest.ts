@@ -2,7 +2,7 @@
  * Topology: OneToOneFeedIngestThroughput, against a bare uWebSockets.js echo as the transport's ceiling.
  *
  *   +---------- client worker ----------+         +------------------------ main thread ------------------------+
- *   | ws.send(frame) x frames, as fast  |--TCP--->| feed: uWS message -> decodeFrame -> pushPrices (ticksIn)    |
+ *   | ws.send(frame) x frames, as fast  |--TCP--->| feed: uWS message -> decodeFrame -> pushPriceColumns (ticksIn)    |
  *   |   as the socket drains;           |         |       setImmediate -> epoch: scan pool (1) -> executor      |
  *   | then ws.ping(): 'pong' = t1       |<--TCP---| uWS answers the ping after reading every earlier frame      |
  *   +-----------------------------------+         +-------------------------------------------------------------+
@@ -19,12 +19,12 @@
  * the number of ticks, no frame was rejected, no order or margin call was issued; per echo run: every frame came
  * back and uWS dropped none.
  *
- * Breakdown (main thread, no sockets): decodeFrame alone, then pushPrices as the server calls it (the decoded
+ * Breakdown (main thread, no sockets): decodeFrame alone, then pushPriceColumns as the server calls it (the decoded
  * ticks mapped to { market, price }), on the same frames, in nanoseconds per tick.
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { type Engine } from '../src/index.js';
-import { decodeFrame } from '../src/feed/codec.js';
+import { decodeFrame, DEFAULT_MAX_FRAME_BYTES, TickBatch } from '../src/feed/codec.js';
 import { FeedServer, type FeedStats } from '../src/feed/server.js';
 import { startEchoServer, type EchoServer } from './echo-server.js';
 import { type FeedClientWorker } from './feed-client.js';
@@ -105,7 +105,7 @@ export interface FeedIngestResult {
 type Log = (line: string) => void;
 
 export const ingestTopologies = (workers: number): { feed: string; echo: string } => ({
-  feed: `worker ws -> uWS feed (main): decode, pushPrices; auto epochs: scan pool (${workers}) -> executor`,
+  feed: `worker ws -> uWS feed (main): decode, pushPriceColumns; auto epochs: scan pool (${workers}) -> executor`,
   echo: 'worker ws -> uWS echo (main) -> worker ws',
 });
 
@@ -310,16 +310,18 @@ function side(topology: string, runs: readonly Run[], gc: GcLog): IngestSide {
 
 /**
  * The server's per-tick work without the socket, on the main thread: decodeFrame of the bench's frames, then
- * pushPrices of the decoded ticks as FeedServer.ingest calls it. The engine is idle (no epoch in flight), so
+ * pushPriceColumns of the decoded ticks as FeedServer.ingest calls it. The engine is idle (no epoch in flight), so
  * prices are written at once rather than staged. Nanoseconds per tick, best of 3 passes.
  */
 async function breakdown(engine: Engine, ticksPerFrame: number, ticks: number, seed: number): Promise<{ decodeNanosPerTick: number; applyNanosPerTick: number }> {
   const frames = ingestFrames(TICK_MARKETS, ticksPerFrame, 32, seed);
   const reps = Math.max(1, Math.ceil(ticks / ticksPerFrame));
+  // As the server does: every frame decoded into one reused TickBatch (columns, no object per tick).
+  const batch = new TickBatch();
   const decoded = frames.map((f) => {
-    const m = decodeFrame(f);
-    if (m.kind !== 'ticks') throw new Error(`breakdown: the bench's frame decoded to ${m.kind}`);
-    return m;
+    const m = decodeFrame(f, DEFAULT_MAX_FRAME_BYTES, new TickBatch());
+    if (m.kind !== 'tickBatch') throw new Error(`breakdown: the bench's frame decoded to ${m.kind}`);
+    return m.batch;
   });
   let decodeBest = Infinity;
   let applyBest = Infinity;
@@ -327,13 +329,16 @@ async function breakdown(engine: Engine, ticksPerFrame: number, ticks: number, s
   for (let pass = 0; pass < 3; pass++) {
     let t0 = process.hrtime.bigint();
     for (let i = 0; i < reps; i++) {
-      const m = decodeFrame(frames[i & 31]!);
-      if (m.kind === 'ticks') sink += m.ticks.length;
+      const m = decodeFrame(frames[i & 31]!, DEFAULT_MAX_FRAME_BYTES, batch);
+      if (m.kind === 'tickBatch') sink += m.batch.length;
     }
     decodeBest = Math.min(decodeBest, Number(process.hrtime.bigint() - t0) / (reps * ticksPerFrame));
     await engine.step(); // idle before timing the writes
     t0 = process.hrtime.bigint();
-    for (let i = 0; i < reps; i++) engine.pushPrices(decoded[i & 31]!.ticks.map((t) => ({ market: t.market, price: t.price })));
+    for (let i = 0; i < reps; i++) {
+      const b = decoded[i & 31]!;
+      engine.pushPriceColumns(b.market, b.price, b.length);
+    }
     applyBest = Math.min(applyBest, Number(process.hrtime.bigint() - t0) / (reps * ticksPerFrame));
     await engine.step();
   }

@@ -68,7 +68,7 @@ export function feedIngestTable(r: FeedResult): string {
 }
 
 export function feedCostTable(r: FeedResult): string {
-  const header = ['ticks/frame', 'frames/write', 'feed main busy', 'ns/tick', 'of which GC', 'decodeFrame', 'pushPrices', 'epochs', 'rest', 'echo main busy', 'ns/frame'];
+  const header = ['ticks/frame', 'frames/write', 'feed main busy', 'ns/tick', 'of which GC', 'decodeFrame', 'pushPriceColumns', 'epochs', 'rest', 'echo main busy', 'ns/frame'];
   const rows = r.ingest.rows.map((x) => [
     int(x.ticksPerFrame),
     int(x.framesPerWrite),
@@ -107,7 +107,7 @@ export function feedSection(feed: FeedResult, plan: FeedPlan): string {
     'Socket over in-process at each percentile; added us = median over samples of (socket - in-process), taken',
     'back to back; vs echo = socket p50 over the echo p50 (paced: after the same untimed epoch, like the samples;',
     'tight: back to back). Socket path segments, medians, stamped across threads on timeOrigin + now(): tick in =',
-    'send -> the server calls pushPrices, engine = -> onOrder, order out = -> the subscriber has the frame.',
+    'send -> the server calls pushPriceColumns, engine = -> onOrder, order out = -> the subscriber has the frame.',
     '',
     feedLatencyRatioLines(feed),
     '',
@@ -122,7 +122,7 @@ export function feedSection(feed: FeedResult, plan: FeedPlan): string {
     '',
     "Where the server's time goes: main busy = the main thread's event-loop active time during a run",
     '(performance.eventLoopUtilization), as a share of the run and per tick; near 100% means the server is the',
-    'bottleneck, well below means the client or the transport is. decodeFrame and pushPrices: timed in process on',
+    'bottleneck, well below means the client or the transport is. decodeFrame and pushPriceColumns: timed in process on',
     'the same frames (engine idle, best of 3), ns/tick; GC = main-thread collection pauses during the runs',
     "(perf_hooks 'gc' entries); epochs = epochs/run x one epoch's main-thread busy time (measured with the client",
     'idle: a lower bound under load, where waking the pool and the executor costs more) / ticks per run;',

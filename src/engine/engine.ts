@@ -125,6 +125,16 @@ export class Engine {
     this.schedule();
   }
 
+  /**
+   * Prices as columns, one batch (the feed's hot path: no object per tick): `n` rows of market ids and prices,
+   * mark and oracle both taking the price. Validates all before accepting any; errors name `[i].market` / `[i].price`.
+   */
+  pushPriceColumns(marketIds: ArrayLike<number>, prices: ArrayLike<number>, n: number): void {
+    this.open();
+    this.writer.setPriceColumns(marketIds, prices, n);
+    this.schedule();
+  }
+
   // ---- epochs ----
 
   /** Runs an epoch over every input accepted so far (after any epoch in flight) and resolves with its output. */

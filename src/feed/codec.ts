@@ -291,4 +291,5 @@ export function encodeFrame(m: FeedMessage): Uint8Array {
 
 // ---- decoding ----
 
-export { decodeFrame } from './decode.js';
+export { decodeFrame, type TickBatchMessage } from './decode.js';
+export { TickBatch } from './tick-batch.js';

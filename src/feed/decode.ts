@@ -54,6 +54,7 @@ import {
   type Topics,
 } from './messages.js';
 import { ENVELOPE_MESSAGE_ID, ENVELOPE_MESSAGE_TYPE_ID, ENVELOPE_SEQUENCE_ID, ENVELOPE_VERSION_ID, EnvelopeSpec, MESSAGE_SPECS } from './spec.js';
+import { type TickBatch } from './tick-batch.js';
 import { FrameVerifier } from './verify.js';
 
 /** Root offset + file identifier + the smallest table. */
@@ -74,16 +75,29 @@ function frameError(code: FrameErrorCode, message: string, sequence?: number, fi
  * Decodes one frame. `maxBytes` bounds the frame (and so every vector in it). Returns a message, or a FrameError
  * whose code says why the frame was rejected and whose `sequence` (when readable) is the frame's own.
  */
-export function decodeFrame(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_FRAME_BYTES): DecodeResult {
+export function decodeFrame(bytes: Uint8Array, maxBytes?: number): DecodeResult;
+/**
+ * As above, but a PriceTicks frame is decoded into `ticksInto` (reused; no object per tick) and returned as a
+ * `tickBatch` message referring to it. Validation and error codes are the same.
+ */
+export function decodeFrame(bytes: Uint8Array, maxBytes: number, ticksInto: TickBatch): DecodeResult | TickBatchMessage;
+export function decodeFrame(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_FRAME_BYTES, ticksInto?: TickBatch): DecodeResult | TickBatchMessage {
   try {
-    return decodeUnchecked(bytes, maxBytes);
+    return decodeUnchecked(bytes, maxBytes, ticksInto);
   } catch (e) {
     // Unreachable by design (everything is verified before it is read); kept so the contract holds even for a bug.
     return frameError(FrameErrorCode.MalformedFrame, `frame could not be decoded: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
-function decodeUnchecked(bytes: Uint8Array, maxBytes: number): DecodeResult {
+/** A PriceTicks frame decoded into a TickBatch (valid until the next decode into the same batch). */
+export interface TickBatchMessage {
+  readonly kind: 'tickBatch';
+  readonly sequence: number;
+  readonly batch: TickBatch;
+}
+
+function decodeUnchecked(bytes: Uint8Array, maxBytes: number, ticksInto: TickBatch | undefined): DecodeResult | TickBatchMessage {
   if (!(bytes instanceof Uint8Array)) return frameError(FrameErrorCode.MalformedFrame, `expected a Uint8Array, got ${describe(bytes)}`);
   const n = bytes.byteLength;
   if (n > maxBytes) return frameError(FrameErrorCode.OversizedFrame, `frame of ${n} bytes exceeds the maximum of ${maxBytes}`);
@@ -123,7 +137,9 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number): DecodeResult {
   if (!v.verifyTable(target, spec)) return frameError(FrameErrorCode.MalformedFrame, v.failure, sequence);
 
   try {
-    return readMessage(new flatbuffers.ByteBuffer(bytes), type, target, sequence);
+    const bb = new flatbuffers.ByteBuffer(bytes);
+    if (type === Message.PriceTicks && ticksInto !== undefined) return readTickBatch(bb, target, sequence, ticksInto);
+    return readMessage(bb, type, target, sequence);
   } catch (e) {
     if (e instanceof FieldError || isUnwindError(e)) {
       return frameError(FrameErrorCode.InvalidField, e.message, sequence, e.field);
@@ -213,6 +229,33 @@ const ENGINE_STATES = new Map<number, EngineState>([
 
 // ---- messages (the frame is verified: the generated accessors read in range) ----
 
+function readTickBatch(bb: flatbuffers.ByteBuffer, at: number, sequence: number, batch: TickBatch): TickBatchMessage {
+  const t = new PriceTicks().__init(at, bb);
+  const count = t.ticksLength();
+  nonEmpty(count, 'ticks');
+  batch.reset(count);
+  const s = new TickStruct();
+  for (let i = 0; i < count; i++) {
+    t.ticks(i, s);
+    const market = s.market();
+    const source = s.source();
+    const price = s.price();
+    const confidence = s.confidence() + 0;
+    const eventTimeUs = s.eventTimeUs() + 0;
+    const sourceSequence = s.sourceSequence() + 0;
+    if (!isValidTick(market, source, price, confidence, eventTimeUs, sourceSequence)) {
+      rejectTick({ market, source, price, confidence, eventTimeUs, sourceSequence }, i);
+    }
+    batch.market[i] = market;
+    batch.source[i] = source;
+    batch.price[i] = price;
+    batch.confidence[i] = confidence;
+    batch.eventTimeUs[i] = eventTimeUs;
+    batch.sourceSequence[i] = sourceSequence;
+  }
+  return { kind: 'tickBatch', sequence, batch };
+}
+
 function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequence: number): FeedMessage {
   switch (type) {
     case Message.PriceTicks: {
@@ -232,7 +275,7 @@ function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequ
           sourceSequence: s.sourceSequence() + 0,
         };
         // The hot path: one branch per tick; field names are built only to report a failure.
-        if (!isValidTick(tick)) rejectTick(tick, i);
+        if (!isValidTick(tick.market, tick.source, tick.price, tick.confidence, tick.eventTimeUs, tick.sourceSequence)) rejectTick(tick, i);
         ticks[i] = tick;
       }
       return { kind: 'ticks', sequence, ticks };
@@ -373,16 +416,16 @@ function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequ
 
 const MAX_ID = 0xfffffffe;
 
-function isValidTick(t: Tick): boolean {
+function isValidTick(market: number, source: number, price: number, confidence: number, eventTimeUs: number, sourceSequence: number): boolean {
   return (
-    t.market <= MAX_ID &&
-    t.source <= MAX_ID &&
-    t.price > 0 &&
-    t.price <= MAX_PRICE &&
-    t.confidence >= 0 &&
-    t.confidence < Infinity &&
-    isSequence(t.eventTimeUs) &&
-    isSequence(t.sourceSequence)
+    market <= MAX_ID &&
+    source <= MAX_ID &&
+    price > 0 &&
+    price <= MAX_PRICE &&
+    confidence >= 0 &&
+    confidence < Infinity &&
+    isSequence(eventTimeUs) &&
+    isSequence(sourceSequence)
   );
 }
 

@@ -15,7 +15,7 @@ export interface FeedServerOptions {
   readonly subscriberTokens?: readonly string[];
   /** Frames above this get an OVERSIZED_FRAME error frame. Default 1 MiB. */
   readonly maxFrameBytes?: number;
-  /** Frames above this are not read: the connection is closed (1009). Default 4 x maxFrameBytes. */
+  /** Frames above this are not read: uWS closes the connection (1006). Default 4 x maxFrameBytes. */
   readonly maxPayloadBytes?: number;
   /** A connection whose unsent backlog passes this is closed (4008 SLOW_CONSUMER). Default 8 MiB. */
   readonly maxBackpressureBytes?: number;

@@ -7,7 +7,7 @@
  * Connection policy (README "Wire protocol"):
  *   - upgrade: a token (Authorization: Bearer, or ?token=) from the publisher or subscriber list; else HTTP 401.
  *   - a rejected frame gets an ErrorFrame and a counter; the connection stays open and nothing changes.
- *   - a frame above `maxPayloadBytes` is not read at all: uWS closes the connection (1009 / 1006).
+ *   - a frame above `maxPayloadBytes` is not read at all: uWS closes the connection (1006, "Received too big message").
  *   - a subscriber whose unsent backlog passes `maxBackpressureBytes` is closed (4008 SLOW_CONSUMER); others are
  *     not slowed: every send is a copy into that connection's own buffer.
  */
@@ -25,6 +25,7 @@ import {
   encodeMarketStatus,
   encodeOrders,
   setFrameSequence,
+  TickBatch,
   type AccountState,
   type EngineState,
   type FeedMessage,
@@ -32,6 +33,7 @@ import {
   type LiquidationOrder,
   type MarginCall,
   type MarketState,
+  type TickBatchMessage,
   type Topics,
 } from './codec.js';
 import { FeedErrorCode, FrameErrorCode } from './messages.js';
@@ -44,7 +46,6 @@ export type Role = 'publisher' | 'subscriber';
 /** WebSocket close codes the server uses (4000-4999 is the application range). */
 export const CloseCode = {
   GoingAway: 1001,
-  MessageTooBig: 1009,
   SlowConsumer: 4008,
 } as const;
 
@@ -161,6 +162,8 @@ export class FeedServer {
   private readonly fillListeners = new Set<(fill: AcceptedFill) => void>();
   private readonly rejectListeners = new Set<(r: RejectedFrame) => void>();
   private readonly offEpoch: () => void;
+  /** Reused by every PriceTicks frame: ticks go from the frame to the tables without an object per tick. */
+  private readonly ticks = new TickBatch();
   private heartbeat: NodeJS.Timeout | undefined;
   private state: EngineState = 'running';
   private boundPort = -1;
@@ -182,7 +185,7 @@ export class FeedServer {
       upgrade: (res, req, context) => this.upgrade(res, req, context),
       open: (ws) => this.opened(ws),
       message: (ws, message, isBinary) => this.received(ws.getUserData(), message, isBinary),
-      close: (ws, code) => this.closed(ws.getUserData(), code),
+      close: (ws, code, reason) => this.closed(ws.getUserData(), code, Buffer.from(reason).toString()),
     });
     this.app.get(`${options.path}/stats`, (res, req) => {
       if (this.roleOf(req.getHeader('authorization'), req.getQuery('token') ?? '') === undefined) {
@@ -302,13 +305,14 @@ export class FeedServer {
     this.send(c, this.engineStatusFrame(c.sequence, ''));
   }
 
-  private closed(c: Connection, code: number): void {
+  private closed(c: Connection, code: number, reason: string): void {
     if (!c.open) return;
     c.open = false;
     this.connections.delete(c);
     if (c.role === 'publisher') this.counters.publishers--;
     else this.counters.subscribers--;
-    if (code === CloseCode.MessageTooBig) this.counters.oversizedClosed++;
+    // uWS reports a frame above maxPayloadLength as 1006 "Received too big message" (the peer sees 1006 too).
+    if (code === 1006 && reason.startsWith('Received too big message')) this.counters.oversizedClosed++;
     for (const a of c.accounts) this.unwatch(a);
   }
 
@@ -352,7 +356,7 @@ export class FeedServer {
       return;
     }
     // Decoded synchronously: the ArrayBuffer is detached when this handler returns, the message is plain objects.
-    const m = decodeFrame(new Uint8Array(message), this.options.maxFrameBytes);
+    const m = decodeFrame(new Uint8Array(message), this.options.maxFrameBytes, this.ticks);
     if (m.kind === 'error') {
       this.reject(c, m.code, m.message, m.sequence ?? null);
       return;
@@ -366,8 +370,9 @@ export class FeedServer {
   }
 
   /** Applies one decoded message; throws UnwindError (changing nothing) to reject it. */
-  private apply(c: Connection, m: FeedMessage): void {
+  private apply(c: Connection, m: FeedMessage | TickBatchMessage): void {
     switch (m.kind) {
+      case 'tickBatch':
       case 'ticks':
       case 'positions':
       case 'collateral':
@@ -390,9 +395,16 @@ export class FeedServer {
     }
   }
 
-  private ingest(m: Extract<FeedMessage, { kind: 'ticks' | 'positions' | 'collateral' | 'fills' }>): void {
+  private ingest(m: Extract<FeedMessage, { kind: 'ticks' | 'positions' | 'collateral' | 'fills' }> | TickBatchMessage): void {
     const e = this.engine;
     switch (m.kind) {
+      case 'tickBatch': {
+        // One frame is one batch: every tick is validated before any lands, and all land in the same epoch.
+        const b = m.batch;
+        e.pushPriceColumns(b.market, b.price, b.length);
+        this.counters.ticksIn += b.length;
+        return;
+      }
       case 'ticks':
         // One frame is one batch: every tick is validated before any lands, and all land in the same epoch.
         e.pushPrices(m.ticks.map((t) => ({ market: t.market, price: t.price })));
@@ -442,7 +454,7 @@ export class FeedServer {
   }
 
   private subscribe(c: Connection, t: Topics, sequence: number): void {
-    const added = t.markets.filter((m) => !c.markets.has(m)).length + t.accounts.filter((a) => !c.accounts.has(a)).length;
+    const added = new Set(t.markets.filter((m) => !c.markets.has(m))).size + new Set(t.accounts.filter((a) => !c.accounts.has(a))).size;
     if (c.markets.size + c.accounts.size + added > this.options.maxTopicsPerConnection) {
       this.reject(c, FeedErrorCode.TooManyTopics, `at most ${this.options.maxTopicsPerConnection} market and account topics per connection`, sequence);
       return;

@@ -12,7 +12,7 @@ import { isMainThread } from 'node:worker_threads';
 import { compileTiers, type MarginTier, MAX_TIERS } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { NONE, PositionFlag, type Tables } from './layout.js';
-import { requireAmount, requireId, requireNonNegativeAmount, requirePrice, requireSize } from './validate.js';
+import { MAX_PRICE, requireAmount, requireId, requireNonNegativeAmount, requirePrice, requireSize } from './validate.js';
 
 export interface MarketSpec {
   readonly id: number;
@@ -61,6 +61,8 @@ export class TableWriter {
   private sequence = 0;
   private staged: (() => void)[] = [];
   private readonly dirty = new Set<number>();
+  /** Scratch for setPriceColumns: market indexes of the batch being validated. */
+  private columnIndex = new Int32Array(1024);
   /** True while an epoch is in flight: value writes are staged. */
   busy = false;
 
@@ -182,6 +184,43 @@ export class TableWriter {
   setPrices(updates: readonly PriceUpdate[]): void {
     const checked = updates.map((u, i) => this.checkPrice(u, `[${i}].`));
     for (const c of checked) this.landPrice(c);
+  }
+
+  /**
+   * Prices as columns (market ids, prices; `n` rows), one batch: validated before any is accepted, no object per
+   * row. Mark and oracle both take the price. Rows name their fields as `[i].market` / `[i].price`.
+   */
+  setPriceColumns(marketIds: ArrayLike<number>, prices: ArrayLike<number>, n: number): void {
+    if (this.columnIndex.length < n) this.columnIndex = new Int32Array(Math.max(n, 2 * this.columnIndex.length));
+    const index = this.columnIndex;
+    for (let i = 0; i < n; i++) {
+      const m = this.marketIndex.get(marketIds[i]!);
+      const price = prices[i]!;
+      // One branch per row on the hot path; the checks that build field names run only to report a failure.
+      if (m === undefined || !(price > 0 && price <= MAX_PRICE)) {
+        this.marketIndexOf(requireId(marketIds[i], `[${i}].market`), `[${i}].market`);
+        requirePrice(price, `[${i}].price`);
+      }
+      index[i] = m!;
+    }
+    this.sequence += n;
+    const land = (ms: ArrayLike<number>, ps: ArrayLike<number>): void => {
+      const { markPrice, oraclePrice } = this.tables.markets;
+      for (let i = 0; i < n; i++) {
+        markPrice[ms[i]!] = ps[i]!;
+        oraclePrice[ms[i]!] = ps[i]!;
+        this.dirty.add(ms[i]!);
+      }
+    };
+    if (this.busy || this.staged.length > 0) {
+      // Staged as one copy per batch (the caller reuses its columns).
+      const ms = index.slice(0, n);
+      const ps = new Float64Array(n);
+      for (let i = 0; i < n; i++) ps[i] = prices[i]!;
+      this.staged.push(() => land(ms, ps));
+    } else {
+      land(index, prices);
+    }
   }
 
   private checkPrice(u: PriceUpdate, field: string): { m: number; mark: number; oracle: number } {

@@ -15,7 +15,6 @@ import { createHash } from 'node:crypto';
 import uWS from 'uWebSockets.js';
 import { type Engine, type EpochResult } from '../engine/engine.js';
 import { ErrorCode, isUnwindError, UnwindError } from '../errors.js';
-import { type CrossSummary } from '../risk/account-report.js';
 import {
   decodeFrame,
   encodeAccountStates,
@@ -29,7 +28,6 @@ import {
   type AccountState,
   type EngineState,
   type FeedMessage,
-  type Fill,
   type LiquidationOrder,
   type MarginCall,
   type MarketState,
@@ -37,9 +35,14 @@ import {
   type Topics,
 } from './codec.js';
 import { FeedErrorCode, FrameErrorCode } from './messages.js';
+import { AccountWatch } from './account-watch.js';
+import { OpenOrders, Rejection, type AcceptedFill } from './open-orders.js';
+import { zeroStats, type FeedStats } from './stats.js';
 import { resolveServerOptions, type FeedServerOptions, type ResolvedServerOptions } from './server-options.js';
 
 export type { FeedServerOptions } from './server-options.js';
+export type { AcceptedFill } from './open-orders.js';
+export type { FeedStats } from './stats.js';
 
 export type Role = 'publisher' | 'subscriber';
 
@@ -63,29 +66,6 @@ interface Connection {
   ws?: uWS.WebSocket<Connection>;
 }
 
-/** Counters since start; `stats()` returns a copy. */
-export interface FeedStats {
-  publishers: number;
-  subscribers: number;
-  upgradesRefused: number;
-  framesIn: number;
-  bytesIn: number;
-  ticksIn: number;
-  positionUpdatesIn: number;
-  collateralUpdatesIn: number;
-  fillsIn: number;
-  framesOut: number;
-  bytesOut: number;
-  ordersOut: number;
-  marginCallsOut: number;
-  accountStatesOut: number;
-  /** Rejected frames by error code. */
-  rejected: Record<string, number>;
-  /** Subscribers closed because their backlog passed maxBackpressureBytes. */
-  slowConsumersDropped: number;
-  /** Connections closed by uWS for a frame above maxPayloadBytes. */
-  oversizedClosed: number;
-}
 
 export interface RejectedFrame {
   readonly connection: number;
@@ -93,12 +73,6 @@ export interface RejectedFrame {
   readonly code: string;
   readonly message: string;
   readonly sequence: number | null;
-}
-
-/** A fill accepted from the matching engine, with the order it fills. */
-export interface AcceptedFill extends Fill {
-  /** Base units of the order still open after this fill. */
-  readonly remaining: number;
 }
 
 /** Orders per outbound frame: keeps frames bounded for clients with small receive limits. */
@@ -113,17 +87,6 @@ function assertNativeTransport(): void {
   }
 }
 
-/** A frame the server refuses for a reason of its own (not the engine's): carries a FeedErrorCode. */
-class Rejection extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly field: string,
-  ) {
-    super(`${field}: ${message}`);
-  }
-}
-
 const sha256 = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 export class FeedServer {
@@ -133,32 +96,13 @@ export class FeedServer {
   private nextConnectionId = 1;
   /** sha256(token) -> role: lookups never compare secrets byte by byte. */
   private readonly tokens = new Map<string, Role>();
-  /** Issued orders not yet fully filled: id -> order and remaining quantity (oldest first, bounded). */
-  private readonly openOrders = new Map<string, { order: LiquidationOrder; remaining: number }>();
-  /** Accounts some connection subscribes to -> how many connections. */
-  private readonly watchedAccounts = new Map<number, number>();
-  /** The last account state sent per watched account, to send changes only. */
-  private readonly lastStates = new Map<number, AccountState>();
+  /** Issued orders not yet fully filled, for checking fills. */
+  private readonly openOrders: OpenOrders;
+  /** Accounts some connection subscribes to, and the state last sent for each. */
+  private readonly watch: AccountWatch;
   private readonly marketStates = new Map<number, { state: MarketState; reason: string; eventTimeUs: number }>();
-  private readonly counters: FeedStats = {
-    publishers: 0,
-    subscribers: 0,
-    upgradesRefused: 0,
-    framesIn: 0,
-    bytesIn: 0,
-    ticksIn: 0,
-    positionUpdatesIn: 0,
-    collateralUpdatesIn: 0,
-    fillsIn: 0,
-    framesOut: 0,
-    bytesOut: 0,
-    ordersOut: 0,
-    marginCallsOut: 0,
-    accountStatesOut: 0,
-    rejected: {},
-    slowConsumersDropped: 0,
-    oversizedClosed: 0,
-  };
+  private readonly counters: FeedStats = zeroStats();
+
   private readonly fillListeners = new Set<(fill: AcceptedFill) => void>();
   private readonly rejectListeners = new Set<(r: RejectedFrame) => void>();
   private readonly offEpoch: () => void;
@@ -172,6 +116,8 @@ export class FeedServer {
     readonly engine: Engine,
     readonly options: ResolvedServerOptions,
   ) {
+    this.openOrders = new OpenOrders(options.maxOpenOrders);
+    this.watch = new AccountWatch(engine);
     for (const t of options.publisherTokens) this.tokens.set(sha256(t), 'publisher');
     for (const t of options.subscriberTokens) this.tokens.set(sha256(t), 'subscriber');
     this.app = uWS.App();
@@ -313,7 +259,7 @@ export class FeedServer {
     else this.counters.subscribers--;
     // uWS reports a frame above maxPayloadLength as 1006 "Received too big message" (the peer sees 1006 too).
     if (code === 1006 && reason.startsWith('Received too big message')) this.counters.oversizedClosed++;
-    for (const a of c.accounts) this.unwatch(a);
+    for (const a of c.accounts) this.watch.unwatch(a);
   }
 
   /** Sends a frame on one connection, or drops the connection when its backlog is past the limit. */
@@ -419,37 +365,11 @@ export class FeedServer {
         this.counters.collateralUpdatesIn += m.updates.length;
         return;
       case 'fills':
-        this.acceptFills(m.fills);
+        for (const f of this.openOrders.fill(m.fills)) {
+          this.counters.fillsIn++;
+          for (const l of this.fillListeners) l(f);
+        }
         return;
-    }
-  }
-
-  /** Checks every fill against the open orders before taking any; then reports them. */
-  private acceptFills(fills: readonly Fill[]): void {
-    const remaining = new Map<string, number>();
-    fills.forEach((f, i) => {
-      const open = this.openOrders.get(f.orderId);
-      if (open === undefined) throw new Rejection(FeedErrorCode.UnknownOrder, `no open order ${JSON.stringify(f.orderId)}`, `fills[${i}].orderId`);
-      if (open.order.account !== f.account || open.order.market !== f.market) {
-        throw new Rejection(
-          FrameErrorCode.InvalidField,
-          `order ${f.orderId} is account ${open.order.account} market ${open.order.market}, the fill says account ${f.account} market ${f.market}`,
-          `fills[${i}]`,
-        );
-      }
-      const left = (remaining.get(f.orderId) ?? open.remaining) - f.quantity;
-      // Fills are in base units as the order's quantity; a relative 1e-9 absorbs decimal rounding by the matcher.
-      if (left < -1e-9 * open.order.quantity) {
-        throw new Rejection(FrameErrorCode.InvalidField, `fills ${f.orderId} beyond its open quantity`, `fills[${i}].quantity`);
-      }
-      remaining.set(f.orderId, left);
-    });
-    for (const f of fills) {
-      const open = this.openOrders.get(f.orderId)!;
-      open.remaining = Math.max(0, open.remaining - f.quantity);
-      if (open.remaining <= 1e-9 * open.order.quantity) this.openOrders.delete(f.orderId);
-      this.counters.fillsIn++;
-      for (const l of this.fillListeners) l({ ...f, remaining: open.remaining });
     }
   }
 
@@ -473,8 +393,7 @@ export class FeedServer {
     for (const a of t.accounts) {
       if (c.accounts.has(a)) continue;
       c.accounts.add(a);
-      this.watchedAccounts.set(a, (this.watchedAccounts.get(a) ?? 0) + 1);
-      const s = this.accountState(a);
+      const s = this.watch.watch(a);
       if (s !== undefined) snapshot.push(s);
     }
     for (let i = 0; i < snapshot.length; i += ROWS_PER_FRAME) this.send(c, encodeAccountStates(c.sequence, snapshot.slice(i, i + ROWS_PER_FRAME)));
@@ -483,33 +402,13 @@ export class FeedServer {
   private unsubscribe(c: Connection, t: Topics): void {
     if (t.allOrders) c.allOrders = false;
     for (const m of t.markets) c.markets.delete(m);
-    for (const a of t.accounts) if (c.accounts.delete(a)) this.unwatch(a);
-  }
-
-  private unwatch(account: number): void {
-    const n = (this.watchedAccounts.get(account) ?? 1) - 1;
-    if (n > 0) this.watchedAccounts.set(account, n);
-    else {
-      this.watchedAccounts.delete(account);
-      this.lastStates.delete(account);
-    }
+    for (const a of t.accounts) if (c.accounts.delete(a)) this.watch.unwatch(a);
   }
 
   // ---- outbound ----
 
-  private accountState(account: number): AccountState | undefined {
-    if (!this.engine.hasAccount(account)) return undefined;
-    const { id, ...s }: CrossSummary = this.engine.accountSummary(account);
-    const state: AccountState = { ...s, account: id, epoch: this.engine.epochs };
-    this.lastStates.set(account, state);
-    return state;
-  }
-
   private publishEpoch(r: EpochResult): void {
-    for (const o of r.orders) {
-      this.openOrders.set(o.id, { order: o, remaining: o.quantity });
-      if (this.openOrders.size > this.options.maxOpenOrders) this.openOrders.delete(this.openOrders.keys().next().value!);
-    }
+    for (const o of r.orders) this.openOrders.add(o);
     const counters = this.counters;
     this.fanOut(r.orders, encodeOrders, (c, o) => c.markets.has(o.market) || c.accounts.has(o.account), (n) => (counters.ordersOut += n));
     this.fanOut(
@@ -518,7 +417,7 @@ export class FeedServer {
       (c, m) => c.accounts.has(m.account) || (m.market !== null && c.markets.has(m.market)),
       (n) => (counters.marginCallsOut += n),
     );
-    if (this.watchedAccounts.size > 0) this.publishAccountStates();
+    if (this.watch.size > 0) this.publishAccountStates();
   }
 
   /**
@@ -548,12 +447,7 @@ export class FeedServer {
 
   /** After an epoch: the watched accounts whose state changed, each to the connections that watch it. */
   private publishAccountStates(): void {
-    const changed = new Map<number, AccountState>();
-    for (const account of this.watchedAccounts.keys()) {
-      const before = this.lastStates.get(account);
-      const now = this.accountState(account);
-      if (now !== undefined && (before === undefined || !sameState(before, now))) changed.set(account, now);
-    }
+    const changed = this.watch.changed();
     if (changed.size === 0) return;
     for (const c of this.connections) {
       if (c.accounts.size === 0) continue;
@@ -594,15 +488,4 @@ function chunks<T>(rows: readonly T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < rows.length; i += ROWS_PER_FRAME) out.push(rows.slice(i, i + ROWS_PER_FRAME));
   return out;
-}
-
-function sameState(a: AccountState, b: AccountState): boolean {
-  return (
-    a.collateral === b.collateral &&
-    a.equity === b.equity &&
-    a.initialMargin === b.initialMargin &&
-    a.maintenanceMargin === b.maintenanceMargin &&
-    a.liquidatable === b.liquidatable &&
-    a.marginCall === b.marginCall
-  );
 }

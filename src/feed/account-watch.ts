@@ -1,0 +1,63 @@
+/**
+ * The accounts some feed connection watches, and the state last sent for each, so that after an epoch only the
+ * accounts whose state changed are sent. Counts watchers: an account is forgotten when its last watcher leaves.
+ */
+import { type Engine } from '../engine/engine.js';
+import { type AccountState } from './messages.js';
+
+export class AccountWatch {
+  /** Account id -> how many connections watch it. */
+  private readonly watchers = new Map<number, number>();
+  private readonly last = new Map<number, AccountState>();
+
+  constructor(private readonly engine: Engine) {}
+
+  get size(): number {
+    return this.watchers.size;
+  }
+
+  /** Adds a watcher; returns the account's state now (undefined while the account does not exist). */
+  watch(account: number): AccountState | undefined {
+    this.watchers.set(account, (this.watchers.get(account) ?? 0) + 1);
+    return this.state(account);
+  }
+
+  unwatch(account: number): void {
+    const n = (this.watchers.get(account) ?? 1) - 1;
+    if (n > 0) this.watchers.set(account, n);
+    else {
+      this.watchers.delete(account);
+      this.last.delete(account);
+    }
+  }
+
+  /** After an epoch: the watched accounts whose state differs from the one last sent. */
+  changed(): Map<number, AccountState> {
+    const changed = new Map<number, AccountState>();
+    for (const account of this.watchers.keys()) {
+      const before = this.last.get(account);
+      const now = this.state(account);
+      if (now !== undefined && (before === undefined || !sameState(before, now))) changed.set(account, now);
+    }
+    return changed;
+  }
+
+  private state(account: number): AccountState | undefined {
+    if (!this.engine.hasAccount(account)) return undefined;
+    const { id, ...summary } = this.engine.accountSummary(account);
+    const state: AccountState = { ...summary, account: id, epoch: this.engine.epochs };
+    this.last.set(account, state);
+    return state;
+  }
+}
+
+function sameState(a: AccountState, b: AccountState): boolean {
+  return (
+    a.collateral === b.collateral &&
+    a.equity === b.equity &&
+    a.initialMargin === b.initialMargin &&
+    a.maintenanceMargin === b.maintenanceMargin &&
+    a.liquidatable === b.liquidatable &&
+    a.marginCall === b.marginCall
+  );
+}

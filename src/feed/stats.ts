@@ -1,0 +1,47 @@
+/** The feed server's counters (`FeedServer.stats()`, `GET /v1/feed/stats`). */
+
+/** Counters since start; `stats()` returns a copy. */
+export interface FeedStats {
+  publishers: number;
+  subscribers: number;
+  upgradesRefused: number;
+  framesIn: number;
+  bytesIn: number;
+  ticksIn: number;
+  positionUpdatesIn: number;
+  collateralUpdatesIn: number;
+  fillsIn: number;
+  framesOut: number;
+  bytesOut: number;
+  ordersOut: number;
+  marginCallsOut: number;
+  accountStatesOut: number;
+  /** Rejected frames by error code. */
+  rejected: Record<string, number>;
+  /** Subscribers closed because their backlog passed maxBackpressureBytes. */
+  slowConsumersDropped: number;
+  /** Connections closed by uWS for a frame above maxPayloadBytes. */
+  oversizedClosed: number;
+}
+
+export function zeroStats(): FeedStats {
+  return {
+    publishers: 0,
+    subscribers: 0,
+    upgradesRefused: 0,
+    framesIn: 0,
+    bytesIn: 0,
+    ticksIn: 0,
+    positionUpdatesIn: 0,
+    collateralUpdatesIn: 0,
+    fillsIn: 0,
+    framesOut: 0,
+    bytesOut: 0,
+    ordersOut: 0,
+    marginCallsOut: 0,
+    accountStatesOut: 0,
+    rejected: {},
+    slowConsumersDropped: 0,
+    oversizedClosed: 0,
+  };
+}

@@ -1,5 +1,7 @@
 /** The client SDK against a real feed server on loopback: auth, typed events, sequences, reconnect with topics. */
+import { readFileSync } from 'node:fs';
 import { connect as connectTcp, createServer, type AddressInfo, type Socket } from 'node:net';
+import { dirname, join } from 'node:path';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fillablePrice } from '../src/domain/liquidation.js';
@@ -175,5 +177,32 @@ describe('the feed client', () => {
     });
     server.publishMarketStatus(0, 'paused', 'sources stale', 1);
     expect(await market).toBe('0 paused sources stale');
+  });
+});
+
+describe('the unwind/feed entry point', () => {
+  it('loads no Node built-in and not the server: its module graph is browser-safe (ws only on demand)', () => {
+    const root = new URL('../dist/src/feed/', import.meta.url).pathname;
+    const seen = new Set<string>();
+    const external: string[] = [];
+    const dynamic: string[] = [];
+    const stack = [join(root, 'index.js')];
+    while (stack.length > 0) {
+      const file = stack.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      const code = readFileSync(file, 'utf8');
+      // Static imports and re-exports (`... from 'x'`, with no ';' before the specifier) and bare `import 'x'`.
+      for (const m of code.matchAll(/^\s*(?:(?:import|export)\s[^;]*?\sfrom\s*['"]([^'"]+)['"]|import\s*['"]([^'"]+)['"])/gm)) {
+        const spec = (m[1] ?? m[2])!;
+        if (spec.startsWith('.')) stack.push(join(dirname(file), spec));
+        else external.push(spec);
+      }
+      for (const m of code.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g)) dynamic.push(m[1]!);
+    }
+    expect([...new Set(external)]).toEqual(['flatbuffers']);
+    expect(dynamic).toEqual(['ws']);
+    expect([...seen].some((f) => f.endsWith('server.js'))).toBe(false);
+    expect(seen.size).toBeGreaterThanOrEqual(8);
   });
 });

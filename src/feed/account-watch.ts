@@ -2,8 +2,8 @@
  * The accounts some feed connection watches, and the state last sent for each, so that after an epoch only the
  * accounts whose state changed are sent. Counts watchers: an account is forgotten when its last watcher leaves.
  */
-import { type Engine } from '../engine/engine.js';
-import { type AccountState } from './messages.js';
+import type { Engine } from '../engine/engine.js';
+import type { AccountState } from './messages.js';
 
 export class AccountWatch {
   /** Account id -> how many connections watch it. */

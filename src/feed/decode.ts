@@ -54,7 +54,7 @@ import {
   type Topics,
 } from './messages.js';
 import { ENVELOPE_MESSAGE_ID, ENVELOPE_MESSAGE_TYPE_ID, ENVELOPE_SEQUENCE_ID, ENVELOPE_VERSION_ID, EnvelopeSpec, MESSAGE_SPECS } from './spec.js';
-import { type TickBatch } from './tick-batch.js';
+import type { TickBatch } from './tick-batch.js';
 import { FrameVerifier } from './verify.js';
 
 /** Root offset + file identifier + the smallest table. */

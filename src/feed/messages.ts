@@ -2,8 +2,8 @@
  * The binary feed's messages as plain objects: what `decodeFrame` returns and the encoders take. One interface per
  * wire table of schemas/unwind.fbs (units are documented there), named as the engine names them.
  */
-import { type LiquidationOrder, type MarginCall } from '../execution/orders.js';
-import { type PositionUpdate } from '../tables/writer.js';
+import type { LiquidationOrder, MarginCall } from '../execution/orders.js';
+import type { PositionUpdate } from '../tables/writer.js';
 
 export type { LiquidationOrder, MarginCall, PositionUpdate };
 

@@ -2,7 +2,7 @@
  * The orders the feed server issued and has not seen filled: fills from the matching engine are checked against
  * them (id, account, market, open quantity) before any is taken. Oldest forgotten first past a bound.
  */
-import { type LiquidationOrder } from '../execution/orders.js';
+import type { LiquidationOrder } from '../execution/orders.js';
 import { FeedErrorCode, FrameErrorCode, type Fill } from './messages.js';
 
 /** A frame the server refuses for a reason of its own (not the engine's), with the code for its ErrorFrame. */

@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import uWS from 'uWebSockets.js';
-import { type Engine, type EpochResult } from '../engine/engine.js';
+import type { Engine, EpochResult } from '../engine/engine.js';
 import { ErrorCode, isUnwindError, UnwindError } from '../errors.js';
 import {
   decodeFrame,

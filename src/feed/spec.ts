@@ -4,7 +4,7 @@
  * checked against the generated code by test/feed-codec.test.ts, so a schema change that is not mirrored here fails.
  */
 import { Message } from './generated/unwind_generated.js';
-import { type TableSpec } from './verify.js';
+import type { TableSpec } from './verify.js';
 
 const f64 = (id: number, name: string) => ({ id, name, kind: 'scalar', size: 8 }) as const;
 const u32 = (id: number, name: string) => ({ id, name, kind: 'scalar', size: 4 }) as const;

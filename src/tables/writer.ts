@@ -12,7 +12,7 @@ import { isMainThread } from 'node:worker_threads';
 import { compileTiers, type MarginTier, MAX_TIERS } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { NONE, PositionFlag, type Tables } from './layout.js';
-import { MAX_PRICE, requireAmount, requireId, requireNonNegativeAmount, requirePrice, requireSize } from './validate.js';
+import { describe, MAX_PRICE, requireAmount, requireId, requireNonNegativeAmount, requirePrice, requireSize } from './validate.js';
 
 export interface MarketSpec {
   readonly id: number;
@@ -191,13 +191,17 @@ export class TableWriter {
    * row. Mark and oracle both take the price. Rows name their fields as `[i].market` / `[i].price`.
    */
   setPriceColumns(marketIds: ArrayLike<number>, prices: ArrayLike<number>, n: number): void {
+    const rows = Math.min(marketIds.length, prices.length);
+    if (!Number.isSafeInteger(n) || n < 0 || n > rows) {
+      throw new UnwindError(ErrorCode.InvalidSize, `expected a row count in [0, ${rows}], got ${describe(n)}`, 'n');
+    }
     if (this.columnIndex.length < n) this.columnIndex = new Int32Array(Math.max(n, 2 * this.columnIndex.length));
     const index = this.columnIndex;
     for (let i = 0; i < n; i++) {
       const m = this.marketIndex.get(marketIds[i]!);
       const price = prices[i]!;
       // One branch per row on the hot path; the checks that build field names run only to report a failure.
-      if (m === undefined || !(price > 0 && price <= MAX_PRICE)) {
+      if (m === undefined || typeof price !== 'number' || !(price > 0 && price <= MAX_PRICE)) {
         this.marketIndexOf(requireId(marketIds[i], `[${i}].market`), `[${i}].market`);
         requirePrice(price, `[${i}].price`);
       }

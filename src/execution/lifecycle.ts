@@ -1,0 +1,81 @@
+/**
+ * An account's liquidation lifecycle as an explicit state machine (issue 4; README "Account lifecycle").
+ *
+ *             health < marginCall                    health < 1
+ *   healthy ----------------------> margin-call ----------------------> liquidating (sticky)
+ *      ^  <----------------------------  |                                 |   |   |
+ *      |   health >= marginCall + hysteresis                               |   |   | the fund covers a loss
+ *      |                                                                   |   |   v
+ *      |        health > 1 + exitBuffer (positions left)                   |   |  backstopped
+ *      +-------------------------------------------------------------------+   |   | the fund cannot: ADL
+ *                                                                              |   v
+ *      closed <------------------- no position left ---------------------------+-- deleveraged
+ *
+ * healthy may also go straight to liquidating. A liquidating, backstopped or deleveraged account leaves only when
+ * its health exceeds 1 + exitBuffer (Drift: 2%), so it does not flap around 1; a margin call clears only above the
+ * margin-call level plus its hysteresis. Pure: the next state is a function of the state and the observation.
+ */
+export type LifecycleState = 'healthy' | 'margin-call' | 'liquidating' | 'backstopped' | 'deleveraged' | 'closed';
+
+export interface LifecycleConfig {
+  /** Health below which a margin call is raised (> 1). Default 1.2. */
+  readonly marginCallHealth: number;
+  /** A margin call clears at marginCallHealth + this (>= 0). Default 0.05. */
+  readonly marginCallHysteresis: number;
+  /** Liquidation ends above health 1 + this (>= 0). Default 0.02 (Drift). */
+  readonly exitBuffer: number;
+}
+
+export const DEFAULT_LIFECYCLE: LifecycleConfig = { marginCallHealth: 1.2, marginCallHysteresis: 0.05, exitBuffer: 0.02 };
+
+/** What the executor knows about an account's group after an epoch or a settlement. */
+export interface Observation {
+  /** Equity / maintenance margin; Infinity when there is no requirement. */
+  readonly health: number;
+  /** No open position left in the group. */
+  readonly flat: boolean;
+  /** The insurance fund covered a loss of this account in this step. */
+  readonly backstopped?: boolean;
+  /** Auto-deleveraging closed (part of) this account's position in this step. */
+  readonly deleveraged?: boolean;
+}
+
+export interface Transition {
+  readonly from: LifecycleState;
+  readonly to: LifecycleState;
+}
+
+const LIQUIDATION_STATES: ReadonlySet<LifecycleState> = new Set(['liquidating', 'backstopped', 'deleveraged']);
+
+export function inLiquidation(s: LifecycleState): boolean {
+  return LIQUIDATION_STATES.has(s);
+}
+
+/** The next state; `null` when the state does not change. */
+export function nextState(state: LifecycleState, o: Observation, c: LifecycleConfig = DEFAULT_LIFECYCLE): LifecycleState | null {
+  const next = decide(state, o, c);
+  return next === state ? null : next;
+}
+
+function decide(state: LifecycleState, o: Observation, c: LifecycleConfig): LifecycleState {
+  if (inLiquidation(state)) {
+    if (o.deleveraged) return o.flat ? 'closed' : 'deleveraged';
+    if (o.backstopped) return o.flat ? 'closed' : state === 'deleveraged' ? 'deleveraged' : 'backstopped';
+    if (o.flat) return 'closed';
+    if (o.health > 1 + c.exitBuffer) return o.health < c.marginCallHealth ? 'margin-call' : 'healthy';
+    return state; // sticky
+  }
+  if (state === 'closed' && o.flat) return 'closed';
+  if (o.health < 1) return 'liquidating';
+  if (o.health < c.marginCallHealth) return 'margin-call';
+  if (state === 'margin-call' && o.health < c.marginCallHealth + c.marginCallHysteresis) return 'margin-call';
+  return 'healthy';
+}
+
+/** Validates a lifecycle config (INVALID_CONFIG-style messages naming the field). */
+export function checkLifecycle(c: LifecycleConfig): LifecycleConfig {
+  if (!(c.marginCallHealth > 1) || !Number.isFinite(c.marginCallHealth)) throw new RangeError(`marginCallHealth: expected a finite number > 1, got ${c.marginCallHealth}`);
+  if (!(c.marginCallHysteresis >= 0) || !Number.isFinite(c.marginCallHysteresis)) throw new RangeError(`marginCallHysteresis: expected a finite number >= 0, got ${c.marginCallHysteresis}`);
+  if (!(c.exitBuffer >= 0) || !Number.isFinite(c.exitBuffer)) throw new RangeError(`exitBuffer: expected a finite number >= 0, got ${c.exitBuffer}`);
+  return c;
+}

@@ -4,6 +4,8 @@ import { DEFAULT_BANKRUPTCY_ADJUSTMENT, DEFAULT_SPREAD_TO_MAINTENANCE_MARGIN_RAT
 import { ErrorCode, UnwindError } from './errors.js';
 import { type Capacities, DEFAULT_POSITIONS_PER_ACCOUNT } from './tables/layout.js';
 import { type LiquidatorConfig } from './execution/liquidator.js';
+import { DEFAULT_QUOTE_DECIMALS } from './ledger/money.js';
+import { DEFAULT_FEE_POLICY, type FeePolicy } from './ledger/settle.js';
 
 export interface EngineConfig {
   /**
@@ -19,12 +21,21 @@ export interface EngineConfig {
   readonly marginCallHealth?: number;
   /** Run an epoch automatically after inputs (default true); false: epochs run only on `step()`. */
   readonly autoEpoch?: boolean;
+  /** Decimals of the quote currency in the ledger: balances are integers of 10^-quoteDecimals. Default 6. */
+  readonly quoteDecimals?: number;
+  /** Liquidation fee cap and insurance-fund layout. Default: 1.5% of the closed notional (dYdX), a fund per market. */
+  readonly fees?: Partial<FeePolicy>;
+  /** Issued orders remembered for matching fills. Default 1,048,576. */
+  readonly maxOpenOrders?: number;
 }
 
 export interface ResolvedConfig extends LiquidatorConfig {
   readonly capacity: Capacities;
   readonly scanWorkers: number;
   readonly autoEpoch: boolean;
+  readonly quoteDecimals: number;
+  readonly fees: FeePolicy;
+  readonly maxOpenOrders: number;
 }
 
 export const DEFAULT_MARGIN_CALL_HEALTH = 1.2;
@@ -57,9 +68,27 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
   if (!(marginCallHealth > 1) || !Number.isFinite(marginCallHealth)) {
     throw new UnwindError(ErrorCode.InvalidConfig, `expected a finite number > 1, got ${String(marginCallHealth)}`, 'marginCallHealth');
   }
+  const quoteDecimals = c.quoteDecimals ?? DEFAULT_QUOTE_DECIMALS;
+  if (!Number.isInteger(quoteDecimals) || quoteDecimals < 0 || quoteDecimals > 12) {
+    throw new UnwindError(ErrorCode.InvalidConfig, `expected an integer in [0, 12], got ${String(quoteDecimals)}`, 'quoteDecimals');
+  }
+  const fees: FeePolicy = { ...DEFAULT_FEE_POLICY, ...c.fees };
+  if (!(fees.maxFeeFraction >= 0 && fees.maxFeeFraction <= 1)) {
+    throw new UnwindError(ErrorCode.InvalidConfig, `expected a number in [0, 1], got ${String(fees.maxFeeFraction)}`, 'fees.maxFeeFraction');
+  }
+  if (fees.fund !== 'per-market' && fees.fund !== 'pooled') {
+    throw new UnwindError(ErrorCode.InvalidConfig, `expected "per-market" or "pooled", got ${String(fees.fund)}`, 'fees.fund');
+  }
+  const maxOpenOrders = c.maxOpenOrders ?? 1 << 20;
+  if (!Number.isInteger(maxOpenOrders) || maxOpenOrders < 1) {
+    throw new UnwindError(ErrorCode.InvalidConfig, `expected a positive integer, got ${String(maxOpenOrders)}`, 'maxOpenOrders');
+  }
   return {
     capacity,
     scanWorkers,
+    quoteDecimals,
+    fees,
+    maxOpenOrders,
     bankruptcyAdjustment,
     spreadToMaintenanceMarginRatio,
     marginCallHealth,

@@ -15,6 +15,10 @@ export const ErrorCode = {
   DuplicateAccount: 'DUPLICATE_ACCOUNT',
   CapacityExceeded: 'CAPACITY_EXCEEDED',
   EngineClosed: 'ENGINE_CLOSED',
+  /** A fill names an order id that was never issued or is already filled. */
+  UnknownOrder: 'UNKNOWN_ORDER',
+  /** A fill that does not fit its order or position: other account or market, quantity beyond what is open. */
+  InvalidFill: 'INVALID_FILL',
   InvalidScenario: 'INVALID_SCENARIO',
   LayoutMismatch: 'LAYOUT_MISMATCH',
   /** uWebSockets.js loaded its slow JavaScript fallback instead of the native binary. */

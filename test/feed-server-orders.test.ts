@@ -60,9 +60,9 @@ const book = {
 const feed = new Feed();
 afterEach(() => feed.closeAll());
 
-function start(server: StartOptions['server'] = {}, scanWorkers = 0): Promise<Started> {
+function start(server: StartOptions['server'] = {}, scanWorkers = 0, engine: StartOptions['engine'] = {}): Promise<Started> {
   return feed.start({
-    engine: { scanWorkers, capacity: { markets: 2, accounts: 16, positions: 32 } },
+    engine: { scanWorkers, capacity: { markets: 2, accounts: 16, positions: 32 }, ...engine },
     server,
     setup: (e) => {
       e.addMarket({ id: BTC, symbol: SYMBOLS[BTC], price: 50_000, tiers: TIERS });
@@ -410,17 +410,28 @@ describe('fills', () => {
     ...patch,
   });
 
-  it('accepts partial fills of an issued order and reports what remains; a fully filled order is forgotten', async () => {
-    const { pub, order, accepted } = await issued();
+  it('settles partial fills of an issued order in the engine: the position shrinks, the fee goes to the fund, a filled order is forgotten', async () => {
+    const { engine, pub, order, accepted } = await issued();
+    const epoch = nextEpoch(engine);
     pub.send((s) => encodeFills(s, [fillOf(order, 0.25), fillOf(order, 0.35)]));
-    expect(await pub.sync()).toEqual([]);
-    expect(accepted).toEqual([
-      { ...fillOf(order, 0.25), remaining: 0.75 },
-      { ...fillOf(order, 0.35), remaining: 0.75 - 0.35 },
+    // The account is still below maintenance with the position's new state: the engine issues for what is left.
+    await epoch;
+    const reissued = await pub.sync();
+    expect(reissued).toMatchObject([{ kind: 'orders', orders: [{ account: 11, market: BTC, quantity: 0.75 - 0.35 }] }]);
+    expect(reissued[0]!.kind === 'orders' && reissued[0]!.orders[0]!.id).not.toBe(order.id);
+    expect(accepted).toMatchObject([
+      { ...fillOf(order, 0.25), closed: 0.25, sizeAfter: 0.75, orderRemaining: 0.75 },
+      { ...fillOf(order, 0.35), closed: 0.35, sizeAfter: 0.75 - 0.35, orderRemaining: 0.75 - 0.35 },
     ]);
     pub.send((s) => encodeFills(s, [fillOf(order, 0.4)]));
     expect(await pub.sync()).toEqual([]);
-    expect(accepted[2]).toEqual({ ...fillOf(order, 0.4), remaining: 0 });
+    expect(accepted[2]).toMatchObject({ ...fillOf(order, 0.4), sizeAfter: 0, orderRemaining: 0 });
+    expect(engine.account(11).positions[0]!.size).toBe(0);
+    // Every fee went into BTC's insurance fund; the ledger still sums to zero.
+    const fees = accepted.reduce((sum, f) => sum + f.fee, 0);
+    expect(fees).toBeGreaterThan(0);
+    expect(engine.insuranceFund(BTC)).toBeCloseTo(fees, 6);
+    expect(engine.ledger.total()).toBe(0n);
 
     const again = pub.send((s) => encodeFills(s, [fillOf(order, 0.1)]));
     expect(await pub.next()).toMatchObject({ kind: 'errorFrame', code: 'UNKNOWN_ORDER', offendingSequence: again });
@@ -431,9 +442,9 @@ describe('fills', () => {
     const { pub, order, accepted } = await issued();
     const cases: [string, Fill[]][] = [
       ['UNKNOWN_ORDER', [fillOf(order, 0.5), fillOf(order, 0.1, { orderId: '11-1-999999' })]],
-      ['INVALID_FIELD', [fillOf(order, 1.5)]],
-      ['INVALID_FIELD', [fillOf(order, 0.6), fillOf(order, 0.6)]], // each fits, together they overfill
-      ['INVALID_FIELD', [fillOf(order, 0.5, { account: 22 })]],
+      ['INVALID_FILL', [fillOf(order, 1.5)]],
+      ['INVALID_FILL', [fillOf(order, 0.6), fillOf(order, 0.6)]], // each fits, together they overfill
+      ['INVALID_FILL', [fillOf(order, 0.5, { account: 22 })]],
     ];
     for (const [code, fills] of cases) {
       const sequence = pub.send((s) => encodeFills(s, fills));
@@ -443,11 +454,11 @@ describe('fills', () => {
     // Nothing was taken: the whole quantity is still open.
     pub.send((s) => encodeFills(s, [fillOf(order, 1)]));
     expect(await pub.sync()).toEqual([]);
-    expect(accepted).toEqual([{ ...fillOf(order, 1), remaining: 0 }]);
+    expect(accepted).toMatchObject([{ ...fillOf(order, 1), sizeAfter: 0, orderRemaining: 0 }]);
   });
 
   it('forgets the oldest orders beyond maxOpenOrders: their fills are UNKNOWN_ORDER', async () => {
-    const { server } = await start({ maxOpenOrders: 1 });
+    const { server } = await start({}, 0, { maxOpenOrders: 1 });
     const accepted: AcceptedFill[] = [];
     server.onFill((f) => accepted.push(f));
     const pub = await subscriber(server, { allOrders: true }, 'publisher');
@@ -461,7 +472,7 @@ describe('fills', () => {
     expect(await pub.next()).toMatchObject({ kind: 'errorFrame', code: 'UNKNOWN_ORDER', offendingSequence: forgotten });
     pub.send((s) => encodeFills(s, [fillOf(second, second.quantity)]));
     expect(await pub.sync()).toEqual([]);
-    expect(accepted.map((f) => [f.orderId, f.remaining])).toEqual([[second.id, 0]]);
+    expect(accepted.map((f) => [f.orderId, f.orderRemaining])).toEqual([[second.id, 0]]);
   });
 });
 

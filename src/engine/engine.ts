@@ -16,6 +16,9 @@ import { allocateTables, type Tables } from '../tables/layout.js';
 import { requireId } from '../tables/validate.js';
 import { TableWriter, type MarketSpec, type PositionUpdate, type PriceUpdate } from '../tables/writer.js';
 import { InlineBackend, ThreadedBackend, type Backend } from './backends.js';
+import { Clearing, type FillSettlement } from '../execution/clearing.js';
+import type { OrderFill } from '../execution/open-orders.js';
+import { entry, type Ledger } from '../ledger/ledger.js';
 
 export interface EpochResult extends EpochOutput {
   readonly epoch: number;
@@ -31,6 +34,8 @@ export class Engine {
   readonly config: ResolvedConfig;
   readonly tables: Tables;
   private readonly writer: TableWriter;
+  private readonly clearing: Clearing;
+  private readonly fillListeners = new Set<Listener<FillSettlement>>();
   private chain: Promise<unknown> = Promise.resolve();
   private epochCount = 0;
   private scheduled = false;
@@ -50,6 +55,7 @@ export class Engine {
     this.tables = tables;
     const perMarket = Math.floor(config.capacity.positions / config.capacity.markets);
     this.writer = new TableWriter(tables, Math.max(1, perMarket));
+    this.clearing = new Clearing(tables, this.writer, config);
   }
 
   /** Allocates the tables and starts the threads. */
@@ -73,6 +79,7 @@ export class Engine {
   setCollateral(account: number, collateral: number): void {
     this.open();
     this.writer.setCollateral(account, collateral);
+    this.clearing.setBalance(entry.account(account), collateral);
     this.schedule();
   }
 
@@ -88,10 +95,12 @@ export class Engine {
   addAccountAt(id: number, collateral: number, field: string): void {
     this.open();
     this.writer.addAccount(id, collateral, field);
+    this.clearing.setBalance(entry.account(id), collateral);
   }
   upsertPositionAt(update: PositionUpdate, field: string): void {
     this.open();
     this.writer.upsertPosition(update, field);
+    this.clearing.setBalance(entry.isolated(update.account, update.market), update.isolatedCollateral ?? 0);
     this.schedule();
   }
 
@@ -105,6 +114,7 @@ export class Engine {
   upsertPositions(updates: readonly PositionUpdate[]): void {
     this.open();
     this.writer.upsertPositions(updates);
+    for (const u of updates) this.clearing.setBalance(entry.isolated(u.account, u.market), u.isolatedCollateral ?? 0);
     this.schedule();
   }
 
@@ -115,6 +125,7 @@ export class Engine {
   setCollaterals(updates: readonly { readonly account: number; readonly collateral: number }[], createAccounts = false): void {
     this.open();
     this.writer.setCollaterals(updates, createAccounts);
+    for (const u of updates) this.clearing.setBalance(entry.account(u.account), u.collateral);
     this.schedule();
   }
 
@@ -133,6 +144,35 @@ export class Engine {
     this.open();
     this.writer.setPriceColumns(marketIds, prices, n);
     this.schedule();
+  }
+
+  /**
+   * Fills of our liquidation orders from the matching engine, applied in order: checked (UNKNOWN_ORDER,
+   * INVALID_FILL, ...) all before any is taken, then each settles where inputs land: realized PnL, the liquidation
+   * fee into the insurance fund or the fund's cover, the position shrunk by the fill. `onFill` hears each.
+   */
+  fill(fills: OrderFill | readonly OrderFill[]): void {
+    this.open();
+    this.clearing.fill(Array.isArray(fills) ? fills : [fills as OrderFill], (s) => {
+      for (const l of this.fillListeners) l(s);
+    });
+    this.schedule();
+  }
+
+  /** Money into an insurance fund (a market's, or the pooled one), e.g. to seed it. */
+  depositInsurance(market: number | 'pooled', amount: number): void {
+    this.open();
+    this.clearing.depositInsurance(market, amount);
+  }
+
+  /** An insurance fund's balance, quote units (exact to the ledger's decimals). */
+  insuranceFund(market: number | 'pooled'): number {
+    return this.clearing.insuranceFund(market);
+  }
+
+  /** The exact ledger: every balance in atoms; its entries always sum to zero. */
+  get ledger(): Ledger {
+    return this.clearing.ledger;
   }
 
   // ---- epochs ----
@@ -174,6 +214,7 @@ export class Engine {
       w.busy = false;
     }
     const result: EpochResult = { epoch, ...out, deferred, lastSequence };
+    for (const o of out.orders) this.clearing.issued(o);
     for (const o of out.orders) for (const l of this.orderListeners) l(o);
     for (const c of out.marginCalls) for (const l of this.callListeners) l(c);
     for (const l of this.epochListeners) l(result);
@@ -191,6 +232,11 @@ export class Engine {
   onMarginCall(listener: Listener<MarginCall>): () => void {
     this.callListeners.add(listener);
     return () => this.callListeners.delete(listener);
+  }
+  /** Every fill as it settles (see `fill`). */
+  onFill(listener: Listener<FillSettlement>): () => void {
+    this.fillListeners.add(listener);
+    return () => this.fillListeners.delete(listener);
   }
   onEpoch(listener: Listener<EpochResult>): () => void {
     this.epochListeners.add(listener);

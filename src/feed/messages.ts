@@ -135,8 +135,6 @@ export type FrameErrorCode = (typeof FrameErrorCode)[keyof typeof FrameErrorCode
 export const FeedErrorCode = {
   /** A subscriber sent a publisher's message (ticks, positions, collateral, fills). */
   Forbidden: 'FORBIDDEN',
-  /** A fill names an order id this server never issued, or one already filled. */
-  UnknownOrder: 'UNKNOWN_ORDER',
   /** A subscription would take the connection past its maximum number of topics. */
   TooManyTopics: 'TOO_MANY_TOPICS',
 } as const;

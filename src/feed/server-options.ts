@@ -34,8 +34,6 @@ export interface FeedServerOptions {
    * after a restart: uSockets does not set SO_REUSEADDR). Default 0: fail at once.
    */
   readonly listenRetryMs?: number;
-  /** Orders remembered for matching fills (oldest forgotten first). Default 1,048,576. */
-  readonly maxOpenOrders?: number;
 }
 
 export type ResolvedServerOptions = Required<FeedServerOptions>;
@@ -93,6 +91,5 @@ export function resolveServerOptions(o: FeedServerOptions): ResolvedServerOption
     statusIntervalMs: integer(o.statusIntervalMs, 'statusIntervalMs', 0, 3_600_000, 1000),
     createAccounts,
     listenRetryMs: integer(o.listenRetryMs, 'listenRetryMs', 0, 600_000, 0),
-    maxOpenOrders: integer(o.maxOpenOrders, 'maxOpenOrders', 1, 1 << 26, 1 << 20),
   };
 }

@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import uWS from 'uWebSockets.js';
 import type { Engine, EpochResult } from '../engine/engine.js';
+import type { FillSettlement } from '../execution/clearing.js';
 import { ErrorCode, isUnwindError, UnwindError } from '../errors.js';
 import {
   decodeFrame,
@@ -36,12 +37,12 @@ import {
 } from './codec.js';
 import { FeedErrorCode, FrameErrorCode } from './messages.js';
 import { AccountWatch } from './account-watch.js';
-import { OpenOrders, Rejection, type AcceptedFill } from './open-orders.js';
 import { zeroStats, type FeedStats } from './stats.js';
 import { resolveServerOptions, type FeedServerOptions, type ResolvedServerOptions } from './server-options.js';
 
 export type { FeedServerOptions } from './server-options.js';
-export type { AcceptedFill } from './open-orders.js';
+/** A fill accepted from a publisher, as it settled in the engine. */
+export type AcceptedFill = FillSettlement;
 export type { FeedStats } from './stats.js';
 
 export type Role = 'publisher' | 'subscriber';
@@ -96,8 +97,6 @@ export class FeedServer {
   private nextConnectionId = 1;
   /** sha256(token) -> role: lookups never compare secrets byte by byte. */
   private readonly tokens = new Map<string, Role>();
-  /** Issued orders not yet fully filled, for checking fills. */
-  private readonly openOrders: OpenOrders;
   /** Accounts some connection subscribes to, and the state last sent for each. */
   private readonly watch: AccountWatch;
   private readonly marketStates = new Map<number, { state: MarketState; reason: string; eventTimeUs: number }>();
@@ -106,6 +105,7 @@ export class FeedServer {
   private readonly fillListeners = new Set<(fill: AcceptedFill) => void>();
   private readonly rejectListeners = new Set<(r: RejectedFrame) => void>();
   private readonly offEpoch: () => void;
+  private readonly offFill: () => void;
   /** Reused by every PriceTicks frame: ticks go from the frame to the tables without an object per tick. */
   private readonly ticks = new TickBatch();
   private heartbeat: NodeJS.Timeout | undefined;
@@ -116,7 +116,6 @@ export class FeedServer {
     readonly engine: Engine,
     readonly options: ResolvedServerOptions,
   ) {
-    this.openOrders = new OpenOrders(options.maxOpenOrders);
     this.watch = new AccountWatch(engine);
     for (const t of options.publisherTokens) this.tokens.set(sha256(t), 'publisher');
     for (const t of options.subscriberTokens) this.tokens.set(sha256(t), 'subscriber');
@@ -141,6 +140,9 @@ export class FeedServer {
       res.writeHeader('content-type', 'application/json').end(JSON.stringify(this.stats()));
     });
     this.offEpoch = engine.onEpoch((r) => this.publishEpoch(r));
+    this.offFill = engine.onFill((f) => {
+      for (const l of this.fillListeners) l(f);
+    });
   }
 
   /** Starts listening. Throws TRANSPORT_UNAVAILABLE without the native uWS binary, INVALID_CONFIG on bad options. */
@@ -185,7 +187,7 @@ export class FeedServer {
     return { ...this.counters, rejected: { ...this.counters.rejected } };
   }
 
-  /** Fills accepted from publishers, after they have been checked against the orders this server issued. */
+  /** Fills accepted from publishers, as they settle in the engine (fee, insurance cover, position after). */
   onFill(listener: (fill: AcceptedFill) => void): () => void {
     this.fillListeners.add(listener);
     return () => this.fillListeners.delete(listener);
@@ -310,7 +312,7 @@ export class FeedServer {
     try {
       this.apply(c, m);
     } catch (e) {
-      if (!isUnwindError(e) && !(e instanceof Rejection)) throw e;
+      if (!isUnwindError(e)) throw e;
       this.reject(c, e.code, e.message, m.sequence);
     }
   }
@@ -365,10 +367,9 @@ export class FeedServer {
         this.counters.collateralUpdatesIn += m.updates.length;
         return;
       case 'fills':
-        for (const f of this.openOrders.fill(m.fills)) {
-          this.counters.fillsIn++;
-          for (const l of this.fillListeners) l(f);
-        }
+        // Checked against the engine's open orders and positions, all before any; each settles in input order.
+        e.fill(m.fills);
+        this.counters.fillsIn += m.fills.length;
         return;
     }
   }
@@ -408,7 +409,6 @@ export class FeedServer {
   // ---- outbound ----
 
   private publishEpoch(r: EpochResult): void {
-    for (const o of r.orders) this.openOrders.add(o);
     const counters = this.counters;
     this.fanOut(r.orders, encodeOrders, (c, o) => c.markets.has(o.market) || c.accounts.has(o.account), (n) => (counters.ordersOut += n));
     this.fanOut(
@@ -474,6 +474,7 @@ export class FeedServer {
     if (this.state === 'closing') return;
     this.state = 'closing';
     this.offEpoch();
+    this.offFill();
     clearInterval(this.heartbeat);
     this.broadcastEngineStatus('server closing');
     for (const c of [...this.connections]) c.ws?.end(CloseCode.GoingAway, 'server closing');

@@ -376,6 +376,33 @@ export class TableWriter {
     return slot;
   }
 
+  /**
+   * Takes an input's sequence now and runs `apply(sequence)` where a value write would land: at once, or at the
+   * next epoch's start behind earlier staged inputs. For inputs whose effect depends on the tables as every
+   * earlier input left them (a fill's settlement). Inside `apply`, use the *At methods below with that sequence.
+   */
+  sequenced(apply: (sequence: number) => void): number {
+    const sequence = ++this.sequence;
+    this.write(() => apply(sequence));
+    return sequence;
+  }
+
+  /** Inside `sequenced`: sets a position's size (and isolated collateral) as input `sequence` set it. */
+  setPositionAt(slot: number, size: number, entryPrice: number, isolatedCollateral: number | null, sequence: number): void {
+    const p = this.tables.positions;
+    p.size[slot] = size;
+    p.entryPrice[slot] = size === 0 ? 0 : entryPrice;
+    p.isolatedCollateral[slot] = isolatedCollateral ?? 0;
+    p.updateSequence[slot] = sequence;
+    p.flags[slot] = PositionFlag.Live | (isolatedCollateral !== null ? PositionFlag.Isolated : 0);
+    this.dirty.add(p.market[slot]!);
+  }
+
+  /** Inside `sequenced`: sets an account's cross collateral. */
+  setCollateralAt(accountIndex: number, collateral: number): void {
+    this.tables.accounts.collateral[accountIndex] = collateral;
+  }
+
   private write(apply: () => void): void {
     // Behind staged values a value waits its turn even with no epoch in flight: written now, it would be
     // overwritten by an older input when the staged ones land.

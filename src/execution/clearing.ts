@@ -1,0 +1,158 @@
+/**
+ * Thread: main. Clearing of liquidation fills: the exact ledger (src/ledger) beside the tables, and the fills of our
+ * orders applied to both. Runs where the writer runs, in input sequence order.
+ *
+ * The ledger is the book of record for money. Collateral the venue sets (addAccount, setCollateral, an isolated
+ * position's collateral) enters as a transfer from `external` of the difference, so the ledger always sums to
+ * zero; a fill settles realized PnL against the market's clearing entry, then the fee into the insurance fund or
+ * the fund's cover of a fill worse than the bankruptcy value (DOMAIN.md section 2). After a fill, the tables'
+ * collateral is the ledger's balance and the position's size shrinks by the fill.
+ */
+import { maintenanceMargin } from '../domain/tiers.js';
+import { ErrorCode, UnwindError } from '../errors.js';
+import { entry, Ledger, signedTransfer, type EntryId } from '../ledger/ledger.js';
+import { Money, type Atoms } from '../ledger/money.js';
+import { collateralEntry, fundEntry, settleLiquidationFill, type FeePolicy } from '../ledger/settle.js';
+import { scheduleOf } from '../risk/account-report.js';
+import { crossGroup, emptyGroup, isolatedGroup, positionMaintenance } from '../scan/group.js';
+import { PositionFlag, type Tables } from '../tables/layout.js';
+import { requirePrice } from '../tables/validate.js';
+import type { TableWriter } from '../tables/writer.js';
+import { OpenOrders, type OrderFill } from './open-orders.js';
+import type { LiquidationOrder } from './orders.js';
+
+/** A fill as it settled: the money moved, in quote units (exact: atoms / 10^decimals) and the position after it. */
+export interface FillSettlement extends OrderFill {
+  /** The input sequence the fill took. */
+  readonly sequence: number;
+  /** Base units actually closed: the fill's quantity, or less when the position had shrunk meanwhile. */
+  readonly closed: number;
+  readonly realizedPnl: number;
+  /** Into the insurance fund. */
+  readonly fee: number;
+  /** Paid by the insurance fund. */
+  readonly insuranceCover: number;
+  /** The part of a fill worse than the bankruptcy value the fund could not pay (for ADL or socialized loss). */
+  readonly deficit: number;
+  readonly bankruptcyValue: number;
+  /** Signed size left. */
+  readonly sizeAfter: number;
+  /** The collateral the position settles against (cross, or the isolated position's own), after the fill. */
+  readonly collateralAfter: number;
+  /** The order's quantity still open. */
+  readonly orderRemaining: number;
+}
+
+export interface ClearingConfig {
+  readonly quoteDecimals: number;
+  readonly fees: FeePolicy;
+  readonly maxOpenOrders: number;
+}
+
+export class Clearing {
+  readonly ledger = new Ledger();
+  readonly money: Money;
+  private readonly orders: OpenOrders;
+  private readonly g = emptyGroup();
+
+  constructor(
+    private readonly t: Tables,
+    private readonly writer: TableWriter,
+    private readonly config: ClearingConfig,
+  ) {
+    this.money = new Money(config.quoteDecimals);
+    this.orders = new OpenOrders(config.maxOpenOrders);
+  }
+
+  /** An order was issued: fills of it will be accepted. */
+  issued(order: LiquidationOrder): void {
+    this.orders.add(order);
+  }
+
+  /** The venue set an entry's balance (collateral): the difference moves from or to `external`. */
+  setBalance(id: EntryId, quote: number): void {
+    const delta = this.money.round(quote) - this.ledger.balance(id);
+    this.ledger.apply(signedTransfer(entry.external, id, delta, delta >= 0n ? 'deposit' : 'withdrawal'));
+  }
+
+  /** Money into an insurance fund from outside (seeding it). */
+  depositInsurance(market: number | 'pooled', quote: number): void {
+    const atoms = this.money.round(quote);
+    if (atoms <= 0n) throw new UnwindError(ErrorCode.InvalidAmount, `expected an amount > 0, got ${quote}`, 'amount');
+    this.ledger.apply([{ from: entry.external, to: entry.fund(market), atoms, reason: 'deposit' }]);
+  }
+
+  insuranceFund(market: number | 'pooled'): number {
+    return this.money.toQuote(this.ledger.balance(entry.fund(market)));
+  }
+
+  /**
+   * Accepts fills of our orders (checked against the open orders and the positions, all before any) and settles
+   * each in input order where the writer lands values. `settled` hears each settlement as it lands.
+   */
+  fill(fills: readonly OrderFill[], settled: (s: FillSettlement) => void): void {
+    const w = this.writer;
+    this.orders.check(fills);
+    const slots = fills.map((f, i) => {
+      requirePrice(f.price, `[${i}].price`);
+      const a = w.accountIndexOf(f.account, `[${i}].account`);
+      const m = w.marketIndexOf(f.market, `[${i}].market`);
+      const slot = w.findSlot(a, m);
+      if (slot === undefined || this.t.positions.size[slot] === 0) {
+        throw new UnwindError(ErrorCode.InvalidFill, `account ${f.account} holds no position in market ${f.market}`, `[${i}]`);
+      }
+      return { a, slot };
+    });
+    const remaining = this.orders.take(fills);
+    fills.forEach((f, i) => {
+      const { a, slot } = slots[i]!;
+      w.sequenced((sequence) => settled(this.settle(f, a, slot, sequence, remaining[i]!)));
+    });
+  }
+
+  /** At landing: every earlier input is in the tables. */
+  private settle(f: OrderFill, a: number, slot: number, sequence: number, orderRemaining: number): FillSettlement {
+    const t = this.t;
+    const p = t.positions;
+    const m = p.market[slot]!;
+    const size = p.size[slot]!;
+    const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
+    const closed = Math.min(f.quantity, Math.abs(size));
+    const group = isolated ? isolatedGroup(t, slot, this.g) : crossGroup(t, a, this.g);
+    const equity = group.equity;
+    const totalMaintenance = group.maintenance;
+    const sizeAfter = Math.abs(size) - closed <= 1e-12 * Math.abs(size) ? 0 : size - Math.sign(size) * closed;
+    const mark = t.markets.markPrice[m]!;
+    const maintenanceReleased = positionMaintenance(t, slot) - maintenanceMargin(Math.abs(sizeAfter) * mark, scheduleOf(t, m));
+    const base = { account: f.account, market: f.market, isolated };
+    const collateral = collateralEntry(base);
+    const fund = fundEntry(this.config.fees, f.market);
+    const s =
+      closed > 0
+        ? settleLiquidationFill(
+            { ...base, size, entryPrice: p.entryPrice[slot]!, quantity: closed, price: f.price, oraclePrice: t.markets.oraclePrice[m]!, maintenanceReleased, equity, totalMaintenance },
+            this.config.fees,
+            this.ledger.balance(fund),
+            this.money,
+          )
+        : undefined;
+    if (s !== undefined) this.ledger.apply(s.transfers);
+    const collateralAfter = this.money.toQuote(this.ledger.balance(collateral));
+    this.writer.setPositionAt(slot, sizeAfter, p.entryPrice[slot]!, isolated ? collateralAfter : null, sequence);
+    if (!isolated) this.writer.setCollateralAt(a, collateralAfter);
+    const q = (x: Atoms | undefined): number => (x === undefined ? 0 : this.money.toQuote(x));
+    return {
+      ...f,
+      sequence,
+      closed,
+      realizedPnl: q(s?.realizedPnl),
+      fee: q(s?.fee),
+      insuranceCover: q(s?.insuranceCover),
+      deficit: q(s?.deficit),
+      bankruptcyValue: s?.bankruptcyValue ?? 0,
+      sizeAfter,
+      collateralAfter,
+      orderRemaining,
+    };
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The liquidation orders issued and not yet filled: a fill from the matching engine is checked against them (id,
+ * account, market, open quantity) before it is taken. Oldest forgotten first past a bound.
+ */
+import { ErrorCode, UnwindError } from '../errors.js';
+import type { LiquidationOrder } from './orders.js';
+
+/** A fill of one of our orders, as the matching engine reports it. */
+export interface OrderFill {
+  readonly orderId: string;
+  readonly account: number;
+  readonly market: number;
+  /** Base units, > 0. */
+  readonly quantity: number;
+  /** Quote per base unit. */
+  readonly price: number;
+  /** When the matching engine filled, microseconds since the Unix epoch. */
+  readonly eventTimeUs: number;
+}
+
+/** Fills are in base units like the order's quantity; a relative 1e-9 absorbs decimal rounding by the matcher. */
+const TOLERANCE = 1e-9;
+
+export class OpenOrders {
+  private readonly open = new Map<string, { order: LiquidationOrder; remaining: number }>();
+
+  constructor(private readonly max: number) {}
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  add(order: LiquidationOrder): void {
+    this.open.set(order.id, { order, remaining: order.quantity });
+    if (this.open.size > this.max) this.open.delete(this.open.keys().next().value!);
+  }
+
+  /** Checks fills against the open orders, all before any (throws UNKNOWN_ORDER / INVALID_FILL naming `[i]`). */
+  check(fills: readonly OrderFill[]): void {
+    const remaining = new Map<string, number>();
+    fills.forEach((f, i) => {
+      const open = this.open.get(f.orderId);
+      if (open === undefined) throw new UnwindError(ErrorCode.UnknownOrder, `no open order ${JSON.stringify(f.orderId)}`, `[${i}].orderId`);
+      const o = open.order;
+      if (o.account !== f.account || o.market !== f.market) {
+        const why = `order ${f.orderId} is account ${o.account} market ${o.market}, the fill says account ${f.account} market ${f.market}`;
+        throw new UnwindError(ErrorCode.InvalidFill, why, `[${i}]`);
+      }
+      if (!(f.quantity > 0) || !Number.isFinite(f.quantity)) throw new UnwindError(ErrorCode.InvalidFill, `expected a finite quantity > 0, got ${f.quantity}`, `[${i}].quantity`);
+      const left = (remaining.get(f.orderId) ?? open.remaining) - f.quantity;
+      if (left < -TOLERANCE * o.quantity) throw new UnwindError(ErrorCode.InvalidFill, `fills ${f.orderId} beyond its open quantity`, `[${i}].quantity`);
+      remaining.set(f.orderId, left);
+    });
+  }
+
+  /** Takes checked fills; returns what remains open of each fill's order. */
+  take(fills: readonly OrderFill[]): number[] {
+    return fills.map((f) => {
+      const open = this.open.get(f.orderId)!;
+      open.remaining = Math.max(0, open.remaining - f.quantity);
+      if (open.remaining <= TOLERANCE * open.order.quantity) this.open.delete(f.orderId);
+      return open.remaining;
+    });
+  }
+}

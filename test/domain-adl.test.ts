@@ -215,6 +215,10 @@ describe('adlQueue', () => {
     expect(codeOf(() => adlQueue(mixed, -1))).toBe(ErrorCode.InvalidId);
   });
 
+  it('refuses a policy it does not know', () => {
+    expect(codeOf(() => adlQueue(LONGS_AND_SHORTS, -1, { policy: 'socialized' as never }))).toBe(ErrorCode.InvalidConfig);
+  });
+
   it.each([
     ['a zero side', [candidate(1, 1, 100, 110, 22)], 0, ErrorCode.InvalidSize, /^bankruptSide: /],
     ['a NaN size', [candidate(1, NaN, 100, 110, 22)], -1, ErrorCode.InvalidSize, /^candidates\[0\]\.size: /],

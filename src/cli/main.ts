@@ -11,6 +11,7 @@ import { UnwindError } from '../errors.js';
 import { checkScenario, parseScenario } from '../scenario.js';
 import { runDemo } from '../sim/demo.js';
 import { runFeedDemo } from '../sim/feed-demo.js';
+import { INSURANCE_SEED, type MoneySummary } from '../sim/tally.js';
 import { readServeConfig, serve } from './serve.js';
 
 const USAGE = `usage:
@@ -28,6 +29,14 @@ function int(v: string | undefined, name: string, fallback: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new UnwindError('INVALID_CONFIG', `expected a non-negative integer, got ${JSON.stringify(v)}`, `--${name}`);
   return n;
+}
+
+const quote = (x: number): string => Math.round(x).toLocaleString('en-US');
+
+/** The demos' money lines: fees, the insurance funds, the deficit, and the ledger's sum (always 0). */
+function printMoney(s: MoneySummary): void {
+  console.log(`insurance funds      ${quote(s.fees)} quote of fees in, ${quote(s.insuranceCover)} paid out for fills beyond bankruptcy; ${quote(s.insuranceFunds)} held (seeded ${quote(INSURANCE_SEED)} per market)`);
+  console.log(`uncovered deficit    ${s.deficit.toFixed(2)} quote (left for auto-deleveraging); ledger sum ${s.ledgerTotal} atoms`);
 }
 
 async function demo(argv: string[]): Promise<void> {
@@ -53,7 +62,6 @@ async function demo(argv: string[]): Promise<void> {
   };
   const t0 = process.hrtime.bigint();
   const wall = (): string => `${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`;
-  const quote = (x: number): string => Math.round(x).toLocaleString('en-US');
   if (values.embedded === true) {
     const s = await runDemo({ ...common, printPerEpoch: int(values.print, 'print', 4) });
     console.log('--- summary ---');
@@ -61,7 +69,7 @@ async function demo(argv: string[]): Promise<void> {
     console.log(`positions            ${s.positions}`);
     console.log(`liquidation orders   ${s.orders} (${s.accountsLiquidated} accounts, ${quote(s.notionalLiquidated)} quote notional)`);
     console.log(`margin calls         ${s.marginCalls}`);
-    console.log(`bad debt             ${s.badDebt.toFixed(2)} quote (left for the insurance fund)`);
+    printMoney(s);
     console.log(`epoch latency        p50 ${s.epochMicros.p50} us, p99 ${s.epochMicros.p99} us, max ${s.epochMicros.max} us (price push to orders)`);
     console.log(`order stream sha256  ${s.orderStreamDigest}`);
     console.log(`wall time            ${wall()}`);
@@ -77,7 +85,7 @@ async function demo(argv: string[]): Promise<void> {
   console.log(`positions            ${s.positions}`);
   console.log(`liquidation orders   ${s.orders} received by the risk desk, ${s.fills} filled by the matching engine (${s.accountsLiquidated} accounts, ${quote(s.notionalLiquidated)} quote notional)`);
   console.log(`margin calls         ${s.marginCalls}`);
-  console.log(`bad debt             ${s.badDebt.toFixed(2)} quote (left for the insurance fund)`);
+  printMoney(s);
   console.log(`tick to order        p50 ${s.tickToOrderMicros.p50} us, p99 ${s.tickToOrderMicros.p99} us, max ${s.tickToOrderMicros.max} us over ${s.tickToOrderMicros.samples} steps (price frame sent -> first orders frame received; all actors share this process)`);
   console.log(`order stream sha256  ${s.orderStreamDigest} (depends on which ticks share an epoch; --embedded is reproducible)`);
   console.log(`wall time            ${wall()}`);

@@ -157,11 +157,14 @@ function compareEntries(x: AdlQueueEntry, y: AdlQueueEntry): number {
 /**
  * The ADL queue against a bankrupt position on `bankruptSide`: the candidates on the other side (sign(size) ===
  * -bankruptSide) in deleveraging order, each with its 1-based queue position. This is the list traders see.
- * Throws INVALID_SIZE / INVALID_PRICE / INVALID_AMOUNT / INVALID_ID / DUPLICATE_ACCOUNT naming the bad field.
+ * Throws INVALID_SIZE / INVALID_PRICE / INVALID_AMOUNT / INVALID_ID / DUPLICATE_ACCOUNT / INVALID_CONFIG naming the field.
  */
 export function adlQueue(candidates: readonly AdlCandidate[], bankruptSide: Side, options: AdlQueueOptions = {}): AdlQueueEntry[] {
   const side = sideAt(bankruptSide, 'bankruptSide');
   const policy = options.policy ?? 'leveragedPnl';
+  if (policy !== 'leveragedPnl' && policy !== 'hyperliquid') {
+    throw new UnwindError(ErrorCode.InvalidConfig, `expected 'leveragedPnl' or 'hyperliquid', got ${String(policy)}`, 'options.policy');
+  }
   const market = options.market ?? candidates[0]?.market;
   const seen = new Set<number>();
   const entries: AdlQueueEntry[] = [];

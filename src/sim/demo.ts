@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { Engine } from '../engine/engine.js';
 import { formatOrder } from './format.js';
 import { mulberry32 } from './random.js';
+import { moneySummary, seedInsurance, tallySettlements, type MoneySummary } from './tally.js';
 import { MARKETS, population, PricePath, TIERS } from './world.js';
 
 export interface DemoOptions {
@@ -19,23 +20,13 @@ export interface DemoOptions {
   readonly log: (line: string) => void;
 }
 
-export interface DemoSummary {
+export interface DemoSummary extends MoneySummary {
   readonly epochs: number;
   readonly orders: number;
   readonly marginCalls: number;
-  readonly accountsLiquidated: number;
-  readonly notionalLiquidated: number;
-  readonly badDebt: number;
   readonly epochMicros: { p50: number; p99: number; max: number };
   readonly positions: number;
   readonly orderStreamDigest: string;
-}
-
-interface Held {
-  size: number;
-  entry: number;
-  /** null: cross-margined. */
-  isolatedCollateral: number | null;
 }
 
 export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
@@ -48,16 +39,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const log = o.log;
   try {
     for (const m of MARKETS) engine.addMarket({ id: m.id, symbol: m.symbol, price: m.price, tiers: TIERS });
-    // Positions mirror what the simulated matching engine holds; fills update both.
-    const book = new Map<string, Held>();
-    const collateral = new Map<number, number>();
+    seedInsurance(engine);
     let positions = 0;
     for (const account of population(rand, o.accounts)) {
       engine.addAccount(account.id, account.collateral);
-      collateral.set(account.id, account.collateral);
       for (const p of account.positions) {
         engine.upsertPosition({ account: account.id, ...p });
-        book.set(`${account.id}:${p.market}`, { size: p.size, entry: p.entryPrice, isolatedCollateral: p.isolatedCollateral });
         positions++;
       }
     }
@@ -68,9 +55,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const path = new PricePath(rand, o.steps);
     let orders = 0;
     let calls = 0;
-    let notionalLiquidated = 0;
-    let badDebt = 0;
-    const liquidated = new Set<number>();
+    const tally = tallySettlements(engine);
     const epochMicros: number[] = [];
     const digest = createHash('sha256');
 
@@ -87,31 +72,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
         if (k < o.printPerEpoch) log(formatOrder(step, order));
       });
       if (r.orders.length > o.printPerEpoch) log(`  ... and ${r.orders.length - o.printPerEpoch} more in epoch ${r.epoch}`);
-      // The simulated matching engine fills each order in full at its limit price.
-      for (const order of r.orders) {
-        const key = `${order.account}:${order.market}`;
-        const h = book.get(key)!;
-        const realized = h.size * (order.limitPrice - h.entry);
-        orders++;
-        notionalLiquidated += order.quantity * order.limitPrice;
-        liquidated.add(order.account);
-        if (h.isolatedCollateral !== null) {
-          const left = h.isolatedCollateral + realized;
-          if (left < 0) badDebt -= left;
-          else collateral.set(order.account, collateral.get(order.account)! + left);
-        } else {
-          collateral.set(order.account, collateral.get(order.account)! + realized);
-        }
-        book.set(key, { size: 0, entry: 0, isolatedCollateral: null });
-        engine.upsertPosition({ account: order.account, market: order.market, size: 0, entryPrice: 0, isolatedCollateral: null });
-        engine.setCollateral(order.account, collateral.get(order.account)!);
+      // The simulated matching engine fills each order in full at its limit price; the engine settles the fills.
+      orders += r.orders.length;
+      if (r.orders.length > 0) {
+        engine.fill(r.orders.map((x) => ({ orderId: x.id, account: x.account, market: x.market, quantity: x.quantity, price: x.limitPrice, eventTimeUs: step })));
       }
-    }
-    // Cross accounts left with negative collateral after closing out are bad debt (an insurance fund's job).
-    for (const a of liquidated) {
-      const c = collateral.get(a)!;
-      const report = engine.account(a);
-      if (report.positions.every((p) => p.size === 0) && c < 0) badDebt -= c;
     }
     epochMicros.sort((x, y) => x - y);
     const pct = (q: number): number => Math.round(epochMicros[Math.min(epochMicros.length - 1, Math.floor(q * epochMicros.length))]!);
@@ -119,9 +84,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       epochs: engine.epochs,
       orders,
       marginCalls: calls,
-      accountsLiquidated: liquidated.size,
-      notionalLiquidated,
-      badDebt,
+      ...moneySummary(engine, tally),
       epochMicros: { p50: pct(0.5), p99: pct(0.99), max: Math.round(epochMicros[epochMicros.length - 1] ?? 0) },
       positions,
       orderStreamDigest: digest.digest('hex'),

@@ -7,9 +7,9 @@
  *                                                       | executor thread)      |
  *                                                       +-----------------------+
  *
- * The matching engine opens the accounts and positions over the socket, fills every liquidation order at its
- * limit price (reporting the fill and the closed position back), and keeps the book from which bad debt is
- * counted. The price publisher sends one frame per step with every source's tick; the risk desk prints
+ * The matching engine opens the accounts and positions over the socket and fills every liquidation order at its
+ * limit price, reporting the fill; the engine settles it (the position shrinks, the fee goes to the market's
+ * insurance fund, or the fund covers a fill beyond bankruptcy). The price publisher sends one frame per step with every source's tick; the risk desk prints
  * liquidations as they arrive. Until the oracle layer aggregates sources (issue 5), a market's last tick in a
  * frame sets its price.
  */
@@ -20,6 +20,7 @@ import { type Tick } from '../feed/messages.js';
 import { FeedServer, type FeedStats } from '../feed/server.js';
 import { formatOrder } from './format.js';
 import { mulberry32, normal } from './random.js';
+import { moneySummary, seedInsurance, tallySettlements, type MoneySummary } from './tally.js';
 import { MARKETS, population, PricePath, TIERS } from './world.js';
 
 export interface FeedDemoOptions {
@@ -34,7 +35,7 @@ export interface FeedDemoOptions {
   readonly log: (line: string) => void;
 }
 
-export interface FeedDemoSummary {
+export interface FeedDemoSummary extends MoneySummary {
   readonly url: string;
   readonly positions: number;
   readonly ticksSent: number;
@@ -42,9 +43,6 @@ export interface FeedDemoSummary {
   readonly orders: number;
   readonly fills: number;
   readonly marginCalls: number;
-  readonly accountsLiquidated: number;
-  readonly notionalLiquidated: number;
-  readonly badDebt: number;
   readonly rejectedByCode: Record<string, number>;
   /** From a price frame's send to the first orders frame after it (later ones may follow fills, not the tick). */
   readonly tickToOrderMicros: { p50: number; p99: number; max: number; samples: number };
@@ -56,12 +54,6 @@ const SOURCES = 3;
 /** Rows per setup frame: 10,000 positions are 400 KB, inside the default 1 MiB frame. */
 const SETUP_ROWS = 10_000;
 
-interface Held {
-  size: number;
-  entry: number;
-  isolatedCollateral: number | null;
-}
-
 export async function runFeedDemo(o: FeedDemoOptions): Promise<FeedDemoSummary> {
   const rand = mulberry32(o.seed);
   const log = o.log;
@@ -72,6 +64,7 @@ export async function runFeedDemo(o: FeedDemoOptions): Promise<FeedDemoSummary> 
     capacity: { markets: MARKETS.length, accounts: o.accounts, positions: o.accounts * MARKETS.length },
   });
   for (const m of MARKETS) engine.addMarket({ id: m.id, symbol: m.symbol, price: m.price, tiers: TIERS });
+  seedInsurance(engine);
   const publisherToken = randomBytes(18).toString('base64url');
   const subscriberToken = randomBytes(18).toString('base64url');
   const server = await FeedServer.start(engine, { port: 0, publisherTokens: [publisherToken], subscriberTokens: [subscriberToken] });
@@ -93,55 +86,23 @@ export async function runFeedDemo(o: FeedDemoOptions): Promise<FeedDemoSummary> 
     }
 
     // ---- the matching engine opens the book over the socket ----
-    const book = new Map<string, Held>();
-    const collateral = new Map<number, number>();
     for (let i = 0; i < world.length; i += SETUP_ROWS) {
       matcher.sendCollateral(world.slice(i, i + SETUP_ROWS).map((a) => ({ account: a.id, collateral: a.collateral })));
     }
     const rows = world.flatMap((a) => a.positions.map((p) => ({ account: a.id, ...p })));
     for (let i = 0; i < rows.length; i += SETUP_ROWS) matcher.sendPositions(rows.slice(i, i + SETUP_ROWS));
-    for (const a of world) {
-      collateral.set(a.id, a.collateral);
-      for (const p of a.positions) book.set(`${a.id}:${p.market}`, { size: p.size, entry: p.entryPrice, isolatedCollateral: p.isolatedCollateral });
-    }
     // Frames of one connection are applied in order: the snapshot of the last account arrives after every setup frame.
     await barrier(matcher, world[world.length - 1]!.id);
     log(`book loaded over the socket: ${engine.counts.accounts} accounts, ${engine.counts.positions} positions`);
 
-    // ---- the matching engine fills every order at its limit price ----
+    // ---- the matching engine fills every order at its limit price; the engine settles each fill ----
     let fills = 0;
-    let badDebt = 0;
-    let notionalLiquidated = 0;
-    const liquidated = new Set<number>();
+    const tally = tallySettlements(engine);
     matcher.subscribe({ allOrders: true });
     matcher.on('orders', (orders) => {
-      const closed: { account: number; market: number; size: number; entryPrice: number }[] = [];
-      const touched = new Set<number>();
-      const filled = orders.flatMap((order) => {
-        const key = `${order.account}:${order.market}`;
-        const h = book.get(key);
-        if (h === undefined || h.size === 0) return [];
-        const realized = h.size * (order.limitPrice - h.entry);
-        const c = collateral.get(order.account)!;
-        if (h.isolatedCollateral !== null) {
-          const left = h.isolatedCollateral + realized;
-          if (left < 0) badDebt -= left;
-          else collateral.set(order.account, c + left);
-        } else {
-          collateral.set(order.account, c + realized);
-        }
-        book.set(key, { size: 0, entry: 0, isolatedCollateral: null });
-        closed.push({ account: order.account, market: order.market, size: 0, entryPrice: 0 });
-        touched.add(order.account);
-        liquidated.add(order.account);
-        notionalLiquidated += order.quantity * order.limitPrice;
-        return [{ orderId: order.id, account: order.account, market: order.market, quantity: order.quantity, price: order.limitPrice, eventTimeUs: nowUs() }];
-      });
-      if (filled.length === 0) return;
-      fills += filled.length;
-      matcher.sendFills(filled);
-      matcher.sendPositions(closed);
-      matcher.sendCollateral([...touched].map((a) => ({ account: a, collateral: collateral.get(a)! })));
+      const eventTimeUs = nowUs();
+      matcher.sendFills(orders.map((o) => ({ orderId: o.id, account: o.account, market: o.market, quantity: o.quantity, price: o.limitPrice, eventTimeUs })));
+      fills += orders.length;
     });
 
     // ---- the risk desk watches every order and margin call ----
@@ -199,12 +160,6 @@ export async function runFeedDemo(o: FeedDemoOptions): Promise<FeedDemoSummary> 
     await barrier(matcher, world[0]!.id);
     await sleep(50);
 
-    // Cross accounts left with negative collateral after closing out are bad debt (an insurance fund's job).
-    for (const a of liquidated) {
-      const flat = MARKETS.every((m) => (book.get(`${a}:${m.id}`)?.size ?? 0) === 0);
-      const c = collateral.get(a)!;
-      if (flat && c < 0) badDebt -= c;
-    }
     latencies.sort((x, y) => x - y);
     const pct = (q: number): number => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0);
     return {
@@ -215,9 +170,7 @@ export async function runFeedDemo(o: FeedDemoOptions): Promise<FeedDemoSummary> 
       orders,
       fills,
       marginCalls,
-      accountsLiquidated: liquidated.size,
-      notionalLiquidated,
-      badDebt,
+      ...moneySummary(engine, tally),
       rejectedByCode: rejected,
       tickToOrderMicros: { p50: pct(0.5), p99: pct(0.99), max: Math.round(latencies[latencies.length - 1] ?? 0), samples: latencies.length },
       server: server.stats(),

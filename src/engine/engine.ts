@@ -159,6 +159,16 @@ export class Engine {
     this.schedule();
   }
 
+  /**
+   * An order expired unfilled (an IOC the book could not take): the engine forgets it and re-evaluates the account;
+   * if it is still liquidatable a new order is issued, with a new id. UNKNOWN_ORDER if the order is not open.
+   */
+  expire(orderId: string): void {
+    this.open();
+    this.clearing.expire(orderId);
+    this.schedule();
+  }
+
   /** Money into an insurance fund (a market's, or the pooled one), e.g. to seed it. */
   depositInsurance(market: number | 'pooled', amount: number): void {
     this.open();

@@ -110,6 +110,23 @@ export class Clearing {
     });
   }
 
+  /**
+   * An order expired unfilled (or the rest of it did): forgets it and re-stamps its position with this input's
+   * sequence, so the executor re-evaluates the account and, if it is still liquidatable, issues a new order whose
+   * id carries the new sequence. Returns that sequence.
+   */
+  expire(orderId: string): number {
+    const order = this.orders.expire(orderId);
+    const w = this.writer;
+    const slot = w.findSlot(w.accountIndexOf(order.account), w.marketIndexOf(order.market));
+    if (slot === undefined) throw new UnwindError(ErrorCode.InvalidFill, `account ${order.account} holds no position in market ${order.market}`, 'orderId');
+    const p = this.t.positions;
+    return w.sequenced((sequence) => {
+      const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
+      w.setPositionAt(slot, p.size[slot]!, p.entryPrice[slot]!, isolated ? p.isolatedCollateral[slot]! : null, sequence);
+    });
+  }
+
   /** At landing: every earlier input is in the tables. */
   private settle(f: OrderFill, a: number, slot: number, sequence: number, orderRemaining: number): FillSettlement {
     const t = this.t;

@@ -53,6 +53,14 @@ export class OpenOrders {
     });
   }
 
+  /** Forgets an order that expired unfilled (an IOC the book could not fill); UNKNOWN_ORDER if it is not open. */
+  expire(orderId: string, field = 'orderId'): LiquidationOrder {
+    const open = this.open.get(orderId);
+    if (open === undefined) throw new UnwindError(ErrorCode.UnknownOrder, `no open order ${JSON.stringify(orderId)}`, field);
+    this.open.delete(orderId);
+    return open.order;
+  }
+
   /** Takes checked fills; returns what remains open of each fill's order. */
   take(fills: readonly OrderFill[]): number[] {
     return fills.map((f) => {

@@ -1,0 +1,160 @@
+/** Fills of liquidation orders through the embedding API: settlement, insurance fund, re-issue, expiry, conservation. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Engine, type LiquidationOrder } from '../src/index.js';
+import type { FillSettlement } from '../src/execution/clearing.js';
+import { entry } from '../src/ledger/ledger.js';
+import { Money } from '../src/ledger/money.js';
+import { mulberry32 } from '../src/sim/random.js';
+
+const TEN_PERCENT = [{ maxNotional: null, initialMarginFraction: 0.2, maintenanceMarginFraction: 0.1 }];
+let engines: Engine[] = [];
+afterEach(async () => {
+  for (const e of engines) await e.close();
+  engines = [];
+});
+
+/** DOMAIN.md section 2's worked case: 0.1 BTC long at 50,000, MMR 10%, TNC `equity` (TMMR 500). */
+async function worked(equity: number, extra: Parameters<typeof Engine.start>[0] = {}): Promise<{ engine: Engine; order: LiquidationOrder; settled: FillSettlement[] }> {
+  const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 1, accounts: 4, positions: 4 }, ...extra });
+  engines.push(engine);
+  engine.addMarket({ id: 0, symbol: 'BTC-USD', price: 50_000, tiers: TEN_PERCENT });
+  engine.addAccount(7, equity);
+  engine.upsertPosition({ account: 7, market: 0, size: 0.1, entryPrice: 50_000 });
+  const settled: FillSettlement[] = [];
+  engine.onFill((s) => settled.push(s));
+  const r = await engine.step();
+  expect(r.orders).toHaveLength(1);
+  return { engine, order: r.orders[0]!, settled };
+}
+
+const fillOf = (o: LiquidationOrder, quantity = o.quantity, price = o.limitPrice) => ({
+  orderId: o.id,
+  account: o.account,
+  market: o.market,
+  quantity,
+  price,
+  eventTimeUs: 1,
+});
+
+describe('a fill of a liquidation order', () => {
+  it('closes the position and pays the surplus over the bankruptcy value, capped at 1.5% of notional, into the insurance fund', async () => {
+    const { engine, order, settled } = await worked(499);
+    expect(order.limitPrice).toBe(49_999);
+    engine.fill(fillOf(order));
+    expect(settled).toHaveLength(1);
+    const s = settled[0]!;
+    // BV 4,501; fill value 4,999.9; surplus 498.9; the cap 0.015 x 4,999.9 = 74.9985 binds.
+    expect(s).toMatchObject({ closed: 0.1, sizeAfter: 0, fee: 74.9985, insuranceCover: 0, deficit: 0, realizedPnl: -0.1, orderRemaining: 0 });
+    expect(s.collateralAfter).toBe(423.9015); // 499 - 0.1 - 74.9985, exact in the ledger
+    expect(engine.insuranceFund(0)).toBe(74.9985);
+    expect(engine.account(7).positions[0]!.size).toBe(0);
+    expect(engine.account(7).collateral).toBe(s.collateralAfter);
+    expect(engine.ledger.total()).toBe(0n);
+    // Flat now: the next epoch issues nothing.
+    expect((await engine.step()).orders).toEqual([]);
+  });
+
+  it('draws on the insurance fund for a fill worse than the bankruptcy value, and reports what the fund lacks', async () => {
+    const { engine, order, settled } = await worked(0);
+    engine.depositInsurance(0, 30);
+    // TNC 0: bankruptcy value 5,000; a fill at 49,000 brings 4,900: a gap of 100, of which the fund holds 30.
+    engine.fill(fillOf(order, 0.1, 49_000));
+    expect(settled[0]).toMatchObject({ fee: 0, insuranceCover: 30, deficit: 70, sizeAfter: 0 });
+    expect(engine.insuranceFund(0)).toBe(0);
+    expect(engine.ledger.balance(entry.account(7))).toBe(-100_000_000n + 30_000_000n); // -100 realized, +30 cover
+    expect(engine.ledger.total()).toBe(0n);
+  });
+
+  it('re-issues for what a partial fill leaves when the account is still liquidatable, under a new id', async () => {
+    const { engine, order, settled } = await worked(100);
+    engine.fill(fillOf(order, 0.03));
+    expect(settled[0]).toMatchObject({ closed: 0.03, orderRemaining: 0.07 });
+    expect(settled[0]!.sizeAfter).toBeCloseTo(0.07, 15);
+    const next = await engine.step();
+    expect(next.orders).toHaveLength(1);
+    expect(next.orders[0]!.id).not.toBe(order.id);
+    expect(next.orders[0]!.quantity).toBeCloseTo(0.07, 15);
+    expect(next.orders[0]!.positionSequence).toBe(settled[0]!.sequence);
+  });
+
+  it('re-issues an order that expired unfilled, under a new id; an unknown or repeated expiry is UNKNOWN_ORDER', async () => {
+    const { engine, order } = await worked(100);
+    expect((await engine.step()).orders).toEqual([]); // once per position state
+    engine.expire(order.id);
+    const again = await engine.step();
+    expect(again.orders.map((o) => [o.account, o.market, o.quantity])).toEqual([[7, 0, 0.1]]);
+    expect(again.orders[0]!.id).not.toBe(order.id);
+    expect(() => engine.expire(order.id)).toThrow(expect.objectContaining({ code: 'UNKNOWN_ORDER' }));
+    expect(() => engine.expire('7-0-999')).toThrow(expect.objectContaining({ code: 'UNKNOWN_ORDER' }));
+  });
+
+  it('rejects a fill of an unknown order, an overfill and a fill naming another account, whole and changing nothing', async () => {
+    const { engine, order, settled } = await worked(100);
+    const before = engine.ledger.entries();
+    const sequence = engine.lastSequence;
+    expect(() => engine.fill([fillOf(order, 0.05), { ...fillOf(order), orderId: 'nope' }])).toThrow(expect.objectContaining({ code: 'UNKNOWN_ORDER', field: '[1].orderId' }));
+    expect(() => engine.fill(fillOf(order, 0.2))).toThrow(expect.objectContaining({ code: 'INVALID_FILL', field: '[0].quantity' }));
+    expect(() => engine.fill([fillOf(order, 0.06), fillOf(order, 0.06)])).toThrow(expect.objectContaining({ code: 'INVALID_FILL' }));
+    expect(() => engine.fill({ ...fillOf(order), account: 8 })).toThrow(expect.objectContaining({ code: 'INVALID_FILL' }));
+    expect(() => engine.fill({ ...fillOf(order), price: Number.NaN })).toThrow(expect.objectContaining({ code: 'INVALID_PRICE' }));
+    expect(settled).toEqual([]);
+    expect(engine.ledger.entries()).toEqual(before);
+    expect(engine.lastSequence).toBe(sequence);
+    engine.fill(fillOf(order)); // the whole quantity is still open
+    expect(settled).toHaveLength(1);
+  });
+
+  it('lands a fill accepted during an epoch after the epoch, in input order, with the same result as when idle', async () => {
+    const idle = await worked(100);
+    idle.engine.fill(fillOf(idle.order, 0.04));
+    const busy = await worked(100, { scanWorkers: 1 });
+    const inFlight = busy.engine.step();
+    // A few microtasks in, the epoch has begun and waits on the scan thread: inputs now are staged.
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    busy.engine.fill(fillOf(busy.order, 0.04));
+    expect(busy.settled).toEqual([]); // staged behind the epoch in flight
+    await inFlight;
+    await busy.engine.step();
+    expect(busy.settled).toEqual(idle.settled);
+  });
+
+  it('neither creates nor destroys value over a seeded crash with hundreds of fills at random prices around the limit', async () => {
+    const rand = mulberry32(0xf111);
+    const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 2, accounts: 400, positions: 800 }, fees: { fund: 'pooled' } });
+    engines.push(engine);
+    engine.addMarket({ id: 0, price: 100, tiers: TEN_PERCENT });
+    engine.addMarket({ id: 1, price: 10, tiers: TEN_PERCENT });
+    engine.depositInsurance('pooled', 500);
+    for (let a = 1; a <= 400; a++) {
+      engine.addAccount(a, Math.round(rand() * 50_000) / 100);
+      engine.upsertPosition({ account: a, market: 0, size: (rand() < 0.5 ? 1 : -1) * (1 + rand() * 20), entryPrice: 100 });
+      engine.upsertPosition({ account: a, market: 1, size: (rand() < 0.5 ? 1 : -1) * (1 + rand() * 200), entryPrice: 10, isolatedCollateral: rand() < 0.3 ? 50 : null });
+    }
+    let fills = 0;
+    let fees = 0;
+    let covers = 0;
+    engine.onFill((s) => {
+      fills++;
+      fees += s.fee;
+      covers += s.insuranceCover;
+    });
+    let p0 = 100;
+    let p1 = 10;
+    for (let step = 0; step < 40; step++) {
+      p0 *= 1 + (rand() - 0.6) * 0.06;
+      p1 *= 1 + (rand() - 0.4) * 0.06;
+      engine.pushPrices([{ market: 0, price: p0 }, { market: 1, price: p1 }]);
+      const r = await engine.step();
+      const fillsNow = r.orders.map((o) => ({ ...fillOf(o, o.quantity * (rand() < 0.3 ? 0.5 : 1), o.limitPrice * (1 + (rand() - 0.5) * 0.04)) }));
+      if (fillsNow.length > 0) engine.fill(fillsNow);
+      expect(engine.ledger.total()).toBe(0n);
+    }
+    expect(fills).toBeGreaterThan(100);
+    expect(fees).toBeGreaterThan(0);
+    expect(covers).toBeGreaterThan(0);
+    // The pooled fund holds exactly its seed plus fees minus covers (to the atom).
+    const held = engine.ledger.balance(entry.fund('pooled'));
+    expect(new Money(6).toQuote(held)).toBeCloseTo(500 + fees - covers, 5);
+    expect(held).toBeGreaterThanOrEqual(0n);
+  });
+});

@@ -27,6 +27,8 @@ export interface EngineConfig {
   readonly fees?: Partial<FeePolicy>;
   /** Issued orders remembered for matching fills. Default 1,048,576. */
   readonly maxOpenOrders?: number;
+  /** After a fill the insurance fund could not cover, deleverage what is left of the position (default true). */
+  readonly autoDeleverage?: boolean;
 }
 
 export interface ResolvedConfig extends LiquidatorConfig {
@@ -36,6 +38,7 @@ export interface ResolvedConfig extends LiquidatorConfig {
   readonly quoteDecimals: number;
   readonly fees: FeePolicy;
   readonly maxOpenOrders: number;
+  readonly autoDeleverage: boolean;
 }
 
 export const DEFAULT_MARGIN_CALL_HEALTH = 1.2;
@@ -89,6 +92,7 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
     quoteDecimals,
     fees,
     maxOpenOrders,
+    autoDeleverage: c.autoDeleverage ?? true,
     bankruptcyAdjustment,
     spreadToMaintenanceMarginRatio,
     marginCallHealth,

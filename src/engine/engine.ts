@@ -16,7 +16,8 @@ import { allocateTables, type Tables } from '../tables/layout.js';
 import { requireId } from '../tables/validate.js';
 import { TableWriter, type MarketSpec, type PositionUpdate, type PriceUpdate } from '../tables/writer.js';
 import { InlineBackend, ThreadedBackend, type Backend } from './backends.js';
-import { Clearing, type FillSettlement } from '../execution/clearing.js';
+import { Clearing, type Deleveraging, type FillSettlement } from '../execution/clearing.js';
+import type { AdlQueueEntry } from '../domain/adl.js';
 import type { OrderFill } from '../execution/open-orders.js';
 import { entry, type Ledger } from '../ledger/ledger.js';
 
@@ -36,6 +37,7 @@ export class Engine {
   private readonly writer: TableWriter;
   private readonly clearing: Clearing;
   private readonly fillListeners = new Set<Listener<FillSettlement>>();
+  private readonly deleverageListeners = new Set<Listener<Deleveraging>>();
   private chain: Promise<unknown> = Promise.resolve();
   private epochCount = 0;
   private scheduled = false;
@@ -153,10 +155,34 @@ export class Engine {
    */
   fill(fills: OrderFill | readonly OrderFill[]): void {
     this.open();
-    this.clearing.fill(Array.isArray(fills) ? fills : [fills as OrderFill], (s) => {
-      for (const l of this.fillListeners) l(s);
+    this.clearing.fill(
+      Array.isArray(fills) ? fills : [fills as OrderFill],
+      (s) => {
+        for (const l of this.fillListeners) l(s);
+      },
+      (d) => {
+        for (const l of this.deleverageListeners) l(d);
+      },
+    );
+    this.schedule();
+  }
+
+  /**
+   * Closes a liquidatable account's position in `market` against the market's ADL queue at its bankruptcy price
+   * (DOMAIN.md section 4). Done automatically after a fill the insurance fund could not cover (`autoDeleverage`).
+   * `onDeleverage` hears the result; nothing happens if the group is no longer below maintenance when it lands.
+   */
+  deleverage(account: number, market: number): void {
+    this.open();
+    this.clearing.deleverage(account, market, (d) => {
+      for (const l of this.deleverageListeners) l(d);
     });
     this.schedule();
+  }
+
+  /** The ADL queue a bankrupt position on `bankruptSide` (1 long, -1 short) of `market` would meet: ranked, 1 first. */
+  adlQueue(market: number, bankruptSide: 1 | -1): AdlQueueEntry[] {
+    return this.clearing.adlQueue(market, bankruptSide);
   }
 
   /**
@@ -242,6 +268,10 @@ export class Engine {
   onMarginCall(listener: Listener<MarginCall>): () => void {
     this.callListeners.add(listener);
     return () => this.callListeners.delete(listener);
+  }
+  onDeleverage(listener: Listener<Deleveraging>): () => void {
+    this.deleverageListeners.add(listener);
+    return () => this.deleverageListeners.delete(listener);
   }
   /** Every fill as it settles (see `fill`). */
   onFill(listener: Listener<FillSettlement>): () => void {

@@ -8,18 +8,42 @@
  * the fund's cover of a fill worse than the bankruptcy value (DOMAIN.md section 2). After a fill, the tables'
  * collateral is the ledger's balance and the position's size shrinks by the fill.
  */
+import { adlMatches, adlQueue, type AdlCandidate, type AdlQueueEntry, type Side } from '../domain/adl.js';
+import { bankruptcyPrice } from '../domain/liquidation.js';
 import { maintenanceMargin } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { entry, Ledger, signedTransfer, type EntryId } from '../ledger/ledger.js';
 import { Money, type Atoms } from '../ledger/money.js';
 import { collateralEntry, fundEntry, settleLiquidationFill, type FeePolicy } from '../ledger/settle.js';
 import { scheduleOf } from '../risk/account-report.js';
-import { crossGroup, emptyGroup, isolatedGroup, positionMaintenance } from '../scan/group.js';
+import { crossGroup, emptyGroup, isolatedGroup, positionMaintenance, positionPnl } from '../scan/group.js';
 import { PositionFlag, type Tables } from '../tables/layout.js';
 import { requirePrice } from '../tables/validate.js';
 import type { TableWriter } from '../tables/writer.js';
 import { OpenOrders, type OrderFill } from './open-orders.js';
 import type { LiquidationOrder } from './orders.js';
+
+/** A counterparty's part of a deleveraging: it closed `quantity` toward 0 at the bankruptcy price. */
+export interface DeleveragedCounterparty {
+  readonly account: number;
+  readonly quantity: number;
+  readonly realizedPnl: number;
+  readonly sizeAfter: number;
+}
+
+/** A bankrupt position closed against the ADL queue at its bankruptcy price (DOMAIN.md section 4). */
+export interface Deleveraging {
+  readonly sequence: number;
+  readonly account: number;
+  readonly market: number;
+  readonly bankruptcyPrice: number;
+  /** Base units closed against counterparties. */
+  readonly matched: number;
+  /** Base units the opposite side could not take (left open). */
+  readonly remainder: number;
+  readonly realizedPnl: number;
+  readonly counterparties: DeleveragedCounterparty[];
+}
 
 /** A fill as it settled: the money moved, in quote units (exact: atoms / 10^decimals) and the position after it. */
 export interface FillSettlement extends OrderFill {
@@ -45,6 +69,8 @@ export interface FillSettlement extends OrderFill {
 
 export interface ClearingConfig {
   readonly quoteDecimals: number;
+  /** After a fill the insurance fund could not cover, deleverage what is left of the position. */
+  readonly autoDeleverage: boolean;
   readonly fees: FeePolicy;
   readonly maxOpenOrders: number;
 }
@@ -90,7 +116,7 @@ export class Clearing {
    * Accepts fills of our orders (checked against the open orders and the positions, all before any) and settles
    * each in input order where the writer lands values. `settled` hears each settlement as it lands.
    */
-  fill(fills: readonly OrderFill[], settled: (s: FillSettlement) => void): void {
+  fill(fills: readonly OrderFill[], settled: (s: FillSettlement) => void, deleveraged: (d: Deleveraging) => void): void {
     const w = this.writer;
     this.orders.check(fills);
     const slots = fills.map((f, i) => {
@@ -106,7 +132,16 @@ export class Clearing {
     const remaining = this.orders.take(fills);
     fills.forEach((f, i) => {
       const { a, slot } = slots[i]!;
-      w.sequenced((sequence) => settled(this.settle(f, a, slot, sequence, remaining[i]!)));
+      w.sequenced((sequence) => {
+        const s = this.settle(f, a, slot, sequence, remaining[i]!);
+        settled(s);
+        // The fund could not cover this fill: close what is left against the ADL queue rather than sell it lower.
+        // Same input, same sequence: the result does not depend on when the fill landed.
+        if (this.config.autoDeleverage && s.deficit > 0 && s.sizeAfter !== 0) {
+          const d = this.deleverageAt(a, slot, sequence);
+          if (d !== undefined) deleveraged(d);
+        }
+      });
     });
   }
 
@@ -125,6 +160,90 @@ export class Clearing {
       const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
       w.setPositionAt(slot, p.size[slot]!, p.entryPrice[slot]!, isolated ? p.isolatedCollateral[slot]! : null, sequence);
     });
+  }
+
+  /**
+   * The ADL queue of a market against a bankrupt position on `bankruptSide`: every live position on the other
+   * side, ranked (DOMAIN.md section 4; src/domain/adl.ts), 1 first. `except` leaves out the bankrupt account.
+   */
+  adlQueue(market: number, bankruptSide: Side, except?: number): AdlQueueEntry[] {
+    const t = this.t;
+    const m = this.writer.marketIndexOf(market);
+    const p = t.positions;
+    const mark = t.markets.markPrice[m]!;
+    const candidates: AdlCandidate[] = [];
+    const start = t.markets.positionStart[m]!;
+    for (let slot = start; slot < start + t.markets.positionCount[m]!; slot++) {
+      if ((p.flags[slot]! & PositionFlag.Live) === 0 || p.size[slot] === 0) continue;
+      const a = p.account[slot]!;
+      const account = t.accounts.id[a]!;
+      if (account === except) continue;
+      const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
+      const equity = (isolated ? isolatedGroup(t, slot, this.g) : crossGroup(t, a, this.g)).equity;
+      candidates.push({ account, market, size: p.size[slot]!, entryPrice: p.entryPrice[slot]!, markPrice: mark, equity });
+    }
+    return adlQueue(candidates, bankruptSide, { market });
+  }
+
+  /**
+   * Closes a liquidatable account's position in `market` against the ADL queue at its bankruptcy price: each
+   * counterparty, in queue order, closes up to its own size at that price; realized PnL of both sides settles
+   * against the market's clearing entry. Lands where inputs land; `done` hears the result.
+   */
+  deleverage(account: number, market: number, done: (d: Deleveraging) => void): number {
+    const w = this.writer;
+    const a = w.accountIndexOf(account);
+    const slot = w.findSlot(a, w.marketIndexOf(market));
+    if (slot === undefined || this.t.positions.size[slot] === 0) {
+      throw new UnwindError(ErrorCode.InvalidFill, `account ${account} holds no position in market ${market}`, 'market');
+    }
+    return w.sequenced((sequence) => {
+      const d = this.deleverageAt(a, slot, sequence);
+      if (d !== undefined) done(d);
+    });
+  }
+
+  private deleverageAt(a: number, slot: number, sequence: number): Deleveraging | undefined {
+    const t = this.t;
+    const p = t.positions;
+    const size = p.size[slot]!;
+    const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
+    const group = isolated ? isolatedGroup(t, slot, this.g) : crossGroup(t, a, this.g);
+    const price = bankruptcyPrice(size, p.entryPrice[slot]!, group.equity - positionPnl(t, slot));
+    // Only a group below maintenance with a positive bankruptcy price is deleveraged; otherwise nothing happens.
+    if (size === 0 || !(group.equity < group.maintenance) || !Number.isFinite(price)) return undefined;
+    const m = p.market[slot]!;
+    const account = t.accounts.id[a]!;
+    const market = t.markets.id[m]!;
+    const side: Side = size > 0 ? 1 : -1;
+    const result = adlMatches({ size, bankruptcyPrice: price }, this.adlQueue(market, side, account));
+    const counterparties = result.matches.map((match) => {
+      const ca = this.writer.accountIndexOf(match.account);
+      const cslot = this.writer.findSlot(ca, m)!;
+      const { realizedPnl, sizeAfter } = this.closeAt(ca, cslot, match.quantity, price, sequence);
+      return { account: match.account, quantity: match.quantity, realizedPnl, sizeAfter };
+    });
+    const { realizedPnl } = this.closeAt(a, slot, result.matched, price, sequence);
+    return { sequence, account, market, bankruptcyPrice: price, matched: result.matched, remainder: result.remainder, realizedPnl, counterparties };
+  }
+
+  /** Closes `quantity` of a position at `price`: realized PnL against clearing, size and collateral to the tables. */
+  private closeAt(a: number, slot: number, quantity: number, price: number, sequence: number): { realizedPnl: number; sizeAfter: number } {
+    const t = this.t;
+    const p = t.positions;
+    const size = p.size[slot]!;
+    const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
+    const account = t.accounts.id[a]!;
+    const market = t.markets.id[p.market[slot]!]!;
+    const collateral = collateralEntry({ account, market, isolated });
+    const realized = this.money.floor(Math.sign(size) * quantity * (price - p.entryPrice[slot]!));
+    this.ledger.apply(signedTransfer(entry.clearing(market), collateral, realized, 'adl'));
+    const left = Math.abs(size) - quantity;
+    const sizeAfter = left <= 1e-12 * Math.abs(size) ? 0 : Math.sign(size) * left;
+    const balance = this.money.toQuote(this.ledger.balance(collateral));
+    this.writer.setPositionAt(slot, sizeAfter, p.entryPrice[slot]!, isolated ? balance : null, sequence);
+    if (!isolated) this.writer.setCollateralAt(a, balance);
+    return { realizedPnl: this.money.toQuote(realized), sizeAfter };
   }
 
   /** At landing: every earlier input is in the tables. */

@@ -1,0 +1,103 @@
+/** Auto-deleveraging through the engine: the published queue, deleveraging at the bankruptcy price, the automatic trigger. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { adlRank } from '../src/domain/adl.js';
+import type { Deleveraging, FillSettlement } from '../src/execution/clearing.js';
+import { Engine } from '../src/index.js';
+
+const TEN_PERCENT = [{ maxNotional: null, initialMarginFraction: 0.2, maintenanceMarginFraction: 0.1 }];
+let engines: Engine[] = [];
+afterEach(async () => {
+  for (const e of engines) await e.close();
+  engines = [];
+});
+
+/**
+ * BTC at 50,000. Account 1: 1 BTC long from 50,000 with 6,000 collateral. Shorts: 2 (0.4 BTC from 60,000, 4,000
+ * collateral: in profit, high leverage), 3 (0.5 BTC from 60,000, 40,000 collateral: in profit, low leverage),
+ * 4 (0.5 BTC from 40,000, 20,000: losing). Long 5 (0.2 BTC) is on the bankrupt's own side.
+ */
+async function book(): Promise<{ engine: Engine; deleveraged: Deleveraging[]; settled: FillSettlement[] }> {
+  const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 1, accounts: 8, positions: 8 } });
+  engines.push(engine);
+  engine.addMarket({ id: 0, symbol: 'BTC-USD', price: 50_000, tiers: TEN_PERCENT });
+  const accounts: [number, number, number, number][] = [
+    [1, 6_000, 1, 50_000],
+    [2, 4_000, -0.4, 60_000],
+    [3, 40_000, -0.5, 60_000],
+    [4, 20_000, -0.5, 40_000],
+    [5, 5_000, 0.2, 50_000],
+  ];
+  for (const [id, collateral, size, entryPrice] of accounts) {
+    engine.addAccount(id, collateral);
+    engine.upsertPosition({ account: id, market: 0, size, entryPrice });
+  }
+  const deleveraged: Deleveraging[] = [];
+  const settled: FillSettlement[] = [];
+  engine.onDeleverage((d) => deleveraged.push(d));
+  engine.onFill((s) => settled.push(s));
+  await engine.step();
+  return { engine, deleveraged, settled };
+}
+
+describe('auto-deleveraging', () => {
+  it('publishes the queue a bankrupt long would meet: the shorts, profitable high leverage first, losers last', async () => {
+    const { engine } = await book();
+    engine.pushPrice(0, 44_000);
+    await engine.step();
+    const queue = engine.adlQueue(0, 1);
+    expect(queue.map((e) => [e.queuePosition, e.account])).toEqual([
+      [1, 2],
+      [2, 3],
+      [3, 4],
+    ]);
+    // Account 2: pnl% = (60,000 - 44,000) / 60,000; equity 4,000 + 0.4 x 16,000 = 10,400; leverage 17,600 / 10,400.
+    expect(queue[0]!.rank).toBeCloseTo(adlRank(-0.4, 60_000, 44_000, 10_400), 12);
+    expect(queue[0]!.rank).toBeCloseTo((16_000 / 60_000) * (17_600 / 10_400), 12);
+    // The longs, for a bankrupt short: both lose; account 1 has no equity left (infinite leverage), so its
+    // pnl% / leverage is 0, above account 5's -0.12 / (8,800 / 3,800).
+    expect(engine.adlQueue(0, -1).map((e) => e.account)).toEqual([1, 5]);
+  });
+
+  it('closes a bankrupt position against the queue at its bankruptcy price, leaving its equity at zero', async () => {
+    const { engine, deleveraged } = await book();
+    engine.pushPrice(0, 44_000); // account 1: equity 6,000 - 6,000 = 0 < maintenance 4,400
+    await engine.step();
+    engine.deleverage(1, 0);
+    expect(deleveraged).toHaveLength(1);
+    const d = deleveraged[0]!;
+    // Bankruptcy price: 50,000 - 6,000 / 1 = 44,000. Account 2 gives all its 0.4, account 3 all its 0.5, account 4
+    // what is left (1 - 0.4 - 0.5, to the ulp).
+    expect(d.bankruptcyPrice).toBe(44_000);
+    expect(d.counterparties.map((c) => c.account)).toEqual([2, 3, 4]);
+    expect(d.counterparties.map((c) => c.quantity)).toEqual([0.4, 0.5, 1 - 0.4 - 0.5]);
+    expect(d).toMatchObject({ matched: 1, remainder: 0 });
+    expect(d.counterparties[0]!.realizedPnl).toBe(0.4 * 16_000);
+    const a1 = engine.account(1);
+    expect(a1.positions[0]!.size).toBe(0);
+    expect(Math.abs(a1.equity)).toBeLessThan(1e-6);
+    expect(engine.account(4).positions[0]!.size).toBeCloseTo(-0.4, 12);
+    expect(engine.ledger.total()).toBe(0n);
+  });
+
+  it('does nothing to an account that is no longer below maintenance when the input lands', async () => {
+    const { engine, deleveraged } = await book();
+    engine.deleverage(1, 0);
+    expect(deleveraged).toEqual([]);
+    expect(engine.account(1).positions[0]!.size).toBe(1);
+  });
+
+  it('deleverages what is left automatically after a fill the insurance fund could not cover', async () => {
+    const { engine, deleveraged, settled } = await book();
+    engine.pushPrice(0, 43_000); // equity -1,000: bankrupt
+    const r = await engine.step();
+    const order = r.orders.find((o) => o.account === 1)!;
+    expect(order.quantity).toBe(1);
+    // Half fills far below bankruptcy; the fund is empty.
+    engine.fill({ orderId: order.id, account: 1, market: 0, quantity: 0.5, price: 40_000, eventTimeUs: 1 });
+    expect(settled[0]!.deficit).toBeGreaterThan(0);
+    expect(deleveraged).toHaveLength(1);
+    expect(deleveraged[0]).toMatchObject({ account: 1, matched: 0.5, remainder: 0, sequence: settled[0]!.sequence });
+    expect(engine.account(1).positions[0]!.size).toBe(0);
+    expect(engine.ledger.total()).toBe(0n);
+  });
+});

@@ -94,4 +94,19 @@ describe('unwind check', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('INVALID_SCENARIO');
   });
+
+  it('reports each position\'s ADL rank: pnl% x effective leverage in profit, pnl% / leverage at a loss', () => {
+    const r = check({
+      markets: [{ id: 0, symbol: 'BTC-USD', price: 55000, tiers: BTC_10 }],
+      accounts: [
+        { id: 1, collateral: 499, positions: [{ market: 0, size: 0.1, entryPrice: 50000, isolatedCollateral: null }] },
+        { id: 2, collateral: 2000, positions: [{ market: 0, size: -0.1, entryPrice: 50000, isolatedCollateral: null }] },
+      ],
+    });
+    expect(r.status).toBe(0);
+    const [long, short] = JSON.parse(r.stdout).accounts.map((a: { positions: { adlRank: number }[] }) => a.positions[0]!.adlRank);
+    // Long: pnl% 500 / 5,000 = 0.1; equity 999; leverage 5,500 / 999. Short: pnl% -0.1; equity 1,500; leverage 5,500 / 1,500.
+    expect(long).toBeCloseTo(0.1 * (5500 / 999), 12);
+    expect(short).toBeCloseTo(-0.1 / (5500 / 1500), 12);
+  });
 });

@@ -3,6 +3,7 @@
  * fillable prices. Served by `Engine.account()` and printed by `unwind check`; every number is one of the
  * domain functions applied to the table's values, so a user can reproduce it from the published parameters.
  */
+import { adlRank } from '../domain/adl.js';
 import { bankruptcyPrice, fillablePrice, liquidationPrice } from '../domain/liquidation.js';
 import { canBeLiquidated, freeCollateral, health, isMarginCall, notional } from '../domain/margin.js';
 import { MAX_TIERS, type TierSchedule } from '../domain/tiers.js';
@@ -28,6 +29,11 @@ export interface PositionReport {
   readonly liquidationPrice: number | null;
   readonly bankruptcyPrice: number | null;
   readonly fillablePrice: number;
+  /**
+   * Auto-deleveraging rank (DOMAIN.md section 4): pnl% x effective leverage when in profit, pnl% / leverage when
+   * not; the higher, the earlier the position is deleveraged against a bankrupt one on the other side. 0 when flat.
+   */
+  readonly adlRank: number;
 }
 
 export interface AccountReport {
@@ -134,6 +140,7 @@ export function accountReport(
         config.bankruptcyAdjustment,
         config.spreadToMaintenanceMarginRatio,
       ),
+      adlRank: size === 0 ? 0 : adlRank(size, p.entryPrice[s]!, mark, g.equity),
     });
   }
   const summary = crossSummary(t, a, config, cross);

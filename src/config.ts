@@ -6,6 +6,7 @@ import { type Capacities, DEFAULT_POSITIONS_PER_ACCOUNT } from './tables/layout.
 import { type LiquidatorConfig } from './execution/liquidator.js';
 import { DEFAULT_QUOTE_DECIMALS } from './ledger/money.js';
 import { DEFAULT_FEE_POLICY, type FeePolicy } from './ledger/settle.js';
+import { DEFAULT_SIZING_POLICY, validateSizingPolicy, type SizingPolicy } from './domain/sizing.js';
 
 export interface EngineConfig {
   /**
@@ -29,6 +30,11 @@ export interface EngineConfig {
   readonly maxOpenOrders?: number;
   /** After a fill the insurance fund could not cover, deleverage what is left of the position (default true). */
   readonly autoDeleverage?: boolean;
+  /**
+   * How much of a liquidatable group to close per step (DOMAIN.md section 3): default target health 1.05, whole
+   * below 1,000 quote or below health 2/3, 20% steps above 100,000 quote. `{ emergencyHealth: 1 }` closes whole.
+   */
+  readonly sizing?: Partial<SizingPolicy>;
 }
 
 export interface ResolvedConfig extends LiquidatorConfig {
@@ -86,9 +92,12 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
   if (!Number.isInteger(maxOpenOrders) || maxOpenOrders < 1) {
     throw new UnwindError(ErrorCode.InvalidConfig, `expected a positive integer, got ${String(maxOpenOrders)}`, 'maxOpenOrders');
   }
+  const sizing = validateSizingPolicy({ ...DEFAULT_SIZING_POLICY, ...c.sizing });
   return {
     capacity,
     scanWorkers,
+    sizing,
+    liquidationFeeFraction: fees.maxFeeFraction,
     quoteDecimals,
     fees,
     maxOpenOrders,

@@ -8,6 +8,7 @@ import { ErrorCode, UnwindError } from './errors.js';
 import { type LiquidationOrder, type MarginCall } from './execution/orders.js';
 import { type AccountReport } from './risk/account-report.js';
 import { type MarginTier } from './domain/tiers.js';
+import type { SizingPolicy } from './domain/sizing.js';
 
 export interface ScenarioMarket {
   readonly id: number;
@@ -32,14 +33,14 @@ export interface ScenarioAccount {
 export interface Scenario {
   readonly markets: readonly ScenarioMarket[];
   readonly accounts: readonly ScenarioAccount[];
-  readonly config?: Pick<EngineConfig, 'bankruptcyAdjustment' | 'spreadToMaintenanceMarginRatio' | 'marginCallHealth'>;
+  readonly config?: Pick<EngineConfig, 'bankruptcyAdjustment' | 'spreadToMaintenanceMarginRatio' | 'marginCallHealth' | 'sizing'>;
 }
 
 export interface CheckReport {
   readonly accounts: AccountReport[];
   readonly orders: LiquidationOrder[];
   readonly marginCalls: MarginCall[];
-  readonly config: { bankruptcyAdjustment: number; spreadToMaintenanceMarginRatio: number; marginCallHealth: number };
+  readonly config: { bankruptcyAdjustment: number; spreadToMaintenanceMarginRatio: number; marginCallHealth: number; sizing: SizingPolicy };
 }
 
 function bad(field: string, message: string): never {
@@ -132,6 +133,7 @@ export async function checkScenario(s: Scenario, options: { scanWorkers?: number
         bankruptcyAdjustment: c.bankruptcyAdjustment,
         spreadToMaintenanceMarginRatio: c.spreadToMaintenanceMarginRatio,
         marginCallHealth: c.marginCallHealth,
+        sizing: c.sizing,
       },
     };
   } finally {

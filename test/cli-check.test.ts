@@ -51,14 +51,25 @@ describe('unwind check', () => {
     expect(report.orders).toEqual([]);
   });
 
-  it('reproduces the fillable price 49,999 of the worked case and emits the order', () => {
+  it('reproduces the fillable price 49,999 of the worked case and closes only what restores health 1.05', () => {
     const r = check(workedCase(-4501));
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.accounts[0]).toMatchObject({ equity: 499, maintenanceMargin: 500, liquidatable: true });
     expect(report.orders).toHaveLength(1);
-    expect(report.orders[0]).toMatchObject({ account: 7, market: 0, side: 'sell', quantity: 0.1, reason: 'cross-maintenance' });
+    expect(report.orders[0]).toMatchObject({ account: 7, market: 0, side: 'sell', reason: 'cross-maintenance' });
     expect(report.orders[0].limitPrice).toBeCloseTo(49999, 9);
+    // Selling q at 49,999 (and paying at most the 1.5% fee cap) must leave (499 - q x 1 - 0.015 x q x 49,999) >=
+    // 1.05 x 5,000 x (0.1 - q): q >= 26 / (5,250 - 1 - 749.985) = 0.0057787...; 5,000 x 0.0942 > 1,000 stays open.
+    const q = report.orders[0].quantity;
+    expect(q).toBeCloseTo(26 / (5250 - 1 - 0.015 * 49999), 9);
+    expect(report.config.sizing).toMatchObject({ targetHealth: 1.05, minNotional: 1000, emergencyHealth: 2 / 3 });
+  });
+
+  it('closes the whole position under a sizing policy where every liquidatable group is an emergency', () => {
+    const scenario = workedCase(-4501) as { config: object };
+    const report = JSON.parse(check({ ...scenario, config: { ...scenario.config, sizing: { emergencyHealth: 1 } } }).stdout);
+    expect(report.orders[0]).toMatchObject({ quantity: 0.1, limitPrice: 49999 });
   });
 
   it('concedes to 49,500 when equity is gone', () => {

@@ -209,7 +209,8 @@ describe('margin calls', () => {
 
 describe("DOMAIN.md section 2's worked case", () => {
   it('sells the whole 0.1 BTC at limit 49,999 when equity is 499 and maintenance 500', async () => {
-    const engine = await start({ bankruptcyAdjustment: 1, spreadToMaintenanceMarginRatio: 0.1 });
+    // Whole-position sizing (every liquidatable group an emergency), as DOMAIN.md's example closes 0.1 BTC.
+    const engine = await start({ bankruptcyAdjustment: 1, spreadToMaintenanceMarginRatio: 0.1, sizing: { emergencyHealth: 1 } });
     engine.addAccount(7, 499); // sequence 2 (the market was 1)
     engine.upsertPosition({ account: 7, market: BTC, size: 0.1, entryPrice: 50_000 }); // sequence 3
 

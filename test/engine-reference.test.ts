@@ -162,7 +162,8 @@ describe.each(CASES)('the engine against the reference, %s', (_label, options, s
   beforeAll(async () => {
     const scenario = generateScenario(options);
     reference = new Reference(config);
-    const book = await startScenario(scenario, { scanWorkers, ...config });
+    // The reference closes whole positions: the sizing policy that does so (every liquidatable group is an emergency).
+    const book = await startScenario(scenario, { scanWorkers, sizing: { emergencyHealth: 1 }, ...config });
     try {
       await runPath(book, scenario, { tradesPerStep: 10, tradesInFlight, onEpoch: (result, seen) => epochs.push(reference.epoch(seen, result)) });
     } finally {

@@ -21,7 +21,8 @@ afterEach(async () => {
 });
 
 async function startServer(port = 0): Promise<{ engine: Engine; server: FeedServer }> {
-  const engine = await Engine.start({ scanWorkers: 0, capacity: { markets: 2, accounts: 16, positions: 32 } });
+  // Whole-position sizing (every liquidatable group an emergency): the orders below close the 0.1 BTC.
+  const engine = await Engine.start({ scanWorkers: 0, capacity: { markets: 2, accounts: 16, positions: 32 }, sizing: { emergencyHealth: 1 } });
   engine.addMarket({ id: 0, symbol: 'BTC-USD', price: 50_000, tiers: TIERS });
   // 0.1 BTC long at 50,000, MMR 10%, collateral 600: health 1.2; at 48,000 equity 400 < maintenance 480.
   engine.addAccount(7, 600);
@@ -94,10 +95,32 @@ describe('the feed client', () => {
     expect(seq).toBe(0);
     const [order] = await orders;
     // The position was set by the account's third input (market, account, position): id 7-0-3.
-    expect(order).toMatchObject({ id: '7-0-3', side: 'sell', quantity: 0.1 });
+    expect(order).toMatchObject({ id: '7-0-3', side: 'sell' });
+    // How much to close is the executor's sizing policy (src/domain/sizing.ts): some of the position, at most all.
+    expect(order!.quantity).toBeGreaterThan(0);
+    expect(order!.quantity).toBeLessThanOrEqual(0.1);
     // DOMAIN.md section 7: ABR = BA x (TMMR - TNC) / TMMR = (480 - 400) / 480; 48,000 - ABR x 0.1 x 480 / 0.1 = 47,920.
     expect(order!.limitPrice).toBe(fillablePrice(48_000, 0.1, 480, 400, 480, 1, 0.1));
     expect(order!.limitPrice).toBeCloseTo(47_920, 9);
+  });
+
+  it('expires an order with sendExpiries and receives the one re-issued for the account, under a new id', async () => {
+    const { server } = await startServer();
+    const pub = await connect(server.url, PUB);
+    pub.subscribe({ allOrders: true });
+    const first = next<readonly { id: string }[]>((r) => pub.on('orders', r));
+    pub.sendTicks([{ market: 0, source: 1, price: 48_000, confidence: 0, eventTimeUs: 1, sourceSequence: 1 }]);
+    const [order] = await first;
+    expect(order!.id).toBe('7-0-3');
+    const again = next<readonly { id: string; account: number; market: number; side: string }[]>((r) => pub.on('orders', r));
+    const errors: string[] = [];
+    pub.on('serverError', (e) => errors.push(e.code));
+    expect(pub.sendExpiries([order!.id], 2)).toBe(2);
+    const [reissued] = await again;
+    // The expiry re-stamped the position with the engine's fifth input sequence (market, account, position, tick, expiry).
+    expect(reissued).toMatchObject({ id: '7-0-5', account: 7, market: 0, side: 'sell' });
+    expect(errors).toEqual([]);
+    expect(server.stats().expiriesIn).toBe(1);
   });
 
   it('reports a rejected frame as serverError with the frame sequence, and a subscriber cannot publish', async () => {

@@ -11,6 +11,8 @@ import { mulberry32 } from '../src/sim/random.js';
 const SEED = Number(process.env.FEED_FUZZ_SEED ?? 0x5eed_f00d);
 const FRAMES = Number(process.env.FEED_FUZZ_FRAMES ?? 120_000);
 const MAX_BYTES = 4096;
+/** No frame of at most MAX_BYTES may take this long to decode. */
+const SLOW_MS = 50;
 const IDENTIFIER = new TextEncoder().encode('UNWD');
 const CODES = new Set<string>(Object.values(FrameErrorCode));
 
@@ -21,6 +23,7 @@ const SEEDS: readonly Uint8Array[] = (
     { kind: 'positions', sequence: 2, positions: [{ account: 1, market: 0, size: 2, entryPrice: 10, isolatedCollateral: null }, { account: 2, market: 1, size: -1, entryPrice: 5, isolatedCollateral: 3 }] },
     { kind: 'collateral', sequence: 3, updates: [{ account: 1, collateral: 100 }] },
     { kind: 'fills', sequence: 4, fills: [{ orderId: '1-0-9', account: 1, market: 0, quantity: 1, price: 10, eventTimeUs: 4 }, { orderId: '2-1-3', account: 2, market: 1, quantity: 2, price: 5, eventTimeUs: 5 }] },
+    { kind: 'expiries', sequence: 4, orderIds: ['1-0-9', '2-1-3', '3-0-11'], eventTimeUs: 6 },
     { kind: 'subscribe', sequence: 5, topics: { markets: [0, 1], accounts: [9], allOrders: true } },
     { kind: 'unsubscribe', sequence: 6, topics: { markets: [3], accounts: [], allOrders: false } },
     {
@@ -108,6 +111,8 @@ describe('feed codec fuzz', () => {
     const tally = new Map<string, number>();
     const started = performance.now();
     let slowest = 0;
+    /** Frames whose one timed decode passed the bound: timed again below, so a GC pause or a busy CPU is not a failure. */
+    const slow: Uint8Array[] = [];
     for (let i = 0; i < FRAMES; i++) {
       const src = SEEDS[Math.floor(rand() * SEEDS.length)]!;
       // Chain up to three mutations, so damage compounds.
@@ -120,7 +125,9 @@ describe('feed codec fuzz', () => {
       } catch (e) {
         throw new Error(`decodeFrame threw on frame ${i} (seed ${SEED}): ${String(e)}; bytes ${Buffer.from(bytes).toString('hex')}`);
       }
-      slowest = Math.max(slowest, performance.now() - t0);
+      const took = performance.now() - t0;
+      slowest = Math.max(slowest, took);
+      if (took >= SLOW_MS) slow.push(bytes);
       const tag = check(r, bytes);
       tally.set(tag, (tally.get(tag) ?? 0) + 1);
     }
@@ -129,9 +136,17 @@ describe('feed codec fuzz', () => {
     for (const code of ['OK', 'MALFORMED_FRAME', 'OVERSIZED_FRAME', 'UNKNOWN_MESSAGE', 'BAD_IDENTIFIER', 'UNSUPPORTED_VERSION', 'INVALID_FIELD']) {
       expect(tally.get(code) ?? 0, `${code} in ${JSON.stringify([...tally])}`).toBeGreaterThan(0);
     }
-    expect(slowest, 'slowest single decode, ms').toBeLessThan(50);
+    // A decode that is really slow (quadratic, looping) is slow every time; take the best of five for each suspect.
+    for (const bytes of slow) {
+      const best = Math.min(...Array.from({ length: 5 }, () => {
+        const t0 = performance.now();
+        decodeFrame(bytes, MAX_BYTES);
+        return performance.now() - t0;
+      }));
+      expect(best, `decode of ${Buffer.from(bytes).toString('hex')}, best of 5, ms`).toBeLessThan(SLOW_MS);
+    }
     expect(elapsed, 'whole run, ms').toBeLessThan(20_000);
-    console.log(`feed fuzz: ${FRAMES} frames in ${elapsed.toFixed(0)} ms, slowest ${slowest.toFixed(2)} ms:`, Object.fromEntries(tally));
+    console.log(`feed fuzz: ${FRAMES} frames in ${elapsed.toFixed(0)} ms, slowest ${slowest.toFixed(2)} ms (${slow.length} timed again):`, Object.fromEntries(tally));
   });
 
   it('every valid frame of every kind still decodes (the seeds are sound)', () => {

@@ -7,6 +7,7 @@ import * as flatbuffers from 'flatbuffers';
 import { describe, expect, it } from 'vitest';
 import {
   decodeFrame,
+  encodeExpiries,
   encodeFrame,
   encodeOrders,
   encodeTicks,
@@ -24,6 +25,7 @@ import {
   LiquidationOrders,
   MarketStatus,
   Message,
+  OrderExpiries,
   PriceTicks,
   Side,
   Tick as TickStruct,
@@ -67,6 +69,8 @@ const SAMPLES: readonly FeedMessage[] = [
   },
   { kind: 'collateral', sequence: 8, updates: [{ account: 1, collateral: 499 }, { account: 2, collateral: -12.5 }] },
   { kind: 'fills', sequence: 9, fills: [{ orderId: '17-0-42', account: 17, market: 0, quantity: 0.05, price: 44_990, eventTimeUs: 5 }] },
+  { kind: 'expiries', sequence: 9, orderIds: ['17-0-42'], eventTimeUs: 0 },
+  { kind: 'expiries', sequence: 9, orderIds: ['17-0-42', '18-1-43', '', 'ÉTH ✓ 19-2-44'], eventTimeUs: 2 ** 53 - 1 },
   { kind: 'subscribe', sequence: 10, topics: { markets: [0, 1, 4_294_967_294], accounts: [17], allOrders: false } },
   { kind: 'subscribe', sequence: 11, topics: { markets: [], accounts: [], allOrders: true } },
   { kind: 'unsubscribe', sequence: 12, topics: { markets: [1], accounts: [], allOrders: true } },
@@ -98,7 +102,7 @@ const SAMPLES: readonly FeedMessage[] = [
 ];
 
 const ALL_KINDS: readonly FeedMessageKind[] = [
-  'ticks', 'positions', 'collateral', 'fills', 'subscribe', 'unsubscribe', 'orders', 'marginCalls', 'accountStates', 'marketStatus', 'engineStatus', 'errorFrame',
+  'ticks', 'positions', 'collateral', 'fills', 'expiries', 'subscribe', 'unsubscribe', 'orders', 'marginCalls', 'accountStates', 'marketStatus', 'engineStatus', 'errorFrame',
 ];
 
 function expectError(r: ReturnType<typeof decodeFrame>, code: FrameError['code']): FrameError {
@@ -174,6 +178,11 @@ describe('feed codec: invalid values are INVALID_FIELD naming the field', () => 
     ['negative isolated collateral', { kind: 'positions', sequence: 3, positions: [{ account: 1, market: 0, size: 1, entryPrice: 5, isolatedCollateral: -1 }] }, 'positions[0].isolatedCollateral'],
     ['NaN collateral', { kind: 'collateral', sequence: 3, updates: [{ account: 1, collateral: NaN }] }, 'updates[0].collateral'],
     ['a zero fill quantity', { kind: 'fills', sequence: 3, fills: [{ orderId: 'x', account: 1, market: 0, quantity: 0, price: 5, eventTimeUs: 0 }] }, 'fills[0].quantity'],
+    ['no expired order ids', { kind: 'expiries', sequence: 3, orderIds: [], eventTimeUs: 0 }, 'orderIds'],
+    ['an order id expired twice in one frame', { kind: 'expiries', sequence: 3, orderIds: ['1-0-4', '2-0-5', '1-0-4'], eventTimeUs: 0 }, 'orderIds[2]'],
+    ['a fractional expiry time', { kind: 'expiries', sequence: 3, orderIds: ['1-0-4'], eventTimeUs: 1.5 }, 'eventTimeUs'],
+    ['a negative expiry time', { kind: 'expiries', sequence: 3, orderIds: ['1-0-4'], eventTimeUs: -1 }, 'eventTimeUs'],
+    ['a NaN expiry time', { kind: 'expiries', sequence: 3, orderIds: ['1-0-4'], eventTimeUs: NaN }, 'eventTimeUs'],
     ['a bad topic id', { kind: 'subscribe', sequence: 3, topics: { markets: [], accounts: [0xffffffff], allOrders: false } }, 'topics.accounts[0]'],
     ['a NaN order health', { kind: 'orders', sequence: 3, orders: [ORDER, { ...ORDER, health: NaN }] }, 'orders[1].health'],
     ['a fractional epoch', { kind: 'marginCalls', sequence: 3, marginCalls: [{ epoch: 0.5, account: 1, market: null, health: 1, equity: 1, maintenanceMargin: 1 }] }, 'marginCalls[0].epoch'],
@@ -219,6 +228,14 @@ describe('feed codec: invalid values are INVALID_FIELD naming the field', () => 
       return { type: Message.MarketStatus, table: MarketStatus.createMarketStatus(b, 1, 1, reason, 0) };
     });
     expect(expectError(decodeFrame(frame), FrameErrorCode.InvalidField).field).toBe('reason');
+  });
+
+  it('rejects an expired order id that is not UTF-8, naming its index', () => {
+    const frame = rawFrame((b) => {
+      const ids = [b.createString('1-0-4'), b.createString(new Uint8Array([0x31, 0xc3]))];
+      return { type: Message.OrderExpiries, table: OrderExpiries.createOrderExpiries(b, OrderExpiries.createOrderIdsVector(b, ids), 0) };
+    });
+    expect(expectError(decodeFrame(frame), FrameErrorCode.InvalidField).field).toBe('orderIds[1]');
   });
 });
 
@@ -270,6 +287,31 @@ describe('feed codec: rejected frames', () => {
       return { type: Message.PriceTicks, table: b.endObject() }; // endPriceTicks would refuse: ticks is required
     }));
     expect(expectError(r, FrameErrorCode.MalformedFrame).message).toContain('PriceTicks.ticks');
+    const expiries = decodeFrame(rawFrame((b) => {
+      OrderExpiries.startOrderExpiries(b);
+      OrderExpiries.addEventTimeUs(b, 1);
+      return { type: Message.OrderExpiries, table: b.endObject() };
+    }));
+    expect(expectError(expiries, FrameErrorCode.MalformedFrame).message).toContain('OrderExpiries.orderIds');
+  });
+
+  it('MALFORMED_FRAME for every truncation of a frame of expiries, and for an id offset out of the frame', () => {
+    const frame = encodeExpiries(4, ['11-1-7', '22-2-8'], 9);
+    const whole = decodeFrame(frame);
+    for (let n = 12; n < frame.length; n++) {
+      const r = decodeFrame(frame.slice(0, n));
+      // Cutting only the alignment padding after the last string's terminator loses nothing.
+      const ok = r.kind === 'error' ? ['MALFORMED_FRAME', 'BAD_IDENTIFIER'].includes(r.code) : frame.subarray(n).every((b) => b === 0);
+      expect(ok, `${n}: ${JSON.stringify(r)}`).toBe(true);
+      if (r.kind !== 'error') expect(r).toEqual(whole);
+    }
+    // Point the second element of order_ids (a uoffset relative to its own position) past the end of the frame.
+    const bad = frame.slice();
+    const bb = new flatbuffers.ByteBuffer(bad);
+    const table = Envelope.getRootAsEnvelope(bb).message(new OrderExpiries()) as OrderExpiries;
+    const element = bb.__vector(table.bb_pos + bb.__offset(table.bb_pos, 4)) + 4;
+    new DataView(bad.buffer).setUint32(element, bad.length - element, true);
+    expect(expectError(decodeFrame(bad), FrameErrorCode.MalformedFrame).message).toContain('OrderExpiries.orderIds[1]');
   });
 
   it('MALFORMED_FRAME when shared offsets would decode to more than the frame holds', () => {
@@ -280,8 +322,28 @@ describe('feed codec: rejected frames', () => {
     expect(expectError(r, FrameErrorCode.MalformedFrame).message).toContain('exceed the frame size');
   });
 
+  it('MALFORMED_FRAME when many order ids share one long string', () => {
+    const r = decodeFrame(rawFrame((b) => {
+      const id = b.createString('x'.repeat(200));
+      return { type: Message.OrderExpiries, table: OrderExpiries.createOrderExpiries(b, OrderExpiries.createOrderIdsVector(b, new Array<number>(1000).fill(id)), 0) };
+    }));
+    expect(expectError(r, FrameErrorCode.MalformedFrame).message).toContain('exceed the frame size');
+  });
+
   it('MALFORMED_FRAME, not a throw, for something that is not a Uint8Array', () => {
     expectError(decodeFrame('frame' as unknown as Uint8Array), FrameErrorCode.MalformedFrame);
+  });
+});
+
+describe('feed codec: schema evolution', () => {
+  it('appends OrderExpiries after ErrorFrame: the union type numbers of version 1 never move', () => {
+    expect(Message).toMatchObject({
+      NONE: 0, PriceTicks: 1, PositionUpdates: 2, CollateralUpdates: 3, Fills: 4, Subscribe: 5, Unsubscribe: 6, LiquidationOrders: 7,
+      MarginCalls: 8, AccountStates: 9, MarketStatus: 10, EngineStatus: 11, ErrorFrame: 12, OrderExpiries: 13,
+    });
+    // Still version 1: a receiver that predates a member answers it UNKNOWN_MESSAGE and carries on.
+    const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(encodeExpiries(3, ['1-0-4'], 5)));
+    expect([envelope.version(), envelope.messageType()]).toEqual([1, 13]);
   });
 });
 

@@ -4,7 +4,7 @@
  * may not write; connections beyond the limit are refused; bad options never start a server.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeCollateral, encodeFills, encodePositions, encodeSubscribe, encodeTicks } from '../src/feed/codec.js';
+import { encodeCollateral, encodeExpiries, encodeFills, encodePositions, encodeSubscribe, encodeTicks } from '../src/feed/codec.js';
 import { FeedServer } from '../src/feed/server.js';
 import { Engine } from '../src/index.js';
 import { Feed, firstDifference, PUBLISHER_TOKEN, refusedStatus, SUBSCRIBER_TOKEN, tableBytes, TIERS, until, type StartOptions } from './support/feed.js';
@@ -109,7 +109,7 @@ describe('close()', () => {
 });
 
 describe('roles', () => {
-  it('answers a subscriber that sends ticks, positions, collateral or fills with FORBIDDEN echoing each sequence, and changes no byte of the tables', async () => {
+  it('answers a subscriber that sends ticks, positions, collateral, fills or expiries with FORBIDDEN echoing each sequence, and changes no byte of the tables', async () => {
     const { engine, server } = await start();
     const before = tableBytes(engine);
     const lastSequence = engine.lastSequence;
@@ -122,6 +122,7 @@ describe('roles', () => {
       sub.send((s) => encodePositions(s, [{ account: 7, market: BTC, size: 5, entryPrice: 50_000, isolatedCollateral: null }])),
       sub.send((s) => encodeCollateral(s, [{ account: 7, collateral: 1 }, { account: 8, collateral: 9 }])),
       sub.send((s) => encodeFills(s, [{ orderId: `7-${BTC}-3`, account: 7, market: BTC, quantity: 1, price: 49_000, eventTimeUs: 2 }])),
+      sub.send((s) => encodeExpiries(s, [`7-${BTC}-3`], 2)),
     ];
     for (const [i, sequence] of sent.entries()) {
       expect(await sub.next()).toMatchObject({ kind: 'errorFrame', sequence: i + 1, code: 'FORBIDDEN', offendingSequence: sequence });
@@ -131,7 +132,7 @@ describe('roles', () => {
     expect(firstDifference(tableBytes(engine), before)).toBe(-1);
     expect(engine.lastSequence).toBe(lastSequence);
     expect(engine.hasAccount(8)).toBe(false);
-    expect(server.stats()).toMatchObject({ ticksIn: 0, positionUpdatesIn: 0, collateralUpdatesIn: 0, fillsIn: 0, rejected: { FORBIDDEN: 4, UNSUPPORTED_VERSION: 1 } });
+    expect(server.stats()).toMatchObject({ ticksIn: 0, positionUpdatesIn: 0, collateralUpdatesIn: 0, fillsIn: 0, expiriesIn: 0, rejected: { FORBIDDEN: 5, UNSUPPORTED_VERSION: 1 } });
     // The connection stays open and keeps its role: it may still subscribe.
     sub.send((s) => encodeSubscribe(s, { markets: [], accounts: [7], allOrders: false }));
     expect(await sub.next()).toMatchObject({ kind: 'accountStates', accounts: [{ account: 7, collateral: 1_000 }] });

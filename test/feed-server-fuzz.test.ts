@@ -67,7 +67,7 @@ class Frames {
       accounts: Array.from({ length: r.int(0, 3) }, this.id),
       allOrders: r.chance(0.5),
     });
-    switch (r.int(0, 11)) {
+    switch (r.int(0, 12)) {
       case 0:
         return {
           kind: 'ticks',
@@ -117,6 +117,8 @@ class Frames {
         };
       case 9:
         return { kind: 'marketStatus', sequence, market: this.id(), state: 'paused', reason: 'stale', eventTimeUs: this.time() };
+      case 11:
+        return { kind: 'expiries', sequence, orderIds: Array.from({ length: this.count(3) }, () => `${this.id()}-${this.id()}-${r.int(1, 99)}`), eventTimeUs: this.time() };
       case 10:
         return { kind: 'engineStatus', sequence, state: 'running', epoch: 2, lastSequence: 3, markets: 1, accounts: 2, positions: 3, message: 'ok' };
       default:
@@ -187,6 +189,7 @@ function predict(frame: Uint8Array | string, maxTopics: number): Prediction | nu
     case 'collateral':
       return unknown(m.updates.map((u) => u.account), ACCOUNTS) ? at('UNKNOWN_ACCOUNT') : null;
     case 'fills':
+    case 'expiries':
       return at('UNKNOWN_ORDER'); // the server never issued an order: no account is liquidatable
     case 'subscribe':
       if (m.topics.markets.length + m.topics.accounts.length > maxTopics) return at('TOO_MANY_TOPICS');
@@ -252,7 +255,7 @@ describe('feed server fuzz', () => {
     expect(pub.received.length).toBe(1 + sent);
     const stats = server.stats();
     expect(stats.rejected).toEqual(tally);
-    expect(stats).toMatchObject({ framesIn: sent, bytesIn: bytes, ticksIn: 0, positionUpdatesIn: 0, collateralUpdatesIn: 0, fillsIn: 0, publishers: 1, oversizedClosed: 0 });
+    expect(stats).toMatchObject({ framesIn: sent, bytesIn: bytes, ticksIn: 0, positionUpdatesIn: 0, collateralUpdatesIn: 0, fillsIn: 0, expiriesIn: 0, publishers: 1, oversizedClosed: 0 });
     expect(firstDifference(tableBytes(engine), before)).toBe(-1);
     expect(engine.epochs).toBe(epochs);
 

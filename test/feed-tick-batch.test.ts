@@ -11,6 +11,7 @@ import {
   DEFAULT_MAX_FRAME_BYTES,
   encodeCollateral,
   encodeError,
+  encodeExpiries,
   encodeFills,
   encodePositions,
   encodeSubscribe,
@@ -214,6 +215,7 @@ describe('decodeFrame into a TickBatch', () => {
     ['positions', encodePositions(4, [{ account: 1, market: 2, size: -3, entryPrice: 10, isolatedCollateral: 5 }])],
     ['collateral', encodeCollateral(5, [{ account: 9, collateral: 1_000 }])],
     ['fills', encodeFills(6, [{ orderId: '1-2-3', account: 1, market: 2, quantity: 1, price: 10, eventTimeUs: 7 }])],
+    ['expiries', encodeExpiries(6, ['1-2-3', '4-5-6'], 7)],
     ['subscribe', encodeSubscribe(7, { markets: [1, 2], accounts: [3], allOrders: false })],
     ['errorFrame', encodeError(8, 'INVALID_FIELD', 'ticks[3].price: bad', 2)],
   ])('returns a frame of kind %s as the usual object message and leaves the batch untouched', (kind, frame) => {

@@ -9,11 +9,17 @@
  */
 import { canBeLiquidated, health, isMarginCall, notional } from '../domain/margin.js';
 import { fillablePrice, underwaterness } from '../domain/liquidation.js';
+import { closeQuantity, type SizingPolicy } from '../domain/sizing.js';
+import { MAX_TIERS, tieredMargin } from '../domain/tiers.js';
 import { candidateCount } from '../concurrency/epoch.js';
 import { isIsolatedRef, isolatedRef, NONE, OutputKind, refSlot, type Tables } from '../tables/layout.js';
 import { crossGroup, emptyGroup, isLiveCross, isLiveIsolated, isolatedGroup, positionMaintenance, type GroupMargin } from '../scan/group.js';
 
 export interface LiquidatorConfig {
+  /** How much of a liquidatable group to close per step (DOMAIN.md section 3; src/domain/sizing.ts). */
+  readonly sizing: SizingPolicy;
+  /** The liquidation fee cap as a fraction of closed notional: sizing keeps the target after paying it. */
+  readonly liquidationFeeFraction: number;
   /** dYdX BA: scales how far the fillable price concedes as equity falls. Default 1. */
   readonly bankruptcyAdjustment: number;
   /** dYdX SMMR: the largest concession, as a fraction of the position's maintenance margin. Default 0.1. */
@@ -89,10 +95,7 @@ export class Liquidator {
       const g = isolated ? isolatedGroup(t, refSlot(ref), this.g) : crossGroup(t, ref, this.g);
       const account = isolated ? t.positions.account[refSlot(ref)]! : ref;
       if (canBeLiquidated(g.equity, g.maintenance)) {
-        if (isolated) this.planOrder(refSlot(ref), account, OrderReason.IsolatedMaintenance, g, orders);
-        else for (let s = t.accounts.firstPosition[ref]!; s !== NONE; s = t.positions.next[s]!) {
-          if (isLiveCross(t, s)) this.planOrder(s, account, OrderReason.CrossMaintenance, g, orders);
-        }
+        this.planGroup(ref, account, isolated, g, orders);
       } else if (isMarginCall(g.equity, g.maintenance, this.config.marginCallHealth)) {
         calling.add(ref);
         if (!this.warned.has(ref)) calls.push(this.planCall(ref, account, isolated, g));
@@ -128,32 +131,82 @@ export class Liquidator {
     return { outputCount: row, deferred, rejected, overflowed };
   }
 
-  private planOrder(slot: number, account: number, reason: number, g: GroupMargin, out: PlannedOrder[]): void {
+  /**
+   * Orders for one liquidatable group, sized (src/domain/sizing.ts): below the emergency health every position
+   * closes whole (one order per position state); otherwise positions are taken most underwater first, each
+   * closing the least that restores the target health given the closes planned before it, until the target is
+   * reached, and nothing while an order of the group is in flight for its positions' current state (a fill or an
+   * expiry changes the state and ends the wait).
+   */
+  private planGroup(ref: number, account: number, isolated: boolean, g: GroupMargin, out: PlannedOrder[]): void {
+    const t = this.t;
+    const slots: number[] = [];
+    if (isolated) slots.push(refSlot(ref));
+    else for (let s = t.accounts.firstPosition[ref]!; s !== NONE; s = t.positions.next[s]!) if (isLiveCross(t, s)) slots.push(s);
+    const inFlight = (s: number): boolean => this.issued.get(s) === t.positions.updateSequence[s];
+    const reason = isolated ? OrderReason.IsolatedMaintenance : OrderReason.CrossMaintenance;
+    const c = this.config;
+    if (health(g.equity, g.maintenance) < c.sizing.emergencyHealth) {
+      // Emergency: every position not already ordered in its current state closes whole.
+      for (const s of slots) if (!inFlight(s)) out.push(...this.planOrder(s, account, reason, g));
+      return;
+    }
+    // Partial sizing plans the group as a whole: wait while any of its orders is in flight.
+    if (slots.some(inFlight)) return;
+    const planned = slots.flatMap((s) => this.planOrder(s, account, reason, g)).sort(compareOrders);
+    let equity = g.equity;
+    let maintenance = g.maintenance;
+    for (const o of planned) {
+      const m = t.positions.market[o.slot]!;
+      const mark = t.markets.markPrice[m]!;
+      const mk = t.markets;
+      const decision = closeQuantity(
+        {
+          size: t.positions.size[o.slot]!,
+          markPrice: mark,
+          fillPrice: o.limitPrice,
+          equity,
+          totalMaintenance: maintenance,
+          maintenanceAt: (r) => tieredMargin(r * mark, mk.tierUpperBound, mk.maintenanceFraction, mk.maintenanceAmount, m * MAX_TIERS, mk.tierCount[m]!),
+          feeFraction: c.liquidationFeeFraction,
+        },
+        c.sizing,
+      );
+      if (decision === null) break; // the planned closes already restore the group
+      out.push({ ...o, quantity: decision.quantity });
+      equity = decision.equityAfter;
+      maintenance = decision.maintenanceAfter;
+    }
+  }
+
+  /** A whole-position order for `slot` at the group's fillable price (sized by planGroup). */
+  private planOrder(slot: number, account: number, reason: number, g: GroupMargin): PlannedOrder[] {
     const t = this.t;
     const size = t.positions.size[slot]!;
-    if (size === 0) return;
-    if (this.issued.get(slot) === t.positions.updateSequence[slot]) return; // in flight for this exact state
+    if (size === 0) return [];
     const m = t.positions.market[slot]!;
     const oracle = t.markets.oraclePrice[m]!;
     const pmm = positionMaintenance(t, slot);
     const c = this.config;
     const limit = fillablePrice(oracle, size, pmm, g.equity, g.maintenance, c.bankruptcyAdjustment, c.spreadToMaintenanceMarginRatio);
-    out.push({
-      slot,
-      account,
-      reason,
-      key: underwaterness(limit, oracle),
-      notional: notional(size, oracle),
-      accountId: t.accounts.id[account]!,
-      marketId: t.markets.id[m]!,
-      quantity: Math.abs(size),
-      side: size > 0 ? -1 : 1,
-      limitPrice: limit,
-      oraclePrice: oracle,
-      health: health(g.equity, g.maintenance),
-      equity: g.equity,
-      maintenance: g.maintenance,
-    });
+    return [
+      {
+        slot,
+        account,
+        reason,
+        key: underwaterness(limit, oracle),
+        notional: notional(size, oracle),
+        accountId: t.accounts.id[account]!,
+        marketId: t.markets.id[m]!,
+        quantity: Math.abs(size),
+        side: size > 0 ? -1 : 1,
+        limitPrice: limit,
+        oraclePrice: oracle,
+        health: health(g.equity, g.maintenance),
+        equity: g.equity,
+        maintenance: g.maintenance,
+      },
+    ];
   }
 
   private planCall(ref: number, account: number, isolated: boolean, g: GroupMargin): PlannedCall {

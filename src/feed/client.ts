@@ -14,6 +14,7 @@
 import {
   decodeFrame,
   encodeCollateral,
+  encodeExpiries,
   encodeFills,
   encodePositions,
   encodeSubscribe,
@@ -177,6 +178,14 @@ export class FeedClient {
   }
   sendFills(fills: readonly Fill[]): number {
     return this.send((s) => encodeFills(s, fills));
+  }
+  /**
+   * Orders the matching engine expired unfilled (`LiquidationOrder.id`s, at least one, each once; `eventTimeUs`
+   * microseconds since the Unix epoch). The server forgets each, in order, and re-issues for accounts still
+   * liquidatable. An id not open stops the frame there (UNKNOWN_ORDER; the ids before it stay expired).
+   */
+  sendExpiries(orderIds: readonly string[], eventTimeUs: number): number {
+    return this.send((s) => encodeExpiries(s, orderIds, eventTimeUs));
   }
   /** Sends a frame made elsewhere (its sequence is the caller's business). */
   sendRaw(frame: Uint8Array): void {

@@ -37,6 +37,7 @@ import {
   MarketState as MarketStateEnum,
   MarketStatus,
   Message,
+  OrderExpiries,
   OrderReason,
   PositionUpdate as PositionUpdateStruct,
   PositionUpdates,
@@ -144,6 +145,13 @@ export function encodeFills(sequence: number, fills: readonly Fill[]): Uint8Arra
     FillTable.createFill(b, b.createString(f.orderId), f.account, f.market, f.quantity, f.price, f.eventTimeUs),
   );
   return finish(sequence, Message.Fills, Fills.createFills(b, Fills.createFillsVector(b, offsets)));
+}
+
+/** Orders the matching engine expired unfilled, by `LiquidationOrder.id`. */
+export function encodeExpiries(sequence: number, orderIds: readonly string[], eventTimeUs: number): Uint8Array {
+  const b = begin();
+  const ids = OrderExpiries.createOrderIdsVector(b, orderIds.map((id) => b.createString(id)));
+  return finish(sequence, Message.OrderExpiries, OrderExpiries.createOrderExpiries(b, ids, eventTimeUs));
 }
 
 function topicsTable(type: Message.Subscribe | Message.Unsubscribe, topics: Topics): flatbuffers.Offset {
@@ -270,6 +278,8 @@ export function encodeFrame(m: FeedMessage): Uint8Array {
       return encodeCollateral(m.sequence, m.updates);
     case 'fills':
       return encodeFills(m.sequence, m.fills);
+    case 'expiries':
+      return encodeExpiries(m.sequence, m.orderIds, m.eventTimeUs);
     case 'subscribe':
       return encodeSubscribe(m.sequence, m.topics);
     case 'unsubscribe':

@@ -24,6 +24,7 @@ import {
   MarketState as MarketStateEnum,
   MarketStatus,
   Message,
+  OrderExpiries,
   OrderReason,
   PositionUpdate as PositionUpdateStruct,
   PositionUpdates,
@@ -339,6 +340,21 @@ function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequ
         };
       }
       return { kind: 'fills', sequence, fills };
+    }
+    case Message.OrderExpiries: {
+      const t = new OrderExpiries().__init(at, bb);
+      const count = t.orderIdsLength();
+      nonEmpty(count, 'orderIds');
+      const orderIds: string[] = new Array<string>(count);
+      const seen = new Set<string>();
+      for (let i = 0; i < count; i++) {
+        const id = text(t.orderIds(i, flatbuffers.Encoding.UTF8_BYTES), `orderIds[${i}]`);
+        // Expiring an order twice is never meant: unlike fills (partial fills of one order), each id appears once.
+        if (seen.has(id)) throw new FieldError(`orderIds[${i}]`, `expected each order id once, got ${JSON.stringify(id)} again`);
+        seen.add(id);
+        orderIds[i] = id;
+      }
+      return { kind: 'expiries', sequence, orderIds, eventTimeUs: sequenceAt(t.eventTimeUs(), 'eventTimeUs') };
     }
     case Message.Subscribe:
     case Message.Unsubscribe: {

@@ -74,6 +74,15 @@ export type FeedMessage =
   | { readonly kind: 'positions'; readonly sequence: number; readonly positions: readonly PositionUpdate[] }
   | { readonly kind: 'collateral'; readonly sequence: number; readonly updates: readonly CollateralUpdate[] }
   | { readonly kind: 'fills'; readonly sequence: number; readonly fills: readonly Fill[] }
+  | {
+      /** Orders the matching engine could not fill (an IOC expired, or the rest of a partial fill did). */
+      readonly kind: 'expiries';
+      readonly sequence: number;
+      /** `LiquidationOrder.id`s: at least one, each at most once. */
+      readonly orderIds: readonly string[];
+      /** When the matching engine expired them, microseconds since the Unix epoch, an integer. */
+      readonly eventTimeUs: number;
+    }
   | { readonly kind: 'subscribe'; readonly sequence: number; readonly topics: Topics }
   | { readonly kind: 'unsubscribe'; readonly sequence: number; readonly topics: Topics }
   | { readonly kind: 'orders'; readonly sequence: number; readonly orders: readonly LiquidationOrder[] }
@@ -133,7 +142,7 @@ export type FrameErrorCode = (typeof FrameErrorCode)[keyof typeof FrameErrorCode
  * send, or that names what does not exist. Engine codes (UNKNOWN_MARKET, CAPACITY_EXCEEDED, ...) pass through.
  */
 export const FeedErrorCode = {
-  /** A subscriber sent a publisher's message (ticks, positions, collateral, fills). */
+  /** A subscriber sent a publisher's message (ticks, positions, collateral, fills, expiries). */
   Forbidden: 'FORBIDDEN',
   /** A subscription would take the connection past its maximum number of topics. */
   TooManyTopics: 'TOO_MANY_TOPICS',

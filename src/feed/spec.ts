@@ -122,6 +122,10 @@ export const ErrorFrameSpec: TableSpec = {
   name: 'ErrorFrame',
   fields: [{ id: 0, name: 'code', kind: 'string', required: true }, { id: 1, name: 'message', kind: 'string' }, f64(2, 'offendingSequence')],
 };
+export const OrderExpiriesSpec: TableSpec = {
+  name: 'OrderExpiries',
+  fields: [{ id: 0, name: 'orderIds', kind: 'strings', required: true }, f64(1, 'eventTimeUs')],
+};
 
 /** Envelope field ids. */
 export const ENVELOPE_VERSION_ID = 0;
@@ -153,6 +157,7 @@ export const MESSAGE_SPECS: ReadonlyMap<Message, TableSpec> = new Map<Message, T
   [Message.MarketStatus, MarketStatusSpec],
   [Message.EngineStatus, EngineStatusSpec],
   [Message.ErrorFrame, ErrorFrameSpec],
+  [Message.OrderExpiries, OrderExpiriesSpec],
 ]);
 
 /** Every table spec, nested ones included (for the test that checks them against the generated code). */

@@ -11,6 +11,8 @@ export interface FeedStats {
   positionUpdatesIn: number;
   collateralUpdatesIn: number;
   fillsIn: number;
+  /** Orders expired by OrderExpiries frames (ids applied, including those of a frame stopped at an unknown id). */
+  expiriesIn: number;
   framesOut: number;
   bytesOut: number;
   ordersOut: number;
@@ -35,6 +37,7 @@ export function zeroStats(): FeedStats {
     positionUpdatesIn: 0,
     collateralUpdatesIn: 0,
     fillsIn: 0,
+    expiriesIn: 0,
     framesOut: 0,
     bytesOut: 0,
     ordersOut: 0,

@@ -13,6 +13,7 @@
  *   offset field at p: [u32 u] -> target p + u  (uoffsets point forward, so the walk cannot loop; read as int32
  *            by the runtime, so u must be < 2^31)
  *   vector v: [u32 n][n elements]        string s: [u32 n][n bytes of UTF-8][0]
+ *   vector of strings or tables: [u32 n][u32 uoffset] * n, each element's offset relative to its own position
  *
  * Checked besides ranges: alignment of every table (4), vtable (2), scalar field (its size), vector and string
  * (4) and struct element (its alignment), as the C++ verifier does; required fields; a zero terminator on strings;
@@ -24,6 +25,7 @@ export type FieldSpec =
   | { readonly id: number; readonly name: string; readonly kind: 'scalar'; readonly size: 1 | 2 | 4 | 8 }
   | { readonly id: number; readonly name: string; readonly kind: 'string'; readonly required?: boolean }
   | { readonly id: number; readonly name: string; readonly kind: 'scalars'; readonly size: 1 | 2 | 4 | 8 }
+  | { readonly id: number; readonly name: string; readonly kind: 'strings'; readonly required?: boolean }
   | {
       readonly id: number;
       readonly name: string;
@@ -124,6 +126,15 @@ export class FrameVerifier {
         case 'structs':
           if (this.verifyVector(this.follow(p, where), f.size, f.align, where) < 0) return false;
           break;
+        case 'strings': {
+          const vec = this.follow(p, where);
+          const n = this.verifyVector(vec, 4, 4, where);
+          if (n < 0) return false;
+          for (let i = 0; i < n; i++) {
+            if (!this.verifyString(this.follow(vec + 4 + 4 * i, `${where}[${i}]`), `${where}[${i}]`)) return false;
+          }
+          break;
+        }
         case 'tables': {
           const vec = this.follow(p, where);
           const n = this.verifyVector(vec, 4, 4, where);

@@ -94,13 +94,14 @@ export enum Message {
   AccountStates = 9,
   MarketStatus = 10,
   EngineStatus = 11,
-  ErrorFrame = 12
+  ErrorFrame = 12,
+  OrderExpiries = 13
 }
 
 export function unionToMessage(
   type: Message,
-  accessor: (obj:AccountStates|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|PositionUpdates|PriceTicks|Subscribe|Unsubscribe) => AccountStates|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null
-): AccountStates|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null {
+  accessor: (obj:AccountStates|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe) => AccountStates|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null
+): AccountStates|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null {
   switch(Message[type]) {
     case 'NONE': return null; 
     case 'PriceTicks': return accessor(new PriceTicks())! as PriceTicks;
@@ -115,15 +116,16 @@ export function unionToMessage(
     case 'MarketStatus': return accessor(new MarketStatus())! as MarketStatus;
     case 'EngineStatus': return accessor(new EngineStatus())! as EngineStatus;
     case 'ErrorFrame': return accessor(new ErrorFrame())! as ErrorFrame;
+    case 'OrderExpiries': return accessor(new OrderExpiries())! as OrderExpiries;
     default: return null;
   }
 }
 
 export function unionListToMessage(
   type: Message, 
-  accessor: (index: number, obj:AccountStates|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|PositionUpdates|PriceTicks|Subscribe|Unsubscribe) => AccountStates|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null, 
+  accessor: (index: number, obj:AccountStates|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe) => AccountStates|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null, 
   index: number
-): AccountStates|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null {
+): AccountStates|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null {
   switch(Message[type]) {
     case 'NONE': return null; 
     case 'PriceTicks': return accessor(index, new PriceTicks())! as PriceTicks;
@@ -138,6 +140,7 @@ export function unionListToMessage(
     case 'MarketStatus': return accessor(index, new MarketStatus())! as MarketStatus;
     case 'EngineStatus': return accessor(index, new EngineStatus())! as EngineStatus;
     case 'ErrorFrame': return accessor(index, new ErrorFrame())! as ErrorFrame;
+    case 'OrderExpiries': return accessor(index, new OrderExpiries())! as OrderExpiries;
     default: return null;
   }
 }
@@ -1927,6 +1930,89 @@ static createErrorFrame(builder:flatbuffers.Builder, codeOffset:flatbuffers.Offs
   ErrorFrame.addMessage(builder, messageOffset);
   ErrorFrame.addOffendingSequence(builder, offendingSequence);
   return ErrorFrame.endErrorFrame(builder);
+}
+}
+
+/**
+ * Orders the matching engine could not fill (an IOC expired, or the rest of a partial fill did): Unwind
+ * forgets each and re-evaluates its account; one still liquidatable gets a new order with a new id.
+ */
+export class OrderExpiries {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):OrderExpiries {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsOrderExpiries(bb:flatbuffers.ByteBuffer, obj?:OrderExpiries):OrderExpiries {
+  return (obj || new OrderExpiries()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsOrderExpiries(bb:flatbuffers.ByteBuffer, obj?:OrderExpiries):OrderExpiries {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new OrderExpiries()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * `LiquidationOrder.id`s; at least one.
+ */
+orderIds(index: number):string
+orderIds(index: number,optionalEncoding:flatbuffers.Encoding):string|Uint8Array
+orderIds(index: number,optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__string(this.bb!.__vector(this.bb_pos + offset) + index * 4, optionalEncoding) : null;
+}
+
+orderIdsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+/**
+ * When the matching engine expired them, microseconds since the Unix epoch; integer >= 0.
+ */
+eventTimeUs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+static startOrderExpiries(builder:flatbuffers.Builder) {
+  builder.startObject(2);
+}
+
+static addOrderIds(builder:flatbuffers.Builder, orderIdsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, orderIdsOffset, 0);
+}
+
+static createOrderIdsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startOrderIdsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addEventTimeUs(builder:flatbuffers.Builder, eventTimeUs:number) {
+  builder.addFieldFloat64(1, eventTimeUs, 0.0);
+}
+
+static endOrderExpiries(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 4) // order_ids
+  return offset;
+}
+
+static createOrderExpiries(builder:flatbuffers.Builder, orderIdsOffset:flatbuffers.Offset, eventTimeUs:number):flatbuffers.Offset {
+  OrderExpiries.startOrderExpiries(builder);
+  OrderExpiries.addOrderIds(builder, orderIdsOffset);
+  OrderExpiries.addEventTimeUs(builder, eventTimeUs);
+  return OrderExpiries.endOrderExpiries(builder);
 }
 }
 

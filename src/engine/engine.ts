@@ -186,12 +186,13 @@ export class Engine {
   }
 
   /**
-   * An order expired unfilled (an IOC the book could not take): the engine forgets it and re-evaluates the account;
-   * if it is still liquidatable a new order is issued, with a new id. UNKNOWN_ORDER if the order is not open.
+   * Orders that expired unfilled (IOCs the book could not take): the engine forgets them and re-evaluates their
+   * accounts; one still liquidatable gets a new order with a new id. All are checked before any is taken
+   * (UNKNOWN_ORDER if an order is not open).
    */
-  expire(orderId: string): void {
+  expire(orderIds: string | readonly string[]): void {
     this.open();
-    this.clearing.expire(orderId);
+    this.clearing.expire(typeof orderIds === 'string' ? [orderIds] : orderIds);
     this.schedule();
   }
 

@@ -146,19 +146,30 @@ export class Clearing {
   }
 
   /**
-   * An order expired unfilled (or the rest of it did): forgets it and re-stamps its position with this input's
-   * sequence, so the executor re-evaluates the account and, if it is still liquidatable, issues a new order whose
-   * id carries the new sequence. Returns that sequence.
+   * Orders that expired unfilled (IOCs the book could not take), all checked before any is taken (UNKNOWN_ORDER,
+   * a repeated id INVALID_FILL, naming `[i]`): each is forgotten and its position re-stamped with an input sequence
+   * of its own, so the executor re-evaluates the account and, if it is still liquidatable, issues a new order whose
+   * id carries that sequence.
    */
-  expire(orderId: string): number {
-    const order = this.orders.expire(orderId);
+  expire(orderIds: readonly string[]): void {
     const w = this.writer;
-    const slot = w.findSlot(w.accountIndexOf(order.account), w.marketIndexOf(order.market));
-    if (slot === undefined) throw new UnwindError(ErrorCode.InvalidFill, `account ${order.account} holds no position in market ${order.market}`, 'orderId');
+    const seen = new Set<string>();
+    const slots = orderIds.map((id, i) => {
+      if (seen.has(id)) throw new UnwindError(ErrorCode.InvalidFill, `order ${JSON.stringify(id)} appears twice`, `[${i}]`);
+      seen.add(id);
+      const order = this.orders.get(id, `[${i}]`);
+      const slot = w.findSlot(w.accountIndexOf(order.account), w.marketIndexOf(order.market));
+      if (slot === undefined) throw new UnwindError(ErrorCode.InvalidFill, `account ${order.account} holds no position in market ${order.market}`, `[${i}]`);
+      return slot;
+    });
     const p = this.t.positions;
-    return w.sequenced((sequence) => {
-      const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
-      w.setPositionAt(slot, p.size[slot]!, p.entryPrice[slot]!, isolated ? p.isolatedCollateral[slot]! : null, sequence);
+    orderIds.forEach((id, i) => {
+      this.orders.forget(id);
+      const slot = slots[i]!;
+      w.sequenced((sequence) => {
+        const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
+        w.setPositionAt(slot, p.size[slot]!, p.entryPrice[slot]!, isolated ? p.isolatedCollateral[slot]! : null, sequence);
+      });
     });
   }
 

@@ -17,6 +17,9 @@
  */
 export type LifecycleState = 'healthy' | 'margin-call' | 'liquidating' | 'backstopped' | 'deleveraged' | 'closed';
 
+/** Every state, in a fixed order: a state's index is its code in the executor's output rows. */
+export const LIFECYCLE_STATES: readonly LifecycleState[] = ['healthy', 'margin-call', 'liquidating', 'backstopped', 'deleveraged', 'closed'];
+
 export interface LifecycleConfig {
   /** Health below which a margin call is raised (> 1). Default 1.2. */
   readonly marginCallHealth: number;

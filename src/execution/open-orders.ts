@@ -53,12 +53,16 @@ export class OpenOrders {
     });
   }
 
-  /** Forgets an order that expired unfilled (an IOC the book could not fill); UNKNOWN_ORDER if it is not open. */
-  expire(orderId: string, field = 'orderId'): LiquidationOrder {
+  /** The open order `orderId`; UNKNOWN_ORDER naming `field` if there is none. */
+  get(orderId: string, field = 'orderId'): LiquidationOrder {
     const open = this.open.get(orderId);
     if (open === undefined) throw new UnwindError(ErrorCode.UnknownOrder, `no open order ${JSON.stringify(orderId)}`, field);
-    this.open.delete(orderId);
     return open.order;
+  }
+
+  /** Forgets an order (it expired unfilled). */
+  forget(orderId: string): void {
+    this.open.delete(orderId);
   }
 
   /** Takes checked fills; returns what remains open of each fill's order. */

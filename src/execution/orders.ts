@@ -1,5 +1,6 @@
 /** What the executor emits, as the embedding API and the CLI see it, decoded from the shared output rows. */
 import { NONE, OutputKind, type Tables } from '../tables/layout.js';
+import { LIFECYCLE_STATES, type LifecycleState } from './lifecycle.js';
 import { OrderReason } from './liquidator.js';
 
 export type OrderReasonName = 'cross-maintenance' | 'isolated-maintenance';
@@ -35,9 +36,23 @@ export interface MarginCall {
   readonly maintenanceMargin: number;
 }
 
+/** A margin group's lifecycle transition (src/execution/lifecycle.ts), as the executor decided it. */
+export interface StateChange {
+  readonly epoch: number;
+  readonly account: number;
+  /** The market of an isolated position; null for the account's cross group. */
+  readonly market: number | null;
+  readonly from: LifecycleState;
+  readonly to: LifecycleState;
+  readonly health: number;
+  readonly equity: number;
+  readonly maintenanceMargin: number;
+}
+
 export interface EpochOutput {
   readonly orders: LiquidationOrder[];
   readonly marginCalls: MarginCall[];
+  readonly stateChanges: StateChange[];
 }
 
 export function orderId(accountId: number, marketId: number, positionSequence: number): string {
@@ -49,6 +64,7 @@ export function decodeOutput(t: Tables, count: number, epoch: number, symbolOf: 
   const o = t.output;
   const orders: LiquidationOrder[] = [];
   const marginCalls: MarginCall[] = [];
+  const stateChanges: StateChange[] = [];
   for (let r = 0; r < count; r++) {
     const accountId = t.accounts.id[o.account[r]!]!;
     const m = o.market[r]!;
@@ -71,6 +87,17 @@ export function decodeOutput(t: Tables, count: number, epoch: number, symbolOf: 
         maintenanceMargin: o.maintenance[r]!,
         positionSequence: seq,
       });
+    } else if (o.kind[r] === OutputKind.StateChange) {
+      stateChanges.push({
+        epoch,
+        account: accountId,
+        market: m === NONE ? null : t.markets.id[m]!,
+        from: LIFECYCLE_STATES[o.side[r]!]!,
+        to: LIFECYCLE_STATES[o.reason[r]!]!,
+        health: o.health[r]!,
+        equity: o.equity[r]!,
+        maintenanceMargin: o.maintenance[r]!,
+      });
     } else {
       marginCalls.push({
         epoch,
@@ -82,5 +109,5 @@ export function decodeOutput(t: Tables, count: number, epoch: number, symbolOf: 
       });
     }
   }
-  return { orders, marginCalls };
+  return { orders, marginCalls, stateChanges };
 }

@@ -7,8 +7,7 @@
  *
  * Connection policy (README "Wire protocol"):
  *   - upgrade: a token (Authorization: Bearer, or ?token=) from the publisher or subscriber list; else HTTP 401.
- *   - a rejected frame gets an ErrorFrame and a counter; the connection stays open and nothing changes (except
- *     an OrderExpiries frame stopped at an unknown id: the ids before it stay expired; see expire()).
+ *   - a rejected frame gets an ErrorFrame and a counter; the connection stays open and nothing changes.
  *   - a frame above `maxPayloadBytes` is not read at all: uWS closes the connection (1006, "Received too big message").
  *   - a subscriber whose unsent backlog passes `maxBackpressureBytes` is closed (4008 SLOW_CONSUMER); others are
  *     not slowed: every send is a copy into that connection's own buffer.
@@ -319,7 +318,7 @@ export class FeedServer {
     }
   }
 
-  /** Applies one decoded message; throws UnwindError to reject it, having changed nothing (expiries: see expire()). */
+  /** Applies one decoded message; throws UnwindError to reject it, having changed nothing. */
   private apply(c: Connection, m: FeedMessage | TickBatchMessage): void {
     switch (m.kind) {
       case 'tickBatch':
@@ -375,27 +374,10 @@ export class FeedServer {
         this.counters.fillsIn += m.fills.length;
         return;
       case 'expiries':
-        return this.expire(m.orderIds);
-    }
-  }
-
-  /**
-   * Expires a frame's orders one at a time, in order (the decoder has refused an empty list and repeated ids).
-   * NOT atomic: the engine offers only `expire(id)`, with no check-all-then-apply for a batch, so an id that is not
-   * open (UNKNOWN_ORDER) stops the frame with the ids before it already expired; the error's message says how many.
-   * The publisher can resend the rest. A batch `Engine.expireAll(ids)` would make this all-or-nothing like fills.
-   */
-  private expire(orderIds: readonly string[]): void {
-    for (let i = 0; i < orderIds.length; i++) {
-      try {
-        this.engine.expire(orderIds[i]!);
-      } catch (e) {
-        if (!isUnwindError(e)) throw e;
-        const why = e.field !== undefined && e.message.startsWith(`${e.field}: `) ? e.message.slice(e.field.length + 2) : e.message;
-        const applied = i === 0 ? 'no id of this frame was expired' : `the ${i} id${i === 1 ? '' : 's'} before it in this frame ${i === 1 ? 'was' : 'were'} expired`;
-        throw new UnwindError(e.code, `${why}; ${applied}`, `orderIds[${i}]`);
-      }
-      this.counters.expiriesIn++;
+        // All checked before any is taken; each re-stamps its position (a new order follows if still needed).
+        e.expire(m.orderIds);
+        this.counters.expiriesIn += m.orderIds.length;
+        return;
     }
   }
 

@@ -40,7 +40,7 @@ import { MAX_TIERS } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 
 export const LAYOUT_MAGIC = 0x44574e55; // 'UNWD' little-endian
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
 export const NONE = 0xffffffff;
 const LINE = 64;
 
@@ -161,8 +161,12 @@ export const OUTPUT_COLUMNS = {
   maintenance: f64,
   updateSequence: f64,
 } as const;
-/** output.kind values. */
-export const OutputKind = { Order: 1, MarginCall: 2 } as const;
+/**
+ * output.kind values. A StateChange row is a margin group's lifecycle transition: `side` holds the state it left
+ * and `reason` the state it entered (LIFECYCLE_STATES indexes, src/execution/lifecycle.ts), with the group's
+ * health, equity and maintenance.
+ */
+export const OutputKind = { Order: 1, MarginCall: 2, StateChange: 3 } as const;
 
 /** Control words: Int32 indices into `Tables.control`; each sits on its own 64-byte line (16 Int32s apart). */
 const W = LINE / 4;

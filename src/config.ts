@@ -6,6 +6,7 @@ import { type Capacities, DEFAULT_POSITIONS_PER_ACCOUNT } from './tables/layout.
 import { type LiquidatorConfig } from './execution/liquidator.js';
 import { DEFAULT_QUOTE_DECIMALS } from './ledger/money.js';
 import { DEFAULT_FEE_POLICY, type FeePolicy } from './ledger/settle.js';
+import { DEFAULT_LIFECYCLE } from './execution/lifecycle.js';
 import { DEFAULT_SIZING_POLICY, validateSizingPolicy, type SizingPolicy } from './domain/sizing.js';
 
 export interface EngineConfig {
@@ -35,6 +36,11 @@ export interface EngineConfig {
    * below 1,000 quote or below health 2/3, 20% steps above 100,000 quote. `{ emergencyHealth: 1 }` closes whole.
    */
   readonly sizing?: Partial<SizingPolicy>;
+  /**
+   * The account lifecycle (README "Liquidation procedures"): a margin call clears above marginCallHealth +
+   * marginCallHysteresis (default 0.05); liquidation ends above health 1 + exitBuffer (default 0.02, Drift).
+   */
+  readonly lifecycle?: Partial<{ marginCallHysteresis: number; exitBuffer: number }>;
 }
 
 export interface ResolvedConfig extends LiquidatorConfig {
@@ -93,10 +99,16 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
     throw new UnwindError(ErrorCode.InvalidConfig, `expected a positive integer, got ${String(maxOpenOrders)}`, 'maxOpenOrders');
   }
   const sizing = validateSizingPolicy({ ...DEFAULT_SIZING_POLICY, ...c.sizing });
+  const lifecycle = { marginCallHysteresis: DEFAULT_LIFECYCLE.marginCallHysteresis, exitBuffer: DEFAULT_LIFECYCLE.exitBuffer, ...c.lifecycle };
+  for (const key of ['marginCallHysteresis', 'exitBuffer'] as const) {
+    const v = lifecycle[key];
+    if (!(v >= 0) || !Number.isFinite(v)) throw new UnwindError(ErrorCode.InvalidConfig, `expected a finite number >= 0, got ${String(v)}`, `lifecycle.${key}`);
+  }
   return {
     capacity,
     scanWorkers,
     sizing,
+    lifecycle,
     liquidationFeeFraction: fees.maxFeeFraction,
     quoteDecimals,
     fees,

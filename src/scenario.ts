@@ -5,7 +5,7 @@
 import { type EngineConfig } from './config.js';
 import { Engine, type EpochResult } from './engine/engine.js';
 import { ErrorCode, UnwindError } from './errors.js';
-import { type LiquidationOrder, type MarginCall } from './execution/orders.js';
+import { type LiquidationOrder, type MarginCall, type StateChange } from './execution/orders.js';
 import { type AccountReport } from './risk/account-report.js';
 import { type MarginTier } from './domain/tiers.js';
 import type { SizingPolicy } from './domain/sizing.js';
@@ -40,6 +40,8 @@ export interface CheckReport {
   readonly accounts: AccountReport[];
   readonly orders: LiquidationOrder[];
   readonly marginCalls: MarginCall[];
+  /** Lifecycle transitions of the one epoch (healthy -> margin-call, -> liquidating, ...). */
+  readonly stateChanges: StateChange[];
   readonly config: { bankruptcyAdjustment: number; spreadToMaintenanceMarginRatio: number; marginCallHealth: number; sizing: SizingPolicy };
 }
 
@@ -129,6 +131,7 @@ export async function checkScenario(s: Scenario, options: { scanWorkers?: number
       accounts: s.accounts.map((a) => engine.account(a.id)),
       orders: r.orders,
       marginCalls: r.marginCalls,
+      stateChanges: r.stateChanges,
       config: {
         bankruptcyAdjustment: c.bankruptcyAdjustment,
         spreadToMaintenanceMarginRatio: c.spreadToMaintenanceMarginRatio,

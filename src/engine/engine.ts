@@ -10,7 +10,7 @@
  */
 import { resolveConfig, type EngineConfig, type ResolvedConfig } from '../config.js';
 import { ErrorCode, UnwindError } from '../errors.js';
-import { decodeOutput, type EpochOutput, type LiquidationOrder, type MarginCall } from '../execution/orders.js';
+import { decodeOutput, type EpochOutput, type LiquidationOrder, type MarginCall, type StateChange } from '../execution/orders.js';
 import { accountReport, crossSummary, type AccountReport, type CrossSummary } from '../risk/account-report.js';
 import { allocateTables, type Tables } from '../tables/layout.js';
 import { requireId } from '../tables/validate.js';
@@ -38,6 +38,7 @@ export class Engine {
   private readonly clearing: Clearing;
   private readonly fillListeners = new Set<Listener<FillSettlement>>();
   private readonly deleverageListeners = new Set<Listener<Deleveraging>>();
+  private readonly stateListeners = new Set<Listener<StateChange>>();
   private chain: Promise<unknown> = Promise.resolve();
   private epochCount = 0;
   private scheduled = false;
@@ -254,6 +255,7 @@ export class Engine {
     for (const o of out.orders) this.clearing.issued(o);
     for (const o of out.orders) for (const l of this.orderListeners) l(o);
     for (const c of out.marginCalls) for (const l of this.callListeners) l(c);
+    for (const c of out.stateChanges) for (const l of this.stateListeners) l(c);
     for (const l of this.epochListeners) l(result);
     if (w.stagedCount > 0 || deferred > 0) this.schedule();
     return result;
@@ -269,6 +271,11 @@ export class Engine {
   onMarginCall(listener: Listener<MarginCall>): () => void {
     this.callListeners.add(listener);
     return () => this.callListeners.delete(listener);
+  }
+  /** Every lifecycle transition of a margin group (healthy, margin-call, liquidating, closed), in emission order. */
+  onStateChange(listener: Listener<StateChange>): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
   }
   onDeleverage(listener: Listener<Deleveraging>): () => void {
     this.deleverageListeners.add(listener);

@@ -74,11 +74,3 @@ function decide(state: LifecycleState, o: Observation, c: LifecycleConfig): Life
   if (state === 'margin-call' && o.health < c.marginCallHealth + c.marginCallHysteresis) return 'margin-call';
   return 'healthy';
 }
-
-/** Validates a lifecycle config (INVALID_CONFIG-style messages naming the field). */
-export function checkLifecycle(c: LifecycleConfig): LifecycleConfig {
-  if (!(c.marginCallHealth > 1) || !Number.isFinite(c.marginCallHealth)) throw new RangeError(`marginCallHealth: expected a finite number > 1, got ${c.marginCallHealth}`);
-  if (!(c.marginCallHysteresis >= 0) || !Number.isFinite(c.marginCallHysteresis)) throw new RangeError(`marginCallHysteresis: expected a finite number >= 0, got ${c.marginCallHysteresis}`);
-  if (!(c.exitBuffer >= 0) || !Number.isFinite(c.exitBuffer)) throw new RangeError(`exitBuffer: expected a finite number >= 0, got ${c.exitBuffer}`);
-  return c;
-}

@@ -10,12 +10,15 @@
 import { canBeLiquidated, health, isMarginCall, notional } from '../domain/margin.js';
 import { fillablePrice, underwaterness } from '../domain/liquidation.js';
 import { closeQuantity, type SizingPolicy } from '../domain/sizing.js';
+import { LIFECYCLE_STATES, nextState, type LifecycleConfig, type LifecycleState } from './lifecycle.js';
 import { MAX_TIERS, tieredMargin } from '../domain/tiers.js';
 import { candidateCount } from '../concurrency/epoch.js';
 import { isIsolatedRef, isolatedRef, NONE, OutputKind, refSlot, type Tables } from '../tables/layout.js';
 import { crossGroup, emptyGroup, isLiveCross, isLiveIsolated, isolatedGroup, positionMaintenance, type GroupMargin } from '../scan/group.js';
 
 export interface LiquidatorConfig {
+  /** The account lifecycle's margin-call hysteresis and liquidation exit buffer (src/execution/lifecycle.ts). */
+  readonly lifecycle: Pick<LifecycleConfig, 'marginCallHysteresis' | 'exitBuffer'>;
   /** How much of a liquidatable group to close per step (DOMAIN.md section 3; src/domain/sizing.ts). */
   readonly sizing: SizingPolicy;
   /** The liquidation fee cap as a fraction of closed notional: sizing keeps the target after paying it. */
@@ -57,6 +60,19 @@ interface PlannedOrder {
   maintenance: number;
 }
 
+interface PlannedChange {
+  group: number;
+  account: number;
+  slot: number;
+  accountId: number;
+  marketId: number;
+  from: LifecycleState;
+  to: LifecycleState;
+  health: number;
+  equity: number;
+  maintenance: number;
+}
+
 interface PlannedCall {
   group: number;
   account: number;
@@ -71,14 +87,17 @@ interface PlannedCall {
 export class Liquidator {
   /** Position slot -> update sequence of the position an order was issued for (one order per position state). */
   private readonly issued = new Map<number, number>();
-  /** Groups (account index, or slot | ISOLATED) currently under a margin call. */
-  private readonly warned = new Set<number>();
+  /** Lifecycle state of each group (account index, or slot | ISOLATED) that is not healthy. */
+  private readonly states = new Map<number, LifecycleState>();
   private readonly g = emptyGroup();
+  private readonly lifecycle: LifecycleConfig;
 
   constructor(
     private readonly t: Tables,
     private readonly config: LiquidatorConfig,
-  ) {}
+  ) {
+    this.lifecycle = { marginCallHealth: config.marginCallHealth, ...config.lifecycle };
+  }
 
   step(): StepResult {
     const t = this.t;
@@ -88,24 +107,31 @@ export class Liquidator {
     groups.sort((x, y) => x - y);
     const orders: PlannedOrder[] = [];
     const calls: PlannedCall[] = [];
-    const calling = new Set<number>();
+    const changes: PlannedChange[] = [];
+    const seen = new Set<number>();
     let rejected = 0;
     for (const ref of groups) {
       const isolated = isIsolatedRef(ref);
       const g = isolated ? isolatedGroup(t, refSlot(ref), this.g) : crossGroup(t, ref, this.g);
       const account = isolated ? t.positions.account[refSlot(ref)]! : ref;
+      seen.add(ref);
+      // A candidate has a requirement, so it is not flat, except in the overflow re-check, which sees every group.
+      const change = this.observe(ref, account, isolated, g, overflowed && this.isFlat(ref), changes);
+      // A margin call is raised on entering the margin-call state (once per stay, with hysteresis on leaving it).
+      if (change?.to === 'margin-call') calls.push(this.planCall(ref, account, isolated, g));
       if (canBeLiquidated(g.equity, g.maintenance)) {
         this.planGroup(ref, account, isolated, g, orders);
-      } else if (isMarginCall(g.equity, g.maintenance, this.config.marginCallHealth)) {
-        calling.add(ref);
-        if (!this.warned.has(ref)) calls.push(this.planCall(ref, account, isolated, g));
-      } else if (!overflowed) {
+      } else if (!isMarginCall(g.equity, g.maintenance, this.config.marginCallHealth) && !overflowed) {
         rejected++;
       }
     }
-    // Margin calls are raised once per stay below the level; a group that left it may be called again later.
-    for (const ref of this.warned) if (!calling.has(ref)) this.warned.delete(ref);
-    for (const c of calls) this.warned.add(c.group);
+    // Groups followed by the lifecycle that are no longer candidates: they recovered, or closed their positions.
+    for (const ref of [...this.states.keys()]) {
+      if (seen.has(ref)) continue;
+      const isolated = isIsolatedRef(ref);
+      const g = isolated ? isolatedGroup(t, refSlot(ref), this.g) : crossGroup(t, ref, this.g);
+      this.observe(ref, isolated ? t.positions.account[refSlot(ref)]! : ref, isolated, g, this.isFlat(ref), changes);
+    }
     // One order per position state, so an id is never emitted twice: forget a slot once an input changed it.
     for (const [slot, sequence] of this.issued) {
       if (t.positions.updateSequence[slot] !== sequence) this.issued.delete(slot);
@@ -121,12 +147,21 @@ export class Liquidator {
       this.issued.set(o.slot, t.positions.updateSequence[o.slot]!);
     }
     const deferred = orders.length - row;
+    const undelivered = new Set<number>();
     for (const c of calls) {
       if (row >= capacity) {
-        this.warned.delete(c.group); // not delivered: raise it again next epoch
+        undelivered.add(c.group); // not delivered: the transition is undone and happens again next epoch
         continue;
       }
       this.writeCall(row++, c);
+    }
+    changes.sort((x, y) => x.accountId - y.accountId || x.marketId - y.marketId);
+    for (const c of changes) {
+      if (row >= capacity || undelivered.has(c.group)) {
+        this.setState(c.group, c.from);
+        continue;
+      }
+      this.writeChange(row++, c);
     }
     return { outputCount: row, deferred, rejected, overflowed };
   }
@@ -209,6 +244,44 @@ export class Liquidator {
     ];
   }
 
+  /** Moves a group's lifecycle state for what it is now; records the transition, if any. */
+  private observe(ref: number, account: number, isolated: boolean, g: GroupMargin, flat: boolean, out: PlannedChange[]): PlannedChange | undefined {
+    const from = this.states.get(ref) ?? 'healthy';
+    const to = nextState(from, { health: health(g.equity, g.maintenance), flat }, this.lifecycle);
+    if (to === null) return undefined;
+    this.setState(ref, to);
+    const t = this.t;
+    const change: PlannedChange = {
+      group: ref,
+      account,
+      slot: isolated ? refSlot(ref) : NONE,
+      accountId: t.accounts.id[account]!,
+      marketId: isolated ? t.markets.id[t.positions.market[refSlot(ref)]!]! : NONE,
+      from,
+      to,
+      health: health(g.equity, g.maintenance),
+      equity: g.equity,
+      maintenance: g.maintenance,
+    };
+    out.push(change);
+    return change;
+  }
+
+  private setState(ref: number, state: LifecycleState): void {
+    if (state === 'healthy' || state === 'closed') this.states.delete(ref);
+    else this.states.set(ref, state);
+  }
+
+  /** No open position left in the group. */
+  private isFlat(ref: number): boolean {
+    const t = this.t;
+    if (isIsolatedRef(ref)) return !isLiveIsolated(t, refSlot(ref)) || t.positions.size[refSlot(ref)] === 0;
+    for (let s = t.accounts.firstPosition[ref]!; s !== NONE; s = t.positions.next[s]!) {
+      if (isLiveCross(t, s) && t.positions.size[s] !== 0) return false;
+    }
+    return true;
+  }
+
   private planCall(ref: number, account: number, isolated: boolean, g: GroupMargin): PlannedCall {
     const t = this.t;
     const slot = isolated ? refSlot(ref) : NONE;
@@ -254,6 +327,23 @@ export class Liquidator {
     out.equity[row] = o.equity;
     out.maintenance[row] = o.maintenance;
     out.updateSequence[row] = this.t.positions.updateSequence[o.slot]!;
+  }
+
+  private writeChange(row: number, c: PlannedChange): void {
+    const out = this.t.output;
+    out.kind[row] = OutputKind.StateChange;
+    out.account[row] = c.account;
+    out.market[row] = c.slot === NONE ? NONE : this.t.positions.market[c.slot]!;
+    out.position[row] = c.slot;
+    out.side[row] = LIFECYCLE_STATES.indexOf(c.from);
+    out.reason[row] = LIFECYCLE_STATES.indexOf(c.to);
+    out.quantity[row] = 0;
+    out.limitPrice[row] = 0;
+    out.oraclePrice[row] = 0;
+    out.health[row] = c.health;
+    out.equity[row] = c.equity;
+    out.maintenance[row] = c.maintenance;
+    out.updateSequence[row] = 0;
   }
 
   private writeCall(row: number, c: PlannedCall): void {

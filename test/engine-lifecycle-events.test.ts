@@ -1,0 +1,88 @@
+/** The executor's lifecycle events: margin call with hysteresis, sticky liquidation, closing, in emission order. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Engine, type EpochResult } from '../src/index.js';
+
+const TEN_PERCENT = [{ maxNotional: null, initialMarginFraction: 0.2, maintenanceMarginFraction: 0.1 }];
+let engines: Engine[] = [];
+afterEach(async () => {
+  for (const e of engines) await e.close();
+  engines = [];
+});
+
+/** 0.1 BTC long from 50,000 with 1,000 collateral: maintenance 10% of notional; health = (1,000 + PnL) / MM. */
+async function account(config: Parameters<typeof Engine.start>[0] = {}): Promise<Engine> {
+  const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 1, accounts: 2, positions: 2 }, ...config });
+  engines.push(engine);
+  engine.addMarket({ id: 0, price: 50_000, tiers: TEN_PERCENT });
+  engine.addAccount(7, 1_000);
+  engine.upsertPosition({ account: 7, market: 0, size: 0.1, entryPrice: 50_000 });
+  await engine.step();
+  return engine;
+}
+
+/** Health at price p: (1,000 + 0.1 (p - 50,000)) / (0.01 p). */
+const priceFor = (health: number): number => 4_000 / (0.01 * health - 0.1) * -1;
+
+async function at(engine: Engine, health: number): Promise<EpochResult> {
+  engine.pushPrice(0, priceFor(health));
+  return engine.step();
+}
+
+const transitions = (r: EpochResult): string[] => r.stateChanges.map((c) => `${c.from}->${c.to}`);
+
+describe('lifecycle events', () => {
+  it('priceFor gives the health it is asked for', async () => {
+    const engine = await account();
+    engine.pushPrice(0, priceFor(1.1));
+    await engine.step();
+    expect(engine.account(7).health).toBeCloseTo(1.1, 9);
+  });
+
+  it('raises a margin call on entering the margin-call state and not again inside the hysteresis band', async () => {
+    const engine = await account();
+    let r = await at(engine, 1.15);
+    expect(transitions(r)).toEqual(['healthy->margin-call']);
+    expect(r.marginCalls).toHaveLength(1);
+    r = await at(engine, 1.22); // below 1.2 + 0.05: still a margin call
+    expect(transitions(r)).toEqual([]);
+    r = await at(engine, 1.18);
+    expect(r.marginCalls).toEqual([]);
+    r = await at(engine, 1.26);
+    expect(transitions(r)).toEqual(['margin-call->healthy']);
+    r = await at(engine, 1.19);
+    expect(r.marginCalls).toHaveLength(1); // a new stay
+  });
+
+  it('stays liquidating between health 1 and 1.02, then leaves; an order is issued only below 1', async () => {
+    const engine = await account({ sizing: { emergencyHealth: 1 } });
+    let r = await at(engine, 0.95);
+    expect(transitions(r)).toEqual(['healthy->liquidating']);
+    expect(r.orders).toHaveLength(1);
+    engine.expire(r.orders[0]!.id); // the book did not take it; the price recovers before a new one is needed
+    r = await at(engine, 1.01);
+    expect(transitions(r)).toEqual([]);
+    expect(r.orders).toEqual([]);
+    r = await at(engine, 1.1);
+    expect(transitions(r)).toEqual(['liquidating->margin-call']);
+    expect(r.marginCalls).toHaveLength(1);
+  });
+
+  it('closes a group whose positions are all filled', async () => {
+    const engine = await account({ sizing: { emergencyHealth: 1 } });
+    const r = await at(engine, 0.9);
+    const o = r.orders[0]!;
+    engine.fill({ orderId: o.id, account: 7, market: 0, quantity: o.quantity, price: o.limitPrice, eventTimeUs: 1 });
+    const after = await engine.step();
+    expect(transitions(after)).toEqual(['liquidating->closed']);
+    expect(after.stateChanges[0]).toMatchObject({ account: 7, market: null, health: Infinity });
+  });
+
+  it('reports the same transitions to onStateChange listeners, in emission order', async () => {
+    const engine = await account();
+    const heard: string[] = [];
+    engine.onStateChange((c) => heard.push(`${c.account}:${c.from}->${c.to}`));
+    await at(engine, 1.1);
+    await at(engine, 0.9);
+    expect(heard).toEqual(['7:healthy->margin-call', '7:margin-call->liquidating']);
+  });
+});

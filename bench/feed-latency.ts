@@ -149,9 +149,9 @@ class Probe {
     ];
     // Instrumentation of this instance only: FeedServer.ingest calls engine.pushPriceColumns for every ticks frame.
     const pushPriceColumns = engine.pushPriceColumns.bind(engine);
-    engine.pushPriceColumns = (markets, prices, n) => {
+    engine.pushPriceColumns = (markets, prices, n, times) => {
       this.acceptedAt = sharedNow();
-      pushPriceColumns(markets, prices, n);
+      pushPriceColumns(markets, prices, n, times);
     };
   }
 

@@ -7,6 +7,7 @@ import { type LiquidatorConfig } from './execution/liquidator.js';
 import { DEFAULT_QUOTE_DECIMALS } from './ledger/money.js';
 import { DEFAULT_FEE_POLICY, type FeePolicy } from './ledger/settle.js';
 import { DEFAULT_LIFECYCLE } from './execution/lifecycle.js';
+import { NO_CAPS, validateCaps, type CapsConfig } from './execution/caps.js';
 import { DEFAULT_SIZING_POLICY, validateSizingPolicy, type SizingPolicy } from './domain/sizing.js';
 
 export interface EngineConfig {
@@ -41,6 +42,12 @@ export interface EngineConfig {
    * marginCallHysteresis (default 0.05); liquidation ends above health 1 + exitBuffer (default 0.02, Drift).
    */
   readonly lifecycle?: Partial<{ marginCallHysteresis: number; exitBuffer: number }>;
+  /**
+   * Liquidation caps (README "Liquidation procedures"), off unless set: they count in the inputs' event time
+   * (ticks' and fills' eventTimeUs), which inputs without one do not advance. DEFAULT_CAPS (src/execution/caps.ts)
+   * are a starting point.
+   */
+  readonly caps?: Partial<CapsConfig>;
 }
 
 export interface ResolvedConfig extends LiquidatorConfig {
@@ -99,6 +106,7 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
     throw new UnwindError(ErrorCode.InvalidConfig, `expected a positive integer, got ${String(maxOpenOrders)}`, 'maxOpenOrders');
   }
   const sizing = validateSizingPolicy({ ...DEFAULT_SIZING_POLICY, ...c.sizing });
+  const caps = validateCaps({ ...NO_CAPS, ...c.caps });
   const lifecycle = { marginCallHysteresis: DEFAULT_LIFECYCLE.marginCallHysteresis, exitBuffer: DEFAULT_LIFECYCLE.exitBuffer, ...c.lifecycle };
   for (const key of ['marginCallHysteresis', 'exitBuffer'] as const) {
     const v = lifecycle[key];
@@ -109,6 +117,7 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
     scanWorkers,
     sizing,
     lifecycle,
+    caps,
     liquidationFeeFraction: fees.maxFeeFraction,
     quoteDecimals,
     fees,

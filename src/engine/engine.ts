@@ -143,9 +143,9 @@ export class Engine {
    * Prices as columns, one batch (the feed's hot path: no object per tick): `n` rows of market ids and prices,
    * mark and oracle both taking the price. Validates all before accepting any; errors name `[i].market` / `[i].price`.
    */
-  pushPriceColumns(marketIds: ArrayLike<number>, prices: ArrayLike<number>, n: number): void {
+  pushPriceColumns(marketIds: ArrayLike<number>, prices: ArrayLike<number>, n: number, eventTimesUs?: ArrayLike<number>): void {
     this.open();
-    this.writer.setPriceColumns(marketIds, prices, n);
+    this.writer.setPriceColumns(marketIds, prices, n, eventTimesUs);
     this.schedule();
   }
 

@@ -57,6 +57,16 @@ export interface CapsConfig {
  * 50,000 of insurance-fund loss (5% of it). Market window 30 s, as Synthetix perps v3's maxSecondsInLiquidationWindow,
  * with 10,000,000 notional per window. In flight: 50, dYdX's most liquidation attempts per block (section 8).
  */
+/** Every cap off (the engine's default: caps need event time from the inputs). Intervals are placeholders. */
+export const NO_CAPS: CapsConfig = {
+  accountNotionalPerInterval: Infinity,
+  accountInsuranceLossPerInterval: Infinity,
+  intervalUs: 1_600_000,
+  marketNotionalPerWindow: Infinity,
+  marketWindowUs: 30_000_000,
+  maxInFlight: Infinity,
+};
+
 export const DEFAULT_CAPS: CapsConfig = {
   accountNotionalPerInterval: 1_000_000,
   accountInsuranceLossPerInterval: 50_000,

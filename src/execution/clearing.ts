@@ -18,7 +18,7 @@ import { collateralEntry, fundEntry, settleLiquidationFill, type FeePolicy } fro
 import { scheduleOf } from '../risk/account-report.js';
 import { crossGroup, emptyGroup, isolatedGroup, positionMaintenance, positionPnl } from '../scan/group.js';
 import { PositionFlag, type Tables } from '../tables/layout.js';
-import { requirePrice } from '../tables/validate.js';
+import { requirePrice, requireTime } from '../tables/validate.js';
 import type { TableWriter } from '../tables/writer.js';
 import { OpenOrders, type OrderFill } from './open-orders.js';
 import type { LiquidationOrder } from './orders.js';
@@ -121,6 +121,7 @@ export class Clearing {
     this.orders.check(fills);
     const slots = fills.map((f, i) => {
       requirePrice(f.price, `[${i}].price`);
+      requireTime(f.eventTimeUs, `[${i}].eventTimeUs`);
       const a = w.accountIndexOf(f.account, `[${i}].account`);
       const m = w.marketIndexOf(f.market, `[${i}].market`);
       const slot = w.findSlot(a, m);
@@ -265,6 +266,7 @@ export class Clearing {
     const size = p.size[slot]!;
     const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
     const closed = Math.min(f.quantity, Math.abs(size));
+    this.writer.advanceTime(m, f.eventTimeUs);
     const group = isolated ? isolatedGroup(t, slot, this.g) : crossGroup(t, a, this.g);
     const equity = group.equity;
     const totalMaintenance = group.maintenance;

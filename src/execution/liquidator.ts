@@ -10,6 +10,7 @@
 import { canBeLiquidated, health, isMarginCall, notional } from '../domain/margin.js';
 import { fillablePrice, underwaterness } from '../domain/liquidation.js';
 import { closeQuantity, type SizingPolicy } from '../domain/sizing.js';
+import { CAP_NAMES, LiquidationCaps, type CapName, type CapsConfig } from './caps.js';
 import { LIFECYCLE_STATES, nextState, type LifecycleConfig, type LifecycleState } from './lifecycle.js';
 import { MAX_TIERS, tieredMargin } from '../domain/tiers.js';
 import { candidateCount } from '../concurrency/epoch.js';
@@ -17,6 +18,8 @@ import { isIsolatedRef, isolatedRef, NONE, OutputKind, refSlot, type Tables } fr
 import { crossGroup, emptyGroup, isLiveCross, isLiveIsolated, isolatedGroup, positionMaintenance, type GroupMargin } from '../scan/group.js';
 
 export interface LiquidatorConfig {
+  /** Liquidation caps (src/execution/caps.ts); all Infinity turns them off. They run on the inputs' event time. */
+  readonly caps: CapsConfig;
   /** The account lifecycle's margin-call hysteresis and liquidation exit buffer (src/execution/lifecycle.ts). */
   readonly lifecycle: Pick<LifecycleConfig, 'marginCallHysteresis' | 'exitBuffer'>;
   /** How much of a liquidatable group to close per step (DOMAIN.md section 3; src/domain/sizing.ts). */
@@ -60,6 +63,17 @@ interface PlannedOrder {
   maintenance: number;
 }
 
+interface PlannedCap {
+  account: number;
+  slot: number;
+  accountId: number;
+  marketId: number;
+  cap: CapName;
+  /** Base units the cap held back. */
+  queued: number;
+  limitPrice: number;
+}
+
 interface PlannedChange {
   group: number;
   account: number;
@@ -91,12 +105,21 @@ export class Liquidator {
   private readonly states = new Map<number, LifecycleState>();
   private readonly g = emptyGroup();
   private readonly lifecycle: LifecycleConfig;
+  private readonly caps: LiquidationCaps;
+  private readonly capsOn: boolean;
+  /** Orders counted by the caps, by slot, until their position's state changes (filled, expired). */
+  private readonly flight = new Map<number, { id: string; sequence: number; size: number; quantity: number; limit: number }>();
+  /** Event time of this step: the latest input event time of any market. */
+  private now = 0;
 
   constructor(
     private readonly t: Tables,
     private readonly config: LiquidatorConfig,
   ) {
     this.lifecycle = { marginCallHealth: config.marginCallHealth, ...config.lifecycle };
+    this.caps = new LiquidationCaps(config.caps);
+    const c = config.caps;
+    this.capsOn = [c.accountNotionalPerInterval, c.accountInsuranceLossPerInterval, c.marketNotionalPerWindow, c.maxInFlight].some(Number.isFinite);
   }
 
   step(): StepResult {
@@ -105,9 +128,19 @@ export class Liquidator {
     const overflowed = count > t.candidates.ref.length;
     const groups = overflowed ? this.allGroups() : Array.from(t.candidates.ref.subarray(0, count));
     groups.sort((x, y) => x - y);
+    this.now = 0;
+    for (const time of t.markets.eventTimeUs) if (time > this.now) this.now = time;
+    // Orders whose position changed since (a fill, an expiry) leave flight: the caps keep what was filled.
+    for (const [slot, f] of this.flight) {
+      if (t.positions.updateSequence[slot] === f.sequence) continue;
+      const filled = Math.max(0, Math.min(f.quantity, f.size - Math.abs(t.positions.size[slot]!)));
+      this.caps.settled(f.id, filled * f.limit, this.now);
+      this.flight.delete(slot);
+    }
     const orders: PlannedOrder[] = [];
     const calls: PlannedCall[] = [];
     const changes: PlannedChange[] = [];
+    const capped: PlannedCap[] = [];
     const seen = new Set<number>();
     let rejected = 0;
     for (const ref of groups) {
@@ -120,7 +153,7 @@ export class Liquidator {
       // A margin call is raised on entering the margin-call state (once per stay, with hysteresis on leaving it).
       if (change?.to === 'margin-call') calls.push(this.planCall(ref, account, isolated, g));
       if (canBeLiquidated(g.equity, g.maintenance)) {
-        this.planGroup(ref, account, isolated, g, orders);
+        this.planGroup(ref, account, isolated, g, orders, capped);
       } else if (!isMarginCall(g.equity, g.maintenance, this.config.marginCallHealth) && !overflowed) {
         rejected++;
       }
@@ -142,11 +175,19 @@ export class Liquidator {
     const capacity = t.output.kind.length;
     let row = 0;
     for (const o of orders) {
-      if (row >= capacity) break;
+      if (row >= capacity) {
+        // Not delivered: give its budget back to the caps; the group is planned again next epoch.
+        const f = this.flight.get(o.slot);
+        if (f !== undefined) {
+          this.caps.settled(f.id, 0, this.now);
+          this.flight.delete(o.slot);
+        }
+        continue;
+      }
       this.writeOrder(row++, o);
       this.issued.set(o.slot, t.positions.updateSequence[o.slot]!);
     }
-    const deferred = orders.length - row;
+    const deferred = orders.length - Math.min(orders.length, capacity);
     const undelivered = new Set<number>();
     for (const c of calls) {
       if (row >= capacity) {
@@ -155,6 +196,8 @@ export class Liquidator {
       }
       this.writeCall(row++, c);
     }
+    capped.sort((x, y) => x.accountId - y.accountId || x.marketId - y.marketId);
+    for (const c of capped) if (row < capacity) this.writeCapped(row++, c);
     changes.sort((x, y) => x.accountId - y.accountId || x.marketId - y.marketId);
     for (const c of changes) {
       if (row >= capacity || undelivered.has(c.group)) {
@@ -173,7 +216,7 @@ export class Liquidator {
    * reached, and nothing while an order of the group is in flight for its positions' current state (a fill or an
    * expiry changes the state and ends the wait).
    */
-  private planGroup(ref: number, account: number, isolated: boolean, g: GroupMargin, out: PlannedOrder[]): void {
+  private planGroup(ref: number, account: number, isolated: boolean, g: GroupMargin, out: PlannedOrder[], capped: PlannedCap[]): void {
     const t = this.t;
     const slots: number[] = [];
     if (isolated) slots.push(refSlot(ref));
@@ -182,8 +225,14 @@ export class Liquidator {
     const reason = isolated ? OrderReason.IsolatedMaintenance : OrderReason.CrossMaintenance;
     const c = this.config;
     if (health(g.equity, g.maintenance) < c.sizing.emergencyHealth) {
-      // Emergency: every position not already ordered in its current state closes whole.
-      for (const s of slots) if (!inFlight(s)) out.push(...this.planOrder(s, account, reason, g));
+      // Emergency: every position not already ordered in its current state closes whole, whatever the caps say.
+      for (const s of slots) {
+        if (inFlight(s)) continue;
+        for (const o of this.planOrder(s, account, reason, g)) {
+          const admitted = this.admit(o, o.quantity, g, true, capped);
+          if (admitted !== undefined) out.push(admitted);
+        }
+      }
       return;
     }
     // Partial sizing plans the group as a whole: wait while any of its orders is in flight.
@@ -208,10 +257,45 @@ export class Liquidator {
         c.sizing,
       );
       if (decision === null) break; // the planned closes already restore the group
-      out.push({ ...o, quantity: decision.quantity });
+      const admitted = this.admit(o, decision.quantity, g, false, capped);
+      if (admitted !== undefined) out.push(admitted);
+      // A binding cap queues the rest of the group: it is planned again when the caps allow (next epochs).
+      if (admitted === undefined || admitted.quantity < decision.quantity) break;
       equity = decision.equityAfter;
       maintenance = decision.maintenanceAfter;
     }
+  }
+
+  /**
+   * Puts an order of `quantity` through the caps: returns it as admitted (possibly smaller), or undefined when a cap
+   * allows nothing; a binding cap is recorded in `capped` with the quantity it queued. Admitted orders are counted
+   * in flight at once, so later orders of the same step see them.
+   */
+  private admit(o: PlannedOrder, quantity: number, g: GroupMargin, emergency: boolean, capped: PlannedCap[]): PlannedOrder | undefined {
+    if (!this.capsOn) return { ...o, quantity };
+    const t = this.t;
+    const slot = o.slot;
+    const size = t.positions.size[slot]!;
+    const m = t.positions.market[slot]!;
+    const mk = t.markets;
+    const mark = mk.markPrice[m]!;
+    // The insurance fund's expected loss: how far the limit price falls short of the bankruptcy value (DOMAIN.md 2).
+    const left = tieredMargin((Math.abs(size) - quantity) * mark, mk.tierUpperBound, mk.maintenanceFraction, mk.maintenanceAmount, m * MAX_TIERS, mk.tierCount[m]!);
+    const released = positionMaintenance(t, slot) - left;
+    const share = g.maintenance > 0 ? (g.equity * released) / g.maintenance : 0;
+    const surplus = Math.sign(size) * quantity * (o.limitPrice - o.oraclePrice) + share;
+    const notionalWanted = quantity * o.limitPrice;
+    const a = this.caps.admit({ account: o.accountId, market: o.marketId, notional: notionalWanted, insuranceLoss: Math.max(0, -surplus), nowUs: this.now, emergency });
+    const admittedQuantity = a.binding === null ? quantity : Math.min(quantity, a.notional / o.limitPrice);
+    if (a.binding !== null) {
+      capped.push({ account: o.account, slot, accountId: o.accountId, marketId: o.marketId, cap: a.binding, queued: quantity - admittedQuantity, limitPrice: o.limitPrice });
+    }
+    if (!(admittedQuantity > 0)) return undefined;
+    const sequence = t.positions.updateSequence[slot]!;
+    const id = `${slot}:${sequence}`;
+    this.caps.issued({ id, account: o.accountId, market: o.marketId, notional: admittedQuantity * o.limitPrice, insuranceLoss: a.insuranceLoss, nowUs: this.now });
+    this.flight.set(slot, { id, sequence, size: Math.abs(size), quantity: admittedQuantity, limit: o.limitPrice });
+    return { ...o, quantity: admittedQuantity };
   }
 
   /** A whole-position order for `slot` at the group's fillable price (sized by planGroup). */
@@ -344,6 +428,23 @@ export class Liquidator {
     out.equity[row] = c.equity;
     out.maintenance[row] = c.maintenance;
     out.updateSequence[row] = 0;
+  }
+
+  private writeCapped(row: number, c: PlannedCap): void {
+    const out = this.t.output;
+    out.kind[row] = OutputKind.Capped;
+    out.account[row] = c.account;
+    out.market[row] = this.t.positions.market[c.slot]!;
+    out.position[row] = c.slot;
+    out.side[row] = 0;
+    out.reason[row] = CAP_NAMES.indexOf(c.cap);
+    out.quantity[row] = c.queued;
+    out.limitPrice[row] = c.limitPrice;
+    out.oraclePrice[row] = 0;
+    out.health[row] = 0;
+    out.equity[row] = 0;
+    out.maintenance[row] = 0;
+    out.updateSequence[row] = this.t.positions.updateSequence[c.slot]!;
   }
 
   private writeCall(row: number, c: PlannedCall): void {

@@ -1,5 +1,6 @@
 /** What the executor emits, as the embedding API and the CLI see it, decoded from the shared output rows. */
 import { NONE, OutputKind, type Tables } from '../tables/layout.js';
+import { CAP_NAMES, type CapName } from './caps.js';
 import { LIFECYCLE_STATES, type LifecycleState } from './lifecycle.js';
 import { OrderReason } from './liquidator.js';
 
@@ -49,10 +50,23 @@ export interface StateChange {
   readonly maintenanceMargin: number;
 }
 
+/** Liquidation work a cap held back this epoch: queued, and planned again while the group stays liquidatable. */
+export interface CappedWork {
+  readonly epoch: number;
+  readonly account: number;
+  readonly market: number;
+  /** The cap that bound (the tightest). */
+  readonly cap: CapName;
+  /** Base units held back. */
+  readonly queuedQuantity: number;
+  readonly limitPrice: number;
+}
+
 export interface EpochOutput {
   readonly orders: LiquidationOrder[];
   readonly marginCalls: MarginCall[];
   readonly stateChanges: StateChange[];
+  readonly capped: CappedWork[];
 }
 
 export function orderId(accountId: number, marketId: number, positionSequence: number): string {
@@ -65,6 +79,7 @@ export function decodeOutput(t: Tables, count: number, epoch: number, symbolOf: 
   const orders: LiquidationOrder[] = [];
   const marginCalls: MarginCall[] = [];
   const stateChanges: StateChange[] = [];
+  const capped: CappedWork[] = [];
   for (let r = 0; r < count; r++) {
     const accountId = t.accounts.id[o.account[r]!]!;
     const m = o.market[r]!;
@@ -86,6 +101,15 @@ export function decodeOutput(t: Tables, count: number, epoch: number, symbolOf: 
         equity: o.equity[r]!,
         maintenanceMargin: o.maintenance[r]!,
         positionSequence: seq,
+      });
+    } else if (o.kind[r] === OutputKind.Capped) {
+      capped.push({
+        epoch,
+        account: accountId,
+        market: t.markets.id[m]!,
+        cap: CAP_NAMES[o.reason[r]!]!,
+        queuedQuantity: o.quantity[r]!,
+        limitPrice: o.limitPrice[r]!,
       });
     } else if (o.kind[r] === OutputKind.StateChange) {
       stateChanges.push({
@@ -109,5 +133,5 @@ export function decodeOutput(t: Tables, count: number, epoch: number, symbolOf: 
       });
     }
   }
-  return { orders, marginCalls, stateChanges };
+  return { orders, marginCalls, stateChanges, capped };
 }

@@ -351,7 +351,7 @@ export class FeedServer {
       case 'tickBatch': {
         // One frame is one batch: every tick is validated before any lands, and all land in the same epoch.
         const b = m.batch;
-        e.pushPriceColumns(b.market, b.price, b.length);
+        e.pushPriceColumns(b.market, b.price, b.length, b.eventTimeUs);
         this.counters.ticksIn += b.length;
         return;
       }

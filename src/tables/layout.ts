@@ -76,6 +76,8 @@ export const MARKET_COLUMNS = {
   markPrice: f64,
   /** The price fills are bounded against (DOMAIN.md section 2). */
   oraclePrice: f64,
+  /** Latest event time of the market's inputs (ticks, fills), microseconds; the executor's clock is the maximum. */
+  eventTimeUs: f64,
   tierUpperBound: tiers,
   maintenanceFraction: tiers,
   maintenanceAmount: tiers,
@@ -164,9 +166,10 @@ export const OUTPUT_COLUMNS = {
 /**
  * output.kind values. A StateChange row is a margin group's lifecycle transition: `side` holds the state it left
  * and `reason` the state it entered (LIFECYCLE_STATES indexes, src/execution/lifecycle.ts), with the group's
- * health, equity and maintenance.
+ * health, equity and maintenance. A Capped row is work a liquidation cap held back: `reason` indexes CAP_NAMES
+ * (src/execution/caps.ts), `quantity` is the base units queued, `limitPrice` the price it was planned at.
  */
-export const OutputKind = { Order: 1, MarginCall: 2, StateChange: 3 } as const;
+export const OutputKind = { Order: 1, MarginCall: 2, StateChange: 3, Capped: 4 } as const;
 
 /** Control words: Int32 indices into `Tables.control`; each sits on its own 64-byte line (16 Int32s apart). */
 const W = LINE / 4;

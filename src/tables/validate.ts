@@ -47,3 +47,11 @@ export function describe(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
   return typeof v;
 }
+
+/** An event time: microseconds since the Unix epoch, finite and >= 0. */
+export function requireTime(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+    throw new UnwindError(ErrorCode.InvalidAmount, `expected an event time in microseconds >= 0, got ${describe(v)}`, field);
+  }
+  return v;
+}

@@ -12,7 +12,7 @@ import { isMainThread } from 'node:worker_threads';
 import { compileTiers, type MarginTier, MAX_TIERS } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { NONE, PositionFlag, type Tables } from './layout.js';
-import { describe, MAX_PRICE, requireAmount, requireId, requireNonNegativeAmount, requirePrice, requireSize } from './validate.js';
+import { describe, MAX_PRICE, requireAmount, requireId, requireNonNegativeAmount, requirePrice, requireSize, requireTime } from './validate.js';
 
 export interface MarketSpec {
   readonly id: number;
@@ -39,6 +39,8 @@ export interface PriceUpdate {
   readonly price: number;
   /** Oracle price when it differs from the mark; default: the same. */
   readonly oraclePrice?: number;
+  /** When the price was observed, microseconds since the Unix epoch: advances the market's event time. */
+  readonly eventTimeUs?: number;
 }
 
 /** A validated position update: table indexes and values. */
@@ -190,8 +192,8 @@ export class TableWriter {
    * Prices as columns (market ids, prices; `n` rows), one batch: validated before any is accepted, no object per
    * row. Mark and oracle both take the price. Rows name their fields as `[i].market` / `[i].price`.
    */
-  setPriceColumns(marketIds: ArrayLike<number>, prices: ArrayLike<number>, n: number): void {
-    const rows = Math.min(marketIds.length, prices.length);
+  setPriceColumns(marketIds: ArrayLike<number>, prices: ArrayLike<number>, n: number, eventTimesUs?: ArrayLike<number>): void {
+    const rows = Math.min(marketIds.length, prices.length, eventTimesUs?.length ?? Infinity);
     if (!Number.isSafeInteger(n) || n < 0 || n > rows) {
       throw new UnwindError(ErrorCode.InvalidSize, `expected a row count in [0, ${rows}], got ${describe(n)}`, 'n');
     }
@@ -201,18 +203,21 @@ export class TableWriter {
       const m = this.marketIndex.get(marketIds[i]!);
       const price = prices[i]!;
       // One branch per row on the hot path; the checks that build field names run only to report a failure.
-      if (m === undefined || typeof price !== 'number' || !(price > 0 && price <= MAX_PRICE)) {
+      const time = eventTimesUs === undefined ? 0 : eventTimesUs[i]!;
+      if (m === undefined || typeof price !== 'number' || !(price > 0 && price <= MAX_PRICE) || !(time >= 0 && time < Infinity)) {
         this.marketIndexOf(requireId(marketIds[i], `[${i}].market`), `[${i}].market`);
         requirePrice(price, `[${i}].price`);
+        requireTime(time, `[${i}].eventTimeUs`);
       }
       index[i] = m!;
     }
     this.sequence += n;
-    const land = (ms: ArrayLike<number>, ps: ArrayLike<number>): void => {
+    const land = (ms: ArrayLike<number>, ps: ArrayLike<number>, ts: ArrayLike<number> | undefined): void => {
       const { markPrice, oraclePrice } = this.tables.markets;
       for (let i = 0; i < n; i++) {
         markPrice[ms[i]!] = ps[i]!;
         oraclePrice[ms[i]!] = ps[i]!;
+        if (ts !== undefined) this.advanceTime(ms[i]!, ts[i]!);
         this.dirty.add(ms[i]!);
       }
     };
@@ -221,26 +226,35 @@ export class TableWriter {
       const ms = index.slice(0, n);
       const ps = new Float64Array(n);
       for (let i = 0; i < n; i++) ps[i] = prices[i]!;
-      this.staged.push(() => land(ms, ps));
+      const ts = eventTimesUs === undefined ? undefined : Float64Array.from({ length: n }, (_, i) => eventTimesUs[i]!);
+      this.staged.push(() => land(ms, ps, ts));
     } else {
-      land(index, prices);
+      land(index, prices, eventTimesUs);
     }
   }
 
-  private checkPrice(u: PriceUpdate, field: string): { m: number; mark: number; oracle: number } {
+  private checkPrice(u: PriceUpdate, field: string): { m: number; mark: number; oracle: number; time: number } {
     const m = this.marketIndexOf(requireId(u?.market, `${field}market`), `${field}market`);
     const mark = requirePrice(u.price, `${field}price`);
     const oracle = u.oraclePrice === undefined ? mark : requirePrice(u.oraclePrice, `${field}oraclePrice`);
-    return { m, mark, oracle };
+    const time = u.eventTimeUs === undefined ? 0 : requireTime(u.eventTimeUs, `${field}eventTimeUs`);
+    return { m, mark, oracle, time };
   }
 
-  private landPrice({ m, mark, oracle }: { m: number; mark: number; oracle: number }): void {
+  private landPrice({ m, mark, oracle, time }: { m: number; mark: number; oracle: number; time: number }): void {
     this.sequence++;
     this.write(() => {
       this.tables.markets.markPrice[m] = mark;
       this.tables.markets.oraclePrice[m] = oracle;
+      this.advanceTime(m, time);
       this.dirty.add(m);
     });
+  }
+
+  /** Inside a landing: a market's event time only moves forward. */
+  advanceTime(marketIndex: number, eventTimeUs: number): void {
+    const times = this.tables.markets.eventTimeUs;
+    if (eventTimeUs > times[marketIndex]!) times[marketIndex] = eventTimeUs;
   }
 
   /** Creates or replaces the position of `account` in `market`. Returns its slot. */

@@ -37,6 +37,8 @@ export interface EngineConfig {
    * below 1,000 quote or below health 2/3, 20% steps above 100,000 quote. `{ emergencyHealth: 1 }` closes whole.
    */
   readonly sizing?: Partial<SizingPolicy>;
+  /** After a large position steps down, microseconds of event time before its next step (default 30 s, Hyperliquid). */
+  readonly stepDownCooldownUs?: number;
   /**
    * The account lifecycle (README "Liquidation procedures"): a margin call clears above marginCallHealth +
    * marginCallHysteresis (default 0.05); liquidation ends above health 1 + exitBuffer (default 0.02, Drift).
@@ -61,6 +63,11 @@ export interface ResolvedConfig extends LiquidatorConfig {
 }
 
 export const DEFAULT_MARGIN_CALL_HEALTH = 1.2;
+
+function nonNegative(v: number, field: string): number {
+  if (!(v >= 0) || !Number.isFinite(v)) throw new UnwindError(ErrorCode.InvalidConfig, `expected a finite number >= 0, got ${String(v)}`, field);
+  return v;
+}
 
 export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
   const markets = c.capacity?.markets ?? 64;
@@ -108,16 +115,14 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
   const sizing = validateSizingPolicy({ ...DEFAULT_SIZING_POLICY, ...c.sizing });
   const caps = validateCaps({ ...NO_CAPS, ...c.caps });
   const lifecycle = { marginCallHysteresis: DEFAULT_LIFECYCLE.marginCallHysteresis, exitBuffer: DEFAULT_LIFECYCLE.exitBuffer, ...c.lifecycle };
-  for (const key of ['marginCallHysteresis', 'exitBuffer'] as const) {
-    const v = lifecycle[key];
-    if (!(v >= 0) || !Number.isFinite(v)) throw new UnwindError(ErrorCode.InvalidConfig, `expected a finite number >= 0, got ${String(v)}`, `lifecycle.${key}`);
-  }
+  for (const key of ['marginCallHysteresis', 'exitBuffer'] as const) nonNegative(lifecycle[key], `lifecycle.${key}`);
   return {
     capacity,
     scanWorkers,
     sizing,
     lifecycle,
     caps,
+    stepDownCooldownUs: nonNegative(c.stepDownCooldownUs ?? 30_000_000, 'stepDownCooldownUs'),
     liquidationFeeFraction: fees.maxFeeFraction,
     quoteDecimals,
     fees,

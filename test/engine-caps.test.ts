@@ -86,3 +86,25 @@ describe('liquidation caps', () => {
     expect(await run(2)).toBe(await run(0));
   });
 });
+
+describe('the step-down cooldown', () => {
+  it('waits 30 s of event time after a large position steps down before planning it again', async () => {
+    const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 1, accounts: 2, positions: 2 } });
+    engines.push(engine);
+    engine.addMarket({ id: 0, price: 50_000, tiers: TEN_PERCENT });
+    engine.addAccount(1, 60_000);
+    engine.upsertPosition({ account: 1, market: 0, size: 10, entryPrice: 50_000 }); // 500,000 quote: a large position
+    await engine.step();
+    // At 48,000: health 40,000 / 48,000 = 0.83; restoring 1.05 takes about 2.45 BTC, the 20% step allows 2.
+    let r = await tick(engine, 48_000, 1_000_000);
+    expect(r.orders).toHaveLength(1);
+    expect(r.orders[0]!.quantity).toBeCloseTo(2, 12);
+    const o = r.orders[0]!;
+    engine.fill({ orderId: o.id, account: 1, market: 0, quantity: 2, price: o.limitPrice, eventTimeUs: 2_000_000 });
+    r = await tick(engine, 47_800, 10_000_000); // still below maintenance, but cooling down until 31 s
+    expect(engine.account(1).health!).toBeLessThan(1);
+    expect(r.orders).toEqual([]);
+    r = await tick(engine, 47_790, 31_000_000);
+    expect(r.orders.map((x) => x.account)).toEqual([1]);
+  });
+});

@@ -24,6 +24,8 @@ export interface LiquidatorConfig {
   readonly lifecycle: Pick<LifecycleConfig, 'marginCallHysteresis' | 'exitBuffer'>;
   /** How much of a liquidatable group to close per step (DOMAIN.md section 3; src/domain/sizing.ts). */
   readonly sizing: SizingPolicy;
+  /** After a large position's step, event time before it is planned again (Hyperliquid: 30 s). */
+  readonly stepDownCooldownUs: number;
   /** The liquidation fee cap as a fraction of closed notional: sizing keeps the target after paying it. */
   readonly liquidationFeeFraction: number;
   /** dYdX BA: scales how far the fillable price concedes as equity falls. Default 1. */
@@ -111,6 +113,8 @@ export class Liquidator {
   private readonly flight = new Map<number, { id: string; sequence: number; size: number; quantity: number; limit: number }>();
   /** Event time of this step: the latest input event time of any market. */
   private now = 0;
+  /** Positions that stepped down (a large position's partial close), by slot: not planned again before this time. */
+  private readonly cooldown = new Map<number, number>();
 
   constructor(
     private readonly t: Tables,
@@ -235,8 +239,11 @@ export class Liquidator {
       }
       return;
     }
-    // Partial sizing plans the group as a whole: wait while any of its orders is in flight.
+    // Partial sizing plans the group as a whole: wait while any of its orders is in flight, or a large position of
+    // it cools down after a step (Hyperliquid: 30 s of event time), unless health falls below the emergency level.
     if (slots.some(inFlight)) return;
+    for (const [slot, until] of this.cooldown) if (until <= this.now || t.positions.size[slot] === 0) this.cooldown.delete(slot);
+    if (slots.some((s) => this.cooldown.has(s))) return;
     const planned = slots.flatMap((s) => this.planOrder(s, account, reason, g)).sort(compareOrders);
     let equity = g.equity;
     let maintenance = g.maintenance;
@@ -259,6 +266,7 @@ export class Liquidator {
       if (decision === null) break; // the planned closes already restore the group
       const admitted = this.admit(o, decision.quantity, g, false, capped);
       if (admitted !== undefined) out.push(admitted);
+      if (admitted !== undefined && decision.bound === 'step-down') this.cooldown.set(o.slot, this.now + c.stepDownCooldownUs);
       // A binding cap queues the rest of the group: it is planned again when the caps allow (next epochs).
       if (admitted === undefined || admitted.quantity < decision.quantity) break;
       equity = decision.equityAfter;

@@ -5,7 +5,7 @@
 import { type EngineConfig } from './config.js';
 import { Engine, type EpochResult } from './engine/engine.js';
 import { ErrorCode, UnwindError } from './errors.js';
-import { type LiquidationOrder, type MarginCall, type StateChange } from './execution/orders.js';
+import { type CappedWork, type LiquidationOrder, type MarginCall, type StateChange } from './execution/orders.js';
 import { type AccountReport } from './risk/account-report.js';
 import { type MarginTier } from './domain/tiers.js';
 import type { SizingPolicy } from './domain/sizing.js';
@@ -33,15 +33,18 @@ export interface ScenarioAccount {
 export interface Scenario {
   readonly markets: readonly ScenarioMarket[];
   readonly accounts: readonly ScenarioAccount[];
-  readonly config?: Pick<EngineConfig, 'bankruptcyAdjustment' | 'spreadToMaintenanceMarginRatio' | 'marginCallHealth' | 'sizing'>;
+  readonly config?: Pick<EngineConfig, 'bankruptcyAdjustment' | 'spreadToMaintenanceMarginRatio' | 'marginCallHealth' | 'sizing' | 'fees' | 'lifecycle' | 'caps'>;
 }
 
 export interface CheckReport {
   readonly accounts: AccountReport[];
-  readonly orders: LiquidationOrder[];
+  /** Each order with what it would settle if it filled whole at its limit price (fee, insurance draw, deficit). */
+  readonly orders: (LiquidationOrder & { fee: number; insuranceDraw: number; deficit: number; realizedPnl: number })[];
   readonly marginCalls: MarginCall[];
   /** Lifecycle transitions of the one epoch (healthy -> margin-call, -> liquidating, ...). */
   readonly stateChanges: StateChange[];
+  /** Work a liquidation cap held back (caps are off unless the scenario's config sets them). */
+  readonly capped: CappedWork[];
   readonly config: { bankruptcyAdjustment: number; spreadToMaintenanceMarginRatio: number; marginCallHealth: number; sizing: SizingPolicy };
 }
 
@@ -129,9 +132,10 @@ export async function checkScenario(s: Scenario, options: { scanWorkers?: number
     const c = engine.config;
     return {
       accounts: s.accounts.map((a) => engine.account(a.id)),
-      orders: r.orders,
+      orders: r.orders.map((o) => ({ ...o, ...engine.previewFill(o) })),
       marginCalls: r.marginCalls,
       stateChanges: r.stateChanges,
+      capped: r.capped,
       config: {
         bankruptcyAdjustment: c.bankruptcyAdjustment,
         spreadToMaintenanceMarginRatio: c.spreadToMaintenanceMarginRatio,

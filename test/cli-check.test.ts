@@ -69,7 +69,15 @@ describe('unwind check', () => {
   it('closes the whole position under a sizing policy where every liquidatable group is an emergency', () => {
     const scenario = workedCase(-4501) as { config: object };
     const report = JSON.parse(check({ ...scenario, config: { ...scenario.config, sizing: { emergencyHealth: 1 } } }).stdout);
-    expect(report.orders[0]).toMatchObject({ quantity: 0.1, limitPrice: 49999 });
+    // Filled whole at 49,999: the surplus over the bankruptcy value 4,501 is 498.9, the fee its cap 74.9985.
+    expect(report.orders[0]).toMatchObject({ quantity: 0.1, limitPrice: 49999, fee: 74.9985, insuranceDraw: 0, deficit: 0, realizedPnl: -0.1 });
+    expect(report.capped).toEqual([]);
+  });
+
+  it('plans the deficit of a bankrupt account: at 49,500 with no equity the gap to the bankruptcy value is 50, and no fund', () => {
+    const scenario = workedCase(-5000) as { config: object };
+    const report = JSON.parse(check({ ...scenario, config: { ...scenario.config, sizing: { emergencyHealth: 1 } } }).stdout);
+    expect(report.orders[0]).toMatchObject({ limitPrice: 49500, fee: 0, insuranceDraw: 0, deficit: 50 });
   });
 
   it('concedes to 49,500 when equity is gone', () => {

@@ -181,6 +181,11 @@ export class Engine {
     this.schedule();
   }
 
+  /** What `order` would settle if it filled whole at its limit price now: fee, insurance draw, deficit (quote). */
+  previewFill(order: LiquidationOrder): { fee: number; insuranceDraw: number; deficit: number; realizedPnl: number } {
+    return this.clearing.preview(order);
+  }
+
   /** The ADL queue a bankrupt position on `bankruptSide` (1 long, -1 short) of `market` would meet: ranked, 1 first. */
   adlQueue(market: number, bankruptSide: 1 | -1): AdlQueueEntry[] {
     return this.clearing.adlQueue(market, bankruptSide);

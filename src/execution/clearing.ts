@@ -14,7 +14,7 @@ import { maintenanceMargin } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { entry, Ledger, signedTransfer, type EntryId } from '../ledger/ledger.js';
 import { Money, type Atoms } from '../ledger/money.js';
-import { collateralEntry, fundEntry, settleLiquidationFill, type FeePolicy } from '../ledger/settle.js';
+import { collateralEntry, fundEntry, settleLiquidationFill, type FeePolicy, type Settlement } from '../ledger/settle.js';
 import { scheduleOf } from '../risk/account-report.js';
 import { crossGroup, emptyGroup, isolatedGroup, positionMaintenance, positionPnl } from '../scan/group.js';
 import { PositionFlag, type Tables } from '../tables/layout.js';
@@ -258,38 +258,68 @@ export class Clearing {
     return { realizedPnl: this.money.toQuote(realized), sizeAfter };
   }
 
-  /** At landing: every earlier input is in the tables. */
-  private settle(f: OrderFill, a: number, slot: number, sequence: number, orderRemaining: number): FillSettlement {
+  /** What filling `quantity` of the position at `price` would settle now, against the tables and the fund. */
+  private settlementOf(a: number, slot: number, quantity: number, price: number): { closed: number; sizeAfter: number; settlement: Settlement | undefined } {
     const t = this.t;
     const p = t.positions;
     const m = p.market[slot]!;
     const size = p.size[slot]!;
     const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
-    const closed = Math.min(f.quantity, Math.abs(size));
-    this.writer.advanceTime(m, f.eventTimeUs);
+    const closed = Math.min(quantity, Math.abs(size));
     const group = isolated ? isolatedGroup(t, slot, this.g) : crossGroup(t, a, this.g);
-    const equity = group.equity;
-    const totalMaintenance = group.maintenance;
     const sizeAfter = Math.abs(size) - closed <= 1e-12 * Math.abs(size) ? 0 : size - Math.sign(size) * closed;
     const mark = t.markets.markPrice[m]!;
     const maintenanceReleased = positionMaintenance(t, slot) - maintenanceMargin(Math.abs(sizeAfter) * mark, scheduleOf(t, m));
-    const base = { account: f.account, market: f.market, isolated };
-    const collateral = collateralEntry(base);
-    const fund = fundEntry(this.config.fees, f.market);
-    const s =
-      closed > 0
-        ? settleLiquidationFill(
-            { ...base, size, entryPrice: p.entryPrice[slot]!, quantity: closed, price: f.price, oraclePrice: t.markets.oraclePrice[m]!, maintenanceReleased, equity, totalMaintenance },
-            this.config.fees,
-            this.ledger.balance(fund),
-            this.money,
-          )
-        : undefined;
+    const account = t.accounts.id[a]!;
+    const market = t.markets.id[m]!;
+    const fund = fundEntry(this.config.fees, market);
+    const input = {
+      account,
+      market,
+      isolated,
+      size,
+      entryPrice: p.entryPrice[slot]!,
+      quantity: closed,
+      price,
+      oraclePrice: t.markets.oraclePrice[m]!,
+      maintenanceReleased,
+      equity: group.equity,
+      totalMaintenance: group.maintenance,
+    };
+    const settlement = closed > 0 ? settleLiquidationFill(input, this.config.fees, this.ledger.balance(fund), this.money) : undefined;
+    return { closed, sizeAfter, settlement };
+  }
+
+  /**
+   * What an order would settle if it filled whole at its limit price now: the fee, the insurance fund's draw and
+   * the deficit, in quote units (for `unwind check`'s planned actions). Applies nothing.
+   */
+  preview(order: LiquidationOrder): { fee: number; insuranceDraw: number; deficit: number; realizedPnl: number } {
+    const w = this.writer;
+    const a = w.accountIndexOf(order.account);
+    const slot = w.findSlot(a, w.marketIndexOf(order.market));
+    const s = slot === undefined ? undefined : this.settlementOf(a, slot, order.quantity, order.limitPrice).settlement;
+    const q = (x: Atoms | undefined): number => this.quote(x);
+    return { fee: q(s?.fee), insuranceDraw: q(s?.insuranceCover), deficit: q(s?.deficit), realizedPnl: q(s?.realizedPnl) };
+  }
+
+  private quote(x: Atoms | undefined): number {
+    return x === undefined ? 0 : this.money.toQuote(x);
+  }
+
+  /** At landing: every earlier input is in the tables. */
+  private settle(f: OrderFill, a: number, slot: number, sequence: number, orderRemaining: number): FillSettlement {
+    const t = this.t;
+    const p = t.positions;
+    const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
+    this.writer.advanceTime(p.market[slot]!, f.eventTimeUs);
+    const { closed, sizeAfter, settlement: s } = this.settlementOf(a, slot, f.quantity, f.price);
+    const collateral = collateralEntry({ account: f.account, market: f.market, isolated });
     if (s !== undefined) this.ledger.apply(s.transfers);
     const collateralAfter = this.money.toQuote(this.ledger.balance(collateral));
     this.writer.setPositionAt(slot, sizeAfter, p.entryPrice[slot]!, isolated ? collateralAfter : null, sequence);
     if (!isolated) this.writer.setCollateralAt(a, collateralAfter);
-    const q = (x: Atoms | undefined): number => (x === undefined ? 0 : this.money.toQuote(x));
+    const q = (x: Atoms | undefined): number => this.quote(x);
     return {
       ...f,
       sequence,

@@ -33,6 +33,12 @@ export interface EngineConfig {
   /** After a fill the insurance fund could not cover, deleverage what is left of the position (default true). */
   readonly autoDeleverage?: boolean;
   /**
+   * Who bears a deficit the insurance fund could not pay: 'adl' (default: what is left of the position is
+   * deleveraged; the deficit stays as the account's bad debt) or 'socialized' (the opposite side pays it at once,
+   * pro rata to position size).
+   */
+  readonly deficitPolicy?: 'adl' | 'socialized';
+  /**
    * How much of a liquidatable group to close per step (DOMAIN.md section 3): default target health 1.05, whole
    * below 1,000 quote or below health 2/3, 20% steps above 100,000 quote. `{ emergencyHealth: 1 }` closes whole.
    */
@@ -60,9 +66,16 @@ export interface ResolvedConfig extends LiquidatorConfig {
   readonly fees: FeePolicy;
   readonly maxOpenOrders: number;
   readonly autoDeleverage: boolean;
+  readonly deficitPolicy: 'adl' | 'socialized';
 }
 
 export const DEFAULT_MARGIN_CALL_HEALTH = 1.2;
+
+function deficitPolicyOf(v: unknown): 'adl' | 'socialized' {
+  if (v === undefined) return 'adl';
+  if (v !== 'adl' && v !== 'socialized') throw new UnwindError(ErrorCode.InvalidConfig, `expected "adl" or "socialized", got ${String(v)}`, 'deficitPolicy');
+  return v;
+}
 
 function nonNegative(v: number, field: string): number {
   if (!(v >= 0) || !Number.isFinite(v)) throw new UnwindError(ErrorCode.InvalidConfig, `expected a finite number >= 0, got ${String(v)}`, field);
@@ -128,6 +141,7 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
     fees,
     maxOpenOrders,
     autoDeleverage: c.autoDeleverage ?? true,
+    deficitPolicy: deficitPolicyOf(c.deficitPolicy),
     bankruptcyAdjustment,
     spreadToMaintenanceMarginRatio,
     marginCallHealth,

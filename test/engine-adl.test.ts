@@ -2,7 +2,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { adlRank } from '../src/domain/adl.js';
 import type { Deleveraging, FillSettlement } from '../src/execution/clearing.js';
-import { Engine } from '../src/index.js';
+import { Engine, type EngineConfig } from '../src/index.js';
+import { entry } from '../src/ledger/ledger.js';
+import { Money } from '../src/ledger/money.js';
 
 const TEN_PERCENT = [{ maxNotional: null, initialMarginFraction: 0.2, maintenanceMarginFraction: 0.1 }];
 let engines: Engine[] = [];
@@ -16,8 +18,8 @@ afterEach(async () => {
  * collateral: in profit, high leverage), 3 (0.5 BTC from 60,000, 40,000 collateral: in profit, low leverage),
  * 4 (0.5 BTC from 40,000, 20,000: losing). Long 5 (0.2 BTC) is on the bankrupt's own side.
  */
-async function book(): Promise<{ engine: Engine; deleveraged: Deleveraging[]; settled: FillSettlement[] }> {
-  const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 1, accounts: 8, positions: 8 } });
+async function book(config: EngineConfig = {}): Promise<{ engine: Engine; deleveraged: Deleveraging[]; settled: FillSettlement[] }> {
+  const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 1, accounts: 8, positions: 8 }, sizing: { emergencyHealth: 1 }, ...config });
   engines.push(engine);
   engine.addMarket({ id: 0, symbol: 'BTC-USD', price: 50_000, tiers: TEN_PERCENT });
   const accounts: [number, number, number, number][] = [
@@ -98,6 +100,29 @@ describe('auto-deleveraging', () => {
     expect(deleveraged).toHaveLength(1);
     expect(deleveraged[0]).toMatchObject({ account: 1, matched: 0.5, remainder: 0, sequence: settled[0]!.sequence });
     expect(engine.account(1).positions[0]!.size).toBe(0);
+    expect(engine.ledger.total()).toBe(0n);
+  });
+
+  it('spreads the deficit over the opposite side pro rata to size instead, under the socialized-loss policy', async () => {
+    const { engine, deleveraged, settled } = await book({ deficitPolicy: 'socialized' });
+    const losses: { amount: number; shares: { account: number; amount: number }[] }[] = [];
+    engine.onSocializedLoss((l) => losses.push(l));
+    engine.pushPrice(0, 43_000);
+    const order = (await engine.step()).orders.find((o) => o.account === 1)!;
+    const before = [2, 3, 4].map((a) => engine.ledger.balance(entry.account(a)));
+    engine.fill({ orderId: order.id, account: 1, market: 0, quantity: 0.5, price: 40_000, eventTimeUs: 1 });
+    const deficit = settled[0]!.deficit;
+    expect(deficit).toBeGreaterThan(0);
+    expect(deleveraged).toEqual([]);
+    expect(losses).toHaveLength(1);
+    // Shorts of 0.4, 0.5 and 0.5 BTC: the largest holders first, each its share; together exactly the deficit.
+    const atoms = new Money(6);
+    const total = losses[0]!.shares.reduce((sum, x) => sum + atoms.round(x.amount), 0n);
+    expect(total).toBe(atoms.round(deficit));
+    expect(losses[0]!.shares.map((x) => x.account)).toEqual([3, 4, 2]);
+    expect(losses[0]!.shares[2]!.amount).toBeCloseTo((deficit * 0.4) / 1.4, 5);
+    const after = [2, 3, 4].map((a) => engine.ledger.balance(entry.account(a)));
+    expect(before.reduce((x, y) => x + y, 0n) - after.reduce((x, y) => x + y, 0n)).toBe(atoms.round(deficit));
     expect(engine.ledger.total()).toBe(0n);
   });
 });

@@ -16,7 +16,7 @@ import { allocateTables, type Tables } from '../tables/layout.js';
 import { requireId } from '../tables/validate.js';
 import { TableWriter, type MarketSpec, type PositionUpdate, type PriceUpdate } from '../tables/writer.js';
 import { InlineBackend, ThreadedBackend, type Backend } from './backends.js';
-import { Clearing, type Deleveraging, type FillSettlement } from '../execution/clearing.js';
+import { Clearing, type Deleveraging, type FillSettlement, type SocializedLoss } from '../execution/clearing.js';
 import type { AdlQueueEntry } from '../domain/adl.js';
 import type { OrderFill } from '../execution/open-orders.js';
 import { entry, type Ledger } from '../ledger/ledger.js';
@@ -39,6 +39,7 @@ export class Engine {
   private readonly fillListeners = new Set<Listener<FillSettlement>>();
   private readonly deleverageListeners = new Set<Listener<Deleveraging>>();
   private readonly stateListeners = new Set<Listener<StateChange>>();
+  private readonly socializedListeners = new Set<Listener<SocializedLoss>>();
   private chain: Promise<unknown> = Promise.resolve();
   private epochCount = 0;
   private scheduled = false;
@@ -164,6 +165,9 @@ export class Engine {
       (d) => {
         for (const l of this.deleverageListeners) l(d);
       },
+      (loss) => {
+        for (const l of this.socializedListeners) l(loss);
+      },
     );
     this.schedule();
   }
@@ -281,6 +285,11 @@ export class Engine {
   onStateChange(listener: Listener<StateChange>): () => void {
     this.stateListeners.add(listener);
     return () => this.stateListeners.delete(listener);
+  }
+  /** Deficits spread over the opposite side (deficitPolicy 'socialized'). */
+  onSocializedLoss(listener: Listener<SocializedLoss>): () => void {
+    this.socializedListeners.add(listener);
+    return () => this.socializedListeners.delete(listener);
   }
   onDeleverage(listener: Listener<Deleveraging>): () => void {
     this.deleverageListeners.add(listener);

@@ -45,6 +45,17 @@ export interface Deleveraging {
   readonly counterparties: DeleveragedCounterparty[];
 }
 
+/** A deficit spread over the opposite side's collateral, pro rata to position size (the socialized-loss policy). */
+export interface SocializedLoss {
+  readonly sequence: number;
+  /** The account whose deficit was covered. */
+  readonly account: number;
+  readonly market: number;
+  /** Quote units covered (all of the deficit when anyone holds the opposite side). */
+  readonly amount: number;
+  readonly shares: { readonly account: number; readonly amount: number }[];
+}
+
 /** A fill as it settled: the money moved, in quote units (exact: atoms / 10^decimals) and the position after it. */
 export interface FillSettlement extends OrderFill {
   /** The input sequence the fill took. */
@@ -69,6 +80,8 @@ export interface FillSettlement extends OrderFill {
 
 export interface ClearingConfig {
   readonly quoteDecimals: number;
+  /** Who bears a deficit the insurance fund could not pay: 'adl' (deleverage what is left) or 'socialized'. */
+  readonly deficitPolicy: 'adl' | 'socialized';
   /** After a fill the insurance fund could not cover, deleverage what is left of the position. */
   readonly autoDeleverage: boolean;
   readonly fees: FeePolicy;
@@ -116,7 +129,12 @@ export class Clearing {
    * Accepts fills of our orders (checked against the open orders and the positions, all before any) and settles
    * each in input order where the writer lands values. `settled` hears each settlement as it lands.
    */
-  fill(fills: readonly OrderFill[], settled: (s: FillSettlement) => void, deleveraged: (d: Deleveraging) => void): void {
+  fill(
+    fills: readonly OrderFill[],
+    settled: (s: FillSettlement) => void,
+    deleveraged: (d: Deleveraging) => void,
+    socialized: (l: SocializedLoss) => void,
+  ): void {
     const w = this.writer;
     this.orders.check(fills);
     const slots = fills.map((f, i) => {
@@ -136,9 +154,13 @@ export class Clearing {
       w.sequenced((sequence) => {
         const s = this.settle(f, a, slot, sequence, remaining[i]!);
         settled(s);
-        // The fund could not cover this fill: close what is left against the ADL queue rather than sell it lower.
-        // Same input, same sequence: the result does not depend on when the fill landed.
-        if (this.config.autoDeleverage && s.deficit > 0 && s.sizeAfter !== 0) {
+        // The fund could not cover this fill. Same input, same sequence: the result does not depend on when the
+        // fill landed. 'adl': close what is left against the ADL queue rather than sell it lower; 'socialized':
+        // the opposite side pays the deficit now.
+        if (s.deficit > 0 && this.config.deficitPolicy === 'socialized') {
+          const l = this.socialize(a, slot, this.money.round(s.deficit), sequence);
+          if (l !== undefined) socialized(l);
+        } else if (this.config.autoDeleverage && s.deficit > 0 && s.sizeAfter !== 0) {
           const d = this.deleverageAt(a, slot, sequence);
           if (d !== undefined) deleveraged(d);
         }
@@ -237,6 +259,58 @@ export class Clearing {
     });
     const { realizedPnl } = this.closeAt(a, slot, result.matched, price, sequence);
     return { sequence, account, market, bankruptcyPrice: price, matched: result.matched, remainder: result.remainder, realizedPnl, counterparties };
+  }
+
+  /**
+   * Spreads `deficit` atoms over the positions on the other side of `slot`'s market, pro rata to their size: each
+   * pays from its collateral into the bankrupt position's. Shares round down; the remainder falls on the largest
+   * holder (then the lowest account id), so exactly `deficit` moves.
+   */
+  private socialize(a: number, slot: number, deficit: Atoms, sequence: number): SocializedLoss | undefined {
+    const t = this.t;
+    const p = t.positions;
+    const m = p.market[slot]!;
+    const side = Math.sign(p.size[slot]!);
+    const account = t.accounts.id[a]!;
+    const market = t.markets.id[m]!;
+    const payers: { slot: number; a: number; account: number; weight: bigint }[] = [];
+    const start = t.markets.positionStart[m]!;
+    for (let s = start; s < start + t.markets.positionCount[m]!; s++) {
+      if ((p.flags[s]! & PositionFlag.Live) === 0 || Math.sign(p.size[s]!) !== -side || p.account[s] === a) continue;
+      // Weights in integer millionths of a base unit: deterministic, and the shares below are exact integers.
+      payers.push({ slot: s, a: p.account[s]!, account: t.accounts.id[p.account[s]!]!, weight: BigInt(Math.max(1, Math.round(Math.abs(p.size[s]!) * 1e6))) });
+    }
+    if (payers.length === 0 || deficit <= 0n) return undefined;
+    payers.sort((x, y) => (x.weight > y.weight ? -1 : x.weight < y.weight ? 1 : x.account - y.account));
+    const total = payers.reduce((sum, x) => sum + x.weight, 0n);
+    const amounts = payers.map((x) => (deficit * x.weight) / total);
+    amounts[0]! += deficit - amounts.reduce((sum, x) => sum + x, 0n);
+    const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
+    const to = collateralEntry({ account, market, isolated });
+    const transfers = payers.flatMap((x, i) => {
+      const from = collateralEntry({ account: x.account, market, isolated: (p.flags[x.slot]! & PositionFlag.Isolated) !== 0 });
+      return amounts[i]! > 0n ? [{ from, to, atoms: amounts[i]!, reason: 'socialized-loss' as const }] : [];
+    });
+    this.ledger.apply(transfers);
+    for (const x of [...payers.map((y) => ({ slot: y.slot, a: y.a })), { slot, a }]) this.syncCollateral(x.a, x.slot, sequence);
+    return {
+      sequence,
+      account,
+      market,
+      amount: this.money.toQuote(deficit),
+      shares: payers.map((x, i) => ({ account: x.account, amount: this.money.toQuote(amounts[i]!) })),
+    };
+  }
+
+  /** Writes a position's collateral (its own if isolated, else its account's) from the ledger to the tables. */
+  private syncCollateral(a: number, slot: number, sequence: number): void {
+    const t = this.t;
+    const p = t.positions;
+    const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
+    const entryId = collateralEntry({ account: t.accounts.id[a]!, market: t.markets.id[p.market[slot]!]!, isolated });
+    const balance = this.money.toQuote(this.ledger.balance(entryId));
+    if (isolated) this.writer.setPositionAt(slot, p.size[slot]!, p.entryPrice[slot]!, balance, sequence);
+    else this.writer.setCollateralAt(a, balance);
   }
 
   /** Closes `quantity` of a position at `price`: realized PnL against clearing, size and collateral to the tables. */

@@ -85,4 +85,37 @@ describe('lifecycle events', () => {
     await at(engine, 0.9);
     expect(heard).toEqual(['7:healthy->margin-call', '7:margin-call->liquidating']);
   });
+
+  it('goes backstopped when the insurance fund covers part of a fill, then deleveraged when the rest is closed by ADL', async () => {
+    const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 1, accounts: 4, positions: 4 }, sizing: { emergencyHealth: 1 } });
+    engines.push(engine);
+    engine.addMarket({ id: 0, price: 50_000, tiers: TEN_PERCENT });
+    engine.addAccount(7, 1_000);
+    engine.upsertPosition({ account: 7, market: 0, size: 0.1, entryPrice: 50_000 });
+    engine.addAccount(8, 10_000);
+    engine.upsertPosition({ account: 8, market: 0, size: -1, entryPrice: 60_000 }); // the other side, for ADL
+    engine.depositInsurance(0, 10);
+    await engine.step();
+    engine.pushPrice(0, 40_500); // account 7: equity 1,000 - 950 = 50 < maintenance 405
+    let r = await engine.step();
+    expect(transitions(r)).toContain('healthy->liquidating');
+    const o = r.orders.find((x) => x.account === 7)!;
+    // Half fills far below bankruptcy: the fund pays 10, the rest is a deficit; ADL closes what is left.
+    engine.fill({ orderId: o.id, account: 7, market: 0, quantity: 0.05, price: 30_000, eventTimeUs: 1 });
+    r = await engine.step();
+    expect(r.stateChanges.filter((c) => c.account === 7).map((c) => `${c.from}->${c.to}`)).toEqual(['liquidating->closed']);
+    // Had the position stayed open, the state would have said so: a partial fill covered by the fund, alone.
+    const engine2 = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 1, accounts: 4, positions: 4 }, sizing: { emergencyHealth: 1 }, autoDeleverage: false });
+    engines.push(engine2);
+    engine2.addMarket({ id: 0, price: 50_000, tiers: TEN_PERCENT });
+    engine2.addAccount(7, 1_000);
+    engine2.upsertPosition({ account: 7, market: 0, size: 0.1, entryPrice: 50_000 });
+    engine2.depositInsurance(0, 1_000_000);
+    await engine2.step();
+    engine2.pushPrice(0, 40_500);
+    const o2 = (await engine2.step()).orders[0]!;
+    engine2.fill({ orderId: o2.id, account: 7, market: 0, quantity: 0.05, price: 30_000, eventTimeUs: 1 });
+    r = await engine2.step();
+    expect(transitions(r)).toEqual(['liquidating->backstopped']);
+  });
 });

@@ -153,6 +153,7 @@ export class Clearing {
       const { a, slot } = slots[i]!;
       w.sequenced((sequence) => {
         const s = this.settle(f, a, slot, sequence, remaining[i]!);
+        if (s.insuranceCover > 0) this.t.accounts.backstops[a]!++; // the executor's lifecycle: backstopped
         settled(s);
         // The fund could not cover this fill. Same input, same sequence: the result does not depend on when the
         // fill landed. 'adl': close what is left against the ADL queue rather than sell it lower; 'socialized':
@@ -258,6 +259,7 @@ export class Clearing {
       return { account: match.account, quantity: match.quantity, realizedPnl, sizeAfter };
     });
     const { realizedPnl } = this.closeAt(a, slot, result.matched, price, sequence);
+    if (result.matched > 0) this.t.accounts.deleverages[a]!++; // the executor's lifecycle: deleveraged
     return { sequence, account, market, bankruptcyPrice: price, matched: result.matched, remainder: result.remainder, realizedPnl, counterparties };
   }
 

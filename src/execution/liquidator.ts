@@ -105,6 +105,8 @@ export class Liquidator {
   private readonly issued = new Map<number, number>();
   /** Lifecycle state of each group (account index, or slot | ISOLATED) that is not healthy. */
   private readonly states = new Map<number, LifecycleState>();
+  /** Per account: the clearing's backstop and deleverage counts this lifecycle has seen. */
+  private readonly seenClearing = new Map<number, { backstops: number; deleverages: number }>();
   private readonly g = emptyGroup();
   private readonly lifecycle: LifecycleConfig;
   private readonly caps: LiquidationCaps;
@@ -339,7 +341,13 @@ export class Liquidator {
   /** Moves a group's lifecycle state for what it is now; records the transition, if any. */
   private observe(ref: number, account: number, isolated: boolean, g: GroupMargin, flat: boolean, out: PlannedChange[]): PlannedChange | undefined {
     const from = this.states.get(ref) ?? 'healthy';
-    const to = nextState(from, { health: health(g.equity, g.maintenance), flat }, this.lifecycle);
+    // The insurance fund's cover and deleveraging happen on the main thread (clearing), which counts them per account.
+    const a = this.t.accounts;
+    const seen = this.seenClearing.get(account) ?? { backstops: 0, deleverages: 0 };
+    const backstopped = a.backstops[account]! > seen.backstops;
+    const deleveraged = a.deleverages[account]! > seen.deleverages;
+    if (backstopped || deleveraged) this.seenClearing.set(account, { backstops: a.backstops[account]!, deleverages: a.deleverages[account]! });
+    const to = nextState(from, { health: health(g.equity, g.maintenance), flat, backstopped, deleveraged }, this.lifecycle);
     if (to === null) return undefined;
     this.setState(ref, to);
     const t = this.t;

@@ -97,6 +97,12 @@ export const ACCOUNT_COLUMNS = {
   /** Phase-2 results of the last epoch: cross equity and maintenance margin (diagnostics, benchmarks). */
   scanEquity: f64,
   scanMaintenance: f64,
+  /**
+   * Written by the main thread's clearing, read by the executor's lifecycle: how many times the insurance fund
+   * covered a loss of the account, and how many times the account was deleveraged (each only ever grows).
+   */
+  backstops: u32,
+  deleverages: u32,
 } as const;
 
 export const POSITION_COLUMNS = {

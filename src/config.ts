@@ -39,6 +39,11 @@ export interface EngineConfig {
    */
   readonly deficitPolicy?: 'adl' | 'socialized';
   /**
+   * The insurance fund stops covering once it has lost `max` (a fraction) of its peak within `windowUs` of event
+   * time (OKX: 0.3 over 8 h); what it would have paid falls to the deficit policy. Default: off.
+   */
+  readonly fundDrawdown?: Partial<{ max: number; windowUs: number }>;
+  /**
    * How much of a liquidatable group to close per step (DOMAIN.md section 3): default target health 1.05, whole
    * below 1,000 quote or below health 2/3, 20% steps above 100,000 quote. `{ emergencyHealth: 1 }` closes whole.
    */
@@ -67,6 +72,7 @@ export interface ResolvedConfig extends LiquidatorConfig {
   readonly maxOpenOrders: number;
   readonly autoDeleverage: boolean;
   readonly deficitPolicy: 'adl' | 'socialized';
+  readonly fundDrawdown: { readonly max: number; readonly windowUs: number };
 }
 
 export const DEFAULT_MARGIN_CALL_HEALTH = 1.2;
@@ -74,6 +80,11 @@ export const DEFAULT_MARGIN_CALL_HEALTH = 1.2;
 function deficitPolicyOf(v: unknown): 'adl' | 'socialized' {
   if (v === undefined) return 'adl';
   if (v !== 'adl' && v !== 'socialized') throw new UnwindError(ErrorCode.InvalidConfig, `expected "adl" or "socialized", got ${String(v)}`, 'deficitPolicy');
+  return v;
+}
+
+function drawdownOf(v: number): number {
+  if (!(v > 0 && v <= 1)) throw new UnwindError(ErrorCode.InvalidConfig, `expected a fraction in (0, 1], got ${String(v)}`, 'fundDrawdown.max');
   return v;
 }
 
@@ -142,6 +153,10 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
     maxOpenOrders,
     autoDeleverage: c.autoDeleverage ?? true,
     deficitPolicy: deficitPolicyOf(c.deficitPolicy),
+    fundDrawdown: {
+      max: c.fundDrawdown?.max === undefined ? Infinity : drawdownOf(c.fundDrawdown.max),
+      windowUs: nonNegative(c.fundDrawdown?.windowUs ?? 8 * 3600 * 1e6, 'fundDrawdown.windowUs'),
+    },
     bankruptcyAdjustment,
     spreadToMaintenanceMarginRatio,
     marginCallHealth,

@@ -158,4 +158,33 @@ describe('a fill of a liquidation order', () => {
     expect(new Money(6).toQuote(held)).toBeCloseTo(500 + fees - covers, 5);
     expect(held).toBeGreaterThanOrEqual(0n);
   });
+
+  it('stops covering once the fund has drawn down past its limit within the window, and covers again when the window slides', async () => {
+    const engine = await Engine.start({
+      scanWorkers: 0,
+      autoEpoch: false,
+      capacity: { markets: 1, accounts: 4, positions: 4 },
+      fundDrawdown: { max: 0.3, windowUs: 10_000_000 },
+    });
+    engines.push(engine);
+    engine.addMarket({ id: 0, price: 50_000, tiers: TEN_PERCENT });
+    engine.depositInsurance(0, 300);
+    for (const a of [1, 2, 3]) {
+      engine.addAccount(a, 0); // no equity: bankrupt at 50,000, closed whole
+      engine.upsertPosition({ account: a, market: 0, size: 0.1, entryPrice: 50_000 });
+    }
+    const settled: FillSettlement[] = [];
+    engine.onFill((x) => settled.push(x));
+    const orders = new Map((await engine.step()).orders.map((o) => [o.account, o]));
+    // Each fill at 49,000 falls 100 short of the bankruptcy value.
+    const fill = (a: number, eventTimeUs: number): void => engine.fill({ ...fillOf(orders.get(a)!, 0.1, 49_000), eventTimeUs });
+    fill(1, 1_000_000);
+    expect(settled[0]).toMatchObject({ insuranceCover: 100, deficit: 0 }); // 300 -> 200: a third of the peak gone
+    fill(2, 2_000_000);
+    expect(settled[1]).toMatchObject({ insuranceCover: 0, deficit: 100 });
+    expect(engine.insuranceFund(0)).toBe(200);
+    fill(3, 20_000_000); // the 300 peak has left the window
+    expect(settled[2]).toMatchObject({ insuranceCover: 100, deficit: 0 });
+    expect(engine.ledger.total()).toBe(0n);
+  });
 });

@@ -80,6 +80,11 @@ export interface FillSettlement extends OrderFill {
 
 export interface ClearingConfig {
   readonly quoteDecimals: number;
+  /**
+   * The insurance fund stops covering once it has lost this fraction of its peak within the window (OKX: 30% in
+   * 8 h); its losses then fall to the deficit policy. `max` Infinity: never.
+   */
+  readonly fundDrawdown: { readonly max: number; readonly windowUs: number };
   /** Who bears a deficit the insurance fund could not pay: 'adl' (deleverage what is left) or 'socialized'. */
   readonly deficitPolicy: 'adl' | 'socialized';
   /** After a fill the insurance fund could not cover, deleverage what is left of the position. */
@@ -93,6 +98,8 @@ export class Clearing {
   readonly money: Money;
   private readonly orders: OpenOrders;
   private readonly g = emptyGroup();
+  /** Per fund: (event time, balance) after each change within the drawdown window, oldest first. */
+  private readonly fundHistory = new Map<EntryId, { time: number; atoms: Atoms }[]>();
 
   constructor(
     private readonly t: Tables,
@@ -119,6 +126,9 @@ export class Clearing {
     const atoms = this.money.round(quote);
     if (atoms <= 0n) throw new UnwindError(ErrorCode.InvalidAmount, `expected an amount > 0, got ${quote}`, 'amount');
     this.ledger.apply([{ from: entry.external, to: entry.fund(market), atoms, reason: 'deposit' }]);
+    let now = 0;
+    for (const time of this.t.markets.eventTimeUs) if (time > now) now = time;
+    this.recordFund(entry.fund(market), now);
   }
 
   insuranceFund(market: number | 'pooled'): number {
@@ -362,7 +372,7 @@ export class Clearing {
       equity: group.equity,
       totalMaintenance: group.maintenance,
     };
-    const settlement = closed > 0 ? settleLiquidationFill(input, this.config.fees, this.ledger.balance(fund), this.money) : undefined;
+    const settlement = closed > 0 ? settleLiquidationFill(input, this.config.fees, this.coverable(fund, t.markets.eventTimeUs[m]!), this.money) : undefined;
     return { closed, sizeAfter, settlement };
   }
 
@@ -379,6 +389,32 @@ export class Clearing {
     return { fee: q(s?.fee), insuranceDraw: q(s?.insuranceCover), deficit: q(s?.deficit), realizedPnl: q(s?.realizedPnl) };
   }
 
+  /**
+   * What a fund may pay now: its balance, or nothing once it has drawn down past `fundDrawdown.max` from its peak
+   * within the window (event time).
+   */
+  private coverable(fund: EntryId, now: number): Atoms {
+    const balance = this.ledger.balance(fund);
+    const { max, windowUs } = this.config.fundDrawdown;
+    if (!Number.isFinite(max)) return balance;
+    const history = this.fundHistory.get(fund) ?? [];
+    let peak = balance;
+    for (const h of history) if (h.time >= now - windowUs && h.atoms > peak) peak = h.atoms;
+    if (peak <= 0n) return balance;
+    // (peak - balance) / peak >= max, in integers: scale max to parts per million.
+    const exhausted = (peak - balance) * 1_000_000n >= peak * BigInt(Math.round(max * 1_000_000));
+    return exhausted ? 0n : balance;
+  }
+
+  /** Records a fund's balance at `now` for the drawdown window (dropping what the window has left behind). */
+  private recordFund(fund: EntryId, now: number): void {
+    if (!Number.isFinite(this.config.fundDrawdown.max)) return;
+    const history = this.fundHistory.get(fund) ?? [];
+    history.push({ time: now, atoms: this.ledger.balance(fund) });
+    while (history.length > 0 && history[0]!.time < now - this.config.fundDrawdown.windowUs) history.shift();
+    this.fundHistory.set(fund, history);
+  }
+
   private quote(x: Atoms | undefined): number {
     return x === undefined ? 0 : this.money.toQuote(x);
   }
@@ -391,7 +427,10 @@ export class Clearing {
     this.writer.advanceTime(p.market[slot]!, f.eventTimeUs);
     const { closed, sizeAfter, settlement: s } = this.settlementOf(a, slot, f.quantity, f.price);
     const collateral = collateralEntry({ account: f.account, market: f.market, isolated });
-    if (s !== undefined) this.ledger.apply(s.transfers);
+    if (s !== undefined) {
+      this.ledger.apply(s.transfers);
+      this.recordFund(fundEntry(this.config.fees, f.market), this.t.markets.eventTimeUs[p.market[slot]!]!);
+    }
     const collateralAfter = this.money.toQuote(this.ledger.balance(collateral));
     this.writer.setPositionAt(slot, sizeAfter, p.entryPrice[slot]!, isolated ? collateralAfter : null, sequence);
     if (!isolated) this.writer.setCollateralAt(a, collateralAfter);

@@ -5,6 +5,7 @@
 import { type EngineConfig } from './config.js';
 import { Engine, type EpochResult } from './engine/engine.js';
 import { ErrorCode, UnwindError } from './errors.js';
+import type { FillPreview } from './execution/clearing.js';
 import { type CappedWork, type LiquidationOrder, type MarginCall, type StateChange } from './execution/orders.js';
 import { type AccountReport } from './risk/account-report.js';
 import { type MarginTier } from './domain/tiers.js';
@@ -39,7 +40,7 @@ export interface Scenario {
 export interface CheckReport {
   readonly accounts: AccountReport[];
   /** Each order with what it would settle if it filled whole at its limit price (fee, insurance draw, deficit). */
-  readonly orders: (LiquidationOrder & { fee: number; insuranceDraw: number; deficit: number; realizedPnl: number })[];
+  readonly orders: (LiquidationOrder & FillPreview)[];
   readonly marginCalls: MarginCall[];
   /** Lifecycle transitions of the one epoch (healthy -> margin-call, -> liquidating, ...). */
   readonly stateChanges: StateChange[];

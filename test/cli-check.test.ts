@@ -78,6 +78,26 @@ describe('unwind check', () => {
     const scenario = workedCase(-5000) as { config: object };
     const report = JSON.parse(check({ ...scenario, config: { ...scenario.config, sizing: { emergencyHealth: 1 } } }).stdout);
     expect(report.orders[0]).toMatchObject({ limitPrice: 49500, fee: 0, insuranceDraw: 0, deficit: 50 });
+    expect(report.orders[0].adl).toEqual([]); // nobody holds the other side
+  });
+
+  it('plans the ADL matches that would take a bankrupt position instead, in queue order at its bankruptcy price', () => {
+    const r = check({
+      markets: [{ id: 0, symbol: 'BTC-USD', price: 50000, tiers: BTC_10 }],
+      accounts: [
+        { id: 7, collateral: 0, positions: [{ market: 0, size: 0.1, entryPrice: 50000, isolatedCollateral: null }] },
+        { id: 8, collateral: 100000, positions: [{ market: 0, size: -0.05, entryPrice: 60000, isolatedCollateral: null }] },
+        { id: 9, collateral: 100000, positions: [{ market: 0, size: -1, entryPrice: 50000, isolatedCollateral: null }] },
+      ],
+      config: { sizing: { emergencyHealth: 1 } },
+    });
+    const order = JSON.parse(r.stdout).orders.find((o: { account: number }) => o.account === 7);
+    expect(order.deficit).toBeGreaterThan(0);
+    // Bankruptcy price 50,000 - 0 / 0.1; account 8 (in profit) ranks first and gives its 0.05, account 9 the rest.
+    expect(order.adl).toEqual([
+      { account: 8, quantity: 0.05, price: 50000 },
+      { account: 9, quantity: 0.05, price: 50000 },
+    ]);
   });
 
   it('concedes to 49,500 when equity is gone', () => {

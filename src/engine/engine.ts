@@ -16,7 +16,7 @@ import { allocateTables, type Tables } from '../tables/layout.js';
 import { requireId } from '../tables/validate.js';
 import { TableWriter, type MarketSpec, type PositionUpdate, type PriceUpdate } from '../tables/writer.js';
 import { InlineBackend, ThreadedBackend, type Backend } from './backends.js';
-import { Clearing, type Deleveraging, type FillSettlement, type SocializedLoss } from '../execution/clearing.js';
+import { Clearing, type Deleveraging, type FillPreview, type FillSettlement, type SocializedLoss } from '../execution/clearing.js';
 import type { AdlQueueEntry } from '../domain/adl.js';
 import type { OrderFill } from '../execution/open-orders.js';
 import { entry, type Ledger } from '../ledger/ledger.js';
@@ -185,8 +185,11 @@ export class Engine {
     this.schedule();
   }
 
-  /** What `order` would settle if it filled whole at its limit price now: fee, insurance draw, deficit (quote). */
-  previewFill(order: LiquidationOrder): { fee: number; insuranceDraw: number; deficit: number; realizedPnl: number } {
+  /**
+   * What `order` would settle if it filled whole at its limit price now: fee, insurance draw, deficit (quote), and
+   * where a deficit remains, the ADL matches that would take its quantity instead.
+   */
+  previewFill(order: LiquidationOrder): FillPreview {
     return this.clearing.preview(order);
   }
 

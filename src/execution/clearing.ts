@@ -56,6 +56,16 @@ export interface SocializedLoss {
   readonly shares: { readonly account: number; readonly amount: number }[];
 }
 
+/** What an order would settle filled whole at its limit price now, and the ADL matches if the fund cannot pay. */
+export interface FillPreview {
+  readonly fee: number;
+  readonly insuranceDraw: number;
+  readonly deficit: number;
+  readonly realizedPnl: number;
+  /** Where a deficit remains: the counterparties deleveraging would take the order's quantity from, in queue order. */
+  readonly adl: { readonly account: number; readonly quantity: number; readonly price: number }[];
+}
+
 /** A fill as it settled: the money moved, in quote units (exact: atoms / 10^decimals) and the position after it. */
 export interface FillSettlement extends OrderFill {
   /** The input sequence the fill took. */
@@ -380,13 +390,27 @@ export class Clearing {
    * What an order would settle if it filled whole at its limit price now: the fee, the insurance fund's draw and
    * the deficit, in quote units (for `unwind check`'s planned actions). Applies nothing.
    */
-  preview(order: LiquidationOrder): { fee: number; insuranceDraw: number; deficit: number; realizedPnl: number } {
+  preview(order: LiquidationOrder): FillPreview {
     const w = this.writer;
     const a = w.accountIndexOf(order.account);
     const slot = w.findSlot(a, w.marketIndexOf(order.market));
     const s = slot === undefined ? undefined : this.settlementOf(a, slot, order.quantity, order.limitPrice).settlement;
     const q = (x: Atoms | undefined): number => this.quote(x);
-    return { fee: q(s?.fee), insuranceDraw: q(s?.insuranceCover), deficit: q(s?.deficit), realizedPnl: q(s?.realizedPnl) };
+    const deficit = q(s?.deficit);
+    // What deleveraging would match instead, where the fund cannot pay: the order's quantity at the bankruptcy price.
+    let adl: FillPreview['adl'] = [];
+    if (deficit > 0 && slot !== undefined) {
+      const t = this.t;
+      const p = t.positions;
+      const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
+      const group = isolated ? isolatedGroup(t, slot, this.g) : crossGroup(t, a, this.g);
+      const price = bankruptcyPrice(p.size[slot]!, p.entryPrice[slot]!, group.equity - positionPnl(t, slot));
+      if (Number.isFinite(price)) {
+        const side: Side = p.size[slot]! > 0 ? 1 : -1;
+        adl = adlMatches({ size: side * order.quantity, bankruptcyPrice: price }, this.adlQueue(order.market, side, order.account)).matches;
+      }
+    }
+    return { fee: q(s?.fee), insuranceDraw: q(s?.insuranceCover), deficit, realizedPnl: q(s?.realizedPnl), adl };
   }
 
   /**

@@ -39,6 +39,16 @@ const SEEDS: readonly Uint8Array[] = (
     { kind: 'marketStatus', sequence: 10, market: 1, state: 'paused', reason: 'stale', eventTimeUs: 7 },
     { kind: 'engineStatus', sequence: 11, state: 'running', epoch: 2, lastSequence: 3, markets: 1, accounts: 2, positions: 3, message: 'ok' },
     { kind: 'errorFrame', sequence: 12, code: 'MALFORMED_FRAME', message: 'bad', offendingSequence: 4 },
+    { kind: 'subscribe', sequence: 13, topics: { markets: [], accounts: [], allOrders: false, adlMarkets: [0, 2] } },
+    {
+      kind: 'adlQueue',
+      sequence: 14,
+      market: 0,
+      positionsSide: -1,
+      epoch: 3,
+      queueLength: 5,
+      entries: [1, 2, 3].map((i) => ({ account: i, queuePosition: i, size: -i, rank: 1 / i, pnlPercent: 0.1, effectiveLeverage: i === 1 ? Infinity : 2 })),
+    },
   ] as FeedMessage[]
 ).map(encodeFrame);
 

@@ -10,8 +10,10 @@ import {
   encodeExpiries,
   encodeFrame,
   encodeOrders,
+  encodeSubscribe,
   encodeTicks,
   FrameErrorCode,
+  type AdlEntry,
   type FeedMessage,
   type FeedMessageKind,
   type FrameError,
@@ -28,9 +30,10 @@ import {
   OrderExpiries,
   PriceTicks,
   Side,
+  Subscribe,
   Tick as TickStruct,
 } from '../src/feed/generated/unwind_generated.js';
-import { ALL_TABLE_SPECS, COLLATERAL_UPDATE_BYTES, POSITION_UPDATE_BYTES, TICK_BYTES } from '../src/feed/spec.js';
+import { ADL_ENTRY_BYTES, ALL_TABLE_SPECS, COLLATERAL_UPDATE_BYTES, POSITION_UPDATE_BYTES, TICK_BYTES } from '../src/feed/spec.js';
 
 const TICK: Tick = { market: 0, source: 3, price: 50_000.5, confidence: 2.25, eventTimeUs: 1_764_000_000_123_456, sourceSequence: 981 };
 const ORDER = {
@@ -49,6 +52,22 @@ const ORDER = {
   maintenanceMargin: 500.5,
   positionSequence: 42,
 } as const;
+
+const ADL_ROW = { account: 17, queuePosition: 1, size: -0.4, rank: 0.4513, pnlPercent: 0.2667, effectiveLeverage: 1.6923 } as const;
+/** The shorts' queue: a winner with no equity left (infinite leverage and rank) first, a loser last. */
+const ADL_SHORTS: FeedMessage = {
+  kind: 'adlQueue',
+  sequence: 23,
+  market: 0,
+  positionsSide: -1,
+  epoch: 12,
+  queueLength: 3,
+  entries: [
+    { ...ADL_ROW, account: 2, rank: Infinity, effectiveLeverage: Infinity },
+    { ...ADL_ROW, queuePosition: 2 },
+    { ...ADL_ROW, account: 4, queuePosition: 3, size: -1e12, rank: -Infinity, pnlPercent: -1, effectiveLeverage: 0 },
+  ],
+};
 
 /** One or more messages of every kind, with the edge cases each field allows. */
 const SAMPLES: readonly FeedMessage[] = [
@@ -71,9 +90,11 @@ const SAMPLES: readonly FeedMessage[] = [
   { kind: 'fills', sequence: 9, fills: [{ orderId: '17-0-42', account: 17, market: 0, quantity: 0.05, price: 44_990, eventTimeUs: 5 }] },
   { kind: 'expiries', sequence: 9, orderIds: ['17-0-42'], eventTimeUs: 0 },
   { kind: 'expiries', sequence: 9, orderIds: ['17-0-42', '18-1-43', '', 'ÉTH ✓ 19-2-44'], eventTimeUs: 2 ** 53 - 1 },
-  { kind: 'subscribe', sequence: 10, topics: { markets: [0, 1, 4_294_967_294], accounts: [17], allOrders: false } },
-  { kind: 'subscribe', sequence: 11, topics: { markets: [], accounts: [], allOrders: true } },
-  { kind: 'unsubscribe', sequence: 12, topics: { markets: [1], accounts: [], allOrders: true } },
+  { kind: 'subscribe', sequence: 10, topics: { markets: [0, 1, 4_294_967_294], accounts: [17], allOrders: false, adlMarkets: [] } },
+  { kind: 'subscribe', sequence: 11, topics: { markets: [], accounts: [], allOrders: true, adlMarkets: [] } },
+  { kind: 'subscribe', sequence: 11, topics: { markets: [1], accounts: [], allOrders: false, adlMarkets: [1, 0, 4_294_967_294] } },
+  { kind: 'unsubscribe', sequence: 12, topics: { markets: [1], accounts: [], allOrders: true, adlMarkets: [] } },
+  { kind: 'unsubscribe', sequence: 12, topics: { markets: [], accounts: [], allOrders: false, adlMarkets: [2] } },
   { kind: 'orders', sequence: 13, orders: [ORDER, { ...ORDER, id: '18-1-43', side: 'buy', reason: 'isolated-maintenance', symbol: 'ÉTH-USD ✓', equity: -3 }] },
   { kind: 'orders', sequence: 14, orders: [] },
   {
@@ -97,12 +118,15 @@ const SAMPLES: readonly FeedMessage[] = [
   { kind: 'marketStatus', sequence: 18, market: 2, state: 'resumed', reason: '', eventTimeUs: 1 },
   { kind: 'engineStatus', sequence: 19, state: 'running', epoch: 120, lastSequence: 99_999, markets: 4, accounts: 50_000, positions: 110_000, message: 'ok' },
   { kind: 'engineStatus', sequence: 20, state: 'closing', epoch: 0, lastSequence: 0, markets: 0, accounts: 0, positions: 0, message: '' },
+  ADL_SHORTS,
+  { kind: 'adlQueue', sequence: 24, market: 4_294_967_294, positionsSide: 1, epoch: 2 ** 53 - 1, queueLength: 9_000, entries: [{ ...ADL_ROW, size: 2, queuePosition: 1 }] },
+  { kind: 'adlQueue', sequence: 25, market: 0, positionsSide: 1, epoch: 0, queueLength: 0, entries: [] },
   { kind: 'errorFrame', sequence: 21, code: 'INVALID_FIELD', message: 'ticks[3].price: expected a finite price', offendingSequence: 1234 },
   { kind: 'errorFrame', sequence: 22, code: 'MALFORMED_FRAME', message: '', offendingSequence: null },
 ];
 
 const ALL_KINDS: readonly FeedMessageKind[] = [
-  'ticks', 'positions', 'collateral', 'fills', 'expiries', 'subscribe', 'unsubscribe', 'orders', 'marginCalls', 'accountStates', 'marketStatus', 'engineStatus', 'errorFrame',
+  'ticks', 'positions', 'collateral', 'fills', 'expiries', 'subscribe', 'unsubscribe', 'orders', 'marginCalls', 'accountStates', 'marketStatus', 'engineStatus', 'errorFrame', 'adlQueue',
 ];
 
 function expectError(r: ReturnType<typeof decodeFrame>, code: FrameError['code']): FrameError {
@@ -163,6 +187,11 @@ describe('feed codec: round trips', () => {
 
 describe('feed codec: invalid values are INVALID_FIELD naming the field', () => {
   const tick = (t: Partial<Tick>): FeedMessage => ({ kind: 'ticks', sequence: 3, ticks: [TICK, { ...TICK, ...t }] });
+  /** The shorts' queue with its second row patched. */
+  const adl = (row: Partial<AdlEntry>): FeedMessage => {
+    const q = ADL_SHORTS as Extract<FeedMessage, { kind: 'adlQueue' }>;
+    return { ...q, sequence: 3, entries: q.entries.map((e, i) => (i === 1 ? { ...e, ...row } : e)) };
+  };
   const cases: readonly (readonly [string, FeedMessage, string])[] = [
     ['a NaN price', tick({ price: NaN }), 'ticks[1].price'],
     ['an infinite price', tick({ price: Infinity }), 'ticks[1].price'],
@@ -184,6 +213,18 @@ describe('feed codec: invalid values are INVALID_FIELD naming the field', () => 
     ['a negative expiry time', { kind: 'expiries', sequence: 3, orderIds: ['1-0-4'], eventTimeUs: -1 }, 'eventTimeUs'],
     ['a NaN expiry time', { kind: 'expiries', sequence: 3, orderIds: ['1-0-4'], eventTimeUs: NaN }, 'eventTimeUs'],
     ['a bad topic id', { kind: 'subscribe', sequence: 3, topics: { markets: [], accounts: [0xffffffff], allOrders: false } }, 'topics.accounts[0]'],
+    ['a bad ADL topic id', { kind: 'subscribe', sequence: 3, topics: { markets: [], accounts: [], allOrders: false, adlMarkets: [1, 0xffffffff] } }, 'topics.adlMarkets[1]'],
+    ['a NaN ADL rank', adl({ rank: NaN }), 'entries[1].rank'],
+    ['an ADL size of the other side', adl({ size: 0.4 }), 'entries[1].size'],
+    ['an ADL size of 0', adl({ size: 0 }), 'entries[1].size'],
+    ['an infinite pnl percent', adl({ pnlPercent: Infinity }), 'entries[1].pnlPercent'],
+    ['a negative effective leverage', adl({ effectiveLeverage: -1 }), 'entries[1].effectiveLeverage'],
+    ['a NaN effective leverage', adl({ effectiveLeverage: NaN }), 'entries[1].effectiveLeverage'],
+    ['a queue position that does not increase', adl({ queuePosition: 1 }), 'entries[1].queuePosition'],
+    ['a queue position past the queue length', adl({ queuePosition: 4 }), 'entries[1].queuePosition'],
+    ['ADL account 4294967295 (no id)', adl({ account: 0xffffffff }), 'entries[1].account'],
+    ['a queue length below the rows sent', { ...ADL_SHORTS, sequence: 3, queueLength: 2 }, 'queueLength'],
+    ['a fractional ADL epoch', { ...ADL_SHORTS, sequence: 3, epoch: 1.5 }, 'epoch'],
     ['a NaN order health', { kind: 'orders', sequence: 3, orders: [ORDER, { ...ORDER, health: NaN }] }, 'orders[1].health'],
     ['a fractional epoch', { kind: 'marginCalls', sequence: 3, marginCalls: [{ epoch: 0.5, account: 1, market: null, health: 1, equity: 1, maintenanceMargin: 1 }] }, 'marginCalls[0].epoch'],
     [
@@ -336,10 +377,32 @@ describe('feed codec: rejected frames', () => {
 });
 
 describe('feed codec: schema evolution', () => {
+  it('appends Subscribe.adl_markets as a new last field: a frame without ADL topics is byte-identical to one of the older schema', () => {
+    const b = new flatbuffers.Builder(64);
+    // The older schema's Subscribe: three fields (markets, accounts, all_orders), built by hand.
+    const markets = Subscribe.createMarketsVector(b, [1]);
+    const accounts = Subscribe.createAccountsVector(b, [17]);
+    b.startObject(3);
+    b.addFieldOffset(0, markets, 0);
+    b.addFieldOffset(1, accounts, 0);
+    b.addFieldInt8(2, 1, 0);
+    const table = b.endObject();
+    b.forceDefaults(true);
+    b.finish(Envelope.createEnvelope(b, 1, 5, Message.Subscribe, table), 'UNWD');
+    const older = b.asUint8Array();
+    expect(decodeFrame(older)).toEqual({ kind: 'subscribe', sequence: 5, topics: { markets: [1], accounts: [17], allOrders: true, adlMarkets: [] } });
+    expect(encodeSubscribe(5, { markets: [1], accounts: [17], allOrders: true })).toEqual(older);
+  });
+
+  it('appends AdlQueue after OrderExpiries as union type 14, still version 1', () => {
+    const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(encodeFrame(ADL_SHORTS)));
+    expect([envelope.version(), envelope.messageType()]).toEqual([1, 14]);
+  });
+
   it('appends OrderExpiries after ErrorFrame: the union type numbers of version 1 never move', () => {
     expect(Message).toMatchObject({
       NONE: 0, PriceTicks: 1, PositionUpdates: 2, CollateralUpdates: 3, Fills: 4, Subscribe: 5, Unsubscribe: 6, LiquidationOrders: 7,
-      MarginCalls: 8, AccountStates: 9, MarketStatus: 10, EngineStatus: 11, ErrorFrame: 12, OrderExpiries: 13,
+      MarginCalls: 8, AccountStates: 9, MarketStatus: 10, EngineStatus: 11, ErrorFrame: 12, OrderExpiries: 13, AdlQueue: 14,
     });
     // Still version 1: a receiver that predates a member answers it UNKNOWN_MESSAGE and carries on.
     const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(encodeExpiries(3, ['1-0-4'], 5)));
@@ -368,6 +431,11 @@ describe('feed codec: the verifier matches the generated code', () => {
 
   it('struct sizes', () => {
     const size = (s: string) => Number(new RegExp(`export class ${s} \\{[\\s\\S]*?static sizeOf\\(\\):number \\{\\s*return (\\d+);`).exec(generated)![1]);
-    expect([size('Tick'), size('PositionUpdate'), size('CollateralUpdate')]).toEqual([TICK_BYTES, POSITION_UPDATE_BYTES, COLLATERAL_UPDATE_BYTES]);
+    expect([size('Tick'), size('PositionUpdate'), size('CollateralUpdate'), size('AdlEntry')]).toEqual([
+      TICK_BYTES,
+      POSITION_UPDATE_BYTES,
+      COLLATERAL_UPDATE_BYTES,
+      ADL_ENTRY_BYTES,
+    ]);
   });
 });

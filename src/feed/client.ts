@@ -8,7 +8,8 @@
  *
  *   const client = await FeedClient.connect({ url: 'ws://127.0.0.1:9001/v1/feed', token });
  *   client.on('orders', (orders) => ...);
- *   client.subscribe({ markets: [1], accounts: [], allOrders: false });
+ *   client.on('adlQueue', (q) => ...);                   // q.positionsSide: 1 the longs' queue, -1 the shorts'
+ *   client.subscribe({ markets: [1], accounts: [], allOrders: false, adlMarkets: [1] });
  *   client.sendTicks([{ market: 1, source: 3, price: 50_000, confidence: 5, eventTimeUs, sourceSequence }]);
  */
 import {
@@ -87,6 +88,8 @@ export interface FeedClientEvents {
   marginCalls: [calls: readonly MarginCall[], sequence: number];
   accountStates: [states: readonly AccountState[], sequence: number];
   marketStatus: [status: Extract<FeedMessage, { kind: 'marketStatus' }>];
+  /** One side of a market's ADL queue (topic `adlMarkets`): on subscribe, then after each epoch that changed it. */
+  adlQueue: [queue: Extract<FeedMessage, { kind: 'adlQueue' }>];
   engineStatus: [status: Extract<FeedMessage, { kind: 'engineStatus' }>];
   /** The server rejected one of our frames (an ErrorFrame): its code, message and our frame's sequence. */
   serverError: [error: Extract<FeedMessage, { kind: 'errorFrame' }>];
@@ -110,6 +113,10 @@ export class FeedClientError extends Error {
 }
 
 const OPEN = 1;
+
+function withDefaults(t: Partial<Topics>): Required<Topics> {
+  return { markets: t.markets ?? [], accounts: t.accounts ?? [], allOrders: t.allOrders ?? false, adlMarkets: t.adlMarkets ?? [] };
+}
 const DEFAULT_MAX_INBOUND_BYTES = 64 << 20;
 
 async function defaultWebSocket(): Promise<{ ctor: WebSocketConstructor; isWs: boolean }> {
@@ -128,6 +135,7 @@ export class FeedClient {
   private readonly markets = new Set<number>();
   private readonly accounts = new Set<number>();
   private allOrders = false;
+  private readonly adlMarkets = new Set<number>();
   private readonly listeners = new Map<keyof FeedClientEvents, Set<(...args: never[]) => void>>();
 
   private constructor(
@@ -161,7 +169,7 @@ export class FeedClient {
   }
   /** The subscriptions the client holds (and restores after a reconnect). */
   get topics(): Topics {
-    return { markets: [...this.markets], accounts: [...this.accounts], allOrders: this.allOrders };
+    return { markets: [...this.markets], accounts: [...this.accounts], allOrders: this.allOrders, adlMarkets: [...this.adlMarkets] };
   }
 
   // ---- publishing (publisher tokens only; the server answers a subscriber with FORBIDDEN) ----
@@ -196,17 +204,19 @@ export class FeedClient {
 
   /** Adds topics; remembered and sent again after a reconnect. Sent now when connected. */
   subscribe(topics: Partial<Topics>): void {
-    const t = { markets: topics.markets ?? [], accounts: topics.accounts ?? [], allOrders: topics.allOrders ?? false };
+    const t = withDefaults(topics);
     for (const m of t.markets) this.markets.add(m);
     for (const a of t.accounts) this.accounts.add(a);
+    for (const m of t.adlMarkets) this.adlMarkets.add(m);
     if (t.allOrders) this.allOrders = true;
     if (this.connected) this.send((s) => encodeSubscribe(s, t));
   }
 
   unsubscribe(topics: Partial<Topics>): void {
-    const t = { markets: topics.markets ?? [], accounts: topics.accounts ?? [], allOrders: topics.allOrders ?? false };
+    const t = withDefaults(topics);
     for (const m of t.markets) this.markets.delete(m);
     for (const a of t.accounts) this.accounts.delete(a);
+    for (const m of t.adlMarkets) this.adlMarkets.delete(m);
     if (t.allOrders) this.allOrders = false;
     if (this.connected) this.send((s) => encodeUnsubscribe(s, t));
   }
@@ -236,7 +246,7 @@ export class FeedClient {
         this.sequence = 0;
         this.attempt = 0;
         const t = this.topics;
-        if (t.markets.length > 0 || t.accounts.length > 0 || t.allOrders) this.send((s) => encodeSubscribe(s, t));
+        if (t.markets.length > 0 || t.accounts.length > 0 || t.allOrders || this.adlMarkets.size > 0) this.send((s) => encodeSubscribe(s, t));
         this.emit('open');
         resolve();
       };
@@ -316,6 +326,8 @@ export class FeedClient {
         return this.emit('marketStatus', m);
       case 'engineStatus':
         return this.emit('engineStatus', m);
+      case 'adlQueue':
+        return this.emit('adlQueue', m);
       case 'errorFrame':
         return this.emit('serverError', m);
       default:

@@ -19,6 +19,8 @@
  */
 import * as flatbuffers from 'flatbuffers';
 import {
+  AdlEntry as AdlEntryStruct,
+  AdlQueue as AdlQueueTable,
   AccountState as AccountStateTable,
   AccountStates,
   CollateralUpdate as CollateralUpdateStruct,
@@ -39,6 +41,7 @@ import {
   Message,
   OrderExpiries,
   OrderReason,
+  PositionsSide,
   PositionUpdate as PositionUpdateStruct,
   PositionUpdates,
   PriceTicks,
@@ -52,6 +55,7 @@ import {
   FILE_IDENTIFIER,
   NO_ID,
   type AccountState,
+  type AdlQueue,
   type CollateralUpdate,
   type EngineState,
   type FeedMessage,
@@ -156,14 +160,18 @@ export function encodeExpiries(sequence: number, orderIds: readonly string[], ev
 
 function topicsTable(type: Message.Subscribe | Message.Unsubscribe, topics: Topics): flatbuffers.Offset {
   const b = builder;
+  // Absent when empty: the frame stays byte-identical to one from before the field was appended.
+  const adlMarkets = (topics.adlMarkets ?? []) as number[];
   if (type === Message.Subscribe) {
     const markets = Subscribe.createMarketsVector(b, topics.markets as number[]);
     const accounts = Subscribe.createAccountsVector(b, topics.accounts as number[]);
-    return Subscribe.createSubscribe(b, markets, accounts, topics.allOrders);
+    const adl = adlMarkets.length === 0 ? 0 : Subscribe.createAdlMarketsVector(b, adlMarkets);
+    return Subscribe.createSubscribe(b, markets, accounts, topics.allOrders, adl);
   }
   const markets = Unsubscribe.createMarketsVector(b, topics.markets as number[]);
   const accounts = Unsubscribe.createAccountsVector(b, topics.accounts as number[]);
-  return Unsubscribe.createUnsubscribe(b, markets, accounts, topics.allOrders);
+  const adl = adlMarkets.length === 0 ? 0 : Unsubscribe.createAdlMarketsVector(b, adlMarkets);
+  return Unsubscribe.createUnsubscribe(b, markets, accounts, topics.allOrders, adl);
 }
 
 export function encodeSubscribe(sequence: number, topics: Topics): Uint8Array {
@@ -232,6 +240,23 @@ export function encodeAccountStates(sequence: number, states: readonly AccountSt
   return finish(sequence, Message.AccountStates, AccountStates.createAccountStates(b, list));
 }
 
+/**
+ * One side of a market's ADL queue. `entries` is written as given (the caller cuts it to ADL_ENTRIES_PER_FRAME);
+ * rows may carry more fields (the engine's AdlQueueEntry): only the wire's are read.
+ */
+export function encodeAdlQueue(sequence: number, q: AdlQueue): Uint8Array {
+  const b = begin();
+  const entries = q.entries;
+  AdlQueueTable.startEntriesVector(b, entries.length);
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const e = entries[i]!;
+    AdlEntryStruct.createAdlEntry(b, e.account, e.queuePosition, e.size, e.rank, e.pnlPercent, e.effectiveLeverage);
+  }
+  const list = b.endVector();
+  const side = q.positionsSide === 1 ? PositionsSide.Long : PositionsSide.Short;
+  return finish(sequence, Message.AdlQueue, AdlQueueTable.createAdlQueue(b, q.market, side, q.epoch, list, q.queueLength));
+}
+
 const MARKET_STATES: Record<MarketState, MarketStateEnum> = { paused: MarketStateEnum.Paused, resumed: MarketStateEnum.Resumed };
 const ENGINE_STATES: Record<EngineState, EngineStateEnum> = {
   starting: EngineStateEnum.Starting,
@@ -294,6 +319,8 @@ export function encodeFrame(m: FeedMessage): Uint8Array {
       return encodeMarketStatus(m.sequence, m);
     case 'engineStatus':
       return encodeEngineStatus(m.sequence, m);
+    case 'adlQueue':
+      return encodeAdlQueue(m.sequence, m);
     case 'errorFrame':
       return encodeError(m.sequence, m.code, m.message, m.offendingSequence);
   }

@@ -57,13 +57,13 @@ import {
 import { ENVELOPE_MESSAGE_ID, ENVELOPE_MESSAGE_TYPE_ID, ENVELOPE_SEQUENCE_ID, ENVELOPE_VERSION_ID, EnvelopeSpec, MESSAGE_SPECS } from './spec.js';
 import type { TickBatch } from './tick-batch.js';
 import { FrameVerifier } from './verify.js';
+import { enumValue, FieldError, finite, isSequence, nonEmpty, nonNegative, notNaN, positive, sequenceAt, text } from './fields.js';
+import { readAdlQueue } from './decode-adl.js';
 
 /** Root offset + file identifier + the smallest table. */
 const MIN_FRAME_BYTES = 12;
 const IDENT = Array.from(FILE_IDENTIFIER, (c) => c.charCodeAt(0));
 const verifier = new FrameVerifier();
-/** Strict UTF-8: a string with invalid bytes is INVALID_FIELD, not silently replaced. */
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function frameError(code: FrameErrorCode, message: string, sequence?: number, field?: string): FrameError {
   const e: { -readonly [K in keyof FrameError]: FrameError[K] } = { kind: 'error', code, message };
@@ -147,62 +147,6 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, ticksInto: TickBat
     }
     throw e;
   }
-}
-
-// ---- values ----
-
-/** A value out of its domain; UnwindErrors from validate.ts are turned into INVALID_FIELD the same way. */
-class FieldError extends Error {
-  constructor(
-    readonly field: string,
-    why: string,
-  ) {
-    super(`${field}: ${why}`);
-  }
-}
-
-/** A verified string field (the accessor called with Encoding.UTF8_BYTES), decoded strictly. */
-function text(raw: string | Uint8Array | null, field: string): string {
-  if (raw === null) return '';
-  if (typeof raw === 'string') return raw;
-  try {
-    return utf8.decode(raw);
-  } catch {
-    throw new FieldError(field, 'expected UTF-8 text');
-  }
-}
-
-function isSequence(x: number): boolean {
-  return Number.isSafeInteger(x) && x >= 0;
-}
-/** Sequences, epochs, times: integers in [0, 2^53) carried in float64 (schemas/unwind.fbs, "Why float64"). */
-function sequenceAt(x: number, field: string): number {
-  if (!isSequence(x)) throw new FieldError(field, `expected an integer in [0, 2^53), got ${x}`);
-  return x + 0; // -0 -> 0: a table drops a -0 equal to its default, so the decoder never returns -0
-}
-function finite(x: number, field: string): number {
-  if (!Number.isFinite(x)) throw new FieldError(field, `expected a finite number, got ${x}`);
-  return x + 0;
-}
-function nonNegative(x: number, field: string): number {
-  if (!Number.isFinite(x) || x < 0) throw new FieldError(field, `expected a finite number >= 0, got ${x}`);
-  return x + 0;
-}
-function positive(x: number, field: string): number {
-  if (!Number.isFinite(x) || x <= 0) throw new FieldError(field, `expected a finite number > 0, got ${x}`);
-  return x + 0;
-}
-function notNaN(x: number, field: string): number {
-  if (Number.isNaN(x)) throw new FieldError(field, 'expected a number, got NaN');
-  return x + 0;
-}
-function enumValue<T>(map: ReadonlyMap<number, T>, x: number, field: string): T {
-  const v = map.get(x);
-  if (v === undefined) throw new FieldError(field, `expected one of ${[...map.keys()].join(', ')}, got ${x}`);
-  return v;
-}
-function nonEmpty(n: number, field: string): void {
-  if (n === 0) throw new FieldError(field, 'expected at least one element');
 }
 
 const SIDES = new Map<number, 'buy' | 'sell'>([
@@ -362,7 +306,8 @@ function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequ
       // Not marketsArray(): a Uint32Array view throws when the frame's byteOffset is not 4-aligned.
       const markets = Array.from({ length: t.marketsLength() }, (_, i) => requireId(t.markets(i), `topics.markets[${i}]`));
       const accounts = Array.from({ length: t.accountsLength() }, (_, i) => requireId(t.accounts(i), `topics.accounts[${i}]`));
-      const topics: Topics = { markets, accounts, allOrders: t.allOrders() };
+      const adlMarkets = Array.from({ length: t.adlMarketsLength() }, (_, i) => requireId(t.adlMarkets(i), `topics.adlMarkets[${i}]`));
+      const topics: Topics = { markets, accounts, allOrders: t.allOrders(), adlMarkets };
       return type === Message.Subscribe ? { kind: 'subscribe', sequence, topics } : { kind: 'unsubscribe', sequence, topics };
     }
     case Message.LiquidationOrders:
@@ -424,6 +369,8 @@ function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequ
         offendingSequence: offending === -1 ? null : sequenceAt(offending, 'offendingSequence'),
       };
     }
+    case Message.AdlQueue:
+      return { kind: 'adlQueue', sequence, ...readAdlQueue(bb, at) };
     default:
       // MESSAGE_SPECS and this switch list the same kinds (a test encodes every kind); never reached.
       throw new FieldError('messageType', `no reader for message type ${type}`);

@@ -48,6 +48,39 @@ export interface Topics {
   readonly markets: readonly number[];
   readonly accounts: readonly number[];
   readonly allOrders: boolean;
+  /** Markets whose ADL queues to receive (AdlQueue frames). Absent means none; `decodeFrame` always sets it. */
+  readonly adlMarkets?: readonly number[];
+}
+
+/** Rows of one AdlQueue frame at most: a longer queue is sent as its top (`queueLength` tells the whole). */
+export const ADL_ENTRIES_PER_FRAME = 4096;
+
+/** One position's place in an ADL queue (src/domain/adl.ts AdlQueueEntry without the market). */
+export interface AdlEntry {
+  readonly account: number;
+  /** 1-based: 1 is deleveraged first. */
+  readonly queuePosition: number;
+  /** Signed base units (long > 0, short < 0). */
+  readonly size: number;
+  /** Higher is deleveraged first; may be +-Infinity, never NaN. */
+  readonly rank: number;
+  /** Unrealized PnL / entry notional (0.25 = +25%). */
+  readonly pnlPercent: number;
+  /** |notional| / equity of the margin group; Infinity when that equity is gone. */
+  readonly effectiveLeverage: number;
+}
+
+/** The ADL queue of one side of a market, as sent to its `adlMarkets` subscribers. */
+export interface AdlQueue {
+  readonly market: number;
+  /** Whose positions are listed: 1 the longs (the queue a bankrupt short meets), -1 the shorts (a bankrupt long's). */
+  readonly positionsSide: 1 | -1;
+  /** The engine's epochs run so far when the ranks were taken. */
+  readonly epoch: number;
+  /** Positions in the whole queue; more than `entries.length` when the frame carries only the top. */
+  readonly queueLength: number;
+  /** The top of the queue, in order, at most ADL_ENTRIES_PER_FRAME. */
+  readonly entries: readonly AdlEntry[];
 }
 
 /** An account's cross group after an epoch (engine.account() without the positions). */
@@ -107,6 +140,7 @@ export type FeedMessage =
       readonly positions: number;
       readonly message: string;
     }
+  | ({ readonly kind: 'adlQueue'; readonly sequence: number } & AdlQueue)
   | {
       /** An ErrorFrame received from the peer (not a decoding failure: that is a FrameError). */
       readonly kind: 'errorFrame';

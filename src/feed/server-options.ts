@@ -23,7 +23,7 @@ export interface FeedServerOptions {
   readonly idleTimeoutSeconds?: number;
   /** Connections beyond this are refused at upgrade (503). Default 1024. */
   readonly maxConnections?: number;
-  /** Market plus account topics one connection may hold. Default 100,000. */
+  /** Market, account and ADL-market topics one connection may hold, together. Default 100,000. */
   readonly maxTopicsPerConnection?: number;
   /** An EngineStatus heartbeat to every connection this often; 0 disables. Default 1000 ms. */
   readonly statusIntervalMs?: number;

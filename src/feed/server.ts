@@ -1,9 +1,9 @@
 /**
  * Thread: main (the engine's). The binary WebSocket feed on uWebSockets.js: publishers push ticks, positions,
- * collateral, fills and order expiries; subscribers receive orders, margin calls, account states, market and engine
- * status.
+ * collateral, fills and order expiries; subscribers receive orders, margin calls, account states, ADL queues, market
+ * and engine status.
  * Writes: the engine's input tables, through the Engine (inside the message handler, before it returns).
- * Reads:  each epoch's output (Engine.onEpoch) and the account table for account states.
+ * Reads:  each epoch's output (Engine.onEpoch), the account table for account states, engine.adlQueue for ADL queues.
  *
  * Connection policy (README "Wire protocol"):
  *   - upgrade: a token (Authorization: Bearer, or ?token=) from the publisher or subscriber list; else HTTP 401.
@@ -20,6 +20,7 @@ import { ErrorCode, isUnwindError, UnwindError } from '../errors.js';
 import {
   decodeFrame,
   encodeAccountStates,
+  encodeAdlQueue,
   encodeEngineStatus,
   encodeError,
   encodeMarginCalls,
@@ -38,6 +39,7 @@ import {
 } from './codec.js';
 import { FeedErrorCode, FrameErrorCode } from './messages.js';
 import { AccountWatch } from './account-watch.js';
+import { AdlWatch } from './adl-watch.js';
 import { zeroStats, type FeedStats } from './stats.js';
 import { resolveServerOptions, type FeedServerOptions, type ResolvedServerOptions } from './server-options.js';
 
@@ -63,6 +65,8 @@ interface Connection {
   sequence: number;
   readonly markets: Set<number>;
   readonly accounts: Set<number>;
+  /** Markets whose ADL queues this connection receives. */
+  readonly adlMarkets: Set<number>;
   allOrders: boolean;
   open: boolean;
   ws?: uWS.WebSocket<Connection>;
@@ -100,6 +104,8 @@ export class FeedServer {
   private readonly tokens = new Map<string, Role>();
   /** Accounts some connection subscribes to, and the state last sent for each. */
   private readonly watch: AccountWatch;
+  /** Markets some connection watches the ADL queues of, and the queues last sent for each. */
+  private readonly adl: AdlWatch;
   private readonly marketStates = new Map<number, { state: MarketState; reason: string; eventTimeUs: number }>();
   private readonly counters: FeedStats = zeroStats();
 
@@ -118,6 +124,7 @@ export class FeedServer {
     readonly options: ResolvedServerOptions,
   ) {
     this.watch = new AccountWatch(engine);
+    this.adl = new AdlWatch(engine);
     for (const t of options.publisherTokens) this.tokens.set(sha256(t), 'publisher');
     for (const t of options.subscriberTokens) this.tokens.set(sha256(t), 'subscriber');
     this.app = uWS.App();
@@ -238,6 +245,7 @@ export class FeedServer {
       sequence: 0,
       markets: new Set(),
       accounts: new Set(),
+      adlMarkets: new Set(),
       allOrders: false,
       open: false,
     };
@@ -263,6 +271,7 @@ export class FeedServer {
     // uWS reports a frame above maxPayloadLength as 1006 "Received too big message" (the peer sees 1006 too).
     if (code === 1006 && reason.startsWith('Received too big message')) this.counters.oversizedClosed++;
     for (const a of c.accounts) this.watch.unwatch(a);
+    for (const m of c.adlMarkets) this.adl.unwatch(m);
   }
 
   /** Sends a frame on one connection, or drops the connection when its backlog is past the limit. */
@@ -382,14 +391,21 @@ export class FeedServer {
   }
 
   private subscribe(c: Connection, t: Topics, sequence: number): void {
-    const added = new Set(t.markets.filter((m) => !c.markets.has(m))).size + new Set(t.accounts.filter((a) => !c.accounts.has(a))).size;
-    if (c.markets.size + c.accounts.size + added > this.options.maxTopicsPerConnection) {
-      this.reject(c, FeedErrorCode.TooManyTopics, `at most ${this.options.maxTopicsPerConnection} market and account topics per connection`, sequence);
+    const adlMarkets = t.adlMarkets ?? [];
+    const newAdl = [...new Set(adlMarkets.filter((m) => !c.adlMarkets.has(m)))];
+    const added = new Set(t.markets.filter((m) => !c.markets.has(m))).size + new Set(t.accounts.filter((a) => !c.accounts.has(a))).size + newAdl.length;
+    if (c.markets.size + c.accounts.size + c.adlMarkets.size + added > this.options.maxTopicsPerConnection) {
+      this.reject(c, FeedErrorCode.TooManyTopics, `at most ${this.options.maxTopicsPerConnection} market, account and ADL topics per connection`, sequence);
       return;
     }
     t.markets.forEach((m, i) => {
       if (!this.engine.hasMarket(m)) throw new UnwindError(ErrorCode.UnknownMarket, `no market with id ${m}`, `markets[${i}]`);
     });
+    adlMarkets.forEach((m, i) => {
+      if (!this.engine.hasMarket(m)) throw new UnwindError(ErrorCode.UnknownMarket, `no market with id ${m}`, `adlMarkets[${i}]`);
+    });
+    // Ranked before anything changes: a market whose queues cannot be ranked rejects the frame with the engine's code.
+    const adlSnapshots = newAdl.map((m) => this.adl.queues(m));
     if (t.allOrders) c.allOrders = true;
     for (const m of t.markets) {
       if (c.markets.has(m)) continue;
@@ -405,12 +421,19 @@ export class FeedServer {
       if (s !== undefined) snapshot.push(s);
     }
     for (let i = 0; i < snapshot.length; i += ROWS_PER_FRAME) this.send(c, encodeAccountStates(c.sequence, snapshot.slice(i, i + ROWS_PER_FRAME)));
+    newAdl.forEach((m, i) => {
+      const queues = adlSnapshots[i]!;
+      c.adlMarkets.add(m);
+      this.adl.watch(m, queues);
+      for (const q of queues) this.sendAdlQueue(c, encodeAdlQueue(c.sequence, q));
+    });
   }
 
   private unsubscribe(c: Connection, t: Topics): void {
     if (t.allOrders) c.allOrders = false;
     for (const m of t.markets) c.markets.delete(m);
     for (const a of t.accounts) if (c.accounts.delete(a)) this.watch.unwatch(a);
+    for (const m of t.adlMarkets ?? []) if (c.adlMarkets.delete(m)) this.adl.unwatch(m);
   }
 
   // ---- outbound ----
@@ -425,6 +448,7 @@ export class FeedServer {
       (n) => (counters.marginCallsOut += n),
     );
     if (this.watch.size > 0) this.publishAccountStates();
+    if (this.adl.size > 0) this.publishAdlQueues();
   }
 
   /**
@@ -463,6 +487,25 @@ export class FeedServer {
       for (const chunk of chunks(mine)) this.send(c, encodeAccountStates(c.sequence, chunk));
       this.counters.accountStatesOut += mine.length;
     }
+  }
+
+  /** After an epoch: each watched ADL queue that changed, one shared encoding to every connection that watches its market. */
+  private publishAdlQueues(): void {
+    const changed = this.adl.changed(() => this.counters.adlQueuesSkipped++);
+    for (const q of changed) {
+      let frame: Uint8Array | undefined;
+      for (const c of this.connections) {
+        if (!c.adlMarkets.has(q.market)) continue;
+        frame ??= encodeAdlQueue(0, q);
+        setFrameSequence(frame, c.sequence);
+        this.sendAdlQueue(c, frame);
+      }
+    }
+  }
+
+  private sendAdlQueue(c: Connection, frame: Uint8Array): void {
+    this.send(c, frame);
+    this.counters.adlQueuesOut++;
   }
 
   private engineStatusFrame(sequence: number, message: string): Uint8Array {

@@ -14,6 +14,7 @@ const u8 = (id: number, name: string) => ({ id, name, kind: 'scalar', size: 1 })
 export const TICK_BYTES = 40;
 export const POSITION_UPDATE_BYTES = 40;
 export const COLLATERAL_UPDATE_BYTES = 16;
+export const ADL_ENTRY_BYTES = 40;
 
 export const PriceTicksSpec: TableSpec = {
   name: 'PriceTicks',
@@ -48,6 +49,8 @@ const topics = (name: string): TableSpec => ({
     { id: 0, name: 'markets', kind: 'scalars', size: 4 },
     { id: 1, name: 'accounts', kind: 'scalars', size: 4 },
     u8(2, 'allOrders'),
+    // Appended in version 1 (a reader of the older schema never looks at id 3).
+    { id: 3, name: 'adlMarkets', kind: 'scalars', size: 4 },
   ],
 });
 export const SubscribeSpec = topics('Subscribe');
@@ -127,6 +130,17 @@ export const OrderExpiriesSpec: TableSpec = {
   fields: [{ id: 0, name: 'orderIds', kind: 'strings', required: true }, f64(1, 'eventTimeUs')],
 };
 
+export const AdlQueueSpec: TableSpec = {
+  name: 'AdlQueue',
+  fields: [
+    u32(0, 'market'),
+    u8(1, 'positionsSide'),
+    f64(2, 'epoch'),
+    { id: 3, name: 'entries', kind: 'structs', size: ADL_ENTRY_BYTES, align: 8, required: true },
+    u32(4, 'queueLength'),
+  ],
+};
+
 /** Envelope field ids. */
 export const ENVELOPE_VERSION_ID = 0;
 export const ENVELOPE_SEQUENCE_ID = 1;
@@ -158,6 +172,7 @@ export const MESSAGE_SPECS: ReadonlyMap<Message, TableSpec> = new Map<Message, T
   [Message.EngineStatus, EngineStatusSpec],
   [Message.ErrorFrame, ErrorFrameSpec],
   [Message.OrderExpiries, OrderExpiriesSpec],
+  [Message.AdlQueue, AdlQueueSpec],
 ]);
 
 /** Every table spec, nested ones included (for the test that checks them against the generated code). */

@@ -18,6 +18,10 @@ export interface FeedStats {
   ordersOut: number;
   marginCallsOut: number;
   accountStatesOut: number;
+  /** AdlQueue frames sent (one per side, market and connection). */
+  adlQueuesOut: number;
+  /** Watched markets whose ADL queues could not be ranked after an epoch (engine error), so were not sent. */
+  adlQueuesSkipped: number;
   /** Rejected frames by error code. */
   rejected: Record<string, number>;
   /** Subscribers closed because their backlog passed maxBackpressureBytes. */
@@ -43,6 +47,8 @@ export function zeroStats(): FeedStats {
     ordersOut: 0,
     marginCallsOut: 0,
     accountStatesOut: 0,
+    adlQueuesOut: 0,
+    adlQueuesSkipped: 0,
     rejected: {},
     slowConsumersDropped: 0,
     oversizedClosed: 0,

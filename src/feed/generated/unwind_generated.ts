@@ -78,6 +78,22 @@ export enum EngineState {
 }
 
 /**
+ * Which side's positions an ADL queue lists; the numbers are the sign of their size. 0 (absent) is never valid.
+ */
+export enum PositionsSide {
+  /**
+   * Short positions (size < 0): the queue a bankrupt long is closed against.
+   */
+  Short = -1,
+  Unset = 0,
+
+  /**
+   * Long positions (size > 0): the queue a bankrupt short is closed against.
+   */
+  Long = 1
+}
+
+/**
  * Every message kind, both directions. New kinds are appended; a receiver answers an unknown kind with
  * UNKNOWN_MESSAGE and carries on.
  */
@@ -95,13 +111,14 @@ export enum Message {
   MarketStatus = 10,
   EngineStatus = 11,
   ErrorFrame = 12,
-  OrderExpiries = 13
+  OrderExpiries = 13,
+  AdlQueue = 14
 }
 
 export function unionToMessage(
   type: Message,
-  accessor: (obj:AccountStates|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe) => AccountStates|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null
-): AccountStates|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null {
+  accessor: (obj:AccountStates|AdlQueue|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe) => AccountStates|AdlQueue|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null
+): AccountStates|AdlQueue|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null {
   switch(Message[type]) {
     case 'NONE': return null; 
     case 'PriceTicks': return accessor(new PriceTicks())! as PriceTicks;
@@ -117,15 +134,16 @@ export function unionToMessage(
     case 'EngineStatus': return accessor(new EngineStatus())! as EngineStatus;
     case 'ErrorFrame': return accessor(new ErrorFrame())! as ErrorFrame;
     case 'OrderExpiries': return accessor(new OrderExpiries())! as OrderExpiries;
+    case 'AdlQueue': return accessor(new AdlQueue())! as AdlQueue;
     default: return null;
   }
 }
 
 export function unionListToMessage(
   type: Message, 
-  accessor: (index: number, obj:AccountStates|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe) => AccountStates|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null, 
+  accessor: (index: number, obj:AccountStates|AdlQueue|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe) => AccountStates|AdlQueue|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null, 
   index: number
-): AccountStates|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null {
+): AccountStates|AdlQueue|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null {
   switch(Message[type]) {
     case 'NONE': return null; 
     case 'PriceTicks': return accessor(index, new PriceTicks())! as PriceTicks;
@@ -141,6 +159,7 @@ export function unionListToMessage(
     case 'EngineStatus': return accessor(index, new EngineStatus())! as EngineStatus;
     case 'ErrorFrame': return accessor(index, new ErrorFrame())! as ErrorFrame;
     case 'OrderExpiries': return accessor(index, new OrderExpiries())! as OrderExpiries;
+    case 'AdlQueue': return accessor(index, new AdlQueue())! as AdlQueue;
     default: return null;
   }
 }
@@ -754,8 +773,27 @@ allOrders():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+/**
+ * Market ids: the ADL queues of these markets (AdlQueue frames: a snapshot now, then after each epoch that
+ * changed them). Appended in version 1: a server that predates it ignores the field.
+ */
+adlMarkets(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readUint32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+adlMarketsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+adlMarketsArray():Uint32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 static startSubscribe(builder:flatbuffers.Builder) {
-  builder.startObject(3);
+  builder.startObject(4);
 }
 
 static addMarkets(builder:flatbuffers.Builder, marketsOffset:flatbuffers.Offset) {
@@ -804,16 +842,38 @@ static addAllOrders(builder:flatbuffers.Builder, allOrders:boolean) {
   builder.addFieldInt8(2, +allOrders, +false);
 }
 
+static addAdlMarkets(builder:flatbuffers.Builder, adlMarketsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(3, adlMarketsOffset, 0);
+}
+
+static createAdlMarketsVector(builder:flatbuffers.Builder, data:number[]|Uint32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createAdlMarketsVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createAdlMarketsVector(builder:flatbuffers.Builder, data:number[]|Uint32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startAdlMarketsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
 static endSubscribe(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSubscribe(builder:flatbuffers.Builder, marketsOffset:flatbuffers.Offset, accountsOffset:flatbuffers.Offset, allOrders:boolean):flatbuffers.Offset {
+static createSubscribe(builder:flatbuffers.Builder, marketsOffset:flatbuffers.Offset, accountsOffset:flatbuffers.Offset, allOrders:boolean, adlMarketsOffset:flatbuffers.Offset):flatbuffers.Offset {
   Subscribe.startSubscribe(builder);
   Subscribe.addMarkets(builder, marketsOffset);
   Subscribe.addAccounts(builder, accountsOffset);
   Subscribe.addAllOrders(builder, allOrders);
+  Subscribe.addAdlMarkets(builder, adlMarketsOffset);
   return Subscribe.endSubscribe(builder);
 }
 }
@@ -883,8 +943,26 @@ allOrders():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+/**
+ * Market ids whose ADL queues to stop (appended in version 1).
+ */
+adlMarkets(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readUint32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+adlMarketsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+adlMarketsArray():Uint32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 static startUnsubscribe(builder:flatbuffers.Builder) {
-  builder.startObject(3);
+  builder.startObject(4);
 }
 
 static addMarkets(builder:flatbuffers.Builder, marketsOffset:flatbuffers.Offset) {
@@ -933,16 +1011,38 @@ static addAllOrders(builder:flatbuffers.Builder, allOrders:boolean) {
   builder.addFieldInt8(2, +allOrders, +false);
 }
 
+static addAdlMarkets(builder:flatbuffers.Builder, adlMarketsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(3, adlMarketsOffset, 0);
+}
+
+static createAdlMarketsVector(builder:flatbuffers.Builder, data:number[]|Uint32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createAdlMarketsVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createAdlMarketsVector(builder:flatbuffers.Builder, data:number[]|Uint32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startAdlMarketsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
 static endUnsubscribe(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createUnsubscribe(builder:flatbuffers.Builder, marketsOffset:flatbuffers.Offset, accountsOffset:flatbuffers.Offset, allOrders:boolean):flatbuffers.Offset {
+static createUnsubscribe(builder:flatbuffers.Builder, marketsOffset:flatbuffers.Offset, accountsOffset:flatbuffers.Offset, allOrders:boolean, adlMarketsOffset:flatbuffers.Offset):flatbuffers.Offset {
   Unsubscribe.startUnsubscribe(builder);
   Unsubscribe.addMarkets(builder, marketsOffset);
   Unsubscribe.addAccounts(builder, accountsOffset);
   Unsubscribe.addAllOrders(builder, allOrders);
+  Unsubscribe.addAdlMarkets(builder, adlMarketsOffset);
   return Unsubscribe.endUnsubscribe(builder);
 }
 }
@@ -2013,6 +2113,194 @@ static createOrderExpiries(builder:flatbuffers.Builder, orderIdsOffset:flatbuffe
   OrderExpiries.addOrderIds(builder, orderIdsOffset);
   OrderExpiries.addEventTimeUs(builder, eventTimeUs);
   return OrderExpiries.endOrderExpiries(builder);
+}
+}
+
+/**
+ * One position's place in an ADL queue (src/domain/adl.ts AdlQueueEntry). 40 bytes, 8-byte aligned, no padding.
+ */
+export class AdlEntry {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):AdlEntry {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+/**
+ * Account id.
+ */
+account():number {
+  return this.bb!.readUint32(this.bb_pos);
+}
+
+/**
+ * 1-based place in the queue: 1 is deleveraged first. Strictly increasing along `AdlQueue.entries`.
+ */
+queuePosition():number {
+  return this.bb!.readUint32(this.bb_pos + 4);
+}
+
+/**
+ * Signed base units (long > 0, short < 0; the sign of `AdlQueue.positions_side`); finite, never 0.
+ */
+size():number {
+  return this.bb!.readFloat64(this.bb_pos + 8);
+}
+
+/**
+ * The ADL rank that orders the queue (higher first; ties: larger |size|, then lower account id).
+ * Dimensionless; may be +infinity (a winner with no equity left) or -infinity; never NaN.
+ */
+rank():number {
+  return this.bb!.readFloat64(this.bb_pos + 16);
+}
+
+/**
+ * Unrealized PnL / entry notional, dimensionless (0.25 = +25%); finite.
+ */
+pnlPercent():number {
+  return this.bb!.readFloat64(this.bb_pos + 24);
+}
+
+/**
+ * |notional| / equity of the position's margin group, dimensionless; >= 0; +infinity when the group's equity is
+ * gone (<= 0); never NaN.
+ */
+effectiveLeverage():number {
+  return this.bb!.readFloat64(this.bb_pos + 32);
+}
+
+static sizeOf():number {
+  return 40;
+}
+
+static createAdlEntry(builder:flatbuffers.Builder, account: number, queue_position: number, size: number, rank: number, pnl_percent: number, effective_leverage: number):flatbuffers.Offset {
+  builder.prep(8, 40);
+  builder.writeFloat64(effective_leverage);
+  builder.writeFloat64(pnl_percent);
+  builder.writeFloat64(rank);
+  builder.writeFloat64(size);
+  builder.writeInt32(queue_position);
+  builder.writeInt32(account);
+  return builder.offset();
+}
+
+}
+
+/**
+ * The ADL queue of one side of one market: who would be deleveraged, in order, if a position on the other side
+ * went bankrupt beyond the insurance fund (DOMAIN.md section 4). Sent to connections subscribed to the market's
+ * `adl_markets` topic: both sides (longs, then shorts) on subscribe, then after each epoch each side whose queue
+ * changed since it was last sent.
+ */
+export class AdlQueue {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):AdlQueue {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsAdlQueue(bb:flatbuffers.ByteBuffer, obj?:AdlQueue):AdlQueue {
+  return (obj || new AdlQueue()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsAdlQueue(bb:flatbuffers.ByteBuffer, obj?:AdlQueue):AdlQueue {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new AdlQueue()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * Market id.
+ */
+market():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Long: the longs' queue (met by a bankrupt short); Short: the shorts' queue (met by a bankrupt long).
+ */
+positionsSide():PositionsSide {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readInt8(this.bb_pos + offset) : PositionsSide.Unset;
+}
+
+/**
+ * The epoch the ranks are from (the engine's epochs run so far); integer >= 0.
+ */
+epoch():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * The top of the queue, in order (queue positions 1, 2, 3, ...); may be empty. At most 4,096 rows per frame:
+ * a longer queue is cut after its first 4,096 (see `queue_length`).
+ */
+entries(index: number, obj?:AdlEntry):AdlEntry|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? (obj || new AdlEntry()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 40, this.bb!) : null;
+}
+
+entriesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Positions in the whole queue; > entries.length when the frame carries only its top.
+ */
+queueLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+static startAdlQueue(builder:flatbuffers.Builder) {
+  builder.startObject(5);
+}
+
+static addMarket(builder:flatbuffers.Builder, market:number) {
+  builder.addFieldInt32(0, market, 0);
+}
+
+static addPositionsSide(builder:flatbuffers.Builder, positionsSide:PositionsSide) {
+  builder.addFieldInt8(1, positionsSide, PositionsSide.Unset);
+}
+
+static addEpoch(builder:flatbuffers.Builder, epoch:number) {
+  builder.addFieldFloat64(2, epoch, 0.0);
+}
+
+static addEntries(builder:flatbuffers.Builder, entriesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(3, entriesOffset, 0);
+}
+
+static startEntriesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(40, numElems, 8);
+}
+
+static addQueueLength(builder:flatbuffers.Builder, queueLength:number) {
+  builder.addFieldInt32(4, queueLength, 0);
+}
+
+static endAdlQueue(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 10) // entries
+  return offset;
+}
+
+static createAdlQueue(builder:flatbuffers.Builder, market:number, positionsSide:PositionsSide, epoch:number, entriesOffset:flatbuffers.Offset, queueLength:number):flatbuffers.Offset {
+  AdlQueue.startAdlQueue(builder);
+  AdlQueue.addMarket(builder, market);
+  AdlQueue.addPositionsSide(builder, positionsSide);
+  AdlQueue.addEpoch(builder, epoch);
+  AdlQueue.addEntries(builder, entriesOffset);
+  AdlQueue.addQueueLength(builder, queueLength);
+  return AdlQueue.endAdlQueue(builder);
 }
 }
 

@@ -12,7 +12,6 @@
  *   - a subscriber whose unsent backlog passes `maxBackpressureBytes` is closed (4008 SLOW_CONSUMER); others are
  *     not slowed: every send is a copy into that connection's own buffer.
  */
-import { createHash } from 'node:crypto';
 import uWS from 'uWebSockets.js';
 import type { Engine, EpochResult } from '../engine/engine.js';
 import type { FillSettlement } from '../execution/clearing.js';
@@ -40,6 +39,7 @@ import {
 import { FeedErrorCode, FrameErrorCode } from './messages.js';
 import { AccountWatch } from './account-watch.js';
 import { AdlWatch } from './adl-watch.js';
+import { TokenRoles, type Role } from './auth.js';
 import { zeroStats, type FeedStats } from './stats.js';
 import { resolveServerOptions, type FeedServerOptions, type ResolvedServerOptions } from './server-options.js';
 
@@ -48,7 +48,7 @@ export type { FeedServerOptions } from './server-options.js';
 export type AcceptedFill = FillSettlement;
 export type { FeedStats } from './stats.js';
 
-export type Role = 'publisher' | 'subscriber';
+export type { Role } from './auth.js';
 
 /** WebSocket close codes the server uses (4000-4999 is the application range). */
 export const CloseCode = {
@@ -93,15 +93,13 @@ function assertNativeTransport(): void {
   }
 }
 
-const sha256 = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 export class FeedServer {
   private readonly app: uWS.TemplatedApp;
   private listenSocket: uWS.us_listen_socket | null = null;
   private readonly connections = new Set<Connection>();
   private nextConnectionId = 1;
-  /** sha256(token) -> role: lookups never compare secrets byte by byte. */
-  private readonly tokens = new Map<string, Role>();
+  private readonly tokens: TokenRoles;
   /** Accounts some connection subscribes to, and the state last sent for each. */
   private readonly watch: AccountWatch;
   /** Markets some connection watches the ADL queues of, and the queues last sent for each. */
@@ -125,8 +123,7 @@ export class FeedServer {
   ) {
     this.watch = new AccountWatch(engine);
     this.adl = new AdlWatch(engine);
-    for (const t of options.publisherTokens) this.tokens.set(sha256(t), 'publisher');
-    for (const t of options.subscriberTokens) this.tokens.set(sha256(t), 'subscriber');
+    this.tokens = new TokenRoles(options.publisherTokens, options.subscriberTokens);
     this.app = uWS.App();
     this.app.ws<Connection>(options.path, {
       maxPayloadLength: options.maxPayloadBytes,
@@ -141,7 +138,7 @@ export class FeedServer {
       close: (ws, code, reason) => this.closed(ws.getUserData(), code, Buffer.from(reason).toString()),
     });
     this.app.get(`${options.path}/stats`, (res, req) => {
-      if (this.roleOf(req.getHeader('authorization'), req.getQuery('token') ?? '') === undefined) {
+      if (this.tokens.roleOf(req.getHeader('authorization'), req.getQuery('token') ?? '') === undefined) {
         res.writeStatus('401 Unauthorized').end('UNAUTHORIZED');
         return;
       }
@@ -215,18 +212,12 @@ export class FeedServer {
 
   // ---- connections ----
 
-  private roleOf(authorization: string, queryToken: string): Role | undefined {
-    const bearer = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
-    const token = bearer ?? queryToken;
-    return token === '' ? undefined : this.tokens.get(sha256(token));
-  }
-
   private upgrade(res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {
     // Headers are only readable before the handler returns: read them all first.
     const key = req.getHeader('sec-websocket-key');
     const protocol = req.getHeader('sec-websocket-protocol');
     const extensions = req.getHeader('sec-websocket-extensions');
-    const role = this.roleOf(req.getHeader('authorization'), req.getQuery('token') ?? '');
+    const role = this.tokens.roleOf(req.getHeader('authorization'), req.getQuery('token') ?? '');
     if (role === undefined) {
       this.counters.upgradesRefused++;
       res.writeStatus('401 Unauthorized').writeHeader('WWW-Authenticate', 'Bearer').end('UNAUTHORIZED: a publisher or subscriber token is required');

@@ -37,7 +37,8 @@ export interface Transfer {
 
 export class Ledger {
   private readonly balances = new Map<EntryId, Atoms>();
-  private readonly log: Transfer[] = [];
+  /** Transfers applied so far. The ledger keeps balances, not history: the journal (issue 6) is the record. */
+  private applied = 0;
 
   balance(id: EntryId): Atoms {
     return this.balances.get(id) ?? 0n;
@@ -52,7 +53,7 @@ export class Ledger {
     for (const t of transfers) {
       this.balances.set(t.from, this.balance(t.from) - t.atoms);
       this.balances.set(t.to, this.balance(t.to) + t.atoms);
-      this.log.push(t);
+      this.applied++;
     }
   }
 
@@ -63,8 +64,8 @@ export class Ledger {
     return sum;
   }
 
-  get transfers(): readonly Transfer[] {
-    return this.log;
+  get transferCount(): number {
+    return this.applied;
   }
 
   entries(): [EntryId, Atoms][] {

@@ -108,7 +108,7 @@ export class Clearing {
   readonly money: Money;
   private readonly orders: OpenOrders;
   private readonly g = emptyGroup();
-  /** Per fund: (event time, balance) after each change within the drawdown window, oldest first. */
+  /** Per fund: (event time, balance) samples within the drawdown window that may still be its peak, oldest first. */
   private readonly fundHistory = new Map<EntryId, { time: number; atoms: Atoms }[]>();
 
   constructor(
@@ -433,8 +433,11 @@ export class Clearing {
   /** Records a fund's balance at `now` for the drawdown window (dropping what the window has left behind). */
   private recordFund(fund: EntryId, now: number): void {
     if (!Number.isFinite(this.config.fundDrawdown.max)) return;
+    // A sliding-window maximum: a sample no larger than a later one can never be the peak again, so it goes.
     const history = this.fundHistory.get(fund) ?? [];
-    history.push({ time: now, atoms: this.ledger.balance(fund) });
+    const atoms = this.ledger.balance(fund);
+    while (history.length > 0 && history[history.length - 1]!.atoms <= atoms) history.pop();
+    history.push({ time: now, atoms });
     while (history.length > 0 && history[0]!.time < now - this.config.fundDrawdown.windowUs) history.shift();
     this.fundHistory.set(fund, history);
   }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const DECISION_PATH = ['src/domain', 'src/tables', 'src/scan', 'src/execution', 'src/concurrency', 'src/risk', 'workers'];
+const DECISION_PATH = ['src/domain', 'src/tables', 'src/scan', 'src/execution', 'src/concurrency', 'src/risk', 'src/ledger', 'src/oracle', 'workers'];
 const FORBIDDEN = [/\bDate\.now\s*\(/, /\bnew Date\s*\(/, /\bMath\.random\s*\(/, /\bperformance\.now\s*\(/, /\bprocess\.hrtime\b/, /\bsetTimeout\s*\(/, /\bsetInterval\s*\(/];
 
 function sources(dir: string): string[] {

@@ -76,19 +76,6 @@ interface PlannedCap {
   limitPrice: number;
 }
 
-interface PlannedChange {
-  group: number;
-  account: number;
-  slot: number;
-  accountId: number;
-  marketId: number;
-  from: LifecycleState;
-  to: LifecycleState;
-  health: number;
-  equity: number;
-  maintenance: number;
-}
-
 interface PlannedCall {
   group: number;
   account: number;
@@ -98,6 +85,28 @@ interface PlannedCall {
   health: number;
   equity: number;
   maintenance: number;
+}
+
+/** A lifecycle transition: the group as a margin call describes it, and the states it left and entered. */
+interface PlannedChange extends PlannedCall {
+  from: LifecycleState;
+  to: LifecycleState;
+}
+
+/** One output row; the columns a kind does not use are 0. `slot` NONE: no position (a cross group). */
+interface OutputRow {
+  kind: number;
+  account: number;
+  slot: number;
+  side?: number;
+  reason?: number;
+  quantity?: number;
+  limitPrice?: number;
+  oraclePrice?: number;
+  health?: number;
+  equity?: number;
+  maintenance?: number;
+  updateSequence?: number;
 }
 
 export class Liquidator {
@@ -157,7 +166,7 @@ export class Liquidator {
       // A candidate has a requirement, so it is not flat, except in the overflow re-check, which sees every group.
       const change = this.observe(ref, account, isolated, g, overflowed && this.isFlat(ref), changes);
       // A margin call is raised on entering the margin-call state (once per stay, with hysteresis on leaving it).
-      if (change?.to === 'margin-call') calls.push(this.planCall(ref, account, isolated, g));
+      if (change?.to === 'margin-call') calls.push(change);
       if (canBeLiquidated(g.equity, g.maintenance)) {
         this.planGroup(ref, account, isolated, g, orders, capped);
       } else if (!isMarginCall(g.equity, g.maintenance, this.config.marginCallHealth) && !overflowed) {
@@ -350,19 +359,7 @@ export class Liquidator {
     const to = nextState(from, { health: health(g.equity, g.maintenance), flat, backstopped, deleveraged }, this.lifecycle);
     if (to === null) return undefined;
     this.setState(ref, to);
-    const t = this.t;
-    const change: PlannedChange = {
-      group: ref,
-      account,
-      slot: isolated ? refSlot(ref) : NONE,
-      accountId: t.accounts.id[account]!,
-      marketId: isolated ? t.markets.id[t.positions.market[refSlot(ref)]!]! : NONE,
-      from,
-      to,
-      health: health(g.equity, g.maintenance),
-      equity: g.equity,
-      maintenance: g.maintenance,
-    };
+    const change: PlannedChange = { ...this.planCall(ref, account, isolated, g), from, to };
     out.push(change);
     return change;
   }
@@ -413,71 +410,55 @@ export class Liquidator {
   }
 
   private writeOrder(row: number, o: PlannedOrder): void {
-    const out = this.t.output;
-    out.kind[row] = OutputKind.Order;
-    out.account[row] = o.account;
-    out.market[row] = this.t.positions.market[o.slot]!;
-    out.position[row] = o.slot;
-    out.side[row] = o.side >>> 0;
-    out.reason[row] = o.reason;
-    out.quantity[row] = o.quantity;
-    out.limitPrice[row] = o.limitPrice;
-    out.oraclePrice[row] = o.oraclePrice;
-    out.health[row] = o.health;
-    out.equity[row] = o.equity;
-    out.maintenance[row] = o.maintenance;
-    out.updateSequence[row] = this.t.positions.updateSequence[o.slot]!;
+    this.writeRow(row, {
+      kind: OutputKind.Order,
+      account: o.account,
+      slot: o.slot,
+      side: o.side >>> 0,
+      reason: o.reason,
+      quantity: o.quantity,
+      limitPrice: o.limitPrice,
+      oraclePrice: o.oraclePrice,
+      health: o.health,
+      equity: o.equity,
+      maintenance: o.maintenance,
+      updateSequence: this.t.positions.updateSequence[o.slot]!,
+    });
   }
 
   private writeChange(row: number, c: PlannedChange): void {
-    const out = this.t.output;
-    out.kind[row] = OutputKind.StateChange;
-    out.account[row] = c.account;
-    out.market[row] = c.slot === NONE ? NONE : this.t.positions.market[c.slot]!;
-    out.position[row] = c.slot;
-    out.side[row] = LIFECYCLE_STATES.indexOf(c.from);
-    out.reason[row] = LIFECYCLE_STATES.indexOf(c.to);
-    out.quantity[row] = 0;
-    out.limitPrice[row] = 0;
-    out.oraclePrice[row] = 0;
-    out.health[row] = c.health;
-    out.equity[row] = c.equity;
-    out.maintenance[row] = c.maintenance;
-    out.updateSequence[row] = 0;
+    const { account, slot, health, equity, maintenance } = c;
+    const side = LIFECYCLE_STATES.indexOf(c.from);
+    this.writeRow(row, { kind: OutputKind.StateChange, account, slot, side, reason: LIFECYCLE_STATES.indexOf(c.to), health, equity, maintenance });
   }
 
   private writeCapped(row: number, c: PlannedCap): void {
-    const out = this.t.output;
-    out.kind[row] = OutputKind.Capped;
-    out.account[row] = c.account;
-    out.market[row] = this.t.positions.market[c.slot]!;
-    out.position[row] = c.slot;
-    out.side[row] = 0;
-    out.reason[row] = CAP_NAMES.indexOf(c.cap);
-    out.quantity[row] = c.queued;
-    out.limitPrice[row] = c.limitPrice;
-    out.oraclePrice[row] = 0;
-    out.health[row] = 0;
-    out.equity[row] = 0;
-    out.maintenance[row] = 0;
-    out.updateSequence[row] = this.t.positions.updateSequence[c.slot]!;
+    const updateSequence = this.t.positions.updateSequence[c.slot]!;
+    const reason = CAP_NAMES.indexOf(c.cap);
+    this.writeRow(row, { kind: OutputKind.Capped, account: c.account, slot: c.slot, reason, quantity: c.queued, limitPrice: c.limitPrice, updateSequence });
   }
 
   private writeCall(row: number, c: PlannedCall): void {
+    const { account, slot, health, equity, maintenance } = c;
+    this.writeRow(row, { kind: OutputKind.MarginCall, account, slot, health, equity, maintenance });
+  }
+
+  /** Writes every column of one output row (the only place that does). */
+  private writeRow(row: number, r: OutputRow): void {
     const out = this.t.output;
-    out.kind[row] = OutputKind.MarginCall;
-    out.account[row] = c.account;
-    out.market[row] = c.slot === NONE ? NONE : this.t.positions.market[c.slot]!;
-    out.position[row] = c.slot;
-    out.side[row] = 0;
-    out.reason[row] = 0;
-    out.quantity[row] = 0;
-    out.limitPrice[row] = 0;
-    out.oraclePrice[row] = 0;
-    out.health[row] = c.health;
-    out.equity[row] = c.equity;
-    out.maintenance[row] = c.maintenance;
-    out.updateSequence[row] = 0;
+    out.kind[row] = r.kind;
+    out.account[row] = r.account;
+    out.market[row] = r.slot === NONE ? NONE : this.t.positions.market[r.slot]!;
+    out.position[row] = r.slot;
+    out.side[row] = r.side ?? 0;
+    out.reason[row] = r.reason ?? 0;
+    out.quantity[row] = r.quantity ?? 0;
+    out.limitPrice[row] = r.limitPrice ?? 0;
+    out.oraclePrice[row] = r.oraclePrice ?? 0;
+    out.health[row] = r.health ?? 0;
+    out.equity[row] = r.equity ?? 0;
+    out.maintenance[row] = r.maintenance ?? 0;
+    out.updateSequence[row] = r.updateSequence ?? 0;
   }
 }
 

@@ -1,18 +1,10 @@
 /** The feed section's tables on stdout (bench/feed.ts); the JSON file carries the same figures unformatted. */
 import { type FeedPlan, type FeedResult } from './feed.js';
+import { int, table } from './report.js';
 import { fmtCount } from './scan-throughput.js';
 
-const int = (x: number): string => Math.round(x).toLocaleString('en-US');
 const rate = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : `${(x / 1e3).toFixed(1)} k`);
 const ratio = (x: number): string => `${x.toFixed(2)}x`;
-
-/** Left-aligns the first `left` columns, right-aligns the rest (as report.ts's tables). */
-function table(header: readonly string[], rows: readonly (readonly string[])[], left = 1): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => (i < left ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
 
 export function feedLatencyTable(r: FeedResult): string {
   const l = r.latency;

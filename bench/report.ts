@@ -30,11 +30,11 @@ export function machineLine(m: MachineInfo): string {
   return `${m.cpu}, ${m.cores} cores, node ${m.node}, ${m.os}, ${(m.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB`;
 }
 
-const int = (x: number): string => Math.round(x).toLocaleString('en-US');
+export const int = (x: number): string => Math.round(x).toLocaleString('en-US');
 const rate = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(1)} M` : `${(x / 1e3).toFixed(1)} k`);
 
 /** Left-aligns the first `left` columns, right-aligns the rest. */
-function table(header: readonly string[], rows: readonly (readonly string[])[], left = 1): string {
+export function table(header: readonly string[], rows: readonly (readonly string[])[], left = 1): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]): string =>
     cells.map((c, i) => (i < left ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();

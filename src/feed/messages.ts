@@ -4,6 +4,8 @@
  */
 import type { LiquidationOrder, MarginCall } from '../execution/orders.js';
 import type { PositionUpdate } from '../tables/writer.js';
+import type { CrossSummary } from '../risk/account-report.js';
+import type { OrderFill } from '../execution/open-orders.js';
 
 export type { LiquidationOrder, MarginCall, PositionUpdate };
 
@@ -34,15 +36,8 @@ export interface CollateralUpdate {
   readonly collateral: number;
 }
 
-export interface Fill {
-  readonly orderId: string;
-  readonly account: number;
-  readonly market: number;
-  /** Base units, > 0. */
-  readonly quantity: number;
-  readonly price: number;
-  readonly eventTimeUs: number;
-}
+/** A fill of one of our orders, as the engine takes it (`Engine.fill`). */
+export type Fill = OrderFill;
 
 export interface Topics {
   readonly markets: readonly number[];
@@ -83,19 +78,10 @@ export interface AdlQueue {
   readonly entries: readonly AdlEntry[];
 }
 
-/** An account's cross group after an epoch (engine.account() without the positions). */
-export interface AccountState {
+/** An account's cross group after an epoch (engine.account() without the positions); health Infinity: no requirement. */
+export interface AccountState extends Omit<CrossSummary, 'id'> {
   readonly account: number;
   readonly epoch: number;
-  readonly collateral: number;
-  readonly equity: number;
-  readonly initialMargin: number;
-  readonly maintenanceMargin: number;
-  readonly freeCollateral: number;
-  /** Infinity when the cross group has no requirement. */
-  readonly health: number;
-  readonly liquidatable: boolean;
-  readonly marginCall: boolean;
 }
 
 export type MarketState = 'paused' | 'resumed';

@@ -36,18 +36,10 @@ export interface PositionReport {
   readonly adlRank: number;
 }
 
-export interface AccountReport {
-  readonly id: number;
-  readonly collateral: number;
-  /** Of the cross group. */
-  readonly equity: number;
-  readonly initialMargin: number;
-  readonly maintenanceMargin: number;
-  readonly freeCollateral: number;
+/** An account as `engine.account()` reports it: its cross group and every position. */
+export interface AccountReport extends Omit<CrossSummary, 'health'> {
   /** null when the cross group has no requirement (health would be infinite). */
   readonly health: number | null;
-  readonly liquidatable: boolean;
-  readonly marginCall: boolean;
   readonly positions: PositionReport[];
 }
 

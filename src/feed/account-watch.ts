@@ -4,10 +4,10 @@
  */
 import type { Engine } from '../engine/engine.js';
 import type { AccountState } from './messages.js';
+import { Watchers } from './watchers.js';
 
 export class AccountWatch {
-  /** Account id -> how many connections watch it. */
-  private readonly watchers = new Map<number, number>();
+  private readonly watchers = new Watchers();
   private readonly last = new Map<number, AccountState>();
 
   constructor(private readonly engine: Engine) {}
@@ -18,23 +18,18 @@ export class AccountWatch {
 
   /** Adds a watcher; returns the account's state now (undefined while the account does not exist). */
   watch(account: number): AccountState | undefined {
-    this.watchers.set(account, (this.watchers.get(account) ?? 0) + 1);
+    this.watchers.add(account);
     return this.state(account);
   }
 
   unwatch(account: number): void {
-    const n = (this.watchers.get(account) ?? 1) - 1;
-    if (n > 0) this.watchers.set(account, n);
-    else {
-      this.watchers.delete(account);
-      this.last.delete(account);
-    }
+    if (this.watchers.remove(account)) this.last.delete(account);
   }
 
   /** After an epoch: the watched accounts whose state differs from the one last sent. */
   changed(): Map<number, AccountState> {
     const changed = new Map<number, AccountState>();
-    for (const account of this.watchers.keys()) {
+    for (const account of this.watchers.ids()) {
       const before = this.last.get(account);
       const now = this.state(account);
       if (now !== undefined && (before === undefined || !sameState(before, now))) changed.set(account, now);

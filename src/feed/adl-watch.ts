@@ -9,13 +9,13 @@
 import type { Engine } from '../engine/engine.js';
 import { isUnwindError } from '../errors.js';
 import { ADL_ENTRIES_PER_FRAME, type AdlQueue } from './messages.js';
+import { Watchers } from './watchers.js';
 
 /** Both sides of a market, in the order they are sent: the longs' queue, then the shorts'. */
 const SIDES = [1, -1] as const;
 
 export class AdlWatch {
-  /** Market id -> how many connections watch it. */
-  private readonly watchers = new Map<number, number>();
+  private readonly watchers = new Watchers();
   /** Market id -> digests of the queues last sent to its watchers, per SIDES. */
   private readonly last = new Map<number, string[]>();
 
@@ -35,20 +35,14 @@ export class AdlWatch {
 
   /** Adds a watcher, given the `queues` just sent to it as its snapshot. */
   watch(market: number, queues: readonly AdlQueue[]): void {
-    const n = this.watchers.get(market) ?? 0;
-    this.watchers.set(market, n + 1);
+    const n = this.watchers.add(market);
     // Only a first watcher sets the baseline: the others were sent the queues of `last`, which a snapshot must not
     // overwrite, or a change they have not seen would look already sent.
     if (n === 0) this.last.set(market, queues.map(digest));
   }
 
   unwatch(market: number): void {
-    const n = (this.watchers.get(market) ?? 1) - 1;
-    if (n > 0) this.watchers.set(market, n);
-    else {
-      this.watchers.delete(market);
-      this.last.delete(market);
-    }
+    if (this.watchers.remove(market)) this.last.delete(market);
   }
 
   /**
@@ -57,7 +51,7 @@ export class AdlWatch {
    */
   changed(failed: (market: number, error: unknown) => void): AdlQueue[] {
     const out: AdlQueue[] = [];
-    for (const market of this.watchers.keys()) {
+    for (const market of this.watchers.ids()) {
       let queues: AdlQueue[];
       try {
         queues = this.queues(market);

@@ -42,3 +42,17 @@ export class UnwindError extends Error {
 export function isUnwindError(e: unknown): e is UnwindError {
   return e instanceof UnwindError;
 }
+
+/**
+ * A checker of a config object's numeric fields: `check(name, ok, expected)` throws INVALID_CONFIG naming
+ * `${field}.${name}` unless the value is a number (not NaN) that `ok` accepts. Throws at once if `c` is no object.
+ */
+export function configNumbers<T extends object>(c: T, field: string): (name: keyof T & string, ok: (v: number) => boolean, expected: string) => void {
+  if (c === null || typeof c !== 'object') throw new UnwindError(ErrorCode.InvalidConfig, 'expected an object', field);
+  return (name, ok, expected) => {
+    const v: unknown = c[name];
+    if (typeof v !== 'number' || Number.isNaN(v) || !ok(v)) {
+      throw new UnwindError(ErrorCode.InvalidConfig, `expected ${expected}, got ${String(v)}`, `${field}.${name}`);
+    }
+  };
+}

@@ -35,7 +35,7 @@
  * Cooldowns (the step-down's 30 s), the sticky exit buffer and the per-account, per-market and global caps belong
  * to the state machine and the executor, which apply them on top of this decision.
  */
-import { ErrorCode, UnwindError } from '../errors.js';
+import { configNumbers } from '../errors.js';
 import { canBeLiquidated, health } from './margin.js';
 import { maintenanceMargin, type TierSchedule } from './tiers.js';
 
@@ -174,13 +174,7 @@ export function closeQuantity(input: SizingInput, policy: SizingPolicy = DEFAULT
 
 /** Throws INVALID_CONFIG naming the field (`${field}.targetHealth`, ...) unless `p` is a usable policy. */
 export function validateSizingPolicy(p: SizingPolicy, field = 'sizing'): SizingPolicy {
-  if (p === null || typeof p !== 'object') throw new UnwindError(ErrorCode.InvalidConfig, 'expected an object', field);
-  const check = (name: keyof SizingPolicy, ok: (v: number) => boolean, expected: string): void => {
-    const v = p[name];
-    if (typeof v !== 'number' || Number.isNaN(v) || !ok(v)) {
-      throw new UnwindError(ErrorCode.InvalidConfig, `expected ${expected}, got ${String(v)}`, `${field}.${name}`);
-    }
-  };
+  const check = configNumbers(p, field);
   check('targetHealth', (v) => v > 1 && v < Infinity, 'a finite number > 1');
   check('minNotional', (v) => v >= 0 && v < Infinity, 'a finite number >= 0');
   check('maxPortion', (v) => v > 0 && v <= 1, 'a number in (0, 1]');

@@ -33,7 +33,7 @@
  * Memory stays bounded by the orders of one interval and one window (plus those in flight): account usage is dropped
  * when the interval ends, market usage when it leaves the window.
  */
-import { ErrorCode, UnwindError } from '../errors.js';
+import { configNumbers, ErrorCode, UnwindError } from '../errors.js';
 
 export interface CapsConfig {
   /** Largest liquidated notional per account per interval, quote units, >= 0. Infinity disables. */
@@ -295,13 +295,7 @@ export class LiquidationCaps {
 
 /** Throws INVALID_CONFIG naming the field (`${field}.intervalUs`, ...) unless `c` is a usable config. */
 export function validateCaps(c: CapsConfig, field = 'caps'): CapsConfig {
-  if (c === null || typeof c !== 'object') throw new UnwindError(ErrorCode.InvalidConfig, 'expected an object', field);
-  const check = (name: keyof CapsConfig, ok: (v: number) => boolean, expected: string): void => {
-    const v = c[name];
-    if (typeof v !== 'number' || Number.isNaN(v) || !ok(v)) {
-      throw new UnwindError(ErrorCode.InvalidConfig, `expected ${expected}, got ${String(v)}`, `${field}.${name}`);
-    }
-  };
+  const check = configNumbers(c, field);
   check('accountNotionalPerInterval', (v) => v >= 0, 'a number >= 0 (Infinity disables)');
   check('accountInsuranceLossPerInterval', (v) => v >= 0, 'a number >= 0 (Infinity disables)');
   check('intervalUs', (v) => v > 0 && v < Infinity, 'a finite number of microseconds > 0');

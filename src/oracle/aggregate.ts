@@ -31,7 +31,7 @@
  * price toward that median. It does NOT put the price within the honest prices [min p, max p] when honest confidences
  * are non-zero: an adversary can push the median to an honest p + c (or, clamped, to m * (1 + f) +- its own c).
  */
-import { ErrorCode, UnwindError } from '../errors.js';
+import { configNumbers, ErrorCode, UnwindError } from '../errors.js';
 
 export interface SourceQuote {
   /** Source id: a non-negative safe integer, unique within one call. */
@@ -144,13 +144,7 @@ export function weightedPercentile(values: readonly { readonly value: number; re
 
 /** Throws INVALID_CONFIG naming `${field}.maxAgeUs`, ... unless `p` is a usable policy. */
 export function validateAggregationPolicy(p: AggregationPolicy, field = 'policy'): AggregationPolicy {
-  if (p === null || typeof p !== 'object') throw new UnwindError(ErrorCode.InvalidConfig, 'expected an object', field);
-  const check = (name: keyof AggregationPolicy, ok: (v: number) => boolean, expected: string): void => {
-    const v = p[name];
-    if (typeof v !== 'number' || Number.isNaN(v) || !ok(v)) {
-      throw new UnwindError(ErrorCode.InvalidConfig, `expected ${expected}, got ${String(v)}`, `${field}.${name}`);
-    }
-  };
+  const check = configNumbers(p, field);
   check('maxAgeUs', (v) => v >= 0, 'a number >= 0 (Infinity: never stale)');
   check('minFreshSources', (v) => Number.isSafeInteger(v) && v >= 1, 'an integer >= 1');
   check('clampFraction', (v) => v >= 0, 'a number >= 0 (Infinity: no clamp)');

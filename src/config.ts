@@ -68,7 +68,6 @@ export interface ResolvedConfig extends LiquidatorConfig {
   readonly scanWorkers: number;
   readonly autoEpoch: boolean;
   readonly quoteDecimals: number;
-  readonly fees: FeePolicy;
   readonly maxOpenOrders: number;
   readonly autoDeleverage: boolean;
   readonly deficitPolicy: 'adl' | 'socialized';
@@ -147,7 +146,6 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
     lifecycle,
     caps,
     stepDownCooldownUs: nonNegative(c.stepDownCooldownUs ?? 30_000_000, 'stepDownCooldownUs'),
-    liquidationFeeFraction: fees.maxFeeFraction,
     quoteDecimals,
     fees,
     maxOpenOrders,

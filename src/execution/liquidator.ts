@@ -10,6 +10,7 @@
 import { canBeLiquidated, health, isMarginCall, notional } from '../domain/margin.js';
 import { fillablePrice, underwaterness } from '../domain/liquidation.js';
 import { closeQuantity, type SizingPolicy } from '../domain/sizing.js';
+import type { FeePolicy } from '../ledger/settle.js';
 import { CAP_NAMES, LiquidationCaps, type CapName, type CapsConfig } from './caps.js';
 import { LIFECYCLE_STATES, nextState, type LifecycleConfig, type LifecycleState } from './lifecycle.js';
 import { MAX_TIERS, tieredMargin } from '../domain/tiers.js';
@@ -26,8 +27,8 @@ export interface LiquidatorConfig {
   readonly sizing: SizingPolicy;
   /** After a large position's step, event time before it is planned again (Hyperliquid: 30 s). */
   readonly stepDownCooldownUs: number;
-  /** The liquidation fee cap as a fraction of closed notional: sizing keeps the target after paying it. */
-  readonly liquidationFeeFraction: number;
+  /** The liquidation fee policy: sizing keeps the target health after paying the fee cap. */
+  readonly fees: FeePolicy;
   /** dYdX BA: scales how far the fillable price concedes as equity falls. Default 1. */
   readonly bankruptcyAdjustment: number;
   /** dYdX SMMR: the largest concession, as a fraction of the position's maintenance margin. Default 0.1. */
@@ -270,7 +271,7 @@ export class Liquidator {
           equity,
           totalMaintenance: maintenance,
           maintenanceAt: (r) => tieredMargin(r * mark, mk.tierUpperBound, mk.maintenanceFraction, mk.maintenanceAmount, m * MAX_TIERS, mk.tierCount[m]!),
-          feeFraction: c.liquidationFeeFraction,
+          feeFraction: c.fees.maxFeeFraction,
         },
         c.sizing,
       );

@@ -81,7 +81,7 @@ export function decodeFrame(bytes: Uint8Array, maxBytes?: number): DecodeResult;
  * As above, but a PriceTicks frame is decoded into `ticksInto` (reused; no object per tick) and returned as a
  * `tickBatch` message referring to it. Validation and error codes are the same.
  */
-export function decodeFrame(bytes: Uint8Array, maxBytes: number, ticksInto: TickBatch): DecodeResult | TickBatchMessage;
+export function decodeFrame(bytes: Uint8Array, maxBytes: number, ticksInto: TickBatch): Exclude<DecodeResult, { kind: 'ticks' }> | TickBatchMessage;
 export function decodeFrame(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_FRAME_BYTES, ticksInto?: TickBatch): DecodeResult | TickBatchMessage {
   try {
     return decodeUnchecked(bytes, maxBytes, ticksInto);

@@ -319,10 +319,9 @@ export class FeedServer {
   }
 
   /** Applies one decoded message; throws UnwindError to reject it, having changed nothing. */
-  private apply(c: Connection, m: FeedMessage | TickBatchMessage): void {
+  private apply(c: Connection, m: Exclude<FeedMessage, { kind: 'ticks' }> | TickBatchMessage): void {
     switch (m.kind) {
       case 'tickBatch':
-      case 'ticks':
       case 'positions':
       case 'collateral':
       case 'fills':
@@ -345,7 +344,7 @@ export class FeedServer {
     }
   }
 
-  private ingest(m: Extract<FeedMessage, { kind: 'ticks' | 'positions' | 'collateral' | 'fills' | 'expiries' }> | TickBatchMessage): void {
+  private ingest(m: Extract<FeedMessage, { kind: 'positions' | 'collateral' | 'fills' | 'expiries' }> | TickBatchMessage): void {
     const e = this.engine;
     switch (m.kind) {
       case 'tickBatch': {
@@ -355,11 +354,6 @@ export class FeedServer {
         this.counters.ticksIn += b.length;
         return;
       }
-      case 'ticks':
-        // One frame is one batch: every tick is validated before any lands, and all land in the same epoch.
-        e.pushPrices(m.ticks.map((t) => ({ market: t.market, price: t.price })));
-        this.counters.ticksIn += m.ticks.length;
-        return;
       case 'positions':
         e.upsertPositions(m.positions);
         this.counters.positionUpdatesIn += m.positions.length;

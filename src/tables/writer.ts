@@ -224,9 +224,13 @@ export class TableWriter {
     if (this.busy || this.staged.length > 0) {
       // Staged as one copy per batch (the caller reuses its columns).
       const ms = index.slice(0, n);
-      const ps = new Float64Array(n);
-      for (let i = 0; i < n; i++) ps[i] = prices[i]!;
-      const ts = eventTimesUs === undefined ? undefined : Float64Array.from({ length: n }, (_, i) => eventTimesUs[i]!);
+      const copy = (xs: ArrayLike<number>): Float64Array => {
+        const out = new Float64Array(n);
+        for (let i = 0; i < n; i++) out[i] = xs[i]!;
+        return out;
+      };
+      const ps = copy(prices);
+      const ts = eventTimesUs === undefined ? undefined : copy(eventTimesUs);
       this.staged.push(() => land(ms, ps, ts));
     } else {
       land(index, prices, eventTimesUs);

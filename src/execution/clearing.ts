@@ -314,7 +314,7 @@ export class Clearing {
       return amounts[i]! > 0n ? [{ from, to, atoms: amounts[i]!, reason: 'socialized-loss' as const }] : [];
     });
     this.ledger.apply(transfers);
-    for (const x of [...payers.map((y) => ({ slot: y.slot, a: y.a })), { slot, a }]) this.syncCollateral(x.a, x.slot, sequence);
+    for (const x of [...payers.map((y) => ({ slot: y.slot, a: y.a })), { slot, a }]) this.writeBack(x.a, x.slot, sequence);
     return {
       sequence,
       account,
@@ -324,15 +324,19 @@ export class Clearing {
     };
   }
 
-  /** Writes a position's collateral (its own if isolated, else its account's) from the ledger to the tables. */
-  private syncCollateral(a: number, slot: number, sequence: number): void {
+  /**
+   * Writes a position's collateral (its own if isolated, else its account's) from the ledger to the tables, and its
+   * size when a close changed it (`sizeAfter`), as input `sequence`. Returns the collateral, quote units.
+   */
+  private writeBack(a: number, slot: number, sequence: number, sizeAfter?: number): number {
     const t = this.t;
     const p = t.positions;
     const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
     const entryId = collateralEntry({ account: t.accounts.id[a]!, market: t.markets.id[p.market[slot]!]!, isolated });
     const balance = this.money.toQuote(this.ledger.balance(entryId));
-    if (isolated) this.writer.setPositionAt(slot, p.size[slot]!, p.entryPrice[slot]!, balance, sequence);
-    else this.writer.setCollateralAt(a, balance);
+    if (sizeAfter !== undefined || isolated) this.writer.setPositionAt(slot, sizeAfter ?? p.size[slot]!, p.entryPrice[slot]!, isolated ? balance : null, sequence);
+    if (!isolated) this.writer.setCollateralAt(a, balance);
+    return balance;
   }
 
   /** Closes `quantity` of a position at `price`: realized PnL against clearing, size and collateral to the tables. */
@@ -346,11 +350,8 @@ export class Clearing {
     const collateral = collateralEntry({ account, market, isolated });
     const realized = this.money.floor(Math.sign(size) * quantity * (price - p.entryPrice[slot]!));
     this.ledger.apply(signedTransfer(entry.clearing(market), collateral, realized, 'adl'));
-    const left = Math.abs(size) - quantity;
-    const sizeAfter = left <= 1e-12 * Math.abs(size) ? 0 : Math.sign(size) * left;
-    const balance = this.money.toQuote(this.ledger.balance(collateral));
-    this.writer.setPositionAt(slot, sizeAfter, p.entryPrice[slot]!, isolated ? balance : null, sequence);
-    if (!isolated) this.writer.setCollateralAt(a, balance);
+    const sizeAfter = sizeAfterClose(size, quantity);
+    this.writeBack(a, slot, sequence, sizeAfter);
     return { realizedPnl: this.money.toQuote(realized), sizeAfter };
   }
 
@@ -363,7 +364,7 @@ export class Clearing {
     const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
     const closed = Math.min(quantity, Math.abs(size));
     const group = isolated ? isolatedGroup(t, slot, this.g) : crossGroup(t, a, this.g);
-    const sizeAfter = Math.abs(size) - closed <= 1e-12 * Math.abs(size) ? 0 : size - Math.sign(size) * closed;
+    const sizeAfter = sizeAfterClose(size, closed);
     const mark = t.markets.markPrice[m]!;
     const maintenanceReleased = positionMaintenance(t, slot) - maintenanceMargin(Math.abs(sizeAfter) * mark, scheduleOf(t, m));
     const account = t.accounts.id[a]!;
@@ -448,19 +449,14 @@ export class Clearing {
 
   /** At landing: every earlier input is in the tables. */
   private settle(f: OrderFill, a: number, slot: number, sequence: number, orderRemaining: number): FillSettlement {
-    const t = this.t;
-    const p = t.positions;
-    const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
-    this.writer.advanceTime(p.market[slot]!, f.eventTimeUs);
+    const m = this.t.positions.market[slot]!;
+    this.writer.advanceTime(m, f.eventTimeUs);
     const { closed, sizeAfter, settlement: s } = this.settlementOf(a, slot, f.quantity, f.price);
-    const collateral = collateralEntry({ account: f.account, market: f.market, isolated });
     if (s !== undefined) {
       this.ledger.apply(s.transfers);
-      this.recordFund(fundEntry(this.config.fees, f.market), this.t.markets.eventTimeUs[p.market[slot]!]!);
+      this.recordFund(fundEntry(this.config.fees, f.market), this.t.markets.eventTimeUs[m]!);
     }
-    const collateralAfter = this.money.toQuote(this.ledger.balance(collateral));
-    this.writer.setPositionAt(slot, sizeAfter, p.entryPrice[slot]!, isolated ? collateralAfter : null, sequence);
-    if (!isolated) this.writer.setCollateralAt(a, collateralAfter);
+    const collateralAfter = this.writeBack(a, slot, sequence, sizeAfter);
     const q = (x: Atoms | undefined): number => this.quote(x);
     return {
       ...f,
@@ -476,4 +472,10 @@ export class Clearing {
       orderRemaining,
     };
   }
+}
+
+/** What closing `closed` base units leaves of a signed position; a remainder within 1e-12 of its size is flat. */
+function sizeAfterClose(size: number, closed: number): number {
+  const left = Math.abs(size) - closed;
+  return left <= 1e-12 * Math.abs(size) ? 0 : Math.sign(size) * left;
 }

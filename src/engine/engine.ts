@@ -31,6 +31,12 @@ export interface EpochResult extends EpochOutput {
 
 type Listener<T> = (value: T) => void;
 
+/** Adds `listener` to `set`; returns the function that removes it. */
+function subscribe<T>(set: Set<Listener<T>>, listener: Listener<T>): () => void {
+  set.add(listener);
+  return () => set.delete(listener);
+}
+
 export class Engine {
   readonly config: ResolvedConfig;
   readonly tables: Tables;
@@ -277,40 +283,32 @@ export class Engine {
 
   /** Calls `listener` with every order, in emission order. Returns an unsubscribe function. */
   onOrder(listener: Listener<LiquidationOrder>): () => void {
-    this.orderListeners.add(listener);
-    return () => this.orderListeners.delete(listener);
+    return subscribe(this.orderListeners, listener);
   }
   onMarginCall(listener: Listener<MarginCall>): () => void {
-    this.callListeners.add(listener);
-    return () => this.callListeners.delete(listener);
+    return subscribe(this.callListeners, listener);
   }
   /** Every lifecycle transition of a margin group (healthy, margin-call, liquidating, closed), in emission order. */
   onStateChange(listener: Listener<StateChange>): () => void {
-    this.stateListeners.add(listener);
-    return () => this.stateListeners.delete(listener);
+    return subscribe(this.stateListeners, listener);
   }
   /** Deficits spread over the opposite side (deficitPolicy 'socialized'). */
   onSocializedLoss(listener: Listener<SocializedLoss>): () => void {
-    this.socializedListeners.add(listener);
-    return () => this.socializedListeners.delete(listener);
+    return subscribe(this.socializedListeners, listener);
   }
   onDeleverage(listener: Listener<Deleveraging>): () => void {
-    this.deleverageListeners.add(listener);
-    return () => this.deleverageListeners.delete(listener);
+    return subscribe(this.deleverageListeners, listener);
   }
   /** Every fill as it settles (see `fill`). */
   onFill(listener: Listener<FillSettlement>): () => void {
-    this.fillListeners.add(listener);
-    return () => this.fillListeners.delete(listener);
+    return subscribe(this.fillListeners, listener);
   }
   onEpoch(listener: Listener<EpochResult>): () => void {
-    this.epochListeners.add(listener);
-    return () => this.epochListeners.delete(listener);
+    return subscribe(this.epochListeners, listener);
   }
   /** Errors of automatic epochs (an explicit `step()` rejects instead). */
   onError(listener: Listener<unknown>): () => void {
-    this.errorListeners.add(listener);
-    return () => this.errorListeners.delete(listener);
+    return subscribe(this.errorListeners, listener);
   }
 
   /** Every order from now on, as an async iterator; ends when the engine closes. */

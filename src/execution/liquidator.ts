@@ -153,6 +153,8 @@ export class Liquidator {
       this.caps.settled(f.id, filled * f.limit, this.now);
       this.flight.delete(slot);
     }
+    // Cooldowns end with their time, or with the position.
+    for (const [slot, until] of this.cooldown) if (until <= this.now || t.positions.size[slot] === 0) this.cooldown.delete(slot);
     const orders: PlannedOrder[] = [];
     const calls: PlannedCall[] = [];
     const changes: PlannedChange[] = [];
@@ -254,7 +256,6 @@ export class Liquidator {
     // Partial sizing plans the group as a whole: wait while any of its orders is in flight, or a large position of
     // it cools down after a step (Hyperliquid: 30 s of event time), unless health falls below the emergency level.
     if (slots.some(inFlight)) return;
-    for (const [slot, until] of this.cooldown) if (until <= this.now || t.positions.size[slot] === 0) this.cooldown.delete(slot);
     if (slots.some((s) => this.cooldown.has(s))) return;
     const planned = slots.flatMap((s) => this.planOrder(s, account, reason, g)).sort(compareOrders);
     let equity = g.equity;

@@ -8,6 +8,7 @@ import { DEFAULT_QUOTE_DECIMALS } from './ledger/money.js';
 import { DEFAULT_FEE_POLICY, type FeePolicy } from './ledger/settle.js';
 import { DEFAULT_LIFECYCLE } from './execution/lifecycle.js';
 import { NO_CAPS, validateCaps, type CapsConfig } from './execution/caps.js';
+import type { OracleConfig } from './oracle/oracle.js';
 import { DEFAULT_SIZING_POLICY, validateSizingPolicy, type SizingPolicy } from './domain/sizing.js';
 
 export interface EngineConfig {
@@ -61,6 +62,11 @@ export interface EngineConfig {
    * are a starting point.
    */
   readonly caps?: Partial<CapsConfig>;
+  /**
+   * Oracle markets (README "Oracle and mark price"): each listed market takes its oracle and mark prices from its
+   * sources' signed reports, aggregated and guarded; a market not listed takes direct prices (pushPrice).
+   */
+  readonly oracle?: OracleConfig;
 }
 
 export interface ResolvedConfig extends LiquidatorConfig {

@@ -23,6 +23,18 @@ export const ErrorCode = {
   LayoutMismatch: 'LAYOUT_MISMATCH',
   /** uWebSockets.js loaded its slow JavaScript fallback instead of the native binary. */
   TransportUnavailable: 'TRANSPORT_UNAVAILABLE',
+  /** A price report for a market with oracle sources came unsigned while the deployment requires signatures. */
+  UnsignedReport: 'UNSIGNED_REPORT',
+  /** A price report's Ed25519 signature does not verify under its source's registered key. */
+  BadSignature: 'BAD_SIGNATURE',
+  /** A price report from a source the market's key registry does not list. */
+  UnknownSource: 'UNKNOWN_SOURCE',
+  /** A price report whose source sequence does not exceed the last one accepted from that source in that market. */
+  ReplayedReport: 'REPLAYED_REPORT',
+  /** A direct price for a market whose price comes from its oracle sources. */
+  OracleMarket: 'ORACLE_MARKET',
+  /** An action the operator's kill switch forbids in that market. */
+  KillSwitch: 'KILL_SWITCH',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -20,6 +20,10 @@ import { Clearing, type Deleveraging, type FillPreview, type FillSettlement, typ
 import type { AdlQueueEntry } from '../domain/adl.js';
 import type { OrderFill } from '../execution/open-orders.js';
 import { entry, type Ledger } from '../ledger/ledger.js';
+import { OracleLayer, resolveOracleConfig, type OracleStats } from '../oracle/oracle.js';
+import { reportColumns, type ReportColumns, type SourceReport } from '../oracle/report.js';
+import type { BookTop } from '../oracle/mark.js';
+import { killLevelOf, MarketModes, type KillLevel, type MarketStatusChange } from '../execution/market-mode.js';
 
 export interface EpochResult extends EpochOutput {
   readonly epoch: number;
@@ -55,11 +59,17 @@ export class Engine {
   private readonly epochListeners = new Set<Listener<EpochResult>>();
   private readonly errorListeners = new Set<Listener<unknown>>();
   private readonly closeListeners = new Set<() => void>();
+  private readonly statusListeners = new Set<Listener<MarketStatusChange>>();
+  private readonly modes = new MarketModes();
+  /** Scratch for pushTicks: the rows of a batch that go to oracle markets, and the direct ones as columns. */
+  private oracleRows = new Int32Array(256);
+  private direct = { market: new Float64Array(256), price: new Float64Array(256), time: new Float64Array(256) };
 
   private constructor(
     config: ResolvedConfig,
     tables: Tables,
     private readonly backend: Backend,
+    private readonly oracle: OracleLayer,
   ) {
     this.config = config;
     this.tables = tables;
@@ -71,9 +81,14 @@ export class Engine {
   /** Allocates the tables and starts the threads. */
   static async start(config: EngineConfig = {}): Promise<Engine> {
     const c = resolveConfig(config);
+    const oracle = new OracleLayer(resolveOracleConfig(config.oracle));
+    if (oracle.marketIds.length > 0 && oracle.config.signatures === 'off') {
+      // Never silently: turning signatures off is visible on stderr and in oracleStats().signatures.
+      process.emitWarning('oracle.signatures is off: unsigned price reports are accepted for oracle markets', { code: 'UNWIND_SIGNATURES_OFF' });
+    }
     const tables = allocateTables(c.capacity);
     const backend = c.scanWorkers === 0 ? new InlineBackend(tables, c) : await ThreadedBackend.start(tables, c, c.scanWorkers);
-    return new Engine(c, tables, backend);
+    return new Engine(c, tables, backend, oracle);
   }
 
   // ---- inputs: each validates synchronously, throws UnwindError and changes nothing on rejection ----
@@ -101,6 +116,8 @@ export class Engine {
   addMarketAt(spec: MarketSpec, field: string): void {
     this.open();
     this.writer.addMarket(spec, field);
+    // An oracle market starts paused (ORACLE_STALE) until enough of its sources have reported.
+    if (this.oracle.has(spec.id)) this.evaluateOracle([spec.id]);
   }
   addAccountAt(id: number, collateral: number, field: string): void {
     this.open();
@@ -116,6 +133,7 @@ export class Engine {
 
   pushPrice(market: number, price: number, oraclePrice?: number): void {
     this.open();
+    this.directOnly(market, 'market');
     this.writer.setPrice(oraclePrice === undefined ? { market, price } : { market, price, oraclePrice });
     this.schedule();
   }
@@ -142,6 +160,7 @@ export class Engine {
   /** Several prices as one batch: all land in the same epoch. Validates all before accepting any. */
   pushPrices(updates: readonly PriceUpdate[]): void {
     this.open();
+    updates.forEach((u, i) => this.directOnly(u?.market, `[${i}].market`));
     this.writer.setPrices(updates);
     this.schedule();
   }
@@ -152,8 +171,148 @@ export class Engine {
    */
   pushPriceColumns(marketIds: ArrayLike<number>, prices: ArrayLike<number>, n: number, eventTimesUs?: ArrayLike<number>): void {
     this.open();
+    if (this.oracle.marketIds.length > 0) for (let i = 0; i < n; i++) this.directOnly(marketIds[i], `[${i}].market`);
     this.writer.setPriceColumns(marketIds, prices, n, eventTimesUs);
     this.schedule();
+  }
+
+  // ---- the oracle layer (src/oracle): source reports, book data, the clock, the kill switch ----
+
+  /**
+   * Price reports from sources: one batch, checked whole before any is taken (UNKNOWN_SOURCE, UNSIGNED_REPORT,
+   * BAD_SIGNATURE, REPLAYED_REPORT, ...; counted in oracleStats()). `signatures`: 64 bytes per report, in order.
+   */
+  pushReports(reports: SourceReport | readonly SourceReport[], signatures?: Uint8Array): void {
+    this.pushTicks(reportColumns(Array.isArray(reports) ? reports : [reports as SourceReport], signatures));
+  }
+
+  /**
+   * Ticks as columns (the feed's hot path): rows for oracle markets are reports (checked as in pushReports); rows
+   * for other markets are direct prices (mark = oracle = price), which cannot be signed. One batch: all rows are
+   * checked before any is taken. Errors name `[i].field`.
+   */
+  pushTicks(batch: ReportColumns): void {
+    this.open();
+    const n = batch.length;
+    if (this.oracle.marketIds.length === 0 && !batch.signed) {
+      this.writer.setPriceColumns(batch.market, batch.price, n, batch.eventTimeUs);
+      this.schedule();
+      return;
+    }
+    if (this.oracleRows.length < n) {
+      this.oracleRows = new Int32Array(2 * n);
+      this.direct = { market: new Float64Array(2 * n), price: new Float64Array(2 * n), time: new Float64Array(2 * n) };
+    }
+    let k = 0;
+    let d = 0;
+    for (let i = 0; i < n; i++) {
+      const market = batch.market[i]!;
+      if (batch.signed || this.oracle.has(market)) {
+        this.oracleRows[k++] = i;
+        if (!this.writer.hasMarket(market)) throw new UnwindError(ErrorCode.UnknownMarket, `no market with id ${market}`, `[${i}].market`);
+      } else {
+        this.direct.market[d] = market;
+        this.direct.price[d] = batch.price[i]!;
+        this.direct.time[d++] = batch.eventTimeUs[i]!;
+      }
+    }
+    const rows = this.oracleRows.subarray(0, k);
+    this.oracle.check(batch, rows);
+    if (d > 0) this.writer.setPriceColumns(this.direct.market, this.direct.price, d, this.direct.time);
+    if (k > 0) this.evaluateOracle(this.oracle.accept(batch, rows));
+    this.schedule();
+  }
+
+  /**
+   * The matching engine's book tops for oracle markets (bid, ask, last; 0: not known): they feed the mark price's
+   * basis EMA and its book component. One batch, checked whole.
+   */
+  pushBooks(books: readonly ({ readonly market: number } & BookTop)[]): void {
+    this.open();
+    books.forEach((b, i) => {
+      this.oracle.checkBook(b?.market, b, `[${i}]`);
+      this.writer.marketIndexOf(b.market, `[${i}].market`);
+    });
+    for (const b of books) this.oracle.book(b.market, b);
+    this.evaluateOracle([...new Set(books.map((b) => b.market))].sort((x, y) => x - y));
+    this.schedule();
+  }
+
+  /**
+   * A clock reading (microseconds since the Unix epoch) for the oracle's staleness checks: sources that stopped
+   * reporting go stale only as time passes. An input like any other (journaled, replayed); never moves backward.
+   */
+  advanceClock(nowUs: number): void {
+    this.open();
+    this.oracle.advanceClock(nowUs);
+    this.evaluateOracle(this.oracle.marketIds.filter((m) => this.writer.hasMarket(m)));
+    this.schedule();
+  }
+
+  /**
+   * The operator's kill switch (README "Kill switch"): 'normal', 'no-new' (no new liquidations), 'no-reissue' (no
+   * orders at all) or 'halt' (no orders, no deleveraging), for every market or one. Takes effect from the next epoch.
+   */
+  setKillSwitch(level: KillLevel, market?: number, reason = ''): void {
+    this.open();
+    killLevelOf(level, 'level');
+    if (market !== undefined) this.writer.marketIndexOf(requireId(market, 'market'));
+    this.modes.setKill(level, market, String(reason));
+    const ids = market === undefined ? this.marketIdList() : [market];
+    for (const id of ids) this.applyMode(id, this.oracle.clockUs);
+    this.schedule();
+  }
+
+  /** The kill level in force in `market` (the higher of its own and the global one), or the global level. */
+  killSwitch(market?: number): KillLevel {
+    return this.modes.killLevel(market);
+  }
+
+  /** Whether liquidations in `market` are held, and why (KILL_SWITCH or an ORACLE_* guard). */
+  marketStatus(market: number): { paused: boolean; code: string; reason: string } {
+    this.writer.marketIndexOf(requireId(market, 'market'));
+    return this.modes.status(market);
+  }
+
+  /** Reports taken and rejected (by code), whether signatures are required, and the oracle clock. */
+  oracleStats(): OracleStats {
+    return this.oracle.stats();
+  }
+
+  /** Every market pause and resume (oracle guards, kill switch), in input order. */
+  onMarketStatus(listener: Listener<MarketStatusChange>): () => void {
+    return subscribe(this.statusListeners, listener);
+  }
+
+  private evaluateOracle(markets: readonly number[]): void {
+    for (const id of markets) {
+      const e = this.oracle.evaluate(id);
+      if (e.prices !== undefined) {
+        const p = e.prices;
+        this.writer.setPrice({ market: id, price: p.markPrice, oraclePrice: p.oraclePrice, eventTimeUs: p.eventTimeUs });
+      }
+      this.modes.setPause(id, e.pause);
+      this.applyMode(id, e.eventTimeUs);
+    }
+  }
+
+  private applyMode(market: number, eventTimeUs: number): void {
+    const { mode, modeChanged, change } = this.modes.update(market, eventTimeUs);
+    if (modeChanged) this.writer.setLiquidationMode(this.writer.marketIndexOf(market), mode);
+    if (change !== undefined) for (const l of this.statusListeners) l(change);
+  }
+
+  private marketIdList(): number[] {
+    const ids: number[] = [];
+    for (let m = 0; m < this.writer.markets; m++) ids.push(this.tables.markets.id[m]!);
+    return ids.sort((x, y) => x - y);
+  }
+
+  /** Throws ORACLE_MARKET when `market` takes its prices from sources (a direct price would bypass them). */
+  private directOnly(market: unknown, field: string): void {
+    if (typeof market === 'number' && this.oracle.has(market)) {
+      throw new UnwindError(ErrorCode.OracleMarket, `market ${market} takes its prices from its oracle sources; push source reports`, field);
+    }
   }
 
   /**
@@ -185,6 +344,7 @@ export class Engine {
    */
   deleverage(account: number, market: number): void {
     this.open();
+    if (this.modes.killLevel(market) === 'halt') throw new UnwindError(ErrorCode.KillSwitch, `the kill switch halts market ${market}`, 'market');
     this.clearing.deleverage(account, market, (d) => {
       for (const l of this.deleverageListeners) l(d);
     });

@@ -8,6 +8,7 @@
  * the fund's cover of a fill worse than the bankruptcy value (DOMAIN.md section 2). After a fill, the tables'
  * collateral is the ledger's balance and the position's size shrinks by the fill.
  */
+import { LiquidationMode } from './market-mode.js';
 import { adlMatches, adlQueue, type AdlCandidate, type AdlQueueEntry, type Side } from '../domain/adl.js';
 import { bankruptcyPrice } from '../domain/liquidation.js';
 import { maintenanceMargin } from '../domain/tiers.js';
@@ -178,6 +179,8 @@ export class Clearing {
         // The fund could not cover this fill. Same input, same sequence: the result does not depend on when the
         // fill landed. 'adl': close what is left against the ADL queue rather than sell it lower; 'socialized':
         // the opposite side pays the deficit now.
+        // Under the kill switch's halt level neither happens: the deficit stays with the account as bad debt.
+        if (this.t.markets.liquidationMode[this.t.positions.market[slot]!] === LiquidationMode.Halt) return;
         if (s.deficit > 0 && this.config.deficitPolicy === 'socialized') {
           const l = this.socialize(a, slot, this.money.round(s.deficit), sequence);
           if (l !== undefined) socialized(l);
@@ -253,6 +256,7 @@ export class Clearing {
       throw new UnwindError(ErrorCode.InvalidFill, `account ${account} holds no position in market ${market}`, 'market');
     }
     return w.sequenced((sequence) => {
+      if (this.t.markets.liquidationMode[this.t.positions.market[slot]!] === LiquidationMode.Halt) return; // halted since
       const d = this.deleverageAt(a, slot, sequence);
       if (d !== undefined) done(d);
     });

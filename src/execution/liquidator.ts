@@ -12,6 +12,7 @@ import { fillablePrice, underwaterness } from '../domain/liquidation.js';
 import { closeQuantity, type SizingPolicy } from '../domain/sizing.js';
 import type { FeePolicy } from '../ledger/settle.js';
 import { CAP_NAMES, LiquidationCaps, type CapName, type CapsConfig } from './caps.js';
+import { LiquidationMode } from './market-mode.js';
 import { LIFECYCLE_STATES, nextState, type LifecycleConfig, type LifecycleState } from './lifecycle.js';
 import { MAX_TIERS, tieredMargin } from '../domain/tiers.js';
 import { candidateCount } from '../concurrency/epoch.js';
@@ -127,6 +128,8 @@ export class Liquidator {
   private now = 0;
   /** Positions that stepped down (a large position's partial close), by slot: not planned again before this time. */
   private readonly cooldown = new Map<number, number>();
+  /** Groups that got an order in their current liquidation: the kill switch's no-new level lets them continue. */
+  private readonly ordered = new Set<number>();
 
   constructor(
     private readonly t: Tables,
@@ -245,10 +248,10 @@ export class Liquidator {
     if (health(g.equity, g.maintenance) < c.sizing.emergencyHealth) {
       // Emergency: every position not already ordered in its current state closes whole, whatever the caps say.
       for (const s of slots) {
-        if (inFlight(s)) continue;
+        if (inFlight(s) || !this.allowed(ref, s)) continue;
         for (const o of this.planOrder(s, account, reason, g)) {
           const admitted = this.admit(o, o.quantity, g, true, capped);
-          if (admitted !== undefined) out.push(admitted);
+          if (admitted !== undefined) this.push(ref, admitted, out);
         }
       }
       return;
@@ -257,7 +260,12 @@ export class Liquidator {
     // it cools down after a step (Hyperliquid: 30 s of event time), unless health falls below the emergency level.
     if (slots.some(inFlight)) return;
     if (slots.some((s) => this.cooldown.has(s))) return;
-    const planned = slots.flatMap((s) => this.planOrder(s, account, reason, g)).sort(compareOrders);
+    // Positions in markets where the kill switch or an oracle pause holds orders stay as they are; the others are
+    // sized to restore the group without them.
+    const planned = slots
+      .filter((s) => this.allowed(ref, s))
+      .flatMap((s) => this.planOrder(s, account, reason, g))
+      .sort(compareOrders);
     let equity = g.equity;
     let maintenance = g.maintenance;
     for (const o of planned) {
@@ -278,13 +286,24 @@ export class Liquidator {
       );
       if (decision === null) break; // the planned closes already restore the group
       const admitted = this.admit(o, decision.quantity, g, false, capped);
-      if (admitted !== undefined) out.push(admitted);
+      if (admitted !== undefined) this.push(ref, admitted, out);
       if (admitted !== undefined && decision.bound === 'step-down') this.cooldown.set(o.slot, this.now + c.stepDownCooldownUs);
       // A binding cap queues the rest of the group: it is planned again when the caps allow (next epochs).
       if (admitted === undefined || admitted.quantity < decision.quantity) break;
       equity = decision.equityAfter;
       maintenance = decision.maintenanceAfter;
     }
+  }
+
+  /** Whether the market of `slot` lets group `ref` have an order (its liquidation mode, src/execution/market-mode.ts). */
+  private allowed(ref: number, slot: number): boolean {
+    const mode = this.t.markets.liquidationMode[this.t.positions.market[slot]!]!;
+    return mode === LiquidationMode.Normal || (mode === LiquidationMode.NoNew && this.ordered.has(ref));
+  }
+
+  private push(ref: number, o: PlannedOrder, out: PlannedOrder[]): void {
+    out.push(o);
+    this.ordered.add(ref);
   }
 
   /**
@@ -367,8 +386,12 @@ export class Liquidator {
   }
 
   private setState(ref: number, state: LifecycleState): void {
-    if (state === 'healthy' || state === 'closed') this.states.delete(ref);
-    else this.states.set(ref, state);
+    if (state === 'healthy' || state === 'closed') {
+      this.states.delete(ref);
+      this.ordered.delete(ref);
+    } else {
+      this.states.set(ref, state);
+    }
   }
 
   /** No open position left in the group. */

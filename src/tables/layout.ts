@@ -12,7 +12,8 @@
  *               | control words: one Int32 per 64-byte line (no false sharing)      |  CONTROL_WORDS * 64 B
  *               +------------------------------------------------------------------+
  *               | markets:    id, tierCount, positionStart, positionCapacity, ...   |  M rows
- *               |             markPrice, oraclePrice, tier columns (MAX_TIERS/row)  |
+ *               |             markPrice, oraclePrice, eventTimeUs, liquidationMode, |
+ *               |             tier columns (MAX_TIERS/row)                          |
  *               +------------------------------------------------------------------+
  *               | accounts:   id, firstPosition, lastPosition, collateral,          |  A rows
  *               |             positionCount, scanEquity, scanMaintenance            |
@@ -40,7 +41,7 @@ import { MAX_TIERS } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 
 export const LAYOUT_MAGIC = 0x44574e55; // 'UNWD' little-endian
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 export const NONE = 0xffffffff;
 const LINE = 64;
 
@@ -78,6 +79,8 @@ export const MARKET_COLUMNS = {
   oraclePrice: f64,
   /** Latest event time of the market's inputs (ticks, fills), microseconds; the executor's clock is the maximum. */
   eventTimeUs: f64,
+  /** What the executor may do here (src/execution/market-mode.ts LiquidationMode): 0 normal ... 3 halt. */
+  liquidationMode: u32,
   tierUpperBound: tiers,
   maintenanceFraction: tiers,
   maintenanceAmount: tiers,

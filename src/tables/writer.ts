@@ -255,6 +255,17 @@ export class TableWriter {
     });
   }
 
+  /**
+   * What the executor may do in market `marketIndex` (src/execution/market-mode.ts LiquidationMode). Lands in input
+   * order like a price; not an input of the scan, so the market is not rescanned.
+   */
+  setLiquidationMode(marketIndex: number, mode: number): void {
+    this.sequence++;
+    this.write(() => {
+      this.tables.markets.liquidationMode[marketIndex] = mode;
+    });
+  }
+
   /** Inside a landing: a market's event time only moves forward. */
   advanceTime(marketIndex: number, eventTimeUs: number): void {
     const times = this.tables.markets.eventTimeUs;

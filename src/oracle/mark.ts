@@ -1,0 +1,108 @@
+/**
+ * The mark price: what margin uses (DOMAIN.md section 5), composed so that no single input moves it alone.
+ * Pure functions and one small state (the basis EMA); no clock: times come from the inputs.
+ *
+ * Components (MarkPolicy.components picks and orders them; the mark is their median):
+ *   'oracle-basis'  oracle + EMA of the book's basis (book price - oracle), Hyperliquid's 150 s EMA;
+ *                   the oracle alone until the matching engine has sent a book;
+ *   'book'          median(bid, ask, last) of the matching engine's book (its known values), while fresh;
+ *   'oracle'        the aggregated oracle price.
+ * Finally the mark is clamped to oracle * (1 +- maxDeviation), so that even a book pumped for long enough to drag
+ * the basis EMA along (the Mango Markets pattern) moves the mark at most that far from the sources.
+ */
+import { configNumbers, ErrorCode, UnwindError } from '../errors.js';
+
+export const MARK_COMPONENTS = ['oracle-basis', 'book', 'oracle'] as const;
+export type MarkComponent = (typeof MARK_COMPONENTS)[number];
+
+export interface MarkPolicy {
+  readonly components: readonly MarkComponent[];
+  /** Time constant of the basis EMA, microseconds of event time (> 0). */
+  readonly basisEmaUs: number;
+  /** A book older than this (event time) is left out of the 'book' component. >= 0. */
+  readonly bookMaxAgeUs: number;
+  /** The mark stays within oracle * (1 +- maxDeviation). >= 0; Infinity: no clamp. */
+  readonly maxDeviation: number;
+}
+
+/**
+ * Hyperliquid's composition (median of oracle + 150 s EMA basis, the book's median(bid, ask, last), and the
+ * oracle as the external reference). A book is fresh for 10 s, like a source's quote (src/oracle/aggregate.ts).
+ * The 5% clamp is Unwind's choice: DOMAIN.md names no figure; it is wider than a normal perp basis, and narrow
+ * enough that a pumped book cannot trigger liquidations on its own.
+ */
+export const DEFAULT_MARK_POLICY: MarkPolicy = Object.freeze({
+  components: Object.freeze([...MARK_COMPONENTS]),
+  basisEmaUs: 150_000_000,
+  bookMaxAgeUs: 10_000_000,
+  maxDeviation: 0.05,
+});
+
+/** The top of the matching engine's book for one market; a price of 0 means "not known". */
+export interface BookTop {
+  readonly bid: number;
+  readonly ask: number;
+  readonly last: number;
+  readonly eventTimeUs: number;
+}
+
+/** The median of `values` (the mean of the middle pair for an even count); NaN when empty. */
+export function median(values: readonly number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const n = v.length;
+  if (n === 0) return NaN;
+  return n % 2 === 1 ? v[(n - 1) / 2]! : v[n / 2 - 1]! / 2 + v[n / 2]! / 2;
+}
+
+/** median(bid, ask, last) over the known (> 0) values; undefined when none is known. */
+export function bookPrice(b: BookTop): number | undefined {
+  const known = [b.bid, b.ask, b.last].filter((p) => p > 0);
+  return known.length === 0 ? undefined : median(known);
+}
+
+/** An exponential moving average in event time: weight 1 - exp(-dt / tau) for a value dt after the previous one. */
+export class BasisEma {
+  value: number | undefined;
+  private lastUs = 0;
+
+  update(basis: number, timeUs: number, tauUs: number): void {
+    if (this.value === undefined) {
+      this.value = basis;
+    } else {
+      const dt = Math.max(0, timeUs - this.lastUs);
+      this.value += (1 - Math.exp(-dt / tauUs)) * (basis - this.value);
+    }
+    this.lastUs = Math.max(this.lastUs, timeUs);
+  }
+}
+
+/** The mark price at `nowUs` from the oracle, the basis EMA (undefined: no book yet) and the latest book. */
+export function markPrice(oracle: number, basisEma: number | undefined, book: BookTop | undefined, nowUs: number, policy: MarkPolicy = DEFAULT_MARK_POLICY): number {
+  const parts: number[] = [];
+  for (const c of policy.components) {
+    if (c === 'oracle') parts.push(oracle);
+    else if (c === 'oracle-basis') parts.push(oracle + (basisEma ?? 0));
+    else if (book !== undefined && book.eventTimeUs >= nowUs - policy.bookMaxAgeUs) {
+      const p = bookPrice(book);
+      if (p !== undefined) parts.push(p);
+    }
+  }
+  const m = parts.length === 0 ? oracle : median(parts);
+  const d = policy.maxDeviation;
+  return d === Infinity ? m : Math.min(Math.max(m, oracle * (1 - d)), oracle * (1 + d));
+}
+
+/** Throws INVALID_CONFIG naming `${field}.x` unless `p` is a usable mark policy. */
+export function validateMarkPolicy(p: MarkPolicy, field = 'mark'): MarkPolicy {
+  if (!Array.isArray(p?.components) || p.components.length === 0 || p.components.some((c) => !MARK_COMPONENTS.includes(c))) {
+    throw new UnwindError(ErrorCode.InvalidConfig, `expected a non-empty list of ${MARK_COMPONENTS.join(', ')}`, `${field}.components`);
+  }
+  if (new Set(p.components).size !== p.components.length) {
+    throw new UnwindError(ErrorCode.InvalidConfig, 'expected each component at most once', `${field}.components`);
+  }
+  const check = configNumbers(p, field);
+  check('basisEmaUs', (v) => v > 0 && v < Infinity, 'a finite number > 0');
+  check('bookMaxAgeUs', (v) => v >= 0, 'a number >= 0');
+  check('maxDeviation', (v) => v >= 0, 'a number >= 0 (Infinity: no clamp)');
+  return p;
+}

@@ -1,0 +1,383 @@
+/**
+ * The oracle layer of the main thread: source reports in, each oracle market's trusted oracle and mark prices out,
+ * and the market's pause state (the guards). Deterministic: it depends only on its inputs in order (reports, books
+ * and clock readings), never on the wall clock; "now" is the latest event time it has been given.
+ *
+ * A batch of reports is checked whole before any is taken (the engine's rule for every batch): fields, a source the
+ * market's registry lists, the signature (or, unsigned, a deployment that turned signatures off), and the source's
+ * sequence strictly above the last one taken from it in that market (replay). A rejected batch changes nothing and
+ * counts its error code.
+ *
+ * While a market is paused, its prices are not written to the tables: margin keeps using the last trusted mark, and
+ * the executor issues no liquidation order in it (src/execution/market-mode.ts).
+ */
+import type { KeyObject } from 'node:crypto';
+import { configNumbers, ErrorCode, UnwindError } from '../errors.js';
+import { requireId, requirePrice, requireTime } from '../tables/validate.js';
+import { aggregate, DEFAULT_AGGREGATION, validateAggregationPolicy, type AggregationPolicy, type SourceQuote } from './aggregate.js';
+import { DEFAULT_GUARD_POLICY, OracleGuardCode, percent, validateGuardPolicy, type GuardPolicy, type PauseReason } from './guards.js';
+import { ed25519PublicKey, verifyReport } from './keys.js';
+import { BasisEma, bookPrice, DEFAULT_MARK_POLICY, markPrice, validateMarkPolicy, type BookTop, type MarkPolicy } from './mark.js';
+import { reportSigningBytes, SIGNATURE_BYTES, type ReportColumns } from './report.js';
+import { TimeWeightedAverage } from './twap.js';
+
+export interface OracleSourceConfig {
+  /** The source id its reports carry. */
+  readonly id: number;
+  /** Vote weight (Hyperliquid: Binance 3, OKX 2, Bybit 2, others 1). Default 1. */
+  readonly weight?: number;
+  /** Ed25519 public key: base64 of the raw 32 bytes, or PEM. Without one, the source can only report unsigned. */
+  readonly publicKey?: string;
+}
+
+export interface OracleMarketConfig {
+  readonly market: number;
+  readonly sources: readonly OracleSourceConfig[];
+  readonly aggregation?: Partial<AggregationPolicy>;
+  readonly guards?: Partial<GuardPolicy>;
+  readonly mark?: Partial<MarkPolicy>;
+}
+
+export interface OracleConfig {
+  /**
+   * 'required' (default): every report to an oracle market must be signed by its source's registered key.
+   * 'off': unsigned reports are taken too (trusted in-process use); the engine says so with a process warning at
+   * start, and its stats report it. Signed reports are verified either way.
+   */
+  readonly signatures?: 'required' | 'off';
+  readonly markets?: readonly OracleMarketConfig[];
+}
+
+export interface ResolvedOracleConfig {
+  readonly signatures: 'required' | 'off';
+  readonly markets: readonly ResolvedOracleMarket[];
+}
+
+interface ResolvedOracleMarket {
+  readonly market: number;
+  readonly sources: readonly { readonly id: number; readonly weight: number; readonly key: KeyObject | undefined }[];
+  readonly aggregation: AggregationPolicy;
+  readonly guards: GuardPolicy;
+  readonly mark: MarkPolicy;
+}
+
+/** A market's new trusted prices, to be written to the tables. */
+export interface OraclePrices {
+  readonly market: number;
+  readonly oraclePrice: number;
+  readonly markPrice: number;
+  readonly eventTimeUs: number;
+}
+
+/** What one evaluation of a market found. `pause` null: healthy. */
+export interface OracleEvaluation {
+  readonly market: number;
+  readonly prices: OraclePrices | undefined;
+  readonly pause: PauseReason | null;
+  readonly eventTimeUs: number;
+}
+
+export interface OracleStats {
+  readonly signatures: 'required' | 'off';
+  /** Reports taken, and of those, how many had their signature verified. */
+  readonly accepted: number;
+  readonly verified: number;
+  /** Reports in rejected batches, by error code. */
+  readonly rejected: Readonly<Record<string, number>>;
+  /** The oracle clock: the latest event time given, microseconds. */
+  readonly clockUs: number;
+}
+
+interface SourceState {
+  readonly id: number;
+  readonly weight: number;
+  readonly key: KeyObject | undefined;
+  lastSequence: number;
+  reported: boolean;
+  price: number;
+  confidence: number;
+  eventTimeUs: number;
+  /** Event time of the source's last price change, and the oracle just after it (for the frozen-source guard). */
+  lastChangeUs: number;
+  oracleAtChange: number;
+  /** The source changed price since the last aggregate: its oracleAtChange is the next aggregate. */
+  changed: boolean;
+}
+
+interface MarketState {
+  readonly config: ResolvedOracleMarket;
+  readonly sources: Map<number, SourceState>;
+  /** Sources by id, so that quotes go to the aggregation in one order. */
+  readonly ordered: SourceState[];
+  readonly twap: TimeWeightedAverage;
+  readonly basis: BasisEma;
+  book: BookTop | undefined;
+  /** The latest aggregate (trusted or not) and the latest prices written. */
+  latestOracle: number | undefined;
+  written: OraclePrices | undefined;
+}
+
+/** Validates and resolves `config.oracle`; keys are parsed here, once. */
+export function resolveOracleConfig(c: OracleConfig | undefined, field = 'oracle'): ResolvedOracleConfig {
+  if (c === undefined) return { signatures: 'required', markets: [] };
+  if (c === null || typeof c !== 'object') throw new UnwindError(ErrorCode.InvalidConfig, 'expected an object', field);
+  const signatures = c.signatures ?? 'required';
+  if (signatures !== 'required' && signatures !== 'off') {
+    throw new UnwindError(ErrorCode.InvalidConfig, `expected 'required' or 'off', got ${String(signatures)}`, `${field}.signatures`);
+  }
+  const list = c.markets ?? [];
+  if (!Array.isArray(list)) throw new UnwindError(ErrorCode.InvalidConfig, 'expected an array', `${field}.markets`);
+  const seen = new Set<number>();
+  const markets = list.map((m, i) => {
+    const at = `${field}.markets[${i}]`;
+    const market = requireId(m?.market, `${at}.market`);
+    if (seen.has(market)) throw new UnwindError(ErrorCode.InvalidConfig, `market ${market} is configured twice`, `${at}.market`);
+    seen.add(market);
+    if (!Array.isArray(m.sources) || m.sources.length === 0) throw new UnwindError(ErrorCode.InvalidConfig, 'expected at least one source', `${at}.sources`);
+    const ids = new Set<number>();
+    const sources = m.sources.map((s: OracleSourceConfig, j: number) => {
+      const sat = `${at}.sources[${j}]`;
+      const id = requireId(s?.id, `${sat}.id`);
+      if (ids.has(id)) throw new UnwindError(ErrorCode.InvalidConfig, `source ${id} is listed twice`, `${sat}.id`);
+      ids.add(id);
+      const weight = s.weight ?? 1;
+      configNumbers({ weight }, sat)('weight', (v) => v > 0 && v < Infinity, 'a finite number > 0');
+      return { id, weight, key: s.publicKey === undefined ? undefined : ed25519PublicKey(s.publicKey, `${sat}.publicKey`) };
+    });
+    const aggregation = validateAggregationPolicy({ ...DEFAULT_AGGREGATION, ...m.aggregation }, `${at}.aggregation`);
+    const guards = validateGuardPolicy({ ...DEFAULT_GUARD_POLICY, ...m.guards }, `${at}.guards`);
+    const mark = validateMarkPolicy({ ...DEFAULT_MARK_POLICY, ...m.mark }, `${at}.mark`);
+    return { market, sources: [...sources].sort((a, b) => a.id - b.id), aggregation, guards, mark };
+  });
+  return { signatures, markets };
+}
+
+/** The TWAP keeps one sample per second of event time at most. */
+const TWAP_SAMPLE_US = 1_000_000;
+
+export class OracleLayer {
+  private readonly markets = new Map<number, MarketState>();
+  private clock = 0;
+  private accepted = 0;
+  private verified = 0;
+  private readonly rejected: Record<string, number> = {};
+  private readonly message = new Uint8Array(54);
+  /** Scratch for check(): (market, source) -> the sequence a row of the batch being checked takes. */
+  private readonly pending = new Map<SourceState, number>();
+
+  constructor(readonly config: ResolvedOracleConfig) {
+    for (const m of config.markets) {
+      const ordered = m.sources.map((s) => ({
+        ...s,
+        lastSequence: -1,
+        reported: false,
+        price: 0,
+        confidence: 0,
+        eventTimeUs: 0,
+        lastChangeUs: 0,
+        oracleAtChange: 0,
+        changed: false,
+      }));
+      this.markets.set(m.market, {
+        config: m,
+        sources: new Map(ordered.map((s) => [s.id, s])),
+        ordered,
+        twap: new TimeWeightedAverage(m.guards.twapWindowUs, TWAP_SAMPLE_US),
+        basis: new BasisEma(),
+        book: undefined,
+        latestOracle: undefined,
+        written: undefined,
+      });
+    }
+  }
+
+  /** True when `market` takes its prices from sources. */
+  has(market: number): boolean {
+    return this.markets.has(market);
+  }
+
+  /** Oracle market ids, ascending. */
+  get marketIds(): number[] {
+    return [...this.markets.keys()].sort((a, b) => a - b);
+  }
+
+  get clockUs(): number {
+    return this.clock;
+  }
+
+  /**
+   * Checks rows `rows` (indexes into `batch`; all rows when omitted) without taking any: throws UnwindError
+   * (UNKNOWN_MARKET, UNKNOWN_SOURCE, UNSIGNED_REPORT, BAD_SIGNATURE, REPLAYED_REPORT, INVALID_*) naming `[i].field`,
+   * and counts the batch's reports under that code.
+   */
+  check(batch: ReportColumns, rows?: ArrayLike<number>): void {
+    const n = rows === undefined ? batch.length : rows.length;
+    this.pending.clear();
+    try {
+      for (let k = 0; k < n; k++) this.checkRow(batch, rows === undefined ? k : rows[k]!);
+    } catch (e) {
+      const code = e instanceof UnwindError ? e.code : 'INTERNAL';
+      this.rejected[code] = (this.rejected[code] ?? 0) + n;
+      throw e;
+    } finally {
+      this.pending.clear();
+    }
+  }
+
+  private checkRow(b: ReportColumns, i: number): void {
+    const market = requireId(b.market[i], `[${i}].market`);
+    const m = this.markets.get(market);
+    if (m === undefined) throw new UnwindError(ErrorCode.UnknownMarket, `market ${market} has no oracle sources`, `[${i}].market`);
+    const id = requireId(b.source[i], `[${i}].source`);
+    const s = m.sources.get(id);
+    if (s === undefined) throw new UnwindError(ErrorCode.UnknownSource, `market ${market} lists no source ${id}`, `[${i}].source`);
+    requirePrice(b.price[i], `[${i}].price`);
+    const c = b.confidence[i]!;
+    if (typeof c !== 'number' || !(c >= 0 && c < Infinity)) {
+      throw new UnwindError(ErrorCode.InvalidAmount, `expected a finite confidence >= 0, got ${String(c)}`, `[${i}].confidence`);
+    }
+    requireTime(b.eventTimeUs[i], `[${i}].eventTimeUs`);
+    const sequence = b.sourceSequence[i]!;
+    if (typeof sequence !== 'number' || !Number.isSafeInteger(sequence) || sequence < 0) {
+      throw new UnwindError(ErrorCode.InvalidAmount, `expected an integer >= 0, got ${String(sequence)}`, `[${i}].sourceSequence`);
+    }
+    if (b.signed) {
+      if (s.key === undefined) throw new UnwindError(ErrorCode.UnknownSource, `source ${id} of market ${market} has no registered key`, `[${i}].source`);
+      const sig = b.signatures?.subarray(i * SIGNATURE_BYTES, (i + 1) * SIGNATURE_BYTES);
+      const msg = reportSigningBytes(
+        { market, source: id, price: b.price[i]!, confidence: c, eventTimeUs: b.eventTimeUs[i]!, sourceSequence: sequence },
+        this.message,
+      );
+      if (sig === undefined || !verifyReport(s.key, msg, sig)) {
+        throw new UnwindError(ErrorCode.BadSignature, `the signature does not verify under source ${id}'s key`, `[${i}].signature`);
+      }
+    } else if (this.config.signatures === 'required') {
+      throw new UnwindError(ErrorCode.UnsignedReport, `market ${market} requires signed reports (oracle.signatures is 'required')`, `[${i}]`);
+    }
+    const last = this.pending.get(s) ?? s.lastSequence;
+    if (!(sequence > last)) {
+      throw new UnwindError(ErrorCode.ReplayedReport, `source ${id} sequence ${sequence} does not exceed ${last}, already taken in market ${market}`, `[${i}].sourceSequence`);
+    }
+    this.pending.set(s, sequence);
+  }
+
+  /**
+   * Takes rows that `check` passed: each becomes its source's latest quote. Returns the markets touched, ascending.
+   */
+  accept(b: ReportColumns, rows?: ArrayLike<number>): number[] {
+    const n = rows === undefined ? b.length : rows.length;
+    const touched = new Set<number>();
+    for (let k = 0; k < n; k++) {
+      const i = rows === undefined ? k : rows[k]!;
+      const m = this.markets.get(b.market[i]!)!;
+      const s = m.sources.get(b.source[i]!)!;
+      const price = b.price[i]!;
+      const time = b.eventTimeUs[i]!;
+      if (!s.reported || price !== s.price) {
+        s.lastChangeUs = time;
+        s.oracleAtChange = price;
+        s.changed = true;
+      }
+      s.reported = true;
+      s.price = price;
+      s.confidence = b.confidence[i]!;
+      s.eventTimeUs = time;
+      s.lastSequence = b.sourceSequence[i]!;
+      if (time > this.clock) this.clock = time;
+      touched.add(m.config.market);
+    }
+    this.accepted += n;
+    if (b.signed) this.verified += n;
+    return [...touched].sort((x, y) => x - y);
+  }
+
+  /** The matching engine's book top for an oracle market: feeds the basis EMA and the 'book' mark component. */
+  book(market: number, top: BookTop): void {
+    const m = this.checkBook(market, top, 'book');
+    m.book = { bid: top.bid, ask: top.ask, last: top.last, eventTimeUs: top.eventTimeUs };
+    const p = bookPrice(m.book);
+    if (p !== undefined && m.latestOracle !== undefined) m.basis.update(p - m.latestOracle, top.eventTimeUs, m.config.mark.basisEmaUs);
+    if (top.eventTimeUs > this.clock) this.clock = top.eventTimeUs;
+  }
+
+  /** Throws (UNKNOWN_MARKET, INVALID_PRICE, INVALID_AMOUNT) naming `${field}.x` unless `book(market, top)` would take it. */
+  checkBook(market: unknown, top: BookTop, field: string): MarketState {
+    if (top === null || typeof top !== 'object') throw new UnwindError(ErrorCode.InvalidConfig, 'expected a book { market, bid, ask, last, eventTimeUs }', field);
+    const m = this.markets.get(requireId(market, `${field}.market`));
+    if (m === undefined) throw new UnwindError(ErrorCode.UnknownMarket, `market ${market} has no oracle sources; book data feeds an oracle market's mark price`, `${field}.market`);
+    for (const k of ['bid', 'ask', 'last'] as const) {
+      const v = top?.[k];
+      if (v !== 0) requirePrice(v, `${field}.${k}`);
+    }
+    requireTime(top.eventTimeUs, `${field}.eventTimeUs`);
+    if (top.bid > 0 && top.ask > 0 && top.bid > top.ask) {
+      throw new UnwindError(ErrorCode.InvalidPrice, `bid ${top.bid} is above ask ${top.ask}`, `${field}.bid`);
+    }
+    return m;
+  }
+
+  /** Moves the oracle clock forward (a clock reading is an input too); never backward. */
+  advanceClock(nowUs: number): void {
+    requireTime(nowUs, 'nowUs');
+    if (nowUs > this.clock) this.clock = nowUs;
+  }
+
+  /**
+   * Aggregates `market` at the oracle clock and runs the guards. `prices` is set when the market is healthy and its
+   * prices differ from the last written ones (the caller writes them to the tables).
+   */
+  evaluate(market: number): OracleEvaluation {
+    const m = this.markets.get(market)!;
+    const now = this.clock;
+    const c = m.config;
+    const quotes: SourceQuote[] = [];
+    for (const s of m.ordered) {
+      if (s.reported) quotes.push({ source: s.id, price: s.price, confidence: s.confidence, weight: s.weight, eventTimeUs: s.eventTimeUs });
+    }
+    const agg = aggregate(quotes, now, c.aggregation);
+    if (!agg.ok) {
+      const reason = `${agg.fresh} of ${m.ordered.length} sources fresh, ${c.aggregation.minFreshSources} required`;
+      return { market, prices: undefined, pause: { code: OracleGuardCode.Stale, reason }, eventTimeUs: now };
+    }
+    const twap = m.twap.value(now);
+    m.twap.add(now, agg.price);
+    m.latestOracle = agg.price;
+    for (const s of m.ordered) {
+      if (!s.changed) continue;
+      s.oracleAtChange = agg.price;
+      s.changed = false;
+    }
+    const pause = this.guard(m, agg.price, agg.confidence, twap, now);
+    if (pause !== null) return { market, prices: undefined, pause, eventTimeUs: now };
+    const mark = markPrice(agg.price, m.basis.value, m.book, now, c.mark);
+    const w = m.written;
+    if (w !== undefined && w.oraclePrice === agg.price && w.markPrice === mark) return { market, prices: undefined, pause: null, eventTimeUs: now };
+    m.written = { market, oraclePrice: agg.price, markPrice: mark, eventTimeUs: now };
+    return { market, prices: m.written, pause: null, eventTimeUs: now };
+  }
+
+  private guard(m: MarketState, price: number, confidence: number, twap: number | undefined, now: number): PauseReason | null {
+    const g = m.config.guards;
+    if (twap !== undefined && Math.abs(price - twap) > g.twapBand * twap) {
+      const window = g.twapWindowUs / 1e6;
+      return { code: OracleGuardCode.TwapBand, reason: `oracle ${price} is ${percent(Math.abs(price - twap) / twap)} from its ${window} s TWAP ${twap} (band ${percent(g.twapBand)})` };
+    }
+    if (confidence > g.maxConfidenceFraction * price) {
+      return { code: OracleGuardCode.Confidence, reason: `confidence ${confidence} is ${percent(confidence / price)} of the price (at most ${percent(g.maxConfidenceFraction)})` };
+    }
+    const oldest = now - m.config.aggregation.maxAgeUs;
+    for (const s of m.ordered) {
+      if (!s.reported || s.eventTimeUs < oldest || now - s.lastChangeUs < g.frozenAfterUs) continue;
+      const moved = Math.abs(price - s.oracleAtChange) / s.oracleAtChange;
+      if (moved > g.frozenMoveFraction) {
+        const seconds = (now - s.lastChangeUs) / 1e6;
+        return { code: OracleGuardCode.FrozenSource, reason: `source ${s.id} unchanged at ${s.price} for ${seconds} s while the oracle moved ${percent(moved)}` };
+      }
+    }
+    return null;
+  }
+
+  stats(): OracleStats {
+    return { signatures: this.config.signatures, accepted: this.accepted, verified: this.verified, rejected: { ...this.rejected }, clockUs: this.clock };
+  }
+}

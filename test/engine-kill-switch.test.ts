@@ -1,0 +1,126 @@
+/** The operator's kill switch: its levels, global and per market, and the status events it raises. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Engine } from '../src/index.js';
+import type { MarketStatusChange } from '../src/execution/market-mode.js';
+import type { Deleveraging, FillSettlement } from '../src/execution/clearing.js';
+import type { LiquidationOrder } from '../src/execution/orders.js';
+import { isUnwindError } from '../src/errors.js';
+
+const TEN_PERCENT = [{ maxNotional: null, initialMarginFraction: 0.2, maintenanceMarginFraction: 0.1 }];
+let engines: Engine[] = [];
+afterEach(async () => {
+  for (const e of engines) await e.close();
+  engines = [];
+});
+
+/**
+ * Market 0 at 100. Account 1: 1 long from 100 with 15 collateral (liquidatable below about 94.4); account 2: 1 long
+ * from 100 with 12 (below about 97.8). Orders close whole (emergency health 1), so each position gets one order.
+ */
+async function world(): Promise<{ engine: Engine; orders: LiquidationOrder[]; statuses: MarketStatusChange[]; fills: FillSettlement[] }> {
+  const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 2, accounts: 8, positions: 8 }, sizing: { emergencyHealth: 1 } });
+  engines.push(engine);
+  engine.addMarket({ id: 0, symbol: 'BTC-USD', price: 100, tiers: TEN_PERCENT });
+  engine.addMarket({ id: 1, symbol: 'ETH-USD', price: 100, tiers: TEN_PERCENT });
+  for (const [id, collateral] of [
+    [1, 15],
+    [2, 12],
+  ] as const) {
+    engine.addAccount(id, collateral);
+    engine.upsertPosition({ account: id, market: 0, size: 1, entryPrice: 100 });
+  }
+  const orders: LiquidationOrder[] = [];
+  const statuses: MarketStatusChange[] = [];
+  const fills: FillSettlement[] = [];
+  engine.onOrder((o) => orders.push(o));
+  engine.onMarketStatus((s) => statuses.push(s));
+  engine.onFill((f) => fills.push(f));
+  await engine.step();
+  return { engine, orders, statuses, fills };
+}
+
+function codeOf(f: () => void): string {
+  try {
+    f();
+  } catch (e) {
+    if (isUnwindError(e)) return e.code;
+    throw e;
+  }
+  return 'accepted';
+}
+
+describe('the kill switch', () => {
+  it('at no-new, lets a liquidation under way continue (a re-issue) but starts none', async () => {
+    const { engine, orders, statuses } = await world();
+    engine.pushPrice(0, 97);
+    await engine.step();
+    expect(orders.map((o) => o.account)).toEqual([2]);
+    engine.setKillSwitch('no-new', undefined, 'incident 42');
+    expect(statuses).toEqual([
+      { market: 0, state: 'paused', code: 'KILL_SWITCH', reason: 'kill switch no-new: incident 42', eventTimeUs: 0 },
+      { market: 1, state: 'paused', code: 'KILL_SWITCH', reason: 'kill switch no-new: incident 42', eventTimeUs: 0 },
+    ]);
+    engine.pushPrice(0, 93);
+    await engine.step();
+    expect(orders.map((o) => o.account)).toEqual([2]); // account 1 is liquidatable now, but new
+    engine.expire(orders[0]!.id);
+    await engine.step();
+    expect(orders.map((o) => o.account)).toEqual([2, 2]); // the re-issue continues account 2's liquidation
+    engine.setKillSwitch('normal');
+    await engine.step();
+    expect(orders.map((o) => o.account)).toEqual([2, 2, 1]);
+    expect(statuses.slice(2).map((s) => [s.market, s.state, s.code])).toEqual([
+      [0, 'resumed', 'HEALTHY'],
+      [1, 'resumed', 'HEALTHY'],
+    ]);
+  });
+
+  it('at no-reissue, issues nothing, while fills of orders already out still settle', async () => {
+    const { engine, orders, fills } = await world();
+    engine.pushPrice(0, 93);
+    await engine.step();
+    expect(orders.map((o) => o.account).sort()).toEqual([1, 2]);
+    engine.setKillSwitch('no-reissue', 0);
+    const [first, second] = [orders.find((o) => o.account === 1)!, orders.find((o) => o.account === 2)!];
+    engine.fill({ orderId: first.id, account: 1, market: 0, quantity: 1, price: first.limitPrice, eventTimeUs: 1 });
+    engine.expire(second.id);
+    await engine.step();
+    expect(fills.map((f) => f.orderId)).toEqual([first.id]);
+    expect(engine.account(1).positions[0]!.size).toBe(0);
+    expect(orders).toHaveLength(2); // account 2 is not re-issued
+    engine.setKillSwitch('normal', 0);
+    await engine.step();
+    expect(orders.map((o) => o.account)).toEqual([...orders.slice(0, 2).map((o) => o.account), 2]);
+  });
+
+  it('at halt, refuses deleveraging and skips the automatic one after an uncovered fill; the ledger still sums to zero', async () => {
+    const { engine, orders, fills } = await world();
+    const deleveraged: Deleveraging[] = [];
+    engine.onDeleverage((d) => deleveraged.push(d));
+    engine.addAccount(3, 1_000);
+    engine.upsertPosition({ account: 3, market: 0, size: -2, entryPrice: 100 }); // the ADL queue's counterparty
+    engine.pushPrice(0, 80); // account 2: equity -8, bankrupt
+    await engine.step();
+    const order = orders.find((o) => o.account === 2)!;
+    engine.setKillSwitch('halt', 0, 'operator');
+    expect(codeOf(() => engine.deleverage(2, 0))).toBe('KILL_SWITCH');
+    engine.fill({ orderId: order.id, account: 2, market: 0, quantity: 0.5, price: 70, eventTimeUs: 1 });
+    await engine.step();
+    expect(fills[0]!.deficit).toBeGreaterThan(0);
+    expect(deleveraged).toEqual([]);
+    expect(engine.account(2).positions[0]!.size).toBe(0.5);
+    expect(engine.ledger.total()).toBe(0n);
+  });
+
+  it('takes the higher of the global and the market level, and checks its arguments', async () => {
+    const { engine } = await world();
+    engine.setKillSwitch('no-new');
+    engine.setKillSwitch('halt', 1);
+    expect([engine.killSwitch(), engine.killSwitch(0), engine.killSwitch(1)]).toEqual(['no-new', 'no-new', 'halt']);
+    engine.setKillSwitch('normal', 1);
+    expect(engine.killSwitch(1)).toBe('no-new');
+    expect(engine.marketStatus(1)).toEqual({ paused: true, code: 'KILL_SWITCH', reason: 'kill switch no-new' });
+    expect(codeOf(() => engine.setKillSwitch('off' as never))).toBe('INVALID_CONFIG');
+    expect(codeOf(() => engine.setKillSwitch('halt', 9))).toBe('UNKNOWN_MARKET');
+  });
+});

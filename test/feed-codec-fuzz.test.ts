@@ -36,7 +36,7 @@ const SEEDS: readonly Uint8Array[] = (
     },
     { kind: 'marginCalls', sequence: 8, marginCalls: [{ epoch: 1, account: 1, market: null, health: 1.1, equity: 11, maintenanceMargin: 10 }] },
     { kind: 'accountStates', sequence: 9, accounts: [{ account: 1, epoch: 1, collateral: 5, equity: 5, initialMargin: 2, maintenanceMargin: 1, freeCollateral: 3, health: 5, liquidatable: false, marginCall: false }] },
-    { kind: 'marketStatus', sequence: 10, market: 1, state: 'paused', reason: 'stale', eventTimeUs: 7 },
+    { kind: 'marketStatus', sequence: 10, market: 1, state: 'paused', reason: 'stale', eventTimeUs: 7, code: 'ORACLE_STALE' },
     { kind: 'engineStatus', sequence: 11, state: 'running', epoch: 2, lastSequence: 3, markets: 1, accounts: 2, positions: 3, message: 'ok' },
     { kind: 'errorFrame', sequence: 12, code: 'MALFORMED_FRAME', message: 'bad', offendingSequence: 4 },
     { kind: 'subscribe', sequence: 13, topics: { markets: [], accounts: [], allOrders: false, adlMarkets: [0, 2] } },
@@ -49,6 +49,22 @@ const SEEDS: readonly Uint8Array[] = (
       queueLength: 5,
       entries: [1, 2, 3].map((i) => ({ account: i, queuePosition: i, size: -i, rank: 1 / i, pnlPercent: 0.1, effectiveLeverage: i === 1 ? Infinity : 2 })),
     },
+    {
+      kind: 'signedTicks',
+      sequence: 15,
+      ticks: [0, 1].map((i) => ({ market: i, source: 7, price: 100 + i, confidence: 0.5, eventTimeUs: 10 + i, sourceSequence: i })),
+      signatures: Uint8Array.from({ length: 128 }, (_, i) => (i * 37) & 0xff),
+    },
+    {
+      kind: 'books',
+      sequence: 16,
+      books: [
+        { market: 0, bid: 99, ask: 101, last: 100, eventTimeUs: 8 },
+        { market: 1, bid: 0, ask: 5, last: 0, eventTimeUs: 9 },
+      ],
+    },
+    { kind: 'killSwitch', sequence: 17, level: 'no-reissue', market: 2, reason: 'review' },
+    { kind: 'killSwitch', sequence: 18, level: 'halt', market: undefined, reason: '' },
   ] as FeedMessage[]
 ).map(encodeFrame);
 

@@ -9,20 +9,26 @@ import {
   decodeFrame,
   encodeExpiries,
   encodeFrame,
+  encodeMarketStatus,
   encodeOrders,
+  encodeSignedPriceTicks,
   encodeSubscribe,
   encodeTicks,
   FrameErrorCode,
   type AdlEntry,
+  type BookTop,
   type FeedMessage,
   type FeedMessageKind,
   type FrameError,
   type Tick,
 } from '../src/feed/codec.js';
 import {
+  BookTicker as BookTickerStruct,
+  BookTickers,
   Envelope,
   Fill as FillTable,
   Fills,
+  KillSwitch,
   LiquidationOrder as LiquidationOrderTable,
   LiquidationOrders,
   MarketStatus,
@@ -30,10 +36,11 @@ import {
   OrderExpiries,
   PriceTicks,
   Side,
+  SignedPriceTicks,
   Subscribe,
   Tick as TickStruct,
 } from '../src/feed/generated/unwind_generated.js';
-import { ADL_ENTRY_BYTES, ALL_TABLE_SPECS, COLLATERAL_UPDATE_BYTES, POSITION_UPDATE_BYTES, TICK_BYTES } from '../src/feed/spec.js';
+import { ADL_ENTRY_BYTES, ALL_TABLE_SPECS, BOOK_TICKER_BYTES, COLLATERAL_UPDATE_BYTES, POSITION_UPDATE_BYTES, TICK_BYTES } from '../src/feed/spec.js';
 
 const TICK: Tick = { market: 0, source: 3, price: 50_000.5, confidence: 2.25, eventTimeUs: 1_764_000_000_123_456, sourceSequence: 981 };
 const ORDER = {
@@ -66,6 +73,24 @@ const ADL_SHORTS: FeedMessage = {
     { ...ADL_ROW, account: 2, rank: Infinity, effectiveLeverage: Infinity },
     { ...ADL_ROW, queuePosition: 2 },
     { ...ADL_ROW, account: 4, queuePosition: 3, size: -1e12, rank: -Infinity, pnlPercent: -1, effectiveLeverage: 0 },
+  ],
+};
+
+/** 64 signature bytes per tick, each byte telling its tick and place apart (the codec does not verify them). */
+const signatures = (ticks: number): Uint8Array => Uint8Array.from({ length: 64 * ticks }, (_, i) => (i * 7 + (i >> 6)) & 0xff);
+const SIGNED: FeedMessage = { kind: 'signedTicks', sequence: 26, ticks: [TICK, { ...TICK, source: 4, confidence: 0 }], signatures: signatures(2) };
+
+const BOOK: BookTop = { market: 0, bid: 49_999.5, ask: 50_000.5, last: 50_000, eventTimeUs: 1_764_000_000_123_456 };
+const BOOKS: FeedMessage = {
+  kind: 'books',
+  sequence: 27,
+  books: [
+    BOOK,
+    // Nothing known yet but the time; a locked book (bid = ask); only a last trade; the extremes of the domain.
+    { market: 1, bid: 0, ask: 0, last: 0, eventTimeUs: 0 },
+    { market: 2, bid: 3_000, ask: 3_000, last: 0, eventTimeUs: 1 },
+    { market: 3, bid: 0, ask: 0, last: 2.5, eventTimeUs: 2 },
+    { market: 4_294_967_294, bid: Number.MIN_VALUE, ask: 1e12, last: 1e12, eventTimeUs: 2 ** 53 - 1 },
   ],
 };
 
@@ -114,19 +139,29 @@ const SAMPLES: readonly FeedMessage[] = [
       { account: 3, epoch: 3, collateral: 1, equity: -5, initialMargin: 20, maintenanceMargin: 10, freeCollateral: -25, health: -0.5, liquidatable: true, marginCall: true },
     ],
   },
-  { kind: 'marketStatus', sequence: 17, market: 2, state: 'paused', reason: 'all sources stale for 5 s', eventTimeUs: 1_764_000_000_000_000 },
-  { kind: 'marketStatus', sequence: 18, market: 2, state: 'resumed', reason: '', eventTimeUs: 1 },
+  { kind: 'marketStatus', sequence: 17, market: 2, state: 'paused', reason: 'all sources stale for 5 s', eventTimeUs: 1_764_000_000_000_000, code: 'ORACLE_STALE' },
+  { kind: 'marketStatus', sequence: 18, market: 2, state: 'resumed', reason: '', eventTimeUs: 1, code: '' },
+  { kind: 'marketStatus', sequence: 18, market: 2, state: 'resumed', reason: 'every guard passes', eventTimeUs: 1, code: 'A CODE ADDED LATER ✓' },
   { kind: 'engineStatus', sequence: 19, state: 'running', epoch: 120, lastSequence: 99_999, markets: 4, accounts: 50_000, positions: 110_000, message: 'ok' },
   { kind: 'engineStatus', sequence: 20, state: 'closing', epoch: 0, lastSequence: 0, markets: 0, accounts: 0, positions: 0, message: '' },
   ADL_SHORTS,
   { kind: 'adlQueue', sequence: 24, market: 4_294_967_294, positionsSide: 1, epoch: 2 ** 53 - 1, queueLength: 9_000, entries: [{ ...ADL_ROW, size: 2, queuePosition: 1 }] },
   { kind: 'adlQueue', sequence: 25, market: 0, positionsSide: 1, epoch: 0, queueLength: 0, entries: [] },
+  { kind: 'signedTicks', sequence: 0, ticks: [TICK], signatures: signatures(1) },
+  SIGNED,
+  BOOKS,
+  { kind: 'books', sequence: 28, books: [BOOK] },
+  { kind: 'killSwitch', sequence: 29, level: 'halt', market: undefined, reason: 'exchange outage' },
+  { kind: 'killSwitch', sequence: 29, level: 'no-new', market: 4_294_967_294, reason: '' },
+  { kind: 'killSwitch', sequence: 29, level: 'no-reissue', market: 0, reason: 'ÉTH ✓ review' },
+  { kind: 'killSwitch', sequence: 29, level: 'normal', market: undefined, reason: '' },
   { kind: 'errorFrame', sequence: 21, code: 'INVALID_FIELD', message: 'ticks[3].price: expected a finite price', offendingSequence: 1234 },
   { kind: 'errorFrame', sequence: 22, code: 'MALFORMED_FRAME', message: '', offendingSequence: null },
 ];
 
 const ALL_KINDS: readonly FeedMessageKind[] = [
   'ticks', 'positions', 'collateral', 'fills', 'expiries', 'subscribe', 'unsubscribe', 'orders', 'marginCalls', 'accountStates', 'marketStatus', 'engineStatus', 'errorFrame', 'adlQueue',
+  'signedTicks', 'books', 'killSwitch',
 ];
 
 function expectError(r: ReturnType<typeof decodeFrame>, code: FrameError['code']): FrameError {
@@ -178,10 +213,30 @@ describe('feed codec: round trips', () => {
     expect(a).toEqual(copy);
   });
 
+  it('returns the signatures of signed ticks as a copy, not a view of the frame', () => {
+    const frame = encodeFrame(SIGNED);
+    const r = decodeFrame(frame) as Extract<FeedMessage, { kind: 'signedTicks' }>;
+    expect(r.signatures.buffer).not.toBe(frame.buffer);
+    frame.fill(0);
+    expect(r.signatures).toEqual(signatures(2));
+  });
+
   it('packs a tick into 40 bytes: 1,000 ticks take 40 kB plus a fixed envelope', () => {
     const one = encodeTicks(1, [TICK]).length;
     const many = encodeTicks(1, Array.from({ length: 1001 }, () => TICK)).length;
     expect(many - one).toBe(1000 * TICK_BYTES);
+  });
+
+  it('packs a signed tick into 104 bytes: the 40-byte tick and its 64-byte signature', () => {
+    const one = encodeSignedPriceTicks(1, [TICK], signatures(1)).length;
+    const many = encodeSignedPriceTicks(1, Array.from({ length: 1001 }, () => TICK), signatures(1001)).length;
+    expect(many - one).toBe(1000 * (TICK_BYTES + 64));
+  });
+
+  it('packs a book top into 40 bytes', () => {
+    const one = encodeFrame({ kind: 'books', sequence: 1, books: [BOOK] }).length;
+    const many = encodeFrame({ kind: 'books', sequence: 1, books: Array.from({ length: 1001 }, () => BOOK) }).length;
+    expect(many - one).toBe(1000 * BOOK_TICKER_BYTES);
   });
 });
 
@@ -232,6 +287,23 @@ describe('feed codec: invalid values are INVALID_FIELD naming the field', () => 
       { kind: 'accountStates', sequence: 3, accounts: [{ account: 1, epoch: 0, collateral: 0, equity: 0, initialMargin: 0, maintenanceMargin: 0, freeCollateral: 0, health: NaN, liquidatable: false, marginCall: false }] },
       'accounts[0].health',
     ],
+    ['a NaN price among signed ticks', { ...SIGNED, sequence: 3, ticks: [TICK, { ...TICK, price: NaN }] }, 'ticks[1].price'],
+    ['signed market 4294967295 (no id)', { ...SIGNED, sequence: 3, ticks: [TICK, { ...TICK, market: 0xffffffff }] }, 'ticks[1].market'],
+    ['a fractional signed source sequence', { ...SIGNED, sequence: 3, ticks: [TICK, { ...TICK, sourceSequence: 0.5 }] }, 'ticks[1].sourceSequence'],
+    ['no signed ticks', { kind: 'signedTicks', sequence: 3, ticks: [], signatures: new Uint8Array(0) }, 'ticks'],
+    ['a signature short of 64 bytes per tick', { ...SIGNED, sequence: 3, signatures: signatures(2).subarray(0, 127) }, 'signatures'],
+    ['a signature byte past 64 per tick', { ...SIGNED, sequence: 3, signatures: new Uint8Array(129) }, 'signatures'],
+    ['one signature for two ticks', { ...SIGNED, sequence: 3, signatures: signatures(1) }, 'signatures'],
+    ['no signatures at all', { ...SIGNED, sequence: 3, signatures: new Uint8Array(0) }, 'signatures'],
+    ['no books', { kind: 'books', sequence: 3, books: [] }, 'books'],
+    ['book market 4294967295 (no id)', { kind: 'books', sequence: 3, books: [BOOK, { ...BOOK, market: 0xffffffff }] }, 'books[1].market'],
+    ['a NaN bid', { kind: 'books', sequence: 3, books: [BOOK, { ...BOOK, bid: NaN }] }, 'books[1].bid'],
+    ['a negative ask', { kind: 'books', sequence: 3, books: [BOOK, { ...BOOK, ask: -1 }] }, 'books[1].ask'],
+    ['an infinite last price', { kind: 'books', sequence: 3, books: [BOOK, { ...BOOK, last: Infinity }] }, 'books[1].last'],
+    ['a bid above 1e12', { kind: 'books', sequence: 3, books: [BOOK, { ...BOOK, bid: 2e12, ask: 0 }] }, 'books[1].bid'],
+    ['a crossed book (bid above ask)', { kind: 'books', sequence: 3, books: [BOOK, { ...BOOK, bid: 50_001, ask: 50_000.5 }] }, 'books[1].ask'],
+    ['a fractional book time', { kind: 'books', sequence: 3, books: [BOOK, { ...BOOK, eventTimeUs: 0.5 }] }, 'books[1].eventTimeUs'],
+    ['a negative book time', { kind: 'books', sequence: 3, books: [{ ...BOOK, eventTimeUs: -1 }] }, 'books[0].eventTimeUs'],
     ['a negative offending sequence', { kind: 'errorFrame', sequence: 3, code: 'X', message: '', offendingSequence: -2 }, 'offendingSequence'],
   ];
 
@@ -263,10 +335,60 @@ describe('feed codec: invalid values are INVALID_FIELD naming the field', () => 
     expect(expectError(decodeFrame(frame), FrameErrorCode.InvalidField).field).toBe('orders[0].side');
   });
 
+  it('accepts a crossed-looking book when a side is not known: bid alone, or ask alone', () => {
+    const books = [{ ...BOOK, bid: 60_000, ask: 0 }, { ...BOOK, bid: 0, ask: 10 }];
+    expect(decodeFrame(encodeFrame({ kind: 'books', sequence: 3, books }))).toEqual({ kind: 'books', sequence: 3, books });
+  });
+
+  it('reads a book price of -0 as 0 (not known)', () => {
+    const r = decodeFrame(encodeFrame({ kind: 'books', sequence: 3, books: [{ ...BOOK, bid: -0, last: -0 }] }));
+    expect(r).toEqual({ kind: 'books', sequence: 3, books: [{ ...BOOK, bid: 0, last: 0 }] });
+    expect(Object.is((r as Extract<FeedMessage, { kind: 'books' }>).books[0]!.bid, 0)).toBe(true);
+  });
+
+  it('rejects a book whose padding is not 0 (a writer that laid the struct out wrongly)', () => {
+    const frame = rawFrame((b) => {
+      BookTickers.startBooksVector(b, 2);
+      BookTickerStruct.createBookTicker(b, 1, 7, 100, 101, 100, 5);
+      BookTickerStruct.createBookTicker(b, 0, 0, 100, 101, 100, 5);
+      return { type: Message.BookTickers, table: BookTickers.createBookTickers(b, b.endVector()) };
+    });
+    const e = expectError(decodeFrame(frame), FrameErrorCode.InvalidField);
+    expect([e.field, e.message]).toEqual(['books[1].padding', 'books[1].padding: expected 0, got 7']);
+  });
+
+  it('rejects a kill switch whose level is unset or unknown, and one whose reason is not UTF-8', () => {
+    for (const level of [0, 5, 255]) {
+      const frame = rawFrame((b) => ({ type: Message.KillSwitch, table: KillSwitch.createKillSwitch(b, level, 1, b.createString('x')) }));
+      const e = expectError(decodeFrame(frame), FrameErrorCode.InvalidField);
+      expect([e.field, e.message]).toEqual(['level', `level: expected one of 1, 2, 3, 4, got ${level}`]);
+    }
+    const frame = rawFrame((b) => ({ type: Message.KillSwitch, table: KillSwitch.createKillSwitch(b, 4, 1, b.createString(new Uint8Array([0xc3]))) }));
+    expect(expectError(decodeFrame(frame), FrameErrorCode.InvalidField).field).toBe('reason');
+  });
+
+  it('reads a kill switch without a market as one for every market, and without a reason as an empty one', () => {
+    const frame = rawFrame((b) => {
+      KillSwitch.startKillSwitch(b);
+      KillSwitch.addLevel(b, 2);
+      return { type: Message.KillSwitch, table: KillSwitch.endKillSwitch(b) };
+    });
+    expect(decodeFrame(frame)).toEqual({ kind: 'killSwitch', sequence: 5, level: 'no-new', market: undefined, reason: '' });
+  });
+
+  it('rejects a market status code that is not UTF-8', () => {
+    const frame = rawFrame((b) => {
+      const reason = b.createString('stale');
+      const code = b.createString(new Uint8Array([0x4f, 0xff]));
+      return { type: Message.MarketStatus, table: MarketStatus.createMarketStatus(b, 1, 1, reason, 0, code) };
+    });
+    expect(expectError(decodeFrame(frame), FrameErrorCode.InvalidField).field).toBe('code');
+  });
+
   it('rejects a string that is not UTF-8', () => {
     const frame = rawFrame((b) => {
       const reason = b.createString(new Uint8Array([0x66, 0xff, 0xfe]));
-      return { type: Message.MarketStatus, table: MarketStatus.createMarketStatus(b, 1, 1, reason, 0) };
+      return { type: Message.MarketStatus, table: MarketStatus.createMarketStatus(b, 1, 1, reason, 0, 0) };
     });
     expect(expectError(decodeFrame(frame), FrameErrorCode.InvalidField).field).toBe('reason');
   });
@@ -334,6 +456,20 @@ describe('feed codec: rejected frames', () => {
       return { type: Message.OrderExpiries, table: b.endObject() };
     }));
     expect(expectError(expiries, FrameErrorCode.MalformedFrame).message).toContain('OrderExpiries.orderIds');
+    const unsigned = decodeFrame(rawFrame((b) => {
+      SignedPriceTicks.startTicksVector(b, 1);
+      TickStruct.createTick(b, 0, 0, 100, 0, 0, 0);
+      const list = b.endVector();
+      SignedPriceTicks.startSignedPriceTicks(b);
+      SignedPriceTicks.addTicks(b, list);
+      return { type: Message.SignedPriceTicks, table: b.endObject() }; // endSignedPriceTicks would refuse
+    }));
+    expect(expectError(unsigned, FrameErrorCode.MalformedFrame).message).toContain('SignedPriceTicks.signatures');
+    const books = decodeFrame(rawFrame((b) => {
+      BookTickers.startBookTickers(b);
+      return { type: Message.BookTickers, table: b.endObject() };
+    }));
+    expect(expectError(books, FrameErrorCode.MalformedFrame).message).toContain('BookTickers.books');
   });
 
   it('MALFORMED_FRAME for every truncation of a frame of expiries, and for an id offset out of the frame', () => {
@@ -394,6 +530,39 @@ describe('feed codec: schema evolution', () => {
     expect(encodeSubscribe(5, { markets: [1], accounts: [17], allOrders: true })).toEqual(older);
   });
 
+  it('appends MarketStatus.code as a new last field: a status without a code is byte-identical to one of the older schema', () => {
+    const b = new flatbuffers.Builder(64);
+    // The older schema's MarketStatus: four fields (market, state, reason, event_time_us), built by hand.
+    const reason = b.createString('all sources stale for 5 s');
+    b.startObject(4);
+    b.addFieldInt32(0, 2, 0);
+    b.addFieldInt8(1, 1, 0);
+    b.addFieldOffset(2, reason, 0);
+    b.addFieldFloat64(3, 7, 0);
+    const table = b.endObject();
+    b.forceDefaults(true);
+    b.finish(Envelope.createEnvelope(b, 1, 5, Message.MarketStatus, table), 'UNWD');
+    const older = b.asUint8Array();
+    const status = { market: 2, state: 'paused', reason: 'all sources stale for 5 s', eventTimeUs: 7 } as const;
+    expect(decodeFrame(older)).toEqual({ kind: 'marketStatus', sequence: 5, ...status, code: '' });
+    expect(encodeMarketStatus(5, status)).toEqual(older);
+    expect(encodeMarketStatus(5, { ...status, code: '' })).toEqual(older);
+    expect(encodeMarketStatus(5, { ...status, code: 'ORACLE_STALE' }).length).toBeGreaterThan(older.length);
+  });
+
+  it('appends SignedPriceTicks, BookTickers and KillSwitch after AdlQueue as union types 15, 16 and 17, still version 1', () => {
+    const kill: FeedMessage = { kind: 'killSwitch', sequence: 1, level: 'halt', market: undefined, reason: '' };
+    const types = [SIGNED, BOOKS, kill].map((m) => {
+      const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(encodeFrame(m)));
+      return [envelope.version(), envelope.messageType()];
+    });
+    expect(types).toEqual([
+      [1, 15],
+      [1, 16],
+      [1, 17],
+    ]);
+  });
+
   it('appends AdlQueue after OrderExpiries as union type 14, still version 1', () => {
     const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(encodeFrame(ADL_SHORTS)));
     expect([envelope.version(), envelope.messageType()]).toEqual([1, 14]);
@@ -403,6 +572,7 @@ describe('feed codec: schema evolution', () => {
     expect(Message).toMatchObject({
       NONE: 0, PriceTicks: 1, PositionUpdates: 2, CollateralUpdates: 3, Fills: 4, Subscribe: 5, Unsubscribe: 6, LiquidationOrders: 7,
       MarginCalls: 8, AccountStates: 9, MarketStatus: 10, EngineStatus: 11, ErrorFrame: 12, OrderExpiries: 13, AdlQueue: 14,
+      SignedPriceTicks: 15, BookTickers: 16, KillSwitch: 17,
     });
     // Still version 1: a receiver that predates a member answers it UNKNOWN_MESSAGE and carries on.
     const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(encodeExpiries(3, ['1-0-4'], 5)));
@@ -431,11 +601,12 @@ describe('feed codec: the verifier matches the generated code', () => {
 
   it('struct sizes', () => {
     const size = (s: string) => Number(new RegExp(`export class ${s} \\{[\\s\\S]*?static sizeOf\\(\\):number \\{\\s*return (\\d+);`).exec(generated)![1]);
-    expect([size('Tick'), size('PositionUpdate'), size('CollateralUpdate'), size('AdlEntry')]).toEqual([
+    expect([size('Tick'), size('PositionUpdate'), size('CollateralUpdate'), size('AdlEntry'), size('BookTicker')]).toEqual([
       TICK_BYTES,
       POSITION_UPDATE_BYTES,
       COLLATERAL_UPDATE_BYTES,
       ADL_ENTRY_BYTES,
+      BOOK_TICKER_BYTES,
     ]);
   });
 });

@@ -188,6 +188,11 @@ function predict(frame: Uint8Array | string, maxTopics: number): Prediction | nu
       return unknown(m.positions.map((p) => p.account), ACCOUNTS) && unknown(m.positions.map((p) => p.market), MARKETS) ? at('UNKNOWN_ACCOUNT') : null;
     case 'collateral':
       return unknown(m.updates.map((u) => u.account), ACCOUNTS) ? at('UNKNOWN_ACCOUNT') : null;
+    case 'signedTicks':
+    case 'books':
+      return at('UNKNOWN_MARKET'); // the engine has no oracle market: signed ticks and books have nowhere to go
+    case 'killSwitch':
+      return at('FORBIDDEN'); // a publisher is not an admin
     case 'fills':
     case 'expiries':
       return at('UNKNOWN_ORDER'); // the server never issued an order: no account is liquidatable

@@ -1,6 +1,6 @@
 /**
- * The ticks fast path equals the object path. `decodeFrame(frame, max, batch)` decodes PriceTicks into reused
- * columns (src/feed/tick-batch.ts) and `Engine.pushPriceColumns` takes them without an object per row; both must
+ * The ticks fast path equals the object path. `decodeFrame(frame, max, batch)` decodes PriceTicks and
+ * SignedPriceTicks into reused columns (src/feed/tick-batch.ts) and `Engine.pushPriceColumns` takes them without an object per row; both must
  * behave exactly as `decodeFrame(frame)` and `Engine.pushPrices` do: the same values, the same FrameErrors, the
  * same validation before anything lands, and the same place in the input sequence when an epoch is in flight.
  */
@@ -9,15 +9,19 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   decodeFrame,
   DEFAULT_MAX_FRAME_BYTES,
+  encodeBookTickers,
   encodeCollateral,
   encodeError,
   encodeExpiries,
   encodeFills,
+  encodeKillSwitch,
   encodePositions,
+  encodeSignedPriceTicks,
   encodeSubscribe,
   encodeTicks,
   FrameErrorCode,
   type DecodeResult,
+  type FeedMessage,
   type Tick,
   type TickBatchMessage,
 } from '../src/feed/codec.js';
@@ -46,6 +50,8 @@ const tickArb: fc.Arbitrary<Tick> = fc.record({
   sourceSequence: timeArb,
 });
 const ticksArb = fc.array(tickArb, { minLength: 1, maxLength: 200 });
+/** Ticks with 64 signature bytes each (any bytes: the decoder copies them, it does not verify them). */
+const signedArb = ticksArb.chain((ticks) => fc.record({ ticks: fc.constant(ticks), signatures: fc.uint8Array({ minLength: 64 * ticks.length, maxLength: 64 * ticks.length }) }));
 
 /** One field of one tick set outside its domain, and the field name the decoder must report. */
 type Corruption = readonly [field: (typeof COLUMNS)[number], value: number];
@@ -105,13 +111,18 @@ function asTicks(r: DecodeResult | TickBatchMessage): readonly Tick[] {
   if (r.kind !== 'ticks') throw new Error(`expected ticks, got ${JSON.stringify(r)}`);
   return r.ticks;
 }
+function asSigned(r: DecodeResult | TickBatchMessage): Extract<FeedMessage, { kind: 'signedTicks' }> {
+  if (r.kind !== 'signedTicks') throw new Error(`expected signed ticks, got ${JSON.stringify(r)}`);
+  return r;
+}
 
 /** A deep copy of a batch's rows, columns and their identity, to check that a decode left it alone. */
-function snapshotBatch(b: TickBatch): { length: number; arrays: unknown[]; values: number[][] } {
+function snapshotBatch(b: TickBatch): { length: number; signed: boolean; arrays: unknown[]; values: number[][] } {
   return {
     length: b.length,
-    arrays: COLUMNS.map((c) => b[c]),
-    values: COLUMNS.map((c) => Array.from(b[c])),
+    signed: b.signed,
+    arrays: [...COLUMNS.map((c) => b[c]), b.signatures],
+    values: [...COLUMNS.map((c) => Array.from(b[c])), Array.from(b.signatures)],
   };
 }
 
@@ -211,7 +222,83 @@ describe('decodeFrame into a TickBatch', () => {
     expect(snapshotBatch(batch)).toEqual(before);
   });
 
+  it('fills the batch from SignedPriceTicks as from PriceTicks, setting `signed` and copying every signature, frame after frame of either', () => {
+    let flips = 0;
+    let previous = batch.signed;
+    fc.assert(
+      fc.property(fc.maxSafeNat(), fc.boolean(), signedArb, (sequence, signed, { ticks, signatures }) => {
+        const frame = signed ? encodeSignedPriceTicks(sequence, ticks, signatures) : encodeTicks(sequence, ticks);
+        const fast = asBatch(decodeFrame(frame, DEFAULT_MAX_FRAME_BYTES, batch));
+        expect(fast.sequence).toBe(sequence);
+        expect(fast.batch).toBe(batch);
+        expect(batch.signed).toBe(signed);
+        if (signed) {
+          const object = asSigned(decodeFrame(frame));
+          expect(batchMismatch(batch, object.ticks)).toBeNull();
+          expect(object.signatures).toEqual(signatures);
+          expect(batch.signatures.subarray(0, 64 * ticks.length)).toEqual(signatures);
+          const i = sequence % ticks.length;
+          expect(batch.signature(i)).toEqual(signatures.subarray(64 * i, 64 * i + 64));
+        } else {
+          expect(batchMismatch(batch, asTicks(decodeFrame(frame)))).toBeNull();
+        }
+        if (signed !== previous) flips++;
+        previous = signed;
+      }),
+      RUNS,
+    );
+    expect(flips).toBeGreaterThan(50);
+    // The signatures column grew with the others: 64 bytes for every row of capacity.
+    expect(batch.signatures.length).toBe(64 * batch.market.length);
+  });
+
+  it('copies the signatures: the frame may be overwritten at once (uWS detaches its buffer) and the batch keeps them', () => {
+    const ticks = [{ market: 1, source: 2, price: 3, confidence: 0, eventTimeUs: 4, sourceSequence: 5 }];
+    const signatures = Uint8Array.from({ length: 64 }, (_, i) => 255 - i);
+    const frame = encodeSignedPriceTicks(1, ticks, signatures);
+    asBatch(decodeFrame(frame, DEFAULT_MAX_FRAME_BYTES, batch));
+    frame.fill(0);
+    expect(batch.signature(0)).toEqual(signatures);
+  });
+
+  it('rejects signed ticks with the same FrameError as the object path: a bad tick names its field, like PriceTicks', () => {
+    const badArb = fc.record({ sequence: fc.maxSafeNat(), signed: signedArb, bad: fc.constantFrom(...CORRUPTIONS), at: fc.nat() });
+    fc.assert(
+      fc.property(badArb, ({ sequence, signed: { ticks, signatures }, bad, at }) => {
+        const i = at % ticks.length;
+        const corrupt = ticks.map((t, k) => (k === i ? { ...t, [bad[0]]: bad[1] } : t));
+        const frame = encodeSignedPriceTicks(sequence, corrupt, signatures);
+        const object = decodeFrame(frame);
+        expect(decodeFrame(frame, DEFAULT_MAX_FRAME_BYTES, batch)).toStrictEqual(object);
+        expect(object).toMatchObject({ kind: 'error', code: FrameErrorCode.InvalidField, field: `ticks[${i}].${bad[0]}`, sequence });
+        // The same tick in a PriceTicks frame is refused with the same error.
+        expect(decodeFrame(encodeTicks(sequence, corrupt))).toStrictEqual(object);
+      }),
+      RUNS,
+    );
+  });
+
+  it('rejects signatures that are not 64 bytes per tick as the object path does, naming `signatures`, without touching the batch', () => {
+    asBatch(decodeFrame(encodeTicks(1, [{ market: 3, source: 1, price: 42, confidence: 0.5, eventTimeUs: 10, sourceSequence: 11 }]), DEFAULT_MAX_FRAME_BYTES, batch));
+    const before = snapshotBatch(batch);
+    const rand = new Random(0x5196);
+    for (let k = 0; k < 40; k++) {
+      const n = rand.int(1, 20);
+      const ticks = Array.from({ length: n }, (_, i) => ({ market: i, source: 1, price: 1 + i, confidence: 0, eventTimeUs: i, sourceSequence: i }));
+      let length = rand.int(0, 64 * n + 64);
+      if (length === 64 * n) length++;
+      const frame = encodeSignedPriceTicks(k, ticks, new Uint8Array(length));
+      const fast = decodeFrame(frame, DEFAULT_MAX_FRAME_BYTES, batch);
+      expect(fast).toStrictEqual(decodeFrame(frame));
+      expect(fast).toMatchObject({ code: FrameErrorCode.InvalidField, field: 'signatures', sequence: k });
+      expect(fast.kind === 'error' && fast.message).toBe(`signatures: expected 64 bytes per tick (${64 * n} for ${n} ticks), got ${length}`);
+    }
+    expect(snapshotBatch(batch)).toEqual(before);
+  });
+
   it.each<[string, Uint8Array]>([
+    ['books', encodeBookTickers(8, [{ market: 1, bid: 99, ask: 101, last: 0, eventTimeUs: 3 }])],
+    ['killSwitch', encodeKillSwitch(9, { level: 'halt', market: undefined, reason: 'drill' })],
     ['positions', encodePositions(4, [{ account: 1, market: 2, size: -3, entryPrice: 10, isolatedCollateral: 5 }])],
     ['collateral', encodeCollateral(5, [{ account: 9, collateral: 1_000 }])],
     ['fills', encodeFills(6, [{ orderId: '1-2-3', account: 1, market: 2, quantity: 1, price: 10, eventTimeUs: 7 }])],

@@ -3,7 +3,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BasisEma, bookPrice, DEFAULT_MARK_POLICY, markPrice, median, validateMarkPolicy } from '../src/oracle/mark.js';
 import { TimeWeightedAverage } from '../src/oracle/twap.js';
-import { reportSigningBytes } from '../src/oracle/report.js';
 
 const S = 1_000_000;
 const book = (bid: number, ask: number, last: number, eventTimeUs = 0) => ({ bid, ask, last, eventTimeUs });
@@ -101,14 +100,5 @@ describe('the TWAP', () => {
       }),
       { seed: 11, numRuns: 500 },
     );
-  });
-});
-
-describe('the signed bytes of a report', () => {
-  it('are the context tag, then the Tick struct little-endian', () => {
-    const b = reportSigningBytes({ market: 1, source: 2, price: 3, confidence: 0.5, eventTimeUs: 7, sourceSequence: 9 });
-    expect(Buffer.from(b.subarray(0, 14)).toString('ascii')).toBe('UNWIND-TICK-V1');
-    const v = new DataView(b.buffer, 14);
-    expect([v.getUint32(0, true), v.getUint32(4, true), v.getFloat64(8, true), v.getFloat64(16, true), v.getFloat64(24, true), v.getFloat64(32, true)]).toEqual([1, 2, 3, 0.5, 7, 9]);
   });
 });

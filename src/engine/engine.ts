@@ -274,6 +274,11 @@ export class Engine {
     return this.modes.status(market);
   }
 
+  /** Markets whose prices come from oracle sources (config.oracle), ascending. */
+  get oracleMarkets(): number[] {
+    return this.oracle.marketIds;
+  }
+
   /** Reports taken and rejected (by code), whether signatures are required, and the oracle clock. */
   oracleStats(): OracleStats {
     return this.oracle.stats();

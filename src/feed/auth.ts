@@ -5,16 +5,18 @@
  */
 import { createHash } from 'node:crypto';
 
-export type Role = 'publisher' | 'subscriber';
+/** publisher: prices, positions, collateral, fills, books (and subscribe); subscriber: subscribe only; admin: the kill switch (and subscribe). */
+export type Role = 'publisher' | 'subscriber' | 'admin';
 
 const sha256 = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 export class TokenRoles {
   private readonly roles = new Map<string, Role>();
 
-  constructor(publisherTokens: readonly string[], subscriberTokens: readonly string[]) {
+  constructor(publisherTokens: readonly string[], subscriberTokens: readonly string[], adminTokens: readonly string[] = []) {
     for (const t of publisherTokens) this.roles.set(sha256(t), 'publisher');
     for (const t of subscriberTokens) this.roles.set(sha256(t), 'subscriber');
+    for (const t of adminTokens) this.roles.set(sha256(t), 'admin');
   }
 
   /** The role of the token in an Authorization header (Bearer) or, failing that, a query parameter; undefined: none. */

@@ -11,21 +11,27 @@
  *   client.on('adlQueue', (q) => ...);                   // q.positionsSide: 1 the longs' queue, -1 the shorts'
  *   client.subscribe({ markets: [1], accounts: [], allOrders: false, adlMarkets: [1] });
  *   client.sendTicks([{ market: 1, source: 3, price: 50_000, confidence: 5, eventTimeUs, sourceSequence }]);
+ *   client.sendSignedTicks(ticks, signatures);           // 64 bytes per tick, each signing tickSigningBytes(tick)
  */
 import {
   decodeFrame,
+  encodeBookTickers,
   encodeCollateral,
   encodeExpiries,
   encodeFills,
+  encodeKillSwitch,
   encodePositions,
+  encodeSignedPriceTicks,
   encodeSubscribe,
   encodeTicks,
   encodeUnsubscribe,
   type AccountState,
+  type BookTop,
   type CollateralUpdate,
   type FeedMessage,
   type Fill,
   type FrameError,
+  type KillLevel,
   type LiquidationOrder,
   type MarginCall,
   type PositionUpdate,
@@ -194,6 +200,21 @@ export class FeedClient {
    */
   sendExpiries(orderIds: readonly string[], eventTimeUs: number): number {
     return this.send((s) => encodeExpiries(s, orderIds, eventTimeUs));
+  }
+  /**
+   * Ticks with their sources' Ed25519 signatures: `signatures` holds 64 bytes per tick, bytes [64 i, 64 i + 64)
+   * signing tickSigningBytes(ticks[i]) (e.g. node:crypto `sign(null, tickSigningBytes(t), privateKey)`).
+   */
+  sendSignedTicks(ticks: readonly Tick[], signatures: Uint8Array): number {
+    return this.send((s) => encodeSignedPriceTicks(s, ticks, signatures));
+  }
+  /** The matching engine's book tops (0 for a bid, ask or last not known), for the mark price. */
+  sendBooks(books: readonly BookTop[]): number {
+    return this.send((s) => encodeBookTickers(s, books));
+  }
+  /** An operator's kill switch for `market`, or every market when undefined (admin tokens only). */
+  sendKillSwitch(level: KillLevel, market?: number, reason = ''): number {
+    return this.send((s) => encodeKillSwitch(s, { level, market, reason }));
   }
   /** Sends a frame made elsewhere (its sequence is the caller's business). */
   sendRaw(frame: Uint8Array): void {

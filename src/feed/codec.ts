@@ -23,6 +23,8 @@ import {
   AdlQueue as AdlQueueTable,
   AccountState as AccountStateTable,
   AccountStates,
+  BookTicker as BookTickerStruct,
+  BookTickers,
   CollateralUpdate as CollateralUpdateStruct,
   CollateralUpdates,
   EngineState as EngineStateEnum,
@@ -31,6 +33,8 @@ import {
   ErrorFrame,
   Fill as FillTable,
   Fills,
+  KillLevel as KillLevelEnum,
+  KillSwitch,
   LiquidationOrder as LiquidationOrderTable,
   LiquidationOrders,
   MarginCall as MarginCallTable,
@@ -47,6 +51,7 @@ import {
   PriceTicks,
   SchemaVersion,
   Side,
+  SignedPriceTicks,
   Subscribe,
   Tick as TickStruct,
   Unsubscribe,
@@ -56,10 +61,12 @@ import {
   NO_ID,
   type AccountState,
   type AdlQueue,
+  type BookTop,
   type CollateralUpdate,
   type EngineState,
   type FeedMessage,
   type Fill,
+  type KillLevel,
   type LiquidationOrder,
   type MarginCall,
   type MarketState,
@@ -71,6 +78,7 @@ import {
 import { ENVELOPE_SEQUENCE_ID } from './spec.js';
 
 export * from './messages.js';
+export * from './signing.js';
 
 // ---- encoding ----
 
@@ -120,6 +128,49 @@ export function encodeTicks(sequence: number, ticks: readonly Tick[]): Uint8Arra
     TickStruct.createTick(b, t.market, t.source, t.price, t.confidence, t.eventTimeUs, t.sourceSequence);
   }
   return finish(sequence, Message.PriceTicks, PriceTicks.createPriceTicks(b, b.endVector()));
+}
+
+/**
+ * Ticks with their sources' Ed25519 signatures: `signatures` holds 64 bytes per tick, bytes [64 i, 64 i + 64)
+ * signing tickSigningBytes(ticks[i]) (signing.ts). Written as given: a wrong length decodes to INVALID_FIELD.
+ */
+export function encodeSignedPriceTicks(sequence: number, ticks: readonly Tick[], signatures: Uint8Array): Uint8Array {
+  const b = begin();
+  const sigs = b.createByteVector(signatures); // before the ticks: a builder writes one vector at a time
+  SignedPriceTicks.startTicksVector(b, ticks.length);
+  for (let i = ticks.length - 1; i >= 0; i--) {
+    const t = ticks[i]!;
+    TickStruct.createTick(b, t.market, t.source, t.price, t.confidence, t.eventTimeUs, t.sourceSequence);
+  }
+  return finish(sequence, Message.SignedPriceTicks, SignedPriceTicks.createSignedPriceTicks(b, b.endVector(), sigs));
+}
+
+/** Tops of the matching engine's books (0 for a bid, ask or last it does not know). */
+export function encodeBookTickers(sequence: number, books: readonly BookTop[]): Uint8Array {
+  const b = begin();
+  BookTickers.startBooksVector(b, books.length);
+  for (let i = books.length - 1; i >= 0; i--) {
+    const t = books[i]!;
+    BookTickerStruct.createBookTicker(b, t.market, 0, t.bid, t.ask, t.last, t.eventTimeUs);
+  }
+  return finish(sequence, Message.BookTickers, BookTickers.createBookTickers(b, b.endVector()));
+}
+
+const KILL_LEVELS: Record<KillLevel, KillLevelEnum> = {
+  normal: KillLevelEnum.Normal,
+  'no-new': KillLevelEnum.NoNewLiquidations,
+  'no-reissue': KillLevelEnum.NoReissue,
+  halt: KillLevelEnum.Halt,
+};
+
+/** An operator's kill switch for `market`, or for every market when it is undefined. */
+export function encodeKillSwitch(
+  sequence: number,
+  k: { readonly level: KillLevel; readonly market: number | undefined; readonly reason: string },
+): Uint8Array {
+  const b = begin();
+  const reason = b.createString(k.reason);
+  return finish(sequence, Message.KillSwitch, KillSwitch.createKillSwitch(b, KILL_LEVELS[k.level], k.market ?? NO_ID, reason));
 }
 
 export function encodePositions(sequence: number, positions: readonly PositionUpdate[]): Uint8Array {
@@ -265,13 +316,17 @@ const ENGINE_STATES: Record<EngineState, EngineStateEnum> = {
   closing: EngineStateEnum.Closing,
 };
 
+/** A market paused or resumed; `code` (e.g. ORACLE_STALE) is left out of the frame when absent or empty. */
 export function encodeMarketStatus(
   sequence: number,
-  s: { readonly market: number; readonly state: MarketState; readonly reason: string; readonly eventTimeUs: number },
+  s: { readonly market: number; readonly state: MarketState; readonly reason: string; readonly eventTimeUs: number; readonly code?: string },
 ): Uint8Array {
   const b = begin();
   const reason = b.createString(s.reason);
-  return finish(sequence, Message.MarketStatus, MarketStatus.createMarketStatus(b, s.market, MARKET_STATES[s.state], reason, s.eventTimeUs));
+  // Absent when empty: the frame stays byte-identical to one from before the field was appended.
+  const code = s.code === undefined || s.code === '' ? 0 : b.createString(s.code);
+  const t = MarketStatus.createMarketStatus(b, s.market, MARKET_STATES[s.state], reason, s.eventTimeUs, code);
+  return finish(sequence, Message.MarketStatus, t);
 }
 
 /** The body of an engineStatus message: everything but its kind and sequence. */
@@ -297,6 +352,12 @@ export function encodeFrame(m: FeedMessage): Uint8Array {
   switch (m.kind) {
     case 'ticks':
       return encodeTicks(m.sequence, m.ticks);
+    case 'signedTicks':
+      return encodeSignedPriceTicks(m.sequence, m.ticks, m.signatures);
+    case 'books':
+      return encodeBookTickers(m.sequence, m.books);
+    case 'killSwitch':
+      return encodeKillSwitch(m.sequence, m);
     case 'positions':
       return encodePositions(m.sequence, m.positions);
     case 'collateral':

@@ -5,7 +5,7 @@
  */
 import * as flatbuffers from 'flatbuffers';
 import { isUnwindError } from '../errors.js';
-import { describe, MAX_PRICE, requireAmount, requireId, requireNonNegativeAmount, requirePrice, requireSize } from '../tables/validate.js';
+import { describe, requireAmount, requireId, requireNonNegativeAmount, requirePrice, requireSize } from '../tables/validate.js';
 import {
   AccountState as AccountStateTable,
   AccountStates,
@@ -16,6 +16,8 @@ import {
   ErrorFrame,
   Fill as FillTable,
   Fills,
+  KillLevel as KillLevelEnum,
+  KillSwitch,
   LiquidationOrder as LiquidationOrderTable,
   LiquidationOrders,
   MarginCall as MarginCallTable,
@@ -30,8 +32,8 @@ import {
   PositionUpdates,
   PriceTicks,
   Side,
+  SignedPriceTicks,
   Subscribe,
-  Tick as TickStruct,
   Unsubscribe,
 } from './generated/unwind_generated.js';
 import {
@@ -47,11 +49,11 @@ import {
   type FeedMessage,
   type Fill,
   type FrameError,
+  type KillLevel,
   type LiquidationOrder,
   type MarginCall,
   type MarketState,
   type PositionUpdate,
-  type Tick,
   type Topics,
 } from './messages.js';
 import { ENVELOPE_MESSAGE_ID, ENVELOPE_MESSAGE_TYPE_ID, ENVELOPE_SEQUENCE_ID, ENVELOPE_VERSION_ID, EnvelopeSpec, MESSAGE_SPECS } from './spec.js';
@@ -59,6 +61,10 @@ import type { TickBatch } from './tick-batch.js';
 import { FrameVerifier } from './verify.js';
 import { enumValue, FieldError, finite, isSequence, nonEmpty, nonNegative, notNaN, positive, sequenceAt, text } from './fields.js';
 import { readAdlQueue } from './decode-adl.js';
+import { readBookTickers } from './decode-books.js';
+import { readTickBatch, readTicks, signaturesOf, type TickBatchMessage } from './decode-ticks.js';
+
+export type { TickBatchMessage };
 
 /** Root offset + file identifier + the smallest table. */
 const MIN_FRAME_BYTES = 12;
@@ -78,10 +84,15 @@ function frameError(code: FrameErrorCode, message: string, sequence?: number, fi
  */
 export function decodeFrame(bytes: Uint8Array, maxBytes?: number): DecodeResult;
 /**
- * As above, but a PriceTicks frame is decoded into `ticksInto` (reused; no object per tick) and returned as a
- * `tickBatch` message referring to it. Validation and error codes are the same.
+ * As above, but a PriceTicks or SignedPriceTicks frame is decoded into `ticksInto` (reused; no object per tick)
+ * and returned as a `tickBatch` message referring to it; `batch.signed` tells the two apart. Validation and error
+ * codes are the same.
  */
-export function decodeFrame(bytes: Uint8Array, maxBytes: number, ticksInto: TickBatch): Exclude<DecodeResult, { kind: 'ticks' }> | TickBatchMessage;
+export function decodeFrame(
+  bytes: Uint8Array,
+  maxBytes: number,
+  ticksInto: TickBatch,
+): Exclude<DecodeResult, { kind: 'ticks' | 'signedTicks' }> | TickBatchMessage;
 export function decodeFrame(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_FRAME_BYTES, ticksInto?: TickBatch): DecodeResult | TickBatchMessage {
   try {
     return decodeUnchecked(bytes, maxBytes, ticksInto);
@@ -89,13 +100,6 @@ export function decodeFrame(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_FR
     // Unreachable by design (everything is verified before it is read); kept so the contract holds even for a bug.
     return frameError(FrameErrorCode.MalformedFrame, `frame could not be decoded: ${e instanceof Error ? e.message : String(e)}`);
   }
-}
-
-/** A PriceTicks frame decoded into a TickBatch (valid until the next decode into the same batch). */
-export interface TickBatchMessage {
-  readonly kind: 'tickBatch';
-  readonly sequence: number;
-  readonly batch: TickBatch;
 }
 
 function decodeUnchecked(bytes: Uint8Array, maxBytes: number, ticksInto: TickBatch | undefined): DecodeResult | TickBatchMessage {
@@ -139,7 +143,9 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, ticksInto: TickBat
 
   try {
     const bb = new flatbuffers.ByteBuffer(bytes);
-    if (type === Message.PriceTicks && ticksInto !== undefined) return readTickBatch(bb, target, sequence, ticksInto);
+    if ((type === Message.PriceTicks || type === Message.SignedPriceTicks) && ticksInto !== undefined) {
+      return readTickBatch(bb, type, target, sequence, ticksInto);
+    }
     return readMessage(bb, type, target, sequence);
   } catch (e) {
     if (e instanceof FieldError || isUnwindError(e)) {
@@ -165,6 +171,12 @@ const MARKET_STATES = new Map<number, MarketState>([
   [MarketStateEnum.Paused, 'paused'],
   [MarketStateEnum.Resumed, 'resumed'],
 ]);
+const KILL_LEVELS = new Map<number, KillLevel>([
+  [KillLevelEnum.Normal, 'normal'],
+  [KillLevelEnum.NoNewLiquidations, 'no-new'],
+  [KillLevelEnum.NoReissue, 'no-reissue'],
+  [KillLevelEnum.Halt, 'halt'],
+]);
 const ENGINE_STATES = new Map<number, EngineState>([
   [EngineStateEnum.Starting, 'starting'],
   [EngineStateEnum.Running, 'running'],
@@ -174,56 +186,34 @@ const ENGINE_STATES = new Map<number, EngineState>([
 
 // ---- messages (the frame is verified: the generated accessors read in range) ----
 
-function readTickBatch(bb: flatbuffers.ByteBuffer, at: number, sequence: number, batch: TickBatch): TickBatchMessage {
-  const t = new PriceTicks().__init(at, bb);
-  const count = t.ticksLength();
-  nonEmpty(count, 'ticks');
-  batch.reset(count);
-  const s = new TickStruct();
-  for (let i = 0; i < count; i++) {
-    t.ticks(i, s);
-    const market = s.market();
-    const source = s.source();
-    const price = s.price();
-    const confidence = s.confidence() + 0;
-    const eventTimeUs = s.eventTimeUs() + 0;
-    const sourceSequence = s.sourceSequence() + 0;
-    if (!isValidTick(market, source, price, confidence, eventTimeUs, sourceSequence)) {
-      rejectTick({ market, source, price, confidence, eventTimeUs, sourceSequence }, i);
-    }
-    batch.market[i] = market;
-    batch.source[i] = source;
-    batch.price[i] = price;
-    batch.confidence[i] = confidence;
-    batch.eventTimeUs[i] = eventTimeUs;
-    batch.sourceSequence[i] = sourceSequence;
-  }
-  return { kind: 'tickBatch', sequence, batch };
-}
-
 function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequence: number): FeedMessage {
   switch (type) {
     case Message.PriceTicks: {
       const t = new PriceTicks().__init(at, bb);
       const count = t.ticksLength();
       nonEmpty(count, 'ticks');
-      const ticks: Tick[] = new Array<Tick>(count);
-      const s = new TickStruct();
-      for (let i = 0; i < count; i++) {
-        t.ticks(i, s);
-        const tick: Tick = {
-          market: s.market(),
-          source: s.source(),
-          price: s.price(),
-          confidence: s.confidence() + 0, // + 0: never return -0 (see sequenceAt)
-          eventTimeUs: s.eventTimeUs() + 0,
-          sourceSequence: s.sourceSequence() + 0,
-        };
-        // The hot path: one branch per tick; field names are built only to report a failure.
-        if (!isValidTick(tick.market, tick.source, tick.price, tick.confidence, tick.eventTimeUs, tick.sourceSequence)) rejectTick(tick, i);
-        ticks[i] = tick;
-      }
-      return { kind: 'ticks', sequence, ticks };
+      return { kind: 'ticks', sequence, ticks: readTicks(t, count) };
+    }
+    case Message.SignedPriceTicks: {
+      // Checked in the fast path's order (readTickBatch), so both report the same first error.
+      const t = new SignedPriceTicks().__init(at, bb);
+      const count = t.ticksLength();
+      nonEmpty(count, 'ticks');
+      const signatures = signaturesOf(t, count).slice(); // a copy: the frame's buffer is the caller's
+      return { kind: 'signedTicks', sequence, ticks: readTicks(t, count), signatures };
+    }
+    case Message.BookTickers:
+      return { kind: 'books', sequence, books: readBookTickers(bb, at) };
+    case Message.KillSwitch: {
+      const t = new KillSwitch().__init(at, bb);
+      const market = t.market();
+      return {
+        kind: 'killSwitch',
+        sequence,
+        level: enumValue(KILL_LEVELS, t.level(), 'level'),
+        market: market === NO_ID ? undefined : market,
+        reason: text(t.reason(flatbuffers.Encoding.UTF8_BYTES), 'reason'),
+      };
     }
     case Message.PositionUpdates: {
       const t = new PositionUpdates().__init(at, bb);
@@ -342,6 +332,7 @@ function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequ
         state: enumValue(MARKET_STATES, t.state(), 'state'),
         reason: text(t.reason(flatbuffers.Encoding.UTF8_BYTES), 'reason'),
         eventTimeUs: sequenceAt(t.eventTimeUs(), 'eventTimeUs'),
+        code: text(t.code(flatbuffers.Encoding.UTF8_BYTES), 'code'),
       };
     }
     case Message.EngineStatus: {
@@ -375,32 +366,6 @@ function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequ
       // MESSAGE_SPECS and this switch list the same kinds (a test encodes every kind); never reached.
       throw new FieldError('messageType', `no reader for message type ${type}`);
   }
-}
-
-const MAX_ID = 0xfffffffe;
-
-function isValidTick(market: number, source: number, price: number, confidence: number, eventTimeUs: number, sourceSequence: number): boolean {
-  return (
-    market <= MAX_ID &&
-    source <= MAX_ID &&
-    price > 0 &&
-    price <= MAX_PRICE &&
-    confidence >= 0 &&
-    confidence < Infinity &&
-    isSequence(eventTimeUs) &&
-    isSequence(sourceSequence)
-  );
-}
-
-/** Throws the FieldError or UnwindError naming the first bad field of a tick isValidTick refused. */
-function rejectTick(t: Tick, i: number): never {
-  requireId(t.market, `ticks[${i}].market`);
-  requireId(t.source, `ticks[${i}].source`);
-  requirePrice(t.price, `ticks[${i}].price`);
-  nonNegative(t.confidence, `ticks[${i}].confidence`);
-  sequenceAt(t.eventTimeUs, `ticks[${i}].eventTimeUs`);
-  sequenceAt(t.sourceSequence, `ticks[${i}].sourceSequence`);
-  throw new FieldError(`ticks[${i}]`, 'invalid tick'); // unreachable: isValidTick and the checks above agree
 }
 
 function readOrders(t: LiquidationOrders): LiquidationOrder[] {

@@ -6,8 +6,11 @@ import type { LiquidationOrder, MarginCall } from '../execution/orders.js';
 import type { PositionUpdate } from '../tables/writer.js';
 import type { CrossSummary } from '../risk/account-report.js';
 import type { OrderFill } from '../execution/open-orders.js';
+import type { KillLevel } from '../execution/market-mode.js';
+import type { BookTop as OracleBookTop } from '../oracle/mark.js';
 
-export type { LiquidationOrder, MarginCall, PositionUpdate };
+/** KillLevel: 'normal' | 'no-new' | 'no-reissue' | 'halt', each holding back more (src/execution/market-mode.ts). */
+export type { KillLevel, LiquidationOrder, MarginCall, PositionUpdate };
 
 /** The schema version this codec writes and accepts (`Envelope.version`). */
 export const SCHEMA_VERSION = 1;
@@ -45,6 +48,14 @@ export interface Topics {
   readonly allOrders: boolean;
   /** Markets whose ADL queues to receive (AdlQueue frames). Absent means none; `decodeFrame` always sets it. */
   readonly adlMarkets?: readonly number[];
+}
+
+/**
+ * The top of one market's book on the matching engine (a BookTicker row), quote per base unit. 0 for bid, ask or
+ * last means "not known"; when bid and ask are both known, bid <= ask.
+ */
+export interface BookTop extends OracleBookTop {
+  readonly market: number;
 }
 
 /** Rows of one AdlQueue frame at most: a longer queue is sent as its top (`queueLength` tells the whole). */
@@ -90,6 +101,25 @@ export type EngineState = 'starting' | 'running' | 'paused' | 'closing';
 /** Every message kind; `sequence` is the sender's per-connection frame sequence (Envelope.sequence). */
 export type FeedMessage =
   | { readonly kind: 'ticks'; readonly sequence: number; readonly ticks: readonly Tick[] }
+  | {
+      /** Ticks signed by their source: `signatures` holds 64 bytes (an Ed25519 signature) per tick (signing.ts). */
+      readonly kind: 'signedTicks';
+      readonly sequence: number;
+      readonly ticks: readonly Tick[];
+      /** Bytes [64 i, 64 i + 64) sign tickSigningBytes(ticks[i]); a copy, not a view of the frame. */
+      readonly signatures: Uint8Array;
+    }
+  | { readonly kind: 'books'; readonly sequence: number; readonly books: readonly BookTop[] }
+  | {
+      /** An operator's kill switch (admin connections only; the server decides which those are). */
+      readonly kind: 'killSwitch';
+      readonly sequence: number;
+      readonly level: KillLevel;
+      /** The market, or undefined for every market (4294967295 on the wire). */
+      readonly market: number | undefined;
+      /** Why, for humans (may be empty). */
+      readonly reason: string;
+    }
   | { readonly kind: 'positions'; readonly sequence: number; readonly positions: readonly PositionUpdate[] }
   | { readonly kind: 'collateral'; readonly sequence: number; readonly updates: readonly CollateralUpdate[] }
   | { readonly kind: 'fills'; readonly sequence: number; readonly fills: readonly Fill[] }
@@ -114,6 +144,11 @@ export type FeedMessage =
       readonly state: MarketState;
       readonly reason: string;
       readonly eventTimeUs: number;
+      /**
+       * Why, for machines: ORACLE_STALE, ORACLE_TWAP_BAND, ORACLE_CONFIDENCE, ORACLE_FROZEN_SOURCE, KILL_SWITCH, HEALTHY,
+       * or a code added later (keep it as text); '' when the sender gave none.
+       */
+      readonly code: string;
     }
   | {
       readonly kind: 'engineStatus';

@@ -13,6 +13,13 @@ export interface FeedServerOptions {
   readonly publisherTokens: readonly string[];
   /** Tokens that may only subscribe. */
   readonly subscriberTokens?: readonly string[];
+  /** Tokens that may send KillSwitch frames (and subscribe). Default none: the kill switch is then API-only. */
+  readonly adminTokens?: readonly string[];
+  /**
+   * How often the server gives the engine's oracle a clock reading (the wall clock), so that sources that stopped
+   * reporting go stale. Only with oracle markets. Default 100 ms.
+   */
+  readonly clockIntervalMs?: number;
   /** Frames above this get an OVERSIZED_FRAME error frame. Default 1 MiB. */
   readonly maxFrameBytes?: number;
   /** Frames above this are not read: uWS closes the connection (1006). Default 4 x maxFrameBytes. */
@@ -66,8 +73,10 @@ export function resolveServerOptions(o: FeedServerOptions): ResolvedServerOption
   const publisherTokens = tokens(o.publisherTokens, 'publisherTokens');
   const subscriberTokens = tokens(o.subscriberTokens, 'subscriberTokens');
   if (publisherTokens.length === 0) bad('publisherTokens', 'expected at least one publisher token');
+  const adminTokens = tokens(o.adminTokens, 'adminTokens');
   const shared = publisherTokens.find((t) => subscriberTokens.includes(t));
   if (shared !== undefined) bad('subscriberTokens', 'a token cannot be both a publisher and a subscriber token');
+  if (adminTokens.some((t) => publisherTokens.includes(t) || subscriberTokens.includes(t))) bad('adminTokens', 'an admin token must not also be a publisher or subscriber token');
   const path = o.path ?? '/v1/feed';
   if (typeof path !== 'string' || !/^\/[\w\-/.]*$/.test(path)) bad('path', `expected a URL path such as /v1/feed, got ${String(path)}`);
   const host = o.host ?? '127.0.0.1';
@@ -82,6 +91,8 @@ export function resolveServerOptions(o: FeedServerOptions): ResolvedServerOption
     path,
     publisherTokens,
     subscriberTokens,
+    adminTokens,
+    clockIntervalMs: integer(o.clockIntervalMs, 'clockIntervalMs', 1, 60_000, 100),
     maxFrameBytes,
     maxPayloadBytes,
     maxBackpressureBytes: integer(o.maxBackpressureBytes, 'maxBackpressureBytes', 1024, 2 ** 31 - 1, 8 << 20),

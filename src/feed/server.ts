@@ -40,6 +40,7 @@ import { FeedErrorCode, FrameErrorCode } from './messages.js';
 import { AccountWatch } from './account-watch.js';
 import { AdlWatch } from './adl-watch.js';
 import { TokenRoles, type Role } from './auth.js';
+import { forbidden, ingest, isInbound } from './ingest.js';
 import { zeroStats, type FeedStats } from './stats.js';
 import { resolveServerOptions, type FeedServerOptions, type ResolvedServerOptions } from './server-options.js';
 
@@ -104,13 +105,16 @@ export class FeedServer {
   private readonly watch: AccountWatch;
   /** Markets some connection watches the ADL queues of, and the queues last sent for each. */
   private readonly adl: AdlWatch;
-  private readonly marketStates = new Map<number, { state: MarketState; reason: string; eventTimeUs: number }>();
+  private readonly marketStates = new Map<number, { state: MarketState; reason: string; eventTimeUs: number; code: string }>();
   private readonly counters: FeedStats = zeroStats();
 
   private readonly fillListeners = new Set<(fill: AcceptedFill) => void>();
   private readonly rejectListeners = new Set<(r: RejectedFrame) => void>();
   private readonly offEpoch: () => void;
   private readonly offFill: () => void;
+  private readonly offStatus: () => void;
+  /** Feeds the oracle's clock from the wall clock (an input: journaled like any other). */
+  private clock: NodeJS.Timeout | undefined;
   /** Reused by every PriceTicks frame: ticks go from the frame to the tables without an object per tick. */
   private readonly ticks = new TickBatch();
   private heartbeat: NodeJS.Timeout | undefined;
@@ -123,7 +127,7 @@ export class FeedServer {
   ) {
     this.watch = new AccountWatch(engine);
     this.adl = new AdlWatch(engine);
-    this.tokens = new TokenRoles(options.publisherTokens, options.subscriberTokens);
+    this.tokens = new TokenRoles(options.publisherTokens, options.subscriberTokens, options.adminTokens);
     this.app = uWS.App();
     this.app.ws<Connection>(options.path, {
       maxPayloadLength: options.maxPayloadBytes,
@@ -148,6 +152,12 @@ export class FeedServer {
     this.offFill = engine.onFill((f) => {
       for (const l of this.fillListeners) l(f);
     });
+    this.offStatus = engine.onMarketStatus((s) => this.publishMarketStatus(s.market, s.state, s.reason, s.eventTimeUs, s.code));
+    // Statuses from before the server (an oracle market starts paused until its sources report).
+    for (const m of engine.oracleMarkets) {
+      const s = engine.hasMarket(m) ? engine.marketStatus(m) : undefined;
+      if (s?.paused === true) this.marketStates.set(m, { state: 'paused', reason: s.reason, eventTimeUs: engine.oracleStats().clockUs, code: s.code });
+    }
   }
 
   /** Starts listening. Throws TRANSPORT_UNAVAILABLE without the native uWS binary, INVALID_CONFIG on bad options. */
@@ -173,6 +183,12 @@ export class FeedServer {
       await new Promise((r) => setTimeout(r, 500));
     }
     this.boundPort = uWS.us_socket_local_port(this.listenSocket as unknown as uWS.us_socket);
+    if (this.engine.oracleMarkets.length > 0) {
+      this.clock = setInterval(() => {
+        if (!this.engine.closing) this.engine.advanceClock(Date.now() * 1000);
+      }, this.options.clockIntervalMs);
+      this.clock.unref();
+    }
     if (this.options.statusIntervalMs > 0) {
       this.heartbeat = setInterval(() => this.broadcastEngineStatus(), this.options.statusIntervalMs);
       this.heartbeat.unref();
@@ -203,9 +219,13 @@ export class FeedServer {
     return () => this.rejectListeners.delete(listener);
   }
 
-  /** Pauses or resumes liquidations' publication state of a market, sent to its subscribers (the oracle guards' output). */
-  publishMarketStatus(market: number, state: MarketState, reason: string, eventTimeUs: number): void {
-    const status = { state, reason, eventTimeUs };
+  /**
+   * A market's pause or resume, sent to its subscribers and kept for later ones. The engine's own (oracle guards,
+   * kill switch) come through here; an embedding application may publish others.
+   */
+  publishMarketStatus(market: number, state: MarketState, reason: string, eventTimeUs: number, code = ''): void {
+    const status = { state, reason, eventTimeUs, code };
+    this.counters.marketStatusesOut += [...this.connections].filter((c) => c.markets.has(market)).length;
     this.marketStates.set(market, status);
     for (const c of this.connections) if (c.markets.has(market)) this.send(c, encodeMarketStatus(c.sequence, { market, ...status }));
   }
@@ -320,17 +340,13 @@ export class FeedServer {
 
   /** Applies one decoded message; throws UnwindError to reject it, having changed nothing. */
   private apply(c: Connection, m: Exclude<FeedMessage, { kind: 'ticks' }> | TickBatchMessage): void {
+    if (isInbound(m)) {
+      const why = forbidden(c.role, m);
+      if (why !== undefined) this.reject(c, FeedErrorCode.Forbidden, why, m.sequence);
+      else ingest(this.engine, m, this.counters, this.options.createAccounts);
+      return;
+    }
     switch (m.kind) {
-      case 'tickBatch':
-      case 'positions':
-      case 'collateral':
-      case 'fills':
-      case 'expiries':
-        if (c.role !== 'publisher') {
-          this.reject(c, FeedErrorCode.Forbidden, `a subscriber may not send ${m.kind} frames`, m.sequence);
-          return;
-        }
-        return this.ingest(m);
       case 'subscribe':
         return this.subscribe(c, m.topics, m.sequence);
       case 'unsubscribe':
@@ -341,37 +357,6 @@ export class FeedServer {
         return;
       default:
         this.reject(c, FrameErrorCode.UnknownMessage, `the server does not accept ${m.kind} frames (they flow from server to client)`, m.sequence);
-    }
-  }
-
-  private ingest(m: Extract<FeedMessage, { kind: 'positions' | 'collateral' | 'fills' | 'expiries' }> | TickBatchMessage): void {
-    const e = this.engine;
-    switch (m.kind) {
-      case 'tickBatch': {
-        // One frame is one batch: every tick is validated before any lands, and all land in the same epoch.
-        const b = m.batch;
-        e.pushPriceColumns(b.market, b.price, b.length, b.eventTimeUs);
-        this.counters.ticksIn += b.length;
-        return;
-      }
-      case 'positions':
-        e.upsertPositions(m.positions);
-        this.counters.positionUpdatesIn += m.positions.length;
-        return;
-      case 'collateral':
-        e.setCollaterals(m.updates, this.options.createAccounts);
-        this.counters.collateralUpdatesIn += m.updates.length;
-        return;
-      case 'fills':
-        // Checked against the engine's open orders and positions, all before any; each settles in input order.
-        e.fill(m.fills);
-        this.counters.fillsIn += m.fills.length;
-        return;
-      case 'expiries':
-        // All checked before any is taken; each re-stamps its position (a new order follows if still needed).
-        e.expire(m.orderIds);
-        this.counters.expiriesIn += m.orderIds.length;
-        return;
     }
   }
 
@@ -510,7 +495,9 @@ export class FeedServer {
     this.state = 'closing';
     this.offEpoch();
     this.offFill();
+    this.offStatus();
     clearInterval(this.heartbeat);
+    clearInterval(this.clock);
     this.broadcastEngineStatus('server closing');
     for (const c of [...this.connections]) c.ws?.end(CloseCode.GoingAway, 'server closing');
     if (this.listenSocket !== null) uWS.us_listen_socket_close(this.listenSocket);

@@ -15,6 +15,7 @@ export const TICK_BYTES = 40;
 export const POSITION_UPDATE_BYTES = 40;
 export const COLLATERAL_UPDATE_BYTES = 16;
 export const ADL_ENTRY_BYTES = 40;
+export const BOOK_TICKER_BYTES = 40;
 
 export const PriceTicksSpec: TableSpec = {
   name: 'PriceTicks',
@@ -107,7 +108,14 @@ export const AccountStatesSpec: TableSpec = {
 };
 export const MarketStatusSpec: TableSpec = {
   name: 'MarketStatus',
-  fields: [u32(0, 'market'), u8(1, 'state'), { id: 2, name: 'reason', kind: 'string' }, f64(3, 'eventTimeUs')],
+  fields: [
+    u32(0, 'market'),
+    u8(1, 'state'),
+    { id: 2, name: 'reason', kind: 'string' },
+    f64(3, 'eventTimeUs'),
+    // Appended in version 1 (a reader of the older schema never looks at id 4).
+    { id: 4, name: 'code', kind: 'string' },
+  ],
 };
 export const EngineStatusSpec: TableSpec = {
   name: 'EngineStatus',
@@ -139,6 +147,22 @@ export const AdlQueueSpec: TableSpec = {
     { id: 3, name: 'entries', kind: 'structs', size: ADL_ENTRY_BYTES, align: 8, required: true },
     u32(4, 'queueLength'),
   ],
+};
+
+export const SignedPriceTicksSpec: TableSpec = {
+  name: 'SignedPriceTicks',
+  fields: [
+    { id: 0, name: 'ticks', kind: 'structs', size: TICK_BYTES, align: 8, required: true },
+    { id: 1, name: 'signatures', kind: 'scalars', size: 1, required: true },
+  ],
+};
+export const BookTickersSpec: TableSpec = {
+  name: 'BookTickers',
+  fields: [{ id: 0, name: 'books', kind: 'structs', size: BOOK_TICKER_BYTES, align: 8, required: true }],
+};
+export const KillSwitchSpec: TableSpec = {
+  name: 'KillSwitch',
+  fields: [u8(0, 'level'), u32(1, 'market'), { id: 2, name: 'reason', kind: 'string' }],
 };
 
 /** Envelope field ids. */
@@ -173,6 +197,9 @@ export const MESSAGE_SPECS: ReadonlyMap<Message, TableSpec> = new Map<Message, T
   [Message.ErrorFrame, ErrorFrameSpec],
   [Message.OrderExpiries, OrderExpiriesSpec],
   [Message.AdlQueue, AdlQueueSpec],
+  [Message.SignedPriceTicks, SignedPriceTicksSpec],
+  [Message.BookTickers, BookTickersSpec],
+  [Message.KillSwitch, KillSwitchSpec],
 ]);
 
 /** Every table spec, nested ones included (for the test that checks them against the generated code). */

@@ -13,6 +13,12 @@ export interface FeedStats {
   fillsIn: number;
   /** Orders expired by OrderExpiries frames (ids applied, including those of a frame stopped at an unknown id). */
   expiriesIn: number;
+  /** Book tops from BookTickers frames. */
+  booksIn: number;
+  /** KillSwitch frames applied (admin). */
+  killSwitchesIn: number;
+  /** MarketStatus frames sent. */
+  marketStatusesOut: number;
   framesOut: number;
   bytesOut: number;
   ordersOut: number;
@@ -42,6 +48,9 @@ export function zeroStats(): FeedStats {
     collateralUpdatesIn: 0,
     fillsIn: 0,
     expiriesIn: 0,
+    booksIn: 0,
+    killSwitchesIn: 0,
+    marketStatusesOut: 0,
     framesOut: 0,
     bytesOut: 0,
     ordersOut: 0,

@@ -1,16 +1,26 @@
 /**
- * A frame's ticks as columns: the server's hot path decodes PriceTicks into one reused TickBatch instead of an
- * object per tick (a tick object, a price update and a staged closure each cost a collection later).
+ * A frame's ticks as columns: the server's hot path decodes PriceTicks and SignedPriceTicks into one reused
+ * TickBatch instead of an object per tick (a tick object, a price update and a staged closure each cost a
+ * collection later).
  */
+import { SIGNATURE_BYTES, writeTickSigningBytes } from './signing.js';
+
 export class TickBatch {
   /** Ticks held; rows [0, length) of every column are valid. */
   length = 0;
+  /**
+   * True when the rows came from a SignedPriceTicks frame: `signatures` then holds row i's signature at bytes
+   * [64 i, 64 i + 64), not yet verified. False for PriceTicks (the signatures column is then stale).
+   */
+  signed = false;
   market!: Uint32Array;
   source!: Uint32Array;
   price!: Float64Array;
   confidence!: Float64Array;
   eventTimeUs!: Float64Array;
   sourceSequence!: Float64Array;
+  /** SIGNATURE_BYTES per row. */
+  signatures!: Uint8Array;
 
   constructor(capacity = 1024) {
     this.allocate(capacity);
@@ -22,6 +32,16 @@ export class TickBatch {
     this.length = n;
   }
 
+  /** Row i's signature: a view of `signatures`, valid until the next decode into this batch. */
+  signature(i: number): Uint8Array {
+    return this.signatures.subarray(i * SIGNATURE_BYTES, (i + 1) * SIGNATURE_BYTES);
+  }
+
+  /** The message row i's source signed (signing.ts), written into `out` when given (at least 54 bytes). */
+  signingBytes(i: number, out?: Uint8Array): Uint8Array {
+    return writeTickSigningBytes(out, this.market[i], this.source[i], this.price[i], this.confidence[i], this.eventTimeUs[i], this.sourceSequence[i]);
+  }
+
   private allocate(capacity: number): void {
     this.market = new Uint32Array(capacity);
     this.source = new Uint32Array(capacity);
@@ -29,5 +49,6 @@ export class TickBatch {
     this.confidence = new Float64Array(capacity);
     this.eventTimeUs = new Float64Array(capacity);
     this.sourceSequence = new Float64Array(capacity);
+    this.signatures = new Uint8Array(capacity * SIGNATURE_BYTES);
   }
 }

@@ -24,7 +24,7 @@
 export type FieldSpec =
   | { readonly id: number; readonly name: string; readonly kind: 'scalar'; readonly size: 1 | 2 | 4 | 8 }
   | { readonly id: number; readonly name: string; readonly kind: 'string'; readonly required?: boolean }
-  | { readonly id: number; readonly name: string; readonly kind: 'scalars'; readonly size: 1 | 2 | 4 | 8 }
+  | { readonly id: number; readonly name: string; readonly kind: 'scalars'; readonly size: 1 | 2 | 4 | 8; readonly required?: boolean }
   | { readonly id: number; readonly name: string; readonly kind: 'strings'; readonly required?: boolean }
   | {
       readonly id: number;

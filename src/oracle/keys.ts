@@ -5,7 +5,7 @@
  * another market, source, price, time or sequence.
  */
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { reportSigningBytes, SIGNATURE_BYTES, type SourceReport } from './report.js';
+import { reportSigningBytes, SIGNATURE_BYTES, TICK_SIGNING_BYTES, type SourceReport } from './report.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 
 /**
@@ -54,7 +54,7 @@ const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'he
  */
 export class SourceSigner {
   readonly publicKey: KeyObject;
-  private readonly message = new Uint8Array(54);
+  private readonly message = new Uint8Array(TICK_SIGNING_BYTES);
 
   constructor(private readonly privateKey: KeyObject) {
     this.publicKey = createPublicKey(privateKey);

@@ -18,7 +18,7 @@ import { aggregate, DEFAULT_AGGREGATION, validateAggregationPolicy, type Aggrega
 import { DEFAULT_GUARD_POLICY, OracleGuardCode, percent, validateGuardPolicy, type GuardPolicy, type PauseReason } from './guards.js';
 import { ed25519PublicKey, verifyReport } from './keys.js';
 import { BasisEma, bookPrice, DEFAULT_MARK_POLICY, markPrice, validateMarkPolicy, type BookTop, type MarkPolicy } from './mark.js';
-import { reportSigningBytes, SIGNATURE_BYTES, type ReportColumns } from './report.js';
+import { SIGNATURE_BYTES, TICK_SIGNING_BYTES, writeTickSigningBytes, type ReportColumns } from './report.js';
 import { TimeWeightedAverage } from './twap.js';
 
 export interface OracleSourceConfig {
@@ -161,7 +161,7 @@ export class OracleLayer {
   private accepted = 0;
   private verified = 0;
   private readonly rejected: Record<string, number> = {};
-  private readonly message = new Uint8Array(54);
+  private readonly message = new Uint8Array(TICK_SIGNING_BYTES);
   /** Scratch for check(): (market, source) -> the sequence a row of the batch being checked takes. */
   private readonly pending = new Map<SourceState, number>();
 
@@ -244,10 +244,7 @@ export class OracleLayer {
     if (b.signed) {
       if (s.key === undefined) throw new UnwindError(ErrorCode.UnknownSource, `source ${id} of market ${market} has no registered key`, `[${i}].source`);
       const sig = b.signatures?.subarray(i * SIGNATURE_BYTES, (i + 1) * SIGNATURE_BYTES);
-      const msg = reportSigningBytes(
-        { market, source: id, price: b.price[i]!, confidence: c, eventTimeUs: b.eventTimeUs[i]!, sourceSequence: sequence },
-        this.message,
-      );
+      const msg = writeTickSigningBytes(this.message, market, id, b.price[i]!, c, b.eventTimeUs[i]!, sequence);
       if (sig === undefined || !verifyReport(s.key, msg, sig)) {
         throw new UnwindError(ErrorCode.BadSignature, `the signature does not verify under source ${id}'s key`, `[${i}].signature`);
       }

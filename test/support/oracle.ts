@@ -36,8 +36,10 @@ export class Sources {
   private readonly signers = new Map<number, SourceSigner>();
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: Engine | undefined,
     readonly market = MARKET,
+    /** Event time of t = 0, microseconds. */
+    readonly t0 = T0,
   ) {}
 
   /** One report per (source, price) at event time `t` seconds after T0. */
@@ -46,7 +48,7 @@ export class Sources {
       const id = Number(source);
       const sourceSequence = (this.sequence.get(id) ?? 0) + 1;
       this.sequence.set(id, sourceSequence);
-      return { market: this.market, source: id, price, confidence, eventTimeUs: T0 + t * SECOND, sourceSequence };
+      return { market: this.market, source: id, price, confidence, eventTimeUs: this.t0 + t * SECOND, sourceSequence };
     });
   }
 
@@ -61,7 +63,7 @@ export class Sources {
   /** Reports and signs, then pushes them to the engine. */
   publish(t: number, prices: Readonly<Record<number, number>>, confidence = 0): SourceReport[] {
     const reports = this.report(t, prices, confidence);
-    this.engine.pushReports(reports, this.sign(reports));
+    this.engine!.pushReports(reports, this.sign(reports));
     return reports;
   }
 

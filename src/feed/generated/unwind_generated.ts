@@ -94,6 +94,35 @@ export enum PositionsSide {
 }
 
 /**
+ * How much of liquidation an operator holds back, each level more than the one before (src/execution/market-mode.ts).
+ * Margin calls and account states continue at every level. 0 (absent) is never valid.
+ */
+export enum KillLevel {
+  Unset = 0,
+
+  /**
+   * Nothing held back (lifts an earlier level).
+   */
+  Normal = 1,
+
+  /**
+   * No liquidation of a margin group that has had no order yet in its current liquidation; groups already being
+   * liquidated continue (follow-up steps, a re-issue after an expiry).
+   */
+  NoNewLiquidations = 2,
+
+  /**
+   * No liquidation order at all; orders already out may still fill, and their fills settle.
+   */
+  NoReissue = 3,
+
+  /**
+   * As NoReissue, and no deleveraging either (no ADL after a fill).
+   */
+  Halt = 4
+}
+
+/**
  * Every message kind, both directions. New kinds are appended; a receiver answers an unknown kind with
  * UNKNOWN_MESSAGE and carries on.
  */
@@ -112,13 +141,16 @@ export enum Message {
   EngineStatus = 11,
   ErrorFrame = 12,
   OrderExpiries = 13,
-  AdlQueue = 14
+  AdlQueue = 14,
+  SignedPriceTicks = 15,
+  BookTickers = 16,
+  KillSwitch = 17
 }
 
 export function unionToMessage(
   type: Message,
-  accessor: (obj:AccountStates|AdlQueue|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe) => AccountStates|AdlQueue|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null
-): AccountStates|AdlQueue|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null {
+  accessor: (obj:AccountStates|AdlQueue|BookTickers|CollateralUpdates|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|Subscribe|Unsubscribe) => AccountStates|AdlQueue|BookTickers|CollateralUpdates|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|Subscribe|Unsubscribe|null
+): AccountStates|AdlQueue|BookTickers|CollateralUpdates|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|Subscribe|Unsubscribe|null {
   switch(Message[type]) {
     case 'NONE': return null; 
     case 'PriceTicks': return accessor(new PriceTicks())! as PriceTicks;
@@ -135,15 +167,18 @@ export function unionToMessage(
     case 'ErrorFrame': return accessor(new ErrorFrame())! as ErrorFrame;
     case 'OrderExpiries': return accessor(new OrderExpiries())! as OrderExpiries;
     case 'AdlQueue': return accessor(new AdlQueue())! as AdlQueue;
+    case 'SignedPriceTicks': return accessor(new SignedPriceTicks())! as SignedPriceTicks;
+    case 'BookTickers': return accessor(new BookTickers())! as BookTickers;
+    case 'KillSwitch': return accessor(new KillSwitch())! as KillSwitch;
     default: return null;
   }
 }
 
 export function unionListToMessage(
   type: Message, 
-  accessor: (index: number, obj:AccountStates|AdlQueue|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe) => AccountStates|AdlQueue|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null, 
+  accessor: (index: number, obj:AccountStates|AdlQueue|BookTickers|CollateralUpdates|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|Subscribe|Unsubscribe) => AccountStates|AdlQueue|BookTickers|CollateralUpdates|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|Subscribe|Unsubscribe|null, 
   index: number
-): AccountStates|AdlQueue|CollateralUpdates|EngineStatus|ErrorFrame|Fills|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|Subscribe|Unsubscribe|null {
+): AccountStates|AdlQueue|BookTickers|CollateralUpdates|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|Subscribe|Unsubscribe|null {
   switch(Message[type]) {
     case 'NONE': return null; 
     case 'PriceTicks': return accessor(index, new PriceTicks())! as PriceTicks;
@@ -160,6 +195,9 @@ export function unionListToMessage(
     case 'ErrorFrame': return accessor(index, new ErrorFrame())! as ErrorFrame;
     case 'OrderExpiries': return accessor(index, new OrderExpiries())! as OrderExpiries;
     case 'AdlQueue': return accessor(index, new AdlQueue())! as AdlQueue;
+    case 'SignedPriceTicks': return accessor(index, new SignedPriceTicks())! as SignedPriceTicks;
+    case 'BookTickers': return accessor(index, new BookTickers())! as BookTickers;
+    case 'KillSwitch': return accessor(index, new KillSwitch())! as KillSwitch;
     default: return null;
   }
 }
@@ -1797,8 +1835,20 @@ eventTimeUs():number {
   return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
 }
 
+/**
+ * Why, for machines: a stable code such as ORACLE_STALE, ORACLE_TWAP_BAND, ORACLE_CONFIDENCE, ORACLE_FROZEN_SOURCE,
+ * KILL_SWITCH or HEALTHY (schemas/README.md, "Market status codes"); may be empty. A receiver keeps an unknown
+ * code as text. Appended in version 1: absent when empty, so such a frame is what the older schema wrote.
+ */
+code():string|null
+code(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+code(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startMarketStatus(builder:flatbuffers.Builder) {
-  builder.startObject(4);
+  builder.startObject(5);
 }
 
 static addMarket(builder:flatbuffers.Builder, market:number) {
@@ -1817,17 +1867,22 @@ static addEventTimeUs(builder:flatbuffers.Builder, eventTimeUs:number) {
   builder.addFieldFloat64(3, eventTimeUs, 0.0);
 }
 
+static addCode(builder:flatbuffers.Builder, codeOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(4, codeOffset, 0);
+}
+
 static endMarketStatus(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createMarketStatus(builder:flatbuffers.Builder, market:number, state:MarketState, reasonOffset:flatbuffers.Offset, eventTimeUs:number):flatbuffers.Offset {
+static createMarketStatus(builder:flatbuffers.Builder, market:number, state:MarketState, reasonOffset:flatbuffers.Offset, eventTimeUs:number, codeOffset:flatbuffers.Offset):flatbuffers.Offset {
   MarketStatus.startMarketStatus(builder);
   MarketStatus.addMarket(builder, market);
   MarketStatus.addState(builder, state);
   MarketStatus.addReason(builder, reasonOffset);
   MarketStatus.addEventTimeUs(builder, eventTimeUs);
+  MarketStatus.addCode(builder, codeOffset);
   return MarketStatus.endMarketStatus(builder);
 }
 }
@@ -2301,6 +2356,315 @@ static createAdlQueue(builder:flatbuffers.Builder, market:number, positionsSide:
   AdlQueue.addEntries(builder, entriesOffset);
   AdlQueue.addQueueLength(builder, queueLength);
   return AdlQueue.endAdlQueue(builder);
+}
+}
+
+/**
+ * Ticks signed by their price source with Ed25519, one signature per tick. Validated as PriceTicks ticks are.
+ *
+ * The signed message of tick i is 54 bytes: the 14 ASCII bytes "UNWIND-TICK-V1", then the 40 bytes of the Tick
+ * struct as FlatBuffers lays it out, little-endian: market u32, source u32, price f64, confidence f64,
+ * event_time_us f64, source_sequence f64 (no padding). A -0 is signed as 0, as a receiver reads it.
+ * See schemas/README.md, "Signed ticks", for a worked example.
+ */
+export class SignedPriceTicks {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):SignedPriceTicks {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsSignedPriceTicks(bb:flatbuffers.ByteBuffer, obj?:SignedPriceTicks):SignedPriceTicks {
+  return (obj || new SignedPriceTicks()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsSignedPriceTicks(bb:flatbuffers.ByteBuffer, obj?:SignedPriceTicks):SignedPriceTicks {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new SignedPriceTicks()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * At least one tick.
+ */
+ticks(index: number, obj?:Tick):Tick|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? (obj || new Tick()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 40, this.bb!) : null;
+}
+
+ticksLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Exactly 64 bytes per tick: bytes [64 i, 64 i + 64) are the Ed25519 signature (R then S, RFC 8032) of tick i.
+ */
+signatures(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+signaturesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+signaturesArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startSignedPriceTicks(builder:flatbuffers.Builder) {
+  builder.startObject(2);
+}
+
+static addTicks(builder:flatbuffers.Builder, ticksOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, ticksOffset, 0);
+}
+
+static startTicksVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(40, numElems, 8);
+}
+
+static addSignatures(builder:flatbuffers.Builder, signaturesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(1, signaturesOffset, 0);
+}
+
+static createSignaturesVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startSignaturesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static endSignedPriceTicks(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 4) // ticks
+  builder.requiredField(offset, 6) // signatures
+  return offset;
+}
+
+static createSignedPriceTicks(builder:flatbuffers.Builder, ticksOffset:flatbuffers.Offset, signaturesOffset:flatbuffers.Offset):flatbuffers.Offset {
+  SignedPriceTicks.startSignedPriceTicks(builder);
+  SignedPriceTicks.addTicks(builder, ticksOffset);
+  SignedPriceTicks.addSignatures(builder, signaturesOffset);
+  return SignedPriceTicks.endSignedPriceTicks(builder);
+}
+}
+
+/**
+ * The top of one market's order book on the matching engine, for the mark price. 40 bytes, 8-byte aligned, no
+ * implicit padding.
+ */
+export class BookTicker {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):BookTicker {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+/**
+ * Market id.
+ */
+market():number {
+  return this.bb!.readUint32(this.bb_pos);
+}
+
+/**
+ * Always 0: explicit padding, so `bid` is 8-byte aligned with no hidden bytes. A receiver rejects any other value.
+ */
+padding():number {
+  return this.bb!.readUint32(this.bb_pos + 4);
+}
+
+/**
+ * Best bid, quote per base unit; finite, > 0, <= 1e12, or 0: not known (an empty side).
+ */
+bid():number {
+  return this.bb!.readFloat64(this.bb_pos + 8);
+}
+
+/**
+ * Best ask, quote per base unit; finite, > 0, <= 1e12, or 0: not known. When bid and ask are both known, bid <= ask.
+ */
+ask():number {
+  return this.bb!.readFloat64(this.bb_pos + 16);
+}
+
+/**
+ * Last trade price, quote per base unit; finite, > 0, <= 1e12, or 0: not known (no trade yet).
+ */
+last():number {
+  return this.bb!.readFloat64(this.bb_pos + 24);
+}
+
+/**
+ * When the matching engine took this top, microseconds since the Unix epoch; integer >= 0.
+ */
+eventTimeUs():number {
+  return this.bb!.readFloat64(this.bb_pos + 32);
+}
+
+static sizeOf():number {
+  return 40;
+}
+
+static createBookTicker(builder:flatbuffers.Builder, market: number, padding: number, bid: number, ask: number, last: number, event_time_us: number):flatbuffers.Offset {
+  builder.prep(8, 40);
+  builder.writeFloat64(event_time_us);
+  builder.writeFloat64(last);
+  builder.writeFloat64(ask);
+  builder.writeFloat64(bid);
+  builder.writeInt32(padding);
+  builder.writeInt32(market);
+  return builder.offset();
+}
+
+}
+
+/**
+ * A frame of book tops from the matching engine: any number of markets, applied in order.
+ */
+export class BookTickers {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):BookTickers {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsBookTickers(bb:flatbuffers.ByteBuffer, obj?:BookTickers):BookTickers {
+  return (obj || new BookTickers()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsBookTickers(bb:flatbuffers.ByteBuffer, obj?:BookTickers):BookTickers {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new BookTickers()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * At least one book top.
+ */
+books(index: number, obj?:BookTicker):BookTicker|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? (obj || new BookTicker()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 40, this.bb!) : null;
+}
+
+booksLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+static startBookTickers(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addBooks(builder:flatbuffers.Builder, booksOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, booksOffset, 0);
+}
+
+static startBooksVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(40, numElems, 8);
+}
+
+static endBookTickers(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 4) // books
+  return offset;
+}
+
+static createBookTickers(builder:flatbuffers.Builder, booksOffset:flatbuffers.Offset):flatbuffers.Offset {
+  BookTickers.startBookTickers(builder);
+  BookTickers.addBooks(builder, booksOffset);
+  return BookTickers.endBookTickers(builder);
+}
+}
+
+/**
+ * An operator's kill switch, for one market or every market (a market's level is the higher of its own and the
+ * every-market one). Sent only by admin connections (which ones are admin is the server's configuration).
+ */
+export class KillSwitch {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):KillSwitch {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsKillSwitch(bb:flatbuffers.ByteBuffer, obj?:KillSwitch):KillSwitch {
+  return (obj || new KillSwitch()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsKillSwitch(bb:flatbuffers.ByteBuffer, obj?:KillSwitch):KillSwitch {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new KillSwitch()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * The level from now on.
+ */
+level():KillLevel {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : KillLevel.Unset;
+}
+
+/**
+ * Market id; 4294967295 (the default) for every market.
+ */
+market():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 4294967295;
+}
+
+/**
+ * Why, for humans (may be empty).
+ */
+reason():string|null
+reason(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+reason(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+static startKillSwitch(builder:flatbuffers.Builder) {
+  builder.startObject(3);
+}
+
+static addLevel(builder:flatbuffers.Builder, level:KillLevel) {
+  builder.addFieldInt8(0, level, KillLevel.Unset);
+}
+
+static addMarket(builder:flatbuffers.Builder, market:number) {
+  builder.addFieldInt32(1, market, 4294967295);
+}
+
+static addReason(builder:flatbuffers.Builder, reasonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, reasonOffset, 0);
+}
+
+static endKillSwitch(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createKillSwitch(builder:flatbuffers.Builder, level:KillLevel, market:number, reasonOffset:flatbuffers.Offset):flatbuffers.Offset {
+  KillSwitch.startKillSwitch(builder);
+  KillSwitch.addLevel(builder, level);
+  KillSwitch.addMarket(builder, market);
+  KillSwitch.addReason(builder, reasonOffset);
+  return KillSwitch.endKillSwitch(builder);
 }
 }
 

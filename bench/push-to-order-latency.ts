@@ -71,7 +71,7 @@ interface Pending {
 }
 
 /** One engine's listeners, installed once; a sample arms `pending` and waits for the epoch that sees its push. */
-class EngineProbe {
+export class EngineProbe {
   readonly recorders: Recorder[];
   readonly spill = { orders: 0, marginCalls: 0 };
   private pending: Pending | undefined;
@@ -81,6 +81,8 @@ class EngineProbe {
   constructor(
     readonly engine: Engine,
     book: Book,
+    /** How a sample moves the victim's market to `price` (default: a direct pushPrice). */
+    private readonly push: (engine: Engine, victim: Victim, price: number, i: number) => void = (e, v, price) => e.pushPrice(v.market.id, price),
   ) {
     this.recorders = book.victims.map(() => new Recorder());
     this.victims = new Set(book.victims.map((v) => v.account));
@@ -120,7 +122,7 @@ class EngineProbe {
       const price = mk.price * (i % 2 === 0 ? 0.99 : 0.9895);
       const t0 = process.hrtime.bigint();
       this.pending = { victim, sequence, t0, resolve, reject };
-      e.pushPrice(mk.id, price);
+      this.push(e, victim, price, i);
     });
   }
 
@@ -129,7 +131,7 @@ class EngineProbe {
   }
 }
 
-const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+export const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 export async function runPushToOrderLatency(plan: LatencyPlan, workers: readonly number[], seed: number, log: Log): Promise<LatencyResult> {
   const engines: Engine[] = [];

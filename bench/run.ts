@@ -5,6 +5,7 @@
  *   --only scan    scan throughput (with the sequential-read yardstick) only
  *   --only latency push-to-order latency only
  *   --only feed    the WebSocket feed only: tick-to-order latency over sockets, ingest rate, vs a bare uWS echo
+ *   --only oracle  the oracle layer only: cost per report (signed, unsigned, vs a direct tick), report-to-order latency
  *   --json [FILE]  also writes every figure, with the machine description, to FILE (default bench-results.json)
  *
  * Benchmarks (one module each, each with its thread diagram):
@@ -13,6 +14,8 @@
  *   push-to-order-latency.ts  main -> piscina scan pool (N) -> executor -> onOrder, microseconds, at 1e6
  *   feed.ts                   client worker (ws) <-> uWS feed server on main: feed-latency.ts (tick in -> order
  *                             out at 1e6, microseconds) and feed-ingest.ts (ticks/s), each against a bare uWS echo
+ *   oracle.ts                 main thread alone (tinybench: aggregation cost per report) and main -> scan pool ->
+ *                             executor (report in -> order out, signatures required vs off)
  *
  * The machine is shared and noisy: absolute figures move from run to run; the ratios (scan vs sequential read,
  * 2 workers vs 1) are measured in the same run, from interleaved samples, and are the figures to compare.
@@ -24,12 +27,13 @@ import { writeFileSync } from 'node:fs';
 import { feedFailed, runFeed, type FeedPlan, type FeedResult } from './feed.js';
 import { feedSection } from './feed-report.js';
 import { runPushToOrderLatency, type LatencyPlan, type LatencyResult } from './push-to-order-latency.js';
-import { buildLines, coverageLines, latencyTable, machineInfo, machineLine, scanTable, speedupLines } from './report.js';
+import { buildLines, coverageLines, table, latencyTable, machineInfo, machineLine, scanTable, speedupLines } from './report.js';
 import { runScanThroughput, type ScanPlan, type ScanSizeResult } from './scan-throughput.js';
+import { oracleSection, runOracle, type OraclePlan, type OracleResult } from './oracle.js';
 import { settledThreadCount, threadCount } from './threads.js';
 
-type Section = 'scan' | 'latency' | 'feed';
-const SECTIONS: readonly Section[] = ['scan', 'latency', 'feed'];
+type Section = 'scan' | 'latency' | 'feed' | 'oracle';
+const SECTIONS: readonly Section[] = ['scan', 'latency', 'feed', 'oracle'];
 
 interface Options {
   readonly quick: boolean;
@@ -37,7 +41,7 @@ interface Options {
   readonly json: string | null;
 }
 
-const USAGE = 'usage: node dist/bench/run.js [--quick] [--only scan|latency|feed] [--json [FILE]]';
+const USAGE = 'usage: node dist/bench/run.js [--quick] [--only scan|latency|feed|oracle] [--json [FILE]]';
 
 /** A bad command line: printed as its message and the usage, without a stack. */
 class UsageError extends Error {}
@@ -45,7 +49,8 @@ class UsageError extends Error {}
 const SEED = 0x5eed;
 const WORKERS = [1, 2] as const;
 
-const FULL: { scan: ScanPlan[]; latency: LatencyPlan; feed: FeedPlan } = {
+const FULL: { scan: ScanPlan[]; latency: LatencyPlan; feed: FeedPlan; oracle: OraclePlan } = {
+  oracle: { iterations: 20_000, latency: { positions: 1_000_000, samples: 300, warmup: 30 } },
   scan: [
     { positions: 100_000, rounds: 400, warmupRounds: 20, kernelSamples: 50 },
     { positions: 1_000_000, rounds: 100, warmupRounds: 5, kernelSamples: 15 },
@@ -70,6 +75,7 @@ const FULL: { scan: ScanPlan[]; latency: LatencyPlan; feed: FeedPlan } = {
   },
 };
 const QUICK: typeof FULL = {
+  oracle: { iterations: 3_000, latency: { positions: 100_000, samples: 60, warmup: 10 } },
   scan: [
     { positions: 100_000, rounds: 100, warmupRounds: 10, kernelSamples: 10 },
     { positions: 1_000_000, rounds: 25, warmupRounds: 3, kernelSamples: 4 },
@@ -172,6 +178,13 @@ async function main(): Promise<void> {
     print(feedSection(feed, plan.feed));
   }
 
+  let oracle: OracleResult | null = null;
+  if (runs('oracle')) {
+    oracle = await runOracle(plan.oracle, SEED + 3, log);
+    print();
+    print(oracleSection(oracle, table));
+  }
+
   const threadsAfter = threadsBefore === null ? null : await settledThreadCount(threadsBefore);
   const leaked = threadsBefore === null || threadsAfter === null ? 0 : Math.max(0, threadsAfter - threadsBefore);
   const wallSeconds = (performance.now() - started) / 1000;
@@ -208,16 +221,18 @@ async function main(): Promise<void> {
       only: opts.only,
       seed: SEED,
       machine: { ...machine, loadAverageAtEnd: end.loadAverage },
-      plan: { scan: runs('scan') ? plan.scan : [], latency: runs('latency') ? plan.latency : null, feed: runs('feed') ? plan.feed : null },
+      plan: { scan: runs('scan') ? plan.scan : [], latency: runs('latency') ? plan.latency : null, feed: runs('feed') ? plan.feed : null, oracle: runs('oracle') ? plan.oracle : null },
       units: {
         micros: 'microseconds',
         positionsPerSecond: 'positions per second, from the median sample',
         ticksPerSecond: 'ticks (or frames, bytes) per second, median over rounds',
         nanosPerTick: 'nanoseconds of main-thread time per tick',
+        oracleCost: 'nanoseconds per call (tinybench latency)',
       },
       scan,
       latency,
       feed,
+      oracle,
       threads: { before: threadsBefore, after: threadsAfter, leftBehind: leaked },
       checksPassed: !failed,
       wallSeconds,

@@ -9,14 +9,17 @@
  *
  * The matching engine opens the accounts and positions over the socket and fills every liquidation order at its
  * limit price, reporting the fill; the engine settles it (the position shrinks, the fee goes to the market's
- * insurance fund, or the fund covers a fill beyond bankruptcy). The price publisher sends one frame per step with every source's tick; the risk desk prints
- * liquidations as they arrive. Until the oracle layer aggregates sources (issue 5), a market's last tick in a
- * frame sets its price.
+ * insurance fund, or the fund covers a fill beyond bankruptcy). The price publisher signs each of its 3 sources'
+ * ticks (Ed25519, keys from fixed seeds, registered in the engine's oracle config) and sends one SignedPriceTicks
+ * frame per step; the oracle aggregates the sources into each market's oracle and mark price, and pauses a market
+ * it cannot trust. One forged report and one NaN price are sent on the way and rejected. The risk desk prints
+ * liquidations as they arrive.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Engine } from '../engine/engine.js';
 import { FeedClient } from '../feed/client.js';
 import { type Tick } from '../feed/messages.js';
+import { SourceSigner, signReports } from '../oracle/keys.js';
 import { FeedServer, type FeedStats } from '../feed/server.js';
 import { formatOrder } from './format.js';
 import { mulberry32, normal } from './random.js';
@@ -51,6 +54,9 @@ export interface FeedDemoSummary extends MoneySummary {
 }
 
 const SOURCES = 3;
+/** The price sources' keys, from fixed seeds (a demo; a venue registers its sources' own public keys). */
+const SIGNERS = Array.from({ length: SOURCES }, (_, i) => SourceSigner.fromSeed(new Uint8Array(32).fill(0xd0 + i)));
+const signerOf = (source: number): SourceSigner => SIGNERS[source - 1]!;
 /** Rows per setup frame: 10,000 positions are 400 KB, inside the default 1 MiB frame. */
 const SETUP_ROWS = 10_000;
 
@@ -62,6 +68,14 @@ export async function runFeedDemo(o: FeedDemoOptions): Promise<FeedDemoSummary> 
   const engine = await Engine.start({
     scanWorkers: o.scanWorkers,
     capacity: { markets: MARKETS.length, accounts: o.accounts, positions: o.accounts * MARKETS.length },
+    oracle: {
+      markets: MARKETS.map((m) => ({ market: m.id, sources: SIGNERS.map((k, i) => ({ id: i + 1, weight: 1, publicKey: k.publicKeyBase64 })) })),
+    },
+  });
+  const symbolOf = new Map<number, string>(MARKETS.map((m) => [m.id, m.symbol]));
+  engine.onMarketStatus((s) => {
+    if (s.state === 'paused' && s.code === 'ORACLE_STALE' && s.eventTimeUs === 0) return; // at start: no report yet
+    o.log(`market ${symbolOf.get(s.market)} ${s.state}${s.code === 'HEALTHY' ? '' : ` (${s.code}: ${s.reason})`}`);
   });
   for (const m of MARKETS) engine.addMarket({ id: m.id, symbol: m.symbol, price: m.price, tiers: TIERS });
   seedInsurance(engine);
@@ -149,10 +163,13 @@ export async function runFeedDemo(o: FeedDemoOptions): Promise<FeedDemoSummary> 
       if (step === badAt) {
         log(`--- step ${step}: a source sends a NaN price; the server rejects that frame and nothing changes ---`);
         prices.sendTicks([{ ...ticks[0]!, price: Number.NaN }]);
+        log(`--- step ${step}: a forged report (signed with a key the registry does not hold) is rejected too ---`);
+        const forged = { ...ticks[0]!, price: ticks[0]!.price * 0.5, sourceSequence: ticks[0]!.sourceSequence + 1e9 };
+        prices.sendSignedTicks([forged], SourceSigner.fromSeed(new Uint8Array(32).fill(0x66)).sign(forged));
       }
       steps = step;
       priceFrameSentAt = performance.now();
-      prices.sendTicks(ticks);
+      prices.sendSignedTicks(ticks, signReports(ticks, signerOf));
       ticksSent += ticks.length;
       await sleep(o.intervalMs);
     }

@@ -4,7 +4,7 @@ import { Engine } from '../src/index.js';
 import type { MarketStatusChange } from '../src/execution/market-mode.js';
 import type { Deleveraging, FillSettlement } from '../src/execution/clearing.js';
 import type { LiquidationOrder } from '../src/execution/orders.js';
-import { isUnwindError } from '../src/errors.js';
+import { codeOf } from './support/errors.js';
 
 const TEN_PERCENT = [{ maxNotional: null, initialMarginFraction: 0.2, maintenanceMarginFraction: 0.1 }];
 let engines: Engine[] = [];
@@ -39,15 +39,6 @@ async function world(): Promise<{ engine: Engine; orders: LiquidationOrder[]; st
   return { engine, orders, statuses, fills };
 }
 
-function codeOf(f: () => void): string {
-  try {
-    f();
-  } catch (e) {
-    if (isUnwindError(e)) return e.code;
-    throw e;
-  }
-  return 'accepted';
-}
 
 describe('the kill switch', () => {
   it('at no-new, lets a liquidation under way continue (a re-issue) but starts none', async () => {

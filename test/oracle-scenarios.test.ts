@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Engine, type EngineConfig } from '../src/index.js';
 import type { MarketStatusChange } from '../src/execution/market-mode.js';
 import type { LiquidationOrder } from '../src/execution/orders.js';
-import { isUnwindError } from '../src/errors.js';
+import { codeOf } from './support/errors.js';
 import { MARKET, oracleMarket, SECOND, signer, Sources, T0 } from './support/oracle.js';
 import { firstDifference, tableBytes } from './support/feed.js';
 
@@ -55,15 +55,6 @@ async function world(config: EngineConfig = {}, market = oracleMarket()): Promis
 const mark = (e: Engine): number => e.tables.markets.markPrice[0]!;
 const oracle = (e: Engine): number => e.tables.markets.oraclePrice[0]!;
 
-function codeOf(f: () => void): string {
-  try {
-    f();
-  } catch (e) {
-    if (isUnwindError(e)) return e.code;
-    throw e;
-  }
-  return 'accepted';
-}
 
 describe('an oracle market', () => {
   it('starts paused until enough of its sources have reported, then takes their aggregate as oracle and mark', async () => {

@@ -3,23 +3,13 @@
  * (src/feed/signing.ts, schemas/README.md "Signed ticks"), browser-safe, so a publisher in any runtime builds the
  * same 54 bytes.
  */
+import type { Tick } from '../feed/messages.js';
 import { SIGNATURE_BYTES, tickSigningBytes, TICK_SIGNING_BYTES, writeTickSigningBytes } from '../feed/signing.js';
 
 export { SIGNATURE_BYTES, TICK_SIGNING_BYTES, tickSigningBytes as reportSigningBytes, writeTickSigningBytes };
 
-/** One source's observation of one market (the wire's Tick). */
-export interface SourceReport {
-  readonly market: number;
-  readonly source: number;
-  /** Quote per base, finite, > 0. */
-  readonly price: number;
-  /** Half-width of the source's confidence interval, quote per base, >= 0 (0: not reported). */
-  readonly confidence: number;
-  /** When the source observed the price, microseconds since the Unix epoch. */
-  readonly eventTimeUs: number;
-  /** The source's own sequence, strictly increasing per (source, market): a report is never accepted twice. */
-  readonly sourceSequence: number;
-}
+/** One source's observation of one market: the wire's Tick; its source sequence strictly increases per (source, market). */
+export type SourceReport = Tick;
 
 /** Reports as columns (the feed's TickBatch has this shape): rows [0, length). */
 export interface ReportColumns {

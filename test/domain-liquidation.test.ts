@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { scheduleArb } from './support/arbitraries.js';
 import {
   adjustedBankruptcyRating,
   bankruptcyPrice,
@@ -10,7 +11,6 @@ import {
   liquidationPrice,
   maintenanceMargin,
   underwaterness,
-  type MarginTier,
 } from '../src/domain/index.js';
 
 const RUNS = { seed: 42, numRuns: 500 };
@@ -22,20 +22,6 @@ const BINANCE_LIKE = compileTiers([
 ]);
 const FLAT_10 = compileTiers([{ maxNotional: null, initialMarginFraction: 0.2, maintenanceMarginFraction: 0.1 }]);
 
-const scheduleArb = fc
-  .array(fc.tuple(fc.double({ min: 1.5, max: 10, noNaN: true }), fc.integer({ min: 0, max: 50_000 })), { minLength: 1, maxLength: 8 })
-  .chain((steps) =>
-    fc.tuple(fc.integer({ min: 1_000, max: 1_000_000 }), fc.integer({ min: 1_000, max: 100_000 })).map(([first, mmf0]) => {
-      let bound = first;
-      let ppm = mmf0;
-      return compileTiers(
-        steps.map(([g, d], i): MarginTier => {
-          if (i > 0) (bound *= g), (ppm += d);
-          return { maxNotional: i === steps.length - 1 ? null : bound, maintenanceMarginFraction: ppm / 1e6, initialMarginFraction: ppm / 1e6 };
-        }),
-      );
-    }),
-  );
 /** A position with the rest of its margin group, scaled to the position's entry notional. */
 const groupArb = fc
   .record({

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { scheduleArb } from './support/arbitraries.js';
 import {
   DEFAULT_SIZING_POLICY,
   closeQuantity,
@@ -10,7 +11,6 @@ import {
   maxStepQuantity,
   stateAfterClose,
   validateSizingPolicy,
-  type MarginTier,
   type SizingBound,
   type SizingInput,
   type SizingPolicy,
@@ -185,21 +185,6 @@ describe('validateSizingPolicy', () => {
     expect((caught as UnwindError).field).toBe(`markets[2].sizing.${name}`);
   });
 });
-
-const scheduleArb = fc
-  .array(fc.tuple(fc.double({ min: 1.5, max: 10, noNaN: true }), fc.integer({ min: 0, max: 50_000 })), { minLength: 1, maxLength: 8 })
-  .chain((steps) =>
-    fc.tuple(fc.integer({ min: 1_000, max: 1_000_000 }), fc.integer({ min: 1_000, max: 100_000 })).map(([first, mmf0]) => {
-      let bound = first;
-      let ppm = mmf0;
-      return compileTiers(
-        steps.map(([g, d], i): MarginTier => {
-          if (i > 0) (bound *= g), (ppm += d);
-          return { maxNotional: i === steps.length - 1 ? null : bound, maintenanceMarginFraction: ppm / 1e6, initialMarginFraction: ppm / 1e6 };
-        }),
-      );
-    }),
-  );
 
 /** Evenly spread over [min, max] (fc.double leans towards the ends and 0, which would make most cases emergencies). */
 const uniform = (min: number, max: number) => fc.integer({ min: 0, max: 1 << 20 }).map((i) => min + ((max - min) * i) / (1 << 20));

@@ -275,7 +275,7 @@ export class Engine {
   }
 
   /** Markets whose prices come from oracle sources (config.oracle), ascending. */
-  get oracleMarkets(): number[] {
+  get oracleMarkets(): readonly number[] {
     return this.oracle.marketIds;
   }
 

@@ -67,13 +67,9 @@ export class MarketModes {
     else this.pause.set(market, pause);
   }
 
-  pausedBy(market: number): { code: string; reason: string } | undefined {
-    return this.pause.get(market);
-  }
-
   /**
-   * Recomputes `market`'s mode; returns the status change when its mode, code or reason changed (and the new mode),
-   * else undefined.
+   * Recomputes `market`'s mode. Returns it, whether it changed, and the status change to announce when its mode or
+   * code changed (a new reason text alone is not announced).
    */
   update(market: number, eventTimeUs: number): { mode: number; modeChanged: boolean; change: MarketStatusChange | undefined } {
     const level = this.killLevel(market);

@@ -225,9 +225,12 @@ export class FeedServer {
    */
   publishMarketStatus(market: number, state: MarketState, reason: string, eventTimeUs: number, code = ''): void {
     const status = { state, reason, eventTimeUs, code };
-    this.counters.marketStatusesOut += [...this.connections].filter((c) => c.markets.has(market)).length;
     this.marketStates.set(market, status);
-    for (const c of this.connections) if (c.markets.has(market)) this.send(c, encodeMarketStatus(c.sequence, { market, ...status }));
+    for (const c of this.connections) {
+      if (!c.markets.has(market)) continue;
+      this.send(c, encodeMarketStatus(c.sequence, { market, ...status }));
+      this.counters.marketStatusesOut++;
+    }
   }
 
   // ---- connections ----

@@ -17,7 +17,7 @@ export interface FeedStats {
   booksIn: number;
   /** KillSwitch frames applied (admin). */
   killSwitchesIn: number;
-  /** MarketStatus frames sent. */
+  /** MarketStatus frames sent when a market paused or resumed (not the snapshot a new market topic gets). */
   marketStatusesOut: number;
   framesOut: number;
   bytesOut: number;

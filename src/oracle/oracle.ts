@@ -157,6 +157,8 @@ const TWAP_SAMPLE_US = 1_000_000;
 
 export class OracleLayer {
   private readonly markets = new Map<number, MarketState>();
+  /** Oracle market ids, ascending (fixed by config; read on every tick batch, so computed once). */
+  readonly marketIds: readonly number[];
   private clock = 0;
   private accepted = 0;
   private verified = 0;
@@ -189,6 +191,7 @@ export class OracleLayer {
         written: undefined,
       });
     }
+    this.marketIds = Object.freeze([...this.markets.keys()].sort((a, b) => a - b));
   }
 
   /** True when `market` takes its prices from sources. */
@@ -196,10 +199,6 @@ export class OracleLayer {
     return this.markets.has(market);
   }
 
-  /** Oracle market ids, ascending. */
-  get marketIds(): number[] {
-    return [...this.markets.keys()].sort((a, b) => a - b);
-  }
 
   get clockUs(): number {
     return this.clock;

@@ -98,6 +98,14 @@ export function aggregate(quotes: readonly SourceQuote[], nowUs: number, policy:
   if (typeof nowUs !== 'number' || !Number.isFinite(nowUs)) {
     throw new UnwindError(ErrorCode.InvalidAmount, `expected a finite time in microseconds, got ${String(nowUs)}`, 'nowUs');
   }
+  return aggregateValid(quotes, nowUs, policy);
+}
+
+/**
+ * `aggregate` without its checks, for a caller whose quotes, time and policy are valid by construction: the oracle
+ * layer checks each report as it arrives and its policy once at start, and aggregates on every report.
+ */
+export function aggregateValid(quotes: readonly SourceQuote[], nowUs: number, policy: AggregationPolicy): Aggregate {
   const oldest = nowUs - policy.maxAgeUs;
   const fresh = quotes.filter((q) => q.eventTimeUs >= oldest);
   if (fresh.length < policy.minFreshSources) return { ok: false, reason: 'insufficient-sources', fresh: fresh.length };

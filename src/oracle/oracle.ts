@@ -14,7 +14,7 @@
 import type { KeyObject } from 'node:crypto';
 import { configNumbers, ErrorCode, UnwindError } from '../errors.js';
 import { requireId, requirePrice, requireTime } from '../tables/validate.js';
-import { aggregate, DEFAULT_AGGREGATION, validateAggregationPolicy, type AggregationPolicy, type SourceQuote } from './aggregate.js';
+import { aggregateValid, DEFAULT_AGGREGATION, validateAggregationPolicy, type AggregationPolicy, type SourceQuote } from './aggregate.js';
 import { DEFAULT_GUARD_POLICY, OracleGuardCode, percent, validateGuardPolicy, type GuardPolicy, type PauseReason } from './guards.js';
 import { ed25519PublicKey, verifyReport } from './keys.js';
 import { BasisEma, bookPrice, DEFAULT_MARK_POLICY, markPrice, validateMarkPolicy, type BookTop, type MarkPolicy } from './mark.js';
@@ -330,7 +330,8 @@ export class OracleLayer {
     for (const s of m.ordered) {
       if (s.reported) quotes.push({ source: s.id, price: s.price, confidence: s.confidence, weight: s.weight, eventTimeUs: s.eventTimeUs });
     }
-    const agg = aggregate(quotes, now, c.aggregation);
+    // Quotes were checked as reports (checkRow), the policy at start (resolveOracleConfig).
+    const agg = aggregateValid(quotes, now, c.aggregation);
     if (!agg.ok) {
       const reason = `${agg.fresh} of ${m.ordered.length} sources fresh, ${c.aggregation.minFreshSources} required`;
       return { market, prices: undefined, pause: { code: OracleGuardCode.Stale, reason }, eventTimeUs: now };

@@ -1,6 +1,6 @@
 /** The feed section's tables on stdout (bench/feed.ts); the JSON file carries the same figures unformatted. */
 import { type FeedPlan, type FeedResult } from './feed.js';
-import { int, table } from './report.js';
+import { int, PERCENTILE_HEADER, percentileCells, table } from './report.js';
 import { fmtCount } from './scan-throughput.js';
 
 const rate = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : `${(x / 1e3).toFixed(1)} k`);
@@ -8,18 +8,13 @@ const ratio = (x: number): string => `${x.toFixed(2)}x`;
 
 export function feedLatencyTable(r: FeedResult): string {
   const l = r.latency;
-  const header = ['topology', 'size', 'ticked', 'touched', 'n', 'p50 us', 'p90 us', 'p99 us', 'p99.9 us', 'max us'];
+  const header = ['topology', 'size', 'ticked', 'touched', ...PERCENTILE_HEADER];
   const rows = l.rows.map((x) => [
     x.topology,
     x.touchedShare === null ? '-' : fmtCount(l.size),
     x.market,
     x.touchedShare === null ? '-' : `${(x.touchedShare * 100).toFixed(0)}%`,
-    String(x.micros.n),
-    int(x.micros.p50),
-    int(x.micros.p90),
-    int(x.micros.p99),
-    int(x.micros.p999),
-    int(x.micros.max),
+    ...percentileCells(x.micros),
   ]);
   return table(header, rows, 1);
 }

@@ -27,6 +27,7 @@ import { Engine } from '../src/index.js';
 import { buildEngine, cloneEngine } from './fixtures.js';
 import { EngineProbe, nextTurn } from './push-to-order-latency.js';
 import { fmtCount } from './scan-throughput.js';
+import { PERCENTILE_HEADER, percentileCells, table } from './report.js';
 import type { Percentiles } from './stats.js';
 
 export interface OraclePlan {
@@ -173,19 +174,12 @@ export async function runOracle(plan: OraclePlan, seed: number, log: Log): Promi
 }
 
 /** The section of the bench report. */
-export function oracleSection(r: OracleResult, table: (header: readonly string[], rows: readonly (readonly string[])[]) => string): string {
+export function oracleSection(r: OracleResult): string {
   const base = r.cost.find((c) => c.name.startsWith('direct'))!;
   const ns = (x: number): string => (x >= 10_000 ? `${(x / 1000).toFixed(1)} us` : `${Math.round(x)} ns`);
   const costRows = r.cost.map((c) => [c.name, ns(c.p50), ns(c.p99), ns(c.mean), `${(c.p50 / base.p50).toFixed(1)}x`]);
   const off = r.latency.find((l) => l.signatures === 'off')!.micros;
-  const latencyRows = r.latency.map((l) => [
-    `signatures ${l.signatures}`,
-    String(l.micros.p50),
-    String(l.micros.p90),
-    String(l.micros.p99),
-    String(l.micros.max),
-    `${(l.micros.p50 / off.p50).toFixed(2)}x`,
-  ]);
+  const latencyRows = r.latency.map((l) => [`signatures ${l.signatures}`, ...percentileCells(l.micros), `${(l.micros.p50 / off.p50).toFixed(2)}x`]);
   return [
     'Oracle, per tick (MainThreadReportCost, tinybench): one call on the main thread, no epoch. "vs direct": p50 over the',
     'direct tick of a plain market (pushPriceColumns, 1 row).',
@@ -195,6 +189,6 @@ export function oracleSection(r: OracleResult, table: (header: readonly string[]
     `Oracle, report in -> order out (OneToNScanPoolReportToOrderLatency, ${fmtCount(r.positions)} positions, 2 scan workers):`,
     '3 sources report -1% in one pushReports batch; microseconds to the victim\'s onOrder. Same book, alternating samples.',
     '',
-    table(['engine', 'p50 us', 'p90 us', 'p99 us', 'max us', 'p50 vs off'], latencyRows),
+    table(['engine', ...PERCENTILE_HEADER, 'p50 vs off'], latencyRows),
   ].join('\n');
 }

@@ -2,6 +2,7 @@
 import { availableParallelism, cpus, loadavg, release, totalmem, type } from 'node:os';
 import { type LatencyResult } from './push-to-order-latency.js';
 import { fmtCount, type ScanSizeResult } from './scan-throughput.js';
+import type { Percentiles } from './stats.js';
 
 export interface MachineInfo {
   readonly cpu: string;
@@ -31,6 +32,12 @@ export function machineLine(m: MachineInfo): string {
 }
 
 export const int = (x: number): string => Math.round(x).toLocaleString('en-US');
+
+/** The cells under PERCENTILE_HEADER: sample count, then p50, p90, p99, p99.9 and max in whole microseconds. */
+export const PERCENTILE_HEADER = ['n', 'p50 us', 'p90 us', 'p99 us', 'p99.9 us', 'max us'] as const;
+export function percentileCells(p: Percentiles): string[] {
+  return [String(p.n), int(p.p50), int(p.p90), int(p.p99), int(p.p999), int(p.max)];
+}
 const rate = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(1)} M` : `${(x / 1e3).toFixed(1)} k`);
 
 /** Left-aligns the first `left` columns, right-aligns the rest. */
@@ -96,19 +103,14 @@ export function buildLines(scan: readonly ScanSizeResult[], latency: LatencyResu
 }
 
 export function latencyTable(r: LatencyResult): string {
-  const header = ['topology', 'size', 'workers', 'pushed', 'touched', 'n', 'p50 us', 'p90 us', 'p99 us', 'p99.9 us', 'max us', 'spill'];
+  const header = ['topology', 'size', 'workers', 'pushed', 'touched', ...PERCENTILE_HEADER, 'spill'];
   const rows = r.rows.map((x) => [
     x.topology,
     fmtCount(r.size),
     String(x.workers),
     x.market,
     `${(x.touchedShare * 100).toFixed(0)}%`,
-    String(x.micros.n),
-    int(x.micros.p50),
-    int(x.micros.p90),
-    int(x.micros.p99),
-    int(x.micros.p999),
-    int(x.micros.max),
+    ...percentileCells(x.micros),
     String(x.spill.orders + x.spill.marginCalls),
   ]);
   return table(header, rows, 1);

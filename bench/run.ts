@@ -27,7 +27,7 @@ import { writeFileSync } from 'node:fs';
 import { feedFailed, runFeed, type FeedPlan, type FeedResult } from './feed.js';
 import { feedSection } from './feed-report.js';
 import { runPushToOrderLatency, type LatencyPlan, type LatencyResult } from './push-to-order-latency.js';
-import { buildLines, coverageLines, table, latencyTable, machineInfo, machineLine, scanTable, speedupLines } from './report.js';
+import { buildLines, coverageLines, latencyTable, machineInfo, machineLine, scanTable, speedupLines } from './report.js';
 import { runScanThroughput, type ScanPlan, type ScanSizeResult } from './scan-throughput.js';
 import { oracleSection, runOracle, type OraclePlan, type OracleResult } from './oracle.js';
 import { settledThreadCount, threadCount } from './threads.js';
@@ -182,7 +182,7 @@ async function main(): Promise<void> {
   if (runs('oracle')) {
     oracle = await runOracle(plan.oracle, SEED + 3, log);
     print();
-    print(oracleSection(oracle, table));
+    print(oracleSection(oracle));
   }
 
   const threadsAfter = threadsBefore === null ? null : await settledThreadCount(threadsBefore);

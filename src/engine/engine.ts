@@ -171,7 +171,8 @@ export class Engine {
    */
   pushPriceColumns(marketIds: ArrayLike<number>, prices: ArrayLike<number>, n: number, eventTimesUs?: ArrayLike<number>): void {
     this.open();
-    if (this.oracle.marketIds.length > 0) for (let i = 0; i < n; i++) this.directOnly(marketIds[i], `[${i}].market`);
+    // The field name is built only for a row that fails: this loop runs per tick.
+    if (this.oracle.marketIds.length > 0) for (let i = 0; i < n; i++) if (this.oracle.has(marketIds[i]!)) this.directOnly(marketIds[i], `[${i}].market`);
     this.writer.setPriceColumns(marketIds, prices, n, eventTimesUs);
     this.schedule();
   }

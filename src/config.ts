@@ -9,6 +9,7 @@ import { DEFAULT_FEE_POLICY, type FeePolicy } from './ledger/settle.js';
 import { DEFAULT_LIFECYCLE } from './execution/lifecycle.js';
 import { NO_CAPS, validateCaps, type CapsConfig } from './execution/caps.js';
 import type { OracleConfig } from './oracle/oracle.js';
+import type { JournalConfig } from './journal/writer.js';
 import { DEFAULT_SIZING_POLICY, validateSizingPolicy, type SizingPolicy } from './domain/sizing.js';
 
 export interface EngineConfig {
@@ -67,6 +68,11 @@ export interface EngineConfig {
    * sources' signed reports, aggregated and guarded; a market not listed takes direct prices (pushPrice).
    */
   readonly oracle?: OracleConfig;
+  /**
+   * The journal (README "Journal"): every accepted input and epoch boundary on disk before its orders leave, with
+   * snapshots; `Engine.start` recovers from it. Default: none.
+   */
+  readonly journal?: JournalConfig;
 }
 
 export interface ResolvedConfig extends LiquidatorConfig {

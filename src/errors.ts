@@ -35,6 +35,12 @@ export const ErrorCode = {
   OracleMarket: 'ORACLE_MARKET',
   /** An action the operator's kill switch forbids in that market. */
   KillSwitch: 'KILL_SWITCH',
+  /** A journal record in the middle of a segment (not a torn tail) fails its checksum or cannot be read: names file and offset. */
+  JournalCorrupt: 'JOURNAL_CORRUPT',
+  /** The journal directory was written under another engine config than the one given. */
+  JournalMismatch: 'JOURNAL_MISMATCH',
+  /** Writing or syncing the journal failed; the engine takes no more inputs (none is acted on unjournaled). */
+  JournalIo: 'JOURNAL_IO',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -2,22 +2,27 @@
  * Thread: the executor, the single thread that decides liquidations, so their order is deterministic.
  * Reads:  the whole of markets, accounts, positions, and the epoch's candidate rows.
  * Writes: output rows (orders, margin calls) of the current epoch; nothing else.
- * Publishes: publishExecution() stores ExecEpoch after the rows (see src/concurrency/epoch.ts).
+ * Publishes: publishExecution() stores ExecEpoch after the rows (see src/concurrency/epoch.ts). When the main
+ * thread asked (a snapshot, src/journal), it first posts its state as it was before the epoch, by postMessage.
+ * It starts from `workerData.state` when the engine recovers from a snapshot.
  * It blocks in Atomics.wait between epochs (allowed off the main thread) and exits on Shutdown.
  */
-import { workerData } from 'node:worker_threads';
-import { publishExecution, waitForScan } from '../src/concurrency/epoch.js';
+import { parentPort, workerData } from 'node:worker_threads';
+import { publishExecution, stateRequested, waitForScan } from '../src/concurrency/epoch.js';
 import { attachTables } from '../src/tables/layout.js';
-import { Liquidator, type LiquidatorConfig } from '../src/execution/liquidator.js';
+import { Liquidator, type LiquidatorConfig, type LiquidatorState } from '../src/execution/liquidator.js';
 
-const { buffer, config } = workerData as { buffer: SharedArrayBuffer; config: LiquidatorConfig };
+const { buffer, config, state } = workerData as { buffer: SharedArrayBuffer; config: LiquidatorConfig; state?: LiquidatorState };
 const tables = attachTables(buffer);
 const liquidator = new Liquidator(tables, config);
+if (state !== undefined) liquidator.importState(state);
 
 let seen = 0;
 for (;;) {
   const epoch = waitForScan(tables, seen);
   if (epoch < 0) break;
+  // postMessage clones the state now, before step() changes it.
+  if (stateRequested(tables, epoch)) parentPort!.postMessage({ epoch, state: liquidator.exportState() });
   const r = liquidator.step();
   publishExecution(tables, epoch, r.outputCount, r.deferred);
   seen = epoch;

@@ -90,6 +90,17 @@ export async function awaitExecution(t: Tables, epoch: number): Promise<{ output
   return { outputCount: Atomics.load(t.control, Control.OutputCount), deferred: Atomics.load(t.control, Control.Deferred) };
 }
 
+/** main, before publishScan(epoch): asks the executor to post its state before it steps `epoch` (a snapshot). */
+export function requestState(t: Tables, epoch: number): void {
+  // Publishes to the executor, ahead of the ScanEpoch store that wakes it: "post your state first".
+  Atomics.store(t.control, Control.StateRequest, epoch);
+}
+
+/** executor: whether the main thread asked for its state before stepping `epoch`. */
+export function stateRequested(t: Tables, epoch: number): boolean {
+  return Atomics.load(t.control, Control.StateRequest) === epoch;
+}
+
 /** main: asks the executor to stop. */
 export function requestShutdown(t: Tables): void {
   // Publishes to the executor: leave the wait loop.

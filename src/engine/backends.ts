@@ -12,23 +12,26 @@ import {
   publishExecution,
   publishScan,
   requestShutdown,
+  requestState,
   resetCandidates,
   scanTasksDone,
 } from '../concurrency/epoch.js';
-import { Liquidator, type LiquidatorConfig } from '../execution/liquidator.js';
+import { Liquidator, type LiquidatorConfig, type LiquidatorState } from '../execution/liquidator.js';
 import { planAccountRanges, planMarketSlices, runScanTask, type ScanTask } from '../scan/tasks.js';
 import { type Tables } from '../tables/layout.js';
 
 export interface ExecutionResult {
   readonly outputCount: number;
   readonly deferred: number;
+  /** The executor's state before this epoch, when `execute` was asked for it (a snapshot). */
+  readonly state?: LiquidatorState;
 }
 
 export interface Backend {
   /** Phase 1 over the dirty markets, then phase 2 over accounts [0, accounts); candidates complete on return. */
   scan(dirtyMarkets: readonly number[], accounts: number): Promise<void>;
-  /** Hands epoch `epoch` to the executor and resolves with its output. */
-  execute(epoch: number): Promise<ExecutionResult>;
+  /** Hands epoch `epoch` to the executor and resolves with its output (and, with `withState`, its state before). */
+  execute(epoch: number, withState?: boolean): Promise<ExecutionResult>;
   close(): Promise<void>;
 }
 
@@ -48,18 +51,22 @@ export class InlineBackend implements Backend {
   constructor(
     private readonly t: Tables,
     private readonly config: LiquidatorConfig,
+    state?: LiquidatorState,
   ) {
     this.liquidator = new Liquidator(t, config);
+    if (state !== undefined) this.liquidator.importState(state);
   }
   async scan(dirtyMarkets: readonly number[], accounts: number): Promise<void> {
     resetCandidates(this.t);
     const tasks: ScanTask[] = [...planMarketSlices(this.t, dirtyMarkets, 1), ...planAccountRanges(accounts, 1, this.config.marginCallHealth)];
     for (const task of tasks) runScanTask(this.t, task);
   }
-  async execute(epoch: number): Promise<ExecutionResult> {
+  async execute(epoch: number, withState = false): Promise<ExecutionResult> {
+    // A copy, as the executor thread's postMessage makes one: step() goes on changing the live maps.
+    const state = withState ? structuredClone(this.liquidator.exportState()) : undefined;
     const r = this.liquidator.step();
     publishExecution(this.t, epoch, r.outputCount, r.deferred);
-    return r;
+    return { ...r, state };
   }
   async close(): Promise<void> {}
 }
@@ -74,6 +81,7 @@ export class ThreadedBackend implements Backend {
     private readonly t: Tables,
     private readonly config: LiquidatorConfig,
     private readonly workers: number,
+    state: LiquidatorState | undefined,
   ) {
     this.pool = new Piscina<ScanTask, number>({
       filename: workerFile('scan.worker'),
@@ -87,7 +95,7 @@ export class ThreadedBackend implements Backend {
       execArgv: [...process.execArgv, '--no-experimental-require-module'],
       recordTiming: false,
     });
-    this.executor = new Worker(workerFile('executor.worker'), { workerData: { buffer: t.buffer, config } });
+    this.executor = new Worker(workerFile('executor.worker'), { workerData: { buffer: t.buffer, config, state } });
     this.executorFailed = new Promise<never>((_, reject) => {
       this.executor.once('error', reject);
       this.executor.once('exit', (code) => {
@@ -97,8 +105,8 @@ export class ThreadedBackend implements Backend {
     this.executorFailed.catch(() => {}); // observed by execute(); avoid an unhandled rejection when idle
   }
 
-  static async start(t: Tables, config: LiquidatorConfig, workers: number): Promise<ThreadedBackend> {
-    const b = new ThreadedBackend(t, config, workers);
+  static async start(t: Tables, config: LiquidatorConfig, workers: number, state?: LiquidatorState): Promise<ThreadedBackend> {
+    const b = new ThreadedBackend(t, config, workers, state);
     await new Promise<void>((resolve, reject) => {
       b.executor.once('online', resolve);
       b.executor.once('error', reject);
@@ -116,9 +124,22 @@ export class ThreadedBackend implements Backend {
     if (done !== phase1.length + phase2.length) throw new Error(`scan barrier: ${done} of ${phase1.length + phase2.length} tasks published`);
   }
 
-  async execute(epoch: number): Promise<ExecutionResult> {
+  async execute(epoch: number, withState = false): Promise<ExecutionResult> {
+    let state: Promise<LiquidatorState> | undefined;
+    if (withState) {
+      state = new Promise((resolve) => {
+        const take = (m: { epoch: number; state: LiquidatorState }): void => {
+          if (m.epoch !== epoch) return;
+          this.executor.off('message', take);
+          resolve(m.state);
+        };
+        this.executor.on('message', take);
+      });
+      requestState(this.t, epoch);
+    }
     publishScan(this.t, epoch);
-    return Promise.race([awaitExecution(this.t, epoch), this.executorFailed]);
+    const r = await Promise.race([awaitExecution(this.t, epoch), this.executorFailed]);
+    return state === undefined ? r : { ...r, state: await Promise.race([state, this.executorFailed]) };
   }
 
   async close(): Promise<void> {

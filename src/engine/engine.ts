@@ -15,15 +15,23 @@ import { accountReport, crossSummary, type AccountReport, type CrossSummary } fr
 import { allocateTables, type Tables } from '../tables/layout.js';
 import { requireId } from '../tables/validate.js';
 import { TableWriter, type MarketSpec, type PositionUpdate, type PriceUpdate } from '../tables/writer.js';
-import { InlineBackend, ThreadedBackend, type Backend } from './backends.js';
+import { InlineBackend, ThreadedBackend, type Backend, type ExecutionResult } from './backends.js';
+import type { LiquidatorState } from '../execution/liquidator.js';
 import { Clearing, type Deleveraging, type FillPreview, type FillSettlement, type SocializedLoss } from '../execution/clearing.js';
 import type { AdlQueueEntry } from '../domain/adl.js';
 import type { OrderFill } from '../execution/open-orders.js';
 import { entry, type Ledger } from '../ledger/ledger.js';
 import { OracleLayer, resolveOracleConfig, type OracleStats } from '../oracle/oracle.js';
-import { reportColumns, type ReportColumns, type SourceReport } from '../oracle/report.js';
+import { reportColumns, SIGNATURE_BYTES, type ReportColumns, type SourceReport } from '../oracle/report.js';
 import type { BookTop } from '../oracle/mark.js';
 import { killLevelOf, MarketModes, type KillLevel, type MarketStatusChange } from '../execution/market-mode.js';
+import { serialize } from 'node:v8';
+import { RecordKind } from '../journal/format.js';
+import { positionColumns, type ColumnKind } from '../journal/records.js';
+import { StreamDigest } from '../journal/digest.js';
+import { writeSnapshot, type Capture } from '../journal/snapshot.js';
+import type { JournalWriter } from '../journal/writer.js';
+import { openJournal, recover, type EngineState, type Recovery } from '../journal/recovery.js';
 
 export interface EpochResult extends EpochOutput {
   readonly epoch: number;
@@ -64,6 +72,19 @@ export class Engine {
   /** Scratch for pushTicks: the rows of a batch that go to oracle markets, and the direct ones as columns. */
   private oracleRows = new Int32Array(256);
   private direct = { market: new Float64Array(256), price: new Float64Array(256), time: new Float64Array(256) };
+  /** The output stream's SHA-256 (src/journal/digest.ts): fed where outputs arise, so replay reproduces it. */
+  private readonly digest = new StreamDigest();
+  private journal: JournalWriter | undefined;
+  /** Inputs accepted (records of the journal, when there is one). */
+  private inputs = 0;
+  /** Journal sequence covered by the last snapshot, and the snapshot being written. */
+  private snapshotAt = 0;
+  private snapshotting: Promise<unknown> | undefined;
+  /** Orders of an epoch that recovery completed wait for this (the caller attaches listeners after start). */
+  private releaseGate: Promise<void> | undefined;
+  private replayMode = false;
+  /** What recovery found and did; undefined without a journal. */
+  recovery: Recovery | undefined;
 
   private constructor(
     config: ResolvedConfig,
@@ -76,9 +97,17 @@ export class Engine {
     const perMarket = Math.floor(config.capacity.positions / config.capacity.markets);
     this.writer = new TableWriter(tables, Math.max(1, perMarket));
     this.clearing = new Clearing(tables, this.writer, config);
+    // Outputs that arise inside an input (settlements, deleveragings, statuses) go to the digest as they arise.
+    this.fillListeners.add((s) => this.digest.add('fill', s));
+    this.deleverageListeners.add((d) => this.digest.add('deleverage', d));
+    this.socializedListeners.add((l) => this.digest.add('socializedLoss', l));
+    this.statusListeners.add((s) => this.digest.add('marketStatus', s));
   }
 
-  /** Allocates the tables and starts the threads. */
+  /**
+   * Allocates the tables and starts the threads. With `config.journal`, first recovers from the journal's directory
+   * (newest valid snapshot, then the journal's tail; README "Journal"): `engine.recovery` says what it found.
+   */
   static async start(config: EngineConfig = {}): Promise<Engine> {
     const c = resolveConfig(config);
     const oracle = new OracleLayer(resolveOracleConfig(config.oracle));
@@ -86,9 +115,25 @@ export class Engine {
       // Never silently: turning signatures off is visible on stderr and in oracleStats().signatures.
       process.emitWarning('oracle.signatures is off: unsigned price reports are accepted for oracle markets', { code: 'UNWIND_SIGNATURES_OFF' });
     }
+    const found = config.journal === undefined ? undefined : openJournal(config);
     const tables = allocateTables(c.capacity);
-    const backend = c.scanWorkers === 0 ? new InlineBackend(tables, c) : await ThreadedBackend.start(tables, c, c.scanWorkers);
-    return new Engine(c, tables, backend, oracle);
+    const snapshot = found?.snapshot;
+    if (snapshot !== undefined) {
+      new Uint8Array(tables.buffer).set(snapshot.tables);
+      tables.control.fill(0); // epoch handshakes start afresh with the new threads
+    }
+    const executorState = snapshot?.executorState as LiquidatorState | undefined;
+    const backend = c.scanWorkers === 0 ? new InlineBackend(tables, c, executorState) : await ThreadedBackend.start(tables, c, c.scanWorkers, executorState);
+    const engine = new Engine(c, tables, backend, oracle);
+    if (found !== undefined) {
+      try {
+        await recover(engine, found);
+      } catch (e) {
+        await engine.close();
+        throw e;
+      }
+    }
+    return engine;
   }
 
   // ---- inputs: each validates synchronously, throws UnwindError and changes nothing on rejection ----
@@ -105,6 +150,7 @@ export class Engine {
     this.open();
     this.writer.setCollateral(account, collateral);
     this.clearing.setBalance(entry.account(account), collateral);
+    this.logColumns(RecordKind.Collateral, 1, [[account], [collateral], [0]]);
     this.schedule();
   }
 
@@ -116,6 +162,8 @@ export class Engine {
   addMarketAt(spec: MarketSpec, field: string): void {
     this.open();
     this.writer.addMarket(spec, field);
+    const { id, symbol, tiers, price, positionCapacity } = spec;
+    this.logJson(RecordKind.Market, { id, symbol, tiers, price, positionCapacity });
     // An oracle market starts paused (ORACLE_STALE) until enough of its sources have reported.
     if (this.oracle.has(spec.id)) this.evaluateOracle([spec.id]);
   }
@@ -123,11 +171,13 @@ export class Engine {
     this.open();
     this.writer.addAccount(id, collateral, field);
     this.clearing.setBalance(entry.account(id), collateral);
+    this.logColumns(RecordKind.Account, 1, [[id], [collateral]]);
   }
   upsertPositionAt(update: PositionUpdate, field: string): void {
     this.open();
     this.writer.upsertPosition(update, field);
     this.clearing.setBalance(entry.isolated(update.account, update.market), update.isolatedCollateral ?? 0);
+    this.logColumns(RecordKind.Positions, 1, positionColumns([update]));
     this.schedule();
   }
 
@@ -135,6 +185,7 @@ export class Engine {
     this.open();
     this.directOnly(market, 'market');
     this.writer.setPrice(oraclePrice === undefined ? { market, price } : { market, price, oraclePrice });
+    this.logColumns(RecordKind.Prices, 1, [[market], [price], [oraclePrice ?? NaN]]);
     this.schedule();
   }
 
@@ -143,6 +194,7 @@ export class Engine {
     this.open();
     this.writer.upsertPositions(updates);
     for (const u of updates) this.clearing.setBalance(entry.isolated(u.account, u.market), u.isolatedCollateral ?? 0);
+    this.logColumns(RecordKind.Positions, updates.length, positionColumns(updates));
     this.schedule();
   }
 
@@ -154,6 +206,8 @@ export class Engine {
     this.open();
     this.writer.setCollaterals(updates, createAccounts);
     for (const u of updates) this.clearing.setBalance(entry.account(u.account), u.collateral);
+    const n = updates.length;
+    this.logColumns(RecordKind.Collateral, n, [updates.map((u) => u.account), updates.map((u) => u.collateral), new Array<number>(n).fill(createAccounts ? 1 : 0)]);
     this.schedule();
   }
 
@@ -162,6 +216,8 @@ export class Engine {
     this.open();
     updates.forEach((u, i) => this.directOnly(u?.market, `[${i}].market`));
     this.writer.setPrices(updates);
+    const col = (f: (u: PriceUpdate) => number | undefined): number[] => updates.map((u) => f(u) ?? NaN);
+    this.logColumns(RecordKind.Prices, updates.length, [col((u) => u.market), col((u) => u.price), col((u) => u.oraclePrice), col((u) => u.eventTimeUs)]);
     this.schedule();
   }
 
@@ -174,6 +230,7 @@ export class Engine {
     // The field name is built only for a row that fails: this loop runs per tick.
     if (this.oracle.marketIds.length > 0) for (let i = 0; i < n; i++) if (this.oracle.has(marketIds[i]!)) this.directOnly(marketIds[i], `[${i}].market`);
     this.writer.setPriceColumns(marketIds, prices, n, eventTimesUs);
+    this.logColumns(RecordKind.Prices, n, [marketIds, prices, undefined, eventTimesUs]);
     this.schedule();
   }
 
@@ -197,6 +254,7 @@ export class Engine {
     const n = batch.length;
     if (this.oracle.marketIds.length === 0 && !batch.signed) {
       this.writer.setPriceColumns(batch.market, batch.price, n, batch.eventTimeUs);
+      this.logTicks(batch);
       this.schedule();
       return;
     }
@@ -221,6 +279,7 @@ export class Engine {
     this.oracle.check(batch, rows);
     if (d > 0) this.writer.setPriceColumns(this.direct.market, this.direct.price, d, this.direct.time);
     if (k > 0) this.evaluateOracle(this.oracle.accept(batch, rows));
+    this.logTicks(batch);
     this.schedule();
   }
 
@@ -236,6 +295,8 @@ export class Engine {
     });
     for (const b of books) this.oracle.book(b.market, b);
     this.evaluateOracle([...new Set(books.map((b) => b.market))].sort((x, y) => x - y));
+    const col = (f: (b: BookTop & { market: number }) => number): number[] => books.map(f);
+    this.logColumns(RecordKind.Books, books.length, [col((b) => b.market), col((b) => b.bid), col((b) => b.ask), col((b) => b.last), col((b) => b.eventTimeUs)]);
     this.schedule();
   }
 
@@ -247,6 +308,7 @@ export class Engine {
     this.open();
     this.oracle.advanceClock(nowUs);
     this.evaluateOracle(this.oracle.marketIds.filter((m) => this.writer.hasMarket(m)));
+    this.logColumns(RecordKind.Clock, 1, [[nowUs]]);
     this.schedule();
   }
 
@@ -261,6 +323,7 @@ export class Engine {
     this.modes.setKill(level, market, String(reason));
     const ids = market === undefined ? this.marketIdList() : [market];
     for (const id of ids) this.applyMode(id, this.oracle.clockUs);
+    this.logJson(RecordKind.KillSwitch, { level, market: market ?? null, reason: String(reason) });
     this.schedule();
   }
 
@@ -328,8 +391,9 @@ export class Engine {
    */
   fill(fills: OrderFill | readonly OrderFill[]): void {
     this.open();
+    const list = Array.isArray(fills) ? fills : [fills as OrderFill];
     this.clearing.fill(
-      Array.isArray(fills) ? fills : [fills as OrderFill],
+      list,
       (s) => {
         for (const l of this.fillListeners) l(s);
       },
@@ -339,6 +403,10 @@ export class Engine {
       (loss) => {
         for (const l of this.socializedListeners) l(loss);
       },
+    );
+    this.logJson(
+      RecordKind.Fills,
+      list.map(({ orderId, account, market, quantity, price, eventTimeUs }) => ({ orderId, account, market, quantity, price, eventTimeUs })),
     );
     this.schedule();
   }
@@ -354,6 +422,7 @@ export class Engine {
     this.clearing.deleverage(account, market, (d) => {
       for (const l of this.deleverageListeners) l(d);
     });
+    this.logJson(RecordKind.Deleverage, { account, market });
     this.schedule();
   }
 
@@ -377,7 +446,9 @@ export class Engine {
    */
   expire(orderIds: string | readonly string[]): void {
     this.open();
-    this.clearing.expire(typeof orderIds === 'string' ? [orderIds] : orderIds);
+    const ids = typeof orderIds === 'string' ? [orderIds] : [...orderIds];
+    this.clearing.expire(ids);
+    this.logJson(RecordKind.Expiries, ids);
     this.schedule();
   }
 
@@ -385,6 +456,7 @@ export class Engine {
   depositInsurance(market: number | 'pooled', amount: number): void {
     this.open();
     this.clearing.depositInsurance(market, amount);
+    this.logJson(RecordKind.Insurance, { market, amount });
   }
 
   /** An insurance fund's balance, quote units (exact to the ledger's decimals). */
@@ -408,7 +480,7 @@ export class Engine {
   }
 
   private schedule(): void {
-    if (!this.config.autoEpoch || this.scheduled) return;
+    if (!this.config.autoEpoch || this.scheduled || this.replayMode) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -417,32 +489,157 @@ export class Engine {
     });
   }
 
+  /**
+   * One epoch. Its synchronous prefix (inputs land, the boundary is journaled, a snapshot captured) runs before
+   * the first await; recovery relies on that to replay inputs that arrived while the epoch was in flight.
+   */
   private async epoch(): Promise<EpochResult> {
     const w = this.writer;
     w.applyStaged();
+    this.digest.fold();
+    const capture = this.snapshotDue() ? this.capture() : undefined;
     const dirty = w.takeDirtyMarkets();
     const accounts = w.accounts;
     const lastSequence = w.lastSequence;
     const epoch = ++this.epochCount;
+    this.journal?.appendColumns(RecordKind.EpochStart, 1, [[epoch], [lastSequence]]);
     w.busy = true;
     let out: EpochOutput;
-    let deferred: number;
+    let r: ExecutionResult;
     try {
       await this.backend.scan(dirty, accounts);
-      const r = await this.backend.execute(epoch);
-      deferred = r.deferred;
+      r = await this.backend.execute(epoch, capture !== undefined);
       out = decodeOutput(this.tables, r.outputCount, epoch, (m) => w.symbolOf(m));
     } finally {
       w.busy = false;
     }
+    const deferred = r.deferred;
     const result: EpochResult = { epoch, ...out, deferred, lastSequence };
     for (const o of out.orders) this.clearing.issued(o);
+    for (const o of out.orders) this.digest.add('order', o);
+    for (const c of out.marginCalls) this.digest.add('marginCall', c);
+    for (const c of out.stateChanges) this.digest.add('stateChange', c);
+    for (const c of out.capped) this.digest.add('capped', c);
+    this.digest.fold();
+    if (this.journal !== undefined) {
+      this.journal.appendColumns(RecordKind.EpochEnd, 1, [[epoch], [out.orders.length]]);
+      if (capture !== undefined) this.writeSnapshot(capture, r.state);
+      // Orders leave only once their epoch is in the journal (sync: on disk), so recovery knows them.
+      await this.journal.durable();
+      if (this.releaseGate !== undefined) await this.releaseGate;
+    }
     for (const o of out.orders) for (const l of this.orderListeners) l(o);
     for (const c of out.marginCalls) for (const l of this.callListeners) l(c);
     for (const c of out.stateChanges) for (const l of this.stateListeners) l(c);
     for (const l of this.epochListeners) l(result);
     if (w.stagedCount > 0 || deferred > 0) this.schedule();
     return result;
+  }
+
+  // ---- the journal (src/journal): logging inputs, snapshots, what recovery needs ----
+
+  private logColumns(kind: ColumnKind, rows: number, columns: readonly (ArrayLike<number> | undefined)[], trailer?: Uint8Array): void {
+    this.inputs++;
+    this.journal?.appendColumns(kind, rows, columns, trailer);
+  }
+  private logJson(kind: number, value: unknown): void {
+    this.inputs++;
+    this.journal?.appendJson(kind, value);
+  }
+  private logTicks(b: ReportColumns): void {
+    const n = b.length;
+    const signatures = b.signed ? b.signatures?.subarray(0, n * SIGNATURE_BYTES) : undefined;
+    this.logColumns(RecordKind.Ticks, n, [b.market, b.source, b.price, b.confidence, b.eventTimeUs, b.sourceSequence], signatures);
+  }
+
+  private snapshotDue(): boolean {
+    const j = this.journal;
+    return j !== undefined && this.snapshotting === undefined && j.lastSequence - this.snapshotAt >= j.config.snapshotEveryRecords;
+  }
+
+  /** The state at this epoch's start, copied now (the executor's part comes with the epoch's result). */
+  private capture(): Capture {
+    const sequence = this.journal!.lastSequence;
+    this.snapshotAt = sequence;
+    return { sequence, tables: new Uint8Array(this.tables.buffer).slice(), state: serialize(this.exportState()) };
+  }
+
+  private writeSnapshot(capture: Capture, executorState: LiquidatorState | undefined): void {
+    const j = this.journal!;
+    this.snapshotting = j
+      .onDisk(capture.sequence)
+      .then(() => writeSnapshot(j.config.dir, capture, serialize(executorState)))
+      .catch((e: unknown) => j.config.log(`unwind journal: snapshot at sequence ${capture.sequence} not written: ${e instanceof Error ? e.message : String(e)}`))
+      .finally(() => (this.snapshotting = undefined));
+  }
+
+  /** @internal The main thread's state as plain data (a snapshot's part; src/journal/snapshot.ts). */
+  exportState(): EngineState {
+    return {
+      epochs: this.epochCount,
+      inputs: this.inputs,
+      writer: this.writer.exportState(),
+      clearing: this.clearing.exportState(),
+      oracle: this.oracle.exportState(),
+      modes: this.modes.exportState(),
+      digest: this.digest.exportState(),
+    };
+  }
+
+  /** @internal Recovery: the state of a snapshot (tables and executor state were restored by start()). */
+  importState(s: EngineState, journalSequence: number): void {
+    this.epochCount = s.epochs;
+    this.inputs = s.inputs;
+    this.writer.importState(s.writer);
+    this.clearing.importState(s.clearing);
+    this.oracle.importState(s.oracle);
+    this.modes.importState(s.modes);
+    this.digest.importState(s.digest);
+    this.snapshotAt = journalSequence;
+  }
+
+  /** @internal Recovery and replay: starts the next epoch now; its inputs are those accepted so far. */
+  beginEpoch(): Promise<EpochResult> {
+    this.open();
+    const next = this.epoch();
+    this.chain = next.catch(() => {});
+    return next;
+  }
+
+  /** @internal Recovery: from now on inputs are journaled; orders of epochs now in flight wait for `gate`. */
+  attachJournal(journal: JournalWriter, gate: Promise<void> | undefined): void {
+    this.journal = journal;
+    this.releaseGate = gate;
+  }
+
+  /** @internal Recovery: while replaying, inputs do not start epochs of their own (the journal's boundaries do). */
+  set replaying(on: boolean) {
+    this.replayMode = on;
+    if (!on) this.schedule();
+  }
+
+  /** Inputs accepted since the engine's genesis (its journal's input records). */
+  get inputCount(): number {
+    return this.inputs;
+  }
+
+  /**
+   * The SHA-256 (hex) of every output so far, in order: orders, margin calls, lifecycle changes, capped orders,
+   * fill settlements, deleveragings, socialized losses, market statuses (src/journal/digest.ts). Replaying the
+   * journal gives the same digest, whatever the worker count.
+   */
+  outputDigest(): string {
+    return this.digest.hex();
+  }
+
+  /** Outputs so far by kind (the digest's lines). */
+  get outputCounts(): Readonly<Record<string, number>> {
+    return { ...this.digest.counts };
+  }
+
+  /** Resolves once every input accepted so far is acknowledged by the journal's policy (README "Journal"). */
+  async durable(): Promise<void> {
+    await this.journal?.durable();
   }
 
   // ---- outputs ----
@@ -542,12 +739,15 @@ export class Engine {
     if (this.closed) return;
     this.closed = true;
     await this.chain;
+    await this.snapshotting;
+    await this.journal?.close();
     await this.backend.close();
     for (const l of this.closeListeners) l();
   }
 
   private open(): void {
     if (this.closed) throw new UnwindError(ErrorCode.EngineClosed, 'the engine is closed');
+    this.journal?.check();
   }
 
   private emitError(e: unknown): void {

@@ -34,6 +34,7 @@
  * when the interval ends, market usage when it leaves the window.
  */
 import { configNumbers, ErrorCode, UnwindError } from '../errors.js';
+import { refill } from './market-mode.js';
 
 export interface CapsConfig {
   /** Largest liquidated notional per account per interval, quote units, >= 0. Infinity disables. */
@@ -135,6 +136,20 @@ class Fifo<T> {
     return this.items.length - this.head;
   }
 
+  /** The queue as a plain array (a snapshot's part), and back. */
+  toArray(): T[] {
+    return this.items.slice(this.head);
+  }
+  static of<T>(items: readonly T[]): Fifo<T> {
+    const q = new Fifo<T>();
+    q.replace(items);
+    return q;
+  }
+  replace(items: readonly T[]): void {
+    this.items = [...items];
+    this.head = 0;
+  }
+
   push(x: T): void {
     this.items.push(x);
   }
@@ -160,6 +175,17 @@ class Fifo<T> {
   }
 }
 
+/** The caps' usage as plain data (a snapshot's part). */
+export interface CapsState {
+  readonly now: number;
+  readonly clamped: number;
+  readonly bucket: number;
+  readonly accounts: ReadonlyMap<number, Usage[]>;
+  readonly markets: ReadonlyMap<number, readonly Usage[]>;
+  readonly window: readonly Usage[];
+  readonly flying: ReadonlyMap<string, Usage>;
+}
+
 export class LiquidationCaps {
   private readonly config: CapsConfig;
   /** The latest event time seen; calls earlier than it are clamped to it. */
@@ -177,6 +203,26 @@ export class LiquidationCaps {
 
   constructor(config: CapsConfig = DEFAULT_CAPS) {
     this.config = validateCaps(config);
+  }
+
+  /**
+   * Snapshot (src/journal), as plain data. One Usage object is shared by its account's bucket, its market's window,
+   * the global window and `flying`; a structured clone of the whole state keeps that sharing.
+   */
+  exportState(): CapsState {
+    const markets = new Map<number, Usage[]>();
+    for (const [m, q] of this.markets) markets.set(m, q.toArray());
+    return { now: this.now, clamped: this.clamped, bucket: this.bucket, accounts: this.accounts, markets, window: this.window.toArray(), flying: this.flying };
+  }
+  importState(s: CapsState): void {
+    this.now = s.now;
+    this.clamped = s.clamped;
+    this.bucket = s.bucket;
+    refill(this.accounts, s.accounts);
+    this.markets.clear();
+    for (const [m, q] of s.markets) this.markets.set(m, Fifo.of(q));
+    this.window.replace(s.window);
+    refill(this.flying, s.flying);
   }
 
   /**

@@ -8,12 +8,12 @@
  * the fund's cover of a fill worse than the bankruptcy value (DOMAIN.md section 2). After a fill, the tables'
  * collateral is the ledger's balance and the position's size shrinks by the fill.
  */
-import { LiquidationMode } from './market-mode.js';
+import { LiquidationMode, refill } from './market-mode.js';
 import { adlMatches, adlQueue, type AdlCandidate, type AdlQueueEntry, type Side } from '../domain/adl.js';
 import { bankruptcyPrice } from '../domain/liquidation.js';
 import { maintenanceMargin } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
-import { entry, Ledger, signedTransfer, type EntryId } from '../ledger/ledger.js';
+import { entry, Ledger, signedTransfer, type EntryId, type LedgerState } from '../ledger/ledger.js';
 import { Money, type Atoms } from '../ledger/money.js';
 import { collateralEntry, fundEntry, settleLiquidationFill, type FeePolicy, type Settlement } from '../ledger/settle.js';
 import { scheduleOf } from '../risk/account-report.js';
@@ -21,7 +21,7 @@ import { crossGroup, emptyGroup, isolatedGroup, positionMaintenance, positionPnl
 import { PositionFlag, type Tables } from '../tables/layout.js';
 import { requirePrice, requireTime } from '../tables/validate.js';
 import type { TableWriter } from '../tables/writer.js';
-import { OpenOrders, type OrderFill } from './open-orders.js';
+import { OpenOrders, type OpenOrdersState, type OrderFill } from './open-orders.js';
 import type { LiquidationOrder } from './orders.js';
 
 /** A counterparty's part of a deleveraging: it closed `quantity` toward 0 at the bankruptcy price. */
@@ -104,6 +104,12 @@ export interface ClearingConfig {
   readonly maxOpenOrders: number;
 }
 
+export interface ClearingState {
+  readonly ledger: LedgerState;
+  readonly orders: OpenOrdersState;
+  readonly fundHistory: ReadonlyMap<EntryId, { time: number; atoms: Atoms }[]>;
+}
+
 export class Clearing {
   readonly ledger = new Ledger();
   readonly money: Money;
@@ -119,6 +125,16 @@ export class Clearing {
   ) {
     this.money = new Money(config.quoteDecimals);
     this.orders = new OpenOrders(config.maxOpenOrders);
+  }
+
+  /** Snapshot (src/journal): ledger, open orders and the funds' drawdown history, as plain data. */
+  exportState(): ClearingState {
+    return { ledger: this.ledger.exportState(), orders: this.orders.exportState(), fundHistory: this.fundHistory };
+  }
+  importState(s: ClearingState): void {
+    this.ledger.importState(s.ledger);
+    this.orders.importState(s.orders);
+    refill(this.fundHistory, s.fundHistory);
   }
 
   /** An order was issued: fills of it will be accepted. */

@@ -11,8 +11,8 @@ import { canBeLiquidated, health, isMarginCall, notional } from '../domain/margi
 import { fillablePrice, underwaterness } from '../domain/liquidation.js';
 import { closeQuantity, type SizingPolicy } from '../domain/sizing.js';
 import type { FeePolicy } from '../ledger/settle.js';
-import { CAP_NAMES, LiquidationCaps, type CapName, type CapsConfig } from './caps.js';
-import { LiquidationMode } from './market-mode.js';
+import { CAP_NAMES, LiquidationCaps, type CapName, type CapsConfig, type CapsState } from './caps.js';
+import { LiquidationMode, refill } from './market-mode.js';
 import { LIFECYCLE_STATES, nextState, type LifecycleConfig, type LifecycleState } from './lifecycle.js';
 import { MAX_TIERS, tieredMargin } from '../domain/tiers.js';
 import { candidateCount } from '../concurrency/epoch.js';
@@ -111,6 +111,18 @@ interface OutputRow {
   updateSequence?: number;
 }
 
+/** The executor's memory between epochs as plain data (a snapshot's part; it crosses threads by structured clone). */
+export interface LiquidatorState {
+  readonly issued: ReadonlyMap<number, number>;
+  readonly states: ReadonlyMap<number, LifecycleState>;
+  readonly seenClearing: ReadonlyMap<number, { backstops: number; deleverages: number }>;
+  readonly caps: CapsState;
+  readonly flight: ReadonlyMap<number, { id: string; sequence: number; size: number; quantity: number; limit: number }>;
+  readonly now: number;
+  readonly cooldown: ReadonlyMap<number, number>;
+  readonly ordered: ReadonlySet<number>;
+}
+
 export class Liquidator {
   /** Position slot -> update sequence of the position an order was issued for (one order per position state). */
   private readonly issued = new Map<number, number>();
@@ -139,6 +151,23 @@ export class Liquidator {
     this.caps = new LiquidationCaps(config.caps);
     const c = config.caps;
     this.capsOn = [c.accountNotionalPerInterval, c.accountInsuranceLossPerInterval, c.marketNotionalPerWindow, c.maxInFlight].some(Number.isFinite);
+  }
+
+  /** Snapshot (src/journal): everything this object remembers between epochs, as plain data. */
+  exportState(): LiquidatorState {
+    const { issued, states, seenClearing, flight, now, cooldown, ordered } = this;
+    return { issued, states, seenClearing, caps: this.caps.exportState(), flight, now, cooldown, ordered };
+  }
+  importState(s: LiquidatorState): void {
+    refill(this.issued, s.issued);
+    refill(this.states, s.states);
+    refill(this.seenClearing, s.seenClearing);
+    this.caps.importState(s.caps);
+    refill(this.flight, s.flight);
+    this.now = s.now;
+    refill(this.cooldown, s.cooldown);
+    this.ordered.clear();
+    for (const g of s.ordered) this.ordered.add(g);
   }
 
   step(): StepResult {

@@ -42,12 +42,36 @@ interface Held {
   reason: string;
 }
 
+export interface MarketModesState {
+  readonly global: { readonly level: KillLevel; readonly reason: string };
+  readonly kill: ReadonlyMap<number, { level: KillLevel; reason: string }>;
+  readonly pause: ReadonlyMap<number, { code: string; reason: string }>;
+  readonly current: ReadonlyMap<number, Held>;
+}
+
+/** Replaces a map's contents with another's. */
+export function refill<K, V>(target: Map<K, V>, source: ReadonlyMap<K, V>): void {
+  target.clear();
+  for (const [k, v] of source) target.set(k, v);
+}
+
 /** Per market: the kill switch and the oracle's pause, and the mode and status they make. Main thread only. */
 export class MarketModes {
   private global: { level: KillLevel; reason: string } = { level: 'normal', reason: '' };
   private readonly kill = new Map<number, { level: KillLevel; reason: string }>();
   private readonly pause = new Map<number, { code: string; reason: string }>();
   private readonly current = new Map<number, Held>();
+
+  /** Snapshot (src/journal): kill levels, pauses and the modes announced, as plain data. */
+  exportState(): MarketModesState {
+    return { global: this.global, kill: this.kill, pause: this.pause, current: this.current };
+  }
+  importState(s: MarketModesState): void {
+    this.global = { ...s.global };
+    refill(this.kill, s.kill);
+    refill(this.pause, s.pause);
+    refill(this.current, s.current);
+  }
 
   setKill(level: KillLevel, market: number | undefined, reason: string): void {
     if (market === undefined) this.global = { level, reason };

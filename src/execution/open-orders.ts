@@ -21,6 +21,8 @@ export interface OrderFill {
 /** Fills are in base units like the order's quantity; a relative 1e-9 absorbs decimal rounding by the matcher. */
 const TOLERANCE = 1e-9;
 
+export type OpenOrdersState = ReadonlyMap<string, { readonly order: LiquidationOrder; readonly remaining: number }>;
+
 export class OpenOrders {
   private readonly open = new Map<string, { order: LiquidationOrder; remaining: number }>();
 
@@ -28,6 +30,15 @@ export class OpenOrders {
 
   get size(): number {
     return this.open.size;
+  }
+
+  /** Snapshot (src/journal): the open orders in issue order (the bound forgets the oldest first). */
+  exportState(): OpenOrdersState {
+    return this.open;
+  }
+  importState(s: OpenOrdersState): void {
+    this.open.clear();
+    for (const [id, o] of s) this.open.set(id, { order: o.order, remaining: o.remaining });
   }
 
   add(order: LiquidationOrder): void {

@@ -35,6 +35,11 @@ export interface Transfer {
   readonly reason: TransferReason;
 }
 
+export interface LedgerState {
+  readonly balances: ReadonlyMap<EntryId, Atoms>;
+  readonly applied: number;
+}
+
 export class Ledger {
   private readonly balances = new Map<EntryId, Atoms>();
   /** Transfers applied so far. The ledger keeps balances, not history: the journal (issue 6) is the record. */
@@ -66,6 +71,16 @@ export class Ledger {
 
   get transferCount(): number {
     return this.applied;
+  }
+
+  /** Snapshot (src/journal): balances and the transfer count, as plain data. */
+  exportState(): LedgerState {
+    return { balances: this.balances, applied: this.applied };
+  }
+  importState(s: LedgerState): void {
+    this.balances.clear();
+    for (const [k, v] of s.balances) this.balances.set(k, v);
+    this.applied = s.applied;
   }
 
   entries(): [EntryId, Atoms][] {

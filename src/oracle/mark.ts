@@ -65,6 +65,15 @@ export class BasisEma {
   value: number | undefined;
   private lastUs = 0;
 
+  /** Snapshot (src/journal). */
+  exportState(): { readonly value: number | undefined; readonly lastUs: number } {
+    return { value: this.value, lastUs: this.lastUs };
+  }
+  importState(s: { readonly value: number | undefined; readonly lastUs: number }): void {
+    this.value = s.value;
+    this.lastUs = s.lastUs;
+  }
+
   update(basis: number, timeUs: number, tauUs: number): void {
     if (this.value === undefined) {
       this.value = basis;

@@ -104,6 +104,24 @@ interface SourceState {
   changed: boolean;
 }
 
+/** The oracle layer's state as plain data (a snapshot's part; src/journal). */
+export interface OracleState {
+  readonly clock: number;
+  readonly accepted: number;
+  readonly verified: number;
+  readonly rejected: Readonly<Record<string, number>>;
+  readonly markets: readonly {
+    readonly id: number;
+    /** Each source's quote and guard fields, in source id order. */
+    readonly sources: readonly Omit<SourceState, 'id' | 'weight' | 'key'>[];
+    readonly twap: ReturnType<TimeWeightedAverage['exportState']>;
+    readonly basis: ReturnType<BasisEma['exportState']>;
+    readonly book: BookTop | undefined;
+    readonly latestOracle: number | undefined;
+    readonly written: OraclePrices | undefined;
+  }[];
+}
+
 interface MarketState {
   readonly config: ResolvedOracleMarket;
   readonly sources: Map<number, SourceState>;
@@ -192,6 +210,41 @@ export class OracleLayer {
       });
     }
     this.marketIds = Object.freeze([...this.markets.keys()].sort((a, b) => a - b));
+  }
+
+  /** Snapshot (src/journal): every quote, source sequence, TWAP, basis EMA and book, the clock and the counts. */
+  exportState(): OracleState {
+    const markets = [...this.markets].map(([id, m]) => ({
+      id,
+      sources: m.ordered.map(({ id: _id, weight: _w, key: _k, ...quote }) => quote),
+      twap: m.twap.exportState(),
+      basis: m.basis.exportState(),
+      book: m.book,
+      latestOracle: m.latestOracle,
+      written: m.written,
+    }));
+    return { clock: this.clock, accepted: this.accepted, verified: this.verified, rejected: { ...this.rejected }, markets };
+  }
+
+  /** Restores a snapshot taken under the same oracle config (same markets and sources, in the same order). */
+  importState(s: OracleState): void {
+    for (const saved of s.markets) {
+      const m = this.markets.get(saved.id);
+      if (m === undefined || m.ordered.length !== saved.sources.length) {
+        throw new UnwindError(ErrorCode.InvalidConfig, `the snapshot's oracle market ${saved.id} does not match config.oracle`, 'oracle.markets');
+      }
+      m.ordered.forEach((source, i) => Object.assign(source, saved.sources[i]));
+      m.twap.importState(saved.twap);
+      m.basis.importState(saved.basis);
+      m.book = saved.book;
+      m.latestOracle = saved.latestOracle;
+      m.written = saved.written;
+    }
+    this.clock = s.clock;
+    this.accepted = s.accepted;
+    this.verified = s.verified;
+    for (const k of Object.keys(this.rejected)) delete this.rejected[k];
+    Object.assign(this.rejected, s.rejected);
   }
 
   /** True when `market` takes its prices from sources. */

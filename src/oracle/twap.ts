@@ -17,6 +17,16 @@ export class TimeWeightedAverage {
     readonly sampleUs: number,
   ) {}
 
+  /** Snapshot (src/journal): the samples still in the window. */
+  exportState(): { readonly times: readonly number[]; readonly prices: readonly number[] } {
+    return { times: this.times.slice(this.head), prices: this.prices.slice(this.head) };
+  }
+  importState(s: { readonly times: readonly number[]; readonly prices: readonly number[] }): void {
+    this.times = [...s.times];
+    this.prices = [...s.prices];
+    this.head = 0;
+  }
+
   add(timeUs: number, price: number): void {
     const n = this.times.length;
     const last = n > this.head ? this.times[n - 1]! : -Infinity;

@@ -41,7 +41,7 @@ import { MAX_TIERS } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 
 export const LAYOUT_MAGIC = 0x44574e55; // 'UNWD' little-endian
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 export const NONE = 0xffffffff;
 const LINE = 64;
 
@@ -197,6 +197,8 @@ export const Control = {
   Shutdown: 5 * W,
   /** scan tasks -> main: tasks finished (a release by each task, an acquire by the main thread). */
   ScanTasksDone: 6 * W,
+  /** main -> executor: "before stepping epoch N, post your state" (a snapshot; src/journal). */
+  StateRequest: 7 * W,
 } as const;
 const CONTROL_WORDS = 8;
 

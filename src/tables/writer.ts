@@ -53,6 +53,17 @@ interface CheckedPosition {
   readonly isolatedCollateral: number | null;
 }
 
+export interface WriterState {
+  readonly marketIndex: ReadonlyMap<number, number>;
+  readonly accountIndex: ReadonlyMap<number, number>;
+  readonly symbols: readonly string[];
+  readonly marketCount: number;
+  readonly accountCount: number;
+  readonly positionsReserved: number;
+  readonly sequence: number;
+  readonly dirty: readonly number[];
+}
+
 export class TableWriter {
   private readonly marketIndex = new Map<number, number>();
   private readonly accountIndex = new Map<number, number>();
@@ -76,6 +87,26 @@ export class TableWriter {
     if (process.env.NODE_ENV !== 'production' && !isMainThread && process.env.UNWIND_ALLOW_WORKER_WRITER !== '1') {
       throw new UnwindError(ErrorCode.InvalidConfig, 'the table writer must live on the main thread');
     }
+  }
+
+  /**
+   * Snapshot (src/journal): the indexes and counters beside the tables, as plain data. Taken between epochs with
+   * nothing staged (staged writes are closures; a snapshot is taken after they land).
+   */
+  exportState(): WriterState {
+    if (this.staged.length > 0 || this.busy) throw new Error('writer state exported with inputs staged or an epoch in flight');
+    const { marketIndex, accountIndex, symbols, marketCount, accountCount, positionsReserved, sequence } = this;
+    return { marketIndex, accountIndex, symbols, marketCount, accountCount, positionsReserved, sequence, dirty: [...this.dirty] };
+  }
+  importState(s: WriterState): void {
+    for (const [k, v] of s.marketIndex) this.marketIndex.set(k, v);
+    for (const [k, v] of s.accountIndex) this.accountIndex.set(k, v);
+    this.symbols.splice(0, this.symbols.length, ...s.symbols);
+    this.marketCount = s.marketCount;
+    this.accountCount = s.accountCount;
+    this.positionsReserved = s.positionsReserved;
+    this.sequence = s.sequence;
+    for (const m of s.dirty) this.dirty.add(m);
   }
 
   get markets(): number {

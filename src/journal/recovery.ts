@@ -1,0 +1,201 @@
+/**
+ * Startup from a journal, and replay (README "Journal"). Recovery loads the newest valid snapshot, replays the
+ * journal's tail into the engine at the epoch boundaries it recorded, then appends where the journal ends. An
+ * epoch the crash interrupted is completed, and its orders, which never left, are emitted then. Orders of every
+ * epoch whose end is in the journal are known again (open orders, the executor's issued set) and never re-emitted.
+ */
+import { mkdirSync } from 'node:fs';
+import type { EngineConfig } from '../config.js';
+import type { Engine, EpochResult } from '../engine/engine.js';
+import { ErrorCode, UnwindError } from '../errors.js';
+import type { ClearingState } from '../execution/clearing.js';
+import type { MarketModesState } from '../execution/market-mode.js';
+import type { OracleState } from '../oracle/oracle.js';
+import { LAYOUT_VERSION } from '../tables/layout.js';
+import type { WriterState } from '../tables/writer.js';
+import type { StreamDigestState } from './digest.js';
+import { KIND_NAMES, RecordKind, type JournalRecord } from './format.js';
+import { readJournal, type ReadEnd } from './reader.js';
+import { applyInput, Columns, COLUMNS, fromJson, toJson } from './records.js';
+import { loadNewestSnapshot, type LoadedSnapshot } from './snapshot.js';
+import { JournalWriter, resolveJournalConfig, type ResolvedJournalConfig } from './writer.js';
+
+/** The main thread's part of a snapshot (Engine.exportState). */
+export interface EngineState {
+  readonly epochs: number;
+  readonly inputs: number;
+  readonly writer: WriterState;
+  readonly clearing: ClearingState;
+  readonly oracle: OracleState;
+  readonly modes: MarketModesState;
+  readonly digest: StreamDigestState;
+}
+
+/** What recovery found and did (`engine.recovery`). */
+export interface Recovery {
+  readonly dir: string;
+  /** The snapshot loaded, or undefined (the journal was replayed from its start). */
+  readonly snapshot: { readonly path: string; readonly sequence: number } | undefined;
+  readonly replayedRecords: number;
+  /** Sequence of the journal's last record before this run appended any. */
+  readonly lastSequence: number;
+  /** Bytes of torn tail cut off the last segment. */
+  readonly tornBytes: number;
+  /** An epoch had begun but its orders had not left: it was completed, and its orders are emitted after start. */
+  readonly interruptedEpoch: boolean;
+  /** Inputs after the journal's last epoch boundary: the next epoch takes them. */
+  readonly pendingInputs: number;
+}
+
+export interface FoundJournal {
+  readonly config: ResolvedJournalConfig;
+  /** The config that decides (everything but threads, autoEpoch and the journal), canonical. */
+  readonly decisions: unknown;
+  readonly snapshot: LoadedSnapshot | undefined;
+}
+
+/** The part of a config that decides outputs: a journal replays only under the same one. Keys sorted. */
+export function decisionConfig(config: EngineConfig): unknown {
+  const { scanWorkers: _w, autoEpoch: _a, journal: _j, ...decides } = config;
+  return fromJson(toJson(canonical(decides)));
+}
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v !== null && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v;
+}
+
+/** The first path at which two canonical values differ, or undefined. */
+function difference(a: unknown, b: unknown, path = 'config'): string | undefined {
+  if (toJson(a) === toJson(b)) return undefined;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return path;
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  for (const k of keys) {
+    const d = difference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], Array.isArray(a) ? `${path}[${k}]` : `${path}.${k}`);
+    if (d !== undefined) return d;
+  }
+  return path;
+}
+
+/** Opens (creating) the journal directory, checks it was written under this config, and loads the newest snapshot. */
+export function openJournal(config: EngineConfig): FoundJournal {
+  const jc = resolveJournalConfig(config.journal!);
+  mkdirSync(jc.dir, { recursive: true });
+  const decisions = decisionConfig(config);
+  const recorded = readRecordedConfig(jc.dir);
+  if (recorded !== undefined) {
+    const at = difference(recorded, decisions);
+    if (at !== undefined) {
+      throw new UnwindError(ErrorCode.JournalMismatch, `the journal in ${jc.dir} was written under another engine config (first difference at ${at}); replaying it under this one would decide differently`, 'journal.dir');
+    }
+  }
+  const snapshot =
+    recorded === undefined
+      ? undefined
+      : loadNewestSnapshot(jc.dir, jc.log, (s) => {
+          const version = s.tables.readUInt32LE(4);
+          return version === LAYOUT_VERSION ? undefined : `its tables are layout version ${version}, this engine's is ${LAYOUT_VERSION}`;
+        });
+  return { config: jc, decisions, snapshot };
+}
+
+/** The config recorded as the journal's first record (undefined: an empty journal). */
+export function readRecordedConfig(dir: string): unknown {
+  const records = readJournal(dir, { repair: false, log: () => {} });
+  const first = records.next();
+  records.return({ lastSequence: 0, last: undefined, tornBytes: 0 }); // closes the segment
+  if (first.done === true) return undefined;
+  if (first.value.kind !== RecordKind.Config) {
+    throw new UnwindError(ErrorCode.JournalCorrupt, `${dir}: the first record is ${KIND_NAMES[first.value.kind] ?? first.value.kind}, expected Config`);
+  }
+  return fromJson(first.value.payload.toString('utf8'));
+}
+
+/** Replays the journal's tail into `engine` (already holding the snapshot's tables) and attaches the journal. */
+export async function recover(engine: Engine, found: FoundJournal): Promise<void> {
+  const { config: jc, snapshot } = found;
+  if (snapshot !== undefined) {
+    engine.importState(snapshot.state as EngineState, snapshot.sequence);
+    jc.log(`unwind journal: loaded ${snapshot.path} (records through ${snapshot.sequence})`);
+  }
+  engine.replaying = true;
+  const records = readJournal(jc.dir, { fromSequence: (snapshot?.sequence ?? 0) + 1, repair: true, log: jc.log });
+  const r = await replayRecords(engine, records);
+  const writer = new JournalWriter(jc, r.end.lastSequence, r.end.last);
+  // The orders of an epoch completed now wait a turn: the caller attaches its listeners after start resolves.
+  const gate = r.inFlight === undefined ? undefined : new Promise<void>((resolve) => setImmediate(resolve));
+  engine.attachJournal(writer, gate);
+  if (r.end.lastSequence === 0) writer.appendJson(RecordKind.Config, found.decisions);
+  engine.recovery = {
+    dir: jc.dir,
+    snapshot: snapshot === undefined ? undefined : { path: snapshot.path, sequence: snapshot.sequence },
+    replayedRecords: r.records,
+    lastSequence: r.end.lastSequence,
+    tornBytes: r.end.tornBytes,
+    interruptedEpoch: r.inFlight !== undefined,
+    pendingInputs: r.pendingInputs,
+  };
+  if (r.records > 0) jc.log(`unwind journal: replayed ${r.records} records of ${jc.dir} through ${r.end.lastSequence}${r.inFlight === undefined ? '' : '; completing the epoch the stop interrupted'}`);
+  engine.replaying = false;
+  r.inFlight?.catch(() => {}); // its failure reaches step()/onError like any epoch's
+}
+
+export interface Replayed {
+  readonly end: ReadEnd;
+  readonly records: number;
+  /** An epoch begun by the last EpochStart whose EpochEnd is not in the journal. */
+  readonly inFlight: Promise<EpochResult> | undefined;
+  readonly pendingInputs: number;
+}
+
+/**
+ * Feeds records into `engine` (autoEpoch held off) at the epoch boundaries they record, checking that the engine
+ * reaches each boundary with the epoch number, input sequence and order count the journal says: a replay that
+ * would decide differently stops with JOURNAL_MISMATCH instead of going on.
+ */
+export async function replayRecords(engine: Engine, records: Generator<JournalRecord, ReadEnd>, onRecord?: (r: JournalRecord) => void): Promise<Replayed> {
+  let inFlight: Promise<EpochResult> | undefined;
+  let pendingInputs = 0;
+  let count = 0;
+  for (;;) {
+    const next = records.next();
+    if (next.done === true) return { end: next.value, records: count, inFlight, pendingInputs };
+    const r = next.value;
+    count++;
+    try {
+      if (r.kind === RecordKind.EpochStart) {
+        const c = new Columns(r.rows, COLUMNS[RecordKind.EpochStart].length, r.payload);
+        if (inFlight !== undefined) throw new Error('an epoch starts before the previous one ended');
+        expect('epoch', engine.epochs + 1, c.value(0));
+        expect('input sequence', engine.lastSequence, c.value(1));
+        inFlight = engine.beginEpoch();
+        pendingInputs = 0;
+      } else if (r.kind === RecordKind.EpochEnd) {
+        if (inFlight === undefined) throw new Error('an epoch ends that did not start');
+        const c = new Columns(r.rows, COLUMNS[RecordKind.EpochEnd].length, r.payload);
+        const result = await inFlight;
+        inFlight = undefined;
+        expect(`orders of epoch ${result.epoch}`, result.orders.length, c.value(1));
+      } else if (r.kind !== RecordKind.Config) {
+        applyInput(engine, r);
+        pendingInputs++;
+      }
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new UnwindError(ErrorCode.JournalMismatch, `replaying record ${r.sequence} (${KIND_NAMES[r.kind] ?? r.kind}, offset ${r.offset}): ${why}`);
+    }
+    onRecord?.(r);
+  }
+}
+
+function expect(what: string, actual: number, recorded: number): void {
+  if (actual !== recorded) throw new Error(`the replay reached ${what} ${actual}, the journal recorded ${recorded}`);
+}

@@ -1,0 +1,280 @@
+/**
+ * Thread: main. The journal's single writer: appends records (src/journal/format.ts) to the current segment and
+ * makes them durable by the configured policy (README "Journal"):
+ *
+ *   sync   an input is acknowledged (`durable()` resolves) only once it is on disk (fdatasync); an epoch's orders
+ *          are emitted only once the epoch's records are on disk. A power loss loses nothing acknowledged.
+ *   group  records reach the operating system (write) at the end of each event-loop turn and the disk (fdatasync)
+ *          at most `groupWindowMs` later, one sync for the whole group; `durable()` resolves once they are written.
+ *          A process crash (kill -9) loses nothing acknowledged; a power loss loses at most the last window.
+ *
+ * Appending only copies into a buffer: the write and the sync happen at the end of the turn or on `durable()`, so
+ * one write serves every record of a turn. The fdatasync runs on libuv's pool, off this thread.
+ */
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { ErrorCode, UnwindError } from '../errors.js';
+import { recordBytes, RECORD_HEADER_BYTES, sealRecord, SEGMENT_HEADER_BYTES, segmentName, writeSegmentHeader } from './format.js';
+import { COLUMNS, toJson, type ColumnKind } from './records.js';
+
+export type Durability = 'sync' | 'group';
+
+export interface JournalConfig {
+  /** The journal's directory (created if missing): segments and snapshots. */
+  readonly dir: string;
+  /** Default 'sync'. */
+  readonly durability?: Durability;
+  /** group: the longest a written record waits for its fdatasync. Default 5 ms. */
+  readonly groupWindowMs?: number;
+  /** A snapshot at the first epoch after this many records since the last one. Default 100,000; Infinity: never. */
+  readonly snapshotEveryRecords?: number;
+  /** A new segment once the current one passes this size. Default 256 MiB. */
+  readonly segmentBytes?: number;
+  /** Where recovery's log lines go (a torn tail cut, the snapshot loaded). Default: stderr. */
+  readonly log?: (line: string) => void;
+}
+
+export type ResolvedJournalConfig = Required<JournalConfig>;
+
+export function resolveJournalConfig(c: JournalConfig): ResolvedJournalConfig {
+  if (c === null || typeof c !== 'object' || typeof c.dir !== 'string' || c.dir === '') {
+    throw new UnwindError(ErrorCode.InvalidConfig, 'expected { dir: string, ... }', 'journal');
+  }
+  const durability = c.durability ?? 'sync';
+  if (durability !== 'sync' && durability !== 'group') {
+    throw new UnwindError(ErrorCode.InvalidConfig, `expected 'sync' or 'group', got ${String(durability)}`, 'journal.durability');
+  }
+  const positive = (v: number, field: string, allowInfinity = false): number => {
+    if (typeof v !== 'number' || !(v > 0) || (!allowInfinity && !Number.isFinite(v))) {
+      throw new UnwindError(ErrorCode.InvalidConfig, `expected a number > 0, got ${String(v)}`, `journal.${field}`);
+    }
+    return v;
+  };
+  return {
+    dir: c.dir,
+    durability,
+    groupWindowMs: positive(c.groupWindowMs ?? 5, 'groupWindowMs'),
+    snapshotEveryRecords: positive(c.snapshotEveryRecords ?? 100_000, 'snapshotEveryRecords', true),
+    segmentBytes: positive(c.segmentBytes ?? 256 << 20, 'segmentBytes'),
+    log: c.log ?? ((line) => process.stderr.write(`${line}\n`)),
+  };
+}
+
+const fdatasyncAsync = (fd: number): Promise<void> => new Promise((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())));
+
+export class JournalWriter {
+  private fd: number;
+  private fileBytes: number;
+  private buf = Buffer.allocUnsafeSlow(1 << 20);
+  private f64 = new Float64Array(this.buf.buffer, 0, this.buf.byteLength / 8);
+  private used = 0;
+  private sequence: number;
+  private writtenSequence: number;
+  private syncedSequence: number;
+  private syncing: Promise<void> | undefined;
+  private turnFlush = false;
+  private groupTimer: NodeJS.Timeout | undefined;
+  private failure: UnwindError | undefined;
+
+  /**
+   * Appends to the segment `file` (already holding `fileBytes` valid bytes, records through `lastSequence`), or,
+   * with `file` undefined, starts a new segment at `lastSequence + 1`.
+   */
+  constructor(
+    readonly config: ResolvedJournalConfig,
+    lastSequence: number,
+    file?: { readonly path: string; readonly bytes: number },
+  ) {
+    this.sequence = this.writtenSequence = this.syncedSequence = lastSequence;
+    if (file === undefined) {
+      this.fd = -1;
+      this.fileBytes = 0;
+      this.openSegment();
+    } else {
+      this.fd = openSync(file.path, 'r+');
+      this.fileBytes = file.bytes;
+    }
+  }
+
+  /** Sequence of the last record appended. */
+  get lastSequence(): number {
+    return this.sequence;
+  }
+  /** Sequence of the last record on disk. */
+  get syncedThrough(): number {
+    return this.syncedSequence;
+  }
+
+  /** Appends a record of f64 columns (`undefined`: all NaN), `rows` values each, then `trailer` bytes. */
+  appendColumns(kind: ColumnKind, rows: number, columns: readonly (ArrayLike<number> | undefined)[], trailer?: Uint8Array): number {
+    const k = COLUMNS[kind].length;
+    const trailerBytes = trailer?.byteLength ?? 0;
+    const payload = rows * k * 8 + trailerBytes;
+    const at = this.reserve(payload);
+    const f = this.f64;
+    let base = (at + RECORD_HEADER_BYTES) / 8;
+    for (let c = 0; c < k; c++, base += rows) {
+      const col = columns[c];
+      if (col === undefined) f.fill(NaN, base, base + rows);
+      else for (let i = 0; i < rows; i++) f[base + i] = col[i]!;
+    }
+    if (trailer !== undefined) this.buf.set(trailer, at + RECORD_HEADER_BYTES + rows * k * 8);
+    return this.seal(at, payload, kind, rows);
+  }
+
+  /** Appends a record whose payload is `value` as JSON. */
+  appendJson(kind: number, value: unknown): number {
+    const text = toJson(value);
+    const payload = Buffer.byteLength(text);
+    const at = this.reserve(payload);
+    this.buf.write(text, at + RECORD_HEADER_BYTES, 'utf8');
+    return this.seal(at, payload, kind, 0);
+  }
+
+  /**
+   * Resolves when every record appended so far is acknowledged by the policy: on disk (sync), or written to the
+   * operating system (group). Rejects with JOURNAL_IO if writing or syncing failed.
+   */
+  async durable(): Promise<void> {
+    this.flush();
+    if (this.config.durability === 'sync') await this.syncThrough(this.sequence);
+  }
+
+  /** Resolves once records through `sequence` are on disk, whatever the policy (snapshots wait for this). */
+  async onDisk(sequence: number): Promise<void> {
+    this.flush();
+    await this.syncThrough(sequence);
+  }
+
+  /** Throws the write failure, if any: the engine stops taking inputs once the journal cannot keep them. */
+  check(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Writes what is buffered to the segment (one write). */
+  flush(): void {
+    this.check();
+    if (this.used === 0) return;
+    try {
+      let done = 0;
+      while (done < this.used) done += writeSync(this.fd, this.buf, done, this.used - done, this.fileBytes + done);
+    } catch (e) {
+      this.fail(e);
+    }
+    this.fileBytes += this.used;
+    this.used = 0;
+    this.writtenSequence = this.sequence;
+    if (this.config.durability === 'group' && this.groupTimer === undefined) {
+      this.groupTimer = setTimeout(() => {
+        this.groupTimer = undefined;
+        this.syncThrough(this.writtenSequence).catch(() => {}); // a failure is kept in `failure`
+      }, this.config.groupWindowMs);
+    }
+    if (this.fileBytes >= this.config.segmentBytes) this.roll();
+  }
+
+  /** Closes the current segment (on disk) and starts the next at the next sequence. */
+  roll(): void {
+    this.flush();
+    const old = this.fd;
+    try {
+      fdatasyncSync(old);
+    } catch (e) {
+      this.fail(e);
+    }
+    this.syncedSequence = this.writtenSequence;
+    // A sync in flight on the old descriptor finishes before it is closed.
+    if (this.syncing === undefined) closeSync(old);
+    else this.syncing.finally(() => closeSync(old)).catch(() => {});
+    this.openSegment();
+  }
+
+  /** Writes, syncs and closes. */
+  async close(): Promise<void> {
+    if (this.groupTimer !== undefined) clearTimeout(this.groupTimer);
+    this.groupTimer = undefined;
+    if (this.failure === undefined) await this.onDisk(this.sequence);
+    await this.syncing?.catch(() => {});
+    closeSync(this.fd);
+  }
+
+  private openSegment(): void {
+    const first = this.sequence + 1;
+    const path = join(this.config.dir, segmentName(first));
+    try {
+      this.fd = openSync(path, 'wx');
+      const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
+      writeSegmentHeader(header, first);
+      writeSync(this.fd, header, 0, header.byteLength, 0);
+      fdatasyncSync(this.fd);
+      // The new name itself must survive a power loss.
+      const dir = openSync(this.config.dir, 'r');
+      fsyncSync(dir);
+      closeSync(dir);
+    } catch (e) {
+      this.fail(e);
+    }
+    this.fileBytes = SEGMENT_HEADER_BYTES;
+  }
+
+  /** Room for one record with a `payload`-byte payload at the end of the buffer; returns its offset. */
+  private reserve(payload: number): number {
+    this.check();
+    const need = recordBytes(payload);
+    if (this.used + need > this.buf.byteLength) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.byteLength, this.used + need + (1 << 20)));
+      this.buf.copy(grown, 0, 0, this.used);
+      this.buf = grown;
+      this.f64 = new Float64Array(grown.buffer, 0, grown.byteLength >>> 3);
+    }
+    return this.used;
+  }
+
+  private seal(at: number, payload: number, kind: number, rows: number): number {
+    const sequence = ++this.sequence;
+    sealRecord(this.buf, at, payload, sequence, kind, rows);
+    this.used = at + recordBytes(payload);
+    if (!this.turnFlush) {
+      this.turnFlush = true;
+      // The end of this turn: one write for its records (and, under sync, a sync started for them).
+      setImmediate(() => {
+        this.turnFlush = false;
+        if (this.failure !== undefined) return;
+        try {
+          this.flush();
+          if (this.config.durability === 'sync') this.syncThrough(this.writtenSequence).catch(() => {});
+        } catch {
+          // kept in `failure`; the next input or durable() reports it
+        }
+      });
+    }
+    return sequence;
+  }
+
+  private async syncThrough(target: number): Promise<void> {
+    while (this.syncedSequence < target) {
+      this.check();
+      if (this.syncing !== undefined) {
+        await this.syncing.catch(() => {});
+        continue;
+      }
+      const covering = this.writtenSequence;
+      const fd = this.fd;
+      this.syncing = fdatasyncAsync(fd)
+        .then(
+          () => {
+            if (fd === this.fd || covering <= this.syncedSequence) this.syncedSequence = Math.max(this.syncedSequence, covering);
+          },
+          (e: unknown) => this.fail(e),
+        )
+        .finally(() => (this.syncing = undefined));
+      await this.syncing.catch(() => {});
+    }
+    this.check();
+  }
+
+  private fail(e: unknown): never {
+    this.failure ??= new UnwindError(ErrorCode.JournalIo, `journal in ${this.config.dir}: ${e instanceof Error ? e.message : String(e)}`);
+    throw this.failure;
+  }
+}

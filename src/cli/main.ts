@@ -4,6 +4,7 @@
  *   unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--embedded]
  *   unwind serve [--config FILE]       the binary feed server, until SIGINT / SIGTERM
  *   unwind check FILE [--compact]      evaluate a scenario and print a JSON report
+ *   unwind replay DIR [--workers N] [--json] [--progress]
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -13,6 +14,8 @@ import { runDemo } from '../sim/demo.js';
 import { runFeedDemo } from '../sim/feed-demo.js';
 import { INSURANCE_SEED, type MoneySummary } from '../sim/tally.js';
 import { readServeConfig, serve } from './serve.js';
+import { Presets, SingleBar } from 'cli-progress';
+import { formatSummary, replayJournal } from '../journal/replay.js';
 
 const USAGE = `usage:
   unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--embedded]
@@ -22,6 +25,9 @@ const USAGE = `usage:
                the binary feed server (README "Wire protocol"), until SIGINT or SIGTERM
   unwind check FILE [--compact]
                evaluate a scenario and print a JSON report
+  unwind replay DIR [--workers N] [--json] [--progress]
+               replay a journal (README "Journal"): a summary and the SHA-256 of the order and event stream,
+               the same for any worker count (--progress: a progress bar even when stderr is not a terminal)
 `;
 
 function int(v: string | undefined, name: string, fallback: number): number {
@@ -134,6 +140,39 @@ async function check(argv: string[]): Promise<void> {
   process.stdout.write(JSON.stringify(report, null, values.compact === true ? undefined : 2) + '\n');
 }
 
+async function replay(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { workers: { type: 'string' }, json: { type: 'boolean' }, progress: { type: 'boolean' } },
+  });
+  const dir = positionals[0];
+  if (dir === undefined || positionals.length > 1) throw new UnwindError('INVALID_CONFIG', 'expected exactly one journal directory', 'DIR');
+  const showBar = values.progress === true || process.stderr.isTTY === true;
+  const bar = showBar
+    ? new SingleBar(
+        {
+          format: 'replay |{bar}| {percentage}% {value}/{total} MB, eta {eta_formatted}',
+          formatValue: (v, _o, type) => (type === 'value' || type === 'total' ? (v / 1e6).toFixed(1) : String(v)),
+          noTTYOutput: values.progress === true,
+          stream: process.stderr,
+        },
+        Presets.shades_classic,
+      )
+    : undefined;
+  let started = false;
+  const summary = await replayJournal(dir, {
+    workers: int(values.workers, 'workers', 0),
+    log: (line) => process.stderr.write(`${line}\n`),
+    progress: (bytes, total) => {
+      if (!started) bar?.start(total, 0);
+      started = true;
+      bar?.update(bytes);
+    },
+  }).finally(() => bar?.stop());
+  process.stdout.write(values.json === true ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}\n`);
+}
+
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   switch (command) {
@@ -143,6 +182,8 @@ async function main(): Promise<void> {
       return serveCommand(rest);
     case 'check':
       return check(rest);
+    case 'replay':
+      return replay(rest);
     case undefined:
     case 'help':
     case '--help':

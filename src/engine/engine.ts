@@ -459,6 +459,14 @@ export class Engine {
     this.logJson(RecordKind.Insurance, { market, amount });
   }
 
+  /**
+   * The orders issued and neither filled nor expired, in issue order, with their open quantity (base units). After
+   * a recovery these are the orders issued before the stop: a venue reconciles against them.
+   */
+  openOrders(): { readonly order: LiquidationOrder; readonly remaining: number }[] {
+    return this.clearing.openOrders();
+  }
+
   /** An insurance fund's balance, quote units (exact to the ledger's decimals). */
   insuranceFund(market: number | 'pooled'): number {
     return this.clearing.insuranceFund(market);
@@ -635,6 +643,11 @@ export class Engine {
   /** Outputs so far by kind (the digest's lines). */
   get outputCounts(): Readonly<Record<string, number>> {
     return { ...this.digest.counts };
+  }
+
+  /** Resolves when the epochs begun before this call have finished (their orders emitted). */
+  async settled(): Promise<void> {
+    await this.chain;
   }
 
   /** Resolves once every input accepted so far is acknowledged by the journal's policy (README "Journal"). */

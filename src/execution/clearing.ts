@@ -137,6 +137,11 @@ export class Clearing {
     refill(this.fundHistory, s.fundHistory);
   }
 
+  /** The orders issued and not yet filled or expired, in issue order, with their open quantity. */
+  openOrders(): { readonly order: LiquidationOrder; readonly remaining: number }[] {
+    return this.orders.list();
+  }
+
   /** An order was issued: fills of it will be accepted. */
   issued(order: LiquidationOrder): void {
     this.orders.add(order);

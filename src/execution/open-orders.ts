@@ -41,6 +41,11 @@ export class OpenOrders {
     for (const [id, o] of s) this.open.set(id, { order: o.order, remaining: o.remaining });
   }
 
+  /** The open orders in issue order, with what is left of each. */
+  list(): { readonly order: LiquidationOrder; readonly remaining: number }[] {
+    return [...this.open.values()].map(({ order, remaining }) => ({ order, remaining }));
+  }
+
   add(order: LiquidationOrder): void {
     this.open.set(order.id, { order, remaining: order.quantity });
     if (this.open.size > this.max) this.open.delete(this.open.keys().next().value!);

@@ -1,0 +1,210 @@
+/**
+ * Helpers for the journal tests: temporary journal directories, a seeded input script that drives an engine through
+ * margin calls, liquidations, fills (whole, partial, beyond bankruptcy), expiries, the kill switch, collateral
+ * changes and insurance deposits, and a walk over a segment's records.
+ *
+ * The walk follows the layout documented in src/journal/format.ts with its own arithmetic, so that the tests check
+ * the bytes on disk against the documentation, not the reader against itself.
+ *
+ * The script is a function of (seed, step) only: each step draws from its own generator, and the orders a step
+ * fills or expires are those its own epoch issued. So a run cut between steps 0..k and continued over k..n, in
+ * another engine recovered from the journal, gives the engine exactly the inputs an uninterrupted run gives it.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Engine, EngineConfig, LiquidationOrder } from '../../src/index.js';
+import type { OrderFill } from '../../src/execution/open-orders.js';
+import { Random } from './random.js';
+
+const tempDirs: string[] = [];
+
+/** A new empty directory under the system's temporary directory; `removeTempDirs` deletes it. */
+export function tempDir(prefix = 'unwind-journal-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** Markets 1 to 3, all at 100, maintenance 5%, initial 10%. */
+export const MARKETS = [1, 2, 3] as const;
+const TIERS = [{ maxNotional: null, maintenanceMarginFraction: 0.05, initialMarginFraction: 0.1 }];
+export const ACCOUNTS = 240;
+
+/** The decision config every journal test runs under (a test changes one field to see a mismatch). */
+export const BASE_CONFIG: EngineConfig = {
+  scanWorkers: 0,
+  autoEpoch: false,
+  capacity: { markets: 4, accounts: 400, positions: 1_200 },
+  marginCallHealth: 1.25,
+};
+
+/** `BASE_CONFIG` with a journal in `dir` whose log lines go to `log`. */
+export function journaled(dir: string, log: string[], journal: Partial<NonNullable<EngineConfig['journal']>> = {}, config: EngineConfig = {}): EngineConfig {
+  return { ...BASE_CONFIG, ...config, journal: { dir, log: (line) => log.push(line), ...journal } };
+}
+
+/**
+ * Markets, accounts and positions drawn from `seed`: longs and shorts at 100 with leverage from about 2x to 15x,
+ * some accounts in two markets, some with an isolated position; insurance funds seeded.
+ */
+export function loadBook(engine: Engine, seed: number): void {
+  const rand = new Random(seed);
+  for (const id of MARKETS) engine.addMarket({ id, symbol: `M${id}-USD`, tiers: TIERS, price: 100 });
+  for (let a = 1; a <= ACCOUNTS; a++) {
+    const size = rand.int(1, 20) * (rand.chance(0.6) ? 1 : -1);
+    engine.addAccount(a, Math.round(100 * Math.abs(size) * rand.range(0.07, 0.5)));
+    const market = MARKETS[a % 3]!;
+    engine.upsertPosition({ account: a, market, size, entryPrice: 100 });
+    if (rand.chance(0.2)) {
+      const other = MARKETS[(a + 1) % 3]!;
+      engine.upsertPositions([{ account: a, market: other, size: -size / 2, entryPrice: 100, isolatedCollateral: rand.chance(0.5) ? Math.abs(size) * 10 : null }]);
+    }
+  }
+  engine.setCollaterals([
+    { account: 1, collateral: 500 },
+    { account: 2, collateral: 400 },
+  ]);
+  for (const id of MARKETS) engine.depositInsurance(id, 30);
+}
+
+/** What the script's steps gave: outputs of each kind it saw, so a test can check the script exercises them. */
+export interface Played {
+  orders: number;
+  marginCalls: number;
+  fills: number;
+  expiries: number;
+}
+
+/** Market 1 falls (longs go under), market 2 rises (shorts go under), market 3 wanders. */
+function prices(step: number, rand: Random): [number, number, number] {
+  const noise = (): number => 1 + rand.range(-0.004, 0.004);
+  return [100 * (1 - 0.006 * step) * noise(), 100 * (1 + 0.005 * step) * noise(), 100 * (1 + 0.03 * Math.sin(step / 3)) * noise()];
+}
+
+/** The kill switch holds new liquidations in market 3 over steps 8 to 11. */
+const KILL_ON = 8;
+const KILL_OFF = 12;
+
+/**
+ * Steps `from` to `to - 1` of the script: prices (single and batched), now and then a collateral top-up, an
+ * insurance deposit or a kill-switch change, an epoch, then fills and expiries of that epoch's orders.
+ */
+export async function playSteps(engine: Engine, seed: number, from: number, to: number): Promise<Played> {
+  const played: Played = { orders: 0, marginCalls: 0, fills: 0, expiries: 0 };
+  for (let step = from; step < to; step++) {
+    stepInputs(engine, seed, step);
+    const r = await engine.step();
+    played.orders += r.orders.length;
+    played.marginCalls += r.marginCalls.length;
+    const { fills, expiries } = settle(engine, seed, step, r.orders);
+    played.fills += fills;
+    played.expiries += expiries;
+  }
+  return played;
+}
+
+/** The inputs of `step` that its epoch takes. */
+export function stepInputs(engine: Engine, seed: number, step: number): void {
+  const rand = new Random(seed * 10_000 + step);
+  const [p1, p2, p3] = prices(step, rand);
+  const t = eventTime(step);
+  engine.pushPrice(1, p1);
+  engine.pushPrices([
+    { market: 2, price: p2, eventTimeUs: t },
+    { market: 3, price: p3, eventTimeUs: t },
+  ]);
+  if (rand.chance(0.3)) engine.setCollateral(rand.int(1, ACCOUNTS), rand.int(50, 400));
+  if (step % 5 === 2) engine.depositInsurance(MARKETS[step % 3]!, 20);
+  if (step === KILL_ON) engine.setKillSwitch('no-new', 3, 'operator drill');
+  if (step === KILL_OFF) engine.setKillSwitch('normal', 3, 'drill over');
+}
+
+const eventTime = (step: number): number => (step + 1) * 1_000_000;
+
+/**
+ * The matching engine's answer to the orders of `step`'s epoch: each is filled whole at its limit, half at its
+ * limit, half at a price a quarter beyond it (the fund covers it or a deficit is deleveraged), expired, or left open.
+ */
+export function settle(engine: Engine, seed: number, step: number, orders: readonly LiquidationOrder[]): { fills: number; expiries: number } {
+  const rand = new Random(seed * 10_000 + 5_000 + step);
+  const fills: OrderFill[] = [];
+  const expiries: string[] = [];
+  orders.forEach((o, k) => {
+    const fill = { orderId: o.id, account: o.account, market: o.market, eventTimeUs: eventTime(step) + k };
+    const worse = o.side === 'sell' ? 0.75 : 1.25;
+    const d = rand.float();
+    if (d < 0.4) fills.push({ ...fill, quantity: o.quantity, price: o.limitPrice });
+    else if (d < 0.55) fills.push({ ...fill, quantity: o.quantity / 2, price: o.limitPrice });
+    else if (d < 0.65) fills.push({ ...fill, quantity: o.quantity / 2, price: o.limitPrice * worse });
+    else if (d < 0.85) expiries.push(o.id);
+  });
+  if (fills.length > 0) engine.fill(fills);
+  if (expiries.length > 0) engine.expire(expiries);
+  return { fills: fills.length, expiries: expiries.length };
+}
+
+/** Everything a test compares between two engines: the output digest and counts, inputs, ledger, every account. */
+export function stateOf(engine: Engine): unknown {
+  return {
+    outputDigest: engine.outputDigest(),
+    outputs: engine.outputCounts,
+    inputs: engine.inputCount,
+    epochs: engine.epochs,
+    ledger: engine.ledger.entries(),
+    insurance: MARKETS.map((m) => engine.insuranceFund(m)),
+    accounts: Array.from({ length: ACCOUNTS }, (_, i) => engine.account(i + 1)),
+  };
+}
+
+// ---- the files, by the layout of src/journal/format.ts ----
+
+export const SEGMENT_HEADER = 16;
+export const RECORD_HEADER = 24;
+
+/** Record kinds used by the tests (src/journal/format.ts). */
+export const Kind = { Config: 1, Prices: 6, EpochStart: 15, EpochEnd: 16 } as const;
+
+export interface RecordAt {
+  /** Where the record starts in its segment file. */
+  readonly offset: number;
+  /** Payload length. */
+  readonly length: number;
+  /** Where the next record starts: header, payload, padding to 8. */
+  readonly end: number;
+  readonly sequence: number;
+  readonly kind: number;
+}
+
+/** The records of a whole segment file, walked by their length fields. */
+export function recordsOf(path: string): RecordAt[] {
+  const b = readFileSync(path);
+  const out: RecordAt[] = [];
+  for (let at = SEGMENT_HEADER; at < b.byteLength; ) {
+    const length = b.readUInt32LE(at);
+    const end = at + RECORD_HEADER + Math.ceil(length / 8) * 8;
+    out.push({ offset: at, length, end, sequence: b.readDoubleLE(at + 8), kind: b.readUInt32LE(at + 16) });
+    at = end;
+  }
+  return out;
+}
+
+/** The journal's segment files, in sequence order. */
+export function segmentsOf(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((n) => /^\d{20}\.journal$/.test(n))
+    .sort()
+    .map((n) => join(dir, n));
+}
+
+/** The journal's snapshot files, oldest first. */
+export function snapshotsOf(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((n) => /^snapshot-\d{20}\.snap$/.test(n))
+    .sort()
+    .map((n) => join(dir, n));
+}

@@ -38,7 +38,8 @@ export const PERCENTILE_HEADER = ['n', 'p50 us', 'p90 us', 'p99 us', 'p99.9 us',
 export function percentileCells(p: Percentiles): string[] {
   return [String(p.n), int(p.p50), int(p.p90), int(p.p99), int(p.p999), int(p.max)];
 }
-const rate = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(1)} M` : `${(x / 1e3).toFixed(1)} k`);
+/** A rate for a table cell: 1.2 M, 34.5 k. */
+export const rate = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(1)} M` : `${(x / 1e3).toFixed(1)} k`);
 
 /** Left-aligns the first `left` columns, right-aligns the rest. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[], left = 1): string {

@@ -1,11 +1,13 @@
 /**
- * Thread: main. The benchmark entry: `npm run bench` or `node dist/bench/run.js [--quick] [--only scan|latency|feed] [--json [FILE]]`.
+ * Thread: main. The benchmark entry: `npm run bench` or `node dist/bench/run.js [--quick] [--only scan|latency|feed|oracle|journal] [--json [FILE]]`.
  *
  *   --quick        sizes 1e5 and 1e6 only, fewer samples (a smoke run: 20-35 s on the 2-core machine, + ~15 s feed)
  *   --only scan    scan throughput (with the sequential-read yardstick) only
  *   --only latency push-to-order latency only
  *   --only feed    the WebSocket feed only: tick-to-order latency over sockets, ingest rate, vs a bare uWS echo
  *   --only oracle  the oracle layer only: cost per report (signed, unsigned, vs a direct tick), report-to-order latency
+ *   --only journal the journal only: append and fdatasync cost per record (sync vs group), and push-to-order latency
+ *                  with no journal, group and sync (quick: 1e5 positions, ~30 s)
  *   --json [FILE]  also writes every figure, with the machine description, to FILE (default bench-results.json)
  *
  * Benchmarks (one module each, each with its thread diagram):
@@ -16,6 +18,8 @@
  *                             out at 1e6, microseconds) and feed-ingest.ts (ticks/s), each against a bare uWS echo
  *   oracle.ts                 main thread alone (tinybench: aggregation cost per report) and main -> scan pool ->
  *                             executor (report in -> order out, signatures required vs off)
+ *   journal.ts                main thread alone (JournalWriter: records/s, MB/s, durable() = write or fdatasync) and
+ *                             main -> scan pool -> executor -> durable() -> onOrder (no journal vs group vs sync)
  *
  * The machine is shared and noisy: absolute figures move from run to run; the ratios (scan vs sequential read,
  * 2 workers vs 1) are measured in the same run, from interleaved samples, and are the figures to compare.
@@ -30,10 +34,11 @@ import { runPushToOrderLatency, type LatencyPlan, type LatencyResult } from './p
 import { buildLines, coverageLines, latencyTable, machineInfo, machineLine, scanTable, speedupLines } from './report.js';
 import { runScanThroughput, type ScanPlan, type ScanSizeResult } from './scan-throughput.js';
 import { oracleSection, runOracle, type OraclePlan, type OracleResult } from './oracle.js';
+import { journalFailed, journalSection, runJournal, type JournalPlan, type JournalResult } from './journal.js';
 import { settledThreadCount, threadCount } from './threads.js';
 
-type Section = 'scan' | 'latency' | 'feed' | 'oracle';
-const SECTIONS: readonly Section[] = ['scan', 'latency', 'feed', 'oracle'];
+type Section = 'scan' | 'latency' | 'feed' | 'oracle' | 'journal';
+const SECTIONS: readonly Section[] = ['scan', 'latency', 'feed', 'oracle', 'journal'];
 
 interface Options {
   readonly quick: boolean;
@@ -41,7 +46,7 @@ interface Options {
   readonly json: string | null;
 }
 
-const USAGE = 'usage: node dist/bench/run.js [--quick] [--only scan|latency|feed|oracle] [--json [FILE]]';
+const USAGE = 'usage: node dist/bench/run.js [--quick] [--only scan|latency|feed|oracle|journal] [--json [FILE]]';
 
 /** A bad command line: printed as its message and the usage, without a stack. */
 class UsageError extends Error {}
@@ -49,8 +54,13 @@ class UsageError extends Error {}
 const SEED = 0x5eed;
 const WORKERS = [1, 2] as const;
 
-const FULL: { scan: ScanPlan[]; latency: LatencyPlan; feed: FeedPlan; oracle: OraclePlan } = {
+const MIB = 2 ** 20;
+const FULL: { scan: ScanPlan[]; latency: LatencyPlan; feed: FeedPlan; oracle: OraclePlan; journal: JournalPlan } = {
   oracle: { iterations: 20_000, latency: { positions: 1_000_000, samples: 300, warmup: 30 } },
+  journal: {
+    append: { rounds: 5, perRecordAcks: 4_000, batchedRecords: 40_000, maxRoundBytes: 192 * MIB },
+    latency: { positions: 1_000_000, samples: 300, warmup: 30, snapshotEveryRecords: 200 },
+  },
   scan: [
     { positions: 100_000, rounds: 400, warmupRounds: 20, kernelSamples: 50 },
     { positions: 1_000_000, rounds: 100, warmupRounds: 5, kernelSamples: 15 },
@@ -76,6 +86,10 @@ const FULL: { scan: ScanPlan[]; latency: LatencyPlan; feed: FeedPlan; oracle: Or
 };
 const QUICK: typeof FULL = {
   oracle: { iterations: 3_000, latency: { positions: 100_000, samples: 60, warmup: 10 } },
+  journal: {
+    append: { rounds: 2, perRecordAcks: 1_000, batchedRecords: 10_000, maxRoundBytes: 48 * MIB },
+    latency: { positions: 100_000, samples: 150, warmup: 20, snapshotEveryRecords: 200 },
+  },
   scan: [
     { positions: 100_000, rounds: 100, warmupRounds: 10, kernelSamples: 10 },
     { positions: 1_000_000, rounds: 25, warmupRounds: 3, kernelSamples: 4 },
@@ -185,6 +199,13 @@ async function main(): Promise<void> {
     print(oracleSection(oracle));
   }
 
+  let journal: JournalResult | null = null;
+  if (runs('journal')) {
+    journal = await runJournal(plan.journal, SEED + 4, log);
+    print();
+    print(journalSection(journal));
+  }
+
   const threadsAfter = threadsBefore === null ? null : await settledThreadCount(threadsBefore);
   const leaked = threadsBefore === null || threadsAfter === null ? 0 : Math.max(0, threadsAfter - threadsBefore);
   const wallSeconds = (performance.now() - started) / 1000;
@@ -206,6 +227,7 @@ async function main(): Promise<void> {
     scan.some((r) => r.coverage.some((c) => c.mismatched > 0)) ||
     (latency?.rows.some((x) => x.spill.orders + x.spill.marginCalls > 0) ?? false) ||
     feedFailed(feed) ||
+    journalFailed(journal) ||
     leaked > 0;
   if (failed) {
     print('CHECKS FAILED: see the coverage lines, the spill column, the feed checks and the thread count above');
@@ -221,18 +243,26 @@ async function main(): Promise<void> {
       only: opts.only,
       seed: SEED,
       machine: { ...machine, loadAverageAtEnd: end.loadAverage },
-      plan: { scan: runs('scan') ? plan.scan : [], latency: runs('latency') ? plan.latency : null, feed: runs('feed') ? plan.feed : null, oracle: runs('oracle') ? plan.oracle : null },
+      plan: {
+        scan: runs('scan') ? plan.scan : [],
+        latency: runs('latency') ? plan.latency : null,
+        feed: runs('feed') ? plan.feed : null,
+        oracle: runs('oracle') ? plan.oracle : null,
+        journal: runs('journal') ? plan.journal : null,
+      },
       units: {
         micros: 'microseconds',
         positionsPerSecond: 'positions per second, from the median sample',
         ticksPerSecond: 'ticks (or frames, bytes) per second, median over rounds',
         nanosPerTick: 'nanoseconds of main-thread time per tick',
         oracleCost: 'nanoseconds per call (tinybench latency)',
+        journalAppend: 'records, bytes and ticks per second, median over rounds; appendNanosPerRecord in nanoseconds; durableMicros in microseconds',
       },
       scan,
       latency,
       feed,
       oracle,
+      journal,
       threads: { before: threadsBefore, after: threadsAfter, leftBehind: leaked },
       checksPassed: !failed,
       wallSeconds,

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Thread: main. The `unwind` command.
- *   unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--embedded]
+ *   unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--embedded [--journal DIR]]
  *   unwind serve [--config FILE]       the binary feed server, until SIGINT / SIGTERM
  *   unwind check FILE [--compact]      evaluate a scenario and print a JSON report
  *   unwind replay DIR [--workers N] [--json] [--progress]
@@ -18,7 +18,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import { formatSummary, replayJournal } from '../journal/replay.js';
 
 const USAGE = `usage:
-  unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--embedded]
+  unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--embedded [--journal DIR]]
                server, price publisher, matching engine and risk desk over loopback WebSocket
                (--embedded: the same world in-process, no sockets, with a reproducible order-stream hash)
   unwind serve [--config FILE] [--stats-every S]
@@ -56,6 +56,7 @@ async function demo(argv: string[]): Promise<void> {
       print: { type: 'string' },
       'interval-ms': { type: 'string' },
       embedded: { type: 'boolean' },
+      journal: { type: 'string' },
     },
   });
   const workers = values.workers === undefined ? undefined : int(values.workers, 'workers', 2);
@@ -69,7 +70,7 @@ async function demo(argv: string[]): Promise<void> {
   const t0 = process.hrtime.bigint();
   const wall = (): string => `${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`;
   if (values.embedded === true) {
-    const s = await runDemo({ ...common, printPerEpoch: int(values.print, 'print', 4) });
+    const s = await runDemo({ ...common, printPerEpoch: int(values.print, 'print', 4), journal: values.journal });
     console.log('--- summary ---');
     console.log(`epochs               ${s.epochs}`);
     console.log(`positions            ${s.positions}`);
@@ -78,6 +79,10 @@ async function demo(argv: string[]): Promise<void> {
     printMoney(s);
     console.log(`epoch latency        p50 ${s.epochMicros.p50} us, p99 ${s.epochMicros.p99} us, max ${s.epochMicros.max} us (price push to orders)`);
     console.log(`order stream sha256  ${s.orderStreamDigest}`);
+    if (values.journal !== undefined) {
+      console.log(`journal              ${values.journal}: ${s.journalRecords} records; \`npx unwind replay ${values.journal}\` prints this output sha256:`);
+      console.log(`output sha256        ${s.outputDigest}`);
+    }
     console.log(`wall time            ${wall()}`);
     return;
   }

@@ -4,10 +4,11 @@
  * The config file (JSON; every key optional):
  *   {
  *     "server":   FeedServerOptions (host, port, path, publisherTokens, subscriberTokens, maxFrameBytes, ...),
- *     "engine":   EngineConfig (capacity, scanWorkers, bankruptcyAdjustment, ...),
+ *     "engine":   EngineConfig (capacity, scanWorkers, bankruptcyAdjustment, journal, ...),
  *     "markets":  [{ "id", "symbol", "price", "tiers": [...] }]   (default: the demo's four markets),
  *     "accounts": [{ "id", "collateral", "positions": [...] }]     (initial book; the feed adds the rest)
  *   }
+ * With `engine.journal`, a restart recovers from the journal (markets and accounts are then not added again).
  * Without tokens in the config, one publisher and one subscriber token are generated and printed.
  * Tokens may also come from UNWIND_PUBLISHER_TOKENS / UNWIND_SUBSCRIBER_TOKENS (comma-separated).
  */
@@ -74,8 +75,11 @@ export async function serve(config: ServeConfig): Promise<Served> {
     capacity: { markets: Math.max(1, markets.length), ...config.engine?.capacity },
   });
   try {
-    populate(engine, { markets, accounts });
-    await engine.step();
+    // A journal that already holds inputs recovered the markets and accounts: they are not added twice.
+    if (engine.inputCount === 0) {
+      populate(engine, { markets, accounts });
+      await engine.step();
+    }
     // A restart finds the port in TIME_WAIT for up to a minute: wait for it rather than fail.
     const server = await FeedServer.start(engine, { listenRetryMs: 90_000, ...config.server, publisherTokens, subscriberTokens });
     return { engine, server, generated };

@@ -626,6 +626,11 @@ export class Engine {
     if (!on) this.schedule();
   }
 
+  /** Sequence of the journal's last record (0 without a journal). */
+  get journalSequence(): number {
+    return this.journal?.lastSequence ?? 0;
+  }
+
   /** Inputs accepted since the engine's genesis (its journal's input records). */
   get inputCount(): number {
     return this.inputs;

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Engine } from '../engine/engine.js';
+import { ErrorCode, UnwindError } from '../errors.js';
 import { formatOrder } from './format.js';
 import { mulberry32 } from './random.js';
 import { moneySummary, seedInsurance, tallySettlements, type MoneySummary } from './tally.js';
@@ -18,6 +19,8 @@ export interface DemoOptions {
   /** Orders printed per epoch before "... and N more". */
   readonly printPerEpoch: number;
   readonly log: (line: string) => void;
+  /** A new directory for the engine's journal (README "Journal"); `unwind replay` on it gives `outputDigest`. */
+  readonly journal?: string;
 }
 
 export interface DemoSummary extends MoneySummary {
@@ -27,6 +30,10 @@ export interface DemoSummary extends MoneySummary {
   readonly epochMicros: { p50: number; p99: number; max: number };
   readonly positions: number;
   readonly orderStreamDigest: string;
+  /** The engine's output digest (every output kind; src/journal/digest.ts): what `unwind replay` prints. */
+  readonly outputDigest: string;
+  /** Journal records written (0 without a journal). */
+  readonly journalRecords: number;
 }
 
 export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
@@ -35,9 +42,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     scanWorkers: o.scanWorkers,
     autoEpoch: false,
     capacity: { markets: MARKETS.length, accounts: o.accounts, positions: o.accounts * MARKETS.length },
+    journal: o.journal === undefined ? undefined : { dir: o.journal },
   });
   const log = o.log;
   try {
+    if (engine.inputCount > 0) throw new UnwindError(ErrorCode.InvalidConfig, `${o.journal} already holds a journal; the demo writes a new one`, '--journal');
     for (const m of MARKETS) engine.addMarket({ id: m.id, symbol: m.symbol, price: m.price, tiers: TIERS });
     seedInsurance(engine);
     let positions = 0;
@@ -88,6 +97,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       epochMicros: { p50: pct(0.5), p99: pct(0.99), max: Math.round(epochMicros[epochMicros.length - 1] ?? 0) },
       positions,
       orderStreamDigest: digest.digest('hex'),
+      outputDigest: engine.outputDigest(),
+      journalRecords: engine.recovery === undefined ? 0 : (await engine.durable(), engine.journalSequence),
     };
   } finally {
     await engine.close();

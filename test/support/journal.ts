@@ -13,7 +13,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Engine, EngineConfig, LiquidationOrder } from '../../src/index.js';
+import { Engine, isUnwindError, type EngineConfig, type LiquidationOrder, type UnwindError } from '../../src/index.js';
 import type { OrderFill } from '../../src/execution/open-orders.js';
 import { Random } from './random.js';
 
@@ -135,17 +135,71 @@ export function settle(engine: Engine, seed: number, step: number, orders: reado
   const fills: OrderFill[] = [];
   const expiries: string[] = [];
   orders.forEach((o, k) => {
-    const fill = { orderId: o.id, account: o.account, market: o.market, eventTimeUs: eventTime(step) + k };
+    // Keys in OrderFill's order: the live digest depends on it (see journal-recovery.test.ts, "key order").
+    const fill = (quantity: number, price: number): OrderFill => ({ orderId: o.id, account: o.account, market: o.market, quantity, price, eventTimeUs: eventTime(step) + k });
     const worse = o.side === 'sell' ? 0.75 : 1.25;
     const d = rand.float();
-    if (d < 0.4) fills.push({ ...fill, quantity: o.quantity, price: o.limitPrice });
-    else if (d < 0.55) fills.push({ ...fill, quantity: o.quantity / 2, price: o.limitPrice });
-    else if (d < 0.65) fills.push({ ...fill, quantity: o.quantity / 2, price: o.limitPrice * worse });
+    if (d < 0.4) fills.push(fill(o.quantity, o.limitPrice));
+    else if (d < 0.55) fills.push(fill(o.quantity / 2, o.limitPrice));
+    else if (d < 0.65) fills.push(fill(o.quantity / 2, o.limitPrice * worse));
     else if (d < 0.85) expiries.push(o.id);
   });
   if (fills.length > 0) engine.fill(fills);
   if (expiries.length > 0) engine.expire(expiries);
   return { fills: fills.length, expiries: expiries.length };
+}
+
+/** The seed of every journal test's script. */
+export const SEED = 11;
+/** Steps of the whole script, and the step after which the interrupted runs close. */
+export const STEPS = 30;
+export const CUT = 14;
+
+const references = new Map<number, Promise<unknown>>();
+
+/** `stateOf` an engine without a journal that loaded the book and played steps 0 to `steps - 1` in one go. */
+export function referenceState(steps = STEPS): Promise<unknown> {
+  let r = references.get(steps);
+  if (r === undefined) {
+    r = (async () => {
+      const engine = await Engine.start(BASE_CONFIG);
+      try {
+        loadBook(engine, SEED);
+        await playSteps(engine, SEED, 0, steps);
+        return stateOf(engine);
+      } finally {
+        await engine.close();
+      }
+    })();
+    references.set(steps, r);
+  }
+  return r;
+}
+
+/** A journal in a new directory holding the book and steps 0 to `steps - 1`, cleanly closed. */
+export async function writeJournal(steps: number, journal: Partial<NonNullable<EngineConfig['journal']>> = {}, config: EngineConfig = {}): Promise<{ dir: string; state: unknown }> {
+  const dir = tempDir();
+  const engine = await Engine.start(journaled(dir, [], journal, config));
+  try {
+    loadBook(engine, SEED);
+    await playSteps(engine, SEED, 0, steps);
+    return { dir, state: stateOf(engine) };
+  } finally {
+    await engine.close();
+  }
+}
+
+/** The error `Engine.start(config)` rejects with (the test fails if it starts). */
+export async function startFailure(config: EngineConfig): Promise<UnwindError> {
+  let engine: Engine;
+  try {
+    engine = await Engine.start(config);
+  } catch (e) {
+    if (isUnwindError(e)) return e;
+    throw e;
+  }
+  await engine.close();
+  throw new Error('Engine.start resolved; expected it to reject');
 }
 
 /** Everything a test compares between two engines: the output digest and counts, inputs, ledger, every account. */

@@ -58,7 +58,7 @@ const MIB = 2 ** 20;
 const FULL: { scan: ScanPlan[]; latency: LatencyPlan; feed: FeedPlan; oracle: OraclePlan; journal: JournalPlan } = {
   oracle: { iterations: 20_000, latency: { positions: 1_000_000, samples: 300, warmup: 30 } },
   journal: {
-    append: { rounds: 5, perRecordAcks: 4_000, batchedRecords: 40_000, maxRoundBytes: 192 * MIB },
+    append: { rounds: 5, perRecordAcks: 4_000, batchedRecords: 40_000, maxRoundBytes: 128 * MIB },
     latency: { positions: 1_000_000, samples: 300, warmup: 30, snapshotEveryRecords: 200 },
   },
   scan: [

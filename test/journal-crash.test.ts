@@ -87,6 +87,7 @@ describe.each(['sync', 'group'])('an engine killed with SIGKILL under %s durabil
       const random = new Random(durability === 'sync' ? 0xc4a5 : 0x94c0);
       let kills = 0;
       let interrupted = 0;
+      let unsent = 0;
       for (let trial = 0; trial < TRIALS; trial++) {
         const dir = freshDir();
         const emitted: string[] = [];
@@ -116,10 +117,12 @@ describe.each(['sync', 'group'])('an engine killed with SIGKILL under %s durabil
         const missing = reference.orders.filter((id) => !emitted.includes(id));
         expect(reference.orders.filter((id) => emitted.includes(id)), `trial ${trial}: orders in the uninterrupted order`).toEqual(emitted);
         expect(missing.filter((id) => !reconciled.has(id)), `trial ${trial}: orders neither emitted nor open at recovery`).toEqual([]);
+        unsent += missing.length;
         expect(final.done, `trial ${trial}: output and state digests`).toEqual(reference.done);
       }
       expect(kills).toBeGreaterThan(TRIALS);
-      void interrupted; // how many kills fell inside an epoch varies with the machine's speed
+      // Where the kills fell varies with the machine's speed; said, not asserted.
+      console.log(`${durability}: ${TRIALS} trials, ${kills} kills, ${interrupted} inside an epoch (completed at restart), ${unsent} orders unsent at a kill and reconciled`);
     },
     240_000,
   );

@@ -150,7 +150,7 @@ export class Engine {
     this.open();
     this.writer.setCollateral(account, collateral);
     this.clearing.setBalance(entry.account(account), collateral);
-    this.logColumns(RecordKind.Collateral, 1, [[account], [collateral], [0]]);
+    this.logColumns(RecordKind.Collateral, 1, () => [[account], [collateral], [0]]);
     this.schedule();
   }
 
@@ -171,13 +171,13 @@ export class Engine {
     this.open();
     this.writer.addAccount(id, collateral, field);
     this.clearing.setBalance(entry.account(id), collateral);
-    this.logColumns(RecordKind.Account, 1, [[id], [collateral]]);
+    this.logColumns(RecordKind.Account, 1, () => [[id], [collateral]]);
   }
   upsertPositionAt(update: PositionUpdate, field: string): void {
     this.open();
     this.writer.upsertPosition(update, field);
     this.clearing.setBalance(entry.isolated(update.account, update.market), update.isolatedCollateral ?? 0);
-    this.logColumns(RecordKind.Positions, 1, positionColumns([update]));
+    this.logColumns(RecordKind.Positions, 1, () => positionColumns([update]));
     this.schedule();
   }
 
@@ -185,7 +185,7 @@ export class Engine {
     this.open();
     this.directOnly(market, 'market');
     this.writer.setPrice(oraclePrice === undefined ? { market, price } : { market, price, oraclePrice });
-    this.logColumns(RecordKind.Prices, 1, [[market], [price], [oraclePrice ?? NaN]]);
+    this.logColumns(RecordKind.Prices, 1, () => [[market], [price], [oraclePrice ?? NaN]]);
     this.schedule();
   }
 
@@ -194,7 +194,7 @@ export class Engine {
     this.open();
     this.writer.upsertPositions(updates);
     for (const u of updates) this.clearing.setBalance(entry.isolated(u.account, u.market), u.isolatedCollateral ?? 0);
-    this.logColumns(RecordKind.Positions, updates.length, positionColumns(updates));
+    this.logColumns(RecordKind.Positions, updates.length, () => positionColumns(updates));
     this.schedule();
   }
 
@@ -207,7 +207,7 @@ export class Engine {
     this.writer.setCollaterals(updates, createAccounts);
     for (const u of updates) this.clearing.setBalance(entry.account(u.account), u.collateral);
     const n = updates.length;
-    this.logColumns(RecordKind.Collateral, n, [updates.map((u) => u.account), updates.map((u) => u.collateral), new Array<number>(n).fill(createAccounts ? 1 : 0)]);
+    this.logColumns(RecordKind.Collateral, n, () => [updates.map((u) => u.account), updates.map((u) => u.collateral), new Array<number>(n).fill(createAccounts ? 1 : 0)]);
     this.schedule();
   }
 
@@ -217,7 +217,7 @@ export class Engine {
     updates.forEach((u, i) => this.directOnly(u?.market, `[${i}].market`));
     this.writer.setPrices(updates);
     const col = (f: (u: PriceUpdate) => number | undefined): number[] => updates.map((u) => f(u) ?? NaN);
-    this.logColumns(RecordKind.Prices, updates.length, [col((u) => u.market), col((u) => u.price), col((u) => u.oraclePrice), col((u) => u.eventTimeUs)]);
+    this.logColumns(RecordKind.Prices, updates.length, () => [col((u) => u.market), col((u) => u.price), col((u) => u.oraclePrice), col((u) => u.eventTimeUs)]);
     this.schedule();
   }
 
@@ -230,7 +230,7 @@ export class Engine {
     // The field name is built only for a row that fails: this loop runs per tick.
     if (this.oracle.marketIds.length > 0) for (let i = 0; i < n; i++) if (this.oracle.has(marketIds[i]!)) this.directOnly(marketIds[i], `[${i}].market`);
     this.writer.setPriceColumns(marketIds, prices, n, eventTimesUs);
-    this.logColumns(RecordKind.Prices, n, [marketIds, prices, undefined, eventTimesUs]);
+    this.logColumns(RecordKind.Prices, n, () => [marketIds, prices, undefined, eventTimesUs]);
     this.schedule();
   }
 
@@ -296,7 +296,7 @@ export class Engine {
     for (const b of books) this.oracle.book(b.market, b);
     this.evaluateOracle([...new Set(books.map((b) => b.market))].sort((x, y) => x - y));
     const col = (f: (b: BookTop & { market: number }) => number): number[] => books.map(f);
-    this.logColumns(RecordKind.Books, books.length, [col((b) => b.market), col((b) => b.bid), col((b) => b.ask), col((b) => b.last), col((b) => b.eventTimeUs)]);
+    this.logColumns(RecordKind.Books, books.length, () => [col((b) => b.market), col((b) => b.bid), col((b) => b.ask), col((b) => b.last), col((b) => b.eventTimeUs)]);
     this.schedule();
   }
 
@@ -308,7 +308,7 @@ export class Engine {
     this.open();
     this.oracle.advanceClock(nowUs);
     this.evaluateOracle(this.oracle.marketIds.filter((m) => this.writer.hasMarket(m)));
-    this.logColumns(RecordKind.Clock, 1, [[nowUs]]);
+    this.logColumns(RecordKind.Clock, 1, () => [[nowUs]]);
     this.schedule();
   }
 
@@ -546,9 +546,10 @@ export class Engine {
 
   // ---- the journal (src/journal): logging inputs, snapshots, what recovery needs ----
 
-  private logColumns(kind: ColumnKind, rows: number, columns: readonly (ArrayLike<number> | undefined)[], trailer?: Uint8Array): void {
+  /** Counts an input and journals it; `columns` runs only with a journal (no allocation on the hot path without). */
+  private logColumns(kind: ColumnKind, rows: number, columns: () => readonly (ArrayLike<number> | undefined)[], trailer?: () => Uint8Array | undefined): void {
     this.inputs++;
-    this.journal?.appendColumns(kind, rows, columns, trailer);
+    this.journal?.appendColumns(kind, rows, columns(), trailer?.());
   }
   private logJson(kind: number, value: unknown): void {
     this.inputs++;
@@ -556,8 +557,12 @@ export class Engine {
   }
   private logTicks(b: ReportColumns): void {
     const n = b.length;
-    const signatures = b.signed ? b.signatures?.subarray(0, n * SIGNATURE_BYTES) : undefined;
-    this.logColumns(RecordKind.Ticks, n, [b.market, b.source, b.price, b.confidence, b.eventTimeUs, b.sourceSequence], signatures);
+    this.logColumns(
+      RecordKind.Ticks,
+      n,
+      () => [b.market, b.source, b.price, b.confidence, b.eventTimeUs, b.sourceSequence],
+      () => (b.signed ? b.signatures?.subarray(0, n * SIGNATURE_BYTES) : undefined),
+    );
   }
 
   private snapshotDue(): boolean {

@@ -7,7 +7,7 @@
  *   --only feed    the WebSocket feed only: tick-to-order latency over sockets, ingest rate, vs a bare uWS echo
  *   --only oracle  the oracle layer only: cost per report (signed, unsigned, vs a direct tick), report-to-order latency
  *   --only journal the journal only: append and fdatasync cost per record (sync vs group), and push-to-order latency
- *                  with no journal, group and sync (quick: 1e5 positions, ~30 s)
+ *                  with no journal, group and sync (quick: 1e5 positions, ~25 s; full: 1e6, ~2 min)
  *   --json [FILE]  also writes every figure, with the machine description, to FILE (default bench-results.json)
  *
  * Benchmarks (one module each, each with its thread diagram):
@@ -22,7 +22,7 @@
  *                             main -> scan pool -> executor -> durable() -> onOrder (no journal vs group vs sync)
  *
  * The machine is shared and noisy: absolute figures move from run to run; the ratios (scan vs sequential read,
- * 2 workers vs 1) are measured in the same run, from interleaved samples, and are the figures to compare.
+ * 2 workers vs 1, sync vs group vs no journal) are measured in the same run, from interleaved samples, and are the figures to compare.
  * Progress goes to stderr, results to stdout. Every engine is closed before exit, and the process's OS threads
  * are counted before the first engine and after the last close. Checks (phase-2 coverage, latency spill, threads
  * left behind) print their result; a failed one sets exit code 1.
@@ -87,8 +87,8 @@ const FULL: { scan: ScanPlan[]; latency: LatencyPlan; feed: FeedPlan; oracle: Or
 const QUICK: typeof FULL = {
   oracle: { iterations: 3_000, latency: { positions: 100_000, samples: 60, warmup: 10 } },
   journal: {
-    append: { rounds: 2, perRecordAcks: 1_000, batchedRecords: 10_000, maxRoundBytes: 48 * MIB },
-    latency: { positions: 100_000, samples: 150, warmup: 20, snapshotEveryRecords: 200 },
+    append: { rounds: 3, perRecordAcks: 1_000, batchedRecords: 10_000, maxRoundBytes: 48 * MIB },
+    latency: { positions: 100_000, samples: 300, warmup: 30, snapshotEveryRecords: 200 },
   },
   scan: [
     { positions: 100_000, rounds: 100, warmupRounds: 10, kernelSamples: 10 },
@@ -210,9 +210,11 @@ async function main(): Promise<void> {
   const leaked = threadsBefore === null || threadsAfter === null ? 0 : Math.max(0, threadsAfter - threadsBefore);
   const wallSeconds = (performance.now() - started) / 1000;
   const end = machineInfo();
-  print();
-  print('Building the books (input path, main thread):');
-  print(buildLines(scan, latency));
+  if (scan.length > 0 || latency !== null) {
+    print();
+    print('Building the books (input path, main thread):');
+    print(buildLines(scan, latency));
+  }
   print();
   print(
     threadsBefore === null

@@ -25,16 +25,23 @@ interface Run {
   readonly killed: boolean;
 }
 
-/** Runs the driver; with `killAfterMs`, sends SIGKILL then. Resolves with what it printed before it ended. */
-function run(dir: string, durability: string, workers: number, killAfterMs?: number): Promise<Run> {
+/** When to send SIGKILL: after a time, or as soon as the driver has acknowledged its n-th input of this run. */
+type Kill = { readonly afterMs: number } | { readonly afterAcks: number };
+
+/** Runs the driver, killing it as `kill` says. Resolves with what it printed before it ended. */
+function run(dir: string, durability: string, workers: number, kill?: Kill): Promise<Run> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const child = spawn(process.execPath, [DRIVER, dir, durability, String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      // Right after an acknowledgement the driver is on its next action, an epoch every third time.
+      if (kill !== undefined && 'afterAcks' in kill && (out.match(/^ack /gm)?.length ?? 0) >= kill.afterAcks) child.kill('SIGKILL');
+    });
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    const timer = kill !== undefined && 'afterMs' in kill ? setTimeout(() => child.kill('SIGKILL'), kill.afterMs) : undefined;
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -96,8 +103,10 @@ describe.each(['sync', 'group'])('an engine killed with SIGKILL under %s durabil
         let final: Run | undefined;
         for (let attempt = 0; final === undefined; attempt++) {
           const workers = random.int(0, 2);
-          // Up to three kills per trial, anywhere from startup to the end of the script; then one run to the end.
-          const kill = attempt < 3 ? random.int(20, Math.round(0.9 * reference.ms)) : undefined;
+          // Up to three kills per trial, at a random time from startup to the end of the script or right after a
+          // random acknowledgement; then one run to the end.
+          const kill: Kill | undefined =
+            attempt >= 3 ? undefined : random.float() < 0.5 ? { afterMs: random.int(20, Math.round(0.9 * reference.ms)) } : { afterAcks: random.int(1, 120) };
           const r = await run(dir, durability, workers, kill);
           if (r.recovered !== undefined) {
             // Nothing acknowledged before a kill is lost.

@@ -1,6 +1,6 @@
 /**
- * Recovery from a real journal directory (README "Journal"): an engine closed after step CUT of the seeded script
- * and started again on its journal continues as if it had never stopped: same output digest, same ledger, same
+ * Recovery from a real journal directory (README "Journal"): an engine closed after the first CUT steps of the seeded
+ * script and started again on its journal continues as if it had never stopped: same output digest, same ledger, same
  * accounts as one engine that ran the whole script without a journal. From a snapshot or from the first record,
  * with scan workers or without, past damaged snapshots, and through an epoch whose end the journal does not hold.
  */
@@ -11,6 +11,7 @@ import {
   CUT,
   journaled,
   Kind,
+  lastOfKind,
   loadBook,
   playSteps,
   recordsOf,
@@ -69,8 +70,8 @@ async function writeUntilCut(journal: Parameters<typeof journaled>[2], config: E
 /** Records after the journal's last EpochEnd: the inputs the next epoch takes. */
 function recordsAfterLastEpochEnd(dir: string): number {
   const records = segmentsOf(dir).flatMap(recordsOf);
-  const lastEnd = records.findLastIndex((r) => r.kind === Kind.EpochEnd);
-  return records.length - 1 - lastEnd;
+  const lastEnd = lastOfKind(records, Kind.EpochEnd);
+  return records.filter((r) => r.sequence > lastEnd.sequence).length;
 }
 
 describe('recovery after a clean close', () => {
@@ -86,6 +87,9 @@ describe('recovery after a clean close', () => {
     const log: string[] = [];
     const { engine, state } = await recoverAndFinish(closed.dir, log, journal, { scanWorkers }, closed);
     expect(state).toEqual(await referenceState());
+    // The digest covers every kind of output the script provokes.
+    const { outputs } = state as { outputs: Record<string, number> };
+    for (const kind of ['order', 'marginCall', 'stateChange', 'fill', 'deleverage', 'marketStatus']) expect(outputs[kind], kind).toBeGreaterThan(0);
     expect(engine.recovery).toMatchObject({ dir: closed.dir, tornBytes: 0, interruptedEpoch: false });
     expect(engine.recovery!.snapshot === undefined).toBe(snapshotEveryRecords === Infinity);
     expect(log.filter((l) => /torn|passed over/.test(l))).toEqual([]);
@@ -168,7 +172,7 @@ describe('recovery of an epoch the stop interrupted', () => {
 
     // The process stopped right after the epoch's start reached the disk.
     const [segment] = segmentsOf(dir) as [string];
-    const start = recordsOf(segment).findLast((r) => r.kind === Kind.EpochStart)!;
+    const start = lastOfKind(recordsOf(segment), Kind.EpochStart);
     truncateSync(segment, start.end);
 
     const engine = await Engine.start(journaled(dir, [], { snapshotEveryRecords: Infinity }));
@@ -242,6 +246,43 @@ describe('the output digest of fills', () => {
     const recovered = await Engine.start(journaled(dir, []));
     try {
       expect(recovered.outputDigest()).toBe(digest);
+    } finally {
+      await recovered.close();
+    }
+  });
+});
+
+describe('the output digest read along the way', () => {
+  const TIERS = [{ maxNotional: null, maintenanceMarginFraction: 0.05, initialMarginFraction: 0.1 }];
+
+  /** Two accounts liquidated in one epoch, both orders filled by separate calls; `read` between the two fills. */
+  async function twoFills(dir: string, read: boolean): Promise<string> {
+    const engine = await Engine.start(journaled(dir, []));
+    engine.addMarket({ id: 1, tiers: TIERS, price: 100 });
+    for (const account of [1, 2]) {
+      engine.addAccount(account, 40);
+      engine.upsertPosition({ account, market: 1, size: 10, entryPrice: 100 });
+    }
+    engine.pushPrice(1, 96);
+    const { orders } = await engine.step();
+    expect(orders).toHaveLength(2);
+    const fill = (o: LiquidationOrder) => ({ orderId: o.id, account: o.account, market: o.market, quantity: o.quantity, price: o.limitPrice, eventTimeUs: 1 });
+    engine.fill(fill(orders[0]!));
+    if (read) engine.outputDigest();
+    engine.fill(fill(orders[1]!));
+    const digest = engine.outputDigest();
+    await engine.close();
+    return digest;
+  }
+
+  it('does not change when it is read between two inputs that produce outputs', async () => {
+    const unread = await twoFills(tempDir(), false);
+    const dir = tempDir();
+    const read = await twoFills(dir, true);
+    expect(read).toBe(unread);
+    const recovered = await Engine.start(journaled(dir, []));
+    try {
+      expect(recovered.outputDigest()).toBe(read);
     } finally {
       await recovered.close();
     }

@@ -391,7 +391,11 @@ export class Engine {
    */
   fill(fills: OrderFill | readonly OrderFill[]): void {
     this.open();
-    const list = Array.isArray(fills) ? fills : [fills as OrderFill];
+    // The fields of a fill, in one order: a settlement (and the output digest) does not depend on how a caller
+    // spelled its objects, and the journal replays exactly what was settled.
+    const list = (Array.isArray(fills) ? fills : [fills as OrderFill]).map((f: OrderFill) =>
+      f === null || typeof f !== 'object' ? f : { orderId: f.orderId, account: f.account, market: f.market, quantity: f.quantity, price: f.price, eventTimeUs: f.eventTimeUs },
+    );
     this.clearing.fill(
       list,
       (s) => {
@@ -404,10 +408,7 @@ export class Engine {
         for (const l of this.socializedListeners) l(loss);
       },
     );
-    this.logJson(
-      RecordKind.Fills,
-      list.map(({ orderId, account, market, quantity, price, eventTimeUs }) => ({ orderId, account, market, quantity, price, eventTimeUs })),
-    );
+    this.logJson(RecordKind.Fills, list);
     this.schedule();
   }
 
@@ -574,6 +575,8 @@ export class Engine {
   private capture(): Capture {
     const sequence = this.journal!.lastSequence;
     this.snapshotAt = sequence;
+    // Segments before a snapshot never change again; recovery from it reads from the next one.
+    this.journal!.roll();
     return { sequence, tables: new Uint8Array(this.tables.buffer).slice(), state: serialize(this.exportState()) };
   }
 

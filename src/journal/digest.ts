@@ -36,10 +36,10 @@ export class StreamDigest {
     this.pending = 0;
   }
 
-  /** The digest so far, hex. */
+  /** The digest so far, hex. Reading it changes nothing: pending lines are folded into a copy. */
   hex(): string {
-    this.fold();
-    return this.chain.toString('hex');
+    const chain = this.pending === 0 ? this.chain : createHash('sha256').update(this.chain).update(this.lines.copy().digest()).digest();
+    return chain.toString('hex');
   }
 
   /** Taken right after a fold (an epoch's start), so no line is pending. */

@@ -25,7 +25,7 @@
  */
 import { crc32 } from 'node:zlib';
 
-export const SEGMENT_MAGIC = 0x4a4e5755; // 'UNWJ' little-endian
+export const SEGMENT_MAGIC = 0x4a574e55; // 'UNWJ' little-endian
 export const FORMAT_VERSION = 1;
 export const SEGMENT_HEADER_BYTES = 16;
 export const RECORD_HEADER_BYTES = 24;

@@ -78,6 +78,7 @@ export function* readJournal(dir: string, o: ReadOptions): Generator<JournalReco
         if (o.repair) unlinkSync(path);
         return { lastSequence, last, tornBytes: size };
       }
+      bytesRead += SEGMENT_HEADER_BYTES;
       if (header.readUInt32LE(0) !== SEGMENT_MAGIC || header.readUInt32LE(4) !== FORMAT_VERSION) {
         throw corrupt(path, 0, `not a version ${FORMAT_VERSION} journal segment (magic 0x${header.readUInt32LE(0).toString(16)}, version ${header.readUInt32LE(4)})`);
       }

@@ -176,6 +176,7 @@ export class JournalWriter {
   /** Closes the current segment (on disk) and starts the next at the next sequence. */
   roll(): void {
     this.flush();
+    if (this.fileBytes === SEGMENT_HEADER_BYTES) return; // the flush rolled already, or nothing was written yet
     const old = this.fd;
     try {
       fdatasyncSync(old);

@@ -35,6 +35,12 @@ export const MARKETS = [1, 2, 3] as const;
 const TIERS = [{ maxNotional: null, maintenanceMarginFraction: 0.05, initialMarginFraction: 0.1 }];
 export const ACCOUNTS = 240;
 
+/** The seed of every journal test's script. */
+export const SEED = 11;
+/** Steps of the whole script, and the step after which the interrupted runs close. */
+export const STEPS = 30;
+export const CUT = 14;
+
 /** The decision config every journal test runs under (a test changes one field to see a mismatch). */
 export const BASE_CONFIG: EngineConfig = {
   scanWorkers: 0,
@@ -135,7 +141,7 @@ export function settle(engine: Engine, seed: number, step: number, orders: reado
   const fills: OrderFill[] = [];
   const expiries: string[] = [];
   orders.forEach((o, k) => {
-    // Keys in OrderFill's order: the live digest depends on it (see journal-recovery.test.ts, "key order").
+    // Keys in OrderFill's order: the live digest depends on it (journal-recovery.test.ts, "whatever fill objects").
     const fill = (quantity: number, price: number): OrderFill => ({ orderId: o.id, account: o.account, market: o.market, quantity, price, eventTimeUs: eventTime(step) + k });
     const worse = o.side === 'sell' ? 0.75 : 1.25;
     const d = rand.float();
@@ -148,12 +154,6 @@ export function settle(engine: Engine, seed: number, step: number, orders: reado
   if (expiries.length > 0) engine.expire(expiries);
   return { fills: fills.length, expiries: expiries.length };
 }
-
-/** The seed of every journal test's script. */
-export const SEED = 11;
-/** Steps of the whole script, and the step after which the interrupted runs close. */
-export const STEPS = 30;
-export const CUT = 14;
 
 const references = new Map<number, Promise<unknown>>();
 
@@ -177,13 +177,13 @@ export function referenceState(steps = STEPS): Promise<unknown> {
 }
 
 /** A journal in a new directory holding the book and steps 0 to `steps - 1`, cleanly closed. */
-export async function writeJournal(steps: number, journal: Partial<NonNullable<EngineConfig['journal']>> = {}, config: EngineConfig = {}): Promise<{ dir: string; state: unknown }> {
+export async function writeJournal(steps: number, journal: Partial<NonNullable<EngineConfig['journal']>> = {}, config: EngineConfig = {}): Promise<{ dir: string }> {
   const dir = tempDir();
   const engine = await Engine.start(journaled(dir, [], journal, config));
   try {
     loadBook(engine, SEED);
     await playSteps(engine, SEED, 0, steps);
-    return { dir, state: stateOf(engine) };
+    return { dir };
   } finally {
     await engine.close();
   }
@@ -202,7 +202,7 @@ export async function startFailure(config: EngineConfig): Promise<UnwindError> {
   throw new Error('Engine.start resolved; expected it to reject');
 }
 
-/** Everything a test compares between two engines: the output digest and counts, inputs, ledger, every account. */
+/** Everything a test compares between two engines: output digest and counts, inputs, ledger, open orders, accounts. */
 export function stateOf(engine: Engine): unknown {
   return {
     outputDigest: engine.outputDigest(),
@@ -211,6 +211,7 @@ export function stateOf(engine: Engine): unknown {
     epochs: engine.epochs,
     ledger: engine.ledger.entries(),
     insurance: MARKETS.map((m) => engine.insuranceFund(m)),
+    openOrders: engine.openOrders(),
     accounts: Array.from({ length: ACCOUNTS }, (_, i) => engine.account(i + 1)),
   };
 }
@@ -245,6 +246,12 @@ export function recordsOf(path: string): RecordAt[] {
     at = end;
   }
   return out;
+}
+
+/** The last record of `kind` in `records`. */
+export function lastOfKind(records: readonly RecordAt[], kind: number): RecordAt {
+  for (let i = records.length - 1; i >= 0; i--) if (records[i]!.kind === kind) return records[i]!;
+  throw new Error(`no record of kind ${kind}`);
 }
 
 /** The journal's segment files, in sequence order. */

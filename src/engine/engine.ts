@@ -80,6 +80,7 @@ export class Engine {
   /** Journal sequence covered by the last snapshot, and the snapshot being written. */
   private snapshotAt = 0;
   private snapshotting: Promise<unknown> | undefined;
+  private snapshotTables: Uint8Array | undefined;
   /** Orders of an epoch that recovery completed wait for this (the caller attaches listeners after start). */
   private releaseGate: Promise<void> | undefined;
   private replayMode = false;
@@ -577,7 +578,10 @@ export class Engine {
     this.snapshotAt = sequence;
     // Segments before a snapshot never change again; recovery from it reads from the next one.
     this.journal!.roll();
-    return { sequence, tables: new Uint8Array(this.tables.buffer).slice(), state: serialize(this.exportState()) };
+    // One copy buffer for the engine's life (one snapshot is written at a time): fresh pages cost far more than the copy.
+    this.snapshotTables ??= new Uint8Array(this.tables.buffer.byteLength);
+    this.snapshotTables.set(new Uint8Array(this.tables.buffer));
+    return { sequence, tables: this.snapshotTables, state: serialize(this.exportState()) };
   }
 
   private writeSnapshot(capture: Capture, executorState: LiquidatorState | undefined): void {

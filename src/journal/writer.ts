@@ -3,7 +3,9 @@
  * makes them durable by the configured policy (README "Journal"):
  *
  *   sync   an input is acknowledged (`durable()` resolves) only once it is on disk (fdatasync); an epoch's orders
- *          are emitted only once the epoch's records are on disk. A power loss loses nothing acknowledged.
+ *          are emitted only once the epoch's records are on disk. A power loss loses nothing acknowledged. The
+ *          fdatasync is issued by `durable()` itself (one serves every record written before it), never queued
+ *          behind one that does not cover the caller's records.
  *   group  records reach the operating system (write) at the end of each event-loop turn and the disk (fdatasync)
  *          at most `groupWindowMs` later, one sync for the whole group; `durable()` resolves once they are written.
  *          A process crash (kill -9) loses nothing acknowledged; a power loss loses at most the last window.
@@ -71,7 +73,8 @@ export class JournalWriter {
   private sequence: number;
   private writtenSequence: number;
   private syncedSequence: number;
-  private syncing: Promise<void> | undefined;
+  /** fdatasyncs in flight, each with the sequence it covers once done. */
+  private readonly syncs = new Map<Promise<void>, number>();
   private turnFlush = false;
   private groupTimer: NodeJS.Timeout | undefined;
   private failure: UnwindError | undefined;
@@ -163,6 +166,7 @@ export class JournalWriter {
     }
     this.fileBytes += this.used;
     this.used = 0;
+    if (this.buf.byteLength > 16 << 20) this.resize(1 << 20); // a bulk load's buffer is not kept for life
     this.writtenSequence = this.sequence;
     if (this.config.durability === 'group' && this.groupTimer === undefined) {
       this.groupTimer = setTimeout(() => {
@@ -184,9 +188,9 @@ export class JournalWriter {
       this.fail(e);
     }
     this.syncedSequence = this.writtenSequence;
-    // A sync in flight on the old descriptor finishes before it is closed.
-    if (this.syncing === undefined) closeSync(old);
-    else this.syncing.finally(() => closeSync(old)).catch(() => {});
+    // Syncs in flight on the old descriptor finish before it is closed.
+    if (this.syncs.size === 0) closeSync(old);
+    else Promise.allSettled([...this.syncs.keys()]).then(() => closeSync(old), () => {});
     this.openSegment();
   }
 
@@ -195,7 +199,7 @@ export class JournalWriter {
     if (this.groupTimer !== undefined) clearTimeout(this.groupTimer);
     this.groupTimer = undefined;
     if (this.failure === undefined) await this.onDisk(this.sequence);
-    await this.syncing?.catch(() => {});
+    await Promise.allSettled([...this.syncs.keys()]);
     closeSync(this.fd);
   }
 
@@ -222,13 +226,15 @@ export class JournalWriter {
   private reserve(payload: number): number {
     this.check();
     const need = recordBytes(payload);
-    if (this.used + need > this.buf.byteLength) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.byteLength, this.used + need + (1 << 20)));
-      this.buf.copy(grown, 0, 0, this.used);
-      this.buf = grown;
-      this.f64 = new Float64Array(grown.buffer, 0, grown.byteLength >>> 3);
-    }
+    if (this.used + need > this.buf.byteLength) this.resize(Math.max(2 * this.buf.byteLength, this.used + need + (1 << 20)));
     return this.used;
+  }
+
+  private resize(bytes: number): void {
+    const next = Buffer.allocUnsafeSlow(bytes);
+    this.buf.copy(next, 0, 0, this.used);
+    this.buf = next;
+    this.f64 = new Float64Array(next.buffer, 0, next.byteLength >>> 3);
   }
 
   private seal(at: number, payload: number, kind: number, rows: number): number {
@@ -237,13 +243,12 @@ export class JournalWriter {
     this.used = at + recordBytes(payload);
     if (!this.turnFlush) {
       this.turnFlush = true;
-      // The end of this turn: one write for its records (and, under sync, a sync started for them).
+      // The end of this turn: one write for its records (their fdatasync: the next durable(), or the group's timer).
       setImmediate(() => {
         this.turnFlush = false;
         if (this.failure !== undefined) return;
         try {
           this.flush();
-          if (this.config.durability === 'sync') this.syncThrough(this.writtenSequence).catch(() => {});
         } catch {
           // kept in `failure`; the next input or durable() reports it
         }
@@ -252,25 +257,26 @@ export class JournalWriter {
     return sequence;
   }
 
+  /** Resolves once records through `target` (written already) are on disk: waits for a sync that covers them, or starts one. */
   private async syncThrough(target: number): Promise<void> {
-    while (this.syncedSequence < target) {
-      this.check();
-      if (this.syncing !== undefined) {
-        await this.syncing.catch(() => {});
-        continue;
+    this.check();
+    if (this.syncedSequence >= target) return;
+    for (const [p, covers] of this.syncs) {
+      if (covers >= target) {
+        await p.catch(() => {});
+        return this.check();
       }
-      const covering = this.writtenSequence;
-      const fd = this.fd;
-      this.syncing = fdatasyncAsync(fd)
-        .then(
-          () => {
-            if (fd === this.fd || covering <= this.syncedSequence) this.syncedSequence = Math.max(this.syncedSequence, covering);
-          },
-          (e: unknown) => this.fail(e),
-        )
-        .finally(() => (this.syncing = undefined));
-      await this.syncing.catch(() => {});
     }
+    const covering = this.writtenSequence;
+    const p: Promise<void> = fdatasyncAsync(this.fd).then(
+      () => {
+        this.syncedSequence = Math.max(this.syncedSequence, covering);
+      },
+      (e: unknown) => this.fail(e),
+    );
+    this.syncs.set(p, covering);
+    await p.catch(() => {});
+    this.syncs.delete(p);
     this.check();
   }
 

@@ -226,14 +226,19 @@ describe('damage anywhere but the tail', () => {
     expect(statSync(segment).size).toBe(size);
   });
 
-  it('takes a damaged last record of a segment that is not the last for corruption', async () => {
+  /** A journal of several small segments: the first segment, and its last record. */
+  async function severalSegments(): Promise<{ dir: string; segment: string; last: RecordAt }> {
     const dir = tempDir();
     const engine = await Engine.start(journaled(dir, [], { ...NO_SNAPSHOTS, segmentBytes: 4096 }));
     loadBook(engine, SEED);
     await playSteps(engine, SEED, 0, 4);
     await engine.close();
     const [segment] = segmentsOf(dir) as [string];
-    const last = recordsOf(segment).at(-1)!;
+    return { dir, segment, last: recordsOf(segment).at(-1)! };
+  }
+
+  it('takes a damaged last record of a segment that is not the last for corruption', async () => {
+    const { dir, segment, last } = await severalSegments();
     flipByte(segment, last.offset + RECORD_HEADER);
     const e = await startFailure(journaled(dir, [], NO_SNAPSHOTS));
     expect(e.code).toBe('JOURNAL_CORRUPT');
@@ -241,13 +246,7 @@ describe('damage anywhere but the tail', () => {
   });
 
   it('takes a segment that is not the last and ends inside a record for corruption', async () => {
-    const dir = tempDir();
-    const engine = await Engine.start(journaled(dir, [], { ...NO_SNAPSHOTS, segmentBytes: 4096 }));
-    loadBook(engine, SEED);
-    await playSteps(engine, SEED, 0, 4);
-    await engine.close();
-    const [segment] = segmentsOf(dir) as [string];
-    const last = recordsOf(segment).at(-1)!;
+    const { dir, segment, last } = await severalSegments();
     truncateSync(segment, last.end - 5);
     const e = await startFailure(journaled(dir, [], NO_SNAPSHOTS));
     expect(e.code).toBe('JOURNAL_CORRUPT');

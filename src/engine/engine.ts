@@ -448,7 +448,7 @@ export class Engine {
    */
   expire(orderIds: string | readonly string[]): void {
     this.open();
-    const ids = typeof orderIds === 'string' ? [orderIds] : [...orderIds];
+    const ids = typeof orderIds === 'string' ? [orderIds] : orderIds;
     this.clearing.expire(ids);
     this.logJson(RecordKind.Expiries, ids);
     this.schedule();

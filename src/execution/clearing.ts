@@ -8,7 +8,8 @@
  * the fund's cover of a fill worse than the bankruptcy value (DOMAIN.md section 2). After a fill, the tables'
  * collateral is the ledger's balance and the position's size shrinks by the fill.
  */
-import { LiquidationMode, refill } from './market-mode.js';
+import { LiquidationMode } from './market-mode.js';
+import { refill } from '../journal/state.js';
 import { adlMatches, adlQueue, type AdlCandidate, type AdlQueueEntry, type Side } from '../domain/adl.js';
 import { bankruptcyPrice } from '../domain/liquidation.js';
 import { maintenanceMargin } from '../domain/tiers.js';

@@ -12,6 +12,7 @@
  * Margin calls and lifecycle events continue in every mode: they describe accounts, they do not act on them.
  */
 import { ErrorCode, UnwindError } from '../errors.js';
+import { refill } from '../journal/state.js';
 
 export const KILL_LEVELS = ['normal', 'no-new', 'no-reissue', 'halt'] as const;
 export type KillLevel = (typeof KILL_LEVELS)[number];
@@ -47,12 +48,6 @@ export interface MarketModesState {
   readonly kill: ReadonlyMap<number, { level: KillLevel; reason: string }>;
   readonly pause: ReadonlyMap<number, { code: string; reason: string }>;
   readonly current: ReadonlyMap<number, Held>;
-}
-
-/** Replaces a map's contents with another's. */
-export function refill<K, V>(target: Map<K, V>, source: ReadonlyMap<K, V>): void {
-  target.clear();
-  for (const [k, v] of source) target.set(k, v);
 }
 
 /** Per market: the kill switch and the oracle's pause, and the mode and status they make. Main thread only. */

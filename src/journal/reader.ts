@@ -74,8 +74,7 @@ export function* readJournal(dir: string, o: ReadOptions): Generator<JournalReco
         if (!isLast) throw corrupt(path, 0, `the segment is ${size} bytes, shorter than its header`);
         // Created, then the process died before its header was on disk: nothing in it was ever acknowledged.
         o.log(`unwind journal: removed ${path}, an empty segment without its header (${size} bytes)`);
-        closeSync(fd);
-        if (o.repair) unlinkSync(path);
+        if (o.repair) unlinkSync(path); // the descriptor is closed below; Linux unlinks an open file
         return { lastSequence, last, tornBytes: size };
       }
       bytesRead += SEGMENT_HEADER_BYTES;
@@ -140,11 +139,7 @@ export function* readJournal(dir: string, o: ReadOptions): Generator<JournalReco
         }
       }
     } finally {
-      try {
-        closeSync(fd);
-      } catch {
-        // closed above
-      }
+      closeSync(fd);
     }
   }
   return { lastSequence, last, tornBytes };

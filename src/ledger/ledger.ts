@@ -13,6 +13,7 @@
  *   socialized:<market>       losses spread over the opposite side (the socialized-loss policy)
  */
 import { type Atoms } from './money.js';
+import { refill } from '../journal/state.js';
 
 export type EntryId = string;
 
@@ -78,8 +79,7 @@ export class Ledger {
     return { balances: this.balances, applied: this.applied };
   }
   importState(s: LedgerState): void {
-    this.balances.clear();
-    for (const [k, v] of s.balances) this.balances.set(k, v);
+    refill(this.balances, s.balances);
     this.applied = s.applied;
   }
 

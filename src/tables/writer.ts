@@ -9,6 +9,7 @@
  * inputs accepted before it began, and a later input to the same value always wins.
  */
 import { isMainThread } from 'node:worker_threads';
+import { refill } from '../journal/state.js';
 import { compileTiers, type MarginTier, MAX_TIERS } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { NONE, PositionFlag, type Tables } from './layout.js';
@@ -99,8 +100,8 @@ export class TableWriter {
     return { marketIndex, accountIndex, symbols, marketCount, accountCount, positionsReserved, sequence, dirty: [...this.dirty] };
   }
   importState(s: WriterState): void {
-    for (const [k, v] of s.marketIndex) this.marketIndex.set(k, v);
-    for (const [k, v] of s.accountIndex) this.accountIndex.set(k, v);
+    refill(this.marketIndex, s.marketIndex);
+    refill(this.accountIndex, s.accountIndex);
     this.symbols.splice(0, this.symbols.length, ...s.symbols);
     this.marketCount = s.marketCount;
     this.accountCount = s.accountCount;

@@ -1,6 +1,6 @@
 /** Engine configuration with its defaults (dYdX v4 for the fillable price; DOMAIN.md). */
 import { availableParallelism } from 'node:os';
-import { DEFAULT_BANKRUPTCY_ADJUSTMENT, DEFAULT_SPREAD_TO_MAINTENANCE_MARGIN_RATIO } from './domain/liquidation.js';
+import { DEFAULT_BANKRUPTCY_ADJUSTMENT, DEFAULT_SPREAD_TO_MAINTENANCE_MARGIN_RATIO, healingShareBound } from './domain/liquidation.js';
 import { ErrorCode, UnwindError } from './errors.js';
 import { type Capacities, DEFAULT_POSITIONS_PER_ACCOUNT } from './tables/layout.js';
 import { type LiquidatorConfig } from './execution/liquidator.js';
@@ -104,6 +104,29 @@ function nonNegative(v: number, field: string): number {
   return v;
 }
 
+/**
+ * The fee policy, checked. k (`maxMaintenanceShare`) must leave every close above the emergency level healing
+ * (`healingShareBound`): an explicit k above the bound is INVALID_CONFIG; the default is 0.5, lowered to the bound
+ * where the fillable price's concession needs it (dYdX mainnet's SMMR 1.5 with emergency 2/3: k = 1/6).
+ */
+function feePolicyOf(given: Partial<FeePolicy> | undefined, emergencyHealth: number, ba: number, smmr: number): FeePolicy {
+  const bound = healingShareBound(emergencyHealth, ba, smmr);
+  const k = given?.maxMaintenanceShare ?? Math.min(DEFAULT_FEE_POLICY.maxMaintenanceShare, bound);
+  const fees: FeePolicy = { ...DEFAULT_FEE_POLICY, ...given, maxMaintenanceShare: k };
+  if (!(fees.maxFeeFraction >= 0 && fees.maxFeeFraction <= 1)) {
+    throw new UnwindError(ErrorCode.InvalidConfig, `expected a number in [0, 1], got ${String(fees.maxFeeFraction)}`, 'fees.maxFeeFraction');
+  }
+  if (bound < 0) {
+    const why = `closes at the fillable price lower health just above the emergency level ${emergencyHealth} whatever the fee (concession ${ba} x ${smmr} x (1 - h) outweighs h): raise sizing.emergencyHealth or lower spreadToMaintenanceMarginRatio`;
+    throw new UnwindError(ErrorCode.InvalidConfig, why, 'sizing.emergencyHealth');
+  }
+  if (!(k >= 0 && k <= bound)) {
+    const why = `expected a number in [0, ${bound}]: above it a close just above the emergency level ${emergencyHealth} would not raise health (h > BA*SMMR*(1-h) + k), got ${String(k)}`;
+    throw new UnwindError(ErrorCode.InvalidConfig, why, 'fees.maxMaintenanceShare');
+  }
+  return fees;
+}
+
 export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
   const markets = c.capacity?.markets ?? 64;
   const accounts = c.capacity?.accounts ?? 100_000;
@@ -120,13 +143,15 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
   if (!Number.isInteger(scanWorkers) || scanWorkers < 0 || scanWorkers > 64) {
     throw new UnwindError(ErrorCode.InvalidConfig, `expected an integer in [0, 64], got ${String(scanWorkers)}`, 'scanWorkers');
   }
+  // dYdX v4's LiquidationsConfig.Validate: BankruptcyAdjustmentPpm >= 1,000,000 (BA >= 1), SpreadToMaintenanceMarginRatioPpm
+  // > 0 with no upper bound (mainnet: 1.5). SMMR 0 (the fillable price is the oracle) is allowed here as well.
   const bankruptcyAdjustment = c.bankruptcyAdjustment ?? DEFAULT_BANKRUPTCY_ADJUSTMENT;
-  if (!(bankruptcyAdjustment > 0) || !Number.isFinite(bankruptcyAdjustment)) {
-    throw new UnwindError(ErrorCode.InvalidConfig, `expected a finite number > 0, got ${String(bankruptcyAdjustment)}`, 'bankruptcyAdjustment');
+  if (!(bankruptcyAdjustment >= 1) || !Number.isFinite(bankruptcyAdjustment)) {
+    throw new UnwindError(ErrorCode.InvalidConfig, `expected a finite number >= 1 (dYdX: BankruptcyAdjustmentPpm >= 1,000,000), got ${String(bankruptcyAdjustment)}`, 'bankruptcyAdjustment');
   }
   const spreadToMaintenanceMarginRatio = c.spreadToMaintenanceMarginRatio ?? DEFAULT_SPREAD_TO_MAINTENANCE_MARGIN_RATIO;
-  if (!(spreadToMaintenanceMarginRatio >= 0 && spreadToMaintenanceMarginRatio <= 1)) {
-    throw new UnwindError(ErrorCode.InvalidConfig, `expected a number in [0, 1], got ${String(spreadToMaintenanceMarginRatio)}`, 'spreadToMaintenanceMarginRatio');
+  if (!(spreadToMaintenanceMarginRatio >= 0) || !Number.isFinite(spreadToMaintenanceMarginRatio)) {
+    throw new UnwindError(ErrorCode.InvalidConfig, `expected a finite number >= 0 (dYdX mainnet: 1.5), got ${String(spreadToMaintenanceMarginRatio)}`, 'spreadToMaintenanceMarginRatio');
   }
   const marginCallHealth = c.marginCallHealth ?? DEFAULT_MARGIN_CALL_HEALTH;
   if (!(marginCallHealth > 1) || !Number.isFinite(marginCallHealth)) {
@@ -136,10 +161,8 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
   if (!Number.isInteger(quoteDecimals) || quoteDecimals < 0 || quoteDecimals > 12) {
     throw new UnwindError(ErrorCode.InvalidConfig, `expected an integer in [0, 12], got ${String(quoteDecimals)}`, 'quoteDecimals');
   }
-  const fees: FeePolicy = { ...DEFAULT_FEE_POLICY, ...c.fees };
-  if (!(fees.maxFeeFraction >= 0 && fees.maxFeeFraction <= 1)) {
-    throw new UnwindError(ErrorCode.InvalidConfig, `expected a number in [0, 1], got ${String(fees.maxFeeFraction)}`, 'fees.maxFeeFraction');
-  }
+  const sizing = validateSizingPolicy({ ...DEFAULT_SIZING_POLICY, ...c.sizing });
+  const fees = feePolicyOf(c.fees, sizing.emergencyHealth, bankruptcyAdjustment, spreadToMaintenanceMarginRatio);
   if (fees.fund !== 'per-market' && fees.fund !== 'pooled') {
     throw new UnwindError(ErrorCode.InvalidConfig, `expected "per-market" or "pooled", got ${String(fees.fund)}`, 'fees.fund');
   }
@@ -147,7 +170,6 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
   if (!Number.isInteger(maxOpenOrders) || maxOpenOrders < 1) {
     throw new UnwindError(ErrorCode.InvalidConfig, `expected a positive integer, got ${String(maxOpenOrders)}`, 'maxOpenOrders');
   }
-  const sizing = validateSizingPolicy({ ...DEFAULT_SIZING_POLICY, ...c.sizing });
   const caps = validateCaps({ ...NO_CAPS, ...c.caps });
   const lifecycle = { marginCallHysteresis: DEFAULT_LIFECYCLE.marginCallHysteresis, exitBuffer: DEFAULT_LIFECYCLE.exitBuffer, ...c.lifecycle };
   for (const key of ['marginCallHysteresis', 'exitBuffer'] as const) nonNegative(lifecycle[key], `lifecycle.${key}`);

@@ -156,7 +156,7 @@ function compareEntries(x: AdlQueueEntry, y: AdlQueueEntry): number {
 
 /**
  * The ADL queue against a bankrupt position on `bankruptSide`: the candidates on the other side (sign(size) ===
- * -bankruptSide) in deleveraging order, each with its 1-based queue position. This is the list traders see.
+ * -bankruptSide) whose group's equity is positive, in deleveraging order, each with its 1-based queue position. This is the list traders see.
  * Throws INVALID_SIZE / INVALID_PRICE / INVALID_AMOUNT / INVALID_ID / DUPLICATE_ACCOUNT / INVALID_CONFIG naming the field.
  */
 export function adlQueue(candidates: readonly AdlCandidate[], bankruptSide: Side, options: AdlQueueOptions = {}): AdlQueueEntry[] {
@@ -182,7 +182,9 @@ export function adlQueue(candidates: readonly AdlCandidate[], bankruptSide: Side
     finiteAt(c.equity, ErrorCode.InvalidAmount, `${at}.equity`, false);
     if (seen.has(c.account)) throw new UnwindError(ErrorCode.DuplicateAccount, `account ${c.account} appears twice in market ${market}`, `${at}.account`);
     seen.add(c.account);
-    if (Math.sign(c.size) !== -side) return;
+    // Only counterparties with positive equity: a bankrupt account is liquidated, never used to absorb another's
+    // loss (DOMAIN.md section 4). So every queued rank is finite.
+    if (Math.sign(c.size) !== -side || !(c.equity > 0)) return;
     const notional = Math.abs(c.size) * c.markPrice;
     const pnl = pnlPercent(c.size, c.markPrice, c.entryPrice);
     const leverage = leverageOf(notional, c.equity);

@@ -7,6 +7,10 @@ export {
   fillablePrice,
   bankruptcyValue,
   underwaterness,
+  liquidationFee,
+  healingShareBound,
+  deleveragePrice,
+  type FeeBounds,
   DEFAULT_BANKRUPTCY_ADJUSTMENT,
   DEFAULT_SPREAD_TO_MAINTENANCE_MARGIN_RATIO,
 } from './liquidation.js';

@@ -99,3 +99,50 @@ export function bankruptcyValue(deltaNetNotional: number, deltaMaintenance: numb
 export function underwaterness(fillable: number, oraclePrice: number): number {
   return Math.abs(fillable - oraclePrice) / oraclePrice;
 }
+
+/** The bounds of the liquidation fee (README "Liquidation procedures"): fractions, >= 0. */
+export interface FeeBounds {
+  /** The most the fee may take per quote of fill value (dYdX: 0.015). */
+  readonly maxFeeFraction: number;
+  /** The most the fee may take per quote of maintenance margin the close releases (k; dYdX at launch: 0.5). */
+  readonly maxMaintenanceShare: number;
+}
+
+/**
+ * The liquidation fee of a close (DOMAIN.md section 2): `min(surplus, k * |DMMR|, maxFeeFraction * |fill value|)`,
+ * and 0 when the fill is at or below its bankruptcy value (surplus <= 0). A fee equal to the whole surplus would
+ * keep TNC / TMMR where it was; the k bound leaves a share of the released margin with the account, so a partial
+ * close at the fillable price raises health (see `healingShareBound`). The one copy of the fee rule: the sizing
+ * model uses it as is, the ledger rounds it down to atoms.
+ */
+export function liquidationFee(surplus: number, maintenanceReleased: number, fillValue: number, fees: FeeBounds): number {
+  if (!(surplus > 0)) return 0;
+  return Math.max(0, Math.min(surplus, fees.maxMaintenanceShare * Math.abs(maintenanceReleased), fees.maxFeeFraction * Math.abs(fillValue)));
+}
+
+/**
+ * The largest k (`fees.maxMaintenanceShare`) for which every close at the fillable price of a group above health
+ * `emergencyHealth` raises its health. Closing a share phi of a position at the fillable price, with the fee at
+ * its k bound, moves health from h to (h - phi * (a + k)) / (1 - phi), a = min(BA * (1 - h), 1) * SMMR (the
+ * fillable price's concession per quote of maintenance), which rises exactly when h > a + k. h - a(h) grows with
+ * h, so the binding case is h = emergencyHealth: k <= e - min(BA * (1 - e), 1) * SMMR. Negative when the
+ * concession alone outweighs the margin released just above that level (no fee rule can heal there).
+ */
+export function healingShareBound(emergencyHealth: number, bankruptcyAdjustment: number, spreadToMaintenanceMarginRatio: number): number {
+  const e = emergencyHealth;
+  return e - Math.min(bankruptcyAdjustment * (1 - e), 1) * spreadToMaintenanceMarginRatio;
+}
+
+/**
+ * The price at which closing `quantity` of a position keeps its group's TNC / TMMR unchanged, valued at the mark:
+ * `mark - (TNC / TMMR) * |DMMR| / (sign(size) * quantity)`, the bankruptcy value of DOMAIN.md section 2 per base
+ * unit. Closing every position of a group at these prices takes its equity to exactly 0, each position taking the
+ * share of the deficit (or of what is left) that its maintenance margin has of the group's (dYdX): this is the
+ * price auto-deleveraging closes at. For a group of one position it is `bankruptcyPrice()`. NaN when not positive.
+ */
+export function deleveragePrice(markPrice: number, size: number, quantity: number, maintenanceReleased: number, equity: number, totalMaintenance: number): number {
+  if (size === 0 || !(quantity > 0)) return NaN;
+  const side = Math.sign(size);
+  const p = totalMaintenance > 0 ? markPrice - ((equity / totalMaintenance) * Math.abs(maintenanceReleased)) / (side * quantity) : markPrice - equity / (side * quantity);
+  return p > 0 && Number.isFinite(p) ? p : NaN;
+}

@@ -7,27 +7,32 @@
  * The model. Closing quantity q of a position of size `size` (n = |size|, side s = sign(size)) at `fillPrice`
  * while the group is marked at `markPrice`:
  *
- *   equityAfter(q)      = equity - q * unitCost,  unitCost = s * (markPrice - fillPrice) + feeFraction * fillPrice
+ *   equityAfter(q)      = equity - q * s * (markPrice - fillPrice) - fee(q)
  *   maintenanceAfter(q) = otherMaintenance + maintenanceAt(n - q),  otherMaintenance = totalMaintenance - maintenanceAt(n)
+ *   fee(q)              = liquidationFee(surplus, released, q * fillPrice): min(surplus, k * released, cap * q * fillPrice)
+ *   surplus             = s * q * (fillPrice - oraclePrice) + equity * released / totalMaintenance,
+ *   released            = maintenanceAt(n) - maintenanceAt(n - q)
  *
  * Equity already holds the position's PnL at the mark, so a close at the mark leaves it unchanged; only the
  * distance of the fill from the mark (a long sold below the mark, a short bought above it) and the fee move it.
- * Other prices and positions are held fixed. The target is reached at q when
+ * The fee is the settlement's own rule (src/domain/liquidation.ts), so the model is what a fill at `fillPrice`
+ * settles. Other prices and positions are held fixed. The target is reached at q when
  *
  *   surplus(q) = equityAfter(q) - targetHealth * maintenanceAfter(q) >= 0
  *
  * (the product form, so that a group left with no requirement counts as restored when its equity is >= 0).
- * Tiered maintenance with non-decreasing fractions is convex in size, so surplus is concave in q: the q that reach
- * the target form one interval, and the answer is its left end. Usually surplus only grows (each unit closed
- * frees more margin than it costs) and one bisection over [0, n] finds it; when a costly fill outruns the low
- * tiers' margin, surplus peaks inside (0, n) and the bisection runs over [0, peak]. A non-convex `maintenanceAt`
- * still gets a quantity that reaches the target, just not necessarily the smallest.
+ * With one tier every term is linear in q, so surplus is linear and one bisection over [0, n] finds the left end
+ * of the q that reach the target. With several tiers the released margin is concave in q and the fee's bounds
+ * cross; when surplus(n) < 0 the search runs over [0, peak] (golden section). Either way the returned q reaches
+ * the target as computed, though past the first tier not necessarily as the smallest such q.
  *
  * The rules, in order:
- *   1. not liquidatable (health >= 1, or size 0): no decision (null), never a quantity;
+ *   1. at or above the target health (or size 0): no decision (null), never a quantity. The executor asks only for
+ *      groups that are liquidatable or still in liquidation (below the exit level): DOMAIN.md section 3's sticky state;
  *   2. emergency (health < emergencyHealth): close whole, bypassing every cap;
  *   3. restore: the smallest q that reaches targetHealth; when none does, even closing all, close whole;
- *   4. min-notional floor: a remainder worth less than minNotional at the mark is closed too (whole);
+ *   4. min-notional floor: a remainder worth less than minNotional at the mark is closed too (whole); a close
+ *      worth less than minOrderNotional is raised to it (dYdX's min_position_notional_liquidated), so no order is dust;
  *   5. caps: at most maxPortion of the position, or largeStepPortion when its notional exceeds largeNotional;
  *      a cap that would itself leave a remainder below minNotional is lifted to the whole position, as dYdX
  *      raises its maximum liquidatable notional to the minimum. So a step leaves either nothing or at least
@@ -36,7 +41,8 @@
  * to the state machine and the executor, which apply them on top of this decision.
  */
 import { configNumbers } from '../errors.js';
-import { canBeLiquidated, health } from './margin.js';
+import { liquidationFee } from './liquidation.js';
+import { health } from './margin.js';
 import { maintenanceMargin, type TierSchedule } from './tiers.js';
 
 export interface SizingPolicy {
@@ -52,6 +58,11 @@ export interface SizingPolicy {
   readonly largeStepPortion: number;
   /** Health below which caps are bypassed and the position closes whole, in [0, 1] (Hyperliquid backstop: 2/3). */
   readonly emergencyHealth: number;
+  /**
+   * Quote units at the mark: the smallest liquidation order (dYdX min_position_notional_liquidated: 1,000). A smaller
+   * close is raised to it (or to the whole position); a cap that leaves less than this waits instead. >= 0.
+   */
+  readonly minOrderNotional: number;
 }
 
 /**
@@ -66,6 +77,7 @@ export const DEFAULT_SIZING_POLICY: SizingPolicy = Object.freeze({
   largeNotional: 100_000,
   largeStepPortion: 0.2,
   emergencyHealth: 2 / 3,
+  minOrderNotional: 1_000,
 });
 
 export interface SizingInput {
@@ -85,12 +97,16 @@ export interface SizingInput {
    * is (see `maintenanceAtMark`).
    */
   readonly maintenanceAt: (remainingSize: number) => number;
+  /** Oracle price: the settlement values the bankruptcy value at it (DOMAIN.md section 2). Default: the mark. */
+  readonly oraclePrice?: number;
   /** The most the liquidation fee may take per quote of closed notional at the fill price (the fee cap); default 0. */
   readonly feeFraction?: number;
+  /** The most the fee may take per quote of maintenance margin released (k); default Infinity (no such bound). */
+  readonly maintenanceShare?: number;
 }
 
 /** What set the quantity before caps. */
-export type SizingReason = 'restore-target' | 'cannot-restore' | 'min-notional' | 'emergency';
+export type SizingReason = 'restore-target' | 'cannot-restore' | 'min-notional' | 'min-order' | 'emergency';
 /** The cap that cut the quantity. */
 export type SizingBound = 'max-portion' | 'step-down';
 
@@ -155,7 +171,7 @@ export function maxStepQuantity(size: number, markPrice: number, policy: SizingP
  */
 export function closeQuantity(input: SizingInput, policy: SizingPolicy = DEFAULT_SIZING_POLICY): SizingDecision | null {
   const { size, markPrice, equity, totalMaintenance } = input;
-  if (size === 0 || !canBeLiquidated(equity, totalMaintenance)) return null;
+  if (size === 0 || !(equity < policy.targetHealth * totalMaintenance)) return null;
   const m = modelOf(input);
   const whole = m.whole;
   if (health(equity, totalMaintenance) < policy.emergencyHealth) return decide(m, whole, 'emergency', null, whole);
@@ -166,6 +182,9 @@ export function closeQuantity(input: SizingInput, policy: SizingPolicy = DEFAULT
   if (wanted < whole && (whole - wanted) * markPrice < policy.minNotional) {
     wanted = whole;
     reason = 'min-notional';
+  } else if (wanted * markPrice < policy.minOrderNotional) {
+    wanted = Math.min(whole, policy.minOrderNotional / markPrice);
+    reason = 'min-order';
   }
   const cap = maxStepQuantity(size, markPrice, policy);
   if (cap.quantity < wanted) return decide(m, cap.quantity, reason, cap.bound, wanted);
@@ -181,6 +200,7 @@ export function validateSizingPolicy(p: SizingPolicy, field = 'sizing'): SizingP
   check('largeNotional', (v) => v > 0, 'a positive number (Infinity disables step-down)');
   check('largeStepPortion', (v) => v > 0 && v <= 1, 'a number in (0, 1]');
   check('emergencyHealth', (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+  check('minOrderNotional', (v) => v >= 0 && v < Infinity, 'a finite number >= 0');
   return p;
 }
 
@@ -193,13 +213,20 @@ interface Model {
 function modelOf(input: SizingInput): Model {
   const whole = Math.abs(input.size);
   const side = input.size > 0 ? 1 : -1;
-  const unitCost = side * (input.markPrice - input.fillPrice) + (input.feeFraction ?? 0) * input.fillPrice;
+  const { markPrice, fillPrice, equity, totalMaintenance } = input;
+  const oracle = input.oraclePrice ?? markPrice;
+  const fees = { maxFeeFraction: input.feeFraction ?? 0, maxMaintenanceShare: input.maintenanceShare ?? Infinity };
   const at = input.maintenanceAt;
+  const held = at(whole);
   // Clamped: for an isolated position the difference is rounding noise around 0.
-  const otherMaintenance = Math.max(0, input.totalMaintenance - at(whole));
+  const otherMaintenance = Math.max(0, totalMaintenance - held);
   return {
     whole,
-    equityAfter: (q) => input.equity - q * unitCost,
+    equityAfter: (q) => {
+      const released = held - at(whole - q);
+      const surplus = side * q * (fillPrice - oracle) + (totalMaintenance > 0 ? (equity * released) / totalMaintenance : 0);
+      return equity - q * side * (markPrice - fillPrice) - liquidationFee(surplus, released, q * fillPrice, fees);
+    },
     maintenanceAfter: (q) => otherMaintenance + at(whole - q),
   };
 }

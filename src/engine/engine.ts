@@ -17,7 +17,7 @@ import { requireId } from '../tables/validate.js';
 import { TableWriter, type MarketSpec, type PositionUpdate, type PriceUpdate } from '../tables/writer.js';
 import { InlineBackend, ThreadedBackend, type Backend, type ExecutionResult } from './backends.js';
 import type { LiquidatorState } from '../execution/liquidator.js';
-import { Clearing, type Deleveraging, type FillPreview, type FillSettlement, type SocializedLoss } from '../execution/clearing.js';
+import { Clearing, type Deleveraging, type FillPreview, type FillSettlement, type SocializedLoss, type UnresolvedDeficit } from '../execution/clearing.js';
 import type { AdlQueueEntry } from '../domain/adl.js';
 import type { OrderFill } from '../execution/open-orders.js';
 import { entry, type Ledger } from '../ledger/ledger.js';
@@ -58,6 +58,7 @@ export class Engine {
   private readonly deleverageListeners = new Set<Listener<Deleveraging>>();
   private readonly stateListeners = new Set<Listener<StateChange>>();
   private readonly socializedListeners = new Set<Listener<SocializedLoss>>();
+  private readonly unresolvedListeners = new Set<Listener<UnresolvedDeficit>>();
   private chain: Promise<unknown> = Promise.resolve();
   private epochCount = 0;
   private scheduled = false;
@@ -97,11 +98,22 @@ export class Engine {
     this.tables = tables;
     const perMarket = Math.floor(config.capacity.positions / config.capacity.markets);
     this.writer = new TableWriter(tables, Math.max(1, perMarket));
-    this.clearing = new Clearing(tables, this.writer, config);
+    const emit =
+      <T>(set: Set<Listener<T>>) =>
+      (value: T): void => {
+        for (const l of set) l(value);
+      };
+    this.clearing = new Clearing(tables, this.writer, config, {
+      settled: emit(this.fillListeners),
+      deleveraged: emit(this.deleverageListeners),
+      socialized: emit(this.socializedListeners),
+      unresolved: emit(this.unresolvedListeners),
+    });
     // Outputs that arise inside an input (settlements, deleveragings, statuses) go to the digest as they arise.
     this.fillListeners.add((s) => this.digest.add('fill', s));
     this.deleverageListeners.add((d) => this.digest.add('deleverage', d));
     this.socializedListeners.add((l) => this.digest.add('socializedLoss', l));
+    this.unresolvedListeners.add((u) => this.digest.add('unresolvedDeficit', u));
     this.statusListeners.add((s) => this.digest.add('marketStatus', s));
   }
 
@@ -397,18 +409,7 @@ export class Engine {
     const list = (Array.isArray(fills) ? fills : [fills as OrderFill]).map((f: OrderFill) =>
       f === null || typeof f !== 'object' ? f : { orderId: f.orderId, account: f.account, market: f.market, quantity: f.quantity, price: f.price, eventTimeUs: f.eventTimeUs },
     );
-    this.clearing.fill(
-      list,
-      (s) => {
-        for (const l of this.fillListeners) l(s);
-      },
-      (d) => {
-        for (const l of this.deleverageListeners) l(d);
-      },
-      (loss) => {
-        for (const l of this.socializedListeners) l(loss);
-      },
-    );
+    this.clearing.fill(list);
     this.logJson(RecordKind.Fills, list);
     this.schedule();
   }
@@ -421,9 +422,7 @@ export class Engine {
   deleverage(account: number, market: number): void {
     this.open();
     if (this.modes.killLevel(market) === 'halt') throw new UnwindError(ErrorCode.KillSwitch, `the kill switch halts market ${market}`, 'market');
-    this.clearing.deleverage(account, market, (d) => {
-      for (const l of this.deleverageListeners) l(d);
-    });
+    this.clearing.deleverage(account, market);
     this.logJson(RecordKind.Deleverage, { account, market });
     this.schedule();
   }
@@ -524,8 +523,10 @@ export class Engine {
       w.busy = false;
     }
     const deferred = r.deferred;
-    const result: EpochResult = { epoch, ...out, deferred, lastSequence };
-    for (const o of out.orders) this.clearing.issued(o);
+    // Orders whose fill the insurance fund could not pay become deleveragings here (deficitPolicy 'adl').
+    const orders = this.clearing.screen(out.orders);
+    const result: EpochResult = { epoch, ...out, orders, deferred, lastSequence };
+    out = result;
     for (const o of out.orders) this.digest.add('order', o);
     for (const c of out.marginCalls) this.digest.add('marginCall', c);
     for (const c of out.stateChanges) this.digest.add('stateChange', c);
@@ -684,6 +685,13 @@ export class Engine {
   /** Every lifecycle transition of a margin group (healthy, margin-call, liquidating, closed), in emission order. */
   onStateChange(listener: Listener<StateChange>): () => void {
     return subscribe(this.stateListeners, listener);
+  }
+  /**
+   * Deficits the policy could not absorb (no counterparty with positive equity, the kill switch's halt, autoDeleverage
+   * off), each with its account, market and amount: the only way bad debt remains, and never silently.
+   */
+  onUnresolvedDeficit(listener: Listener<UnresolvedDeficit>): () => void {
+    return subscribe(this.unresolvedListeners, listener);
   }
   /** Deficits spread over the opposite side (deficitPolicy 'socialized'). */
   onSocializedLoss(listener: Listener<SocializedLoss>): () => void {

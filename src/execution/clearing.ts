@@ -7,19 +7,26 @@
  * zero; a fill settles realized PnL against the market's clearing entry, then the fee into the insurance fund or
  * the fund's cover of a fill worse than the bankruptcy value (DOMAIN.md section 2). After a fill, the tables'
  * collateral is the ledger's balance and the position's size shrinks by the fill.
+ *
+ * Deficits (DOMAIN.md section 4; README "Liquidation procedures"). Under deficitPolicy 'adl' an order whose fill at
+ * its limit would need more than the fund can pay is not let through: at the epoch's end (`screen`) its quantity is
+ * deleveraged at the bankruptcy value instead (dYdX). A deficit that still arises (the fund drained or the price
+ * moved between issue and fill) is resolved where the fill lands: 'adl' deleverages what is left of the group at
+ * its bankruptcy values, which takes its equity to 0; 'socialized' has the opposite side pay it. What no one can
+ * absorb is an UnresolvedDeficit event naming account, market and amount: never silent bad debt.
  */
 import { LiquidationMode } from './market-mode.js';
 import { refill } from '../journal/state.js';
 import { adlMatches, adlQueue, type AdlCandidate, type AdlQueueEntry, type Side } from '../domain/adl.js';
-import { bankruptcyPrice } from '../domain/liquidation.js';
+import { deleveragePrice } from '../domain/liquidation.js';
 import { maintenanceMargin } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { entry, Ledger, signedTransfer, type EntryId, type LedgerState } from '../ledger/ledger.js';
-import { Money, type Atoms } from '../ledger/money.js';
+import { max, min, Money, type Atoms } from '../ledger/money.js';
 import { collateralEntry, fundEntry, settleLiquidationFill, type FeePolicy, type Settlement } from '../ledger/settle.js';
 import { scheduleOf } from '../risk/account-report.js';
-import { crossGroup, emptyGroup, isolatedGroup, positionMaintenance, positionPnl } from '../scan/group.js';
-import { PositionFlag, type Tables } from '../tables/layout.js';
+import { crossGroup, emptyGroup, isLiveCross, isolatedGroup, positionMaintenance, type GroupMargin } from '../scan/group.js';
+import { NONE, PositionFlag, type Tables } from '../tables/layout.js';
 import { requirePrice, requireTime } from '../tables/validate.js';
 import type { TableWriter } from '../tables/writer.js';
 import { OpenOrders, type OpenOrdersState, type OrderFill } from './open-orders.js';
@@ -33,12 +40,25 @@ export interface DeleveragedCounterparty {
   readonly sizeAfter: number;
 }
 
-/** A bankrupt position closed against the ADL queue at its bankruptcy price (DOMAIN.md section 4). */
+/**
+ * A bankrupt position closed against the ADL queue at its bankruptcy value (DOMAIN.md section 4): the price that
+ * leaves the group's TNC / TMMR unchanged, so that closing all of the group takes its equity to 0, each position
+ * carrying the share of the deficit its maintenance margin has (dYdX).
+ */
 export interface Deleveraging {
   readonly sequence: number;
   readonly account: number;
   readonly market: number;
+  /** The order this deleveraging replaced (its fill would have needed more than the insurance fund could pay), if any. */
+  readonly orderId: string | null;
   readonly bankruptcyPrice: number;
+  /** The mark price the group was valued at. */
+  readonly markPrice: number;
+  /**
+   * Quote the counterparties gave up against the mark: sign(size) * matched * (bankruptcyPrice - markPrice). Positive
+   * when they absorbed a deficit (the group's equity was negative), negative when the group's last equity went to them.
+   */
+  readonly absorbed: number;
   /** Base units closed against counterparties. */
   readonly matched: number;
   /** Base units the opposite side could not take (left open). */
@@ -47,7 +67,7 @@ export interface Deleveraging {
   readonly counterparties: DeleveragedCounterparty[];
 }
 
-/** A deficit spread over the opposite side's collateral, pro rata to position size (the socialized-loss policy). */
+/** A deficit spread over the opposite side's collateral (positive equity only), pro rata to position size. */
 export interface SocializedLoss {
   readonly sequence: number;
   /** The account whose deficit was covered. */
@@ -56,6 +76,31 @@ export interface SocializedLoss {
   /** Quote units covered (all of the deficit when anyone holds the opposite side). */
   readonly amount: number;
   readonly shares: { readonly account: number; readonly amount: number }[];
+}
+
+/** Why a deficit was left unabsorbed. */
+export type UnresolvedReason = 'no-counterparty' | 'halted' | 'auto-deleverage-off';
+
+/**
+ * A deficit the configured policy could not absorb, named so that it is never silent bad debt: under 'adl' the
+ * negative balance a group is left with once it is flat; under 'socialized' a fill's deficit no one could pay.
+ */
+export interface UnresolvedDeficit {
+  readonly sequence: number;
+  readonly account: number;
+  readonly market: number;
+  /** Quote units, > 0. */
+  readonly amount: number;
+  /** 'no-counterparty': nobody with positive equity on the other side; 'halted': the kill switch halts the market. */
+  readonly reason: UnresolvedReason;
+}
+
+/** Where the clearing's outputs go, each as it lands (in input order). */
+export interface ClearingEvents {
+  settled(s: FillSettlement): void;
+  deleveraged(d: Deleveraging): void;
+  socialized(l: SocializedLoss): void;
+  unresolved(u: UnresolvedDeficit): void;
 }
 
 /** What an order would settle filled whole at its limit price now, and the ADL matches if the fund cannot pay. */
@@ -123,6 +168,7 @@ export class Clearing {
     private readonly t: Tables,
     private readonly writer: TableWriter,
     private readonly config: ClearingConfig,
+    private readonly events: ClearingEvents,
   ) {
     this.money = new Money(config.quoteDecimals);
     this.orders = new OpenOrders(config.maxOpenOrders);
@@ -143,9 +189,34 @@ export class Clearing {
     return this.orders.list();
   }
 
-  /** An order was issued: fills of it will be accepted. */
-  issued(order: LiquidationOrder): void {
-    this.orders.add(order);
+  /**
+   * An epoch's orders, in emission order, before they leave: each is opened (fills of it will be accepted) with what
+   * it would draw from its insurance fund filled whole at its limit held back from later orders. Under 'adl' with
+   * autoDeleverage, an order whose fill would need more than the fund can pay (its balance under the drawdown limit,
+   * less what open orders would draw) is not let through while someone can take it: its quantity is deleveraged at
+   * the bankruptcy value instead, landing where inputs land. Returns the orders to emit. Deterministic: the tables
+   * and funds are those of the epoch's inputs (later inputs are staged until it ends).
+   */
+  screen(orders: readonly LiquidationOrder[]): LiquidationOrder[] {
+    const kept: LiquidationOrder[] = [];
+    const w = this.writer;
+    const adl = this.config.deficitPolicy === 'adl' && this.config.autoDeleverage;
+    for (const o of orders) {
+      const a = w.accountIndexOf(o.account);
+      const slot = w.findSlot(a, w.marketIndexOf(o.market));
+      const s = slot === undefined ? undefined : this.settlementOf(a, slot, o.quantity, o.limitPrice, true).settlement;
+      if (adl && slot !== undefined && s !== undefined && s.deficit > 0n && this.adlQueue(o.market, o.side === 'sell' ? 1 : -1, o.account).length > 0) {
+        w.sequenced((sequence) => {
+          const d = this.deleverageAt(a, slot, sequence, o.quantity, o.id);
+          // Nothing to deleverage by the time it landed: a new position state, so the executor plans it afresh.
+          if (d === undefined) this.restamp(slot, sequence);
+        });
+        continue;
+      }
+      this.orders.add(o, s !== undefined && s.insuranceCover > 0n ? { fund: fundEntry(this.config.fees, o.market), atoms: s.insuranceCover } : undefined);
+      kept.push(o);
+    }
+    return kept;
   }
 
   /** The venue set an entry's balance (collateral): the difference moves from or to `external`. */
@@ -172,12 +243,7 @@ export class Clearing {
    * Accepts fills of our orders (checked against the open orders and the positions, all before any) and settles
    * each in input order where the writer lands values. `settled` hears each settlement as it lands.
    */
-  fill(
-    fills: readonly OrderFill[],
-    settled: (s: FillSettlement) => void,
-    deleveraged: (d: Deleveraging) => void,
-    socialized: (l: SocializedLoss) => void,
-  ): void {
+  fill(fills: readonly OrderFill[]): void {
     const w = this.writer;
     this.orders.check(fills);
     const slots = fills.map((f, i) => {
@@ -195,21 +261,12 @@ export class Clearing {
     fills.forEach((f, i) => {
       const { a, slot } = slots[i]!;
       w.sequenced((sequence) => {
-        const s = this.settle(f, a, slot, sequence, remaining[i]!);
-        if (s.insuranceCover > 0) this.t.accounts.backstops[a]!++; // the executor's lifecycle: backstopped
-        settled(s);
-        // The fund could not cover this fill. Same input, same sequence: the result does not depend on when the
-        // fill landed. 'adl': close what is left against the ADL queue rather than sell it lower; 'socialized':
-        // the opposite side pays the deficit now.
-        // Under the kill switch's halt level neither happens: the deficit stays with the account as bad debt.
-        if (this.t.markets.liquidationMode[this.t.positions.market[slot]!] === LiquidationMode.Halt) return;
-        if (s.deficit > 0 && this.config.deficitPolicy === 'socialized') {
-          const l = this.socialize(a, slot, this.money.round(s.deficit), sequence);
-          if (l !== undefined) socialized(l);
-        } else if (this.config.autoDeleverage && s.deficit > 0 && s.sizeAfter !== 0) {
-          const d = this.deleverageAt(a, slot, sequence);
-          if (d !== undefined) deleveraged(d);
-        }
+        const side = Math.sign(this.t.positions.size[slot]!); // before the fill: the side whose opposite pays
+        const { settlement, deficit } = this.settle(f, a, slot, sequence, remaining[i]!);
+        if (settlement.insuranceCover > 0) this.t.accounts.backstops[a]!++; // the executor's lifecycle: backstopped
+        this.events.settled(settlement);
+        // The fund could not cover this fill. Same input, same sequence: the result does not depend on when it landed.
+        if (deficit > 0n) this.resolveDeficit(a, slot, side, deficit, sequence);
       });
     });
   }
@@ -231,14 +288,10 @@ export class Clearing {
       if (slot === undefined) throw new UnwindError(ErrorCode.InvalidFill, `account ${order.account} holds no position in market ${order.market}`, `[${i}]`);
       return slot;
     });
-    const p = this.t.positions;
     orderIds.forEach((id, i) => {
       this.orders.forget(id);
       const slot = slots[i]!;
-      w.sequenced((sequence) => {
-        const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
-        w.setPositionAt(slot, p.size[slot]!, p.entryPrice[slot]!, isolated ? p.isolatedCollateral[slot]! : null, sequence);
-      });
+      w.sequenced((sequence) => this.restamp(slot, sequence));
     });
   }
 
@@ -258,8 +311,7 @@ export class Clearing {
       const a = p.account[slot]!;
       const account = t.accounts.id[a]!;
       if (account === except) continue;
-      const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
-      const equity = (isolated ? isolatedGroup(t, slot, this.g) : crossGroup(t, a, this.g)).equity;
+      const equity = this.groupOf(a, slot).equity;
       candidates.push({ account, market, size: p.size[slot]!, entryPrice: p.entryPrice[slot]!, markPrice: mark, equity });
     }
     return adlQueue(candidates, bankruptSide, { market });
@@ -270,7 +322,7 @@ export class Clearing {
    * counterparty, in queue order, closes up to its own size at that price; realized PnL of both sides settles
    * against the market's clearing entry. Lands where inputs land; `done` hears the result.
    */
-  deleverage(account: number, market: number, done: (d: Deleveraging) => void): number {
+  deleverage(account: number, market: number): number {
     const w = this.writer;
     const a = w.accountIndexOf(account);
     const slot = w.findSlot(a, w.marketIndexOf(market));
@@ -279,25 +331,92 @@ export class Clearing {
     }
     return w.sequenced((sequence) => {
       if (this.t.markets.liquidationMode[this.t.positions.market[slot]!] === LiquidationMode.Halt) return; // halted since
-      const d = this.deleverageAt(a, slot, sequence);
-      if (d !== undefined) done(d);
+      this.deleverageAt(a, slot, sequence);
     });
   }
 
-  private deleverageAt(a: number, slot: number, sequence: number): Deleveraging | undefined {
+  /**
+   * A fill's `deficit` (atoms the fund could not pay), by the configured policy. 'socialized': the opposite side of
+   * the position as it was (`side`) pays it now. 'adl': what is left of the group is closed against the ADL queues
+   * at its bankruptcy values, so the group's equity ends at 0 wherever counterparties exist. Whatever cannot be
+   * absorbed (no counterparty, the kill switch's halt, autoDeleverage off) is reported, never left silent.
+   */
+  private resolveDeficit(a: number, slot: number, side: number, deficit: Atoms, sequence: number): void {
+    const t = this.t;
+    const m = t.positions.market[slot]!;
+    const account = t.accounts.id[a]!;
+    const market = t.markets.id[m]!;
+    const unresolved = (atoms: Atoms, reason: UnresolvedReason): void => {
+      if (atoms > 0n) this.events.unresolved({ sequence, account, market, amount: this.money.toQuote(atoms), reason });
+    };
+    if (t.markets.liquidationMode[m] === LiquidationMode.Halt) return unresolved(deficit, 'halted');
+    if (this.config.deficitPolicy === 'socialized') {
+      const l = this.socialize(a, slot, side, deficit, sequence);
+      if (l === undefined) return unresolved(deficit, 'no-counterparty');
+      return this.events.socialized(l);
+    }
+    if (!this.config.autoDeleverage) return unresolved(deficit, 'auto-deleverage-off');
+    const left = this.groupSlots(a, slot);
+    for (const s of left) this.deleverageAt(a, s, sequence);
+    if (left.length === 0) this.reportIfBankruptAndFlat(a, slot, sequence);
+  }
+
+  /** The live positions of `slot`'s margin group that are not flat: the slot itself if isolated, else the account's cross positions. */
+  private groupSlots(a: number, slot: number): number[] {
+    const t = this.t;
+    const p = t.positions;
+    if ((p.flags[slot]! & PositionFlag.Isolated) !== 0) return p.size[slot] === 0 ? [] : [slot];
+    const out: number[] = [];
+    for (let s = t.accounts.firstPosition[a]!; s !== NONE; s = p.next[s]!) if (isLiveCross(t, s) && p.size[s] !== 0) out.push(s);
+    return out;
+  }
+
+  private groupOf(a: number, slot: number): GroupMargin {
+    const isolated = (this.t.positions.flags[slot]! & PositionFlag.Isolated) !== 0;
+    return isolated ? isolatedGroup(this.t, slot, this.g) : crossGroup(this.t, a, this.g);
+  }
+
+  /** A flat group left with a negative balance: what no counterparty took, reported with its amount. */
+  private reportIfBankruptAndFlat(a: number, slot: number, sequence: number): void {
+    if (this.groupSlots(a, slot).length > 0) return;
+    const t = this.t;
+    const isolated = (t.positions.flags[slot]! & PositionFlag.Isolated) !== 0;
+    const account = t.accounts.id[a]!;
+    const market = t.markets.id[t.positions.market[slot]!]!;
+    const balance = this.ledger.balance(collateralEntry({ account, market, isolated }));
+    if (balance < 0n) this.events.unresolved({ sequence, account, market, amount: this.money.toQuote(-balance), reason: 'no-counterparty' });
+  }
+
+  /** Gives a position a new state (input `sequence`) without changing it, so the executor re-evaluates it. */
+  private restamp(slot: number, sequence: number): void {
+    const p = this.t.positions;
+    const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
+    this.writer.setPositionAt(slot, p.size[slot]!, p.entryPrice[slot]!, isolated ? p.isolatedCollateral[slot]! : null, sequence);
+  }
+
+  /**
+   * Closes `quantity` (default: all) of a position below maintenance against the ADL queue at its bankruptcy value
+   * (`deleveragePrice`): each counterparty, in queue order, closes up to its own size at that price; realized PnL of
+   * both sides settles against the market's clearing entry. Emits the Deleveraging, then reports what a group left
+   * flat still owes. Nothing happens (undefined) above maintenance, without a positive price, or in a halted market.
+   */
+  private deleverageAt(a: number, slot: number, sequence: number, quantity?: number, orderId: string | null = null): Deleveraging | undefined {
     const t = this.t;
     const p = t.positions;
     const size = p.size[slot]!;
-    const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
-    const group = isolated ? isolatedGroup(t, slot, this.g) : crossGroup(t, a, this.g);
-    const price = bankruptcyPrice(size, p.entryPrice[slot]!, group.equity - positionPnl(t, slot));
-    // Only a group below maintenance with a positive bankruptcy price is deleveraged; otherwise nothing happens.
-    if (size === 0 || !(group.equity < group.maintenance) || !Number.isFinite(price)) return undefined;
     const m = p.market[slot]!;
+    if (size === 0 || t.markets.liquidationMode[m] === LiquidationMode.Halt) return undefined;
+    const group = this.groupOf(a, slot);
+    if (!(group.equity < group.maintenance)) return undefined;
+    const q = Math.min(quantity ?? Math.abs(size), Math.abs(size));
+    const mark = t.markets.markPrice[m]!;
+    const released = positionMaintenance(t, slot) - maintenanceMargin((Math.abs(size) - q) * mark, scheduleOf(t, m));
+    const price = deleveragePrice(mark, size, q, released, group.equity, group.maintenance);
+    if (!Number.isFinite(price)) return undefined;
     const account = t.accounts.id[a]!;
     const market = t.markets.id[m]!;
     const side: Side = size > 0 ? 1 : -1;
-    const result = adlMatches({ size, bankruptcyPrice: price }, this.adlQueue(market, side, account));
+    const result = adlMatches({ size: side * q, bankruptcyPrice: price }, this.adlQueue(market, side, account));
     const counterparties = result.matches.map((match) => {
       const ca = this.writer.accountIndexOf(match.account);
       const cslot = this.writer.findSlot(ca, m)!;
@@ -306,25 +425,29 @@ export class Clearing {
     });
     const { realizedPnl } = this.closeAt(a, slot, result.matched, price, sequence);
     if (result.matched > 0) this.t.accounts.deleverages[a]!++; // the executor's lifecycle: deleveraged
-    return { sequence, account, market, bankruptcyPrice: price, matched: result.matched, remainder: result.remainder, realizedPnl, counterparties };
+    const absorbed = side * result.matched * (price - mark);
+    const d: Deleveraging = { sequence, account, market, orderId, bankruptcyPrice: price, markPrice: mark, absorbed, matched: result.matched, remainder: result.remainder, realizedPnl, counterparties };
+    this.events.deleveraged(d);
+    this.reportIfBankruptAndFlat(a, slot, sequence);
+    return d;
   }
 
   /**
-   * Spreads `deficit` atoms over the positions on the other side of `slot`'s market, pro rata to their size: each
-   * pays from its collateral into the bankrupt position's. Shares round down; the remainder falls on the largest
-   * holder (then the lowest account id), so exactly `deficit` moves.
+   * Spreads `deficit` atoms over the positions opposite to `side` in `slot`'s market whose group's equity is
+   * positive, pro rata to their size: each pays from its collateral into the bankrupt position's. Shares round down;
+   * the remainder falls on the largest holder (then the lowest account id), so exactly `deficit` moves.
    */
-  private socialize(a: number, slot: number, deficit: Atoms, sequence: number): SocializedLoss | undefined {
+  private socialize(a: number, slot: number, side: number, deficit: Atoms, sequence: number): SocializedLoss | undefined {
     const t = this.t;
     const p = t.positions;
     const m = p.market[slot]!;
-    const side = Math.sign(p.size[slot]!);
     const account = t.accounts.id[a]!;
     const market = t.markets.id[m]!;
     const payers: { slot: number; a: number; account: number; weight: bigint }[] = [];
     const start = t.markets.positionStart[m]!;
     for (let s = start; s < start + t.markets.positionCount[m]!; s++) {
-      if ((p.flags[s]! & PositionFlag.Live) === 0 || Math.sign(p.size[s]!) !== -side || p.account[s] === a) continue;
+      if ((p.flags[s]! & PositionFlag.Live) === 0 || side === 0 || Math.sign(p.size[s]!) !== -side || p.account[s] === a) continue;
+      if (!(this.groupOf(p.account[s]!, s).equity > 0)) continue; // a bankrupt account does not pay another's loss
       // Weights in integer millionths of a base unit: deterministic, and the shares below are exact integers.
       payers.push({ slot: s, a: p.account[s]!, account: t.accounts.id[p.account[s]!]!, weight: BigInt(Math.max(1, Math.round(Math.abs(p.size[s]!) * 1e6))) });
     }
@@ -382,14 +505,14 @@ export class Clearing {
   }
 
   /** What filling `quantity` of the position at `price` would settle now, against the tables and the fund. */
-  private settlementOf(a: number, slot: number, quantity: number, price: number): { closed: number; sizeAfter: number; settlement: Settlement | undefined } {
+  private settlementOf(a: number, slot: number, quantity: number, price: number, net = false): { closed: number; sizeAfter: number; settlement: Settlement | undefined } {
     const t = this.t;
     const p = t.positions;
     const m = p.market[slot]!;
     const size = p.size[slot]!;
     const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
     const closed = Math.min(quantity, Math.abs(size));
-    const group = isolated ? isolatedGroup(t, slot, this.g) : crossGroup(t, a, this.g);
+    const group = this.groupOf(a, slot);
     const sizeAfter = sizeAfterClose(size, closed);
     const mark = t.markets.markPrice[m]!;
     const maintenanceReleased = positionMaintenance(t, slot) - maintenanceMargin(Math.abs(sizeAfter) * mark, scheduleOf(t, m));
@@ -409,7 +532,10 @@ export class Clearing {
       equity: group.equity,
       totalMaintenance: group.maintenance,
     };
-    const settlement = closed > 0 ? settleLiquidationFill(input, this.config.fees, this.coverable(fund, t.markets.eventTimeUs[m]!), this.money) : undefined;
+    // `net`: what the fund can still pay a new order, after what the open orders would draw.
+    let coverable = this.coverable(fund, t.markets.eventTimeUs[m]!);
+    if (net) coverable = max(0n, coverable - this.orders.reserved(fund));
+    const settlement = closed > 0 ? settleLiquidationFill(input, this.config.fees, coverable, this.money) : undefined;
     return { closed, sizeAfter, settlement };
   }
 
@@ -429,9 +555,15 @@ export class Clearing {
     if (deficit > 0 && slot !== undefined) {
       const t = this.t;
       const p = t.positions;
-      const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
-      const group = isolated ? isolatedGroup(t, slot, this.g) : crossGroup(t, a, this.g);
-      const price = bankruptcyPrice(p.size[slot]!, p.entryPrice[slot]!, group.equity - positionPnl(t, slot));
+      const m = p.market[slot]!;
+      const size = p.size[slot]!;
+      const group = this.groupOf(a, slot);
+      const q = Math.min(order.quantity, Math.abs(size));
+      const mark = t.markets.markPrice[m]!;
+      // This order's share of the group's deficit only (by maintenance margin): previews of several orders of one
+      // account do not count the same deficit twice.
+      const released = positionMaintenance(t, slot) - maintenanceMargin((Math.abs(size) - q) * mark, scheduleOf(t, m));
+      const price = deleveragePrice(mark, size, q, released, group.equity, group.maintenance);
       if (Number.isFinite(price)) {
         const side: Side = p.size[slot]! > 0 ? 1 : -1;
         adl = adlMatches({ size: side * order.quantity, bankruptcyPrice: price }, this.adlQueue(order.market, side, order.account)).matches;
@@ -452,9 +584,10 @@ export class Clearing {
     let peak = balance;
     for (const h of history) if (h.time >= now - windowUs && h.atoms > peak) peak = h.atoms;
     if (peak <= 0n) return balance;
-    // (peak - balance) / peak >= max, in integers: scale max to parts per million.
-    const exhausted = (peak - balance) * 1_000_000n >= peak * BigInt(Math.round(max * 1_000_000));
-    return exhausted ? 0n : balance;
+    // The fund may lose up to max * peak within the window (max in parts per million, rounded down): it covers up to
+    // that floor and no further, so the cover that reaches the limit does not overshoot it.
+    const allowed = (peak * BigInt(Math.round(max * 1_000_000))) / 1_000_000n - (peak - balance);
+    return allowed <= 0n ? 0n : min(allowed, balance);
   }
 
   /** Records a fund's balance at `now` for the drawdown window (dropping what the window has left behind). */
@@ -474,7 +607,7 @@ export class Clearing {
   }
 
   /** At landing: every earlier input is in the tables. */
-  private settle(f: OrderFill, a: number, slot: number, sequence: number, orderRemaining: number): FillSettlement {
+  private settle(f: OrderFill, a: number, slot: number, sequence: number, orderRemaining: number): { settlement: FillSettlement; deficit: Atoms } {
     const m = this.t.positions.market[slot]!;
     this.writer.advanceTime(m, f.eventTimeUs);
     const { closed, sizeAfter, settlement: s } = this.settlementOf(a, slot, f.quantity, f.price);
@@ -484,7 +617,7 @@ export class Clearing {
     }
     const collateralAfter = this.writeBack(a, slot, sequence, sizeAfter);
     const q = (x: Atoms | undefined): number => this.quote(x);
-    return {
+    const settlement: FillSettlement = {
       ...f,
       sequence,
       closed,
@@ -497,6 +630,7 @@ export class Clearing {
       collateralAfter,
       orderRemaining,
     };
+    return { settlement, deficit: s?.deficit ?? 0n };
   }
 }
 

@@ -14,7 +14,7 @@ import type { FeePolicy } from '../ledger/settle.js';
 import { CAP_NAMES, LiquidationCaps, type CapName, type CapsConfig, type CapsState } from './caps.js';
 import { LiquidationMode } from './market-mode.js';
 import { refill } from '../journal/state.js';
-import { LIFECYCLE_STATES, nextState, type LifecycleConfig, type LifecycleState } from './lifecycle.js';
+import { inLiquidation, LIFECYCLE_STATES, nextState, type LifecycleConfig, type LifecycleState } from './lifecycle.js';
 import { MAX_TIERS, tieredMargin } from '../domain/tiers.js';
 import { candidateCount } from '../concurrency/epoch.js';
 import { isIsolatedRef, isolatedRef, NONE, OutputKind, refSlot, type Tables } from '../tables/layout.js';
@@ -66,6 +66,16 @@ interface PlannedOrder {
   health: number;
   equity: number;
   maintenance: number;
+}
+
+/** An order a group's plan asks for, before the caps: admitted across all groups in the executor's order. */
+interface Proposal {
+  readonly ref: number;
+  readonly order: PlannedOrder;
+  /** Base units the plan asks for. */
+  readonly quantity: number;
+  readonly emergency: boolean;
+  readonly bound: string | null;
 }
 
 interface PlannedCap {
@@ -188,7 +198,7 @@ export class Liquidator {
     }
     // Cooldowns end with their time, or with the position.
     for (const [slot, until] of this.cooldown) if (until <= this.now || t.positions.size[slot] === 0) this.cooldown.delete(slot);
-    const orders: PlannedOrder[] = [];
+    const proposals: Proposal[] = [];
     const calls: PlannedCall[] = [];
     const changes: PlannedChange[] = [];
     const capped: PlannedCap[] = [];
@@ -203,8 +213,10 @@ export class Liquidator {
       const change = this.observe(ref, account, isolated, g, overflowed && this.isFlat(ref), changes);
       // A margin call is raised on entering the margin-call state (once per stay, with hysteresis on leaving it).
       if (change?.to === 'margin-call') calls.push(change);
-      if (canBeLiquidated(g.equity, g.maintenance)) {
-        this.planGroup(ref, account, isolated, g, orders, capped);
+      // A group in liquidation keeps getting orders until it leaves it (above 1 + exitBuffer) or is flat: the sticky
+      // state of DOMAIN.md section 3, sized to the target health even once it is above 1.
+      if (canBeLiquidated(g.equity, g.maintenance) || inLiquidation(this.states.get(ref) ?? 'healthy')) {
+        this.planGroup(ref, account, isolated, g, proposals);
       } else if (!isMarginCall(g.equity, g.maintenance, this.config.marginCallHealth) && !overflowed) {
         rejected++;
       }
@@ -221,7 +233,7 @@ export class Liquidator {
       if (t.positions.updateSequence[slot] !== sequence) this.issued.delete(slot);
     }
 
-    orders.sort(compareOrders);
+    const orders = this.admitAll(proposals, capped);
     calls.sort((x, y) => x.health - y.health || x.accountId - y.accountId || x.marketId - y.marketId);
     const capacity = t.output.kind.length;
     let row = 0;
@@ -261,13 +273,13 @@ export class Liquidator {
   }
 
   /**
-   * Orders for one liquidatable group, sized (src/domain/sizing.ts): below the emergency health every position
-   * closes whole (one order per position state); otherwise positions are taken most underwater first, each
-   * closing the least that restores the target health given the closes planned before it, until the target is
-   * reached, and nothing while an order of the group is in flight for its positions' current state (a fill or an
-   * expiry changes the state and ends the wait).
+   * Proposals for one group in liquidation, sized (src/domain/sizing.ts): below the emergency health every position
+   * closes whole (one order per position state); otherwise positions are taken most underwater first, each closing
+   * the least that restores the target health given the closes planned before it, until the target is reached, and
+   * nothing while an order of the group is in flight for its positions' current state (a fill or an expiry changes
+   * the state and ends the wait). The caps see the proposals later, across all groups (`admitAll`).
    */
-  private planGroup(ref: number, account: number, isolated: boolean, g: GroupMargin, out: PlannedOrder[], capped: PlannedCap[]): void {
+  private planGroup(ref: number, account: number, isolated: boolean, g: GroupMargin, out: Proposal[]): void {
     const t = this.t;
     const slots: number[] = [];
     if (isolated) slots.push(refSlot(ref));
@@ -279,10 +291,7 @@ export class Liquidator {
       // Emergency: every position not already ordered in its current state closes whole, whatever the caps say.
       for (const s of slots) {
         if (inFlight(s) || !this.allowed(ref, s)) continue;
-        for (const o of this.planOrder(s, account, reason, g)) {
-          const admitted = this.admit(o, o.quantity, g, true, capped);
-          if (admitted !== undefined) this.push(ref, admitted, out);
-        }
+        for (const o of this.planOrder(s, account, reason, g)) out.push({ ref, order: o, quantity: o.quantity, emergency: true, bound: null });
       }
       return;
     }
@@ -306,23 +315,43 @@ export class Liquidator {
         {
           size: t.positions.size[o.slot]!,
           markPrice: mark,
+          oraclePrice: o.oraclePrice,
           fillPrice: o.limitPrice,
           equity,
           totalMaintenance: maintenance,
           maintenanceAt: (r) => tieredMargin(r * mark, mk.tierUpperBound, mk.maintenanceFraction, mk.maintenanceAmount, m * MAX_TIERS, mk.tierCount[m]!),
           feeFraction: c.fees.maxFeeFraction,
+          maintenanceShare: c.fees.maxMaintenanceShare,
         },
         c.sizing,
       );
       if (decision === null) break; // the planned closes already restore the group
-      const admitted = this.admit(o, decision.quantity, g, false, capped);
-      if (admitted !== undefined) this.push(ref, admitted, out);
-      if (admitted !== undefined && decision.bound === 'step-down') this.cooldown.set(o.slot, this.now + c.stepDownCooldownUs);
-      // A binding cap queues the rest of the group: it is planned again when the caps allow (next epochs).
-      if (admitted === undefined || admitted.quantity < decision.quantity) break;
+      out.push({ ref, order: o, quantity: decision.quantity, emergency: false, bound: decision.bound });
       equity = decision.equityAfter;
       maintenance = decision.maintenanceAfter;
     }
+  }
+
+  /**
+   * Puts every proposal through the caps in the executor's order (DOMAIN.md section 7: most underwater first), so a
+   * shared cap serves the worst accounts first. A cap that cuts or holds one of a group's proposals holds the rest
+   * of that group (they were sized assuming it fills whole): it is planned again when the caps allow. A cut that
+   * would leave less than the minimum order (sizing.minOrderNotional) emits nothing and waits. Emergencies bypass
+   * the caps but count against them.
+   */
+  private admitAll(proposals: Proposal[], capped: PlannedCap[]): PlannedOrder[] {
+    proposals.sort((x, y) => compareOrders(x.order, y.order));
+    const held = new Set<number>();
+    const orders: PlannedOrder[] = [];
+    for (const p of proposals) {
+      if (!p.emergency && held.has(p.ref)) continue;
+      const admitted = this.admit(p.order, p.quantity, p.emergency, capped);
+      if (admitted === undefined || admitted.quantity < p.quantity) held.add(p.ref);
+      if (admitted === undefined) continue;
+      this.push(p.ref, admitted, orders);
+      if (p.bound === 'step-down') this.cooldown.set(p.order.slot, this.now + this.config.stepDownCooldownUs);
+    }
+    return orders;
   }
 
   /** Whether the market of `slot` lets group `ref` have an order (its liquidation mode, src/execution/market-mode.ts). */
@@ -341,7 +370,7 @@ export class Liquidator {
    * allows nothing; a binding cap is recorded in `capped` with the quantity it queued. Admitted orders are counted
    * in flight at once, so later orders of the same step see them.
    */
-  private admit(o: PlannedOrder, quantity: number, g: GroupMargin, emergency: boolean, capped: PlannedCap[]): PlannedOrder | undefined {
+  private admit(o: PlannedOrder, quantity: number, emergency: boolean, capped: PlannedCap[]): PlannedOrder | undefined {
     if (!this.capsOn) return { ...o, quantity };
     const t = this.t;
     const slot = o.slot;
@@ -352,11 +381,13 @@ export class Liquidator {
     // The insurance fund's expected loss: how far the limit price falls short of the bankruptcy value (DOMAIN.md 2).
     const left = tieredMargin((Math.abs(size) - quantity) * mark, mk.tierUpperBound, mk.maintenanceFraction, mk.maintenanceAmount, m * MAX_TIERS, mk.tierCount[m]!);
     const released = positionMaintenance(t, slot) - left;
-    const share = g.maintenance > 0 ? (g.equity * released) / g.maintenance : 0;
+    const share = o.maintenance > 0 ? (o.equity * released) / o.maintenance : 0;
     const surplus = Math.sign(size) * quantity * (o.limitPrice - o.oraclePrice) + share;
     const notionalWanted = quantity * o.limitPrice;
     const a = this.caps.admit({ account: o.accountId, market: o.marketId, notional: notionalWanted, insuranceLoss: Math.max(0, -surplus), nowUs: this.now, emergency });
-    const admittedQuantity = a.binding === null ? quantity : Math.min(quantity, a.notional / o.limitPrice);
+    let admittedQuantity = a.binding === null ? quantity : Math.min(quantity, a.notional / o.limitPrice);
+    // A cap exhausted to a sliver emits no dust: below the minimum order the work waits for room.
+    if (admittedQuantity < quantity && admittedQuantity * o.limitPrice < this.config.sizing.minOrderNotional) admittedQuantity = 0;
     if (a.binding !== null) {
       capped.push({ account: o.account, slot, accountId: o.accountId, marketId: o.marketId, cap: a.binding, queued: quantity - admittedQuantity, limitPrice: o.limitPrice });
     }

@@ -3,7 +3,15 @@
  * account, market, open quantity) before it is taken. Oldest forgotten first past a bound.
  */
 import { ErrorCode, UnwindError } from '../errors.js';
+import type { EntryId } from '../ledger/ledger.js';
+import type { Atoms } from '../ledger/money.js';
 import type { LiquidationOrder } from './orders.js';
+
+/** What an open order would draw from an insurance fund filled whole at its limit: held back from later orders. */
+export interface FundReserve {
+  readonly fund: EntryId;
+  readonly atoms: Atoms;
+}
 
 /** A fill of one of our orders, as the matching engine reports it. */
 export interface OrderFill {
@@ -21,10 +29,12 @@ export interface OrderFill {
 /** Fills are in base units like the order's quantity; a relative 1e-9 absorbs decimal rounding by the matcher. */
 const TOLERANCE = 1e-9;
 
-export type OpenOrdersState = ReadonlyMap<string, { readonly order: LiquidationOrder; readonly remaining: number }>;
+export type OpenOrdersState = ReadonlyMap<string, { readonly order: LiquidationOrder; readonly remaining: number; readonly reserve?: FundReserve }>;
 
 export class OpenOrders {
-  private readonly open = new Map<string, { order: LiquidationOrder; remaining: number }>();
+  private readonly open = new Map<string, { order: LiquidationOrder; remaining: number; reserve?: FundReserve }>();
+  /** Per fund: the sum of the open orders' reserves, for the remaining part of each order. */
+  private readonly reservedBy = new Map<EntryId, Atoms>();
 
   constructor(private readonly max: number) {}
 
@@ -38,7 +48,26 @@ export class OpenOrders {
   }
   importState(s: OpenOrdersState): void {
     this.open.clear();
-    for (const [id, o] of s) this.open.set(id, { order: o.order, remaining: o.remaining });
+    this.reservedBy.clear();
+    for (const [id, o] of s) {
+      this.open.set(id, o.reserve === undefined ? { order: o.order, remaining: o.remaining } : { order: o.order, remaining: o.remaining, reserve: o.reserve });
+      this.hold(o.reserve, 1n);
+    }
+  }
+
+  /** Atoms of `fund` that open orders would draw, filled whole at their limits. */
+  reserved(fund: EntryId): Atoms {
+    return this.reservedBy.get(fund) ?? 0n;
+  }
+
+  private hold(r: FundReserve | undefined, sign: 1n | -1n): void {
+    if (r === undefined || r.atoms === 0n) return;
+    this.reservedBy.set(r.fund, this.reserved(r.fund) + sign * r.atoms);
+  }
+
+  private drop(id: string): void {
+    this.hold(this.open.get(id)?.reserve, -1n);
+    this.open.delete(id);
   }
 
   /** The open orders in issue order, with what is left of each. */
@@ -46,9 +75,10 @@ export class OpenOrders {
     return [...this.open.values()].map(({ order, remaining }) => ({ order, remaining }));
   }
 
-  add(order: LiquidationOrder): void {
-    this.open.set(order.id, { order, remaining: order.quantity });
-    if (this.open.size > this.max) this.open.delete(this.open.keys().next().value!);
+  add(order: LiquidationOrder, reserve?: FundReserve): void {
+    this.open.set(order.id, reserve === undefined ? { order, remaining: order.quantity } : { order, remaining: order.quantity, reserve });
+    this.hold(reserve, 1n);
+    if (this.open.size > this.max) this.drop(this.open.keys().next().value!);
   }
 
   /** Checks fills against the open orders, all before any (throws UNKNOWN_ORDER / INVALID_FILL naming `[i]`). */
@@ -78,7 +108,7 @@ export class OpenOrders {
 
   /** Forgets an order (it expired unfilled). */
   forget(orderId: string): void {
-    this.open.delete(orderId);
+    this.drop(orderId);
   }
 
   /** Takes checked fills; returns what remains open of each fill's order. */
@@ -86,7 +116,15 @@ export class OpenOrders {
     return fills.map((f) => {
       const open = this.open.get(f.orderId)!;
       open.remaining = Math.max(0, open.remaining - f.quantity);
-      if (open.remaining <= TOLERANCE * open.order.quantity) this.open.delete(f.orderId);
+      if (open.remaining <= TOLERANCE * open.order.quantity) {
+        this.drop(f.orderId);
+      } else if (open.reserve !== undefined) {
+        // The reserve shrinks with the open quantity (rounded up: never less than the rest could draw).
+        const atoms = BigInt(Math.ceil((Number(open.reserve.atoms) * open.remaining) / open.order.quantity));
+        this.hold(open.reserve, -1n);
+        open.reserve = { fund: open.reserve.fund, atoms };
+        this.hold(open.reserve, 1n);
+      }
       return open.remaining;
     });
   }

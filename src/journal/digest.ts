@@ -8,7 +8,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { toJson } from './records.js';
 
-export const STREAM_KINDS = ['order', 'marginCall', 'stateChange', 'capped', 'fill', 'deleverage', 'socializedLoss', 'marketStatus'] as const;
+export const STREAM_KINDS = ['order', 'marginCall', 'stateChange', 'capped', 'fill', 'deleverage', 'socializedLoss', 'marketStatus', 'unresolvedDeficit'] as const;
 export type StreamKind = (typeof STREAM_KINDS)[number];
 
 export interface StreamDigestState {

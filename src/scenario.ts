@@ -5,7 +5,8 @@
 import { type EngineConfig } from './config.js';
 import { Engine, type EpochResult } from './engine/engine.js';
 import { ErrorCode, UnwindError } from './errors.js';
-import type { FillPreview } from './execution/clearing.js';
+import type { Deleveraging, FillPreview } from './execution/clearing.js';
+import type { FeePolicy } from './ledger/settle.js';
 import { type CappedWork, type LiquidationOrder, type MarginCall, type StateChange } from './execution/orders.js';
 import { type AccountReport } from './risk/account-report.js';
 import { type MarginTier } from './domain/tiers.js';
@@ -39,14 +40,19 @@ export interface Scenario {
 
 export interface CheckReport {
   readonly accounts: AccountReport[];
-  /** Each order with what it would settle if it filled whole at its limit price (fee, insurance draw, deficit). */
-  readonly orders: (LiquidationOrder & FillPreview)[];
+  /**
+   * Each order with what it would settle if it filled whole at its limit price (fee, insurance draw, deficit), and
+   * whether it closes the whole position or part of it.
+   */
+  readonly orders: (LiquidationOrder & FillPreview & { closes: 'whole' | 'partial' })[];
+  /** Orders the insurance fund could not pay, deleveraged at the bankruptcy value instead (deficitPolicy 'adl'). */
+  readonly deleveragings: Deleveraging[];
   readonly marginCalls: MarginCall[];
   /** Lifecycle transitions of the one epoch (healthy -> margin-call, -> liquidating, ...). */
   readonly stateChanges: StateChange[];
   /** Work a liquidation cap held back (caps are off unless the scenario's config sets them). */
   readonly capped: CappedWork[];
-  readonly config: { bankruptcyAdjustment: number; spreadToMaintenanceMarginRatio: number; marginCallHealth: number; sizing: SizingPolicy };
+  readonly config: { bankruptcyAdjustment: number; spreadToMaintenanceMarginRatio: number; marginCallHealth: number; sizing: SizingPolicy; fees: FeePolicy };
 }
 
 function bad(field: string, message: string): never {
@@ -129,11 +135,18 @@ export function populate(engine: Engine, s: Pick<Scenario, 'markets' | 'accounts
 export async function checkScenario(s: Scenario, options: { scanWorkers?: number } = {}): Promise<CheckReport> {
   const engine = await loadScenario(s, options);
   try {
+    // The accounts as loaded: the report is a plan; deleveragings the epoch decides land in the engine only.
+    const accounts = s.accounts.map((a) => engine.account(a.id));
+    const sizeOf = new Map(accounts.flatMap((a) => a.positions.map((p) => [`${a.id}/${p.market}`, Math.abs(p.size)] as const)));
+    const deleveragings: Deleveraging[] = [];
+    engine.onDeleverage((d) => deleveragings.push(d));
     const r: EpochResult = await engine.step();
     const c = engine.config;
+    const closes = (o: LiquidationOrder): 'whole' | 'partial' => (o.quantity >= (sizeOf.get(`${o.account}/${o.market}`) ?? 0) * (1 - 1e-12) ? 'whole' : 'partial');
     return {
-      accounts: s.accounts.map((a) => engine.account(a.id)),
-      orders: r.orders.map((o) => ({ ...o, ...engine.previewFill(o) })),
+      accounts,
+      orders: r.orders.map((o) => ({ ...o, ...engine.previewFill(o), closes: closes(o) })),
+      deleveragings,
       marginCalls: r.marginCalls,
       stateChanges: r.stateChanges,
       capped: r.capped,
@@ -142,6 +155,7 @@ export async function checkScenario(s: Scenario, options: { scanWorkers?: number
         spreadToMaintenanceMarginRatio: c.spreadToMaintenanceMarginRatio,
         marginCallHealth: c.marginCallHealth,
         sizing: c.sizing,
+        fees: c.fees,
       },
     };
   } finally {

@@ -51,7 +51,7 @@ describe('unwind check', () => {
     expect(report.orders).toEqual([]);
   });
 
-  it('reproduces the fillable price 49,999 of the worked case and closes only what restores health 1.05', () => {
+  it('reproduces the fillable price 49,999 of the worked case and closes a part: what restores health 1.05, at least the minimum order', () => {
     const r = check(workedCase(-4501));
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout);
@@ -59,11 +59,16 @@ describe('unwind check', () => {
     expect(report.orders).toHaveLength(1);
     expect(report.orders[0]).toMatchObject({ account: 7, market: 0, side: 'sell', reason: 'cross-maintenance' });
     expect(report.orders[0].limitPrice).toBeCloseTo(49999, 9);
-    // Selling q at 49,999 (and paying at most the 1.5% fee cap) must leave (499 - q x 1 - 0.015 x q x 49,999) >=
-    // 1.05 x 5,000 x (0.1 - q): q >= 26 / (5,250 - 1 - 749.985) = 0.0057787...; 5,000 x 0.0942 > 1,000 stays open.
-    const q = report.orders[0].quantity;
-    expect(q).toBeCloseTo(26 / (5250 - 1 - 0.015 * 49999), 9);
-    expect(report.config.sizing).toMatchObject({ targetHealth: 1.05, minNotional: 1000, emergencyHealth: 2 / 3 });
+    // Selling q at 49,999 (the fee at its 1.5% cap, below k = 0.5 of the 10% margin released) must leave
+    // (499 - q x 1 - 0.015 x q x 49,999) >= 1.05 x 5,000 x (0.1 - q): q >= 26 / (5,250 - 1 - 749.985) = 0.0057787...,
+    // 289 quote: below the minimum order of 1,000 quote, so the order is 1,000 / 50,000 = 0.02 (dYdX's
+    // min_position_notional_liquidated); 5,000 x 0.08 > 1,000 stays open.
+    expect(report.orders[0]).toMatchObject({ quantity: 0.02, closes: 'partial' });
+    expect(report.config.sizing).toMatchObject({ targetHealth: 1.05, minNotional: 1000, minOrderNotional: 1000, emergencyHealth: 2 / 3 });
+    expect(report.config.fees).toMatchObject({ maxFeeFraction: 0.015, maxMaintenanceShare: 0.5 });
+    const scenario = workedCase(-4501) as { config: object };
+    const exact = JSON.parse(check({ ...scenario, config: { ...scenario.config, sizing: { minOrderNotional: 0 } } }).stdout);
+    expect(exact.orders[0].quantity).toBeCloseTo(26 / (5250 - 1 - 0.015 * 49999), 9);
   });
 
   it('closes the whole position under a sizing policy where every liquidatable group is an emergency', () => {
@@ -81,7 +86,7 @@ describe('unwind check', () => {
     expect(report.orders[0].adl).toEqual([]); // nobody holds the other side
   });
 
-  it('plans the ADL matches that would take a bankrupt position instead, in queue order at its bankruptcy price', () => {
+  it('deleverages a bankrupt position the empty fund cannot pay instead of ordering it, in queue order at its bankruptcy price', () => {
     const r = check({
       markets: [{ id: 0, symbol: 'BTC-USD', price: 50000, tiers: BTC_10 }],
       accounts: [
@@ -91,13 +96,30 @@ describe('unwind check', () => {
       ],
       config: { sizing: { emergencyHealth: 1 } },
     });
-    const order = JSON.parse(r.stdout).orders.find((o: { account: number }) => o.account === 7);
-    expect(order.deficit).toBeGreaterThan(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.orders.find((o: { account: number }) => o.account === 7)).toBeUndefined();
     // Bankruptcy price 50,000 - 0 / 0.1; account 8 (in profit) ranks first and gives its 0.05, account 9 the rest.
-    expect(order.adl).toEqual([
-      { account: 8, quantity: 0.05, price: 50000 },
-      { account: 9, quantity: 0.05, price: 50000 },
+    expect(report.deleveragings).toHaveLength(1);
+    expect(report.deleveragings[0]).toMatchObject({ account: 7, market: 0, orderId: expect.stringMatching(/^7-0-/), bankruptcyPrice: 50000, matched: 0.1, remainder: 0 });
+    expect(report.deleveragings[0].counterparties.map((c: { account: number; quantity: number }) => [c.account, c.quantity])).toEqual([
+      [8, 0.05],
+      [9, 0.05],
     ]);
+    // The report's accounts are the plan's starting point: account 7 still holds its position there.
+    expect(report.accounts[0].positions[0].size).toBe(0.1);
+  });
+
+  it('plans the issue example: collateral -500, 0.1 BTC long at 50,000, 10% maintenance: deleverage 0.1 at 55,000', () => {
+    const r = check({
+      markets: [{ id: 0, symbol: 'BTC-USD', price: 50000, tiers: BTC_10 }],
+      accounts: [
+        { id: 1, collateral: -500, positions: [{ market: 0, size: 0.1, entryPrice: 50000, isolatedCollateral: null }] },
+        { id: 2, collateral: 10000, positions: [{ market: 0, size: -0.1, entryPrice: 50000, isolatedCollateral: null }] },
+      ],
+    });
+    const report = JSON.parse(r.stdout);
+    expect(report.orders).toEqual([]);
+    expect(report.deleveragings[0]).toMatchObject({ account: 1, bankruptcyPrice: 55000, matched: 0.1, absorbed: 500 });
   });
 
   it('concedes to 49,500 when equity is gone', () => {

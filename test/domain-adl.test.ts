@@ -165,7 +165,7 @@ describe('adlRankHyperliquid', () => {
 });
 
 describe('adlQueue', () => {
-  /** Hand-ranked: I (infinite leverage), then three at 0.5 (size, then account decide), then 0.1, -0.02, -0.1. */
+  /** Hand-ranked: three at 0.5 (size, then account decide), then 0.1, -0.02, -0.1; I is bankrupt and never queued. */
   const LONGS_AND_SHORTS: AdlCandidate[] = [
     candidate(1, 1, 100, 110, 22), // A 0.5
     candidate(2, 1, 100, 110, 110), // B 0.1
@@ -175,17 +175,17 @@ describe('adlQueue', () => {
     candidate(6, -1, 100, 80, 16), // short, 1.0
     candidate(0, 1, 100, 110, 22), // G 0.5, like A, lower account id
     candidate(8, 0, 100, 110, 50), // flat: on neither side
-    candidate(9, 0.5, 100, 110, -1), // I: its group is bankrupt, infinite leverage
+    candidate(9, 0.5, 100, 110, -1), // I: its group is bankrupt: liquidated, never a counterparty
     candidate(10, -1, 100, 80, 80), // short, 0.2
     candidate(11, -3, 200, 220, 132), // short, -0.02
   ];
 
   it('queues the longs against a bankrupt short by rank, then larger size, then lower account id, numbered from 1', () => {
     const q = adlQueue(LONGS_AND_SHORTS, -1);
-    expect(q.map((e) => e.account)).toEqual([9, 3, 0, 1, 2, 4, 5]);
-    expect(q.map((e) => e.queuePosition)).toEqual([1, 2, 3, 4, 5, 6, 7]);
-    expect(q.map((e) => e.rank)).toEqual([Infinity, 0.5, 0.5, 0.5, expect.closeTo(0.1, 12), expect.closeTo(-0.02, 12), expect.closeTo(-0.1, 12)]);
-    expect(q[1]).toMatchObject({ market: 7, size: 2, pnlPercent: expect.closeTo(0.1, 12), effectiveLeverage: 5 });
+    expect(q.map((e) => e.account)).toEqual([3, 0, 1, 2, 4, 5]);
+    expect(q.map((e) => e.queuePosition)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(q.map((e) => e.rank)).toEqual([0.5, 0.5, 0.5, expect.closeTo(0.1, 12), expect.closeTo(-0.02, 12), expect.closeTo(-0.1, 12)]);
+    expect(q[0]).toMatchObject({ market: 7, size: 2, pnlPercent: expect.closeTo(0.1, 12), effectiveLeverage: 5 });
   });
 
   it('queues the shorts against a bankrupt long', () => {
@@ -200,7 +200,7 @@ describe('adlQueue', () => {
 
   it('orders by the Hyperliquid index when asked, where a 5x loser can pass a 1x winner', () => {
     const q = adlQueue(LONGS_AND_SHORTS, -1, { policy: 'hyperliquid' });
-    expect(q.map((e) => e.account)).toEqual([9, 3, 0, 1, 4, 2, 5]);
+    expect(q.map((e) => e.account)).toEqual([3, 0, 1, 4, 2, 5]);
   });
 
   it('returns an empty queue when nobody holds the opposite side', () => {
@@ -211,7 +211,7 @@ describe('adlQueue', () => {
   it('keeps one market when told which, and refuses a mix of markets otherwise', () => {
     const mixed = [...LONGS_AND_SHORTS, candidate(1, 5, 100, 110, 10, 8)];
     expect(adlQueue(mixed, -1, { market: 8 }).map((e) => e.account)).toEqual([1]);
-    expect(adlQueue(mixed, -1, { market: 7 }).map((e) => e.account)).toEqual([9, 3, 0, 1, 2, 4, 5]);
+    expect(adlQueue(mixed, -1, { market: 7 }).map((e) => e.account)).toEqual([3, 0, 1, 2, 4, 5]);
     expect(codeOf(() => adlQueue(mixed, -1))).toBe(ErrorCode.InvalidId);
   });
 
@@ -266,16 +266,17 @@ describe('adlQueue', () => {
     );
   });
 
-  it('holds exactly the opposite side, numbered 1..n, in a strict order of rank, size and account', () => {
+  it('holds exactly the opposite side with positive equity, numbered 1..n, in a strict order of finite rank, size and account', () => {
     fc.assert(
       fc.property(candidatesArb, sideArb, policyArb, (cs, side, policy) => {
         const q = adlQueue(cs, side, { policy });
-        const opposite = cs.filter((c) => Math.sign(c.size) === -side).map((c) => c.account);
+        const opposite = cs.filter((c) => Math.sign(c.size) === -side && c.equity > 0).map((c) => c.account);
+        expect(JSON.stringify(q)).not.toContain('null');
         expect(q.map((e) => e.account).sort((a, b) => a - b)).toEqual(opposite.sort((a, b) => a - b));
         q.forEach((e, i) => {
           expect(e.queuePosition).toBe(i + 1);
           expect(Math.sign(e.size)).toBe(-side);
-          expect(Number.isNaN(e.rank)).toBe(false);
+          expect(Number.isFinite(e.rank)).toBe(true);
           const c = cs.find((x) => x.account === e.account)!;
           if (policy === 'leveragedPnl') expect(e.rank).toBe(adlRank(c.size, c.entryPrice, c.markPrice, c.equity));
           if (i === 0) return;

@@ -108,8 +108,8 @@ describe('closeQuantity', () => {
   });
 
   it.each([
-    ['at exactly health 1', 100, 1_000],
-    ['above health 1', 100, 1_500],
+    ['at exactly the target health 1.05', 100, 1_050],
+    ['above the target health', 100, 1_500],
     ['with a size of 0', 0, 500],
   ])('gives no decision to a group %s', (_l, size, equity) => {
     expect(closeQuantity({ ...inputOf(size, 100, 100, equity, 0, FLAT_10), totalMaintenance: 1_000 })).toBeNull();
@@ -236,12 +236,12 @@ function healthAt(input: SizingInput, s: TierSchedule, q: number): number {
 }
 
 describe('closeQuantity properties', () => {
-  it('gives no quantity to a healthy group and a quantity in (0, |size|] to every liquidatable one', () => {
+  it('gives no quantity to a group at or above the target health and a quantity in (0, |size|] to every one below it', () => {
     fc.assert(
       fc.property(caseArb, (c) => {
         const input = build(c, c.h);
         const d = closeQuantity(input, c.policy);
-        if (input.equity >= input.totalMaintenance) {
+        if (input.equity >= c.policy.targetHealth * input.totalMaintenance) {
           expect(d).toBeNull();
           return;
         }

@@ -43,7 +43,7 @@ async function book(config: EngineConfig = {}): Promise<{ engine: Engine; deleve
 
 describe('auto-deleveraging', () => {
   it('publishes the queue a bankrupt long would meet: the shorts, profitable high leverage first, losers last', async () => {
-    const { engine } = await book();
+    const { engine } = await book({ autoDeleverage: false });
     engine.pushPrice(0, 44_000);
     await engine.step();
     const queue = engine.adlQueue(0, 1);
@@ -55,13 +55,14 @@ describe('auto-deleveraging', () => {
     // Account 2: pnl% = (60,000 - 44,000) / 60,000; equity 4,000 + 0.4 x 16,000 = 10,400; leverage 17,600 / 10,400.
     expect(queue[0]!.rank).toBeCloseTo(adlRank(-0.4, 60_000, 44_000, 10_400), 12);
     expect(queue[0]!.rank).toBeCloseTo((16_000 / 60_000) * (17_600 / 10_400), 12);
-    // The longs, for a bankrupt short: both lose; account 1 has no equity left (infinite leverage), so its
-    // pnl% / leverage is 0, above account 5's -0.12 / (8,800 / 3,800).
-    expect(engine.adlQueue(0, -1).map((e) => e.account)).toEqual([1, 5]);
+    // The longs, for a bankrupt short: account 1 has no equity left, so it is liquidated, never a counterparty;
+    // account 5 (losing, equity 3,800) is the queue, with a finite rank.
+    expect(engine.adlQueue(0, -1).map((e) => e.account)).toEqual([5]);
+    expect(JSON.stringify(engine.adlQueue(0, -1))).not.toContain('null');
   });
 
   it('closes a bankrupt position against the queue at its bankruptcy price, leaving its equity at zero', async () => {
-    const { engine, deleveraged } = await book();
+    const { engine, deleveraged } = await book({ autoDeleverage: false });
     engine.pushPrice(0, 44_000); // account 1: equity 6,000 - 6,000 = 0 < maintenance 4,400
     await engine.step();
     engine.deleverage(1, 0);
@@ -88,18 +89,34 @@ describe('auto-deleveraging', () => {
     expect(engine.account(1).positions[0]!.size).toBe(1);
   });
 
+  it('deleverages an order the empty insurance fund could not pay instead of emitting it, at the bankruptcy price (dYdX)', async () => {
+    const { engine, deleveraged } = await book();
+    engine.pushPrice(0, 43_000); // equity -1,000: bankrupt; the fillable price 42,570 would leave a deficit of 1,430
+    const r = await engine.step();
+    expect(r.orders.find((o) => o.account === 1)).toBeUndefined();
+    expect(deleveraged).toHaveLength(1);
+    // Bankruptcy price 43,000 + 1,000 / 1 = 44,000: the shorts give up 1,000 against the mark, the deficit.
+    expect(deleveraged[0]).toMatchObject({ account: 1, orderId: '1-0-3', matched: 1, remainder: 0, bankruptcyPrice: 44_000, markPrice: 43_000 });
+    expect(deleveraged[0]!.absorbed).toBeCloseTo(1_000, 9);
+    expect(engine.account(1).positions[0]!.size).toBe(0);
+    expect(Math.abs(engine.account(1).equity)).toBeLessThan(1e-6);
+    expect(engine.ledger.total()).toBe(0n);
+  });
+
   it('deleverages what is left automatically after a fill the insurance fund could not cover', async () => {
     const { engine, deleveraged, settled } = await book();
+    engine.depositInsurance(0, 1_500); // covers the order at its limit (1,430), not a fill far below it
     engine.pushPrice(0, 43_000); // equity -1,000: bankrupt
     const r = await engine.step();
     const order = r.orders.find((o) => o.account === 1)!;
     expect(order.quantity).toBe(1);
-    // Half fills far below bankruptcy; the fund is empty.
+    // Half fills far below bankruptcy: a gap of 0.5 x 4,000 = 2,000, of which the fund pays its 1,500.
     engine.fill({ orderId: order.id, account: 1, market: 0, quantity: 0.5, price: 40_000, eventTimeUs: 1 });
-    expect(settled[0]!.deficit).toBeGreaterThan(0);
+    expect(settled[0]).toMatchObject({ insuranceCover: 1_500, deficit: 500 });
     expect(deleveraged).toHaveLength(1);
-    expect(deleveraged[0]).toMatchObject({ account: 1, matched: 0.5, remainder: 0, sequence: settled[0]!.sequence });
+    expect(deleveraged[0]).toMatchObject({ account: 1, matched: 0.5, remainder: 0, sequence: settled[0]!.sequence, orderId: null });
     expect(engine.account(1).positions[0]!.size).toBe(0);
+    expect(Math.abs(engine.account(1).equity)).toBeLessThan(1e-6);
     expect(engine.ledger.total()).toBe(0n);
   });
 

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../src/index.js';
 import type { MarketStatusChange } from '../src/execution/market-mode.js';
-import type { Deleveraging, FillSettlement } from '../src/execution/clearing.js';
+import type { Deleveraging, FillSettlement, UnresolvedDeficit } from '../src/execution/clearing.js';
 import type { LiquidationOrder } from '../src/execution/orders.js';
 import { codeOf } from './support/errors.js';
 
@@ -88,17 +88,24 @@ describe('the kill switch', () => {
     const { engine, orders, fills } = await world();
     const deleveraged: Deleveraging[] = [];
     engine.onDeleverage((d) => deleveraged.push(d));
+    const unresolved: UnresolvedDeficit[] = [];
+    engine.onUnresolvedDeficit((u) => unresolved.push(u));
     engine.addAccount(3, 1_000);
     engine.upsertPosition({ account: 3, market: 0, size: -2, entryPrice: 100 }); // the ADL queue's counterparty
+    // The fund pays both orders at their limits (gaps of 5.8 and 8.8), so neither is screened into a deleveraging.
+    engine.depositInsurance(0, 15);
     engine.pushPrice(0, 80); // account 2: equity -8, bankrupt
     await engine.step();
     const order = orders.find((o) => o.account === 2)!;
     engine.setKillSwitch('halt', 0, 'operator');
     expect(codeOf(() => engine.deleverage(2, 0))).toBe('KILL_SWITCH');
-    engine.fill({ orderId: order.id, account: 2, market: 0, quantity: 0.5, price: 70, eventTimeUs: 1 });
+    // Half at 50: the bankruptcy value of the half is 40 + 8 x 0.5 = 44, the fill brings 25: a gap of 19, the fund has 15.
+    engine.fill({ orderId: order.id, account: 2, market: 0, quantity: 0.5, price: 50, eventTimeUs: 1 });
     await engine.step();
-    expect(fills[0]!.deficit).toBeGreaterThan(0);
+    expect(fills[0]!).toMatchObject({ insuranceCover: 15, deficit: 4 });
     expect(deleveraged).toEqual([]);
+    // Not silent: the halt leaves the deficit with the account, and says so.
+    expect(unresolved).toEqual([{ sequence: fills[0]!.sequence, account: 2, market: 0, amount: 4, reason: 'halted' }]);
     expect(engine.account(2).positions[0]!.size).toBe(0.5);
     expect(engine.ledger.total()).toBe(0n);
   });

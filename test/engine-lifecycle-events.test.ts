@@ -53,15 +53,18 @@ describe('lifecycle events', () => {
     expect(r.marginCalls).toHaveLength(1); // a new stay
   });
 
-  it('stays liquidating between health 1 and 1.02, then leaves; an order is issued only below 1', async () => {
+  it('stays liquidating between health 1 and 1.02 and keeps getting orders there, sized to the target, then leaves', async () => {
     const engine = await account({ sizing: { emergencyHealth: 1 } });
     let r = await at(engine, 0.95);
     expect(transitions(r)).toEqual(['healthy->liquidating']);
     expect(r.orders).toHaveLength(1);
-    engine.expire(r.orders[0]!.id); // the book did not take it; the price recovers before a new one is needed
+    engine.expire(r.orders[0]!.id); // the book did not take it; the price recovers, but not past the exit level
     r = await at(engine, 1.01);
     expect(transitions(r)).toEqual([]);
-    expect(r.orders).toEqual([]);
+    // Still liquidating: a partial close that restores the target health 1.05 (not stuck until health falls below 1).
+    expect(r.orders).toHaveLength(1);
+    expect(r.orders[0]!.quantity).toBeLessThan(0.1);
+    engine.expire(r.orders[0]!.id);
     r = await at(engine, 1.1);
     expect(transitions(r)).toEqual(['liquidating->margin-call']);
     expect(r.marginCalls).toHaveLength(1);

@@ -163,8 +163,9 @@ describe.each(CASES)('the engine against the reference, %s', (_label, options, s
     const scenario = generateScenario(options);
     reference = new Reference(config);
     // The reference closes whole positions (the sizing policy where every liquidatable group is an emergency) and
-    // raises a margin call on each new stay below the level (a lifecycle without hysteresis or exit buffer).
-    const book = await startScenario(scenario, { scanWorkers, sizing: { emergencyHealth: 1 }, lifecycle: { marginCallHysteresis: 0, exitBuffer: 0 }, ...config });
+    // raises a margin call on each new stay below the level (a lifecycle without hysteresis or exit buffer). It
+    // models the orders only: no order is screened into a deleveraging (autoDeleverage off; tests/engine-adl does that).
+    const book = await startScenario(scenario, { scanWorkers, sizing: { emergencyHealth: 1 }, lifecycle: { marginCallHysteresis: 0, exitBuffer: 0 }, autoDeleverage: false, ...config });
     try {
       await runPath(book, scenario, { tradesPerStep: 10, tradesInFlight, onEpoch: (result, seen) => epochs.push(reference.epoch(seen, result)) });
     } finally {

@@ -89,6 +89,20 @@ describe('settling a liquidation fill', () => {
     ]);
   });
 
+  it('caps the fee at k = 0.5 of the maintenance margin the close releases, leaving the rest with the account so that health rises', () => {
+    // 1% maintenance: TMMR 50, TNC 49.9 (h = 0.998). Half the position at 49,999.95: BV = 2,500 - 49.9 x 25 / 50 = 2,475.05,
+    // fill value 2,499.9975, surplus 24.9475; k x |DMMR| = 12.5 binds below the surplus and the cap 37.4999625.
+    const small = { ...worked, quantity: 0.05, price: 49_999.95, maintenanceReleased: 25, equity: 49.9, totalMaintenance: 50 };
+    const s = settleLiquidationFill(small, DEFAULT_FEE_POLICY, 0n, money);
+    expect(s.surplus).toBeCloseTo(24.9475, 9);
+    expect(s.fee).toBe(12_500_000n);
+    // Health after: (49.9 - 0.0025 - 12.5) / 25 = 1.49590 > 0.998; a fee of the whole surplus would leave it at 0.998.
+    const after = (49.9 - 0.05 * 0.05 - money.toQuote(s.fee)) / 25;
+    expect(after).toBeGreaterThan(49.9 / 50);
+    const whole = settleLiquidationFill(small, { ...DEFAULT_FEE_POLICY, maxMaintenanceShare: Infinity, maxFeeFraction: 1 }, 0n, money);
+    expect((49.9 - 0.05 * 0.05 - money.toQuote(whole.fee)) / 25).toBeCloseTo(49.9 / 50, 6);
+  });
+
   it('charges the whole surplus when it is below the cap, so the fee never takes the account past bankruptcy', () => {
     // TNC 5 of TMMR 500: surplus = -0.1 + 5 = 4.9 < cap 74.9985.
     const s = settleLiquidationFill({ ...worked, equity: 5 }, DEFAULT_FEE_POLICY, 0n, money);
@@ -158,7 +172,7 @@ describe('settling a liquidation fill', () => {
             const oraclePrice = f.entryPrice * (1 + f.move);
             const size = (f.long ? 1 : -1) * f.size;
             const quantity = Math.max(Math.abs(size) * f.portion, 1e-9);
-            const policy = { maxFeeFraction: 0.015, fund: s.pooled ? ('pooled' as const) : ('per-market' as const) };
+            const policy = { maxFeeFraction: 0.015, maxMaintenanceShare: 0.5, fund: s.pooled ? ('pooled' as const) : ('per-market' as const) };
             const input: LiquidationFill = {
               account: f.account,
               market: f.market,
@@ -175,10 +189,11 @@ describe('settling a liquidation fill', () => {
             const fund = fundEntry(policy, f.market);
             const before = l.balance(fund);
             const r = settleLiquidationFill(input, policy, before, money);
-            // The fee is bounded by the surplus and by the cap; the cover by what the fund holds.
+            // The fee is bounded by the surplus, by k x the released maintenance and by the cap; the cover by what the fund holds.
             expect(r.fee).toBeGreaterThanOrEqual(0n);
             if (r.fee > 0n) {
               expect(money.toQuote(r.fee)).toBeLessThanOrEqual(r.surplus);
+              expect(money.toQuote(r.fee)).toBeLessThanOrEqual(0.5 * input.maintenanceReleased + 1e-9);
               expect(money.toQuote(r.fee)).toBeLessThanOrEqual(0.015 * input.quantity * input.price + 1e-9);
             }
             expect(r.insuranceCover).toBeLessThanOrEqual(before > 0n ? before : 0n);

@@ -163,6 +163,8 @@ export class Clearing {
   private readonly g = emptyGroup();
   /** Per fund: (event time, balance) samples within the drawdown window that may still be its peak, oldest first. */
   private readonly fundHistory = new Map<EntryId, { time: number; atoms: Atoms }[]>();
+  /** During `screen`: the positions (`account/market`) the epoch's orders liquidate. */
+  private readonly screening = new Set<string>();
 
   constructor(
     private readonly t: Tables,
@@ -201,6 +203,8 @@ export class Clearing {
     const kept: LiquidationOrder[] = [];
     const w = this.writer;
     const adl = this.config.deficitPolicy === 'adl' && this.config.autoDeleverage;
+    // Every position this epoch orders is being liquidated: none of them is an ADL counterparty of another.
+    for (const o of orders) this.screening.add(`${o.account}/${o.market}`);
     for (const o of orders) {
       const a = w.accountIndexOf(o.account);
       const slot = w.findSlot(a, w.marketIndexOf(o.market));
@@ -216,6 +220,7 @@ export class Clearing {
       this.orders.add(o, s !== undefined && s.insuranceCover > 0n ? { fund: fundEntry(this.config.fees, o.market), atoms: s.insuranceCover } : undefined);
       kept.push(o);
     }
+    this.screening.clear();
     return kept;
   }
 
@@ -296,8 +301,9 @@ export class Clearing {
   }
 
   /**
-   * The ADL queue of a market against a bankrupt position on `bankruptSide`: every live position on the other
-   * side, ranked (DOMAIN.md section 4; src/domain/adl.ts), 1 first. `except` leaves out the bankrupt account.
+   * The ADL queue of a market against a bankrupt position on `bankruptSide`: every live position on the other side
+   * whose group has positive equity and which has no liquidation order open, ranked (DOMAIN.md section 4;
+   * src/domain/adl.ts), 1 first. `except` leaves out the bankrupt account.
    */
   adlQueue(market: number, bankruptSide: Side, except?: number): AdlQueueEntry[] {
     const t = this.t;
@@ -310,7 +316,8 @@ export class Clearing {
       if ((p.flags[slot]! & PositionFlag.Live) === 0 || p.size[slot] === 0) continue;
       const a = p.account[slot]!;
       const account = t.accounts.id[a]!;
-      if (account === except) continue;
+      // The bankrupt account itself, and positions with a liquidation order open (being closed already), are no counterparties.
+      if (account === except || this.orders.hasPosition(account, market) || this.screening.has(`${account}/${market}`)) continue;
       const equity = this.groupOf(a, slot).equity;
       candidates.push({ account, market, size: p.size[slot]!, entryPrice: p.entryPrice[slot]!, markPrice: mark, equity });
     }

@@ -35,6 +35,8 @@ export class OpenOrders {
   private readonly open = new Map<string, { order: LiquidationOrder; remaining: number; reserve?: FundReserve }>();
   /** Per fund: the sum of the open orders' reserves, for the remaining part of each order. */
   private readonly reservedBy = new Map<EntryId, Atoms>();
+  /** Open orders per position, keyed `account/market`: a position being liquidated is no ADL counterparty. */
+  private readonly perPosition = new Map<string, number>();
 
   constructor(private readonly max: number) {}
 
@@ -49,7 +51,9 @@ export class OpenOrders {
   importState(s: OpenOrdersState): void {
     this.open.clear();
     this.reservedBy.clear();
+    this.perPosition.clear();
     for (const [id, o] of s) {
+      this.count(o.order, 1);
       this.open.set(id, o.reserve === undefined ? { order: o.order, remaining: o.remaining } : { order: o.order, remaining: o.remaining, reserve: o.reserve });
       this.hold(o.reserve, 1n);
     }
@@ -65,8 +69,23 @@ export class OpenOrders {
     this.reservedBy.set(r.fund, this.reserved(r.fund) + sign * r.atoms);
   }
 
+  /** Whether an order for `account`'s position in `market` is open. */
+  hasPosition(account: number, market: number): boolean {
+    return this.perPosition.has(`${account}/${market}`);
+  }
+
+  private count(o: LiquidationOrder, by: 1 | -1): void {
+    const key = `${o.account}/${o.market}`;
+    const n = (this.perPosition.get(key) ?? 0) + by;
+    if (n > 0) this.perPosition.set(key, n);
+    else this.perPosition.delete(key);
+  }
+
   private drop(id: string): void {
-    this.hold(this.open.get(id)?.reserve, -1n);
+    const open = this.open.get(id);
+    if (open === undefined) return;
+    this.hold(open.reserve, -1n);
+    this.count(open.order, -1);
     this.open.delete(id);
   }
 
@@ -78,6 +97,7 @@ export class OpenOrders {
   add(order: LiquidationOrder, reserve?: FundReserve): void {
     this.open.set(order.id, reserve === undefined ? { order, remaining: order.quantity } : { order, remaining: order.quantity, reserve });
     this.hold(reserve, 1n);
+    this.count(order, 1);
     if (this.open.size > this.max) this.drop(this.open.keys().next().value!);
   }
 

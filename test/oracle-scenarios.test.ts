@@ -48,6 +48,8 @@ async function world(config: EngineConfig = {}, market = oracleMarket()): Promis
   engine.upsertPosition({ account: 10, market: MARKET, size: 1, entryPrice: 100 });
   engine.addAccount(11, 15);
   engine.upsertPosition({ account: 11, market: MARKET, size: -1, entryPrice: 100 });
+  // A fund that pays any order's shortfall at its limit, so orders are emitted rather than deleveraged.
+  engine.depositInsurance(MARKET, 1_000);
   await engine.step();
   return { engine, sources: new Sources(engine), statuses, orders };
 }

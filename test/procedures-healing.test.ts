@@ -72,10 +72,18 @@ function singlePosition(h: number, mmf: number, notionalValue: number, mark: num
 /** a = BA * SMMR * (1 - h): the fillable price's concession per quote of maintenance margin (DOMAIN.md section 2). */
 const concession = (h: number): number => BA * SMMR * (1 - h);
 
+/**
+ * A number uniform in [min, max] on a grid of 2^30 steps (fc.double picks uniformly among representable doubles,
+ * which crowds ranges that span several binades towards their lower end).
+ */
+const uniform = (min: number, max: number): fc.Arbitrary<number> => fc.integer({ min: 0, max: 2 ** 30 }).map((i) => min + ((max - min) * i) / 2 ** 30);
+/** A share of a position in (0, 1): uniform, or crowded towards tiny shares. */
+const shareArb = fc.oneof(uniform(1e-6, 1 - 1e-6), fc.double({ min: 1e-6, max: 1 - 1e-6, noNaN: true }));
+
 /** Inputs of the healing property: health above the emergency level and below 1; k * mmf under the fee cap. */
-const healthArb = fc.double({ min: EMERGENCY + 1e-6, max: 1 - 1e-6, noNaN: true });
-const mmfArb = fc.double({ min: 0.005, max: 0.029, noNaN: true });
-const markArb = fc.double({ min: 1, max: 60_000, noNaN: true });
+const healthArb = uniform(EMERGENCY + 1e-6, 1 - 1e-6);
+const mmfArb = uniform(0.005, 0.029);
+const markArb = uniform(1, 60_000);
 const sideArb = fc.constantFrom<1 | -1>(1, -1);
 
 describe('the healing fee rule (DOMAIN.md section 2)', () => {
@@ -95,7 +103,7 @@ describe('the healing fee rule (DOMAIN.md section 2)', () => {
 
   it('moves health from h to (h - phi (a + k)) / (1 - phi) when a share phi closes at the fillable price, which is above h', () => {
     fc.assert(
-      fc.property(healthArb, fc.double({ min: 1e-6, max: 1 - 1e-6, noNaN: true }), mmfArb, fc.double({ min: 1_000, max: 500_000, noNaN: true }), markArb, sideArb, (h, phi, mmf, value, mark, side) => {
+      fc.property(healthArb, shareArb, mmfArb, uniform(1_000, 500_000), markArb, sideArb, (h, phi, mmf, value, mark, side) => {
         const input = singlePosition(h, mmf, value, mark, side);
         const after = stateAfterClose(input, phi * Math.abs(input.size));
         const a = concession(h);
@@ -109,7 +117,7 @@ describe('the healing fee rule (DOMAIN.md section 2)', () => {
 
   it('closes the share (H - h) / (H - a - k) of the position to reach the target H when no floor or cap applies', () => {
     fc.assert(
-      fc.property(healthArb, mmfArb, fc.double({ min: 5_000, max: 90_000, noNaN: true }), markArb, sideArb, (h, mmf, value, mark, side) => {
+      fc.property(healthArb, mmfArb, uniform(5_000, 90_000), markArb, sideArb, (h, mmf, value, mark, side) => {
         const share = (TARGET - h) / (TARGET - concession(h) - K);
         // Outside these the min-order floor (close < 1,000) or the min-notional floor (remainder < 1,000) applies.
         fc.pre(share * value > DEFAULT_SIZING_POLICY.minOrderNotional * 1.001);
@@ -129,12 +137,12 @@ describe('the healing fee rule (DOMAIN.md section 2)', () => {
   it('raises health on every partial close above the emergency level under any accepted BA, SMMR and emergency level, with the resolved k', () => {
     fc.assert(
       fc.property(
-        fc.double({ min: 1, max: 3, noNaN: true }),
-        fc.double({ min: 0, max: 1.5, noNaN: true }),
-        fc.double({ min: 0.5, max: 0.95, noNaN: true }),
-        fc.double({ min: 1e-6, max: 1 - 1e-6, noNaN: true }),
-        fc.double({ min: 1e-6, max: 1 - 1e-6, noNaN: true }),
-        fc.double({ min: 0.005, max: 0.15, noNaN: true }),
+        uniform(1, 3),
+        uniform(0, 1.5),
+        uniform(0.5, 0.95),
+        uniform(1e-6, 1 - 1e-6),
+        shareArb,
+        uniform(0.005, 0.15),
         sideArb,
         (ba, smmr, emergency, at, phi, mmf, side) => {
           const given = { scanWorkers: 0, bankruptcyAdjustment: ba, spreadToMaintenanceMarginRatio: smmr, sizing: { emergencyHealth: emergency } };
@@ -173,7 +181,7 @@ describe('the healing fee rule (DOMAIN.md section 2)', () => {
     // Through the engine: the order's quantity is the formula's share, and the ledger's settlement (fee rounded down
     // to atoms) lands on the target health.
     const samples = fc.sample(
-      fc.record({ h: fc.double({ min: 0.7, max: 0.95, noNaN: true }), mmf: mmfArb, value: fc.double({ min: 20_000, max: 90_000, noNaN: true }), side: sideArb }),
+      fc.record({ h: uniform(0.7, 0.95), mmf: mmfArb, value: uniform(20_000, 90_000), side: sideArb }),
       { seed: 99, numRuns: 8 },
     );
     for (const { h, mmf, value, side } of samples) {
@@ -337,11 +345,11 @@ interface GroupSpec {
 
 const groupArb: fc.Arbitrary<GroupSpec> = fc.integer({ min: 2, max: 4 }).chain((markets) =>
   fc.record({
-    fractions: fc.array(fc.double({ min: 0.01, max: 0.15, noNaN: true }), { minLength: markets, maxLength: markets }),
+    fractions: fc.array(uniform(0.01, 0.15), { minLength: markets, maxLength: markets }),
     accounts: fc.array(
       fc.record({
-        health: fc.double({ min: 0.7, max: 0.999, noNaN: true }),
-        positions: fc.array(fc.record({ value: fc.double({ min: 200, max: 80_000, noNaN: true }), side: sideArb }), { minLength: markets, maxLength: markets }),
+        health: uniform(0.7, 0.999),
+        positions: fc.array(fc.record({ value: uniform(200, 80_000), side: sideArb }), { minLength: markets, maxLength: markets }),
       }),
       { minLength: 1, maxLength: 3 },
     ),

@@ -73,7 +73,7 @@ export interface SocializedLoss {
   /** The account whose deficit was covered. */
   readonly account: number;
   readonly market: number;
-  /** Quote units covered (all of the deficit when anyone holds the opposite side). */
+  /** Quote units covered: all of the deficit, unless the payers' equity could not hold it. */
   readonly amount: number;
   readonly shares: { readonly account: number; readonly amount: number }[];
 }
@@ -214,6 +214,7 @@ export class Clearing {
           const d = this.deleverageAt(a, slot, sequence, o.quantity, o.id);
           // Nothing to deleverage by the time it landed: a new position state, so the executor plans it afresh.
           if (d === undefined) this.restamp(slot, sequence);
+          else this.reportIfBankruptAndFlat(a, slot, sequence, 'no-counterparty');
         });
         continue;
       }
@@ -338,7 +339,7 @@ export class Clearing {
     }
     return w.sequenced((sequence) => {
       if (this.t.markets.liquidationMode[this.t.positions.market[slot]!] === LiquidationMode.Halt) return; // halted since
-      this.deleverageAt(a, slot, sequence);
+      if (this.deleverageAt(a, slot, sequence) !== undefined) this.reportIfBankruptAndFlat(a, slot, sequence, 'no-counterparty');
     });
   }
 
@@ -349,23 +350,16 @@ export class Clearing {
    * absorbed (no counterparty, the kill switch's halt, autoDeleverage off) is reported, never left silent.
    */
   private resolveDeficit(a: number, slot: number, side: number, deficit: Atoms, sequence: number): void {
-    const t = this.t;
-    const m = t.positions.market[slot]!;
-    const account = t.accounts.id[a]!;
-    const market = t.markets.id[m]!;
-    const unresolved = (atoms: Atoms, reason: UnresolvedReason): void => {
-      if (atoms > 0n) this.events.unresolved({ sequence, account, market, amount: this.money.toQuote(atoms), reason });
-    };
-    if (t.markets.liquidationMode[m] === LiquidationMode.Halt) return unresolved(deficit, 'halted');
+    const halted = this.t.markets.liquidationMode[this.t.positions.market[slot]!] === LiquidationMode.Halt;
+    if (halted) return this.reportIfBankruptAndFlat(a, slot, sequence, 'halted');
     if (this.config.deficitPolicy === 'socialized') {
       const l = this.socialize(a, slot, side, deficit, sequence);
-      if (l === undefined) return unresolved(deficit, 'no-counterparty');
-      return this.events.socialized(l);
+      if (l !== undefined) this.events.socialized(l);
+      return this.reportIfBankruptAndFlat(a, slot, sequence, 'no-counterparty');
     }
-    if (!this.config.autoDeleverage) return unresolved(deficit, 'auto-deleverage-off');
-    const left = this.groupSlots(a, slot);
-    for (const s of left) this.deleverageAt(a, s, sequence);
-    if (left.length === 0) this.reportIfBankruptAndFlat(a, slot, sequence);
+    if (!this.config.autoDeleverage) return this.reportIfBankruptAndFlat(a, slot, sequence, 'auto-deleverage-off');
+    for (const s of this.groupSlots(a, slot)) this.deleverageAt(a, s, sequence);
+    this.reportIfBankruptAndFlat(a, slot, sequence, 'no-counterparty');
   }
 
   /** The live positions of `slot`'s margin group that are not flat: the slot itself if isolated, else the account's cross positions. */
@@ -383,15 +377,19 @@ export class Clearing {
     return isolated ? isolatedGroup(this.t, slot, this.g) : crossGroup(this.t, a, this.g);
   }
 
-  /** A flat group left with a negative balance: what no counterparty took, reported with its amount. */
-  private reportIfBankruptAndFlat(a: number, slot: number, sequence: number): void {
+  /**
+   * A group left flat with a negative balance: what the policy could not place, reported once, with its amount, when
+   * it is final (the group has nothing left to close). While positions remain, the shortfall is still in play: the
+   * next fill's bankruptcy value carries it, and deleveraging at the bankruptcy value absorbs it.
+   */
+  private reportIfBankruptAndFlat(a: number, slot: number, sequence: number, reason: UnresolvedReason): void {
     if (this.groupSlots(a, slot).length > 0) return;
     const t = this.t;
     const isolated = (t.positions.flags[slot]! & PositionFlag.Isolated) !== 0;
     const account = t.accounts.id[a]!;
     const market = t.markets.id[t.positions.market[slot]!]!;
     const balance = this.ledger.balance(collateralEntry({ account, market, isolated }));
-    if (balance < 0n) this.events.unresolved({ sequence, account, market, amount: this.money.toQuote(-balance), reason: 'no-counterparty' });
+    if (balance < 0n) this.events.unresolved({ sequence, account, market, amount: this.money.toQuote(-balance), reason });
   }
 
   /** Gives a position a new state (input `sequence`) without changing it, so the executor re-evaluates it. */
@@ -423,7 +421,17 @@ export class Clearing {
     const account = t.accounts.id[a]!;
     const market = t.markets.id[m]!;
     const side: Side = size > 0 ? 1 : -1;
-    const result = adlMatches({ size: side * q, bankruptcyPrice: price }, this.adlQueue(market, side, account));
+    // A counterparty gives at most what keeps its own equity >= 0: closing at a price worse for it than the mark
+    // costs it (price - mark) per unit against a bankrupt long, (mark - price) against a short. No solvent account is
+    // made bankrupt by another's deficit; what the queue cannot take stays with the bankrupt position.
+    const loss = side * (price - mark);
+    const queue = this.adlQueue(market, side, account).map((e) => {
+      if (!(loss > 0)) return e;
+      const cslot = this.writer.findSlot(this.writer.accountIndexOf(e.account), m)!;
+      const room = Math.max(0, this.groupOf(p.account[cslot]!, cslot).equity - this.money.toQuote(1n)) / loss;
+      return { account: e.account, size: Math.sign(e.size) * Math.min(Math.abs(e.size), room) };
+    });
+    const result = adlMatches({ size: side * q, bankruptcyPrice: price }, queue);
     const counterparties = result.matches.map((match) => {
       const ca = this.writer.accountIndexOf(match.account);
       const cslot = this.writer.findSlot(ca, m)!;
@@ -435,7 +443,6 @@ export class Clearing {
     const absorbed = side * result.matched * (price - mark);
     const d: Deleveraging = { sequence, account, market, orderId, bankruptcyPrice: price, markPrice: mark, absorbed, matched: result.matched, remainder: result.remainder, realizedPnl, counterparties };
     this.events.deleveraged(d);
-    this.reportIfBankruptAndFlat(a, slot, sequence);
     return d;
   }
 
@@ -450,19 +457,24 @@ export class Clearing {
     const m = p.market[slot]!;
     const account = t.accounts.id[a]!;
     const market = t.markets.id[m]!;
-    const payers: { slot: number; a: number; account: number; weight: bigint }[] = [];
+    const payers: { slot: number; a: number; account: number; weight: bigint; equity: Atoms }[] = [];
     const start = t.markets.positionStart[m]!;
     for (let s = start; s < start + t.markets.positionCount[m]!; s++) {
       if ((p.flags[s]! & PositionFlag.Live) === 0 || side === 0 || Math.sign(p.size[s]!) !== -side || p.account[s] === a) continue;
-      if (!(this.groupOf(p.account[s]!, s).equity > 0)) continue; // a bankrupt account does not pay another's loss
+      const equity = this.money.floor(this.groupOf(p.account[s]!, s).equity);
+      if (equity <= 0n) continue; // a bankrupt account does not pay another's loss
       // Weights in integer millionths of a base unit: deterministic, and the shares below are exact integers.
-      payers.push({ slot: s, a: p.account[s]!, account: t.accounts.id[p.account[s]!]!, weight: BigInt(Math.max(1, Math.round(Math.abs(p.size[s]!) * 1e6))) });
+      payers.push({ slot: s, a: p.account[s]!, account: t.accounts.id[p.account[s]!]!, weight: BigInt(Math.max(1, Math.round(Math.abs(p.size[s]!) * 1e6))), equity });
     }
     if (payers.length === 0 || deficit <= 0n) return undefined;
     payers.sort((x, y) => (x.weight > y.weight ? -1 : x.weight < y.weight ? 1 : x.account - y.account));
     const total = payers.reduce((sum, x) => sum + x.weight, 0n);
     const amounts = payers.map((x) => (deficit * x.weight) / total);
     amounts[0]! += deficit - amounts.reduce((sum, x) => sum + x, 0n);
+    // Nobody pays more than its own equity: what the caps leave unpaid stays with the bankrupt group.
+    payers.forEach((x, i) => (amounts[i] = min(amounts[i]!, x.equity)));
+    const paid = amounts.reduce((sum, x) => sum + x, 0n);
+    if (paid <= 0n) return undefined;
     const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
     const to = collateralEntry({ account, market, isolated });
     const transfers = payers.flatMap((x, i) => {
@@ -475,7 +487,7 @@ export class Clearing {
       sequence,
       account,
       market,
-      amount: this.money.toQuote(deficit),
+      amount: this.money.toQuote(paid),
       shares: payers.map((x, i) => ({ account: x.account, amount: this.money.toQuote(amounts[i]!) })),
     };
   }

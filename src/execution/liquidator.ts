@@ -153,6 +153,8 @@ export class Liquidator {
   private readonly cooldown = new Map<number, number>();
   /** Groups that got an order in their current liquidation: the kill switch's no-new level lets them continue. */
   private readonly ordered = new Set<number>();
+  /** Within one step: per account, whether the clearing backstopped or deleveraged it since the last step. */
+  private readonly clearingNews = new Map<number, { backstopped: boolean; deleveraged: boolean }>();
 
   constructor(
     private readonly t: Tables,
@@ -186,6 +188,7 @@ export class Liquidator {
     const count = candidateCount(t);
     const overflowed = count > t.candidates.ref.length;
     const groups = overflowed ? this.allGroups() : Array.from(t.candidates.ref.subarray(0, count));
+    this.clearingNews.clear();
     groups.sort((x, y) => x - y);
     this.now = 0;
     for (const time of t.markets.eventTimeUs) if (time > this.now) this.now = time;
@@ -433,11 +436,17 @@ export class Liquidator {
   private observe(ref: number, account: number, isolated: boolean, g: GroupMargin, flat: boolean, out: PlannedChange[]): PlannedChange | undefined {
     const from = this.states.get(ref) ?? 'healthy';
     // The insurance fund's cover and deleveraging happen on the main thread (clearing), which counts them per account.
-    const a = this.t.accounts;
-    const seen = this.seenClearing.get(account) ?? { backstops: 0, deleverages: 0 };
-    const backstopped = a.backstops[account]! > seen.backstops;
-    const deleveraged = a.deleverages[account]! > seen.deleverages;
-    if (backstopped || deleveraged) this.seenClearing.set(account, { backstops: a.backstops[account]!, deleverages: a.deleverages[account]! });
+    // Read once per account per step, so every group of the account observed in this step sees the same news,
+    // whichever groups are candidates and in whatever order (the overflow re-check visits them all).
+    let news = this.clearingNews.get(account);
+    if (news === undefined) {
+      const a = this.t.accounts;
+      const seen = this.seenClearing.get(account) ?? { backstops: 0, deleverages: 0 };
+      news = { backstopped: a.backstops[account]! > seen.backstops, deleveraged: a.deleverages[account]! > seen.deleverages };
+      if (news.backstopped || news.deleveraged) this.seenClearing.set(account, { backstops: a.backstops[account]!, deleverages: a.deleverages[account]! });
+      this.clearingNews.set(account, news);
+    }
+    const { backstopped, deleveraged } = news;
     const to = nextState(from, { health: health(g.equity, g.maintenance), flat, backstopped, deleveraged }, this.lifecycle);
     if (to === null) return undefined;
     this.setState(ref, to);

@@ -104,8 +104,24 @@ describe('the kill switch', () => {
     await engine.step();
     expect(fills[0]!).toMatchObject({ insuranceCover: 15, deficit: 4 });
     expect(deleveraged).toEqual([]);
-    // Not silent: the halt leaves the deficit with the account, and says so.
-    expect(unresolved).toEqual([{ sequence: fills[0]!.sequence, account: 2, market: 0, amount: 4, reason: 'halted' }]);
+    expect(unresolved).toEqual([]); // half the position is left: the shortfall is still in play
+    expect(engine.account(2).positions[0]!.size).toBe(0.5);
+    // The rest at 50 too: flat at 12 - 25 + 15 - 25 = -23. Not silent: the halt leaves it with the account, and says so.
+    engine.fill({ orderId: order.id, account: 2, market: 0, quantity: 0.5, price: 50, eventTimeUs: 2 });
+    expect(deleveraged).toEqual([]);
+    expect(unresolved).toEqual([{ sequence: fills[1]!.sequence, account: 2, market: 0, amount: 23, reason: 'halted' }]);
+    expect(engine.ledger.total()).toBe(0n);
+  });
+
+  it('halts: a partial fill leaves the rest of the position alone', async () => {
+    const { engine, orders } = await world();
+    engine.depositInsurance(0, 15);
+    engine.pushPrice(0, 80);
+    await engine.step();
+    const order = orders.find((o) => o.account === 2)!;
+    engine.setKillSwitch('halt', 0, 'operator');
+    engine.fill({ orderId: order.id, account: 2, market: 0, quantity: 0.5, price: 50, eventTimeUs: 1 });
+    await engine.step();
     expect(engine.account(2).positions[0]!.size).toBe(0.5);
     expect(engine.ledger.total()).toBe(0n);
   });

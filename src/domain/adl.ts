@@ -138,6 +138,10 @@ function finiteAt(x: number, code: ErrorCode, field: string, positive: boolean):
   }
 }
 
+function finite(x: number): number {
+  return Math.max(-Number.MAX_VALUE, Math.min(Number.MAX_VALUE, x));
+}
+
 function sideAt(side: number, field: string): Side {
   if (side !== 1 && side !== -1) throw new UnwindError(ErrorCode.InvalidSize, `expected 1 (long) or -1 (short), got ${String(side)}`, field);
   return side;
@@ -187,11 +191,14 @@ export function adlQueue(candidates: readonly AdlCandidate[], bankruptSide: Side
     if (Math.sign(c.size) !== -side || !(c.equity > 0)) return;
     const notional = Math.abs(c.size) * c.markPrice;
     const pnl = pnlPercent(c.size, c.markPrice, c.entryPrice);
-    const leverage = leverageOf(notional, c.equity);
-    const rank =
+    // Published numbers are finite: an equity so small that notional / equity overflows saturates at MAX_VALUE.
+    const exact = leverageOf(notional, c.equity);
+    const leverage = finite(exact);
+    const rank = finite(
       policy === 'hyperliquid'
         ? adlRankHyperliquid(c.markPrice, c.entryPrice, notional, c.equity, c.size > 0 ? 1 : -1)
-        : leveragedPnlRank(pnl, leverage);
+        : leveragedPnlRank(pnl, exact),
+    );
     entries.push({ queuePosition: 0, account: c.account, market: c.market, size: c.size, rank, pnlPercent: pnl, effectiveLeverage: leverage });
   });
   entries.sort(compareEntries);

@@ -17,7 +17,7 @@
  */
 import { LiquidationMode } from './market-mode.js';
 import { refill } from '../journal/state.js';
-import { adlMatches, adlQueue, type AdlCandidate, type AdlQueueEntry, type Side } from '../domain/adl.js';
+import { adlQueue, type AdlCandidate, type AdlQueueEntry, type Side } from '../domain/adl.js';
 import { deleveragePrice } from '../domain/liquidation.js';
 import { maintenanceMargin } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
@@ -26,7 +26,8 @@ import { max, min, Money, type Atoms } from '../ledger/money.js';
 import { collateralEntry, fundEntry, settleLiquidationFill, type FeePolicy, type Settlement } from '../ledger/settle.js';
 import { scheduleOf } from '../risk/account-report.js';
 import { crossGroup, emptyGroup, isLiveCross, isolatedGroup, positionMaintenance, type GroupMargin } from '../scan/group.js';
-import { NONE, PositionFlag, type Tables } from '../tables/layout.js';
+import { isolatedRef, NONE, PositionFlag, type Tables } from '../tables/layout.js';
+import { AdlBook, type BookSource } from './adl-book.js';
 import { requirePrice, requireTime } from '../tables/validate.js';
 import type { TableWriter } from '../tables/writer.js';
 import { OpenOrders, type OpenOrdersState, type OrderFill } from './open-orders.js';
@@ -163,8 +164,14 @@ export class Clearing {
   private readonly g = emptyGroup();
   /** Per fund: (event time, balance) samples within the drawdown window that may still be its peak, oldest first. */
   private readonly fundHistory = new Map<EntryId, { time: number; atoms: Atoms }[]>();
-  /** During `screen`: the positions (`account/market`) the epoch's orders liquidate. */
-  private readonly screening = new Set<string>();
+  /** During `screen`: the position slots the epoch's orders liquidate, and the book its deleveragings share. */
+  private readonly screening = new Set<number>();
+  private screenBook: AdlBook | undefined;
+  /** The book's view of the tables: candidates of a queue, a group's equity. */
+  private readonly bookSource: BookSource = {
+    candidates: (m, side) => this.candidatesOf(m, side),
+    equityOf: (group, slot) => this.groupOf(this.t.positions.account[slot]!, slot).equity,
+  };
 
   constructor(
     private readonly t: Tables,
@@ -203,15 +210,22 @@ export class Clearing {
     const kept: LiquidationOrder[] = [];
     const w = this.writer;
     const adl = this.config.deficitPolicy === 'adl' && this.config.autoDeleverage;
-    // Every position this epoch orders is being liquidated: none of them is an ADL counterparty of another.
-    for (const o of orders) this.screening.add(`${o.account}/${o.market}`);
-    for (const o of orders) {
+    const located = orders.map((o) => {
       const a = w.accountIndexOf(o.account);
-      const slot = w.findSlot(a, w.marketIndexOf(o.market));
+      const m = w.marketIndexOf(o.market);
+      return { a, m, slot: w.findSlot(a, m) };
+    });
+    // Every position this epoch orders is being liquidated: none of them is an ADL counterparty of another.
+    for (const { slot } of located) if (slot !== undefined) this.screening.add(slot);
+    const book = new AdlBook(this.bookSource, this.money.toQuote(1n));
+    this.screenBook = book;
+    for (const [i, o] of orders.entries()) {
+      const { a, m, slot } = located[i]!;
       const s = slot === undefined ? undefined : this.settlementOf(a, slot, o.quantity, o.limitPrice, true).settlement;
-      if (adl && slot !== undefined && s !== undefined && s.deficit > 0n && this.adlQueue(o.market, o.side === 'sell' ? 1 : -1, o.account).length > 0) {
+      if (adl && slot !== undefined && s !== undefined && s.deficit > 0n && book.hasCounterparty(m, o.side === 'sell' ? 1 : -1)) {
         w.sequenced((sequence) => {
-          const d = this.deleverageAt(a, slot, sequence, o.quantity, o.id);
+          // Landing now (nothing staged): this screening's book; landing later, behind staged inputs: a fresh one.
+          const d = this.deleverageAt(a, slot, sequence, o.quantity, o.id, this.screenBook);
           // Nothing to deleverage by the time it landed: a new position state, so the executor plans it afresh.
           if (d === undefined) this.restamp(slot, sequence);
           else this.reportIfBankruptAndFlat(a, slot, sequence, 'no-counterparty');
@@ -222,6 +236,7 @@ export class Clearing {
       kept.push(o);
     }
     this.screening.clear();
+    this.screenBook = undefined;
     return kept;
   }
 
@@ -306,24 +321,43 @@ export class Clearing {
    * whose group has positive equity and which has no liquidation order open, ranked (DOMAIN.md section 4;
    * src/domain/adl.ts), 1 first. `except` leaves out the bankrupt account.
    */
-  adlQueue(market: number, bankruptSide: Side, except?: number): AdlQueueEntry[] {
-    const t = this.t;
+  adlQueue(market: number, bankruptSide: Side): AdlQueueEntry[] {
     const m = this.writer.marketIndexOf(market);
+    return adlQueue(
+      this.candidatesOf(m, bankruptSide).map((c) => c.candidate),
+      bankruptSide,
+      { market },
+    );
+  }
+
+  /**
+   * The positions of market row `m` that may absorb a bankrupt position on `bankruptSide`: live, on the other side,
+   * not themselves being liquidated (an order open, or ordered this epoch), with their group's equity (the queue
+   * keeps those with positive equity).
+   */
+  private candidatesOf(m: number, bankruptSide: Side): { candidate: AdlCandidate; a: number; slot: number; group: number }[] {
+    const t = this.t;
     const p = t.positions;
+    const market = t.markets.id[m]!;
     const mark = t.markets.markPrice[m]!;
-    const candidates: AdlCandidate[] = [];
+    const out: { candidate: AdlCandidate; a: number; slot: number; group: number }[] = [];
     const start = t.markets.positionStart[m]!;
     for (let slot = start; slot < start + t.markets.positionCount[m]!; slot++) {
-      if ((p.flags[slot]! & PositionFlag.Live) === 0 || p.size[slot] === 0) continue;
+      if ((p.flags[slot]! & PositionFlag.Live) === 0 || Math.sign(p.size[slot]!) !== -bankruptSide) continue;
       const a = p.account[slot]!;
       const account = t.accounts.id[a]!;
-      // The bankrupt account itself, and positions with a liquidation order open (being closed already), are no counterparties.
-      if (account === except || this.orders.hasPosition(account, market) || this.screening.has(`${account}/${market}`)) continue;
+      if (this.screening.has(slot) || this.orders.hasPosition(account, market)) continue;
       const equity = this.groupOf(a, slot).equity;
-      candidates.push({ account, market, size: p.size[slot]!, entryPrice: p.entryPrice[slot]!, markPrice: mark, equity });
+      out.push({ candidate: { account, market, size: p.size[slot]!, entryPrice: p.entryPrice[slot]!, markPrice: mark, equity }, a, slot, group: this.groupKey(a, slot) });
     }
-    return adlQueue(candidates, bankruptSide, { market });
+    return out;
   }
+
+  /** A margin group's key: the account row for a cross position, the slot's isolated ref for an isolated one. */
+  private groupKey(a: number, slot: number): number {
+    return (this.t.positions.flags[slot]! & PositionFlag.Isolated) !== 0 ? isolatedRef(slot) : a;
+  }
+
 
   /**
    * Closes a liquidatable account's position in `market` against the ADL queue at its bankruptcy price: each
@@ -358,7 +392,8 @@ export class Clearing {
       return this.reportIfBankruptAndFlat(a, slot, sequence, 'no-counterparty');
     }
     if (!this.config.autoDeleverage) return this.reportIfBankruptAndFlat(a, slot, sequence, 'auto-deleverage-off');
-    for (const s of this.groupSlots(a, slot)) this.deleverageAt(a, s, sequence);
+    const book = new AdlBook(this.bookSource, this.money.toQuote(1n));
+    for (const s of this.groupSlots(a, slot)) this.deleverageAt(a, s, sequence, undefined, null, book);
     this.reportIfBankruptAndFlat(a, slot, sequence, 'no-counterparty');
   }
 
@@ -405,7 +440,7 @@ export class Clearing {
    * both sides settles against the market's clearing entry. Emits the Deleveraging, then reports what a group left
    * flat still owes. Nothing happens (undefined) above maintenance, without a positive price, or in a halted market.
    */
-  private deleverageAt(a: number, slot: number, sequence: number, quantity?: number, orderId: string | null = null): Deleveraging | undefined {
+  private deleverageAt(a: number, slot: number, sequence: number, quantity?: number, orderId: string | null = null, book?: AdlBook): Deleveraging | undefined {
     const t = this.t;
     const p = t.positions;
     const size = p.size[slot]!;
@@ -421,24 +456,16 @@ export class Clearing {
     const account = t.accounts.id[a]!;
     const market = t.markets.id[m]!;
     const side: Side = size > 0 ? 1 : -1;
-    // A counterparty gives at most what keeps its own equity >= 0: closing at a price worse for it than the mark
-    // costs it (price - mark) per unit against a bankrupt long, (mark - price) against a short. No solvent account is
-    // made bankrupt by another's deficit; what the queue cannot take stays with the bankrupt position.
-    const loss = side * (price - mark);
-    const queue = this.adlQueue(market, side, account).map((e) => {
-      if (!(loss > 0)) return e;
-      const cslot = this.writer.findSlot(this.writer.accountIndexOf(e.account), m)!;
-      const room = Math.max(0, this.groupOf(p.account[cslot]!, cslot).equity - this.money.toQuote(1n)) / loss;
-      return { account: e.account, size: Math.sign(e.size) * Math.min(Math.abs(e.size), room) };
-    });
-    const result = adlMatches({ size: side * q, bankruptcyPrice: price }, queue);
+    // In queue order; a counterparty gives at most what keeps its own equity >= 0 (src/execution/adl-book.ts): no
+    // solvent account is made bankrupt by another's deficit, and what the queue cannot take stays with the position.
+    const b = book ?? new AdlBook(this.bookSource, this.money.toQuote(1n));
+    const result = b.take(m, side, q, price, mark);
     const counterparties = result.matches.map((match) => {
-      const ca = this.writer.accountIndexOf(match.account);
-      const cslot = this.writer.findSlot(ca, m)!;
-      const { realizedPnl, sizeAfter } = this.closeAt(ca, cslot, match.quantity, price, sequence);
+      const { realizedPnl, sizeAfter } = this.closeAt(match.a, match.slot, match.quantity, price, sequence);
       return { account: match.account, quantity: match.quantity, realizedPnl, sizeAfter };
     });
     const { realizedPnl } = this.closeAt(a, slot, result.matched, price, sequence);
+    b.forget(this.groupKey(a, slot));
     if (result.matched > 0) this.t.accounts.deleverages[a]!++; // the executor's lifecycle: deleveraged
     const absorbed = side * result.matched * (price - mark);
     const d: Deleveraging = { sequence, account, market, orderId, bankruptcyPrice: price, markPrice: mark, absorbed, matched: result.matched, remainder: result.remainder, realizedPnl, counterparties };
@@ -585,7 +612,7 @@ export class Clearing {
       const price = deleveragePrice(mark, size, q, released, group.equity, group.maintenance);
       if (Number.isFinite(price)) {
         const side: Side = p.size[slot]! > 0 ? 1 : -1;
-        adl = adlMatches({ size: side * order.quantity, bankruptcyPrice: price }, this.adlQueue(order.market, side, order.account)).matches;
+        adl = new AdlBook(this.bookSource, this.money.toQuote(1n)).take(m, side, q, price, mark).matches.map(({ account, quantity, price }) => ({ account, quantity, price }));
       }
     }
     return { fee: q(s?.fee), insuranceDraw: q(s?.insuranceCover), deficit, realizedPnl: q(s?.realizedPnl), adl };

@@ -1,0 +1,125 @@
+/**
+ * Thread: main (the clearing's side). The ADL queues of one batch of deleveragings: an epoch's screening, or the
+ * resolution of one fill's deficit. Each (market, side) queue is ranked once, when the batch first needs it
+ * (src/domain/adl.ts: positive equity only, leveraged-PnL rank), then consumed from the top: a counterparty
+ * partly taken keeps its place, as on the venues that publish a queue. So a crash that deleverages thousands of
+ * positions in one epoch ranks each queue once, not once per position.
+ *
+ * A counterparty gives at most what keeps its own group's equity >= 0 (`take`): the book tracks each group's equity
+ * as its matches move it, so a cross account met in several queues is not charged twice for the same equity.
+ */
+import { adlMatches, adlQueue, type AdlCandidate, type AdlMatch, type Side } from '../domain/adl.js';
+
+/** One counterparty position: its account (id and row), slot, margin group, and the base units it can still give. */
+export interface BookEntry {
+  readonly account: number;
+  readonly a: number;
+  readonly slot: number;
+  /** The margin group: the account row for a cross position, a key of its own for an isolated one. */
+  readonly group: number;
+  /** |size| not yet taken by this batch. */
+  left: number;
+}
+
+/** What the clearing supplies: the candidates of a queue, and a group's equity now. */
+export interface BookSource {
+  /** The positions on the side opposite to `side` in market row `m` that may be counterparties, ids as published. */
+  candidates(m: number, side: Side): { readonly candidate: AdlCandidate; readonly a: number; readonly slot: number; readonly group: number }[];
+  equityOf(group: number, slot: number): number;
+}
+
+/** A match of `take`, with where its counterparty lives. */
+export interface BookMatch extends AdlMatch {
+  readonly a: number;
+  readonly slot: number;
+}
+
+export class AdlBook {
+  private readonly queues = new Map<number, { entries: BookEntry[]; head: number }>();
+  /** Equity of each group met so far, as this batch's matches left it. */
+  private readonly equity = new Map<number, number>();
+
+  constructor(
+    private readonly source: BookSource,
+    /** One atom of quote: the margin a counterparty keeps per match against rounding. */
+    private readonly atom: number,
+  ) {}
+
+  /** Whether anyone in the queue of market row `m` against a bankrupt position on `side` can still give anything. */
+  hasCounterparty(m: number, side: Side): boolean {
+    const q = this.queue(m, side);
+    for (let i = q.head; i < q.entries.length; i++) {
+      const e = q.entries[i]!;
+      if (e.left > 0 && this.equityLeft(e) > 0) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Matches up to `quantity` of a bankrupt position on `side` in market row `m` at `price` (valued against `mark`),
+   * in queue order: each counterparty gives at most its size left and, when the price is worse for it than the mark,
+   * what its equity holds. The matched quantities are exact as `adlMatches` makes them.
+   */
+  take(m: number, side: Side, quantity: number, price: number, mark: number): { matches: BookMatch[]; matched: number; remainder: number } {
+    const q = this.queue(m, side);
+    // What one unit costs a counterparty against the mark: > 0 when the bankrupt position's price is worse for it.
+    const loss = side * (price - mark);
+    const picked: { entry: BookEntry; size: number }[] = [];
+    let cum = 0;
+    for (let i = q.head; i < q.entries.length && cum < quantity; i++) {
+      const e = q.entries[i]!;
+      if (!(e.left > 0)) {
+        if (i === q.head) q.head++;
+        continue;
+      }
+      const room = loss > 0 ? Math.max(0, this.equityLeft(e) - this.atom) / loss : e.left;
+      const size = Math.min(e.left, room);
+      if (!(size > 0)) continue;
+      picked.push({ entry: e, size });
+      cum += size;
+    }
+    const bySide = -side;
+    const result = adlMatches({ size: side * quantity, bankruptcyPrice: price }, picked.map((p, i) => ({ account: i, size: bySide * p.size })));
+    const matches = result.matches.map((x) => {
+      const e = picked[x.account]!.entry;
+      e.left = Math.max(0, e.left - x.quantity);
+      this.equity.set(e.group, this.equityLeft(e) - x.quantity * loss);
+      return { account: e.account, quantity: x.quantity, price: x.price, a: e.a, slot: e.slot };
+    });
+    return { matches, matched: result.matched, remainder: result.remainder };
+  }
+
+  /** A group's equity changed outside this book's matches (the bankrupt group after its close): read it afresh. */
+  forget(group: number): void {
+    this.equity.delete(group);
+  }
+
+  private equityLeft(e: BookEntry): number {
+    let v = this.equity.get(e.group);
+    if (v === undefined) {
+      v = this.source.equityOf(e.group, e.slot);
+      this.equity.set(e.group, v);
+    }
+    return v;
+  }
+
+  private queue(m: number, side: Side): { entries: BookEntry[]; head: number } {
+    const key = 2 * m + (side > 0 ? 1 : 0);
+    let q = this.queues.get(key);
+    if (q === undefined) {
+      const found = this.source.candidates(m, side);
+      const where = new Map(found.map((f) => [f.candidate.account, f]));
+      const ranked = found.length === 0 ? [] : adlQueue(found.map((f) => f.candidate), side, { market: found[0]!.candidate.market });
+      q = {
+        entries: ranked.map((r) => {
+          const f = where.get(r.account)!;
+          this.equity.set(f.group, this.equity.get(f.group) ?? f.candidate.equity);
+          return { account: r.account, a: f.a, slot: f.slot, group: f.group, left: Math.abs(r.size) };
+        }),
+        head: 0,
+      };
+      this.queues.set(key, q);
+    }
+    return q;
+  }
+}

@@ -39,10 +39,16 @@ function int(v: string | undefined, name: string, fallback: number): number {
 
 const quote = (x: number): string => Math.round(x).toLocaleString('en-US');
 
-/** The demos' money lines: fees, the insurance funds, the deficit, and the ledger's sum (always 0). */
+/**
+ * The demos' money lines: partial and whole closes, fees, and where every quote of deficit went: the insurance funds,
+ * the ADL counterparties, the socialized side, or an unresolved event; the bad debt left; the ledger's sum (always 0).
+ */
 function printMoney(s: MoneySummary): void {
+  console.log(`closes               ${s.partialCloses} partial, ${s.wholeCloses} whole (fills that left part of the position, or none)`);
   console.log(`insurance funds      ${quote(s.fees)} quote of fees in, ${quote(s.insuranceCover)} paid out for fills beyond bankruptcy; ${quote(s.insuranceFunds)} held (seeded ${quote(INSURANCE_SEED)} per market)`);
-  console.log(`uncovered deficit    ${s.deficit.toFixed(2)} quote (left for auto-deleveraging); ledger sum ${s.ledgerTotal} atoms`);
+  console.log(`deleveraged          ${s.deleveragedInstead} positions at their bankruptcy value instead of a fill the funds could not pay, ${s.deleveragedAfterFill} after one; ADL counterparties absorbed ${quote(s.adlAbsorbed)} quote`);
+  console.log(`fill deficits        ${s.deficit.toFixed(2)} quote beyond the funds; ${s.socialized.toFixed(2)} socialized; ${s.unresolved.toFixed(2)} unresolved (${s.unresolvedEvents} events)`);
+  console.log(`bad debt left        ${s.badDebt.toFixed(2)} quote on accounts with no position (every quote named by an unresolved event); ledger sum ${s.ledgerTotal} atoms`);
 }
 
 async function demo(argv: string[]): Promise<void> {

@@ -464,7 +464,8 @@ export class Clearing {
       const { realizedPnl, sizeAfter } = this.closeAt(match.a, match.slot, match.quantity, price, sequence);
       return { account: match.account, quantity: match.quantity, realizedPnl, sizeAfter };
     });
-    const { realizedPnl } = this.closeAt(a, slot, result.matched, price, sequence);
+    const last = result.remainder === 0 && q === Math.abs(size) && this.groupSlots(a, slot).length === 1;
+    const { realizedPnl } = this.closeAt(a, slot, result.matched, price, sequence, last);
     b.forget(this.groupKey(a, slot));
     if (result.matched > 0) this.t.accounts.deleverages[a]!++; // the executor's lifecycle: deleveraged
     const absorbed = side * result.matched * (price - mark);
@@ -535,7 +536,7 @@ export class Clearing {
   }
 
   /** Closes `quantity` of a position at `price`: realized PnL against clearing, size and collateral to the tables. */
-  private closeAt(a: number, slot: number, quantity: number, price: number, sequence: number): { realizedPnl: number; sizeAfter: number } {
+  private closeAt(a: number, slot: number, quantity: number, price: number, sequence: number, zeroing = false): { realizedPnl: number; sizeAfter: number } {
     const t = this.t;
     const p = t.positions;
     const size = p.size[slot]!;
@@ -543,7 +544,15 @@ export class Clearing {
     const account = t.accounts.id[a]!;
     const market = t.markets.id[p.market[slot]!]!;
     const collateral = collateralEntry({ account, market, isolated });
-    const realized = this.money.floor(Math.sign(size) * quantity * (price - p.entryPrice[slot]!));
+    let realized = this.money.floor(Math.sign(size) * quantity * (price - p.entryPrice[slot]!));
+    if (zeroing) {
+      // The group's last position, closed whole at its bankruptcy value: by definition it leaves the group at exactly
+      // 0. The price is a float; what it misses by rounding (a few atoms) is settled against the counterparties'
+      // clearing entry, so no atom of dust is left to name as bad debt.
+      const exact = -this.ledger.balance(collateral);
+      const slack = 2n + this.money.ceil(1e-9 * quantity * price);
+      if (exact - realized <= slack && realized - exact <= slack) realized = exact;
+    }
     this.ledger.apply(signedTransfer(entry.clearing(market), collateral, realized, 'adl'));
     const sizeAfter = sizeAfterClose(size, quantity);
     this.writeBack(a, slot, sequence, sizeAfter);

@@ -93,7 +93,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       epochs: engine.epochs,
       orders,
       marginCalls: calls,
-      ...moneySummary(engine, tally),
+      ...moneySummary(engine, tally, Array.from({ length: o.accounts }, (_, i) => i + 1)),
       epochMicros: { p50: pct(0.5), p99: pct(0.99), max: Math.round(epochMicros[epochMicros.length - 1] ?? 0) },
       positions,
       orderStreamDigest: digest.digest('hex'),

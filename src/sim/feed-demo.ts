@@ -187,7 +187,7 @@ export async function runFeedDemo(o: FeedDemoOptions): Promise<FeedDemoSummary> 
       orders,
       fills,
       marginCalls,
-      ...moneySummary(engine, tally),
+      ...moneySummary(engine, tally, world.map((a) => a.id)),
       rejectedByCode: rejected,
       tickToOrderMicros: { p50: pct(0.5), p99: pct(0.99), max: Math.round(latencies[latencies.length - 1] ?? 0), samples: latencies.length },
       server: server.stats(),

@@ -1,4 +1,7 @@
-/** What the demos count of the engine's fill settlements: fees, insurance cover, deficit, liquidated notional. */
+/**
+ * What the demos count of the engine's settlements: fees, insurance cover, partial and whole closes, and where every
+ * quote of deficit went (the insurance funds, ADL counterparties, the socialized side, or an unresolved event).
+ */
 import type { Engine } from '../engine/engine.js';
 import { MARKETS } from './world.js';
 
@@ -13,11 +16,39 @@ export interface SettlementTally {
   insuranceCover: number;
   /** Losses the funds could not pay (for ADL or socialized loss), quote. */
   deficit: number;
+  /** Fills that left part of their position open, and fills that closed it. */
+  partialCloses: number;
+  wholeCloses: number;
+  /** Orders the funds could not pay, deleveraged at the bankruptcy value instead, and deleveragings after a fill. */
+  deleveragedInstead: number;
+  deleveragedAfterFill: number;
+  /** Quote the ADL counterparties gave up against the mark (the bad debt they absorbed), and base units they took. */
+  adlAbsorbed: number;
+  /** Quote the opposite side paid under the socialized-loss policy. */
+  socialized: number;
+  /** Quote named by UnresolvedDeficit events, and their count. */
+  unresolved: number;
+  unresolvedEvents: number;
 }
 
 /** Counts every settlement the engine reports from now on. */
 export function tallySettlements(engine: Engine): SettlementTally {
-  const t: SettlementTally = { fills: 0, notional: 0, accounts: new Set(), fees: 0, insuranceCover: 0, deficit: 0 };
+  const t: SettlementTally = {
+    fills: 0,
+    notional: 0,
+    accounts: new Set(),
+    fees: 0,
+    insuranceCover: 0,
+    deficit: 0,
+    partialCloses: 0,
+    wholeCloses: 0,
+    deleveragedInstead: 0,
+    deleveragedAfterFill: 0,
+    adlAbsorbed: 0,
+    socialized: 0,
+    unresolved: 0,
+    unresolvedEvents: 0,
+  };
   engine.onFill((f) => {
     t.fills++;
     t.notional += f.closed * f.price;
@@ -25,6 +56,19 @@ export function tallySettlements(engine: Engine): SettlementTally {
     t.fees += f.fee;
     t.insuranceCover += f.insuranceCover;
     t.deficit += f.deficit;
+    if (f.closed > 0 && f.sizeAfter === 0) t.wholeCloses++;
+    else if (f.closed > 0) t.partialCloses++;
+  });
+  engine.onDeleverage((d) => {
+    if (d.orderId === null) t.deleveragedAfterFill++;
+    else t.deleveragedInstead++;
+    t.adlAbsorbed += Math.max(0, d.absorbed);
+    t.accounts.add(d.account);
+  });
+  engine.onSocializedLoss((l) => (t.socialized += l.amount));
+  engine.onUnresolvedDeficit((u) => {
+    t.unresolved += u.amount;
+    t.unresolvedEvents++;
   });
   return t;
 }
@@ -47,20 +91,49 @@ export interface MoneySummary {
   readonly fees: number;
   readonly insuranceCover: number;
   readonly deficit: number;
+  readonly partialCloses: number;
+  readonly wholeCloses: number;
+  readonly deleveragedInstead: number;
+  readonly deleveragedAfterFill: number;
+  readonly adlAbsorbed: number;
+  readonly socialized: number;
+  readonly unresolved: number;
+  readonly unresolvedEvents: number;
+  /** Quote that accounts left with no position owe (negative collateral): every quote of it named by an unresolved event. */
+  readonly badDebt: number;
   /** The funds' balance at the end, quote (seeded with INSURANCE_SEED per market). */
   readonly insuranceFunds: number;
   /** The ledger's sum over all entries: always 0 atoms. */
   readonly ledgerTotal: bigint;
 }
 
-export function moneySummary(engine: Engine, t: SettlementTally): MoneySummary {
+export function moneySummary(engine: Engine, t: SettlementTally, accounts: Iterable<number>): MoneySummary {
   return {
     accountsLiquidated: t.accounts.size,
     notionalLiquidated: t.notional,
     fees: t.fees,
     insuranceCover: t.insuranceCover,
     deficit: t.deficit,
+    partialCloses: t.partialCloses,
+    wholeCloses: t.wholeCloses,
+    deleveragedInstead: t.deleveragedInstead,
+    deleveragedAfterFill: t.deleveragedAfterFill,
+    adlAbsorbed: t.adlAbsorbed,
+    socialized: t.socialized,
+    unresolved: t.unresolved,
+    unresolvedEvents: t.unresolvedEvents,
+    badDebt: badDebtOf(engine, accounts),
     insuranceFunds: insuranceHeld(engine),
     ledgerTotal: engine.ledger.total(),
   };
+}
+
+/** What the accounts with no position left owe, quote: the bad debt that must have been named (UnresolvedDeficit). */
+export function badDebtOf(engine: Engine, accounts: Iterable<number>): number {
+  let owed = 0;
+  for (const id of accounts) {
+    const a = engine.account(id);
+    if (a.positions.every((p) => p.size === 0) && a.equity < 0) owed -= a.equity;
+  }
+  return owed;
 }

@@ -28,16 +28,24 @@ export interface EngineConfig {
   readonly autoEpoch?: boolean;
   /** Decimals of the quote currency in the ledger: balances are integers of 10^-quoteDecimals. Default 6. */
   readonly quoteDecimals?: number;
-  /** Liquidation fee cap and insurance-fund layout. Default: 1.5% of the closed notional (dYdX), a fund per market. */
+  /**
+   * Liquidation fee bounds and insurance-fund layout. Default: at most 1.5% of the closed notional (dYdX) and 0.5 of the
+   * maintenance margin released (k: partial closes heal; lowered to the healing bound if needed), a fund per market.
+   */
   readonly fees?: Partial<FeePolicy>;
   /** Issued orders remembered for matching fills. Default 1,048,576. */
   readonly maxOpenOrders?: number;
-  /** After a fill the insurance fund could not cover, deleverage what is left of the position (default true). */
+  /**
+   * Under 'adl', deleverage automatically (default true): an order the insurance fund could not pay is deleveraged
+   * at the bankruptcy value instead, and what is left of a group after an uncovered fill too. False: only by hand
+   * (`Engine.deleverage`); bad debt is reported (onUnresolvedDeficit) once the group has no position.
+   */
   readonly autoDeleverage?: boolean;
   /**
-   * Who bears a deficit the insurance fund could not pay: 'adl' (default: what is left of the position is
-   * deleveraged; the deficit stays as the account's bad debt) or 'socialized' (the opposite side pays it at once,
-   * pro rata to position size).
+   * Who bears a deficit the insurance fund could not pay: 'adl' (default: the ADL queue, at the bankruptcy value,
+   * before the fill where the fund cannot pay it) or 'socialized' (the opposite side pays it at once, pro rata to
+   * position size). Only counterparties with positive equity take part, none beyond its equity; what is left over
+   * is reported (onUnresolvedDeficit).
    */
   readonly deficitPolicy?: 'adl' | 'socialized';
   /**

@@ -651,7 +651,7 @@ export class Engine {
 
   /**
    * The SHA-256 (hex) of every output so far, in order: orders, margin calls, lifecycle changes, capped orders,
-   * fill settlements, deleveragings, socialized losses, market statuses (src/journal/digest.ts). Replaying the
+   * fill settlements, deleveragings, socialized losses, market statuses, unresolved deficits (src/journal/digest.ts). Replaying the
    * journal gives the same digest, whatever the worker count.
    */
   outputDigest(): string {

@@ -1,6 +1,7 @@
 /**
  * The SHA-256 of the engine's output stream (README "Journal"): every order, margin call, lifecycle change,
- * capped order, fill settlement, deleveraging, socialized loss and market status, as canonical JSON lines in the
+ * capped order, fill settlement, deleveraging, socialized loss, market status and unresolved deficit, as canonical
+ * JSON lines in the
  * order the engine produced them. The lines are folded into a chain at each epoch boundary,
  * chain' = SHA-256(chain || SHA-256(lines since the last fold)), so that a snapshot can carry the digest as 32
  * bytes and recovery continue it. Same journal, same chain: whatever the worker count, across runs and crashes.

@@ -3,7 +3,7 @@
  *
  *   socket path (timed in the client worker, one clock):
  *   +-------------- client worker --------------+        +------------------- main thread --------------------+
- *   | t0; publisher ws.send(ticks: 1 tick) -----|--TCP-->| uWS message: decodeFrame, pushPriceColumns ; set |
+ *   | t0; publisher ws.send(ticks: 1 tick) -----|--TCP-->| uWS message: decodeFrame, pushTicks        ; set |
  *   |                                           |        |   epoch: scan pool (N) -> executor -> decode orders |
  *   | t1 <- allOrders subscriber 'message' <----|<--TCP--|   onOrder ; onEpoch: encodeOrders, ws.send          |
  *   +-------------------------------------------+        +-----------------------------------------------------+
@@ -23,7 +23,7 @@
  * leaves behind), and "back to back" (a tight loop: the transport's best case). On a small shared VM, waking an
  * idle thread costs far more than the loopback itself, so the paced round trip is the fair yardstick.
  *
- * Where the socket path's time goes: the engine's pushPriceColumns is wrapped on this instance to stamp when the server
+ * Where the socket path's time goes: the engine's pushTicks is wrapped on this instance to stamp when the server
  * accepts the tick, and onOrder stamps the order, on performance.timeOrigin + now() (the clock the worker's
  * stamps use too): tick in = send -> accepted, engine = accepted -> onOrder, order out = onOrder -> receipt.
  */
@@ -147,11 +147,11 @@ class Probe {
         throw e;
       }),
     ];
-    // Instrumentation of this instance only: FeedServer.ingest calls engine.pushPriceColumns for every ticks frame.
-    const pushPriceColumns = engine.pushPriceColumns.bind(engine);
-    engine.pushPriceColumns = (markets, prices, n, times) => {
+    // Instrumentation of this instance only: the feed's ingest calls engine.pushTicks for every ticks frame.
+    const pushTicks = engine.pushTicks.bind(engine);
+    engine.pushTicks = (batch) => {
       this.acceptedAt = sharedNow();
-      pushPriceColumns(markets, prices, n, times);
+      pushTicks(batch);
     };
   }
 
@@ -184,7 +184,7 @@ class Probe {
 
   detach(): void {
     for (const off of this.offs) off();
-    delete (this.engine as { pushPriceColumns?: unknown }).pushPriceColumns; // back to the class's method
+    delete (this.engine as { pushTicks?: unknown }).pushTicks; // back to the class's method
   }
 }
 
@@ -368,7 +368,7 @@ async function sample(engine: Engine, p: Probe, client: FeedClientWorker, victim
   }
   await p.epochThrough(prepared + 1);
   const { orderAt } = p.take(`socket sample ${i}`);
-  if (Number.isNaN(p.acceptedAt)) throw new Error(`socket sample ${i}: the server never called engine.pushPriceColumns`);
+  if (Number.isNaN(p.acceptedAt)) throw new Error(`socket sample ${i}: the server never called engine.pushTicks`);
   const ms = 1000;
   return {
     micros: r.micros,

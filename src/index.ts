@@ -5,6 +5,16 @@ export { UnwindError, ErrorCode, isUnwindError } from './errors.js';
 export { type MarketSpec, type PositionUpdate, type PriceUpdate } from './tables/writer.js';
 export { type LiquidationOrder, type MarginCall, type OrderReasonName, orderId } from './execution/orders.js';
 export { type AccountReport, type PositionReport } from './risk/account-report.js';
+export {
+  type Deleveraging,
+  type DeleveragedCounterparty,
+  type FillSettlement,
+  type SocializedLoss,
+  type UnresolvedDeficit,
+  type UnresolvedReason,
+  type FillPreview,
+} from './execution/clearing.js';
+export { type FeePolicy } from './ledger/settle.js';
 export { BYTES_PER_POSITION, BYTES_PER_ACCOUNT, LAYOUT_VERSION } from './tables/layout.js';
 export * as domain from './domain/index.js';
 export { FeedServer, CloseCode, type FeedServerOptions, type FeedStats, type AcceptedFill, type RejectedFrame, type Role } from './feed/server.js';

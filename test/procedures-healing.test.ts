@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { mulberry32 } from '../src/sim/random.js';
 import { Engine, resolveConfig, type EngineConfig, type EpochResult, type LiquidationOrder } from '../src/index.js';
 import {
   DEFAULT_SIZING_POLICY,
@@ -401,6 +402,60 @@ describe('liquidation rounds of random cross groups', () => {
         }
       }),
       { seed: 314_159, numRuns: 30 },
+    );
+  });
+});
+
+describe('liquidation rounds with partial fills and expiries', () => {
+  it('never leave an account liquidating below the exit level without an order open', async () => {
+    const PRICES = [50_000, 3_000, 150, 1];
+    await fc.assert(
+      fc.asyncProperty(groupArb, fc.integer({ min: 1, max: 2 ** 31 - 1 }), async (spec, seed) => {
+        const rand = mulberry32(seed);
+        const markets = spec.fractions.length;
+        const engine = await started({ capacity: { markets, accounts: spec.accounts.length + 1, positions: markets * spec.accounts.length + 1 } });
+        try {
+          for (let m = 0; m < markets; m++) {
+            engine.addMarket({ id: m, price: PRICES[m]!, tiers: oneTier(spec.fractions[m]!) });
+            engine.depositInsurance(m, 1e6);
+          }
+          spec.accounts.forEach((a, i) => {
+            let mm = 0;
+            a.positions.forEach((p, m) => (mm += p.value * spec.fractions[m]!));
+            engine.addAccount(i + 1, a.health * mm);
+            a.positions.forEach((p, m) => engine.upsertPosition({ account: i + 1, market: m, size: (p.side * p.value) / PRICES[m]!, entryPrice: PRICES[m]! }));
+          });
+          const states = new Map<number, string>();
+          for (let round = 0; round < 12; round++) {
+            const r = await engine.step();
+            for (const c of r.stateChanges) if (c.market === null) states.set(c.account, c.to);
+            // The venue: each open order fills in part or whole at its limit (never beyond the position left, which
+            // an older order of the same position may have shrunk), or expires unfilled.
+            let time = (round + 1) * 1_000;
+            for (const { order, remaining } of engine.openOrders()) {
+              const left = Math.abs(engine.account(order.account).positions.find((p) => p.market === order.market)!.size);
+              if (left === 0 || rand() < 0.25) engine.expire(order.id);
+              else engine.fill({ orderId: order.id, account: order.account, market: order.market, quantity: Math.min(left, remaining * (rand() < 0.5 ? 1 : 0.2 + 0.8 * rand())), price: order.limitPrice, eventTimeUs: ++time });
+            }
+          }
+          const last = await engine.step();
+          for (const c of last.stateChanges) if (c.market === null) states.set(c.account, c.to);
+          const open = new Set(engine.openOrders().map((o) => o.order.account));
+          spec.accounts.forEach((_a, i) => {
+            const id = i + 1;
+            const report = engine.account(id);
+            const state = states.get(id) ?? 'healthy';
+            if (!['liquidating', 'backstopped', 'deleveraged'].includes(state)) return;
+            // Still in liquidation: then it must be below the exit level, with work in flight.
+            expect(report.health ?? Infinity, `account ${id} (${state})`).toBeLessThanOrEqual(1.02);
+            expect(open.has(id), `account ${id} is ${state} at health ${report.health} with no order open`).toBe(true);
+          });
+        } finally {
+          engines = engines.filter((e) => e !== engine);
+          await engine.close();
+        }
+      }),
+      { seed: 271_828, numRuns: 30 },
     );
   });
 });

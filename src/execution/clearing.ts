@@ -219,13 +219,19 @@ export class Clearing {
     for (const { slot } of located) if (slot !== undefined) this.screening.add(slot);
     const book = new AdlBook(this.bookSource, this.money.toQuote(1n));
     this.screenBook = book;
+    // Deleveragings staged behind inputs that arrived during the epoch land together (nothing can come between
+    // them), so they share one book, ranked when the first lands.
+    const later: { book?: AdlBook } = {};
     for (const [i, o] of orders.entries()) {
       const { a, m, slot } = located[i]!;
-      const s = slot === undefined ? undefined : this.settlementOf(a, slot, o.quantity, o.limitPrice, true).settlement;
-      if (adl && slot !== undefined && s !== undefined && s.deficit > 0n && book.hasCounterparty(m, o.side === 'sell' ? 1 : -1)) {
+      // A position this screening already closed (it cannot be: counterparties exclude ordered positions) gets no order.
+      if (slot === undefined || this.t.positions.updateSequence[slot] !== o.positionSequence) continue;
+      const s = this.settlementOf(a, slot, o.quantity, o.limitPrice, true).settlement;
+      if (adl && s !== undefined && s.deficit > 0n && book.hasCounterparty(m, o.side === 'sell' ? 1 : -1)) {
         w.sequenced((sequence) => {
-          // Landing now (nothing staged): this screening's book; landing later, behind staged inputs: a fresh one.
-          const d = this.deleverageAt(a, slot, sequence, o.quantity, o.id, this.screenBook);
+          // Landing now (nothing staged): this screening's book; landing later, behind staged inputs: one of their own.
+          const b = this.screenBook ?? (later.book ??= new AdlBook(this.bookSource, this.money.toQuote(1n)));
+          const d = this.deleverageAt(a, slot, sequence, o.quantity, o.id, b);
           // Nothing to deleverage by the time it landed: a new position state, so the executor plans it afresh.
           if (d === undefined) this.restamp(slot, sequence);
           else this.reportIfBankruptAndFlat(a, slot, sequence, 'no-counterparty');

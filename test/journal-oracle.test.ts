@@ -78,7 +78,9 @@ describe('a journaled engine with an oracle market', () => {
 
     const second = await Engine.start(config({ scanWorkers: 2, journal: { dir, snapshotEveryRecords: 6, log: () => {} } }));
     expect(second.recovery?.snapshot).toBeDefined();
-    expect(second.recovery!.replayedRecords).toBeLessThan(20); // the tail after the snapshot, not the ~130 records before it
+    // The tail after the newest snapshot, not the ~130 records before it. A snapshot falls due every 6 records but is
+    // skipped while the previous one is still being written (background I/O), so the tail's length varies with timing.
+    expect(second.recovery!.replayedRecords).toBeLessThan(50);
     for (let i = STEPS / 2 + 3; i < STEPS; i++) await step(second, sources, i);
     const actual = stateOf(second);
     await second.close();

@@ -152,7 +152,7 @@ function sideAt(side: number, field: string): Side {
  * account ascending. With one candidate per account this is a strict total order: the queue does not depend on the
  * order of the input.
  */
-function compareEntries(x: AdlQueueEntry, y: AdlQueueEntry): number {
+function compareEntries(x: Pick<AdlQueueEntry, 'rank' | 'size' | 'account'>, y: Pick<AdlQueueEntry, 'rank' | 'size' | 'account'>): number {
   // Validated inputs never give a NaN rank (see leveragedPnlRank, adlRankHyperliquid), so this order is total.
   if (x.rank !== y.rank) return x.rank > y.rank ? -1 : 1; // no subtraction: Infinity - Infinity is NaN
   return Math.abs(y.size) - Math.abs(x.size) || x.account - y.account;
@@ -171,7 +171,7 @@ export function adlQueue(candidates: readonly AdlCandidate[], bankruptSide: Side
   }
   const market = options.market ?? candidates[0]?.market;
   const seen = new Set<number>();
-  const entries: AdlQueueEntry[] = [];
+  const kept: AdlCandidate[] = [];
   candidates.forEach((c, i) => {
     const at = `candidates[${i}]`;
     finiteAt(c.market, ErrorCode.InvalidId, `${at}.market`, false);
@@ -186,23 +186,47 @@ export function adlQueue(candidates: readonly AdlCandidate[], bankruptSide: Side
     finiteAt(c.equity, ErrorCode.InvalidAmount, `${at}.equity`, false);
     if (seen.has(c.account)) throw new UnwindError(ErrorCode.DuplicateAccount, `account ${c.account} appears twice in market ${market}`, `${at}.account`);
     seen.add(c.account);
+    kept.push(c);
+  });
+  return adlOrder(kept, side, policy).map((r, i) => {
+    const c = kept[r.index]!;
+    return { queuePosition: i + 1, account: c.account, market: c.market, size: c.size, rank: r.rank, pnlPercent: r.pnlPercent, effectiveLeverage: r.effectiveLeverage };
+  });
+}
+
+/** A candidate's place in the queue: its index in the input, and the published numbers. */
+export interface AdlRanked {
+  readonly index: number;
+  readonly rank: number;
+  readonly pnlPercent: number;
+  readonly effectiveLeverage: number;
+}
+
+/**
+ * The queue order of candidates that are already valid (finite, one per account, one market; `adlQueue` checks
+ * them): the indices of those on the side opposite to `bankruptSide` whose group's equity is positive, in
+ * deleveraging order, with their rank. The one ranking both the published queue and the clearing's batches use.
+ */
+export function adlOrder(candidates: readonly AdlCandidate[], bankruptSide: Side, policy: AdlRankPolicy = 'leveragedPnl'): AdlRanked[] {
+  const ranked: (AdlRanked & { size: number; account: number })[] = [];
+  for (let index = 0; index < candidates.length; index++) {
+    const c = candidates[index]!;
     // Only counterparties with positive equity: a bankrupt account is liquidated, never used to absorb another's
     // loss (DOMAIN.md section 4). So every queued rank is finite.
-    if (Math.sign(c.size) !== -side || !(c.equity > 0)) return;
+    if (Math.sign(c.size) !== -bankruptSide || !(c.equity > 0)) continue;
     const notional = Math.abs(c.size) * c.markPrice;
     const pnl = pnlPercent(c.size, c.markPrice, c.entryPrice);
     // Published numbers are finite: an equity so small that notional / equity overflows saturates at MAX_VALUE.
     const exact = leverageOf(notional, c.equity);
-    const leverage = finite(exact);
     const rank = finite(
       policy === 'hyperliquid'
         ? adlRankHyperliquid(c.markPrice, c.entryPrice, notional, c.equity, c.size > 0 ? 1 : -1)
         : leveragedPnlRank(pnl, exact),
     );
-    entries.push({ queuePosition: 0, account: c.account, market: c.market, size: c.size, rank, pnlPercent: pnl, effectiveLeverage: leverage });
-  });
-  entries.sort(compareEntries);
-  return entries.map((e, i) => ({ ...e, queuePosition: i + 1 }));
+    ranked.push({ index, rank, pnlPercent: pnl, effectiveLeverage: finite(exact), size: c.size, account: c.account });
+  }
+  ranked.sort(compareEntries);
+  return ranked;
 }
 
 /** The position to close: signed size and its bankruptcy price (from `bankruptcyPrice()`, or the caller's floor). */

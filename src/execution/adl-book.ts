@@ -8,7 +8,7 @@
  * A counterparty gives at most what keeps its own group's equity >= 0 (`take`): the book tracks each group's equity
  * as its matches move it, so a cross account met in several queues is not charged twice for the same equity.
  */
-import { adlMatches, adlQueue, type AdlCandidate, type AdlMatch, type Side } from '../domain/adl.js';
+import { adlMatches, adlOrder, type AdlCandidate, type AdlMatch, type Side } from '../domain/adl.js';
 
 /** One counterparty position: its account (id and row), slot, margin group, and the base units it can still give. */
 export interface BookEntry {
@@ -19,11 +19,13 @@ export interface BookEntry {
   readonly group: number;
   /** |size| not yet taken by this batch. */
   left: number;
+  /** The group's equity when the queue was ranked (the book's own record takes over once the group is met). */
+  readonly equity: number;
 }
 
 /** What the clearing supplies: the candidates of a queue, and a group's equity now. */
 export interface BookSource {
-  /** The positions on the side opposite to `side` in market row `m` that may be counterparties, ids as published. */
+  /** The positions on the side opposite to `side` in market row `m` that may be counterparties, valid as `adlOrder` needs. */
   candidates(m: number, side: Side): { readonly candidate: AdlCandidate; readonly a: number; readonly slot: number; readonly group: number }[];
   equityOf(group: number, slot: number): number;
 }
@@ -34,8 +36,20 @@ export interface BookMatch extends AdlMatch {
   readonly slot: number;
 }
 
+/**
+ * A queue being consumed: `head` skips the entries whose size is used up; `giving` also skips those whose equity is
+ * used up, for matches that cost the counterparty (a crash's usual case), so a long batch does not walk them again.
+ * Equity only falls through such matches, so an entry behind `giving` rarely could give again; if a gain raised it,
+ * it is passed over for losses in this batch (never charged beyond its equity).
+ */
+interface Queue {
+  readonly entries: BookEntry[];
+  head: number;
+  giving: number;
+}
+
 export class AdlBook {
-  private readonly queues = new Map<number, { entries: BookEntry[]; head: number }>();
+  private readonly queues = new Map<number, Queue>();
   /** Equity of each group met so far, as this batch's matches left it. */
   private readonly equity = new Map<number, number>();
 
@@ -48,11 +62,20 @@ export class AdlBook {
   /** Whether anyone in the queue of market row `m` against a bankrupt position on `side` can still give anything. */
   hasCounterparty(m: number, side: Side): boolean {
     const q = this.queue(m, side);
-    for (let i = q.head; i < q.entries.length; i++) {
-      const e = q.entries[i]!;
-      if (e.left > 0 && this.equityLeft(e) > 0) return true;
+    this.advance(q, true);
+    return q.giving < q.entries.length;
+  }
+
+  /** Moves `head` past used-up sizes and, when `losses`, `giving` past used-up equity too. */
+  private advance(q: Queue, losses: boolean): void {
+    while (q.head < q.entries.length && !(q.entries[q.head]!.left > 0)) q.head++;
+    if (q.giving < q.head) q.giving = q.head;
+    if (!losses) return;
+    while (q.giving < q.entries.length) {
+      const e = q.entries[q.giving]!;
+      if (e.left > 0 && this.equityLeft(e) > this.atom) break;
+      q.giving++;
     }
-    return false;
   }
 
   /**
@@ -64,14 +87,12 @@ export class AdlBook {
     const q = this.queue(m, side);
     // What one unit costs a counterparty against the mark: > 0 when the bankrupt position's price is worse for it.
     const loss = side * (price - mark);
+    this.advance(q, loss > 0);
     const picked: { entry: BookEntry; size: number }[] = [];
     let cum = 0;
-    for (let i = q.head; i < q.entries.length && cum < quantity; i++) {
+    for (let i = loss > 0 ? q.giving : q.head; i < q.entries.length && cum < quantity; i++) {
       const e = q.entries[i]!;
-      if (!(e.left > 0)) {
-        if (i === q.head) q.head++;
-        continue;
-      }
+      if (!(e.left > 0)) continue;
       const room = loss > 0 ? Math.max(0, this.equityLeft(e) - this.atom) / loss : e.left;
       const size = Math.min(e.left, room);
       if (!(size > 0)) continue;
@@ -90,33 +111,30 @@ export class AdlBook {
   }
 
   /** A group's equity changed outside this book's matches (the bankrupt group after its close): read it afresh. */
-  forget(group: number): void {
-    this.equity.delete(group);
+  refresh(group: number, slot: number): void {
+    this.equity.set(group, this.source.equityOf(group, slot));
   }
 
   private equityLeft(e: BookEntry): number {
-    let v = this.equity.get(e.group);
-    if (v === undefined) {
-      v = this.source.equityOf(e.group, e.slot);
-      this.equity.set(e.group, v);
-    }
-    return v;
+    return this.equity.get(e.group) ?? e.equity;
   }
 
-  private queue(m: number, side: Side): { entries: BookEntry[]; head: number } {
+  private queue(m: number, side: Side): Queue {
     const key = 2 * m + (side > 0 ? 1 : 0);
     let q = this.queues.get(key);
     if (q === undefined) {
       const found = this.source.candidates(m, side);
-      const where = new Map(found.map((f) => [f.candidate.account, f]));
-      const ranked = found.length === 0 ? [] : adlQueue(found.map((f) => f.candidate), side, { market: found[0]!.candidate.market });
       q = {
-        entries: ranked.map((r) => {
-          const f = where.get(r.account)!;
-          this.equity.set(f.group, this.equity.get(f.group) ?? f.candidate.equity);
-          return { account: r.account, a: f.a, slot: f.slot, group: f.group, left: Math.abs(r.size) };
+        entries: adlOrder(
+          found.map((f) => f.candidate),
+          side,
+        ).map((r) => {
+          const f = found[r.index]!;
+          // A group this batch already met keeps the equity its matches left it; others are as ranked now.
+          return { account: f.candidate.account, a: f.a, slot: f.slot, group: f.group, left: Math.abs(f.candidate.size), equity: f.candidate.equity };
         }),
         head: 0,
+        giving: 0,
       };
       this.queues.set(key, q);
     }

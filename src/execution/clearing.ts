@@ -472,7 +472,7 @@ export class Clearing {
     });
     const last = result.remainder === 0 && q === Math.abs(size) && this.groupSlots(a, slot).length === 1;
     const { realizedPnl } = this.closeAt(a, slot, result.matched, price, sequence, last);
-    b.forget(this.groupKey(a, slot));
+    b.refresh(this.groupKey(a, slot), slot);
     if (result.matched > 0) this.t.accounts.deleverages[a]!++; // the executor's lifecycle: deleveraged
     const absorbed = side * result.matched * (price - mark);
     const d: Deleveraging = { sequence, account, market, orderId, bankruptcyPrice: price, markPrice: mark, absorbed, matched: result.matched, remainder: result.remainder, realizedPnl, counterparties };

@@ -35,8 +35,8 @@ export class OpenOrders {
   private readonly open = new Map<string, { order: LiquidationOrder; remaining: number; reserve?: FundReserve }>();
   /** Per fund: the sum of the open orders' reserves, for the remaining part of each order. */
   private readonly reservedBy = new Map<EntryId, Atoms>();
-  /** Open orders per position, keyed `account/market`: a position being liquidated is no ADL counterparty. */
-  private readonly perPosition = new Map<string, number>();
+  /** Open orders per position, by account then market: a position being liquidated is no ADL counterparty. */
+  private readonly perPosition = new Map<number, Map<number, number>>();
 
   constructor(private readonly max: number) {}
 
@@ -71,14 +71,16 @@ export class OpenOrders {
 
   /** Whether an order for `account`'s position in `market` is open. */
   hasPosition(account: number, market: number): boolean {
-    return this.perPosition.has(`${account}/${market}`);
+    return this.perPosition.get(account)?.has(market) ?? false;
   }
 
   private count(o: LiquidationOrder, by: 1 | -1): void {
-    const key = `${o.account}/${o.market}`;
-    const n = (this.perPosition.get(key) ?? 0) + by;
-    if (n > 0) this.perPosition.set(key, n);
-    else this.perPosition.delete(key);
+    let markets = this.perPosition.get(o.account);
+    if (markets === undefined) this.perPosition.set(o.account, (markets = new Map()));
+    const n = (markets.get(o.market) ?? 0) + by;
+    if (n > 0) markets.set(o.market, n);
+    else markets.delete(o.market);
+    if (markets.size === 0) this.perPosition.delete(o.account);
   }
 
   private drop(id: string): void {

@@ -31,9 +31,13 @@ export interface PositionReport {
   readonly fillablePrice: number;
   /**
    * Auto-deleveraging rank (DOMAIN.md section 4): pnl% x effective leverage when in profit, pnl% / leverage when
-   * not; the higher, the earlier the position is deleveraged against a bankrupt one on the other side. 0 when flat.
+   * not; the higher, the earlier the position is deleveraged against a bankrupt one on the other side. Always a
+   * finite number: 0 when flat or when the group has no positive equity (such a position is liquidated, never a
+   * counterparty: `adlQueued` is false).
    */
   readonly adlRank: number;
+  /** Whether the position stands in an ADL queue: not flat, and its group's equity is positive. */
+  readonly adlQueued: boolean;
 }
 
 /** An account as `engine.account()` reports it: its cross group and every position. */
@@ -132,7 +136,8 @@ export function accountReport(
         config.bankruptcyAdjustment,
         config.spreadToMaintenanceMarginRatio,
       ),
-      adlRank: size === 0 ? 0 : adlRank(size, p.entryPrice[s]!, mark, g.equity),
+      adlRank: size === 0 || !(g.equity > 0) ? 0 : Math.max(-Number.MAX_VALUE, Math.min(Number.MAX_VALUE, adlRank(size, p.entryPrice[s]!, mark, g.equity))),
+      adlQueued: size !== 0 && g.equity > 0,
     });
   }
   const summary = crossSummary(t, a, config, cross);

@@ -129,7 +129,7 @@ function feePolicyOf(given: Partial<FeePolicy> | undefined, emergencyHealth: num
     throw new UnwindError(ErrorCode.InvalidConfig, why, 'sizing.emergencyHealth');
   }
   if (!(k >= 0 && k <= bound)) {
-    const why = `expected a number in [0, ${bound}]: above it a close just above the emergency level ${emergencyHealth} would not raise health (h > BA*SMMR*(1-h) + k), got ${String(k)}`;
+    const why = `expected a number in [0, ${bound}] (k <= e - min(BA (1 - e), 1) x SMMR, so that every close above the emergency level e = ${emergencyHealth} raises health), got ${String(k)}`;
     throw new UnwindError(ErrorCode.InvalidConfig, why, 'fees.maxMaintenanceShare');
   }
   return fees;

@@ -70,6 +70,21 @@ describe('lifecycle events', () => {
     expect(r.marginCalls).toHaveLength(1);
   });
 
+  it('keeps ordering a group its liquidation has not brought back to the target health, past the exit level', async () => {
+    const engine = await account({ sizing: { emergencyHealth: 1 } });
+    let r = await at(engine, 0.95);
+    expect(r.orders).toHaveLength(1);
+    engine.expire(r.orders[0]!.id);
+    r = await at(engine, 1.03); // out of the liquidating state (above 1.02), short of the target 1.05
+    expect(transitions(r)).toEqual(['liquidating->margin-call']);
+    expect(r.orders).toHaveLength(1);
+    engine.expire(r.orders[0]!.id);
+    r = await at(engine, 1.06); // back at the target: the liquidation is over
+    expect(r.orders).toEqual([]);
+    r = await at(engine, 1.03); // a later dip short of the target is a margin call, not a liquidation
+    expect(r.orders).toEqual([]);
+  });
+
   it('closes a group whose positions are all filled', async () => {
     const engine = await account({ sizing: { emergencyHealth: 1 } });
     const r = await at(engine, 0.9);

@@ -164,8 +164,16 @@ describe.each(CASES)('the engine against the reference, %s', (_label, options, s
     reference = new Reference(config);
     // The reference closes whole positions (the sizing policy where every liquidatable group is an emergency) and
     // raises a margin call on each new stay below the level (a lifecycle without hysteresis or exit buffer). It
-    // models the orders only: no order is screened into a deleveraging (autoDeleverage off; tests/engine-adl does that).
-    const book = await startScenario(scenario, { scanWorkers, sizing: { emergencyHealth: 1 }, lifecycle: { marginCallHysteresis: 0, exitBuffer: 0 }, autoDeleverage: false, ...config });
+    // orders exactly the groups below maintenance: a target health a hair above 1 ends each liquidation there (the
+    // engine keeps ordering a group until it is back at the target). It models the orders only: no order is screened
+    // into a deleveraging (autoDeleverage off; test/engine-adl.test.ts does that).
+    const book = await startScenario(scenario, {
+      scanWorkers,
+      sizing: { emergencyHealth: 1, targetHealth: 1 + 1e-12 },
+      lifecycle: { marginCallHysteresis: 0, exitBuffer: 0 },
+      autoDeleverage: false,
+      ...config,
+    });
     try {
       await runPath(book, scenario, { tradesPerStep: 10, tradesInFlight, onEpoch: (result, seen) => epochs.push(reference.epoch(seen, result)) });
     } finally {

@@ -28,7 +28,7 @@
  *
  * The rules, in order:
  *   1. at or above the target health (or size 0): no decision (null), never a quantity. The executor asks only for
- *      groups that are liquidatable or still in liquidation (below the exit level): DOMAIN.md section 3's sticky state;
+ *      groups that are liquidatable or whose liquidation has not yet restored the target: DOMAIN.md section 3's sticky state;
  *   2. emergency (health < emergencyHealth): close whole, bypassing every cap;
  *   3. restore: the smallest q that reaches targetHealth; when none does, even closing all, close whole;
  *   4. min-notional floor: a remainder worth less than minNotional at the mark is closed too (whole); a close

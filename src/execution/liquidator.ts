@@ -132,6 +132,7 @@ export interface LiquidatorState {
   readonly now: number;
   readonly cooldown: ReadonlyMap<number, number>;
   readonly ordered: ReadonlySet<number>;
+  readonly restoring: ReadonlySet<number>;
 }
 
 export class Liquidator {
@@ -153,6 +154,11 @@ export class Liquidator {
   private readonly cooldown = new Map<number, number>();
   /** Groups that got an order in their current liquidation: the kill switch's no-new level lets them continue. */
   private readonly ordered = new Set<number>();
+  /**
+   * Groups whose liquidation has not yet restored the target health: they keep getting orders until it does, or they
+   * are flat, even once the lifecycle has let them out above the exit level (a fill that lands between the two).
+   */
+  private readonly restoring = new Set<number>();
   /** Within one step: per account, whether the clearing backstopped or deleveraged it since the last step. */
   private readonly clearingNews = new Map<number, { backstopped: boolean; deleveraged: boolean }>();
 
@@ -168,8 +174,8 @@ export class Liquidator {
 
   /** Snapshot (src/journal): everything this object remembers between epochs, as plain data. */
   exportState(): LiquidatorState {
-    const { issued, states, seenClearing, flight, now, cooldown, ordered } = this;
-    return { issued, states, seenClearing, caps: this.caps.exportState(), flight, now, cooldown, ordered };
+    const { issued, states, seenClearing, flight, now, cooldown, ordered, restoring } = this;
+    return { issued, states, seenClearing, caps: this.caps.exportState(), flight, now, cooldown, ordered, restoring };
   }
   importState(s: LiquidatorState): void {
     refill(this.issued, s.issued);
@@ -181,6 +187,8 @@ export class Liquidator {
     refill(this.cooldown, s.cooldown);
     this.ordered.clear();
     for (const g of s.ordered) this.ordered.add(g);
+    this.restoring.clear();
+    for (const g of s.restoring ?? []) this.restoring.add(g);
   }
 
   step(): StepResult {
@@ -199,6 +207,15 @@ export class Liquidator {
       this.caps.settled(f.id, filled * f.limit, this.now);
       this.flight.delete(slot);
     }
+    // A liquidation is over once its group is back at the target health, or has nothing left to close.
+    for (const ref of this.restoring) {
+      if (this.isFlat(ref)) {
+        this.restoring.delete(ref);
+        continue;
+      }
+      const g = isIsolatedRef(ref) ? isolatedGroup(t, refSlot(ref), this.g) : crossGroup(t, ref, this.g);
+      if (!(g.equity < this.config.sizing.targetHealth * g.maintenance)) this.restoring.delete(ref);
+    }
     // Cooldowns end with their time, or with the position.
     for (const [slot, until] of this.cooldown) if (until <= this.now || t.positions.size[slot] === 0) this.cooldown.delete(slot);
     const proposals: Proposal[] = [];
@@ -216,9 +233,9 @@ export class Liquidator {
       const change = this.observe(ref, account, isolated, g, overflowed && this.isFlat(ref), changes);
       // A margin call is raised on entering the margin-call state (once per stay, with hysteresis on leaving it).
       if (change?.to === 'margin-call') calls.push(change);
-      // A group in liquidation keeps getting orders until it leaves it (above 1 + exitBuffer) or is flat: the sticky
-      // state of DOMAIN.md section 3, sized to the target health even once it is above 1.
-      if (canBeLiquidated(g.equity, g.maintenance) || inLiquidation(this.states.get(ref) ?? 'healthy')) {
+      // A group in liquidation keeps getting orders until it is back at the target health or flat: the sticky state
+      // of DOMAIN.md section 3, sized to the target even once it is above 1, and above the exit level until then.
+      if (canBeLiquidated(g.equity, g.maintenance) || inLiquidation(this.states.get(ref) ?? 'healthy') || this.restoring.has(ref)) {
         this.planGroup(ref, account, isolated, g, proposals);
       } else if (!isMarginCall(g.equity, g.maintenance, this.config.marginCallHealth) && !overflowed) {
         rejected++;
@@ -366,6 +383,7 @@ export class Liquidator {
   private push(ref: number, o: PlannedOrder, out: PlannedOrder[]): void {
     out.push(o);
     this.ordered.add(ref);
+    this.restoring.add(ref);
   }
 
   /**

@@ -16,18 +16,19 @@
  * absorb is an UnresolvedDeficit event naming account, market and amount: never silent bad debt.
  */
 import { LiquidationMode } from './market-mode.js';
-import { refill } from '../journal/state.js';
 import { adlQueue, type AdlCandidate, type AdlQueueEntry, type Side } from '../domain/adl.js';
 import { deleveragePrice } from '../domain/liquidation.js';
 import { maintenanceMargin } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { entry, Ledger, signedTransfer, type EntryId, type LedgerState } from '../ledger/ledger.js';
-import { max, min, Money, type Atoms } from '../ledger/money.js';
+import { max, Money, type Atoms } from '../ledger/money.js';
+import { proRataShares } from '../ledger/pro-rata.js';
 import { collateralEntry, fundEntry, settleLiquidationFill, type FeePolicy, type Settlement } from '../ledger/settle.js';
 import { scheduleOf } from '../risk/account-report.js';
 import { crossGroup, emptyGroup, isLiveCross, isolatedGroup, positionMaintenance, type GroupMargin } from '../scan/group.js';
 import { isolatedRef, NONE, PositionFlag, type Tables } from '../tables/layout.js';
 import { AdlBook, type BookSource } from './adl-book.js';
+import { FundDrawdown, type DrawdownState } from './fund-drawdown.js';
 import { requirePrice, requireTime } from '../tables/validate.js';
 import type { TableWriter } from '../tables/writer.js';
 import { OpenOrders, type OpenOrdersState, type OrderFill } from './open-orders.js';
@@ -154,7 +155,7 @@ export interface ClearingConfig {
 export interface ClearingState {
   readonly ledger: LedgerState;
   readonly orders: OpenOrdersState;
-  readonly fundHistory: ReadonlyMap<EntryId, { time: number; atoms: Atoms }[]>;
+  readonly fundHistory: DrawdownState;
 }
 
 export class Clearing {
@@ -163,7 +164,7 @@ export class Clearing {
   private readonly orders: OpenOrders;
   private readonly g = emptyGroup();
   /** Per fund: (event time, balance) samples within the drawdown window that may still be its peak, oldest first. */
-  private readonly fundHistory = new Map<EntryId, { time: number; atoms: Atoms }[]>();
+  private readonly drawdown: FundDrawdown;
   /** During `screen`: the position slots the epoch's orders liquidate, and the book its deleveragings share. */
   private readonly screening = new Set<number>();
   private screenBook: AdlBook | undefined;
@@ -181,16 +182,17 @@ export class Clearing {
   ) {
     this.money = new Money(config.quoteDecimals);
     this.orders = new OpenOrders(config.maxOpenOrders);
+    this.drawdown = new FundDrawdown(config.fundDrawdown);
   }
 
   /** Snapshot (src/journal): ledger, open orders and the funds' drawdown history, as plain data. */
   exportState(): ClearingState {
-    return { ledger: this.ledger.exportState(), orders: this.orders.exportState(), fundHistory: this.fundHistory };
+    return { ledger: this.ledger.exportState(), orders: this.orders.exportState(), fundHistory: this.drawdown.exportState() };
   }
   importState(s: ClearingState): void {
     this.ledger.importState(s.ledger);
     this.orders.importState(s.orders);
-    refill(this.fundHistory, s.fundHistory);
+    this.drawdown.importState(s.fundHistory);
   }
 
   /** The orders issued and not yet filled or expired, in issue order, with their open quantity. */
@@ -259,7 +261,7 @@ export class Clearing {
     this.ledger.apply([{ from: entry.external, to: entry.fund(market), atoms, reason: 'deposit' }]);
     let now = 0;
     for (const time of this.t.markets.eventTimeUs) if (time > now) now = time;
-    this.recordFund(entry.fund(market), now);
+    this.drawdown.record(entry.fund(market), this.ledger.balance(entry.fund(market)), now);
   }
 
   insuranceFund(market: number | 'pooled'): number {
@@ -491,22 +493,19 @@ export class Clearing {
     const m = p.market[slot]!;
     const account = t.accounts.id[a]!;
     const market = t.markets.id[m]!;
-    const payers: { slot: number; a: number; account: number; weight: bigint; equity: Atoms }[] = [];
+    const payers: { slot: number; a: number; account: number; weight: bigint; cap: Atoms }[] = [];
     const start = t.markets.positionStart[m]!;
     for (let s = start; s < start + t.markets.positionCount[m]!; s++) {
       if ((p.flags[s]! & PositionFlag.Live) === 0 || side === 0 || Math.sign(p.size[s]!) !== -side || p.account[s] === a) continue;
       const equity = this.money.floor(this.groupOf(p.account[s]!, s).equity);
       if (equity <= 0n) continue; // a bankrupt account does not pay another's loss
       // Weights in integer millionths of a base unit: deterministic, and the shares below are exact integers.
-      payers.push({ slot: s, a: p.account[s]!, account: t.accounts.id[p.account[s]!]!, weight: BigInt(Math.max(1, Math.round(Math.abs(p.size[s]!) * 1e6))), equity });
+      payers.push({ slot: s, a: p.account[s]!, account: t.accounts.id[p.account[s]!]!, weight: BigInt(Math.max(1, Math.round(Math.abs(p.size[s]!) * 1e6))), cap: equity });
     }
     if (payers.length === 0 || deficit <= 0n) return undefined;
     payers.sort((x, y) => (x.weight > y.weight ? -1 : x.weight < y.weight ? 1 : x.account - y.account));
-    const total = payers.reduce((sum, x) => sum + x.weight, 0n);
-    const amounts = payers.map((x) => (deficit * x.weight) / total);
-    amounts[0]! += deficit - amounts.reduce((sum, x) => sum + x, 0n);
     // Nobody pays more than its own equity: what the caps leave unpaid stays with the bankrupt group.
-    payers.forEach((x, i) => (amounts[i] = min(amounts[i]!, x.equity)));
+    const amounts = proRataShares(deficit, payers);
     const paid = amounts.reduce((sum, x) => sum + x, 0n);
     if (paid <= 0n) return undefined;
     const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
@@ -594,7 +593,7 @@ export class Clearing {
       totalMaintenance: group.maintenance,
     };
     // `net`: what the fund can still pay a new order, after what the open orders would draw.
-    let coverable = this.coverable(fund, t.markets.eventTimeUs[m]!);
+    let coverable = this.drawdown.coverable(fund, this.ledger.balance(fund), t.markets.eventTimeUs[m]!);
     if (net) coverable = max(0n, coverable - this.orders.reserved(fund));
     const settlement = closed > 0 ? settleLiquidationFill(input, this.config.fees, coverable, this.money) : undefined;
     return { closed, sizeAfter, settlement };
@@ -633,36 +632,6 @@ export class Clearing {
     return { fee: q(s?.fee), insuranceDraw: q(s?.insuranceCover), deficit, realizedPnl: q(s?.realizedPnl), adl };
   }
 
-  /**
-   * What a fund may pay now: its balance, or nothing once it has drawn down past `fundDrawdown.max` from its peak
-   * within the window (event time).
-   */
-  private coverable(fund: EntryId, now: number): Atoms {
-    const balance = this.ledger.balance(fund);
-    const { max, windowUs } = this.config.fundDrawdown;
-    if (!Number.isFinite(max)) return balance;
-    const history = this.fundHistory.get(fund) ?? [];
-    let peak = balance;
-    for (const h of history) if (h.time >= now - windowUs && h.atoms > peak) peak = h.atoms;
-    if (peak <= 0n) return balance;
-    // The fund may lose up to max * peak within the window (max in parts per million, rounded down): it covers up to
-    // that floor and no further, so the cover that reaches the limit does not overshoot it.
-    const allowed = (peak * BigInt(Math.round(max * 1_000_000))) / 1_000_000n - (peak - balance);
-    return allowed <= 0n ? 0n : min(allowed, balance);
-  }
-
-  /** Records a fund's balance at `now` for the drawdown window (dropping what the window has left behind). */
-  private recordFund(fund: EntryId, now: number): void {
-    if (!Number.isFinite(this.config.fundDrawdown.max)) return;
-    // A sliding-window maximum: a sample no larger than a later one can never be the peak again, so it goes.
-    const history = this.fundHistory.get(fund) ?? [];
-    const atoms = this.ledger.balance(fund);
-    while (history.length > 0 && history[history.length - 1]!.atoms <= atoms) history.pop();
-    history.push({ time: now, atoms });
-    while (history.length > 0 && history[0]!.time < now - this.config.fundDrawdown.windowUs) history.shift();
-    this.fundHistory.set(fund, history);
-  }
-
   private quote(x: Atoms | undefined): number {
     return x === undefined ? 0 : this.money.toQuote(x);
   }
@@ -674,7 +643,8 @@ export class Clearing {
     const { closed, sizeAfter, settlement: s } = this.settlementOf(a, slot, f.quantity, f.price);
     if (s !== undefined) {
       this.ledger.apply(s.transfers);
-      this.recordFund(fundEntry(this.config.fees, f.market), this.t.markets.eventTimeUs[m]!);
+      const fund = fundEntry(this.config.fees, f.market);
+      this.drawdown.record(fund, this.ledger.balance(fund), this.t.markets.eventTimeUs[m]!);
     }
     const collateralAfter = this.writeBack(a, slot, sequence, sizeAfter);
     const q = (x: Atoms | undefined): number => this.quote(x);

@@ -49,8 +49,8 @@ export interface EngineConfig {
    */
   readonly deficitPolicy?: 'adl' | 'socialized';
   /**
-   * The insurance fund stops covering once it has lost `max` (a fraction) of its peak within `windowUs` of event
-   * time (OKX: 0.3 over 8 h); what it would have paid falls to the deficit policy. Default: off.
+   * The insurance fund covers losses up to `max` (a fraction) of its peak within `windowUs` of event time and no
+   * further (OKX: 0.3 over 8 h); the rest falls to the deficit policy. Default: off.
    */
   readonly fundDrawdown?: Partial<{ max: number; windowUs: number }>;
   /**

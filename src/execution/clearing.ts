@@ -28,7 +28,7 @@ import { scheduleOf } from '../risk/account-report.js';
 import { crossGroup, emptyGroup, isLiveCross, isolatedGroup, positionMaintenance, type GroupMargin } from '../scan/group.js';
 import { isolatedRef, NONE, PositionFlag, type Tables } from '../tables/layout.js';
 import { AdlBook, type BookSource } from './adl-book.js';
-import { FundDrawdown, type DrawdownState } from './fund-drawdown.js';
+import { FundDrawdown, type DrawdownLimit, type DrawdownState } from './fund-drawdown.js';
 import { requirePrice, requireTime } from '../tables/validate.js';
 import type { TableWriter } from '../tables/writer.js';
 import { OpenOrders, type OpenOrdersState, type OrderFill } from './open-orders.js';
@@ -140,11 +140,11 @@ export interface FillSettlement extends OrderFill {
 export interface ClearingConfig {
   readonly quoteDecimals: number;
   /**
-   * The insurance fund stops covering once it has lost this fraction of its peak within the window (OKX: 30% in
-   * 8 h); its losses then fall to the deficit policy. `max` Infinity: never.
+   * The insurance fund covers losses up to this fraction of its peak within the window and no further (OKX: 30% in
+   * 8 h; src/execution/fund-drawdown.ts); the rest falls to the deficit policy. `max` Infinity: no limit.
    */
-  readonly fundDrawdown: { readonly max: number; readonly windowUs: number };
-  /** Who bears a deficit the insurance fund could not pay: 'adl' (deleverage what is left) or 'socialized'. */
+  readonly fundDrawdown: DrawdownLimit;
+  /** Who bears a deficit the insurance fund could not pay: 'adl' (the ADL queue at the bankruptcy value) or 'socialized'. */
   readonly deficitPolicy: 'adl' | 'socialized';
   /** After a fill the insurance fund could not cover, deleverage what is left of the position. */
   readonly autoDeleverage: boolean;

@@ -9,7 +9,7 @@
  */
 import { canBeLiquidated, health, isMarginCall, notional } from '../domain/margin.js';
 import { fillablePrice, underwaterness } from '../domain/liquidation.js';
-import { closeQuantity, type SizingPolicy } from '../domain/sizing.js';
+import { closeQuantity, type SizingBound, type SizingPolicy } from '../domain/sizing.js';
 import type { FeePolicy } from '../ledger/settle.js';
 import { CAP_NAMES, LiquidationCaps, type CapName, type CapsConfig, type CapsState } from './caps.js';
 import { LiquidationMode } from './market-mode.js';
@@ -75,7 +75,8 @@ interface Proposal {
   /** Base units the plan asks for. */
   readonly quantity: number;
   readonly emergency: boolean;
-  readonly bound: string | null;
+  /** The sizing cap that bound the quantity (a step-down starts a cooldown once admitted). */
+  readonly bound: SizingBound | null;
 }
 
 interface PlannedCap {

@@ -65,6 +65,40 @@ const SEEDS: readonly Uint8Array[] = (
     },
     { kind: 'killSwitch', sequence: 17, level: 'no-reissue', market: 2, reason: 'review' },
     { kind: 'killSwitch', sequence: 18, level: 'halt', market: undefined, reason: '' },
+    {
+      kind: 'deleveragings',
+      sequence: 19,
+      deleveragings: [
+        {
+          sequence: 9, account: 1, market: 0, orderId: '1-0-7', bankruptcyPrice: 55_000, markPrice: 50_000, absorbed: 500, matched: 0.1, remainder: 0, realizedPnl: 500,
+          counterparties: [
+            { account: 2, index: 0, quantity: 0.06, realizedPnl: 300, sizeAfter: 0 },
+            { account: 3, index: 1, quantity: 0.04, realizedPnl: -160, sizeAfter: -0.96 },
+          ],
+          counterpartyCount: 2,
+          continued: false,
+        },
+        {
+          sequence: 10, account: 4, market: 1, orderId: null, bankruptcyPrice: 95, markPrice: 100, absorbed: 5, matched: 1, remainder: 1, realizedPnl: -5,
+          counterparties: [{ account: 5, index: 3, quantity: 1, realizedPnl: 5, sizeAfter: 2 }],
+          counterpartyCount: 7,
+          continued: true,
+        },
+      ],
+    },
+    {
+      kind: 'socializedLosses',
+      sequence: 20,
+      losses: [{ sequence: 11, account: 7, market: 0, amount: 200, shares: [0, 1, 2].map((i) => ({ account: 2 + i, index: i, amount: 200 / 3 })), shareCount: 3, continued: false }],
+    },
+    {
+      kind: 'unresolvedDeficits',
+      sequence: 21,
+      deficits: [
+        { sequence: 12, account: 7, market: 0, amount: 550, reason: 'no-counterparty' },
+        { sequence: 13, account: 8, market: 1, amount: 1, reason: 'halted' },
+      ],
+    },
   ] as FeedMessage[]
 ).map(encodeFrame);
 

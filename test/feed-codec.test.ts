@@ -7,6 +7,7 @@ import * as flatbuffers from 'flatbuffers';
 import { describe, expect, it } from 'vitest';
 import {
   decodeFrame,
+  encodeDeleveragings,
   encodeExpiries,
   encodeFrame,
   encodeMarketStatus,
@@ -17,14 +18,19 @@ import {
   FrameErrorCode,
   type AdlEntry,
   type BookTop,
+  type Deleveraging,
   type FeedMessage,
   type FeedMessageKind,
   type FrameError,
+  type SocializedLoss,
   type Tick,
+  type UnresolvedDeficit,
 } from '../src/feed/codec.js';
 import {
   BookTicker as BookTickerStruct,
   BookTickers,
+  Deleveraging as DeleveragingTable,
+  Deleveragings,
   Envelope,
   Fill as FillTable,
   Fills,
@@ -39,8 +45,19 @@ import {
   SignedPriceTicks,
   Subscribe,
   Tick as TickStruct,
+  UnresolvedDeficit as UnresolvedDeficitTable,
+  UnresolvedDeficits,
 } from '../src/feed/generated/unwind_generated.js';
-import { ADL_ENTRY_BYTES, ALL_TABLE_SPECS, BOOK_TICKER_BYTES, COLLATERAL_UPDATE_BYTES, POSITION_UPDATE_BYTES, TICK_BYTES } from '../src/feed/spec.js';
+import {
+  ADL_ENTRY_BYTES,
+  ALL_TABLE_SPECS,
+  BOOK_TICKER_BYTES,
+  COLLATERAL_UPDATE_BYTES,
+  DELEVERAGED_COUNTERPARTY_BYTES,
+  LOSS_SHARE_BYTES,
+  POSITION_UPDATE_BYTES,
+  TICK_BYTES,
+} from '../src/feed/spec.js';
 
 const TICK: Tick = { market: 0, source: 3, price: 50_000.5, confidence: 2.25, eventTimeUs: 1_764_000_000_123_456, sourceSequence: 981 };
 const ORDER = {
@@ -92,6 +109,70 @@ const BOOKS: FeedMessage = {
     { market: 3, bid: 0, ask: 0, last: 2.5, eventTimeUs: 2 },
     { market: 4_294_967_294, bid: Number.MIN_VALUE, ask: 1e12, last: 1e12, eventTimeUs: 2 ** 53 - 1 },
   ],
+};
+
+/**
+ * The README's bankrupt long: 0.1 BTC from 50,000 on -500 of collateral, closed at its bankruptcy price 55,000
+ * against two shorts (0.06 of account 2, 0.04 of account 3), instead of order 1-0-7.
+ */
+const DELEVERAGING: Deleveraging = {
+  sequence: 9,
+  account: 1,
+  market: 0,
+  orderId: '1-0-7',
+  bankruptcyPrice: 55_000,
+  markPrice: 50_000,
+  absorbed: 500,
+  matched: 0.1,
+  remainder: 0,
+  realizedPnl: 500,
+  counterparties: [
+    { account: 2, index: 0, quantity: 0.06, realizedPnl: 300, sizeAfter: 0 },
+    { account: 3, index: 1, quantity: 0.04, realizedPnl: -160, sizeAfter: -0.96 },
+  ],
+  counterpartyCount: 2,
+  continued: false,
+};
+const DELEVERAGINGS: FeedMessage = {
+  kind: 'deleveragings',
+  sequence: 30,
+  deleveragings: [
+    DELEVERAGING,
+    // After an uncovered fill (no order replaced), nobody matched: the whole quantity left open.
+    { ...DELEVERAGING, sequence: 0, account: 4_294_967_294, orderId: null, absorbed: -12.5, matched: 0, remainder: 2, realizedPnl: 0, counterparties: [], counterpartyCount: 0 },
+    // A bankrupt short; what one counterparty-only subscriber sees of a split record: its row, cut short.
+    {
+      ...DELEVERAGING,
+      orderId: '',
+      counterparties: [{ account: 9, index: 4_094, quantity: 1e-9, realizedPnl: -0.5, sizeAfter: 7 }],
+      counterpartyCount: 9_000,
+      continued: true,
+    },
+  ],
+};
+const LOSS: SocializedLoss = {
+  sequence: 11,
+  account: 7,
+  market: 0,
+  amount: 200,
+  shares: [
+    { account: 2, index: 0, amount: 150 },
+    { account: 5, index: 1, amount: 50 },
+    { account: 6, index: 2, amount: 0 },
+  ],
+  shareCount: 3,
+  continued: false,
+};
+const LOSSES: FeedMessage = {
+  kind: 'socializedLosses',
+  sequence: 31,
+  losses: [LOSS, { ...LOSS, sequence: 12, shares: [{ account: 5, index: 1, amount: 50 }], continued: true }],
+};
+const DEFICIT: UnresolvedDeficit = { sequence: 13, account: 7, market: 0, amount: 550, reason: 'no-counterparty' };
+const DEFICITS: FeedMessage = {
+  kind: 'unresolvedDeficits',
+  sequence: 32,
+  deficits: [DEFICIT, { ...DEFICIT, sequence: 2 ** 53 - 1, reason: 'halted' }, { ...DEFICIT, account: 4_294_967_294, amount: 1e-6, reason: 'auto-deleverage-off' }],
 };
 
 /** One or more messages of every kind, with the edge cases each field allows. */
@@ -157,11 +238,15 @@ const SAMPLES: readonly FeedMessage[] = [
   { kind: 'killSwitch', sequence: 29, level: 'normal', market: undefined, reason: '' },
   { kind: 'errorFrame', sequence: 21, code: 'INVALID_FIELD', message: 'ticks[3].price: expected a finite price', offendingSequence: 1234 },
   { kind: 'errorFrame', sequence: 22, code: 'MALFORMED_FRAME', message: '', offendingSequence: null },
+  DELEVERAGINGS,
+  { kind: 'deleveragings', sequence: 30, deleveragings: [{ ...DELEVERAGING, orderId: 'ÉTH ✓ 1-0-7' }] },
+  LOSSES,
+  DEFICITS,
 ];
 
 const ALL_KINDS: readonly FeedMessageKind[] = [
   'ticks', 'positions', 'collateral', 'fills', 'expiries', 'subscribe', 'unsubscribe', 'orders', 'marginCalls', 'accountStates', 'marketStatus', 'engineStatus', 'errorFrame', 'adlQueue',
-  'signedTicks', 'books', 'killSwitch',
+  'signedTicks', 'books', 'killSwitch', 'deleveragings', 'socializedLosses', 'unresolvedDeficits',
 ];
 
 function expectError(r: ReturnType<typeof decodeFrame>, code: FrameError['code']): FrameError {
@@ -231,6 +316,22 @@ describe('feed codec: round trips', () => {
     const one = encodeSignedPriceTicks(1, [TICK], signatures(1)).length;
     const many = encodeSignedPriceTicks(1, Array.from({ length: 1001 }, () => TICK), signatures(1001)).length;
     expect(many - one).toBe(1000 * (TICK_BYTES + 64));
+  });
+
+  it('packs a deleveraging counterparty into 32 bytes and a loss share into 16', () => {
+    const cps = (n: number) => Array.from({ length: n }, (_, index) => ({ ...DELEVERAGING.counterparties[1]!, index }));
+    const one = encodeFrame({ kind: 'deleveragings', sequence: 1, deleveragings: [{ ...DELEVERAGING, counterparties: cps(1), counterpartyCount: 1_001 }] }).length;
+    const many = encodeFrame({ kind: 'deleveragings', sequence: 1, deleveragings: [{ ...DELEVERAGING, counterparties: cps(1_001), counterpartyCount: 1_001 }] }).length;
+    expect(many - one).toBe(1000 * DELEVERAGED_COUNTERPARTY_BYTES);
+    const shares = (n: number) => Array.from({ length: n }, (_, index) => ({ account: 2, index, amount: 1 }));
+    const lossOne = encodeFrame({ kind: 'socializedLosses', sequence: 1, losses: [{ ...LOSS, shares: shares(1), shareCount: 1_001 }] }).length;
+    const lossMany = encodeFrame({ kind: 'socializedLosses', sequence: 1, losses: [{ ...LOSS, shares: shares(1_001), shareCount: 1_001 }] }).length;
+    expect(lossMany - lossOne).toBe(1000 * LOSS_SHARE_BYTES);
+  });
+
+  it('tells a deleveraging that replaced no order (order id absent) from one that replaced an order with an empty id', () => {
+    const decoded = decodeFrame(encodeFrame(DELEVERAGINGS)) as Extract<FeedMessage, { kind: 'deleveragings' }>;
+    expect(decoded.deleveragings.map((d) => d.orderId)).toEqual(['1-0-7', null, '']);
   });
 
   it('packs a book top into 40 bytes', () => {
@@ -305,6 +406,53 @@ describe('feed codec: invalid values are INVALID_FIELD naming the field', () => 
     ['a fractional book time', { kind: 'books', sequence: 3, books: [BOOK, { ...BOOK, eventTimeUs: 0.5 }] }, 'books[1].eventTimeUs'],
     ['a negative book time', { kind: 'books', sequence: 3, books: [{ ...BOOK, eventTimeUs: -1 }] }, 'books[0].eventTimeUs'],
     ['a negative offending sequence', { kind: 'errorFrame', sequence: 3, code: 'X', message: '', offendingSequence: -2 }, 'offendingSequence'],
+    ['no deleveragings', { kind: 'deleveragings', sequence: 3, deleveragings: [] }, 'deleveragings'],
+    ...(
+      [
+        ['a NaN bankruptcy price', { bankruptcyPrice: NaN }, 'deleveragings[1].bankruptcyPrice'],
+        ['a bankruptcy price of 0', { bankruptcyPrice: 0 }, 'deleveragings[1].bankruptcyPrice'],
+        ['a negative mark price', { markPrice: -50_000 }, 'deleveragings[1].markPrice'],
+        ['an infinite absorbed amount', { absorbed: -Infinity }, 'deleveragings[1].absorbed'],
+        ['a negative matched quantity', { matched: -0.1 }, 'deleveragings[1].matched'],
+        ['an infinite remainder', { remainder: Infinity }, 'deleveragings[1].remainder'],
+        ['a NaN realized PnL', { realizedPnl: NaN }, 'deleveragings[1].realizedPnl'],
+        ['a fractional input sequence', { sequence: 9.5 }, 'deleveragings[1].sequence'],
+        ['bankrupt account 4294967295 (no id)', { account: 0xffffffff }, 'deleveragings[1].account'],
+        ['market 4294967295 (no id)', { market: 0xffffffff }, 'deleveragings[1].market'],
+        ['a counterparty count below the rows carried', { counterpartyCount: 1 }, 'deleveragings[1].counterpartyCount'],
+        ['a counterparty 4294967295 (no id)', { counterparties: [DELEVERAGING.counterparties[0]!, { ...DELEVERAGING.counterparties[1]!, account: 0xffffffff }] }, 'deleveragings[1].counterparties[1].account'],
+        ['counterparty indices that do not increase', { counterparties: [DELEVERAGING.counterparties[0]!, { ...DELEVERAGING.counterparties[1]!, index: 0 }] }, 'deleveragings[1].counterparties[1].index'],
+        ['a counterparty index past the count', { counterparties: [DELEVERAGING.counterparties[0]!, { ...DELEVERAGING.counterparties[1]!, index: 2 }] }, 'deleveragings[1].counterparties[1].index'],
+        ['a counterparty quantity of 0', { counterparties: [{ ...DELEVERAGING.counterparties[0]!, quantity: 0 }] }, 'deleveragings[1].counterparties[0].quantity'],
+        ['a NaN counterparty PnL', { counterparties: [{ ...DELEVERAGING.counterparties[0]!, realizedPnl: NaN }] }, 'deleveragings[1].counterparties[0].realizedPnl'],
+        ['an infinite size after', { counterparties: [{ ...DELEVERAGING.counterparties[0]!, sizeAfter: -Infinity }] }, 'deleveragings[1].counterparties[0].sizeAfter'],
+        [
+          'counterparties on both sides',
+          { counterparties: [{ ...DELEVERAGING.counterparties[0]!, sizeAfter: 0.5 }, DELEVERAGING.counterparties[1]!] },
+          'deleveragings[1].counterparties[1].sizeAfter',
+        ],
+        ['a continued record that is not the last of its frame', { continued: true, counterpartyCount: 3 }, 'deleveragings[1].continued'],
+      ] as const
+    ).map(([what, patch, field]) => [
+      `a deleveraging with ${what}`,
+      { kind: 'deleveragings', sequence: 3, deleveragings: [DELEVERAGING, { ...DELEVERAGING, ...patch }, DELEVERAGING] } as FeedMessage,
+      field,
+    ] as const),
+    ['a continued deleveraging with no row', { kind: 'deleveragings', sequence: 3, deleveragings: [{ ...DELEVERAGING, counterparties: [], counterpartyCount: 2, continued: true }] }, 'deleveragings[0].continued'],
+    ['a continued deleveraging whose last row is the last of all', { kind: 'deleveragings', sequence: 3, deleveragings: [{ ...DELEVERAGING, continued: true }] }, 'deleveragings[0].continued'],
+    ['no socialized losses', { kind: 'socializedLosses', sequence: 3, losses: [] }, 'losses'],
+    ['a socialized loss of 0', { kind: 'socializedLosses', sequence: 3, losses: [{ ...LOSS, amount: 0 }] }, 'losses[0].amount'],
+    ['a NaN socialized loss', { kind: 'socializedLosses', sequence: 3, losses: [LOSS, { ...LOSS, amount: NaN }] }, 'losses[1].amount'],
+    ['a negative share', { kind: 'socializedLosses', sequence: 3, losses: [{ ...LOSS, shares: [{ account: 2, index: 0, amount: -1 }] }] }, 'losses[0].shares[0].amount'],
+    ['a share index past the count', { kind: 'socializedLosses', sequence: 3, losses: [{ ...LOSS, shares: [{ account: 2, index: 3, amount: 1 }] }] }, 'losses[0].shares[0].index'],
+    ['a share count below the shares carried', { kind: 'socializedLosses', sequence: 3, losses: [{ ...LOSS, shareCount: 2 }] }, 'losses[0].shareCount'],
+    ['a payer 4294967295 (no id)', { kind: 'socializedLosses', sequence: 3, losses: [{ ...LOSS, shares: [{ account: 0xffffffff, index: 0, amount: 1 }] }] }, 'losses[0].shares[0].account'],
+    ['a continued loss that is not the last of its frame', { kind: 'socializedLosses', sequence: 3, losses: [{ ...LOSS, shareCount: 4, continued: true }, LOSS] }, 'losses[0].continued'],
+    ['no unresolved deficits', { kind: 'unresolvedDeficits', sequence: 3, deficits: [] }, 'deficits'],
+    ['an unresolved deficit of 0', { kind: 'unresolvedDeficits', sequence: 3, deficits: [DEFICIT, { ...DEFICIT, amount: 0 }] }, 'deficits[1].amount'],
+    ['a negative unresolved deficit', { kind: 'unresolvedDeficits', sequence: 3, deficits: [{ ...DEFICIT, amount: -550 }] }, 'deficits[0].amount'],
+    ['an unresolved deficit in market 4294967295', { kind: 'unresolvedDeficits', sequence: 3, deficits: [{ ...DEFICIT, market: 0xffffffff }] }, 'deficits[0].market'],
+    ['an unresolved deficit at a negative sequence', { kind: 'unresolvedDeficits', sequence: 3, deficits: [{ ...DEFICIT, sequence: -1 }] }, 'deficits[0].sequence'],
   ];
 
   it.each(cases)('rejects %s', (_, m, field) => {
@@ -374,6 +522,28 @@ describe('feed codec: invalid values are INVALID_FIELD naming the field', () => 
       return { type: Message.KillSwitch, table: KillSwitch.endKillSwitch(b) };
     });
     expect(decodeFrame(frame)).toEqual({ kind: 'killSwitch', sequence: 5, level: 'no-new', market: undefined, reason: '' });
+  });
+
+  it('rejects an unresolved deficit whose reason is unset or unknown', () => {
+    for (const reason of [0, 4, 255]) {
+      const frame = rawFrame((b) => {
+        const deficit = UnresolvedDeficitTable.createUnresolvedDeficit(b, 1, 7, 0, 550, reason);
+        return { type: Message.UnresolvedDeficits, table: UnresolvedDeficits.createUnresolvedDeficits(b, UnresolvedDeficits.createDeficitsVector(b, [deficit])) };
+      });
+      const e = expectError(decodeFrame(frame), FrameErrorCode.InvalidField);
+      expect([e.field, e.message]).toEqual(['deficits[0].reason', `deficits[0].reason: expected one of 1, 2, 3, got ${reason}`]);
+    }
+  });
+
+  it('rejects a deleveraging whose order id is not UTF-8', () => {
+    const frame = rawFrame((b) => {
+      const id = b.createString(new Uint8Array([0x31, 0x2d, 0xc3]));
+      DeleveragingTable.startCounterpartiesVector(b, 0);
+      const rows = b.endVector();
+      const d = DeleveragingTable.createDeleveraging(b, 1, 1, 0, id, 55_000, 50_000, 500, 0, 0.1, 0, rows, 0, false);
+      return { type: Message.Deleveragings, table: Deleveragings.createDeleveragings(b, Deleveragings.createDeleveragingsVector(b, [d])) };
+    });
+    expect(expectError(decodeFrame(frame), FrameErrorCode.InvalidField).field).toBe('deleveragings[0].orderId');
   });
 
   it('rejects a market status code that is not UTF-8', () => {
@@ -470,6 +640,46 @@ describe('feed codec: rejected frames', () => {
       return { type: Message.BookTickers, table: b.endObject() };
     }));
     expect(expectError(books, FrameErrorCode.MalformedFrame).message).toContain('BookTickers.books');
+    for (const [type, name] of [
+      [Message.Deleveragings, 'Deleveragings.deleveragings'],
+      [Message.SocializedLosses, 'SocializedLosses.losses'],
+      [Message.UnresolvedDeficits, 'UnresolvedDeficits.deficits'],
+    ] as const) {
+      const r = decodeFrame(rawFrame((b) => {
+        b.startObject(1);
+        return { type, table: b.endObject() };
+      }));
+      expect(expectError(r, FrameErrorCode.MalformedFrame).message).toContain(name);
+    }
+    const noRows = decodeFrame(rawFrame((b) => {
+      DeleveragingTable.startDeleveraging(b);
+      DeleveragingTable.addBankruptcyPrice(b, 55_000);
+      const d = b.endObject(); // endDeleveraging would refuse: counterparties is required
+      return { type: Message.Deleveragings, table: Deleveragings.createDeleveragings(b, Deleveragings.createDeleveragingsVector(b, [d])) };
+    }));
+    expect(expectError(noRows, FrameErrorCode.MalformedFrame).message).toContain('Deleveraging.counterparties');
+  });
+
+  it('MALFORMED_FRAME for every truncation of a frame of deleveragings, socialized losses or unresolved deficits', () => {
+    for (const m of [DELEVERAGINGS, LOSSES, DEFICITS]) {
+      const frame = encodeFrame(m);
+      for (let n = 12; n < frame.length; n++) {
+        const r = decodeFrame(frame.slice(0, n));
+        // Cutting only the alignment padding after the last object loses nothing.
+        const ok = r.kind === 'error' ? ['MALFORMED_FRAME', 'BAD_IDENTIFIER'].includes(r.code) : frame.subarray(n).every((b) => b === 0);
+        expect(ok, `${m.kind} ${n}: ${JSON.stringify(r)}`).toBe(true);
+      }
+    }
+  });
+
+  it('MALFORMED_FRAME for a counterparty vector whose length runs past the frame', () => {
+    const frame = encodeDeleveragings(4, [DELEVERAGING]);
+    const bad = frame.slice();
+    const bb = new flatbuffers.ByteBuffer(bad);
+    const table = (Envelope.getRootAsEnvelope(bb).message(new Deleveragings()) as Deleveragings).deleveragings(0)!;
+    const vector = bb.__vector(table.bb_pos + bb.__offset(table.bb_pos, 24)) - 4;
+    new DataView(bad.buffer).setUint32(vector, 1_000_000, true);
+    expect(expectError(decodeFrame(bad), FrameErrorCode.MalformedFrame).message).toContain('Deleveraging.counterparties');
   });
 
   it('MALFORMED_FRAME for every truncation of a frame of expiries, and for an id offset out of the frame', () => {
@@ -563,6 +773,18 @@ describe('feed codec: schema evolution', () => {
     ]);
   });
 
+  it('appends Deleveragings, SocializedLosses and UnresolvedDeficits after KillSwitch as union types 18, 19 and 20, still version 1', () => {
+    const types = [DELEVERAGINGS, LOSSES, DEFICITS].map((m) => {
+      const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(encodeFrame(m)));
+      return [envelope.version(), envelope.messageType()];
+    });
+    expect(types).toEqual([
+      [1, 18],
+      [1, 19],
+      [1, 20],
+    ]);
+  });
+
   it('appends AdlQueue after OrderExpiries as union type 14, still version 1', () => {
     const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(encodeFrame(ADL_SHORTS)));
     expect([envelope.version(), envelope.messageType()]).toEqual([1, 14]);
@@ -572,7 +794,7 @@ describe('feed codec: schema evolution', () => {
     expect(Message).toMatchObject({
       NONE: 0, PriceTicks: 1, PositionUpdates: 2, CollateralUpdates: 3, Fills: 4, Subscribe: 5, Unsubscribe: 6, LiquidationOrders: 7,
       MarginCalls: 8, AccountStates: 9, MarketStatus: 10, EngineStatus: 11, ErrorFrame: 12, OrderExpiries: 13, AdlQueue: 14,
-      SignedPriceTicks: 15, BookTickers: 16, KillSwitch: 17,
+      SignedPriceTicks: 15, BookTickers: 16, KillSwitch: 17, Deleveragings: 18, SocializedLosses: 19, UnresolvedDeficits: 20,
     });
     // Still version 1: a receiver that predates a member answers it UNKNOWN_MESSAGE and carries on.
     const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(encodeExpiries(3, ['1-0-4'], 5)));
@@ -601,12 +823,14 @@ describe('feed codec: the verifier matches the generated code', () => {
 
   it('struct sizes', () => {
     const size = (s: string) => Number(new RegExp(`export class ${s} \\{[\\s\\S]*?static sizeOf\\(\\):number \\{\\s*return (\\d+);`).exec(generated)![1]);
-    expect([size('Tick'), size('PositionUpdate'), size('CollateralUpdate'), size('AdlEntry'), size('BookTicker')]).toEqual([
+    expect([size('Tick'), size('PositionUpdate'), size('CollateralUpdate'), size('AdlEntry'), size('BookTicker'), size('DeleveragedCounterparty'), size('LossShare')]).toEqual([
       TICK_BYTES,
       POSITION_UPDATE_BYTES,
       COLLATERAL_UPDATE_BYTES,
       ADL_ENTRY_BYTES,
       BOOK_TICKER_BYTES,
+      DELEVERAGED_COUNTERPARTY_BYTES,
+      LOSS_SHARE_BYTES,
     ]);
   });
 });

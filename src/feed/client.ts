@@ -9,6 +9,7 @@
  *   const client = await FeedClient.connect({ url: 'ws://127.0.0.1:9001/v1/feed', token });
  *   client.on('orders', (orders) => ...);
  *   client.on('adlQueue', (q) => ...);                   // q.positionsSide: 1 the longs' queue, -1 the shorts'
+ *   client.on('deleveragings', (ds) => ...);             // bankrupt positions closed against the ADL queue
  *   client.subscribe({ markets: [1], accounts: [], allOrders: false, adlMarkets: [1] });
  *   client.sendTicks([{ market: 1, source: 3, price: 50_000, confidence: 5, eventTimeUs, sourceSequence }]);
  *   client.sendSignedTicks(ticks, signatures);           // 64 bytes per tick, each signing tickSigningBytes(tick)
@@ -28,6 +29,7 @@ import {
   type AccountState,
   type BookTop,
   type CollateralUpdate,
+  type Deleveraging,
   type FeedMessage,
   type Fill,
   type FrameError,
@@ -35,9 +37,12 @@ import {
   type LiquidationOrder,
   type MarginCall,
   type PositionUpdate,
+  type SocializedLoss,
   type Tick,
   type Topics,
+  type UnresolvedDeficit,
 } from './codec.js';
+import { joinDeleveragings, joinSocializedLosses, PartJoiner } from './deficits.js';
 
 /** The part of the WHATWG WebSocket both browsers and `ws` implement. */
 export interface WebSocketLike {
@@ -96,6 +101,18 @@ export interface FeedClientEvents {
   marketStatus: [status: Extract<FeedMessage, { kind: 'marketStatus' }>];
   /** One side of a market's ADL queue (topic `adlMarkets`): on subscribe, then after each epoch that changed it. */
   adlQueue: [queue: Extract<FeedMessage, { kind: 'adlQueue' }>];
+  /**
+   * Bankrupt positions closed against the ADL queue at their bankruptcy price (the bankrupt account's position and
+   * each counterparty's changed), for the account, a counterparty, the market or all orders. Whole: a deleveraging
+   * the server split over frames is joined first (`continued` is false), and `sequence` is the frame that completed
+   * it. A connection selected only by counterparty accounts gets only their rows (`counterpartyCount` says how many
+   * there were in all).
+   */
+  deleveragings: [deleveragings: readonly Deleveraging[], sequence: number];
+  /** Fill deficits spread over the opposite side (deficitPolicy 'socialized'), joined as deleveragings are. */
+  socializedLosses: [losses: readonly SocializedLoss[], sequence: number];
+  /** Deficits no policy could place (bad debt, named): for the account, the market or all orders. */
+  unresolvedDeficits: [deficits: readonly UnresolvedDeficit[], sequence: number];
   engineStatus: [status: Extract<FeedMessage, { kind: 'engineStatus' }>];
   /** The server rejected one of our frames (an ErrorFrame): its code, message and our frame's sequence. */
   serverError: [error: Extract<FeedMessage, { kind: 'errorFrame' }>];
@@ -142,6 +159,9 @@ export class FeedClient {
   private readonly accounts = new Set<number>();
   private allOrders = false;
   private readonly adlMarkets = new Set<number>();
+  /** Parts of records split over frames, waiting for their rest (dropped when the connection is). */
+  private readonly deleveragingParts = new PartJoiner<Deleveraging>(joinDeleveragings);
+  private readonly lossParts = new PartJoiner<SocializedLoss>(joinSocializedLosses);
   private readonly listeners = new Map<keyof FeedClientEvents, Set<(...args: never[]) => void>>();
 
   private constructor(
@@ -266,6 +286,8 @@ export class FeedClient {
         opened = true;
         this.sequence = 0;
         this.attempt = 0;
+        this.deleveragingParts.reset();
+        this.lossParts.reset();
         const t = this.topics;
         if (t.markets.length > 0 || t.accounts.length > 0 || t.allOrders || this.adlMarkets.size > 0) this.send((s) => encodeSubscribe(s, t));
         this.emit('open');
@@ -349,6 +371,18 @@ export class FeedClient {
         return this.emit('engineStatus', m);
       case 'adlQueue':
         return this.emit('adlQueue', m);
+      case 'deleveragings': {
+        const whole = this.deleveragingParts.push(m.deleveragings);
+        if (whole.length > 0) this.emit('deleveragings', whole, m.sequence);
+        return;
+      }
+      case 'socializedLosses': {
+        const whole = this.lossParts.push(m.losses);
+        if (whole.length > 0) this.emit('socializedLosses', whole, m.sequence);
+        return;
+      }
+      case 'unresolvedDeficits':
+        return this.emit('unresolvedDeficits', m.deficits, m.sequence);
       case 'errorFrame':
         return this.emit('serverError', m);
       default:

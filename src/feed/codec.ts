@@ -27,6 +27,10 @@ import {
   BookTickers,
   CollateralUpdate as CollateralUpdateStruct,
   CollateralUpdates,
+  DeficitReason as DeficitReasonEnum,
+  DeleveragedCounterparty as DeleveragedCounterpartyStruct,
+  Deleveraging as DeleveragingTable,
+  Deleveragings,
   EngineState as EngineStateEnum,
   EngineStatus,
   Envelope,
@@ -37,6 +41,7 @@ import {
   KillSwitch,
   LiquidationOrder as LiquidationOrderTable,
   LiquidationOrders,
+  LossShare as LossShareStruct,
   MarginCall as MarginCallTable,
   MarginCalls,
   MarginMode,
@@ -52,8 +57,12 @@ import {
   SchemaVersion,
   Side,
   SignedPriceTicks,
+  SocializedLoss as SocializedLossTable,
+  SocializedLosses,
   Subscribe,
   Tick as TickStruct,
+  UnresolvedDeficit as UnresolvedDeficitTable,
+  UnresolvedDeficits,
   Unsubscribe,
 } from './generated/unwind_generated.js';
 import {
@@ -63,6 +72,8 @@ import {
   type AdlQueue,
   type BookTop,
   type CollateralUpdate,
+  type DeficitReason,
+  type Deleveraging,
   type EngineState,
   type FeedMessage,
   type Fill,
@@ -71,8 +82,10 @@ import {
   type MarginCall,
   type MarketState,
   type PositionUpdate,
+  type SocializedLoss,
   type Tick,
   type Topics,
+  type UnresolvedDeficit,
 } from './messages.js';
 
 import { ENVELOPE_SEQUENCE_ID } from './spec.js';
@@ -308,6 +321,73 @@ export function encodeAdlQueue(sequence: number, q: AdlQueue): Uint8Array {
   return finish(sequence, Message.AdlQueue, AdlQueueTable.createAdlQueue(b, q.market, side, q.epoch, list, q.queueLength));
 }
 
+/**
+ * Deleveragings, each with the counterparty rows given (a receiver's selection or one part of a split record; the
+ * server keeps a frame within DEFICIT_ROWS_PER_FRAME rows). `orderId` null leaves the field out.
+ */
+export function encodeDeleveragings(sequence: number, deleveragings: readonly Deleveraging[]): Uint8Array {
+  const b = begin();
+  const offsets = deleveragings.map((d) => {
+    // Strings and vectors before the table: a builder writes one object at a time.
+    const orderId = d.orderId === null ? 0 : b.createString(d.orderId);
+    const rows = d.counterparties;
+    DeleveragingTable.startCounterpartiesVector(b, rows.length);
+    for (let j = rows.length - 1; j >= 0; j--) {
+      const c = rows[j]!;
+      DeleveragedCounterpartyStruct.createDeleveragedCounterparty(b, c.account, c.index, c.quantity, c.realizedPnl, c.sizeAfter);
+    }
+    const list = b.endVector();
+    return DeleveragingTable.createDeleveraging(
+      b,
+      d.sequence,
+      d.account,
+      d.market,
+      orderId,
+      d.bankruptcyPrice,
+      d.markPrice,
+      d.absorbed,
+      d.matched,
+      d.remainder,
+      d.realizedPnl,
+      list,
+      d.counterpartyCount,
+      d.continued,
+    );
+  });
+  const list = Deleveragings.createDeleveragingsVector(b, offsets);
+  return finish(sequence, Message.Deleveragings, Deleveragings.createDeleveragings(b, list));
+}
+
+/** Socialized losses, each with the share rows given (as encodeDeleveragings). */
+export function encodeSocializedLosses(sequence: number, losses: readonly SocializedLoss[]): Uint8Array {
+  const b = begin();
+  const offsets = losses.map((l) => {
+    const rows = l.shares;
+    SocializedLossTable.startSharesVector(b, rows.length);
+    for (let j = rows.length - 1; j >= 0; j--) LossShareStruct.createLossShare(b, rows[j]!.account, rows[j]!.index, rows[j]!.amount);
+    const list = b.endVector();
+    return SocializedLossTable.createSocializedLoss(b, l.sequence, l.account, l.market, l.amount, list, l.shareCount, l.continued);
+  });
+  const list = SocializedLosses.createLossesVector(b, offsets);
+  return finish(sequence, Message.SocializedLosses, SocializedLosses.createSocializedLosses(b, list));
+}
+
+const DEFICIT_REASONS: Record<DeficitReason, DeficitReasonEnum> = {
+  'no-counterparty': DeficitReasonEnum.NoCounterparty,
+  halted: DeficitReasonEnum.Halted,
+  'auto-deleverage-off': DeficitReasonEnum.AutoDeleverageOff,
+};
+
+/** Deficits no policy could place. An unknown reason is written as Unset, which a receiver rejects. */
+export function encodeUnresolvedDeficits(sequence: number, deficits: readonly UnresolvedDeficit[]): Uint8Array {
+  const b = begin();
+  const offsets = deficits.map((u) =>
+    UnresolvedDeficitTable.createUnresolvedDeficit(b, u.sequence, u.account, u.market, u.amount, DEFICIT_REASONS[u.reason] ?? DeficitReasonEnum.Unset),
+  );
+  const list = UnresolvedDeficits.createDeficitsVector(b, offsets);
+  return finish(sequence, Message.UnresolvedDeficits, UnresolvedDeficits.createUnresolvedDeficits(b, list));
+}
+
 const MARKET_STATES: Record<MarketState, MarketStateEnum> = { paused: MarketStateEnum.Paused, resumed: MarketStateEnum.Resumed };
 const ENGINE_STATES: Record<EngineState, EngineStateEnum> = {
   starting: EngineStateEnum.Starting,
@@ -382,6 +462,12 @@ export function encodeFrame(m: FeedMessage): Uint8Array {
       return encodeEngineStatus(m.sequence, m);
     case 'adlQueue':
       return encodeAdlQueue(m.sequence, m);
+    case 'deleveragings':
+      return encodeDeleveragings(m.sequence, m.deleveragings);
+    case 'socializedLosses':
+      return encodeSocializedLosses(m.sequence, m.losses);
+    case 'unresolvedDeficits':
+      return encodeUnresolvedDeficits(m.sequence, m.deficits);
     case 'errorFrame':
       return encodeError(m.sequence, m.code, m.message, m.offendingSequence);
   }

@@ -61,6 +61,7 @@ import type { TickBatch } from './tick-batch.js';
 import { FrameVerifier } from './verify.js';
 import { enumValue, FieldError, finite, isSequence, nonEmpty, nonNegative, notNaN, positive, sequenceAt, text } from './fields.js';
 import { readAdlQueue } from './decode-adl.js';
+import { readDeleveragings, readSocializedLosses, readUnresolvedDeficits } from './decode-deficits.js';
 import { readBookTickers } from './decode-books.js';
 import { readTickBatch, readTicks, signaturesOf, type TickBatchMessage } from './decode-ticks.js';
 
@@ -362,6 +363,12 @@ function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequ
     }
     case Message.AdlQueue:
       return { kind: 'adlQueue', sequence, ...readAdlQueue(bb, at) };
+    case Message.Deleveragings:
+      return { kind: 'deleveragings', sequence, deleveragings: readDeleveragings(bb, at) };
+    case Message.SocializedLosses:
+      return { kind: 'socializedLosses', sequence, losses: readSocializedLosses(bb, at) };
+    case Message.UnresolvedDeficits:
+      return { kind: 'unresolvedDeficits', sequence, deficits: readUnresolvedDeficits(bb, at) };
     default:
       // MESSAGE_SPECS and this switch list the same kinds (a test encodes every kind); never reached.
       throw new FieldError('messageType', `no reader for message type ${type}`);

@@ -9,3 +9,5 @@ export {
   type WebSocketLike,
 } from './client.js';
 export * from './codec.js';
+/** Joins Deleveragings / SocializedLosses records split over frames (the SDK does it for its events). */
+export { joinDeleveragings, joinSocializedLosses, PartJoiner } from './deficits.js';

@@ -68,11 +68,14 @@ export interface AdlEntry {
   readonly queuePosition: number;
   /** Signed base units (long > 0, short < 0). */
   readonly size: number;
-  /** Higher is deleveraged first; may be +-Infinity, never NaN. */
+  /** Higher is deleveraged first; finite (saturating at +-Number.MAX_VALUE) from this engine, never NaN. */
   readonly rank: number;
   /** Unrealized PnL / entry notional (0.25 = +25%). */
   readonly pnlPercent: number;
-  /** |notional| / equity of the margin group; Infinity when that equity is gone. */
+  /**
+   * |notional| / equity of the margin group (always positive: a group without equity is never queued); finite
+   * (saturating at Number.MAX_VALUE) from this engine, never NaN.
+   */
   readonly effectiveLeverage: number;
 }
 
@@ -87,6 +90,99 @@ export interface AdlQueue {
   readonly queueLength: number;
   /** The top of the queue, in order, at most ADL_ENTRIES_PER_FRAME. */
   readonly entries: readonly AdlEntry[];
+}
+
+/**
+ * Rows of a Deleveragings or SocializedLosses frame at most, a record counting 1 plus its counterparties or shares
+ * (UnresolvedDeficits: records). A record with more rows than fit is split over frames (`continued`).
+ */
+export const DEFICIT_ROWS_PER_FRAME = 4096;
+
+/** A counterparty's part of a deleveraging (src/execution/clearing.ts DeleveragedCounterparty, plus its place). */
+export interface DeleveragedCounterparty {
+  readonly account: number;
+  /** 0-based place among all of the deleveraging's counterparties, in the ADL queue order they were matched in. */
+  readonly index: number;
+  /** Base units the counterparty closed toward 0 at the bankruptcy price, > 0. */
+  readonly quantity: number;
+  /** Quote. */
+  readonly realizedPnl: number;
+  /** The counterparty's signed size after (0: closed). */
+  readonly sizeAfter: number;
+}
+
+/**
+ * A bankrupt position closed against the ADL queue at its bankruptcy value (src/execution/clearing.ts Deleveraging),
+ * as one connection receives it: `counterparties` are those its topics select (all of them for the market, the
+ * bankrupt account or all orders), `counterpartyCount` how many there were in all.
+ */
+export interface Deleveraging {
+  /** Sequence of the input at which it landed. */
+  readonly sequence: number;
+  /** The bankrupt account. */
+  readonly account: number;
+  readonly market: number;
+  /** The liquidation order it replaced (never sent), or null (it followed an uncovered fill or an explicit call). */
+  readonly orderId: string | null;
+  /** Quote per base unit, > 0. */
+  readonly bankruptcyPrice: number;
+  /** Quote per base unit, > 0. */
+  readonly markPrice: number;
+  /** Quote the counterparties gave up against the mark: sign(size) * matched * (bankruptcyPrice - markPrice). */
+  readonly absorbed: number;
+  /** Base units of the bankrupt position closed against counterparties, >= 0. */
+  readonly matched: number;
+  /** Base units nobody could take, left open, >= 0. */
+  readonly remainder: number;
+  /** Quote the bankrupt position realized. */
+  readonly realizedPnl: number;
+  readonly counterparties: readonly DeleveragedCounterparty[];
+  /** Counterparties of the whole deleveraging (>= counterparties.length). */
+  readonly counterpartyCount: number;
+  /**
+   * On the wire: this record is cut short and the first record of the connection's next Deleveragings frame
+   * continues it. The SDK's `deleveragings` event joins the parts: there it is always false.
+   */
+  readonly continued: boolean;
+}
+
+/** One payer's share of a socialized loss, quote. */
+export interface LossShare {
+  readonly account: number;
+  /** 0-based place among all of the loss's shares. */
+  readonly index: number;
+  /** Quote paid, >= 0. */
+  readonly amount: number;
+}
+
+/** A fill's deficit spread over the opposite side (src/execution/clearing.ts SocializedLoss), as one connection receives it. */
+export interface SocializedLoss {
+  /** Sequence of the input (the fill) at which it landed. */
+  readonly sequence: number;
+  /** The account whose deficit was covered. */
+  readonly account: number;
+  readonly market: number;
+  /** Quote covered, > 0: the sum of every share. */
+  readonly amount: number;
+  /** The shares this connection's topics select (all of them for the market, the account or all orders). */
+  readonly shares: readonly LossShare[];
+  /** Shares of the whole loss (>= shares.length). */
+  readonly shareCount: number;
+  /** As Deleveraging.continued: the next SocializedLosses frame continues this record (the SDK joins the parts). */
+  readonly continued: boolean;
+}
+
+/** Why a deficit was left where it was (src/execution/clearing.ts UnresolvedReason). */
+export type DeficitReason = 'no-counterparty' | 'halted' | 'auto-deleverage-off';
+
+/** A deficit no policy could place (src/execution/clearing.ts UnresolvedDeficit). */
+export interface UnresolvedDeficit {
+  readonly sequence: number;
+  readonly account: number;
+  readonly market: number;
+  /** Quote, > 0: the negative balance the group was left with. */
+  readonly amount: number;
+  readonly reason: DeficitReason;
 }
 
 /** An account's cross group after an epoch (engine.account() without the positions); health Infinity: no requirement. */
@@ -162,6 +258,12 @@ export type FeedMessage =
       readonly message: string;
     }
   | ({ readonly kind: 'adlQueue'; readonly sequence: number } & AdlQueue)
+  /** Bankrupt positions closed against the ADL queue (deficitPolicy 'adl'), in the order they landed. */
+  | { readonly kind: 'deleveragings'; readonly sequence: number; readonly deleveragings: readonly Deleveraging[] }
+  /** Fill deficits spread over the opposite side (deficitPolicy 'socialized'). */
+  | { readonly kind: 'socializedLosses'; readonly sequence: number; readonly losses: readonly SocializedLoss[] }
+  /** Deficits no policy could place: bad debt, named. */
+  | { readonly kind: 'unresolvedDeficits'; readonly sequence: number; readonly deficits: readonly UnresolvedDeficit[] }
   | {
       /** An ErrorFrame received from the peer (not a decoding failure: that is a FrameError). */
       readonly kind: 'errorFrame';

@@ -1,9 +1,11 @@
 /**
  * Thread: main (the engine's). The binary WebSocket feed on uWebSockets.js: publishers push ticks, positions,
- * collateral, fills and order expiries; subscribers receive orders, margin calls, account states, ADL queues, market
- * and engine status.
+ * collateral, fills and order expiries; subscribers receive orders, margin calls, deleveragings, socialized losses,
+ * unresolved deficits, account states, ADL queues, market and engine status.
  * Writes: the engine's input tables, through the Engine (inside the message handler, before it returns).
- * Reads:  each epoch's output (Engine.onEpoch), the account table for account states, engine.adlQueue for ADL queues.
+ * Reads:  each epoch's output (Engine.onEpoch), the clearing's deficit events (onDeleverage, onSocializedLoss,
+ *         onUnresolvedDeficit: kept until the epoch's end), the account table for account states, engine.adlQueue
+ *         for ADL queues.
  *
  * Connection policy (README "Wire protocol"):
  *   - upgrade: a token (Authorization: Bearer, or ?token=) from the publisher or subscriber list; else HTTP 401.
@@ -20,23 +22,40 @@ import {
   decodeFrame,
   encodeAccountStates,
   encodeAdlQueue,
+  encodeDeleveragings,
   encodeEngineStatus,
   encodeError,
   encodeMarginCalls,
   encodeMarketStatus,
   encodeOrders,
+  encodeSocializedLosses,
+  encodeUnresolvedDeficits,
   setFrameSequence,
   TickBatch,
   type AccountState,
+  type Deleveraging,
   type EngineState,
   type FeedMessage,
   type LiquidationOrder,
   type MarginCall,
   type MarketState,
+  type SocializedLoss,
   type TickBatchMessage,
   type Topics,
+  type UnresolvedDeficit,
 } from './codec.js';
-import { FeedErrorCode, FrameErrorCode } from './messages.js';
+import { DEFICIT_ROWS_PER_FRAME, FeedErrorCode, FrameErrorCode } from './messages.js';
+import {
+  DELEVERAGING_SHAPE,
+  deleveragingRecord,
+  packRecords,
+  selectRecords,
+  SOCIALIZED_LOSS_SHAPE,
+  socializedLossRecord,
+  UNRESOLVED_DEFICIT_SHAPE,
+  unresolvedDeficitRecord,
+  type RecordShape,
+} from './deficits.js';
 import { AccountWatch } from './account-watch.js';
 import { AdlWatch } from './adl-watch.js';
 import { TokenRoles, type Role } from './auth.js';
@@ -113,6 +132,17 @@ export class FeedServer {
   private readonly offEpoch: () => void;
   private readonly offFill: () => void;
   private readonly offStatus: () => void;
+  private readonly offDeleverage: () => void;
+  private readonly offSocializedLoss: () => void;
+  private readonly offUnresolvedDeficit: () => void;
+  /**
+   * The clearing's events since the last epoch's end, as whole wire records, in the order they landed: sent with
+   * the next epoch's output (deleveragings screened from its orders land just before it ends; those after a fill
+   * or an explicit deleverage wait for the epoch the input schedules).
+   */
+  private deleveragings: Deleveraging[] = [];
+  private socializedLosses: SocializedLoss[] = [];
+  private unresolvedDeficits: UnresolvedDeficit[] = [];
   /** Feeds the oracle's clock from the wall clock (an input: journaled like any other). */
   private clock: NodeJS.Timeout | undefined;
   /** Reused by every PriceTicks frame: ticks go from the frame to the tables without an object per tick. */
@@ -153,6 +183,10 @@ export class FeedServer {
       for (const l of this.fillListeners) l(f);
     });
     this.offStatus = engine.onMarketStatus((s) => this.publishMarketStatus(s.market, s.state, s.reason, s.eventTimeUs, s.code));
+    // Copied at once: the records do not depend on the engine's objects staying as they were.
+    this.offDeleverage = engine.onDeleverage((d) => this.deleveragings.push(deleveragingRecord(d)));
+    this.offSocializedLoss = engine.onSocializedLoss((l) => this.socializedLosses.push(socializedLossRecord(l)));
+    this.offUnresolvedDeficit = engine.onUnresolvedDeficit((u) => this.unresolvedDeficits.push(unresolvedDeficitRecord(u)));
     // Statuses from before the server (an oracle market starts paused until its sources report).
     for (const m of engine.oracleMarkets) {
       const s = engine.hasMarket(m) ? engine.marketStatus(m) : undefined;
@@ -420,6 +454,7 @@ export class FeedServer {
       (c, m) => c.accounts.has(m.account) || (m.market !== null && c.markets.has(m.market)),
       (n) => (counters.marginCallsOut += n),
     );
+    this.publishDeficits();
     if (this.watch.size > 0) this.publishAccountStates();
     if (this.adl.size > 0) this.publishAdlQueues();
   }
@@ -446,6 +481,52 @@ export class FeedServer {
         for (const chunk of chunks(mine)) this.send(c, encode(c.sequence, chunk));
         count(mine.length);
       }
+    }
+  }
+
+  /**
+   * After an epoch: the deleveragings, socialized losses and unresolved deficits since the last one, each kind in
+   * the order they landed, after the epoch's orders and margin calls (which keep their latency) and before the
+   * account states they changed.
+   */
+  private publishDeficits(): void {
+    const counters = this.counters;
+    const deleveragings = this.deleveragings;
+    const losses = this.socializedLosses;
+    const deficits = this.unresolvedDeficits;
+    if (deleveragings.length + losses.length + deficits.length === 0) return;
+    this.deleveragings = [];
+    this.socializedLosses = [];
+    this.unresolvedDeficits = [];
+    this.fanOutRecords(deleveragings, DELEVERAGING_SHAPE, encodeDeleveragings, (n) => (counters.deleveragingsOut += n));
+    this.fanOutRecords(losses, SOCIALIZED_LOSS_SHAPE, encodeSocializedLosses, (n) => (counters.socializedLossesOut += n));
+    this.fanOutRecords(deficits, UNRESOLVED_DEFICIT_SHAPE, encodeUnresolvedDeficits, (n) => (counters.unresolvedDeficitsOut += n));
+  }
+
+  /**
+   * Sends records to every connection whose topics select any of them (deficits.ts selectRecords), in frames of at
+   * most DEFICIT_ROWS_PER_FRAME rows (packRecords: a record too long for one frame is split over several). The
+   * connections that get every record whole share one encoding; the others get their own selection.
+   */
+  private fanOutRecords<R extends { readonly account: number; readonly market: number }>(
+    records: readonly R[],
+    shape: RecordShape<R>,
+    encode: (sequence: number, records: readonly R[]) => Uint8Array,
+    count: (records: number) => void,
+  ): void {
+    if (records.length === 0) return;
+    let shared: Uint8Array[] | undefined;
+    for (const c of this.connections) {
+      if (!c.allOrders && c.markets.size === 0 && c.accounts.size === 0) continue;
+      const mine = selectRecords(records, c, shape);
+      if (mine.records.length === 0) continue;
+      if (mine.whole) {
+        shared ??= packRecords(records, shape, DEFICIT_ROWS_PER_FRAME).map((frame) => encode(0, frame));
+        for (const f of shared) this.sendShared(c, f);
+      } else {
+        for (const frame of packRecords(mine.records, shape, DEFICIT_ROWS_PER_FRAME)) this.send(c, encode(c.sequence, frame));
+      }
+      count(mine.records.length);
     }
   }
 
@@ -499,6 +580,9 @@ export class FeedServer {
     this.offEpoch();
     this.offFill();
     this.offStatus();
+    this.offDeleverage();
+    this.offSocializedLoss();
+    this.offUnresolvedDeficit();
     clearInterval(this.heartbeat);
     clearInterval(this.clock);
     this.broadcastEngineStatus('server closing');

@@ -16,6 +16,8 @@ export const POSITION_UPDATE_BYTES = 40;
 export const COLLATERAL_UPDATE_BYTES = 16;
 export const ADL_ENTRY_BYTES = 40;
 export const BOOK_TICKER_BYTES = 40;
+export const DELEVERAGED_COUNTERPARTY_BYTES = 32;
+export const LOSS_SHARE_BYTES = 16;
 
 export const PriceTicksSpec: TableSpec = {
   name: 'PriceTicks',
@@ -165,6 +167,53 @@ export const KillSwitchSpec: TableSpec = {
   fields: [u8(0, 'level'), u32(1, 'market'), { id: 2, name: 'reason', kind: 'string' }],
 };
 
+export const DeleveragingSpec: TableSpec = {
+  name: 'Deleveraging',
+  fields: [
+    f64(0, 'sequence'),
+    u32(1, 'account'),
+    u32(2, 'market'),
+    { id: 3, name: 'orderId', kind: 'string' },
+    f64(4, 'bankruptcyPrice'),
+    f64(5, 'markPrice'),
+    f64(6, 'absorbed'),
+    f64(7, 'matched'),
+    f64(8, 'remainder'),
+    f64(9, 'realizedPnl'),
+    { id: 10, name: 'counterparties', kind: 'structs', size: DELEVERAGED_COUNTERPARTY_BYTES, align: 8, required: true },
+    u32(11, 'counterpartyCount'),
+    u8(12, 'continued'),
+  ],
+};
+export const DeleveragingsSpec: TableSpec = {
+  name: 'Deleveragings',
+  fields: [{ id: 0, name: 'deleveragings', kind: 'tables', table: DeleveragingSpec, required: true }],
+};
+export const SocializedLossSpec: TableSpec = {
+  name: 'SocializedLoss',
+  fields: [
+    f64(0, 'sequence'),
+    u32(1, 'account'),
+    u32(2, 'market'),
+    f64(3, 'amount'),
+    { id: 4, name: 'shares', kind: 'structs', size: LOSS_SHARE_BYTES, align: 8, required: true },
+    u32(5, 'shareCount'),
+    u8(6, 'continued'),
+  ],
+};
+export const SocializedLossesSpec: TableSpec = {
+  name: 'SocializedLosses',
+  fields: [{ id: 0, name: 'losses', kind: 'tables', table: SocializedLossSpec, required: true }],
+};
+export const UnresolvedDeficitSpec: TableSpec = {
+  name: 'UnresolvedDeficit',
+  fields: [f64(0, 'sequence'), u32(1, 'account'), u32(2, 'market'), f64(3, 'amount'), u8(4, 'reason')],
+};
+export const UnresolvedDeficitsSpec: TableSpec = {
+  name: 'UnresolvedDeficits',
+  fields: [{ id: 0, name: 'deficits', kind: 'tables', table: UnresolvedDeficitSpec, required: true }],
+};
+
 /** Envelope field ids. */
 export const ENVELOPE_VERSION_ID = 0;
 export const ENVELOPE_SEQUENCE_ID = 1;
@@ -200,7 +249,20 @@ export const MESSAGE_SPECS: ReadonlyMap<Message, TableSpec> = new Map<Message, T
   [Message.SignedPriceTicks, SignedPriceTicksSpec],
   [Message.BookTickers, BookTickersSpec],
   [Message.KillSwitch, KillSwitchSpec],
+  [Message.Deleveragings, DeleveragingsSpec],
+  [Message.SocializedLosses, SocializedLossesSpec],
+  [Message.UnresolvedDeficits, UnresolvedDeficitsSpec],
 ]);
 
 /** Every table spec, nested ones included (for the test that checks them against the generated code). */
-export const ALL_TABLE_SPECS: readonly TableSpec[] = [EnvelopeSpec, ...MESSAGE_SPECS.values(), FillSpec, LiquidationOrderSpec, MarginCallSpec, AccountStateSpec];
+export const ALL_TABLE_SPECS: readonly TableSpec[] = [
+  EnvelopeSpec,
+  ...MESSAGE_SPECS.values(),
+  FillSpec,
+  LiquidationOrderSpec,
+  MarginCallSpec,
+  AccountStateSpec,
+  DeleveragingSpec,
+  SocializedLossSpec,
+  UnresolvedDeficitSpec,
+];

@@ -24,6 +24,12 @@ export interface FeedStats {
   ordersOut: number;
   marginCallsOut: number;
   accountStatesOut: number;
+  /** Deleveragings sent (records, once per connection, a record split over frames counting once). */
+  deleveragingsOut: number;
+  /** Socialized losses sent (records, once per connection). */
+  socializedLossesOut: number;
+  /** Unresolved deficits sent (records, once per connection). */
+  unresolvedDeficitsOut: number;
   /** AdlQueue frames sent (one per side, market and connection). */
   adlQueuesOut: number;
   /** Watched markets whose ADL queues could not be ranked after an epoch (engine error), so were not sent. */
@@ -56,6 +62,9 @@ export function zeroStats(): FeedStats {
     ordersOut: 0,
     marginCallsOut: 0,
     accountStatesOut: 0,
+    deleveragingsOut: 0,
+    socializedLossesOut: 0,
+    unresolvedDeficitsOut: 0,
     adlQueuesOut: 0,
     adlQueuesSkipped: 0,
     rejected: {},

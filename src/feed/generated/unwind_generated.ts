@@ -123,6 +123,28 @@ export enum KillLevel {
 }
 
 /**
+ * Why a deficit was left where it was. 0 (absent) is never valid.
+ */
+export enum DeficitReason {
+  Unset = 0,
+
+  /**
+   * Nobody with positive equity on the other side of the market could take it.
+   */
+  NoCounterparty = 1,
+
+  /**
+   * The kill switch halts the market (no deleveraging).
+   */
+  Halted = 2,
+
+  /**
+   * The engine runs with autoDeleverage off.
+   */
+  AutoDeleverageOff = 3
+}
+
+/**
  * Every message kind, both directions. New kinds are appended; a receiver answers an unknown kind with
  * UNKNOWN_MESSAGE and carries on.
  */
@@ -144,13 +166,16 @@ export enum Message {
   AdlQueue = 14,
   SignedPriceTicks = 15,
   BookTickers = 16,
-  KillSwitch = 17
+  KillSwitch = 17,
+  Deleveragings = 18,
+  SocializedLosses = 19,
+  UnresolvedDeficits = 20
 }
 
 export function unionToMessage(
   type: Message,
-  accessor: (obj:AccountStates|AdlQueue|BookTickers|CollateralUpdates|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|Subscribe|Unsubscribe) => AccountStates|AdlQueue|BookTickers|CollateralUpdates|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|Subscribe|Unsubscribe|null
-): AccountStates|AdlQueue|BookTickers|CollateralUpdates|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|Subscribe|Unsubscribe|null {
+  accessor: (obj:AccountStates|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe) => AccountStates|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe|null
+): AccountStates|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe|null {
   switch(Message[type]) {
     case 'NONE': return null; 
     case 'PriceTicks': return accessor(new PriceTicks())! as PriceTicks;
@@ -170,15 +195,18 @@ export function unionToMessage(
     case 'SignedPriceTicks': return accessor(new SignedPriceTicks())! as SignedPriceTicks;
     case 'BookTickers': return accessor(new BookTickers())! as BookTickers;
     case 'KillSwitch': return accessor(new KillSwitch())! as KillSwitch;
+    case 'Deleveragings': return accessor(new Deleveragings())! as Deleveragings;
+    case 'SocializedLosses': return accessor(new SocializedLosses())! as SocializedLosses;
+    case 'UnresolvedDeficits': return accessor(new UnresolvedDeficits())! as UnresolvedDeficits;
     default: return null;
   }
 }
 
 export function unionListToMessage(
   type: Message, 
-  accessor: (index: number, obj:AccountStates|AdlQueue|BookTickers|CollateralUpdates|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|Subscribe|Unsubscribe) => AccountStates|AdlQueue|BookTickers|CollateralUpdates|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|Subscribe|Unsubscribe|null, 
+  accessor: (index: number, obj:AccountStates|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe) => AccountStates|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe|null, 
   index: number
-): AccountStates|AdlQueue|BookTickers|CollateralUpdates|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|Subscribe|Unsubscribe|null {
+): AccountStates|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe|null {
   switch(Message[type]) {
     case 'NONE': return null; 
     case 'PriceTicks': return accessor(index, new PriceTicks())! as PriceTicks;
@@ -198,6 +226,9 @@ export function unionListToMessage(
     case 'SignedPriceTicks': return accessor(index, new SignedPriceTicks())! as SignedPriceTicks;
     case 'BookTickers': return accessor(index, new BookTickers())! as BookTickers;
     case 'KillSwitch': return accessor(index, new KillSwitch())! as KillSwitch;
+    case 'Deleveragings': return accessor(index, new Deleveragings())! as Deleveragings;
+    case 'SocializedLosses': return accessor(index, new SocializedLosses())! as SocializedLosses;
+    case 'UnresolvedDeficits': return accessor(index, new UnresolvedDeficits())! as UnresolvedDeficits;
     default: return null;
   }
 }
@@ -2206,7 +2237,8 @@ size():number {
 
 /**
  * The ADL rank that orders the queue (higher first; ties: larger |size|, then lower account id).
- * Dimensionless; may be +infinity (a winner with no equity left) or -infinity; never NaN.
+ * Dimensionless; finite: a rank beyond the doubles saturates at +-1.7976931348623157e308 (the largest double),
+ * never infinity, never NaN. (Only counterparties whose margin group has positive equity are queued.)
  */
 rank():number {
   return this.bb!.readFloat64(this.bb_pos + 16);
@@ -2220,8 +2252,9 @@ pnlPercent():number {
 }
 
 /**
- * |notional| / equity of the position's margin group, dimensionless; >= 0; +infinity when the group's equity is
- * gone (<= 0); never NaN.
+ * |notional| / equity of the position's margin group, dimensionless; finite, >= 0. The group's equity is always
+ * positive (a group without equity is liquidated, never queued); a leverage beyond the doubles (equity all but
+ * gone) saturates at 1.7976931348623157e308 (the largest double): never infinity, never NaN.
  */
 effectiveLeverage():number {
   return this.bb!.readFloat64(this.bb_pos + 32);
@@ -2665,6 +2698,791 @@ static createKillSwitch(builder:flatbuffers.Builder, level:KillLevel, market:num
   KillSwitch.addMarket(builder, market);
   KillSwitch.addReason(builder, reasonOffset);
   return KillSwitch.endKillSwitch(builder);
+}
+}
+
+/**
+ * One counterparty's part of a deleveraging (src/execution/clearing.ts DeleveragedCounterparty): it closed
+ * `quantity` of its position toward 0 at the deleveraging's bankruptcy price. 32 bytes, 8-byte aligned, no padding.
+ */
+export class DeleveragedCounterparty {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):DeleveragedCounterparty {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+/**
+ * Account id of the counterparty.
+ */
+account():number {
+  return this.bb!.readUint32(this.bb_pos);
+}
+
+/**
+ * 0-based place of this counterparty among all of the deleveraging's counterparties (the ADL queue order they were
+ * matched in: 0 was deleveraged first); < `Deleveraging.counterparty_count`, strictly increasing along
+ * `Deleveraging.counterparties`.
+ */
+index():number {
+  return this.bb!.readUint32(this.bb_pos + 4);
+}
+
+/**
+ * Base units the counterparty closed toward 0; finite, > 0.
+ */
+quantity():number {
+  return this.bb!.readFloat64(this.bb_pos + 8);
+}
+
+/**
+ * PnL the counterparty realized on them at the bankruptcy price, quote currency; finite.
+ */
+realizedPnl():number {
+  return this.bb!.readFloat64(this.bb_pos + 16);
+}
+
+/**
+ * The counterparty's signed position after, base units; finite; 0 when closed, otherwise of the counterparty's side
+ * (opposite to the bankrupt position's), the same sign for every counterparty of a deleveraging.
+ */
+sizeAfter():number {
+  return this.bb!.readFloat64(this.bb_pos + 24);
+}
+
+static sizeOf():number {
+  return 32;
+}
+
+static createDeleveragedCounterparty(builder:flatbuffers.Builder, account: number, index: number, quantity: number, realized_pnl: number, size_after: number):flatbuffers.Offset {
+  builder.prep(8, 32);
+  builder.writeFloat64(size_after);
+  builder.writeFloat64(realized_pnl);
+  builder.writeFloat64(quantity);
+  builder.writeInt32(index);
+  builder.writeInt32(account);
+  return builder.offset();
+}
+
+}
+
+/**
+ * A bankrupt position closed against the ADL queue at its bankruptcy value (DOMAIN.md section 4; src/execution/
+ * clearing.ts Deleveraging): under deficitPolicy 'adl', instead of a liquidation order whose fill the insurance
+ * fund could not pay (`order_id`), or after a fill the fund could not cover. Both the bankrupt account's position
+ * (smaller by `matched`) and each counterparty's (see `counterparties`) changed.
+ */
+export class Deleveraging {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):Deleveraging {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsDeleveraging(bb:flatbuffers.ByteBuffer, obj?:Deleveraging):Deleveraging {
+  return (obj || new Deleveraging()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsDeleveraging(bb:flatbuffers.ByteBuffer, obj?:Deleveraging):Deleveraging {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new Deleveraging()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * Sequence of the input at which it landed (as `LiquidationOrder.position_sequence`); integer >= 0.
+ */
+sequence():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * Account id of the bankrupt account.
+ */
+account():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Market id.
+ */
+market():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * The `LiquidationOrder.id` this deleveraging replaced (that order was never sent); absent when it replaced no
+ * order (it followed a fill the insurance fund could not cover, or an explicit deleverage).
+ */
+orderId():string|null
+orderId(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+orderId(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+/**
+ * The price both sides closed at, quote per base unit: the one that keeps the group's TNC / TMMR unchanged;
+ * finite, > 0.
+ */
+bankruptcyPrice():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * The mark price the group was valued at, quote per base unit; finite, > 0.
+ */
+markPrice():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * Quote the counterparties gave up against the mark: sign(bankrupt size) * matched * (bankruptcy_price -
+ * mark_price); finite. Positive when they absorbed a deficit, negative when the group's last equity went to them.
+ */
+absorbed():number {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * Base units of the bankrupt position closed against counterparties; finite, >= 0.
+ */
+matched():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * Base units the opposite side could not take, left open; finite, >= 0.
+ */
+remainder():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * PnL the bankrupt position realized, quote currency; finite.
+ */
+realizedPnl():number {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * The counterparties this record carries, in queue order (strictly increasing `index`); may be empty (nobody
+ * matched). A connection selected only by counterparty accounts gets only their rows.
+ */
+counterparties(index: number, obj?:DeleveragedCounterparty):DeleveragedCounterparty|null {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? (obj || new DeleveragedCounterparty()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 32, this.bb!) : null;
+}
+
+counterpartiesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Counterparties of the whole deleveraging, whichever of them this record carries; >= counterparties.length.
+ */
+counterpartyCount():number {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * True: this record is cut short, the last of its frame, and the first record of the connection's next
+ * Deleveragings frame continues it (same sequence, account, market and figures; further counterparties). A
+ * deleveraging with more counterparties than fit in a frame is sent this way.
+ */
+continued():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+static startDeleveraging(builder:flatbuffers.Builder) {
+  builder.startObject(13);
+}
+
+static addSequence(builder:flatbuffers.Builder, sequence:number) {
+  builder.addFieldFloat64(0, sequence, 0.0);
+}
+
+static addAccount(builder:flatbuffers.Builder, account:number) {
+  builder.addFieldInt32(1, account, 0);
+}
+
+static addMarket(builder:flatbuffers.Builder, market:number) {
+  builder.addFieldInt32(2, market, 0);
+}
+
+static addOrderId(builder:flatbuffers.Builder, orderIdOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(3, orderIdOffset, 0);
+}
+
+static addBankruptcyPrice(builder:flatbuffers.Builder, bankruptcyPrice:number) {
+  builder.addFieldFloat64(4, bankruptcyPrice, 0.0);
+}
+
+static addMarkPrice(builder:flatbuffers.Builder, markPrice:number) {
+  builder.addFieldFloat64(5, markPrice, 0.0);
+}
+
+static addAbsorbed(builder:flatbuffers.Builder, absorbed:number) {
+  builder.addFieldFloat64(6, absorbed, 0.0);
+}
+
+static addMatched(builder:flatbuffers.Builder, matched:number) {
+  builder.addFieldFloat64(7, matched, 0.0);
+}
+
+static addRemainder(builder:flatbuffers.Builder, remainder:number) {
+  builder.addFieldFloat64(8, remainder, 0.0);
+}
+
+static addRealizedPnl(builder:flatbuffers.Builder, realizedPnl:number) {
+  builder.addFieldFloat64(9, realizedPnl, 0.0);
+}
+
+static addCounterparties(builder:flatbuffers.Builder, counterpartiesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(10, counterpartiesOffset, 0);
+}
+
+static startCounterpartiesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(32, numElems, 8);
+}
+
+static addCounterpartyCount(builder:flatbuffers.Builder, counterpartyCount:number) {
+  builder.addFieldInt32(11, counterpartyCount, 0);
+}
+
+static addContinued(builder:flatbuffers.Builder, continued:boolean) {
+  builder.addFieldInt8(12, +continued, +false);
+}
+
+static endDeleveraging(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 24) // counterparties
+  return offset;
+}
+
+static createDeleveraging(builder:flatbuffers.Builder, sequence:number, account:number, market:number, orderIdOffset:flatbuffers.Offset, bankruptcyPrice:number, markPrice:number, absorbed:number, matched:number, remainder:number, realizedPnl:number, counterpartiesOffset:flatbuffers.Offset, counterpartyCount:number, continued:boolean):flatbuffers.Offset {
+  Deleveraging.startDeleveraging(builder);
+  Deleveraging.addSequence(builder, sequence);
+  Deleveraging.addAccount(builder, account);
+  Deleveraging.addMarket(builder, market);
+  Deleveraging.addOrderId(builder, orderIdOffset);
+  Deleveraging.addBankruptcyPrice(builder, bankruptcyPrice);
+  Deleveraging.addMarkPrice(builder, markPrice);
+  Deleveraging.addAbsorbed(builder, absorbed);
+  Deleveraging.addMatched(builder, matched);
+  Deleveraging.addRemainder(builder, remainder);
+  Deleveraging.addRealizedPnl(builder, realizedPnl);
+  Deleveraging.addCounterparties(builder, counterpartiesOffset);
+  Deleveraging.addCounterpartyCount(builder, counterpartyCount);
+  Deleveraging.addContinued(builder, continued);
+  return Deleveraging.endDeleveraging(builder);
+}
+}
+
+/**
+ * Deleveragings in the order they landed. At most 4,096 rows per frame, a record counting 1 plus its counterparties.
+ */
+export class Deleveragings {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):Deleveragings {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsDeleveragings(bb:flatbuffers.ByteBuffer, obj?:Deleveragings):Deleveragings {
+  return (obj || new Deleveragings()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsDeleveragings(bb:flatbuffers.ByteBuffer, obj?:Deleveragings):Deleveragings {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new Deleveragings()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * At least one.
+ */
+deleveragings(index: number, obj?:Deleveraging):Deleveraging|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? (obj || new Deleveraging()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+deleveragingsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+static startDeleveragings(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addDeleveragings(builder:flatbuffers.Builder, deleveragingsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, deleveragingsOffset, 0);
+}
+
+static createDeleveragingsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startDeleveragingsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static endDeleveragings(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 4) // deleveragings
+  return offset;
+}
+
+static createDeleveragings(builder:flatbuffers.Builder, deleveragingsOffset:flatbuffers.Offset):flatbuffers.Offset {
+  Deleveragings.startDeleveragings(builder);
+  Deleveragings.addDeleveragings(builder, deleveragingsOffset);
+  return Deleveragings.endDeleveragings(builder);
+}
+}
+
+/**
+ * One payer's share of a socialized loss. 16 bytes, 8-byte aligned, no padding.
+ */
+export class LossShare {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):LossShare {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+/**
+ * Account id of the payer.
+ */
+account():number {
+  return this.bb!.readUint32(this.bb_pos);
+}
+
+/**
+ * 0-based place of this share among all of the loss's shares; < `SocializedLoss.share_count`, strictly increasing
+ * along `SocializedLoss.shares`.
+ */
+index():number {
+  return this.bb!.readUint32(this.bb_pos + 4);
+}
+
+/**
+ * Quote currency the payer paid from its collateral; finite, >= 0.
+ */
+amount():number {
+  return this.bb!.readFloat64(this.bb_pos + 8);
+}
+
+static sizeOf():number {
+  return 16;
+}
+
+static createLossShare(builder:flatbuffers.Builder, account: number, index: number, amount: number):flatbuffers.Offset {
+  builder.prep(8, 16);
+  builder.writeFloat64(amount);
+  builder.writeInt32(index);
+  builder.writeInt32(account);
+  return builder.offset();
+}
+
+}
+
+/**
+ * A fill's deficit spread over the opposite side (deficitPolicy 'socialized'; src/execution/clearing.ts
+ * SocializedLoss): every position on the other side of the market whose group has positive equity paid a share,
+ * pro rata to its size, none more than its own equity.
+ */
+export class SocializedLoss {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):SocializedLoss {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsSocializedLoss(bb:flatbuffers.ByteBuffer, obj?:SocializedLoss):SocializedLoss {
+  return (obj || new SocializedLoss()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsSocializedLoss(bb:flatbuffers.ByteBuffer, obj?:SocializedLoss):SocializedLoss {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new SocializedLoss()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * Sequence of the input (the fill) at which it landed; integer >= 0.
+ */
+sequence():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * Account id of the account whose deficit was covered.
+ */
+account():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Market id.
+ */
+market():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Quote currency covered, the sum of every share; finite, > 0.
+ */
+amount():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * The shares this record carries (strictly increasing `index`). A connection selected only by payer accounts gets
+ * only their rows.
+ */
+shares(index: number, obj?:LossShare):LossShare|null {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? (obj || new LossShare()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 16, this.bb!) : null;
+}
+
+sharesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Shares of the whole loss, whichever of them this record carries; >= shares.length.
+ */
+shareCount():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * True: this record is cut short, the last of its frame, and the first record of the connection's next
+ * SocializedLosses frame continues it (same sequence, account, market and amount; further shares).
+ */
+continued():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+static startSocializedLoss(builder:flatbuffers.Builder) {
+  builder.startObject(7);
+}
+
+static addSequence(builder:flatbuffers.Builder, sequence:number) {
+  builder.addFieldFloat64(0, sequence, 0.0);
+}
+
+static addAccount(builder:flatbuffers.Builder, account:number) {
+  builder.addFieldInt32(1, account, 0);
+}
+
+static addMarket(builder:flatbuffers.Builder, market:number) {
+  builder.addFieldInt32(2, market, 0);
+}
+
+static addAmount(builder:flatbuffers.Builder, amount:number) {
+  builder.addFieldFloat64(3, amount, 0.0);
+}
+
+static addShares(builder:flatbuffers.Builder, sharesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(4, sharesOffset, 0);
+}
+
+static startSharesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(16, numElems, 8);
+}
+
+static addShareCount(builder:flatbuffers.Builder, shareCount:number) {
+  builder.addFieldInt32(5, shareCount, 0);
+}
+
+static addContinued(builder:flatbuffers.Builder, continued:boolean) {
+  builder.addFieldInt8(6, +continued, +false);
+}
+
+static endSocializedLoss(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 12) // shares
+  return offset;
+}
+
+static createSocializedLoss(builder:flatbuffers.Builder, sequence:number, account:number, market:number, amount:number, sharesOffset:flatbuffers.Offset, shareCount:number, continued:boolean):flatbuffers.Offset {
+  SocializedLoss.startSocializedLoss(builder);
+  SocializedLoss.addSequence(builder, sequence);
+  SocializedLoss.addAccount(builder, account);
+  SocializedLoss.addMarket(builder, market);
+  SocializedLoss.addAmount(builder, amount);
+  SocializedLoss.addShares(builder, sharesOffset);
+  SocializedLoss.addShareCount(builder, shareCount);
+  SocializedLoss.addContinued(builder, continued);
+  return SocializedLoss.endSocializedLoss(builder);
+}
+}
+
+/**
+ * Socialized losses in the order they landed. At most 4,096 rows per frame, a record counting 1 plus its shares.
+ */
+export class SocializedLosses {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):SocializedLosses {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsSocializedLosses(bb:flatbuffers.ByteBuffer, obj?:SocializedLosses):SocializedLosses {
+  return (obj || new SocializedLosses()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsSocializedLosses(bb:flatbuffers.ByteBuffer, obj?:SocializedLosses):SocializedLosses {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new SocializedLosses()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * At least one.
+ */
+losses(index: number, obj?:SocializedLoss):SocializedLoss|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? (obj || new SocializedLoss()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+lossesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+static startSocializedLosses(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addLosses(builder:flatbuffers.Builder, lossesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, lossesOffset, 0);
+}
+
+static createLossesVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startLossesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static endSocializedLosses(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 4) // losses
+  return offset;
+}
+
+static createSocializedLosses(builder:flatbuffers.Builder, lossesOffset:flatbuffers.Offset):flatbuffers.Offset {
+  SocializedLosses.startSocializedLosses(builder);
+  SocializedLosses.addLosses(builder, lossesOffset);
+  return SocializedLosses.endSocializedLosses(builder);
+}
+}
+
+/**
+ * A deficit no policy could place (src/execution/clearing.ts UnresolvedDeficit): reported once, when the margin
+ * group is left with no position and a negative balance, so bad debt is never silent.
+ */
+export class UnresolvedDeficit {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):UnresolvedDeficit {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsUnresolvedDeficit(bb:flatbuffers.ByteBuffer, obj?:UnresolvedDeficit):UnresolvedDeficit {
+  return (obj || new UnresolvedDeficit()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsUnresolvedDeficit(bb:flatbuffers.ByteBuffer, obj?:UnresolvedDeficit):UnresolvedDeficit {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new UnresolvedDeficit()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * Sequence of the input at which it was found; integer >= 0.
+ */
+sequence():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * Account id.
+ */
+account():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Market id.
+ */
+market():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * The negative balance left, as a positive amount of quote currency; finite, > 0.
+ */
+amount():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * Why no policy placed it.
+ */
+reason():DeficitReason {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : DeficitReason.Unset;
+}
+
+static startUnresolvedDeficit(builder:flatbuffers.Builder) {
+  builder.startObject(5);
+}
+
+static addSequence(builder:flatbuffers.Builder, sequence:number) {
+  builder.addFieldFloat64(0, sequence, 0.0);
+}
+
+static addAccount(builder:flatbuffers.Builder, account:number) {
+  builder.addFieldInt32(1, account, 0);
+}
+
+static addMarket(builder:flatbuffers.Builder, market:number) {
+  builder.addFieldInt32(2, market, 0);
+}
+
+static addAmount(builder:flatbuffers.Builder, amount:number) {
+  builder.addFieldFloat64(3, amount, 0.0);
+}
+
+static addReason(builder:flatbuffers.Builder, reason:DeficitReason) {
+  builder.addFieldInt8(4, reason, DeficitReason.Unset);
+}
+
+static endUnresolvedDeficit(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createUnresolvedDeficit(builder:flatbuffers.Builder, sequence:number, account:number, market:number, amount:number, reason:DeficitReason):flatbuffers.Offset {
+  UnresolvedDeficit.startUnresolvedDeficit(builder);
+  UnresolvedDeficit.addSequence(builder, sequence);
+  UnresolvedDeficit.addAccount(builder, account);
+  UnresolvedDeficit.addMarket(builder, market);
+  UnresolvedDeficit.addAmount(builder, amount);
+  UnresolvedDeficit.addReason(builder, reason);
+  return UnresolvedDeficit.endUnresolvedDeficit(builder);
+}
+}
+
+/**
+ * Unresolved deficits in the order they were found. At most 4,096 per frame.
+ */
+export class UnresolvedDeficits {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):UnresolvedDeficits {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsUnresolvedDeficits(bb:flatbuffers.ByteBuffer, obj?:UnresolvedDeficits):UnresolvedDeficits {
+  return (obj || new UnresolvedDeficits()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsUnresolvedDeficits(bb:flatbuffers.ByteBuffer, obj?:UnresolvedDeficits):UnresolvedDeficits {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new UnresolvedDeficits()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * At least one.
+ */
+deficits(index: number, obj?:UnresolvedDeficit):UnresolvedDeficit|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? (obj || new UnresolvedDeficit()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+deficitsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+static startUnresolvedDeficits(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addDeficits(builder:flatbuffers.Builder, deficitsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, deficitsOffset, 0);
+}
+
+static createDeficitsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startDeficitsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static endUnresolvedDeficits(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 4) // deficits
+  return offset;
+}
+
+static createUnresolvedDeficits(builder:flatbuffers.Builder, deficitsOffset:flatbuffers.Offset):flatbuffers.Offset {
+  UnresolvedDeficits.startUnresolvedDeficits(builder);
+  UnresolvedDeficits.addDeficits(builder, deficitsOffset);
+  return UnresolvedDeficits.endUnresolvedDeficits(builder);
 }
 }
 

@@ -357,25 +357,31 @@ const groupArb: fc.Arbitrary<GroupSpec> = fc.integer({ min: 2, max: 4 }).chain((
   }),
 );
 
+const PRICES = [50_000, 3_000, 150, 1];
+
+/** An engine holding `spec`'s cross groups (accounts 1..n at their drawn health), with well-funded insurance. */
+async function groupsOf(spec: GroupSpec): Promise<Engine> {
+  const markets = spec.fractions.length;
+  const engine = await started({ capacity: { markets, accounts: spec.accounts.length + 1, positions: markets * spec.accounts.length + 1 } });
+  for (let m = 0; m < markets; m++) {
+    engine.addMarket({ id: m, price: PRICES[m]!, tiers: oneTier(spec.fractions[m]!) });
+    engine.depositInsurance(m, 1e6);
+  }
+  spec.accounts.forEach((a, i) => {
+    let mm = 0;
+    a.positions.forEach((p, m) => (mm += p.value * spec.fractions[m]!));
+    engine.addAccount(i + 1, a.health * mm);
+    a.positions.forEach((p, m) => engine.upsertPosition({ account: i + 1, market: m, size: (p.side * p.value) / PRICES[m]!, entryPrice: PRICES[m]! }));
+  });
+  return engine;
+}
+
 describe('liquidation rounds of random cross groups', () => {
   it('end with every account healthy, flat or just ordered when each round fills every order at its limit', async () => {
-    const PRICES = [50_000, 3_000, 150, 1];
     await fc.assert(
       fc.asyncProperty(groupArb, async (spec) => {
-        const markets = spec.fractions.length;
-        const engine = await started({ capacity: { markets, accounts: spec.accounts.length + 1, positions: markets * spec.accounts.length + 1 } });
+        const engine = await groupsOf(spec);
         try {
-          for (let m = 0; m < markets; m++) {
-            engine.addMarket({ id: m, price: PRICES[m]!, tiers: oneTier(spec.fractions[m]!) });
-            engine.depositInsurance(m, 1e6);
-          }
-          spec.accounts.forEach((a, i) => {
-            const id = i + 1;
-            let mm = 0;
-            a.positions.forEach((p, m) => (mm += p.value * spec.fractions[m]!));
-            engine.addAccount(id, a.health * mm);
-            a.positions.forEach((p, m) => engine.upsertPosition({ account: id, market: m, size: (p.side * p.value) / PRICES[m]!, entryPrice: PRICES[m]! }));
-          });
           const states = new Map<number, string>();
           let r: EpochResult | undefined;
           const trace: string[] = [];
@@ -408,23 +414,11 @@ describe('liquidation rounds of random cross groups', () => {
 
 describe('liquidation rounds with partial fills and expiries', () => {
   it('never leave an account liquidating below the exit level without an order open', async () => {
-    const PRICES = [50_000, 3_000, 150, 1];
     await fc.assert(
       fc.asyncProperty(groupArb, fc.integer({ min: 1, max: 2 ** 31 - 1 }), async (spec, seed) => {
         const rand = mulberry32(seed);
-        const markets = spec.fractions.length;
-        const engine = await started({ capacity: { markets, accounts: spec.accounts.length + 1, positions: markets * spec.accounts.length + 1 } });
+        const engine = await groupsOf(spec);
         try {
-          for (let m = 0; m < markets; m++) {
-            engine.addMarket({ id: m, price: PRICES[m]!, tiers: oneTier(spec.fractions[m]!) });
-            engine.depositInsurance(m, 1e6);
-          }
-          spec.accounts.forEach((a, i) => {
-            let mm = 0;
-            a.positions.forEach((p, m) => (mm += p.value * spec.fractions[m]!));
-            engine.addAccount(i + 1, a.health * mm);
-            a.positions.forEach((p, m) => engine.upsertPosition({ account: i + 1, market: m, size: (p.side * p.value) / PRICES[m]!, entryPrice: PRICES[m]! }));
-          });
           const states = new Map<number, string>();
           for (let round = 0; round < 12; round++) {
             const r = await engine.step();

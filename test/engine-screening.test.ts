@@ -5,7 +5,7 @@
  * once, from the top; and the result does not depend on whether inputs arrived while the epoch was in flight.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Deleveraging, UnresolvedDeficit } from '../src/execution/clearing.js';
+import type { Deleveraging, SocializedLoss, UnresolvedDeficit } from '../src/execution/clearing.js';
 import { Engine, type EngineConfig } from '../src/index.js';
 import { mulberry32 } from '../src/sim/random.js';
 
@@ -109,6 +109,35 @@ describe('screening an epoch\'s orders against the insurance fund', () => {
     expect(took.get(43)).toBeCloseTo(10, 9);
     for (const [id] of shorts) expect(engine.account(id).equity).toBeGreaterThanOrEqual(0);
     for (let id = 1; id <= 30; id++) expect(Math.abs(engine.account(id).equity)).toBeLessThan(1e-6);
+    expect(unresolved).toEqual([]);
+    expect(engine.ledger.total()).toBe(0n);
+  });
+
+  it('has the ADL queue pay, in rank order, what a whole fill left beyond the fund once nothing remains to deleverage', async () => {
+    const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 1, accounts: 8, positions: 8 } });
+    engines.push(engine);
+    engine.addMarket({ id: 0, symbol: 'BTC-USD', price: 50_000, tiers: TEN_PERCENT });
+    engine.addAccount(1, -500); // 0.1 BTC long: equity -500, fillable 49,500, bankruptcy value 5,500
+    engine.upsertPosition({ account: 1, market: 0, size: 0.1, entryPrice: 50_000 });
+    engine.addAccount(2, 10_000);
+    engine.upsertPosition({ account: 2, market: 0, size: -0.1, entryPrice: 50_000 });
+    engine.addAccount(3, 30);
+    engine.upsertPosition({ account: 3, market: 0, size: -1, entryPrice: 60_000 }); // ranked first: in profit, leveraged
+    engine.depositInsurance(0, 560); // pays the 550 the order would need at its limit, so it goes out
+    const losses: SocializedLoss[] = [];
+    const unresolved: UnresolvedDeficit[] = [];
+    engine.onSocializedLoss((l) => losses.push(l));
+    engine.onUnresolvedDeficit((u) => unresolved.push(u));
+    const [order] = (await engine.step()).orders;
+    expect(order).toMatchObject({ account: 1, quantity: 0.1, limitPrice: 49_500 });
+    // The venue fills it whole 500 lower: a gap of 600, the fund pays its 560, 40 is left with nothing to deleverage.
+    engine.fill({ orderId: order!.id, account: 1, market: 0, quantity: 0.1, price: 49_000, eventTimeUs: 1 });
+    expect(engine.account(1).positions[0]!.size).toBe(0);
+    expect(losses).toHaveLength(1);
+    expect(losses[0]).toMatchObject({ account: 1, market: 0, method: 'adl-queue', amount: 40 });
+    // Account 3 (equity 30 + 10,000) is first in the queue and pays it all; account 2 pays nothing.
+    expect(losses[0]!.shares).toEqual([{ account: 3, amount: 40 }]);
+    expect(engine.account(1).equity).toBe(0);
     expect(unresolved).toEqual([]);
     expect(engine.ledger.total()).toBe(0n);
   });

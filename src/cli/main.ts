@@ -47,7 +47,7 @@ function printMoney(s: MoneySummary): void {
   console.log(`closes               ${s.partialCloses} partial, ${s.wholeCloses} whole (fills that left part of the position, or none)`);
   console.log(`insurance funds      ${quote(s.fees)} quote of fees in, ${quote(s.insuranceCover)} paid out for fills beyond bankruptcy; ${quote(s.insuranceFunds)} held (seeded ${quote(INSURANCE_SEED)} per market)`);
   console.log(`deleveraged          ${s.deleveragedInstead} positions at their bankruptcy value instead of a fill the funds could not pay, ${s.deleveragedAfterFill} after one; ADL counterparties absorbed ${quote(s.adlAbsorbed)} quote`);
-  console.log(`fill deficits        ${s.deficit.toFixed(2)} quote beyond the funds; ${s.socialized.toFixed(2)} socialized; ${s.unresolved.toFixed(2)} unresolved (${s.unresolvedEvents} events)`);
+  console.log(`fill deficits        ${s.deficit.toFixed(2)} quote beyond the funds: ${s.adlCharged.toFixed(2)} paid by the ADL queue, ${s.socialized.toFixed(2)} socialized, ${s.unresolved.toFixed(2)} unresolved (${s.unresolvedEvents} events); the rest by what was left of the position, deleveraged`);
   console.log(`bad debt left        ${s.badDebt.toFixed(2)} quote on accounts with no position (every quote named by an unresolved event); ledger sum ${s.ledgerTotal} atoms`);
 }
 

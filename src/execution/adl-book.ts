@@ -110,6 +110,25 @@ export class AdlBook {
     return { matches, matched: result.matched, remainder: result.remainder };
   }
 
+  /**
+   * The counterparties of market row `m` against a bankrupt position on `side` that still hold equity, in queue order,
+   * each with the equity it holds now (quote): for charging a deficit left when nothing of the position remains to
+   * close. `spend` records what one of them paid.
+   */
+  *holders(m: number, side: Side): Generator<{ readonly entry: BookEntry; readonly equity: number }> {
+    const q = this.queue(m, side);
+    this.advance(q, true);
+    for (let i = q.giving; i < q.entries.length; i++) {
+      const e = q.entries[i]!;
+      const equity = this.equityLeft(e);
+      if (equity > this.atom) yield { entry: e, equity };
+    }
+  }
+
+  spend(e: BookEntry, quote: number): void {
+    this.equity.set(e.group, this.equityLeft(e) - quote);
+  }
+
   /** A group's equity changed outside this book's matches (the bankrupt group after its close): read it afresh. */
   refresh(group: number, slot: number): void {
     this.equity.set(group, this.source.equityOf(group, slot));

@@ -12,8 +12,9 @@
  * its limit would need more than the fund can pay is not let through: at the epoch's end (`screen`) its quantity is
  * deleveraged at the bankruptcy value instead (dYdX). A deficit that still arises (the fund drained or the price
  * moved between issue and fill) is resolved where the fill lands: 'adl' deleverages what is left of the group at
- * its bankruptcy values, which takes its equity to 0; 'socialized' has the opposite side pay it. What no one can
- * absorb is an UnresolvedDeficit event naming account, market and amount: never silent bad debt.
+ * its bankruptcy values, which takes its equity to 0, and has the ADL queue pay, in rank order, what a flat group
+ * still owes; 'socialized' has the opposite side pay it pro rata. Nobody pays beyond its own equity. What no one
+ * can absorb is an UnresolvedDeficit event naming account, market and amount: never silent bad debt.
  */
 import { LiquidationMode } from './market-mode.js';
 import { adlQueue, type AdlCandidate, type AdlQueueEntry, type Side } from '../domain/adl.js';
@@ -21,7 +22,7 @@ import { deleveragePrice } from '../domain/liquidation.js';
 import { maintenanceMargin } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { entry, Ledger, signedTransfer, type EntryId, type LedgerState } from '../ledger/ledger.js';
-import { max, Money, type Atoms } from '../ledger/money.js';
+import { max, min, Money, type Atoms } from '../ledger/money.js';
 import { proRataShares } from '../ledger/pro-rata.js';
 import { collateralEntry, fundEntry, settleLiquidationFill, type FeePolicy, type Settlement } from '../ledger/settle.js';
 import { scheduleOf } from '../risk/account-report.js';
@@ -78,6 +79,11 @@ export interface SocializedLoss {
   /** Quote units covered: all of the deficit, unless the payers' equity could not hold it. */
   readonly amount: number;
   readonly shares: { readonly account: number; readonly amount: number }[];
+  /**
+   * 'pro-rata': the opposite side by size (deficitPolicy 'socialized'); 'adl-queue': the ADL queue in rank order,
+   * for what an 'adl' deficit left once nothing of the position remained to deleverage.
+   */
+  readonly method: 'pro-rata' | 'adl-queue';
 }
 
 /** Why a deficit was left unabsorbed. */
@@ -219,7 +225,7 @@ export class Clearing {
     });
     // Every position this epoch orders is being liquidated: none of them is an ADL counterparty of another.
     for (const { slot } of located) if (slot !== undefined) this.screening.add(slot);
-    const book = new AdlBook(this.bookSource, this.money.toQuote(1n));
+    const book = this.newBook();
     this.screenBook = book;
     // Deleveragings staged behind inputs that arrived during the epoch land together (nothing can come between
     // them), so they share one book, ranked when the first lands.
@@ -232,7 +238,7 @@ export class Clearing {
       if (adl && s !== undefined && s.deficit > 0n && book.hasCounterparty(m, o.side === 'sell' ? 1 : -1)) {
         w.sequenced((sequence) => {
           // Landing now (nothing staged): this screening's book; landing later, behind staged inputs: one of their own.
-          const b = this.screenBook ?? (later.book ??= new AdlBook(this.bookSource, this.money.toQuote(1n)));
+          const b = this.screenBook ?? (later.book ??= this.newBook());
           const d = this.deleverageAt(a, slot, sequence, o.quantity, o.id, b);
           // Nothing to deleverage by the time it landed: a new position state, so the executor plans it afresh.
           if (d === undefined) this.restamp(slot, sequence);
@@ -287,15 +293,19 @@ export class Clearing {
       return { a, slot };
     });
     const remaining = this.orders.take(fills);
+    // The fills of one batch land together (nothing can come between them), so their deleveragings share one book,
+    // ranked when the first deficit needs it; each fill's own group is read afresh as it settles.
+    const batch: { book?: AdlBook } = {};
     fills.forEach((f, i) => {
       const { a, slot } = slots[i]!;
       w.sequenced((sequence) => {
         const side = Math.sign(this.t.positions.size[slot]!); // before the fill: the side whose opposite pays
         const { settlement, deficit } = this.settle(f, a, slot, sequence, remaining[i]!);
         if (settlement.insuranceCover > 0) this.t.accounts.backstops[a]!++; // the executor's lifecycle: backstopped
+        batch.book?.refresh(this.groupKey(a, slot), slot);
         this.events.settled(settlement);
         // The fund could not cover this fill. Same input, same sequence: the result does not depend on when it landed.
-        if (deficit > 0n) this.resolveDeficit(a, slot, side, deficit, sequence);
+        if (deficit > 0n) this.resolveDeficit(a, slot, side, deficit, sequence, (batch.book ??= this.newBook()));
       });
     });
   }
@@ -361,6 +371,11 @@ export class Clearing {
     return out;
   }
 
+  /** A book for one batch of deleveragings (src/execution/adl-book.ts). */
+  private newBook(): AdlBook {
+    return new AdlBook(this.bookSource, this.money.toQuote(1n));
+  }
+
   /** A margin group's key: the account row for a cross position, the slot's isolated ref for an isolated one. */
   private groupKey(a: number, slot: number): number {
     return (this.t.positions.flags[slot]! & PositionFlag.Isolated) !== 0 ? isolatedRef(slot) : a;
@@ -391,7 +406,7 @@ export class Clearing {
    * at its bankruptcy values, so the group's equity ends at 0 wherever counterparties exist. Whatever cannot be
    * absorbed (no counterparty, the kill switch's halt, autoDeleverage off) is reported, never left silent.
    */
-  private resolveDeficit(a: number, slot: number, side: number, deficit: Atoms, sequence: number): void {
+  private resolveDeficit(a: number, slot: number, side: number, deficit: Atoms, sequence: number, book: AdlBook): void {
     const halted = this.t.markets.liquidationMode[this.t.positions.market[slot]!] === LiquidationMode.Halt;
     if (halted) return this.reportIfBankruptAndFlat(a, slot, sequence, 'halted');
     if (this.config.deficitPolicy === 'socialized') {
@@ -400,9 +415,59 @@ export class Clearing {
       return this.reportIfBankruptAndFlat(a, slot, sequence, 'no-counterparty');
     }
     if (!this.config.autoDeleverage) return this.reportIfBankruptAndFlat(a, slot, sequence, 'auto-deleverage-off');
-    const book = new AdlBook(this.bookSource, this.money.toQuote(1n));
-    for (const s of this.groupSlots(a, slot)) this.deleverageAt(a, s, sequence, undefined, null, book);
+    // What is left of the filled position closes now, and so do the group's other positions, but for those with a
+    // liquidation order open: the venue may be filling them, and their fills resolve their own deficits.
+    const t = this.t;
+    const account = t.accounts.id[a]!;
+    for (const s of this.groupSlots(a, slot)) {
+      if (s === slot || !this.orders.hasPosition(account, t.markets.id[t.positions.market[s]!]!)) this.deleverageAt(a, s, sequence, undefined, null, book);
+    }
+    // Nothing left to close (the fill took the whole position): the queue pays what is left, in rank order.
+    const l = this.chargeQueue(a, slot, side, book, sequence);
+    if (l !== undefined) this.events.socialized(l);
     this.reportIfBankruptAndFlat(a, slot, sequence, 'no-counterparty');
+  }
+
+  /**
+   * A flat group's negative balance, paid by the ADL queue of `slot`'s market against a position on `side` (the
+   * side it had), in rank order, each counterparty within its equity (`AdlBook.charge`). Undefined when the group
+   * still holds positions, owes nothing, or nobody can pay.
+   */
+  private chargeQueue(a: number, slot: number, side: number, book: AdlBook, sequence: number): SocializedLoss | undefined {
+    if (side === 0 || this.groupSlots(a, slot).length > 0) return undefined;
+    const t = this.t;
+    const p = t.positions;
+    const m = p.market[slot]!;
+    const account = t.accounts.id[a]!;
+    const market = t.markets.id[m]!;
+    const to = collateralEntry({ account, market, isolated: (p.flags[slot]! & PositionFlag.Isolated) !== 0 });
+    const owed = -this.ledger.balance(to);
+    if (owed <= 0n) return undefined;
+    // In atoms: each pays what its equity holds less one atom (rounding), until the balance is 0.
+    const payers: { account: number; slot: number; atoms: Atoms }[] = [];
+    let paid = 0n;
+    for (const { entry, equity } of book.holders(m, side > 0 ? 1 : -1)) {
+      if (paid >= owed) break;
+      const atoms = min(this.money.floor(equity) - 1n, owed - paid);
+      if (atoms <= 0n) continue;
+      book.spend(entry, this.money.toQuote(atoms));
+      payers.push({ account: entry.account, slot: entry.slot, atoms });
+      paid += atoms;
+    }
+    if (paid === 0n) return undefined;
+    this.ledger.apply(
+      payers.map((x) => ({ from: collateralEntry({ account: x.account, market, isolated: (p.flags[x.slot]! & PositionFlag.Isolated) !== 0 }), to, atoms: x.atoms, reason: 'socialized-loss' as const })),
+    );
+    for (const x of payers) this.writeBack(p.account[x.slot]!, x.slot, sequence);
+    this.writeBack(a, slot, sequence);
+    return {
+      sequence,
+      account,
+      market,
+      amount: this.money.toQuote(paid),
+      shares: payers.map((x) => ({ account: x.account, amount: this.money.toQuote(x.atoms) })),
+      method: 'adl-queue',
+    };
   }
 
   /** The live positions of `slot`'s margin group that are not flat: the slot itself if isolated, else the account's cross positions. */
@@ -466,7 +531,7 @@ export class Clearing {
     const side: Side = size > 0 ? 1 : -1;
     // In queue order; a counterparty gives at most what keeps its own equity >= 0 (src/execution/adl-book.ts): no
     // solvent account is made bankrupt by another's deficit, and what the queue cannot take stays with the position.
-    const b = book ?? new AdlBook(this.bookSource, this.money.toQuote(1n));
+    const b = book ?? this.newBook();
     const result = b.take(m, side, q, price, mark);
     const counterparties = result.matches.map((match) => {
       const { realizedPnl, sizeAfter } = this.closeAt(match.a, match.slot, match.quantity, price, sequence);
@@ -522,6 +587,7 @@ export class Clearing {
       market,
       amount: this.money.toQuote(paid),
       shares: payers.map((x, i) => ({ account: x.account, amount: this.money.toQuote(amounts[i]!) })),
+      method: 'pro-rata',
     };
   }
 
@@ -626,7 +692,7 @@ export class Clearing {
       const price = deleveragePrice(mark, size, q, released, group.equity, group.maintenance);
       if (Number.isFinite(price)) {
         const side: Side = p.size[slot]! > 0 ? 1 : -1;
-        adl = new AdlBook(this.bookSource, this.money.toQuote(1n)).take(m, side, q, price, mark).matches.map(({ account, quantity, price }) => ({ account, quantity, price }));
+        adl = this.newBook().take(m, side, q, price, mark).matches.map(({ account, quantity, price }) => ({ account, quantity, price }));
       }
     }
     return { fee: q(s?.fee), insuranceDraw: q(s?.insuranceCover), deficit, realizedPnl: q(s?.realizedPnl), adl };

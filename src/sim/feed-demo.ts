@@ -83,6 +83,7 @@ export async function runFeedDemo(o: FeedDemoOptions): Promise<FeedDemoSummary> 
   const subscriberToken = randomBytes(18).toString('base64url');
   const server = await FeedServer.start(engine, { port: 0, publisherTokens: [publisherToken], subscriberTokens: [subscriberToken] });
   const clients: FeedClient[] = [];
+  let stopping = false;
   try {
     log(`unwind demo: feed server ${server.url} (uWebSockets.js native), engine with ${engine.config.scanWorkers} scan worker(s) + 1 executor thread`);
     log(`world: ${MARKETS.length} markets, ${o.accounts} accounts, ${positions} positions, ${o.steps} price steps of ${o.intervalMs} ms, ${SOURCES} sources per market, seed ${o.seed}`);
@@ -114,6 +115,7 @@ export async function runFeedDemo(o: FeedDemoOptions): Promise<FeedDemoSummary> 
     const tally = tallySettlements(engine);
     matcher.subscribe({ allOrders: true });
     matcher.on('orders', (orders) => {
+      if (stopping) return; // orders of an epoch still in flight at the end: the matching engine has closed
       const eventTimeUs = nowUs();
       matcher.sendFills(orders.map((o) => ({ orderId: o.id, account: o.account, market: o.market, quantity: o.quantity, price: o.limitPrice, eventTimeUs })));
       fills += orders.length;
@@ -194,6 +196,7 @@ export async function runFeedDemo(o: FeedDemoOptions): Promise<FeedDemoSummary> 
       orderStreamDigest: digest.digest('hex'),
     };
   } finally {
+    stopping = true;
     for (const c of clients) c.close();
     await server.close();
     await engine.close();

@@ -26,6 +26,8 @@ export interface SettlementTally {
   adlAbsorbed: number;
   /** Quote the opposite side paid under the socialized-loss policy. */
   socialized: number;
+  /** Quote the ADL queue paid, in rank order, of deficits left with nothing of the position to deleverage. */
+  adlCharged: number;
   /** Quote named by UnresolvedDeficit events, and their count. */
   unresolved: number;
   unresolvedEvents: number;
@@ -48,6 +50,7 @@ export function tallySettlements(engine: Engine): SettlementTally {
     socialized: 0,
     unresolved: 0,
     unresolvedEvents: 0,
+    adlCharged: 0,
   };
   engine.onFill((f) => {
     t.fills++;
@@ -65,7 +68,10 @@ export function tallySettlements(engine: Engine): SettlementTally {
     t.adlAbsorbed += Math.max(0, d.absorbed);
     t.accounts.add(d.account);
   });
-  engine.onSocializedLoss((l) => (t.socialized += l.amount));
+  engine.onSocializedLoss((l) => {
+    if (l.method === 'adl-queue') t.adlCharged += l.amount;
+    else t.socialized += l.amount;
+  });
   engine.onUnresolvedDeficit((u) => {
     t.unresolved += u.amount;
     t.unresolvedEvents++;
@@ -97,6 +103,7 @@ export interface MoneySummary {
   readonly deleveragedAfterFill: number;
   readonly adlAbsorbed: number;
   readonly socialized: number;
+  readonly adlCharged: number;
   readonly unresolved: number;
   readonly unresolvedEvents: number;
   /** Quote that accounts left with no position owe (negative collateral): every quote of it named by an unresolved event. */
@@ -120,6 +127,7 @@ export function moneySummary(engine: Engine, t: SettlementTally, accounts: Itera
     deleveragedAfterFill: t.deleveragedAfterFill,
     adlAbsorbed: t.adlAbsorbed,
     socialized: t.socialized,
+    adlCharged: t.adlCharged,
     unresolved: t.unresolved,
     unresolvedEvents: t.unresolvedEvents,
     badDebt: badDebtOf(engine, accounts),

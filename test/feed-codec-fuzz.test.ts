@@ -89,7 +89,7 @@ const SEEDS: readonly Uint8Array[] = (
     {
       kind: 'socializedLosses',
       sequence: 20,
-      losses: [{ sequence: 11, account: 7, market: 0, amount: 200, shares: [0, 1, 2].map((i) => ({ account: 2 + i, index: i, amount: 200 / 3 })), shareCount: 3, continued: false }],
+      losses: [{ sequence: 11, account: 7, market: 0, amount: 200, shares: [0, 1, 2].map((i) => ({ account: 2 + i, index: i, amount: 200 / 3 })), shareCount: 3, continued: false, method: 'pro-rata' }],
     },
     {
       kind: 'unresolvedDeficits',

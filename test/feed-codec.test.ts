@@ -162,6 +162,7 @@ const LOSS: SocializedLoss = {
   ],
   shareCount: 3,
   continued: false,
+  method: 'pro-rata',
 };
 const LOSSES: FeedMessage = {
   kind: 'socializedLosses',
@@ -446,6 +447,7 @@ describe('feed codec: invalid values are INVALID_FIELD naming the field', () => 
     ['a negative share', { kind: 'socializedLosses', sequence: 3, losses: [{ ...LOSS, shares: [{ account: 2, index: 0, amount: -1 }] }] }, 'losses[0].shares[0].amount'],
     ['a share index past the count', { kind: 'socializedLosses', sequence: 3, losses: [{ ...LOSS, shares: [{ account: 2, index: 3, amount: 1 }] }] }, 'losses[0].shares[0].index'],
     ['a share count below the shares carried', { kind: 'socializedLosses', sequence: 3, losses: [{ ...LOSS, shareCount: 2 }] }, 'losses[0].shareCount'],
+    ['a loss without a method (Unset)', { kind: 'socializedLosses', sequence: 3, losses: [{ ...LOSS, method: 'other' as never }] }, 'losses[0].method'],
     ['a payer 4294967295 (no id)', { kind: 'socializedLosses', sequence: 3, losses: [{ ...LOSS, shares: [{ account: 0xffffffff, index: 0, amount: 1 }] }] }, 'losses[0].shares[0].account'],
     ['a continued loss that is not the last of its frame', { kind: 'socializedLosses', sequence: 3, losses: [{ ...LOSS, shareCount: 4, continued: true }, LOSS] }, 'losses[0].continued'],
     ['no unresolved deficits', { kind: 'unresolvedDeficits', sequence: 3, deficits: [] }, 'deficits'],

@@ -299,6 +299,7 @@ describe('socialized losses on the feed', () => {
       shares: l.shares.map((s, index) => ({ account: s.account, index, amount: s.amount })),
       shareCount: PAYERS,
       continued: false,
+      method: 'pro-rata',
     };
     // All-orders and the covered account's watcher: the record and 4,095 shares fill the first frame (4,096 rows),
     // the rest follows in the next, which continues it.
@@ -373,6 +374,7 @@ describe('deficit frames: packing and joining', () => {
       shares: Array.from({ length: 10 }, (_, index) => ({ account: 10 + index, index, amount: 1 })),
       shareCount: 10,
       continued: false,
+      method: 'adl-queue',
     };
     const frames = packRecords([loss], SOCIALIZED_LOSS_SHAPE, 4);
     expect(frames.map((f) => f.map((l) => [l.shares.map((s) => s.index), l.continued]))).toEqual([
@@ -416,7 +418,7 @@ describe('deficit frames from a client', () => {
   })();
   const SAMPLES: FeedMessage[] = [
     { kind: 'deleveragings', sequence: 0, deleveragings: [DELEVERAGING, { ...DELEVERAGING, orderId: null, counterparties: [], counterpartyCount: 0 }] },
-    { kind: 'socializedLosses', sequence: 0, losses: [{ sequence: 11, account: 7, market: BTC, amount: 2, shares: [{ account: 2, index: 0, amount: 1.5 }, { account: 5, index: 1, amount: 0.5 }], shareCount: 2, continued: false }] },
+    { kind: 'socializedLosses', sequence: 0, losses: [{ sequence: 11, account: 7, market: BTC, amount: 2, shares: [{ account: 2, index: 0, amount: 1.5 }, { account: 5, index: 1, amount: 0.5 }], shareCount: 2, continued: false, method: 'pro-rata' }] },
     { kind: 'unresolvedDeficits', sequence: 0, deficits: [{ sequence: 13, account: 7, market: BTC, amount: 550, reason: 'halted' }] },
   ];
 

@@ -28,6 +28,7 @@ import {
   CollateralUpdate as CollateralUpdateStruct,
   CollateralUpdates,
   DeficitReason as DeficitReasonEnum,
+  LossMethod as LossMethodEnum,
   DeleveragedCounterparty as DeleveragedCounterpartyStruct,
   Deleveraging as DeleveragingTable,
   Deleveragings,
@@ -73,6 +74,7 @@ import {
   type BookTop,
   type CollateralUpdate,
   type DeficitReason,
+  type LossMethod,
   type Deleveraging,
   type EngineState,
   type FeedMessage,
@@ -366,11 +368,14 @@ export function encodeSocializedLosses(sequence: number, losses: readonly Social
     SocializedLossTable.startSharesVector(b, rows.length);
     for (let j = rows.length - 1; j >= 0; j--) LossShareStruct.createLossShare(b, rows[j]!.account, rows[j]!.index, rows[j]!.amount);
     const list = b.endVector();
-    return SocializedLossTable.createSocializedLoss(b, l.sequence, l.account, l.market, l.amount, list, l.shareCount, l.continued);
+    return SocializedLossTable.createSocializedLoss(b, l.sequence, l.account, l.market, l.amount, list, l.shareCount, l.continued, LOSS_METHODS[l.method] ?? LossMethodEnum.Unset);
   });
   const list = SocializedLosses.createLossesVector(b, offsets);
   return finish(sequence, Message.SocializedLosses, SocializedLosses.createSocializedLosses(b, list));
 }
+
+/** An unknown method is written as Unset, which a receiver rejects. */
+const LOSS_METHODS: Record<LossMethod, LossMethodEnum> = { 'pro-rata': LossMethodEnum.ProRata, 'adl-queue': LossMethodEnum.AdlQueue };
 
 const DEFICIT_REASONS: Record<DeficitReason, DeficitReasonEnum> = {
   'no-counterparty': DeficitReasonEnum.NoCounterparty,

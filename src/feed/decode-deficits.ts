@@ -11,6 +11,7 @@ import * as flatbuffers from 'flatbuffers';
 import { requireId } from '../tables/validate.js';
 import {
   DeficitReason as DeficitReasonEnum,
+  LossMethod as LossMethodEnum,
   DeleveragedCounterparty as DeleveragedCounterpartyStruct,
   Deleveraging as DeleveragingTable,
   Deleveragings,
@@ -21,7 +22,12 @@ import {
   UnresolvedDeficits,
 } from './generated/unwind_generated.js';
 import { enumValue, FieldError, finite, nonEmpty, nonNegative, positive, sequenceAt, text } from './fields.js';
-import type { DeficitReason, DeleveragedCounterparty, Deleveraging, LossShare, SocializedLoss, UnresolvedDeficit } from './messages.js';
+import type { DeficitReason, DeleveragedCounterparty, Deleveraging, LossMethod, LossShare, SocializedLoss, UnresolvedDeficit } from './messages.js';
+
+const METHODS = new Map<number, LossMethod>([
+  [LossMethodEnum.ProRata, 'pro-rata'],
+  [LossMethodEnum.AdlQueue, 'adl-queue'],
+]);
 
 const REASONS = new Map<number, DeficitReason>([
   [DeficitReasonEnum.NoCounterparty, 'no-counterparty'],
@@ -135,6 +141,7 @@ export function readSocializedLosses(bb: flatbuffers.ByteBuffer, at: number): So
       shares,
       shareCount: count,
       continued,
+      method: enumValue(METHODS, r.method(), `${f}.method`),
     };
   }
   return out;

@@ -47,6 +47,7 @@ export function socializedLossRecord(l: EngineSocializedLoss): SocializedLoss {
     shares: l.shares.map((s, index) => ({ account: s.account, index, amount: s.amount })),
     shareCount: l.shares.length,
     continued: false,
+    method: l.method,
   };
 }
 

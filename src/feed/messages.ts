@@ -170,7 +170,12 @@ export interface SocializedLoss {
   readonly shareCount: number;
   /** As Deleveraging.continued: the next SocializedLosses frame continues this record (the SDK joins the parts). */
   readonly continued: boolean;
+  /** 'pro-rata': the opposite side by size; 'adl-queue': the ADL queue in rank order (src/execution/clearing.ts). */
+  readonly method: LossMethod;
 }
+
+/** How a socialized loss chose its payers. */
+export type LossMethod = 'pro-rata' | 'adl-queue';
 
 /** Why a deficit was left where it was (src/execution/clearing.ts UnresolvedReason). */
 export type DeficitReason = 'no-counterparty' | 'halted' | 'auto-deleverage-off';

@@ -199,6 +199,7 @@ export const SocializedLossSpec: TableSpec = {
     { id: 4, name: 'shares', kind: 'structs', size: LOSS_SHARE_BYTES, align: 8, required: true },
     u32(5, 'shareCount'),
     u8(6, 'continued'),
+    u8(7, 'method'),
   ],
 };
 export const SocializedLossesSpec: TableSpec = {

@@ -123,6 +123,24 @@ export enum KillLevel {
 }
 
 /**
+ * How a socialized loss chose its payers. 0 (absent) is never valid.
+ */
+export enum LossMethod {
+  Unset = 0,
+
+  /**
+   * Every position on the other side by size (deficitPolicy 'socialized').
+   */
+  ProRata = 1,
+
+  /**
+   * The market's ADL queue in rank order, each within its equity: what an 'adl' deficit left once nothing of the
+   * position remained to deleverage.
+   */
+  AdlQueue = 2
+}
+
+/**
  * Why a deficit was left where it was. 0 (absent) is never valid.
  */
 export enum DeficitReason {
@@ -3110,9 +3128,10 @@ static createLossShare(builder:flatbuffers.Builder, account: number, index: numb
 }
 
 /**
- * A fill's deficit spread over the opposite side (deficitPolicy 'socialized'; src/execution/clearing.ts
- * SocializedLoss): every position on the other side of the market whose group has positive equity paid a share,
- * pro rata to its size, none more than its own equity.
+ * A fill's deficit paid by other accounts (src/execution/clearing.ts SocializedLoss): under deficitPolicy
+ * 'socialized' every position on the other side of the market whose group has positive equity, pro rata to its size
+ * (`method` ProRata); under 'adl', the ADL queue in rank order for what a flat group still owed (AdlQueue). None
+ * pays more than its own equity.
  */
 export class SocializedLoss {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -3195,8 +3214,16 @@ continued():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+/**
+ * How the payers were chosen.
+ */
+method():LossMethod {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : LossMethod.Unset;
+}
+
 static startSocializedLoss(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(8);
 }
 
 static addSequence(builder:flatbuffers.Builder, sequence:number) {
@@ -3231,13 +3258,17 @@ static addContinued(builder:flatbuffers.Builder, continued:boolean) {
   builder.addFieldInt8(6, +continued, +false);
 }
 
+static addMethod(builder:flatbuffers.Builder, method:LossMethod) {
+  builder.addFieldInt8(7, method, LossMethod.Unset);
+}
+
 static endSocializedLoss(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   builder.requiredField(offset, 12) // shares
   return offset;
 }
 
-static createSocializedLoss(builder:flatbuffers.Builder, sequence:number, account:number, market:number, amount:number, sharesOffset:flatbuffers.Offset, shareCount:number, continued:boolean):flatbuffers.Offset {
+static createSocializedLoss(builder:flatbuffers.Builder, sequence:number, account:number, market:number, amount:number, sharesOffset:flatbuffers.Offset, shareCount:number, continued:boolean, method:LossMethod):flatbuffers.Offset {
   SocializedLoss.startSocializedLoss(builder);
   SocializedLoss.addSequence(builder, sequence);
   SocializedLoss.addAccount(builder, account);
@@ -3246,6 +3277,7 @@ static createSocializedLoss(builder:flatbuffers.Builder, sequence:number, accoun
   SocializedLoss.addShares(builder, sharesOffset);
   SocializedLoss.addShareCount(builder, shareCount);
   SocializedLoss.addContinued(builder, continued);
+  SocializedLoss.addMethod(builder, method);
   return SocializedLoss.endSocializedLoss(builder);
 }
 }

@@ -5,8 +5,9 @@
  * partly taken keeps its place, as on the venues that publish a queue. So a crash that deleverages thousands of
  * positions in one epoch ranks each queue once, not once per position.
  *
- * A counterparty gives at most what keeps its own group's equity >= 0 (`take`): the book tracks each group's equity
- * as its matches move it, so a cross account met in several queues is not charged twice for the same equity.
+ * A counterparty gives at most what keeps its own group's equity >= 0, in base units at a price worse than the mark
+ * (`take`) or in quote for what a flat bankrupt group still owes (`holders`, `spend`): the book tracks each group's
+ * equity as the batch moves it, so a cross account met in several queues is not charged twice for the same equity.
  */
 import { adlMatches, adlOrder, type AdlCandidate, type AdlMatch, type Side } from '../domain/adl.js';
 

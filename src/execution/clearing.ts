@@ -70,7 +70,7 @@ export interface Deleveraging {
   readonly counterparties: DeleveragedCounterparty[];
 }
 
-/** A deficit spread over the opposite side's collateral (positive equity only), pro rata to position size. */
+/** A deficit paid by other accounts' collateral (positive equity only, none beyond it): see `method`. */
 export interface SocializedLoss {
   readonly sequence: number;
   /** The account whose deficit was covered. */
@@ -90,8 +90,8 @@ export interface SocializedLoss {
 export type UnresolvedReason = 'no-counterparty' | 'halted' | 'auto-deleverage-off';
 
 /**
- * A deficit the configured policy could not absorb, named so that it is never silent bad debt: under 'adl' the
- * negative balance a group is left with once it is flat; under 'socialized' a fill's deficit no one could pay.
+ * A deficit the configured policy could not absorb, named so that it is never silent bad debt: the negative balance
+ * a group is left with once it holds no position, reported once, then.
  */
 export interface UnresolvedDeficit {
   readonly sequence: number;
@@ -101,6 +101,13 @@ export interface UnresolvedDeficit {
   readonly amount: number;
   /** 'no-counterparty': nobody with positive equity on the other side; 'halted': the kill switch halts the market. */
   readonly reason: UnresolvedReason;
+}
+
+/** An account that pays part of another's deficit, from the collateral of its position at `slot`. */
+interface Payer {
+  readonly account: number;
+  readonly slot: number;
+  readonly atoms: Atoms;
 }
 
 /** Where the clearing's outputs go, each as it lands (in input order). */
@@ -152,7 +159,7 @@ export interface ClearingConfig {
   readonly fundDrawdown: DrawdownLimit;
   /** Who bears a deficit the insurance fund could not pay: 'adl' (the ADL queue at the bankruptcy value) or 'socialized'. */
   readonly deficitPolicy: 'adl' | 'socialized';
-  /** After a fill the insurance fund could not cover, deleverage what is left of the position. */
+  /** Under 'adl': deleverage instead of an order the fund cannot pay, and what is left after an uncovered fill. */
   readonly autoDeleverage: boolean;
   readonly fees: FeePolicy;
   readonly maxOpenOrders: number;
@@ -276,7 +283,7 @@ export class Clearing {
 
   /**
    * Accepts fills of our orders (checked against the open orders and the positions, all before any) and settles
-   * each in input order where the writer lands values. `settled` hears each settlement as it lands.
+   * each in input order where the writer lands values; the events hear each settlement, and what its deficit led to.
    */
   fill(fills: readonly OrderFill[]): void {
     const w = this.writer;
@@ -337,7 +344,7 @@ export class Clearing {
   /**
    * The ADL queue of a market against a bankrupt position on `bankruptSide`: every live position on the other side
    * whose group has positive equity and which has no liquidation order open, ranked (DOMAIN.md section 4;
-   * src/domain/adl.ts), 1 first. `except` leaves out the bankrupt account.
+   * src/domain/adl.ts), 1 first.
    */
   adlQueue(market: number, bankruptSide: Side): AdlQueueEntry[] {
     const m = this.writer.marketIndexOf(market);
@@ -371,6 +378,22 @@ export class Clearing {
     return out;
   }
 
+  /** Maintenance margin (quote, at the mark) that closing `quantity` of the position at `slot` releases. */
+  private releasedBy(slot: number, quantity: number): number {
+    const t = this.t;
+    const m = t.positions.market[slot]!;
+    const left = Math.abs(sizeAfterClose(t.positions.size[slot]!, Math.min(quantity, Math.abs(t.positions.size[slot]!))));
+    return positionMaintenance(t, slot) - maintenanceMargin(left * t.markets.markPrice[m]!, scheduleOf(t, m));
+  }
+
+  /** The bankruptcy value, per base unit, of closing `quantity` of the position at `slot` now (`deleveragePrice`). */
+  private deleveragePriceOf(a: number, slot: number, quantity: number): number {
+    const t = this.t;
+    const group = this.groupOf(a, slot);
+    const mark = t.markets.markPrice[t.positions.market[slot]!]!;
+    return deleveragePrice(mark, t.positions.size[slot]!, quantity, this.releasedBy(slot, quantity), group.equity, group.maintenance);
+  }
+
   /** A book for one batch of deleveragings (src/execution/adl-book.ts). */
   private newBook(): AdlBook {
     return new AdlBook(this.bookSource, this.money.toQuote(1n));
@@ -378,14 +401,22 @@ export class Clearing {
 
   /** A margin group's key: the account row for a cross position, the slot's isolated ref for an isolated one. */
   private groupKey(a: number, slot: number): number {
-    return (this.t.positions.flags[slot]! & PositionFlag.Isolated) !== 0 ? isolatedRef(slot) : a;
+    return this.isIsolated(slot) ? isolatedRef(slot) : a;
   }
 
+  private isIsolated(slot: number): boolean {
+    return (this.t.positions.flags[slot]! & PositionFlag.Isolated) !== 0;
+  }
+
+  /** The ledger entry a position settles against: its own collateral if isolated, else its account's. */
+  private collateralOf(slot: number): EntryId {
+    const t = this.t;
+    return collateralEntry({ account: t.accounts.id[t.positions.account[slot]!]!, market: t.markets.id[t.positions.market[slot]!]!, isolated: this.isIsolated(slot) });
+  }
 
   /**
-   * Closes a liquidatable account's position in `market` against the ADL queue at its bankruptcy price: each
-   * counterparty, in queue order, closes up to its own size at that price; realized PnL of both sides settles
-   * against the market's clearing entry. Lands where inputs land; `done` hears the result.
+   * Closes a liquidatable account's position in `market` against the ADL queue at its bankruptcy value (`deleverageAt`).
+   * Lands where inputs land; the events hear the deleveraging, and what a group left flat still owes.
    */
   deleverage(account: number, market: number): number {
     const w = this.writer;
@@ -435,18 +466,12 @@ export class Clearing {
    */
   private chargeQueue(a: number, slot: number, side: number, book: AdlBook, sequence: number): SocializedLoss | undefined {
     if (side === 0 || this.groupSlots(a, slot).length > 0) return undefined;
-    const t = this.t;
-    const p = t.positions;
-    const m = p.market[slot]!;
-    const account = t.accounts.id[a]!;
-    const market = t.markets.id[m]!;
-    const to = collateralEntry({ account, market, isolated: (p.flags[slot]! & PositionFlag.Isolated) !== 0 });
-    const owed = -this.ledger.balance(to);
+    const owed = -this.ledger.balance(this.collateralOf(slot));
     if (owed <= 0n) return undefined;
     // In atoms: each pays what its equity holds less one atom (rounding), until the balance is 0.
-    const payers: { account: number; slot: number; atoms: Atoms }[] = [];
+    const payers: Payer[] = [];
     let paid = 0n;
-    for (const { entry, equity } of book.holders(m, side > 0 ? 1 : -1)) {
+    for (const { entry, equity } of book.holders(this.t.positions.market[slot]!, side > 0 ? 1 : -1)) {
       if (paid >= owed) break;
       const atoms = min(this.money.floor(equity) - 1n, owed - paid);
       if (atoms <= 0n) continue;
@@ -454,19 +479,28 @@ export class Clearing {
       payers.push({ account: entry.account, slot: entry.slot, atoms });
       paid += atoms;
     }
-    if (paid === 0n) return undefined;
-    this.ledger.apply(
-      payers.map((x) => ({ from: collateralEntry({ account: x.account, market, isolated: (p.flags[x.slot]! & PositionFlag.Isolated) !== 0 }), to, atoms: x.atoms, reason: 'socialized-loss' as const })),
-    );
+    return this.payDeficit(a, slot, payers, 'adl-queue', sequence);
+  }
+
+  /**
+   * Moves each payer's `atoms` from its collateral into `slot`'s, writes every balance back to the tables, and
+   * describes it (undefined when nobody pays anything). The one tail of both ways of sharing a deficit.
+   */
+  private payDeficit(a: number, slot: number, payers: readonly Payer[], method: SocializedLoss['method'], sequence: number): SocializedLoss | undefined {
+    const paying = payers.filter((x) => x.atoms > 0n);
+    if (paying.length === 0) return undefined;
+    const to = this.collateralOf(slot);
+    this.ledger.apply(paying.map((x) => ({ from: this.collateralOf(x.slot), to, atoms: x.atoms, reason: 'socialized-loss' as const })));
+    const p = this.t.positions;
     for (const x of payers) this.writeBack(p.account[x.slot]!, x.slot, sequence);
     this.writeBack(a, slot, sequence);
     return {
       sequence,
-      account,
-      market,
-      amount: this.money.toQuote(paid),
+      account: this.t.accounts.id[a]!,
+      market: this.t.markets.id[p.market[slot]!]!,
+      amount: this.money.toQuote(paying.reduce((sum, x) => sum + x.atoms, 0n)),
       shares: payers.map((x) => ({ account: x.account, amount: this.money.toQuote(x.atoms) })),
-      method: 'adl-queue',
+      method,
     };
   }
 
@@ -474,15 +508,14 @@ export class Clearing {
   private groupSlots(a: number, slot: number): number[] {
     const t = this.t;
     const p = t.positions;
-    if ((p.flags[slot]! & PositionFlag.Isolated) !== 0) return p.size[slot] === 0 ? [] : [slot];
+    if (this.isIsolated(slot)) return p.size[slot] === 0 ? [] : [slot];
     const out: number[] = [];
     for (let s = t.accounts.firstPosition[a]!; s !== NONE; s = p.next[s]!) if (isLiveCross(t, s) && p.size[s] !== 0) out.push(s);
     return out;
   }
 
   private groupOf(a: number, slot: number): GroupMargin {
-    const isolated = (this.t.positions.flags[slot]! & PositionFlag.Isolated) !== 0;
-    return isolated ? isolatedGroup(this.t, slot, this.g) : crossGroup(this.t, a, this.g);
+    return this.isIsolated(slot) ? isolatedGroup(this.t, slot, this.g) : crossGroup(this.t, a, this.g);
   }
 
   /**
@@ -493,25 +526,24 @@ export class Clearing {
   private reportIfBankruptAndFlat(a: number, slot: number, sequence: number, reason: UnresolvedReason): void {
     if (this.groupSlots(a, slot).length > 0) return;
     const t = this.t;
-    const isolated = (t.positions.flags[slot]! & PositionFlag.Isolated) !== 0;
-    const account = t.accounts.id[a]!;
-    const market = t.markets.id[t.positions.market[slot]!]!;
-    const balance = this.ledger.balance(collateralEntry({ account, market, isolated }));
-    if (balance < 0n) this.events.unresolved({ sequence, account, market, amount: this.money.toQuote(-balance), reason });
+    const balance = this.ledger.balance(this.collateralOf(slot));
+    if (balance < 0n) {
+      const amount = this.money.toQuote(-balance);
+      this.events.unresolved({ sequence, account: t.accounts.id[a]!, market: t.markets.id[t.positions.market[slot]!]!, amount, reason });
+    }
   }
 
   /** Gives a position a new state (input `sequence`) without changing it, so the executor re-evaluates it. */
   private restamp(slot: number, sequence: number): void {
     const p = this.t.positions;
-    const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
-    this.writer.setPositionAt(slot, p.size[slot]!, p.entryPrice[slot]!, isolated ? p.isolatedCollateral[slot]! : null, sequence);
+    this.writer.setPositionAt(slot, p.size[slot]!, p.entryPrice[slot]!, this.isIsolated(slot) ? p.isolatedCollateral[slot]! : null, sequence);
   }
 
   /**
    * Closes `quantity` (default: all) of a position below maintenance against the ADL queue at its bankruptcy value
    * (`deleveragePrice`): each counterparty, in queue order, closes up to its own size at that price; realized PnL of
-   * both sides settles against the market's clearing entry. Emits the Deleveraging, then reports what a group left
-   * flat still owes. Nothing happens (undefined) above maintenance, without a positive price, or in a halted market.
+   * both sides settles against the market's clearing entry. Emits the Deleveraging (the callers report what a group
+   * left flat still owes). Nothing happens (undefined) above maintenance, without a positive price, or halted.
    */
   private deleverageAt(a: number, slot: number, sequence: number, quantity?: number, orderId: string | null = null, book?: AdlBook): Deleveraging | undefined {
     const t = this.t;
@@ -523,8 +555,7 @@ export class Clearing {
     if (!(group.equity < group.maintenance)) return undefined;
     const q = Math.min(quantity ?? Math.abs(size), Math.abs(size));
     const mark = t.markets.markPrice[m]!;
-    const released = positionMaintenance(t, slot) - maintenanceMargin((Math.abs(size) - q) * mark, scheduleOf(t, m));
-    const price = deleveragePrice(mark, size, q, released, group.equity, group.maintenance);
+    const price = this.deleveragePriceOf(a, slot, q);
     if (!Number.isFinite(price)) return undefined;
     const account = t.accounts.id[a]!;
     const market = t.markets.id[m]!;
@@ -556,40 +587,22 @@ export class Clearing {
     const t = this.t;
     const p = t.positions;
     const m = p.market[slot]!;
-    const account = t.accounts.id[a]!;
-    const market = t.markets.id[m]!;
-    const payers: { slot: number; a: number; account: number; weight: bigint; cap: Atoms }[] = [];
+    const payers: (Payer & { weight: bigint; cap: Atoms })[] = [];
     const start = t.markets.positionStart[m]!;
     for (let s = start; s < start + t.markets.positionCount[m]!; s++) {
       if ((p.flags[s]! & PositionFlag.Live) === 0 || side === 0 || Math.sign(p.size[s]!) !== -side || p.account[s] === a) continue;
       const equity = this.money.floor(this.groupOf(p.account[s]!, s).equity);
       if (equity <= 0n) continue; // a bankrupt account does not pay another's loss
       // Weights in integer millionths of a base unit: deterministic, and the shares below are exact integers.
-      payers.push({ slot: s, a: p.account[s]!, account: t.accounts.id[p.account[s]!]!, weight: BigInt(Math.max(1, Math.round(Math.abs(p.size[s]!) * 1e6))), cap: equity });
+      payers.push({ slot: s, account: t.accounts.id[p.account[s]!]!, atoms: 0n, weight: BigInt(Math.max(1, Math.round(Math.abs(p.size[s]!) * 1e6))), cap: equity });
     }
     if (payers.length === 0 || deficit <= 0n) return undefined;
     payers.sort((x, y) => (x.weight > y.weight ? -1 : x.weight < y.weight ? 1 : x.account - y.account));
     // Nobody pays more than its own equity: what the caps leave unpaid stays with the bankrupt group.
     const amounts = proRataShares(deficit, payers);
-    const paid = amounts.reduce((sum, x) => sum + x, 0n);
-    if (paid <= 0n) return undefined;
-    const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
-    const to = collateralEntry({ account, market, isolated });
-    const transfers = payers.flatMap((x, i) => {
-      const from = collateralEntry({ account: x.account, market, isolated: (p.flags[x.slot]! & PositionFlag.Isolated) !== 0 });
-      return amounts[i]! > 0n ? [{ from, to, atoms: amounts[i]!, reason: 'socialized-loss' as const }] : [];
-    });
-    this.ledger.apply(transfers);
-    for (const x of [...payers.map((y) => ({ slot: y.slot, a: y.a })), { slot, a }]) this.writeBack(x.a, x.slot, sequence);
-    return {
-      sequence,
-      account,
-      market,
-      amount: this.money.toQuote(paid),
-      shares: payers.map((x, i) => ({ account: x.account, amount: this.money.toQuote(amounts[i]!) })),
-      method: 'pro-rata',
-    };
+    return this.payDeficit(a, slot, payers.map((x, i) => ({ ...x, atoms: amounts[i]! })), 'pro-rata', sequence);
   }
+
 
   /**
    * Writes a position's collateral (its own if isolated, else its account's) from the ledger to the tables, and its
@@ -598,9 +611,8 @@ export class Clearing {
   private writeBack(a: number, slot: number, sequence: number, sizeAfter?: number): number {
     const t = this.t;
     const p = t.positions;
-    const isolated = (p.flags[slot]! & PositionFlag.Isolated) !== 0;
-    const entryId = collateralEntry({ account: t.accounts.id[a]!, market: t.markets.id[p.market[slot]!]!, isolated });
-    const balance = this.money.toQuote(this.ledger.balance(entryId));
+    const isolated = this.isIsolated(slot);
+    const balance = this.money.toQuote(this.ledger.balance(this.collateralOf(slot)));
     if (sizeAfter !== undefined || isolated) this.writer.setPositionAt(slot, sizeAfter ?? p.size[slot]!, p.entryPrice[slot]!, isolated ? balance : null, sequence);
     if (!isolated) this.writer.setCollateralAt(a, balance);
     return balance;
@@ -640,8 +652,7 @@ export class Clearing {
     const closed = Math.min(quantity, Math.abs(size));
     const group = this.groupOf(a, slot);
     const sizeAfter = sizeAfterClose(size, closed);
-    const mark = t.markets.markPrice[m]!;
-    const maintenanceReleased = positionMaintenance(t, slot) - maintenanceMargin(Math.abs(sizeAfter) * mark, scheduleOf(t, m));
+    const maintenanceReleased = this.releasedBy(slot, closed);
     const account = t.accounts.id[a]!;
     const market = t.markets.id[m]!;
     const fund = fundEntry(this.config.fees, market);
@@ -682,14 +693,11 @@ export class Clearing {
       const t = this.t;
       const p = t.positions;
       const m = p.market[slot]!;
-      const size = p.size[slot]!;
-      const group = this.groupOf(a, slot);
-      const q = Math.min(order.quantity, Math.abs(size));
-      const mark = t.markets.markPrice[m]!;
+      const q = Math.min(order.quantity, Math.abs(p.size[slot]!));
       // This order's share of the group's deficit only (by maintenance margin): previews of several orders of one
       // account do not count the same deficit twice.
-      const released = positionMaintenance(t, slot) - maintenanceMargin((Math.abs(size) - q) * mark, scheduleOf(t, m));
-      const price = deleveragePrice(mark, size, q, released, group.equity, group.maintenance);
+      const price = this.deleveragePriceOf(a, slot, q);
+      const mark = t.markets.markPrice[m]!;
       if (Number.isFinite(price)) {
         const side: Side = p.size[slot]! > 0 ? 1 : -1;
         adl = this.newBook().take(m, side, q, price, mark).matches.map(({ account, quantity, price }) => ({ account, quantity, price }));

@@ -526,22 +526,21 @@ export class Engine {
     // Orders whose fill the insurance fund could not pay become deleveragings here (deficitPolicy 'adl').
     const orders = this.clearing.screen(out.orders);
     const result: EpochResult = { epoch, ...out, orders, deferred, lastSequence };
-    out = result;
-    for (const o of out.orders) this.digest.add('order', o);
-    for (const c of out.marginCalls) this.digest.add('marginCall', c);
-    for (const c of out.stateChanges) this.digest.add('stateChange', c);
-    for (const c of out.capped) this.digest.add('capped', c);
+    for (const o of result.orders) this.digest.add('order', o);
+    for (const c of result.marginCalls) this.digest.add('marginCall', c);
+    for (const c of result.stateChanges) this.digest.add('stateChange', c);
+    for (const c of result.capped) this.digest.add('capped', c);
     this.digest.fold();
     if (this.journal !== undefined) {
-      this.journal.appendColumns(RecordKind.EpochEnd, 1, [[epoch], [out.orders.length]]);
+      this.journal.appendColumns(RecordKind.EpochEnd, 1, [[epoch], [result.orders.length]]);
       if (capture !== undefined) this.writeSnapshot(capture, r.state);
       // Orders leave only once their epoch is in the journal (sync: on disk), so recovery knows them.
       await this.journal.durable();
       if (this.releaseGate !== undefined) await this.releaseGate;
     }
-    for (const o of out.orders) for (const l of this.orderListeners) l(o);
-    for (const c of out.marginCalls) for (const l of this.callListeners) l(c);
-    for (const c of out.stateChanges) for (const l of this.stateListeners) l(c);
+    for (const o of result.orders) for (const l of this.orderListeners) l(o);
+    for (const c of result.marginCalls) for (const l of this.callListeners) l(c);
+    for (const c of result.stateChanges) for (const l of this.stateListeners) l(c);
     for (const l of this.epochListeners) l(result);
     if (w.stagedCount > 0 || deferred > 0) this.schedule();
     return result;

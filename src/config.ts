@@ -8,7 +8,7 @@ import { DEFAULT_QUOTE_DECIMALS } from './ledger/money.js';
 import { DEFAULT_FEE_POLICY, type FeePolicy } from './ledger/settle.js';
 import { DEFAULT_LIFECYCLE } from './execution/lifecycle.js';
 import { NO_CAPS, validateCaps, type CapsConfig } from './execution/caps.js';
-import type { OracleConfig } from './oracle/oracle.js';
+import { resolveClockPolicy, type ClockPolicy, type OracleConfig } from './oracle/oracle.js';
 import type { JournalConfig } from './journal/writer.js';
 import { DEFAULT_SIZING_POLICY, validateSizingPolicy, type SizingPolicy } from './domain/sizing.js';
 
@@ -77,6 +77,12 @@ export interface EngineConfig {
    */
   readonly oracle?: OracleConfig;
   /**
+   * The engine's clock (README "Oracle and mark price", "Clock"): once it has a clock input (advanceClock; `unwind
+   * serve` gives the wall clock), event times more than `maxSkewUs` ahead of it are refused (CLOCK_SKEW; default
+   * 10 s), and one reading moves it by at most `maxStepUs` (default 60 s).
+   */
+  readonly clock?: Partial<ClockPolicy>;
+  /**
    * The journal (README "Journal"): every accepted input and epoch boundary on disk before its orders leave, with
    * snapshots; `Engine.start` recovers from it. Default: none.
    */
@@ -92,6 +98,7 @@ export interface ResolvedConfig extends LiquidatorConfig {
   readonly autoDeleverage: boolean;
   readonly deficitPolicy: 'adl' | 'socialized';
   readonly fundDrawdown: { readonly max: number; readonly windowUs: number };
+  readonly clock: ClockPolicy;
 }
 
 export const DEFAULT_MARGIN_CALL_HEALTH = 1.2;
@@ -201,5 +208,6 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
     spreadToMaintenanceMarginRatio,
     marginCallHealth,
     autoEpoch: c.autoEpoch ?? true,
+    clock: resolveClockPolicy(c.clock),
   };
 }

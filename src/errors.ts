@@ -33,6 +33,8 @@ export const ErrorCode = {
   ReplayedReport: 'REPLAYED_REPORT',
   /** A direct price for a market whose price comes from its oracle sources. */
   OracleMarket: 'ORACLE_MARKET',
+  /** An event time further ahead of the engine's clock than `clock.maxSkewUs` allows. */
+  ClockSkew: 'CLOCK_SKEW',
   /** An action the operator's kill switch forbids in that market. */
   KillSwitch: 'KILL_SWITCH',
   /** A journal record in the middle of a segment (not a torn tail) fails its checksum or cannot be read: names file and offset. */

@@ -123,7 +123,7 @@ export class Engine {
    */
   static async start(config: EngineConfig = {}): Promise<Engine> {
     const c = resolveConfig(config);
-    const oracle = new OracleLayer(resolveOracleConfig(config.oracle));
+    const oracle = new OracleLayer(resolveOracleConfig(config.oracle), c.clock);
     if (oracle.marketIds.length > 0 && oracle.config.signatures === 'off') {
       // Never silently: turning signatures off is visible on stderr and in oracleStats().signatures.
       process.emitWarning('oracle.signatures is off: unsigned price reports are accepted for oracle markets', { code: 'UNWIND_SIGNATURES_OFF' });
@@ -291,7 +291,10 @@ export class Engine {
     const rows = this.oracleRows.subarray(0, k);
     this.oracle.check(batch, rows);
     if (d > 0) this.writer.setPriceColumns(this.direct.market, this.direct.price, d, this.direct.time);
-    if (k > 0) this.evaluateOracle(this.oracle.accept(batch, rows));
+    if (k > 0) {
+      this.evaluateOracle(this.oracle.accept(batch, rows));
+      this.syncClock();
+    }
     this.logTicks(batch);
     this.schedule();
   }
@@ -320,6 +323,7 @@ export class Engine {
   advanceClock(nowUs: number): void {
     this.open();
     this.oracle.advanceClock(nowUs);
+    this.syncClock();
     this.evaluateOracle(this.oracle.marketIds.filter((m) => this.writer.hasMarket(m)));
     this.logColumns(RecordKind.Clock, 1, () => [[nowUs]]);
     this.schedule();
@@ -376,6 +380,11 @@ export class Engine {
       this.modes.setPause(id, e.pause);
       this.applyMode(id, e.eventTimeUs);
     }
+  }
+
+  /** The clock moved: the latest event time inputs may carry moves with it (direct prices and fills check it). */
+  private syncClock(): void {
+    this.writer.latestTimeUs = this.oracle.latestTimeUs;
   }
 
   private applyMode(market: number, eventTimeUs: number): void {
@@ -613,6 +622,7 @@ export class Engine {
     this.writer.importState(s.writer);
     this.clearing.importState(s.clearing);
     this.oracle.importState(s.oracle);
+    this.syncClock();
     this.modes.importState(s.modes);
     this.digest.importState(s.digest);
     this.snapshotAt = journalSequence;

@@ -30,7 +30,7 @@ import { crossGroup, emptyGroup, isLiveCross, isolatedGroup, positionMaintenance
 import { isolatedRef, NONE, PositionFlag, type Tables } from '../tables/layout.js';
 import { AdlBook, type BookSource } from './adl-book.js';
 import { FundDrawdown, type DrawdownLimit, type DrawdownState } from './fund-drawdown.js';
-import { requirePrice, requireTime } from '../tables/validate.js';
+import { requirePrice } from '../tables/validate.js';
 import type { TableWriter } from '../tables/writer.js';
 import { OpenOrders, type OpenOrdersState, type OrderFill } from './open-orders.js';
 import type { LiquidationOrder } from './orders.js';
@@ -290,7 +290,7 @@ export class Clearing {
     this.orders.check(fills);
     const slots = fills.map((f, i) => {
       requirePrice(f.price, `[${i}].price`);
-      requireTime(f.eventTimeUs, `[${i}].eventTimeUs`);
+      this.writer.checkTime(f.eventTimeUs, `[${i}].eventTimeUs`);
       const a = w.accountIndexOf(f.account, `[${i}].account`);
       const m = w.marketIndexOf(f.market, `[${i}].market`);
       const slot = w.findSlot(a, m);

@@ -5,7 +5,7 @@
 import type * as flatbuffers from 'flatbuffers';
 import { describe, MAX_PRICE, requireId } from '../tables/validate.js';
 import { BookTicker as BookTickerStruct, BookTickers } from './generated/unwind_generated.js';
-import { FieldError, nonEmpty, sequenceAt } from './fields.js';
+import { FieldError, nonEmpty, timeAt } from './fields.js';
 import type { BookTop } from './messages.js';
 
 /** A book price: 0 (not known), or finite in (0, MAX_PRICE]; -0 is read as 0. */
@@ -31,7 +31,7 @@ export function readBookTickers(bb: flatbuffers.ByteBuffer, at: number): BookTop
     const bid = bookPrice(s.bid(), `${f}.bid`);
     const ask = bookPrice(s.ask(), `${f}.ask`);
     if (bid > 0 && ask > 0 && bid > ask) throw new FieldError(`${f}.ask`, `expected 0 (not known) or an ask >= the bid ${bid}, got ${ask}`);
-    books[i] = { market, bid, ask, last: bookPrice(s.last(), `${f}.last`), eventTimeUs: sequenceAt(s.eventTimeUs(), `${f}.eventTimeUs`) };
+    books[i] = { market, bid, ask, last: bookPrice(s.last(), `${f}.last`), eventTimeUs: timeAt(s.eventTimeUs(), `${f}.eventTimeUs`) };
   }
   return books;
 }

@@ -6,7 +6,7 @@
 import type * as flatbuffers from 'flatbuffers';
 import { MAX_PRICE, requireId, requirePrice } from '../tables/validate.js';
 import { Message, PriceTicks, SignedPriceTicks, Tick as TickStruct } from './generated/unwind_generated.js';
-import { FieldError, isSequence, nonEmpty, nonNegative, sequenceAt } from './fields.js';
+import { FieldError, isSequence, isTime, nonEmpty, nonNegative, sequenceAt, timeAt } from './fields.js';
 import type { Tick } from './messages.js';
 import { SIGNATURE_BYTES } from './signing.js';
 import type { TickBatch } from './tick-batch.js';
@@ -103,7 +103,7 @@ function isValidTick(market: number, source: number, price: number, confidence: 
     price <= MAX_PRICE &&
     confidence >= 0 &&
     confidence < Infinity &&
-    isSequence(eventTimeUs) &&
+    isTime(eventTimeUs) &&
     isSequence(sourceSequence)
   );
 }
@@ -114,7 +114,7 @@ function rejectTick(t: Tick, i: number): never {
   requireId(t.source, `ticks[${i}].source`);
   requirePrice(t.price, `ticks[${i}].price`);
   nonNegative(t.confidence, `ticks[${i}].confidence`);
-  sequenceAt(t.eventTimeUs, `ticks[${i}].eventTimeUs`);
+  timeAt(t.eventTimeUs, `ticks[${i}].eventTimeUs`);
   sequenceAt(t.sourceSequence, `ticks[${i}].sourceSequence`);
   throw new FieldError(`ticks[${i}]`, 'invalid tick'); // unreachable: isValidTick and the checks above agree
 }

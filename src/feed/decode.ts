@@ -59,7 +59,7 @@ import {
 import { ENVELOPE_MESSAGE_ID, ENVELOPE_MESSAGE_TYPE_ID, ENVELOPE_SEQUENCE_ID, ENVELOPE_VERSION_ID, EnvelopeSpec, MESSAGE_SPECS } from './spec.js';
 import type { TickBatch } from './tick-batch.js';
 import { FrameVerifier } from './verify.js';
-import { enumValue, FieldError, finite, isSequence, nonEmpty, nonNegative, notNaN, positive, sequenceAt, text } from './fields.js';
+import { enumValue, FieldError, finite, isSequence, nonEmpty, nonNegative, notNaN, positive, sequenceAt, text, timeAt } from './fields.js';
 import { readAdlQueue } from './decode-adl.js';
 import { readDeleveragings, readSocializedLosses, readUnresolvedDeficits } from './decode-deficits.js';
 import { readBookTickers } from './decode-books.js';
@@ -271,7 +271,7 @@ function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequ
           market: requireId(r.market(), `${f}.market`),
           quantity: positive(r.quantity(), `${f}.quantity`),
           price: requirePrice(r.price(), `${f}.price`),
-          eventTimeUs: sequenceAt(r.eventTimeUs(), `${f}.eventTimeUs`),
+          eventTimeUs: timeAt(r.eventTimeUs(), `${f}.eventTimeUs`),
         };
       }
       return { kind: 'fills', sequence, fills };
@@ -289,7 +289,7 @@ function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequ
         seen.add(id);
         orderIds[i] = id;
       }
-      return { kind: 'expiries', sequence, orderIds, eventTimeUs: sequenceAt(t.eventTimeUs(), 'eventTimeUs') };
+      return { kind: 'expiries', sequence, orderIds, eventTimeUs: timeAt(t.eventTimeUs(), 'eventTimeUs') };
     }
     case Message.Subscribe:
     case Message.Unsubscribe: {
@@ -332,7 +332,7 @@ function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequ
         market: requireId(t.market(), 'market'),
         state: enumValue(MARKET_STATES, t.state(), 'state'),
         reason: text(t.reason(flatbuffers.Encoding.UTF8_BYTES), 'reason'),
-        eventTimeUs: sequenceAt(t.eventTimeUs(), 'eventTimeUs'),
+        eventTimeUs: timeAt(t.eventTimeUs(), 'eventTimeUs'),
         code: text(t.code(flatbuffers.Encoding.UTF8_BYTES), 'code'),
       };
     }

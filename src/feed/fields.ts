@@ -3,6 +3,8 @@
  * FieldError naming the field, which the decoder turns into INVALID_FIELD.
  */
 
+import { MAX_TIME_US } from '../tables/validate.js';
+
 /** Strict UTF-8: a string with invalid bytes is INVALID_FIELD, not silently replaced. */
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -34,6 +36,14 @@ export function isSequence(x: number): boolean {
 export function sequenceAt(x: number, field: string): number {
   if (!isSequence(x)) throw new FieldError(field, `expected an integer in [0, 2^53), got ${x}`);
   return x + 0; // -0 -> 0: a table drops a -0 equal to its default, so the decoder never returns -0
+}
+/** Event times: integer microseconds since the Unix epoch in [0, MAX_TIME_US] (2100-01-01): a clock, range-checked. */
+export function isTime(x: number): boolean {
+  return isSequence(x) && x <= MAX_TIME_US;
+}
+export function timeAt(x: number, field: string): number {
+  if (!isTime(x)) throw new FieldError(field, `expected integer microseconds in [0, ${MAX_TIME_US}] (up to 2100-01-01), got ${x}`);
+  return x + 0;
 }
 export function finite(x: number, field: string): number {
   if (!Number.isFinite(x)) throw new FieldError(field, `expected a finite number, got ${x}`);

@@ -16,8 +16,8 @@ export interface FeedServerOptions {
   /** Tokens that may send KillSwitch frames (and subscribe). Default none: the kill switch is then API-only. */
   readonly adminTokens?: readonly string[];
   /**
-   * How often the server gives the engine's oracle a clock reading (the wall clock), so that sources that stopped
-   * reporting go stale. Only with oracle markets. Default 100 ms.
+   * How often the server gives the engine a clock reading (the wall clock), so that sources that stopped reporting go
+   * stale and no client can date its inputs ahead of the clock (config.clock.maxSkewUs). Default 100 ms.
    */
   readonly clockIntervalMs?: number;
   /** Frames above this get an OVERSIZED_FRAME error frame. Default 1 MiB. */

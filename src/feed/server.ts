@@ -217,12 +217,18 @@ export class FeedServer {
       await new Promise((r) => setTimeout(r, 500));
     }
     this.boundPort = uWS.us_socket_local_port(this.listenSocket as unknown as uWS.us_socket);
-    if (this.engine.oracleMarkets.length > 0) {
-      this.clock = setInterval(() => {
-        if (!this.engine.closing) this.engine.advanceClock(Date.now() * 1000);
-      }, this.options.clockIntervalMs);
-      this.clock.unref();
-    }
+    // The engine's clock input: staleness of oracle sources, and the bound on every event time a client sends
+    // (clock.maxSkewUs). Each reading moves the engine's clock by at most clock.maxStepUs (catching up after a stop).
+    this.clock = setInterval(() => {
+      if (this.engine.closing) return;
+      try {
+        this.engine.advanceClock(Date.now() * 1000);
+      } catch (e) {
+        // An engine that stopped taking inputs (JOURNAL_IO) has said so through onError; a timer must not crash.
+        if (!isUnwindError(e)) throw e;
+      }
+    }, this.options.clockIntervalMs);
+    this.clock.unref();
     if (this.options.statusIntervalMs > 0) {
       this.heartbeat = setInterval(() => this.broadcastEngineStatus(), this.options.statusIntervalMs);
       this.heartbeat.unref();

@@ -3,6 +3,12 @@
  * and the market's pause state (the guards). Deterministic: it depends only on its inputs in order (reports, books
  * and clock readings), never on the wall clock; "now" is the latest event time it has been given.
  *
+ * The clock that judges staleness is shared by every market, so no single party may move it (README "Oracle and mark
+ * price", "Clock"): a market's reports advance it only to the time a majority of that market's sources have reached
+ * (its quorum time), book data never does, and clock readings (`advanceClock`, the engine's clock input) move it by
+ * at most `clock.maxStepUs` each. Once a clock reading has been given, an event time more than `clock.maxSkewUs`
+ * ahead of the clock is refused (CLOCK_SKEW).
+ *
  * A batch of reports is checked whole before any is taken (the engine's rule for every batch): fields, a source the
  * market's registry lists, the signature (or, unsigned, a deployment that turned signatures off), and the source's
  * sequence strictly above the last one taken from it in that market (replay). A rejected batch changes nothing and
@@ -13,7 +19,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { configNumbers, ErrorCode, UnwindError } from '../errors.js';
-import { requireId, requirePrice, requireTime } from '../tables/validate.js';
+import { MAX_TIME_US, requireId, requirePrice, requireTime } from '../tables/validate.js';
 import { aggregateValid, DEFAULT_AGGREGATION, validateAggregationPolicy, type AggregationPolicy, type SourceQuote } from './aggregate.js';
 import { DEFAULT_GUARD_POLICY, OracleGuardCode, percent, validateGuardPolicy, type GuardPolicy, type PauseReason } from './guards.js';
 import { ed25519PublicKey, verifyReport } from './keys.js';
@@ -84,8 +90,10 @@ export interface OracleStats {
   readonly verified: number;
   /** Reports in rejected batches, by error code. */
   readonly rejected: Readonly<Record<string, number>>;
-  /** The oracle clock: the latest event time given, microseconds. */
+  /** The clock: the latest of the clock readings and the markets' quorum times, microseconds. */
   readonly clockUs: number;
+  /** The latest clock reading taken (advanceClock), microseconds; 0: none yet. */
+  readonly clockInputUs: number;
 }
 
 interface SourceState {
@@ -107,6 +115,8 @@ interface SourceState {
 /** The oracle layer's state as plain data (a snapshot's part; src/journal). */
 export interface OracleState {
   readonly clock: number;
+  /** Absent in snapshots written before clock readings were kept apart. */
+  readonly clockInput?: number;
   readonly accepted: number;
   readonly verified: number;
   readonly rejected: Readonly<Record<string, number>>;
@@ -133,6 +143,26 @@ interface MarketState {
   /** The latest aggregate (trusted or not) and the latest prices written. */
   latestOracle: number | undefined;
   written: OraclePrices | undefined;
+}
+
+/** The engine's clock rules (README "Oracle and mark price", "Clock"). */
+export interface ClockPolicy {
+  /** An input's event time may be at most this far ahead of the clock, once the engine has a clock input. Default 10 s. */
+  readonly maxSkewUs: number;
+  /** One clock reading moves the clock by at most this much. Default 60 s. */
+  readonly maxStepUs: number;
+}
+
+export const DEFAULT_CLOCK_POLICY: ClockPolicy = { maxSkewUs: 10_000_000, maxStepUs: 60_000_000 };
+
+/** Validates `config.clock` (INVALID_CONFIG naming `clock.maxSkewUs` ...). */
+export function resolveClockPolicy(c: Partial<ClockPolicy> | undefined): ClockPolicy {
+  if (c !== undefined && (c === null || typeof c !== 'object')) throw new UnwindError(ErrorCode.InvalidConfig, 'expected an object', 'clock');
+  const p = { ...DEFAULT_CLOCK_POLICY, ...c };
+  const check = configNumbers(p, 'clock');
+  check('maxSkewUs', (v) => v >= 0 && v <= MAX_TIME_US, 'microseconds in [0, MAX_TIME_US]');
+  check('maxStepUs', (v) => v > 0 && v <= MAX_TIME_US, 'microseconds in (0, MAX_TIME_US]');
+  return { maxSkewUs: p.maxSkewUs, maxStepUs: p.maxStepUs };
 }
 
 /** Validates and resolves `config.oracle`; keys are parsed here, once. */
@@ -178,6 +208,10 @@ export class OracleLayer {
   /** Oracle market ids, ascending (fixed by config; read on every tick batch, so computed once). */
   readonly marketIds: readonly number[];
   private clock = 0;
+  /** The latest clock reading (0: none yet); once there is one, event times are bounded by the clock plus the skew. */
+  private clockInput = 0;
+  /** Scratch for quorumTime(): the market's sources' latest event times. */
+  private times: number[] = [];
   private accepted = 0;
   private verified = 0;
   private readonly rejected: Record<string, number> = {};
@@ -185,7 +219,10 @@ export class OracleLayer {
   /** Scratch for check(): (market, source) -> the sequence a row of the batch being checked takes. */
   private readonly pending = new Map<SourceState, number>();
 
-  constructor(readonly config: ResolvedOracleConfig) {
+  constructor(
+    readonly config: ResolvedOracleConfig,
+    readonly clockPolicy: ClockPolicy = DEFAULT_CLOCK_POLICY,
+  ) {
     for (const m of config.markets) {
       const ordered = m.sources.map((s) => ({
         ...s,
@@ -223,7 +260,7 @@ export class OracleLayer {
       latestOracle: m.latestOracle,
       written: m.written,
     }));
-    return { clock: this.clock, accepted: this.accepted, verified: this.verified, rejected: { ...this.rejected }, markets };
+    return { clock: this.clock, clockInput: this.clockInput, accepted: this.accepted, verified: this.verified, rejected: { ...this.rejected }, markets };
   }
 
   /** Restores a snapshot taken under the same oracle config (same markets and sources, in the same order). */
@@ -241,6 +278,7 @@ export class OracleLayer {
       m.written = saved.written;
     }
     this.clock = s.clock;
+    this.clockInput = s.clockInput ?? 0;
     this.accepted = s.accepted;
     this.verified = s.verified;
     for (const k of Object.keys(this.rejected)) delete this.rejected[k];
@@ -255,6 +293,21 @@ export class OracleLayer {
 
   get clockUs(): number {
     return this.clock;
+  }
+
+  /**
+   * The latest event time an input may carry: the clock plus `maxSkewUs` once a clock reading has been given, else
+   * MAX_TIME_US (without a clock input there is nothing to measure skew against; quorum times still bound the clock).
+   */
+  get latestTimeUs(): number {
+    return this.clockInput > 0 ? Math.min(MAX_TIME_US, this.clock + this.clockPolicy.maxSkewUs) : MAX_TIME_US;
+  }
+
+  /** Throws CLOCK_SKEW naming `field` when `timeUs` (already range-checked) is beyond latestTimeUs. */
+  checkSkew(timeUs: number, field: string): void {
+    if (timeUs > this.latestTimeUs) {
+      throw new UnwindError(ErrorCode.ClockSkew, `event time ${timeUs} is more than ${this.clockPolicy.maxSkewUs} us ahead of the clock ${this.clock}`, field);
+    }
   }
 
   /**
@@ -288,7 +341,7 @@ export class OracleLayer {
     if (typeof c !== 'number' || !(c >= 0 && c < Infinity)) {
       throw new UnwindError(ErrorCode.InvalidAmount, `expected a finite confidence >= 0, got ${String(c)}`, `[${i}].confidence`);
     }
-    requireTime(b.eventTimeUs[i], `[${i}].eventTimeUs`);
+    this.checkSkew(requireTime(b.eventTimeUs[i], `[${i}].eventTimeUs`), `[${i}].eventTimeUs`);
     const sequence = b.sourceSequence[i]!;
     if (typeof sequence !== 'number' || !Number.isSafeInteger(sequence) || sequence < 0) {
       throw new UnwindError(ErrorCode.InvalidAmount, `expected an integer >= 0, got ${String(sequence)}`, `[${i}].sourceSequence`);
@@ -332,12 +385,17 @@ export class OracleLayer {
       s.confidence = b.confidence[i]!;
       s.eventTimeUs = time;
       s.lastSequence = b.sourceSequence[i]!;
-      if (time > this.clock) this.clock = time;
       touched.add(m.config.market);
     }
     this.accepted += n;
     if (b.signed) this.verified += n;
-    return [...touched].sort((x, y) => x - y);
+    const markets = [...touched].sort((x, y) => x - y);
+    // The clock moves only as far as a majority of one market's sources agree, once all rows are in.
+    for (const id of markets) {
+      const q = this.quorumTime(this.markets.get(id)!);
+      if (q > this.clock) this.clock = q;
+    }
+    return markets;
   }
 
   /** The matching engine's book top for an oracle market: feeds the basis EMA and the 'book' mark component. */
@@ -346,7 +404,20 @@ export class OracleLayer {
     m.book = { bid: top.bid, ask: top.ask, last: top.last, eventTimeUs: top.eventTimeUs };
     const p = bookPrice(m.book);
     if (p !== undefined && m.latestOracle !== undefined) m.basis.update(p - m.latestOracle, top.eventTimeUs, m.config.mark.basisEmaUs);
-    if (top.eventTimeUs > this.clock) this.clock = top.eventTimeUs;
+    // Book data never moves the clock: one publisher's book would otherwise judge every source's freshness.
+  }
+
+  /**
+   * The latest time a strict majority of `m`'s sources have reached (by count: weights decide prices, not time, so
+   * that the heaviest source going down cannot stop the clock). One source out of three dated an hour ahead moves
+   * nothing; a market with one source trusts it (configure three or more, or give the engine clock readings).
+   */
+  private quorumTime(m: MarketState): number {
+    const times = this.times;
+    times.length = 0;
+    for (const s of m.ordered) times.push(s.reported ? s.eventTimeUs : 0);
+    times.sort((a, b) => b - a);
+    return times[Math.floor(times.length / 2)]!;
   }
 
   /** Throws (UNKNOWN_MARKET, INVALID_PRICE, INVALID_AMOUNT) naming `${field}.x` unless `book(market, top)` would take it. */
@@ -358,17 +429,22 @@ export class OracleLayer {
       const v = top?.[k];
       if (v !== 0) requirePrice(v, `${field}.${k}`);
     }
-    requireTime(top.eventTimeUs, `${field}.eventTimeUs`);
+    this.checkSkew(requireTime(top.eventTimeUs, `${field}.eventTimeUs`), `${field}.eventTimeUs`);
     if (top.bid > 0 && top.ask > 0 && top.bid > top.ask) {
       throw new UnwindError(ErrorCode.InvalidPrice, `bid ${top.bid} is above ask ${top.ask}`, `${field}.bid`);
     }
     return m;
   }
 
-  /** Moves the oracle clock forward (a clock reading is an input too); never backward. */
+  /**
+   * A clock reading (an input like any other): moves the clock forward by at most `maxStepUs` (a reading further
+   * ahead, e.g. after a long stop, is caught up over several readings), never backward. Range-checked.
+   */
   advanceClock(nowUs: number): void {
     requireTime(nowUs, 'nowUs');
-    if (nowUs > this.clock) this.clock = nowUs;
+    const reading = this.clock > 0 ? Math.min(nowUs, this.clock + this.clockPolicy.maxStepUs) : nowUs;
+    if (reading > this.clockInput) this.clockInput = reading;
+    if (reading > this.clock) this.clock = reading;
   }
 
   /**
@@ -428,6 +504,6 @@ export class OracleLayer {
   }
 
   stats(): OracleStats {
-    return { signatures: this.config.signatures, accepted: this.accepted, verified: this.verified, rejected: { ...this.rejected }, clockUs: this.clock };
+    return { signatures: this.config.signatures, accepted: this.accepted, verified: this.verified, rejected: { ...this.rejected }, clockUs: this.clock, clockInputUs: this.clockInput };
   }
 }

@@ -48,10 +48,16 @@ export function describe(v: unknown): string {
   return typeof v;
 }
 
-/** An event time: microseconds since the Unix epoch, finite and >= 0. */
+/**
+ * Latest event time accepted: 2100-01-01T00:00:00Z in microseconds since the Unix epoch. Times are clocks, and a
+ * clock far in the future is a fault or an attack, never data (a time past it would make every later one "stale").
+ */
+export const MAX_TIME_US = 4_102_444_800_000_000;
+
+/** An event time: microseconds since the Unix epoch, in [0, MAX_TIME_US]. */
 export function requireTime(v: unknown, field: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-    throw new UnwindError(ErrorCode.InvalidAmount, `expected an event time in microseconds >= 0, got ${describe(v)}`, field);
+  if (typeof v !== 'number' || !(v >= 0 && v <= MAX_TIME_US)) {
+    throw new UnwindError(ErrorCode.InvalidAmount, `expected an event time in microseconds in [0, ${MAX_TIME_US}] (up to 2100-01-01), got ${describe(v)}`, field);
   }
   return v;
 }

@@ -13,7 +13,7 @@ import { refill } from '../journal/state.js';
 import { compileTiers, type MarginTier, MAX_TIERS } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { NONE, PositionFlag, type Tables } from './layout.js';
-import { describe, MAX_PRICE, requireAmount, requireId, requireNonNegativeAmount, requirePrice, requireSize, requireTime } from './validate.js';
+import { describe, MAX_PRICE, MAX_TIME_US, requireAmount, requireId, requireNonNegativeAmount, requirePrice, requireSize, requireTime } from './validate.js';
 
 export interface MarketSpec {
   readonly id: number;
@@ -79,6 +79,8 @@ export class TableWriter {
   private columnIndex = new Int32Array(1024);
   /** True while an epoch is in flight: value writes are staged. */
   busy = false;
+  /** The latest event time an input may carry (the engine sets it from its clock: OracleLayer.latestTimeUs). */
+  latestTimeUs = MAX_TIME_US;
 
   constructor(
     readonly tables: Tables,
@@ -236,10 +238,10 @@ export class TableWriter {
       const price = prices[i]!;
       // One branch per row on the hot path; the checks that build field names run only to report a failure.
       const time = eventTimesUs === undefined ? 0 : eventTimesUs[i]!;
-      if (m === undefined || typeof price !== 'number' || !(price > 0 && price <= MAX_PRICE) || !(time >= 0 && time < Infinity)) {
+      if (m === undefined || typeof price !== 'number' || !(price > 0 && price <= MAX_PRICE) || !(time >= 0 && time <= this.latestTimeUs)) {
         this.marketIndexOf(requireId(marketIds[i], `[${i}].market`), `[${i}].market`);
         requirePrice(price, `[${i}].price`);
-        requireTime(time, `[${i}].eventTimeUs`);
+        this.checkTime(time, `[${i}].eventTimeUs`);
       }
       index[i] = m!;
     }
@@ -273,8 +275,18 @@ export class TableWriter {
     const m = this.marketIndexOf(requireId(u?.market, `${field}market`), `${field}market`);
     const mark = requirePrice(u.price, `${field}price`);
     const oracle = u.oraclePrice === undefined ? mark : requirePrice(u.oraclePrice, `${field}oraclePrice`);
-    const time = u.eventTimeUs === undefined ? 0 : requireTime(u.eventTimeUs, `${field}eventTimeUs`);
+    const time = u.eventTimeUs === undefined ? 0 : this.checkTime(u.eventTimeUs, `${field}eventTimeUs`);
     return { m, mark, oracle, time };
+  }
+
+  /**
+   * An input's event time: in range (requireTime) and not beyond `latestTimeUs` (CLOCK_SKEW), so that one publisher
+   * cannot date a market's prices or fills far ahead of the engine's clock.
+   */
+  checkTime(v: unknown, field: string): number {
+    const time = requireTime(v, field);
+    if (time > this.latestTimeUs) throw new UnwindError(ErrorCode.ClockSkew, `event time ${time} is beyond ${this.latestTimeUs}, the engine's clock plus its maximum skew`, field);
+    return time;
   }
 
   private landPrice({ m, mark, oracle, time }: { m: number; mark: number; oracle: number; time: number }): void {

@@ -36,6 +36,16 @@ export interface EngineConfig {
   /** Issued orders remembered for matching fills. Default 1,048,576. */
   readonly maxOpenOrders?: number;
   /**
+   * A fill must be no worse than its order's limit and may beat it by at most this fraction of the order's oracle
+   * price (a sell fills in [limit, max(limit, oracle x (1 + band))]); else INVALID_FILL. Default 0.1.
+   */
+  readonly fillPriceBand?: number;
+  /**
+   * Event time (microseconds) an order may stay open, unfilled and unexpired, before the engine times it out and
+   * re-evaluates its position (a new order with a new id if it is still liquidatable). Default 30 s.
+   */
+  readonly orderTimeoutUs?: number;
+  /**
    * Under 'adl', deleverage automatically (default true): an order the insurance fund could not pay is deleveraged
    * at the bankruptcy value instead, and what is left of a group after an uncovered fill too. False: only by hand
    * (`Engine.deleverage`); bad debt is reported (onUnresolvedDeficit) once the group has no position.
@@ -95,6 +105,8 @@ export interface ResolvedConfig extends LiquidatorConfig {
   readonly autoEpoch: boolean;
   readonly quoteDecimals: number;
   readonly maxOpenOrders: number;
+  readonly fillPriceBand: number;
+  readonly orderTimeoutUs: number;
   readonly autoDeleverage: boolean;
   readonly deficitPolicy: 'adl' | 'socialized';
   readonly fundDrawdown: { readonly max: number; readonly windowUs: number };
@@ -111,6 +123,18 @@ function deficitPolicyOf(v: unknown): 'adl' | 'socialized' {
 
 function drawdownOf(v: number): number {
   if (!(v > 0 && v <= 1)) throw new UnwindError(ErrorCode.InvalidConfig, `expected a fraction in (0, 1], got ${String(v)}`, 'fundDrawdown.max');
+  return v;
+}
+
+function fillPriceBandOf(v: number | undefined): number {
+  if (v === undefined) return 0.1;
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new UnwindError(ErrorCode.InvalidConfig, `expected a fraction in [0, 1], got ${String(v)}`, 'fillPriceBand');
+  return v;
+}
+
+function orderTimeoutOf(v: number | undefined): number {
+  if (v === undefined) return 30_000_000;
+  if (typeof v !== 'number' || !(v > 0)) throw new UnwindError(ErrorCode.InvalidConfig, `expected microseconds > 0 (Infinity: never), got ${String(v)}`, 'orderTimeoutUs');
   return v;
 }
 
@@ -198,6 +222,8 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
     quoteDecimals,
     fees,
     maxOpenOrders,
+    fillPriceBand: fillPriceBandOf(c.fillPriceBand),
+    orderTimeoutUs: orderTimeoutOf(c.orderTimeoutUs),
     autoDeleverage: c.autoDeleverage ?? true,
     deficitPolicy: deficitPolicyOf(c.deficitPolicy),
     fundDrawdown: {

@@ -39,6 +39,11 @@ export interface EpochResult extends EpochOutput {
   readonly deferred: number;
   /** Sequence number of the last input this epoch saw. */
   readonly lastSequence: number;
+  /**
+   * Orders open for `orderTimeoutUs` of event time at this epoch's end, which the engine forgot (a late fill of one
+   * is UNKNOWN_ORDER): their positions are re-evaluated, and one still liquidatable gets a new order with a new id.
+   */
+  readonly timedOut: readonly LiquidationOrder[];
 }
 
 type Listener<T> = (value: T) => void;
@@ -64,6 +69,7 @@ export class Engine {
   private scheduled = false;
   private closed = false;
   private readonly orderListeners = new Set<Listener<LiquidationOrder>>();
+  private readonly timeoutListeners = new Set<Listener<LiquidationOrder>>();
   private readonly callListeners = new Set<Listener<MarginCall>>();
   private readonly epochListeners = new Set<Listener<EpochResult>>();
   private readonly errorListeners = new Set<Listener<unknown>>();
@@ -382,6 +388,14 @@ export class Engine {
     }
   }
 
+  /** The engine's event time: the clock, or a later time a market's prices or fills carried. */
+  private eventTimeUs(): number {
+    let now = this.oracle.clockUs;
+    const times = this.tables.markets.eventTimeUs;
+    for (let m = 0; m < this.writer.markets; m++) if (times[m]! > now) now = times[m]!;
+    return now;
+  }
+
   /** The clock moved: the latest event time inputs may carry moves with it (direct prices and fills check it). */
   private syncClock(): void {
     this.writer.latestTimeUs = this.oracle.latestTimeUs;
@@ -533,12 +547,16 @@ export class Engine {
     }
     const deferred = r.deferred;
     // Orders whose fill the insurance fund could not pay become deleveragings here (deficitPolicy 'adl').
-    const orders = this.clearing.screen(out.orders);
-    const result: EpochResult = { epoch, ...out, orders, deferred, lastSequence };
+    const now = this.eventTimeUs();
+    const orders = this.clearing.screen(out.orders, now);
+    // Orders in flight past their deadline (e.g. emitted just before a crash and never received) are forgotten here.
+    const timedOut = this.clearing.timeOut(now);
+    const result: EpochResult = { epoch, ...out, orders, deferred, lastSequence, timedOut };
     for (const o of result.orders) this.digest.add('order', o);
     for (const c of result.marginCalls) this.digest.add('marginCall', c);
     for (const c of result.stateChanges) this.digest.add('stateChange', c);
     for (const c of result.capped) this.digest.add('capped', c);
+    for (const o of timedOut) this.digest.add('timedOut', o);
     this.digest.fold();
     if (this.journal !== undefined) {
       this.journal.appendColumns(RecordKind.EpochEnd, 1, [[epoch], [result.orders.length]]);
@@ -550,8 +568,9 @@ export class Engine {
     for (const o of result.orders) for (const l of this.orderListeners) l(o);
     for (const c of result.marginCalls) for (const l of this.callListeners) l(c);
     for (const c of result.stateChanges) for (const l of this.stateListeners) l(c);
+    for (const o of timedOut) for (const l of this.timeoutListeners) l(o);
     for (const l of this.epochListeners) l(result);
-    if (w.stagedCount > 0 || deferred > 0) this.schedule();
+    if (w.stagedCount > 0 || deferred > 0 || timedOut.length > 0) this.schedule();
     return result;
   }
 
@@ -687,6 +706,10 @@ export class Engine {
   /** Calls `listener` with every order, in emission order. Returns an unsubscribe function. */
   onOrder(listener: Listener<LiquidationOrder>): () => void {
     return subscribe(this.orderListeners, listener);
+  }
+  /** Every order the engine timed out (open for `orderTimeoutUs` of event time): cancel it at the venue. */
+  onOrderTimeout(listener: Listener<LiquidationOrder>): () => void {
+    return subscribe(this.timeoutListeners, listener);
   }
   onMarginCall(listener: Listener<MarginCall>): () => void {
     return subscribe(this.callListeners, listener);

@@ -163,6 +163,10 @@ export interface ClearingConfig {
   readonly autoDeleverage: boolean;
   readonly fees: FeePolicy;
   readonly maxOpenOrders: number;
+  /** A fill may beat its order's limit by at most this fraction of the order's oracle price. */
+  readonly fillPriceBand: number;
+  /** Event time an order may stay open; then the engine times it out and re-evaluates its position. */
+  readonly orderTimeoutUs: number;
 }
 
 export interface ClearingState {
@@ -194,7 +198,7 @@ export class Clearing {
     private readonly events: ClearingEvents,
   ) {
     this.money = new Money(config.quoteDecimals);
-    this.orders = new OpenOrders(config.maxOpenOrders);
+    this.orders = new OpenOrders(config.maxOpenOrders, config.fillPriceBand);
     this.drawdown = new FundDrawdown(config.fundDrawdown);
   }
 
@@ -221,7 +225,7 @@ export class Clearing {
    * the bankruptcy value instead, landing where inputs land. Returns the orders to emit. Deterministic: the tables
    * and funds are those of the epoch's inputs (later inputs are staged until it ends).
    */
-  screen(orders: readonly LiquidationOrder[]): LiquidationOrder[] {
+  screen(orders: readonly LiquidationOrder[], nowUs: number): LiquidationOrder[] {
     const kept: LiquidationOrder[] = [];
     const w = this.writer;
     const adl = this.config.deficitPolicy === 'adl' && this.config.autoDeleverage;
@@ -253,7 +257,7 @@ export class Clearing {
         });
         continue;
       }
-      this.orders.add(o, s !== undefined && s.insuranceCover > 0n ? { fund: fundEntry(this.config.fees, o.market), atoms: s.insuranceCover } : undefined);
+      this.orders.add(o, nowUs, s !== undefined && s.insuranceCover > 0n ? { fund: fundEntry(this.config.fees, o.market), atoms: s.insuranceCover } : undefined);
       kept.push(o);
     }
     this.screening.clear();
@@ -339,6 +343,24 @@ export class Clearing {
       const slot = slots[i]!;
       w.sequenced((sequence) => this.restamp(slot, sequence));
     });
+  }
+
+  /**
+   * Orders open for `orderTimeoutUs` of event time or longer at `nowUs` (an order in flight when the process died
+   * and that no matcher ever received, or one the matcher lost): each is forgotten as if it had expired and its
+   * position re-stamped, so that the executor re-evaluates it and, still liquidatable, issues a new order with a new
+   * id. A late fill of a timed-out order is UNKNOWN_ORDER. Returns the orders timed out, in issue order.
+   */
+  timeOut(nowUs: number): LiquidationOrder[] {
+    const due = this.orders.issuedBy(nowUs - this.config.orderTimeoutUs);
+    const w = this.writer;
+    for (const o of due) {
+      this.orders.forget(o.id);
+      const a = w.hasAccount(o.account) ? w.accountIndexOf(o.account) : undefined;
+      const slot = a === undefined ? undefined : w.findSlot(a, w.marketIndexOf(o.market));
+      if (slot !== undefined) w.sequenced((sequence) => this.restamp(slot, sequence));
+    }
+    return due;
   }
 
   /**

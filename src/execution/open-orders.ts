@@ -1,6 +1,7 @@
 /**
  * The liquidation orders issued and not yet filled: a fill from the matching engine is checked against them (id,
- * account, market, open quantity) before it is taken. Oldest forgotten first past a bound.
+ * account, market, open quantity, price within the order's limit and the improvement band) before it is taken.
+ * Oldest forgotten first past a bound; an order open longer than its deadline is timed out (Clearing.timeOut).
  */
 import { ErrorCode, UnwindError } from '../errors.js';
 import type { EntryId } from '../ledger/ledger.js';
@@ -29,16 +30,29 @@ export interface OrderFill {
 /** Fills are in base units like the order's quantity; a relative 1e-9 absorbs decimal rounding by the matcher. */
 const TOLERANCE = 1e-9;
 
-export type OpenOrdersState = ReadonlyMap<string, { readonly order: LiquidationOrder; readonly remaining: number; readonly reserve?: FundReserve }>;
+interface Open {
+  order: LiquidationOrder;
+  remaining: number;
+  reserve?: FundReserve;
+  /** The engine's event time when the order was issued (its deadline counts from here). */
+  issuedUs: number;
+}
+
+/** `issuedUs` is absent in snapshots written before orders had deadlines: such orders count as issued at 0. */
+export type OpenOrdersState = ReadonlyMap<string, { readonly order: LiquidationOrder; readonly remaining: number; readonly reserve?: FundReserve; readonly issuedUs?: number }>;
 
 export class OpenOrders {
-  private readonly open = new Map<string, { order: LiquidationOrder; remaining: number; reserve?: FundReserve }>();
+  private readonly open = new Map<string, Open>();
   /** Per fund: the sum of the open orders' reserves, for the remaining part of each order. */
   private readonly reservedBy = new Map<EntryId, Atoms>();
   /** Open orders per position, by account then market: a position being liquidated is no ADL counterparty. */
   private readonly perPosition = new Map<number, Map<number, number>>();
 
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly max: number,
+    /** A fill may beat its order's limit by at most this fraction of the order's oracle price (config.fillPriceBand). */
+    private readonly priceBand = Infinity,
+  ) {}
 
   get size(): number {
     return this.open.size;
@@ -54,7 +68,9 @@ export class OpenOrders {
     this.perPosition.clear();
     for (const [id, o] of s) {
       this.count(o.order, 1);
-      this.open.set(id, o.reserve === undefined ? { order: o.order, remaining: o.remaining } : { order: o.order, remaining: o.remaining, reserve: o.reserve });
+      const open: Open = { order: o.order, remaining: o.remaining, issuedUs: o.issuedUs ?? 0 };
+      if (o.reserve !== undefined) open.reserve = o.reserve;
+      this.open.set(id, open);
       this.hold(o.reserve, 1n);
     }
   }
@@ -96,8 +112,10 @@ export class OpenOrders {
     return [...this.open.values()].map(({ order, remaining }) => ({ order, remaining }));
   }
 
-  add(order: LiquidationOrder, reserve?: FundReserve): void {
-    this.open.set(order.id, reserve === undefined ? { order, remaining: order.quantity } : { order, remaining: order.quantity, reserve });
+  add(order: LiquidationOrder, issuedUs: number, reserve?: FundReserve): void {
+    const open: Open = { order, remaining: order.quantity, issuedUs };
+    if (reserve !== undefined) open.reserve = reserve;
+    this.open.set(order.id, open);
     this.hold(reserve, 1n);
     this.count(order, 1);
     if (this.open.size > this.max) this.drop(this.open.keys().next().value!);
@@ -115,10 +133,40 @@ export class OpenOrders {
         throw new UnwindError(ErrorCode.InvalidFill, why, `[${i}]`);
       }
       if (!(f.quantity > 0) || !Number.isFinite(f.quantity)) throw new UnwindError(ErrorCode.InvalidFill, `expected a finite quantity > 0, got ${f.quantity}`, `[${i}].quantity`);
+      this.checkPrice(o, f.price, `[${i}].price`);
       const left = (remaining.get(f.orderId) ?? open.remaining) - f.quantity;
       if (left < -TOLERANCE * o.quantity) throw new UnwindError(ErrorCode.InvalidFill, `fills ${f.orderId} beyond its open quantity`, `[${i}].quantity`);
       remaining.set(f.orderId, left);
     });
+  }
+
+  /**
+   * A fill's price is no worse than its order's limit (a sell at or above it, a buy at or below it), and beats it by
+   * no more than the band allows around the order's oracle price: a sell at most at oracle x (1 + band), a buy at
+   * least at oracle x (1 - band) (never tighter than the limit itself). Anything else is a bad fill (a fat finger,
+   * a rogue matcher), and taking it would move money between the account and the fund at any price.
+   */
+  private checkPrice(o: LiquidationOrder, price: number, field: string): void {
+    const sell = o.side === 'sell';
+    const worse = sell ? price < o.limitPrice : price > o.limitPrice;
+    if (worse) throw new UnwindError(ErrorCode.InvalidFill, `a ${o.side} with limit ${o.limitPrice} cannot fill at ${price}, worse than its limit`, field);
+    const best = sell ? Math.max(o.limitPrice, o.oraclePrice * (1 + this.priceBand)) : Math.min(o.limitPrice, o.oraclePrice * (1 - this.priceBand));
+    const beyond = sell ? price > best : price < best;
+    if (beyond) {
+      const why = `a ${o.side} with limit ${o.limitPrice} cannot fill at ${price}: beyond ${best}, the improvement band (fillPriceBand ${this.priceBand}) around its oracle price ${o.oraclePrice}`;
+      throw new UnwindError(ErrorCode.InvalidFill, why, field);
+    }
+  }
+
+  /** Open orders issued at or before `issuedBy` (event time), in issue order: those past their deadline. */
+  issuedBy(issuedBy: number): LiquidationOrder[] {
+    const out: LiquidationOrder[] = [];
+    // Issue times never decrease (the engine's event time never goes back), so the overdue ones come first.
+    for (const o of this.open.values()) {
+      if (o.issuedUs > issuedBy) break;
+      out.push(o.order);
+    }
+    return out;
   }
 
   /** The open order `orderId`; UNKNOWN_ORDER naming `field` if there is none. */

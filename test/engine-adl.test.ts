@@ -105,14 +105,21 @@ describe('auto-deleveraging', () => {
 
   it('deleverages what is left automatically after a fill the insurance fund could not cover', async () => {
     const { engine, deleveraged, settled } = await book();
-    engine.depositInsurance(0, 1_500); // covers the order at its limit (1,430), not a fill far below it
+    engine.depositInsurance(0, 1_500); // covers the order filled whole at its limit (1,430): screening lets it out
     engine.pushPrice(0, 43_000); // equity -1,000: bankrupt
     const r = await engine.step();
     const order = r.orders.find((o) => o.account === 1)!;
     expect(order.quantity).toBe(1);
-    // Half fills far below bankruptcy: a gap of 0.5 x 4,000 = 2,000, of which the fund pays its 1,500.
-    engine.fill({ orderId: order.id, account: 1, market: 0, quantity: 0.5, price: 40_000, eventTimeUs: 1 });
-    expect(settled[0]).toMatchObject({ insuranceCover: 1_500, deficit: 500 });
+    // ABR 1: the limit concedes 0.1 x 4,300 / 1 = 430 below the oracle, past the bankruptcy price 44,000.
+    expect(order.limitPrice).toBeCloseTo(42_570, 9);
+    expect(deleveraged).toEqual([]);
+    // Before the fill, the venue debits 2,000 of account 1's collateral (a funding payment, say): equity -3,000.
+    engine.setCollateral(1, 4_000);
+    // Half at the limit: realized 0.5 x (42,570 - 50,000) = -3,715 against half the equity, -1,500, released with
+    // half the maintenance margin: a gap of 3,715 - 0.5 x 4,000 = 1,715, of which the fund pays its 1,500.
+    engine.fill({ orderId: order.id, account: 1, market: 0, quantity: 0.5, price: order.limitPrice, eventTimeUs: 1 });
+    expect(settled[0]!.insuranceCover).toBe(1_500);
+    expect(settled[0]!.deficit).toBeCloseTo(215, 6);
     expect(deleveraged).toHaveLength(1);
     expect(deleveraged[0]).toMatchObject({ account: 1, matched: 0.5, remainder: 0, sequence: settled[0]!.sequence, orderId: null });
     expect(engine.account(1).positions[0]!.size).toBe(0);
@@ -127,9 +134,13 @@ describe('auto-deleveraging', () => {
     engine.pushPrice(0, 43_000);
     const order = (await engine.step()).orders.find((o) => o.account === 1)!;
     const before = [2, 3, 4].map((a) => engine.ledger.balance(entry.account(a)));
-    engine.fill({ orderId: order.id, account: 1, market: 0, quantity: 0.5, price: 40_000, eventTimeUs: 1 });
+    // The socialized policy screens nothing: the order is out although the empty fund cannot pay its fill.
+    expect(order.limitPrice).toBeCloseTo(42_570, 9);
+    // Half at its limit, past bankruptcy: realized 0.5 x (42,570 - 50,000) = -3,715 against half of 6,000.
+    engine.fill({ orderId: order.id, account: 1, market: 0, quantity: 0.5, price: order.limitPrice, eventTimeUs: 1 });
     const deficit = settled[0]!.deficit;
     expect(deficit).toBeGreaterThan(0);
+    expect(deficit).toBeCloseTo(0.5 * (50_000 - 42_570) - 0.5 * 6_000, 6);
     expect(deleveraged).toEqual([]);
     expect(losses).toHaveLength(1);
     // Shorts of 0.4, 0.5 and 0.5 BTC: the largest holders first, each its share; together exactly the deficit.

@@ -90,39 +90,47 @@ describe('the kill switch', () => {
     engine.onDeleverage((d) => deleveraged.push(d));
     const unresolved: UnresolvedDeficit[] = [];
     engine.onUnresolvedDeficit((u) => unresolved.push(u));
-    engine.addAccount(3, 1_000);
-    engine.upsertPosition({ account: 3, market: 0, size: -2, entryPrice: 100 }); // the ADL queue's counterparty
-    // The fund pays both orders at their limits (gaps of 5.8 and 8.8), so neither is screened into a deleveraging.
-    engine.depositInsurance(0, 15);
+    engine.depositInsurance(0, 3);
     engine.pushPrice(0, 80); // account 2: equity -8, bankrupt
     await engine.step();
     const order = orders.find((o) => o.account === 2)!;
+    // ABR 1: the limit concedes 0.1 x 8 / 1 = 0.8, to 79.2, past the bankruptcy price 88.
+    expect(order.limitPrice).toBeCloseTo(79.2, 9);
+    // The ADL queue's counterparty opens only now: at screening no one could take the order, so it went out.
+    engine.addAccount(3, 1_000);
+    engine.upsertPosition({ account: 3, market: 0, size: -2, entryPrice: 100 });
     engine.setKillSwitch('halt', 0, 'operator');
     expect(codeOf(() => engine.deleverage(2, 0))).toBe('KILL_SWITCH');
-    // Half at 50: the bankruptcy value of the half is 40 + 8 x 0.5 = 44, the fill brings 25: a gap of 19, the fund has 15.
-    engine.fill({ orderId: order.id, account: 2, market: 0, quantity: 0.5, price: 50, eventTimeUs: 1 });
+    // Half at the limit: realized 0.5 x (79.2 - 100) = -10.4 against half the collateral, 6: a gap of 4.4, the fund has 3.
+    engine.fill({ orderId: order.id, account: 2, market: 0, quantity: 0.5, price: order.limitPrice, eventTimeUs: 1 });
     await engine.step();
-    expect(fills[0]!).toMatchObject({ insuranceCover: 15, deficit: 4 });
+    expect(fills[0]!.insuranceCover).toBe(3);
+    expect(fills[0]!.deficit).toBeCloseTo(1.4, 6);
     expect(deleveraged).toEqual([]);
     expect(unresolved).toEqual([]); // half the position is left: the shortfall is still in play
     expect(engine.account(2).positions[0]!.size).toBe(0.5);
-    // The rest at 50 too: flat at 12 - 25 + 15 - 25 = -23. Not silent: the halt leaves it with the account, and says so.
-    engine.fill({ orderId: order.id, account: 2, market: 0, quantity: 0.5, price: 50, eventTimeUs: 2 });
+    // The rest at the limit too: flat at 12 - 10.4 + 3 - 10.4 = -5.8. Not silent: the halt leaves it with the account, and says so.
+    engine.fill({ orderId: order.id, account: 2, market: 0, quantity: 0.5, price: order.limitPrice, eventTimeUs: 2 });
     expect(deleveraged).toEqual([]);
-    expect(unresolved).toEqual([{ sequence: fills[1]!.sequence, account: 2, market: 0, amount: 23, reason: 'halted' }]);
+    expect(unresolved).toEqual([{ sequence: fills[1]!.sequence, account: 2, market: 0, amount: expect.closeTo(5.8, 6), reason: 'halted' }]);
     expect(engine.ledger.total()).toBe(0n);
   });
 
   it('halts: a partial fill leaves the rest of the position alone', async () => {
-    const { engine, orders } = await world();
-    engine.depositInsurance(0, 15);
+    const { engine, orders, fills } = await world();
     engine.pushPrice(0, 80);
     await engine.step();
     const order = orders.find((o) => o.account === 2)!;
+    // Someone to deleverage against, opened after screening: unhalted, ADL would close the rest after this fill.
+    engine.addAccount(3, 1_000);
+    engine.upsertPosition({ account: 3, market: 0, size: -2, entryPrice: 100 });
     engine.setKillSwitch('halt', 0, 'operator');
-    engine.fill({ orderId: order.id, account: 2, market: 0, quantity: 0.5, price: 50, eventTimeUs: 1 });
+    // Half at the limit, past bankruptcy, with the fund empty: all of the 4.4 gap is a deficit.
+    engine.fill({ orderId: order.id, account: 2, market: 0, quantity: 0.5, price: order.limitPrice, eventTimeUs: 1 });
+    expect(fills[0]!.deficit).toBeCloseTo(4.4, 6);
     await engine.step();
     expect(engine.account(2).positions[0]!.size).toBe(0.5);
+    expect(engine.account(3).positions[0]!.size).toBe(-2);
     expect(engine.ledger.total()).toBe(0n);
   });
 

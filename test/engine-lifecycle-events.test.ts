@@ -1,6 +1,7 @@
 /** The executor's lifecycle events: margin call with hysteresis, sticky liquidation, closing, in emission order. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine, type EpochResult } from '../src/index.js';
+import type { Deleveraging, FillSettlement } from '../src/execution/clearing.js';
 
 const TEN_PERCENT = [{ maxNotional: null, initialMarginFraction: 0.2, maintenanceMarginFraction: 0.1 }];
 let engines: Engine[] = [];
@@ -110,16 +111,27 @@ describe('lifecycle events', () => {
     engine.addMarket({ id: 0, price: 50_000, tiers: TEN_PERCENT });
     engine.addAccount(7, 1_000);
     engine.upsertPosition({ account: 7, market: 0, size: 0.1, entryPrice: 50_000 });
-    engine.addAccount(8, 10_000);
-    engine.upsertPosition({ account: 8, market: 0, size: -1, entryPrice: 60_000 }); // the other side, for ADL
     engine.depositInsurance(0, 10);
     await engine.step();
-    engine.pushPrice(0, 40_500); // account 7: equity 1,000 - 950 = 50 < maintenance 405
+    engine.pushPrice(0, 39_000); // account 7: equity 1,000 - 1,100 = -100 < maintenance 390
     let r = await engine.step();
     expect(transitions(r)).toContain('healthy->liquidating');
     const o = r.orders.find((x) => x.account === 7)!;
-    // Half fills far below bankruptcy: the fund pays 10, the rest is a deficit; ADL closes what is left.
-    engine.fill({ orderId: o.id, account: 7, market: 0, quantity: 0.05, price: 30_000, eventTimeUs: 1 });
+    // TNC < 0: the limit concedes the whole 0.1 x 390 / 0.1 = 390, to 38,610, past the bankruptcy price 40,000.
+    expect(o.limitPrice).toBeCloseTo(38_610, 9);
+    // The other side opens only now: at screening no one could have taken the order, so it went out.
+    engine.addAccount(8, 10_000);
+    engine.upsertPosition({ account: 8, market: 0, size: -1, entryPrice: 60_000 });
+    const fills: FillSettlement[] = [];
+    const deleveraged: Deleveraging[] = [];
+    engine.onFill((f) => fills.push(f));
+    engine.onDeleverage((d) => deleveraged.push(d));
+    // Half at the limit: 0.05 x (50,000 - 38,610) = 569.5 lost against half the collateral, 500: the fund pays its
+    // 10, the other 59.5 is a deficit; ADL closes what is left.
+    engine.fill({ orderId: o.id, account: 7, market: 0, quantity: 0.05, price: o.limitPrice, eventTimeUs: 1 });
+    expect(fills[0]!.insuranceCover).toBe(10);
+    expect(fills[0]!.deficit).toBeCloseTo(59.5, 6);
+    expect(deleveraged.map((d) => [d.account, d.matched])).toEqual([[7, 0.05]]);
     r = await engine.step();
     expect(r.stateChanges.filter((c) => c.account === 7).map((c) => `${c.from}->${c.to}`)).toEqual(['liquidating->closed']);
     // Had the position stayed open, the state would have said so: a partial fill covered by the fund, alone.
@@ -130,9 +142,9 @@ describe('lifecycle events', () => {
     engine2.upsertPosition({ account: 7, market: 0, size: 0.1, entryPrice: 50_000 });
     engine2.depositInsurance(0, 1_000_000);
     await engine2.step();
-    engine2.pushPrice(0, 40_500);
+    engine2.pushPrice(0, 39_000);
     const o2 = (await engine2.step()).orders[0]!;
-    engine2.fill({ orderId: o2.id, account: 7, market: 0, quantity: 0.05, price: 30_000, eventTimeUs: 1 });
+    engine2.fill({ orderId: o2.id, account: 7, market: 0, quantity: 0.05, price: o2.limitPrice, eventTimeUs: 1 });
     r = await engine2.step();
     expect(transitions(r)).toEqual(['liquidating->backstopped']);
   });

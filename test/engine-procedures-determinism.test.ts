@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../src/index.js';
 import { mulberry32 } from '../src/sim/random.js';
+import { fillPriceWithin } from './support/fill-price.js';
 
 const TIERS = [
   { maxNotional: 20_000, initialMarginFraction: 0.04, maintenanceMarginFraction: 0.02 },
@@ -53,7 +54,9 @@ async function stream(scanWorkers: number): Promise<string> {
     for (const o of r.orders) {
       const x = rand();
       if (x < 0.15) expired.push(o.id);
-      else fills.push({ orderId: o.id, account: o.account, market: o.market, quantity: o.quantity * (x < 0.4 ? 0.5 : 1), price: o.limitPrice * (1 + (rand() - 0.7) * 0.05), eventTimeUs: step * 500_000 + 1 });
+      // At the limit (past bankruptcy for an account already under water: the thin fund pays, then ADL), or better
+      // by up to the improvement band.
+      else fills.push({ orderId: o.id, account: o.account, market: o.market, quantity: o.quantity * (x < 0.4 ? 0.5 : 1), price: fillPriceWithin(o, x < 0.7 ? 0 : rand()), eventTimeUs: step * 500_000 + 1 });
     }
     if (fills.length > 0) engine.fill(fills);
     if (expired.length > 0) engine.expire(expired);

@@ -130,8 +130,11 @@ describe('screening an epoch\'s orders against the insurance fund', () => {
     engine.onUnresolvedDeficit((u) => unresolved.push(u));
     const [order] = (await engine.step()).orders;
     expect(order).toMatchObject({ account: 1, quantity: 0.1, limitPrice: 49_500 });
-    // The venue fills it whole 500 lower: a gap of 600, the fund pays its 560, 40 is left with nothing to deleverage.
-    engine.fill({ orderId: order!.id, account: 1, market: 0, quantity: 0.1, price: 49_000, eventTimeUs: 1 });
+    // Before the fill, the venue debits another 50 from account 1 (a funding payment, say): collateral -550. Filled
+    // whole at its limit, realized -50: a gap of 600, the fund pays its 560, 40 is left with nothing to deleverage.
+    engine.setCollateral(1, -550);
+    engine.fill({ orderId: order!.id, account: 1, market: 0, quantity: 0.1, price: order!.limitPrice, eventTimeUs: 1 });
+    expect(engine.insuranceFund(0)).toBe(0);
     expect(engine.account(1).positions[0]!.size).toBe(0);
     expect(losses).toHaveLength(1);
     expect(losses[0]).toMatchObject({ account: 1, market: 0, method: 'adl-queue', amount: 40 });

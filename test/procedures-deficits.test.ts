@@ -13,6 +13,7 @@ import { Engine, type EngineConfig, type LiquidationOrder } from '../src/index.j
 import { entry } from '../src/ledger/ledger.js';
 import { Money } from '../src/ledger/money.js';
 import { mulberry32 } from '../src/sim/random.js';
+import { fillPriceWithin } from './support/fill-price.js';
 
 const TEN_PERCENT = [{ maxNotional: null, initialMarginFraction: 0.2, maintenanceMarginFraction: 0.1 }];
 const FIVE_PERCENT = [{ maxNotional: null, initialMarginFraction: 0.1, maintenanceMarginFraction: 0.05 }];
@@ -293,31 +294,36 @@ describe('a cross account bankrupt in two markets', () => {
 
 describe('the insurance fund drawdown limit', () => {
   /**
-   * BTC at 50,000. Account 7: 0.1 BTC long from 50,000 with no collateral (TNC 0: closed whole, limit 49,500).
-   * Account 2: 1 BTC short on 10,000. The fund holds 1,000 and may lose 30% of it (300) within 8 h.
+   * BTC at 50,000. Account 7: 0.1 BTC long from 50,000 with no collateral (TNC 0: closed whole). The fund holds 1,000
+   * and may lose 30% of it (300) within 8 h. `spread` is the spread to maintenance margin ratio: at TNC 0 the limit
+   * concedes spread x 500 / 0.1 below the oracle, past the bankruptcy price 50,000 (dYdX mainnet runs 1.5). Account 2
+   * (1 BTC short on 10,000) opens after the order went out: at screening no one could take it, so it goes out under
+   * either policy whatever the fund could pay.
    */
-  async function drawdownBook(config: EngineConfig): Promise<{ r: Recorded; order: LiquidationOrder }> {
-    const r = await started({ fundDrawdown: { max: 0.3, windowUs: EIGHT_HOURS_US }, ...config });
+  async function drawdownBook(spread: number, config: EngineConfig): Promise<{ r: Recorded; order: LiquidationOrder }> {
+    // Emergency health 1: a spread of 2 leaves no fee bound healing above the default 2/3 (src/config.ts).
+    const r = await started({ fundDrawdown: { max: 0.3, windowUs: EIGHT_HOURS_US }, spreadToMaintenanceMarginRatio: spread, sizing: { emergencyHealth: 1 }, ...config });
     const { engine } = r;
     engine.addMarket({ id: 0, symbol: 'BTC-USD', price: 50_000, tiers: TEN_PERCENT });
     engine.depositInsurance(0, 1_000);
     engine.addAccount(7, 0);
     engine.upsertPosition({ account: 7, market: 0, size: 0.1, entryPrice: 50_000 });
+    const orders = (await engine.step()).orders.filter((o) => o.account === 7);
+    expect(orders).toHaveLength(1);
+    expect(orders[0]!.limitPrice).toBe(50_000 - (spread * 500) / 0.1);
+    expect(r.deleveraged).toEqual([]);
     engine.addAccount(2, 10_000);
     engine.upsertPosition({ account: 2, market: 0, size: -1, entryPrice: 50_000 });
-    const orders = (await engine.step()).orders.filter((o) => o.account === 7);
-    expect(orders).toHaveLength(1); // the fund can pay the 50 a fill at the limit would need: no deleveraging
-    expect(r.deleveraged).toEqual([]);
     return { r, order: orders[0]! };
   }
 
   it('pays exactly 300 of a 500 gap and has the socialized policy charge the other 200 to the short', async () => {
-    const { r, order } = await drawdownBook({ deficitPolicy: 'socialized' });
+    const { r, order } = await drawdownBook(1, { deficitPolicy: 'socialized' });
     const { engine } = r;
-    expect(order.limitPrice).toBe(49_500);
-    // Filled whole at 45,000: realized -500 on TNC 0, a gap of 500.
-    engine.fill(fillOf(order, 0.1, 45_000));
-    expect(r.settled[0]).toMatchObject({ insuranceCover: 300, deficit: 200, sizeAfter: 0 });
+    expect(order.limitPrice).toBe(45_000);
+    // Filled whole at its limit: realized -500 on TNC 0, a gap of 500.
+    engine.fill(fillOf(order));
+    expect(r.settled[0]).toMatchObject({ price: 45_000, insuranceCover: 300, deficit: 200, sizeAfter: 0 });
     expect(engine.insuranceFund(0)).toBe(700);
     expect(r.socialized).toEqual([expect.objectContaining({ account: 7, amount: 200, shares: [{ account: 2, amount: 200 }] })]);
     expect(r.unresolved).toEqual([]);
@@ -327,11 +333,12 @@ describe('the insurance fund drawdown limit', () => {
   });
 
   it('pays exactly 300 of a 500 gap and has the ADL policy deleverage the rest of the position for the other 200', async () => {
-    const { r, order } = await drawdownBook({});
+    const { r, order } = await drawdownBook(2, {});
     const { engine } = r;
-    // Half the position at 40,000: realized -500 on TNC 0 (nothing of the TNC is released), a gap of 500.
-    engine.fill(fillOf(order, 0.05, 40_000));
-    expect(r.settled[0]).toMatchObject({ closed: 0.05, insuranceCover: 300, deficit: 200 });
+    expect(order.limitPrice).toBe(40_000);
+    // Half the position at its limit: realized -500 on TNC 0 (nothing of the TNC is released), a gap of 500.
+    engine.fill(fillOf(order, 0.05));
+    expect(r.settled[0]).toMatchObject({ price: 40_000, closed: 0.05, insuranceCover: 300, deficit: 200 });
     expect(engine.insuranceFund(0)).toBe(700);
     // Left: 0.05 BTC on -200 of collateral (MM 250): deleveraged at 50,000 + (200 / 250) x 250 / 0.05 = 54,000.
     expect(r.deleveraged).toHaveLength(1);
@@ -347,7 +354,8 @@ describe('the insurance fund drawdown limit', () => {
   });
 
   it('cuts the cover that crosses the limit at the limit, and covers nothing more within the window', async () => {
-    const r = await started({ deficitPolicy: 'socialized', fundDrawdown: { max: 0.3, windowUs: EIGHT_HOURS_US } });
+    // Spread 1: each limit is 50,000 - 1 x 500 / 0.1 = 45,000 (TNC 0); fills at or above it are legal.
+    const r = await started({ deficitPolicy: 'socialized', fundDrawdown: { max: 0.3, windowUs: EIGHT_HOURS_US }, spreadToMaintenanceMarginRatio: 1 });
     const { engine } = r;
     engine.addMarket({ id: 0, symbol: 'BTC-USD', price: 50_000, tiers: TEN_PERCENT });
     engine.depositInsurance(0, 1_000);
@@ -359,9 +367,10 @@ describe('the insurance fund drawdown limit', () => {
     engine.upsertPosition({ account: 2, market: 0, size: -3, entryPrice: 50_000 });
     const orders = new Map((await engine.step()).orders.map((o) => [o.account, o]));
     expect([...orders.keys()].sort()).toEqual([5, 6, 7]);
-    engine.fill(fillOf(orders.get(5)!, 0.1, 48_000, 1_000)); // gap 200: paid whole (1,000 -> 800)
-    engine.fill(fillOf(orders.get(6)!, 0.1, 45_000, 2_000)); // gap 500: 100 left under the limit
-    engine.fill(fillOf(orders.get(7)!, 0.1, 49_000, 3_000)); // gap 100: nothing left
+    for (const o of orders.values()) expect(o.limitPrice).toBe(45_000);
+    engine.fill(fillOf(orders.get(5)!, 0.1, 48_000, 1_000)); // better than the limit, gap 200: paid whole (1,000 -> 800)
+    engine.fill(fillOf(orders.get(6)!, 0.1, 45_000, 2_000)); // at the limit, gap 500: 100 left under the limit
+    engine.fill(fillOf(orders.get(7)!, 0.1, 49_000, 3_000)); // better, gap 100: nothing left
     expect(r.settled.map((s) => [s.account, s.insuranceCover, s.deficit])).toEqual([
       [5, 200, 0],
       [6, 100, 400],
@@ -441,7 +450,7 @@ interface Tally {
 
 /**
  * Runs a book: each step moves the prices and runs an epoch; then every open order is filled (whole or in part, at
- * up to 1% either side of its limit), expired, or left, by a seeded draw. After every input: the ledger sums to 0,
+ * its limit or better within the improvement band), expired, or left, by a seeded draw. After every input: the ledger sums to 0,
  * every account whose cross group is flat and whose collateral is negative has been named by UnresolvedDeficit
  * events summing to what it lacks (and a flat account at or above zero by none that it still owes), and the ADL
  * queues hold only counterparties with positive equity and finite ranks.
@@ -517,7 +526,8 @@ async function runBook(spec: BookSpec, deficitPolicy: 'adl' | 'socialized'): Pro
           check(`step ${step}: expiry of ${order.id}`);
         } else if (u < 0.8) {
           const quantity = rand() < 0.5 ? remaining : remaining * (0.1 + 0.9 * rand());
-          const price = order.limitPrice * (1 + (rand() - 0.5) * 0.02);
+          // At the limit half the time, else better by up to the whole improvement band: every draw is legal.
+          const price = fillPriceWithin(order, rand() < 0.5 ? 0 : rand());
           time += 1_000;
           engine.fill(fillOf(order, quantity, price, time));
           check(`step ${step}: fill of ${order.id} (${quantity} at ${price})`);

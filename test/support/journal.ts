@@ -10,7 +10,8 @@
  * fills or expires are those its own epoch issued. So a run cut between steps 0..k and continued over k..n, in
  * another engine recovered from the journal, gives the engine exactly the inputs an uninterrupted run gives it.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine, isUnwindError, type EngineConfig, type LiquidationOrder, type UnwindError } from '../../src/index.js';
@@ -86,10 +87,16 @@ export interface Played {
   expiries: number;
 }
 
-/** Market 1 falls (longs go under), market 2 rises (shorts go under), market 3 wanders. */
+/**
+ * Market 1 falls (longs go under) and gaps down 8% at step `GAP`: longs it catches with less than that of margin are
+ * bankrupt before any order can go out, and the small funds cannot pay their fills at the limit, so screening
+ * deleverages them. Market 2 rises (shorts go under), market 3 wanders.
+ */
+const GAP = 10;
 function prices(step: number, rand: Random): [number, number, number] {
   const noise = (): number => 1 + rand.range(-0.004, 0.004);
-  return [100 * (1 - 0.006 * step) * noise(), 100 * (1 + 0.005 * step) * noise(), 100 * (1 + 0.03 * Math.sin(step / 3)) * noise()];
+  const gap = step >= GAP ? 0.92 : 1;
+  return [100 * (1 - 0.006 * step) * gap * noise(), 100 * (1 + 0.005 * step) * noise(), 100 * (1 + 0.03 * Math.sin(step / 3)) * noise()];
 }
 
 /** The kill switch holds new liquidations in market 3 over steps 8 to 11. */
@@ -134,7 +141,9 @@ const eventTime = (step: number): number => (step + 1) * 1_000_000;
 
 /**
  * The matching engine's answer to the orders of `step`'s epoch: each is filled whole at its limit, half at its
- * limit, half at a price a quarter beyond it (the fund covers it or a deficit is deleveraged), expired, or left open.
+ * limit, half at its oracle price (better than the limit, inside the band a fill may beat it by), expired, or left
+ * open. A fill may not be worse than its limit (INVALID_FILL); an order of an account already under water has its
+ * limit past bankruptcy, so a fill there still has the fund cover the gap, or a deficit deleveraged.
  */
 export function settle(engine: Engine, seed: number, step: number, orders: readonly LiquidationOrder[]): { fills: number; expiries: number } {
   const rand = new Random(seed * 10_000 + 5_000 + step);
@@ -143,11 +152,10 @@ export function settle(engine: Engine, seed: number, step: number, orders: reado
   orders.forEach((o, k) => {
     // Keys in OrderFill's order: the live digest depends on it (journal-recovery.test.ts, "whatever fill objects").
     const fill = (quantity: number, price: number): OrderFill => ({ orderId: o.id, account: o.account, market: o.market, quantity, price, eventTimeUs: eventTime(step) + k });
-    const worse = o.side === 'sell' ? 0.75 : 1.25;
     const d = rand.float();
     if (d < 0.4) fills.push(fill(o.quantity, o.limitPrice));
     else if (d < 0.55) fills.push(fill(o.quantity / 2, o.limitPrice));
-    else if (d < 0.65) fills.push(fill(o.quantity / 2, o.limitPrice * worse));
+    else if (d < 0.65) fills.push(fill(o.quantity / 2, o.oraclePrice));
     else if (d < 0.85) expiries.push(o.id);
   });
   if (fills.length > 0) engine.fill(fills);
@@ -268,4 +276,24 @@ export function snapshotsOf(dir: string): string[] {
     .filter((n) => /^snapshot-\d{20}\.snap$/.test(n))
     .sort()
     .map((n) => join(dir, n));
+}
+
+/**
+ * Writes the sync mark (DIR/sync-mark, src/journal/format.ts): "`bytes` of the segment whose first record is
+ * `segment` were on disk, records through `sequence`". A test that cuts a segment to stand for a stop before the
+ * cut-off records were synced writes the mark the writer would have left then.
+ */
+export function writeSyncMark(dir: string, mark: { readonly segment: number; readonly bytes: number; readonly sequence: number }): void {
+  const b = Buffer.alloc(32);
+  b.write('UNWM', 0, 'latin1');
+  b.writeDoubleLE(mark.segment, 8);
+  b.writeDoubleLE(mark.bytes, 16);
+  b.writeDoubleLE(mark.sequence, 24);
+  b.writeUInt32LE(crc32(b.subarray(8, 32)), 4);
+  writeFileSync(join(dir, 'sync-mark'), b);
+}
+
+/** The first sequence of a segment, from its name. */
+export function firstSequenceOf(segment: string): number {
+  return Number(/(\d{20})\.journal$/.exec(segment)![1]);
 }

@@ -26,6 +26,7 @@ import {
   STEPS,
   tempDir,
   writeJournal,
+  writeSyncMark,
 } from './support/journal.js';
 
 afterEach(removeTempDirs);
@@ -174,6 +175,7 @@ describe('recovery of an epoch the stop interrupted', () => {
     const [segment] = segmentsOf(dir) as [string];
     const start = lastOfKind(recordsOf(segment), Kind.EpochStart);
     truncateSync(segment, start.end);
+    writeSyncMark(dir, { segment: 1, bytes: start.end, sequence: start.sequence }); // synced through the epoch's start
 
     const engine = await Engine.start(journaled(dir, [], { snapshotEveryRecords: Infinity }));
     try {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/index.js';
 import { KIND_NAMES } from '../src/journal/format.js';
-import { journaled, Kind, lastOfKind, loadBook, playSteps, RECORD_HEADER, recordsOf, removeTempDirs, SEED, segmentsOf, STEPS, tempDir } from './support/journal.js';
+import { firstSequenceOf, journaled, Kind, lastOfKind, loadBook, playSteps, RECORD_HEADER, recordsOf, removeTempDirs, SEED, segmentsOf, STEPS, tempDir, writeSyncMark } from './support/journal.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -140,6 +140,7 @@ describe('unwind replay', () => {
     const segment = segmentsOf(dir).at(-1)!;
     const start = lastOfKind(recordsOf(segment), Kind.EpochStart);
     truncateSync(segment, start.end);
+    writeSyncMark(dir, { segment: firstSequenceOf(segment), bytes: start.end, sequence: start.sequence }); // synced through the epoch's start
     const run = await replay(dir, '--json');
     expect(run.status).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ interruptedEpoch: true, epochs: live.epochs, lastSequence: start.sequence, outputDigest: live.lastEpochDigest });

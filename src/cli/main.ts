@@ -110,7 +110,7 @@ async function demo(argv: string[]): Promise<void> {
 
 async function serveCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, 'stats-every': { type: 'string' } } });
-  const { engine, server, generated } = await serve(readServeConfig(values.config));
+  const { engine, server, generated, stopped } = await serve(readServeConfig(values.config));
   console.log(`unwind serve: ${server.url} (uWebSockets.js native; stats at ${server.url.replace(/^ws/, 'http')}/stats)`);
   console.log(`engine: ${engine.counts.markets} markets, ${engine.counts.accounts} accounts, ${engine.config.scanWorkers} scan worker(s) + 1 executor thread`);
   if (generated.publisher !== undefined) console.log(`publisher token (generated): ${generated.publisher}`);
@@ -127,14 +127,20 @@ async function serveCommand(argv: string[]): Promise<void> {
           );
         }, every * 1000)
       : undefined;
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+  // Until a signal, or until the engine stops taking inputs (JOURNAL_IO: the server has told its connections).
+  const failure = await new Promise<UnwindError | undefined>((resolve) => {
+    process.once('SIGINT', () => resolve(undefined));
+    process.once('SIGTERM', () => resolve(undefined));
+    void stopped.then(resolve);
   });
   clearInterval(timer);
   console.log('unwind serve: closing');
   await server.close();
   await engine.close();
+  if (failure !== undefined) {
+    process.stderr.write(`unwind serve: ${failure.code}: ${failure.message}\n`);
+    process.exitCode = 1;
+  }
 }
 
 async function check(argv: string[]): Promise<void> {

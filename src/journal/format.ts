@@ -21,7 +21,17 @@
  *
  * Payloads: the hot kinds are f64 columns, column after column, `rows` values each (a kind's column list is in
  * src/journal/records.ts); Ticks then add 64 bytes of signature per row when signed; the rare kinds are UTF-8
- * JSON (non-finite numbers spelled as {"$": "Infinity"}).
+ * JSON (non-finite numbers spelled as {"$": "Infinity"}). A Batch record's payload is whole records (each with
+ * its header, checksum and padding) that stand or fall together: its sequence field is its first record's, its
+ * rows field their count, and it takes no sequence of its own.
+ *
+ *   sync mark    DIR/sync-mark, rewritten in place after each fdatasync of a segment (and once a new segment's
+ *                header is on disk); never synced itself, so after a power loss it may lag, never lead:
+ *   +0   u32  magic 'UNWM'
+ *   +4   u32  CRC-32 (zlib) of bytes [+8, +32)
+ *   +8   f64  first sequence of the segment it speaks of (the segment's name)
+ *   +16  f64  bytes of that segment on disk (a record boundary)
+ *   +24  f64  sequence of the last record on disk (0: none)
  */
 import { crc32 } from 'node:zlib';
 
@@ -51,6 +61,8 @@ export const RecordKind = {
   EpochStart: 15,
   /** An epoch's orders were issued: inputs after this record see them. */
   EpochEnd: 16,
+  /** Records that stand or fall together (an initial book): a crash never leaves part of them. */
+  Batch: 17,
 } as const;
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 
@@ -118,4 +130,35 @@ export function readRecord(buf: Buffer, at: number, end: number, fileOffset: num
     offset: fileOffset,
   };
   return { status: 'ok', record, next };
+}
+
+export const SYNC_MARK_NAME = 'sync-mark';
+const SYNC_MARK_MAGIC = 0x4d574e55; // 'UNWM' little-endian
+export const SYNC_MARK_BYTES = 32;
+
+/** What the writer last knew to be on disk. */
+export interface SyncMark {
+  /** First sequence of the segment (its name). */
+  readonly segment: number;
+  /** Bytes of that segment on disk. */
+  readonly bytes: number;
+  /** Sequence of the last record on disk. */
+  readonly sequence: number;
+}
+
+export function encodeSyncMark(buf: Buffer, m: SyncMark): void {
+  buf.writeUInt32LE(SYNC_MARK_MAGIC, 0);
+  buf.writeDoubleLE(m.segment, 8);
+  buf.writeDoubleLE(m.bytes, 16);
+  buf.writeDoubleLE(m.sequence, 24);
+  buf.writeUInt32LE(crc32(buf.subarray(8, SYNC_MARK_BYTES)), 4);
+}
+
+/** The mark in `buf`, or why it is not one. */
+export function decodeSyncMark(buf: Buffer): SyncMark | string {
+  if (buf.byteLength < SYNC_MARK_BYTES || buf.readUInt32LE(0) !== SYNC_MARK_MAGIC) return `not a sync mark (${buf.byteLength} bytes)`;
+  if (crc32(buf.subarray(8, SYNC_MARK_BYTES)) !== buf.readUInt32LE(4)) return 'its checksum does not match';
+  const m = { segment: buf.readDoubleLE(8), bytes: buf.readDoubleLE(16), sequence: buf.readDoubleLE(24) };
+  if (!Number.isInteger(m.segment) || m.segment < 1 || !Number.isInteger(m.bytes) || m.bytes < SEGMENT_HEADER_BYTES || m.bytes % 8 !== 0) return 'its fields are out of range';
+  return m;
 }

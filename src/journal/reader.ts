@@ -1,14 +1,31 @@
 /**
  * Reading a journal back (recovery and `unwind replay`): segments in order, records checked one by one.
  *
- * A bad record is told apart by where it is. At the end of the last segment (nothing but zeros after it, or the
- * file ends inside it) it is a torn write: recovery cuts it off and says so; it was never acknowledged. Anywhere
- * else it is corruption: reading stops with JOURNAL_CORRUPT naming the file and the offset.
+ * A bad record is told apart by where it is (README "Journal"). The sync mark (src/journal/format.ts) says how far
+ * the newest segment was on disk; everything in older segments was. A torn tail is what a crash can leave past
+ * that point in the newest segment: the file ends inside a record, or a record whose checksum fails is followed
+ * by nothing but zeros. Recovery cuts it off and says so; it was never acknowledged. Anything else is corruption:
+ * a bad record before the synced end or in an older segment, a bad record with more data after it, a segment
+ * shorter than the mark says, a missing segment. Reading stops with JOURNAL_CORRUPT naming the file and the offset.
  */
-import { closeSync, fstatSync, ftruncateSync, openSync, readdirSync, readSync, unlinkSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, UnwindError } from '../errors.js';
-import { FORMAT_VERSION, isSegmentName, readRecord, RECORD_HEADER_BYTES, recordBytes, SEGMENT_HEADER_BYTES, SEGMENT_MAGIC, type JournalRecord } from './format.js';
+import {
+  decodeSyncMark,
+  FORMAT_VERSION,
+  isSegmentName,
+  readRecord,
+  RecordKind,
+  RECORD_HEADER_BYTES,
+  recordBytes,
+  SEGMENT_HEADER_BYTES,
+  SEGMENT_MAGIC,
+  segmentName,
+  SYNC_MARK_NAME,
+  type JournalRecord,
+  type SyncMark,
+} from './format.js';
 
 export interface Segment {
   readonly path: string;
@@ -20,6 +37,23 @@ export function listSegments(dir: string): Segment[] {
     .filter(isSegmentName)
     .sort()
     .map((name) => ({ path: join(dir, name), firstSequence: Number(name.slice(0, 20)) }));
+}
+
+/** The sync mark, or undefined: none yet, or a damaged one (named in the log; the journal is read as without one). */
+export function readSyncMark(dir: string, log: (line: string) => void): SyncMark | undefined {
+  const path = join(dir, SYNC_MARK_NAME);
+  let b: Buffer;
+  try {
+    b = readFileSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  if (b.byteLength === 0) return undefined; // created; the process stopped before the first segment's header was on disk
+  const m = decodeSyncMark(b);
+  if (typeof m !== 'string') return m;
+  log(`unwind journal: passed over the sync mark ${path}: ${m}`);
+  return undefined;
 }
 
 export interface ReadOptions {
@@ -36,7 +70,7 @@ export interface ReadEnd {
   /** Sequence of the last good record (0: none). */
   readonly lastSequence: number;
   /** The last segment and its good length: where appending continues. */
-  readonly last: { readonly path: string; readonly bytes: number } | undefined;
+  readonly last: { readonly path: string; readonly bytes: number; readonly firstSequence: number } | undefined;
   /** Bytes of torn tail found (cut when repairing). */
   readonly tornBytes: number;
 }
@@ -47,13 +81,26 @@ function corrupt(path: string, offset: number, why: string): UnwindError {
   return new UnwindError(ErrorCode.JournalCorrupt, `${path} at offset ${offset}: ${why}; the journal cannot be replayed past it`);
 }
 
+/** A segment that must exist and does not. */
+export function missingSegment(path: string, why: string): UnwindError {
+  return new UnwindError(ErrorCode.JournalCorrupt, `${path} is missing: ${why}; the journal cannot be replayed without it`);
+}
+
+const onDisk = (synced: number): string => (synced === Infinity ? '; the segment was on disk whole (a newer one follows it)' : `; it was on disk (the sync mark vouches for ${synced} bytes of this segment)`);
+
 /**
  * Yields every good record from `fromSequence` on, in order, checking that sequences run without a gap. Each
- * record's payload is valid until the next one is asked for.
+ * record's payload is valid until the next one is asked for. A Batch record's records are yielded one by one.
  */
 export function* readJournal(dir: string, o: ReadOptions): Generator<JournalRecord, ReadEnd> {
   const from = o.fromSequence ?? 1;
+  const mark = readSyncMark(dir, o.log);
   const all = listSegments(dir);
+  if (mark !== undefined && !all.some((s) => s.firstSequence === mark.segment)) {
+    throw missingSegment(join(dir, segmentName(mark.segment)), `the sync mark says records through ${mark.sequence} were on disk in it`);
+  }
+  /** Bytes of a segment known to have been on disk. */
+  const syncedIn = (first: number): number => (mark === undefined || first > mark.segment ? 0 : first < mark.segment ? Infinity : mark.bytes);
   // Start in the last segment that begins at or before `from`.
   let first = 0;
   for (let i = 0; i < all.length; i++) if (all[i]!.firstSequence <= from) first = i;
@@ -66,12 +113,13 @@ export function* readJournal(dir: string, o: ReadOptions): Generator<JournalReco
   for (let s = 0; s < segments.length; s++) {
     const { path, firstSequence } = segments[s]!;
     const isLast = s === segments.length - 1;
+    const synced = syncedIn(firstSequence);
     const fd = openSync(path, isLast && o.repair ? 'r+' : 'r');
     try {
       const size = fstatSync(fd).size;
       const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
       if (size < SEGMENT_HEADER_BYTES || readSync(fd, header, 0, SEGMENT_HEADER_BYTES, 0) < SEGMENT_HEADER_BYTES) {
-        if (!isLast) throw corrupt(path, 0, `the segment is ${size} bytes, shorter than its header`);
+        if (!isLast || synced > 0) throw corrupt(path, 0, `the segment is ${size} bytes, shorter than its header${onDisk(synced)}`);
         // Created, then the process died before its header was on disk: nothing in it was ever acknowledged.
         o.log(`unwind journal: removed ${path}, an empty segment without its header (${size} bytes)`);
         if (o.repair) unlinkSync(path); // the descriptor is closed below; Linux unlinks an open file
@@ -100,14 +148,38 @@ export function* readJournal(dir: string, o: ReadOptions): Generator<JournalReco
           const r = readRecord(buf, pos, len, base + pos);
           if (r.status === 'short') break;
           if (r.status === 'bad') {
+            // Complete (its length fits in the file), but its checksum fails.
             const at = base + pos;
-            if (!isLast || goodRecordAfter(fd, at + 8, size, expected)) throw corrupt(path, at, r.why);
+            if (!isLast || at < synced) throw corrupt(path, at, `${r.why}${onDisk(synced)}`);
+            if (nonZeroFrom(fd, at + recordBytes(buf.readUInt32LE(pos)), size)) throw corrupt(path, at, `${r.why}, and more data follows it`);
             tornBytes = size - at;
             cut(fd, path, at, tornBytes, o);
-            return { lastSequence, last: { path, bytes: at }, tornBytes };
+            return { lastSequence, last: { path, bytes: at, firstSequence }, tornBytes };
           }
           const rec = r.record;
           if (rec.sequence !== expected) throw corrupt(path, base + pos, `record sequence ${rec.sequence}, expected ${expected}`);
+          if (rec.kind === RecordKind.Batch) {
+            // Its records, checked as any (its own checksum held, so damage inside is the writer's, not a crash's).
+            const end = pos + RECORD_HEADER_BYTES + rec.payload.byteLength;
+            let q = pos + RECORD_HEADER_BYTES;
+            for (let n = 0; n < rec.rows; n++) {
+              const inner = readRecord(buf, q, end, base + q);
+              const where = `record ${n} of the batch at offset ${base + pos}`;
+              if (inner.status !== 'ok') throw corrupt(path, base + q, `${where}: ${inner.status === 'short' ? 'it runs past the batch' : inner.why}`);
+              const ir = inner.record;
+              if (ir.kind === RecordKind.Batch) throw corrupt(path, base + q, `${where}: a batch inside a batch`);
+              if (ir.sequence !== expected) throw corrupt(path, base + q, `${where}: record sequence ${ir.sequence}, expected ${expected}`);
+              expected++;
+              q = inner.next;
+              if (ir.sequence >= from) {
+                lastSequence = ir.sequence;
+                yield ir;
+              }
+            }
+            if (q !== end) throw corrupt(path, base + q, `the batch at offset ${base + pos} holds more than its ${rec.rows} records`);
+            pos = r.next;
+            continue;
+          }
           expected++;
           pos = r.next;
           if (rec.sequence >= from) {
@@ -119,13 +191,18 @@ export function* readJournal(dir: string, o: ReadOptions): Generator<JournalReco
         if (atEnd) {
           if (pos < len) {
             // The file ends inside a record: a torn write, unless good records follow (its length field is damaged).
+            const at = base + pos;
             const why = `the segment ends inside a record (${len - pos} of its bytes present)`;
-            if (!isLast || goodRecordAfter(fd, base + pos + 8, size, expected)) throw corrupt(path, base + pos, why);
+            if (!isLast || at < synced) throw corrupt(path, at, `${why}${onDisk(synced)}`);
+            // A torn batch holds good records of its own; past the synced end they are not records after it.
+            const batch = len - pos >= RECORD_HEADER_BYTES && buf.readUInt32LE(pos + 16) === RecordKind.Batch;
+            if (!batch && goodRecordAfter(fd, at + 8, size, expected)) throw corrupt(path, at, why);
             tornBytes = len - pos;
-            cut(fd, path, base + pos, tornBytes, o);
-            return { lastSequence, last: { path, bytes: base + pos }, tornBytes };
+            cut(fd, path, at, tornBytes, o);
+            return { lastSequence, last: { path, bytes: at, firstSequence }, tornBytes };
           }
-          last = { path, bytes: size };
+          if (synced !== Infinity && size < synced) throw corrupt(path, size, `the segment ends here, but the sync mark says ${synced} bytes of it were on disk`);
+          last = { path, bytes: size, firstSequence };
           break;
         }
         // Keep the partial record at the front (records stay 8-byte aligned in the buffer) and read on.
@@ -143,6 +220,18 @@ export function* readJournal(dir: string, o: ReadOptions): Generator<JournalReco
     }
   }
   return { lastSequence, last, tornBytes };
+}
+
+/** Whether any byte in [from, size) of the file is not zero. */
+function nonZeroFrom(fd: number, from: number, size: number): boolean {
+  const chunk = Buffer.allocUnsafeSlow(1 << 20);
+  for (let at = from; at < size; ) {
+    const n = readSync(fd, chunk, 0, Math.min(chunk.byteLength, size - at), at);
+    if (n <= 0) break;
+    for (let i = 0; i < n; i++) if (chunk[i] !== 0) return true;
+    at += n;
+  }
+  return false;
 }
 
 /**

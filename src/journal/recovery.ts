@@ -5,17 +5,18 @@
  * epoch whose end is in the journal are known again (open orders, the executor's issued set) and never re-emitted.
  */
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { EngineConfig } from '../config.js';
 import type { Engine, EpochResult } from '../engine/engine.js';
-import { ErrorCode, UnwindError } from '../errors.js';
+import { ErrorCode, isUnwindError, UnwindError } from '../errors.js';
 import type { ClearingState } from '../execution/clearing.js';
 import type { MarketModesState } from '../execution/market-mode.js';
 import type { OracleState } from '../oracle/oracle.js';
 import { LAYOUT_VERSION } from '../tables/layout.js';
 import type { WriterState } from '../tables/writer.js';
 import type { StreamDigestState } from './digest.js';
-import { KIND_NAMES, RecordKind, type JournalRecord } from './format.js';
-import { readJournal, type ReadEnd } from './reader.js';
+import { KIND_NAMES, RecordKind, segmentName, type JournalRecord } from './format.js';
+import { listSegments, missingSegment, readJournal, type ReadEnd } from './reader.js';
 import { applyInput, Columns, COLUMNS, fromJson, toJson } from './records.js';
 import { loadNewestSnapshot, type LoadedSnapshot } from './snapshot.js';
 import { JournalWriter, resolveJournalConfig, type ResolvedJournalConfig } from './writer.js';
@@ -85,10 +86,35 @@ function difference(a: unknown, b: unknown, path = 'config'): string | undefined
   return path;
 }
 
+/**
+ * A file system error met while opening or reading the journal, as JOURNAL_IO naming `journal.dir` (coded errors
+ * pass through).
+ */
+function ioError(e: unknown, dir: string): unknown {
+  if (isUnwindError(e) || typeof (e as NodeJS.ErrnoException)?.code !== 'string') return e;
+  return new UnwindError(ErrorCode.JournalIo, `cannot read the journal in ${dir}: ${(e as Error).message}`, 'journal.dir');
+}
+
 /** Opens (creating) the journal directory, checks it was written under this config, and loads the newest snapshot. */
 export function openJournal(config: EngineConfig): FoundJournal {
   const jc = resolveJournalConfig(config.journal!);
-  mkdirSync(jc.dir, { recursive: true });
+  try {
+    mkdirSync(jc.dir, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') {
+      throw new UnwindError(ErrorCode.InvalidConfig, `${jc.dir} is not a directory, nor can it be made one (${(e as Error).message})`, 'journal.dir');
+    }
+    throw new UnwindError(ErrorCode.JournalIo, `cannot create the journal directory ${jc.dir}: ${(e as Error).message}`, 'journal.dir');
+  }
+  try {
+    return findJournal(config, jc);
+  } catch (e) {
+    throw ioError(e, jc.dir);
+  }
+}
+
+function findJournal(config: EngineConfig, jc: ResolvedJournalConfig): FoundJournal {
   const decisions = decisionConfig(config);
   const recorded = readRecordedConfig(jc.dir);
   if (recorded !== undefined) {
@@ -104,6 +130,11 @@ export function openJournal(config: EngineConfig): FoundJournal {
           const version = s.tables.readUInt32LE(4);
           return version === LAYOUT_VERSION ? undefined : `its tables are layout version ${version}, this engine's is ${LAYOUT_VERSION}`;
         });
+  // A snapshot is written only once the segment after it exists (the writer rolls first): without that segment,
+  // the records after the snapshot are gone, whatever the sync mark says (it may be gone too).
+  if (snapshot !== undefined && !listSegments(jc.dir).some((s) => s.firstSequence === snapshot.sequence + 1)) {
+    throw missingSegment(join(jc.dir, segmentName(snapshot.sequence + 1)), `${snapshot.path} holds the records through ${snapshot.sequence}, and the journal went on in that segment`);
+  }
   return { config: jc, decisions, snapshot };
 }
 
@@ -128,7 +159,14 @@ export async function recover(engine: Engine, found: FoundJournal): Promise<void
   }
   engine.replaying = true;
   const records = readJournal(jc.dir, { fromSequence: (snapshot?.sequence ?? 0) + 1, repair: true, log: jc.log });
-  const r = await replayRecords(engine, records);
+  let r: Replayed;
+  try {
+    // Awaited as it is: an epoch the stop interrupted runs on meanwhile, and must find the journal attached below
+    // before its end (a wrapper promise here would cost it the turns that keep that order).
+    r = await replayRecords(engine, records);
+  } catch (e) {
+    throw ioError(e, jc.dir);
+  }
   const writer = new JournalWriter(jc, r.end.lastSequence, r.end.last);
   // The orders of an epoch completed now wait a turn: the caller attaches its listeners after start resolves.
   const gate = r.inFlight === undefined ? undefined : new Promise<void>((resolve) => setImmediate(resolve));

@@ -11,12 +11,30 @@
  *          A process crash (kill -9) loses nothing acknowledged; a power loss loses at most the last window.
  *
  * Appending only copies into a buffer: the write and the sync happen at the end of the turn or on `durable()`, so
- * one write serves every record of a turn. The fdatasync runs on libuv's pool, off this thread.
+ * one write serves every record of a turn. The fdatasync runs on libuv's pool, off this thread. After each one the
+ * sync mark (src/journal/format.ts) says how far the newest segment is on disk: the reader takes damage before it
+ * for corruption, never for a torn tail.
+ *
+ * A write or sync that fails (a full disk, an I/O error) stops the journal for good: every later append, flush and
+ * `durable()` throws the same JOURNAL_IO, `onFailure` hears it once, and the log says it once. Nothing that was not
+ * written is acknowledged, and no epoch whose records were not written emits its orders.
  */
-import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasync, fdatasyncSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, UnwindError } from '../errors.js';
-import { recordBytes, RECORD_HEADER_BYTES, sealRecord, SEGMENT_HEADER_BYTES, segmentName, writeSegmentHeader } from './format.js';
+import {
+  encodeSyncMark,
+  RecordKind,
+  recordBytes,
+  RECORD_HEADER_BYTES,
+  sealRecord,
+  SEGMENT_HEADER_BYTES,
+  segmentName,
+  SYNC_MARK_BYTES,
+  SYNC_MARK_NAME,
+  writeSegmentHeader,
+  type SyncMark,
+} from './format.js';
 import { COLUMNS, toJson, type ColumnKind } from './records.js';
 
 export type Durability = 'sync' | 'group';
@@ -78,6 +96,15 @@ export class JournalWriter {
   private turnFlush = false;
   private groupTimer: NodeJS.Timeout | undefined;
   private failure: UnwindError | undefined;
+  /** First sequence of the current segment (its name). */
+  private segmentFirst: number;
+  private readonly markFd: number;
+  private readonly markBuf = Buffer.alloc(SYNC_MARK_BYTES);
+  private marked: SyncMark | undefined;
+  /** Where the open batch's header is reserved in the buffer, while one is open. */
+  private batchAt: number | undefined;
+  /** Hears the first write or sync failure, once, after the call that met it has returned. */
+  onFailure: ((e: UnwindError) => void) | undefined;
 
   /**
    * Appends to the segment `file` (already holding `fileBytes` valid bytes, records through `lastSequence`), or,
@@ -86,17 +113,23 @@ export class JournalWriter {
   constructor(
     readonly config: ResolvedJournalConfig,
     lastSequence: number,
-    file?: { readonly path: string; readonly bytes: number },
+    file?: { readonly path: string; readonly bytes: number; readonly firstSequence: number },
   ) {
     this.sequence = this.writtenSequence = this.syncedSequence = lastSequence;
-    if (file === undefined) {
-      this.fd = -1;
-      this.fileBytes = 0;
-      this.openSegment();
-    } else {
-      this.fd = openSync(file.path, 'r+');
-      this.fileBytes = file.bytes;
+    this.fd = -1;
+    this.fileBytes = 0;
+    this.segmentFirst = lastSequence + 1;
+    try {
+      this.markFd = openSync(join(config.dir, SYNC_MARK_NAME), constants.O_RDWR | constants.O_CREAT, 0o644);
+      if (file !== undefined) {
+        this.fd = openSync(file.path, 'r+');
+        this.fileBytes = file.bytes;
+        this.segmentFirst = file.firstSequence;
+      }
+    } catch (e) {
+      throw new UnwindError(ErrorCode.JournalIo, `cannot open the journal in ${config.dir}: ${e instanceof Error ? e.message : String(e)}`, 'journal.dir');
     }
+    if (file === undefined) this.openSegment();
   }
 
   /** Sequence of the last record appended. */
@@ -154,9 +187,50 @@ export class JournalWriter {
     if (this.failure !== undefined) throw this.failure;
   }
 
+  /** The failure that stopped the journal, if any (the error every later call throws). */
+  get failed(): UnwindError | undefined {
+    return this.failure;
+  }
+
+  /**
+   * Appends the records `write` appends as one Batch record (src/journal/format.ts): on disk they are all there or
+   * none is (a torn batch is cut whole). `write` must append synchronously. If it throws, none of its records is
+   * kept and the error is rethrown.
+   */
+  batch(write: () => void): void {
+    this.check();
+    if (this.batchAt !== undefined) throw new Error('journal batches do not nest');
+    const at = this.reserve(0);
+    const first = this.sequence + 1;
+    this.used = at + RECORD_HEADER_BYTES;
+    this.batchAt = at;
+    try {
+      write();
+    } catch (e) {
+      this.used = at;
+      this.sequence = first - 1;
+      throw e;
+    } finally {
+      this.batchAt = undefined;
+    }
+    const payload = this.used - at - RECORD_HEADER_BYTES;
+    if (payload === 0) this.used = at;
+    else sealRecord(this.buf, at, payload, first, RecordKind.Batch, this.sequence - first + 1);
+  }
+
+  /**
+   * Stops the journal without an I/O error: the caller holds state the journal does not (a batch it applied in part
+   * was rejected), so no later input may be journaled after it. Every later call throws JOURNAL_IO saying `why`.
+   */
+  halt(why: string): void {
+    this.failure ??= new UnwindError(ErrorCode.JournalIo, `journal in ${this.config.dir} stopped: ${why}`);
+    this.config.log(`unwind journal: ${this.failure.code}: ${this.failure.message}; the engine takes no more inputs`);
+  }
+
   /** Writes what is buffered to the segment (one write). */
   flush(): void {
     this.check();
+    if (this.batchAt !== undefined) throw new Error('the journal flushes only between batches');
     if (this.used === 0) return;
     try {
       let done = 0;
@@ -198,14 +272,16 @@ export class JournalWriter {
   async close(): Promise<void> {
     if (this.groupTimer !== undefined) clearTimeout(this.groupTimer);
     this.groupTimer = undefined;
-    if (this.failure === undefined) await this.onDisk(this.sequence);
+    if (this.failure === undefined) await this.onDisk(this.sequence).catch(() => {}); // a failure is reported once, when it happened
     await Promise.allSettled([...this.syncs.keys()]);
-    closeSync(this.fd);
+    if (this.fd >= 0) closeSync(this.fd);
+    closeSync(this.markFd);
   }
 
   private openSegment(): void {
     const first = this.sequence + 1;
     const path = join(this.config.dir, segmentName(first));
+    this.fd = -1; // the old descriptor is closed (or being closed): never close it twice
     try {
       this.fd = openSync(path, 'wx');
       const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
@@ -216,10 +292,26 @@ export class JournalWriter {
       const dir = openSync(this.config.dir, 'r');
       fsyncSync(dir);
       closeSync(dir);
+      this.segmentFirst = first;
+      this.fileBytes = SEGMENT_HEADER_BYTES;
+      // From now on this segment is the newest: were it lost, the mark names it.
+      this.mark({ segment: first, bytes: SEGMENT_HEADER_BYTES, sequence: this.sequence });
     } catch (e) {
       this.fail(e);
     }
-    this.fileBytes = SEGMENT_HEADER_BYTES;
+  }
+
+  /**
+   * Rewrites the sync mark if `m` is further on than the last one (a sync of an older segment can finish after
+   * a roll). Not synced: a kill -9 leaves it in the page cache; a power loss may leave an older one, which only
+   * makes the reader take less for corruption.
+   */
+  private mark(m: SyncMark): void {
+    const last = this.marked;
+    if (last !== undefined && (m.segment < last.segment || (m.segment === last.segment && m.bytes <= last.bytes))) return;
+    encodeSyncMark(this.markBuf, m);
+    writeSync(this.markFd, this.markBuf, 0, SYNC_MARK_BYTES, 0);
+    this.marked = m;
   }
 
   /** Room for one record with a `payload`-byte payload at the end of the buffer; returns its offset. */
@@ -268,9 +360,15 @@ export class JournalWriter {
       }
     }
     const covering = this.writtenSequence;
+    const synced: SyncMark = { segment: this.segmentFirst, bytes: this.fileBytes, sequence: covering };
     const p: Promise<void> = fdatasyncAsync(this.fd).then(
       () => {
         this.syncedSequence = Math.max(this.syncedSequence, covering);
+        try {
+          this.mark(synced);
+        } catch (e) {
+          this.fail(e);
+        }
       },
       (e: unknown) => this.fail(e),
     );
@@ -281,7 +379,13 @@ export class JournalWriter {
   }
 
   private fail(e: unknown): never {
-    this.failure ??= new UnwindError(ErrorCode.JournalIo, `journal in ${this.config.dir}: ${e instanceof Error ? e.message : String(e)}`);
+    if (this.failure === undefined) {
+      const failure = new UnwindError(ErrorCode.JournalIo, `journal in ${this.config.dir}: ${e instanceof Error ? e.message : String(e)}`);
+      this.failure = failure;
+      this.config.log(`unwind journal: ${failure.code}: ${failure.message}; the engine takes no more inputs`);
+      // Told after the call that met it has unwound (it may be deep inside an epoch or a turn's flush).
+      process.nextTick(() => this.onFailure?.(failure));
+    }
     throw this.failure;
   }
 }

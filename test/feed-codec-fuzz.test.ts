@@ -64,6 +64,23 @@ const SEEDS: readonly Uint8Array[] = (
       ],
     },
     { kind: 'killSwitch', sequence: 17, level: 'no-reissue', market: 2, reason: 'review' },
+    { kind: 'subscribe', sequence: 17, topics: { markets: [1], accounts: [], allOrders: false, acks: true } },
+    { kind: 'ack', sequence: 17, state: 'accepted', frameSequence: 4, firstSequence: 10, lastSequence: 12 },
+    {
+      kind: 'openOrders',
+      sequence: 17,
+      epoch: 3,
+      lastSequence: 40,
+      orders: [1, 2].map((a) => ({
+        order: {
+          id: `${a}-0-5`, epoch: 3, account: a, market: 0, symbol: 'BTC-USD', side: 'sell', quantity: 1, limitPrice: 9, oraclePrice: 10,
+          reason: 'cross-maintenance', health: 0.9, equity: 9, maintenanceMargin: 10, positionSequence: 5,
+        },
+        remaining: 0.5 * a,
+      })),
+      firstIndex: 0,
+      orderCount: 2,
+    },
     { kind: 'killSwitch', sequence: 18, level: 'halt', market: undefined, reason: '' },
     {
       kind: 'deleveragings',

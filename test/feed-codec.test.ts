@@ -58,6 +58,7 @@ import {
   POSITION_UPDATE_BYTES,
   TICK_BYTES,
 } from '../src/feed/spec.js';
+import { MAX_TIME_US } from '../src/tables/validate.js';
 
 const TICK: Tick = { market: 0, source: 3, price: 50_000.5, confidence: 2.25, eventTimeUs: 1_764_000_000_123_456, sourceSequence: 981 };
 const ORDER = {
@@ -107,7 +108,7 @@ const BOOKS: FeedMessage = {
     { market: 1, bid: 0, ask: 0, last: 0, eventTimeUs: 0 },
     { market: 2, bid: 3_000, ask: 3_000, last: 0, eventTimeUs: 1 },
     { market: 3, bid: 0, ask: 0, last: 2.5, eventTimeUs: 2 },
-    { market: 4_294_967_294, bid: Number.MIN_VALUE, ask: 1e12, last: 1e12, eventTimeUs: 2 ** 53 - 1 },
+    { market: 4_294_967_294, bid: Number.MIN_VALUE, ask: 1e12, last: 1e12, eventTimeUs: MAX_TIME_US },
   ],
 };
 
@@ -196,12 +197,14 @@ const SAMPLES: readonly FeedMessage[] = [
   { kind: 'collateral', sequence: 8, updates: [{ account: 1, collateral: 499 }, { account: 2, collateral: -12.5 }] },
   { kind: 'fills', sequence: 9, fills: [{ orderId: '17-0-42', account: 17, market: 0, quantity: 0.05, price: 44_990, eventTimeUs: 5 }] },
   { kind: 'expiries', sequence: 9, orderIds: ['17-0-42'], eventTimeUs: 0 },
-  { kind: 'expiries', sequence: 9, orderIds: ['17-0-42', '18-1-43', '', 'ÉTH ✓ 19-2-44'], eventTimeUs: 2 ** 53 - 1 },
-  { kind: 'subscribe', sequence: 10, topics: { markets: [0, 1, 4_294_967_294], accounts: [17], allOrders: false, adlMarkets: [] } },
-  { kind: 'subscribe', sequence: 11, topics: { markets: [], accounts: [], allOrders: true, adlMarkets: [] } },
-  { kind: 'subscribe', sequence: 11, topics: { markets: [1], accounts: [], allOrders: false, adlMarkets: [1, 0, 4_294_967_294] } },
-  { kind: 'unsubscribe', sequence: 12, topics: { markets: [1], accounts: [], allOrders: true, adlMarkets: [] } },
-  { kind: 'unsubscribe', sequence: 12, topics: { markets: [], accounts: [], allOrders: false, adlMarkets: [2] } },
+  { kind: 'expiries', sequence: 9, orderIds: ['17-0-42', '18-1-43', '', 'ÉTH ✓ 19-2-44'], eventTimeUs: MAX_TIME_US },
+  { kind: 'subscribe', sequence: 10, topics: { markets: [0, 1, 4_294_967_294], accounts: [17], allOrders: false, adlMarkets: [], acks: false } },
+  { kind: 'subscribe', sequence: 11, topics: { markets: [], accounts: [], allOrders: true, adlMarkets: [], acks: false } },
+  { kind: 'subscribe', sequence: 11, topics: { markets: [1], accounts: [], allOrders: false, adlMarkets: [1, 0, 4_294_967_294], acks: false } },
+  { kind: 'subscribe', sequence: 0, topics: { markets: [], accounts: [], allOrders: false, adlMarkets: [], acks: true } },
+  { kind: 'unsubscribe', sequence: 12, topics: { markets: [1], accounts: [], allOrders: true, adlMarkets: [], acks: false } },
+  { kind: 'unsubscribe', sequence: 12, topics: { markets: [], accounts: [], allOrders: false, adlMarkets: [2], acks: false } },
+  { kind: 'unsubscribe', sequence: 13, topics: { markets: [], accounts: [], allOrders: false, adlMarkets: [], acks: true } },
   { kind: 'orders', sequence: 13, orders: [ORDER, { ...ORDER, id: '18-1-43', side: 'buy', reason: 'isolated-maintenance', symbol: 'ÉTH-USD ✓', equity: -3 }] },
   { kind: 'orders', sequence: 14, orders: [] },
   {
@@ -243,11 +246,30 @@ const SAMPLES: readonly FeedMessage[] = [
   { kind: 'deleveragings', sequence: 30, deleveragings: [{ ...DELEVERAGING, orderId: 'ÉTH ✓ 1-0-7' }] },
   LOSSES,
   DEFICITS,
+  { kind: 'ack', sequence: 33, state: 'accepted', frameSequence: 7, firstSequence: 120, lastSequence: 129 },
+  { kind: 'ack', sequence: 34, state: 'durable', frameSequence: 2 ** 53 - 1, firstSequence: 0, lastSequence: 2 ** 53 - 1 },
+  // A frame whose inputs took no sequence (a kill switch that changed no mode): an empty range.
+  { kind: 'ack', sequence: 35, state: 'durable', frameSequence: 0, firstSequence: 130, lastSequence: 129 },
+  { kind: 'openOrders', sequence: 36, epoch: 0, lastSequence: 0, orders: [], firstIndex: 0, orderCount: 0 },
+  {
+    kind: 'openOrders',
+    sequence: 37,
+    epoch: 12,
+    lastSequence: 99,
+    orders: [
+      { order: ORDER, remaining: ORDER.quantity },
+      { order: { ...ORDER, id: '18-1-43', epoch: 3, side: 'buy', reason: 'isolated-maintenance', symbol: 'ÉTH-USD ✓' }, remaining: 1e-9 },
+    ],
+    firstIndex: 0,
+    orderCount: 2,
+  },
+  // The second frame of a snapshot of 5,000 orders.
+  { kind: 'openOrders', sequence: 38, epoch: 12, lastSequence: 99, orders: [{ order: ORDER, remaining: 0.05 }], firstIndex: 4_096, orderCount: 5_000 },
 ];
 
 const ALL_KINDS: readonly FeedMessageKind[] = [
   'ticks', 'positions', 'collateral', 'fills', 'expiries', 'subscribe', 'unsubscribe', 'orders', 'marginCalls', 'accountStates', 'marketStatus', 'engineStatus', 'errorFrame', 'adlQueue',
-  'signedTicks', 'books', 'killSwitch', 'deleveragings', 'socializedLosses', 'unresolvedDeficits',
+  'signedTicks', 'books', 'killSwitch', 'deleveragings', 'socializedLosses', 'unresolvedDeficits', 'ack', 'openOrders',
 ];
 
 function expectError(r: ReturnType<typeof decodeFrame>, code: FrameError['code']): FrameError {
@@ -738,7 +760,7 @@ describe('feed codec: schema evolution', () => {
     b.forceDefaults(true);
     b.finish(Envelope.createEnvelope(b, 1, 5, Message.Subscribe, table), 'UNWD');
     const older = b.asUint8Array();
-    expect(decodeFrame(older)).toEqual({ kind: 'subscribe', sequence: 5, topics: { markets: [1], accounts: [17], allOrders: true, adlMarkets: [] } });
+    expect(decodeFrame(older)).toEqual({ kind: 'subscribe', sequence: 5, topics: { markets: [1], accounts: [17], allOrders: true, adlMarkets: [], acks: false } });
     expect(encodeSubscribe(5, { markets: [1], accounts: [17], allOrders: true })).toEqual(older);
   });
 
@@ -797,6 +819,7 @@ describe('feed codec: schema evolution', () => {
       NONE: 0, PriceTicks: 1, PositionUpdates: 2, CollateralUpdates: 3, Fills: 4, Subscribe: 5, Unsubscribe: 6, LiquidationOrders: 7,
       MarginCalls: 8, AccountStates: 9, MarketStatus: 10, EngineStatus: 11, ErrorFrame: 12, OrderExpiries: 13, AdlQueue: 14,
       SignedPriceTicks: 15, BookTickers: 16, KillSwitch: 17, Deleveragings: 18, SocializedLosses: 19, UnresolvedDeficits: 20,
+      Ack: 21, OpenOrders: 22,
     });
     // Still version 1: a receiver that predates a member answers it UNKNOWN_MESSAGE and carries on.
     const envelope = Envelope.getRootAsEnvelope(new flatbuffers.ByteBuffer(encodeExpiries(3, ['1-0-4'], 5)));

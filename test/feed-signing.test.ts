@@ -22,6 +22,7 @@ import { Envelope, SignedPriceTicks } from '../src/feed/generated/unwind_generat
 import { TICK_BYTES } from '../src/feed/spec.js';
 import { TickBatch } from '../src/feed/tick-batch.js';
 import { Random } from './support/random.js';
+import { MAX_TIME_US } from '../src/tables/validate.js';
 
 const MAX_ID = 0xfffffffe;
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -33,7 +34,7 @@ function randomTicks(rand: Random, n: number): Tick[] {
     source: rand.int(0, MAX_ID),
     price: rand.chance(0.1) ? 1e12 : rand.logRange(1e-9, 1e12),
     confidence: rand.chance(0.2) ? 0 : rand.logRange(1e-9, 1e6),
-    eventTimeUs: rand.int(0, 2 ** 53 - 1),
+    eventTimeUs: rand.int(0, MAX_TIME_US), // a clock: up to 2100-01-01
     sourceSequence: rand.int(0, 2 ** 53 - 1),
   }));
 }

@@ -28,6 +28,7 @@ import {
 import { TickBatch } from '../src/feed/tick-batch.js';
 import { Engine, ErrorCode, UnwindError } from '../src/index.js';
 import { firstDifference, tableBytes, TIERS } from './support/feed.js';
+import { MAX_TIME_US } from '../src/tables/validate.js';
 import { Random } from './support/random.js';
 
 const RUNS = { seed: 0x71c4_ba7c, numRuns: 300 };
@@ -40,14 +41,16 @@ const idArb = fc.integer({ min: 0, max: MAX_ID });
 const priceArb = fc.double({ min: 0, minExcluded: true, max: 1e12, noNaN: true });
 const confidenceArb = fc.oneof(fc.constant(-0), fc.double({ min: 0, max: Number.MAX_VALUE, noNaN: true }));
 /** Integers in [0, 2^53), and -0 (which the decoder returns as 0). */
-const timeArb = fc.oneof({ weight: 1, arbitrary: fc.constant(-0) }, { weight: 9, arbitrary: fc.maxSafeNat() });
+const sequenceArb = fc.oneof({ weight: 1, arbitrary: fc.constant(-0) }, { weight: 9, arbitrary: fc.maxSafeNat() });
+/** Event times are clocks: integer microseconds up to 2100-01-01 (MAX_TIME_US). */
+const timeArb = fc.oneof({ weight: 1, arbitrary: fc.constant(-0) }, { weight: 9, arbitrary: fc.integer({ min: 0, max: MAX_TIME_US }) });
 const tickArb: fc.Arbitrary<Tick> = fc.record({
   market: idArb,
   source: idArb,
   price: priceArb,
   confidence: confidenceArb,
   eventTimeUs: timeArb,
-  sourceSequence: timeArb,
+  sourceSequence: sequenceArb,
 });
 const ticksArb = fc.array(tickArb, { minLength: 1, maxLength: 200 });
 /** Ticks with 64 signature bytes each (any bytes: the decoder copies them, it does not verify them). */
@@ -72,6 +75,7 @@ const CORRUPTIONS: readonly Corruption[] = [
   ['eventTimeUs', 1.5],
   ['eventTimeUs', -1],
   ['eventTimeUs', 2 ** 53],
+  ['eventTimeUs', MAX_TIME_US + 1],
   ['eventTimeUs', NaN],
   ['eventTimeUs', Infinity],
   ['sourceSequence', 0.25],

@@ -13,7 +13,7 @@ import { ErrorCode, UnwindError } from '../errors.js';
 import { decodeOutput, type EpochOutput, type LiquidationOrder, type MarginCall, type StateChange } from '../execution/orders.js';
 import { accountReport, crossSummary, type AccountReport, type CrossSummary } from '../risk/account-report.js';
 import { allocateTables, type Tables } from '../tables/layout.js';
-import { requireId } from '../tables/validate.js';
+import { describe, MAX_ABS_SIZE, MAX_REASON_LENGTH, requireArray, requireColumn, requireColumns, requireId, requireObject, requirePrice, requireRowCount, requireString, requireTime } from '../tables/validate.js';
 import { TableWriter, type MarketSpec, type PositionUpdate, type PriceUpdate } from '../tables/writer.js';
 import { InlineBackend, ThreadedBackend, type Backend, type ExecutionResult } from './backends.js';
 import type { LiquidatorState } from '../execution/liquidator.js';
@@ -48,8 +48,12 @@ export interface EpochResult extends EpochOutput {
 
 type Listener<T> = (value: T) => void;
 
-/** Adds `listener` to `set`; returns the function that removes it. */
+/** The columns of a tick batch (ReportColumns), checked once per batch. */
+const TICK_COLUMNS = ['market', 'source', 'price', 'confidence', 'eventTimeUs', 'sourceSequence'] as const satisfies readonly (keyof ReportColumns)[];
+
+/** Adds `listener` to `set`; returns the function that removes it. A listener that is not a function is refused now, not when first called. */
 function subscribe<T>(set: Set<Listener<T>>, listener: Listener<T>): () => void {
+  if (typeof listener !== 'function') throw new UnwindError(ErrorCode.InvalidArgument, `expected a function, got ${describe(listener)}`, 'listener');
   set.add(listener);
   return () => set.delete(listener);
 }
@@ -72,13 +76,22 @@ export class Engine {
   private readonly timeoutListeners = new Set<Listener<LiquidationOrder>>();
   private readonly callListeners = new Set<Listener<MarginCall>>();
   private readonly epochListeners = new Set<Listener<EpochResult>>();
+  private readonly epochStateListeners = new Set<Listener<EpochResult>>();
+  /** Epochs whose output has left (listeners heard it); `epochCount` less the one in flight. */
+  private emitted = 0;
+  /**
+   * The last epoch decided (its output known, its state complete in the tables), the last input it covers, and the
+   * writer's sequence then: while that sequence has not moved and the epoch has left, the tables are its state.
+   * A snapshot's state is no epoch's (sequence -1) until the next epoch is decided.
+   */
+  private decided = { epoch: 0, lastSequence: 0, sequence: 0 };
   private readonly errorListeners = new Set<Listener<unknown>>();
   private readonly closeListeners = new Set<() => void>();
   private readonly statusListeners = new Set<Listener<MarketStatusChange>>();
   private readonly modes = new MarketModes();
   /** Scratch for pushTicks: the rows of a batch that go to oracle markets, and the direct ones as columns. */
   private oracleRows = new Int32Array(256);
-  private direct = { market: new Float64Array(256), price: new Float64Array(256), time: new Float64Array(256) };
+  private direct = { market: new Float64Array(256), price: new Float64Array(256), time: new Float64Array(256), row: new Int32Array(256) };
   /** The output stream's SHA-256 (src/journal/digest.ts): fed where outputs arise, so replay reproduces it. */
   private readonly digest = new StreamDigest();
   private journal: JournalWriter | undefined;
@@ -134,8 +147,9 @@ export class Engine {
       // Never silently: turning signatures off is visible on stderr and in oracleStats().signatures.
       process.emitWarning('oracle.signatures is off: unsigned price reports are accepted for oracle markets', { code: 'UNWIND_SIGNATURES_OFF' });
     }
-    const found = config.journal === undefined ? undefined : openJournal(config);
+    // The tables first: a capacity that cannot be allocated is refused before the journal directory is touched.
     const tables = allocateTables(c.capacity);
+    const found = config.journal === undefined ? undefined : openJournal(config);
     const snapshot = found?.snapshot;
     if (snapshot !== undefined) {
       new Uint8Array(tables.buffer).set(snapshot.tables);
@@ -233,6 +247,7 @@ export class Engine {
   /** Several prices as one batch: all land in the same epoch. Validates all before accepting any. */
   pushPrices(updates: readonly PriceUpdate[]): void {
     this.open();
+    requireArray(updates, 'updates', 'price updates');
     updates.forEach((u, i) => this.directOnly(u?.market, `[${i}].market`));
     this.writer.setPrices(updates);
     const col = (f: (u: PriceUpdate) => number | undefined): number[] => updates.map((u) => f(u) ?? NaN);
@@ -246,6 +261,8 @@ export class Engine {
    */
   pushPriceColumns(marketIds: ArrayLike<number>, prices: ArrayLike<number>, n: number, eventTimesUs?: ArrayLike<number>): void {
     this.open();
+    // The shape first (once per batch): the loop below runs to n.
+    requireRowCount(n, Math.min(requireColumn(marketIds, 'marketIds'), requireColumn(prices, 'prices'), eventTimesUs === undefined ? Infinity : requireColumn(eventTimesUs, 'eventTimesUs')), 'n');
     // The field name is built only for a row that fails: this loop runs per tick.
     if (this.oracle.marketIds.length > 0) for (let i = 0; i < n; i++) if (this.oracle.has(marketIds[i]!)) this.directOnly(marketIds[i], `[${i}].market`);
     this.writer.setPriceColumns(marketIds, prices, n, eventTimesUs);
@@ -260,7 +277,13 @@ export class Engine {
    * BAD_SIGNATURE, REPLAYED_REPORT, ...; counted in oracleStats()). `signatures`: 64 bytes per report, in order.
    */
   pushReports(reports: SourceReport | readonly SourceReport[], signatures?: Uint8Array): void {
-    this.pushTicks(reportColumns(Array.isArray(reports) ? reports : [reports as SourceReport], signatures));
+    this.open();
+    const list = Array.isArray(reports) ? reports : [requireObject(reports as SourceReport, 'reports', 'a report or an array of reports')];
+    for (let i = 0; i < list.length; i++) requireObject(list[i], `[${i}]`, 'a source report { market, source, price, confidence, eventTimeUs, sourceSequence }'); // not forEach: it skips holes
+    if (signatures !== undefined && !(signatures instanceof Uint8Array)) {
+      throw new UnwindError(ErrorCode.InvalidArgument, `expected a Uint8Array of 64 bytes per report, got ${describe(signatures)}`, 'signatures');
+    }
+    this.pushTicks(reportColumns(list, signatures));
   }
 
   /**
@@ -270,7 +293,12 @@ export class Engine {
    */
   pushTicks(batch: ReportColumns): void {
     this.open();
-    const n = batch.length;
+    // The shape, once per batch (the rows are checked below, each where it is read).
+    const n = requireColumns(batch, TICK_COLUMNS, 'batch');
+    if (typeof batch.signed !== 'boolean') throw new UnwindError(ErrorCode.InvalidArgument, `expected a boolean, got ${describe(batch.signed)}`, 'signed');
+    if (batch.signed && !(batch.signatures instanceof Uint8Array)) {
+      throw new UnwindError(ErrorCode.InvalidArgument, `a signed batch needs a Uint8Array of 64 bytes per row, got ${describe(batch.signatures)}`, 'signatures');
+    }
     if (this.oracle.marketIds.length === 0 && !batch.signed) {
       this.writer.setPriceColumns(batch.market, batch.price, n, batch.eventTimeUs);
       this.logTicks(batch);
@@ -279,7 +307,7 @@ export class Engine {
     }
     if (this.oracleRows.length < n) {
       this.oracleRows = new Int32Array(2 * n);
-      this.direct = { market: new Float64Array(2 * n), price: new Float64Array(2 * n), time: new Float64Array(2 * n) };
+      this.direct = { market: new Float64Array(2 * n), price: new Float64Array(2 * n), time: new Float64Array(2 * n), row: new Int32Array(2 * n) };
     }
     let k = 0;
     let d = 0;
@@ -289,14 +317,23 @@ export class Engine {
         this.oracleRows[k++] = i;
         if (!this.writer.hasMarket(market)) throw new UnwindError(ErrorCode.UnknownMarket, `no market with id ${market}`, `[${i}].market`);
       } else {
+        const price = batch.price[i]!;
+        const time = batch.eventTimeUs[i]!;
+        // Before the copy into float columns, which would turn a string into a number (and throw on a bigint).
+        if (typeof market !== 'number' || typeof price !== 'number' || typeof time !== 'number') {
+          requireId(market, `[${i}].market`);
+          requirePrice(price, `[${i}].price`);
+          requireTime(time, `[${i}].eventTimeUs`);
+        }
+        this.direct.row[d] = i;
         this.direct.market[d] = market;
-        this.direct.price[d] = batch.price[i]!;
-        this.direct.time[d++] = batch.eventTimeUs[i]!;
+        this.direct.price[d] = price;
+        this.direct.time[d++] = time;
       }
     }
     const rows = this.oracleRows.subarray(0, k);
     this.oracle.check(batch, rows);
-    if (d > 0) this.writer.setPriceColumns(this.direct.market, this.direct.price, d, this.direct.time);
+    if (d > 0) this.writer.setPriceColumns(this.direct.market, this.direct.price, d, this.direct.time, this.direct.row);
     if (k > 0) {
       this.evaluateOracle(this.oracle.accept(batch, rows));
       this.syncClock();
@@ -311,10 +348,13 @@ export class Engine {
    */
   pushBooks(books: readonly ({ readonly market: number } & BookTop)[]): void {
     this.open();
-    books.forEach((b, i) => {
-      this.oracle.checkBook(b?.market, b, `[${i}]`);
+    requireArray(books, 'books', 'book tops');
+    for (let i = 0; i < books.length; i++) {
+      // An index loop, not forEach: forEach skips an array's holes.
+      const b = requireObject(books[i], `[${i}]`, 'a book top { market, bid, ask, last, eventTimeUs }');
+      this.oracle.checkBook(b.market, b, `[${i}]`);
       this.writer.marketIndexOf(b.market, `[${i}].market`);
-    });
+    }
     for (const b of books) this.oracle.book(b.market, b);
     this.evaluateOracle([...new Set(books.map((b) => b.market))].sort((x, y) => x - y));
     const col = (f: (b: BookTop & { market: number }) => number): number[] => books.map(f);
@@ -328,11 +368,14 @@ export class Engine {
    */
   advanceClock(nowUs: number): void {
     this.open();
+    const before = this.writer.lastSequence;
     this.oracle.advanceClock(nowUs);
     this.syncClock();
     this.evaluateOracle(this.oracle.marketIds.filter((m) => this.writer.hasMarket(m)));
     this.logColumns(RecordKind.Clock, 1, () => [[nowUs]]);
-    this.schedule();
+    // An epoch only when the reading changed something (a price, a pause) or an order's deadline has passed: the
+    // server reads the clock ten times a second, and an idle engine should stay idle.
+    if (this.writer.lastSequence !== before || this.clearing.hasOverdue(this.eventTimeUs())) this.schedule();
   }
 
   /**
@@ -343,6 +386,7 @@ export class Engine {
     this.open();
     killLevelOf(level, 'level');
     if (market !== undefined) this.writer.marketIndexOf(requireId(market, 'market'));
+    requireString(reason, 'reason', MAX_REASON_LENGTH, true);
     this.modes.setKill(level, market, String(reason));
     const ids = market === undefined ? this.marketIdList() : [market];
     for (const id of ids) this.applyMode(id, this.oracle.clockUs);
@@ -352,6 +396,7 @@ export class Engine {
 
   /** The kill level in force in `market` (the higher of its own and the global one), or the global level. */
   killSwitch(market?: number): KillLevel {
+    if (market !== undefined) this.writer.marketIndexOf(requireId(market, 'market'));
     return this.modes.killLevel(market);
   }
 
@@ -427,10 +472,11 @@ export class Engine {
    */
   fill(fills: OrderFill | readonly OrderFill[]): void {
     this.open();
+    if (!Array.isArray(fills)) requireObject(fills as OrderFill, 'fills', 'a fill or an array of fills');
     // The fields of a fill, in one order: a settlement (and the output digest) does not depend on how a caller
     // spelled its objects, and the journal replays exactly what was settled.
     const list = (Array.isArray(fills) ? fills : [fills as OrderFill]).map((f: OrderFill) =>
-      f === null || typeof f !== 'object' ? f : { orderId: f.orderId, account: f.account, market: f.market, quantity: f.quantity, price: f.price, eventTimeUs: f.eventTimeUs },
+      f === null || typeof f !== 'object' || Array.isArray(f) ? f : { orderId: f.orderId, account: f.account, market: f.market, quantity: f.quantity, price: f.price, eventTimeUs: f.eventTimeUs },
     );
     this.clearing.fill(list);
     this.logJson(RecordKind.Fills, list);
@@ -444,6 +490,8 @@ export class Engine {
    */
   deleverage(account: number, market: number): void {
     this.open();
+    requireId(account, 'account');
+    requireId(market, 'market');
     if (this.modes.killLevel(market) === 'halt') throw new UnwindError(ErrorCode.KillSwitch, `the kill switch halts market ${market}`, 'market');
     this.clearing.deleverage(account, market);
     this.logJson(RecordKind.Deleverage, { account, market });
@@ -455,11 +503,19 @@ export class Engine {
    * where a deficit remains, the ADL matches that would take its quantity instead.
    */
   previewFill(order: LiquidationOrder): FillPreview {
+    requireObject(order, 'order', 'a liquidation order');
+    this.writer.accountIndexOf(requireId(order.account, 'order.account'), 'order.account');
+    this.writer.marketIndexOf(requireId(order.market, 'order.market'), 'order.market');
+    const q = order.quantity;
+    if (typeof q !== 'number' || !(q > 0 && q <= MAX_ABS_SIZE)) throw new UnwindError(ErrorCode.InvalidSize, `expected a quantity in (0, ${MAX_ABS_SIZE}], got ${describe(q)}`, 'order.quantity');
+    requirePrice(order.limitPrice, 'order.limitPrice');
     return this.clearing.preview(order);
   }
 
   /** The ADL queue a bankrupt position on `bankruptSide` (1 long, -1 short) of `market` would meet: ranked, 1 first. */
   adlQueue(market: number, bankruptSide: 1 | -1): AdlQueueEntry[] {
+    this.writer.marketIndexOf(requireId(market, 'market'));
+    if (bankruptSide !== 1 && bankruptSide !== -1) throw new UnwindError(ErrorCode.InvalidArgument, `expected 1 (long) or -1 (short), got ${describe(bankruptSide)}`, 'bankruptSide');
     return this.clearing.adlQueue(market, bankruptSide);
   }
 
@@ -493,6 +549,7 @@ export class Engine {
 
   /** An insurance fund's balance, quote units (exact to the ledger's decimals). */
   insuranceFund(market: number | 'pooled'): number {
+    if (market !== 'pooled') this.writer.marketIndexOf(requireId(market, 'market'));
     return this.clearing.insuranceFund(market);
   }
 
@@ -517,7 +574,15 @@ export class Engine {
     setImmediate(() => {
       this.scheduled = false;
       if (this.closed) return;
-      this.step().catch((e: unknown) => this.emitError(e));
+      // A journal failure was reported once, when it happened (attachJournal); the epochs it stops are not news.
+      const report = (e: unknown): void => {
+        if (e !== this.journal?.failed) this.emitError(e);
+      };
+      try {
+        this.step().catch(report);
+      } catch (e) {
+        report(e);
+      }
     });
   }
 
@@ -526,6 +591,7 @@ export class Engine {
    * the first await; recovery relies on that to replay inputs that arrived while the epoch was in flight.
    */
   private async epoch(): Promise<EpochResult> {
+    this.journal?.check(); // a journal that failed since step() was called takes no epoch: nothing lands
     const w = this.writer;
     w.applyStaged();
     this.digest.fold();
@@ -558,6 +624,10 @@ export class Engine {
     for (const c of result.capped) this.digest.add('capped', c);
     for (const o of timedOut) this.digest.add('timedOut', o);
     this.digest.fold();
+    // No await since the scan: the tables hold exactly this epoch's state. Inputs that arrive during the journal
+    // sync below land in them at once (replay lands them so too), so state for this epoch is read here.
+    this.decided = { epoch, lastSequence, sequence: w.lastSequence };
+    for (const l of this.epochStateListeners) l(result);
     if (this.journal !== undefined) {
       this.journal.appendColumns(RecordKind.EpochEnd, 1, [[epoch], [result.orders.length]]);
       if (capture !== undefined) this.writeSnapshot(capture, r.state);
@@ -565,6 +635,7 @@ export class Engine {
       await this.journal.durable();
       if (this.releaseGate !== undefined) await this.releaseGate;
     }
+    this.emitted = epoch;
     for (const o of result.orders) for (const l of this.orderListeners) l(o);
     for (const c of result.marginCalls) for (const l of this.callListeners) l(c);
     for (const c of result.stateChanges) for (const l of this.stateListeners) l(c);
@@ -645,6 +716,8 @@ export class Engine {
     this.modes.importState(s.modes);
     this.digest.importState(s.digest);
     this.snapshotAt = journalSequence;
+    this.emitted = s.epochs;
+    this.decided = { epoch: s.epochs, lastSequence: -1, sequence: -1 };
   }
 
   /** @internal Recovery and replay: starts the next epoch now; its inputs are those accepted so far. */
@@ -659,6 +732,29 @@ export class Engine {
   attachJournal(journal: JournalWriter, gate: Promise<void> | undefined): void {
     this.journal = journal;
     this.releaseGate = gate;
+    // Heard once; without a listener the journal's log line is the report (a failed disk must not kill the process).
+    journal.onFailure = (e) => {
+      for (const l of this.errorListeners) l(e);
+    };
+  }
+
+  /**
+   * Runs `load` (inputs, no epoch) so that the journal keeps all of its inputs or none: they are one record on
+   * disk, which a crash cannot leave in part (README "Journal"). For a book loaded at startup: `unwind serve`
+   * loads its config's markets and accounts this way. If `load` throws, none of its inputs is journaled and the
+   * error is rethrown; the engine then holds the inputs accepted before the throw, which the journal does not, so
+   * it takes no more inputs (JOURNAL_IO): close it. Without a journal this is just `load()`.
+   */
+  atomically(load: () => void): void {
+    this.open();
+    const journal = this.journal;
+    if (journal === undefined) return load();
+    try {
+      journal.batch(load);
+    } catch (e) {
+      journal.halt(`an atomic load was rejected part way (${e instanceof Error ? e.message : String(e)})`);
+      throw e;
+    }
   }
 
   /** @internal Recovery: while replaying, inputs do not start epochs of their own (the journal's boundaries do). */
@@ -739,6 +835,15 @@ export class Engine {
   onEpoch(listener: Listener<EpochResult>): () => void {
     return subscribe(this.epochListeners, listener);
   }
+  /**
+   * Calls `listener` synchronously once an epoch is decided, while the tables hold exactly its state (its inputs
+   * and what its screening landed; nothing later), before it is durable and before `onEpoch`. Read state for the
+   * epoch here (`accountSummary`, `adlQueue`) and publish it from `onEpoch`: it then never runs ahead of its epoch
+   * or of the disk. Emit nothing from here: the epoch is not yet in the journal.
+   */
+  onEpochState(listener: Listener<EpochResult>): () => void {
+    return subscribe(this.epochStateListeners, listener);
+  }
   /** Errors of automatic epochs (an explicit `step()` rejects instead). */
   onError(listener: Listener<unknown>): () => void {
     return subscribe(this.errorListeners, listener);
@@ -802,6 +907,20 @@ export class Engine {
   }
   get lastSequence(): number {
     return this.writer.lastSequence;
+  }
+  /** Epochs whose output has left (`onOrder` and `onEpoch` heard it): `epochs`, less one while an epoch is in flight. */
+  get emittedEpochs(): number {
+    return this.emitted;
+  }
+  /**
+   * The epoch whose state the tables hold exactly, and the last input it covers, when there is one that has left:
+   * no epoch is in flight and no input has been taken since it was decided. Undefined otherwise: state read now would
+   * run ahead of every epoch emitted (wait for the next `onEpochState`).
+   */
+  get stateEpoch(): { readonly epoch: number; readonly lastSequence: number } | undefined {
+    const d = this.decided;
+    if (this.emitted !== this.epochCount || d.epoch !== this.epochCount || this.writer.lastSequence !== d.sequence) return undefined;
+    return { epoch: d.epoch, lastSequence: d.lastSequence };
   }
 
   /** Waits for the epoch in flight, stops every thread. Idempotent. */

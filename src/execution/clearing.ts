@@ -30,7 +30,7 @@ import { crossGroup, emptyGroup, isLiveCross, isolatedGroup, positionMaintenance
 import { isolatedRef, NONE, PositionFlag, type Tables } from '../tables/layout.js';
 import { AdlBook, type BookSource } from './adl-book.js';
 import { FundDrawdown, type DrawdownLimit, type DrawdownState } from './fund-drawdown.js';
-import { requirePrice } from '../tables/validate.js';
+import { describe, MAX_ABS_AMOUNT, requireArray, requireId, requireObject, requirePrice } from '../tables/validate.js';
 import type { TableWriter } from '../tables/writer.js';
 import { OpenOrders, type OpenOrdersState, type OrderFill } from './open-orders.js';
 import type { LiquidationOrder } from './orders.js';
@@ -273,6 +273,10 @@ export class Clearing {
 
   /** Money into an insurance fund from outside (seeding it). */
   depositInsurance(market: number | 'pooled', quote: number): void {
+    if (market !== 'pooled') this.writer.marketIndexOf(requireId(market, 'market'));
+    if (typeof quote !== 'number' || !(quote > 0 && quote <= MAX_ABS_AMOUNT)) {
+      throw new UnwindError(ErrorCode.InvalidAmount, `expected an amount in (0, ${MAX_ABS_AMOUNT}], got ${describe(quote)}`, 'amount');
+    }
     const atoms = this.money.round(quote);
     if (atoms <= 0n) throw new UnwindError(ErrorCode.InvalidAmount, `expected an amount > 0, got ${quote}`, 'amount');
     this.ledger.apply([{ from: entry.external, to: entry.fund(market), atoms, reason: 'deposit' }]);
@@ -291,6 +295,15 @@ export class Clearing {
    */
   fill(fills: readonly OrderFill[]): void {
     const w = this.writer;
+    // Types first: the checks against the open orders compare and print these fields. Not forEach: it skips holes.
+    for (let i = 0; i < fills.length; i++) {
+      const f = requireObject(fills[i], `[${i}]`, 'a fill { orderId, account, market, quantity, price, eventTimeUs }');
+      if (typeof f.orderId !== 'string') throw new UnwindError(ErrorCode.InvalidArgument, `expected an order id (a string), got ${describe(f.orderId)}`, `[${i}].orderId`);
+      requireId(f.account, `[${i}].account`);
+      requireId(f.market, `[${i}].market`);
+      if (typeof f.quantity !== 'number') throw new UnwindError(ErrorCode.InvalidFill, `expected a finite quantity > 0, got ${describe(f.quantity)}`, `[${i}].quantity`);
+      requirePrice(f.price, `[${i}].price`);
+    }
     this.orders.check(fills);
     const slots = fills.map((f, i) => {
       requirePrice(f.price, `[${i}].price`);
@@ -330,6 +343,11 @@ export class Clearing {
   expire(orderIds: readonly string[]): void {
     const w = this.writer;
     const seen = new Set<string>();
+    requireArray(orderIds, 'orderIds', 'order ids');
+    // Not map alone: it skips holes.
+    for (let i = 0; i < orderIds.length; i++) {
+      if (typeof orderIds[i] !== 'string') throw new UnwindError(ErrorCode.InvalidArgument, `expected an order id (a string), got ${describe(orderIds[i])}`, `[${i}]`);
+    }
     const slots = orderIds.map((id, i) => {
       if (seen.has(id)) throw new UnwindError(ErrorCode.InvalidFill, `order ${JSON.stringify(id)} appears twice`, `[${i}]`);
       seen.add(id);
@@ -343,6 +361,11 @@ export class Clearing {
       const slot = slots[i]!;
       w.sequenced((sequence) => this.restamp(slot, sequence));
     });
+  }
+
+  /** Whether `timeOut(nowUs)` would time out any order. */
+  hasOverdue(nowUs: number): boolean {
+    return this.orders.oldestIssuedUs() <= nowUs - this.config.orderTimeoutUs;
   }
 
   /**

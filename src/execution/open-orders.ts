@@ -158,6 +158,12 @@ export class OpenOrders {
     }
   }
 
+  /** The issue time of the oldest open order (Infinity: none). */
+  oldestIssuedUs(): number {
+    for (const o of this.open.values()) return o.issuedUs;
+    return Infinity;
+  }
+
   /** Open orders issued at or before `issuedBy` (event time), in issue order: those past their deadline. */
   issuedBy(issuedBy: number): LiquidationOrder[] {
     const out: LiquidationOrder[] = [];

@@ -13,6 +13,10 @@
  *   client.subscribe({ markets: [1], accounts: [], allOrders: false, adlMarkets: [1] });
  *   client.sendTicks([{ market: 1, source: 3, price: 50_000, confidence: 5, eventTimeUs, sourceSequence }]);
  *   client.sendSignedTicks(ticks, signatures);           // 64 bytes per tick, each signing tickSigningBytes(tick)
+ *
+ *   const publisher = await FeedClient.connect({ url, token, acks: true });
+ *   await publisher.durable(publisher.sendPositions(rows)); // the server's journal holds them (Ack frames)
+ *   client.on('openOrders', (s) => ...);                 // on subscribe: the open orders the new topics select
  */
 import {
   decodeFrame,
@@ -41,8 +45,12 @@ import {
   type Tick,
   type Topics,
   type UnresolvedDeficit,
+  type Ack,
+  type OpenOrder,
+  type OpenOrdersSnapshot,
 } from './codec.js';
 import { joinDeleveragings, joinSocializedLosses, PartJoiner } from './deficits.js';
+import { AckWaiters, type InputSequences } from './ack-waiters.js';
 
 /** The part of the WHATWG WebSocket both browsers and `ws` implement. */
 export interface WebSocketLike {
@@ -87,7 +95,15 @@ export interface FeedClientOptions {
   readonly maxFrameBytes?: number;
   /** Source of jitter in [0, 1) for reconnect delays (seed it in tests). Default Math.random. */
   readonly random?: () => number;
+  /**
+   * Ask for Ack frames (`Subscribe { acks: true }`, sent first on every connection): the 'ack' event, and
+   * `accepted(sequence)` / `durable(sequence)` for the frames this client sends. Default false (`subscribe({ acks:
+   * true })` turns them on later).
+   */
+  readonly acks?: boolean;
 }
+
+export type { InputSequences } from './ack-waiters.js';
 
 /** Events and the arguments their listeners receive. */
 export interface FeedClientEvents {
@@ -118,6 +134,15 @@ export interface FeedClientEvents {
   serverError: [error: Extract<FeedMessage, { kind: 'errorFrame' }>];
   /** A frame from the server that this client could not decode. */
   decodeError: [error: FrameError];
+  /**
+   * The answer to a Subscribe that added topics selecting orders: the open orders they newly select (sent only when
+   * there is one), as of `epoch` (orders of later epochs follow as 'orders') and `lastSequence` (fills and expiries
+   * up to it applied). Whole: a snapshot split over frames is joined first; `sequence` is the frame that completed it. After a
+   * reconnect, keep the orders seen before by id and add these: ids are unique, so the union is the open set.
+   */
+  openOrders: [snapshot: OpenOrdersSnapshot, sequence: number];
+  /** An acknowledgement of this client's frames (with `acks`): 'accepted', then 'durable' up to `frameSequence`. */
+  ack: [ack: Ack, sequence: number];
   /** Every decoded frame, whatever its kind. */
   message: [message: FeedMessage];
 }
@@ -128,17 +153,27 @@ type Listener<E extends keyof FeedClientEvents> = (...args: FeedClientEvents[E])
 export class FeedClientError extends Error {
   override readonly name = 'FeedClientError';
   constructor(
-    readonly code: 'NOT_CONNECTED' | 'CONNECT_FAILED' | 'CLOSED',
+    /**
+     * NOT_CONNECTED, CONNECT_FAILED, CLOSED: the connection. ACKS_OFF: `accepted`/`durable` without acks. NOT_SENT: a
+     * sequence this connection has not sent. REJECTED: the server answered the frame with an ErrorFrame (`serverCode`
+     * says why). CONNECTION_LOST: the connection closed before the frame was acknowledged (it may or may not have
+     * been applied: reconcile, e.g. against the 'openOrders' snapshot after reconnecting).
+     */
+    readonly code: 'NOT_CONNECTED' | 'CONNECT_FAILED' | 'CLOSED' | 'ACKS_OFF' | 'NOT_SENT' | 'REJECTED' | 'CONNECTION_LOST',
     message: string,
+    /** REJECTED: the ErrorFrame's code (INVALID_FIELD, UNKNOWN_ORDER, ...). */
+    readonly serverCode?: string,
   ) {
     super(message);
   }
 }
 
+const acksOff = (): FeedClientError => new FeedClientError('ACKS_OFF', 'acknowledgements are off: connect with { acks: true } or subscribe({ acks: true })');
+
 const OPEN = 1;
 
 function withDefaults(t: Partial<Topics>): Required<Topics> {
-  return { markets: t.markets ?? [], accounts: t.accounts ?? [], allOrders: t.allOrders ?? false, adlMarkets: t.adlMarkets ?? [] };
+  return { markets: t.markets ?? [], accounts: t.accounts ?? [], allOrders: t.allOrders ?? false, adlMarkets: t.adlMarkets ?? [], acks: t.acks ?? false };
 }
 const DEFAULT_MAX_INBOUND_BYTES = 64 << 20;
 
@@ -159,6 +194,11 @@ export class FeedClient {
   private readonly accounts = new Set<number>();
   private allOrders = false;
   private readonly adlMarkets = new Set<number>();
+  private acks: boolean;
+  /** Frames of this connection waiting for their Acks (`accepted`, `durable`). */
+  private readonly ackWaiters = new AckWaiters((code, message, serverCode) => new FeedClientError(code, message, serverCode));
+  /** The open-orders snapshot being joined (its first frames arrived), or undefined. */
+  private openOrderParts: { snapshot: OpenOrdersSnapshot; rows: OpenOrder[]; orderCount: number } | undefined;
   /** Parts of records split over frames, waiting for their rest (dropped when the connection is). */
   private readonly deleveragingParts = new PartJoiner<Deleveraging>(joinDeleveragings);
   private readonly lossParts = new PartJoiner<SocializedLoss>(joinSocializedLosses);
@@ -168,7 +208,9 @@ export class FeedClient {
     private readonly options: FeedClientOptions,
     private readonly ctor: WebSocketConstructor,
     private readonly tokenIn: 'header' | 'query',
-  ) {}
+  ) {
+    this.acks = options.acks === true;
+  }
 
   /** Connects; resolves when the first connection is open, rejects (CONNECT_FAILED) if it cannot be opened. */
   static async connect(options: FeedClientOptions): Promise<FeedClient> {
@@ -195,7 +237,27 @@ export class FeedClient {
   }
   /** The subscriptions the client holds (and restores after a reconnect). */
   get topics(): Topics {
-    return { markets: [...this.markets], accounts: [...this.accounts], allOrders: this.allOrders, adlMarkets: [...this.adlMarkets] };
+    return { markets: [...this.markets], accounts: [...this.accounts], allOrders: this.allOrders, adlMarkets: [...this.adlMarkets], acks: this.acks };
+  }
+
+  // ---- acknowledgements (with `acks`) ----
+
+  /**
+   * Resolves once the server has applied frame `sequence` of this connection (an Ack), with the input sequence
+   * numbers its inputs took; rejects with REJECTED when the server rejected it, CONNECTION_LOST when the connection
+   * closed first, ACKS_OFF without acks, NOT_SENT for a sequence not sent on this connection. Ask right after
+   * sending: an ack that arrived before the call is not kept.
+   */
+  accepted(sequence: number): Promise<InputSequences> {
+    return this.acks ? this.ackWaiters.wait('accepted', sequence, this.connected ? this.sequence : 0) : Promise.reject(acksOff());
+  }
+
+  /**
+   * Resolves once frame `sequence` of this connection is durable under the server's journal policy (an Ack durable
+   * covering it; without a journal, as soon as it is applied); rejects as `accepted` does.
+   */
+  durable(sequence: number): Promise<void> {
+    return this.acks ? this.ackWaiters.wait('durable', sequence, this.connected ? this.sequence : 0) : Promise.reject(acksOff());
   }
 
   // ---- publishing (publisher tokens only; the server answers a subscriber with FORBIDDEN) ----
@@ -250,6 +312,7 @@ export class FeedClient {
     for (const a of t.accounts) this.accounts.add(a);
     for (const m of t.adlMarkets) this.adlMarkets.add(m);
     if (t.allOrders) this.allOrders = true;
+    if (t.acks) this.acks = true;
     if (this.connected) this.send((s) => encodeSubscribe(s, t));
   }
 
@@ -259,6 +322,10 @@ export class FeedClient {
     for (const a of t.accounts) this.accounts.delete(a);
     for (const m of t.adlMarkets) this.adlMarkets.delete(m);
     if (t.allOrders) this.allOrders = false;
+    if (t.acks) {
+      this.acks = false;
+      this.ackWaiters.lost('ACKS_OFF');
+    }
     if (this.connected) this.send((s) => encodeUnsubscribe(s, t));
   }
 
@@ -288,8 +355,10 @@ export class FeedClient {
         this.attempt = 0;
         this.deleveragingParts.reset();
         this.lossParts.reset();
+        this.openOrderParts = undefined;
         const t = this.topics;
-        if (t.markets.length > 0 || t.accounts.length > 0 || t.allOrders || this.adlMarkets.size > 0) this.send((s) => encodeSubscribe(s, t));
+        // First on the connection: with acks, every frame after it is acknowledged.
+        if (t.markets.length > 0 || t.accounts.length > 0 || t.allOrders || this.adlMarkets.size > 0 || this.acks) this.send((s) => encodeSubscribe(s, t));
         this.emit('open');
         resolve();
       };
@@ -300,6 +369,7 @@ export class FeedClient {
       socket.onclose = (ev) => {
         if (this.socket !== socket) return;
         this.socket = undefined;
+        this.ackWaiters.lost();
         if (!opened && this.attempt === 0) {
           reject(new FeedClientError('CONNECT_FAILED', `cannot open ${url} (code ${ev.code}${ev.reason ? `, ${ev.reason}` : ''}): check the URL and the token`));
           return;
@@ -383,11 +453,39 @@ export class FeedClient {
       }
       case 'unresolvedDeficits':
         return this.emit('unresolvedDeficits', m.deficits, m.sequence);
+      case 'ack': {
+        const { kind: _kind, sequence, ...ack } = m;
+        this.emit('ack', ack, sequence);
+        return this.ackWaiters.acknowledged(ack);
+      }
+      case 'openOrders':
+        return this.joinOpenOrders(m);
       case 'errorFrame':
+        if (this.acks && m.offendingSequence !== null) this.ackWaiters.frameRejected(m.offendingSequence, m.code, m.message);
         return this.emit('serverError', m);
       default:
       // Inbound kinds (ticks, positions...) are not sent by servers; 'message' has reported them.
     }
+  }
+
+  /** Joins the frames of one open-orders snapshot (consecutive, from firstIndex 0) and emits it whole. */
+  private joinOpenOrders(m: Extract<FeedMessage, { kind: 'openOrders' }>): void {
+    let parts = this.openOrderParts;
+    if (m.firstIndex === 0) {
+      parts = { snapshot: { epoch: m.epoch, lastSequence: m.lastSequence, orders: [] }, rows: [], orderCount: m.orderCount };
+    } else if (parts === undefined || m.firstIndex !== parts.rows.length || m.orderCount !== parts.orderCount) {
+      // A part without its start: the server sends a snapshot's frames consecutively, so this is not one of ours.
+      this.openOrderParts = undefined;
+      this.emit('decodeError', { kind: 'error', code: 'INVALID_FIELD', field: 'firstIndex', sequence: m.sequence, message: `firstIndex: expected ${parts?.rows.length ?? 0}, got ${m.firstIndex}` });
+      return;
+    }
+    parts.rows.push(...m.orders);
+    if (parts.rows.length < parts.orderCount) {
+      this.openOrderParts = parts;
+      return;
+    }
+    this.openOrderParts = undefined;
+    this.emit('openOrders', { ...parts.snapshot, orders: parts.rows }, m.sequence);
   }
 
   private emit<E extends keyof FeedClientEvents>(event: E, ...args: FeedClientEvents[E]): void {

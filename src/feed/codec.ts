@@ -19,6 +19,8 @@
  */
 import * as flatbuffers from 'flatbuffers';
 import {
+  Ack as AckTable,
+  AckState as AckStateEnum,
   AdlEntry as AdlEntryStruct,
   AdlQueue as AdlQueueTable,
   AccountState as AccountStateTable,
@@ -49,6 +51,8 @@ import {
   MarketState as MarketStateEnum,
   MarketStatus,
   Message,
+  OpenOrder as OpenOrderTable,
+  OpenOrders,
   OrderExpiries,
   OrderReason,
   PositionsSide,
@@ -70,6 +74,7 @@ import {
   FILE_IDENTIFIER,
   NO_ID,
   type AccountState,
+  type Ack,
   type AdlQueue,
   type BookTop,
   type CollateralUpdate,
@@ -83,6 +88,7 @@ import {
   type LiquidationOrder,
   type MarginCall,
   type MarketState,
+  type OpenOrdersPart,
   type PositionUpdate,
   type SocializedLoss,
   type Tick,
@@ -232,12 +238,13 @@ function topicsTable(type: Message.Subscribe | Message.Unsubscribe, topics: Topi
     const markets = Subscribe.createMarketsVector(b, topics.markets as number[]);
     const accounts = Subscribe.createAccountsVector(b, topics.accounts as number[]);
     const adl = adlMarkets.length === 0 ? 0 : Subscribe.createAdlMarketsVector(b, adlMarkets);
-    return Subscribe.createSubscribe(b, markets, accounts, topics.allOrders, adl);
+    // acks false (the default) is left out, like an empty adl_markets.
+    return Subscribe.createSubscribe(b, markets, accounts, topics.allOrders, adl, topics.acks ?? false);
   }
   const markets = Unsubscribe.createMarketsVector(b, topics.markets as number[]);
   const accounts = Unsubscribe.createAccountsVector(b, topics.accounts as number[]);
   const adl = adlMarkets.length === 0 ? 0 : Unsubscribe.createAdlMarketsVector(b, adlMarkets);
-  return Unsubscribe.createUnsubscribe(b, markets, accounts, topics.allOrders, adl);
+  return Unsubscribe.createUnsubscribe(b, markets, accounts, topics.allOrders, adl, topics.acks ?? false);
 }
 
 export function encodeSubscribe(sequence: number, topics: Topics): Uint8Array {
@@ -250,31 +257,54 @@ export function encodeUnsubscribe(sequence: number, topics: Topics): Uint8Array 
   return finish(sequence, Message.Unsubscribe, topicsTable(Message.Unsubscribe, topics));
 }
 
+/** One LiquidationOrder table (a LiquidationOrders row, or the order of an OpenOrder row). */
+function orderTable(b: flatbuffers.Builder, o: LiquidationOrder): flatbuffers.Offset {
+  const id = b.createString(o.id);
+  const symbol = b.createString(o.symbol);
+  const L = LiquidationOrderTable;
+  L.startLiquidationOrder(b);
+  L.addId(b, id);
+  L.addEpoch(b, o.epoch);
+  L.addAccount(b, o.account);
+  L.addMarket(b, o.market);
+  L.addSymbol(b, symbol);
+  L.addSide(b, o.side === 'buy' ? Side.Buy : Side.Sell);
+  L.addQuantity(b, o.quantity);
+  L.addLimitPrice(b, o.limitPrice);
+  L.addOraclePrice(b, o.oraclePrice);
+  L.addReason(b, o.reason === 'isolated-maintenance' ? OrderReason.IsolatedMaintenance : OrderReason.CrossMaintenance);
+  L.addHealth(b, o.health);
+  L.addEquity(b, o.equity);
+  L.addMaintenanceMargin(b, o.maintenanceMargin);
+  L.addPositionSequence(b, o.positionSequence);
+  return L.endLiquidationOrder(b);
+}
+
 export function encodeOrders(sequence: number, orders: readonly LiquidationOrder[]): Uint8Array {
   const b = begin();
-  const offsets = orders.map((o) => {
-    const id = b.createString(o.id);
-    const symbol = b.createString(o.symbol);
-    const L = LiquidationOrderTable;
-    L.startLiquidationOrder(b);
-    L.addId(b, id);
-    L.addEpoch(b, o.epoch);
-    L.addAccount(b, o.account);
-    L.addMarket(b, o.market);
-    L.addSymbol(b, symbol);
-    L.addSide(b, o.side === 'buy' ? Side.Buy : Side.Sell);
-    L.addQuantity(b, o.quantity);
-    L.addLimitPrice(b, o.limitPrice);
-    L.addOraclePrice(b, o.oraclePrice);
-    L.addReason(b, o.reason === 'isolated-maintenance' ? OrderReason.IsolatedMaintenance : OrderReason.CrossMaintenance);
-    L.addHealth(b, o.health);
-    L.addEquity(b, o.equity);
-    L.addMaintenanceMargin(b, o.maintenanceMargin);
-    L.addPositionSequence(b, o.positionSequence);
-    return L.endLiquidationOrder(b);
-  });
+  const offsets = orders.map((o) => orderTable(b, o));
   const list = LiquidationOrders.createOrdersVector(b, offsets);
   return finish(sequence, Message.LiquidationOrders, LiquidationOrders.createLiquidationOrders(b, list));
+}
+
+/**
+ * One frame of an open-orders snapshot: `part.orders` written as given (the server keeps it within
+ * OPEN_ORDERS_PER_FRAME), from `part.firstIndex` of `part.orderCount`.
+ */
+export function encodeOpenOrders(sequence: number, part: OpenOrdersPart): Uint8Array {
+  const b = begin();
+  const offsets = part.orders.map((r) => OpenOrderTable.createOpenOrder(b, orderTable(b, r.order), r.remaining));
+  const list = OpenOrders.createOrdersVector(b, offsets);
+  return finish(sequence, Message.OpenOrders, OpenOrders.createOpenOrders(b, part.epoch, part.lastSequence, list, part.firstIndex, part.orderCount));
+}
+
+const ACK_STATES: Record<Ack['state'], AckStateEnum> = { accepted: AckStateEnum.Accepted, durable: AckStateEnum.Durable };
+
+/** An acknowledgement of input frames. An unknown state is written as Unset, which a receiver rejects. */
+export function encodeAck(sequence: number, a: Ack): Uint8Array {
+  begin();
+  const t = AckTable.createAck(builder, ACK_STATES[a.state] ?? AckStateEnum.Unset, a.frameSequence, a.firstSequence, a.lastSequence);
+  return finish(sequence, Message.Ack, t);
 }
 
 export function encodeMarginCalls(sequence: number, calls: readonly MarginCall[]): Uint8Array {
@@ -473,6 +503,10 @@ export function encodeFrame(m: FeedMessage): Uint8Array {
       return encodeSocializedLosses(m.sequence, m.losses);
     case 'unresolvedDeficits':
       return encodeUnresolvedDeficits(m.sequence, m.deficits);
+    case 'ack':
+      return encodeAck(m.sequence, m);
+    case 'openOrders':
+      return encodeOpenOrders(m.sequence, m);
     case 'errorFrame':
       return encodeError(m.sequence, m.code, m.message, m.offendingSequence);
   }

@@ -7,6 +7,8 @@ import * as flatbuffers from 'flatbuffers';
 import { isUnwindError } from '../errors.js';
 import { describe, requireAmount, requireId, requireNonNegativeAmount, requirePrice, requireSize } from '../tables/validate.js';
 import {
+  Ack as AckTable,
+  AckState as AckStateEnum,
   AccountState as AccountStateTable,
   AccountStates,
   CollateralUpdate as CollateralUpdateStruct,
@@ -18,8 +20,6 @@ import {
   Fills,
   KillLevel as KillLevelEnum,
   KillSwitch,
-  LiquidationOrder as LiquidationOrderTable,
-  LiquidationOrders,
   MarginCall as MarginCallTable,
   MarginCalls,
   MarginMode,
@@ -27,11 +27,9 @@ import {
   MarketStatus,
   Message,
   OrderExpiries,
-  OrderReason,
   PositionUpdate as PositionUpdateStruct,
   PositionUpdates,
   PriceTicks,
-  Side,
   SignedPriceTicks,
   Subscribe,
   Unsubscribe,
@@ -43,6 +41,7 @@ import {
   NO_ID,
   SCHEMA_VERSION,
   type AccountState,
+  type Ack,
   type CollateralUpdate,
   type DecodeResult,
   type EngineState,
@@ -50,7 +49,6 @@ import {
   type Fill,
   type FrameError,
   type KillLevel,
-  type LiquidationOrder,
   type MarginCall,
   type MarketState,
   type PositionUpdate,
@@ -63,6 +61,7 @@ import { enumValue, FieldError, finite, isSequence, nonEmpty, nonNegative, notNa
 import { readAdlQueue } from './decode-adl.js';
 import { readDeleveragings, readSocializedLosses, readUnresolvedDeficits } from './decode-deficits.js';
 import { readBookTickers } from './decode-books.js';
+import { readOpenOrders, readOrders } from './decode-orders.js';
 import { readTickBatch, readTicks, signaturesOf, type TickBatchMessage } from './decode-ticks.js';
 
 export type { TickBatchMessage };
@@ -156,13 +155,9 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, ticksInto: TickBat
   }
 }
 
-const SIDES = new Map<number, 'buy' | 'sell'>([
-  [Side.Buy, 'buy'],
-  [Side.Sell, 'sell'],
-]);
-const REASONS = new Map<number, LiquidationOrder['reason']>([
-  [OrderReason.CrossMaintenance, 'cross-maintenance'],
-  [OrderReason.IsolatedMaintenance, 'isolated-maintenance'],
+const ACK_STATES = new Map<number, Ack['state']>([
+  [AckStateEnum.Accepted, 'accepted'],
+  [AckStateEnum.Durable, 'durable'],
 ]);
 const MARGIN_MODES = new Map<number, MarginMode>([
   [MarginMode.Cross, MarginMode.Cross],
@@ -298,11 +293,11 @@ function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequ
       const markets = Array.from({ length: t.marketsLength() }, (_, i) => requireId(t.markets(i), `topics.markets[${i}]`));
       const accounts = Array.from({ length: t.accountsLength() }, (_, i) => requireId(t.accounts(i), `topics.accounts[${i}]`));
       const adlMarkets = Array.from({ length: t.adlMarketsLength() }, (_, i) => requireId(t.adlMarkets(i), `topics.adlMarkets[${i}]`));
-      const topics: Topics = { markets, accounts, allOrders: t.allOrders(), adlMarkets };
+      const topics: Topics = { markets, accounts, allOrders: t.allOrders(), adlMarkets, acks: t.acks() };
       return type === Message.Subscribe ? { kind: 'subscribe', sequence, topics } : { kind: 'unsubscribe', sequence, topics };
     }
     case Message.LiquidationOrders:
-      return { kind: 'orders', sequence, orders: readOrders(new LiquidationOrders().__init(at, bb)) };
+      return { kind: 'orders', sequence, orders: readOrders(bb, at) };
     case Message.MarginCalls: {
       const t = new MarginCalls().__init(at, bb);
       const marginCalls: MarginCall[] = [];
@@ -369,36 +364,29 @@ function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequ
       return { kind: 'socializedLosses', sequence, losses: readSocializedLosses(bb, at) };
     case Message.UnresolvedDeficits:
       return { kind: 'unresolvedDeficits', sequence, deficits: readUnresolvedDeficits(bb, at) };
+    case Message.Ack: {
+      const t = new AckTable().__init(at, bb);
+      const state = enumValue(ACK_STATES, t.state(), 'state');
+      const frameSequence = sequenceAt(t.frameSequence(), 'frameSequence');
+      const firstSequence = sequenceAt(t.firstSequence(), 'firstSequence');
+      const lastSequence = sequenceAt(t.lastSequence(), 'lastSequence');
+      // An empty range is first = last + 1; a range that runs backwards further than that is no range.
+      if (firstSequence > lastSequence + 1) throw new FieldError('firstSequence', `expected at most lastSequence + 1 = ${lastSequence + 1}, got ${firstSequence}`);
+      return {
+        kind: 'ack',
+        sequence,
+        state,
+        frameSequence,
+        firstSequence,
+        lastSequence,
+      };
+    }
+    case Message.OpenOrders:
+      return { kind: 'openOrders', sequence, ...readOpenOrders(bb, at) };
     default:
       // MESSAGE_SPECS and this switch list the same kinds (a test encodes every kind); never reached.
       throw new FieldError('messageType', `no reader for message type ${type}`);
   }
-}
-
-function readOrders(t: LiquidationOrders): LiquidationOrder[] {
-  const orders: LiquidationOrder[] = [];
-  const r = new LiquidationOrderTable();
-  for (let i = 0; i < t.ordersLength(); i++) {
-    t.orders(i, r);
-    const f = `orders[${i}]`;
-    orders.push({
-      id: text(r.id(flatbuffers.Encoding.UTF8_BYTES), `${f}.id`),
-      epoch: sequenceAt(r.epoch(), `${f}.epoch`),
-      account: requireId(r.account(), `${f}.account`),
-      market: requireId(r.market(), `${f}.market`),
-      symbol: text(r.symbol(flatbuffers.Encoding.UTF8_BYTES), `${f}.symbol`),
-      side: enumValue(SIDES, r.side(), `${f}.side`),
-      quantity: positive(r.quantity(), `${f}.quantity`),
-      limitPrice: positive(r.limitPrice(), `${f}.limitPrice`),
-      oraclePrice: positive(r.oraclePrice(), `${f}.oraclePrice`),
-      reason: enumValue(REASONS, r.reason(), `${f}.reason`),
-      health: finite(r.health(), `${f}.health`),
-      equity: finite(r.equity(), `${f}.equity`),
-      maintenanceMargin: nonNegative(r.maintenanceMargin(), `${f}.maintenanceMargin`),
-      positionSequence: sequenceAt(r.positionSequence(), `${f}.positionSequence`),
-    });
-  }
-  return orders;
 }
 
 function readAccountStates(t: AccountStates): AccountState[] {

@@ -4,6 +4,7 @@ export {
   FeedClientError,
   type FeedClientEvents,
   type FeedClientOptions,
+  type InputSequences,
   type ReconnectOptions,
   type WebSocketConstructor,
   type WebSocketLike,

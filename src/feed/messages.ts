@@ -48,6 +48,11 @@ export interface Topics {
   readonly allOrders: boolean;
   /** Markets whose ADL queues to receive (AdlQueue frames). Absent means none; `decodeFrame` always sets it. */
   readonly adlMarkets?: readonly number[];
+  /**
+   * Subscribe: acknowledge this connection's input frames from now on (Ack frames); Unsubscribe: stop. Absent means
+   * false; `decodeFrame` always sets it.
+   */
+  readonly acks?: boolean;
 }
 
 /**
@@ -84,7 +89,7 @@ export interface AdlQueue {
   readonly market: number;
   /** Whose positions are listed: 1 the longs (the queue a bankrupt short meets), -1 the shorts (a bankrupt long's). */
   readonly positionsSide: 1 | -1;
-  /** The engine's epochs run so far when the ranks were taken. */
+  /** The epoch whose state the ranks are from (its inputs, nothing later). */
   readonly epoch: number;
   /** Positions in the whole queue; more than `entries.length` when the frame carries only the top. */
   readonly queueLength: number;
@@ -190,6 +195,51 @@ export interface UnresolvedDeficit {
   readonly reason: DeficitReason;
 }
 
+/**
+ * How far a publisher's input frame has got: 'accepted' (applied; its inputs took their sequence numbers) or
+ * 'durable' (kept under the journal's policy; implies accepted, and covers every accepted frame up to it).
+ */
+export type AckState = 'accepted' | 'durable';
+
+/** The server's acknowledgement of input frames (an Ack frame; schemas/unwind.fbs). */
+export interface Ack {
+  readonly state: AckState;
+  /** Envelope.sequence of the frame acknowledged; 'durable': of the last of the frames acknowledged. */
+  readonly frameSequence: number;
+  /**
+   * The input sequence numbers the acknowledged frames' inputs took, first to last (the numbering of
+   * EngineStatus.lastSequence and LiquidationOrder.positionSequence); firstSequence = lastSequence + 1: none.
+   */
+  readonly firstSequence: number;
+  readonly lastSequence: number;
+}
+
+/** A liquidation order issued and neither filled whole nor expired (`Engine.openOrders()`). */
+export interface OpenOrder {
+  readonly order: LiquidationOrder;
+  /** Base units still open, > 0 and <= order.quantity. */
+  readonly remaining: number;
+}
+
+/** Rows of one OpenOrders frame at most: a longer snapshot is sent as consecutive frames. */
+export const OPEN_ORDERS_PER_FRAME = 4096;
+
+/**
+ * The open orders a subscription newly selects, as of a barrier: every open order of an epoch <= `epoch` (later
+ * epochs' orders follow as LiquidationOrders), with the fills and expiries of inputs <= `lastSequence` applied.
+ */
+export interface OpenOrdersSnapshot {
+  readonly epoch: number;
+  readonly lastSequence: number;
+  readonly orders: readonly OpenOrder[];
+}
+
+/** One OpenOrders frame: a snapshot's orders from `firstIndex` on; `orderCount` in the whole snapshot. */
+export interface OpenOrdersPart extends OpenOrdersSnapshot {
+  readonly firstIndex: number;
+  readonly orderCount: number;
+}
+
 /** An account's cross group after an epoch (engine.account() without the positions); health Infinity: no requirement. */
 export interface AccountState extends Omit<CrossSummary, 'id'> {
   readonly account: number;
@@ -269,6 +319,10 @@ export type FeedMessage =
   | { readonly kind: 'socializedLosses'; readonly sequence: number; readonly losses: readonly SocializedLoss[] }
   /** Deficits no policy could place: bad debt, named. */
   | { readonly kind: 'unresolvedDeficits'; readonly sequence: number; readonly deficits: readonly UnresolvedDeficit[] }
+  /** Acknowledgements of this connection's input frames (only after `Subscribe { acks: true }`). */
+  | ({ readonly kind: 'ack'; readonly sequence: number } & Ack)
+  /** The open orders a Subscribe newly selects (its answer for order topics), possibly split over frames. */
+  | ({ readonly kind: 'openOrders'; readonly sequence: number } & OpenOrdersPart)
   | {
       /** An ErrorFrame received from the peer (not a decoding failure: that is a FrameError). */
       readonly kind: 'errorFrame';

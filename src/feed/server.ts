@@ -4,11 +4,15 @@
  * unresolved deficits, account states, ADL queues, market and engine status.
  * Writes: the engine's input tables, through the Engine (inside the message handler, before it returns).
  * Reads:  each epoch's output (Engine.onEpoch), the clearing's deficit events (onDeleverage, onSocializedLoss,
- *         onUnresolvedDeficit: kept until the epoch's end), the account table for account states, engine.adlQueue
- *         for ADL queues.
+ *         onUnresolvedDeficit: kept until the epoch's end), the account table for account states and engine.adlQueue
+ *         for ADL queues (both where the tables hold exactly one epoch's state: Engine.onEpochState, stateEpoch),
+ *         engine.openOrders for the open orders a subscription selects.
  *
  * Connection policy (README "Wire protocol"):
- *   - upgrade: a token (Authorization: Bearer, or ?token=) from the publisher or subscriber list; else HTTP 401.
+ *   - upgrade: a token (Authorization: Bearer, or ?token=) of the server's config, which grants a role and scopes
+ *     (auth.ts; ingest.ts checks every inbound row against them: FORBIDDEN); else HTTP 401.
+ *   - topics are capped per connection and over all connections (TOO_MANY_TOPICS); an epoch's account-state work
+ *     is capped by accountStateBudget (account-watch.ts), whatever the topics held.
  *   - a rejected frame gets an ErrorFrame and a counter; the connection stays open and nothing changes.
  *   - a frame above `maxPayloadBytes` is not read at all: uWS closes the connection (1006, "Received too big message").
  *   - a subscriber whose unsent backlog passes `maxBackpressureBytes` is closed (4008 SLOW_CONSUMER); others are
@@ -21,30 +25,35 @@ import { ErrorCode, isUnwindError, UnwindError } from '../errors.js';
 import {
   decodeFrame,
   encodeAccountStates,
+  encodeAck,
   encodeAdlQueue,
   encodeDeleveragings,
   encodeEngineStatus,
   encodeError,
   encodeMarginCalls,
   encodeMarketStatus,
+  encodeOpenOrders,
   encodeOrders,
   encodeSocializedLosses,
   encodeUnresolvedDeficits,
   setFrameSequence,
   TickBatch,
   type AccountState,
+  type AdlQueue,
   type Deleveraging,
   type EngineState,
   type FeedMessage,
   type LiquidationOrder,
   type MarginCall,
   type MarketState,
+  type OpenOrder,
   type SocializedLoss,
   type TickBatchMessage,
   type Topics,
   type UnresolvedDeficit,
 } from './codec.js';
-import { DEFICIT_ROWS_PER_FRAME, FeedErrorCode, FrameErrorCode } from './messages.js';
+import { DEFICIT_ROWS_PER_FRAME, FeedErrorCode, FrameErrorCode, OPEN_ORDERS_PER_FRAME } from './messages.js';
+import { Acknowledgements } from './acks.js';
 import {
   DELEVERAGING_SHAPE,
   deleveragingRecord,
@@ -58,9 +67,9 @@ import {
 } from './deficits.js';
 import { AccountWatch } from './account-watch.js';
 import { AdlWatch } from './adl-watch.js';
-import { TokenRoles, type Role } from './auth.js';
-import { forbidden, ingest, isInbound } from './ingest.js';
-import { zeroStats, type FeedStats } from './stats.js';
+import { publishes, TokenRoles, type Grant, type Role } from './auth.js';
+import { accountsNamed, forbidden, ingest, isInbound } from './ingest.js';
+import { countPeerError, countRejected, zeroStats, type FeedStats } from './stats.js';
 import { resolveServerOptions, type FeedServerOptions, type ResolvedServerOptions } from './server-options.js';
 
 export type { FeedServerOptions } from './server-options.js';
@@ -80,6 +89,8 @@ export const CloseCode = {
 interface Connection {
   readonly id: number;
   readonly role: Role;
+  /** The token's role and scopes (auth.ts): what this connection may send. */
+  readonly grant: Grant;
   readonly remote: string;
   /** Envelope.sequence of the next frame we send on this connection. */
   sequence: number;
@@ -90,6 +101,34 @@ interface Connection {
   allOrders: boolean;
   open: boolean;
   ws?: uWS.WebSocket<Connection>;
+  /** Acknowledge this connection's input frames (Subscribe.acks). */
+  acks: boolean;
+  /** The input sequence after this connection's last accepted frame: where its Subscribe answers' barrier is. */
+  lastInput: number;
+  /** What its Subscribes still owe it: states that wait for an epoch covering `lastInput` (see subscribe()). */
+  answer: PendingAnswer | undefined;
+}
+
+/** Account states and ADL queues a Subscribe answers with once an epoch covers the connection's earlier frames. */
+interface PendingAnswer {
+  /** The connection's `lastInput` at its last Subscribe: an epoch whose inputs reach it answers. */
+  barrier: number;
+  readonly accounts: Set<number>;
+  readonly adlMarkets: Set<number>;
+}
+
+/** Subscribe answers read at an epoch's state, sent with its output. */
+interface Answer {
+  readonly states: AccountState[];
+  readonly queues: AdlQueue[];
+}
+
+/** State frames read when an epoch was decided (Engine.onEpochState), sent once it has left (Engine.onEpoch). */
+interface EpochState {
+  readonly epoch: number;
+  readonly states: Map<number, AccountState>;
+  readonly queues: AdlQueue[];
+  readonly answers: Map<Connection, Answer>;
 }
 
 
@@ -121,20 +160,27 @@ export class FeedServer {
   private nextConnectionId = 1;
   private readonly tokens: TokenRoles;
   /** Accounts some connection subscribes to, and the state last sent for each. */
-  private readonly watch: AccountWatch;
+  private readonly watch: AccountWatch<Connection>;
   /** Markets some connection watches the ADL queues of, and the queues last sent for each. */
   private readonly adl: AdlWatch;
   private readonly marketStates = new Map<number, { state: MarketState; reason: string; eventTimeUs: number; code: string }>();
   private readonly counters: FeedStats = zeroStats();
+  /** Marks an account an accepted input named, so the next epoch reads its state first. */
+  private readonly touchAccount = (account: number): void => this.watch.touch(account);
 
   private readonly fillListeners = new Set<(fill: AcceptedFill) => void>();
   private readonly rejectListeners = new Set<(r: RejectedFrame) => void>();
   private readonly offEpoch: () => void;
+  private readonly offEpochState: () => void;
+  /** The state frames of the epoch decided and not yet emitted. */
+  private epochState: EpochState | undefined;
+  private readonly acks: Acknowledgements<Connection>;
   private readonly offFill: () => void;
   private readonly offStatus: () => void;
   private readonly offDeleverage: () => void;
   private readonly offSocializedLoss: () => void;
   private readonly offUnresolvedDeficit: () => void;
+  private readonly offError: () => void;
   /**
    * The clearing's events since the last epoch's end, as whole wire records, in the order they landed: sent with
    * the next epoch's output (deleveragings screened from its orders land just before it ends; those after a fill
@@ -155,9 +201,9 @@ export class FeedServer {
     readonly engine: Engine,
     readonly options: ResolvedServerOptions,
   ) {
-    this.watch = new AccountWatch(engine);
+    this.watch = new AccountWatch<Connection>(engine, options.accountStateBudget);
     this.adl = new AdlWatch(engine);
-    this.tokens = new TokenRoles(options.publisherTokens, options.subscriberTokens, options.adminTokens);
+    this.tokens = new TokenRoles(options.publisherTokens, options.subscriberTokens, options.adminTokens, options.tokens);
     this.app = uWS.App();
     this.app.ws<Connection>(options.path, {
       maxPayloadLength: options.maxPayloadBytes,
@@ -178,6 +224,8 @@ export class FeedServer {
       }
       res.writeHeader('content-type', 'application/json').end(JSON.stringify(this.stats()));
     });
+    this.acks = new Acknowledgements<Connection>(engine, (c, ack) => this.send(c, encodeAck(c.sequence, ack)));
+    this.offEpochState = engine.onEpochState((r) => this.readEpochState(r));
     this.offEpoch = engine.onEpoch((r) => this.publishEpoch(r));
     this.offFill = engine.onFill((f) => {
       for (const l of this.fillListeners) l(f);
@@ -187,6 +235,7 @@ export class FeedServer {
     this.offDeleverage = engine.onDeleverage((d) => this.deleveragings.push(deleveragingRecord(d)));
     this.offSocializedLoss = engine.onSocializedLoss((l) => this.socializedLosses.push(socializedLossRecord(l)));
     this.offUnresolvedDeficit = engine.onUnresolvedDeficit((u) => this.unresolvedDeficits.push(unresolvedDeficitRecord(u)));
+    this.offError = engine.onError((e) => this.engineStopped(e));
     // Statuses from before the server (an oracle market starts paused until its sources report).
     for (const m of engine.oracleMarkets) {
       const s = engine.hasMarket(m) ? engine.marketStatus(m) : undefined;
@@ -280,10 +329,10 @@ export class FeedServer {
     const key = req.getHeader('sec-websocket-key');
     const protocol = req.getHeader('sec-websocket-protocol');
     const extensions = req.getHeader('sec-websocket-extensions');
-    const role = this.tokens.roleOf(req.getHeader('authorization'), req.getQuery('token') ?? '');
-    if (role === undefined) {
+    const grant = this.tokens.grantOf(req.getHeader('authorization'), req.getQuery('token') ?? '');
+    if (grant === undefined) {
       this.counters.upgradesRefused++;
-      res.writeStatus('401 Unauthorized').writeHeader('WWW-Authenticate', 'Bearer').end('UNAUTHORIZED: a publisher or subscriber token is required');
+      res.writeStatus('401 Unauthorized').writeHeader('WWW-Authenticate', 'Bearer').end('UNAUTHORIZED: a token of this server is required');
       return;
     }
     if (this.connections.size >= this.options.maxConnections || this.state === 'closing') {
@@ -294,7 +343,8 @@ export class FeedServer {
     const remote = Buffer.from(res.getRemoteAddressAsText()).toString();
     const c: Connection = {
       id: this.nextConnectionId++,
-      role,
+      role: grant.role,
+      grant,
       remote,
       sequence: 0,
       markets: new Set(),
@@ -302,6 +352,9 @@ export class FeedServer {
       adlMarkets: new Set(),
       allOrders: false,
       open: false,
+      acks: false,
+      lastInput: 0,
+      answer: undefined,
     };
     res.upgrade(c, key, protocol, extensions, context);
   }
@@ -311,7 +364,7 @@ export class FeedServer {
     c.ws = ws;
     c.open = true;
     this.connections.add(c);
-    if (c.role === 'publisher') this.counters.publishers++;
+    if (publishes(c.role)) this.counters.publishers++;
     else this.counters.subscribers++;
     this.send(c, this.engineStatusFrame(c.sequence, ''));
   }
@@ -320,12 +373,14 @@ export class FeedServer {
     if (!c.open) return;
     c.open = false;
     this.connections.delete(c);
-    if (c.role === 'publisher') this.counters.publishers--;
+    if (publishes(c.role)) this.counters.publishers--;
     else this.counters.subscribers--;
     // uWS reports a frame above maxPayloadLength as 1006 "Received too big message" (the peer sees 1006 too).
     if (code === 1006 && reason.startsWith('Received too big message')) this.counters.oversizedClosed++;
-    for (const a of c.accounts) this.watch.unwatch(a);
+    for (const a of c.accounts) this.watch.unwatch(a, c);
+    this.counters.topics -= c.markets.size + c.accounts.size + c.adlMarkets.size;
     for (const m of c.adlMarkets) this.adl.unwatch(m);
+    this.acks.forget(c);
   }
 
   /** Sends a frame on one connection, or drops the connection when its backlog is past the limit. */
@@ -350,7 +405,7 @@ export class FeedServer {
   }
 
   private reject(c: Connection, code: string, message: string, sequence: number | null): void {
-    this.counters.rejected[code] = (this.counters.rejected[code] ?? 0) + 1;
+    countRejected(this.counters, code);
     this.send(c, encodeError(c.sequence, code, message, sequence));
     if (this.rejectListeners.size > 0) {
       const r: RejectedFrame = { connection: c.id, role: c.role, code, message, sequence };
@@ -384,9 +439,16 @@ export class FeedServer {
   /** Applies one decoded message; throws UnwindError to reject it, having changed nothing. */
   private apply(c: Connection, m: Exclude<FeedMessage, { kind: 'ticks' }> | TickBatchMessage): void {
     if (isInbound(m)) {
-      const why = forbidden(c.role, m);
-      if (why !== undefined) this.reject(c, FeedErrorCode.Forbidden, why, m.sequence);
-      else ingest(this.engine, m, this.counters, this.options.createAccounts);
+      const why = forbidden(c.grant, m);
+      if (why !== undefined) {
+        this.reject(c, FeedErrorCode.Forbidden, why, m.sequence);
+        return;
+      }
+      const before = this.engine.lastSequence;
+      ingest(this.engine, m, this.counters, this.options.createAccounts);
+      if (this.watch.size > 0) accountsNamed(m, this.touchAccount);
+      c.lastInput = this.engine.lastSequence;
+      if (c.acks) this.acks.accepted(c, m.sequence, before + 1, c.lastInput);
       return;
     }
     switch (m.kind) {
@@ -396,7 +458,8 @@ export class FeedServer {
         return this.unsubscribe(c, m.topics);
       case 'errorFrame':
         // The peer rejected one of our frames: count it; there is nothing to undo.
-        this.counters.rejected[`PEER_${m.code}`] = (this.counters.rejected[`PEER_${m.code}`] ?? 0) + 1;
+        // Counted under a code this server knows (or PEER_OTHER): a client cannot add keys to the stats.
+        countPeerError(this.counters, m.code);
         return;
       default:
         this.reject(c, FrameErrorCode.UnknownMessage, `the server does not accept ${m.kind} frames (they flow from server to client)`, m.sequence);
@@ -411,6 +474,11 @@ export class FeedServer {
       this.reject(c, FeedErrorCode.TooManyTopics, `at most ${this.options.maxTopicsPerConnection} market, account and ADL topics per connection`, sequence);
       return;
     }
+    if (this.counters.topics + added > this.options.maxTopicsTotal) {
+      const free = this.options.maxTopicsTotal - this.counters.topics;
+      this.reject(c, FeedErrorCode.TooManyTopics, `at most ${this.options.maxTopicsTotal} market, account and ADL topics over all connections (${free} free, this frame adds ${added})`, sequence);
+      return;
+    }
     t.markets.forEach((m, i) => {
       if (!this.engine.hasMarket(m)) throw new UnwindError(ErrorCode.UnknownMarket, `no market with id ${m}`, `markets[${i}]`);
     });
@@ -418,7 +486,12 @@ export class FeedServer {
       if (!this.engine.hasMarket(m)) throw new UnwindError(ErrorCode.UnknownMarket, `no market with id ${m}`, `adlMarkets[${i}]`);
     });
     // Ranked before anything changes: a market whose queues cannot be ranked rejects the frame with the engine's code.
-    const adlSnapshots = newAdl.map((m) => this.adl.queues(m));
+    for (const m of newAdl) this.adl.queues(m, this.engine.epochs);
+    // The answer (README "Wire protocol"), in this order: market statuses and the open orders the new topics select
+    // (if any), at once; account states and ADL queues as of an epoch that covers every earlier frame of this connection (its
+    // `lastInput`) and has left: now if the tables hold such an epoch's state, else when one is decided.
+    const openOrders = this.openOrdersAdded(c, t);
+    if (t.acks === true) c.acks = true;
     if (t.allOrders) c.allOrders = true;
     for (const m of t.markets) {
       if (c.markets.has(m)) continue;
@@ -426,30 +499,110 @@ export class FeedServer {
       const s = this.marketStates.get(m);
       if (s !== undefined) this.send(c, encodeMarketStatus(c.sequence, { market: m, ...s }));
     }
-    const snapshot: AccountState[] = [];
-    for (const a of t.accounts) {
-      if (c.accounts.has(a)) continue;
+    if (openOrders.length > 0) this.sendOpenOrders(c, openOrders);
+    const accounts = [...new Set(t.accounts.filter((a) => !c.accounts.has(a)))];
+    for (const a of accounts) {
       c.accounts.add(a);
-      const s = this.watch.watch(a);
-      if (s !== undefined) snapshot.push(s);
+      this.watch.watch(a, c);
     }
-    for (let i = 0; i < snapshot.length; i += ROWS_PER_FRAME) this.send(c, encodeAccountStates(c.sequence, snapshot.slice(i, i + ROWS_PER_FRAME)));
-    newAdl.forEach((m, i) => {
-      const queues = adlSnapshots[i]!;
+    for (const m of newAdl) {
       c.adlMarkets.add(m);
-      this.adl.watch(m, queues);
-      for (const q of queues) this.sendAdlQueue(c, encodeAdlQueue(c.sequence, q));
-    });
+      this.adl.watch(m);
+    }
+    this.counters.topics += added;
+    if (accounts.length + newAdl.length === 0) return;
+    const state = this.engine.stateEpoch;
+    if (state !== undefined && c.lastInput <= state.lastSequence) {
+      this.sendAnswer(c, this.readAnswer(c, accounts, newAdl, state.epoch));
+      return;
+    }
+    c.answer ??= { barrier: 0, accounts: new Set(), adlMarkets: new Set() };
+    c.answer.barrier = c.lastInput;
+    for (const a of accounts) c.answer.accounts.add(a);
+    for (const m of newAdl) c.answer.adlMarkets.add(m);
   }
 
   private unsubscribe(c: Connection, t: Topics): void {
+    if (t.acks === true) {
+      c.acks = false;
+      this.acks.forget(c);
+    }
     if (t.allOrders) c.allOrders = false;
+    const held = c.markets.size + c.accounts.size + c.adlMarkets.size;
     for (const m of t.markets) c.markets.delete(m);
-    for (const a of t.accounts) if (c.accounts.delete(a)) this.watch.unwatch(a);
+    for (const a of t.accounts) if (c.accounts.delete(a)) this.watch.unwatch(a, c);
     for (const m of t.adlMarkets ?? []) if (c.adlMarkets.delete(m)) this.adl.unwatch(m);
+    this.counters.topics -= held - (c.markets.size + c.accounts.size + c.adlMarkets.size);
+    const owed = c.answer;
+    if (owed !== undefined) {
+      for (const a of t.accounts) owed.accounts.delete(a);
+      for (const m of t.adlMarkets ?? []) owed.adlMarkets.delete(m);
+      if (owed.accounts.size + owed.adlMarkets.size === 0) c.answer = undefined;
+    }
+  }
+
+  /**
+   * The open orders topics `t` select that `c`'s topics do not yet (all orders, a market, an account). Orders of the
+   * epoch in flight are left out: they reach `c` as LiquidationOrders once it has left, through the topics added now.
+   */
+  private openOrdersAdded(c: Connection, t: Topics): OpenOrder[] {
+    const markets = new Set(t.markets.filter((m) => !c.markets.has(m)));
+    const accounts = new Set(t.accounts.filter((a) => !c.accounts.has(a)));
+    const all = t.allOrders && !c.allOrders;
+    if (!all && markets.size === 0 && accounts.size === 0) return [];
+    const emitted = this.engine.emittedEpochs;
+    return this.engine.openOrders().filter(({ order: o }) => {
+      if (o.epoch > emitted || c.allOrders || c.markets.has(o.market) || c.accounts.has(o.account)) return false;
+      return all || markets.has(o.market) || accounts.has(o.account);
+    });
+  }
+
+  /** An open-orders snapshot in frames of at most OPEN_ORDERS_PER_FRAME rows, consecutive on the connection. */
+  private sendOpenOrders(c: Connection, orders: readonly OpenOrder[]): void {
+    const barrier = { epoch: this.engine.emittedEpochs, lastSequence: this.engine.lastSequence, orderCount: orders.length };
+    for (let firstIndex = 0; firstIndex < orders.length; firstIndex += OPEN_ORDERS_PER_FRAME) {
+      this.send(c, encodeOpenOrders(c.sequence, { ...barrier, orders: orders.slice(firstIndex, firstIndex + OPEN_ORDERS_PER_FRAME), firstIndex }));
+    }
+  }
+
+  /** A Subscribe's answer read now, as epoch `epoch`'s state (the caller knows the tables hold it). */
+  private readAnswer(c: Connection, accounts: Iterable<number>, adlMarkets: Iterable<number>, epoch: number): Answer {
+    const states = this.watch.states([...accounts].filter((a) => c.accounts.has(a)), epoch);
+    const queues: AdlQueue[] = [];
+    for (const m of adlMarkets) if (c.adlMarkets.has(m)) queues.push(...this.adl.snapshot(m, epoch));
+    return { states, queues };
+  }
+
+  /** Sends an answer, but for topics the connection dropped since it was read. */
+  private sendAnswer(c: Connection, a: Answer): void {
+    for (const chunk of chunks(a.states.filter((s) => c.accounts.has(s.account)))) this.send(c, encodeAccountStates(c.sequence, chunk));
+    for (const q of a.queues) if (c.adlMarkets.has(q.market)) this.sendAdlQueue(c, encodeAdlQueue(c.sequence, q));
   }
 
   // ---- outbound ----
+
+  /**
+   * Epoch `r` is decided and the tables hold exactly its state: the account states and ADL queues that changed, and
+   * the answers owed to connections whose earlier frames it covers, are read now and sent once it has left.
+   */
+  private readEpochState(r: EpochResult): void {
+    const epoch = r.epoch;
+    if (this.watch.size > 0) {
+      // Accounts the epoch named are read first (the others in turn, within accountStateBudget).
+      for (const o of r.orders) this.watch.touch(o.account);
+      for (const m of r.marginCalls) this.watch.touch(m.account);
+    }
+    const states = this.watch.size > 0 ? this.watch.changed(epoch) : new Map<number, AccountState>();
+    const queues = this.adl.size > 0 ? this.adl.changed(epoch, () => this.counters.adlQueuesSkipped++) : [];
+    const answers = new Map<Connection, Answer>();
+    for (const c of this.connections) {
+      const owed = c.answer;
+      if (owed === undefined || owed.barrier > r.lastSequence) continue;
+      c.answer = undefined;
+      answers.set(c, this.readAnswer(c, owed.accounts, owed.adlMarkets, epoch));
+    }
+    this.epochState = { epoch, states, queues, answers };
+  }
 
   private publishEpoch(r: EpochResult): void {
     const counters = this.counters;
@@ -461,8 +614,23 @@ export class FeedServer {
       (n) => (counters.marginCallsOut += n),
     );
     this.publishDeficits();
-    if (this.watch.size > 0) this.publishAccountStates();
-    if (this.adl.size > 0) this.publishAdlQueues();
+    const state = this.epochState;
+    this.epochState = undefined;
+    // Undefined for an epoch decided before this server listened (one recovery completed): nobody watched then.
+    if (state?.epoch === r.epoch) {
+      if (state.states.size > 0) this.publishAccountStates(state);
+      if (state.queues.length > 0) this.publishAdlQueues(state);
+      for (const [c, a] of state.answers) this.sendAnswer(c, a);
+    }
+    // Answers owed that this epoch's state, still in the tables, covers (their Subscribe came while it was in flight).
+    const now = this.engine.stateEpoch;
+    if (now === undefined) return;
+    for (const c of this.connections) {
+      const owed = c.answer;
+      if (owed === undefined || owed.barrier > now.lastSequence) continue;
+      c.answer = undefined;
+      this.sendAnswer(c, this.readAnswer(c, owed.accounts, owed.adlMarkets, now.epoch));
+    }
   }
 
   /**
@@ -536,26 +704,45 @@ export class FeedServer {
     }
   }
 
-  /** After an epoch: the watched accounts whose state changed, each to the connections that watch it. */
-  private publishAccountStates(): void {
-    const changed = this.watch.changed();
-    if (changed.size === 0) return;
-    for (const c of this.connections) {
-      if (c.accounts.size === 0) continue;
-      const mine: AccountState[] = [];
-      for (const [account, s] of changed) if (c.accounts.has(account)) mine.push(s);
+  /**
+   * After an epoch: the watched accounts whose state changed, each to the connections that watch it, but those that
+   * are owed an answer for it (the answer carries the state).
+   */
+  private publishAccountStates(e: EpochState): void {
+    // Account by account, to its watchers alone: the cost is the rows sent (bounded by accountStateBudget), not the
+    // connections times the accounts that changed.
+    const out = new Map<Connection, AccountState[]>();
+    const answered = new Map<Connection, Set<number>>();
+    for (const [account, s] of e.states) {
+      for (const c of this.watch.watchersOf(account)) {
+        if (c.answer?.accounts.has(account) === true) continue;
+        const answer = e.answers.get(c);
+        if (answer !== undefined) {
+          let accounts = answered.get(c);
+          if (accounts === undefined) answered.set(c, (accounts = new Set(answer.states.map((a) => a.account))));
+          if (accounts.has(account)) continue;
+        }
+        const mine = out.get(c);
+        if (mine === undefined) out.set(c, [s]);
+        else mine.push(s);
+      }
+    }
+    for (const [c, mine] of out) {
       for (const chunk of chunks(mine)) this.send(c, encodeAccountStates(c.sequence, chunk));
       this.counters.accountStatesOut += mine.length;
     }
   }
 
-  /** After an epoch: each watched ADL queue that changed, one shared encoding to every connection that watches its market. */
-  private publishAdlQueues(): void {
-    const changed = this.adl.changed(() => this.counters.adlQueuesSkipped++);
-    for (const q of changed) {
+  /**
+   * After an epoch: each watched ADL queue that changed, one shared encoding to every connection that watches its
+   * market, but those owed an answer for it (the answer carries the queues).
+   */
+  private publishAdlQueues(e: EpochState): void {
+    for (const q of e.queues) {
       let frame: Uint8Array | undefined;
       for (const c of this.connections) {
-        if (!c.adlMarkets.has(q.market)) continue;
+        if (!c.adlMarkets.has(q.market) || c.answer?.adlMarkets.has(q.market) === true) continue;
+        if (e.answers.get(c)?.queues.some((a) => a.market === q.market) === true) continue;
         frame ??= encodeAdlQueue(0, q);
         setFrameSequence(frame, c.sequence);
         this.sendAdlQueue(c, frame);
@@ -579,11 +766,25 @@ export class FeedServer {
     for (const c of this.connections) this.sendShared(c, frame);
   }
 
-  /** Tells every connection the server is closing, closes them (1001) and stops listening. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * The engine stopped taking inputs (JOURNAL_IO: its journal cannot keep them): every connection gets an ErrorFrame
+   * saying why (offending sequence -1), then the server closes (EngineStatus closing, 1001). Any other error of an
+   * automatic epoch is rethrown, as the engine does when nobody listens.
+   */
+  private engineStopped(e: unknown): void {
+    if (!isUnwindError(e) || e.code !== ErrorCode.JournalIo) throw e;
+    if (this.state === 'closing') return;
+    for (const c of this.connections) this.send(c, encodeError(c.sequence, e.code, e.message, null));
+    void this.close(`engine stopped: ${e.code}`);
+  }
+
+  /** Tells every connection the server is closing (`message` in its EngineStatus), closes them (1001) and stops listening. Idempotent. */
+  async close(message = 'server closing'): Promise<void> {
     if (this.state === 'closing') return;
     this.state = 'closing';
+    this.offError();
     this.offEpoch();
+    this.offEpochState();
     this.offFill();
     this.offStatus();
     this.offDeleverage();
@@ -591,7 +792,7 @@ export class FeedServer {
     this.offUnresolvedDeficit();
     clearInterval(this.heartbeat);
     clearInterval(this.clock);
-    this.broadcastEngineStatus('server closing');
+    this.broadcastEngineStatus(message);
     for (const c of [...this.connections]) c.ws?.end(CloseCode.GoingAway, 'server closing');
     if (this.listenSocket !== null) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;

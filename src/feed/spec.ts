@@ -52,8 +52,9 @@ const topics = (name: string): TableSpec => ({
     { id: 0, name: 'markets', kind: 'scalars', size: 4 },
     { id: 1, name: 'accounts', kind: 'scalars', size: 4 },
     u8(2, 'allOrders'),
-    // Appended in version 1 (a reader of the older schema never looks at id 3).
+    // Appended in version 1 (a reader of the older schema never looks at id 3 or 4).
     { id: 3, name: 'adlMarkets', kind: 'scalars', size: 4 },
+    u8(4, 'acks'),
   ],
 });
 export const SubscribeSpec = topics('Subscribe');
@@ -215,6 +216,25 @@ export const UnresolvedDeficitsSpec: TableSpec = {
   fields: [{ id: 0, name: 'deficits', kind: 'tables', table: UnresolvedDeficitSpec, required: true }],
 };
 
+export const AckSpec: TableSpec = {
+  name: 'Ack',
+  fields: [u8(0, 'state'), f64(1, 'frameSequence'), f64(2, 'firstSequence'), f64(3, 'lastSequence')],
+};
+export const OpenOrderSpec: TableSpec = {
+  name: 'OpenOrder',
+  fields: [{ id: 0, name: 'order', kind: 'table', table: LiquidationOrderSpec, required: true }, f64(1, 'remaining')],
+};
+export const OpenOrdersSpec: TableSpec = {
+  name: 'OpenOrders',
+  fields: [
+    f64(0, 'epoch'),
+    f64(1, 'lastSequence'),
+    { id: 2, name: 'orders', kind: 'tables', table: OpenOrderSpec, required: true },
+    u32(3, 'firstIndex'),
+    u32(4, 'orderCount'),
+  ],
+};
+
 /** Envelope field ids. */
 export const ENVELOPE_VERSION_ID = 0;
 export const ENVELOPE_SEQUENCE_ID = 1;
@@ -253,6 +273,8 @@ export const MESSAGE_SPECS: ReadonlyMap<Message, TableSpec> = new Map<Message, T
   [Message.Deleveragings, DeleveragingsSpec],
   [Message.SocializedLosses, SocializedLossesSpec],
   [Message.UnresolvedDeficits, UnresolvedDeficitsSpec],
+  [Message.Ack, AckSpec],
+  [Message.OpenOrders, OpenOrdersSpec],
 ]);
 
 /** Every table spec, nested ones included (for the test that checks them against the generated code). */
@@ -266,4 +288,5 @@ export const ALL_TABLE_SPECS: readonly TableSpec[] = [
   DeleveragingSpec,
   SocializedLossSpec,
   UnresolvedDeficitSpec,
+  OpenOrderSpec,
 ];

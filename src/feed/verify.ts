@@ -35,6 +35,8 @@ export type FieldSpec =
       readonly required?: boolean;
     }
   | { readonly id: number; readonly name: string; readonly kind: 'tables'; readonly table: TableSpec; readonly required?: boolean }
+  /** One nested table (e.g. OpenOrder.order), verified with its own spec. */
+  | { readonly id: number; readonly name: string; readonly kind: 'table'; readonly table: TableSpec; readonly required?: boolean }
   /** The union's value offset; its type byte is the scalar field at `id - 1`. Verified by the caller per member. */
   | { readonly id: number; readonly name: string; readonly kind: 'union' };
 
@@ -147,6 +149,9 @@ export class FrameVerifier {
           }
           break;
         }
+        case 'table':
+          if (!this.verifyTable(this.follow(p, where), f.table)) return false;
+          break;
         case 'union':
           if (this.follow(p, where) < 0) return false; // the member table: verified by the caller once its type is known
           break;

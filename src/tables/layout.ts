@@ -240,7 +240,8 @@ const TABLE_SPECS = {
 export const DEFAULT_POSITIONS_PER_ACCOUNT = 16;
 
 export function computeLayout(given: Capacities): LayoutMap {
-  const capacities: Required<Capacities> = { positionsPerAccount: DEFAULT_POSITIONS_PER_ACCOUNT, ...given };
+  // In the given order (the first bad capacity is the one named), the default last.
+  const capacities: Required<Capacities> = { ...given, positionsPerAccount: given.positionsPerAccount ?? DEFAULT_POSITIONS_PER_ACCOUNT };
   for (const [k, v] of Object.entries(capacities)) {
     if (!Number.isInteger(v) || v < 1 || v > 0x7fffffff) {
       throw new UnwindError(ErrorCode.InvalidConfig, `expected an integer in [1, 2^31), got ${String(v)}`, `capacity.${k}`);
@@ -307,7 +308,13 @@ const HEADER_FIELDS = ['markets', 'accounts', 'positions', 'positionsPerAccount'
 /** Allocates and stamps a buffer (the main thread does this once). Allocation and attaching are separate calls. */
 export function allocateTables(capacities: Capacities): Tables {
   const layout = computeLayout(capacities);
-  const buffer = new SharedArrayBuffer(layout.byteLength);
+  let buffer: SharedArrayBuffer;
+  try {
+    buffer = new SharedArrayBuffer(layout.byteLength);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new UnwindError(ErrorCode.InvalidConfig, `the tables need ${layout.byteLength} bytes of shared memory, which could not be allocated`, 'capacity');
+  }
   const stamped = layout.capacities as Required<Capacities>;
   const header = new Uint32Array(buffer, 0, 2 + HEADER_FIELDS.length);
   header[0] = LAYOUT_MAGIC;

@@ -239,7 +239,8 @@ export class Feed {
 
   /**
    * Starts an engine (inline scan, automatic epochs unless `engine` says otherwise), runs `setup` on it, waits
-   * for the epoch that setup started (if any), then starts a server on a free port with the tests' tokens and no
+   * for the epoch that setup started (with automatic epochs off, runs one: the tables then hold an epoch's state,
+   * which a Subscribe is answered with), then starts a server on a free port with the tests' tokens and no
    * heartbeat (so that no frame arrives unasked).
    */
   async start(o: StartOptions = {}): Promise<Started> {
@@ -248,7 +249,7 @@ export class Feed {
     if (o.setup !== undefined) {
       const settled = engine.config.autoEpoch ? nextEpoch(engine) : undefined;
       o.setup(engine);
-      await settled;
+      await (settled ?? engine.step());
     }
     const server = await FeedServer.start(engine, {
       port: 0,

@@ -163,6 +163,24 @@ export enum DeficitReason {
 }
 
 /**
+ * How far a publisher's input frames have got. 0 (absent) is never valid.
+ */
+export enum AckState {
+  Unset = 0,
+
+  /**
+   * Applied: its inputs took their input sequence numbers and land in the next epoch that starts.
+   */
+  Accepted = 1,
+
+  /**
+   * Kept under the journal's durability policy (README "Journal"): a restart recovers them. Implies Accepted. A
+   * server without a journal sends this state only, once per frame: there, accepted is as durable as it gets.
+   */
+  Durable = 2
+}
+
+/**
  * Every message kind, both directions. New kinds are appended; a receiver answers an unknown kind with
  * UNKNOWN_MESSAGE and carries on.
  */
@@ -187,13 +205,15 @@ export enum Message {
   KillSwitch = 17,
   Deleveragings = 18,
   SocializedLosses = 19,
-  UnresolvedDeficits = 20
+  UnresolvedDeficits = 20,
+  Ack = 21,
+  OpenOrders = 22
 }
 
 export function unionToMessage(
   type: Message,
-  accessor: (obj:AccountStates|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe) => AccountStates|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe|null
-): AccountStates|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe|null {
+  accessor: (obj:AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe) => AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe|null
+): AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe|null {
   switch(Message[type]) {
     case 'NONE': return null; 
     case 'PriceTicks': return accessor(new PriceTicks())! as PriceTicks;
@@ -216,15 +236,17 @@ export function unionToMessage(
     case 'Deleveragings': return accessor(new Deleveragings())! as Deleveragings;
     case 'SocializedLosses': return accessor(new SocializedLosses())! as SocializedLosses;
     case 'UnresolvedDeficits': return accessor(new UnresolvedDeficits())! as UnresolvedDeficits;
+    case 'Ack': return accessor(new Ack())! as Ack;
+    case 'OpenOrders': return accessor(new OpenOrders())! as OpenOrders;
     default: return null;
   }
 }
 
 export function unionListToMessage(
   type: Message, 
-  accessor: (index: number, obj:AccountStates|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe) => AccountStates|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe|null, 
+  accessor: (index: number, obj:AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe) => AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe|null, 
   index: number
-): AccountStates|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe|null {
+): AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe|null {
   switch(Message[type]) {
     case 'NONE': return null; 
     case 'PriceTicks': return accessor(index, new PriceTicks())! as PriceTicks;
@@ -247,6 +269,8 @@ export function unionListToMessage(
     case 'Deleveragings': return accessor(index, new Deleveragings())! as Deleveragings;
     case 'SocializedLosses': return accessor(index, new SocializedLosses())! as SocializedLosses;
     case 'UnresolvedDeficits': return accessor(index, new UnresolvedDeficits())! as UnresolvedDeficits;
+    case 'Ack': return accessor(index, new Ack())! as Ack;
+    case 'OpenOrders': return accessor(index, new OpenOrders())! as OpenOrders;
     default: return null;
   }
 }
@@ -879,8 +903,18 @@ adlMarketsArray():Uint32Array|null {
   return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+/**
+ * Acknowledge this connection's input frames from now on (Ack frames: accepted, then durable). Appended in
+ * version 1 after adl_markets: absent (false) is what the older schema wrote, and a server that predates it
+ * ignores it (no Ack ever comes).
+ */
+acks():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startSubscribe(builder:flatbuffers.Builder) {
-  builder.startObject(4);
+  builder.startObject(5);
 }
 
 static addMarkets(builder:flatbuffers.Builder, marketsOffset:flatbuffers.Offset) {
@@ -950,17 +984,22 @@ static startAdlMarketsVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
 }
 
+static addAcks(builder:flatbuffers.Builder, acks:boolean) {
+  builder.addFieldInt8(4, +acks, +false);
+}
+
 static endSubscribe(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSubscribe(builder:flatbuffers.Builder, marketsOffset:flatbuffers.Offset, accountsOffset:flatbuffers.Offset, allOrders:boolean, adlMarketsOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createSubscribe(builder:flatbuffers.Builder, marketsOffset:flatbuffers.Offset, accountsOffset:flatbuffers.Offset, allOrders:boolean, adlMarketsOffset:flatbuffers.Offset, acks:boolean):flatbuffers.Offset {
   Subscribe.startSubscribe(builder);
   Subscribe.addMarkets(builder, marketsOffset);
   Subscribe.addAccounts(builder, accountsOffset);
   Subscribe.addAllOrders(builder, allOrders);
   Subscribe.addAdlMarkets(builder, adlMarketsOffset);
+  Subscribe.addAcks(builder, acks);
   return Subscribe.endSubscribe(builder);
 }
 }
@@ -1048,8 +1087,16 @@ adlMarketsArray():Uint32Array|null {
   return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+/**
+ * Stop acknowledging this connection's frames (appended in version 1).
+ */
+acks():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startUnsubscribe(builder:flatbuffers.Builder) {
-  builder.startObject(4);
+  builder.startObject(5);
 }
 
 static addMarkets(builder:flatbuffers.Builder, marketsOffset:flatbuffers.Offset) {
@@ -1119,17 +1166,22 @@ static startAdlMarketsVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
 }
 
+static addAcks(builder:flatbuffers.Builder, acks:boolean) {
+  builder.addFieldInt8(4, +acks, +false);
+}
+
 static endUnsubscribe(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createUnsubscribe(builder:flatbuffers.Builder, marketsOffset:flatbuffers.Offset, accountsOffset:flatbuffers.Offset, allOrders:boolean, adlMarketsOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createUnsubscribe(builder:flatbuffers.Builder, marketsOffset:flatbuffers.Offset, accountsOffset:flatbuffers.Offset, allOrders:boolean, adlMarketsOffset:flatbuffers.Offset, acks:boolean):flatbuffers.Offset {
   Unsubscribe.startUnsubscribe(builder);
   Unsubscribe.addMarkets(builder, marketsOffset);
   Unsubscribe.addAccounts(builder, accountsOffset);
   Unsubscribe.addAllOrders(builder, allOrders);
   Unsubscribe.addAdlMarkets(builder, adlMarketsOffset);
+  Unsubscribe.addAcks(builder, acks);
   return Unsubscribe.endUnsubscribe(builder);
 }
 }
@@ -1629,7 +1681,8 @@ account():number {
 }
 
 /**
- * The epoch this state is from; integer >= 0.
+ * The epoch this state is from: it shows exactly that epoch's inputs (none that came later), and it is sent only
+ * once the epoch is durable; integer >= 0.
  */
 epoch():number {
   const offset = this.bb!.__offset(this.bb_pos, 6);
@@ -2336,7 +2389,7 @@ positionsSide():PositionsSide {
 }
 
 /**
- * The epoch the ranks are from (the engine's epochs run so far); integer >= 0.
+ * The epoch whose state the ranks are from (its inputs, nothing later); integer >= 0.
  */
 epoch():number {
   const offset = this.bb!.__offset(this.bb_pos, 8);
@@ -3515,6 +3568,287 @@ static createUnresolvedDeficits(builder:flatbuffers.Builder, deficitsOffset:flat
   UnresolvedDeficits.startUnresolvedDeficits(builder);
   UnresolvedDeficits.addDeficits(builder, deficitsOffset);
   return UnresolvedDeficits.endUnresolvedDeficits(builder);
+}
+}
+
+/**
+ * The server's acknowledgement of a connection's input frames (PriceTicks, SignedPriceTicks, BookTickers,
+ * PositionUpdates, CollateralUpdates, Fills, OrderExpiries, KillSwitch), sent only to a connection that asked for
+ * them (`Subscribe.acks`). A rejected frame gets its ErrorFrame and never an Ack; Subscribe and Unsubscribe get none.
+ */
+export class Ack {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):Ack {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsAck(bb:flatbuffers.ByteBuffer, obj?:Ack):Ack {
+  return (obj || new Ack()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsAck(bb:flatbuffers.ByteBuffer, obj?:Ack):Ack {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new Ack()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * Accepted: one frame, acknowledged right after it was applied. Durable: every frame of this connection that was
+ * accepted, up to and including `frame_sequence` (one Ack per journal flush may cover many frames).
+ */
+state():AckState {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : AckState.Unset;
+}
+
+/**
+ * `Envelope.sequence` of the (last) frame acknowledged; integer >= 0.
+ */
+frameSequence():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * The input sequence numbers the acknowledged frames' inputs took, `first_sequence` to `last_sequence`: the
+ * numbering of `EngineStatus.last_sequence`, `LiquidationOrder.position_sequence` and `OpenOrders.last_sequence`.
+ * Integers >= 0; `first_sequence` = `last_sequence` + 1 when they took none (e.g. a KillSwitch that changed no
+ * market's mode).
+ */
+firstSequence():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+lastSequence():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+static startAck(builder:flatbuffers.Builder) {
+  builder.startObject(4);
+}
+
+static addState(builder:flatbuffers.Builder, state:AckState) {
+  builder.addFieldInt8(0, state, AckState.Unset);
+}
+
+static addFrameSequence(builder:flatbuffers.Builder, frameSequence:number) {
+  builder.addFieldFloat64(1, frameSequence, 0.0);
+}
+
+static addFirstSequence(builder:flatbuffers.Builder, firstSequence:number) {
+  builder.addFieldFloat64(2, firstSequence, 0.0);
+}
+
+static addLastSequence(builder:flatbuffers.Builder, lastSequence:number) {
+  builder.addFieldFloat64(3, lastSequence, 0.0);
+}
+
+static endAck(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createAck(builder:flatbuffers.Builder, state:AckState, frameSequence:number, firstSequence:number, lastSequence:number):flatbuffers.Offset {
+  Ack.startAck(builder);
+  Ack.addState(builder, state);
+  Ack.addFrameSequence(builder, frameSequence);
+  Ack.addFirstSequence(builder, firstSequence);
+  Ack.addLastSequence(builder, lastSequence);
+  return Ack.endAck(builder);
+}
+}
+
+/**
+ * A liquidation order issued and neither filled whole nor expired, with what is left of it.
+ */
+export class OpenOrder {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):OpenOrder {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsOpenOrder(bb:flatbuffers.ByteBuffer, obj?:OpenOrder):OpenOrder {
+  return (obj || new OpenOrder()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsOpenOrder(bb:flatbuffers.ByteBuffer, obj?:OpenOrder):OpenOrder {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new OpenOrder()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * The order as it was issued (the LiquidationOrders row).
+ */
+order(obj?:LiquidationOrder):LiquidationOrder|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? (obj || new LiquidationOrder()).__init(this.bb!.__indirect(this.bb_pos + offset), this.bb!) : null;
+}
+
+/**
+ * Base units still open: its quantity less the fills accepted so far; finite, > 0, <= order.quantity.
+ */
+remaining():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+static startOpenOrder(builder:flatbuffers.Builder) {
+  builder.startObject(2);
+}
+
+static addOrder(builder:flatbuffers.Builder, orderOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, orderOffset, 0);
+}
+
+static addRemaining(builder:flatbuffers.Builder, remaining:number) {
+  builder.addFieldFloat64(1, remaining, 0.0);
+}
+
+static endOpenOrder(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 4) // order
+  return offset;
+}
+
+static createOpenOrder(builder:flatbuffers.Builder, orderOffset:flatbuffers.Offset, remaining:number):flatbuffers.Offset {
+  OpenOrder.startOpenOrder(builder);
+  OpenOrder.addOrder(builder, orderOffset);
+  OpenOrder.addRemaining(builder, remaining);
+  return OpenOrder.endOpenOrder(builder);
+}
+}
+
+/**
+ * The open orders a Subscribe newly selects: the answer to a Subscribe that adds a topic selecting orders
+ * (all_orders, a market, an account), sent at once, before the server reads the connection's next frame; none when
+ * the new topics select no open order. Orders the connection's earlier topics selected are not repeated. Together with the LiquidationOrders frames
+ * that follow, it is the complete set: every open order of an epoch <= `epoch` is here, and every order of a later
+ * epoch comes in a LiquidationOrders frame after it. Order ids are unique: a client that reconnects keeps the
+ * orders it saw by id and adds these (see schemas/README.md, "Open orders").
+ */
+export class OpenOrders {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):OpenOrders {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsOpenOrders(bb:flatbuffers.ByteBuffer, obj?:OpenOrders):OpenOrders {
+  return (obj || new OpenOrders()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsOpenOrders(bb:flatbuffers.ByteBuffer, obj?:OpenOrders):OpenOrders {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new OpenOrders()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * The last epoch whose orders have left (integer >= 0): the snapshot holds orders of this epoch and earlier.
+ */
+epoch():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * Fills and expiries of inputs with sequence <= this are reflected (orders gone, `remaining`); later ones are not.
+ * Integer >= 0, the numbering of `Ack.last_sequence`.
+ */
+lastSequence():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * In issue order; at most 4,096 per frame.
+ */
+orders(index: number, obj?:OpenOrder):OpenOrder|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? (obj || new OpenOrder()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+ordersLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+/**
+ * 0-based place of `orders[0]` in the whole snapshot. A snapshot longer than a frame is sent as consecutive
+ * OpenOrders frames with the same epoch and last_sequence, at first_index 0, 4096, 8192, ...
+ */
+firstIndex():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Open orders in the whole snapshot (>= first_index + orders.length): the snapshot is complete once the frame
+ * that reaches it has arrived.
+ */
+orderCount():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+static startOpenOrders(builder:flatbuffers.Builder) {
+  builder.startObject(5);
+}
+
+static addEpoch(builder:flatbuffers.Builder, epoch:number) {
+  builder.addFieldFloat64(0, epoch, 0.0);
+}
+
+static addLastSequence(builder:flatbuffers.Builder, lastSequence:number) {
+  builder.addFieldFloat64(1, lastSequence, 0.0);
+}
+
+static addOrders(builder:flatbuffers.Builder, ordersOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, ordersOffset, 0);
+}
+
+static createOrdersVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startOrdersVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addFirstIndex(builder:flatbuffers.Builder, firstIndex:number) {
+  builder.addFieldInt32(3, firstIndex, 0);
+}
+
+static addOrderCount(builder:flatbuffers.Builder, orderCount:number) {
+  builder.addFieldInt32(4, orderCount, 0);
+}
+
+static endOpenOrders(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 8) // orders
+  return offset;
+}
+
+static createOpenOrders(builder:flatbuffers.Builder, epoch:number, lastSequence:number, ordersOffset:flatbuffers.Offset, firstIndex:number, orderCount:number):flatbuffers.Offset {
+  OpenOrders.startOpenOrders(builder);
+  OpenOrders.addEpoch(builder, epoch);
+  OpenOrders.addLastSequence(builder, lastSequence);
+  OpenOrders.addOrders(builder, ordersOffset);
+  OpenOrders.addFirstIndex(builder, firstIndex);
+  OpenOrders.addOrderCount(builder, orderCount);
+  return OpenOrders.endOpenOrders(builder);
 }
 }
 

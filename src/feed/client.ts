@@ -141,6 +141,11 @@ export interface FeedClientEvents {
    * reconnect, keep the orders seen before by id and add these: ids are unique, so the union is the open set.
    */
   openOrders: [snapshot: OpenOrdersSnapshot, sequence: number];
+  /**
+   * Orders the engine timed out (open for its orderTimeoutUs unfilled): forgotten, a fill of one is refused; their
+   * positions get new orders with new ids. A matching engine cancels them.
+   */
+  orderTimeouts: [orderIds: readonly string[], eventTimeUs: number, sequence: number];
   /** An acknowledgement of this client's frames (with `acks`): 'accepted', then 'durable' up to `frameSequence`. */
   ack: [ack: Ack, sequence: number];
   /** Every decoded frame, whatever its kind. */
@@ -460,6 +465,8 @@ export class FeedClient {
       }
       case 'openOrders':
         return this.joinOpenOrders(m);
+      case 'expiries':
+        return this.emit('orderTimeouts', m.orderIds, m.eventTimeUs, m.sequence);
       case 'errorFrame':
         if (this.acks && m.offendingSequence !== null) this.ackWaiters.frameRejected(m.offendingSequence, m.code, m.message);
         return this.emit('serverError', m);

@@ -51,6 +51,7 @@ import {
   type TickBatchMessage,
   type Topics,
   type UnresolvedDeficit,
+  encodeExpiries,
 } from './codec.js';
 import { DEFICIT_ROWS_PER_FRAME, FeedErrorCode, FrameErrorCode, OPEN_ORDERS_PER_FRAME } from './messages.js';
 import { Acknowledgements } from './acks.js';
@@ -613,6 +614,12 @@ export class FeedServer {
       (c, m) => c.accounts.has(m.account) || (m.market !== null && c.markets.has(m.market)),
       (n) => (counters.marginCallsOut += n),
     );
+    if (r.timedOut.length > 0) {
+      // Orders the engine timed out (orderTimeoutUs): an OrderExpiries frame to whoever got them, so the venue cancels them.
+      const now = this.engine.oracleStats().clockUs;
+      const encode = (sequence: number, orders: readonly LiquidationOrder[]): Uint8Array => encodeExpiries(sequence, orders.map((o) => o.id), now);
+      this.fanOut(r.timedOut, encode, (c, o) => c.markets.has(o.market) || c.accounts.has(o.account), () => {});
+    }
     this.publishDeficits();
     const state = this.epochState;
     this.epochState = undefined;

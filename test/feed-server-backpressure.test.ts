@@ -35,7 +35,8 @@ describe('backpressure', () => {
   it('drops a subscriber that stops reading while a fast one receives every account state', async () => {
     const { engine, server } = await feed.start({
       engine: { capacity: { markets: 1, accounts: ACCOUNTS.length, positions: ACCOUNTS.length } },
-      server: { maxBackpressureBytes: 64 << 10 },
+      // Every watched account's state each epoch (no account-state budget): the volume is what is being tested.
+      server: { maxBackpressureBytes: 64 << 10, accountStateBudget: 1 << 24 },
       setup: (e) => {
         e.addMarket({ id: BTC, symbol: 'BTC-USD', price: 50_000, tiers: TIERS });
         for (const a of ACCOUNTS) {

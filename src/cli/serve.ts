@@ -3,20 +3,22 @@
  *
  * The config file (JSON; every key optional):
  *   {
- *     "server":   FeedServerOptions (host, port, path, publisherTokens, subscriberTokens, maxFrameBytes, ...),
+ *     "server":   FeedServerOptions (host, port, path, tokens, publisherTokens, subscriberTokens, maxFrameBytes, ...),
  *     "engine":   EngineConfig (capacity, scanWorkers, bankruptcyAdjustment, journal, ...),
  *     "markets":  [{ "id", "symbol", "price", "tiers": [...] }]   (default: the demo's four markets),
  *     "accounts": [{ "id", "collateral", "positions": [...] }]     (initial book; the feed adds the rest)
  *   }
  * With `engine.journal`, a restart recovers from the journal (markets and accounts are then not added again).
- * Without tokens in the config, one publisher and one subscriber token are generated and printed.
- * Tokens may also come from UNWIND_PUBLISHER_TOKENS / UNWIND_SUBSCRIBER_TOKENS (comma-separated).
+ * `server.tokens` ([{ token, role, sources?, markets?, accounts? }], README "Wire protocol") is the recommended way
+ * to give tokens; with it, nothing is generated. Without any tokens in the config, one (legacy, unscoped) publisher
+ * and one subscriber token are generated and printed. Tokens may also come from UNWIND_PUBLISHER_TOKENS /
+ * UNWIND_SUBSCRIBER_TOKENS (comma-separated).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type EngineConfig } from '../config.js';
 import { Engine } from '../engine/engine.js';
-import { ErrorCode, UnwindError } from '../errors.js';
+import { ErrorCode, isUnwindError, UnwindError } from '../errors.js';
 import { FeedServer, type FeedServerOptions } from '../feed/server.js';
 import { parseScenario, populate, type ScenarioAccount, type ScenarioMarket } from '../scenario.js';
 import { MARKETS, TIERS } from '../sim/world.js';
@@ -43,6 +45,10 @@ export function readServeConfig(file: string | undefined): ServeConfig {
       throw new UnwindError(ErrorCode.InvalidConfig, 'unknown key (expected server, engine, markets, accounts)', key);
     }
   }
+  // The server's options are checked when the server starts (INVALID_CONFIG naming the option); here only their shape.
+  if (c.server !== undefined && (c.server === null || typeof c.server !== 'object' || Array.isArray(c.server))) {
+    throw new UnwindError(ErrorCode.InvalidConfig, 'expected an object of server options', 'server');
+  }
   // Markets and accounts have the scenario's shape: reuse its checks (field names as in the file).
   if (c.markets !== undefined || c.accounts !== undefined) parseScenario({ markets: c.markets ?? [], accounts: c.accounts ?? [] });
   return c as ServeConfig;
@@ -59,6 +65,11 @@ export interface Served {
   readonly server: FeedServer;
   /** Tokens generated because the config had none (print them), by role. */
   readonly generated: { publisher?: string; subscriber?: string };
+  /**
+   * Resolves with the error once the engine stops taking inputs (JOURNAL_IO: its journal cannot keep them). The
+   * server has told every connection and closed by then; the caller closes the engine and exits non-zero.
+   */
+  readonly stopped: Promise<UnwindError>;
 }
 
 /** Starts the engine and the server from a config; the caller closes both. */
@@ -68,21 +79,31 @@ export async function serve(config: ServeConfig): Promise<Served> {
   const generated: { publisher?: string; subscriber?: string } = {};
   let publisherTokens = config.server?.publisherTokens ?? fromEnv('UNWIND_PUBLISHER_TOKENS');
   let subscriberTokens = config.server?.subscriberTokens ?? fromEnv('UNWIND_SUBSCRIBER_TOKENS');
-  if (publisherTokens === undefined) publisherTokens = [(generated.publisher = randomBytes(18).toString('base64url'))];
-  if (subscriberTokens === undefined) subscriberTokens = [(generated.subscriber = randomBytes(18).toString('base64url'))];
+  // Scoped tokens in the config are the whole of its auth: no unscoped token is made up next to them.
+  const scoped = config.server?.tokens !== undefined;
+  if (publisherTokens === undefined && !scoped) publisherTokens = [(generated.publisher = randomBytes(18).toString('base64url'))];
+  if (subscriberTokens === undefined && !scoped) subscriberTokens = [(generated.subscriber = randomBytes(18).toString('base64url'))];
   const engine = await Engine.start({
     ...config.engine,
     capacity: { markets: Math.max(1, markets.length), ...config.engine?.capacity },
   });
+  const stopped = new Promise<UnwindError>((resolve) =>
+    engine.onError((e) => {
+      if (!isUnwindError(e) || e.code !== ErrorCode.JournalIo) throw e; // as without a listener: not ours to hide
+      resolve(e);
+    }),
+  );
   try {
-    // A journal that already holds inputs recovered the markets and accounts: they are not added twice.
+    // A journal that already holds inputs recovered the markets and accounts: they are not added twice. The book
+    // is one journal record (Engine.atomically): a crash while it is written leaves none of it, never a part, so
+    // a restart finds an empty journal and loads the whole book again.
     if (engine.inputCount === 0) {
-      populate(engine, { markets, accounts });
+      engine.atomically(() => populate(engine, { markets, accounts }));
       await engine.step();
     }
     // A restart finds the port in TIME_WAIT for up to a minute: wait for it rather than fail.
     const server = await FeedServer.start(engine, { listenRetryMs: 90_000, ...config.server, publisherTokens, subscriberTokens });
-    return { engine, server, generated };
+    return { engine, server, generated, stopped };
   } catch (e) {
     await engine.close();
     throw e;

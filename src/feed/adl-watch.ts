@@ -26,19 +26,33 @@ export class AdlWatch {
   }
 
   /**
-   * Both queues of `market` now (longs, then shorts), without watching it. Throws the engine's UnwindError when
-   * they cannot be ranked (the caller rejects the subscription, having changed nothing).
+   * Both queues of `market` now (longs, then shorts), labelled with `epoch`, without watching it. Throws the
+   * engine's UnwindError when they cannot be ranked (the caller rejects the subscription, having changed nothing).
    */
-  queues(market: number): AdlQueue[] {
-    return SIDES.map((side) => this.queue(market, side));
+  queues(market: number, epoch: number): AdlQueue[] {
+    return SIDES.map((side) => this.queue(market, side, epoch));
   }
 
-  /** Adds a watcher, given the `queues` just sent to it as its snapshot. */
-  watch(market: number, queues: readonly AdlQueue[]): void {
-    const n = this.watchers.add(market);
-    // Only a first watcher sets the baseline: the others were sent the queues of `last`, which a snapshot must not
-    // overwrite, or a change they have not seen would look already sent.
-    if (n === 0) this.last.set(market, queues.map(digest));
+  /** Adds a watcher (its snapshot is the caller's to send, from `snapshot`, once there is an epoch to label it). */
+  watch(market: number): void {
+    this.watchers.add(market);
+  }
+
+  /**
+   * A new watcher's snapshot: both queues of `market` now, labelled with `epoch`; [] when they cannot be ranked (the
+   * next epoch sends them). Only a market without a baseline takes these as its last sent: its other watchers were
+   * sent the queues of `last`, which a snapshot must not overwrite, or a change they have not seen would look sent.
+   */
+  snapshot(market: number, epoch: number): AdlQueue[] {
+    let queues: AdlQueue[];
+    try {
+      queues = this.queues(market, epoch);
+    } catch (e) {
+      if (!isUnwindError(e)) throw e;
+      return [];
+    }
+    if (!this.last.has(market)) this.last.set(market, queues.map(digest));
+    return queues;
   }
 
   unwatch(market: number): void {
@@ -46,15 +60,16 @@ export class AdlWatch {
   }
 
   /**
-   * After an epoch: each watched market's queues that differ from the ones last sent (longs before shorts), now
-   * recorded as sent. A market whose queues cannot be ranked this epoch is skipped and reported to `failed`.
+   * When epoch `epoch` is decided: each watched market's queues that differ from the ones last sent (longs before
+   * shorts), now recorded as sent. A market whose queues cannot be ranked this epoch is skipped and reported to
+   * `failed`.
    */
-  changed(failed: (market: number, error: unknown) => void): AdlQueue[] {
+  changed(epoch: number, failed: (market: number, error: unknown) => void): AdlQueue[] {
     const out: AdlQueue[] = [];
     for (const market of this.watchers.ids()) {
       let queues: AdlQueue[];
       try {
-        queues = this.queues(market);
+        queues = this.queues(market, epoch);
       } catch (e) {
         if (!isUnwindError(e)) throw e;
         failed(market, e);
@@ -72,11 +87,11 @@ export class AdlWatch {
     return out;
   }
 
-  private queue(market: number, positionsSide: 1 | -1): AdlQueue {
+  private queue(market: number, positionsSide: 1 | -1, epoch: number): AdlQueue {
     const all = this.engine.adlQueue(market, positionsSide === 1 ? -1 : 1);
     // The top only past ADL_ENTRIES_PER_FRAME rows: frames stay bounded; queueLength tells a client it was cut.
     const entries = all.length > ADL_ENTRIES_PER_FRAME ? all.slice(0, ADL_ENTRIES_PER_FRAME) : all;
-    return { market, positionsSide, epoch: this.engine.epochs, queueLength: all.length, entries };
+    return { market, positionsSide, epoch, queueLength: all.length, entries };
   }
 }
 

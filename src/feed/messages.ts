@@ -358,7 +358,7 @@ export type FrameErrorCode = (typeof FrameErrorCode)[keyof typeof FrameErrorCode
  * send, or that names what does not exist. Engine codes (UNKNOWN_MARKET, CAPACITY_EXCEEDED, ...) pass through.
  */
 export const FeedErrorCode = {
-  /** A subscriber sent a publisher's message (ticks, positions, collateral, fills, expiries). */
+  /** The token's role may not send this kind, or a row names a source, market or account outside its scopes (auth.ts). */
   Forbidden: 'FORBIDDEN',
   /** A subscription would take the connection past its maximum number of topics. */
   TooManyTopics: 'TOO_MANY_TOPICS',

@@ -1,6 +1,9 @@
 /** The feed server's options, their defaults and their validation (INVALID_CONFIG naming the option). */
 import { ErrorCode, UnwindError } from '../errors.js';
-import { DEFAULT_MAX_FRAME_BYTES } from './messages.js';
+import { TOKEN_ROLES, type TokenRole, type TokenSpec } from './auth.js';
+import { DEFAULT_MAX_FRAME_BYTES, NO_ID } from './messages.js';
+
+export type { TokenSpec } from './auth.js';
 
 export interface FeedServerOptions {
   /** Interface to listen on. Default 127.0.0.1 (loopback only). */
@@ -9,11 +12,21 @@ export interface FeedServerOptions {
   readonly port?: number;
   /** The WebSocket endpoint. Default /v1/feed (stats at /v1/feed/stats). */
   readonly path?: string;
-  /** Tokens that may publish (and subscribe). At least one; each at least 16 characters. */
-  readonly publisherTokens: readonly string[];
-  /** Tokens that may only subscribe. */
+  /**
+   * Tokens with a role and scopes (README "Wire protocol"): `source` (PriceTicks / SignedPriceTicks for its `sources`,
+   * optionally only for its `markets`), `matching` (positions, collateral, fills, expiries, BookTickers, optionally
+   * only for its `accounts` and `markets`), `admin` (KillSwitch, optionally only for its `markets`), `subscriber`.
+   * Every role may subscribe. Prefer these to `publisherTokens`.
+   */
+  readonly tokens?: readonly TokenSpec[];
+  /**
+   * Legacy: tokens that may send every input but KillSwitch, for every source, market and account (source and
+   * matching at once, unscoped). The server needs at least one token that may publish, here or in `tokens`.
+   */
+  readonly publisherTokens?: readonly string[];
+  /** Tokens that may only subscribe (as `tokens` entries of role `subscriber`). */
   readonly subscriberTokens?: readonly string[];
-  /** Tokens that may send KillSwitch frames (and subscribe). Default none: the kill switch is then API-only. */
+  /** Tokens that may send KillSwitch frames for every market (and subscribe). Default none: the kill switch is then API-only. */
   readonly adminTokens?: readonly string[];
   /**
    * How often the server gives the engine a clock reading (the wall clock), so that sources that stopped reporting go
@@ -30,8 +43,20 @@ export interface FeedServerOptions {
   readonly idleTimeoutSeconds?: number;
   /** Connections beyond this are refused at upgrade (503). Default 1024. */
   readonly maxConnections?: number;
-  /** Market, account and ADL-market topics one connection may hold, together. Default 100,000. */
+  /** Market, account and ADL-market topics one connection may hold, together. Default 10,000. */
   readonly maxTopicsPerConnection?: number;
+  /**
+   * Market, account and ADL-market topics all connections may hold, together, so that what the server keeps per
+   * topic stays bounded whatever clients ask: about 0.4 KB for an account topic nobody else holds, 0.1 KB for one
+   * another connection holds too (measured), so at most about 100 MB at the default 250,000.
+   */
+  readonly maxTopicsTotal?: number;
+  /**
+   * The account-state work one epoch may do: each watched account whose state is read counts 1, each AccountState
+   * row sent for it 1 more. Accounts the epoch's orders and margin calls or the feed's inputs named go first, the
+   * other watched accounts in turn, so an epoch's cost does not grow with the topics subscribers hold. Default 512.
+   */
+  readonly accountStateBudget?: number;
   /** An EngineStatus heartbeat to every connection this often; 0 disables. Default 1000 ms. */
   readonly statusIntervalMs?: number;
   /** A collateral update for an unknown account opens it (default true); false: UNKNOWN_ACCOUNT. */
@@ -43,7 +68,7 @@ export interface FeedServerOptions {
   readonly listenRetryMs?: number;
 }
 
-export type ResolvedServerOptions = Required<FeedServerOptions>;
+export type ResolvedServerOptions = Required<Omit<FeedServerOptions, 'publisherTokens'>> & { readonly publisherTokens: readonly string[] };
 
 export const MIN_TOKEN_LENGTH = 16;
 
@@ -57,26 +82,93 @@ function integer(v: unknown, field: string, min: number, max: number, fallback: 
   return v;
 }
 
+const isToken = (t: unknown): t is string => typeof t === 'string' && t.length >= MIN_TOKEN_LENGTH && !/\s/.test(t);
+const isId = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < NO_ID;
+
 function tokens(v: unknown, field: string): string[] {
   if (v === undefined) return [];
   if (!Array.isArray(v)) bad(field, 'expected an array of strings');
   v.forEach((t, i) => {
-    if (typeof t !== 'string' || t.length < MIN_TOKEN_LENGTH || /\s/.test(t)) {
-      bad(`${field}[${i}]`, `expected a token of at least ${MIN_TOKEN_LENGTH} characters without spaces`);
-    }
+    if (!isToken(t)) bad(`${field}[${i}]`, `expected a token of at least ${MIN_TOKEN_LENGTH} characters without spaces`);
   });
   return v as string[];
+}
+
+/** Closed id ranges [[lo, hi], ...]: at least one, lo <= hi, each an id (uint32 below 4294967295). */
+function ranges(v: unknown, field: string): [number, number][] {
+  if (!Array.isArray(v) || v.length === 0) bad(field, 'expected a non-empty array of [lo, hi] id ranges');
+  return v.map((r: unknown, i) => {
+    if (!Array.isArray(r) || r.length !== 2 || !isId(r[0]) || !isId(r[1]) || r[0] > r[1]) {
+      bad(`${field}[${i}]`, `expected [lo, hi] with integer ids 0 <= lo <= hi < ${NO_ID}, got ${JSON.stringify(r)}`);
+    }
+    return [r[0], r[1]] as [number, number];
+  });
+}
+
+/** Which scopes each role takes. */
+const SCOPES: Readonly<Record<TokenRole, readonly ('sources' | 'markets' | 'accounts')[]>> = {
+  source: ['sources', 'markets'],
+  matching: ['markets', 'accounts'],
+  admin: ['markets'],
+  subscriber: [],
+};
+
+/** The `tokens` entries, checked and copied (ids as given; auth.ts sorts and merges ranges). */
+function tokenSpecs(v: unknown): TokenSpec[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) bad('tokens', 'expected an array of { token, role, sources?, markets?, accounts? }');
+  return v.map((e: unknown, i): TokenSpec => {
+    const f = `tokens[${i}]`;
+    if (e === null || typeof e !== 'object' || Array.isArray(e)) bad(f, 'expected an object { token, role, sources?, markets?, accounts? }');
+    const o = e as Record<string, unknown>;
+    for (const key of Object.keys(o)) {
+      if (!['token', 'role', 'sources', 'markets', 'accounts'].includes(key)) bad(`${f}.${key}`, 'unknown key (expected token, role, sources, markets, accounts)');
+    }
+    if (!isToken(o.token)) bad(`${f}.token`, `expected a token of at least ${MIN_TOKEN_LENGTH} characters without spaces`);
+    const role = o.role as TokenRole;
+    if (!TOKEN_ROLES.includes(role)) bad(`${f}.role`, `expected one of ${TOKEN_ROLES.join(', ')}, got ${JSON.stringify(o.role)}`);
+    for (const scope of ['sources', 'markets', 'accounts'] as const) {
+      if (o[scope] !== undefined && !SCOPES[role].includes(scope)) {
+        const takers = TOKEN_ROLES.filter((r) => SCOPES[r].includes(scope)).join(' and ');
+        bad(`${f}.${scope}`, `a ${role} token takes no ${scope} (only ${takers} tokens do)`);
+      }
+    }
+    let sources: number[] | undefined;
+    if (role === 'source') {
+      if (!Array.isArray(o.sources) || o.sources.length === 0) bad(`${f}.sources`, 'expected the source ids this price source may report for (at least one)');
+      o.sources.forEach((s: unknown, k) => {
+        if (!isId(s)) bad(`${f}.sources[${k}]`, `expected an integer id in [0, ${NO_ID - 1}], got ${JSON.stringify(s)}`);
+      });
+      sources = [...(o.sources as number[])];
+    }
+    return {
+      token: o.token,
+      role,
+      ...(sources === undefined ? {} : { sources }),
+      ...(o.markets === undefined ? {} : { markets: ranges(o.markets, `${f}.markets`) }),
+      ...(o.accounts === undefined ? {} : { accounts: ranges(o.accounts, `${f}.accounts`) }),
+    };
+  });
 }
 
 export function resolveServerOptions(o: FeedServerOptions): ResolvedServerOptions {
   if (o === null || typeof o !== 'object') bad('server', 'expected an object');
   const publisherTokens = tokens(o.publisherTokens, 'publisherTokens');
   const subscriberTokens = tokens(o.subscriberTokens, 'subscriberTokens');
-  if (publisherTokens.length === 0) bad('publisherTokens', 'expected at least one publisher token');
   const adminTokens = tokens(o.adminTokens, 'adminTokens');
+  const specs = tokenSpecs(o.tokens);
+  if (publisherTokens.length === 0 && !specs.some((t) => t.role === 'source' || t.role === 'matching')) {
+    bad(o.tokens === undefined ? 'publisherTokens' : 'tokens', 'expected at least one token that may publish (a tokens entry of role source or matching, or a publisherTokens token)');
+  }
   const shared = publisherTokens.find((t) => subscriberTokens.includes(t));
   if (shared !== undefined) bad('subscriberTokens', 'a token cannot be both a publisher and a subscriber token');
   if (adminTokens.some((t) => publisherTokens.includes(t) || subscriberTokens.includes(t))) bad('adminTokens', 'an admin token must not also be a publisher or subscriber token');
+  // One grant per token: a token listed twice would hold whichever grant was read last.
+  const seen = new Set([...publisherTokens, ...subscriberTokens, ...adminTokens]);
+  specs.forEach((t, i) => {
+    if (seen.has(t.token)) bad(`tokens[${i}].token`, 'this token is already given (in tokens or in publisherTokens, subscriberTokens, adminTokens)');
+    seen.add(t.token);
+  });
   const path = o.path ?? '/v1/feed';
   if (typeof path !== 'string' || !/^\/[\w\-/.]*$/.test(path)) bad('path', `expected a URL path such as /v1/feed, got ${String(path)}`);
   const host = o.host ?? '127.0.0.1';
@@ -92,13 +184,16 @@ export function resolveServerOptions(o: FeedServerOptions): ResolvedServerOption
     publisherTokens,
     subscriberTokens,
     adminTokens,
+    tokens: specs,
     clockIntervalMs: integer(o.clockIntervalMs, 'clockIntervalMs', 1, 60_000, 100),
     maxFrameBytes,
     maxPayloadBytes,
     maxBackpressureBytes: integer(o.maxBackpressureBytes, 'maxBackpressureBytes', 1024, 2 ** 31 - 1, 8 << 20),
     idleTimeoutSeconds: integer(o.idleTimeoutSeconds, 'idleTimeoutSeconds', 0, 960, 120),
     maxConnections: integer(o.maxConnections, 'maxConnections', 1, 1 << 20, 1024),
-    maxTopicsPerConnection: integer(o.maxTopicsPerConnection, 'maxTopicsPerConnection', 1, 1 << 24, 100_000),
+    maxTopicsPerConnection: integer(o.maxTopicsPerConnection, 'maxTopicsPerConnection', 1, 1 << 24, 10_000),
+    maxTopicsTotal: integer(o.maxTopicsTotal, 'maxTopicsTotal', 1, 1 << 26, 250_000),
+    accountStateBudget: integer(o.accountStateBudget, 'accountStateBudget', 1, 1 << 24, 512),
     statusIntervalMs: integer(o.statusIntervalMs, 'statusIntervalMs', 0, 3_600_000, 1000),
     createAccounts,
     listenRetryMs: integer(o.listenRetryMs, 'listenRetryMs', 0, 600_000, 0),

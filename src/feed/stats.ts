@@ -1,8 +1,12 @@
 /** The feed server's counters (`FeedServer.stats()`, `GET /v1/feed/stats`). */
+import { ErrorCode } from '../errors.js';
+import { FeedErrorCode, FrameErrorCode } from './messages.js';
 
 /** Counters since start; `stats()` returns a copy. */
 export interface FeedStats {
+  /** Open connections whose token may send inputs (source, matching, legacy publisher). */
   publishers: number;
+  /** The other open connections (subscriber, admin). */
   subscribers: number;
   upgradesRefused: number;
   framesIn: number;
@@ -34,8 +38,14 @@ export interface FeedStats {
   adlQueuesOut: number;
   /** Watched markets whose ADL queues could not be ranked after an epoch (engine error), so were not sent. */
   adlQueuesSkipped: number;
-  /** Rejected frames by error code. */
+  /**
+   * Rejected frames by error code, and ErrorFrames received from peers as `PEER_` + their code. The keys are this
+   * server's codes (countRejected): a code it does not know, whatever a client sent, counts under `OTHER`
+   * (`PEER_OTHER`), so no client can grow this object.
+   */
   rejected: Record<string, number>;
+  /** Market, account and ADL-market topics held now, over every connection (bounded by maxTopicsTotal). */
+  topics: number;
   /** Subscribers closed because their backlog passed maxBackpressureBytes. */
   slowConsumersDropped: number;
   /** Connections closed by uWS for a frame above maxPayloadBytes. */
@@ -68,7 +78,31 @@ export function zeroStats(): FeedStats {
     adlQueuesOut: 0,
     adlQueuesSkipped: 0,
     rejected: {},
+    topics: 0,
     slowConsumersDropped: 0,
     oversizedClosed: 0,
   };
+}
+
+/** Every code this server can answer with: the decoder's, its own and the engine's. */
+const KNOWN_CODES: ReadonlySet<string> = new Set<string>([...Object.values(FrameErrorCode), ...Object.values(FeedErrorCode), ...Object.values(ErrorCode)]);
+
+/** Where a code outside KNOWN_CODES is counted. */
+export const OTHER_CODE = 'OTHER';
+
+/** The `rejected` key of `code`: itself when this server knows it, else OTHER_CODE (the keys stay a fixed, small set). */
+export function codeKey(code: string): string {
+  return KNOWN_CODES.has(code) ? code : OTHER_CODE;
+}
+
+/** Counts a frame this server rejected with `code`. */
+export function countRejected(stats: FeedStats, code: string): void {
+  const key = codeKey(code);
+  stats.rejected[key] = (stats.rejected[key] ?? 0) + 1;
+}
+
+/** Counts an ErrorFrame a peer sent (it rejected one of ours), under `PEER_` and the code's key. */
+export function countPeerError(stats: FeedStats, code: string): void {
+  const key = `PEER_${codeKey(code)}`;
+  stats.rejected[key] = (stats.rejected[key] ?? 0) + 1;
 }

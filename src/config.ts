@@ -2,7 +2,8 @@
 import { availableParallelism } from 'node:os';
 import { DEFAULT_BANKRUPTCY_ADJUSTMENT, DEFAULT_SPREAD_TO_MAINTENANCE_MARGIN_RATIO, healingShareBound } from './domain/liquidation.js';
 import { ErrorCode, UnwindError } from './errors.js';
-import { type Capacities, DEFAULT_POSITIONS_PER_ACCOUNT } from './tables/layout.js';
+import { type Capacities, computeLayout, DEFAULT_POSITIONS_PER_ACCOUNT } from './tables/layout.js';
+import { describe } from './tables/validate.js';
 import { type LiquidatorConfig } from './execution/liquidator.js';
 import { DEFAULT_QUOTE_DECIMALS } from './ledger/money.js';
 import { DEFAULT_FEE_POLICY, type FeePolicy } from './ledger/settle.js';
@@ -166,7 +167,62 @@ function feePolicyOf(given: Partial<FeePolicy> | undefined, emergencyHealth: num
   return fees;
 }
 
+/** Config fields that are objects when given (not null, not arrays; the journal's resolver checks its own). */
+const OBJECT_FIELDS = ['capacity', 'fees', 'fundDrawdown', 'sizing', 'lifecycle', 'caps', 'oracle', 'clock'] as const;
+/** Fields whose value is one of a few strings: a string when given (null does not mean absent). */
+const STRING_FIELDS = ['deficitPolicy', 'fees.fund', 'oracle.signatures'] as const;
+/** Numeric fields checked by comparisons below, which a symbol or a bigint would make throw a TypeError. */
+const NUMBER_FIELDS = [
+  'scanWorkers',
+  'bankruptcyAdjustment',
+  'spreadToMaintenanceMarginRatio',
+  'marginCallHealth',
+  'quoteDecimals',
+  'maxOpenOrders',
+  'stepDownCooldownUs',
+  'fillPriceBand',
+  'orderTimeoutUs',
+  'capacity.markets',
+  'capacity.accounts',
+  'capacity.positions',
+  'capacity.positionsPerAccount',
+  'capacity.candidates',
+  'capacity.output',
+  'fees.maxFeeFraction',
+  'fees.maxMaintenanceShare',
+  'fundDrawdown.max',
+  'fundDrawdown.windowUs',
+  'lifecycle.marginCallHysteresis',
+  'lifecycle.exitBuffer',
+] as const;
+
+/** The config's shape: an object, its sub-configs objects, its flags booleans and its numbers numbers (ranges come after). */
+function checkShape(c: EngineConfig): void {
+  if (c === null || typeof c !== 'object' || Array.isArray(c)) throw new UnwindError(ErrorCode.InvalidConfig, `expected a config object, got ${describe(c)}`);
+  const fields = c as Readonly<Record<string, unknown>>;
+  for (const key of OBJECT_FIELDS) {
+    const v = fields[key];
+    if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v))) throw new UnwindError(ErrorCode.InvalidConfig, `expected an object, got ${describe(v)}`, key);
+  }
+  for (const key of ['autoEpoch', 'autoDeleverage'] as const) {
+    if (c[key] !== undefined && typeof c[key] !== 'boolean') throw new UnwindError(ErrorCode.InvalidConfig, `expected true or false, got ${describe(c[key])}`, key);
+  }
+  const at = (path: string): unknown => {
+    const [outer, inner] = path.split('.') as [string, string | undefined];
+    return inner === undefined ? fields[outer] : (fields[outer] as Readonly<Record<string, unknown>> | undefined)?.[inner];
+  };
+  for (const path of NUMBER_FIELDS) {
+    const v = at(path);
+    if (v !== undefined && typeof v !== 'number') throw new UnwindError(ErrorCode.InvalidConfig, `expected a number, got ${describe(v)}`, path);
+  }
+  for (const path of STRING_FIELDS) {
+    const v = at(path);
+    if (v !== undefined && typeof v !== 'string') throw new UnwindError(ErrorCode.InvalidConfig, `expected a string, got ${describe(v)}`, path);
+  }
+}
+
 export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
+  checkShape(c);
   const markets = c.capacity?.markets ?? 64;
   const accounts = c.capacity?.accounts ?? 100_000;
   const positions = c.capacity?.positions ?? 1_000_000;
@@ -178,6 +234,7 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
     candidates: c.capacity?.candidates ?? Math.min(accounts + positions, 1 << 20),
     output: c.capacity?.output ?? 65_536,
   };
+  computeLayout(capacity); // every capacity checked (INVALID_CONFIG naming it) before start touches a disk or a thread
   const scanWorkers = c.scanWorkers ?? Math.max(1, Math.min(4, availableParallelism() - 1));
   if (!Number.isInteger(scanWorkers) || scanWorkers < 0 || scanWorkers > 64) {
     throw new UnwindError(ErrorCode.InvalidConfig, `expected an integer in [0, 64], got ${String(scanWorkers)}`, 'scanWorkers');

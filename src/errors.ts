@@ -4,6 +4,11 @@
  */
 export const ErrorCode = {
   InvalidConfig: 'INVALID_CONFIG',
+  /**
+   * An argument of the wrong type or shape where no more specific code fits: a batch that is not an array, a member
+   * that is not an object, a listener that is not a function, a symbol or reason that is not a string of bounded length.
+   */
+  InvalidArgument: 'INVALID_ARGUMENT',
   InvalidId: 'INVALID_ID',
   InvalidPrice: 'INVALID_PRICE',
   InvalidSize: 'INVALID_SIZE',

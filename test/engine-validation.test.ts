@@ -41,7 +41,7 @@ const CASES: Case[] = [
     e.pushPrices([{ market: MARKET.id, price: MARKET.price * 0.5 }, { market: MARKET.id, price: NaN }, { market: MARKET.id, price: MARKET.price * 0.4 }])],
   ['a batch with one unknown market among good ones', ErrorCode.UnknownMarket, '[1].market', (e) =>
     e.pushPrices([{ market: MARKET.id, price: MARKET.price * 0.5 }, { market: UNKNOWN_MARKET, price: 1 }])],
-  ['a batch with a null entry last', ErrorCode.InvalidId, '[1].market', (e) => e.pushPrices([{ market: MARKET.id, price: MARKET.price * 0.5 }, null as never])],
+  ['a batch with a null entry last', ErrorCode.InvalidArgument, '[1]', (e) => e.pushPrices([{ market: MARKET.id, price: MARKET.price * 0.5 }, null as never])],
   ['a NaN position size', ErrorCode.InvalidSize, 'position.size', (e) => e.upsertPosition({ ...POSITION, size: NaN })],
   ['a position size of 10^13', ErrorCode.InvalidSize, 'position.size', (e) => e.upsertPosition({ ...POSITION, size: 1e13 })],
   ['an infinite short position', ErrorCode.InvalidSize, 'position.size', (e) => e.upsertPosition({ ...POSITION, size: -Infinity })],

@@ -747,6 +747,7 @@ export class Engine {
    */
   atomically(load: () => void): void {
     this.open();
+    if (typeof load !== 'function') throw new UnwindError(ErrorCode.InvalidArgument, `expected a function, got ${describe(load)}`, 'load');
     const journal = this.journal;
     if (journal === undefined) return load();
     try {

@@ -7,6 +7,61 @@ export const MAX_ABS_SIZE = 1e12;
 export const MAX_ABS_AMOUNT = 1e15;
 /** Largest price accepted, quote per base. */
 export const MAX_PRICE = 1e12;
+/** Longest market symbol, UTF-16 code units: it travels with every order. */
+export const MAX_SYMBOL_LENGTH = 64;
+/** Longest kill switch reason, UTF-16 code units: it is journaled and travels with every market status. */
+export const MAX_REASON_LENGTH = 1024;
+
+/** A plain object (not null, not an array), e.g. a spec or a batch's member; INVALID_ARGUMENT naming `field` otherwise. */
+export function requireObject<T extends object>(v: T | null | undefined, field: string, expected: string): T {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw new UnwindError(ErrorCode.InvalidArgument, `expected ${expected}, got ${describe(v)}`, field);
+  }
+  return v;
+}
+
+/** A batch: an array (its members are checked one by one where they are read). */
+export function requireArray<T>(v: readonly T[], field: string, expected: string): readonly T[] {
+  if (!Array.isArray(v)) throw new UnwindError(ErrorCode.InvalidArgument, `expected an array of ${expected}, got ${describe(v)}`, field);
+  return v;
+}
+
+/** A column: an array or typed array (anything with an integer length), not a string. Returns its length. */
+export function requireColumn(v: ArrayLike<unknown> | null | undefined, field: string): number {
+  const length = v !== null && typeof v === 'object' ? v.length : undefined;
+  if (!Number.isSafeInteger(length) || length! < 0) {
+    throw new UnwindError(ErrorCode.InvalidArgument, `expected an array or typed array column, got ${describe(v)}`, field);
+  }
+  return length!;
+}
+
+/**
+ * A batch of columns (`{ length, [name]: column }`): an object whose columns are columns (requireColumn, naming the
+ * column) and whose `length` (rows) none of them falls short of. Returns the row count.
+ */
+export function requireColumns(batch: unknown, names: readonly string[], field: string): number {
+  const b = requireObject(batch as Record<string, ArrayLike<unknown>> | null, field, `columns { length, ${names.join(', ')} }`);
+  let rows = Infinity;
+  for (const name of names) rows = Math.min(rows, requireColumn(b[name], name));
+  return requireRowCount(b.length, rows, 'length');
+}
+
+/** A count of rows in [0, rows]. */
+export function requireRowCount(v: unknown, rows: number, field: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > rows) {
+    throw new UnwindError(ErrorCode.InvalidSize, `expected a row count in [0, ${rows}], got ${describe(v)}`, field);
+  }
+  return v;
+}
+
+/** A string of at most `maxLength` UTF-16 code units (and at least one unless `empty`). */
+export function requireString(v: unknown, field: string, maxLength: number, empty = false): string {
+  if (typeof v !== 'string' || v.length > maxLength || (!empty && v.length === 0)) {
+    const shown = typeof v === 'string' ? `a string of ${v.length} characters` : describe(v);
+    throw new UnwindError(ErrorCode.InvalidArgument, `expected a${empty ? '' : ' non-empty'} string of at most ${maxLength} characters, got ${shown}`, field);
+  }
+  return v;
+}
 
 export function requireId(v: unknown, field: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xfffffffe) {
@@ -42,9 +97,13 @@ export function requireNonNegativeAmount(v: unknown, field: string): number {
   return a;
 }
 
+/** A value for an error message, whatever it is (a symbol or a bigint cannot go into a template literal or JSON). */
 export function describe(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
+  if (typeof v === 'string') return v.length > 64 ? `a string of ${v.length} characters` : JSON.stringify(v);
+  if (typeof v === 'number') return Object.is(v, -0) ? '-0' : String(v);
+  if (typeof v === 'boolean' || v === null || v === undefined) return String(v);
+  if (typeof v === 'bigint') return `${v}n (a bigint)`;
+  if (Array.isArray(v)) return 'an array';
   return typeof v;
 }
 

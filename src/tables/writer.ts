@@ -13,7 +13,23 @@ import { refill } from '../journal/state.js';
 import { compileTiers, type MarginTier, MAX_TIERS } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { NONE, PositionFlag, type Tables } from './layout.js';
-import { describe, MAX_PRICE, MAX_TIME_US, requireAmount, requireId, requireNonNegativeAmount, requirePrice, requireSize, requireTime } from './validate.js';
+import {
+  describe,
+  MAX_PRICE,
+  MAX_SYMBOL_LENGTH,
+  MAX_TIME_US,
+  requireAmount,
+  requireArray,
+  requireColumn,
+  requireId,
+  requireNonNegativeAmount,
+  requireObject,
+  requirePrice,
+  requireRowCount,
+  requireSize,
+  requireString,
+  requireTime,
+} from './validate.js';
 
 export interface MarketSpec {
   readonly id: number;
@@ -144,13 +160,16 @@ export class TableWriter {
   }
 
   addMarket(spec: MarketSpec, field = 'market'): number {
-    const id = requireId(spec?.id, `${field}.id`);
+    requireObject(spec, field, 'a market spec { id, tiers, price }');
+    const id = requireId(spec.id, `${field}.id`);
     if (this.marketIndex.has(id)) throw new UnwindError(ErrorCode.DuplicateMarket, `market ${id} exists`, `${field}.id`);
+    // null, like absent, takes the default (as for positionCapacity).
+    const symbol = spec.symbol === undefined || spec.symbol === null ? `M${id}` : requireString(spec.symbol, `${field}.symbol`, MAX_SYMBOL_LENGTH);
     const schedule = compileTiers(spec.tiers, `${field}.tiers`);
     const price = requirePrice(spec.price, `${field}.price`);
     const cap = spec.positionCapacity ?? this.defaultPositionCapacity;
-    if (!Number.isInteger(cap) || cap < 1) {
-      throw new UnwindError(ErrorCode.InvalidConfig, `expected a positive integer, got ${String(cap)}`, `${field}.positionCapacity`);
+    if (typeof cap !== 'number' || !Number.isInteger(cap) || cap < 1) {
+      throw new UnwindError(ErrorCode.InvalidConfig, `expected a positive integer, got ${describe(cap)}`, `${field}.positionCapacity`);
     }
     const { markets, layout } = this.tables;
     if (this.marketCount >= layout.capacities.markets) {
@@ -180,12 +199,12 @@ export class TableWriter {
     markets.initialAmount.set(schedule.initialAmount, base);
     this.positionsReserved += cap;
     this.marketIndex.set(id, m);
-    this.symbols[m] = spec.symbol ?? `M${id}`;
+    this.symbols[m] = symbol;
     this.dirty.add(m);
     return m;
   }
 
-  addAccount(id: number, collateral = 0, field = 'account'): number {
+  addAccount(id: number, collateral: number, field = 'account'): number {
     requireId(id, `${field}.id`);
     requireAmount(collateral, `${field}.collateral`);
     if (this.accountIndex.has(id)) throw new UnwindError(ErrorCode.DuplicateAccount, `account ${id} exists`, `${field}.id`);
@@ -218,19 +237,22 @@ export class TableWriter {
 
   /** Several prices as one batch: every update is validated before any is accepted. */
   setPrices(updates: readonly PriceUpdate[]): void {
-    const checked = updates.map((u, i) => this.checkPrice(u, `[${i}].`));
+    requireArray(updates, 'updates', 'price updates');
+    // An index loop, not map: map skips an array's holes, which must be refused like any non-object member.
+    const checked: ReturnType<TableWriter['checkPrice']>[] = [];
+    for (let i = 0; i < updates.length; i++) checked.push(this.checkPrice(requireObject(updates[i], `[${i}]`, 'a price update { market, price }'), `[${i}].`));
     for (const c of checked) this.landPrice(c);
   }
 
   /**
    * Prices as columns (market ids, prices; `n` rows), one batch: validated before any is accepted, no object per
-   * row. Mark and oracle both take the price. Rows name their fields as `[i].market` / `[i].price`.
+   * row. Mark and oracle both take the price. Rows name their fields as `[i].market` / `[i].price`, i being
+   * `rowOf[i]` when given (the caller's own row numbers, when it passes only some of its rows).
    */
-  setPriceColumns(marketIds: ArrayLike<number>, prices: ArrayLike<number>, n: number, eventTimesUs?: ArrayLike<number>): void {
-    const rows = Math.min(marketIds.length, prices.length, eventTimesUs?.length ?? Infinity);
-    if (!Number.isSafeInteger(n) || n < 0 || n > rows) {
-      throw new UnwindError(ErrorCode.InvalidSize, `expected a row count in [0, ${rows}], got ${describe(n)}`, 'n');
-    }
+  setPriceColumns(marketIds: ArrayLike<number>, prices: ArrayLike<number>, n: number, eventTimesUs?: ArrayLike<number>, rowOf?: ArrayLike<number>): void {
+    // Once per batch, outside the row loop: the columns are columns, and n rows fit in them.
+    const rows = Math.min(requireColumn(marketIds, 'marketIds'), requireColumn(prices, 'prices'), eventTimesUs === undefined ? Infinity : requireColumn(eventTimesUs, 'eventTimesUs'));
+    requireRowCount(n, rows, 'n');
     if (this.columnIndex.length < n) this.columnIndex = new Int32Array(Math.max(n, 2 * this.columnIndex.length));
     const index = this.columnIndex;
     for (let i = 0; i < n; i++) {
@@ -238,10 +260,12 @@ export class TableWriter {
       const price = prices[i]!;
       // One branch per row on the hot path; the checks that build field names run only to report a failure.
       const time = eventTimesUs === undefined ? 0 : eventTimesUs[i]!;
-      if (m === undefined || typeof price !== 'number' || !(price > 0 && price <= MAX_PRICE) || !(time >= 0 && time <= this.latestTimeUs)) {
-        this.marketIndexOf(requireId(marketIds[i], `[${i}].market`), `[${i}].market`);
-        requirePrice(price, `[${i}].price`);
-        this.checkTime(time, `[${i}].eventTimeUs`);
+      // typeof: a string compares like a number and would be coerced into the tables.
+      if (m === undefined || typeof price !== 'number' || !(price > 0 && price <= MAX_PRICE) || typeof time !== 'number' || !(time >= 0 && time <= this.latestTimeUs)) {
+        const r = rowOf === undefined ? i : rowOf[i]!;
+        this.marketIndexOf(requireId(marketIds[i], `[${r}].market`), `[${r}].market`);
+        requirePrice(price, `[${r}].price`);
+        this.checkTime(time, `[${r}].eventTimeUs`);
       }
       index[i] = m!;
     }
@@ -272,7 +296,7 @@ export class TableWriter {
   }
 
   private checkPrice(u: PriceUpdate, field: string): { m: number; mark: number; oracle: number; time: number } {
-    const m = this.marketIndexOf(requireId(u?.market, `${field}market`), `${field}market`);
+    const m = this.marketIndexOf(requireId(u.market, `${field}market`), `${field}market`);
     const mark = requirePrice(u.price, `${field}price`);
     const oracle = u.oraclePrice === undefined ? mark : requirePrice(u.oraclePrice, `${field}oraclePrice`);
     const time = u.eventTimeUs === undefined ? 0 : this.checkTime(u.eventTimeUs, `${field}eventTimeUs`);
@@ -327,7 +351,9 @@ export class TableWriter {
    * the new positions need are counted, before any is accepted. Rejection changes nothing.
    */
   upsertPositions(updates: readonly PositionUpdate[], field = ''): void {
-    const checked = updates.map((u, i) => this.checkPosition(u, `${field}[${i}]`));
+    requireArray(updates, field || 'updates', 'position updates');
+    const checked: CheckedPosition[] = [];
+    for (let i = 0; i < updates.length; i++) checked.push(this.checkPosition(updates[i]!, `${field}[${i}]`)); // not map: it skips holes
     const { markets, accounts } = this.tables;
     const fresh = new Set<number>();
     const perMarket = new Map<number, number>();
@@ -360,10 +386,12 @@ export class TableWriter {
    * with that collateral (the feed's account opening); otherwise it is UNKNOWN_ACCOUNT. All are validated first.
    */
   setCollaterals(updates: readonly { readonly account: number; readonly collateral: number }[], createAccounts: boolean, field = ''): void {
+    requireArray(updates, field || 'updates', 'collateral updates');
+    if (typeof createAccounts !== 'boolean') throw new UnwindError(ErrorCode.InvalidArgument, `expected a boolean, got ${describe(createAccounts)}`, 'createAccounts');
     const fresh = new Set<number>();
     for (let i = 0; i < updates.length; i++) {
-      const u = updates[i]!;
-      const id = requireId(u?.account, `${field}[${i}].account`);
+      const u = requireObject(updates[i], `${field}[${i}]`, 'a collateral update { account, collateral }');
+      const id = requireId(u.account, `${field}[${i}].account`);
       requireAmount(u.collateral, `${field}[${i}].collateral`);
       if (this.accountIndex.has(id) || fresh.has(id)) continue;
       if (!createAccounts) throw new UnwindError(ErrorCode.UnknownAccount, `no account with id ${id}`, `${field}[${i}].account`);
@@ -379,7 +407,8 @@ export class TableWriter {
   }
 
   private checkPosition(u: PositionUpdate, field: string): CheckedPosition {
-    const a = this.accountIndexOf(requireId(u?.account, `${field}.account`), `${field}.account`);
+    requireObject(u, field, 'a position update { account, market, size, entryPrice }');
+    const a = this.accountIndexOf(requireId(u.account, `${field}.account`), `${field}.account`);
     const m = this.marketIndexOf(requireId(u.market, `${field}.market`), `${field}.market`);
     const size = requireSize(u.size, `${field}.size`);
     const entry = size === 0 && (u.entryPrice === 0 || u.entryPrice === undefined) ? 0 : requirePrice(u.entryPrice, `${field}.entryPrice`);

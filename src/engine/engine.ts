@@ -91,7 +91,7 @@ export class Engine {
   private readonly modes = new MarketModes();
   /** Scratch for pushTicks: the rows of a batch that go to oracle markets, and the direct ones as columns. */
   private oracleRows = new Int32Array(256);
-  private direct = { market: new Float64Array(256), price: new Float64Array(256), time: new Float64Array(256), row: new Int32Array(256) };
+  private direct = { market: new Float64Array(256), price: new Float64Array(256), time: new Float64Array(256) };
   /** The output stream's SHA-256 (src/journal/digest.ts): fed where outputs arise, so replay reproduces it. */
   private readonly digest = new StreamDigest();
   private journal: JournalWriter | undefined;
@@ -307,7 +307,7 @@ export class Engine {
     }
     if (this.oracleRows.length < n) {
       this.oracleRows = new Int32Array(2 * n);
-      this.direct = { market: new Float64Array(2 * n), price: new Float64Array(2 * n), time: new Float64Array(2 * n), row: new Int32Array(2 * n) };
+      this.direct = { market: new Float64Array(2 * n), price: new Float64Array(2 * n), time: new Float64Array(2 * n) };
     }
     let k = 0;
     let d = 0;
@@ -325,7 +325,6 @@ export class Engine {
           requirePrice(price, `[${i}].price`);
           requireTime(time, `[${i}].eventTimeUs`);
         }
-        this.direct.row[d] = i;
         this.direct.market[d] = market;
         this.direct.price[d] = price;
         this.direct.time[d++] = time;
@@ -333,7 +332,12 @@ export class Engine {
     }
     const rows = this.oracleRows.subarray(0, k);
     this.oracle.check(batch, rows);
-    if (d > 0) this.writer.setPriceColumns(this.direct.market, this.direct.price, d, this.direct.time, this.direct.row);
+    // A direct row's error names its row in the batch, found again only if there is one.
+    const rowOf = (r: number): number => {
+      for (let i = 0; i < n; i++) if (!batch.signed && !this.oracle.has(batch.market[i]!) && r-- === 0) return i;
+      return r;
+    };
+    if (d > 0) this.writer.setPriceColumns(this.direct.market, this.direct.price, d, this.direct.time, rowOf);
     if (k > 0) {
       this.evaluateOracle(this.oracle.accept(batch, rows));
       this.syncClock();

@@ -247,9 +247,9 @@ export class TableWriter {
   /**
    * Prices as columns (market ids, prices; `n` rows), one batch: validated before any is accepted, no object per
    * row. Mark and oracle both take the price. Rows name their fields as `[i].market` / `[i].price`, i being
-   * `rowOf[i]` when given (the caller's own row numbers, when it passes only some of its rows).
+   * `rowOf(i)` when given (the caller's own row number, when it passes only some of its rows).
    */
-  setPriceColumns(marketIds: ArrayLike<number>, prices: ArrayLike<number>, n: number, eventTimesUs?: ArrayLike<number>, rowOf?: ArrayLike<number>): void {
+  setPriceColumns(marketIds: ArrayLike<number>, prices: ArrayLike<number>, n: number, eventTimesUs?: ArrayLike<number>, rowOf?: (i: number) => number): void {
     // Once per batch, outside the row loop: the columns are columns, and n rows fit in them.
     const rows = Math.min(requireColumn(marketIds, 'marketIds'), requireColumn(prices, 'prices'), eventTimesUs === undefined ? Infinity : requireColumn(eventTimesUs, 'eventTimesUs'));
     requireRowCount(n, rows, 'n');
@@ -262,7 +262,7 @@ export class TableWriter {
       const time = eventTimesUs === undefined ? 0 : eventTimesUs[i]!;
       // typeof: a string compares like a number and would be coerced into the tables.
       if (m === undefined || typeof price !== 'number' || !(price > 0 && price <= MAX_PRICE) || typeof time !== 'number' || !(time >= 0 && time <= this.latestTimeUs)) {
-        const r = rowOf === undefined ? i : rowOf[i]!;
+        const r = rowOf === undefined ? i : rowOf(i);
         this.marketIndexOf(requireId(marketIds[i], `[${r}].market`), `[${r}].market`);
         requirePrice(price, `[${r}].price`);
         this.checkTime(time, `[${r}].eventTimeUs`);

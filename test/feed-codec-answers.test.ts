@@ -6,24 +6,9 @@
 import * as flatbuffers from 'flatbuffers';
 import { describe, expect, it } from 'vitest';
 import { decodeFrame, encodeAck, encodeFrame, encodeOpenOrders, encodeSubscribe, FrameErrorCode, type FeedMessage, type FrameError, type LiquidationOrder, type OpenOrdersPart } from '../src/feed/codec.js';
+import { SAMPLE_ORDER as ORDER } from './support/feed.js';
 import { Envelope, Message, OpenOrder as OpenOrderTable, OpenOrders, Subscribe } from '../src/feed/generated/unwind_generated.js';
 
-const ORDER: LiquidationOrder = {
-  id: '17-0-42',
-  epoch: 12,
-  account: 17,
-  market: 0,
-  symbol: 'BTC-USD',
-  side: 'sell',
-  quantity: 0.1,
-  limitPrice: 44_950.25,
-  oraclePrice: 45_000,
-  reason: 'cross-maintenance',
-  health: 0.93,
-  equity: 465.5,
-  maintenanceMargin: 500.5,
-  positionSequence: 42,
-};
 const SNAPSHOT: OpenOrdersPart = {
   epoch: 12,
   lastSequence: 99,

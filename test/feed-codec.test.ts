@@ -59,24 +59,9 @@ import {
   TICK_BYTES,
 } from '../src/feed/spec.js';
 import { MAX_TIME_US } from '../src/tables/validate.js';
+import { SAMPLE_ORDER as ORDER } from './support/feed.js';
 
 const TICK: Tick = { market: 0, source: 3, price: 50_000.5, confidence: 2.25, eventTimeUs: 1_764_000_000_123_456, sourceSequence: 981 };
-const ORDER = {
-  id: '17-0-42',
-  epoch: 12,
-  account: 17,
-  market: 0,
-  symbol: 'BTC-USD',
-  side: 'sell',
-  quantity: 0.1,
-  limitPrice: 44_950.25,
-  oraclePrice: 45_000,
-  reason: 'cross-maintenance',
-  health: 0.93,
-  equity: 465.5,
-  maintenanceMargin: 500.5,
-  positionSequence: 42,
-} as const;
 
 const ADL_ROW = { account: 17, queuePosition: 1, size: -0.4, rank: 0.4513, pnlPercent: 0.2667, effectiveLeverage: 1.6923 } as const;
 /** The shorts' queue: a winner with no equity left (infinite leverage and rank) first, a loser last. */

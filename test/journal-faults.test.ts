@@ -31,6 +31,8 @@ import {
   tempDir,
   writeJournal,
   writeSyncMark,
+  flipByte,
+  overwrite,
 } from './support/journal.js';
 import { Random } from './support/random.js';
 
@@ -41,17 +43,6 @@ const NO_SNAPSHOTS = { snapshotEveryRecords: Infinity };
 afterAll(removeTempDirs);
 
 // ---- helpers ----
-
-/** Writes `bytes` over `path` at `offset`. */
-function overwrite(path: string, offset: number, bytes: Buffer): void {
-  const fd = openSync(path, 'r+');
-  writeSync(fd, bytes, 0, bytes.byteLength, offset);
-  closeSync(fd);
-}
-
-function flipByte(path: string, offset: number): void {
-  overwrite(path, offset, Buffer.from([readFileSync(path)[offset]! ^ 0x5a]));
-}
 
 /**
  * Points the descriptor this process holds on `path` at /dev/full: from now on every write through it fails with

@@ -30,22 +30,13 @@ import {
   writeJournal,
   writeSyncMark,
   type RecordAt,
+  flipByte,
+  overwrite,
 } from './support/journal.js';
 
 afterEach(removeTempDirs);
 
 const NO_SNAPSHOTS = { snapshotEveryRecords: Infinity };
-
-/** Writes `bytes` over `path` at `offset`. */
-function overwrite(path: string, offset: number, bytes: Buffer): void {
-  const fd = openSync(path, 'r+');
-  writeSync(fd, bytes, 0, bytes.byteLength, offset);
-  closeSync(fd);
-}
-
-function flipByte(path: string, offset: number): void {
-  overwrite(path, offset, Buffer.from([readFileSync(path)[offset]! ^ 0x5a]));
-}
 
 /** Starts on `dir`, plays the script from step CUT to the end, and checks the result is the uninterrupted run's. */
 async function recoverAndFinish(dir: string, log: string[]): Promise<Engine> {

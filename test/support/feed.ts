@@ -13,7 +13,7 @@
 import WebSocket from 'ws';
 import { Engine, type EngineConfig, type EpochResult } from '../../src/index.js';
 import { FeedServer, type FeedServerOptions } from '../../src/feed/server.js';
-import { decodeFrame, encodeSubscribe, type DecodeResult, type FeedMessage } from '../../src/feed/codec.js';
+import { decodeFrame, encodeSubscribe, type DecodeResult, type FeedMessage, type LiquidationOrder } from '../../src/feed/codec.js';
 import { ENVELOPE_VERSION_ID } from '../../src/feed/spec.js';
 
 export const PUBLISHER_TOKEN = 'publisher-token-for-tests-0001';
@@ -283,3 +283,21 @@ export class Feed {
     }
   }
 }
+
+/** One liquidation order with every field set (codec round trips and answers). */
+export const SAMPLE_ORDER = {
+  id: '17-0-42',
+  epoch: 12,
+  account: 17,
+  market: 0,
+  symbol: 'BTC-USD',
+  side: 'sell',
+  quantity: 0.1,
+  limitPrice: 44_950.25,
+  oraclePrice: 45_000,
+  reason: 'cross-maintenance',
+  health: 0.93,
+  equity: 465.5,
+  maintenanceMargin: 500.5,
+  positionSequence: 42,
+} as const satisfies LiquidationOrder;

@@ -10,7 +10,7 @@
  * fills or expires are those its own epoch issued. So a run cut between steps 0..k and continued over k..n, in
  * another engine recovered from the journal, gives the engine exactly the inputs an uninterrupted run gives it.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -296,4 +296,16 @@ export function writeSyncMark(dir: string, mark: { readonly segment: number; rea
 /** The first sequence of a segment, from its name. */
 export function firstSequenceOf(segment: string): number {
   return Number(/(\d{20})\.journal$/.exec(segment)![1]);
+}
+
+/** Writes `bytes` over `path` at `offset`. */
+export function overwrite(path: string, offset: number, bytes: Buffer): void {
+  const fd = openSync(path, 'r+');
+  writeSync(fd, bytes, 0, bytes.byteLength, offset);
+  closeSync(fd);
+}
+
+/** Flips one byte of `path` at `offset` (corruption, as a bad sector would). */
+export function flipByte(path: string, offset: number): void {
+  overwrite(path, offset, Buffer.from([readFileSync(path)[offset]! ^ 0x5a]));
 }

@@ -30,7 +30,7 @@ import { crossGroup, emptyGroup, isLiveCross, isolatedGroup, positionMaintenance
 import { isolatedRef, NONE, PositionFlag, type Tables } from '../tables/layout.js';
 import { AdlBook, type BookSource } from './adl-book.js';
 import { FundDrawdown, type DrawdownLimit, type DrawdownState } from './fund-drawdown.js';
-import { describe, MAX_ABS_AMOUNT, requireArray, requireId, requireObject, requirePrice } from '../tables/validate.js';
+import { describe, MAX_ABS_AMOUNT, requireArray, requireEventTime, requireId, requireObject, requirePrice } from '../tables/validate.js';
 import type { TableWriter } from '../tables/writer.js';
 import { OpenOrders, type OpenOrdersState, type OrderFill } from './open-orders.js';
 import type { LiquidationOrder } from './orders.js';
@@ -307,7 +307,7 @@ export class Clearing {
     this.orders.check(fills);
     const slots = fills.map((f, i) => {
       requirePrice(f.price, `[${i}].price`);
-      this.writer.checkTime(f.eventTimeUs, `[${i}].eventTimeUs`);
+      requireEventTime(f.eventTimeUs, this.writer.latestTimeUs, `[${i}].eventTimeUs`);
       const a = w.accountIndexOf(f.account, `[${i}].account`);
       const m = w.marketIndexOf(f.market, `[${i}].market`);
       const slot = w.findSlot(a, m);
@@ -379,8 +379,8 @@ export class Clearing {
     const w = this.writer;
     for (const o of due) {
       this.orders.forget(o.id);
-      const a = w.hasAccount(o.account) ? w.accountIndexOf(o.account) : undefined;
-      const slot = a === undefined ? undefined : w.findSlot(a, w.marketIndexOf(o.market));
+      // Accounts and markets are never removed; the position may be (nothing left to re-evaluate then).
+      const slot = w.findSlot(w.accountIndexOf(o.account), w.marketIndexOf(o.market));
       if (slot !== undefined) w.sequenced((sequence) => this.restamp(slot, sequence));
     }
     return due;

@@ -19,7 +19,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { configNumbers, ErrorCode, UnwindError } from '../errors.js';
-import { MAX_TIME_US, requireId, requirePrice, requireTime } from '../tables/validate.js';
+import { MAX_TIME_US, requireEventTime, requireId, requirePrice, requireTime } from '../tables/validate.js';
 import { aggregateValid, DEFAULT_AGGREGATION, validateAggregationPolicy, type AggregationPolicy, type SourceQuote } from './aggregate.js';
 import { DEFAULT_GUARD_POLICY, OracleGuardCode, percent, validateGuardPolicy, type GuardPolicy, type PauseReason } from './guards.js';
 import { ed25519PublicKey, verifyReport } from './keys.js';
@@ -155,9 +155,8 @@ export interface ClockPolicy {
 
 export const DEFAULT_CLOCK_POLICY: ClockPolicy = { maxSkewUs: 10_000_000, maxStepUs: 60_000_000 };
 
-/** Validates `config.clock` (INVALID_CONFIG naming `clock.maxSkewUs` ...). */
+/** Validates `config.clock`'s values (INVALID_CONFIG naming `clock.maxSkewUs` ...); its shape is resolveConfig's (checkShape). */
 export function resolveClockPolicy(c: Partial<ClockPolicy> | undefined): ClockPolicy {
-  if (c !== undefined && (c === null || typeof c !== 'object')) throw new UnwindError(ErrorCode.InvalidConfig, 'expected an object', 'clock');
   const p = { ...DEFAULT_CLOCK_POLICY, ...c };
   const check = configNumbers(p, 'clock');
   check('maxSkewUs', (v) => v >= 0 && v <= MAX_TIME_US, 'microseconds in [0, MAX_TIME_US]');
@@ -303,12 +302,6 @@ export class OracleLayer {
     return this.clockInput > 0 ? Math.min(MAX_TIME_US, this.clock + this.clockPolicy.maxSkewUs) : MAX_TIME_US;
   }
 
-  /** Throws CLOCK_SKEW naming `field` when `timeUs` (already range-checked) is beyond latestTimeUs. */
-  checkSkew(timeUs: number, field: string): void {
-    if (timeUs > this.latestTimeUs) {
-      throw new UnwindError(ErrorCode.ClockSkew, `event time ${timeUs} is more than ${this.clockPolicy.maxSkewUs} us ahead of the clock ${this.clock}`, field);
-    }
-  }
 
   /**
    * Checks rows `rows` (indexes into `batch`; all rows when omitted) without taking any: throws UnwindError
@@ -341,7 +334,7 @@ export class OracleLayer {
     if (typeof c !== 'number' || !(c >= 0 && c < Infinity)) {
       throw new UnwindError(ErrorCode.InvalidAmount, `expected a finite confidence >= 0, got ${String(c)}`, `[${i}].confidence`);
     }
-    this.checkSkew(requireTime(b.eventTimeUs[i], `[${i}].eventTimeUs`), `[${i}].eventTimeUs`);
+    requireEventTime(b.eventTimeUs[i], this.latestTimeUs, `[${i}].eventTimeUs`);
     const sequence = b.sourceSequence[i]!;
     if (typeof sequence !== 'number' || !Number.isSafeInteger(sequence) || sequence < 0) {
       throw new UnwindError(ErrorCode.InvalidAmount, `expected an integer >= 0, got ${String(sequence)}`, `[${i}].sourceSequence`);
@@ -429,7 +422,7 @@ export class OracleLayer {
       const v = top?.[k];
       if (v !== 0) requirePrice(v, `${field}.${k}`);
     }
-    this.checkSkew(requireTime(top.eventTimeUs, `${field}.eventTimeUs`), `${field}.eventTimeUs`);
+    requireEventTime(top.eventTimeUs, this.latestTimeUs, `${field}.eventTimeUs`);
     if (top.bid > 0 && top.ask > 0 && top.bid > top.ask) {
       throw new UnwindError(ErrorCode.InvalidPrice, `bid ${top.bid} is above ask ${top.ask}`, `${field}.bid`);
     }

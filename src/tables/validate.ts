@@ -120,3 +120,13 @@ export function requireTime(v: unknown, field: string): number {
   }
   return v;
 }
+
+/**
+ * An input's event time: in range (requireTime) and not beyond `latestUs`, the engine's clock plus its maximum skew
+ * (CLOCK_SKEW), so that no publisher can date its prices, books or fills far ahead of the clock.
+ */
+export function requireEventTime(v: unknown, latestUs: number, field: string): number {
+  const time = requireTime(v, field);
+  if (time > latestUs) throw new UnwindError(ErrorCode.ClockSkew, `event time ${time} is beyond ${latestUs}, the engine's clock plus its maximum skew (clock.maxSkewUs)`, field);
+  return time;
+}

@@ -21,6 +21,7 @@ import {
   requireAmount,
   requireArray,
   requireColumn,
+  requireEventTime,
   requireId,
   requireNonNegativeAmount,
   requireObject,
@@ -28,7 +29,6 @@ import {
   requireRowCount,
   requireSize,
   requireString,
-  requireTime,
 } from './validate.js';
 
 export interface MarketSpec {
@@ -265,7 +265,7 @@ export class TableWriter {
         const r = rowOf === undefined ? i : rowOf(i);
         this.marketIndexOf(requireId(marketIds[i], `[${r}].market`), `[${r}].market`);
         requirePrice(price, `[${r}].price`);
-        this.checkTime(time, `[${r}].eventTimeUs`);
+        requireEventTime(time, this.latestTimeUs, `[${r}].eventTimeUs`);
       }
       index[i] = m!;
     }
@@ -299,18 +299,8 @@ export class TableWriter {
     const m = this.marketIndexOf(requireId(u.market, `${field}market`), `${field}market`);
     const mark = requirePrice(u.price, `${field}price`);
     const oracle = u.oraclePrice === undefined ? mark : requirePrice(u.oraclePrice, `${field}oraclePrice`);
-    const time = u.eventTimeUs === undefined ? 0 : this.checkTime(u.eventTimeUs, `${field}eventTimeUs`);
+    const time = u.eventTimeUs === undefined ? 0 : requireEventTime(u.eventTimeUs, this.latestTimeUs, `${field}eventTimeUs`);
     return { m, mark, oracle, time };
-  }
-
-  /**
-   * An input's event time: in range (requireTime) and not beyond `latestTimeUs` (CLOCK_SKEW), so that one publisher
-   * cannot date a market's prices or fills far ahead of the engine's clock.
-   */
-  checkTime(v: unknown, field: string): number {
-    const time = requireTime(v, field);
-    if (time > this.latestTimeUs) throw new UnwindError(ErrorCode.ClockSkew, `event time ${time} is beyond ${this.latestTimeUs}, the engine's clock plus its maximum skew`, field);
-    return time;
   }
 
   private landPrice({ m, mark, oracle, time }: { m: number; mark: number; oracle: number; time: number }): void {

@@ -59,7 +59,7 @@ import {
   TICK_BYTES,
 } from '../src/feed/spec.js';
 import { MAX_TIME_US } from '../src/tables/validate.js';
-import { SAMPLE_ORDER as ORDER } from './support/feed.js';
+import { SAMPLE_DELEVERAGING as DELEVERAGING, SAMPLE_ORDER as ORDER } from './support/feed.js';
 
 const TICK: Tick = { market: 0, source: 3, price: 50_000.5, confidence: 2.25, eventTimeUs: 1_764_000_000_123_456, sourceSequence: 981 };
 
@@ -97,28 +97,6 @@ const BOOKS: FeedMessage = {
   ],
 };
 
-/**
- * The README's bankrupt long: 0.1 BTC from 50,000 on -500 of collateral, closed at its bankruptcy price 55,000
- * against two shorts (0.06 of account 2, 0.04 of account 3), instead of order 1-0-7.
- */
-const DELEVERAGING: Deleveraging = {
-  sequence: 9,
-  account: 1,
-  market: 0,
-  orderId: '1-0-7',
-  bankruptcyPrice: 55_000,
-  markPrice: 50_000,
-  absorbed: 500,
-  matched: 0.1,
-  remainder: 0,
-  realizedPnl: 500,
-  counterparties: [
-    { account: 2, index: 0, quantity: 0.06, realizedPnl: 300, sizeAfter: 0 },
-    { account: 3, index: 1, quantity: 0.04, realizedPnl: -160, sizeAfter: -0.96 },
-  ],
-  counterpartyCount: 2,
-  continued: false,
-};
 const DELEVERAGINGS: FeedMessage = {
   kind: 'deleveragings',
   sequence: 30,

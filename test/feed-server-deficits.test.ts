@@ -34,7 +34,7 @@ import {
 } from '../src/feed/codec.js';
 import { DELEVERAGING_SHAPE, joinDeleveragings, packRecords, PartJoiner, SOCIALIZED_LOSS_SHAPE } from '../src/feed/deficits.js';
 import { DEFICIT_ROWS_PER_FRAME } from '../src/feed/messages.js';
-import { Feed, until, within, SUBSCRIBER_TOKEN, type FeedClient, type Started, type StartOptions } from './support/feed.js';
+import { Feed, SAMPLE_DELEVERAGING, until, within, SUBSCRIBER_TOKEN, type FeedClient, type Started, type StartOptions } from './support/feed.js';
 import { Random } from './support/random.js';
 
 const BTC = 0;
@@ -106,11 +106,7 @@ function firstEvent<E extends keyof FeedClientEvents>(c: SdkClient, event: E): P
   );
 }
 
-const framesOf = <K extends FeedMessage['kind']>(frames: readonly (FeedMessage | DecodeResult)[], kind: K): Extract<FeedMessage, { kind: K }>[] =>
-  frames.filter((f): f is Extract<FeedMessage, { kind: K }> => f.kind === kind);
-const ordersIn = (frames: readonly FeedMessage[]): LiquidationOrder[] => framesOf(frames, 'orders').flatMap((f) => [...f.orders]);
-
-/** The engine's deleveraging as a connection selected as a whole must receive it. */
+/** The engine's deleveraging as a connection selected as a whole must receive it (stated here, not taken from src). */
 function wire(d: EngineDeleveraging): Deleveraging {
   return {
     sequence: d.sequence,
@@ -128,6 +124,11 @@ function wire(d: EngineDeleveraging): Deleveraging {
     continued: false,
   };
 }
+
+const framesOf = <K extends FeedMessage['kind']>(frames: readonly (FeedMessage | DecodeResult)[], kind: K): Extract<FeedMessage, { kind: K }>[] =>
+  frames.filter((f): f is Extract<FeedMessage, { kind: K }> => f.kind === kind);
+const ordersIn = (frames: readonly FeedMessage[]): LiquidationOrder[] => framesOf(frames, 'orders').flatMap((f) => [...f.orders]);
+
 
 const tick = (market: number, price: number, i = 0) => ({ market, source: 1, price, confidence: 0, eventTimeUs: 1_000 + i, sourceSequence: i });
 
@@ -395,27 +396,7 @@ describe('deficit frames: packing and joining', () => {
 });
 
 describe('deficit frames from a client', () => {
-  const DELEVERAGING = (() => {
-    const d: Deleveraging = {
-      sequence: 9,
-      account: 1,
-      market: BTC,
-      orderId: '1-0-7',
-      bankruptcyPrice: 55_000,
-      markPrice: 50_000,
-      absorbed: 500,
-      matched: 0.1,
-      remainder: 0,
-      realizedPnl: 500,
-      counterparties: [
-        { account: 2, index: 0, quantity: 0.06, realizedPnl: 300, sizeAfter: 0 },
-        { account: 3, index: 1, quantity: 0.04, realizedPnl: -160, sizeAfter: -0.96 },
-      ],
-      counterpartyCount: 2,
-      continued: false,
-    };
-    return d;
-  })();
+  const DELEVERAGING = SAMPLE_DELEVERAGING; // market 0: BTC
   const SAMPLES: FeedMessage[] = [
     { kind: 'deleveragings', sequence: 0, deleveragings: [DELEVERAGING, { ...DELEVERAGING, orderId: null, counterparties: [], counterpartyCount: 0 }] },
     { kind: 'socializedLosses', sequence: 0, losses: [{ sequence: 11, account: 7, market: BTC, amount: 2, shares: [{ account: 2, index: 0, amount: 1.5 }, { account: 5, index: 1, amount: 0.5 }], shareCount: 2, continued: false, method: 'pro-rata' }] },

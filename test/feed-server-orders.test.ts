@@ -38,7 +38,7 @@ import {
 } from '../src/feed/codec.js';
 import { type AcceptedFill } from '../src/feed/server.js';
 import { type Engine } from '../src/index.js';
-import { Feed, firstDifference, nextEpoch, tableBytes, TIERS, type FeedClient, type Started, type StartOptions } from './support/feed.js';
+import { Feed, firstDifference, nextEpoch, tableBytes, TIERS, type FeedClient, type Started, type StartOptions, fillOf } from './support/feed.js';
 
 const BTC = 1;
 const ETH = 2;
@@ -113,16 +113,6 @@ async function subscriber(server: Started['server'], topics: Partial<Topics>, ro
   c.send((s) => encodeSubscribe(s, { markets: [], accounts: [], allOrders: false, ...topics }));
   return c;
 }
-
-const fillOf = (o: LiquidationOrder, quantity: number, patch: Partial<Fill> = {}): Fill => ({
-  orderId: o.id,
-  account: o.account,
-  market: o.market,
-  quantity,
-  price: o.limitPrice,
-  eventTimeUs: 5_000,
-  ...patch,
-});
 
 const ordersIn = (frames: FeedMessage[]): LiquidationOrder[] => frames.flatMap((f) => (f.kind === 'orders' ? f.orders : []));
 const kinds = (frames: FeedMessage[]): string[] => frames.map((f) => f.kind);

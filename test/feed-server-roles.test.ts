@@ -23,7 +23,6 @@ import {
   encodeSubscribe,
   encodeTicks,
   type FeedMessage,
-  type Fill,
   type LiquidationOrder,
   type Tick,
 } from '../src/feed/codec.js';
@@ -31,7 +30,7 @@ import type { TokenSpec } from '../src/feed/server-options.js';
 import { FeedServer } from '../src/feed/server.js';
 import { Engine } from '../src/index.js';
 import { MARKET as ORACLE, oracleMarket, Sources, T0 } from './support/oracle.js';
-import { Feed, firstDifference, PUBLISHER_TOKEN, SUBSCRIBER_TOKEN, tableBytes, TIERS, type FeedClient } from './support/feed.js';
+import { Feed, firstDifference, PUBLISHER_TOKEN, SUBSCRIBER_TOKEN, tableBytes, TIERS, type FeedClient, fillOf } from './support/feed.js';
 
 const BTC = 1;
 const ETH = 2;
@@ -89,16 +88,6 @@ async function as(server: FeedServer, token: string): Promise<FeedClient> {
 }
 
 const tick = (market: number, price: number, source: number, i = 1): Tick => ({ market, source, price, confidence: 0, eventTimeUs: 1_000 + i, sourceSequence: i });
-
-const fillOf = (o: LiquidationOrder, quantity = o.quantity, patch: Partial<Fill> = {}): Fill => ({
-  orderId: o.id,
-  account: o.account,
-  market: o.market,
-  quantity,
-  price: o.limitPrice,
-  eventTimeUs: 5_000,
-  ...patch,
-});
 
 /** Both accounts liquidated by ticks from source tokens: their open orders, by account. */
 async function liquidated(engine: Engine, server: FeedServer): Promise<Map<number, LiquidationOrder>> {

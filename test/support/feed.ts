@@ -13,7 +13,7 @@
 import WebSocket from 'ws';
 import { Engine, type EngineConfig, type EpochResult } from '../../src/index.js';
 import { FeedServer, type FeedServerOptions } from '../../src/feed/server.js';
-import { decodeFrame, encodeSubscribe, type DecodeResult, type FeedMessage, type LiquidationOrder } from '../../src/feed/codec.js';
+import { decodeFrame, encodeSubscribe, type DecodeResult, type Deleveraging, type FeedMessage, type Fill, type LiquidationOrder } from '../../src/feed/codec.js';
 import { ENVELOPE_VERSION_ID } from '../../src/feed/spec.js';
 
 export const PUBLISHER_TOKEN = 'publisher-token-for-tests-0001';
@@ -301,3 +301,37 @@ export const SAMPLE_ORDER = {
   maintenanceMargin: 500.5,
   positionSequence: 42,
 } as const satisfies LiquidationOrder;
+
+/**
+ * The README's bankrupt long: 0.1 BTC from 50,000 on -500 of collateral, closed at its bankruptcy price 55,000
+ * against two shorts (0.06 of account 2, 0.04 of account 3), instead of order 1-0-7.
+ */
+export const SAMPLE_DELEVERAGING: Deleveraging = {
+  sequence: 9,
+  account: 1,
+  market: 0,
+  orderId: '1-0-7',
+  bankruptcyPrice: 55_000,
+  markPrice: 50_000,
+  absorbed: 500,
+  matched: 0.1,
+  remainder: 0,
+  realizedPnl: 500,
+  counterparties: [
+    { account: 2, index: 0, quantity: 0.06, realizedPnl: 300, sizeAfter: 0 },
+    { account: 3, index: 1, quantity: 0.04, realizedPnl: -160, sizeAfter: -0.96 },
+  ],
+  counterpartyCount: 2,
+  continued: false,
+};
+
+/** A fill of `o` at its limit (the matching engine's answer in feed tests), `quantity` whole by default. */
+export const fillOf = (o: LiquidationOrder, quantity = o.quantity, patch: Partial<Fill> = {}): Fill => ({
+  orderId: o.id,
+  account: o.account,
+  market: o.market,
+  quantity,
+  price: o.limitPrice,
+  eventTimeUs: 5_000,
+  ...patch,
+});

@@ -356,11 +356,7 @@ export class Clearing {
       if (slot === undefined) throw new UnwindError(ErrorCode.InvalidFill, `account ${order.account} holds no position in market ${order.market}`, `[${i}]`);
       return slot;
     });
-    orderIds.forEach((id, i) => {
-      this.orders.forget(id);
-      const slot = slots[i]!;
-      w.sequenced((sequence) => this.restamp(slot, sequence));
-    });
+    orderIds.forEach((id, i) => this.release(id, slots[i]));
   }
 
   /** Whether `timeOut(nowUs)` would time out any order. */
@@ -377,13 +373,18 @@ export class Clearing {
   timeOut(nowUs: number): LiquidationOrder[] {
     const due = this.orders.issuedBy(nowUs - this.config.orderTimeoutUs);
     const w = this.writer;
-    for (const o of due) {
-      this.orders.forget(o.id);
-      // Accounts and markets are never removed; the position may be (nothing left to re-evaluate then).
-      const slot = w.findSlot(w.accountIndexOf(o.account), w.marketIndexOf(o.market));
-      if (slot !== undefined) w.sequenced((sequence) => this.restamp(slot, sequence));
-    }
+    // Accounts and markets are never removed; the position may be (nothing left to re-evaluate then).
+    for (const o of due) this.release(o.id, w.findSlot(w.accountIndexOf(o.account), w.marketIndexOf(o.market)));
     return due;
+  }
+
+  /**
+   * Forgets an open order that will not fill (expired, timed out) and re-stamps its position with an input sequence
+   * of its own, so that the executor re-evaluates it and, still liquidatable, orders it again under a new id.
+   */
+  private release(orderId: string, slot: number | undefined): void {
+    this.orders.forget(orderId);
+    if (slot !== undefined) this.writer.sequenced((sequence) => this.restamp(slot, sequence));
   }
 
   /**

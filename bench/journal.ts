@@ -49,7 +49,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Engine } from '../src/index.js';
 import { recordBytes, RecordKind } from '../src/journal/format.js';
-import { COLUMNS } from '../src/journal/records.js';
+import { COLUMNS } from '../src/engine/records.js';
 import { JournalWriter, resolveJournalConfig, type Durability, type JournalConfig } from '../src/journal/writer.js';
 import { buildEngine, type Book } from './fixtures.js';
 import { EngineProbe, nextTurn } from './push-to-order-latency.js';

@@ -4,11 +4,11 @@ import { DEFAULT_BANKRUPTCY_ADJUSTMENT, DEFAULT_SPREAD_TO_MAINTENANCE_MARGIN_RAT
 import { ErrorCode, UnwindError } from './errors.js';
 import { type Capacities, computeLayout, DEFAULT_POSITIONS_PER_ACCOUNT } from './tables/layout.js';
 import { describe } from './tables/validate.js';
-import { type LiquidatorConfig } from './execution/liquidator.js';
+import { type LiquidatorConfig } from './executor/liquidator.js';
 import { DEFAULT_QUOTE_DECIMALS } from './ledger/money.js';
 import { DEFAULT_FEE_POLICY, type FeePolicy } from './ledger/settle.js';
-import { DEFAULT_LIFECYCLE } from './execution/lifecycle.js';
-import { NO_CAPS, validateCaps, type CapsConfig } from './execution/caps.js';
+import { DEFAULT_LIFECYCLE } from './executor/lifecycle.js';
+import { NO_CAPS, validateCaps, type CapsConfig } from './executor/caps.js';
 import { resolveClockPolicy, type ClockPolicy, type OracleConfig } from './oracle/oracle.js';
 import type { JournalConfig } from './journal/writer.js';
 import { DEFAULT_SIZING_POLICY, validateSizingPolicy, type SizingPolicy } from './domain/sizing.js';
@@ -78,7 +78,7 @@ export interface EngineConfig {
   readonly lifecycle?: Partial<{ marginCallHysteresis: number; exitBuffer: number }>;
   /**
    * Liquidation caps (README "Liquidation procedures"), off unless set: they count in the inputs' event time
-   * (ticks' and fills' eventTimeUs), which inputs without one do not advance. DEFAULT_CAPS (src/execution/caps.ts)
+   * (ticks' and fills' eventTimeUs), which inputs without one do not advance. DEFAULT_CAPS (src/executor/caps.ts)
    * are a starting point.
    */
   readonly caps?: Partial<CapsConfig>;

@@ -3,7 +3,7 @@ export { Engine, type EpochResult } from './engine/engine.js';
 export { type EngineConfig, type ResolvedConfig, resolveConfig, DEFAULT_MARGIN_CALL_HEALTH } from './config.js';
 export { UnwindError, ErrorCode, isUnwindError } from './errors.js';
 export { type MarketSpec, type PositionUpdate, type PriceUpdate } from './tables/writer.js';
-export { type LiquidationOrder, type MarginCall, type OrderReasonName, orderId } from './execution/orders.js';
+export { type LiquidationOrder, type MarginCall, type OrderReasonName, orderId } from './clearing/orders.js';
 export { type AccountReport, type PositionReport } from './risk/account-report.js';
 export {
   type Deleveraging,
@@ -13,7 +13,7 @@ export {
   type UnresolvedDeficit,
   type UnresolvedReason,
   type FillPreview,
-} from './execution/clearing.js';
+} from './clearing/clearing.js';
 export { type FeePolicy } from './ledger/settle.js';
 export { BYTES_PER_POSITION, BYTES_PER_ACCOUNT, LAYOUT_VERSION } from './tables/layout.js';
 export * as domain from './domain/index.js';

@@ -5,9 +5,9 @@
 import { type EngineConfig } from './config.js';
 import { Engine, type EpochResult } from './engine/engine.js';
 import { ErrorCode, UnwindError } from './errors.js';
-import type { Deleveraging, FillPreview } from './execution/clearing.js';
+import type { Deleveraging, FillPreview } from './clearing/clearing.js';
 import type { FeePolicy } from './ledger/settle.js';
-import { type CappedWork, type LiquidationOrder, type MarginCall, type StateChange } from './execution/orders.js';
+import { type CappedWork, type LiquidationOrder, type MarginCall, type StateChange } from './clearing/orders.js';
 import { type AccountReport } from './risk/account-report.js';
 import { type MarginTier } from './domain/tiers.js';
 import type { SizingPolicy } from './domain/sizing.js';

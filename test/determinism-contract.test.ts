@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const DECISION_PATH = ['src/domain', 'src/tables', 'src/scan', 'src/execution', 'src/concurrency', 'src/risk', 'src/ledger', 'src/oracle', 'workers'];
+const DECISION_PATH = ['src/domain', 'src/tables', 'src/scan', 'src/executor', 'src/clearing', 'src/engine', 'src/concurrency', 'src/risk', 'src/ledger', 'src/oracle', 'workers'];
 const FORBIDDEN = [/\bDate\.now\s*\(/, /\bnew Date\s*\(/, /\bMath\.random\s*\(/, /\bperformance\.now\s*\(/, /\bprocess\.hrtime\b/, /\bsetTimeout\s*\(/, /\bsetInterval\s*\(/];
 
 function sources(dir: string): string[] {
@@ -23,7 +23,7 @@ describe('the determinism contract', () => {
 
   it('covers a non-trivial set of decision-path files', () => {
     expect(files.length).toBeGreaterThanOrEqual(10);
-    expect(files).toContain('src/execution/liquidator.ts');
+    expect(files).toContain('src/executor/liquidator.ts');
     expect(files).toContain('workers/executor.worker.ts');
   });
 

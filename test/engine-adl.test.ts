@@ -1,7 +1,7 @@
 /** Auto-deleveraging through the engine: the published queue, deleveraging at the bankruptcy price, the automatic trigger. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { adlRank } from '../src/domain/adl.js';
-import type { Deleveraging, FillSettlement } from '../src/execution/clearing.js';
+import type { Deleveraging, FillSettlement } from '../src/clearing/clearing.js';
 import { Engine, type EngineConfig } from '../src/index.js';
 import { entry } from '../src/ledger/ledger.js';
 import { Money } from '../src/ledger/money.js';

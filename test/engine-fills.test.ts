@@ -1,7 +1,7 @@
 /** Fills of liquidation orders through the embedding API: settlement, insurance fund, re-issue, expiry, conservation. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine, type LiquidationOrder } from '../src/index.js';
-import type { FillSettlement } from '../src/execution/clearing.js';
+import type { FillSettlement } from '../src/clearing/clearing.js';
 import { entry } from '../src/ledger/ledger.js';
 import { Money } from '../src/ledger/money.js';
 import { mulberry32 } from '../src/sim/random.js';

@@ -1,9 +1,9 @@
 /** The operator's kill switch: its levels, global and per market, and the status events it raises. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../src/index.js';
-import type { MarketStatusChange } from '../src/execution/market-mode.js';
-import type { Deleveraging, FillSettlement, UnresolvedDeficit } from '../src/execution/clearing.js';
-import type { LiquidationOrder } from '../src/execution/orders.js';
+import type { MarketStatusChange } from '../src/clearing/market-mode.js';
+import type { Deleveraging, FillSettlement, UnresolvedDeficit } from '../src/clearing/clearing.js';
+import type { LiquidationOrder } from '../src/clearing/orders.js';
 import { codeOf } from './support/errors.js';
 
 const TEN_PERCENT = [{ maxNotional: null, initialMarginFraction: 0.2, maintenanceMarginFraction: 0.1 }];

@@ -1,7 +1,7 @@
 /** The executor's lifecycle events: margin call with hysteresis, sticky liquidation, closing, in emission order. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine, type EpochResult } from '../src/index.js';
-import type { Deleveraging, FillSettlement } from '../src/execution/clearing.js';
+import type { Deleveraging, FillSettlement } from '../src/clearing/clearing.js';
 
 const TEN_PERCENT = [{ maxNotional: null, initialMarginFraction: 0.2, maintenanceMarginFraction: 0.1 }];
 let engines: Engine[] = [];

@@ -1,11 +1,11 @@
 /**
- * The epoch's screening (src/execution/clearing.ts `screen`): under deficitPolicy 'adl', an order whose fill at its
+ * The epoch's screening (src/clearing/clearing.ts `screen`): under deficitPolicy 'adl', an order whose fill at its
  * limit the insurance fund could not pay leaves as a deleveraging at the bankruptcy value instead; what open orders
  * would draw is held back from later ones; a crash that deleverages many positions in one epoch consumes each queue
  * once, from the top; and the result does not depend on whether inputs arrived while the epoch was in flight.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Deleveraging, SocializedLoss, UnresolvedDeficit } from '../src/execution/clearing.js';
+import type { Deleveraging, SocializedLoss, UnresolvedDeficit } from '../src/clearing/clearing.js';
 import { Engine, type EngineConfig } from '../src/index.js';
 import { mulberry32 } from '../src/sim/random.js';
 

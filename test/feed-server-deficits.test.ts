@@ -13,7 +13,7 @@
  *   socialized:  account 7 as above; 5,000 shorts of 0.001 BTC from 50,000 on 100 each (accounts 1000..5999).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Deleveraging as EngineDeleveraging, SocializedLoss as EngineSocializedLoss, UnresolvedDeficit as EngineUnresolvedDeficit } from '../src/execution/clearing.js';
+import type { Deleveraging as EngineDeleveraging, SocializedLoss as EngineSocializedLoss, UnresolvedDeficit as EngineUnresolvedDeficit } from '../src/clearing/clearing.js';
 import { FeedClient as SdkClient, type FeedClientEvents } from '../src/feed/client.js';
 import {
   decodeFrame,

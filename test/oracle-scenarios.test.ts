@@ -5,8 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine, type EngineConfig } from '../src/index.js';
-import type { MarketStatusChange } from '../src/execution/market-mode.js';
-import type { LiquidationOrder } from '../src/execution/orders.js';
+import type { MarketStatusChange } from '../src/clearing/market-mode.js';
+import type { LiquidationOrder } from '../src/clearing/orders.js';
 import { codeOf } from './support/errors.js';
 import { MARKET, oracleMarket, SECOND, signer, Sources, T0 } from './support/oracle.js';
 import { firstDifference, tableBytes } from './support/feed.js';

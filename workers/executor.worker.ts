@@ -10,7 +10,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { publishExecution, stateRequested, waitForScan } from '../src/concurrency/epoch.js';
 import { attachTables } from '../src/tables/layout.js';
-import { Liquidator, type LiquidatorConfig, type LiquidatorState } from '../src/execution/liquidator.js';
+import { Liquidator, type LiquidatorConfig, type LiquidatorState } from '../src/executor/liquidator.js';
 
 const { buffer, config, state } = workerData as { buffer: SharedArrayBuffer; config: LiquidatorConfig; state?: LiquidatorState };
 const tables = attachTables(buffer);

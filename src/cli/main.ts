@@ -15,7 +15,7 @@ import { runFeedDemo } from '../sim/feed-demo.js';
 import { INSURANCE_SEED, type MoneySummary } from '../sim/tally.js';
 import { readServeConfig, serve } from './serve.js';
 import { Presets, SingleBar } from 'cli-progress';
-import { formatSummary, replayJournal } from '../journal/replay.js';
+import { formatSummary, replayJournal } from '../engine/replay.js';
 
 const USAGE = `usage:
   unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--embedded [--journal DIR]]

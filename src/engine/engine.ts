@@ -10,28 +10,28 @@
  */
 import { resolveConfig, type EngineConfig, type ResolvedConfig } from '../config.js';
 import { ErrorCode, UnwindError } from '../errors.js';
-import { decodeOutput, type EpochOutput, type LiquidationOrder, type MarginCall, type StateChange } from '../execution/orders.js';
+import { decodeOutput, type EpochOutput, type LiquidationOrder, type MarginCall, type StateChange } from '../clearing/orders.js';
 import { accountReport, crossSummary, type AccountReport, type CrossSummary } from '../risk/account-report.js';
 import { allocateTables, type Tables } from '../tables/layout.js';
 import { describe, MAX_ABS_SIZE, MAX_REASON_LENGTH, requireArray, requireColumn, requireColumns, requireId, requireObject, requirePrice, requireRowCount, requireString, requireTime } from '../tables/validate.js';
 import { TableWriter, type MarketSpec, type PositionUpdate, type PriceUpdate } from '../tables/writer.js';
 import { InlineBackend, ThreadedBackend, type Backend, type ExecutionResult } from './backends.js';
-import type { LiquidatorState } from '../execution/liquidator.js';
-import { Clearing, type Deleveraging, type FillPreview, type FillSettlement, type SocializedLoss, type UnresolvedDeficit } from '../execution/clearing.js';
+import type { LiquidatorState } from '../executor/liquidator.js';
+import { Clearing, type Deleveraging, type FillPreview, type FillSettlement, type SocializedLoss, type UnresolvedDeficit } from '../clearing/clearing.js';
 import type { AdlQueueEntry } from '../domain/adl.js';
-import type { OrderFill } from '../execution/open-orders.js';
+import type { OrderFill } from '../clearing/open-orders.js';
 import { entry, type Ledger } from '../ledger/ledger.js';
 import { OracleLayer, resolveOracleConfig, type OracleStats } from '../oracle/oracle.js';
 import { reportColumns, SIGNATURE_BYTES, type ReportColumns, type SourceReport } from '../oracle/report.js';
 import type { BookTop } from '../oracle/mark.js';
-import { killLevelOf, MarketModes, type KillLevel, type MarketStatusChange } from '../execution/market-mode.js';
+import { killLevelOf, MarketModes, type KillLevel, type MarketStatusChange } from '../clearing/market-mode.js';
 import { serialize } from 'node:v8';
 import { RecordKind } from '../journal/format.js';
-import { positionColumns, type ColumnKind } from '../journal/records.js';
+import { positionColumns, type ColumnKind } from './records.js';
 import { StreamDigest } from '../journal/digest.js';
 import { writeSnapshot, type Capture } from '../journal/snapshot.js';
 import type { JournalWriter } from '../journal/writer.js';
-import { openJournal, recover, type EngineState, type Recovery } from '../journal/recovery.js';
+import { openJournal, recover, type EngineState, type Recovery } from './recovery.js';
 
 export interface EpochResult extends EpochOutput {
   readonly epoch: number;
@@ -218,7 +218,7 @@ export class Engine {
     this.open();
     this.directOnly(market, 'market');
     this.writer.setPrice(oraclePrice === undefined ? { market, price } : { market, price, oraclePrice });
-    this.logColumns(RecordKind.Prices, 1, () => [[market], [price], [oraclePrice ?? NaN]]);
+    this.logColumns(RecordKind.Prices, 1, () => [[market], [price], [oraclePrice ?? NaN], undefined]);
     this.schedule();
   }
 

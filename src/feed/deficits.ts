@@ -15,7 +15,7 @@ import type {
   Deleveraging as EngineDeleveraging,
   SocializedLoss as EngineSocializedLoss,
   UnresolvedDeficit as EngineUnresolvedDeficit,
-} from '../execution/clearing.js';
+} from '../clearing/clearing.js';
 import type { Deleveraging, SocializedLoss, UnresolvedDeficit } from './messages.js';
 
 /** The engine's deleveraging as a whole wire record: every counterparty, numbered in queue order. */

@@ -4,7 +4,7 @@
  * rejected frame changes nothing; a row outside the token's scopes rejects the whole frame (FORBIDDEN) first.
  */
 import type { Engine } from '../engine/engine.js';
-import { orderId } from '../execution/orders.js';
+import { orderId } from '../clearing/orders.js';
 import type { Grant, IdRanges, Role } from './auth.js';
 import type { TickBatchMessage } from './decode.js';
 import type { FeedMessage } from './messages.js';

@@ -2,14 +2,14 @@
  * The binary feed's messages as plain objects: what `decodeFrame` returns and the encoders take. One interface per
  * wire table of schemas/unwind.fbs (units are documented there), named as the engine names them.
  */
-import type { LiquidationOrder, MarginCall } from '../execution/orders.js';
+import type { LiquidationOrder, MarginCall } from '../clearing/orders.js';
 import type { PositionUpdate } from '../tables/writer.js';
 import type { CrossSummary } from '../risk/account-report.js';
-import type { OrderFill } from '../execution/open-orders.js';
-import type { KillLevel } from '../execution/market-mode.js';
+import type { OrderFill } from '../clearing/open-orders.js';
+import type { KillLevel } from '../clearing/market-mode.js';
 import type { BookTop as OracleBookTop } from '../oracle/mark.js';
 
-/** KillLevel: 'normal' | 'no-new' | 'no-reissue' | 'halt', each holding back more (src/execution/market-mode.ts). */
+/** KillLevel: 'normal' | 'no-new' | 'no-reissue' | 'halt', each holding back more (src/clearing/market-mode.ts). */
 export type { KillLevel, LiquidationOrder, MarginCall, PositionUpdate };
 
 /** The schema version this codec writes and accepts (`Envelope.version`). */
@@ -103,7 +103,7 @@ export interface AdlQueue {
  */
 export const DEFICIT_ROWS_PER_FRAME = 4096;
 
-/** A counterparty's part of a deleveraging (src/execution/clearing.ts DeleveragedCounterparty, plus its place). */
+/** A counterparty's part of a deleveraging (src/clearing/clearing.ts DeleveragedCounterparty, plus its place). */
 export interface DeleveragedCounterparty {
   readonly account: number;
   /** 0-based place among all of the deleveraging's counterparties, in the ADL queue order they were matched in. */
@@ -117,7 +117,7 @@ export interface DeleveragedCounterparty {
 }
 
 /**
- * A bankrupt position closed against the ADL queue at its bankruptcy value (src/execution/clearing.ts Deleveraging),
+ * A bankrupt position closed against the ADL queue at its bankruptcy value (src/clearing/clearing.ts Deleveraging),
  * as one connection receives it: `counterparties` are those its topics select (all of them for the market, the
  * bankrupt account or all orders), `counterpartyCount` how many there were in all.
  */
@@ -160,7 +160,7 @@ export interface LossShare {
   readonly amount: number;
 }
 
-/** A fill's deficit spread over the opposite side (src/execution/clearing.ts SocializedLoss), as one connection receives it. */
+/** A fill's deficit spread over the opposite side (src/clearing/clearing.ts SocializedLoss), as one connection receives it. */
 export interface SocializedLoss {
   /** Sequence of the input (the fill) at which it landed. */
   readonly sequence: number;
@@ -175,17 +175,17 @@ export interface SocializedLoss {
   readonly shareCount: number;
   /** As Deleveraging.continued: the next SocializedLosses frame continues this record (the SDK joins the parts). */
   readonly continued: boolean;
-  /** 'pro-rata': the opposite side by size; 'adl-queue': the ADL queue in rank order (src/execution/clearing.ts). */
+  /** 'pro-rata': the opposite side by size; 'adl-queue': the ADL queue in rank order (src/clearing/clearing.ts). */
   readonly method: LossMethod;
 }
 
 /** How a socialized loss chose its payers. */
 export type LossMethod = 'pro-rata' | 'adl-queue';
 
-/** Why a deficit was left where it was (src/execution/clearing.ts UnresolvedReason). */
+/** Why a deficit was left where it was (src/clearing/clearing.ts UnresolvedReason). */
 export type DeficitReason = 'no-counterparty' | 'halted' | 'auto-deleverage-off';
 
-/** A deficit no policy could place (src/execution/clearing.ts UnresolvedDeficit). */
+/** A deficit no policy could place (src/clearing/clearing.ts UnresolvedDeficit). */
 export interface UnresolvedDeficit {
   readonly sequence: number;
   readonly account: number;

@@ -20,7 +20,7 @@
  */
 import uWS from 'uWebSockets.js';
 import type { Engine, EpochResult } from '../engine/engine.js';
-import type { FillSettlement } from '../execution/clearing.js';
+import type { FillSettlement } from '../clearing/clearing.js';
 import { ErrorCode, isUnwindError, UnwindError } from '../errors.js';
 import {
   decodeFrame,

@@ -8,7 +8,7 @@
  * bytes and recovery continue it. Same journal, same chain: whatever the worker count, across runs and crashes.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { toJson } from './records.js';
+import { toJson } from './payload.js';
 
 export const STREAM_KINDS = ['order', 'marginCall', 'stateChange', 'capped', 'fill', 'deleverage', 'socializedLoss', 'marketStatus', 'unresolvedDeficit', 'timedOut'] as const;
 export type StreamKind = (typeof STREAM_KINDS)[number];

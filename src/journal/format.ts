@@ -20,7 +20,7 @@
  *                +24  payload, L bytes, then zero padding to a multiple of 8
  *
  * Payloads: the hot kinds are f64 columns, column after column, `rows` values each (a kind's column list is in
- * src/journal/records.ts); Ticks then add 64 bytes of signature per row when signed; the rare kinds are UTF-8
+ * src/engine/records.ts); Ticks then add 64 bytes of signature per row when signed; the rare kinds are UTF-8
  * JSON (non-finite numbers spelled as {"$": "Infinity"}). A Batch record's payload is whole records (each with
  * its header, checksum and padding) that stand or fall together: its sequence field is its first record's, its
  * rows field their count, and it takes no sequence of its own.

@@ -35,7 +35,7 @@ import {
   writeSegmentHeader,
   type SyncMark,
 } from './format.js';
-import { COLUMNS, toJson, type ColumnKind } from './records.js';
+import { toJson } from './payload.js';
 
 export type Durability = 'sync' | 'group';
 
@@ -142,8 +142,8 @@ export class JournalWriter {
   }
 
   /** Appends a record of f64 columns (`undefined`: all NaN), `rows` values each, then `trailer` bytes. */
-  appendColumns(kind: ColumnKind, rows: number, columns: readonly (ArrayLike<number> | undefined)[], trailer?: Uint8Array): number {
-    const k = COLUMNS[kind].length;
+  appendColumns(kind: number, rows: number, columns: readonly (ArrayLike<number> | undefined)[], trailer?: Uint8Array): number {
+    const k = columns.length;
     const trailerBytes = trailer?.byteLength ?? 0;
     const payload = rows * k * 8 + trailerBytes;
     const at = this.reserve(payload);

@@ -13,7 +13,7 @@
  *   socialized:<market>       losses spread over the opposite side (the socialized-loss policy)
  */
 import { type Atoms } from './money.js';
-import { refill } from '../journal/state.js';
+import { refill } from '../maps.js';
 
 export type EntryId = string;
 

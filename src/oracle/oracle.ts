@@ -15,7 +15,7 @@
  * counts its error code.
  *
  * While a market is paused, its prices are not written to the tables: margin keeps using the last trusted mark, and
- * the executor issues no liquidation order in it (src/execution/market-mode.ts).
+ * the executor issues no liquidation order in it (src/clearing/market-mode.ts).
  */
 import type { KeyObject } from 'node:crypto';
 import { configNumbers, ErrorCode, UnwindError } from '../errors.js';

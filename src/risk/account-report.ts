@@ -9,7 +9,7 @@ import { canBeLiquidated, freeCollateral, health, isMarginCall, notional } from 
 import { MAX_TIERS, type TierSchedule } from '../domain/tiers.js';
 import { NONE, PositionFlag, type Tables } from '../tables/layout.js';
 import { crossGroup, emptyGroup, type GroupMargin, isolatedGroup, positionInitial, positionMaintenance, positionPnl } from '../scan/group.js';
-import { type LiquidatorConfig } from '../execution/liquidator.js';
+import { type LiquidatorConfig } from '../executor/liquidator.js';
 
 export interface PositionReport {
   readonly market: number;

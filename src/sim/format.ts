@@ -1,5 +1,5 @@
 /** How the demos print a liquidation order: one line, the numbers to 6 significant digits. */
-import { type LiquidationOrder } from '../execution/orders.js';
+import { type LiquidationOrder } from '../clearing/orders.js';
 
 export function formatOrder(step: number, o: LiquidationOrder): string {
   return (

@@ -79,7 +79,7 @@ export const MARKET_COLUMNS = {
   oraclePrice: f64,
   /** Latest event time of the market's inputs (ticks, fills), microseconds; the executor's clock is the maximum. */
   eventTimeUs: f64,
-  /** What the executor may do here (src/execution/market-mode.ts LiquidationMode): 0 normal ... 3 halt. */
+  /** What the executor may do here (src/clearing/market-mode.ts LiquidationMode): 0 normal ... 3 halt. */
   liquidationMode: u32,
   tierUpperBound: tiers,
   maintenanceFraction: tiers,
@@ -174,9 +174,9 @@ export const OUTPUT_COLUMNS = {
 } as const;
 /**
  * output.kind values. A StateChange row is a margin group's lifecycle transition: `side` holds the state it left
- * and `reason` the state it entered (LIFECYCLE_STATES indexes, src/execution/lifecycle.ts), with the group's
+ * and `reason` the state it entered (LIFECYCLE_STATES indexes, src/executor/lifecycle.ts), with the group's
  * health, equity and maintenance. A Capped row is work a liquidation cap held back: `reason` indexes CAP_NAMES
- * (src/execution/caps.ts), `quantity` is the base units queued, `limitPrice` the price it was planned at.
+ * (src/executor/caps.ts), `quantity` is the base units queued, `limitPrice` the price it was planned at.
  */
 export const OutputKind = { Order: 1, MarginCall: 2, StateChange: 3, Capped: 4 } as const;
 

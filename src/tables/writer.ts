@@ -9,7 +9,7 @@
  * inputs accepted before it began, and a later input to the same value always wins.
  */
 import { isMainThread } from 'node:worker_threads';
-import { refill } from '../journal/state.js';
+import { refill } from '../maps.js';
 import { compileTiers, type MarginTier, MAX_TIERS } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { NONE, PositionFlag, type Tables } from './layout.js';
@@ -314,7 +314,7 @@ export class TableWriter {
   }
 
   /**
-   * What the executor may do in market `marketIndex` (src/execution/market-mode.ts LiquidationMode). Lands in input
+   * What the executor may do in market `marketIndex` (src/clearing/market-mode.ts LiquidationMode). Lands in input
    * order like a price; not an input of the scan, so the market is not rescanned.
    */
   setLiquidationMode(marketIndex: number, mode: number): void {

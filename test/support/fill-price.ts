@@ -1,5 +1,5 @@
 /**
- * Fill prices a matching engine may legally report for a liquidation order (src/execution/open-orders.ts
+ * Fill prices a matching engine may legally report for a liquidation order (src/clearing/open-orders.ts
  * `checkPrice`): no worse than the order's limit, and better by at most `fillPriceBand` of its oracle price
  * (a sell up to max(limit, oracle x (1 + band)), a buy down to min(limit, oracle x (1 - band))).
  */

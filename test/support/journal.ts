@@ -15,7 +15,7 @@ import { crc32 } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine, isUnwindError, type EngineConfig, type LiquidationOrder, type UnwindError } from '../../src/index.js';
-import type { OrderFill } from '../../src/execution/open-orders.js';
+import type { OrderFill } from '../../src/clearing/open-orders.js';
 import { Random } from './random.js';
 
 const tempDirs: string[] = [];

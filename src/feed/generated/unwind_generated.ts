@@ -94,7 +94,7 @@ export enum PositionsSide {
 }
 
 /**
- * How much of liquidation an operator holds back, each level more than the one before (src/execution/market-mode.ts).
+ * How much of liquidation an operator holds back, each level more than the one before (src/clearing/market-mode.ts).
  * Margin calls and account states continue at every level. 0 (absent) is never valid.
  */
 export enum KillLevel {
@@ -1187,7 +1187,7 @@ static createUnsubscribe(builder:flatbuffers.Builder, marketsOffset:flatbuffers.
 }
 
 /**
- * A liquidation order, as the executor emitted it (src/execution/orders.ts LiquidationOrder).
+ * A liquidation order, as the executor emitted it (src/clearing/orders.ts LiquidationOrder).
  */
 export class LiquidationOrder {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -1474,7 +1474,7 @@ static createLiquidationOrders(builder:flatbuffers.Builder, ordersOffset:flatbuf
 }
 
 /**
- * A margin call (src/execution/orders.ts MarginCall): a group below the margin-call health, not yet liquidatable.
+ * A margin call (src/clearing/orders.ts MarginCall): a group below the margin-call health, not yet liquidatable.
  */
 export class MarginCall {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -2773,7 +2773,7 @@ static createKillSwitch(builder:flatbuffers.Builder, level:KillLevel, market:num
 }
 
 /**
- * One counterparty's part of a deleveraging (src/execution/clearing.ts DeleveragedCounterparty): it closed
+ * One counterparty's part of a deleveraging (src/clearing/clearing.ts DeleveragedCounterparty): it closed
  * `quantity` of its position toward 0 at the deleveraging's bankruptcy price. 32 bytes, 8-byte aligned, no padding.
  */
 export class DeleveragedCounterparty {
@@ -2840,7 +2840,7 @@ static createDeleveragedCounterparty(builder:flatbuffers.Builder, account: numbe
 }
 
 /**
- * A bankrupt position closed against the ADL queue at its bankruptcy value (DOMAIN.md section 4; src/execution/
+ * A bankrupt position closed against the ADL queue at its bankruptcy value (DOMAIN.md section 4; src/clearing/
  * clearing.ts Deleveraging): under deficitPolicy 'adl', instead of a liquidation order whose fill the insurance
  * fund could not pay (`order_id`), or after a fill the fund could not cover. Both the bankrupt account's position
  * (smaller by `matched`) and each counterparty's (see `counterparties`) changed.
@@ -3181,7 +3181,7 @@ static createLossShare(builder:flatbuffers.Builder, account: number, index: numb
 }
 
 /**
- * A fill's deficit paid by other accounts (src/execution/clearing.ts SocializedLoss): under deficitPolicy
+ * A fill's deficit paid by other accounts (src/clearing/clearing.ts SocializedLoss): under deficitPolicy
  * 'socialized' every position on the other side of the market whose group has positive equity, pro rata to its size
  * (`method` ProRata); under 'adl', the ADL queue in rank order for what a flat group still owed (AdlQueue). None
  * pays more than its own equity.
@@ -3403,7 +3403,7 @@ static createSocializedLosses(builder:flatbuffers.Builder, lossesOffset:flatbuff
 }
 
 /**
- * A deficit no policy could place (src/execution/clearing.ts UnresolvedDeficit): reported once, when the margin
+ * A deficit no policy could place (src/clearing/clearing.ts UnresolvedDeficit): reported once, when the margin
  * group is left with no position and a negative balance, so bad debt is never silent.
  */
 export class UnresolvedDeficit {

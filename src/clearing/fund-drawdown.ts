@@ -4,7 +4,7 @@
  * covers losses up to `max` of its peak within the window and no further: the cover that reaches the limit is cut
  * there, and the rest falls to the deficit policy. Exact: atoms, and `max` in parts per million.
  */
-import { refill } from '../journal/state.js';
+import { refill } from '../maps.js';
 import type { EntryId } from '../ledger/ledger.js';
 import { min, type Atoms } from '../ledger/money.js';
 

@@ -6,9 +6,9 @@
  */
 import { statSync } from 'node:fs';
 import type { EngineConfig } from '../config.js';
-import { Engine } from '../engine/engine.js';
-import { KIND_NAMES, RecordKind } from './format.js';
-import { listSegments, readJournal } from './reader.js';
+import { Engine } from './engine.js';
+import { KIND_NAMES, RecordKind } from '../journal/format.js';
+import { listSegments, readJournal } from '../journal/reader.js';
 import { readRecordedConfig, replayRecords } from './recovery.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 

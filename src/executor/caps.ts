@@ -34,7 +34,7 @@
  * when the interval ends, market usage when it leaves the window.
  */
 import { configNumbers, ErrorCode, UnwindError } from '../errors.js';
-import { refill } from '../journal/state.js';
+import { refill } from '../maps.js';
 
 export interface CapsConfig {
   /** Largest liquidated notional per account per interval, quote units, >= 0. Infinity disables. */

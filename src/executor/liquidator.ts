@@ -12,8 +12,8 @@ import { fillablePrice, underwaterness } from '../domain/liquidation.js';
 import { closeQuantity, type SizingBound, type SizingPolicy } from '../domain/sizing.js';
 import type { FeePolicy } from '../ledger/settle.js';
 import { CAP_NAMES, LiquidationCaps, type CapName, type CapsConfig, type CapsState } from './caps.js';
-import { LiquidationMode } from './market-mode.js';
-import { refill } from '../journal/state.js';
+import { LiquidationMode } from '../clearing/market-mode.js';
+import { refill } from '../maps.js';
 import { inLiquidation, LIFECYCLE_STATES, nextState, type LifecycleConfig, type LifecycleState } from './lifecycle.js';
 import { MAX_TIERS, tieredMargin } from '../domain/tiers.js';
 import { candidateCount } from '../concurrency/epoch.js';
@@ -21,9 +21,9 @@ import { isIsolatedRef, isolatedRef, NONE, OutputKind, refSlot, type Tables } fr
 import { crossGroup, emptyGroup, isLiveCross, isLiveIsolated, isolatedGroup, positionMaintenance, type GroupMargin } from '../scan/group.js';
 
 export interface LiquidatorConfig {
-  /** Liquidation caps (src/execution/caps.ts); all Infinity turns them off. They run on the inputs' event time. */
+  /** Liquidation caps (src/executor/caps.ts); all Infinity turns them off. They run on the inputs' event time. */
   readonly caps: CapsConfig;
-  /** The account lifecycle's margin-call hysteresis and liquidation exit buffer (src/execution/lifecycle.ts). */
+  /** The account lifecycle's margin-call hysteresis and liquidation exit buffer (src/executor/lifecycle.ts). */
   readonly lifecycle: Pick<LifecycleConfig, 'marginCallHysteresis' | 'exitBuffer'>;
   /** How much of a liquidatable group to close per step (DOMAIN.md section 3; src/domain/sizing.ts). */
   readonly sizing: SizingPolicy;
@@ -375,7 +375,7 @@ export class Liquidator {
     return orders;
   }
 
-  /** Whether the market of `slot` lets group `ref` have an order (its liquidation mode, src/execution/market-mode.ts). */
+  /** Whether the market of `slot` lets group `ref` have an order (its liquidation mode, src/clearing/market-mode.ts). */
   private allowed(ref: number, slot: number): boolean {
     const mode = this.t.markets.liquidationMode[this.t.positions.market[slot]!]!;
     return mode === LiquidationMode.Normal || (mode === LiquidationMode.NoNew && this.ordered.has(ref));

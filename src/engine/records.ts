@@ -1,15 +1,16 @@
 /**
  * Every input the engine accepts, as a journal record, and back: what each record kind holds (README "Journal")
  * and the engine call that replays it. One table, so the writing side (src/engine/engine.ts) and the replaying
- * side (src/journal/replay.ts) cannot disagree about a column.
+ * side (src/engine/replay.ts) cannot disagree about a column.
  */
-import type { Engine } from '../engine/engine.js';
-import type { OrderFill } from '../execution/open-orders.js';
-import type { KillLevel } from '../execution/market-mode.js';
+import type { Engine } from './engine.js';
+import type { OrderFill } from '../clearing/open-orders.js';
+import type { KillLevel } from '../clearing/market-mode.js';
 import type { MarketSpec, PositionUpdate, PriceUpdate } from '../tables/writer.js';
 import type { ReportColumns } from '../oracle/report.js';
 import { SIGNATURE_BYTES } from '../oracle/report.js';
-import { KIND_NAMES, RecordKind, type JournalRecord } from './format.js';
+import { KIND_NAMES, RecordKind, type JournalRecord } from '../journal/format.js';
+import { Columns, fromJson } from '../journal/payload.js';
 
 /** The f64 columns of each column kind, in payload order. NaN stands for "absent" where a field is optional. */
 export const COLUMNS = {
@@ -27,41 +28,6 @@ export type ColumnKind = keyof typeof COLUMNS;
 
 export function isColumnKind(kind: number): kind is ColumnKind {
   return Object.hasOwn(COLUMNS, kind);
-}
-
-/** JSON that keeps Infinity, -Infinity and NaN (configs hold Infinity for "off"). */
-export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? { $: String(v) } : typeof v === 'bigint' ? { $n: String(v) } : v));
-}
-export function fromJson(text: string): unknown {
-  return JSON.parse(text, (_k, v: unknown) => {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      const keys = Object.keys(v);
-      if (keys.length === 1 && keys[0] === '$') return Number((v as { $: string }).$);
-      if (keys.length === 1 && keys[0] === '$n') return BigInt((v as { $n: string }).$n);
-    }
-    return v;
-  });
-}
-
-/** A decoded column record: `column(i)` is the i-th column's `rows` values. */
-export class Columns {
-  private readonly f64: Float64Array;
-  constructor(
-    readonly rows: number,
-    readonly count: number,
-    payload: Buffer,
-  ) {
-    const n = rows * count;
-    // Records are 8-byte aligned in the file and in the reader's buffer; copy only if a caller's buffer is not.
-    this.f64 = payload.byteOffset % 8 === 0 ? new Float64Array(payload.buffer, payload.byteOffset, n) : new Float64Array(new Uint8Array(payload.subarray(0, n * 8)).buffer);
-  }
-  column(i: number): Float64Array {
-    return this.f64.subarray(i * this.rows, (i + 1) * this.rows);
-  }
-  value(i: number, row = 0): number {
-    return this.f64[i * this.rows + row]!;
-  }
 }
 
 const absent = (v: number): number | undefined => (Number.isNaN(v) ? undefined : v);

@@ -154,7 +154,7 @@ export interface ClearingConfig {
   readonly quoteDecimals: number;
   /**
    * The insurance fund covers losses up to this fraction of its peak within the window and no further (OKX: 30% in
-   * 8 h; src/execution/fund-drawdown.ts); the rest falls to the deficit policy. `max` Infinity: no limit.
+   * 8 h; src/clearing/fund-drawdown.ts); the rest falls to the deficit policy. `max` Infinity: no limit.
    */
   readonly fundDrawdown: DrawdownLimit;
   /** Who bears a deficit the insurance fund could not pay: 'adl' (the ADL queue at the bankruptcy value) or 'socialized'. */
@@ -440,7 +440,7 @@ export class Clearing {
     return deleveragePrice(mark, t.positions.size[slot]!, quantity, this.releasedBy(slot, quantity), group.equity, group.maintenance);
   }
 
-  /** A book for one batch of deleveragings (src/execution/adl-book.ts). */
+  /** A book for one batch of deleveragings (src/clearing/adl-book.ts). */
   private newBook(): AdlBook {
     return new AdlBook(this.bookSource, this.money.toQuote(1n));
   }
@@ -606,7 +606,7 @@ export class Clearing {
     const account = t.accounts.id[a]!;
     const market = t.markets.id[m]!;
     const side: Side = size > 0 ? 1 : -1;
-    // In queue order; a counterparty gives at most what keeps its own equity >= 0 (src/execution/adl-book.ts): no
+    // In queue order; a counterparty gives at most what keeps its own equity >= 0 (src/clearing/adl-book.ts): no
     // solvent account is made bankrupt by another's deficit, and what the queue cannot take stays with the position.
     const b = book ?? this.newBook();
     const result = b.take(m, side, q, price, mark);

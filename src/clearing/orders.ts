@@ -1,8 +1,8 @@
 /** What the executor emits, as the embedding API and the CLI see it, decoded from the shared output rows. */
 import { NONE, OutputKind, type Tables } from '../tables/layout.js';
-import { CAP_NAMES, type CapName } from './caps.js';
-import { LIFECYCLE_STATES, type LifecycleState } from './lifecycle.js';
-import { OrderReason } from './liquidator.js';
+import { CAP_NAMES, type CapName } from '../executor/caps.js';
+import { LIFECYCLE_STATES, type LifecycleState } from '../executor/lifecycle.js';
+import { OrderReason } from '../executor/liquidator.js';
 
 export type OrderReasonName = 'cross-maintenance' | 'isolated-maintenance';
 
@@ -37,7 +37,7 @@ export interface MarginCall {
   readonly maintenanceMargin: number;
 }
 
-/** A margin group's lifecycle transition (src/execution/lifecycle.ts), as the executor decided it. */
+/** A margin group's lifecycle transition (src/executor/lifecycle.ts), as the executor decided it. */
 export interface StateChange {
   readonly epoch: number;
   readonly account: number;

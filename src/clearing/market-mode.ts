@@ -12,7 +12,7 @@
  * Margin calls and lifecycle events continue in every mode: they describe accounts, they do not act on them.
  */
 import { ErrorCode, UnwindError } from '../errors.js';
-import { refill } from '../journal/state.js';
+import { refill } from '../maps.js';
 
 export const KILL_LEVELS = ['normal', 'no-new', 'no-reissue', 'halt'] as const;
 export type KillLevel = (typeof KILL_LEVELS)[number];

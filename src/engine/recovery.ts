@@ -7,19 +7,20 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngineConfig } from '../config.js';
-import type { Engine, EpochResult } from '../engine/engine.js';
+import type { Engine, EpochResult } from './engine.js';
 import { ErrorCode, isUnwindError, UnwindError } from '../errors.js';
-import type { ClearingState } from '../execution/clearing.js';
-import type { MarketModesState } from '../execution/market-mode.js';
+import type { ClearingState } from '../clearing/clearing.js';
+import type { MarketModesState } from '../clearing/market-mode.js';
 import type { OracleState } from '../oracle/oracle.js';
 import { LAYOUT_VERSION } from '../tables/layout.js';
 import type { WriterState } from '../tables/writer.js';
-import type { StreamDigestState } from './digest.js';
-import { KIND_NAMES, RecordKind, segmentName, type JournalRecord } from './format.js';
-import { listSegments, missingSegment, readJournal, type ReadEnd } from './reader.js';
-import { applyInput, Columns, COLUMNS, fromJson, toJson } from './records.js';
-import { loadNewestSnapshot, type LoadedSnapshot } from './snapshot.js';
-import { JournalWriter, resolveJournalConfig, type ResolvedJournalConfig } from './writer.js';
+import type { StreamDigestState } from '../journal/digest.js';
+import { KIND_NAMES, RecordKind, segmentName, type JournalRecord } from '../journal/format.js';
+import { listSegments, missingSegment, readJournal, type ReadEnd } from '../journal/reader.js';
+import { applyInput, COLUMNS } from './records.js';
+import { Columns, fromJson, toJson } from '../journal/payload.js';
+import { loadNewestSnapshot, type LoadedSnapshot } from '../journal/snapshot.js';
+import { JournalWriter, resolveJournalConfig, type ResolvedJournalConfig } from '../journal/writer.js';
 
 /** The main thread's part of a snapshot (Engine.exportState). */
 export interface EngineState {

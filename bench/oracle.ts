@@ -21,7 +21,7 @@
 import { Bench } from 'tinybench';
 import { aggregate } from '../src/oracle/aggregate.js';
 import { SourceSigner, signReports } from '../src/oracle/keys.js';
-import type { OracleConfig } from '../src/oracle/oracle.js';
+import type { OracleConfig } from '../src/config-types.js';
 import type { SourceReport } from '../src/oracle/report.js';
 import { Engine } from '../src/index.js';
 import { buildEngine, cloneEngine } from './fixtures.js';

@@ -1,17 +1,30 @@
-/** Engine configuration with its defaults (dYdX v4 for the fillable price; DOMAIN.md). */
+/** Engine configuration with its defaults (dYdX v4 for the fillable price; docs/domain.md section 8 gives each one's source). */
+// Imports only leaves: the settings' types, defaults and validators (src/config-types.ts, which the implementations
+// import too), errors, validation helpers, one pure formula (healingShareBound) and the journal's config type.
 import { availableParallelism } from 'node:os';
+import {
+  DEFAULT_FEE_POLICY,
+  DEFAULT_LIFECYCLE,
+  DEFAULT_POSITIONS_PER_ACCOUNT,
+  DEFAULT_QUOTE_DECIMALS,
+  DEFAULT_SIZING_POLICY,
+  NO_CAPS,
+  resolveClockPolicy,
+  validateCapacities,
+  validateCaps,
+  validateSizingPolicy,
+  type Capacities,
+  type CapsConfig,
+  type ClockPolicy,
+  type FeePolicy,
+  type LiquidatorConfig,
+  type OracleConfig,
+  type SizingPolicy,
+} from './config-types.js';
 import { DEFAULT_BANKRUPTCY_ADJUSTMENT, DEFAULT_SPREAD_TO_MAINTENANCE_MARGIN_RATIO, healingShareBound } from './domain/liquidation.js';
 import { ErrorCode, UnwindError } from './errors.js';
-import { type Capacities, computeLayout, DEFAULT_POSITIONS_PER_ACCOUNT } from './tables/layout.js';
-import { describe } from './tables/validate.js';
-import { type LiquidatorConfig } from './executor/liquidator.js';
-import { DEFAULT_QUOTE_DECIMALS } from './ledger/money.js';
-import { DEFAULT_FEE_POLICY, type FeePolicy } from './ledger/settle.js';
-import { DEFAULT_LIFECYCLE } from './executor/lifecycle.js';
-import { NO_CAPS, validateCaps, type CapsConfig } from './executor/caps.js';
-import { resolveClockPolicy, type ClockPolicy, type OracleConfig } from './oracle/oracle.js';
-import type { JournalConfig } from './journal/writer.js';
-import { DEFAULT_SIZING_POLICY, validateSizingPolicy, type SizingPolicy } from './domain/sizing.js';
+import type { JournalConfig } from './journal/config.js';
+import { describe } from './validate.js';
 
 export interface EngineConfig {
   /**
@@ -65,7 +78,7 @@ export interface EngineConfig {
    */
   readonly fundDrawdown?: Partial<{ max: number; windowUs: number }>;
   /**
-   * How much of a liquidatable group to close per step (DOMAIN.md section 3): default target health 1.05, whole
+   * How much of a liquidatable group to close per step (docs/domain.md section 3): default target health 1.05, whole
    * below 1,000 quote or below health 2/3, 20% steps above 100,000 quote. `{ emergencyHealth: 1 }` closes whole.
    */
   readonly sizing?: Partial<SizingPolicy>;
@@ -78,7 +91,7 @@ export interface EngineConfig {
   readonly lifecycle?: Partial<{ marginCallHysteresis: number; exitBuffer: number }>;
   /**
    * Liquidation caps (README "Liquidation procedures"), off unless set: they count in the inputs' event time
-   * (ticks' and fills' eventTimeUs), which inputs without one do not advance. DEFAULT_CAPS (src/executor/caps.ts)
+   * (ticks' and fills' eventTimeUs), which inputs without one do not advance. DEFAULT_CAPS (src/config-types.ts)
    * are a starting point.
    */
   readonly caps?: Partial<CapsConfig>;
@@ -234,7 +247,7 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
     candidates: c.capacity?.candidates ?? Math.min(accounts + positions, 1 << 20),
     output: c.capacity?.output ?? 65_536,
   };
-  computeLayout(capacity); // every capacity checked (INVALID_CONFIG naming it) before start touches a disk or a thread
+  validateCapacities(capacity); // every capacity checked (INVALID_CONFIG naming it) before start touches a disk or a thread
   const scanWorkers = c.scanWorkers ?? Math.max(1, Math.min(4, availableParallelism() - 1));
   if (!Number.isInteger(scanWorkers) || scanWorkers < 0 || scanWorkers > 64) {
     throw new UnwindError(ErrorCode.InvalidConfig, `expected an integer in [0, 64], got ${String(scanWorkers)}`, 'scanWorkers');

@@ -1,5 +1,7 @@
 /** Unwind: liquidation process control. The embedding API. */
 export { Engine, type EpochResult } from './engine/engine.js';
+export { type Input, type InputKind, INPUT_KINDS, type CollateralUpdate, type MarketBook } from './engine/inputs.js';
+export { type Recovery } from './engine/recovery.js';
 export { type EngineConfig, type ResolvedConfig, resolveConfig, DEFAULT_MARGIN_CALL_HEALTH } from './config.js';
 export { UnwindError, ErrorCode, isUnwindError } from './errors.js';
 export { type MarketSpec, type PositionUpdate, type PriceUpdate } from './tables/writer.js';
@@ -14,7 +16,7 @@ export {
   type UnresolvedReason,
   type FillPreview,
 } from './clearing/clearing.js';
-export { type FeePolicy } from './ledger/settle.js';
+export { type FeePolicy } from './config-types.js';
 export { BYTES_PER_POSITION, BYTES_PER_ACCOUNT, LAYOUT_VERSION } from './tables/layout.js';
 export * as domain from './domain/index.js';
 export { FeedServer, CloseCode, type FeedServerOptions, type FeedStats, type AcceptedFill, type RejectedFrame, type Role } from './feed/server.js';

@@ -6,11 +6,10 @@ import { type EngineConfig } from './config.js';
 import { Engine, type EpochResult } from './engine/engine.js';
 import { ErrorCode, UnwindError } from './errors.js';
 import type { Deleveraging, FillPreview } from './clearing/clearing.js';
-import type { FeePolicy } from './ledger/settle.js';
+import type { FeePolicy, SizingPolicy } from './config-types.js';
 import { type CappedWork, type LiquidationOrder, type MarginCall, type StateChange } from './clearing/orders.js';
 import { type AccountReport } from './risk/account-report.js';
 import { type MarginTier } from './domain/tiers.js';
-import type { SizingPolicy } from './domain/sizing.js';
 
 export interface ScenarioMarket {
   readonly id: number;
@@ -116,19 +115,34 @@ export async function loadScenario(s: Scenario, options: { scanWorkers?: number 
  */
 export function populate(engine: Engine, s: Pick<Scenario, 'markets' | 'accounts'>, positionCapacity?: number): void {
   s.markets.forEach((m, i) => {
-    engine.addMarketAt({ id: m.id, symbol: m.symbol, price: m.price, tiers: m.tiers, positionCapacity }, `markets[${i}]`);
+    within('market', `markets[${i}]`, () => engine.addMarket({ id: m.id, symbol: m.symbol, price: m.price, tiers: m.tiers, positionCapacity }));
     if (m.oraclePrice !== undefined) engine.pushPrice(m.id, m.price, m.oraclePrice);
   });
   s.accounts.forEach((a, i) => {
-    engine.addAccountAt(a.id, a.collateral, `accounts[${i}]`);
+    within('account', `accounts[${i}]`, () => engine.addAccount(a.id, a.collateral));
     const seen = new Set<number>();
     (a.positions ?? []).forEach((p, j) => {
       const field = `accounts[${i}].positions[${j}]`;
       if (seen.has(p.market)) bad(`${field}.market`, `account ${a.id} already has a position in market ${p.market}`);
       seen.add(p.market);
-      engine.upsertPositionAt({ ...p, account: a.id }, field);
+      within('position', field, () => engine.upsertPosition({ ...p, account: a.id }));
     });
   });
+}
+
+/**
+ * Runs `add`, naming a rejected field under `prefix` instead of the input's own name for it (`market.id` becomes
+ * `markets[2].id`).
+ */
+function within(own: string, prefix: string, add: () => void): void {
+  try {
+    add();
+  } catch (e) {
+    const f = e instanceof UnwindError ? e.field : undefined;
+    if (f === undefined || !(f === own || f.startsWith(`${own}.`) || f.startsWith(`${own}[`))) throw e;
+    const { code, message } = e as UnwindError;
+    throw new UnwindError(code, message.slice(f.length + 2), prefix + f.slice(own.length));
+  }
 }
 
 /** Evaluates a scenario: one epoch, then every account's report. */

@@ -22,7 +22,7 @@ const ISSUE_TIERS = [
   { maxNotional: null, initialMarginFraction: 0.05, maintenanceMarginFraction: 0.025 },
 ];
 
-/** DOMAIN.md section 2's worked case: 0.1 BTC long at oracle 50,000, MMR 10%, quote balance -4,501. */
+/** docs/domain.md section 2's worked case: 0.1 BTC long at oracle 50,000, MMR 10%, quote balance -4,501. */
 function workedCase(collateral: number, extra: object = {}): object {
   return {
     markets: [{ id: 0, symbol: 'BTC-USD', price: 50000, tiers: BTC_10 }],

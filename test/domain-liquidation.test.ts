@@ -14,7 +14,7 @@ import {
 } from '../src/domain/index.js';
 
 const RUNS = { seed: 42, numRuns: 500 };
-/** Amounts 0, 50, 1,300 (DOMAIN.md section 1). */
+/** Amounts 0, 50, 1,300 (docs/domain.md section 1). */
 const BINANCE_LIKE = compileTiers([
   { maxNotional: 50_000, initialMarginFraction: 0.008, maintenanceMarginFraction: 0.004 },
   { maxNotional: 250_000, initialMarginFraction: 0.01, maintenanceMarginFraction: 0.005 },

@@ -11,7 +11,7 @@ import {
 } from '../src/domain/index.js';
 import { UnwindError } from '../src/errors.js';
 
-/** DOMAIN.md section 1: tier 2 starts at 250,000 with mmr 1% after tier 1 with 0.5% and amount 50 -> 1,300. */
+/** docs/domain.md section 1: tier 2 starts at 250,000 with mmr 1% after tier 1 with 0.5% and amount 50 -> 1,300. */
 const BINANCE_LIKE: MarginTier[] = [
   { maxNotional: 50_000, initialMarginFraction: 0.008, maintenanceMarginFraction: 0.004 },
   { maxNotional: 250_000, initialMarginFraction: 0.01, maintenanceMarginFraction: 0.005 },

@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, ErrorCode, UnwindError, type EngineConfig, type LiquidationOrder, type MarketSpec, type PositionUpdate, type PriceUpdate } from '../src/index.js';
-import { MAX_ABS_AMOUNT, MAX_ABS_SIZE, MAX_PRICE, MAX_REASON_LENGTH, MAX_SYMBOL_LENGTH, MAX_TIME_US, requireTime } from '../src/tables/validate.js';
+import { MAX_ABS_AMOUNT, MAX_ABS_SIZE, MAX_PRICE, MAX_REASON_LENGTH, MAX_SYMBOL_LENGTH, MAX_TIME_US, requireTime } from '../src/validate.js';
 import type { SourceReport } from '../src/oracle/report.js';
 import { MARKET as ORACLE, oracleMarket, Sources, T0 } from './support/oracle.js';
 
@@ -230,11 +230,11 @@ function objectCases(method: string, field: string, call: (e: Engine, v: unknown
   for (const [l, v] of VALUES) if (!isObject(v)) caseOf(`${method}(${l})`, (e) => call(e, v), bad(ErrorCode.InvalidArgument, field));
 }
 
-// addMarket, and addMarketAt naming fields under its prefix.
+// addMarket, and the same input as a value (submit).
 const newMarket = (): MarketSpec => ({ id: 11, symbol: 'NEW-USD', price: 10, tiers: TEN_PERCENT, positionCapacity: 1 });
 for (const [method, prefix, add] of [
   ['addMarket', 'market', (e: Engine, s: unknown) => e.addMarket(s as MarketSpec)],
-  ['addMarketAt', 'markets[2]', (e: Engine, s: unknown) => e.addMarketAt(s as MarketSpec, 'markets[2]')],
+  ['submit market', 'market', (e: Engine, s: unknown) => e.submit({ kind: 'market', spec: s as MarketSpec })],
 ] as const) {
   objectCases(method, prefix, add);
   fieldCases(method, newMarket, 'id', id(`${prefix}.id`, undefined, ''), (e, s) => add(e, s));
@@ -254,11 +254,13 @@ for (const [method, prefix, add] of [
   caseOf(`${method}(a symbol of ${MAX_SYMBOL_LENGTH + 1} characters)`, (e) => add(e, { ...newMarket(), symbol: 'X'.repeat(MAX_SYMBOL_LENGTH + 1) }), bad(ErrorCode.InvalidArgument, `${prefix}.symbol`));
 }
 
-// addAccount / addAccountAt; setCollateral.
+// addAccount, and as a value; setCollateral.
 argumentCases('addAccount', () => [12, 1], 0, 'id', id('account.id', undefined, ''));
 argumentCases('addAccount', () => [12, 1], 1, 'collateral', optional(amount('account.collateral')));
-argumentCases('addAccountAt', () => [12, 1, 'accounts[3]'], 0, 'id', id('accounts[3].id', undefined, ''));
-argumentCases('addAccountAt', () => [12, 1, 'accounts[3]'], 1, 'collateral', amount('accounts[3].collateral'));
+for (const [l, v] of VALUES) {
+  caseOf(`submit account(id = ${l})`, (e) => e.submit({ kind: 'account', id: v as number, collateral: 1 }), id('account.id', undefined, '')(v));
+  caseOf(`submit account(collateral = ${l})`, (e) => e.submit({ kind: 'account', id: 12, collateral: v as number }), amount('account.collateral')(v));
+}
 caseOf('addAccount(a duplicate id)', (e) => e.addAccount(8, 1), bad(ErrorCode.DuplicateAccount, 'account.id'));
 argumentCases('setCollateral', () => [8, 9_000], 0, 'account', account('account'));
 argumentCases('setCollateral', () => [8, 9_000], 1, 'collateral', amount('collateral'));
@@ -274,9 +276,12 @@ const positionFields = [
 ] as const;
 objectCases('upsertPosition', 'position', (e, v) => e.upsertPosition(v as PositionUpdate));
 for (const [key, judge] of positionFields) fieldCases('upsertPosition', movePosition, key, judge(`position.${key}`), (e, u) => e.upsertPosition(u));
-for (const [key, judge] of positionFields) {
-  fieldCases('upsertPositionAt', movePosition, key, judge(`accounts[1].positions[0].${key}`), (e, u) => e.upsertPositionAt(u, 'accounts[1].positions[0]'));
-}
+for (const [key, judge] of positionFields) fieldCases('submit position', movePosition, key, judge(`position.${key}`), (e, u) => e.submit({ kind: 'position', update: u }));
+
+// An input value that is no input: not an object, or of no kind the engine knows.
+for (const [l, v] of VALUES) if (!isObject(v)) caseOf(`submit(${l})`, (e) => e.submit(v as never), bad(ErrorCode.InvalidArgument, 'input'));
+for (const [l, v] of VALUES) caseOf(`submit(kind = ${l})`, (e) => e.submit({ kind: v } as never), bad(ErrorCode.InvalidArgument, 'kind'));
+for (const kind of ['Market', 'fill', 'epochStart', '__proto__', 'constructor']) caseOf(`submit(kind = '${kind}')`, (e) => e.submit({ kind } as never), bad(ErrorCode.InvalidArgument, 'kind'));
 batchCases('upsertPositions', 'updates', () => [movePosition()], positionFields);
 
 // Collateral as a batch.
@@ -459,10 +464,6 @@ const NOT_IN_THE_TABLE: Readonly<Record<string, string>> = {
   start: 'its config has a table of its own below',
   hasAccount: 'a predicate, checked below: false for any value that is not a held id',
   hasMarket: 'a predicate, checked below: false for any value that is not a held id',
-  exportState: '@internal: recovery plumbing, given the engine\'s own state',
-  importState: '@internal: recovery plumbing, given the engine\'s own state',
-  beginEpoch: '@internal: recovery plumbing, no arguments',
-  attachJournal: '@internal: recovery plumbing, given a journal the engine opened',
 };
 
 /** The public methods of src/engine/engine.ts as declared (a method added later fails the coverage check until it has cases). */
@@ -503,7 +504,7 @@ describe('a bad call of the embedding API', () => {
   it('covers every public method with thousands of cases', () => {
     const covered = new Set(CASES.map((c) => /^[A-Za-z]+/.exec(c.name)![0]));
     const declared = publicMethods();
-    expect(declared.length).toBeGreaterThan(50);
+    expect(declared.length).toBeGreaterThan(45);
     expect(declared.filter((m) => !covered.has(m) && NOT_IN_THE_TABLE[m] === undefined)).toEqual([]);
     expect([...covered].filter((m) => !declared.includes(m))).toEqual([]);
     expect(LISTENERS).toEqual(expect.arrayContaining(['onOrder', 'onMarginCall', 'onStateChange', 'onUnresolvedDeficit', 'onSocializedLoss', 'onDeleverage', 'onFill', 'onEpoch', 'onError', 'onMarketStatus']));

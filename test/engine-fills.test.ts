@@ -14,9 +14,9 @@ afterEach(async () => {
   engines = [];
 });
 
-/** DOMAIN.md section 2's worked case: 0.1 BTC long (or, `size` -0.1, short) at 50,000, MMR 10%, TNC `equity` (TMMR 500). */
+/** docs/domain.md section 2's worked case: 0.1 BTC long (or, `size` -0.1, short) at 50,000, MMR 10%, TNC `equity` (TMMR 500). */
 async function worked(equity: number, extra: Parameters<typeof Engine.start>[0] = {}, size = 0.1): Promise<{ engine: Engine; order: LiquidationOrder; settled: FillSettlement[] }> {
-  // Whole-position sizing unless `extra` says otherwise: these cases follow DOMAIN.md's close of the whole 0.1 BTC.
+  // Whole-position sizing unless `extra` says otherwise: these cases follow docs/domain.md section 2's close of the whole 0.1 BTC.
   const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 1, accounts: 4, positions: 4 }, sizing: { emergencyHealth: 1 }, ...extra });
   engines.push(engine);
   engine.addMarket({ id: 0, symbol: 'BTC-USD', price: 50_000, tiers: TEN_PERCENT });

@@ -1,7 +1,7 @@
 /**
  * The engine as an embedding application lives with it: threads start and stop, epochs run by themselves, inputs
  * that arrive mid-epoch wait for the next one, margin calls are raised once per fall, orders are named from
- * inputs, and DOMAIN.md section 2's worked case comes out as written.
+ * inputs, and docs/domain.md section 2's worked case comes out as written.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -207,9 +207,9 @@ describe('margin calls', () => {
   });
 });
 
-describe("DOMAIN.md section 2's worked case", () => {
+describe("docs/domain.md section 2's worked case", () => {
   it('sells the whole 0.1 BTC at limit 49,999 when equity is 499 and maintenance 500', async () => {
-    // Whole-position sizing (every liquidatable group an emergency), as DOMAIN.md's example closes 0.1 BTC.
+    // Whole-position sizing (every liquidatable group an emergency), as docs/domain.md section 2's example closes 0.1 BTC.
     const engine = await start({ bankruptcyAdjustment: 1, spreadToMaintenanceMarginRatio: 0.1, sizing: { emergencyHealth: 1 } });
     engine.addAccount(7, 499); // sequence 2 (the market was 1)
     engine.upsertPosition({ account: 7, market: BTC, size: 0.1, entryPrice: 50_000 }); // sequence 3

@@ -1,7 +1,7 @@
 /**
  * The threaded engine against a plain single-threaded reference written here from the domain functions and the
  * book's own data (never the engine's tables). After every epoch of a seeded crash: no liquidatable group is
- * missed, no healthy one is liquidated, each order is priced and sized as DOMAIN.md sections 1, 2 and 7 say,
+ * missed, no healthy one is liquidated, each order is priced and sized as docs/domain.md sections 1, 2 and 7 say,
  * and margin calls go to exactly the groups that newly fell below the margin-call level.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -134,7 +134,7 @@ class Reference {
 const close = (actual: number, expected: number, relative = 1e-9): boolean =>
   Math.abs(actual - expected) <= relative * Math.max(Math.abs(expected), Number.MIN_VALUE);
 
-/** DOMAIN.md section 7: |limit - oracle| / oracle descending, then notional descending, then account id, then market id. */
+/** docs/domain.md section 7: |limit - oracle| / oracle descending, then notional descending, then account id, then market id. */
 function compareOrders(x: LiquidationOrder, y: LiquidationOrder): number {
   return (
     underwaterness(y.limitPrice, y.oraclePrice) - underwaterness(x.limitPrice, x.oraclePrice) ||
@@ -229,7 +229,7 @@ describe.each(CASES)('the engine against the reference, %s', (_label, options, s
         expect(close(o.equity, x.group.equity) || Math.abs(o.equity - x.group.equity) < 1e-9, `${where}: equity`).toBe(true);
         expect(close(o.maintenanceMargin, x.group.maintenance), `${where}: maintenance`).toBe(true);
         expect(o.health).toBeLessThan(1);
-        // The fill concedes from the oracle towards the bankruptcy side, never away from it (DOMAIN.md section 2).
+        // The fill concedes from the oracle towards the bankruptcy side, never away from it (docs/domain.md section 2).
         expect((o.side === 'sell' ? o.oraclePrice - o.limitPrice : o.limitPrice - o.oraclePrice) >= -1e-12 * o.oraclePrice, where).toBe(true);
       }
     }

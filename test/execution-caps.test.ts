@@ -5,7 +5,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isUnwindError } from '../src/errors.js';
-import { CAP_NAMES, DEFAULT_CAPS, LiquidationCaps, validateCaps, type AdmitRequest, type CapName, type CapsConfig } from '../src/executor/caps.js';
+import { DEFAULT_CAPS, validateCaps, type CapsConfig } from '../src/config-types.js';
+import { CAP_NAMES, LiquidationCaps, type AdmitRequest, type CapName } from '../src/executor/caps.js';
 
 const SEED = 0xca95;
 

@@ -1,7 +1,8 @@
 /** The account lifecycle state machine: hysteresis, stickiness, backstop, deleveraging, closing. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIFECYCLE, inLiquidation, nextState, type LifecycleState, type Observation } from '../src/executor/lifecycle.js';
+import { DEFAULT_LIFECYCLE } from '../src/config-types.js';
+import { inLiquidation, nextState, type LifecycleState, type Observation } from '../src/executor/lifecycle.js';
 
 const at = (health: number, extra: Partial<Observation> = {}): Observation => ({ health, flat: false, ...extra });
 

@@ -99,7 +99,7 @@ describe('the feed client', () => {
     // How much to close is the executor's sizing policy (src/domain/sizing.ts): some of the position, at most all.
     expect(order!.quantity).toBeGreaterThan(0);
     expect(order!.quantity).toBeLessThanOrEqual(0.1);
-    // DOMAIN.md section 7: ABR = BA x (TMMR - TNC) / TMMR = (480 - 400) / 480; 48,000 - ABR x 0.1 x 480 / 0.1 = 47,920.
+    // docs/domain.md section 2: ABR = BA x (TMMR - TNC) / TMMR = (480 - 400) / 480; 48,000 - ABR x 0.1 x 480 / 0.1 = 47,920.
     expect(order!.limitPrice).toBe(fillablePrice(48_000, 0.1, 480, 400, 480, 1, 0.1));
     expect(order!.limitPrice).toBeCloseTo(47_920, 9);
   });

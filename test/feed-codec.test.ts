@@ -58,7 +58,7 @@ import {
   POSITION_UPDATE_BYTES,
   TICK_BYTES,
 } from '../src/feed/spec.js';
-import { MAX_TIME_US } from '../src/tables/validate.js';
+import { MAX_TIME_US } from '../src/validate.js';
 import { SAMPLE_DELEVERAGING as DELEVERAGING, SAMPLE_ORDER as ORDER } from './support/feed.js';
 
 const TICK: Tick = { market: 0, source: 3, price: 50_000.5, confidence: 2.25, eventTimeUs: 1_764_000_000_123_456, sourceSequence: 981 };

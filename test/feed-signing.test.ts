@@ -22,7 +22,7 @@ import { Envelope, SignedPriceTicks } from '../src/feed/generated/unwind_generat
 import { TICK_BYTES } from '../src/feed/spec.js';
 import { TickBatch } from '../src/feed/tick-batch.js';
 import { Random } from './support/random.js';
-import { MAX_TIME_US } from '../src/tables/validate.js';
+import { MAX_TIME_US } from '../src/validate.js';
 
 const MAX_ID = 0xfffffffe;
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

@@ -28,7 +28,7 @@ import {
 import { TickBatch } from '../src/feed/tick-batch.js';
 import { Engine, ErrorCode, UnwindError } from '../src/index.js';
 import { firstDifference, tableBytes, TIERS } from './support/feed.js';
-import { MAX_TIME_US } from '../src/tables/validate.js';
+import { MAX_TIME_US } from '../src/validate.js';
 import { Random } from './support/random.js';
 
 const RUNS = { seed: 0x71c4_ba7c, numRuns: 300 };

@@ -1,5 +1,8 @@
 /** The shared-memory layout: one map, checked for overlap, alignment and fit, and checked again on attach. */
 import { describe, expect, it } from 'vitest';
+import { KILL_LEVELS } from '../src/clearing/market-mode.js';
+import { MAX_TIERS } from '../src/domain/tiers.js';
+import { DEFAULT_POSITIONS_PER_ACCOUNT, type Capacities } from '../src/config-types.js';
 import { ErrorCode } from '../src/errors.js';
 import {
   allocateTables,
@@ -8,18 +11,29 @@ import {
   BYTES_PER_POSITION,
   computeLayout,
   LAYOUT_VERSION,
-  type Capacities,
+  LiquidationMode,
+  termOf,
+  tierBase,
   type Tables,
 } from '../src/tables/layout.js';
 import { Random } from './support/random.js';
 
-const SMALL: Capacities = { markets: 3, accounts: 17, positions: 101, candidates: 33, output: 9 };
+const SMALL: Capacities = { markets: 3, accounts: 17, positions: 101, positionsPerAccount: 5, candidates: 33, output: 9 };
 const GIB = 1024 ** 3;
+
+/** Every table of a table set: each has its own row count (`rowsOf`). */
+const TABLES = ['markets', 'accounts', 'positions', 'terms', 'candidates', 'output'] as const;
+type TableName = (typeof TABLES)[number];
+
+/** Rows of `table` for `capacities`: the terms table has K rows per account. */
+function rowsOf(capacities: Capacities, table: TableName): number {
+  if (table === 'terms') return capacities.accounts * (capacities.positionsPerAccount ?? DEFAULT_POSITIONS_PER_ACCOUNT);
+  return capacities[table];
+}
 
 /** Every typed view of a table set, named `table.column`. */
 function columnViews(t: Tables): [string, ArrayBufferView][] {
-  const tables = ['markets', 'accounts', 'positions', 'candidates', 'output'] as const;
-  return tables.flatMap((table) => Object.entries(t[table]).map(([name, v]): [string, ArrayBufferView] => [`${table}.${name}`, v as ArrayBufferView]));
+  return TABLES.flatMap((table) => Object.entries(t[table]).map(([name, v]): [string, ArrayBufferView] => [`${table}.${name}`, v as ArrayBufferView]));
 }
 
 /** A copy of `t`'s buffer with `edit` applied to its header words. */
@@ -50,8 +64,14 @@ describe('the shared-memory layout', () => {
       positions: rand.int(1, 20_000),
       candidates: rand.int(1, 3_000),
       output: rand.int(1, 500),
+      // Half the sets take the default K, so both the given and the default one are placed.
+      ...(rand.float() < 0.5 ? {} : { positionsPerAccount: rand.int(1, 64) }),
     })),
   ];
+
+  it('has a test for every table the layout places', () => {
+    expect(Object.keys(computeLayout(SMALL).tables).sort()).toEqual([...TABLES].sort());
+  });
 
   it.each(capacitySets)('places no two columns, the header or the control words on the same bytes for %o', (capacities) => {
     const layout = computeLayout(capacities);
@@ -75,14 +95,49 @@ describe('the shared-memory layout', () => {
     expect(t.buffer.byteLength).toBe(t.layout.byteLength);
   });
 
-  it('sizes every column to its table capacity times its elements per row', () => {
-    const t = allocateTables(SMALL);
+  it.each([SMALL, { ...SMALL, positionsPerAccount: undefined }])('sizes every column to its table\'s rows times its elements per row for %o', (capacities) => {
+    const t = allocateTables(capacities);
     for (const [name, v] of columnViews(t)) {
-      const table = name.split('.')[0] as keyof Capacities;
+      const rows = rowsOf(capacities, name.split('.')[0] as TableName);
       const length = (v as Float64Array).length;
-      expect(length % SMALL[table], name).toBe(0);
-      expect(length, name).toBeGreaterThanOrEqual(SMALL[table]);
+      expect(length % rows, name).toBe(0);
+      expect(length, name).toBeGreaterThanOrEqual(rows);
     }
+  });
+
+  it('gives the terms table positionsPerAccount rows per account, 16 when not given', () => {
+    expect(allocateTables(SMALL).terms.pnl.length).toBe(SMALL.accounts * SMALL.positionsPerAccount!);
+    const t = allocateTables({ ...SMALL, positionsPerAccount: undefined });
+    expect(t.positionsPerAccount).toBe(DEFAULT_POSITIONS_PER_ACCOUNT);
+    expect(t.terms.pnl.length).toBe(SMALL.accounts * 16);
+  });
+
+  it('gives every account its own K terms rows, together covering the terms table exactly once (termOf)', () => {
+    const t = allocateTables(SMALL);
+    const K = t.positionsPerAccount;
+    const seen = new Uint8Array(t.terms.pnl.length);
+    for (let a = 0; a < SMALL.accounts; a++) {
+      for (let k = 0; k < K; k++) seen[termOf(t, a, k)]!++;
+      // Account-major: an account's rows are contiguous, so phase 2 reads them in one sweep.
+      expect(termOf(t, a, K - 1) - termOf(t, a, 0)).toBe(K - 1);
+    }
+    expect([...seen].every((n) => n === 1)).toBe(true);
+  });
+
+  it('gives every market its own MAX_TIERS elements of each tier column, together covering it exactly once (tierBase)', () => {
+    const t = allocateTables(SMALL);
+    const seen = new Uint8Array(t.markets.tierUpperBound.length);
+    for (let m = 0; m < SMALL.markets; m++) for (let i = 0; i < MAX_TIERS; i++) seen[tierBase(m) + i]!++;
+    expect([...seen].every((n) => n === 1)).toBe(true);
+    for (const column of [t.markets.maintenanceFraction, t.markets.maintenanceAmount, t.markets.initialFraction, t.markets.initialAmount]) {
+      expect(column.length).toBe(seen.length);
+    }
+  });
+
+  it('numbers the liquidation modes as the kill levels they come from', () => {
+    expect(Object.values(LiquidationMode)).toEqual(KILL_LEVELS.map((_, i) => i));
+    expect(KILL_LEVELS[LiquidationMode.Halt]).toBe('halt');
+    expect(KILL_LEVELS[LiquidationMode.NoNew]).toBe('no-new');
   });
 
   it('gives the same map for the same capacities', () => {
@@ -118,8 +173,11 @@ describe('attaching to a shared buffer', () => {
     const other = attachTables(t.buffer);
     t.positions.size[100] = -2.5;
     t.accounts.collateral[16] = 1234.5;
+    t.terms.maintenance[termOf(t, 16, 4)] = 7.25;
     expect(other.positions.size[100]).toBe(-2.5);
     expect(other.accounts.collateral[16]).toBe(1234.5);
+    expect(other.terms.maintenance[termOf(other, 16, 4)]).toBe(7.25);
+    expect(other.positionsPerAccount).toBe(t.positionsPerAccount);
     expect(other.layout).toEqual(t.layout);
   });
 
@@ -142,9 +200,12 @@ describe('attaching to a shared buffer', () => {
     expect(e).toMatchObject({ name: 'UnwindError', code: ErrorCode.LayoutMismatch });
   });
 
-  it('rejects a buffer whose header claims capacities it was not allocated for with LAYOUT_MISMATCH', () => {
-    // Header words: magic, version, then markets, accounts, positions, candidates, output.
-    const e = layoutError(withHeader(allocateTables(SMALL), (h) => (h[4] = SMALL.positions * 2)));
+  // Header words: magic, version, then markets, accounts, positions, positionsPerAccount, candidates, output.
+  it.each([
+    ['positions', 4, SMALL.positions * 2],
+    ['positionsPerAccount (the terms table\'s rows)', 5, SMALL.positionsPerAccount! + 1],
+  ])('rejects a buffer whose header claims a %s it was not allocated for with LAYOUT_MISMATCH', (_label, word, value) => {
+    const e = layoutError(withHeader(allocateTables(SMALL), (h) => (h[word] = value)));
     expect(e).toMatchObject({ name: 'UnwindError', code: ErrorCode.LayoutMismatch });
   });
 });

@@ -3,12 +3,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { entry, Ledger, signedTransfer } from '../src/ledger/ledger.js';
 import { Money } from '../src/ledger/money.js';
-import { DEFAULT_FEE_POLICY, fundEntry, settleLiquidationFill, type LiquidationFill } from '../src/ledger/settle.js';
+import { DEFAULT_FEE_POLICY } from '../src/config-types.js';
+import { fundEntry, settleLiquidationFill, type LiquidationFill } from '../src/ledger/settle.js';
 
 const money = new Money(6);
 const SEED = 0x1ed9e7;
 
-/** DOMAIN.md section 2's worked case: 0.1 BTC long at 50,000, MMR 10% (PMMR 500), TNC 499, closed whole. */
+/** docs/domain.md section 2's worked case: 0.1 BTC long at 50,000, MMR 10% (PMMR 500), TNC 499, closed whole. */
 const worked: LiquidationFill = {
   account: 7,
   market: 0,
@@ -74,7 +75,7 @@ describe('the ledger', () => {
 });
 
 describe('settling a liquidation fill', () => {
-  it('charges the surplus over the bankruptcy value as a fee, capped at 1.5% of the closed notional (DOMAIN.md section 2)', () => {
+  it('charges the surplus over the bankruptcy value as a fee, capped at 1.5% of the closed notional (docs/domain.md section 2)', () => {
     const s = settleLiquidationFill(worked, DEFAULT_FEE_POLICY, 0n, money);
     // BV = 5,000 - 499 x 500 / 500 = 4,501; fill value 4,999.9; surplus 498.9; cap 0.015 x 4,999.9 = 74.9985.
     expect(s.bankruptcyValue).toBe(4501);

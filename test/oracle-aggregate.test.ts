@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import {
-  DEFAULT_AGGREGATION,
-  aggregate,
-  validateAggregationPolicy,
-  weightedPercentile,
-  type Aggregate,
-  type AggregationPolicy,
-  type SourceQuote,
-} from '../src/oracle/aggregate.js';
+import { DEFAULT_AGGREGATION, type AggregationPolicy } from '../src/config-types.js';
+import { aggregate, validateAggregationPolicy, weightedPercentile, type Aggregate, type SourceQuote } from '../src/oracle/aggregate.js';
 import { UnwindError } from '../src/errors.js';
 
 const RUNS = { seed: 42, numRuns: 400 };

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine, type EngineConfig } from '../src/index.js';
 import { decodeFrame, encodeBookTickers, encodeFills, encodeTicks } from '../src/feed/codec.js';
-import { MAX_TIME_US } from '../src/tables/validate.js';
+import { MAX_TIME_US } from '../src/validate.js';
 import { codeOf } from './support/errors.js';
 import { SECOND, signer, Sources, T0 } from './support/oracle.js';
 

@@ -1,7 +1,8 @@
 /** The mark price's composition and the oracle TWAP, by table and by property. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BasisEma, bookPrice, DEFAULT_MARK_POLICY, markPrice, median, validateMarkPolicy } from '../src/oracle/mark.js';
+import { DEFAULT_MARK_POLICY } from '../src/config-types.js';
+import { BasisEma, bookPrice, markPrice, median, validateMarkPolicy } from '../src/oracle/mark.js';
 import { TimeWeightedAverage } from '../src/oracle/twap.js';
 
 const S = 1_000_000;

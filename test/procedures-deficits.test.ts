@@ -1,5 +1,5 @@
 /**
- * Deficits through the engine (DOMAIN.md section 4; README "Liquidation procedures"): orders the insurance fund
+ * Deficits through the engine (docs/domain.md section 4; README "Liquidation procedures"): orders the insurance fund
  * could not pay screened into deleveragings at the bankruptcy value, socialized loss of a whole fill, the ADL
  * queue's membership, the split of a cross deficit by maintenance margin, the fund's drawdown limit, and the
  * property that bad debt is never silent.

@@ -1,5 +1,5 @@
 /**
- * Liquidations that heal (DOMAIN.md section 2, README "Liquidation procedures"): the fee's k bound on the released
+ * Liquidations that heal (docs/domain.md section 2, README "Liquidation procedures"): the fee's k bound on the released
  * maintenance margin, the configuration that keeps it healing, sizing's floors, the sticky liquidation state that
  * keeps a group ordered until it leaves, and the caps admitting in the executor's order without dust.
  */
@@ -70,7 +70,7 @@ function singlePosition(h: number, mmf: number, notionalValue: number, mark: num
   };
 }
 
-/** a = BA * SMMR * (1 - h): the fillable price's concession per quote of maintenance margin (DOMAIN.md section 2). */
+/** a = BA * SMMR * (1 - h): the fillable price's concession per quote of maintenance margin (docs/domain.md section 2). */
 const concession = (h: number): number => BA * SMMR * (1 - h);
 
 /**
@@ -87,7 +87,7 @@ const mmfArb = uniform(0.005, 0.029);
 const markArb = uniform(1, 60_000);
 const sideArb = fc.constantFrom<1 | -1>(1, -1);
 
-describe('the healing fee rule (DOMAIN.md section 2)', () => {
+describe('the healing fee rule (docs/domain.md section 2)', () => {
   it('takes the least of the surplus, k times the released margin and the cap on the fill value, and nothing without a surplus', () => {
     const fees = { maxFeeFraction: 0.015, maxMaintenanceShare: 0.5 };
     expect(liquidationFee(100, 50, 10_000, fees)).toBe(25); // k bound: 0.5 * 50

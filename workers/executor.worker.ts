@@ -1,16 +1,21 @@
 /**
  * Thread: the executor, the single thread that decides liquidations, so their order is deterministic.
- * Reads:  the whole of markets, accounts, positions, and the epoch's candidate rows.
- * Writes: output rows (orders, margin calls) of the current epoch; nothing else.
- * Publishes: publishExecution() stores ExecEpoch after the rows (see src/concurrency/epoch.ts). When the main
- * thread asked (a snapshot, src/journal), it first posts its state as it was before the epoch, by postMessage.
+ * Reads:  markets (id, markPrice, oraclePrice, eventTimeUs, liquidationMode, the tier columns); accounts (id,
+ *         collateral, firstPosition, backstops, deleverages); positions (every column but term); the epoch's
+ *         candidates.ref rows; the control words ScanEpoch, CandidateCount, StateRequest, Shutdown. Not the terms
+ *         nor accounts.scanEquity / scanMaintenance: it re-checks each candidate from the tables (src/scan/group.ts).
+ * Writes: output rows of the current epoch (orders, margin calls, state changes, capped work); nothing else.
+ * Publishes: publishExecution() stores OutputCount and Deferred, then ExecEpoch, after the rows (see
+ * src/concurrency/epoch.ts). When the main thread asked (StateRequest, for a snapshot), it first posts its state as
+ * it was before the epoch, by postMessage.
  * It starts from `workerData.state` when the engine recovers from a snapshot.
  * It blocks in Atomics.wait between epochs (allowed off the main thread) and exits on Shutdown.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { publishExecution, stateRequested, waitForScan } from '../src/concurrency/epoch.js';
 import { attachTables } from '../src/tables/layout.js';
-import { Liquidator, type LiquidatorConfig, type LiquidatorState } from '../src/executor/liquidator.js';
+import type { LiquidatorConfig } from '../src/config-types.js';
+import { Liquidator, type LiquidatorState } from '../src/executor/liquidator.js';
 
 const { buffer, config, state } = workerData as { buffer: SharedArrayBuffer; config: LiquidatorConfig; state?: LiquidatorState };
 const tables = attachTables(buffer);

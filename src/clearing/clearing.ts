@@ -5,10 +5,10 @@
  * The ledger is the book of record for money. Collateral the venue sets (addAccount, setCollateral, an isolated
  * position's collateral) enters as a transfer from `external` of the difference, so the ledger always sums to
  * zero; a fill settles realized PnL against the market's clearing entry, then the fee into the insurance fund or
- * the fund's cover of a fill worse than the bankruptcy value (DOMAIN.md section 2). After a fill, the tables'
+ * the fund's cover of a fill worse than the bankruptcy value (docs/domain.md section 2). After a fill, the tables'
  * collateral is the ledger's balance and the position's size shrinks by the fill.
  *
- * Deficits (DOMAIN.md section 4; README "Liquidation procedures"). Under deficitPolicy 'adl' an order whose fill at
+ * Deficits (docs/domain.md section 4; README "Liquidation procedures"). Under deficitPolicy 'adl' an order whose fill at
  * its limit would need more than the fund can pay is not let through: at the epoch's end (`screen`) its quantity is
  * deleveraged at the bankruptcy value instead (dYdX). A deficit that still arises (the fund drained or the price
  * moved between issue and fill) is resolved where the fill lands: 'adl' deleverages what is left of the group at
@@ -16,21 +16,20 @@
  * still owes; 'socialized' has the opposite side pay it pro rata. Nobody pays beyond its own equity. What no one
  * can absorb is an UnresolvedDeficit event naming account, market and amount: never silent bad debt.
  */
-import { LiquidationMode } from './market-mode.js';
 import { adlQueue, type AdlCandidate, type AdlQueueEntry, type Side } from '../domain/adl.js';
 import { deleveragePrice } from '../domain/liquidation.js';
-import { maintenanceMargin } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { entry, Ledger, signedTransfer, type EntryId, type LedgerState } from '../ledger/ledger.js';
 import { max, min, Money, type Atoms } from '../ledger/money.js';
 import { proRataShares } from '../ledger/pro-rata.js';
-import { collateralEntry, fundEntry, settleLiquidationFill, type FeePolicy, type Settlement } from '../ledger/settle.js';
-import { scheduleOf } from '../risk/account-report.js';
-import { crossGroup, emptyGroup, isLiveCross, isolatedGroup, positionMaintenance, type GroupMargin } from '../scan/group.js';
-import { isolatedRef, NONE, PositionFlag, type Tables } from '../tables/layout.js';
+import type { FeePolicy } from '../config-types.js';
+import { collateralEntry, fundEntry, settleLiquidationFill, type Settlement } from '../ledger/settle.js';
+import { crossGroup, emptyGroup, isLiveCross, isolatedGroup, type GroupMargin } from '../scan/group.js';
+import { isolatedRef, LiquidationMode, NONE, PositionFlag, type Tables } from '../tables/layout.js';
+import { marketMaintenance, positionMaintenance } from '../tables/margin.js';
 import { AdlBook, type BookSource } from './adl-book.js';
 import { FundDrawdown, type DrawdownLimit, type DrawdownState } from './fund-drawdown.js';
-import { describe, MAX_ABS_AMOUNT, requireArray, requireEventTime, requireId, requireObject, requirePrice } from '../tables/validate.js';
+import { describe, MAX_ABS_AMOUNT, requireArray, requireEventTime, requireId, requireObject, requirePrice } from '../validate.js';
 import type { TableWriter } from '../tables/writer.js';
 import { OpenOrders, type OpenOrdersState, type OrderFill } from './open-orders.js';
 import type { LiquidationOrder } from './orders.js';
@@ -44,7 +43,7 @@ export interface DeleveragedCounterparty {
 }
 
 /**
- * A bankrupt position closed against the ADL queue at its bankruptcy value (DOMAIN.md section 4): the price that
+ * A bankrupt position closed against the ADL queue at its bankruptcy value (docs/domain.md section 4): the price that
  * leaves the group's TNC / TMMR unchanged, so that closing all of the group takes its equity to 0, each position
  * carrying the share of the deficit its maintenance margin has (dYdX).
  */
@@ -325,7 +324,7 @@ export class Clearing {
       w.sequenced((sequence) => {
         const side = Math.sign(this.t.positions.size[slot]!); // before the fill: the side whose opposite pays
         const { settlement, deficit } = this.settle(f, a, slot, sequence, remaining[i]!);
-        if (settlement.insuranceCover > 0) this.t.accounts.backstops[a]!++; // the executor's lifecycle: backstopped
+        if (settlement.insuranceCover > 0) w.countBackstopAt(a); // the executor's lifecycle: backstopped
         batch.book?.refresh(this.groupKey(a, slot), slot);
         this.events.settled(settlement);
         // The fund could not cover this fill. Same input, same sequence: the result does not depend on when it landed.
@@ -389,7 +388,7 @@ export class Clearing {
 
   /**
    * The ADL queue of a market against a bankrupt position on `bankruptSide`: every live position on the other side
-   * whose group has positive equity and which has no liquidation order open, ranked (DOMAIN.md section 4;
+   * whose group has positive equity and which has no liquidation order open, ranked (docs/domain.md section 4;
    * src/domain/adl.ts), 1 first.
    */
   adlQueue(market: number, bankruptSide: Side): AdlQueueEntry[] {
@@ -429,7 +428,7 @@ export class Clearing {
     const t = this.t;
     const m = t.positions.market[slot]!;
     const left = Math.abs(sizeAfterClose(t.positions.size[slot]!, Math.min(quantity, Math.abs(t.positions.size[slot]!))));
-    return positionMaintenance(t, slot) - maintenanceMargin(left * t.markets.markPrice[m]!, scheduleOf(t, m));
+    return positionMaintenance(t, slot) - marketMaintenance(t, m, left * t.markets.markPrice[m]!);
   }
 
   /** The bankruptcy value, per base unit, of closing `quantity` of the position at `slot` now (`deleveragePrice`). */
@@ -617,7 +616,7 @@ export class Clearing {
     const last = result.remainder === 0 && q === Math.abs(size) && this.groupSlots(a, slot).length === 1;
     const { realizedPnl } = this.closeAt(a, slot, result.matched, price, sequence, last);
     b.refresh(this.groupKey(a, slot), slot);
-    if (result.matched > 0) this.t.accounts.deleverages[a]!++; // the executor's lifecycle: deleveraged
+    if (result.matched > 0) this.writer.countDeleverageAt(a); // the executor's lifecycle: deleveraged
     const absorbed = side * result.matched * (price - mark);
     const d: Deleveraging = { sequence, account, market, orderId, bankruptcyPrice: price, markPrice: mark, absorbed, matched: result.matched, remainder: result.remainder, realizedPnl, counterparties };
     this.events.deleveraged(d);

@@ -1,5 +1,5 @@
 /**
- * Thread: main (the clearing's side). The insurance funds' drawdown limit (DOMAIN.md section 4, OKX: 30% in 8 h):
+ * Thread: main (the clearing's side). The insurance funds' drawdown limit (docs/domain.md section 4, OKX: 30% in 8 h):
  * per fund, a sliding-window maximum of its balance in event time, and what the fund may still pay now. A fund
  * covers losses up to `max` of its peak within the window and no further: the cover that reaches the limit is cut
  * there, and the rest falls to the deficit policy. Exact: atoms, and `max` in parts per million.

@@ -13,12 +13,11 @@
  */
 import { ErrorCode, UnwindError } from '../errors.js';
 import { refill } from '../maps.js';
+import { LiquidationMode } from '../tables/layout.js';
 
+/** A level's index here is its `markets.liquidationMode` value (LiquidationMode, src/tables/layout.ts). */
 export const KILL_LEVELS = ['normal', 'no-new', 'no-reissue', 'halt'] as const;
 export type KillLevel = (typeof KILL_LEVELS)[number];
-
-/** `markets.liquidationMode` values: the index of the level in KILL_LEVELS. */
-export const LiquidationMode = { Normal: 0, NoNew: 1, NoReissue: 2, Halt: 3 } as const;
 
 export function killLevelOf(v: unknown, field: string): KillLevel {
   if (!KILL_LEVELS.includes(v as KillLevel)) {

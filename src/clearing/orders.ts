@@ -16,7 +16,7 @@ export interface LiquidationOrder {
   readonly side: 'buy' | 'sell';
   /** Base units, > 0. */
   readonly quantity: number;
-  /** The fillable price: the worst price the order may fill at (DOMAIN.md section 2). */
+  /** The fillable price: the worst price the order may fill at (docs/domain.md section 2). */
   readonly limitPrice: number;
   readonly oraclePrice: number;
   readonly reason: OrderReasonName;

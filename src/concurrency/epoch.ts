@@ -36,9 +36,10 @@ export function reserveCandidate(t: Tables): number {
   return Atomics.add(t.control, Control.CandidateCount, 1);
 }
 
-/** scan task: its last act. Publishes its scratch columns and candidate rows to the main thread. */
+/** scan task: its last act. Publishes the task's writes (see workers/scan.worker.ts) to the main thread. */
 export function finishScanTask(t: Tables): void {
-  // Publishes to the main thread: this task's terms and candidate rows are complete (a release).
+  // Publishes to the main thread: this task's terms (phase 1), or its accounts' scanEquity / scanMaintenance and
+  // candidate rows (phase 2), are complete (a release).
   Atomics.add(t.control, Control.ScanTasksDone, 1);
 }
 

@@ -1,5 +1,5 @@
 /**
- * Auto-deleveraging (DOMAIN.md section 4): when the insurance fund cannot take a bankrupt position, it is closed
+ * Auto-deleveraging (docs/domain.md section 4): when the insurance fund cannot take a bankrupt position, it is closed
  * against positions on the opposite side, at its bankruptcy price, in rank order. Pure functions of plain numbers.
  *
  * Values, signed like the size (long > 0, short < 0), as Binance, Bybit, BitMEX and MEXC define them:
@@ -212,7 +212,7 @@ export function adlOrder(candidates: readonly AdlCandidate[], bankruptSide: Side
   for (let index = 0; index < candidates.length; index++) {
     const c = candidates[index]!;
     // Only counterparties with positive equity: a bankrupt account is liquidated, never used to absorb another's
-    // loss (DOMAIN.md section 4). So every queued rank is finite.
+    // loss (docs/domain.md section 4). So every queued rank is finite.
     if (Math.sign(c.size) !== -bankruptSide || !(c.equity > 0)) continue;
     const notional = Math.abs(c.size) * c.markPrice;
     const pnl = pnlPercent(c.size, c.markPrice, c.entryPrice);

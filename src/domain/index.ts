@@ -25,20 +25,18 @@ export {
   tierOf,
 } from './tiers.js';
 export {
-  type SizingPolicy,
   type SizingInput,
   type SizingDecision,
   type SizingReason,
   type SizingBound,
   type StateAfterClose,
   type StepCap,
-  DEFAULT_SIZING_POLICY,
   closeQuantity,
   maxStepQuantity,
   maintenanceAtMark,
   stateAfterClose,
-  validateSizingPolicy,
 } from './sizing.js';
+export { type SizingPolicy, DEFAULT_SIZING_POLICY, validateSizingPolicy } from '../config-types.js';
 export {
   type Side,
   type AdlRankPolicy,

@@ -1,6 +1,6 @@
 /**
  * Prices at which a position's margin group changes state, and the price a liquidation may fill at
- * (DOMAIN.md sections 1 and 2). Pure functions of plain numbers.
+ * (docs/domain.md sections 1 and 2). Pure functions of plain numbers.
  *
  * "Others held fixed": `otherEquity` is the group's collateral plus the unrealized PnL of its other positions,
  * `otherMaintenance` their maintenance margin. For an isolated position both are its own collateral and 0.
@@ -95,7 +95,7 @@ export function bankruptcyValue(deltaNetNotional: number, deltaMaintenance: numb
   return -deltaNetNotional - share;
 }
 
-/** Relative distance of a fill from the oracle: the first key of DOMAIN.md section 7's ordering. */
+/** Relative distance of a fill from the oracle: the first key of docs/domain.md section 7's ordering. */
 export function underwaterness(fillable: number, oraclePrice: number): number {
   return Math.abs(fillable - oraclePrice) / oraclePrice;
 }
@@ -109,7 +109,7 @@ export interface FeeBounds {
 }
 
 /**
- * The liquidation fee of a close (DOMAIN.md section 2): `min(surplus, k * |DMMR|, maxFeeFraction * |fill value|)`,
+ * The liquidation fee of a close (docs/domain.md section 2): `min(surplus, k * |DMMR|, maxFeeFraction * |fill value|)`,
  * and 0 when the fill is at or below its bankruptcy value (surplus <= 0). A fee equal to the whole surplus would
  * keep TNC / TMMR where it was; the k bound leaves a share of the released margin with the account, so a partial
  * close at the fillable price raises health (see `healingShareBound`). The one copy of the fee rule: the sizing
@@ -135,7 +135,7 @@ export function healingShareBound(emergencyHealth: number, bankruptcyAdjustment:
 
 /**
  * The price at which closing `quantity` of a position keeps its group's TNC / TMMR unchanged, valued at the mark:
- * `mark - (TNC / TMMR) * |DMMR| / (sign(size) * quantity)`, the bankruptcy value of DOMAIN.md section 2 per base
+ * `mark - (TNC / TMMR) * |DMMR| / (sign(size) * quantity)`, the bankruptcy value of docs/domain.md section 2 per base
  * unit. Closing every position of a group at these prices takes its equity to exactly 0, each position taking the
  * share of the deficit (or of what is left) that its maintenance margin has of the group's (dYdX): this is the
  * price auto-deleveraging closes at. For a group of one position it is `bankruptcyPrice()`. NaN when not positive.

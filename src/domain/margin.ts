@@ -1,5 +1,5 @@
 /**
- * Margin of positions and of margin groups (DOMAIN.md section 1). Pure functions of plain numbers.
+ * Margin of positions and of margin groups (docs/domain.md section 1). Pure functions of plain numbers.
  *
  * A margin group is what shares one pool of collateral: all cross positions of an account, or one isolated
  * position with its own collateral. Its equity (total net collateral, TNC) is collateral plus unrealized PnL;

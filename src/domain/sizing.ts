@@ -1,5 +1,5 @@
 /**
- * How much of a position to close in one liquidation step (DOMAIN.md section 3). Pure functions of plain values.
+ * How much of a position to close in one liquidation step (docs/domain.md section 3). Pure functions of plain values.
  *
  * Units: sizes and quantities in base units (size signed, long > 0; quantity > 0), prices in quote per base,
  * equity, maintenance margin and notional in quote units, health and portions dimensionless.
@@ -28,7 +28,7 @@
  *
  * The rules, in order:
  *   1. at or above the target health (or size 0): no decision (null), never a quantity. The executor asks only for
- *      groups that are liquidatable or whose liquidation has not yet restored the target: DOMAIN.md section 3's sticky state;
+ *      groups that are liquidatable or whose liquidation has not yet restored the target: docs/domain.md section 3's sticky state;
  *   2. emergency (health < emergencyHealth): close whole, bypassing every cap;
  *   3. restore: the smallest q that reaches targetHealth; when none does, even closing all, close whole;
  *   4. min-notional floor: a remainder worth less than minNotional at the mark is closed too (whole); a close
@@ -40,45 +40,10 @@
  * Cooldowns (the step-down's 30 s), the sticky exit buffer and the per-account, per-market and global caps belong
  * to the state machine and the executor, which apply them on top of this decision.
  */
-import { configNumbers } from '../errors.js';
+import { DEFAULT_SIZING_POLICY, type SizingPolicy } from '../config-types.js';
 import { liquidationFee } from './liquidation.js';
 import { health } from './margin.js';
 import { maintenanceMargin, type TierSchedule } from './tiers.js';
-
-export interface SizingPolicy {
-  /** Health (equity / maintenance) a partial close restores, > 1. */
-  readonly targetHealth: number;
-  /** Quote units at the mark; a position whose remainder would be worth less closes whole. >= 0. */
-  readonly minNotional: number;
-  /** Largest fraction of a position closed per step, in (0, 1] (dYdX max_position_portion_liquidated_ppm / 1e6). */
-  readonly maxPortion: number;
-  /** Quote units at the mark; positions worth more step down (Hyperliquid: 100,000). Infinity disables. */
-  readonly largeNotional: number;
-  /** Fraction of a large position closed per step, in (0, 1] (Hyperliquid: 20%). */
-  readonly largeStepPortion: number;
-  /** Health below which caps are bypassed and the position closes whole, in [0, 1] (Hyperliquid backstop: 2/3). */
-  readonly emergencyHealth: number;
-  /**
-   * Quote units at the mark: the smallest liquidation order (dYdX min_position_notional_liquidated: 1,000). A smaller
-   * close is raised to it (or to the whole position); a cap that leaves less than this waits instead. >= 0.
-   */
-  readonly minOrderNotional: number;
-}
-
-/**
- * DOMAIN.md section 3's examples. Target 1.05: maintenance plus a 5% buffer, above the 2% sticky exit buffer
- * (Drift), so a close that restores the target also lets the account leave the liquidating state, with some
- * room for the next tick. Max portion 1 as dYdX's default: only large positions step down.
- */
-export const DEFAULT_SIZING_POLICY: SizingPolicy = Object.freeze({
-  targetHealth: 1.05,
-  minNotional: 1_000,
-  maxPortion: 1,
-  largeNotional: 100_000,
-  largeStepPortion: 0.2,
-  emergencyHealth: 2 / 3,
-  minOrderNotional: 1_000,
-});
 
 export interface SizingInput {
   /** Signed position size, base units. */
@@ -97,7 +62,7 @@ export interface SizingInput {
    * is (see `maintenanceAtMark`).
    */
   readonly maintenanceAt: (remainingSize: number) => number;
-  /** Oracle price: the settlement values the bankruptcy value at it (DOMAIN.md section 2). Default: the mark. */
+  /** Oracle price: the settlement values the bankruptcy value at it (docs/domain.md section 2). Default: the mark. */
   readonly oraclePrice?: number;
   /** The most the liquidation fee may take per quote of closed notional at the fill price (the fee cap); default 0. */
   readonly feeFraction?: number;
@@ -189,19 +154,6 @@ export function closeQuantity(input: SizingInput, policy: SizingPolicy = DEFAULT
   const cap = maxStepQuantity(size, markPrice, policy);
   if (cap.quantity < wanted) return decide(m, cap.quantity, reason, cap.bound, wanted);
   return decide(m, wanted, reason, null, wanted);
-}
-
-/** Throws INVALID_CONFIG naming the field (`${field}.targetHealth`, ...) unless `p` is a usable policy. */
-export function validateSizingPolicy(p: SizingPolicy, field = 'sizing'): SizingPolicy {
-  const check = configNumbers(p, field);
-  check('targetHealth', (v) => v > 1 && v < Infinity, 'a finite number > 1');
-  check('minNotional', (v) => v >= 0 && v < Infinity, 'a finite number >= 0');
-  check('maxPortion', (v) => v > 0 && v <= 1, 'a number in (0, 1]');
-  check('largeNotional', (v) => v > 0, 'a positive number (Infinity disables step-down)');
-  check('largeStepPortion', (v) => v > 0 && v <= 1, 'a number in (0, 1]');
-  check('emergencyHealth', (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
-  check('minOrderNotional', (v) => v >= 0 && v < Infinity, 'a finite number >= 0');
-  return p;
 }
 
 interface Model {

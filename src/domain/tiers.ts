@@ -1,5 +1,5 @@
 /**
- * Tiered margin (Binance "maintenance amount" form, DOMAIN.md section 1).
+ * Tiered margin (Binance "maintenance amount" form, docs/domain.md section 1).
  *
  *   margin(notional) = notional * fraction[t] - amount[t],   t = first tier with notional <= upperBound[t]
  *   amount[0] = 0,  amount[n] = upperBound[n-1] * (fraction[n] - fraction[n-1]) + amount[n-1]

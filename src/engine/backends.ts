@@ -16,7 +16,8 @@ import {
   resetCandidates,
   scanTasksDone,
 } from '../concurrency/epoch.js';
-import { Liquidator, type LiquidatorConfig, type LiquidatorState } from '../executor/liquidator.js';
+import type { LiquidatorConfig } from '../config-types.js';
+import { Liquidator, type LiquidatorState } from '../executor/liquidator.js';
 import { planAccountRanges, planMarketSlices, runScanTask, type ScanTask } from '../scan/tasks.js';
 import { type Tables } from '../tables/layout.js';
 

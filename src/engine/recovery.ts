@@ -7,31 +7,16 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngineConfig } from '../config.js';
-import type { Engine, EpochResult } from './engine.js';
 import { ErrorCode, isUnwindError, UnwindError } from '../errors.js';
-import type { ClearingState } from '../clearing/clearing.js';
-import type { MarketModesState } from '../clearing/market-mode.js';
-import type { OracleState } from '../oracle/oracle.js';
 import { LAYOUT_VERSION } from '../tables/layout.js';
-import type { WriterState } from '../tables/writer.js';
-import type { StreamDigestState } from '../journal/digest.js';
 import { KIND_NAMES, RecordKind, segmentName, type JournalRecord } from '../journal/format.js';
+import { fromJson, toJson } from '../journal/payload.js';
 import { listSegments, missingSegment, readJournal, type ReadEnd } from '../journal/reader.js';
-import { applyInput, COLUMNS } from './records.js';
-import { Columns, fromJson, toJson } from '../journal/payload.js';
 import { loadNewestSnapshot, type LoadedSnapshot } from '../journal/snapshot.js';
-import { JournalWriter, resolveJournalConfig, type ResolvedJournalConfig } from '../journal/writer.js';
-
-/** The main thread's part of a snapshot (Engine.exportState). */
-export interface EngineState {
-  readonly epochs: number;
-  readonly inputs: number;
-  readonly writer: WriterState;
-  readonly clearing: ClearingState;
-  readonly oracle: OracleState;
-  readonly modes: MarketModesState;
-  readonly digest: StreamDigestState;
-}
+import { resolveJournalConfig, type ResolvedJournalConfig } from '../journal/config.js';
+import { JournalWriter } from '../journal/writer.js';
+import type { EngineCore, EngineState, EpochResult } from './core.js';
+import { decodeInput, epochBoundary } from './records.js';
 
 /** What recovery found and did (`engine.recovery`). */
 export interface Recovery {
@@ -151,14 +136,17 @@ export function readRecordedConfig(dir: string): unknown {
   return fromJson(first.value.payload.toString('utf8'));
 }
 
-/** Replays the journal's tail into `engine` (already holding the snapshot's tables) and attaches the journal. */
-export async function recover(engine: Engine, found: FoundJournal): Promise<void> {
+/**
+ * Replays the journal's tail into `engine` (already holding the snapshot's tables) and attaches the journal.
+ * Returns what it found and did.
+ */
+export async function recover(engine: EngineCore, found: FoundJournal): Promise<Recovery> {
   const { config: jc, snapshot } = found;
   if (snapshot !== undefined) {
     engine.importState(snapshot.state as EngineState, snapshot.sequence);
     jc.log(`unwind journal: loaded ${snapshot.path} (records through ${snapshot.sequence})`);
   }
-  engine.replaying = true;
+  engine.setReplaying(true);
   const records = readJournal(jc.dir, { fromSequence: (snapshot?.sequence ?? 0) + 1, repair: true, log: jc.log });
   let r: Replayed;
   try {
@@ -170,10 +158,11 @@ export async function recover(engine: Engine, found: FoundJournal): Promise<void
   }
   const writer = new JournalWriter(jc, r.end.lastSequence, r.end.last);
   // The orders of an epoch completed now wait a turn: the caller attaches its listeners after start resolves.
+  // determinism: the gate delays when a completed epoch's orders are heard, not what they are
   const gate = r.inFlight === undefined ? undefined : new Promise<void>((resolve) => setImmediate(resolve));
   engine.attachJournal(writer, gate);
   if (r.end.lastSequence === 0) writer.appendJson(RecordKind.Config, found.decisions);
-  engine.recovery = {
+  const recovery: Recovery = {
     dir: jc.dir,
     snapshot: snapshot === undefined ? undefined : { path: snapshot.path, sequence: snapshot.sequence },
     replayedRecords: r.records,
@@ -183,8 +172,9 @@ export async function recover(engine: Engine, found: FoundJournal): Promise<void
     pendingInputs: r.pendingInputs,
   };
   if (r.records > 0) jc.log(`unwind journal: replayed ${r.records} records of ${jc.dir} through ${r.end.lastSequence}${r.inFlight === undefined ? '' : '; completing the epoch the stop interrupted'}`);
-  engine.replaying = false;
+  engine.setReplaying(false);
   r.inFlight?.catch(() => {}); // its failure reaches step()/onError like any epoch's
+  return recovery;
 }
 
 export interface Replayed {
@@ -200,7 +190,7 @@ export interface Replayed {
  * reaches each boundary with the epoch number, input sequence and order count the journal says: a replay that
  * would decide differently stops with JOURNAL_MISMATCH instead of going on.
  */
-export async function replayRecords(engine: Engine, records: Generator<JournalRecord, ReadEnd>, onRecord?: (r: JournalRecord) => void): Promise<Replayed> {
+export async function replayRecords(engine: EngineCore, records: Generator<JournalRecord, ReadEnd>, onRecord?: (r: JournalRecord) => void): Promise<Replayed> {
   let inFlight: Promise<EpochResult> | undefined;
   let pendingInputs = 0;
   let count = 0;
@@ -211,20 +201,20 @@ export async function replayRecords(engine: Engine, records: Generator<JournalRe
     count++;
     try {
       if (r.kind === RecordKind.EpochStart) {
-        const c = new Columns(r.rows, COLUMNS[RecordKind.EpochStart].length, r.payload);
+        const b = epochBoundary(r);
         if (inFlight !== undefined) throw new Error('an epoch starts before the previous one ended');
-        expect('epoch', engine.epochs + 1, c.value(0));
-        expect('input sequence', engine.lastSequence, c.value(1));
+        expect('epoch', engine.epochs + 1, b.epoch);
+        expect('input sequence', engine.writer.lastSequence, b.value);
         inFlight = engine.beginEpoch();
         pendingInputs = 0;
       } else if (r.kind === RecordKind.EpochEnd) {
         if (inFlight === undefined) throw new Error('an epoch ends that did not start');
-        const c = new Columns(r.rows, COLUMNS[RecordKind.EpochEnd].length, r.payload);
+        const b = epochBoundary(r);
         const result = await inFlight;
         inFlight = undefined;
-        expect(`orders of epoch ${result.epoch}`, result.orders.length, c.value(1));
+        expect(`orders of epoch ${result.epoch}`, result.orders.length, b.value);
       } else if (r.kind !== RecordKind.Config) {
-        applyInput(engine, r);
+        engine.submit(decodeInput(r));
         pendingInputs++;
       }
     } catch (e) {

@@ -6,7 +6,7 @@
  */
 import { statSync } from 'node:fs';
 import type { EngineConfig } from '../config.js';
-import { Engine } from './engine.js';
+import { startCore } from './start.js';
 import { KIND_NAMES, RecordKind } from '../journal/format.js';
 import { listSegments, readJournal } from '../journal/reader.js';
 import { readRecordedConfig, replayRecords } from './recovery.js';
@@ -42,6 +42,7 @@ export interface ReplaySummary {
 }
 
 export async function replayJournal(dir: string, o: ReplayOptions): Promise<ReplaySummary> {
+  // determinism: the replay's own run time, for its summary; no decision reads it
   const t0 = process.hrtime.bigint();
   const segments = listSegments(dir);
   if (segments.length === 0) throw new UnwindError(ErrorCode.JournalCorrupt, `${dir} holds no journal segments`, 'DIR');
@@ -49,7 +50,7 @@ export async function replayJournal(dir: string, o: ReplayOptions): Promise<Repl
   const recorded = readRecordedConfig(dir);
   if (recorded === undefined) throw new UnwindError(ErrorCode.JournalCorrupt, `${dir}: the journal holds no records`, 'DIR');
   const config = { ...(recorded as EngineConfig), scanWorkers: o.workers, autoEpoch: false };
-  const engine = await Engine.start(config);
+  const { core: engine } = await startCore(config);
   const byKind: Record<string, number> = {};
   try {
     const records = readJournal(dir, { repair: false, log: o.log ?? (() => {}), progress: o.progress === undefined ? undefined : (b) => o.progress!(b, total) });
@@ -68,10 +69,11 @@ export async function replayJournal(dir: string, o: ReplayOptions): Promise<Repl
       lastSequence: r.end.lastSequence,
       tornBytes: r.end.tornBytes,
       epochs: engine.epochs,
-      outputs: engine.outputCounts,
+      outputs: { ...engine.digest.counts },
       interruptedEpoch: r.inFlight !== undefined,
-      ledgerTotal: String(engine.ledger.total()),
-      outputDigest: engine.outputDigest(),
+      ledgerTotal: String(engine.clearing.ledger.total()),
+      outputDigest: engine.digest.hex(),
+      // determinism: the replay's own run time, for its summary; no decision reads it
       seconds: Number(process.hrtime.bigint() - t0) / 1e9,
     };
   } finally {

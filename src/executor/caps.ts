@@ -1,5 +1,5 @@
 /**
- * Liquidation caps (DOMAIN.md section 3, issue 4 item 3): how much liquidation the executor may put on the book now.
+ * Liquidation caps (docs/domain.md section 3): how much liquidation the executor may put on the book now.
  *
  *   account-notional        liquidated notional per account per interval       (dYdX subaccount block limits)
  *   account-insurance-loss  insurance-fund loss per account per interval       (dYdX subaccount block limits)
@@ -22,7 +22,7 @@
  * - Market window: sliding and exact. Usage issued at t counts for any time in [t, t + marketWindowUs) and leaves the
  *   window at exactly t + marketWindowUs.
  * - Binding cap: the cap that allows least; ties go to the first in CAP_NAMES. Allowed 0 means queue the work.
- * - Emergency (health below the emergency level, DOMAIN.md section 3): `admit` allows everything and names no cap,
+ * - Emergency (health below the emergency level, docs/domain.md section 3): `admit` allows everything and names no cap,
  *   but `issued` still records the order, so later non-emergency requests see that usage.
  * - Time never goes backwards: a `nowUs` earlier than the latest seen is clamped to the latest (and counted in
  *   `clampedTimes`). Clamping errs on the safe side: nothing leaves a window early, and usage recorded at the
@@ -33,49 +33,9 @@
  * Memory stays bounded by the orders of one interval and one window (plus those in flight): account usage is dropped
  * when the interval ends, market usage when it leaves the window.
  */
-import { configNumbers, ErrorCode, UnwindError } from '../errors.js';
+import { DEFAULT_CAPS, validateCaps, type CapsConfig } from '../config-types.js';
+import { ErrorCode, UnwindError } from '../errors.js';
 import { refill } from '../maps.js';
-
-export interface CapsConfig {
-  /** Largest liquidated notional per account per interval, quote units, >= 0. Infinity disables. */
-  readonly accountNotionalPerInterval: number;
-  /** Largest insurance-fund loss attributed to one account per interval, quote units, >= 0. Infinity disables. */
-  readonly accountInsuranceLossPerInterval: number;
-  /** The per-account interval, microseconds, finite and > 0; fixed buckets aligned to multiples of it. */
-  readonly intervalUs: number;
-  /** Largest liquidated notional per market over the sliding window, quote units, >= 0. Infinity disables. */
-  readonly marketNotionalPerWindow: number;
-  /** The per-market sliding window, microseconds, finite and > 0. */
-  readonly marketWindowUs: number;
-  /** Largest number of liquidation orders in flight, an integer >= 0. Infinity disables. */
-  readonly maxInFlight: number;
-}
-
-/**
- * Defaults. Interval 1.6 s: dYdX's liquidation round (DOMAIN.md section 8), its limits reset per block; dYdX's own
- * per-subaccount limits default to 100,000,000 quote (1e14 quantums), in effect off, so these are tighter: 1,000,000
- * notional per account per interval (ten times the 100,000 above which Hyperliquid steps positions down) and
- * 50,000 of insurance-fund loss (5% of it). Market window 30 s, as Synthetix perps v3's maxSecondsInLiquidationWindow,
- * with 10,000,000 notional per window. In flight: 50, dYdX's most liquidation attempts per block (section 8).
- */
-/** Every cap off (the engine's default: caps need event time from the inputs). Intervals are placeholders. */
-export const NO_CAPS: CapsConfig = {
-  accountNotionalPerInterval: Infinity,
-  accountInsuranceLossPerInterval: Infinity,
-  intervalUs: 1_600_000,
-  marketNotionalPerWindow: Infinity,
-  marketWindowUs: 30_000_000,
-  maxInFlight: Infinity,
-};
-
-export const DEFAULT_CAPS: CapsConfig = {
-  accountNotionalPerInterval: 1_000_000,
-  accountInsuranceLossPerInterval: 50_000,
-  intervalUs: 1_600_000,
-  marketNotionalPerWindow: 10_000_000,
-  marketWindowUs: 30_000_000,
-  maxInFlight: 50,
-};
 
 export type CapName = 'account-notional' | 'account-insurance-loss' | 'market-notional' | 'in-flight';
 
@@ -337,18 +297,6 @@ export class LiquidationCaps {
       if (m.length === 0) this.markets.delete(u.market);
     }
   }
-}
-
-/** Throws INVALID_CONFIG naming the field (`${field}.intervalUs`, ...) unless `c` is a usable config. */
-export function validateCaps(c: CapsConfig, field = 'caps'): CapsConfig {
-  const check = configNumbers(c, field);
-  check('accountNotionalPerInterval', (v) => v >= 0, 'a number >= 0 (Infinity disables)');
-  check('accountInsuranceLossPerInterval', (v) => v >= 0, 'a number >= 0 (Infinity disables)');
-  check('intervalUs', (v) => v > 0 && v < Infinity, 'a finite number of microseconds > 0');
-  check('marketNotionalPerWindow', (v) => v >= 0, 'a number >= 0 (Infinity disables)');
-  check('marketWindowUs', (v) => v > 0 && v < Infinity, 'a finite number of microseconds > 0');
-  check('maxInFlight', (v) => v === Infinity || (Number.isInteger(v) && v >= 0), 'an integer >= 0 (Infinity disables)');
-  return c;
 }
 
 const notionalOf = (u: Usage): number => u.notional;

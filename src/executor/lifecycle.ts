@@ -15,21 +15,12 @@
  * its health exceeds 1 + exitBuffer (Drift: 2%), so it does not flap around 1; a margin call clears only above the
  * margin-call level plus its hysteresis. Pure: the next state is a function of the state and the observation.
  */
+import { DEFAULT_LIFECYCLE, type LifecycleConfig } from '../config-types.js';
+
 export type LifecycleState = 'healthy' | 'margin-call' | 'liquidating' | 'backstopped' | 'deleveraged' | 'closed';
 
 /** Every state, in a fixed order: a state's index is its code in the executor's output rows. */
 export const LIFECYCLE_STATES: readonly LifecycleState[] = ['healthy', 'margin-call', 'liquidating', 'backstopped', 'deleveraged', 'closed'];
-
-export interface LifecycleConfig {
-  /** Health below which a margin call is raised (> 1). Default 1.2. */
-  readonly marginCallHealth: number;
-  /** A margin call clears at marginCallHealth + this (>= 0). Default 0.05. */
-  readonly marginCallHysteresis: number;
-  /** Liquidation ends above health 1 + this (>= 0). Default 0.02 (Drift). */
-  readonly exitBuffer: number;
-}
-
-export const DEFAULT_LIFECYCLE: LifecycleConfig = { marginCallHealth: 1.2, marginCallHysteresis: 0.05, exitBuffer: 0.02 };
 
 /** What the executor knows about an account's group after an epoch or a settlement. */
 export interface Observation {

@@ -9,35 +9,16 @@
  */
 import { canBeLiquidated, health, isMarginCall, notional } from '../domain/margin.js';
 import { fillablePrice, underwaterness } from '../domain/liquidation.js';
-import { closeQuantity, type SizingBound, type SizingPolicy } from '../domain/sizing.js';
-import type { FeePolicy } from '../ledger/settle.js';
-import { CAP_NAMES, LiquidationCaps, type CapName, type CapsConfig, type CapsState } from './caps.js';
-import { LiquidationMode } from '../clearing/market-mode.js';
+import { closeQuantity, type SizingBound } from '../domain/sizing.js';
+import type { LifecycleConfig, LiquidatorConfig } from '../config-types.js';
+import { CAP_NAMES, LiquidationCaps, type CapName, type CapsState } from './caps.js';
 import { refill } from '../maps.js';
-import { inLiquidation, LIFECYCLE_STATES, nextState, type LifecycleConfig, type LifecycleState } from './lifecycle.js';
-import { MAX_TIERS, tieredMargin } from '../domain/tiers.js';
+import { inLiquidation, LIFECYCLE_STATES, nextState, type LifecycleState } from './lifecycle.js';
 import { candidateCount } from '../concurrency/epoch.js';
-import { isIsolatedRef, isolatedRef, NONE, OutputKind, refSlot, type Tables } from '../tables/layout.js';
-import { crossGroup, emptyGroup, isLiveCross, isLiveIsolated, isolatedGroup, positionMaintenance, type GroupMargin } from '../scan/group.js';
+import { isIsolatedRef, isolatedRef, LiquidationMode, NONE, OutputKind, refSlot, type Tables } from '../tables/layout.js';
+import { marketMaintenance, positionMaintenance } from '../tables/margin.js';
+import { crossGroup, emptyGroup, isLiveCross, isLiveIsolated, isolatedGroup, type GroupMargin } from '../scan/group.js';
 
-export interface LiquidatorConfig {
-  /** Liquidation caps (src/executor/caps.ts); all Infinity turns them off. They run on the inputs' event time. */
-  readonly caps: CapsConfig;
-  /** The account lifecycle's margin-call hysteresis and liquidation exit buffer (src/executor/lifecycle.ts). */
-  readonly lifecycle: Pick<LifecycleConfig, 'marginCallHysteresis' | 'exitBuffer'>;
-  /** How much of a liquidatable group to close per step (DOMAIN.md section 3; src/domain/sizing.ts). */
-  readonly sizing: SizingPolicy;
-  /** After a large position's step, event time before it is planned again (Hyperliquid: 30 s). */
-  readonly stepDownCooldownUs: number;
-  /** The liquidation fee policy: sizing keeps the target health after paying the fee cap. */
-  readonly fees: FeePolicy;
-  /** dYdX BA: scales how far the fillable price concedes as equity falls. Default 1. */
-  readonly bankruptcyAdjustment: number;
-  /** dYdX SMMR: the largest concession, as a fraction of the position's maintenance margin. Default 0.1. */
-  readonly spreadToMaintenanceMarginRatio: number;
-  /** Health below which a margin call is raised (> 1). Default 1.2. */
-  readonly marginCallHealth: number;
-}
 
 export const OrderReason = { CrossMaintenance: 1, IsolatedMaintenance: 2 } as const;
 
@@ -235,7 +216,7 @@ export class Liquidator {
       // A margin call is raised on entering the margin-call state (once per stay, with hysteresis on leaving it).
       if (change?.to === 'margin-call') calls.push(change);
       // A group in liquidation keeps getting orders until it is back at the target health or flat: the sticky state
-      // of DOMAIN.md section 3, sized to the target even once it is above 1, and above the exit level until then.
+      // of docs/domain.md section 3, sized to the target even once it is above 1, and above the exit level until then.
       if (canBeLiquidated(g.equity, g.maintenance) || inLiquidation(this.states.get(ref) ?? 'healthy') || this.restoring.has(ref)) {
         this.planGroup(ref, account, isolated, g, proposals);
       } else if (!isMarginCall(g.equity, g.maintenance, this.config.marginCallHealth) && !overflowed) {
@@ -331,7 +312,6 @@ export class Liquidator {
     for (const o of planned) {
       const m = t.positions.market[o.slot]!;
       const mark = t.markets.markPrice[m]!;
-      const mk = t.markets;
       const decision = closeQuantity(
         {
           size: t.positions.size[o.slot]!,
@@ -340,7 +320,7 @@ export class Liquidator {
           fillPrice: o.limitPrice,
           equity,
           totalMaintenance: maintenance,
-          maintenanceAt: (r) => tieredMargin(r * mark, mk.tierUpperBound, mk.maintenanceFraction, mk.maintenanceAmount, m * MAX_TIERS, mk.tierCount[m]!),
+          maintenanceAt: (r) => marketMaintenance(t, m, r * mark),
           feeFraction: c.fees.maxFeeFraction,
           maintenanceShare: c.fees.maxMaintenanceShare,
         },
@@ -354,7 +334,7 @@ export class Liquidator {
   }
 
   /**
-   * Puts every proposal through the caps in the executor's order (DOMAIN.md section 7: most underwater first), so a
+   * Puts every proposal through the caps in the executor's order (docs/domain.md section 7: most underwater first), so a
    * shared cap serves the worst accounts first. A cap that cuts or holds one of a group's proposals holds the rest
    * of that group (they were sized assuming it fills whole): it is planned again when the caps allow. A cut that
    * would leave less than the minimum order (sizing.minOrderNotional) emits nothing and waits. Emergencies bypass
@@ -375,7 +355,7 @@ export class Liquidator {
     return orders;
   }
 
-  /** Whether the market of `slot` lets group `ref` have an order (its liquidation mode, src/clearing/market-mode.ts). */
+  /** Whether the market of `slot` lets group `ref` have an order (its LiquidationMode, set by src/clearing/market-mode.ts). */
   private allowed(ref: number, slot: number): boolean {
     const mode = this.t.markets.liquidationMode[this.t.positions.market[slot]!]!;
     return mode === LiquidationMode.Normal || (mode === LiquidationMode.NoNew && this.ordered.has(ref));
@@ -398,10 +378,9 @@ export class Liquidator {
     const slot = o.slot;
     const size = t.positions.size[slot]!;
     const m = t.positions.market[slot]!;
-    const mk = t.markets;
-    const mark = mk.markPrice[m]!;
-    // The insurance fund's expected loss: how far the limit price falls short of the bankruptcy value (DOMAIN.md 2).
-    const left = tieredMargin((Math.abs(size) - quantity) * mark, mk.tierUpperBound, mk.maintenanceFraction, mk.maintenanceAmount, m * MAX_TIERS, mk.tierCount[m]!);
+    const mark = t.markets.markPrice[m]!;
+    // The insurance fund's expected loss: how far the limit price falls short of the bankruptcy value (docs/domain.md section 2).
+    const left = marketMaintenance(t, m, (Math.abs(size) - quantity) * mark);
     const released = positionMaintenance(t, slot) - left;
     const share = o.maintenance > 0 ? (o.equity * released) / o.maintenance : 0;
     const surplus = Math.sign(size) * quantity * (o.limitPrice - o.oraclePrice) + share;
@@ -576,7 +555,7 @@ export class Liquidator {
   }
 }
 
-/** DOMAIN.md section 7: most underwater first, then larger notional, then the stable (account, market) id. */
+/** docs/domain.md section 7: most underwater first, then larger notional, then the stable (account, market) id. */
 function compareOrders(x: PlannedOrder, y: PlannedOrder): number {
   return y.key - x.key || y.notional - x.notional || x.accountId - y.accountId || x.marketId - y.marketId;
 }

@@ -11,8 +11,14 @@
  * refreshed within ceil(work of a whole round / budget) epochs, and a client gets its latest state, not each one
  * (conflation).
  */
-import type { Engine } from '../engine/engine.js';
+import type { CrossSummary } from '../risk/account-report.js';
 import type { AccountState } from './messages.js';
+
+/** What an AccountWatch reads from the engine (the server passes its Engine): declared here, the feed does not import src/engine. */
+export interface AccountSource {
+  hasAccount(id: number): boolean;
+  accountSummary(id: number): CrossSummary;
+}
 
 export class AccountWatch<W> {
   /** Account id -> the watchers (connections) that watch it, each once. */
@@ -33,7 +39,7 @@ export class AccountWatch<W> {
   private cursor: IterableIterator<number> | undefined;
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: AccountSource,
     /** Work per epoch at most, as above (FeedServerOptions.accountStateBudget). */
     private readonly budget: number,
   ) {}

@@ -10,8 +10,15 @@
  * flush serves them all: it starts once the event loop's turn has read every frame that arrived with the first,
  * and the frames accepted while it is pending wait for the next. Thread: main (the server's).
  */
-import type { Engine } from '../engine/engine.js';
 import type { Ack } from './messages.js';
+
+/** What acknowledgements need of the engine (the server passes its Engine): declared here, the feed does not import src/engine. */
+export interface DurableInputs {
+  /** Set exactly when there is a journal. */
+  readonly recovery: unknown;
+  /** Resolves once every input accepted before the call is durable. */
+  durable(): Promise<void>;
+}
 
 /** Accepted frames of one connection not yet acknowledged durable. */
 interface Undurable {
@@ -28,7 +35,7 @@ export class Acknowledgements<C> {
 
   /** `send` delivers an Ack to a connection (a closed one drops it). */
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: DurableInputs,
     private readonly send: (c: C, ack: Ack) => void,
   ) {}
 

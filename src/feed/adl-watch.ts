@@ -6,7 +6,7 @@
  * `engine.adlQueue(market, bankruptSide)` ranks the positions OPPOSITE to `bankruptSide`; here a queue is named by
  * the side of the positions it lists (`positionsSide`), as on the wire: the longs' queue is adlQueue(market, -1).
  */
-import type { Engine } from '../engine/engine.js';
+import type { AdlQueueEntry } from '../domain/adl.js';
 import { isUnwindError } from '../errors.js';
 import { ADL_ENTRIES_PER_FRAME, type AdlQueue } from './messages.js';
 import { Watchers } from './watchers.js';
@@ -14,12 +14,17 @@ import { Watchers } from './watchers.js';
 /** Both sides of a market, in the order they are sent: the longs' queue, then the shorts'. */
 const SIDES = [1, -1] as const;
 
+/** What an AdlWatch reads from the engine (the server passes its Engine): declared here, the feed does not import src/engine. */
+export interface AdlSource {
+  adlQueue(market: number, bankruptSide: 1 | -1): AdlQueueEntry[];
+}
+
 export class AdlWatch {
   private readonly watchers = new Watchers();
   /** Market id -> digests of the queues last sent to its watchers, per SIDES. */
   private readonly last = new Map<number, string[]>();
 
-  constructor(private readonly engine: Engine) {}
+  constructor(private readonly engine: AdlSource) {}
 
   get size(): number {
     return this.watchers.size;

@@ -12,7 +12,7 @@
  *   INVALID_FIELD        Envelope.sequence not an integer in [0, 2^53)
  *   UNKNOWN_MESSAGE      a union type this version does not know; MALFORMED_FRAME when there is none
  *   MALFORMED_FRAME      the message table, any vector, string or nested table out of range
- *   INVALID_FIELD        a value out of its domain, `field` naming it (src/tables/validate.ts where it fits)
+ *   INVALID_FIELD        a value out of its domain, `field` naming it (src/validate.ts where it fits)
  * Every error after the envelope check carries the frame's `sequence`, to echo in the ErrorFrame.
  *
  * Encoders do not validate: the receiver does. Encoding NaN yields a frame that decodes to INVALID_FIELD.
@@ -99,7 +99,7 @@ import {
 import { ENVELOPE_SEQUENCE_ID } from './spec.js';
 
 export * from './messages.js';
-export * from './signing.js';
+export * from '../oracle/signing.js';
 
 // ---- encoding ----
 
@@ -153,7 +153,7 @@ export function encodeTicks(sequence: number, ticks: readonly Tick[]): Uint8Arra
 
 /**
  * Ticks with their sources' Ed25519 signatures: `signatures` holds 64 bytes per tick, bytes [64 i, 64 i + 64)
- * signing tickSigningBytes(ticks[i]) (signing.ts). Written as given: a wrong length decodes to INVALID_FIELD.
+ * signing tickSigningBytes(ticks[i]) (src/oracle/signing.ts). Written as given: a wrong length decodes to INVALID_FIELD.
  */
 export function encodeSignedPriceTicks(sequence: number, ticks: readonly Tick[], signatures: Uint8Array): Uint8Array {
   const b = begin();

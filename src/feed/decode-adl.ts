@@ -3,7 +3,7 @@
  * out of its domain throws a FieldError naming it (`entries[3].rank`), which `decodeFrame` answers INVALID_FIELD.
  */
 import type * as flatbuffers from 'flatbuffers';
-import { requireId } from '../tables/validate.js';
+import { requireId } from '../validate.js';
 import { AdlEntry as AdlEntryStruct, AdlQueue as AdlQueueTable, PositionsSide } from './generated/unwind_generated.js';
 import { enumValue, FieldError, finite, notNaN, sequenceAt } from './fields.js';
 import type { AdlEntry, AdlQueue } from './messages.js';

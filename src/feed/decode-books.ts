@@ -3,7 +3,7 @@
  * domain throws a FieldError naming it (`books[2].ask`), which `decodeFrame` answers INVALID_FIELD.
  */
 import type * as flatbuffers from 'flatbuffers';
-import { describe, MAX_PRICE, requireId } from '../tables/validate.js';
+import { describe, MAX_PRICE, requireId } from '../validate.js';
 import { BookTicker as BookTickerStruct, BookTickers } from './generated/unwind_generated.js';
 import { FieldError, nonEmpty, timeAt } from './fields.js';
 import type { BookTop } from './messages.js';

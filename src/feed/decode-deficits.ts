@@ -8,7 +8,7 @@
  * of its kind) must be the last of its frame, carry at least one row, and leave rows for the next part.
  */
 import * as flatbuffers from 'flatbuffers';
-import { requireId } from '../tables/validate.js';
+import { requireId } from '../validate.js';
 import {
   DeficitReason as DeficitReasonEnum,
   LossMethod as LossMethodEnum,

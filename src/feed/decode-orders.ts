@@ -4,7 +4,7 @@
  * answers INVALID_FIELD. One reader of a LiquidationOrder serves both kinds.
  */
 import * as flatbuffers from 'flatbuffers';
-import { requireId } from '../tables/validate.js';
+import { requireId } from '../validate.js';
 import {
   LiquidationOrder as LiquidationOrderTable,
   LiquidationOrders,

@@ -4,11 +4,11 @@
  * the same first error (`ticks[3].price`), which `decodeFrame` answers INVALID_FIELD.
  */
 import type * as flatbuffers from 'flatbuffers';
-import { MAX_PRICE, requireId, requirePrice } from '../tables/validate.js';
+import { MAX_PRICE, requireId, requirePrice } from '../validate.js';
 import { Message, PriceTicks, SignedPriceTicks, Tick as TickStruct } from './generated/unwind_generated.js';
 import { FieldError, isSequence, isTime, nonEmpty, nonNegative, sequenceAt, timeAt } from './fields.js';
 import type { Tick } from './messages.js';
-import { SIGNATURE_BYTES } from './signing.js';
+import { SIGNATURE_BYTES } from '../oracle/signing.js';
 import type { TickBatch } from './tick-batch.js';
 
 /**

@@ -5,7 +5,7 @@
  */
 import * as flatbuffers from 'flatbuffers';
 import { isUnwindError } from '../errors.js';
-import { describe, requireAmount, requireId, requireNonNegativeAmount, requirePrice, requireSize } from '../tables/validate.js';
+import { describe, requireAmount, requireId, requireNonNegativeAmount, requirePrice, requireSize } from '../validate.js';
 import {
   Ack as AckTable,
   AckState as AckStateEnum,

@@ -3,7 +3,7 @@
  * FieldError naming the field, which the decoder turns into INVALID_FIELD.
  */
 
-import { MAX_TIME_US } from '../tables/validate.js';
+import { MAX_TIME_US } from '../validate.js';
 
 /** Strict UTF-8: a string with invalid bytes is INVALID_FIELD, not silently replaced. */
 const utf8 = new TextDecoder('utf-8', { fatal: true });

@@ -3,12 +3,22 @@
  * takes it. Every call takes its frame as one batch, checked whole before any of it lands (the engine's rule), so a
  * rejected frame changes nothing; a row outside the token's scopes rejects the whole frame (FORBIDDEN) first.
  */
-import type { Engine } from '../engine/engine.js';
 import { orderId } from '../clearing/orders.js';
 import type { Grant, IdRanges, Role } from './auth.js';
 import type { TickBatchMessage } from './decode.js';
-import type { FeedMessage } from './messages.js';
+import type { BookTop, CollateralUpdate, FeedMessage, Fill, KillLevel, PositionUpdate } from './messages.js';
 import type { FeedStats } from './stats.js';
+
+/** The engine calls ingest makes (the server passes its Engine): declared here, the feed does not import src/engine. */
+export interface IngestTarget {
+  pushTicks(batch: TickBatchMessage['batch']): void;
+  upsertPositions(updates: readonly PositionUpdate[]): void;
+  setCollaterals(updates: readonly CollateralUpdate[], createAccounts: boolean): void;
+  fill(fills: readonly Fill[]): void;
+  expire(orderIds: readonly string[]): void;
+  pushBooks(books: readonly BookTop[]): void;
+  setKillSwitch(level: KillLevel, market: number | undefined, reason: string): void;
+}
 
 export type Inbound = Extract<FeedMessage, { kind: 'positions' | 'collateral' | 'fills' | 'expiries' | 'books' | 'killSwitch' }> | TickBatchMessage;
 
@@ -82,7 +92,7 @@ export function forbidden(g: Grant, m: Inbound): string | undefined {
 }
 
 /** Hands one inbound frame to the engine; throws UnwindError (nothing landed) to reject it. */
-export function ingest(engine: Engine, m: Inbound, counters: FeedStats, createAccounts: boolean): void {
+export function ingest(engine: IngestTarget, m: Inbound, counters: FeedStats, createAccounts: boolean): void {
   switch (m.kind) {
     case 'tickBatch':
       // Rows for oracle markets are source reports (signatures, sequences, aggregation); the others direct prices.

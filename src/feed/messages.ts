@@ -253,7 +253,7 @@ export type EngineState = 'starting' | 'running' | 'paused' | 'closing';
 export type FeedMessage =
   | { readonly kind: 'ticks'; readonly sequence: number; readonly ticks: readonly Tick[] }
   | {
-      /** Ticks signed by their source: `signatures` holds 64 bytes (an Ed25519 signature) per tick (signing.ts). */
+      /** Ticks signed by their source: `signatures` holds 64 bytes (an Ed25519 signature) per tick (src/oracle/signing.ts). */
       readonly kind: 'signedTicks';
       readonly sequence: number;
       readonly ticks: readonly Tick[];

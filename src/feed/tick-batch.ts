@@ -3,7 +3,7 @@
  * TickBatch instead of an object per tick (a tick object, a price update and a staged closure each cost a
  * collection later).
  */
-import { SIGNATURE_BYTES, writeTickSigningBytes } from './signing.js';
+import { SIGNATURE_BYTES, writeTickSigningBytes } from '../oracle/signing.js';
 
 export class TickBatch {
   /** Ticks held; rows [0, length) of every column are valid. */
@@ -37,7 +37,7 @@ export class TickBatch {
     return this.signatures.subarray(i * SIGNATURE_BYTES, (i + 1) * SIGNATURE_BYTES);
   }
 
-  /** The message row i's source signed (signing.ts), written into `out` when given (at least 54 bytes). */
+  /** The message row i's source signed (src/oracle/signing.ts), written into `out` when given (at least 54 bytes). */
   signingBytes(i: number, out?: Uint8Array): Uint8Array {
     return writeTickSigningBytes(out, this.market[i], this.source[i], this.price[i], this.confidence[i], this.eventTimeUs[i], this.sourceSequence[i]);
   }

@@ -3,9 +3,9 @@
  * balances, fees and the insurance fund add and subtract without rounding. Floats (prices, margin math) meet
  * atoms only at the conversions below, each of which says which way it rounds.
  */
-export type Atoms = bigint;
+import { DEFAULT_QUOTE_DECIMALS } from '../config-types.js';
 
-export const DEFAULT_QUOTE_DECIMALS = 6;
+export type Atoms = bigint;
 
 export class Money {
   readonly scale: number;

@@ -1,5 +1,5 @@
 /**
- * Splitting an amount of atoms pro rata (the socialized-loss policy, DOMAIN.md section 4). Pure and exact.
+ * Splitting an amount of atoms pro rata (the socialized-loss policy, docs/domain.md section 4). Pure and exact.
  */
 import { min, type Atoms } from './money.js';
 

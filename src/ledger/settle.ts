@@ -1,5 +1,5 @@
 /**
- * Settling a liquidation fill (DOMAIN.md section 2): the account's realized PnL against the market's clearing
+ * Settling a liquidation fill (docs/domain.md section 2): the account's realized PnL against the market's clearing
  * entry, then the liquidation fee or the insurance fund's cover, as ledger transfers in atoms.
  *
  *   bankruptcy value BV = -DNNV - TNC * |DMMR| / TMMR   (the quote the close must bring to keep TNC / TMMR unchanged)
@@ -12,7 +12,8 @@
  * A fee never exceeds the surplus, so it never takes the group's TNC / TMMR below where it was: no account is
  * pushed past bankruptcy by a fee. Every amount is converted to atoms once, rounding against the account.
  */
-import { liquidationFee, type FeeBounds } from '../domain/liquidation.js';
+import type { FeePolicy } from '../config-types.js';
+import { liquidationFee } from '../domain/liquidation.js';
 import { entry, type EntryId, type Transfer } from './ledger.js';
 import { max, min, type Atoms, type Money } from './money.js';
 
@@ -35,20 +36,6 @@ export interface LiquidationFill {
   readonly equity: number;
   readonly totalMaintenance: number;
 }
-
-export interface FeePolicy extends FeeBounds {
-  /** Largest fee as a fraction of the closed notional at the fill price, [0, 1]. dYdX: 0.015. */
-  readonly maxFeeFraction: number;
-  /**
-   * Largest fee as a share k of the maintenance margin the close releases, >= 0. Default 0.5 (dYdX launched with a
-   * 1.5% fee cap over 3% maintenance), lowered where needed so that every close above the emergency level heals.
-   */
-  readonly maxMaintenanceShare: number;
-  /** Insurance funds per market, or one pooled fund. */
-  readonly fund: 'per-market' | 'pooled';
-}
-
-export const DEFAULT_FEE_POLICY: FeePolicy = { maxFeeFraction: 0.015, maxMaintenanceShare: 0.5, fund: 'per-market' };
 
 export interface Settlement {
   readonly transfers: Transfer[];

@@ -1,5 +1,5 @@
 /**
- * Oracle aggregation (DOMAIN.md section 5): many sources' quotes -> one price with a confidence. Pure functions of
+ * Oracle aggregation (docs/domain.md section 5): many sources' quotes -> one price with a confidence. Pure functions of
  * plain values: no I/O, no clock (the caller passes `nowUs`), independent of the order of the quotes.
  *
  * Units: prices and confidences in quote per base, times in microseconds, weights dimensionless (> 0).
@@ -31,6 +31,7 @@
  * price toward that median. It does NOT put the price within the honest prices [min p, max p] when honest confidences
  * are non-zero: an adversary can push the median to an honest p + c (or, clamped, to m * (1 + f) +- its own c).
  */
+import { DEFAULT_AGGREGATION, type AggregationPolicy } from '../config-types.js';
 import { configNumbers, ErrorCode, UnwindError } from '../errors.js';
 
 export interface SourceQuote {
@@ -45,26 +46,6 @@ export interface SourceQuote {
   /** When the source observed the price, microseconds on the caller's clock; finite. */
   readonly eventTimeUs: number;
 }
-
-export interface AggregationPolicy {
-  /** Quotes with eventTimeUs < nowUs - maxAgeUs are stale and ignored. >= 0; Infinity: never stale. */
-  readonly maxAgeUs: number;
-  /** Fewer fresh sources than this -> no aggregate. An integer >= 1. */
-  readonly minFreshSources: number;
-  /** Fresh prices further than this fraction from the weighted median of fresh prices are clamped to it. >= 0; Infinity: off. */
-  readonly clampFraction: number;
-}
-
-/**
- * DOMAIN.md section 5's references. Max age 10 s: Pyth counts a publisher's quote only if it was sent within the last
- * 25 slots (PC_MAX_SEND_LATENCY), about 10 s at 400 ms slots. Minimum 3 fresh sources: the fewest for which one bad
- * source is a strict minority that the median ignores. Clamp 2%: OKX's index clamps constituents outside median +- 2%.
- */
-export const DEFAULT_AGGREGATION: AggregationPolicy = Object.freeze({
-  maxAgeUs: 10_000_000,
-  minFreshSources: 3,
-  clampFraction: 0.02,
-});
 
 export type Aggregate =
   | {

@@ -1,5 +1,5 @@
 /**
- * The mark price: what margin uses (DOMAIN.md section 5), composed so that no single input moves it alone.
+ * The mark price: what margin uses (docs/domain.md section 5), composed so that no single input moves it alone.
  * Pure functions and one small state (the basis EMA); no clock: times come from the inputs.
  *
  * Components (MarkPolicy.components picks and orders them; the mark is their median):
@@ -10,33 +10,8 @@
  * Finally the mark is clamped to oracle * (1 +- maxDeviation), so that even a book pumped for long enough to drag
  * the basis EMA along (the Mango Markets pattern) moves the mark at most that far from the sources.
  */
+import { DEFAULT_MARK_POLICY, MARK_COMPONENTS, type MarkPolicy } from '../config-types.js';
 import { configNumbers, ErrorCode, UnwindError } from '../errors.js';
-
-export const MARK_COMPONENTS = ['oracle-basis', 'book', 'oracle'] as const;
-export type MarkComponent = (typeof MARK_COMPONENTS)[number];
-
-export interface MarkPolicy {
-  readonly components: readonly MarkComponent[];
-  /** Time constant of the basis EMA, microseconds of event time (> 0). */
-  readonly basisEmaUs: number;
-  /** A book older than this (event time) is left out of the 'book' component. >= 0. */
-  readonly bookMaxAgeUs: number;
-  /** The mark stays within oracle * (1 +- maxDeviation). >= 0; Infinity: no clamp. */
-  readonly maxDeviation: number;
-}
-
-/**
- * Hyperliquid's composition (median of oracle + 150 s EMA basis, the book's median(bid, ask, last), and the
- * oracle as the external reference). A book is fresh for 10 s, like a source's quote (src/oracle/aggregate.ts).
- * The 5% clamp is Unwind's choice: DOMAIN.md names no figure; it is wider than a normal perp basis, and narrow
- * enough that a pumped book cannot trigger liquidations on its own.
- */
-export const DEFAULT_MARK_POLICY: MarkPolicy = Object.freeze({
-  components: Object.freeze([...MARK_COMPONENTS]),
-  basisEmaUs: 150_000_000,
-  bookMaxAgeUs: 10_000_000,
-  maxDeviation: 0.05,
-});
 
 /** The top of the matching engine's book for one market; a price of 0 means "not known". */
 export interface BookTop {

@@ -18,41 +18,26 @@
  * the executor issues no liquidation order in it (src/clearing/market-mode.ts).
  */
 import type { KeyObject } from 'node:crypto';
+import {
+  DEFAULT_AGGREGATION,
+  DEFAULT_CLOCK_POLICY,
+  DEFAULT_GUARD_POLICY,
+  DEFAULT_MARK_POLICY,
+  type AggregationPolicy,
+  type ClockPolicy,
+  type GuardPolicy,
+  type MarkPolicy,
+  type OracleConfig,
+  type OracleSourceConfig,
+} from '../config-types.js';
 import { configNumbers, ErrorCode, UnwindError } from '../errors.js';
-import { MAX_TIME_US, requireEventTime, requireId, requirePrice, requireTime } from '../tables/validate.js';
-import { aggregateValid, DEFAULT_AGGREGATION, validateAggregationPolicy, type AggregationPolicy, type SourceQuote } from './aggregate.js';
-import { DEFAULT_GUARD_POLICY, OracleGuardCode, percent, validateGuardPolicy, type GuardPolicy, type PauseReason } from './guards.js';
+import { MAX_TIME_US, requireEventTime, requireId, requirePrice, requireTime } from '../validate.js';
+import { aggregateValid, validateAggregationPolicy, type SourceQuote } from './aggregate.js';
+import { OracleGuardCode, percent, validateGuardPolicy, type PauseReason } from './guards.js';
 import { ed25519PublicKey, verifyReport } from './keys.js';
-import { BasisEma, bookPrice, DEFAULT_MARK_POLICY, markPrice, validateMarkPolicy, type BookTop, type MarkPolicy } from './mark.js';
+import { BasisEma, bookPrice, markPrice, validateMarkPolicy, type BookTop } from './mark.js';
 import { SIGNATURE_BYTES, TICK_SIGNING_BYTES, writeTickSigningBytes, type ReportColumns } from './report.js';
 import { TimeWeightedAverage } from './twap.js';
-
-export interface OracleSourceConfig {
-  /** The source id its reports carry. */
-  readonly id: number;
-  /** Vote weight (Hyperliquid: Binance 3, OKX 2, Bybit 2, others 1). Default 1. */
-  readonly weight?: number;
-  /** Ed25519 public key: base64 of the raw 32 bytes, or PEM. Without one, the source can only report unsigned. */
-  readonly publicKey?: string;
-}
-
-export interface OracleMarketConfig {
-  readonly market: number;
-  readonly sources: readonly OracleSourceConfig[];
-  readonly aggregation?: Partial<AggregationPolicy>;
-  readonly guards?: Partial<GuardPolicy>;
-  readonly mark?: Partial<MarkPolicy>;
-}
-
-export interface OracleConfig {
-  /**
-   * 'required' (default): every report to an oracle market must be signed by its source's registered key.
-   * 'off': unsigned reports are taken too (trusted in-process use); the engine says so with a process warning at
-   * start, and its stats report it. Signed reports are verified either way.
-   */
-  readonly signatures?: 'required' | 'off';
-  readonly markets?: readonly OracleMarketConfig[];
-}
 
 export interface ResolvedOracleConfig {
   readonly signatures: 'required' | 'off';
@@ -143,25 +128,6 @@ interface MarketState {
   /** The latest aggregate (trusted or not) and the latest prices written. */
   latestOracle: number | undefined;
   written: OraclePrices | undefined;
-}
-
-/** The engine's clock rules (README "Oracle and mark price", "Clock"). */
-export interface ClockPolicy {
-  /** An input's event time may be at most this far ahead of the clock, once the engine has a clock input. Default 10 s. */
-  readonly maxSkewUs: number;
-  /** One clock reading moves the clock by at most this much. Default 60 s. */
-  readonly maxStepUs: number;
-}
-
-export const DEFAULT_CLOCK_POLICY: ClockPolicy = { maxSkewUs: 10_000_000, maxStepUs: 60_000_000 };
-
-/** Validates `config.clock`'s values (INVALID_CONFIG naming `clock.maxSkewUs` ...); its shape is resolveConfig's (checkShape). */
-export function resolveClockPolicy(c: Partial<ClockPolicy> | undefined): ClockPolicy {
-  const p = { ...DEFAULT_CLOCK_POLICY, ...c };
-  const check = configNumbers(p, 'clock');
-  check('maxSkewUs', (v) => v >= 0 && v <= MAX_TIME_US, 'microseconds in [0, MAX_TIME_US]');
-  check('maxStepUs', (v) => v > 0 && v <= MAX_TIME_US, 'microseconds in (0, MAX_TIME_US]');
-  return { maxSkewUs: p.maxSkewUs, maxStepUs: p.maxStepUs };
 }
 
 /** Validates and resolves `config.oracle`; keys are parsed here, once. */

@@ -1,15 +1,14 @@
 /**
- * A source's price report (the wire's Tick), and the bytes its Ed25519 signature covers: the wire's definition
- * (src/feed/signing.ts, schemas/README.md "Signed ticks"), browser-safe, so a publisher in any runtime builds the
- * same 54 bytes.
+ * A source's price report (the wire's Tick), and the bytes its Ed25519 signature covers (src/oracle/signing.ts,
+ * schemas/README.md "Signed ticks"), browser-safe, so a publisher in any runtime builds the same 54 bytes. The
+ * oracle owns these; the feed imports them.
  */
-import type { Tick } from '../feed/messages.js';
-import { SIGNATURE_BYTES, tickSigningBytes, TICK_SIGNING_BYTES, writeTickSigningBytes } from '../feed/signing.js';
+import { SIGNATURE_BYTES, tickSigningBytes, TICK_SIGNING_BYTES, writeTickSigningBytes, type SignedFields } from './signing.js';
 
 export { SIGNATURE_BYTES, TICK_SIGNING_BYTES, tickSigningBytes as reportSigningBytes, writeTickSigningBytes };
 
-/** One source's observation of one market: the wire's Tick; its source sequence strictly increases per (source, market). */
-export type SourceReport = Tick;
+/** One source's observation of one market (the feed's Tick); its source sequence strictly increases per (source, market). */
+export type SourceReport = SignedFields;
 
 /** Reports as columns (the feed's TickBatch has this shape): rows [0, length). */
 export interface ReportColumns {

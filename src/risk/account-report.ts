@@ -6,10 +6,10 @@
 import { adlRank } from '../domain/adl.js';
 import { bankruptcyPrice, fillablePrice, liquidationPrice } from '../domain/liquidation.js';
 import { canBeLiquidated, freeCollateral, health, isMarginCall, notional } from '../domain/margin.js';
-import { MAX_TIERS, type TierSchedule } from '../domain/tiers.js';
 import { NONE, PositionFlag, type Tables } from '../tables/layout.js';
-import { crossGroup, emptyGroup, type GroupMargin, isolatedGroup, positionInitial, positionMaintenance, positionPnl } from '../scan/group.js';
-import { type LiquidatorConfig } from '../executor/liquidator.js';
+import { positionInitial, positionMaintenance, scheduleOf } from '../tables/margin.js';
+import { crossGroup, emptyGroup, type GroupMargin, isolatedGroup, positionPnl } from '../scan/group.js';
+import type { LiquidatorConfig } from '../config-types.js';
 
 export interface PositionReport {
   readonly market: number;
@@ -25,12 +25,12 @@ export interface PositionReport {
   readonly isolatedCollateral: number | null;
   /** Health of the isolated group; null when cross (see the account's health). */
   readonly health: number | null;
-  /** null where no positive price exists (see DOMAIN.md section 1). */
+  /** null where no positive price exists (see docs/domain.md section 1). */
   readonly liquidationPrice: number | null;
   readonly bankruptcyPrice: number | null;
   readonly fillablePrice: number;
   /**
-   * Auto-deleveraging rank (DOMAIN.md section 4): pnl% x effective leverage when in profit, pnl% / leverage when
+   * Auto-deleveraging rank (docs/domain.md section 4): pnl% x effective leverage when in profit, pnl% / leverage when
    * not; the higher, the earlier the position is deleveraged against a bankrupt one on the other side. Always a
    * finite number: 0 when flat or when the group has no positive equity (such a position is liquidated, never a
    * counterparty: `adlQueued` is false).
@@ -48,21 +48,6 @@ export interface AccountReport extends Omit<CrossSummary, 'health'> {
 }
 
 const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
-
-/** The tier schedule of market `m`, as views into the table (no copy). */
-export function scheduleOf(t: Tables, m: number): TierSchedule {
-  const mk = t.markets;
-  const base = m * MAX_TIERS;
-  const n = mk.tierCount[m]!;
-  return {
-    count: n,
-    upperBound: mk.tierUpperBound.subarray(base, base + n),
-    maintenanceFraction: mk.maintenanceFraction.subarray(base, base + n),
-    maintenanceAmount: mk.maintenanceAmount.subarray(base, base + n),
-    initialFraction: mk.initialFraction.subarray(base, base + n),
-    initialAmount: mk.initialAmount.subarray(base, base + n),
-  };
-}
 
 /** An account's cross group: what `AccountReport` says about it without the per-position detail. */
 export interface CrossSummary {

@@ -1,12 +1,12 @@
 /**
  * Margin of one margin group read straight from the tables: the authoritative computation the executor uses to
  * re-check a candidate, and the account view uses to report. The scan kernels compute the same per-position
- * terms with the same functions and sum them in the same order (the account's list order), so a group's
- * numbers are bit-identical whichever thread computes them.
+ * terms with the same functions (src/tables/margin.ts) and sum them in the same order (the account's list
+ * order), so a group's numbers are bit-identical whichever thread computes them.
  */
-import { notional, unrealizedPnl } from '../domain/margin.js';
-import { MAX_TIERS, tieredMargin } from '../domain/tiers.js';
+import { unrealizedPnl } from '../domain/margin.js';
 import { NONE, PositionFlag, type Tables } from '../tables/layout.js';
+import { positionInitial, positionMaintenance } from '../tables/margin.js';
 
 export interface GroupMargin {
   equity: number;
@@ -16,23 +16,6 @@ export interface GroupMargin {
 
 export function emptyGroup(): GroupMargin {
   return { equity: 0, maintenance: 0, initial: 0 };
-}
-
-/** Tiered margin of the position in `slot` at its market's mark price, under the given tier columns. */
-function positionMargin(t: Tables, slot: number, fraction: Float64Array, amount: Float64Array): number {
-  const m = t.positions.market[slot]!;
-  const mk = t.markets;
-  const n = notional(t.positions.size[slot]!, mk.markPrice[m]!);
-  return tieredMargin(n, mk.tierUpperBound, fraction, amount, m * MAX_TIERS, mk.tierCount[m]!);
-}
-
-/** Maintenance margin of the position in `slot` at its market's mark price. */
-export function positionMaintenance(t: Tables, slot: number): number {
-  return positionMargin(t, slot, t.markets.maintenanceFraction, t.markets.maintenanceAmount);
-}
-
-export function positionInitial(t: Tables, slot: number): number {
-  return positionMargin(t, slot, t.markets.initialFraction, t.markets.initialAmount);
 }
 
 export function positionPnl(t: Tables, slot: number): number {

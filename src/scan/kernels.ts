@@ -10,9 +10,9 @@
  * re-checks each one exactly, so the kernels must never miss one; extra ones would be harmless.
  */
 import { canBeLiquidated, isMarginCall, notional, unrealizedPnl } from '../domain/margin.js';
-import { MAX_TIERS, tieredMargin } from '../domain/tiers.js';
 import { reserveCandidate } from '../concurrency/epoch.js';
-import { CandidateLevel, isolatedRef, PositionFlag, type Tables } from '../tables/layout.js';
+import { CandidateLevel, isolatedRef, PositionFlag, termOf, tierBase, type Tables } from '../tables/layout.js';
+import { tierMaintenance } from '../tables/margin.js';
 
 const LIVE = PositionFlag.Live;
 const ISOLATED = PositionFlag.Isolated;
@@ -34,11 +34,9 @@ export function scanMarketSlice(t: Tables, m: number, from: number, to: number):
   const { pnl, maintenance, kind } = t.terms;
   const mk = t.markets;
   const mark = mk.markPrice[m]!;
-  const base = m * MAX_TIERS;
+  // Where the market's tiers sit: once per slice, not per position (see tierMaintenance).
+  const base = tierBase(m);
   const tiers = mk.tierCount[m]!;
-  const upper = mk.tierUpperBound;
-  const fraction = mk.maintenanceFraction;
-  const amount = mk.maintenanceAmount;
   for (let s = from; s < to; s++) {
     const f = flags[s]!;
     const k = term[s]!;
@@ -52,7 +50,7 @@ export function scanMarketSlice(t: Tables, m: number, from: number, to: number):
     const u = unrealizedPnl(q, mark, entryPrice[s]!);
     // An isolated term carries its group's equity, computed as isolatedGroup() computes it.
     pnl[k] = (f & ISOLATED) === 0 ? u : isolatedCollateral[s]! + u;
-    maintenance[k] = tieredMargin(notional(q, mark), upper, fraction, amount, base, tiers);
+    maintenance[k] = tierMaintenance(mk, base, tiers, notional(q, mark));
   }
   return to - from;
 }
@@ -66,10 +64,9 @@ export function assembleAccounts(t: Tables, from: number, to: number, marginCall
   const { collateral, positionCount, scanEquity } = t.accounts;
   const accountMaintenance = t.accounts.scanMaintenance;
   const { pnl, maintenance, kind } = t.terms;
-  const K = t.positionsPerAccount;
   let visited = 0;
   for (let a = from; a < to; a++) {
-    const first = a * K;
+    const first = termOf(t, a, 0);
     const end = first + positionCount[a]!;
     let sumPnl = 0;
     let mm = 0;

@@ -16,7 +16,8 @@
  *               |             tier columns (MAX_TIERS/row)                          |
  *               +------------------------------------------------------------------+
  *               | accounts:   id, firstPosition, lastPosition, collateral,          |  A rows
- *               |             positionCount, scanEquity, scanMaintenance            |
+ *               |             positionCount, scanEquity, scanMaintenance,           |
+ *               |             backstops, deleverages                                |
  *               +------------------------------------------------------------------+
  *               | positions:  size, entryPrice, isolatedCollateral, updateSequence, |  P rows, each market owns
  *               |             account, market, next, flags, term                    |  a contiguous slot range
@@ -30,13 +31,20 @@
  *               +------------------------------------------------------------------+
  *
  * Writers (single writer per region):
- *   markets, accounts, positions (inputs)  main thread, only between epochs
+ *   markets, accounts, positions (inputs)  main thread, through src/tables/writer.ts only, between epochs (a new
+ *                                           slot's structure at once, flat and not Live)
+ *   accounts.backstops / deleverages        main thread's clearing, through the writer inside a sequenced input;
+ *                                           read by the executor's lifecycle
  *   terms                                   the scan task that owns the position's market slice, during phase 1
- *                                           (slot and kind of a new term: the main thread, before it is Live)
+ *                                           (slot and kind of a new term: the writer, before it is Live)
  *   accounts.scanEquity / scanMaintenance   the phase-2 task that owns the account's range
  *   candidates                              scan tasks, slots reserved with Atomics.add on CANDIDATE_COUNT
  *   output                                  the executor thread, during its step
+ *
+ * Index math over the tables lives in the accessors below (`tierBase`, `termOf`); margin read from the tier
+ * columns lives in src/tables/margin.ts.
  */
+import { validateCapacities, type Capacities } from '../config-types.js';
 import { MAX_TIERS } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 
@@ -75,11 +83,11 @@ export const MARKET_COLUMNS = {
   positionCount: u32,
   /** The price margin uses. */
   markPrice: f64,
-  /** The price fills are bounded against (DOMAIN.md section 2). */
+  /** The price fills are bounded against (docs/domain.md section 2). */
   oraclePrice: f64,
   /** Latest event time of the market's inputs (ticks, fills), microseconds; the executor's clock is the maximum. */
   eventTimeUs: f64,
-  /** What the executor may do here (src/clearing/market-mode.ts LiquidationMode): 0 normal ... 3 halt. */
+  /** What the executor may do here: a LiquidationMode value, 0 normal ... 3 halt. */
   liquidationMode: u32,
   tierUpperBound: tiers,
   maintenanceFraction: tiers,
@@ -87,6 +95,15 @@ export const MARKET_COLUMNS = {
   initialFraction: tiers,
   initialAmount: tiers,
 } as const;
+
+/**
+ * markets.liquidationMode values. The main thread derives them from the kill switch and the oracle guards
+ * (src/clearing/market-mode.ts: each is the index of its kill level in KILL_LEVELS); the executor reads them.
+ */
+export const LiquidationMode = { Normal: 0, NoNew: 1, NoReissue: 2, Halt: 3 } as const;
+
+/** First element of market `m`'s tiers in the tier columns (each market owns MAX_TIERS consecutive elements). */
+export const tierBase = (m: number): number => m * MAX_TIERS;
 
 export const ACCOUNT_COLUMNS = {
   id: u32,
@@ -139,6 +156,9 @@ export const TERM_COLUMNS = {
   /** The position's flags as of phase 1 (0 until its first scan). */
   kind: u8,
 } as const;
+
+/** Row of account `a`'s `k`-th term: account a owns rows [a * K, a * K + K) of the terms table, K = positionsPerAccount. */
+export const termOf = (t: Tables, a: number, k: number): number => a * t.positionsPerAccount + k;
 
 /** positions.flags bits. */
 export const PositionFlag = { Live: 1, Isolated: 2 } as const;
@@ -202,16 +222,6 @@ export const Control = {
 } as const;
 const CONTROL_WORDS = 8;
 
-export interface Capacities {
-  readonly markets: number;
-  readonly accounts: number;
-  readonly positions: number;
-  /** K: most positions one account may hold (one per market). Default 16. */
-  readonly positionsPerAccount?: number;
-  readonly candidates: number;
-  readonly output: number;
-}
-
 interface Placed {
   readonly offset: number;
   readonly type: ColumnType;
@@ -237,22 +247,13 @@ const TABLE_SPECS = {
 } as const;
 
 /** Places every column. Pure: the same capacities always give the same map. */
-export const DEFAULT_POSITIONS_PER_ACCOUNT = 16;
-
 export function computeLayout(given: Capacities): LayoutMap {
-  // In the given order (the first bad capacity is the one named), the default last.
-  const capacities: Required<Capacities> = { ...given, positionsPerAccount: given.positionsPerAccount ?? DEFAULT_POSITIONS_PER_ACCOUNT };
-  for (const [k, v] of Object.entries(capacities)) {
-    if (!Number.isInteger(v) || v < 1 || v > 0x7fffffff) {
-      throw new UnwindError(ErrorCode.InvalidConfig, `expected an integer in [1, 2^31), got ${String(v)}`, `capacity.${k}`);
-    }
-  }
+  const capacities = validateCapacities(given);
   const controlOffset = LINE;
   let offset = controlOffset + CONTROL_WORDS * LINE;
   const tables = {} as Record<keyof typeof TABLE_SPECS, Record<string, Placed>>;
   for (const [table, spec] of Object.entries(TABLE_SPECS) as [keyof typeof TABLE_SPECS, Record<string, ColumnSpec>][]) {
     const rows = table === 'terms' ? capacities.accounts * capacities.positionsPerAccount : capacities[table];
-    if (rows > 0xffffffff) throw new UnwindError(ErrorCode.InvalidConfig, `accounts * positionsPerAccount exceeds 2^32 (${rows})`, 'capacity');
     const placed: Record<string, Placed> = {};
     for (const [name, col] of Object.entries(spec)) {
       const length = rows * col.perRow;

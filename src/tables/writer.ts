@@ -10,9 +10,9 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { refill } from '../maps.js';
-import { compileTiers, type MarginTier, MAX_TIERS } from '../domain/tiers.js';
+import { compileTiers, type MarginTier } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
-import { NONE, PositionFlag, type Tables } from './layout.js';
+import { NONE, PositionFlag, termOf, tierBase, type Tables } from './layout.js';
 import {
   describe,
   MAX_PRICE,
@@ -29,7 +29,7 @@ import {
   requireRowCount,
   requireSize,
   requireString,
-} from './validate.js';
+} from '../validate.js';
 
 export interface MarketSpec {
   readonly id: number;
@@ -191,7 +191,7 @@ export class TableWriter {
     markets.positionCount[m] = 0;
     markets.markPrice[m] = price;
     markets.oraclePrice[m] = price;
-    const base = m * MAX_TIERS;
+    const base = tierBase(m);
     markets.tierUpperBound.set(schedule.upperBound, base);
     markets.maintenanceFraction.set(schedule.maintenanceFraction, base);
     markets.maintenanceAmount.set(schedule.maintenanceAmount, base);
@@ -314,7 +314,7 @@ export class TableWriter {
   }
 
   /**
-   * What the executor may do in market `marketIndex` (src/clearing/market-mode.ts LiquidationMode). Lands in input
+   * What the executor may do in market `marketIndex` (a LiquidationMode, src/tables/layout.ts). Lands in input
    * order like a price; not an input of the scan, so the market is not rescanned.
    */
   setLiquidationMode(marketIndex: number, mode: number): void {
@@ -447,7 +447,7 @@ export class TableWriter {
       );
     }
     const slot = markets.positionStart[m]! + used;
-    const term = a * this.tables.positionsPerAccount + held;
+    const term = termOf(this.tables, a, held);
     // Slot and term are written flat and not Live before they become reachable, so an in-flight scan skips them.
     positions.size[slot] = 0;
     positions.flags[slot] = 0;
@@ -493,6 +493,16 @@ export class TableWriter {
   /** Inside `sequenced`: sets an account's cross collateral. */
   setCollateralAt(accountIndex: number, collateral: number): void {
     this.tables.accounts.collateral[accountIndex] = collateral;
+  }
+
+  /** Inside `sequenced`: counts an insurance-fund cover of the account's loss (the executor's lifecycle reads it). */
+  countBackstopAt(accountIndex: number): void {
+    this.tables.accounts.backstops[accountIndex]!++;
+  }
+
+  /** Inside `sequenced`: counts a deleveraging of the account (the executor's lifecycle reads it). */
+  countDeleverageAt(accountIndex: number): void {
+    this.tables.accounts.deleverages[accountIndex]!++;
   }
 
   private write(apply: () => void): void {

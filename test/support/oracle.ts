@@ -1,11 +1,11 @@
 /** An oracle market for tests: five signed sources with Hyperliquid-style weights, on an engine. */
 import { SourceSigner, signReports } from '../../src/oracle/keys.js';
 import type { SourceReport } from '../../src/oracle/report.js';
-import type { OracleMarketConfig } from '../../src/oracle/oracle.js';
+import type { OracleMarketConfig } from '../../src/config-types.js';
 import type { Engine } from '../../src/index.js';
 
 export const MARKET = 1;
-/** Sources 1..5: Binance 3, OKX 2, Bybit 2, two others 1 (DOMAIN.md section 5). */
+/** Sources 1..5: Binance 3, OKX 2, Bybit 2, two others 1 (docs/domain.md section 5). */
 export const WEIGHTS: ReadonlyMap<number, number> = new Map([
   [1, 3],
   [2, 2],

@@ -2350,7 +2350,7 @@ static createAdlEntry(builder:flatbuffers.Builder, account: number, queue_positi
 
 /**
  * The ADL queue of one side of one market: who would be deleveraged, in order, if a position on the other side
- * went bankrupt beyond the insurance fund (DOMAIN.md section 4). Sent to connections subscribed to the market's
+ * went bankrupt beyond the insurance fund (docs/domain.md section 4). Sent to connections subscribed to the market's
  * `adl_markets` topic: both sides (longs, then shorts) on subscribe, then after each epoch each side whose queue
  * changed since it was last sent.
  */
@@ -2840,7 +2840,7 @@ static createDeleveragedCounterparty(builder:flatbuffers.Builder, account: numbe
 }
 
 /**
- * A bankrupt position closed against the ADL queue at its bankruptcy value (DOMAIN.md section 4; src/clearing/
+ * A bankrupt position closed against the ADL queue at its bankruptcy value (docs/domain.md section 4; src/clearing/
  * clearing.ts Deleveraging): under deficitPolicy 'adl', instead of a liquidation order whose fill the insurance
  * fund could not pay (`order_id`), or after a fill the fund could not cover. Both the bankrupt account's position
  * (smaller by `matched`) and each counterparty's (see `counterparties`) changed.

@@ -12,7 +12,22 @@
  * written as 0: the receiver reads -0 as 0, and it verifies the tick it read. The domain prefix keeps a tick
  * signature from being valid for any other message signed with the same key.
  */
-import type { Tick } from './messages.js';
+
+/**
+ * The fields a tick's signature covers, in the byte map's order: the oracle's SourceReport (src/oracle/report.ts) and
+ * the feed's Tick are this shape.
+ */
+export interface SignedFields {
+  readonly market: number;
+  readonly source: number;
+  /** Quote per base unit. */
+  readonly price: number;
+  /** Half-width of the source's confidence interval, quote per base unit; 0: not reported. */
+  readonly confidence: number;
+  /** Microseconds since the Unix epoch, an integer. */
+  readonly eventTimeUs: number;
+  readonly sourceSequence: number;
+}
 
 /** Bytes of one Ed25519 signature in `SignedPriceTicks.signatures` (R then S, RFC 8032). */
 export const SIGNATURE_BYTES = 64;
@@ -28,7 +43,7 @@ const STRUCT_AT = DOMAIN.length;
  * The message a source signs for one tick, written into `out` (at least TICK_SIGNING_BYTES long; reuse it to
  * sign or verify many ticks without allocating) or into a new array. Returns the 54 bytes (a view of `out`).
  */
-export function tickSigningBytes(t: Tick, out?: Uint8Array): Uint8Array {
+export function tickSigningBytes(t: SignedFields, out?: Uint8Array): Uint8Array {
   return writeTickSigningBytes(out, t.market, t.source, t.price, t.confidence, t.eventTimeUs, t.sourceSequence);
 }
 

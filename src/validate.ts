@@ -1,5 +1,5 @@
 /** Input validation shared by the embedding API and the scenario loader. Each check names the field it rejects. */
-import { ErrorCode, UnwindError } from '../errors.js';
+import { ErrorCode, UnwindError } from './errors.js';
 
 /** Largest |size| accepted, base units; keeps notional and PnL far inside float64's exact-integer range. */
 export const MAX_ABS_SIZE = 1e12;

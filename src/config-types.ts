@@ -1,0 +1,320 @@
+/**
+ * The configuration vocabulary the layers share: each policy's type, its default and, where config resolution needs
+ * it, its validator. A leaf: it imports only src/errors.ts and src/validate.ts, so the tables, the domain math, the
+ * executor, the oracle and src/config.ts (which resolves EngineConfig) all take their settings from here without
+ * importing one another. The journal keeps its own (src/journal imports nothing above it).
+ */
+import { configNumbers, ErrorCode, UnwindError } from './errors.js';
+import { MAX_TIME_US } from './validate.js';
+
+// ---- tables (src/tables/layout.ts) ----
+
+export interface Capacities {
+  readonly markets: number;
+  readonly accounts: number;
+  readonly positions: number;
+  /** K: most positions one account may hold (one per market). Default 16. */
+  readonly positionsPerAccount?: number;
+  readonly candidates: number;
+  readonly output: number;
+}
+
+export const DEFAULT_POSITIONS_PER_ACCOUNT = 16;
+
+/**
+ * Every capacity an integer in [1, 2^31) (INVALID_CONFIG naming the first bad one, in the given order, the default
+ * last), and accounts * positionsPerAccount, the rows of the terms table, at most 2^32 - 1.
+ */
+export function validateCapacities(given: Capacities): Required<Capacities> {
+  const capacities: Required<Capacities> = { ...given, positionsPerAccount: given.positionsPerAccount ?? DEFAULT_POSITIONS_PER_ACCOUNT };
+  for (const [k, v] of Object.entries(capacities)) {
+    if (!Number.isInteger(v) || v < 1 || v > 0x7fffffff) {
+      throw new UnwindError(ErrorCode.InvalidConfig, `expected an integer in [1, 2^31), got ${String(v)}`, `capacity.${k}`);
+    }
+  }
+  const terms = capacities.accounts * capacities.positionsPerAccount;
+  if (terms > 0xffffffff) throw new UnwindError(ErrorCode.InvalidConfig, `accounts * positionsPerAccount exceeds 2^32 (${terms})`, 'capacity');
+  return capacities;
+}
+
+// ---- money (src/ledger) ----
+
+/** Decimals of the quote currency: one quote unit is 10^6 atoms, like USDC. */
+export const DEFAULT_QUOTE_DECIMALS = 6;
+
+/** The liquidation fee's bounds and the insurance funds' layout (src/ledger/settle.ts; a FeeBounds of src/domain). */
+export interface FeePolicy {
+  /** Largest fee as a fraction of the closed notional at the fill price, [0, 1]. dYdX: 0.015. */
+  readonly maxFeeFraction: number;
+  /**
+   * Largest fee as a share k of the maintenance margin the close releases, >= 0. Default 0.5 (dYdX launched with a
+   * 1.5% fee cap over 3% maintenance), lowered where needed so that every close above the emergency level heals.
+   */
+  readonly maxMaintenanceShare: number;
+  /** Insurance funds per market, or one pooled fund. */
+  readonly fund: 'per-market' | 'pooled';
+}
+
+export const DEFAULT_FEE_POLICY: FeePolicy = { maxFeeFraction: 0.015, maxMaintenanceShare: 0.5, fund: 'per-market' };
+
+// ---- liquidation sizing (src/domain/sizing.ts) ----
+
+export interface SizingPolicy {
+  /** Health (equity / maintenance) a partial close restores, > 1. */
+  readonly targetHealth: number;
+  /** Quote units at the mark; a position whose remainder would be worth less closes whole. >= 0. */
+  readonly minNotional: number;
+  /** Largest fraction of a position closed per step, in (0, 1] (dYdX max_position_portion_liquidated_ppm / 1e6). */
+  readonly maxPortion: number;
+  /** Quote units at the mark; positions worth more step down (Hyperliquid: 100,000). Infinity disables. */
+  readonly largeNotional: number;
+  /** Fraction of a large position closed per step, in (0, 1] (Hyperliquid: 20%). */
+  readonly largeStepPortion: number;
+  /** Health below which caps are bypassed and the position closes whole, in [0, 1] (Hyperliquid backstop: 2/3). */
+  readonly emergencyHealth: number;
+  /**
+   * Quote units at the mark: the smallest liquidation order (dYdX min_position_notional_liquidated: 1,000). A smaller
+   * close is raised to it (or to the whole position); a cap that leaves less than this waits instead. >= 0.
+   */
+  readonly minOrderNotional: number;
+}
+
+/**
+ * docs/domain.md section 3's defaults. Target 1.05: maintenance plus a 5% buffer, above the 2% sticky exit buffer
+ * (Drift), so a close that restores the target also lets the account leave the liquidating state, with some
+ * room for the next tick. Max portion 1 as dYdX's default: only large positions step down.
+ */
+export const DEFAULT_SIZING_POLICY: SizingPolicy = Object.freeze({
+  targetHealth: 1.05,
+  minNotional: 1_000,
+  maxPortion: 1,
+  largeNotional: 100_000,
+  largeStepPortion: 0.2,
+  emergencyHealth: 2 / 3,
+  minOrderNotional: 1_000,
+});
+
+/** Throws INVALID_CONFIG naming the field (`${field}.targetHealth`, ...) unless `p` is a usable policy. */
+export function validateSizingPolicy(p: SizingPolicy, field = 'sizing'): SizingPolicy {
+  const check = configNumbers(p, field);
+  check('targetHealth', (v) => v > 1 && v < Infinity, 'a finite number > 1');
+  check('minNotional', (v) => v >= 0 && v < Infinity, 'a finite number >= 0');
+  check('maxPortion', (v) => v > 0 && v <= 1, 'a number in (0, 1]');
+  check('largeNotional', (v) => v > 0, 'a positive number (Infinity disables step-down)');
+  check('largeStepPortion', (v) => v > 0 && v <= 1, 'a number in (0, 1]');
+  check('emergencyHealth', (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+  check('minOrderNotional', (v) => v >= 0 && v < Infinity, 'a finite number >= 0');
+  return p;
+}
+
+// ---- the executor (src/executor) ----
+
+/** The account lifecycle's levels (src/executor/lifecycle.ts). */
+export interface LifecycleConfig {
+  /** Health below which a margin call is raised (> 1). Default 1.2. */
+  readonly marginCallHealth: number;
+  /** A margin call clears at marginCallHealth + this (>= 0). Default 0.05. */
+  readonly marginCallHysteresis: number;
+  /** Liquidation ends above health 1 + this (>= 0). Default 0.02 (Drift). */
+  readonly exitBuffer: number;
+}
+
+export const DEFAULT_LIFECYCLE: LifecycleConfig = { marginCallHealth: 1.2, marginCallHysteresis: 0.05, exitBuffer: 0.02 };
+
+/** Liquidation caps (src/executor/caps.ts). */
+export interface CapsConfig {
+  /** Largest liquidated notional per account per interval, quote units, >= 0. Infinity disables. */
+  readonly accountNotionalPerInterval: number;
+  /** Largest insurance-fund loss attributed to one account per interval, quote units, >= 0. Infinity disables. */
+  readonly accountInsuranceLossPerInterval: number;
+  /** The per-account interval, microseconds, finite and > 0; fixed buckets aligned to multiples of it. */
+  readonly intervalUs: number;
+  /** Largest liquidated notional per market over the sliding window, quote units, >= 0. Infinity disables. */
+  readonly marketNotionalPerWindow: number;
+  /** The per-market sliding window, microseconds, finite and > 0. */
+  readonly marketWindowUs: number;
+  /** Largest number of liquidation orders in flight, an integer >= 0. Infinity disables. */
+  readonly maxInFlight: number;
+}
+
+/** Every cap off (the engine's default: caps need event time from the inputs). Intervals are placeholders. */
+export const NO_CAPS: CapsConfig = {
+  accountNotionalPerInterval: Infinity,
+  accountInsuranceLossPerInterval: Infinity,
+  intervalUs: 1_600_000,
+  marketNotionalPerWindow: Infinity,
+  marketWindowUs: 30_000_000,
+  maxInFlight: Infinity,
+};
+
+/**
+ * Defaults. Interval 1.6 s: dYdX's liquidation round (docs/domain.md section 8), its limits reset per block; dYdX's own
+ * per-subaccount limits default to 100,000,000 quote (1e14 quantums), in effect off, so these are tighter: 1,000,000
+ * notional per account per interval (ten times the 100,000 above which Hyperliquid steps positions down) and
+ * 50,000 of insurance-fund loss (5% of it). Market window 30 s, as Synthetix perps v3's maxSecondsInLiquidationWindow,
+ * with 10,000,000 notional per window. In flight: 50, dYdX's most liquidation attempts per block (section 8).
+ */
+export const DEFAULT_CAPS: CapsConfig = {
+  accountNotionalPerInterval: 1_000_000,
+  accountInsuranceLossPerInterval: 50_000,
+  intervalUs: 1_600_000,
+  marketNotionalPerWindow: 10_000_000,
+  marketWindowUs: 30_000_000,
+  maxInFlight: 50,
+};
+
+/** Throws INVALID_CONFIG naming the field (`${field}.intervalUs`, ...) unless `c` is a usable config. */
+export function validateCaps(c: CapsConfig, field = 'caps'): CapsConfig {
+  const check = configNumbers(c, field);
+  check('accountNotionalPerInterval', (v) => v >= 0, 'a number >= 0 (Infinity disables)');
+  check('accountInsuranceLossPerInterval', (v) => v >= 0, 'a number >= 0 (Infinity disables)');
+  check('intervalUs', (v) => v > 0 && v < Infinity, 'a finite number of microseconds > 0');
+  check('marketNotionalPerWindow', (v) => v >= 0, 'a number >= 0 (Infinity disables)');
+  check('marketWindowUs', (v) => v > 0 && v < Infinity, 'a finite number of microseconds > 0');
+  check('maxInFlight', (v) => v === Infinity || (Number.isInteger(v) && v >= 0), 'an integer >= 0 (Infinity disables)');
+  return c;
+}
+
+/** What the executor's decision (src/executor/liquidator.ts) is configured with: the resolved config's part it reads. */
+export interface LiquidatorConfig {
+  /** Liquidation caps (src/executor/caps.ts); all Infinity turns them off. They run on the inputs' event time. */
+  readonly caps: CapsConfig;
+  /** The account lifecycle's margin-call hysteresis and liquidation exit buffer (src/executor/lifecycle.ts). */
+  readonly lifecycle: Pick<LifecycleConfig, 'marginCallHysteresis' | 'exitBuffer'>;
+  /** How much of a liquidatable group to close per step (docs/domain.md section 3; src/domain/sizing.ts). */
+  readonly sizing: SizingPolicy;
+  /** After a large position's step, event time before it is planned again (Hyperliquid: 30 s). */
+  readonly stepDownCooldownUs: number;
+  /** The liquidation fee policy: sizing keeps the target health after paying the fee cap. */
+  readonly fees: FeePolicy;
+  /** dYdX BA: scales how far the fillable price concedes as equity falls. Default 1. */
+  readonly bankruptcyAdjustment: number;
+  /** dYdX SMMR: the largest concession, as a fraction of the position's maintenance margin. Default 0.1. */
+  readonly spreadToMaintenanceMarginRatio: number;
+  /** Health below which a margin call is raised (> 1). Default 1.2. */
+  readonly marginCallHealth: number;
+}
+
+// ---- the oracle (src/oracle) ----
+
+/** The engine's clock rules (README "Oracle and mark price", "Clock"). */
+export interface ClockPolicy {
+  /** An input's event time may be at most this far ahead of the clock, once the engine has a clock input. Default 10 s. */
+  readonly maxSkewUs: number;
+  /** One clock reading moves the clock by at most this much. Default 60 s. */
+  readonly maxStepUs: number;
+}
+
+export const DEFAULT_CLOCK_POLICY: ClockPolicy = { maxSkewUs: 10_000_000, maxStepUs: 60_000_000 };
+
+/** Validates `config.clock`'s values (INVALID_CONFIG naming `clock.maxSkewUs` ...); its shape is resolveConfig's (checkShape). */
+export function resolveClockPolicy(c: Partial<ClockPolicy> | undefined): ClockPolicy {
+  const p = { ...DEFAULT_CLOCK_POLICY, ...c };
+  const check = configNumbers(p, 'clock');
+  check('maxSkewUs', (v) => v >= 0 && v <= MAX_TIME_US, 'microseconds in [0, MAX_TIME_US]');
+  check('maxStepUs', (v) => v > 0 && v <= MAX_TIME_US, 'microseconds in (0, MAX_TIME_US]');
+  return { maxSkewUs: p.maxSkewUs, maxStepUs: p.maxStepUs };
+}
+
+/** How a market's sources' quotes become one price (src/oracle/aggregate.ts). */
+export interface AggregationPolicy {
+  /** Quotes with eventTimeUs < nowUs - maxAgeUs are stale and ignored. >= 0; Infinity: never stale. */
+  readonly maxAgeUs: number;
+  /** Fewer fresh sources than this -> no aggregate. An integer >= 1. */
+  readonly minFreshSources: number;
+  /** Fresh prices further than this fraction from the weighted median of fresh prices are clamped to it. >= 0; Infinity: off. */
+  readonly clampFraction: number;
+}
+
+/**
+ * docs/domain.md section 5's references. Max age 10 s: Pyth counts a publisher's quote only if it was sent within the last
+ * 25 slots (PC_MAX_SEND_LATENCY), about 10 s at 400 ms slots. Minimum 3 fresh sources: the fewest for which one bad
+ * source is a strict minority that the median ignores. Clamp 2%: OKX's index clamps constituents outside median +- 2%.
+ */
+export const DEFAULT_AGGREGATION: AggregationPolicy = Object.freeze({
+  maxAgeUs: 10_000_000,
+  minFreshSources: 3,
+  clampFraction: 0.02,
+});
+
+/** When a market's prices cannot be trusted and its liquidations pause (src/oracle/guards.ts). */
+export interface GuardPolicy {
+  /** The TWAP's window, microseconds of event time (> 0). */
+  readonly twapWindowUs: number;
+  /** Pause when |oracle - TWAP| > twapBand * TWAP. >= 0; Infinity: off. */
+  readonly twapBand: number;
+  /** Pause when confidence > maxConfidenceFraction * price. >= 0; Infinity: off. */
+  readonly maxConfidenceFraction: number;
+  /** A fresh source whose price has not changed for this long (microseconds, > 0) ... */
+  readonly frozenAfterUs: number;
+  /** ... while the oracle moved more than this fraction since the source last changed, is frozen. >= 0; Infinity: off. */
+  readonly frozenMoveFraction: number;
+}
+
+/**
+ * Drift's oracle guard rails: a 5-minute TWAP with a 50% band, and a confidence interval at most 2% of the price.
+ * Frozen: 30 s without a change while the oracle moved 2% (the clamp's width: a move the clamp would hide).
+ */
+export const DEFAULT_GUARD_POLICY: GuardPolicy = Object.freeze({
+  twapWindowUs: 300_000_000,
+  twapBand: 0.5,
+  maxConfidenceFraction: 0.02,
+  frozenAfterUs: 30_000_000,
+  frozenMoveFraction: 0.02,
+});
+
+/** The mark price's components (src/oracle/mark.ts says what each is). */
+export const MARK_COMPONENTS = ['oracle-basis', 'book', 'oracle'] as const;
+export type MarkComponent = (typeof MARK_COMPONENTS)[number];
+
+/** How the mark price is composed (src/oracle/mark.ts). */
+export interface MarkPolicy {
+  readonly components: readonly MarkComponent[];
+  /** Time constant of the basis EMA, microseconds of event time (> 0). */
+  readonly basisEmaUs: number;
+  /** A book older than this (event time) is left out of the 'book' component. >= 0. */
+  readonly bookMaxAgeUs: number;
+  /** The mark stays within oracle * (1 +- maxDeviation). >= 0; Infinity: no clamp. */
+  readonly maxDeviation: number;
+}
+
+/**
+ * Hyperliquid's composition (median of oracle + 150 s EMA basis, the book's median(bid, ask, last), and the
+ * oracle as the external reference). A book is fresh for 10 s, like a source's quote (src/oracle/aggregate.ts).
+ * The 5% clamp is Unwind's choice, not a venue's figure (docs/domain.md section 5); it is wider than a normal perp
+ * basis, and narrow enough that a pumped book cannot trigger liquidations on its own.
+ */
+export const DEFAULT_MARK_POLICY: MarkPolicy = Object.freeze({
+  components: Object.freeze([...MARK_COMPONENTS]),
+  basisEmaUs: 150_000_000,
+  bookMaxAgeUs: 10_000_000,
+  maxDeviation: 0.05,
+});
+
+export interface OracleSourceConfig {
+  /** The source id its reports carry. */
+  readonly id: number;
+  /** Vote weight (Hyperliquid: Binance 3, OKX 2, Bybit 2, others 1). Default 1. */
+  readonly weight?: number;
+  /** Ed25519 public key: base64 of the raw 32 bytes, or PEM. Without one, the source can only report unsigned. */
+  readonly publicKey?: string;
+}
+
+export interface OracleMarketConfig {
+  readonly market: number;
+  readonly sources: readonly OracleSourceConfig[];
+  readonly aggregation?: Partial<AggregationPolicy>;
+  readonly guards?: Partial<GuardPolicy>;
+  readonly mark?: Partial<MarkPolicy>;
+}
+
+/** The oracle markets and their sources (src/oracle/oracle.ts resolves it: resolveOracleConfig). */
+export interface OracleConfig {
+  /**
+   * 'required' (default): every report to an oracle market must be signed by its source's registered key.
+   * 'off': unsigned reports are taken too (trusted in-process use); the engine says so with a process warning at
+   * start, and its stats report it. Signed reports are verified either way.
+   */
+  readonly signatures?: 'required' | 'off';
+  readonly markets?: readonly OracleMarketConfig[];
+}

@@ -1,0 +1,639 @@
+/**
+ * Thread: main. The engine's inside: the one input path and the epochs. The public `Engine`
+ * (src/engine/engine.ts) builds inputs and reads outputs through it; recovery and replay (src/engine/recovery.ts)
+ * drive it directly.
+ *
+ * The input path, the same for every input (src/engine/inputs.ts), whoever sends it (an API call, a feed frame,
+ * the journal during recovery): the value is checked whole (a rejection throws and changes nothing), takes its
+ * sequence number(s) from the writer, is staged with the single writer (landing at once when no epoch is in
+ * flight, else at the next epoch's start), is journaled, and wakes an epoch.
+ *
+ * An epoch: land staged inputs -> phase 1 (dirty markets) -> phase 2 (all accounts) -> executor -> orders.
+ * Epochs never overlap. The orders depend only on the inputs and on which epoch each landed in (the batch
+ * boundaries, which the journal records).
+ */
+import { serialize } from 'node:v8';
+import type { ResolvedConfig } from '../config.js';
+import { ErrorCode, UnwindError } from '../errors.js';
+import { decodeOutput, type EpochOutput, type LiquidationOrder, type MarginCall, type StateChange } from '../clearing/orders.js';
+import { Clearing, type ClearingState, type Deleveraging, type FillSettlement, type SocializedLoss, type UnresolvedDeficit } from '../clearing/clearing.js';
+import type { OrderFill } from '../clearing/open-orders.js';
+import { killLevelOf, MarketModes, type MarketModesState, type MarketStatusChange } from '../clearing/market-mode.js';
+import type { LiquidatorState } from '../executor/liquidator.js';
+import { entry } from '../ledger/ledger.js';
+import type { OracleLayer, OracleState } from '../oracle/oracle.js';
+import type { ReportColumns } from '../oracle/report.js';
+import type { Tables } from '../tables/layout.js';
+import { describe, MAX_REASON_LENGTH, requireArray, requireColumn, requireColumns, requireId, requireObject, requirePrice, requireRowCount, requireString, requireTime } from '../validate.js';
+import { TableWriter, type WriterState } from '../tables/writer.js';
+import { RecordKind } from '../journal/format.js';
+import { StreamDigest, type StreamDigestState } from '../journal/digest.js';
+import { writeSnapshot, type Capture } from '../journal/snapshot.js';
+import type { JournalWriter } from '../journal/writer.js';
+import type { Backend, ExecutionResult } from './backends.js';
+import type { Input, MarketBook } from './inputs.js';
+import { journalInput } from './records.js';
+
+export interface EpochResult extends EpochOutput {
+  readonly epoch: number;
+  /** Orders left for a later epoch because the output table was full. */
+  readonly deferred: number;
+  /** Sequence number of the last input this epoch saw. */
+  readonly lastSequence: number;
+  /**
+   * Orders open for `orderTimeoutUs` of event time at this epoch's end, which the engine forgot (a late fill of one
+   * is UNKNOWN_ORDER): their positions are re-evaluated, and one still liquidatable gets a new order with a new id.
+   */
+  readonly timedOut: readonly LiquidationOrder[];
+}
+
+/** The main thread's part of a snapshot (src/journal/snapshot.ts); the tables and the executor's state are the rest. */
+export interface EngineState {
+  readonly epochs: number;
+  readonly inputs: number;
+  readonly writer: WriterState;
+  readonly clearing: ClearingState;
+  readonly oracle: OracleState;
+  readonly modes: MarketModesState;
+  readonly digest: StreamDigestState;
+}
+
+export type Listener<T> = (value: T) => void;
+
+/** Who hears each output. */
+export interface Listeners {
+  readonly order: Set<Listener<LiquidationOrder>>;
+  readonly timeout: Set<Listener<LiquidationOrder>>;
+  readonly marginCall: Set<Listener<MarginCall>>;
+  readonly state: Set<Listener<StateChange>>;
+  readonly epoch: Set<Listener<EpochResult>>;
+  readonly epochState: Set<Listener<EpochResult>>;
+  readonly fill: Set<Listener<FillSettlement>>;
+  readonly deleverage: Set<Listener<Deleveraging>>;
+  readonly socialized: Set<Listener<SocializedLoss>>;
+  readonly unresolved: Set<Listener<UnresolvedDeficit>>;
+  readonly status: Set<Listener<MarketStatusChange>>;
+  readonly error: Set<Listener<unknown>>;
+  readonly close: Set<() => void>;
+}
+
+/** The columns of a tick batch (ReportColumns), checked once per batch. */
+const TICK_COLUMNS = ['market', 'source', 'price', 'confidence', 'eventTimeUs', 'sourceSequence'] as const satisfies readonly (keyof ReportColumns)[];
+
+export class EngineCore {
+  readonly writer: TableWriter;
+  readonly clearing: Clearing;
+  readonly modes = new MarketModes();
+  readonly listeners: Listeners = {
+    order: new Set(),
+    timeout: new Set(),
+    marginCall: new Set(),
+    state: new Set(),
+    epoch: new Set(),
+    epochState: new Set(),
+    fill: new Set(),
+    deleverage: new Set(),
+    socialized: new Set(),
+    unresolved: new Set(),
+    status: new Set(),
+    error: new Set(),
+    close: new Set(),
+  };
+  /** The output stream's SHA-256 (src/journal/digest.ts): fed where outputs arise, so replay reproduces it. */
+  readonly digest = new StreamDigest();
+  private chain: Promise<unknown> = Promise.resolve();
+  private epochCount = 0;
+  private scheduled = false;
+  private closed = false;
+  /** Epochs whose output has left (listeners heard it); `epochCount` less the one in flight. */
+  private emitted = 0;
+  /**
+   * The last epoch decided (its output known, its state complete in the tables), the last input it covers, and the
+   * writer's sequence then: while that sequence has not moved and the epoch has left, the tables are its state.
+   * A snapshot's state is no epoch's (sequence -1) until the next epoch is decided.
+   */
+  private decided = { epoch: 0, lastSequence: 0, sequence: 0 };
+  /** Scratch for ticks: the rows of a batch that go to oracle markets, and the direct ones as columns. */
+  private oracleRows = new Int32Array(256);
+  private direct = { market: new Float64Array(256), price: new Float64Array(256), time: new Float64Array(256) };
+  private journal: JournalWriter | undefined;
+  /** Inputs accepted (records of the journal, when there is one). */
+  private inputs = 0;
+  /** Journal sequence covered by the last snapshot, and the snapshot being written. */
+  private snapshotAt = 0;
+  private snapshotting: Promise<unknown> | undefined;
+  private snapshotTables: Uint8Array | undefined;
+  /** Orders of an epoch that recovery completed wait for this (the caller attaches listeners after start). */
+  private releaseGate: Promise<void> | undefined;
+  private replayMode = false;
+
+  constructor(
+    readonly config: ResolvedConfig,
+    readonly tables: Tables,
+    private readonly backend: Backend,
+    readonly oracle: OracleLayer,
+  ) {
+    const perMarket = Math.floor(config.capacity.positions / config.capacity.markets);
+    this.writer = new TableWriter(tables, Math.max(1, perMarket));
+    const l = this.listeners;
+    const emit =
+      <T>(set: Set<Listener<T>>) =>
+      (value: T): void => {
+        for (const f of set) f(value);
+      };
+    this.clearing = new Clearing(tables, this.writer, config, {
+      settled: emit(l.fill),
+      deleveraged: emit(l.deleverage),
+      socialized: emit(l.socialized),
+      unresolved: emit(l.unresolved),
+    });
+    // Outputs that arise inside an input (settlements, deleveragings, statuses) go to the digest as they arise.
+    l.fill.add((s) => this.digest.add('fill', s));
+    l.deleverage.add((d) => this.digest.add('deleverage', d));
+    l.socialized.add((x) => this.digest.add('socializedLoss', x));
+    l.unresolved.add((u) => this.digest.add('unresolvedDeficit', u));
+    l.status.add((s) => this.digest.add('marketStatus', s));
+  }
+
+  // ---- the input path ----
+
+  /** Takes one input (src/engine/inputs.ts): checked whole, sequenced, staged, journaled; wakes an epoch. */
+  submit(input: Input): void {
+    this.open();
+    requireObject(input, 'input', 'an input { kind, ... }');
+    const { taken, wake } = this.take(input);
+    this.inputs++;
+    if (this.journal !== undefined) journalInput(this.journal, taken);
+    if (wake) this.schedule();
+  }
+
+  /**
+   * Checks `input` whole and stages it with the writer (and the clearing, the oracle, the market modes). Returns the
+   * input as it is journaled (fills in one field order, a kill switch's reason as a string) and whether it wakes an
+   * epoch. Throws, changing nothing, on rejection.
+   */
+  private take(input: Input): { taken: Input; wake: boolean } {
+    const w = this.writer;
+    const c = this.clearing;
+    switch (input.kind) {
+      case 'market': {
+        w.addMarket(input.spec, 'market');
+        // An oracle market starts paused (ORACLE_STALE) until enough of its sources have reported.
+        if (this.oracle.has(input.spec.id)) this.evaluateOracle([input.spec.id]);
+        return { taken: input, wake: false };
+      }
+      case 'account':
+        w.addAccount(input.id, input.collateral, 'account');
+        c.setBalance(entry.account(input.id), input.collateral);
+        return { taken: input, wake: false };
+      case 'collateral':
+        w.setCollateral(input.account, input.collateral);
+        c.setBalance(entry.account(input.account), input.collateral);
+        return { taken: input, wake: true };
+      case 'collaterals':
+        w.setCollaterals(input.updates, input.createAccounts);
+        for (const u of input.updates) c.setBalance(entry.account(u.account), u.collateral);
+        return { taken: input, wake: true };
+      case 'position': {
+        const u = input.update;
+        w.upsertPosition(u, 'position');
+        c.setBalance(entry.isolated(u.account, u.market), u.isolatedCollateral ?? 0);
+        return { taken: input, wake: true };
+      }
+      case 'positions':
+        w.upsertPositions(input.updates);
+        for (const u of input.updates) c.setBalance(entry.isolated(u.account, u.market), u.isolatedCollateral ?? 0);
+        return { taken: input, wake: true };
+      case 'price': {
+        const { market, price, oraclePrice } = input;
+        this.directOnly(market, 'market');
+        w.setPrice(oraclePrice === undefined ? { market, price } : { market, price, oraclePrice });
+        return { taken: input, wake: true };
+      }
+      case 'prices':
+        requireArray(input.updates, 'updates', 'price updates');
+        input.updates.forEach((u, i) => this.directOnly(u?.market, `[${i}].market`));
+        w.setPrices(input.updates);
+        return { taken: input, wake: true };
+      case 'priceColumns':
+        this.takePriceColumns(input.market, input.price, input.n, input.eventTimeUs);
+        return { taken: input, wake: true };
+      case 'ticks':
+        this.takeTicks(input.batch);
+        return { taken: input, wake: true };
+      case 'books':
+        this.takeBooks(input.books);
+        return { taken: input, wake: true };
+      case 'clock': {
+        const before = w.lastSequence;
+        this.oracle.advanceClock(input.nowUs);
+        this.syncClock();
+        this.evaluateOracle(this.oracle.marketIds.filter((m) => w.hasMarket(m)));
+        // An epoch only when the reading changed something (a price, a pause) or an order's deadline has passed:
+        // the server reads the clock ten times a second, and an idle engine should stay idle.
+        return { taken: input, wake: w.lastSequence !== before || c.hasOverdue(this.eventTimeUs()) };
+      }
+      case 'killSwitch': {
+        const { level, market } = input;
+        const reason = input.reason === undefined ? '' : input.reason;
+        killLevelOf(level, 'level');
+        if (market !== undefined) w.marketIndexOf(requireId(market, 'market'));
+        requireString(reason, 'reason', MAX_REASON_LENGTH, true);
+        this.modes.setKill(level, market, String(reason));
+        const ids = market === undefined ? this.marketIdList() : [market];
+        for (const id of ids) this.applyMode(id, this.oracle.clockUs);
+        return { taken: { kind: 'killSwitch', level, market, reason: String(reason) }, wake: true };
+      }
+      case 'fills': {
+        const fills = input.fills;
+        if (!Array.isArray(fills)) throw new UnwindError(ErrorCode.InvalidArgument, `expected an array of fills, got ${describe(fills)}`, 'fills');
+        // The fields of a fill, in one order: a settlement (and the output digest) does not depend on how a caller
+        // spelled its objects, and the journal replays exactly what was settled.
+        const list = fills.map((f: OrderFill) =>
+          f === null || typeof f !== 'object' || Array.isArray(f) ? f : { orderId: f.orderId, account: f.account, market: f.market, quantity: f.quantity, price: f.price, eventTimeUs: f.eventTimeUs },
+        );
+        c.fill(list);
+        return { taken: { kind: 'fills', fills: list }, wake: true };
+      }
+      case 'expiries':
+        c.expire(input.orderIds);
+        return { taken: input, wake: true };
+      case 'deleverage': {
+        const { account, market } = input;
+        requireId(account, 'account');
+        requireId(market, 'market');
+        if (this.modes.killLevel(market) === 'halt') throw new UnwindError(ErrorCode.KillSwitch, `the kill switch halts market ${market}`, 'market');
+        c.deleverage(account, market);
+        return { taken: input, wake: true };
+      }
+      case 'insurance':
+        c.depositInsurance(input.market, input.amount);
+        return { taken: input, wake: false };
+      default:
+        throw new UnwindError(ErrorCode.InvalidArgument, `expected an input kind (src/engine/inputs.ts), got ${describe((input as { kind: unknown }).kind)}`, 'kind');
+    }
+  }
+
+  /**
+   * Prices as columns (the feed's hot path: no object per tick): mark and oracle both take the price. Errors name
+   * `[i].market` / `[i].price`.
+   */
+  private takePriceColumns(marketIds: ArrayLike<number>, prices: ArrayLike<number>, n: number, eventTimesUs?: ArrayLike<number>): void {
+    // The shape first (once per batch): the loop below runs to n.
+    requireRowCount(n, Math.min(requireColumn(marketIds, 'marketIds'), requireColumn(prices, 'prices'), eventTimesUs === undefined ? Infinity : requireColumn(eventTimesUs, 'eventTimesUs')), 'n');
+    // The field name is built only for a row that fails: this loop runs per tick.
+    if (this.oracle.marketIds.length > 0) for (let i = 0; i < n; i++) if (this.oracle.has(marketIds[i]!)) this.directOnly(marketIds[i], `[${i}].market`);
+    this.writer.setPriceColumns(marketIds, prices, n, eventTimesUs);
+  }
+
+  /**
+   * A tick batch: rows for oracle markets are source reports (checked by the oracle layer); rows for other markets
+   * are direct prices (mark = oracle = price), which cannot be signed. All rows are checked before any is taken.
+   */
+  private takeTicks(batch: ReportColumns): void {
+    // The shape, once per batch (the rows are checked below, each where it is read).
+    const n = requireColumns(batch, TICK_COLUMNS, 'batch');
+    if (typeof batch.signed !== 'boolean') throw new UnwindError(ErrorCode.InvalidArgument, `expected a boolean, got ${describe(batch.signed)}`, 'signed');
+    if (batch.signed && !(batch.signatures instanceof Uint8Array)) {
+      throw new UnwindError(ErrorCode.InvalidArgument, `a signed batch needs a Uint8Array of 64 bytes per row, got ${describe(batch.signatures)}`, 'signatures');
+    }
+    if (this.oracle.marketIds.length === 0 && !batch.signed) {
+      this.writer.setPriceColumns(batch.market, batch.price, n, batch.eventTimeUs);
+      return;
+    }
+    if (this.oracleRows.length < n) {
+      this.oracleRows = new Int32Array(2 * n);
+      this.direct = { market: new Float64Array(2 * n), price: new Float64Array(2 * n), time: new Float64Array(2 * n) };
+    }
+    let k = 0;
+    let d = 0;
+    for (let i = 0; i < n; i++) {
+      const market = batch.market[i]!;
+      if (batch.signed || this.oracle.has(market)) {
+        this.oracleRows[k++] = i;
+        if (!this.writer.hasMarket(market)) throw new UnwindError(ErrorCode.UnknownMarket, `no market with id ${market}`, `[${i}].market`);
+      } else {
+        const price = batch.price[i]!;
+        const time = batch.eventTimeUs[i]!;
+        // Before the copy into float columns, which would turn a string into a number (and throw on a bigint).
+        if (typeof market !== 'number' || typeof price !== 'number' || typeof time !== 'number') {
+          requireId(market, `[${i}].market`);
+          requirePrice(price, `[${i}].price`);
+          requireTime(time, `[${i}].eventTimeUs`);
+        }
+        this.direct.market[d] = market;
+        this.direct.price[d] = price;
+        this.direct.time[d++] = time;
+      }
+    }
+    const rows = this.oracleRows.subarray(0, k);
+    this.oracle.check(batch, rows);
+    // A direct row's error names its row in the batch, found again only if there is one.
+    const rowOf = (r: number): number => {
+      for (let i = 0; i < n; i++) if (!batch.signed && !this.oracle.has(batch.market[i]!) && r-- === 0) return i;
+      return r;
+    };
+    if (d > 0) this.writer.setPriceColumns(this.direct.market, this.direct.price, d, this.direct.time, rowOf);
+    if (k > 0) {
+      this.evaluateOracle(this.oracle.accept(batch, rows));
+      this.syncClock();
+    }
+  }
+
+  /** Book tops for oracle markets: they feed the mark price's basis EMA and its book component. Checked whole. */
+  private takeBooks(books: readonly MarketBook[]): void {
+    requireArray(books, 'books', 'book tops');
+    for (let i = 0; i < books.length; i++) {
+      // An index loop, not forEach: forEach skips an array's holes.
+      const b = requireObject(books[i], `[${i}]`, 'a book top { market, bid, ask, last, eventTimeUs }');
+      this.oracle.checkBook(b.market, b, `[${i}]`);
+      this.writer.marketIndexOf(b.market, `[${i}].market`);
+    }
+    for (const b of books) this.oracle.book(b.market, b);
+    this.evaluateOracle([...new Set(books.map((b) => b.market))].sort((x, y) => x - y));
+  }
+
+  private evaluateOracle(markets: readonly number[]): void {
+    for (const id of markets) {
+      const e = this.oracle.evaluate(id);
+      if (e.prices !== undefined) {
+        const p = e.prices;
+        this.writer.setPrice({ market: id, price: p.markPrice, oraclePrice: p.oraclePrice, eventTimeUs: p.eventTimeUs });
+      }
+      this.modes.setPause(id, e.pause);
+      this.applyMode(id, e.eventTimeUs);
+    }
+  }
+
+  /** The engine's event time: the clock, or a later time a market's prices or fills carried. */
+  private eventTimeUs(): number {
+    let now = this.oracle.clockUs;
+    const times = this.tables.markets.eventTimeUs;
+    for (let m = 0; m < this.writer.markets; m++) if (times[m]! > now) now = times[m]!;
+    return now;
+  }
+
+  /** The clock moved: the latest event time inputs may carry moves with it (direct prices and fills check it). */
+  private syncClock(): void {
+    this.writer.latestTimeUs = this.oracle.latestTimeUs;
+  }
+
+  private applyMode(market: number, eventTimeUs: number): void {
+    const { mode, modeChanged, change } = this.modes.update(market, eventTimeUs);
+    if (modeChanged) this.writer.setLiquidationMode(this.writer.marketIndexOf(market), mode);
+    if (change !== undefined) for (const l of this.listeners.status) l(change);
+  }
+
+  private marketIdList(): number[] {
+    const ids: number[] = [];
+    for (let m = 0; m < this.writer.markets; m++) ids.push(this.tables.markets.id[m]!);
+    return ids.sort((x, y) => x - y);
+  }
+
+  /** Throws ORACLE_MARKET when `market` takes its prices from sources (a direct price would bypass them). */
+  private directOnly(market: unknown, field: string): void {
+    if (typeof market === 'number' && this.oracle.has(market)) {
+      throw new UnwindError(ErrorCode.OracleMarket, `market ${market} takes its prices from its oracle sources; push source reports`, field);
+    }
+  }
+
+  /**
+   * Runs `load` (inputs, no epoch) so that the journal keeps all of its inputs or none: they are one record on
+   * disk, which a crash cannot leave in part. If `load` throws, none of its inputs is journaled and the error is
+   * rethrown; the engine then holds the inputs accepted before the throw, which the journal does not, so it takes
+   * no more inputs (JOURNAL_IO). Without a journal this is just `load()`.
+   */
+  atomically(load: () => void): void {
+    this.open();
+    if (typeof load !== 'function') throw new UnwindError(ErrorCode.InvalidArgument, `expected a function, got ${describe(load)}`, 'load');
+    const journal = this.journal;
+    if (journal === undefined) return load();
+    try {
+      journal.batch(load);
+    } catch (e) {
+      journal.halt(`an atomic load was rejected part way (${e instanceof Error ? e.message : String(e)})`);
+      throw e;
+    }
+  }
+
+  // ---- epochs ----
+
+  /** Runs an epoch over every input accepted so far (after any epoch in flight) and resolves with its output. */
+  step(): Promise<EpochResult> {
+    this.open();
+    const next = this.chain.then(() => this.epoch());
+    this.chain = next.catch(() => {});
+    return next;
+  }
+
+  /** Recovery and replay: starts the next epoch now; its inputs are those accepted so far. */
+  beginEpoch(): Promise<EpochResult> {
+    this.open();
+    const next = this.epoch();
+    this.chain = next.catch(() => {});
+    return next;
+  }
+
+  private schedule(): void {
+    if (!this.config.autoEpoch || this.scheduled || this.replayMode) return;
+    this.scheduled = true;
+    // determinism: an epoch's boundary is where it lands in the input sequence, which the journal records (EpochStart); replay follows the record, not the timer
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.closed) return;
+      // A journal failure was reported once, when it happened (attachJournal); the epochs it stops are not news.
+      const report = (e: unknown): void => {
+        if (e !== this.journal?.failed) this.emitError(e);
+      };
+      try {
+        this.step().catch(report);
+      } catch (e) {
+        report(e);
+      }
+    });
+  }
+
+  /**
+   * One epoch. Its synchronous prefix (inputs land, the boundary is journaled, a snapshot captured) runs before
+   * the first await; recovery relies on that to replay inputs that arrived while the epoch was in flight.
+   */
+  private async epoch(): Promise<EpochResult> {
+    this.journal?.check(); // a journal that failed since step() was called takes no epoch: nothing lands
+    const w = this.writer;
+    w.applyStaged();
+    this.digest.fold();
+    const capture = this.snapshotDue() ? this.capture() : undefined;
+    const dirty = w.takeDirtyMarkets();
+    const accounts = w.accounts;
+    const lastSequence = w.lastSequence;
+    const epoch = ++this.epochCount;
+    this.journal?.appendColumns(RecordKind.EpochStart, 1, [[epoch], [lastSequence]]);
+    w.busy = true;
+    let out: EpochOutput;
+    let r: ExecutionResult;
+    try {
+      await this.backend.scan(dirty, accounts);
+      r = await this.backend.execute(epoch, capture !== undefined);
+      out = decodeOutput(this.tables, r.outputCount, epoch, (m) => w.symbolOf(m));
+    } finally {
+      w.busy = false;
+    }
+    const deferred = r.deferred;
+    // Orders whose fill the insurance fund could not pay become deleveragings here (deficitPolicy 'adl').
+    const now = this.eventTimeUs();
+    const orders = this.clearing.screen(out.orders, now);
+    // Orders in flight past their deadline (e.g. emitted just before a crash and never received) are forgotten here.
+    const timedOut = this.clearing.timeOut(now);
+    const result: EpochResult = { epoch, ...out, orders, deferred, lastSequence, timedOut };
+    for (const o of result.orders) this.digest.add('order', o);
+    for (const c of result.marginCalls) this.digest.add('marginCall', c);
+    for (const c of result.stateChanges) this.digest.add('stateChange', c);
+    for (const c of result.capped) this.digest.add('capped', c);
+    for (const o of timedOut) this.digest.add('timedOut', o);
+    this.digest.fold();
+    // No await since the scan: the tables hold exactly this epoch's state. Inputs that arrive during the journal
+    // sync below land in them at once (replay lands them so too), so state for this epoch is read here.
+    this.decided = { epoch, lastSequence, sequence: w.lastSequence };
+    const l = this.listeners;
+    for (const f of l.epochState) f(result);
+    if (this.journal !== undefined) {
+      this.journal.appendColumns(RecordKind.EpochEnd, 1, [[epoch], [result.orders.length]]);
+      if (capture !== undefined) this.writeSnapshot(capture, r.state);
+      // Orders leave only once their epoch is in the journal (sync: on disk), so recovery knows them.
+      await this.journal.durable();
+      if (this.releaseGate !== undefined) await this.releaseGate;
+    }
+    this.emitted = epoch;
+    for (const o of result.orders) for (const f of l.order) f(o);
+    for (const c of result.marginCalls) for (const f of l.marginCall) f(c);
+    for (const c of result.stateChanges) for (const f of l.state) f(c);
+    for (const o of timedOut) for (const f of l.timeout) f(o);
+    for (const f of l.epoch) f(result);
+    if (w.stagedCount > 0 || deferred > 0 || timedOut.length > 0) this.schedule();
+    return result;
+  }
+
+  // ---- the journal: snapshots and what recovery needs ----
+
+  private snapshotDue(): boolean {
+    const j = this.journal;
+    return j !== undefined && this.snapshotting === undefined && j.lastSequence - this.snapshotAt >= j.config.snapshotEveryRecords;
+  }
+
+  /** The state at this epoch's start, copied now (the executor's part comes with the epoch's result). */
+  private capture(): Capture {
+    const sequence = this.journal!.lastSequence;
+    this.snapshotAt = sequence;
+    // Segments before a snapshot never change again; recovery from it reads from the next one.
+    this.journal!.roll();
+    // One copy buffer for the engine's life (one snapshot is written at a time): fresh pages cost far more than the copy.
+    this.snapshotTables ??= new Uint8Array(this.tables.buffer.byteLength);
+    this.snapshotTables.set(new Uint8Array(this.tables.buffer));
+    return { sequence, tables: this.snapshotTables, state: serialize(this.exportState()) };
+  }
+
+  private writeSnapshot(capture: Capture, executorState: LiquidatorState | undefined): void {
+    const j = this.journal!;
+    this.snapshotting = j
+      .onDisk(capture.sequence)
+      .then(() => writeSnapshot(j.config.dir, capture, serialize(executorState)))
+      .catch((e: unknown) => j.config.log(`unwind journal: snapshot at sequence ${capture.sequence} not written: ${e instanceof Error ? e.message : String(e)}`))
+      .finally(() => (this.snapshotting = undefined));
+  }
+
+  /** The main thread's state as plain data (a snapshot's part). */
+  exportState(): EngineState {
+    return {
+      epochs: this.epochCount,
+      inputs: this.inputs,
+      writer: this.writer.exportState(),
+      clearing: this.clearing.exportState(),
+      oracle: this.oracle.exportState(),
+      modes: this.modes.exportState(),
+      digest: this.digest.exportState(),
+    };
+  }
+
+  /** Recovery: the state of a snapshot (tables and executor state were restored before the threads started). */
+  importState(s: EngineState, journalSequence: number): void {
+    this.epochCount = s.epochs;
+    this.inputs = s.inputs;
+    this.writer.importState(s.writer);
+    this.clearing.importState(s.clearing);
+    this.oracle.importState(s.oracle);
+    this.syncClock();
+    this.modes.importState(s.modes);
+    this.digest.importState(s.digest);
+    this.snapshotAt = journalSequence;
+    this.emitted = s.epochs;
+    this.decided = { epoch: s.epochs, lastSequence: -1, sequence: -1 };
+  }
+
+  /** Recovery: from now on inputs are journaled; orders of epochs now in flight wait for `gate`. */
+  attachJournal(journal: JournalWriter, gate: Promise<void> | undefined): void {
+    this.journal = journal;
+    this.releaseGate = gate;
+    // Heard once; without a listener the journal's log line is the report (a failed disk must not kill the process).
+    journal.onFailure = (e) => {
+      for (const l of this.listeners.error) l(e);
+    };
+  }
+
+  /** Recovery: while replaying, inputs do not start epochs of their own (the journal's boundaries do). */
+  setReplaying(on: boolean): void {
+    this.replayMode = on;
+    if (!on) this.schedule();
+  }
+
+  get journalSequence(): number {
+    return this.journal?.lastSequence ?? 0;
+  }
+  get inputCount(): number {
+    return this.inputs;
+  }
+  get epochs(): number {
+    return this.epochCount;
+  }
+  get emittedEpochs(): number {
+    return this.emitted;
+  }
+  get closing(): boolean {
+    return this.closed;
+  }
+  get stateEpoch(): { readonly epoch: number; readonly lastSequence: number } | undefined {
+    const d = this.decided;
+    if (this.emitted !== this.epochCount || d.epoch !== this.epochCount || this.writer.lastSequence !== d.sequence) return undefined;
+    return { epoch: d.epoch, lastSequence: d.lastSequence };
+  }
+
+  async settled(): Promise<void> {
+    await this.chain;
+  }
+
+  async durable(): Promise<void> {
+    await this.journal?.durable();
+  }
+
+  /** Waits for the epoch in flight, stops every thread. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.chain;
+    await this.snapshotting;
+    await this.journal?.close();
+    await this.backend.close();
+    for (const l of this.listeners.close) l();
+  }
+
+  /** Throws ENGINE_CLOSED, or the journal's failure, when no input may be taken. */
+  open(): void {
+    if (this.closed) throw new UnwindError(ErrorCode.EngineClosed, 'the engine is closed');
+    this.journal?.check();
+  }
+
+  private emitError(e: unknown): void {
+    if (this.listeners.error.size === 0) throw e;
+    for (const l of this.listeners.error) l(e);
+  }
+}
+

@@ -1,0 +1,39 @@
+/**
+ * Thread: main. Starting an engine's inside: the tables, the threads, and (with `config.journal`) recovery from the
+ * journal's directory (newest valid snapshot, then the journal's tail; README "Journal").
+ */
+import { resolveConfig, type EngineConfig } from '../config.js';
+import type { LiquidatorState } from '../executor/liquidator.js';
+import { OracleLayer, resolveOracleConfig } from '../oracle/oracle.js';
+import { allocateTables } from '../tables/layout.js';
+import { InlineBackend, ThreadedBackend } from './backends.js';
+import { EngineCore } from './core.js';
+import { openJournal, recover, type Recovery } from './recovery.js';
+
+/** A started engine's inside, and what recovery found (undefined without a journal). */
+export async function startCore(config: EngineConfig): Promise<{ readonly core: EngineCore; readonly recovery: Recovery | undefined }> {
+  const c = resolveConfig(config);
+  const oracle = new OracleLayer(resolveOracleConfig(config.oracle), c.clock);
+  if (oracle.marketIds.length > 0 && oracle.config.signatures === 'off') {
+    // Never silently: turning signatures off is visible on stderr and in oracleStats().signatures.
+    process.emitWarning('oracle.signatures is off: unsigned price reports are accepted for oracle markets', { code: 'UNWIND_SIGNATURES_OFF' });
+  }
+  // The tables first: a capacity that cannot be allocated is refused before the journal directory is touched.
+  const tables = allocateTables(c.capacity);
+  const found = config.journal === undefined ? undefined : openJournal(config);
+  const snapshot = found?.snapshot;
+  if (snapshot !== undefined) {
+    new Uint8Array(tables.buffer).set(snapshot.tables);
+    tables.control.fill(0); // epoch handshakes start afresh with the new threads
+  }
+  const executorState = snapshot?.executorState as LiquidatorState | undefined;
+  const backend = c.scanWorkers === 0 ? new InlineBackend(tables, c, executorState) : await ThreadedBackend.start(tables, c, c.scanWorkers, executorState);
+  const core = new EngineCore(c, tables, backend, oracle);
+  if (found === undefined) return { core, recovery: undefined };
+  try {
+    return { core, recovery: await recover(core, found) };
+  } catch (e) {
+    await core.close();
+    throw e;
+  }
+}

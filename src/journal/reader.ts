@@ -126,8 +126,13 @@ export function* readJournal(dir: string, o: ReadOptions): Generator<JournalReco
         return { lastSequence, last, tornBytes: size };
       }
       bytesRead += SEGMENT_HEADER_BYTES;
-      if (header.readUInt32LE(0) !== SEGMENT_MAGIC || header.readUInt32LE(4) !== FORMAT_VERSION) {
-        throw corrupt(path, 0, `not a version ${FORMAT_VERSION} journal segment (magic 0x${header.readUInt32LE(0).toString(16)}, version ${header.readUInt32LE(4)})`);
+      if (header.readUInt32LE(0) !== SEGMENT_MAGIC) {
+        throw corrupt(path, 0, `not a journal segment (magic 0x${header.readUInt32LE(0).toString(16)})`);
+      }
+      const version = header.readUInt32LE(4);
+      if (version !== FORMAT_VERSION) {
+        // Not damage: another engine version wrote it. Refused whole, never read as this version's records.
+        throw new UnwindError(ErrorCode.JournalMismatch, `${path} is journal format version ${version}; this engine reads format version ${FORMAT_VERSION}`, 'journal.dir');
       }
       if (header.readDoubleLE(8) !== firstSequence || firstSequence !== expected) {
         throw corrupt(path, 0, `the segment starts at sequence ${header.readDoubleLE(8)}, expected ${expected}`);

@@ -24,7 +24,7 @@
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { type Engine } from '../src/index.js';
-import { decodeFrame, DEFAULT_MAX_FRAME_BYTES, TickBatch } from '../src/feed/codec.js';
+import { decodeFrame, DEFAULT_MAX_FRAME_BYTES, TickBatchBuffer } from '../src/feed/codec.js';
 import { FeedServer, type FeedStats } from '../src/feed/server.js';
 import { startEchoServer, type EchoServer } from './echo-server.js';
 import { type FeedClientWorker } from './feed-client.js';
@@ -318,10 +318,10 @@ function side(topology: string, runs: readonly Run[], gc: GcLog): IngestSide {
 async function breakdown(engine: Engine, ticksPerFrame: number, ticks: number, seed: number): Promise<{ decodeNanosPerTick: number; applyNanosPerTick: number }> {
   const frames = ingestFrames(TICK_MARKETS, ticksPerFrame, 32, seed);
   const reps = Math.max(1, Math.ceil(ticks / ticksPerFrame));
-  // As the server does: every frame decoded into one reused TickBatch (columns, no object per tick).
-  const batch = new TickBatch();
+  // As the server does: every frame decoded into one reused TickBatchBuffer (columns, no object per tick).
+  const batch = new TickBatchBuffer();
   const decoded = frames.map((f) => {
-    const m = decodeFrame(f, DEFAULT_MAX_FRAME_BYTES, new TickBatch());
+    const m = decodeFrame(f, DEFAULT_MAX_FRAME_BYTES, new TickBatchBuffer());
     if (m.kind !== 'tickBatch') throw new Error(`breakdown: the bench's frame decoded to ${m.kind}`);
     return m.batch;
   });

@@ -22,7 +22,7 @@ import { Bench } from 'tinybench';
 import { aggregate } from '../src/oracle/aggregate.js';
 import { SourceSigner, signReports } from '../src/oracle/keys.js';
 import type { OracleConfig } from '../src/config-types.js';
-import type { SourceReport } from '../src/oracle/report.js';
+import type { Tick } from '../src/oracle/report.js';
 import { Engine } from '../src/index.js';
 import { buildEngine, cloneEngine } from './fixtures.js';
 import { EngineProbe, nextTurn } from './push-to-order-latency.js';
@@ -62,8 +62,8 @@ function oracleConfig(market: number, signatures: 'required' | 'off'): OracleCon
 }
 
 /** Reports of `count` rounds: each round one report per source, prices wandering by a few basis points around `base`. */
-function reportStream(market: number, base: number, rounds: number, t0: number, sources = SOURCES): SourceReport[] {
-  const out: SourceReport[] = [];
+function reportStream(market: number, base: number, rounds: number, t0: number, sources = SOURCES): Tick[] {
+  const out: Tick[] = [];
   for (let r = 0; r < rounds; r++) {
     for (const source of sources) {
       const price = base * (1 + (((r * 7 + source * 3) % 11) - 5) * 1e-4);

@@ -175,8 +175,8 @@ export function validateCaps(c: CapsConfig, field = 'caps'): CapsConfig {
   return c;
 }
 
-/** What the executor's decision (src/executor/liquidator.ts) is configured with: the resolved config's part it reads. */
-export interface LiquidatorConfig {
+/** What the executor's decision (src/executor/executor.ts) is configured with: the resolved config's part it reads. */
+export interface ExecutorConfig {
   /** Liquidation caps (src/executor/caps.ts); all Infinity turns them off. They run on the inputs' event time. */
   readonly caps: CapsConfig;
   /** The account lifecycle's margin-call hysteresis and liquidation exit buffer (src/executor/lifecycle.ts). */

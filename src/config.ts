@@ -17,7 +17,7 @@ import {
   type CapsConfig,
   type ClockPolicy,
   type FeePolicy,
-  type LiquidatorConfig,
+  type ExecutorConfig,
   type OracleConfig,
   type SizingPolicy,
 } from './config-types.js';
@@ -113,7 +113,7 @@ export interface EngineConfig {
   readonly journal?: JournalConfig;
 }
 
-export interface ResolvedConfig extends LiquidatorConfig {
+export interface ResolvedConfig extends ExecutorConfig {
   readonly capacity: Capacities;
   readonly scanWorkers: number;
   readonly autoEpoch: boolean;

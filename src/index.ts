@@ -6,6 +6,8 @@ export { type EngineConfig, type ResolvedConfig, resolveConfig, DEFAULT_MARGIN_C
 export { UnwindError, ErrorCode, isUnwindError } from './errors.js';
 export { type MarketSpec, type PositionUpdate, type PriceUpdate } from './tables/writer.js';
 export { type LiquidationOrder, type MarginCall, type OrderReasonName, orderId } from './clearing/orders.js';
+export { type Fill } from './clearing/open-orders.js';
+export { type Tick, type TickBatch } from './oracle/report.js';
 export { type AccountReport, type PositionReport } from './risk/account-report.js';
 export {
   type Deleveraging,
@@ -19,4 +21,4 @@ export {
 export { type FeePolicy } from './config-types.js';
 export { BYTES_PER_POSITION, BYTES_PER_ACCOUNT, LAYOUT_VERSION } from './tables/layout.js';
 export * as domain from './domain/index.js';
-export { FeedServer, CloseCode, type FeedServerOptions, type FeedStats, type AcceptedFill, type RejectedFrame, type Role } from './feed/server.js';
+export { FeedServer, CloseCode, type FeedServerOptions, type FeedStats, type RejectedFrame, type Role } from './feed/server.js';

@@ -109,7 +109,7 @@ describe('the determinism contract', () => {
 
   it('covers the whole decision path', () => {
     expect(files.length).toBeGreaterThanOrEqual(40);
-    for (const f of ['src/executor/liquidator.ts', 'src/scan/kernels.ts', 'src/clearing/clearing.ts', 'src/engine/records.ts', 'src/engine/recovery.ts', 'src/engine/replay.ts', 'src/maps.ts', 'workers/executor.worker.ts', 'workers/scan.worker.ts']) {
+    for (const f of ['src/executor/executor.ts', 'src/scan/kernels.ts', 'src/clearing/clearing.ts', 'src/engine/records.ts', 'src/engine/recovery.ts', 'src/engine/replay.ts', 'src/maps.ts', 'workers/executor.worker.ts', 'workers/scan.worker.ts']) {
       expect(files).toContain(f);
     }
   });

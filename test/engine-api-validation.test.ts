@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, ErrorCode, UnwindError, type EngineConfig, type LiquidationOrder, type MarketSpec, type PositionUpdate, type PriceUpdate } from '../src/index.js';
 import { MAX_ABS_AMOUNT, MAX_ABS_SIZE, MAX_PRICE, MAX_REASON_LENGTH, MAX_SYMBOL_LENGTH, MAX_TIME_US, requireTime } from '../src/validate.js';
-import type { SourceReport } from '../src/oracle/report.js';
+import type { Tick } from '../src/oracle/report.js';
 import { MARKET as ORACLE, oracleMarket, Sources, T0 } from './support/oracle.js';
 
 // ---- the book: three markets (one of them an oracle market), three accounts, one open liquidation order ----
@@ -326,7 +326,7 @@ caseOf('pushPriceColumns(an oracle market)', (e) => e.pushPriceColumns([DIRECT, 
 caseOf('pushPriceColumns(n = 2^53 over one row)', (e) => e.pushPriceColumns([DIRECT], [49_000], 2 ** 53), bad(ErrorCode.InvalidSize, 'n'));
 
 // Source reports, as objects and as columns: unsigned, so a report whose fields are all good is UNSIGNED_REPORT.
-const report = (): SourceReport => ({ market: ORACLE, source: 4, price: 101, confidence: 0, eventTimeUs: T0 + 5, sourceSequence: 100 });
+const report = (): Tick => ({ market: ORACLE, source: 4, price: 101, confidence: 0, eventTimeUs: T0 + 5, sourceSequence: 100 });
 const unsigned = bad(ErrorCode.UnsignedReport, '[0]');
 const sequence = (f: string): Judge => (v) => (isNumber(v) && Number.isSafeInteger(v) && v >= 0 ? 'ok' : bad(ErrorCode.InvalidAmount, f));
 const confidence = (f: string): Judge => (v) => (isNumber(v) && v >= 0 && v < Infinity ? 'ok' : bad(ErrorCode.InvalidAmount, f));
@@ -338,7 +338,7 @@ const reportFields = [
   ['eventTimeUs', time],
   ['sourceSequence', sequence],
 ] as const;
-const columnsOf = (rows: readonly SourceReport[]): Record<string, unknown> => ({
+const columnsOf = (rows: readonly Tick[]): Record<string, unknown> => ({
   length: rows.length,
   ...Object.fromEntries(reportFields.map(([key]) => [key, rows.map((r) => r[key])])),
   signed: false,
@@ -351,8 +351,8 @@ for (const [key, judge] of reportFields) {
   fieldCases('pushTicks(row 0) x', report, key, j, (e, r) => e.pushTicks(columnsOf([r]) as never));
 }
 for (const [l, v] of VALUES) {
-  if (!isObject(v) && !Array.isArray(v)) caseOf(`pushReports(${l})`, (e) => e.pushReports(v as SourceReport), bad(ErrorCode.InvalidArgument, 'reports'));
-  if (!isObject(v)) caseOf(`pushReports([good, ${l}])`, (e) => e.pushReports([report(), v as SourceReport]), bad(ErrorCode.InvalidArgument, '[1]'));
+  if (!isObject(v) && !Array.isArray(v)) caseOf(`pushReports(${l})`, (e) => e.pushReports(v as Tick), bad(ErrorCode.InvalidArgument, 'reports'));
+  if (!isObject(v)) caseOf(`pushReports([good, ${l}])`, (e) => e.pushReports([report(), v as Tick]), bad(ErrorCode.InvalidArgument, '[1]'));
 }
 argumentCases('pushReports', () => [[report()], new Uint8Array(64)], 1, 'signatures', optional(argument('signatures', (v) => v instanceof Uint8Array)));
 
@@ -754,7 +754,7 @@ describe('a tick batch that mixes oracle and direct rows', () => {
     await engine?.close();
   });
 
-  it.each<[string, Partial<SourceReport>, string, string]>([
+  it.each<[string, Partial<Tick>, string, string]>([
     ['a NaN price', { price: NaN }, ErrorCode.InvalidPrice, '[1].price'],
     ['a price given as a string (not coerced to a number)', { price: '49000' as never }, ErrorCode.InvalidPrice, '[1].price'],
     ['a market id given as a string', { market: String(DIRECT) as never }, ErrorCode.InvalidId, '[1].market'],

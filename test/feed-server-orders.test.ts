@@ -36,8 +36,7 @@ import {
   type Tick,
   type Topics,
 } from '../src/feed/codec.js';
-import { type AcceptedFill } from '../src/feed/server.js';
-import { type Engine } from '../src/index.js';
+import { type Engine, type FillSettlement } from '../src/index.js';
 import { Feed, firstDifference, nextEpoch, tableBytes, TIERS, type FeedClient, type Started, type StartOptions, fillOf } from './support/feed.js';
 
 const BTC = 1;
@@ -393,9 +392,9 @@ describe('publisher inputs', () => {
 
 describe('fills', () => {
   /** Liquidates account 11 and returns the order the server issued, and the fills it accepts from now on. */
-  async function issued(): Promise<{ engine: Engine; pub: FeedClient; order: LiquidationOrder; accepted: AcceptedFill[] }> {
+  async function issued(): Promise<{ engine: Engine; pub: FeedClient; order: LiquidationOrder; accepted: FillSettlement[] }> {
     const { engine, server } = await start();
-    const accepted: AcceptedFill[] = [];
+    const accepted: FillSettlement[] = [];
     server.onFill((f) => accepted.push(f));
     const pub = await subscriber(server, { allOrders: true }, 'publisher');
     await pub.sync();
@@ -454,7 +453,7 @@ describe('fills', () => {
 
   it('forgets the oldest orders beyond maxOpenOrders: their fills are UNKNOWN_ORDER', async () => {
     const { server } = await start({}, 0, { maxOpenOrders: 1 });
-    const accepted: AcceptedFill[] = [];
+    const accepted: FillSettlement[] = [];
     server.onFill((f) => accepted.push(f));
     const pub = await subscriber(server, { allOrders: true }, 'publisher');
     await pub.sync();

@@ -1,7 +1,7 @@
 /**
  * Signed ticks (schemas/README.md "Signed ticks"): the 54 bytes tickSigningBytes makes are the domain prefix and the
  * Tick struct exactly as it lies in an encoded frame, a signature made over them verifies against the tick the
- * receiver decodes (object path and TickBatch alike), and the worked example in the README is what the code does.
+ * receiver decodes (object path and TickBatchBuffer alike), and the worked example in the README is what the code does.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ import {
 } from '../src/feed/codec.js';
 import { Envelope, SignedPriceTicks } from '../src/feed/generated/unwind_generated.js';
 import { TICK_BYTES } from '../src/feed/spec.js';
-import { TickBatch } from '../src/feed/tick-batch.js';
+import { TickBatchBuffer } from '../src/feed/tick-batch.js';
 import { Random } from './support/random.js';
 import { MAX_TIME_US } from '../src/validate.js';
 
@@ -102,8 +102,8 @@ describe('signed ticks, end to end with node:crypto Ed25519', () => {
     });
   });
 
-  it('every signature verifies against its TickBatch row (signingBytes and signature read the columns)', () => {
-    const batch = new TickBatch(4);
+  it('every signature verifies against its TickBatchBuffer row (signingBytes and signature read the columns)', () => {
+    const batch = new TickBatchBuffer(4);
     const r = decodeFrame(frame, DEFAULT_MAX_FRAME_BYTES, batch);
     expect(r.kind === 'tickBatch' && r.batch.signed).toBe(true);
     const scratch = new Uint8Array(TICK_SIGNING_BYTES);

@@ -25,7 +25,7 @@ import {
   type Tick,
   type TickBatchMessage,
 } from '../src/feed/codec.js';
-import { TickBatch } from '../src/feed/tick-batch.js';
+import { TickBatchBuffer } from '../src/feed/tick-batch.js';
 import { Engine, ErrorCode, UnwindError } from '../src/index.js';
 import { firstDifference, tableBytes, TIERS } from './support/feed.js';
 import { MAX_TIME_US } from '../src/validate.js';
@@ -87,7 +87,7 @@ const CORRUPTIONS: readonly Corruption[] = [
 // ---- comparisons ----
 
 /** Where a decoded batch differs from the object path's ticks (Object.is per cell), or null. */
-function batchMismatch(batch: TickBatch, ticks: readonly Tick[]): string | null {
+function batchMismatch(batch: TickBatchBuffer, ticks: readonly Tick[]): string | null {
   if (batch.length !== ticks.length) return `batch.length ${batch.length}, ticks.length ${ticks.length}`;
   for (let i = 0; i < ticks.length; i++) {
     for (const c of COLUMNS) {
@@ -121,7 +121,7 @@ function asSigned(r: DecodeResult | TickBatchMessage): Extract<FeedMessage, { ki
 }
 
 /** A deep copy of a batch's rows, columns and their identity, to check that a decode left it alone. */
-function snapshotBatch(b: TickBatch): { length: number; signed: boolean; arrays: unknown[]; values: number[][] } {
+function snapshotBatch(b: TickBatchBuffer): { length: number; signed: boolean; arrays: unknown[]; values: number[][] } {
   return {
     length: b.length,
     signed: b.signed,
@@ -130,9 +130,9 @@ function snapshotBatch(b: TickBatch): { length: number; signed: boolean; arrays:
   };
 }
 
-describe('decodeFrame into a TickBatch', () => {
+describe('decodeFrame into a TickBatchBuffer', () => {
   // ONE batch for every run of every test in this block, deliberately small so it grows, then shrinks in use.
-  const batch = new TickBatch(8);
+  const batch = new TickBatchBuffer(8);
 
   it('agrees with the object path on every valid frame: same sequence, same length, every column cell Object.is-equal', () => {
     let previous = 0;
@@ -421,7 +421,7 @@ describe('Engine.pushPriceColumns', () => {
   it('leaves the tables byte-for-byte as pushPrices of the object path does, frame after decoded frame', async () => {
     const [fast, object] = [await start(), await start()];
     const rand = new Random(0xc01);
-    const batch = new TickBatch(4);
+    const batch = new TickBatchBuffer(4);
     for (let f = 0; f < 60; f++) {
       const ticks: Tick[] = Array.from({ length: rand.int(1, 40) }, (_, i) => ({
         market: rand.pick([M7, M11, M13]).id,
@@ -455,7 +455,7 @@ describe('Engine.pushPriceColumns', () => {
       // Staged, not landed: proof that the epoch above was in flight when the batch was accepted.
       expect(prices(engine)).toEqual(before);
       expect(engine.lastSequence).toBe(sequence + 2);
-      // The caller reuses its columns at once (as the server reuses its TickBatch), and pushes again:
+      // The caller reuses its columns at once (as the server reuses its TickBatchBuffer), and pushes again:
       // the writer's own scratch index is reused too, so the first staged batch must not share it.
       ids.set([M13.id, M13.id]);
       ps.set([7, 1e6]);

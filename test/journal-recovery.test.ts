@@ -229,7 +229,7 @@ describe('the output digest of fills', () => {
   const TIERS = [{ maxNotional: null, maintenanceMarginFraction: 0.05, initialMarginFraction: 0.1 }];
 
   // A fill settlement carries the caller's fill object as given (src/clearing/clearing.ts spreads it), while the
-  // journal keeps only OrderFill's six fields in their own order: the digest line of the same fill then differs.
+  // journal keeps only Fill's six fields in their own order: the digest line of the same fill then differs.
   it.each([
     { label: 'keys in another order', fill: (o: LiquidationOrder) => ({ eventTimeUs: 1, price: o.limitPrice, quantity: o.quantity, market: o.market, account: o.account, orderId: o.id }) },
     { label: 'an extra property', fill: (o: LiquidationOrder) => ({ orderId: o.id, account: o.account, market: o.market, quantity: o.quantity, price: o.limitPrice, eventTimeUs: 1, venue: 'book-7' }) },

@@ -14,21 +14,21 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { publishExecution, stateRequested, waitForScan } from '../src/concurrency/epoch.js';
 import { attachTables } from '../src/tables/layout.js';
-import type { LiquidatorConfig } from '../src/config-types.js';
-import { Liquidator, type LiquidatorState } from '../src/executor/liquidator.js';
+import type { ExecutorConfig } from '../src/config-types.js';
+import { Executor, type ExecutorState } from '../src/executor/executor.js';
 
-const { buffer, config, state } = workerData as { buffer: SharedArrayBuffer; config: LiquidatorConfig; state?: LiquidatorState };
+const { buffer, config, state } = workerData as { buffer: SharedArrayBuffer; config: ExecutorConfig; state?: ExecutorState };
 const tables = attachTables(buffer);
-const liquidator = new Liquidator(tables, config);
-if (state !== undefined) liquidator.importState(state);
+const executor = new Executor(tables, config);
+if (state !== undefined) executor.importState(state);
 
 let seen = 0;
 for (;;) {
   const epoch = waitForScan(tables, seen);
   if (epoch < 0) break;
   // postMessage clones the state now, before step() changes it.
-  if (stateRequested(tables, epoch)) parentPort!.postMessage({ epoch, state: liquidator.exportState() });
-  const r = liquidator.step();
+  if (stateRequested(tables, epoch)) parentPort!.postMessage({ epoch, state: executor.exportState() });
+  const r = executor.step();
   publishExecution(tables, epoch, r.outputCount, r.deferred);
   seen = epoch;
 }

@@ -31,7 +31,7 @@ import { AdlBook, type BookSource } from './adl-book.js';
 import { FundDrawdown, type DrawdownLimit, type DrawdownState } from './fund-drawdown.js';
 import { describe, MAX_ABS_AMOUNT, requireArray, requireEventTime, requireId, requireObject, requirePrice } from '../validate.js';
 import type { TableWriter } from '../tables/writer.js';
-import { OpenOrders, type OpenOrdersState, type OrderFill } from './open-orders.js';
+import { OpenOrders, type OpenOrdersState, type Fill } from './open-orders.js';
 import type { LiquidationOrder } from './orders.js';
 
 /** A counterparty's part of a deleveraging: it closed `quantity` toward 0 at the bankruptcy price. */
@@ -128,7 +128,7 @@ export interface FillPreview {
 }
 
 /** A fill as it settled: the money moved, in quote units (exact: atoms / 10^decimals) and the position after it. */
-export interface FillSettlement extends OrderFill {
+export interface FillSettlement extends Fill {
   /** The input sequence the fill took. */
   readonly sequence: number;
   /** Base units actually closed: the fill's quantity, or less when the position had shrunk meanwhile. */
@@ -292,7 +292,7 @@ export class Clearing {
    * Accepts fills of our orders (checked against the open orders and the positions, all before any) and settles
    * each in input order where the writer lands values; the events hear each settlement, and what its deficit led to.
    */
-  fill(fills: readonly OrderFill[]): void {
+  fill(fills: readonly Fill[]): void {
     const w = this.writer;
     // Types first: the checks against the open orders compare and print these fields. Not forEach: it skips holes.
     for (let i = 0; i < fills.length; i++) {
@@ -756,7 +756,7 @@ export class Clearing {
   }
 
   /** At landing: every earlier input is in the tables. */
-  private settle(f: OrderFill, a: number, slot: number, sequence: number, orderRemaining: number): { settlement: FillSettlement; deficit: Atoms } {
+  private settle(f: Fill, a: number, slot: number, sequence: number, orderRemaining: number): { settlement: FillSettlement; deficit: Atoms } {
     const m = this.t.positions.market[slot]!;
     this.writer.advanceTime(m, f.eventTimeUs);
     const { closed, sizeAfter, settlement: s } = this.settlementOf(a, slot, f.quantity, f.price);

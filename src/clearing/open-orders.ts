@@ -15,7 +15,7 @@ export interface FundReserve {
 }
 
 /** A fill of one of our orders, as the matching engine reports it. */
-export interface OrderFill {
+export interface Fill {
   readonly orderId: string;
   readonly account: number;
   readonly market: number;
@@ -122,7 +122,7 @@ export class OpenOrders {
   }
 
   /** Checks fills against the open orders, all before any (throws UNKNOWN_ORDER / INVALID_FILL naming `[i]`). */
-  check(fills: readonly OrderFill[]): void {
+  check(fills: readonly Fill[]): void {
     const remaining = new Map<string, number>();
     fills.forEach((f, i) => {
       const open = this.open.get(f.orderId);
@@ -188,7 +188,7 @@ export class OpenOrders {
   }
 
   /** Takes checked fills; returns what remains open of each fill's order. */
-  take(fills: readonly OrderFill[]): number[] {
+  take(fills: readonly Fill[]): number[] {
     return fills.map((f) => {
       const open = this.open.get(f.orderId)!;
       open.remaining = Math.max(0, open.remaining - f.quantity);

@@ -2,7 +2,7 @@
 import { NONE, OutputKind, type Tables } from '../tables/layout.js';
 import { CAP_NAMES, type CapName } from '../executor/caps.js';
 import { LIFECYCLE_STATES, type LifecycleState } from '../executor/lifecycle.js';
-import { OrderReason } from '../executor/liquidator.js';
+import { OrderReason } from '../executor/executor.js';
 
 export type OrderReasonName = 'cross-maintenance' | 'isolated-maintenance';
 

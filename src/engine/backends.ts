@@ -1,6 +1,6 @@
 /**
  * Where an epoch's scan and execution run. `ThreadedBackend`: a piscina pool of scan workers and one dedicated
- * executor thread. `InlineBackend`: the same kernels and the same Liquidator on the calling thread, for
+ * executor thread. `InlineBackend`: the same kernels and the same Executor on the calling thread, for
  * `unwind check` and as the single-threaded reference. Both run one kernel, so they cannot drift apart.
  */
 import { existsSync } from 'node:fs';
@@ -16,8 +16,8 @@ import {
   resetCandidates,
   scanTasksDone,
 } from '../concurrency/epoch.js';
-import type { LiquidatorConfig } from '../config-types.js';
-import { Liquidator, type LiquidatorState } from '../executor/liquidator.js';
+import type { ExecutorConfig } from '../config-types.js';
+import { Executor, type ExecutorState } from '../executor/executor.js';
 import { planAccountRanges, planMarketSlices, runScanTask, type ScanTask } from '../scan/tasks.js';
 import { type Tables } from '../tables/layout.js';
 
@@ -25,7 +25,7 @@ export interface ExecutionResult {
   readonly outputCount: number;
   readonly deferred: number;
   /** The executor's state before this epoch, when `execute` was asked for it (a snapshot). */
-  readonly state?: LiquidatorState;
+  readonly state?: ExecutorState;
 }
 
 export interface Backend {
@@ -48,14 +48,14 @@ export function workerFile(name: string): string {
 }
 
 export class InlineBackend implements Backend {
-  private readonly liquidator: Liquidator;
+  private readonly executor: Executor;
   constructor(
     private readonly t: Tables,
-    private readonly config: LiquidatorConfig,
-    state?: LiquidatorState,
+    private readonly config: ExecutorConfig,
+    state?: ExecutorState,
   ) {
-    this.liquidator = new Liquidator(t, config);
-    if (state !== undefined) this.liquidator.importState(state);
+    this.executor = new Executor(t, config);
+    if (state !== undefined) this.executor.importState(state);
   }
   async scan(dirtyMarkets: readonly number[], accounts: number): Promise<void> {
     resetCandidates(this.t);
@@ -64,8 +64,8 @@ export class InlineBackend implements Backend {
   }
   async execute(epoch: number, withState = false): Promise<ExecutionResult> {
     // A copy, as the executor thread's postMessage makes one: step() goes on changing the live maps.
-    const state = withState ? structuredClone(this.liquidator.exportState()) : undefined;
-    const r = this.liquidator.step();
+    const state = withState ? structuredClone(this.executor.exportState()) : undefined;
+    const r = this.executor.step();
     publishExecution(this.t, epoch, r.outputCount, r.deferred);
     return { ...r, state };
   }
@@ -80,9 +80,9 @@ export class ThreadedBackend implements Backend {
 
   private constructor(
     private readonly t: Tables,
-    private readonly config: LiquidatorConfig,
+    private readonly config: ExecutorConfig,
     private readonly workers: number,
-    state: LiquidatorState | undefined,
+    state: ExecutorState | undefined,
   ) {
     this.pool = new Piscina<ScanTask, number>({
       filename: workerFile('scan.worker'),
@@ -106,7 +106,7 @@ export class ThreadedBackend implements Backend {
     this.executorFailed.catch(() => {}); // observed by execute(); avoid an unhandled rejection when idle
   }
 
-  static async start(t: Tables, config: LiquidatorConfig, workers: number, state?: LiquidatorState): Promise<ThreadedBackend> {
+  static async start(t: Tables, config: ExecutorConfig, workers: number, state?: ExecutorState): Promise<ThreadedBackend> {
     const b = new ThreadedBackend(t, config, workers, state);
     await new Promise<void>((resolve, reject) => {
       b.executor.once('online', resolve);
@@ -126,10 +126,10 @@ export class ThreadedBackend implements Backend {
   }
 
   async execute(epoch: number, withState = false): Promise<ExecutionResult> {
-    let state: Promise<LiquidatorState> | undefined;
+    let state: Promise<ExecutorState> | undefined;
     if (withState) {
       state = new Promise((resolve) => {
-        const take = (m: { epoch: number; state: LiquidatorState }): void => {
+        const take = (m: { epoch: number; state: ExecutorState }): void => {
           if (m.epoch !== epoch) return;
           this.executor.off('message', take);
           resolve(m.state);

@@ -17,12 +17,12 @@ import type { ResolvedConfig } from '../config.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { decodeOutput, type EpochOutput, type LiquidationOrder, type MarginCall, type StateChange } from '../clearing/orders.js';
 import { Clearing, type ClearingState, type Deleveraging, type FillSettlement, type SocializedLoss, type UnresolvedDeficit } from '../clearing/clearing.js';
-import type { OrderFill } from '../clearing/open-orders.js';
+import type { Fill } from '../clearing/open-orders.js';
 import { killLevelOf, MarketModes, type MarketModesState, type MarketStatusChange } from '../clearing/market-mode.js';
-import type { LiquidatorState } from '../executor/liquidator.js';
+import type { ExecutorState } from '../executor/executor.js';
 import { entry } from '../ledger/ledger.js';
 import type { OracleLayer, OracleState } from '../oracle/oracle.js';
-import type { ReportColumns } from '../oracle/report.js';
+import type { TickBatch } from '../oracle/report.js';
 import type { Tables } from '../tables/layout.js';
 import { describe, MAX_REASON_LENGTH, requireArray, requireColumn, requireColumns, requireId, requireObject, requirePrice, requireRowCount, requireString, requireTime } from '../validate.js';
 import { TableWriter, type WriterState } from '../tables/writer.js';
@@ -77,8 +77,8 @@ export interface Listeners {
   readonly close: Set<() => void>;
 }
 
-/** The columns of a tick batch (ReportColumns), checked once per batch. */
-const TICK_COLUMNS = ['market', 'source', 'price', 'confidence', 'eventTimeUs', 'sourceSequence'] as const satisfies readonly (keyof ReportColumns)[];
+/** The columns of a TickBatch, checked once per batch. */
+const TICK_COLUMNS = ['market', 'source', 'price', 'confidence', 'eventTimeUs', 'sourceSequence'] as const satisfies readonly (keyof TickBatch)[];
 
 export class EngineCore {
   readonly writer: TableWriter;
@@ -249,7 +249,7 @@ export class EngineCore {
         if (!Array.isArray(fills)) throw new UnwindError(ErrorCode.InvalidArgument, `expected an array of fills, got ${describe(fills)}`, 'fills');
         // The fields of a fill, in one order: a settlement (and the output digest) does not depend on how a caller
         // spelled its objects, and the journal replays exactly what was settled.
-        const list = fills.map((f: OrderFill) =>
+        const list = fills.map((f: Fill) =>
           f === null || typeof f !== 'object' || Array.isArray(f) ? f : { orderId: f.orderId, account: f.account, market: f.market, quantity: f.quantity, price: f.price, eventTimeUs: f.eventTimeUs },
         );
         c.fill(list);
@@ -290,7 +290,7 @@ export class EngineCore {
    * A tick batch: rows for oracle markets are source reports (checked by the oracle layer); rows for other markets
    * are direct prices (mark = oracle = price), which cannot be signed. All rows are checked before any is taken.
    */
-  private takeTicks(batch: ReportColumns): void {
+  private takeTicks(batch: TickBatch): void {
     // The shape, once per batch (the rows are checked below, each where it is read).
     const n = requireColumns(batch, TICK_COLUMNS, 'batch');
     if (typeof batch.signed !== 'boolean') throw new UnwindError(ErrorCode.InvalidArgument, `expected a boolean, got ${describe(batch.signed)}`, 'signed');
@@ -532,7 +532,7 @@ export class EngineCore {
     return { sequence, tables: this.snapshotTables, state: serialize(this.exportState()) };
   }
 
-  private writeSnapshot(capture: Capture, executorState: LiquidatorState | undefined): void {
+  private writeSnapshot(capture: Capture, executorState: ExecutorState | undefined): void {
     const j = this.journal!;
     this.snapshotting = j
       .onDisk(capture.sequence)

@@ -13,12 +13,12 @@ import type { EngineConfig, ResolvedConfig } from '../config.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import type { LiquidationOrder, MarginCall, StateChange } from '../clearing/orders.js';
 import type { Deleveraging, FillPreview, FillSettlement, SocializedLoss, UnresolvedDeficit } from '../clearing/clearing.js';
-import type { OrderFill } from '../clearing/open-orders.js';
+import type { Fill } from '../clearing/open-orders.js';
 import type { KillLevel, MarketStatusChange } from '../clearing/market-mode.js';
 import type { AdlQueueEntry } from '../domain/adl.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { OracleStats } from '../oracle/oracle.js';
-import { reportColumns, type ReportColumns, type SourceReport } from '../oracle/report.js';
+import { tickBatchOf, type Tick, type TickBatch } from '../oracle/report.js';
 import { accountReport, crossSummary, type AccountReport, type CrossSummary } from '../risk/account-report.js';
 import type { Tables } from '../tables/layout.js';
 import { describe, MAX_ABS_SIZE, requireId, requireObject, requirePrice } from '../validate.js';
@@ -121,14 +121,14 @@ export class Engine {
    * Price reports from sources: one batch, checked whole before any is taken (UNKNOWN_SOURCE, UNSIGNED_REPORT,
    * BAD_SIGNATURE, REPLAYED_REPORT, ...; counted in oracleStats()). `signatures`: 64 bytes per report, in order.
    */
-  pushReports(reports: SourceReport | readonly SourceReport[], signatures?: Uint8Array): void {
+  pushReports(reports: Tick | readonly Tick[], signatures?: Uint8Array): void {
     this.core.open();
-    const list = Array.isArray(reports) ? reports : [requireObject(reports as SourceReport, 'reports', 'a report or an array of reports')];
+    const list = Array.isArray(reports) ? reports : [requireObject(reports as Tick, 'reports', 'a report or an array of reports')];
     for (let i = 0; i < list.length; i++) requireObject(list[i], `[${i}]`, 'a source report { market, source, price, confidence, eventTimeUs, sourceSequence }'); // not forEach: it skips holes
     if (signatures !== undefined && !(signatures instanceof Uint8Array)) {
       throw new UnwindError(ErrorCode.InvalidArgument, `expected a Uint8Array of 64 bytes per report, got ${describe(signatures)}`, 'signatures');
     }
-    this.core.submit({ kind: 'ticks', batch: reportColumns(list, signatures) });
+    this.core.submit({ kind: 'ticks', batch: tickBatchOf(list, signatures) });
   }
 
   /**
@@ -136,7 +136,7 @@ export class Engine {
    * for other markets are direct prices (mark = oracle = price), which cannot be signed. One batch: all rows are
    * checked before any is taken. Errors name `[i].field`.
    */
-  pushTicks(batch: ReportColumns): void {
+  pushTicks(batch: TickBatch): void {
     this.core.submit({ kind: 'ticks', batch });
   }
 
@@ -198,9 +198,9 @@ export class Engine {
    * INVALID_FILL, ...) all before any is taken, then each settles where inputs land: realized PnL, the liquidation
    * fee into the insurance fund or the fund's cover, the position shrunk by the fill. `onFill` hears each.
    */
-  fill(fills: OrderFill | readonly OrderFill[]): void {
+  fill(fills: Fill | readonly Fill[]): void {
     this.core.open();
-    this.core.submit({ kind: 'fills', fills: Array.isArray(fills) ? fills : [requireObject(fills as OrderFill, 'fills', 'a fill or an array of fills')] });
+    this.core.submit({ kind: 'fills', fills: Array.isArray(fills) ? fills : [requireObject(fills as Fill, 'fills', 'a fill or an array of fills')] });
   }
 
   /**

@@ -8,10 +8,10 @@
  * land at the next epoch boundary (at once when no epoch is in flight). The orders depend only on the values and
  * on which epoch each landed in.
  */
-import type { OrderFill } from '../clearing/open-orders.js';
+import type { Fill } from '../clearing/open-orders.js';
 import type { KillLevel } from '../clearing/market-mode.js';
 import type { BookTop } from '../oracle/mark.js';
-import type { ReportColumns } from '../oracle/report.js';
+import type { TickBatch } from '../oracle/report.js';
 import type { MarketSpec, PositionUpdate, PriceUpdate } from '../tables/writer.js';
 
 /** An account's cross collateral, quote units. */
@@ -81,7 +81,7 @@ export interface PriceColumnsInput {
 /** A tick batch: source reports for oracle markets, direct prices for the others. */
 export interface TicksInput {
   readonly kind: 'ticks';
-  readonly batch: ReportColumns;
+  readonly batch: TickBatch;
 }
 /** Book tops of oracle markets. */
 export interface BooksInput {
@@ -103,7 +103,7 @@ export interface KillSwitchInput {
 /** Fills of our liquidation orders, in order. */
 export interface FillsInput {
   readonly kind: 'fills';
-  readonly fills: readonly OrderFill[];
+  readonly fills: readonly Fill[];
 }
 /** Orders that expired unfilled. */
 export interface ExpiriesInput {

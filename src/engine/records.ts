@@ -6,10 +6,10 @@
  * The record kinds and their payloads are those of journal format version 1 since its first release: a journal
  * written by any earlier version decodes to the same inputs.
  */
-import type { OrderFill } from '../clearing/open-orders.js';
+import type { Fill } from '../clearing/open-orders.js';
 import type { KillLevel } from '../clearing/market-mode.js';
 import type { MarketSpec, PositionUpdate, PriceUpdate } from '../tables/writer.js';
-import type { ReportColumns } from '../oracle/report.js';
+import type { TickBatch } from '../oracle/report.js';
 import { SIGNATURE_BYTES } from '../oracle/report.js';
 import { KIND_NAMES, RecordKind, type JournalRecord } from '../journal/format.js';
 import { Columns, fromJson } from '../journal/payload.js';
@@ -114,7 +114,7 @@ export function decodeInput(r: JournalRecord): Input {
       return { kind: 'killSwitch', level: k.level, market: k.market ?? undefined, reason: k.reason };
     }
     case RecordKind.Fills:
-      return { kind: 'fills', fills: v as OrderFill[] };
+      return { kind: 'fills', fills: v as Fill[] };
     case RecordKind.Deleverage: {
       const d = v as { account: number; market: number };
       return { kind: 'deleverage', account: d.account, market: d.market };
@@ -152,7 +152,7 @@ function decodeColumns(r: JournalRecord, c: Columns): Input {
     case RecordKind.Ticks: {
       const columnBytes = n * COLUMNS[RecordKind.Ticks].length * 8;
       const signatures = r.payload.byteLength > columnBytes ? new Uint8Array(r.payload.subarray(columnBytes, columnBytes + n * SIGNATURE_BYTES)) : undefined;
-      const batch: ReportColumns = {
+      const batch: TickBatch = {
         length: n,
         market: c.column(0),
         source: c.column(1),

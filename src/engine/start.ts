@@ -3,7 +3,7 @@
  * journal's directory (newest valid snapshot, then the journal's tail; README "Journal").
  */
 import { resolveConfig, type EngineConfig } from '../config.js';
-import type { LiquidatorState } from '../executor/liquidator.js';
+import type { ExecutorState } from '../executor/executor.js';
 import { OracleLayer, resolveOracleConfig } from '../oracle/oracle.js';
 import { allocateTables } from '../tables/layout.js';
 import { InlineBackend, ThreadedBackend } from './backends.js';
@@ -26,7 +26,7 @@ export async function startCore(config: EngineConfig): Promise<{ readonly core: 
     new Uint8Array(tables.buffer).set(snapshot.tables);
     tables.control.fill(0); // epoch handshakes start afresh with the new threads
   }
-  const executorState = snapshot?.executorState as LiquidatorState | undefined;
+  const executorState = snapshot?.executorState as ExecutorState | undefined;
   const backend = c.scanWorkers === 0 ? new InlineBackend(tables, c, executorState) : await ThreadedBackend.start(tables, c, c.scanWorkers, executorState);
   const core = new EngineCore(c, tables, backend, oracle);
   if (found === undefined) return { core, recovery: undefined };

@@ -10,7 +10,7 @@
 import { canBeLiquidated, health, isMarginCall, notional } from '../domain/margin.js';
 import { fillablePrice, underwaterness } from '../domain/liquidation.js';
 import { closeQuantity, type SizingBound } from '../domain/sizing.js';
-import type { LifecycleConfig, LiquidatorConfig } from '../config-types.js';
+import type { ExecutorConfig, LifecycleConfig } from '../config-types.js';
 import { CAP_NAMES, LiquidationCaps, type CapName, type CapsState } from './caps.js';
 import { refill } from '../maps.js';
 import { inLiquidation, LIFECYCLE_STATES, nextState, type LifecycleState } from './lifecycle.js';
@@ -105,7 +105,7 @@ interface OutputRow {
 }
 
 /** The executor's memory between epochs as plain data (a snapshot's part; it crosses threads by structured clone). */
-export interface LiquidatorState {
+export interface ExecutorState {
   readonly issued: ReadonlyMap<number, number>;
   readonly states: ReadonlyMap<number, LifecycleState>;
   readonly seenClearing: ReadonlyMap<number, { backstops: number; deleverages: number }>;
@@ -117,7 +117,7 @@ export interface LiquidatorState {
   readonly restoring: ReadonlySet<number>;
 }
 
-export class Liquidator {
+export class Executor {
   /** Position slot -> update sequence of the position an order was issued for (one order per position state). */
   private readonly issued = new Map<number, number>();
   /** Lifecycle state of each group (account index, or slot | ISOLATED) that is not healthy. */
@@ -146,7 +146,7 @@ export class Liquidator {
 
   constructor(
     private readonly t: Tables,
-    private readonly config: LiquidatorConfig,
+    private readonly config: ExecutorConfig,
   ) {
     this.lifecycle = { marginCallHealth: config.marginCallHealth, ...config.lifecycle };
     this.caps = new LiquidationCaps(config.caps);
@@ -155,11 +155,11 @@ export class Liquidator {
   }
 
   /** Snapshot (src/journal): everything this object remembers between epochs, as plain data. */
-  exportState(): LiquidatorState {
+  exportState(): ExecutorState {
     const { issued, states, seenClearing, flight, now, cooldown, ordered, restoring } = this;
     return { issued, states, seenClearing, caps: this.caps.exportState(), flight, now, cooldown, ordered, restoring };
   }
-  importState(s: LiquidatorState): void {
+  importState(s: ExecutorState): void {
     refill(this.issued, s.issued);
     refill(this.states, s.states);
     refill(this.seenClearing, s.seenClearing);

@@ -515,4 +515,5 @@ export function encodeFrame(m: FeedMessage): Uint8Array {
 // ---- decoding ----
 
 export { decodeFrame, type TickBatchMessage } from './decode.js';
-export { TickBatch } from './tick-batch.js';
+export { TickBatchBuffer } from './tick-batch.js';
+export type { TickBatch } from '../oracle/report.js';

@@ -1,7 +1,7 @@
 /**
  * The ticks of PriceTicks and SignedPriceTicks (schemas/unwind.fbs), read from a verified table: as objects, or into
- * a reused TickBatch (the server's hot path, no object per tick). Both check every tick the same way, so they report
- * the same first error (`ticks[3].price`), which `decodeFrame` answers INVALID_FIELD.
+ * a reused TickBatchBuffer (the server's hot path, no object per tick). Both check every tick the same way, so they
+ * report the same first error (`ticks[3].price`), which `decodeFrame` answers INVALID_FIELD.
  */
 import type * as flatbuffers from 'flatbuffers';
 import { MAX_PRICE, requireId, requirePrice } from '../validate.js';
@@ -9,16 +9,17 @@ import { Message, PriceTicks, SignedPriceTicks, Tick as TickStruct } from './gen
 import { FieldError, isSequence, isTime, nonEmpty, nonNegative, sequenceAt, timeAt } from './fields.js';
 import type { Tick } from './messages.js';
 import { SIGNATURE_BYTES } from '../oracle/signing.js';
-import type { TickBatch } from './tick-batch.js';
+import type { TickBatchBuffer } from './tick-batch.js';
 
 /**
  * A PriceTicks frame (`batch.signed` false) or a SignedPriceTicks frame (`batch.signed` true, the signatures in
- * `batch.signatures`, not yet verified) decoded into a TickBatch, valid until the next decode into the same batch.
+ * `batch.signatures`, not yet verified) decoded into a TickBatchBuffer, valid until the next decode into the same
+ * batch.
  */
 export interface TickBatchMessage {
   readonly kind: 'tickBatch';
   readonly sequence: number;
-  readonly batch: TickBatch;
+  readonly batch: TickBatchBuffer;
 }
 
 /**
@@ -39,7 +40,7 @@ export function readTickBatch(
   type: Message.PriceTicks | Message.SignedPriceTicks,
   at: number,
   sequence: number,
-  batch: TickBatch,
+  batch: TickBatchBuffer,
 ): TickBatchMessage {
   const signed = type === Message.SignedPriceTicks;
   const t = signed ? new SignedPriceTicks().__init(at, bb) : new PriceTicks().__init(at, bb);

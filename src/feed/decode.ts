@@ -55,7 +55,7 @@ import {
   type Topics,
 } from './messages.js';
 import { ENVELOPE_MESSAGE_ID, ENVELOPE_MESSAGE_TYPE_ID, ENVELOPE_SEQUENCE_ID, ENVELOPE_VERSION_ID, EnvelopeSpec, MESSAGE_SPECS } from './spec.js';
-import type { TickBatch } from './tick-batch.js';
+import type { TickBatchBuffer } from './tick-batch.js';
 import { FrameVerifier } from './verify.js';
 import { enumValue, FieldError, finite, isSequence, nonEmpty, nonNegative, notNaN, positive, sequenceAt, text, timeAt } from './fields.js';
 import { readAdlQueue } from './decode-adl.js';
@@ -91,9 +91,9 @@ export function decodeFrame(bytes: Uint8Array, maxBytes?: number): DecodeResult;
 export function decodeFrame(
   bytes: Uint8Array,
   maxBytes: number,
-  ticksInto: TickBatch,
+  ticksInto: TickBatchBuffer,
 ): Exclude<DecodeResult, { kind: 'ticks' | 'signedTicks' }> | TickBatchMessage;
-export function decodeFrame(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_FRAME_BYTES, ticksInto?: TickBatch): DecodeResult | TickBatchMessage {
+export function decodeFrame(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_FRAME_BYTES, ticksInto?: TickBatchBuffer): DecodeResult | TickBatchMessage {
   try {
     return decodeUnchecked(bytes, maxBytes, ticksInto);
   } catch (e) {
@@ -102,7 +102,7 @@ export function decodeFrame(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_FR
   }
 }
 
-function decodeUnchecked(bytes: Uint8Array, maxBytes: number, ticksInto: TickBatch | undefined): DecodeResult | TickBatchMessage {
+function decodeUnchecked(bytes: Uint8Array, maxBytes: number, ticksInto: TickBatchBuffer | undefined): DecodeResult | TickBatchMessage {
   if (!(bytes instanceof Uint8Array)) return frameError(FrameErrorCode.MalformedFrame, `expected a Uint8Array, got ${describe(bytes)}`);
   const n = bytes.byteLength;
   if (n > maxBytes) return frameError(FrameErrorCode.OversizedFrame, `frame of ${n} bytes exceeds the maximum of ${maxBytes}`);

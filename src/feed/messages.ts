@@ -5,12 +5,17 @@
 import type { LiquidationOrder, MarginCall } from '../clearing/orders.js';
 import type { PositionUpdate } from '../tables/writer.js';
 import type { CrossSummary } from '../risk/account-report.js';
-import type { OrderFill } from '../clearing/open-orders.js';
+import type { Fill } from '../clearing/open-orders.js';
 import type { KillLevel } from '../clearing/market-mode.js';
 import type { BookTop as OracleBookTop } from '../oracle/mark.js';
+import type { Tick } from '../oracle/report.js';
 
-/** KillLevel: 'normal' | 'no-new' | 'no-reissue' | 'halt', each holding back more (src/clearing/market-mode.ts). */
-export type { KillLevel, LiquidationOrder, MarginCall, PositionUpdate };
+/**
+ * KillLevel: 'normal' | 'no-new' | 'no-reissue' | 'halt', each holding back more (src/clearing/market-mode.ts).
+ * Tick: one price from one source (src/oracle/report.ts). Fill: the matching engine's report of one of our orders
+ * filling (src/clearing/open-orders.ts).
+ */
+export type { Fill, KillLevel, LiquidationOrder, MarginCall, PositionUpdate, Tick };
 
 /** The schema version this codec writes and accepts (`Envelope.version`). */
 export const SCHEMA_VERSION = 1;
@@ -21,26 +26,11 @@ export const DEFAULT_MAX_FRAME_BYTES = 1 << 20;
 /** Ids are uint32 in [0, 4294967294]; this one means "none" (e.g. the cross group of a margin call). */
 export const NO_ID = 0xffffffff;
 
-export interface Tick {
-  readonly market: number;
-  readonly source: number;
-  /** Quote per base unit. */
-  readonly price: number;
-  /** Half-width of the source's confidence interval, quote per base unit; 0: not reported. */
-  readonly confidence: number;
-  /** Microseconds since the Unix epoch, an integer. */
-  readonly eventTimeUs: number;
-  readonly sourceSequence: number;
-}
-
 export interface CollateralUpdate {
   readonly account: number;
   /** The account's new cross collateral, quote units (absolute, not a delta). */
   readonly collateral: number;
 }
-
-/** A fill of one of our orders, as the engine takes it (`Engine.fill`). */
-export type Fill = OrderFill;
 
 export interface Topics {
   readonly markets: readonly number[];

@@ -37,7 +37,7 @@ import {
   encodeSocializedLosses,
   encodeUnresolvedDeficits,
   setFrameSequence,
-  TickBatch,
+  TickBatchBuffer,
   type AccountState,
   type AdlQueue,
   type Deleveraging,
@@ -74,8 +74,6 @@ import { countPeerError, countRejected, zeroStats, type FeedStats } from './stat
 import { resolveServerOptions, type FeedServerOptions, type ResolvedServerOptions } from './server-options.js';
 
 export type { FeedServerOptions } from './server-options.js';
-/** A fill accepted from a publisher, as it settled in the engine. */
-export type AcceptedFill = FillSettlement;
 export type { FeedStats } from './stats.js';
 
 export type { Role } from './auth.js';
@@ -169,7 +167,7 @@ export class FeedServer {
   /** Marks an account an accepted input named, so the next epoch reads its state first. */
   private readonly touchAccount = (account: number): void => this.watch.touch(account);
 
-  private readonly fillListeners = new Set<(fill: AcceptedFill) => void>();
+  private readonly fillListeners = new Set<(fill: FillSettlement) => void>();
   private readonly rejectListeners = new Set<(r: RejectedFrame) => void>();
   private readonly offEpoch: () => void;
   private readonly offEpochState: () => void;
@@ -193,7 +191,7 @@ export class FeedServer {
   /** Feeds the oracle's clock from the wall clock (an input: journaled like any other). */
   private clock: NodeJS.Timeout | undefined;
   /** Reused by every PriceTicks frame: ticks go from the frame to the tables without an object per tick. */
-  private readonly ticks = new TickBatch();
+  private readonly ticks = new TickBatchBuffer();
   private heartbeat: NodeJS.Timeout | undefined;
   private state: EngineState = 'running';
   private boundPort = -1;
@@ -299,7 +297,7 @@ export class FeedServer {
   }
 
   /** Fills accepted from publishers, as they settle in the engine (fee, insurance cover, position after). */
-  onFill(listener: (fill: AcceptedFill) => void): () => void {
+  onFill(listener: (fill: FillSettlement) => void): () => void {
     this.fillListeners.add(listener);
     return () => this.fillListeners.delete(listener);
   }

@@ -1,11 +1,13 @@
 /**
  * A frame's ticks as columns: the server's hot path decodes PriceTicks and SignedPriceTicks into one reused
- * TickBatch instead of an object per tick (a tick object, a price update and a staged closure each cost a
+ * TickBatchBuffer instead of an object per tick (a tick object, a price update and a staged closure each cost a
  * collection later).
  */
+import type { TickBatch } from '../oracle/report.js';
 import { SIGNATURE_BYTES, writeTickSigningBytes } from '../oracle/signing.js';
 
-export class TickBatch {
+/** A TickBatch whose columns are typed arrays, reused across decodes (grown when a frame needs more rows). */
+export class TickBatchBuffer implements TickBatch {
   /** Ticks held; rows [0, length) of every column are valid. */
   length = 0;
   /**

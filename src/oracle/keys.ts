@@ -1,11 +1,11 @@
 /**
  * Source authentication: each source of an oracle market signs its price reports with Ed25519 (node:crypto), and
- * the market's key registry (config) holds its public key. What a source signs is `reportSigningBytes` (54 bytes:
- * a context tag, then the report exactly as the wire's Tick struct lays it out), so a signature cannot be moved to
+ * the market's key registry (config) holds its public key. What a source signs is `tickSigningBytes` (54 bytes:
+ * a context tag, then the tick exactly as the wire's Tick struct lays it out), so a signature cannot be moved to
  * another market, source, price, time or sequence.
  */
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { reportSigningBytes, SIGNATURE_BYTES, TICK_SIGNING_BYTES, type SourceReport } from './report.js';
+import { SIGNATURE_BYTES, tickSigningBytes, TICK_SIGNING_BYTES, type Tick } from './report.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 
 /**
@@ -50,7 +50,7 @@ const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'he
 
 /**
  * A price source's signing key, for publishers written in Node (the demo, the benchmarks, tests). Any Ed25519
- * implementation that signs `reportSigningBytes` interoperates.
+ * implementation that signs `tickSigningBytes` interoperates.
  */
 export class SourceSigner {
   readonly publicKey: KeyObject;
@@ -71,15 +71,15 @@ export class SourceSigner {
     return rawPublicKeyBase64(this.publicKey);
   }
 
-  /** The 64-byte signature of `report`, written into `out` at `offset` when given. */
-  sign(report: SourceReport, out: Uint8Array = new Uint8Array(SIGNATURE_BYTES), offset = 0): Uint8Array {
-    out.set(sign(null, reportSigningBytes(report, this.message), this.privateKey), offset);
+  /** The 64-byte signature of `tick`, written into `out` at `offset` when given. */
+  sign(tick: Tick, out: Uint8Array = new Uint8Array(SIGNATURE_BYTES), offset = 0): Uint8Array {
+    out.set(sign(null, tickSigningBytes(tick, this.message), this.privateKey), offset);
     return out;
   }
 }
 
 /** The signatures of `reports` by their sources' signers, 64 bytes each in order (what pushReports and the wire take). */
-export function signReports(reports: readonly SourceReport[], signerOf: (source: number) => SourceSigner): Uint8Array {
+export function signReports(reports: readonly Tick[], signerOf: (source: number) => SourceSigner): Uint8Array {
   const out = new Uint8Array(reports.length * SIGNATURE_BYTES);
   reports.forEach((r, i) => signerOf(r.source).sign(r, out, i * SIGNATURE_BYTES));
   return out;

@@ -36,7 +36,7 @@ import { aggregateValid, validateAggregationPolicy, type SourceQuote } from './a
 import { OracleGuardCode, percent, validateGuardPolicy, type PauseReason } from './guards.js';
 import { ed25519PublicKey, verifyReport } from './keys.js';
 import { BasisEma, bookPrice, markPrice, validateMarkPolicy, type BookTop } from './mark.js';
-import { SIGNATURE_BYTES, TICK_SIGNING_BYTES, writeTickSigningBytes, type ReportColumns } from './report.js';
+import { SIGNATURE_BYTES, TICK_SIGNING_BYTES, writeTickSigningBytes, type TickBatch } from './report.js';
 import { TimeWeightedAverage } from './twap.js';
 
 export interface ResolvedOracleConfig {
@@ -274,7 +274,7 @@ export class OracleLayer {
    * (UNKNOWN_MARKET, UNKNOWN_SOURCE, UNSIGNED_REPORT, BAD_SIGNATURE, REPLAYED_REPORT, INVALID_*) naming `[i].field`,
    * and counts the batch's reports under that code.
    */
-  check(batch: ReportColumns, rows?: ArrayLike<number>): void {
+  check(batch: TickBatch, rows?: ArrayLike<number>): void {
     const n = rows === undefined ? batch.length : rows.length;
     this.pending.clear();
     try {
@@ -288,7 +288,7 @@ export class OracleLayer {
     }
   }
 
-  private checkRow(b: ReportColumns, i: number): void {
+  private checkRow(b: TickBatch, i: number): void {
     const market = requireId(b.market[i], `[${i}].market`);
     const m = this.markets.get(market);
     if (m === undefined) throw new UnwindError(ErrorCode.UnknownMarket, `market ${market} has no oracle sources`, `[${i}].market`);
@@ -325,7 +325,7 @@ export class OracleLayer {
   /**
    * Takes rows that `check` passed: each becomes its source's latest quote. Returns the markets touched, ascending.
    */
-  accept(b: ReportColumns, rows?: ArrayLike<number>): number[] {
+  accept(b: TickBatch, rows?: ArrayLike<number>): number[] {
     const n = rows === undefined ? b.length : rows.length;
     const touched = new Set<number>();
     for (let k = 0; k < n; k++) {

@@ -1,17 +1,17 @@
 /**
- * A source's price report (the wire's Tick), and the bytes its Ed25519 signature covers (src/oracle/signing.ts,
- * schemas/README.md "Signed ticks"), browser-safe, so a publisher in any runtime builds the same 54 bytes. The
- * oracle owns these; the feed imports them.
+ * A tick (one price from one source, the wire's Tick struct), ticks as columns (TickBatch), and the bytes a tick's
+ * Ed25519 signature covers (src/oracle/signing.ts, schemas/README.md "Signed ticks"), browser-safe, so a publisher
+ * in any runtime builds the same 54 bytes. The oracle owns these; the feed imports them.
  */
 import { SIGNATURE_BYTES, tickSigningBytes, TICK_SIGNING_BYTES, writeTickSigningBytes, type SignedFields } from './signing.js';
 
-export { SIGNATURE_BYTES, TICK_SIGNING_BYTES, tickSigningBytes as reportSigningBytes, writeTickSigningBytes };
+export { SIGNATURE_BYTES, TICK_SIGNING_BYTES, tickSigningBytes, writeTickSigningBytes };
 
-/** One source's observation of one market (the feed's Tick); its source sequence strictly increases per (source, market). */
-export type SourceReport = SignedFields;
+/** One source's observation of one market; its source sequence strictly increases per (source, market). */
+export type Tick = SignedFields;
 
-/** Reports as columns (the feed's TickBatch has this shape): rows [0, length). */
-export interface ReportColumns {
+/** Ticks as columns (the feed decodes into a TickBatchBuffer, src/feed/tick-batch.ts): rows [0, length). */
+export interface TickBatch {
   readonly length: number;
   readonly market: ArrayLike<number>;
   readonly source: ArrayLike<number>;
@@ -24,11 +24,11 @@ export interface ReportColumns {
   readonly signatures?: Uint8Array;
 }
 
-/** Reports (and optional signatures, 64 bytes each in order) as columns. */
-export function reportColumns(reports: readonly SourceReport[], signatures?: Uint8Array): ReportColumns {
-  const col = (f: (r: SourceReport) => number): number[] => reports.map(f);
+/** Ticks (and optional signatures, 64 bytes each in order) as columns. */
+export function tickBatchOf(ticks: readonly Tick[], signatures?: Uint8Array): TickBatch {
+  const col = (f: (t: Tick) => number): number[] => ticks.map(f);
   return {
-    length: reports.length,
+    length: ticks.length,
     market: col((r) => r.market),
     source: col((r) => r.source),
     price: col((r) => r.price),

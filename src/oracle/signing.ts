@@ -14,8 +14,8 @@
  */
 
 /**
- * The fields a tick's signature covers, in the byte map's order: the oracle's SourceReport (src/oracle/report.ts) and
- * the feed's Tick are this shape.
+ * The fields a tick's signature covers, in the byte map's order. Everywhere else this is `Tick` (src/oracle/report.ts
+ * exports it under that name); it is declared here so that this module stays a leaf.
  */
 export interface SignedFields {
   readonly market: number;
@@ -47,7 +47,7 @@ export function tickSigningBytes(t: SignedFields, out?: Uint8Array): Uint8Array 
   return writeTickSigningBytes(out, t.market, t.source, t.price, t.confidence, t.eventTimeUs, t.sourceSequence);
 }
 
-/** As tickSigningBytes, from a tick's fields (TickBatch.signingBytes reads them from its columns). */
+/** As tickSigningBytes, from a tick's fields (TickBatchBuffer.signingBytes reads them from its columns). */
 export function writeTickSigningBytes(
   out: Uint8Array | undefined,
   market: number,

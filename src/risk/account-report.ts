@@ -9,7 +9,7 @@ import { canBeLiquidated, freeCollateral, health, isMarginCall, notional } from 
 import { NONE, PositionFlag, type Tables } from '../tables/layout.js';
 import { positionInitial, positionMaintenance, scheduleOf } from '../tables/margin.js';
 import { crossGroup, emptyGroup, type GroupMargin, isolatedGroup, positionPnl } from '../scan/group.js';
-import type { LiquidatorConfig } from '../config-types.js';
+import type { ExecutorConfig } from '../config-types.js';
 
 export interface PositionReport {
   readonly market: number;
@@ -64,7 +64,7 @@ export interface CrossSummary {
 }
 
 /** The cross group of account index `a` from the table's current values, given its computed group margin. */
-export function crossSummary(t: Tables, a: number, config: LiquidatorConfig, cross: GroupMargin = crossGroup(t, a, emptyGroup())): CrossSummary {
+export function crossSummary(t: Tables, a: number, config: ExecutorConfig, cross: GroupMargin = crossGroup(t, a, emptyGroup())): CrossSummary {
   return {
     id: t.accounts.id[a]!,
     collateral: t.accounts.collateral[a]!,
@@ -81,7 +81,7 @@ export function crossSummary(t: Tables, a: number, config: LiquidatorConfig, cro
 export function accountReport(
   t: Tables,
   a: number,
-  config: LiquidatorConfig,
+  config: ExecutorConfig,
   symbolOf: (marketIndex: number) => string,
 ): AccountReport {
   const cross = crossGroup(t, a, emptyGroup());

@@ -4,15 +4,15 @@
  * prices deleveragings with it and the account view reports it, so every thread gets the same bits from the same
  * arithmetic. Any thread: it only reads the tables.
  */
-import { notional } from '../domain/margin.js';
+import { notional as notionalOf } from '../domain/margin.js';
 import { tieredMargin, type TierSchedule } from '../domain/tiers.js';
 import { tierBase, type Tables } from './layout.js';
 
 /**
  * Maintenance margin of `notional` (quote units) under the `count` tiers at `base` of the tier columns, i.e.
  * `tierBase(m)` and `markets.tierCount[m]` of a market m. The phase-1 kernel resolves base and count once per
- * market slice and calls this per position: reading them per call costs it about a fifth of its speed. Anything
- * else calls `marketMaintenance`.
+ * market slice and calls this per position (reading them per call cost that loop about a fifth of its speed).
+ * Anything else calls `marketMaintenance`.
  */
 export function tierMaintenance(mk: Tables['markets'], base: number, count: number, notional: number): number {
   return tieredMargin(notional, mk.tierUpperBound, mk.maintenanceFraction, mk.maintenanceAmount, base, count);
@@ -36,13 +36,13 @@ export function marketInitial(t: Tables, m: number, notional: number): number {
 /** Maintenance margin of the position in `slot` at its market's mark price. */
 export function positionMaintenance(t: Tables, slot: number): number {
   const m = t.positions.market[slot]!;
-  return marketMaintenance(t, m, notional(t.positions.size[slot]!, t.markets.markPrice[m]!));
+  return marketMaintenance(t, m, notionalOf(t.positions.size[slot]!, t.markets.markPrice[m]!));
 }
 
 /** Initial margin of the position in `slot` at its market's mark price. */
 export function positionInitial(t: Tables, slot: number): number {
   const m = t.positions.market[slot]!;
-  return marketInitial(t, m, notional(t.positions.size[slot]!, t.markets.markPrice[m]!));
+  return marketInitial(t, m, notionalOf(t.positions.size[slot]!, t.markets.markPrice[m]!));
 }
 
 /** Market `m`'s tier schedule as views into the tier columns (no copy), for the domain functions that take one. */

@@ -15,7 +15,7 @@ import { crc32 } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine, isUnwindError, type EngineConfig, type LiquidationOrder, type UnwindError } from '../../src/index.js';
-import type { OrderFill } from '../../src/clearing/open-orders.js';
+import type { Fill } from '../../src/clearing/open-orders.js';
 import { Random } from './random.js';
 
 const tempDirs: string[] = [];
@@ -147,11 +147,11 @@ const eventTime = (step: number): number => (step + 1) * 1_000_000;
  */
 export function settle(engine: Engine, seed: number, step: number, orders: readonly LiquidationOrder[]): { fills: number; expiries: number } {
   const rand = new Random(seed * 10_000 + 5_000 + step);
-  const fills: OrderFill[] = [];
+  const fills: Fill[] = [];
   const expiries: string[] = [];
   orders.forEach((o, k) => {
-    // Keys in OrderFill's order: the live digest depends on it (journal-recovery.test.ts, "whatever fill objects").
-    const fill = (quantity: number, price: number): OrderFill => ({ orderId: o.id, account: o.account, market: o.market, quantity, price, eventTimeUs: eventTime(step) + k });
+    // Keys in Fill's order: the live digest depends on it (journal-recovery.test.ts, "whatever fill objects").
+    const fill = (quantity: number, price: number): Fill => ({ orderId: o.id, account: o.account, market: o.market, quantity, price, eventTimeUs: eventTime(step) + k });
     const d = rand.float();
     if (d < 0.4) fills.push(fill(o.quantity, o.limitPrice));
     else if (d < 0.55) fills.push(fill(o.quantity / 2, o.limitPrice));

@@ -1,6 +1,6 @@
 /** An oracle market for tests: five signed sources with Hyperliquid-style weights, on an engine. */
 import { SourceSigner, signReports } from '../../src/oracle/keys.js';
-import type { SourceReport } from '../../src/oracle/report.js';
+import type { Tick } from '../../src/oracle/report.js';
 import type { OracleMarketConfig } from '../../src/config-types.js';
 import type { Engine } from '../../src/index.js';
 
@@ -43,7 +43,7 @@ export class Sources {
   ) {}
 
   /** One report per (source, price) at event time `t` seconds after T0. */
-  report(t: number, prices: Readonly<Record<number, number>>, confidence = 0): SourceReport[] {
+  report(t: number, prices: Readonly<Record<number, number>>, confidence = 0): Tick[] {
     return Object.entries(prices).map(([source, price]) => {
       const id = Number(source);
       const sourceSequence = (this.sequence.get(id) ?? 0) + 1;
@@ -52,7 +52,7 @@ export class Sources {
     });
   }
 
-  sign(reports: readonly SourceReport[]): Uint8Array {
+  sign(reports: readonly Tick[]): Uint8Array {
     return signReports(reports, (id) => {
       let s = this.signers.get(id);
       if (s === undefined) this.signers.set(id, (s = signer(id)));
@@ -61,14 +61,14 @@ export class Sources {
   }
 
   /** Reports and signs, then pushes them to the engine. */
-  publish(t: number, prices: Readonly<Record<number, number>>, confidence = 0): SourceReport[] {
+  publish(t: number, prices: Readonly<Record<number, number>>, confidence = 0): Tick[] {
     const reports = this.report(t, prices, confidence);
     this.engine!.pushReports(reports, this.sign(reports));
     return reports;
   }
 
   /** The same price from every source in `ids`. */
-  all(t: number, price: number, ids: readonly number[] = [...WEIGHTS.keys()]): SourceReport[] {
+  all(t: number, price: number, ids: readonly number[] = [...WEIGHTS.keys()]): Tick[] {
     return this.publish(t, Object.fromEntries(ids.map((id) => [id, price])));
   }
 }

@@ -276,7 +276,7 @@ export function unionListToMessage(
 }
 
 /**
- * One price observation from one source. 40 bytes, 8-byte aligned, read in place.
+ * One price observation from one source (src/oracle/report.ts Tick). 40 bytes, 8-byte aligned, read in place.
  */
 export class Tick {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -636,7 +636,8 @@ static createCollateralUpdates(builder:flatbuffers.Builder, updatesOffset:flatbu
 }
 
 /**
- * A (partial) fill of one of our liquidation orders, reported by the matching engine.
+ * A (partial) fill of one of our liquidation orders, reported by the matching engine (src/clearing/open-orders.ts
+ * Fill; what it settles to is a FillSettlement, src/clearing/clearing.ts).
  */
 export class Fill {
   bb: flatbuffers.ByteBuffer|null = null;

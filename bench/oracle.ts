@@ -1,5 +1,5 @@
 /**
- * The oracle layer's cost (issue 5): what aggregating a source's report costs per tick, and what signatures add to
+ * The oracle layer's cost: what aggregating a source's report costs per tick, and what signatures add to
  * the time from a report to the liquidation order it causes.
  *
  * Topology 1: MainThreadReportCost (tinybench; main thread alone, no epoch runs)

@@ -1,5 +1,5 @@
 /**
- * Every bad call of the embedding API gets a coded UnwindError and changes nothing (issue 13, STYLE.md point 8).
+ * Every bad call of the embedding API gets a coded UnwindError and changes nothing (README "Errors").
  *
  * The table is generated: every argument of every public method (and of Engine.start's config, and every listener
  * registration) is given every kind of bad value in VALUES, and the batches are given every bad shape (not an

@@ -1,5 +1,5 @@
 /**
- * Determinism (STYLE.md point 5, docs/domain.md section 7): the same inputs in the same batches give the same orders and
+ * Determinism (README "Determinism", docs/domain.md section 7): the same inputs in the same batches give the same orders and
  * margin calls, byte for byte, whatever the number of scan threads and on every run.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -212,7 +212,7 @@ describe('a fill of a liquidation order', () => {
 });
 
 /**
- * Issue 13, part 2: "A fill of a sell whose limit is 48,171.8 is accepted at price 1 (the fund goes from 10,000 to 0)
+ * A reported defect: "A fill of a sell whose limit is 48,171.8 is accepted at price 1 (the fund goes from 10,000 to 0)
  * and at 150,000. A fill must respect its order's limit". A fill is no worse than its order's limit (a sell at or
  * above it, a buy at or below it) and better by at most `fillPriceBand` (default 0.1) of the order's oracle price.
  */

@@ -1,5 +1,5 @@
 /**
- * An order in flight has a deadline (issue 13, "no order forgotten after a crash"): an order open for
+ * An order in flight has a deadline ("no order forgotten after a crash"): an order open for
  * `orderTimeoutUs` of event time is timed out by the engine (reported, forgotten: a late fill is UNKNOWN_ORDER), and
  * its position is re-evaluated: still liquidatable, it gets a new order with a new id, once. Before the deadline the
  * position is not ordered twice. After a restart from the journal, the orders that were in flight time out the same way.

@@ -1,5 +1,5 @@
 /**
- * Rejected inputs (STYLE.md point 8): each throws an UnwindError with a stable code naming the bad field, and
+ * Rejected inputs (README "Errors"): each throws an UnwindError with a stable code naming the bad field, and
  * changes nothing: not a byte of the shared tables, not the sequence numbers, not the next epoch's output, which
  * must match that of an identical engine that never saw the bad input.
  */

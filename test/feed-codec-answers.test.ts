@@ -1,5 +1,5 @@
 /**
- * The codec of the answers a publisher and a subscriber get (issue 13): Ack (union type 21), OpenOrders (22) and
+ * The codec of the answers a publisher and a subscriber get: Ack (union type 21), OpenOrders (22) and
  * Subscribe.acks. Round trips are in test/feed-codec.test.ts (SAMPLES); here every value a receiver must refuse comes
  * back INVALID_FIELD naming its field, a missing nested order is MALFORMED_FRAME, and the schema only grew.
  */

@@ -1,5 +1,5 @@
 /**
- * The binary feed codec (issue 3, schemas/unwind.fbs): every message kind survives a round trip, every rejection
+ * The binary feed codec (schemas/unwind.fbs): every message kind survives a round trip, every rejection
  * comes back as a coded value naming what was wrong, and the verifier's table specs match the generated code.
  */
 import { readFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Open orders reach the feed after a crash (issue 13, part 4): a real `FeedServer` in a child process
+ * Open orders reach the feed after a crash: a real `FeedServer` in a child process
  * (test/support/feed-crash-driver.mjs: an engine with a journal, a fixed script of inputs and epochs) is killed
  * with SIGKILL at seeded random moments while orders are being issued, and started again; a subscriber (the client
  * SDK, reconnecting with its topics) follows it throughout. Whatever the kills did, its view (the orders it saw,

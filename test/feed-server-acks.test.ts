@@ -1,5 +1,5 @@
 /**
- * Acknowledgement frames (issue 13, part 5; schemas/README.md "Acknowledgements"): a connection that asks for them
+ * Acknowledgement frames (schemas/README.md "Acknowledgements"): a connection that asks for them
  * (`Subscribe { acks: true }`) gets an Ack `accepted` for each input frame right after it is applied, naming the
  * input sequences its inputs took, then an Ack `durable` once the journal holds it (one per flush may cover many
  * frames). Without a journal each frame gets one Ack `durable`. A real FeedServer on loopback, `ws` clients and the

@@ -1,5 +1,5 @@
 /**
- * ADL ranks on the feed (issue 4 item 6): a connection subscribed to a market's `adlMarkets` topic gets both of its
+ * ADL ranks on the feed: a connection subscribed to a market's `adlMarkets` topic gets both of its
  * ADL queues (the longs', then the shorts') on subscribe, then after each epoch each queue that changed; the rows are
  * engine.adlQueue's. A real FeedServer on loopback, `ws` clients, an engine with automatic epochs.
  *

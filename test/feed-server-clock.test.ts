@@ -1,5 +1,5 @@
 /**
- * The clock attack over the real wire (issue 13): a publisher's unsigned BookTickers frame dated an hour ahead,
+ * The clock attack over the real wire: a publisher's unsigned BookTickers frame dated an hour ahead,
  * then one source's validly signed report dated an hour ahead. The server gives the engine the wall clock, so both
  * are refused (CLOCK_SKEW, nothing taken), and every oracle market stays live while honest signed reports arrive.
  */

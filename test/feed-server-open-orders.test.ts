@@ -1,5 +1,5 @@
 /**
- * Open orders on subscribe (issue 13, part 4; schemas/README.md "Open orders"): a Subscribe that adds topics selecting
+ * Open orders on subscribe (schemas/README.md "Open orders"): a Subscribe that adds topics selecting
  * orders is answered at once with the open orders they newly select (an OpenOrders snapshot, at most 4,096 rows a
  * frame), as of a barrier: every open order of an epoch <= its `epoch`, the fills and expiries of inputs <= its
  * `lastSequence` applied; orders of later epochs follow as LiquidationOrders. So a subscriber holds every open order

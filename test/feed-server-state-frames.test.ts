@@ -1,5 +1,5 @@
 /**
- * State frames never run ahead of their epoch or of the disk (issue 13, part 5): an AccountStates frame labelled with
+ * State frames never run ahead of their epoch or of the disk: an AccountStates frame labelled with
  * epoch E shows exactly the inputs of epoch E, and the answer to `Subscribe { accounts }` shows every frame the
  * connection sent before it (schemas/README.md, "Connecting"). A real FeedServer on loopback, `ws` clients, an engine
  * with automatic epochs and a journal on disk (`durability: 'sync'`), a publisher streaming frames so that some arrive

@@ -1,5 +1,5 @@
 /**
- * Startup and I/O faults are explicit (issue 13): what the journal does when the process dies while it writes the
+ * Startup and I/O faults are explicit: what the journal does when the process dies while it writes the
  * initial book, when the disk will not take a write, when a record that was on disk is damaged or a segment is
  * gone, and when its directory cannot be one. Real files throughout; real `unwind serve` processes killed with
  * SIGKILL where a crash is involved; a real ENOSPC (the segment's descriptor pointed at /dev/full) and a real EFBIG

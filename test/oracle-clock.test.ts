@@ -1,5 +1,5 @@
 /**
- * The engine's clock under attack (issue 13, "time cannot be pushed forward by one source"): the clock that judges
+ * The engine's clock under attack ("time cannot be pushed forward by one source"): the clock that judges
  * every oracle market's freshness moves only as far as a majority of one market's sources agree or a bounded clock
  * reading takes it; book data never moves it; once there is a clock input, an event time too far ahead of it is
  * refused with CLOCK_SKEW and changes nothing; clock readings and wire time fields are range-checked.

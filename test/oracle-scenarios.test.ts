@@ -1,5 +1,5 @@
 /**
- * The oracle layer through the engine, in the named scenarios of issue 5: signed reports from five weighted
+ * The oracle layer through the engine, in named scenarios: signed reports from five weighted
  * sources become the oracle and mark prices margin uses, and the guards pause liquidations when the prices cannot
  * be trusted, then resume on their own.
  */

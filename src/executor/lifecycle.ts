@@ -1,5 +1,5 @@
 /**
- * An account's liquidation lifecycle as an explicit state machine (issue 4; README "Account lifecycle").
+ * An account's liquidation lifecycle as an explicit state machine (README "Liquidation procedures", docs/domain.md section 3.5).
  *
  *             health < marginCall                    health < 1
  *   healthy ----------------------> margin-call ----------------------> liquidating (sticky)

@@ -43,7 +43,7 @@ export interface LedgerState {
 
 export class Ledger {
   private readonly balances = new Map<EntryId, Atoms>();
-  /** Transfers applied so far. The ledger keeps balances, not history: the journal (issue 6) is the record. */
+  /** Transfers applied so far. The ledger keeps balances, not history: the journal is the record. */
   private applied = 0;
 
   balance(id: EntryId): Atoms {

@@ -38,7 +38,7 @@
  *   terms                                   the scan task that owns the position's market slice, during phase 1
  *                                           (slot and kind of a new term: the writer, before it is Live)
  *   accounts.scanEquity / scanMaintenance   the phase-2 task that owns the account's range
- *   candidates                              scan tasks, slots reserved with Atomics.add on CANDIDATE_COUNT
+ *   candidates                              scan tasks, slots reserved with Atomics.add on Control.CandidateCount
  *   output                                  the executor thread, during its step
  *
  * Index math over the tables lives in the accessors below (`tierBase`, `termOf`); margin read from the tier

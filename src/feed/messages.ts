@@ -2,6 +2,7 @@
  * The binary feed's messages as plain objects: what `decodeFrame` returns and the encoders take. One interface per
  * wire table of schemas/unwind.fbs (units are documented there), named as the engine names them.
  */
+import type { DeleveragedCounterparty as EngineCounterparty, Deleveraging as EngineDeleveraging, SocializedLoss as EngineSocializedLoss, UnresolvedDeficit, UnresolvedReason } from '../clearing/clearing.js';
 import type { LiquidationOrder, MarginCall } from '../clearing/orders.js';
 import type { PositionUpdate } from '../tables/writer.js';
 import type { CrossSummary } from '../risk/account-report.js';
@@ -93,44 +94,18 @@ export interface AdlQueue {
  */
 export const DEFICIT_ROWS_PER_FRAME = 4096;
 
-/** A counterparty's part of a deleveraging (src/clearing/clearing.ts DeleveragedCounterparty, plus its place). */
-export interface DeleveragedCounterparty {
-  readonly account: number;
+/** A counterparty's part of a deleveraging (the engine's DeleveragedCounterparty), with its place. */
+export interface DeleveragedCounterparty extends EngineCounterparty {
   /** 0-based place among all of the deleveraging's counterparties, in the ADL queue order they were matched in. */
   readonly index: number;
-  /** Base units the counterparty closed toward 0 at the bankruptcy price, > 0. */
-  readonly quantity: number;
-  /** Quote. */
-  readonly realizedPnl: number;
-  /** The counterparty's signed size after (0: closed). */
-  readonly sizeAfter: number;
 }
 
 /**
- * A bankrupt position closed against the ADL queue at its bankruptcy value (src/clearing/clearing.ts Deleveraging),
- * as one connection receives it: `counterparties` are those its topics select (all of them for the market, the
- * bankrupt account or all orders), `counterpartyCount` how many there were in all.
+ * A bankrupt position closed against the ADL queue at its bankruptcy value (the engine's Deleveraging), as one
+ * connection receives it: `counterparties` are those its topics select (all of them for the market, the bankrupt
+ * account or all orders), `counterpartyCount` how many there were in all.
  */
-export interface Deleveraging {
-  /** Sequence of the input at which it landed. */
-  readonly sequence: number;
-  /** The bankrupt account. */
-  readonly account: number;
-  readonly market: number;
-  /** The liquidation order it replaced (never sent), or null (it followed an uncovered fill or an explicit call). */
-  readonly orderId: string | null;
-  /** Quote per base unit, > 0. */
-  readonly bankruptcyPrice: number;
-  /** Quote per base unit, > 0. */
-  readonly markPrice: number;
-  /** Quote the counterparties gave up against the mark: sign(size) * matched * (bankruptcyPrice - markPrice). */
-  readonly absorbed: number;
-  /** Base units of the bankrupt position closed against counterparties, >= 0. */
-  readonly matched: number;
-  /** Base units nobody could take, left open, >= 0. */
-  readonly remainder: number;
-  /** Quote the bankrupt position realized. */
-  readonly realizedPnl: number;
+export interface Deleveraging extends Omit<EngineDeleveraging, 'counterparties'> {
   readonly counterparties: readonly DeleveragedCounterparty[];
   /** Counterparties of the whole deleveraging (>= counterparties.length). */
   readonly counterpartyCount: number;
@@ -150,40 +125,24 @@ export interface LossShare {
   readonly amount: number;
 }
 
-/** A fill's deficit spread over the opposite side (src/clearing/clearing.ts SocializedLoss), as one connection receives it. */
-export interface SocializedLoss {
-  /** Sequence of the input (the fill) at which it landed. */
-  readonly sequence: number;
-  /** The account whose deficit was covered. */
-  readonly account: number;
-  readonly market: number;
-  /** Quote covered, > 0: the sum of every share. */
-  readonly amount: number;
+/** A fill's deficit paid by other accounts (the engine's SocializedLoss), as one connection receives it. */
+export interface SocializedLoss extends Omit<EngineSocializedLoss, 'shares'> {
   /** The shares this connection's topics select (all of them for the market, the account or all orders). */
   readonly shares: readonly LossShare[];
   /** Shares of the whole loss (>= shares.length). */
   readonly shareCount: number;
   /** As Deleveraging.continued: the next SocializedLosses frame continues this record (the SDK joins the parts). */
   readonly continued: boolean;
-  /** 'pro-rata': the opposite side by size; 'adl-queue': the ADL queue in rank order (src/clearing/clearing.ts). */
-  readonly method: LossMethod;
 }
 
 /** How a socialized loss chose its payers. */
-export type LossMethod = 'pro-rata' | 'adl-queue';
+export type LossMethod = EngineSocializedLoss['method'];
 
-/** Why a deficit was left where it was (src/clearing/clearing.ts UnresolvedReason). */
-export type DeficitReason = 'no-counterparty' | 'halted' | 'auto-deleverage-off';
+/** Why a deficit was left where it was. */
+export type DeficitReason = UnresolvedReason;
 
-/** A deficit no policy could place (src/clearing/clearing.ts UnresolvedDeficit). */
-export interface UnresolvedDeficit {
-  readonly sequence: number;
-  readonly account: number;
-  readonly market: number;
-  /** Quote, > 0: the negative balance the group was left with. */
-  readonly amount: number;
-  readonly reason: DeficitReason;
-}
+/** A deficit no policy could place: the engine's UnresolvedDeficit, as the wire carries it. */
+export type { UnresolvedDeficit };
 
 /**
  * How far a publisher's input frame has got: 'accepted' (applied; its inputs took their sequence numbers) or

@@ -12,7 +12,7 @@ export { type AccountReport, type PositionReport } from './risk/account-report.j
 export {
   type Deleveraging,
   type DeleveragedCounterparty,
-  type FillSettlement,
+  type Settlement,
   type SocializedLoss,
   type UnresolvedDeficit,
   type UnresolvedReason,

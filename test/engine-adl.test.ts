@@ -1,7 +1,7 @@
 /** Auto-deleveraging through the engine: the published queue, deleveraging at the bankruptcy price, the automatic trigger. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { adlRank } from '../src/domain/adl.js';
-import type { Deleveraging, FillSettlement } from '../src/clearing/clearing.js';
+import type { Deleveraging, Settlement } from '../src/clearing/clearing.js';
 import { Engine, type EngineConfig } from '../src/index.js';
 import { entry } from '../src/ledger/ledger.js';
 import { Money } from '../src/ledger/money.js';
@@ -18,7 +18,7 @@ afterEach(async () => {
  * collateral: in profit, high leverage), 3 (0.5 BTC from 60,000, 40,000 collateral: in profit, low leverage),
  * 4 (0.5 BTC from 40,000, 20,000: losing). Long 5 (0.2 BTC) is on the bankrupt's own side.
  */
-async function book(config: EngineConfig = {}): Promise<{ engine: Engine; deleveraged: Deleveraging[]; settled: FillSettlement[] }> {
+async function book(config: EngineConfig = {}): Promise<{ engine: Engine; deleveraged: Deleveraging[]; settled: Settlement[] }> {
   const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 1, accounts: 8, positions: 8 }, sizing: { emergencyHealth: 1 }, ...config });
   engines.push(engine);
   engine.addMarket({ id: 0, symbol: 'BTC-USD', price: 50_000, tiers: TEN_PERCENT });
@@ -34,7 +34,7 @@ async function book(config: EngineConfig = {}): Promise<{ engine: Engine; deleve
     engine.upsertPosition({ account: id, market: 0, size, entryPrice });
   }
   const deleveraged: Deleveraging[] = [];
-  const settled: FillSettlement[] = [];
+  const settled: Settlement[] = [];
   engine.onDeleverage((d) => deleveraged.push(d));
   engine.onFill((s) => settled.push(s));
   await engine.step();

@@ -1,7 +1,7 @@
 /** Fills of liquidation orders through the embedding API: settlement, insurance fund, re-issue, expiry, conservation. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine, type LiquidationOrder } from '../src/index.js';
-import type { FillSettlement } from '../src/clearing/clearing.js';
+import type { Settlement } from '../src/clearing/clearing.js';
 import { entry } from '../src/ledger/ledger.js';
 import { Money } from '../src/ledger/money.js';
 import { mulberry32 } from '../src/sim/random.js';
@@ -15,14 +15,14 @@ afterEach(async () => {
 });
 
 /** docs/domain.md section 2's worked case: 0.1 BTC long (or, `size` -0.1, short) at 50,000, MMR 10%, TNC `equity` (TMMR 500). */
-async function worked(equity: number, extra: Parameters<typeof Engine.start>[0] = {}, size = 0.1): Promise<{ engine: Engine; order: LiquidationOrder; settled: FillSettlement[] }> {
+async function worked(equity: number, extra: Parameters<typeof Engine.start>[0] = {}, size = 0.1): Promise<{ engine: Engine; order: LiquidationOrder; settled: Settlement[] }> {
   // Whole-position sizing unless `extra` says otherwise: these cases follow docs/domain.md section 2's close of the whole 0.1 BTC.
   const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 1, accounts: 4, positions: 4 }, sizing: { emergencyHealth: 1 }, ...extra });
   engines.push(engine);
   engine.addMarket({ id: 0, symbol: 'BTC-USD', price: 50_000, tiers: TEN_PERCENT });
   engine.addAccount(7, equity);
   engine.upsertPosition({ account: 7, market: 0, size, entryPrice: 50_000 });
-  const settled: FillSettlement[] = [];
+  const settled: Settlement[] = [];
   engine.onFill((s) => settled.push(s));
   const r = await engine.step();
   expect(r.orders).toHaveLength(1);
@@ -190,7 +190,7 @@ describe('a fill of a liquidation order', () => {
       engine.addAccount(a, 0); // no equity: bankrupt at 50,000, closed whole
       engine.upsertPosition({ account: a, market: 0, size: 0.1, entryPrice: 50_000 });
     }
-    const settled: FillSettlement[] = [];
+    const settled: Settlement[] = [];
     engine.onFill((x) => settled.push(x));
     // No one holds the other side, so every order goes out whatever the fund could pay.
     const orders = new Map((await engine.step()).orders.map((o) => [o.account, o]));

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../src/index.js';
 import type { MarketStatusChange } from '../src/clearing/market-mode.js';
-import type { Deleveraging, FillSettlement, UnresolvedDeficit } from '../src/clearing/clearing.js';
+import type { Deleveraging, Settlement, UnresolvedDeficit } from '../src/clearing/clearing.js';
 import type { LiquidationOrder } from '../src/clearing/orders.js';
 import { codeOf } from './support/errors.js';
 
@@ -17,7 +17,7 @@ afterEach(async () => {
  * Market 0 at 100. Account 1: 1 long from 100 with 15 collateral (liquidatable below about 94.4); account 2: 1 long
  * from 100 with 12 (below about 97.8). Orders close whole (emergency health 1), so each position gets one order.
  */
-async function world(): Promise<{ engine: Engine; orders: LiquidationOrder[]; statuses: MarketStatusChange[]; fills: FillSettlement[] }> {
+async function world(): Promise<{ engine: Engine; orders: LiquidationOrder[]; statuses: MarketStatusChange[]; fills: Settlement[] }> {
   const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 2, accounts: 8, positions: 8 }, sizing: { emergencyHealth: 1 } });
   engines.push(engine);
   engine.addMarket({ id: 0, symbol: 'BTC-USD', price: 100, tiers: TEN_PERCENT });
@@ -31,7 +31,7 @@ async function world(): Promise<{ engine: Engine; orders: LiquidationOrder[]; st
   }
   const orders: LiquidationOrder[] = [];
   const statuses: MarketStatusChange[] = [];
-  const fills: FillSettlement[] = [];
+  const fills: Settlement[] = [];
   engine.onOrder((o) => orders.push(o));
   engine.onMarketStatus((s) => statuses.push(s));
   engine.onFill((f) => fills.push(f));

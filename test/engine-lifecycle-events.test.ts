@@ -1,7 +1,7 @@
 /** The executor's lifecycle events: margin call with hysteresis, sticky liquidation, closing, in emission order. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine, type EpochResult } from '../src/index.js';
-import type { Deleveraging, FillSettlement } from '../src/clearing/clearing.js';
+import type { Deleveraging, Settlement } from '../src/clearing/clearing.js';
 
 const TEN_PERCENT = [{ maxNotional: null, initialMarginFraction: 0.2, maintenanceMarginFraction: 0.1 }];
 let engines: Engine[] = [];
@@ -122,7 +122,7 @@ describe('lifecycle events', () => {
     // The other side opens only now: at screening no one could have taken the order, so it went out.
     engine.addAccount(8, 10_000);
     engine.upsertPosition({ account: 8, market: 0, size: -1, entryPrice: 60_000 });
-    const fills: FillSettlement[] = [];
+    const fills: Settlement[] = [];
     const deleveraged: Deleveraging[] = [];
     engine.onFill((f) => fills.push(f));
     engine.onDeleverage((d) => deleveraged.push(d));

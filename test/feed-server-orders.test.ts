@@ -36,7 +36,7 @@ import {
   type Tick,
   type Topics,
 } from '../src/feed/codec.js';
-import { type Engine, type FillSettlement } from '../src/index.js';
+import { type Engine, type Settlement } from '../src/index.js';
 import { Feed, firstDifference, nextEpoch, tableBytes, TIERS, type FeedClient, type Started, type StartOptions, fillOf } from './support/feed.js';
 
 const BTC = 1;
@@ -392,9 +392,9 @@ describe('publisher inputs', () => {
 
 describe('fills', () => {
   /** Liquidates account 11 and returns the order the server issued, and the fills it accepts from now on. */
-  async function issued(): Promise<{ engine: Engine; pub: FeedClient; order: LiquidationOrder; accepted: FillSettlement[] }> {
+  async function issued(): Promise<{ engine: Engine; pub: FeedClient; order: LiquidationOrder; accepted: Settlement[] }> {
     const { engine, server } = await start();
-    const accepted: FillSettlement[] = [];
+    const accepted: Settlement[] = [];
     server.onFill((f) => accepted.push(f));
     const pub = await subscriber(server, { allOrders: true }, 'publisher');
     await pub.sync();
@@ -453,7 +453,7 @@ describe('fills', () => {
 
   it('forgets the oldest orders beyond maxOpenOrders: their fills are UNKNOWN_ORDER', async () => {
     const { server } = await start({}, 0, { maxOpenOrders: 1 });
-    const accepted: FillSettlement[] = [];
+    const accepted: Settlement[] = [];
     server.onFill((f) => accepted.push(f));
     const pub = await subscriber(server, { allOrders: true }, 'publisher');
     await pub.sync();

@@ -4,13 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { entry, Ledger, signedTransfer } from '../src/ledger/ledger.js';
 import { Money } from '../src/ledger/money.js';
 import { DEFAULT_FEE_POLICY } from '../src/config-types.js';
-import { fundEntry, settleLiquidationFill, type LiquidationFill } from '../src/ledger/settle.js';
+import { fundEntry, settleClose, type CloseToSettle } from '../src/ledger/settle.js';
 
 const money = new Money(6);
 const SEED = 0x1ed9e7;
 
 /** docs/domain.md section 2's worked case: 0.1 BTC long at 50,000, MMR 10% (PMMR 500), TNC 499, closed whole. */
-const worked: LiquidationFill = {
+const worked: CloseToSettle = {
   account: 7,
   market: 0,
   isolated: false,
@@ -76,7 +76,7 @@ describe('the ledger', () => {
 
 describe('settling a liquidation fill', () => {
   it('charges the surplus over the bankruptcy value as a fee, capped at 1.5% of the closed notional (docs/domain.md section 2)', () => {
-    const s = settleLiquidationFill(worked, DEFAULT_FEE_POLICY, 0n, money);
+    const s = settleClose(worked, DEFAULT_FEE_POLICY, 0n, money);
     // BV = 5,000 - 499 x 500 / 500 = 4,501; fill value 4,999.9; surplus 498.9; cap 0.015 x 4,999.9 = 74.9985.
     expect(s.bankruptcyValue).toBe(4501);
     expect(s.surplus).toBeCloseTo(498.9, 9);
@@ -94,30 +94,30 @@ describe('settling a liquidation fill', () => {
     // 1% maintenance: TMMR 50, TNC 49.9 (h = 0.998). Half the position at 49,999.95: BV = 2,500 - 49.9 x 25 / 50 = 2,475.05,
     // fill value 2,499.9975, surplus 24.9475; k x |DMMR| = 12.5 binds below the surplus and the cap 37.4999625.
     const small = { ...worked, quantity: 0.05, price: 49_999.95, maintenanceReleased: 25, equity: 49.9, totalMaintenance: 50 };
-    const s = settleLiquidationFill(small, DEFAULT_FEE_POLICY, 0n, money);
+    const s = settleClose(small, DEFAULT_FEE_POLICY, 0n, money);
     expect(s.surplus).toBeCloseTo(24.9475, 9);
     expect(s.fee).toBe(12_500_000n);
     // Health after: (49.9 - 0.0025 - 12.5) / 25 = 1.49590 > 0.998; a fee of the whole surplus would leave it at 0.998.
     const after = (49.9 - 0.05 * 0.05 - money.toQuote(s.fee)) / 25;
     expect(after).toBeGreaterThan(49.9 / 50);
-    const whole = settleLiquidationFill(small, { ...DEFAULT_FEE_POLICY, maxMaintenanceShare: Infinity, maxFeeFraction: 1 }, 0n, money);
+    const whole = settleClose(small, { ...DEFAULT_FEE_POLICY, maxMaintenanceShare: Infinity, maxFeeFraction: 1 }, 0n, money);
     expect((49.9 - 0.05 * 0.05 - money.toQuote(whole.fee)) / 25).toBeCloseTo(49.9 / 50, 6);
   });
 
   it('charges the whole surplus when it is below the cap, so the fee never takes the account past bankruptcy', () => {
     // TNC 5 of TMMR 500: surplus = -0.1 + 5 = 4.9 < cap 74.9985.
-    const s = settleLiquidationFill({ ...worked, equity: 5 }, DEFAULT_FEE_POLICY, 0n, money);
+    const s = settleClose({ ...worked, equity: 5 }, DEFAULT_FEE_POLICY, 0n, money);
     expect(s.fee).toBe(4_900_000n);
   });
 
   it('has the insurance fund pay a fill worse than the bankruptcy value, and reports what it cannot pay as a deficit', () => {
     // TNC 0 (quote balance -5,000): fillable 49,500; a fill at 49,000 is 0.1 x 500 = 50 below the bankruptcy value.
     const bankrupt = { ...worked, equity: 0, price: 49_000 };
-    const full = settleLiquidationFill(bankrupt, DEFAULT_FEE_POLICY, 1_000_000_000n, money);
+    const full = settleClose(bankrupt, DEFAULT_FEE_POLICY, 1_000_000_000n, money);
     expect(full.surplus).toBe(-100);
     expect(full.insuranceCover).toBe(100_000_000n);
     expect(full.deficit).toBe(0n);
-    const short = settleLiquidationFill(bankrupt, DEFAULT_FEE_POLICY, 30_000_000n, money);
+    const short = settleClose(bankrupt, DEFAULT_FEE_POLICY, 30_000_000n, money);
     expect(short.insuranceCover).toBe(30_000_000n);
     expect(short.deficit).toBe(70_000_000n);
     expect(short.transfers).toContainEqual({ from: 'fund:0', to: 'account:7', atoms: 30_000_000n, reason: 'insurance-cover' });
@@ -125,13 +125,13 @@ describe('settling a liquidation fill', () => {
 
   it('mirrors a short: buying back above the oracle is the short side of the same surplus', () => {
     const short = { ...worked, size: -0.1, price: 50_001 };
-    const s = settleLiquidationFill(short, DEFAULT_FEE_POLICY, 0n, money);
+    const s = settleClose(short, DEFAULT_FEE_POLICY, 0n, money);
     expect(s.surplus).toBeCloseTo(498.9, 9);
     expect(s.realizedPnl).toBe(-100_000n);
   });
 
   it('pays fees into one pooled fund when configured, and settles an isolated position against its own collateral', () => {
-    const s = settleLiquidationFill({ ...worked, isolated: true, market: 3 }, { ...DEFAULT_FEE_POLICY, fund: 'pooled' }, 0n, money);
+    const s = settleClose({ ...worked, isolated: true, market: 3 }, { ...DEFAULT_FEE_POLICY, fund: 'pooled' }, 0n, money);
     expect(s.transfers.map((t) => [t.from, t.to])).toEqual([
       ['isolated:7:3', 'clearing:3'],
       ['isolated:7:3', 'fund:pooled'],
@@ -174,7 +174,7 @@ describe('settling a liquidation fill', () => {
             const size = (f.long ? 1 : -1) * f.size;
             const quantity = Math.max(Math.abs(size) * f.portion, 1e-9);
             const policy = { maxFeeFraction: 0.015, maxMaintenanceShare: 0.5, fund: s.pooled ? ('pooled' as const) : ('per-market' as const) };
-            const input: LiquidationFill = {
+            const input: CloseToSettle = {
               account: f.account,
               market: f.market,
               isolated: f.isolated,
@@ -189,7 +189,7 @@ describe('settling a liquidation fill', () => {
             };
             const fund = fundEntry(policy, f.market);
             const before = l.balance(fund);
-            const r = settleLiquidationFill(input, policy, before, money);
+            const r = settleClose(input, policy, before, money);
             // The fee is bounded by the surplus, by k x the released maintenance and by the cap; the cover by what the fund holds.
             expect(r.fee).toBeGreaterThanOrEqual(0n);
             if (r.fee > 0n) {

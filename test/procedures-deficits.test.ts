@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adlQueue as pureAdlQueue, type AdlCandidate } from '../src/domain/adl.js';
 import { deleveragePrice } from '../src/domain/liquidation.js';
-import type { Deleveraging, FillSettlement, SocializedLoss, UnresolvedDeficit } from '../src/clearing/clearing.js';
+import type { Deleveraging, Settlement, SocializedLoss, UnresolvedDeficit } from '../src/clearing/clearing.js';
 import { Engine, type EngineConfig, type LiquidationOrder } from '../src/index.js';
 import { entry } from '../src/ledger/ledger.js';
 import { Money } from '../src/ledger/money.js';
@@ -29,7 +29,7 @@ afterEach(async () => {
 interface Recorded {
   engine: Engine;
   deleveraged: Deleveraging[];
-  settled: FillSettlement[];
+  settled: Settlement[];
   socialized: SocializedLoss[];
   unresolved: UnresolvedDeficit[];
 }

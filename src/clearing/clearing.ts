@@ -23,7 +23,7 @@ import { entry, Ledger, signedTransfer, type EntryId, type LedgerState } from '.
 import { max, min, Money, type Atoms } from '../ledger/money.js';
 import { proRataShares } from '../ledger/pro-rata.js';
 import type { FeePolicy } from '../config-types.js';
-import { collateralEntry, fundEntry, settleLiquidationFill, type Settlement } from '../ledger/settle.js';
+import { collateralEntry, fundEntry, settleClose, type LedgerSettlement } from '../ledger/settle.js';
 import { crossGroup, emptyGroup, isLiveCross, isolatedGroup, type GroupMargin } from '../scan/group.js';
 import { isolatedRef, LiquidationMode, NONE, PositionFlag, type Tables } from '../tables/layout.js';
 import { marketMaintenance, positionMaintenance } from '../tables/margin.js';
@@ -111,7 +111,7 @@ interface Payer {
 
 /** Where the clearing's outputs go, each as it lands (in input order). */
 export interface ClearingEvents {
-  settled(s: FillSettlement): void;
+  settled(s: Settlement): void;
   deleveraged(d: Deleveraging): void;
   socialized(l: SocializedLoss): void;
   unresolved(u: UnresolvedDeficit): void;
@@ -128,7 +128,7 @@ export interface FillPreview {
 }
 
 /** A fill as it settled: the money moved, in quote units (exact: atoms / 10^decimals) and the position after it. */
-export interface FillSettlement extends Fill {
+export interface Settlement extends Fill {
   /** The input sequence the fill took. */
   readonly sequence: number;
   /** Base units actually closed: the fill's quantity, or less when the position had shrunk meanwhile. */
@@ -688,7 +688,7 @@ export class Clearing {
   }
 
   /** What filling `quantity` of the position at `price` would settle now, against the tables and the fund. */
-  private settlementOf(a: number, slot: number, quantity: number, price: number, net = false): { closed: number; sizeAfter: number; settlement: Settlement | undefined } {
+  private settlementOf(a: number, slot: number, quantity: number, price: number, net = false): { closed: number; sizeAfter: number; settlement: LedgerSettlement | undefined } {
     const t = this.t;
     const p = t.positions;
     const m = p.market[slot]!;
@@ -717,7 +717,7 @@ export class Clearing {
     // `net`: what the fund can still pay a new order, after what the open orders would draw.
     let coverable = this.drawdown.coverable(fund, this.ledger.balance(fund), t.markets.eventTimeUs[m]!);
     if (net) coverable = max(0n, coverable - this.orders.reserved(fund));
-    const settlement = closed > 0 ? settleLiquidationFill(input, this.config.fees, coverable, this.money) : undefined;
+    const settlement = closed > 0 ? settleClose(input, this.config.fees, coverable, this.money) : undefined;
     return { closed, sizeAfter, settlement };
   }
 
@@ -756,7 +756,7 @@ export class Clearing {
   }
 
   /** At landing: every earlier input is in the tables. */
-  private settle(f: Fill, a: number, slot: number, sequence: number, orderRemaining: number): { settlement: FillSettlement; deficit: Atoms } {
+  private settle(f: Fill, a: number, slot: number, sequence: number, orderRemaining: number): { settlement: Settlement; deficit: Atoms } {
     const m = this.t.positions.market[slot]!;
     this.writer.advanceTime(m, f.eventTimeUs);
     const { closed, sizeAfter, settlement: s } = this.settlementOf(a, slot, f.quantity, f.price);
@@ -767,7 +767,7 @@ export class Clearing {
     }
     const collateralAfter = this.writeBack(a, slot, sequence, sizeAfter);
     const q = (x: Atoms | undefined): number => this.quote(x);
-    const settlement: FillSettlement = {
+    const settlement: Settlement = {
       ...f,
       sequence,
       closed,

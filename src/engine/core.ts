@@ -16,7 +16,7 @@ import { serialize } from 'node:v8';
 import type { ResolvedConfig } from '../config.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { decodeOutput, type EpochOutput, type LiquidationOrder, type MarginCall, type StateChange } from '../clearing/orders.js';
-import { Clearing, type ClearingState, type Deleveraging, type FillSettlement, type SocializedLoss, type UnresolvedDeficit } from '../clearing/clearing.js';
+import { Clearing, type ClearingState, type Deleveraging, type Settlement, type SocializedLoss, type UnresolvedDeficit } from '../clearing/clearing.js';
 import type { Fill } from '../clearing/open-orders.js';
 import { killLevelOf, MarketModes, type MarketModesState, type MarketStatusChange } from '../clearing/market-mode.js';
 import type { ExecutorState } from '../executor/executor.js';
@@ -68,7 +68,7 @@ export interface Listeners {
   readonly state: Set<Listener<StateChange>>;
   readonly epoch: Set<Listener<EpochResult>>;
   readonly epochState: Set<Listener<EpochResult>>;
-  readonly fill: Set<Listener<FillSettlement>>;
+  readonly fill: Set<Listener<Settlement>>;
   readonly deleverage: Set<Listener<Deleveraging>>;
   readonly socialized: Set<Listener<SocializedLoss>>;
   readonly unresolved: Set<Listener<UnresolvedDeficit>>;

@@ -12,7 +12,7 @@
 import type { EngineConfig, ResolvedConfig } from '../config.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import type { LiquidationOrder, MarginCall, StateChange } from '../clearing/orders.js';
-import type { Deleveraging, FillPreview, FillSettlement, SocializedLoss, UnresolvedDeficit } from '../clearing/clearing.js';
+import type { Deleveraging, FillPreview, Settlement, SocializedLoss, UnresolvedDeficit } from '../clearing/clearing.js';
 import type { Fill } from '../clearing/open-orders.js';
 import type { KillLevel, MarketStatusChange } from '../clearing/market-mode.js';
 import type { AdlQueueEntry } from '../domain/adl.js';
@@ -351,7 +351,7 @@ export class Engine {
     return subscribe(this.core.listeners.deleverage, listener);
   }
   /** Every fill as it settles (see `fill`). */
-  onFill(listener: Listener<FillSettlement>): () => void {
+  onFill(listener: Listener<Settlement>): () => void {
     return subscribe(this.core.listeners.fill, listener);
   }
   onEpoch(listener: Listener<EpochResult>): () => void {

@@ -20,7 +20,7 @@
  */
 import uWS from 'uWebSockets.js';
 import type { Engine, EpochResult } from '../engine/engine.js';
-import type { FillSettlement } from '../clearing/clearing.js';
+import type { Settlement } from '../clearing/clearing.js';
 import { ErrorCode, isUnwindError, UnwindError } from '../errors.js';
 import {
   decodeFrame,
@@ -167,7 +167,7 @@ export class FeedServer {
   /** Marks an account an accepted input named, so the next epoch reads its state first. */
   private readonly touchAccount = (account: number): void => this.watch.touch(account);
 
-  private readonly fillListeners = new Set<(fill: FillSettlement) => void>();
+  private readonly fillListeners = new Set<(fill: Settlement) => void>();
   private readonly rejectListeners = new Set<(r: RejectedFrame) => void>();
   private readonly offEpoch: () => void;
   private readonly offEpochState: () => void;
@@ -297,7 +297,7 @@ export class FeedServer {
   }
 
   /** Fills accepted from publishers, as they settle in the engine (fee, insurance cover, position after). */
-  onFill(listener: (fill: FillSettlement) => void): () => void {
+  onFill(listener: (fill: Settlement) => void): () => void {
     this.fillListeners.add(listener);
     return () => this.fillListeners.delete(listener);
   }

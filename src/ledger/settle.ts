@@ -17,7 +17,7 @@ import { liquidationFee } from '../domain/liquidation.js';
 import { entry, type EntryId, type Transfer } from './ledger.js';
 import { max, min, type Atoms, type Money } from './money.js';
 
-export interface LiquidationFill {
+export interface CloseToSettle {
   readonly account: number;
   readonly market: number;
   /** The position carries its own collateral (isolated) rather than the account's cross collateral. */
@@ -37,7 +37,7 @@ export interface LiquidationFill {
   readonly totalMaintenance: number;
 }
 
-export interface Settlement {
+export interface LedgerSettlement {
   readonly transfers: Transfer[];
   /** Credited to the position's collateral (negative: debited), atoms. */
   readonly realizedPnl: Atoms;
@@ -56,12 +56,12 @@ export function fundEntry(policy: FeePolicy, market: number): EntryId {
   return entry.fund(policy.fund === 'pooled' ? 'pooled' : market);
 }
 
-export function collateralEntry(f: Pick<LiquidationFill, 'account' | 'market' | 'isolated'>): EntryId {
+export function collateralEntry(f: Pick<CloseToSettle, 'account' | 'market' | 'isolated'>): EntryId {
   return f.isolated ? entry.isolated(f.account, f.market) : entry.account(f.account);
 }
 
 /** The transfers that settle `fill`, given what the insurance fund holds now. Pure: applies nothing. */
-export function settleLiquidationFill(fill: LiquidationFill, policy: FeePolicy, fundBalance: Atoms, money: Money): Settlement {
+export function settleClose(fill: CloseToSettle, policy: FeePolicy, fundBalance: Atoms, money: Money): LedgerSettlement {
   const { size, quantity: q, price, oraclePrice, equity, totalMaintenance } = fill;
   if (!(q > 0 && q <= Math.abs(size))) throw new RangeError(`quantity: expected a number in (0, |size| = ${Math.abs(size)}], got ${q}`);
   const side = Math.sign(size);

@@ -637,7 +637,7 @@ static createCollateralUpdates(builder:flatbuffers.Builder, updatesOffset:flatbu
 
 /**
  * A (partial) fill of one of our liquidation orders, reported by the matching engine (src/clearing/open-orders.ts
- * Fill; what it settles to is a FillSettlement, src/clearing/clearing.ts).
+ * Fill; what it settles to is a Settlement, src/clearing/clearing.ts).
  */
 export class Fill {
   bb: flatbuffers.ByteBuffer|null = null;

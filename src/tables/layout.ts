@@ -40,6 +40,9 @@
  *   accounts.scanEquity / scanMaintenance   the phase-2 task that owns the account's range
  *   candidates                              scan tasks, slots reserved with Atomics.add on Control.CandidateCount
  *   output                                  the executor thread, during its step
+ *   control words                           each word's owner, through src/concurrency/epoch.ts (Atomics only)
+ *   the whole buffer                        recovery, once, before any thread starts (a snapshot's bytes; the control
+ *                                           words zeroed): src/engine/start.ts
  *
  * Index math over the tables lives in the accessors below (`tierBase`, `termOf`); margin read from the tier
  * columns lives in src/tables/margin.ts.

@@ -91,6 +91,67 @@ describe('inputs as values', () => {
   });
 });
 
+describe('the input path', () => {
+  const TIERS = [{ maxNotional: null, initialMarginFraction: 0.2, maintenanceMarginFraction: 0.1 }];
+
+  /** A journaled engine whose account 1 (long 1 at 100, collateral 5) is liquidatable at 95: one order open. */
+  async function withOrder(dir: string): Promise<Engine> {
+    const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 1, accounts: 4, positions: 4 }, sizing: { emergencyHealth: 1 }, journal: { dir, log: () => {} } });
+    engine.addMarket({ id: 1, price: 100, tiers: TIERS });
+    engine.addAccount(1, 5);
+    engine.addAccount(2, 1_000);
+    engine.upsertPosition({ account: 1, market: 1, size: 1, entryPrice: 100 });
+    engine.upsertPosition({ account: 2, market: 1, size: -1, entryPrice: 100 });
+    engine.depositInsurance(1, 1_000);
+    engine.pushPrice(1, 95);
+    const r = await engine.step();
+    expect(r.orders).toHaveLength(1);
+    return engine;
+  }
+
+  it('journals nothing for a rejected input, and the input it takes before anything of it lands', async () => {
+    const engine = await withOrder(join(tempDir(), 'journal'));
+    try {
+      const before = { journal: engine.journalSequence, inputs: engine.inputCount, sequence: engine.lastSequence };
+      expect(() => engine.submit({ kind: 'price', market: 1, price: -1 })).toThrow(expect.objectContaining({ code: ErrorCode.InvalidPrice }));
+      expect({ journal: engine.journalSequence, inputs: engine.inputCount, sequence: engine.lastSequence }).toEqual(before);
+      engine.submit({ kind: 'price', market: 1, price: 96 });
+      expect({ journal: engine.journalSequence, inputs: engine.inputCount, sequence: engine.lastSequence }).toEqual({ journal: before.journal + 1, inputs: before.inputs + 1, sequence: before.sequence + 1 });
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('lands a fill whole when a listener of its settlement throws: the error goes to onError, and replay decides the same', async () => {
+    const dir = join(tempDir(), 'journal');
+    const engine = await withOrder(dir);
+    const errors: unknown[] = [];
+    let digest: string;
+    try {
+      engine.onError((e) => errors.push(e));
+      engine.onFill(() => {
+        throw new Error('a subscriber failed');
+      });
+      const { order } = engine.openOrders()[0]!;
+      engine.fill({ orderId: order.id, account: 1, market: 1, quantity: order.quantity, price: order.limitPrice, eventTimeUs: 0 });
+      expect(errors).toEqual([expect.objectContaining({ message: 'a subscriber failed' })]);
+      expect(engine.openOrders()).toEqual([]);
+      expect(engine.account(1).positions.find((p) => p.market === 1)?.size ?? 0).toBe(0);
+      expect(engine.outputCounts.fill).toBe(1);
+      await engine.step();
+      digest = engine.outputDigest();
+      engine.pushPrice(1, 97); // the engine still takes inputs (this one lands in no epoch: the digest stays)
+    } finally {
+      await engine.close();
+    }
+    for (const workers of [0, 2]) {
+      const replayed = await replayJournal(dir, { workers });
+      expect(replayed.outputDigest).toBe(digest);
+      expect(replayed.outputs.fill).toBe(1);
+    }
+  });
+});
+
 describe('the public Engine', () => {
   const INTERNALS = ['importState', 'exportState', 'beginEpoch', 'attachJournal', 'replaying', 'setReplaying', 'addMarketAt', 'addAccountAt', 'upsertPositionAt'];
 

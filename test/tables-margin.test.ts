@@ -30,7 +30,7 @@ describe('margin from the tables', () => {
   const writer = new TableWriter(t, 4);
   const schedules = Array.from({ length: MARKETS }, (_, m) => {
     const tiers = randomTiers(rand);
-    writer.addMarket({ id: 100 + m, tiers, price: rand.logRange(0.01, 100_000) });
+    writer.prepareMarket({ id: 100 + m, tiers, price: rand.logRange(0.01, 100_000) })();
     return compileTiers(tiers);
   });
   /** Notionals across every tier of `m`, and exactly on each boundary. */
@@ -61,11 +61,11 @@ describe('margin from the tables', () => {
   });
 
   it('gives a position the margin of its notional at its market\'s mark price', () => {
-    for (let a = 0; a < 4; a++) writer.addAccount(a + 1, 1_000);
+    for (let a = 0; a < 4; a++) writer.prepareAccount(a + 1, 1_000)();
     for (let a = 0; a < 4; a++) {
       for (let m = 0; m < MARKETS; m++) {
         const size = (rand.float() < 0.5 ? -1 : 1) * rand.logRange(0.001, 10_000);
-        const slot = writer.upsertPosition({ account: a + 1, market: 100 + m, size, entryPrice: t.markets.markPrice[m]! });
+        const slot = writer.preparePosition({ account: a + 1, market: 100 + m, size, entryPrice: t.markets.markPrice[m]! })();
         const n = notional(size, t.markets.markPrice[m]!);
         expect(Object.is(positionMaintenance(t, slot), maintenanceMargin(n, schedules[m]!))).toBe(true);
         expect(Object.is(positionInitial(t, slot), initialMargin(n, schedules[m]!))).toBe(true);

@@ -30,7 +30,7 @@ import { marketMaintenance, positionMaintenance } from '../tables/margin.js';
 import { AdlBook, type BookSource } from './adl-book.js';
 import { FundDrawdown, type DrawdownLimit, type DrawdownState } from './fund-drawdown.js';
 import { describe, MAX_ABS_AMOUNT, requireArray, requireEventTime, requireId, requireObject, requirePrice } from '../validate.js';
-import type { TableWriter } from '../tables/writer.js';
+import type { Landing, TableWriter } from '../tables/writer.js';
 import { OpenOrders, type OpenOrdersState, type Fill } from './open-orders.js';
 import type { LiquidationOrder } from './orders.js';
 
@@ -270,18 +270,20 @@ export class Clearing {
     this.ledger.apply(signedTransfer(entry.external, id, delta, delta >= 0n ? 'deposit' : 'withdrawal'));
   }
 
-  /** Money into an insurance fund from outside (seeding it). */
-  depositInsurance(market: number | 'pooled', quote: number): void {
+  /** Money into an insurance fund from outside (seeding it): checked now, paid in by the landing. */
+  prepareDeposit(market: number | 'pooled', quote: number): Landing {
     if (market !== 'pooled') this.writer.marketIndexOf(requireId(market, 'market'));
     if (typeof quote !== 'number' || !(quote > 0 && quote <= MAX_ABS_AMOUNT)) {
       throw new UnwindError(ErrorCode.InvalidAmount, `expected an amount in (0, ${MAX_ABS_AMOUNT}], got ${describe(quote)}`, 'amount');
     }
     const atoms = this.money.round(quote);
     if (atoms <= 0n) throw new UnwindError(ErrorCode.InvalidAmount, `expected an amount > 0, got ${quote}`, 'amount');
-    this.ledger.apply([{ from: entry.external, to: entry.fund(market), atoms, reason: 'deposit' }]);
-    let now = 0;
-    for (const time of this.t.markets.eventTimeUs) if (time > now) now = time;
-    this.drawdown.record(entry.fund(market), this.ledger.balance(entry.fund(market)), now);
+    return () => {
+      this.ledger.apply([{ from: entry.external, to: entry.fund(market), atoms, reason: 'deposit' }]);
+      let now = 0;
+      for (const time of this.t.markets.eventTimeUs) if (time > now) now = time;
+      this.drawdown.record(entry.fund(market), this.ledger.balance(entry.fund(market)), now);
+    };
   }
 
   insuranceFund(market: number | 'pooled'): number {
@@ -289,10 +291,11 @@ export class Clearing {
   }
 
   /**
-   * Accepts fills of our orders (checked against the open orders and the positions, all before any) and settles
-   * each in input order where the writer lands values; the events hear each settlement, and what its deficit led to.
+   * Checks fills of our orders (against the open orders and the positions, all before any); the landing takes
+   * them and settles each in input order where the writer lands values; the events hear each settlement, and what
+   * its deficit led to.
    */
-  fill(fills: readonly Fill[]): void {
+  prepareFills(fills: readonly Fill[]): Landing {
     const w = this.writer;
     // Types first: the checks against the open orders compare and print these fields. Not forEach: it skips holes.
     for (let i = 0; i < fills.length; i++) {
@@ -315,22 +318,24 @@ export class Clearing {
       }
       return { a, slot };
     });
-    const remaining = this.orders.take(fills);
-    // The fills of one batch land together (nothing can come between them), so their deleveragings share one book,
-    // ranked when the first deficit needs it; each fill's own group is read afresh as it settles.
-    const batch: { book?: AdlBook } = {};
-    fills.forEach((f, i) => {
-      const { a, slot } = slots[i]!;
-      w.sequenced((sequence) => {
-        const side = Math.sign(this.t.positions.size[slot]!); // before the fill: the side whose opposite pays
-        const { settlement, deficit } = this.settle(f, a, slot, sequence, remaining[i]!);
-        if (settlement.insuranceCover > 0) w.countBackstopAt(a); // the executor's lifecycle: backstopped
-        batch.book?.refresh(this.groupKey(a, slot), slot);
-        this.events.settled(settlement);
-        // The fund could not cover this fill. Same input, same sequence: the result does not depend on when it landed.
-        if (deficit > 0n) this.resolveDeficit(a, slot, side, deficit, sequence, (batch.book ??= this.newBook()));
+    return () => {
+      const remaining = this.orders.take(fills);
+      // The fills of one batch land together (nothing can come between them), so their deleveragings share one
+      // book, ranked when the first deficit needs it; each fill's own group is read afresh as it settles.
+      const batch: { book?: AdlBook } = {};
+      fills.forEach((f, i) => {
+        const { a, slot } = slots[i]!;
+        w.sequenced((sequence) => {
+          const side = Math.sign(this.t.positions.size[slot]!); // before the fill: the side whose opposite pays
+          const { settlement, deficit } = this.settle(f, a, slot, sequence, remaining[i]!);
+          if (settlement.insuranceCover > 0) w.countBackstopAt(a); // the executor's lifecycle: backstopped
+          batch.book?.refresh(this.groupKey(a, slot), slot);
+          this.events.settled(settlement);
+          // The fund could not cover this fill. Same input, same sequence: the result does not depend on when it landed.
+          if (deficit > 0n) this.resolveDeficit(a, slot, side, deficit, sequence, (batch.book ??= this.newBook()));
+        });
       });
-    });
+    };
   }
 
   /**
@@ -339,7 +344,7 @@ export class Clearing {
    * of its own, so the executor re-evaluates the account and, if it is still liquidatable, issues a new order whose
    * id carries that sequence.
    */
-  expire(orderIds: readonly string[]): void {
+  prepareExpiries(orderIds: readonly string[]): Landing {
     const w = this.writer;
     const seen = new Set<string>();
     requireArray(orderIds, 'orderIds', 'order ids');
@@ -355,7 +360,7 @@ export class Clearing {
       if (slot === undefined) throw new UnwindError(ErrorCode.InvalidFill, `account ${order.account} holds no position in market ${order.market}`, `[${i}]`);
       return slot;
     });
-    orderIds.forEach((id, i) => this.release(id, slots[i]));
+    return () => orderIds.forEach((id, i) => this.release(id, slots[i]));
   }
 
   /** Whether `timeOut(nowUs)` would time out any order. */
@@ -461,19 +466,22 @@ export class Clearing {
 
   /**
    * Closes a liquidatable account's position in `market` against the ADL queue at its bankruptcy value (`deleverageAt`).
-   * Lands where inputs land; the events hear the deleveraging, and what a group left flat still owes.
+   * Checked now; the landing lands where inputs land, and the events hear the deleveraging, and what a group left flat
+   * still owes.
    */
-  deleverage(account: number, market: number): number {
+  prepareDeleverage(account: number, market: number): Landing {
     const w = this.writer;
     const a = w.accountIndexOf(account);
     const slot = w.findSlot(a, w.marketIndexOf(market));
     if (slot === undefined || this.t.positions.size[slot] === 0) {
       throw new UnwindError(ErrorCode.InvalidFill, `account ${account} holds no position in market ${market}`, 'market');
     }
-    return w.sequenced((sequence) => {
-      if (this.t.markets.liquidationMode[this.t.positions.market[slot]!] === LiquidationMode.Halt) return; // halted since
-      if (this.deleverageAt(a, slot, sequence) !== undefined) this.reportIfBankruptAndFlat(a, slot, sequence, 'no-counterparty');
-    });
+    return () => {
+      w.sequenced((sequence) => {
+        if (this.t.markets.liquidationMode[this.t.positions.market[slot]!] === LiquidationMode.Halt) return; // halted since
+        if (this.deleverageAt(a, slot, sequence) !== undefined) this.reportIfBankruptAndFlat(a, slot, sequence, 'no-counterparty');
+      });
+    };
   }
 
   /**

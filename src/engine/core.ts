@@ -25,7 +25,7 @@ import type { OracleLayer, OracleState } from '../oracle/oracle.js';
 import type { TickBatch } from '../oracle/report.js';
 import type { Tables } from '../tables/layout.js';
 import { describe, MAX_REASON_LENGTH, requireArray, requireColumn, requireColumns, requireId, requireObject, requirePrice, requireRowCount, requireString, requireTime } from '../validate.js';
-import { TableWriter, type WriterState } from '../tables/writer.js';
+import { TableWriter, type Landing, type WriterState } from '../tables/writer.js';
 import { RecordKind } from '../journal/format.js';
 import { StreamDigest, type StreamDigestState } from '../journal/digest.js';
 import { writeSnapshot, type Capture } from '../journal/snapshot.js';
@@ -79,6 +79,11 @@ export interface Listeners {
 
 /** The columns of a TickBatch, checked once per batch. */
 const TICK_COLUMNS = ['market', 'source', 'price', 'confidence', 'eventTimeUs', 'sourceSequence'] as const satisfies readonly (keyof TickBatch)[];
+
+/** An input whose landing always wakes an epoch. */
+function wakes(taken: Input, land: Landing): { taken: Input; land: () => boolean } {
+  return { taken, land: () => (land(), true) };
+}
 
 export class EngineCore {
   readonly writer: TableWriter;
@@ -136,11 +141,11 @@ export class EngineCore {
     const perMarket = Math.floor(config.capacity.positions / config.capacity.markets);
     this.writer = new TableWriter(tables, Math.max(1, perMarket));
     const l = this.listeners;
+    // Outputs that arise inside an input's landing: a listener that throws is reported, and the input lands whole.
     const emit =
       <T>(set: Set<Listener<T>>) =>
-      (value: T): void => {
-        for (const f of set) f(value);
-      };
+      (value: T): void =>
+        this.hear(set, value);
     this.clearing = new Clearing(tables, this.writer, config, {
       settled: emit(l.fill),
       deleveraged: emit(l.deleverage),
@@ -157,81 +162,116 @@ export class EngineCore {
 
   // ---- the input path ----
 
-  /** Takes one input (src/engine/inputs.ts): checked whole, sequenced, staged, journaled; wakes an epoch. */
+  /**
+   * Takes one input (src/engine/inputs.ts): checked whole (a rejection throws and changes nothing), journaled, then
+   * landed (its sequence numbers taken, its writes staged with the writer); wakes an epoch.
+   */
   submit(input: Input): void {
     this.open();
     requireObject(input, 'input', 'an input { kind, ... }');
-    const { taken, wake } = this.take(input);
+    const { taken, land } = this.check(input);
     this.inputs++;
     if (this.journal !== undefined) journalInput(this.journal, taken);
+    let wake: boolean;
+    try {
+      wake = land();
+    } catch (e) {
+      // A landing does not fail once its input is checked; if one ever did, the tables would hold part of an input
+      // the journal holds whole, so the engine takes nothing more (JOURNAL_IO) rather than go on from there.
+      this.journal?.halt(`an input failed to land after it was checked (${e instanceof Error ? e.message : String(e)})`);
+      throw e;
+    }
     if (wake) this.schedule();
   }
 
   /**
-   * Checks `input` whole and stages it with the writer (and the clearing, the oracle, the market modes). Returns the
-   * input as it is journaled (fills in one field order, a kill switch's reason as a string) and whether it wakes an
-   * epoch. Throws, changing nothing, on rejection.
+   * Checks `input` whole, changing nothing. Returns the input as it is journaled (fills in one field order, a kill
+   * switch's reason as a string) and its landing, which changes the tables (through the writer), the clearing, the
+   * oracle and the market modes, and says whether the input wakes an epoch.
    */
-  private take(input: Input): { taken: Input; wake: boolean } {
+  private check(input: Input): { taken: Input; land: () => boolean } {
     const w = this.writer;
     const c = this.clearing;
     switch (input.kind) {
       case 'market': {
-        w.addMarket(input.spec, 'market');
-        // An oracle market starts paused (ORACLE_STALE) until enough of its sources have reported.
-        if (this.oracle.has(input.spec.id)) this.evaluateOracle([input.spec.id]);
-        return { taken: input, wake: false };
+        const add = w.prepareMarket(input.spec, 'market');
+        const id = input.spec.id;
+        return {
+          taken: input,
+          land: () => {
+            add();
+            // An oracle market starts paused (ORACLE_STALE) until enough of its sources have reported.
+            if (this.oracle.has(id)) this.evaluateOracle([id]);
+            return false;
+          },
+        };
       }
-      case 'account':
-        w.addAccount(input.id, input.collateral, 'account');
-        c.setBalance(entry.account(input.id), input.collateral);
-        return { taken: input, wake: false };
-      case 'collateral':
-        w.setCollateral(input.account, input.collateral);
-        c.setBalance(entry.account(input.account), input.collateral);
-        return { taken: input, wake: true };
-      case 'collaterals':
-        w.setCollaterals(input.updates, input.createAccounts);
-        for (const u of input.updates) c.setBalance(entry.account(u.account), u.collateral);
-        return { taken: input, wake: true };
+      case 'account': {
+        const { id, collateral } = input;
+        const add = w.prepareAccount(id, collateral, 'account');
+        return { taken: input, land: () => (add(), c.setBalance(entry.account(id), collateral), false) };
+      }
+      case 'collateral': {
+        const { account, collateral } = input;
+        const set = w.prepareCollateral(account, collateral);
+        return { taken: input, land: () => (set(), c.setBalance(entry.account(account), collateral), true) };
+      }
+      case 'collaterals': {
+        const set = w.prepareCollaterals(input.updates, input.createAccounts);
+        return {
+          taken: input,
+          land: () => {
+            set();
+            for (const u of input.updates) c.setBalance(entry.account(u.account), u.collateral);
+            return true;
+          },
+        };
+      }
       case 'position': {
         const u = input.update;
-        w.upsertPosition(u, 'position');
-        c.setBalance(entry.isolated(u.account, u.market), u.isolatedCollateral ?? 0);
-        return { taken: input, wake: true };
+        const upsert = w.preparePosition(u, 'position');
+        return { taken: input, land: () => (upsert(), c.setBalance(entry.isolated(u.account, u.market), u.isolatedCollateral ?? 0), true) };
       }
-      case 'positions':
-        w.upsertPositions(input.updates);
-        for (const u of input.updates) c.setBalance(entry.isolated(u.account, u.market), u.isolatedCollateral ?? 0);
-        return { taken: input, wake: true };
+      case 'positions': {
+        const upsert = w.preparePositions(input.updates);
+        return {
+          taken: input,
+          land: () => {
+            upsert();
+            for (const u of input.updates) c.setBalance(entry.isolated(u.account, u.market), u.isolatedCollateral ?? 0);
+            return true;
+          },
+        };
+      }
       case 'price': {
         const { market, price, oraclePrice } = input;
         this.directOnly(market, 'market');
-        w.setPrice(oraclePrice === undefined ? { market, price } : { market, price, oraclePrice });
-        return { taken: input, wake: true };
+        return wakes(input, w.preparePrice(oraclePrice === undefined ? { market, price } : { market, price, oraclePrice }));
       }
       case 'prices':
         requireArray(input.updates, 'updates', 'price updates');
         input.updates.forEach((u, i) => this.directOnly(u?.market, `[${i}].market`));
-        w.setPrices(input.updates);
-        return { taken: input, wake: true };
+        return wakes(input, w.preparePrices(input.updates));
       case 'priceColumns':
-        this.takePriceColumns(input.market, input.price, input.n, input.eventTimeUs);
-        return { taken: input, wake: true };
+        return wakes(input, this.checkPriceColumns(input.market, input.price, input.n, input.eventTimeUs));
       case 'ticks':
-        this.takeTicks(input.batch);
-        return { taken: input, wake: true };
+        return wakes(input, this.checkTicks(input.batch));
       case 'books':
-        this.takeBooks(input.books);
-        return { taken: input, wake: true };
+        return wakes(input, this.checkBooks(input.books));
       case 'clock': {
-        const before = w.lastSequence;
-        this.oracle.advanceClock(input.nowUs);
-        this.syncClock();
-        this.evaluateOracle(this.oracle.marketIds.filter((m) => w.hasMarket(m)));
-        // An epoch only when the reading changed something (a price, a pause) or an order's deadline has passed:
-        // the server reads the clock ten times a second, and an idle engine should stay idle.
-        return { taken: input, wake: w.lastSequence !== before || c.hasOverdue(this.eventTimeUs()) };
+        const nowUs = requireTime(input.nowUs, 'nowUs');
+        return {
+          taken: input,
+          land: () => {
+            const before = w.lastSequence;
+            this.oracle.advanceClock(nowUs);
+            this.syncClock();
+            this.evaluateOracle(this.oracle.marketIds.filter((m) => w.hasMarket(m)));
+            // An epoch only when the reading changed something (a price, a pause) or an order's deadline has passed:
+            // the server reads the clock ten times a second, and an idle engine should stay idle.
+            return w.lastSequence !== before || c.hasOverdue(this.eventTimeUs());
+          },
+        };
       }
       case 'killSwitch': {
         const { level, market } = input;
@@ -239,10 +279,11 @@ export class EngineCore {
         killLevelOf(level, 'level');
         if (market !== undefined) w.marketIndexOf(requireId(market, 'market'));
         requireString(reason, 'reason', MAX_REASON_LENGTH, true);
-        this.modes.setKill(level, market, String(reason));
-        const ids = market === undefined ? this.marketIdList() : [market];
-        for (const id of ids) this.applyMode(id, this.oracle.clockUs);
-        return { taken: { kind: 'killSwitch', level, market, reason: String(reason) }, wake: true };
+        return wakes({ kind: 'killSwitch', level, market, reason: String(reason) }, () => {
+          this.modes.setKill(level, market, String(reason));
+          const ids = market === undefined ? this.marketIdList() : [market];
+          for (const id of ids) this.applyMode(id, this.oracle.clockUs);
+        });
       }
       case 'fills': {
         const fills = input.fills;
@@ -252,23 +293,21 @@ export class EngineCore {
         const list = fills.map((f: Fill) =>
           f === null || typeof f !== 'object' || Array.isArray(f) ? f : { orderId: f.orderId, account: f.account, market: f.market, quantity: f.quantity, price: f.price, eventTimeUs: f.eventTimeUs },
         );
-        c.fill(list);
-        return { taken: { kind: 'fills', fills: list }, wake: true };
+        return wakes({ kind: 'fills', fills: list }, c.prepareFills(list));
       }
       case 'expiries':
-        c.expire(input.orderIds);
-        return { taken: input, wake: true };
+        return wakes(input, c.prepareExpiries(input.orderIds));
       case 'deleverage': {
         const { account, market } = input;
         requireId(account, 'account');
         requireId(market, 'market');
         if (this.modes.killLevel(market) === 'halt') throw new UnwindError(ErrorCode.KillSwitch, `the kill switch halts market ${market}`, 'market');
-        c.deleverage(account, market);
-        return { taken: input, wake: true };
+        return wakes(input, c.prepareDeleverage(account, market));
       }
-      case 'insurance':
-        c.depositInsurance(input.market, input.amount);
-        return { taken: input, wake: false };
+      case 'insurance': {
+        const deposit = c.prepareDeposit(input.market, input.amount);
+        return { taken: input, land: () => (deposit(), false) };
+      }
       default:
         throw new UnwindError(ErrorCode.InvalidArgument, `expected an input kind (src/engine/inputs.ts), got ${describe((input as { kind: unknown }).kind)}`, 'kind');
     }
@@ -278,29 +317,26 @@ export class EngineCore {
    * Prices as columns (the feed's hot path: no object per tick): mark and oracle both take the price. Errors name
    * `[i].market` / `[i].price`.
    */
-  private takePriceColumns(marketIds: ArrayLike<number>, prices: ArrayLike<number>, n: number, eventTimesUs?: ArrayLike<number>): void {
+  private checkPriceColumns(marketIds: ArrayLike<number>, prices: ArrayLike<number>, n: number, eventTimesUs?: ArrayLike<number>): Landing {
     // The shape first (once per batch): the loop below runs to n.
     requireRowCount(n, Math.min(requireColumn(marketIds, 'marketIds'), requireColumn(prices, 'prices'), eventTimesUs === undefined ? Infinity : requireColumn(eventTimesUs, 'eventTimesUs')), 'n');
     // The field name is built only for a row that fails: this loop runs per tick.
     if (this.oracle.marketIds.length > 0) for (let i = 0; i < n; i++) if (this.oracle.has(marketIds[i]!)) this.directOnly(marketIds[i], `[${i}].market`);
-    this.writer.setPriceColumns(marketIds, prices, n, eventTimesUs);
+    return this.writer.preparePriceColumns(marketIds, prices, n, eventTimesUs);
   }
 
   /**
-   * A tick batch: rows for oracle markets are source reports (checked by the oracle layer); rows for other markets
-   * are direct prices (mark = oracle = price), which cannot be signed. All rows are checked before any is taken.
+   * A tick batch: rows for oracle markets are ticks from their sources (checked by the oracle layer); rows for other
+   * markets are direct prices (mark = oracle = price), which cannot be signed. All rows are checked before any lands.
    */
-  private takeTicks(batch: TickBatch): void {
+  private checkTicks(batch: TickBatch): Landing {
     // The shape, once per batch (the rows are checked below, each where it is read).
     const n = requireColumns(batch, TICK_COLUMNS, 'batch');
     if (typeof batch.signed !== 'boolean') throw new UnwindError(ErrorCode.InvalidArgument, `expected a boolean, got ${describe(batch.signed)}`, 'signed');
     if (batch.signed && !(batch.signatures instanceof Uint8Array)) {
       throw new UnwindError(ErrorCode.InvalidArgument, `a signed batch needs a Uint8Array of 64 bytes per row, got ${describe(batch.signatures)}`, 'signatures');
     }
-    if (this.oracle.marketIds.length === 0 && !batch.signed) {
-      this.writer.setPriceColumns(batch.market, batch.price, n, batch.eventTimeUs);
-      return;
-    }
+    if (this.oracle.marketIds.length === 0 && !batch.signed) return this.writer.preparePriceColumns(batch.market, batch.price, n, batch.eventTimeUs);
     if (this.oracleRows.length < n) {
       this.oracleRows = new Int32Array(2 * n);
       this.direct = { market: new Float64Array(2 * n), price: new Float64Array(2 * n), time: new Float64Array(2 * n) };
@@ -333,15 +369,19 @@ export class EngineCore {
       for (let i = 0; i < n; i++) if (!batch.signed && !this.oracle.has(batch.market[i]!) && r-- === 0) return i;
       return r;
     };
-    if (d > 0) this.writer.setPriceColumns(this.direct.market, this.direct.price, d, this.direct.time, rowOf);
-    if (k > 0) {
-      this.evaluateOracle(this.oracle.accept(batch, rows));
-      this.syncClock();
-    }
+    const direct = d > 0 ? this.writer.preparePriceColumns(this.direct.market, this.direct.price, d, this.direct.time, rowOf) : undefined;
+    // The landing reads this engine's scratch rows and the caller's batch: it runs before either is reused.
+    return () => {
+      direct?.();
+      if (k > 0) {
+        this.evaluateOracle(this.oracle.accept(batch, rows));
+        this.syncClock();
+      }
+    };
   }
 
   /** Book tops for oracle markets: they feed the mark price's basis EMA and its book component. Checked whole. */
-  private takeBooks(books: readonly MarketBook[]): void {
+  private checkBooks(books: readonly MarketBook[]): Landing {
     requireArray(books, 'books', 'book tops');
     for (let i = 0; i < books.length; i++) {
       // An index loop, not forEach: forEach skips an array's holes.
@@ -349,8 +389,10 @@ export class EngineCore {
       this.oracle.checkBook(b.market, b, `[${i}]`);
       this.writer.marketIndexOf(b.market, `[${i}].market`);
     }
-    for (const b of books) this.oracle.book(b.market, b);
-    this.evaluateOracle([...new Set(books.map((b) => b.market))].sort((x, y) => x - y));
+    return () => {
+      for (const b of books) this.oracle.book(b.market, b);
+      this.evaluateOracle([...new Set(books.map((b) => b.market))].sort((x, y) => x - y));
+    };
   }
 
   private evaluateOracle(markets: readonly number[]): void {
@@ -381,7 +423,33 @@ export class EngineCore {
   private applyMode(market: number, eventTimeUs: number): void {
     const { mode, modeChanged, change } = this.modes.update(market, eventTimeUs);
     if (modeChanged) this.writer.setLiquidationMode(this.writer.marketIndexOf(market), mode);
-    if (change !== undefined) for (const l of this.listeners.status) l(change);
+    if (change !== undefined) this.hear(this.listeners.status, change);
+  }
+
+  /**
+   * Calls each listener of an output that arises while an input lands. One that throws must not leave the input half
+   * landed (the journal holds it whole): its error goes to `onError`, or without a listener there, to a warning.
+   */
+  private hear<T>(set: Set<Listener<T>>, value: T): void {
+    for (const f of set) {
+      try {
+        f(value);
+      } catch (e) {
+        this.listenerFailed(e);
+      }
+    }
+  }
+
+  private listenerFailed(e: unknown): void {
+    const why = `an output listener threw while an input landed: ${e instanceof Error ? e.message : String(e)}`;
+    if (this.listeners.error.size === 0) return process.emitWarning(why, { code: 'UNWIND_LISTENER_THREW' });
+    for (const l of this.listeners.error) {
+      try {
+        l(e);
+      } catch {
+        process.emitWarning(why, { code: 'UNWIND_LISTENER_THREW' });
+      }
+    }
   }
 
   private marketIdList(): number[] {

@@ -60,6 +60,13 @@ export interface PriceUpdate {
   readonly eventTimeUs?: number;
 }
 
+/**
+ * What a checked input does to the tables: the writer's input methods check everything first (throwing, changing
+ * nothing) and return this, which takes the input's sequence number(s) and lands it (at once, or staged behind an
+ * epoch in flight). The engine journals the input between the two, so nothing changes before it is on record.
+ */
+export type Landing<T = void> = () => T;
+
 /** A validated position update: table indexes and values. */
 interface CheckedPosition {
   readonly a: number;
@@ -159,7 +166,7 @@ export class TableWriter {
     return this.symbols[marketIndex]!;
   }
 
-  addMarket(spec: MarketSpec, field = 'market'): number {
+  prepareMarket(spec: MarketSpec, field = 'market'): Landing<number> {
     requireObject(spec, field, 'a market spec { id, tiers, price }');
     const id = requireId(spec.id, `${field}.id`);
     if (this.marketIndex.has(id)) throw new UnwindError(ErrorCode.DuplicateMarket, `market ${id} exists`, `${field}.id`);
@@ -182,29 +189,31 @@ export class TableWriter {
         `${field}.positionCapacity`,
       );
     }
-    this.sequence++;
-    const m = this.marketCount++;
-    markets.id[m] = id;
-    markets.tierCount[m] = schedule.count;
-    markets.positionStart[m] = this.positionsReserved;
-    markets.positionCapacity[m] = cap;
-    markets.positionCount[m] = 0;
-    markets.markPrice[m] = price;
-    markets.oraclePrice[m] = price;
-    const base = tierBase(m);
-    markets.tierUpperBound.set(schedule.upperBound, base);
-    markets.maintenanceFraction.set(schedule.maintenanceFraction, base);
-    markets.maintenanceAmount.set(schedule.maintenanceAmount, base);
-    markets.initialFraction.set(schedule.initialFraction, base);
-    markets.initialAmount.set(schedule.initialAmount, base);
-    this.positionsReserved += cap;
-    this.marketIndex.set(id, m);
-    this.symbols[m] = symbol;
-    this.dirty.add(m);
-    return m;
+    return () => {
+      this.sequence++;
+      const m = this.marketCount++;
+      markets.id[m] = id;
+      markets.tierCount[m] = schedule.count;
+      markets.positionStart[m] = this.positionsReserved;
+      markets.positionCapacity[m] = cap;
+      markets.positionCount[m] = 0;
+      markets.markPrice[m] = price;
+      markets.oraclePrice[m] = price;
+      const base = tierBase(m);
+      markets.tierUpperBound.set(schedule.upperBound, base);
+      markets.maintenanceFraction.set(schedule.maintenanceFraction, base);
+      markets.maintenanceAmount.set(schedule.maintenanceAmount, base);
+      markets.initialFraction.set(schedule.initialFraction, base);
+      markets.initialAmount.set(schedule.initialAmount, base);
+      this.positionsReserved += cap;
+      this.marketIndex.set(id, m);
+      this.symbols[m] = symbol;
+      this.dirty.add(m);
+      return m;
+    };
   }
 
-  addAccount(id: number, collateral: number, field = 'account'): number {
+  prepareAccount(id: number, collateral: number, field = 'account'): Landing<number> {
     requireId(id, `${field}.id`);
     requireAmount(collateral, `${field}.collateral`);
     if (this.accountIndex.has(id)) throw new UnwindError(ErrorCode.DuplicateAccount, `account ${id} exists`, `${field}.id`);
@@ -212,36 +221,48 @@ export class TableWriter {
     if (this.accountCount >= layout.capacities.accounts) {
       throw new UnwindError(ErrorCode.CapacityExceeded, `account table is full (${layout.capacities.accounts})`, field);
     }
-    this.sequence++;
-    const a = this.accountCount++;
-    accounts.id[a] = id;
-    accounts.firstPosition[a] = NONE;
-    accounts.lastPosition[a] = NONE;
-    accounts.collateral[a] = collateral; // not yet scanned: beyond every in-flight epoch's account range
-    this.accountIndex.set(id, a);
-    return a;
+    return () => {
+      this.sequence++;
+      const a = this.accountCount++;
+      accounts.id[a] = id;
+      accounts.firstPosition[a] = NONE;
+      accounts.lastPosition[a] = NONE;
+      accounts.collateral[a] = collateral; // not yet scanned: beyond every in-flight epoch's account range
+      this.accountIndex.set(id, a);
+      return a;
+    };
   }
 
-  setCollateral(accountId: number, collateral: number): void {
+  prepareCollateral(accountId: number, collateral: number): Landing {
     const a = this.accountIndexOf(requireId(accountId, 'account'));
     requireAmount(collateral, 'collateral');
-    this.sequence++;
-    this.write(() => {
-      this.tables.accounts.collateral[a] = collateral;
-    });
+    return () => {
+      this.sequence++;
+      this.write(() => {
+        this.tables.accounts.collateral[a] = collateral;
+      });
+    };
   }
 
+  preparePrice(u: PriceUpdate): Landing {
+    const c = this.checkPrice(u, '');
+    return () => this.landPrice(c);
+  }
+
+  /** A price the engine derived (an oracle market's aggregate), landing now like an input's. */
   setPrice(u: PriceUpdate): void {
-    this.landPrice(this.checkPrice(u, ''));
+    this.preparePrice(u)();
   }
 
   /** Several prices as one batch: every update is validated before any is accepted. */
-  setPrices(updates: readonly PriceUpdate[]): void {
+  preparePrices(updates: readonly PriceUpdate[]): Landing {
     requireArray(updates, 'updates', 'price updates');
     // An index loop, not map: map skips an array's holes, which must be refused like any non-object member.
     const checked: ReturnType<TableWriter['checkPrice']>[] = [];
     for (let i = 0; i < updates.length; i++) checked.push(this.checkPrice(requireObject(updates[i], `[${i}]`, 'a price update { market, price }'), `[${i}].`));
-    for (const c of checked) this.landPrice(c);
+    return () => {
+      for (const c of checked) this.landPrice(c);
+    };
   }
 
   /**
@@ -249,7 +270,7 @@ export class TableWriter {
    * row. Mark and oracle both take the price. Rows name their fields as `[i].market` / `[i].price`, i being
    * `rowOf(i)` when given (the caller's own row number, when it passes only some of its rows).
    */
-  setPriceColumns(marketIds: ArrayLike<number>, prices: ArrayLike<number>, n: number, eventTimesUs?: ArrayLike<number>, rowOf?: (i: number) => number): void {
+  preparePriceColumns(marketIds: ArrayLike<number>, prices: ArrayLike<number>, n: number, eventTimesUs?: ArrayLike<number>, rowOf?: (i: number) => number): Landing {
     // Once per batch, outside the row loop: the columns are columns, and n rows fit in them.
     const rows = Math.min(requireColumn(marketIds, 'marketIds'), requireColumn(prices, 'prices'), eventTimesUs === undefined ? Infinity : requireColumn(eventTimesUs, 'eventTimesUs'));
     requireRowCount(n, rows, 'n');
@@ -269,15 +290,17 @@ export class TableWriter {
       }
       index[i] = m!;
     }
-    this.sequence += n;
-    const land = (ms: ArrayLike<number>, ps: ArrayLike<number>, ts: ArrayLike<number> | undefined): void => {
-      const { markPrice, oraclePrice } = this.tables.markets;
-      for (let i = 0; i < n; i++) {
-        markPrice[ms[i]!] = ps[i]!;
-        oraclePrice[ms[i]!] = ps[i]!;
-        if (ts !== undefined) this.advanceTime(ms[i]!, ts[i]!);
-        this.dirty.add(ms[i]!);
-      }
+    // The landing reads `index` (this writer's scratch) and the caller's columns: it runs before either is reused.
+    return () => {
+      this.sequence += n;
+      const land = (ms: ArrayLike<number>, ps: ArrayLike<number>, ts: ArrayLike<number> | undefined): void => {
+        const { markPrice, oraclePrice } = this.tables.markets;
+        for (let i = 0; i < n; i++) {
+          markPrice[ms[i]!] = ps[i]!;
+          oraclePrice[ms[i]!] = ps[i]!;
+          if (ts !== undefined) this.advanceTime(ms[i]!, ts[i]!);
+          this.dirty.add(ms[i]!);
+        }
     };
     if (this.busy || this.staged.length > 0) {
       // Staged as one copy per batch (the caller reuses its columns).
@@ -293,6 +316,7 @@ export class TableWriter {
     } else {
       land(index, prices, eventTimesUs);
     }
+    };
   }
 
   private checkPrice(u: PriceUpdate, field: string): { m: number; mark: number; oracle: number; time: number } {
@@ -331,16 +355,17 @@ export class TableWriter {
   }
 
   /** Creates or replaces the position of `account` in `market`. Returns its slot. */
-  upsertPosition(u: PositionUpdate, field = 'position'): number {
+  preparePosition(u: PositionUpdate, field = 'position'): Landing<number> {
     const c = this.checkPosition(u, field);
-    return this.landPosition(c, this.findSlot(c.a, c.m) ?? this.allocateSlot(c.a, c.m, field));
+    if (this.findSlot(c.a, c.m) === undefined) this.checkFreeSlot(c.a, c.m, field);
+    return () => this.landPosition(c, this.findSlot(c.a, c.m) ?? this.allocateSlot(c.a, c.m));
   }
 
   /**
    * Several position updates as one batch, applied in order: every update is validated, and the free slots that
    * the new positions need are counted, before any is accepted. Rejection changes nothing.
    */
-  upsertPositions(updates: readonly PositionUpdate[], field = ''): void {
+  preparePositions(updates: readonly PositionUpdate[], field = ''): Landing {
     requireArray(updates, field || 'updates', 'position updates');
     const checked: CheckedPosition[] = [];
     for (let i = 0; i < updates.length; i++) checked.push(this.checkPosition(updates[i]!, `${field}[${i}]`)); // not map: it skips holes
@@ -368,14 +393,16 @@ export class TableWriter {
         );
       }
     });
-    for (const c of checked) this.landPosition(c, this.findSlot(c.a, c.m) ?? this.allocateSlot(c.a, c.m, field));
+    return () => {
+      for (const c of checked) this.landPosition(c, this.findSlot(c.a, c.m) ?? this.allocateSlot(c.a, c.m));
+    };
   }
 
   /**
    * Several collateral updates as one batch, applied in order. With `createAccounts`, an unknown account is opened
    * with that collateral (the feed's account opening); otherwise it is UNKNOWN_ACCOUNT. All are validated first.
    */
-  setCollaterals(updates: readonly { readonly account: number; readonly collateral: number }[], createAccounts: boolean, field = ''): void {
+  prepareCollaterals(updates: readonly { readonly account: number; readonly collateral: number }[], createAccounts: boolean, field = ''): Landing {
     requireArray(updates, field || 'updates', 'collateral updates');
     if (typeof createAccounts !== 'boolean') throw new UnwindError(ErrorCode.InvalidArgument, `expected a boolean, got ${describe(createAccounts)}`, 'createAccounts');
     const fresh = new Set<number>();
@@ -390,10 +417,12 @@ export class TableWriter {
         throw new UnwindError(ErrorCode.CapacityExceeded, `account table is full (${this.tables.layout.capacities.accounts})`, `${field}[${i}]`);
       }
     }
-    for (const u of updates) {
-      if (this.accountIndex.has(u.account)) this.setCollateral(u.account, u.collateral);
-      else this.addAccount(u.account, u.collateral);
-    }
+    return () => {
+      for (const u of updates) {
+        if (this.accountIndex.has(u.account)) this.prepareCollateral(u.account, u.collateral)();
+        else this.prepareAccount(u.account, u.collateral)();
+      }
+    };
   }
 
   private checkPosition(u: PositionUpdate, field: string): CheckedPosition {
@@ -432,8 +461,9 @@ export class TableWriter {
     return undefined;
   }
 
-  private allocateSlot(a: number, m: number, field: string): number {
-    const { markets, positions, accounts, terms } = this.tables;
+  /** Throws CAPACITY_EXCEEDED unless market `m` and account `a` each have room for one more position. */
+  private checkFreeSlot(a: number, m: number, field: string): void {
+    const { markets, accounts } = this.tables;
     const used = markets.positionCount[m]!;
     if (used >= markets.positionCapacity[m]!) {
       throw new UnwindError(ErrorCode.CapacityExceeded, `market ${markets.id[m]} has no free position slot (${used} used)`, field);
@@ -446,6 +476,13 @@ export class TableWriter {
         field,
       );
     }
+  }
+
+  /** A new slot for (a, m), whose room was checked (checkFreeSlot, or a batch's count). */
+  private allocateSlot(a: number, m: number): number {
+    const { markets, positions, accounts, terms } = this.tables;
+    const used = markets.positionCount[m]!;
+    const held = accounts.positionCount[a]!;
     const slot = markets.positionStart[m]! + used;
     const term = termOf(this.tables, a, held);
     // Slot and term are written flat and not Live before they become reachable, so an in-flight scan skips them.

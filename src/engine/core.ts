@@ -4,9 +4,9 @@
  * drive it directly.
  *
  * The input path, the same for every input (src/engine/inputs.ts), whoever sends it (an API call, a feed frame,
- * the journal during recovery): the value is checked whole (a rejection throws and changes nothing), takes its
- * sequence number(s) from the writer, is staged with the single writer (landing at once when no epoch is in
- * flight, else at the next epoch's start), is journaled, and wakes an epoch.
+ * the journal during recovery): the value is checked whole (a rejection throws and changes nothing), is journaled,
+ * then lands (its sequence number(s) taken from the writer, its writes staged with the single writer: at once when
+ * no epoch is in flight, else at the next epoch's start), and wakes an epoch.
  *
  * An epoch: land staged inputs -> phase 1 (dirty markets) -> phase 2 (all accounts) -> executor -> orders.
  * Epochs never overlap. The orders depend only on the inputs and on which epoch each landed in (the batch

@@ -4,9 +4,9 @@
  * `unwind replay` feed them back through the same path. It is also what a replica or a remote publisher sends.
  *
  * One path for all of them (src/engine/core.ts `submit`): the value is checked whole (a rejection changes
- * nothing), takes its input sequence number(s), is journaled, and is staged with the single writer; staged writes
- * land at the next epoch boundary (at once when no epoch is in flight). The orders depend only on the values and
- * on which epoch each landed in.
+ * nothing), is journaled, then lands: it takes its input sequence number(s) and its writes are staged with the
+ * single writer, landing at the next epoch boundary (at once when no epoch is in flight). The orders depend only on
+ * the values and on which epoch each landed in.
  */
 import type { Fill } from '../clearing/open-orders.js';
 import type { KillLevel } from '../clearing/market-mode.js';

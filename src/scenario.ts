@@ -97,8 +97,7 @@ export async function loadScenario(s: Scenario, options: { scanWorkers?: number 
       capacity: { markets: Math.max(1, s.markets.length), accounts: Math.max(1, s.accounts.length), positions: perMarket * Math.max(1, s.markets.length) },
     });
   } catch (e) {
-    if (e instanceof UnwindError && e.field !== undefined) throw new UnwindError(e.code, e.message.slice(e.field.length + 2), `config.${e.field}`);
-    throw e;
+    throw renamed(e, (f) => `config.${f}`);
   }
   try {
     populate(engine, s, perMarket);
@@ -138,11 +137,16 @@ function within(own: string, prefix: string, add: () => void): void {
   try {
     add();
   } catch (e) {
-    const f = e instanceof UnwindError ? e.field : undefined;
-    if (f === undefined || !(f === own || f.startsWith(`${own}.`) || f.startsWith(`${own}[`))) throw e;
-    const { code, message } = e as UnwindError;
-    throw new UnwindError(code, message.slice(f.length + 2), prefix + f.slice(own.length));
+    throw renamed(e, (f) => (f === own || f.startsWith(`${own}.`) || f.startsWith(`${own}[`) ? prefix + f.slice(own.length) : undefined));
   }
+}
+
+/** `e` naming its field as `rename` says (undefined: as it was); any other error as it is. */
+function renamed(e: unknown, rename: (field: string) => string | undefined): unknown {
+  const field = e instanceof UnwindError && e.field !== undefined ? rename(e.field) : undefined;
+  if (field === undefined) return e;
+  const { code, message, field: was } = e as UnwindError;
+  return new UnwindError(code, message.slice(was!.length + 2), field);
 }
 
 /** Evaluates a scenario: one epoch, then every account's report. */

@@ -26,13 +26,12 @@ import type { TickBatch } from '../oracle/report.js';
 import type { Tables } from '../tables/layout.js';
 import { describe, MAX_REASON_LENGTH, requireArray, requireColumn, requireColumns, requireId, requireObject, requirePrice, requireRowCount, requireString, requireTime } from '../validate.js';
 import { TableWriter, type Landing, type WriterState } from '../tables/writer.js';
-import { RecordKind } from '../journal/format.js';
 import { StreamDigest, type StreamDigestState } from '../journal/digest.js';
 import { writeSnapshot, type Capture } from '../journal/snapshot.js';
 import type { JournalWriter } from '../journal/writer.js';
 import type { Backend, ExecutionResult } from './backends.js';
 import type { Input, MarketBook } from './inputs.js';
-import { journalInput } from './records.js';
+import { journalEpochEnd, journalEpochStart, journalInput } from './records.js';
 
 export interface EpochResult extends EpochOutput {
   readonly epoch: number;
@@ -535,7 +534,7 @@ export class EngineCore {
     const accounts = w.accounts;
     const lastSequence = w.lastSequence;
     const epoch = ++this.epochCount;
-    this.journal?.appendColumns(RecordKind.EpochStart, 1, [[epoch], [lastSequence]]);
+    if (this.journal !== undefined) journalEpochStart(this.journal, epoch, lastSequence);
     w.busy = true;
     let out: EpochOutput;
     let r: ExecutionResult;
@@ -565,7 +564,7 @@ export class EngineCore {
     const l = this.listeners;
     for (const f of l.epochState) f(result);
     if (this.journal !== undefined) {
-      this.journal.appendColumns(RecordKind.EpochEnd, 1, [[epoch], [result.orders.length]]);
+      journalEpochEnd(this.journal, epoch, result.orders.length);
       if (capture !== undefined) this.writeSnapshot(capture, r.state);
       // Orders leave only once their epoch is in the journal (sync: on disk), so recovery knows them.
       await this.journal.durable();

@@ -174,9 +174,19 @@ function decodeColumns(r: JournalRecord, c: Columns): Input {
   }
 }
 
+/** An epoch began: every input before this record landed in it, the last of them `lastSequence`. */
+export function journalEpochStart(journal: JournalWriter, epoch: number, lastSequence: number): void {
+  columns(journal, RecordKind.EpochStart, 1, [[epoch], [lastSequence]]);
+}
+
+/** An epoch's `orders` orders were issued. */
+export function journalEpochEnd(journal: JournalWriter, epoch: number, orders: number): void {
+  columns(journal, RecordKind.EpochEnd, 1, [[epoch], [orders]]);
+}
+
 /** An epoch boundary record's (epoch, second column): EpochStart's last input sequence, EpochEnd's order count. */
 export function epochBoundary(r: JournalRecord): { readonly epoch: number; readonly value: number } {
-  const c = new Columns(r.rows, 2, r.payload);
+  const c = new Columns(r.rows, COLUMNS[RecordKind.EpochStart].length, r.payload);
   return { epoch: c.value(0), value: c.value(1) };
 }
 

@@ -28,6 +28,7 @@ const DECISION_PATH = [
   'src/risk',
   'src/ledger',
   'src/oracle',
+  'src/models',
   'src/maps.ts',
   'workers',
 ];

@@ -5,7 +5,7 @@
  * wrong floor is how a real import starts. Then four rules:
  *   (a) no cycle anywhere in src/;
  *   (b) src/journal is storage only: node builtins, itself and src/errors.ts;
- *   (c) executor-thread code (src/executor, src/scan, src/concurrency, workers) imports no main-thread folder;
+ *   (c) executor-thread code (src/executor, src/scan, src/concurrency, src/models, workers) imports no main-thread folder;
  *   (d) only what sits above the engine (src/cli, src/sim, src/index.ts, src/scenario.ts, src/feed/server*) imports it.
  */
 import { builtinModules } from 'node:module';
@@ -126,7 +126,7 @@ const JOURNAL_IS_STORAGE: Rule = {
 };
 const MAIN_THREAD = under('src/clearing', 'src/engine', 'src/feed', 'src/journal', 'src/oracle', 'src/cli', 'src/sim');
 const EXECUTOR_THREAD_STAYS_OFF_MAIN: Rule = {
-  from: under('src/executor', 'src/scan', 'src/concurrency', 'workers'),
+  from: under('src/executor', 'src/scan', 'src/concurrency', 'src/models', 'workers'),
   allows: (t) => !MAIN_THREAD(t),
 };
 const ABOVE_ENGINE = (file: string) =>

@@ -54,3 +54,17 @@ export {
   adlQueue,
   adlMatches,
 } from './adl.js';
+export {
+  type AlmgrenChrissParams,
+  type ClipperDecrease,
+  type ClipperParams,
+  type ClipperResetParams,
+  type DisposalParams,
+  type TwapSliceInput,
+  almgrenChrissHoldings,
+  clipperPrice,
+  clipperNeedsReset,
+  disposalQuantity,
+  disposalSchedule,
+  twapSlice,
+} from './schedules.js';

@@ -176,7 +176,104 @@ export function validateCaps(c: CapsConfig, field = 'caps'): CapsConfig {
 }
 
 /** What the executor's decision (src/executor/executor.ts) is configured with: the resolved config's part it reads. */
+// ---- execution strategies (src/executor/strategies.ts) ----
+
+/**
+ * How a liquidation is put on the book. Every child order is still an IOC at the group's fillable price (bounded by
+ * the bankruptcy price), sized no larger than the sizing asks, and admitted by the caps; a strategy only spreads the
+ * sized quantity over event time. Below the emergency health every strategy closes at once (as 'ioc').
+ * - 'ioc': the whole sized quantity at once (dYdX).
+ * - 'twap': every `stepSec`, `remaining * stepSec / timeLeft` of what the sizing asks, so that it is done by `horizonSec`.
+ * - 'disposal': Vega's position resolution: every `stepSec`, `fraction` of what remains, all of it once it is at most
+ *   `fullDisposalSize` base units.
+ * - 'almgren-chriss': every `stepSec`, down to the Almgren-Chriss trajectory `x(t) = X sinh(kappa (T - t)) / sinh(kappa T)`,
+ *   `kappa = sqrt(lambda sigma^2 / eta)` (sigma per sqrt(second), eta quote per (base/second) per base, lambda per quote).
+ */
+export type StrategySpec =
+  | { readonly kind: 'ioc' }
+  | { readonly kind: 'twap'; readonly horizonSec: number; readonly stepSec: number }
+  | { readonly kind: 'disposal'; readonly stepSec: number; readonly fraction: number; readonly fullDisposalSize: number }
+  | { readonly kind: 'almgren-chriss'; readonly horizonSec: number; readonly stepSec: number; readonly lambda: number; readonly sigma: number; readonly eta: number };
+
+export type StrategyKind = StrategySpec['kind'];
+
+/** A strategy, and others for larger positions. */
+export interface StrategyChoice {
+  /** For positions below every size class. */
+  readonly strategy: StrategySpec;
+  /** A position whose notional at the mark (quote) is at least a class's `minNotional` uses the largest such class. */
+  readonly sizeClasses?: readonly { readonly minNotional: number; readonly strategy: StrategySpec }[];
+}
+
+/** Execution strategies: a default choice, and per market ones. */
+export interface ExecutionConfig extends StrategyChoice {
+  readonly markets?: readonly ({ readonly market: number } & StrategyChoice)[];
+}
+
+export const DEFAULT_EXECUTION: ExecutionConfig = { strategy: { kind: 'ioc' } };
+
+/** Checks an execution config (INVALID_CONFIG naming the field under `execution`); returns it with size classes in ascending order. */
+export function validateExecution(c: ExecutionConfig, field = 'execution'): ExecutionConfig {
+  if (c === null || typeof c !== 'object' || Array.isArray(c)) throw new UnwindError(ErrorCode.InvalidConfig, 'expected { strategy, sizeClasses?, markets? }', field);
+  const choice = (x: StrategyChoice, at: string): StrategyChoice => {
+    if (x === null || typeof x !== 'object' || Array.isArray(x)) throw new UnwindError(ErrorCode.InvalidConfig, 'expected { strategy, sizeClasses? }', at);
+    const strategy = validateStrategy(x.strategy, `${at}.strategy`);
+    if (x.sizeClasses === undefined) return { strategy };
+    if (!Array.isArray(x.sizeClasses) || x.sizeClasses.length > 16) throw new UnwindError(ErrorCode.InvalidConfig, 'expected an array of at most 16 { minNotional, strategy }', `${at}.sizeClasses`);
+    const classes = x.sizeClasses.map((k, i) => {
+      const f = `${at}.sizeClasses[${i}]`;
+      if (k === null || typeof k !== 'object') throw new UnwindError(ErrorCode.InvalidConfig, 'expected { minNotional, strategy }', f);
+      configNumbers(k, f)('minNotional', (v) => v > 0 && Number.isFinite(v), 'a finite number > 0 (quote)');
+      return { minNotional: k.minNotional, strategy: validateStrategy(k.strategy, `${f}.strategy`) };
+    });
+    return { strategy, sizeClasses: classes.sort((p, q) => p.minNotional - q.minNotional) };
+  };
+  const top = choice(c, field);
+  if (c.markets === undefined) return top;
+  if (!Array.isArray(c.markets) || c.markets.length > 1_000_000) throw new UnwindError(ErrorCode.InvalidConfig, 'expected an array of { market, strategy, sizeClasses? }', `${field}.markets`);
+  const seen = new Set<number>();
+  const markets = c.markets.map((m, i) => {
+    const f = `${field}.markets[${i}]`;
+    const ch = choice(m, f);
+    const market = m.market;
+    if (typeof market !== 'number' || !Number.isInteger(market) || market < 0 || market > 0xffffffff) throw new UnwindError(ErrorCode.InvalidConfig, `expected a market id, got ${String(market)}`, `${f}.market`);
+    if (seen.has(market)) throw new UnwindError(ErrorCode.InvalidConfig, `market ${market} is listed twice`, `${f}.market`);
+    seen.add(market);
+    return { market, ...ch };
+  });
+  return { ...top, markets: markets.sort((p, q) => p.market - q.market) };
+}
+
+function validateStrategy(s: StrategySpec, field: string): StrategySpec {
+  if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new UnwindError(ErrorCode.InvalidConfig, "expected { kind: 'ioc' | 'twap' | 'disposal' | 'almgren-chriss', ... }", field);
+  const check = configNumbers(s, field) as (name: string, ok: (v: number) => boolean, expected: string) => void;
+  const positive = (name: string): void => check(name, (v) => v > 0 && Number.isFinite(v), 'a finite number > 0');
+  switch (s.kind) {
+    case 'ioc':
+      return { kind: 'ioc' };
+    case 'twap':
+      positive('horizonSec');
+      positive('stepSec');
+      return { kind: 'twap', horizonSec: s.horizonSec, stepSec: s.stepSec };
+    case 'disposal':
+      positive('stepSec');
+      check('fraction', (v) => v > 0 && v <= 1, 'a fraction in (0, 1]');
+      check('fullDisposalSize', (v) => v >= 0 && Number.isFinite(v), 'a finite number >= 0 (base units)');
+      return { kind: 'disposal', stepSec: s.stepSec, fraction: s.fraction, fullDisposalSize: s.fullDisposalSize };
+    case 'almgren-chriss':
+      positive('horizonSec');
+      positive('stepSec');
+      for (const k of ['lambda', 'sigma', 'eta'] as const) check(k, (v) => v >= 0 && Number.isFinite(v), 'a finite number >= 0');
+      if (!(s.eta > 0)) throw new UnwindError(ErrorCode.InvalidConfig, `expected eta > 0, got ${String(s.eta)}`, `${field}.eta`);
+      return { kind: 'almgren-chriss', horizonSec: s.horizonSec, stepSec: s.stepSec, lambda: s.lambda, sigma: s.sigma, eta: s.eta };
+    default:
+      throw new UnwindError(ErrorCode.InvalidConfig, `expected 'ioc', 'twap', 'disposal' or 'almgren-chriss', got ${String((s as { kind: unknown }).kind)}`, `${field}.kind`);
+  }
+}
+
 export interface ExecutorConfig {
+  /** Execution strategies: how a sized liquidation is spread over event time. */
+  readonly execution: ExecutionConfig;
   /** Liquidation caps (src/executor/caps.ts); all Infinity turns them off. They run on the inputs' event time. */
   readonly caps: CapsConfig;
   /** The account lifecycle's margin-call hysteresis and liquidation exit buffer (src/executor/lifecycle.ts). */

@@ -3,6 +3,7 @@
 // import too), errors, validation helpers, one pure formula (healingShareBound) and the journal's config type.
 import { availableParallelism } from 'node:os';
 import {
+  DEFAULT_EXECUTION,
   DEFAULT_FEE_POLICY,
   DEFAULT_LIFECYCLE,
   DEFAULT_POSITIONS_PER_ACCOUNT,
@@ -12,10 +13,12 @@ import {
   resolveClockPolicy,
   validateCapacities,
   validateCaps,
+  validateExecution,
   validateSizingPolicy,
   type Capacities,
   type CapsConfig,
   type ClockPolicy,
+  type ExecutionConfig,
   type FeePolicy,
   type ExecutorConfig,
   type OracleConfig,
@@ -95,6 +98,11 @@ export interface EngineConfig {
    * are a starting point.
    */
   readonly caps?: Partial<CapsConfig>;
+  /**
+   * Execution strategies (README "Execution strategies"): how a sized liquidation is put on the book over event time,
+   * by default and per market, by position size. Default: 'ioc' everywhere (the whole sized quantity at once).
+   */
+  readonly execution?: ExecutionConfig;
   /**
    * Oracle markets (README "Oracle and mark price"): each listed market takes its oracle and mark prices from its
    * sources' signed reports, aggregated and guarded; a market not listed takes direct prices (pushPrice).
@@ -289,6 +297,7 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
     lifecycle,
     caps,
     stepDownCooldownUs: nonNegative(c.stepDownCooldownUs ?? 30_000_000, 'stepDownCooldownUs'),
+    execution: c.execution === undefined ? DEFAULT_EXECUTION : validateExecution(c.execution),
     quoteDecimals,
     fees,
     maxOpenOrders,

@@ -18,6 +18,7 @@ import { candidateCount } from '../concurrency/epoch.js';
 import { isIsolatedRef, isolatedRef, LiquidationMode, NONE, OutputKind, refSlot, type Tables } from '../tables/layout.js';
 import { marketMaintenance, positionMaintenance } from '../tables/margin.js';
 import { crossGroup, emptyGroup, isLiveCross, isLiveIsolated, isolatedGroup, type GroupMargin } from '../scan/group.js';
+import { childQuantity, Strategies, type Parent } from './strategies.js';
 
 
 export const OrderReason = { CrossMaintenance: 1, IsolatedMaintenance: 2 } as const;
@@ -58,6 +59,8 @@ interface Proposal {
   readonly emergency: boolean;
   /** The sizing cap that bound the quantity (a step-down starts a cooldown once admitted). */
   readonly bound: SizingBound | null;
+  /** A child of a stepped strategy: the step it takes once admitted. */
+  readonly step?: number;
 }
 
 interface PlannedCap {
@@ -115,6 +118,8 @@ export interface ExecutorState {
   readonly cooldown: ReadonlyMap<number, number>;
   readonly ordered: ReadonlySet<number>;
   readonly restoring: ReadonlySet<number>;
+  /** Liquidations under a stepped strategy, by slot (absent in snapshots from before strategies). */
+  readonly parents?: ReadonlyMap<number, Parent>;
 }
 
 export class Executor {
@@ -141,6 +146,9 @@ export class Executor {
    * are flat, even once the lifecycle has let them out above the exit level (a fill that lands between the two).
    */
   private readonly restoring = new Set<number>();
+  /** Liquidations under a stepped strategy (twap, disposal, almgren-chriss), by slot. */
+  private readonly parents = new Map<number, Parent>();
+  private readonly strategies: Strategies;
   /** Within one step: per account, whether the clearing backstopped or deleveraged it since the last step. */
   private readonly clearingNews = new Map<number, { backstopped: boolean; deleveraged: boolean }>();
 
@@ -150,14 +158,15 @@ export class Executor {
   ) {
     this.lifecycle = { marginCallHealth: config.marginCallHealth, ...config.lifecycle };
     this.caps = new LiquidationCaps(config.caps);
+    this.strategies = new Strategies(config.execution);
     const c = config.caps;
     this.capsOn = [c.accountNotionalPerInterval, c.accountInsuranceLossPerInterval, c.marketNotionalPerWindow, c.maxInFlight].some(Number.isFinite);
   }
 
   /** Snapshot (src/journal): everything this object remembers between epochs, as plain data. */
   exportState(): ExecutorState {
-    const { issued, states, seenClearing, flight, now, cooldown, ordered, restoring } = this;
-    return { issued, states, seenClearing, caps: this.caps.exportState(), flight, now, cooldown, ordered, restoring };
+    const { issued, states, seenClearing, flight, now, cooldown, ordered, restoring, parents } = this;
+    return { issued, states, seenClearing, caps: this.caps.exportState(), flight, now, cooldown, ordered, restoring, parents };
   }
   importState(s: ExecutorState): void {
     refill(this.issued, s.issued);
@@ -171,6 +180,7 @@ export class Executor {
     for (const g of s.ordered) this.ordered.add(g);
     this.restoring.clear();
     for (const g of s.restoring ?? []) this.restoring.add(g);
+    refill(this.parents, s.parents ?? new Map());
   }
 
   step(): StepResult {
@@ -200,6 +210,11 @@ export class Executor {
     }
     // Cooldowns end with their time, or with the position.
     for (const [slot, until] of this.cooldown) if (until <= this.now || t.positions.size[slot] === 0) this.cooldown.delete(slot);
+    // A stepped liquidation ends with the position, or once its group is out of liquidation.
+    for (const slot of this.parents.keys()) {
+      const ref = isLiveIsolated(t, slot) ? isolatedRef(slot) : t.positions.account[slot]!;
+      if (t.positions.size[slot] === 0 || !(this.restoring.has(ref) || inLiquidation(this.states.get(ref) ?? 'healthy'))) this.parents.delete(slot);
+    }
     const proposals: Proposal[] = [];
     const calls: PlannedCall[] = [];
     const changes: PlannedChange[] = [];
@@ -327,7 +342,9 @@ export class Executor {
         c.sizing,
       );
       if (decision === null) break; // the planned closes already restore the group
-      out.push({ ref, order: o, quantity: decision.quantity, emergency: false, bound: decision.bound });
+      // The strategy spreads the sized quantity over event time: nothing until its next step.
+      const child = this.child(o, decision.quantity);
+      if (child.quantity > 0) out.push({ ref, order: o, quantity: child.quantity, emergency: false, bound: decision.bound, step: child.step });
       equity = decision.equityAfter;
       maintenance = decision.maintenanceAfter;
     }
@@ -351,8 +368,29 @@ export class Executor {
       if (admitted === undefined) continue;
       this.push(p.ref, admitted, orders);
       if (p.bound === 'step-down') this.cooldown.set(p.order.slot, this.now + this.config.stepDownCooldownUs);
+      const parent = this.parents.get(p.order.slot);
+      if (parent !== undefined && p.step !== undefined) parent.lastStep = p.step;
     }
     return orders;
+  }
+
+  /**
+   * The child of a sized close of `quantity` base units that the position's strategy sends now (src/executor/strategies.ts):
+   * all of it under 'ioc'; under a stepped strategy, the step's share (a new liquidation starts its parent now), never
+   * less than the minimum order unless the sizing asks for less.
+   */
+  private child(o: PlannedOrder, quantity: number): { quantity: number; step?: number } {
+    const t = this.t;
+    const slot = o.slot;
+    const m = t.positions.market[slot]!;
+    const spec = this.strategies.choose(o.marketId, notional(t.positions.size[slot]!, t.markets.markPrice[m]!));
+    if (spec.kind === 'ioc') return { quantity };
+    let parent = this.parents.get(slot);
+    if (parent === undefined) this.parents.set(slot, (parent = { startUs: this.now, lastStep: -1 }));
+    const child = childQuantity(spec, quantity, parent, this.now);
+    if (!(child.quantity > 0)) return { quantity: 0 };
+    const least = Math.min(quantity, this.config.sizing.minOrderNotional / o.limitPrice);
+    return { quantity: Math.max(child.quantity, least), step: child.step };
   }
 
   /** Whether the market of `slot` lets group `ref` have an order (its LiquidationMode, set by src/clearing/market-mode.ts). */

@@ -1,0 +1,262 @@
+/**
+ * Execution strategies in the executor (src/executor/strategies.ts): a sized liquidation spread over event time by
+ * TWAP, Vega's disposal or Almgren-Chriss, one child per step, each an IOC at the same fillable price 'ioc' would
+ * use; the same order stream for 0, 1 and 2 scan workers, after a restart from a snapshot, and in replay.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Engine, ErrorCode, type EngineConfig, type LiquidationOrder } from '../src/index.js';
+import { almgrenChrissHoldings } from '../src/domain/schedules.js';
+import { replayJournal } from '../src/engine/replay.js';
+import { mulberry32 } from '../src/sim/random.js';
+
+const SECOND = 1_000_000;
+const T0 = 1_767_225_600 * SECOND;
+const TIERS = [{ maxNotional: null, initialMarginFraction: 0.2, maintenanceMarginFraction: 0.1 }];
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/**
+ * Account 1 long `size` at 100, collateral 10% of it: liquidatable at 99 (health 0.9, above the emergency level).
+ * The target health is out of reach, so the liquidation goes on until the position is flat, and the sizing asks
+ * for the whole position each time.
+ */
+async function oneLiquidation(execution: EngineConfig['execution'], size: number): Promise<Engine> {
+  const engine = await Engine.start({
+    scanWorkers: 0,
+    autoEpoch: false,
+    capacity: { markets: 1, accounts: 4, positions: 4 },
+    sizing: { targetHealth: 100, minNotional: 1e12, minOrderNotional: 0 },
+    marginCallHealth: 1_000, // every group stays a candidate of the scan while its liquidation goes on
+    execution,
+  });
+  engine.addMarket({ id: 1, price: 100, tiers: TIERS });
+  engine.depositInsurance(1, 1e9);
+  engine.addAccount(1, size * 10);
+  engine.upsertPosition({ account: 1, market: 1, size, entryPrice: 100 });
+  return engine;
+}
+
+/** One epoch at event time T0 + `sec` seconds; its orders. */
+async function at(engine: Engine, sec: number, price = 99): Promise<readonly LiquidationOrder[]> {
+  engine.pushPrices([{ market: 1, price, eventTimeUs: T0 + sec * SECOND }]);
+  return (await engine.step()).orders;
+}
+
+const fillWhole = (engine: Engine, o: LiquidationOrder, sec: number): void =>
+  engine.fill({ orderId: o.id, account: o.account, market: o.market, quantity: o.quantity, price: o.limitPrice, eventTimeUs: T0 + sec * SECOND });
+
+describe('execution strategies', () => {
+  it("'ioc' (the default) closes the whole sized quantity at once", async () => {
+    const engine = await oneLiquidation(undefined, 600);
+    try {
+      expect((await at(engine, 0)).map((o) => o.quantity)).toEqual([600]);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it("'twap' sends remaining * step / time left each step, nothing between steps, all by the horizon", async () => {
+    const engine = await oneLiquidation({ strategy: { kind: 'twap', horizonSec: 60, stepSec: 10 } }, 600);
+    const children: number[] = [];
+    try {
+      for (let sec = 0; sec < 60; sec += 5) {
+        const orders = await at(engine, sec);
+        if (sec % 10 !== 0) expect(orders, `t = ${sec} s is inside a step`).toEqual([]);
+        for (const o of orders) {
+          children.push(o.quantity);
+          engine.expire(o.id); // unfilled: the sizing asks for all 600 again at the next step
+        }
+      }
+    } finally {
+      await engine.close();
+    }
+    // 600 * 10 / 60, 600 * 10 / 50, ...; the last step's whole remainder.
+    expect(children).toHaveLength(6);
+    [100, 120, 150, 200, 300, 600].forEach((q, i) => expect(children[i]).toBeCloseTo(q, 9));
+  });
+
+  it("'disposal' closes Vega's fraction of what remains each step, all of it at or below the full-disposal size", async () => {
+    const engine = await oneLiquidation({ strategy: { kind: 'disposal', stepSec: 10, fraction: 0.5, fullDisposalSize: 50 } }, 280);
+    const children: number[] = [];
+    try {
+      for (let sec = 0; sec <= 40; sec += 10) {
+        for (const o of await at(engine, sec)) {
+          children.push(o.quantity);
+          fillWhole(engine, o, sec);
+        }
+      }
+      expect(engine.account(1).positions[0]?.size ?? 0).toBe(0);
+    } finally {
+      await engine.close();
+    }
+    expect(children).toEqual([140, 70, 35, 35]);
+  });
+
+  it("'almgren-chriss' front-loads along x(t) = X sinh(kappa (T - t)) / sinh(kappa T) and is flat by the horizon", async () => {
+    const spec = { kind: 'almgren-chriss', horizonSec: 50, stepSec: 10, lambda: 1e-4, sigma: 0.5, eta: 0.01 } as const;
+    const engine = await oneLiquidation({ strategy: spec }, 1_000);
+    const held: number[] = [1_000];
+    try {
+      for (let sec = 0; sec <= 50; sec += 10) {
+        for (const o of await at(engine, sec)) fillWhole(engine, o, sec);
+        held.push(engine.account(1).positions[0]?.size ?? 0);
+      }
+    } finally {
+      await engine.close();
+    }
+    const x = (t: number): number => almgrenChrissHoldings({ size: 1_000, horizonSec: 50, sigma: 0.5, eta: 0.01, lambda: 1e-4 }, t);
+    // After the child of step k (at k * 10 s) the position is on the trajectory at the next step's time.
+    for (let k = 0; k < 5; k++) expect(held[k + 1]).toBeCloseTo(x((k + 1) * 10), 6);
+    expect(held[5]).toBe(0);
+    expect(1_000 - held[1]!).toBeGreaterThan(200); // more than TWAP's 1,000 / 5 in the first step
+  });
+
+  it('chooses by market and by position size, the largest size class reached', async () => {
+    const engine = await Engine.start({
+      scanWorkers: 0,
+      autoEpoch: false,
+      capacity: { markets: 2, accounts: 4, positions: 8 },
+      sizing: { targetHealth: 100, minNotional: 1e12, minOrderNotional: 0 },
+      execution: {
+        strategy: { kind: 'ioc' },
+        markets: [{ market: 2, strategy: { kind: 'ioc' }, sizeClasses: [{ minNotional: 50_000, strategy: { kind: 'twap', horizonSec: 40, stepSec: 10 } }] }],
+      },
+    });
+    try {
+      engine.addMarket({ id: 1, price: 100, tiers: TIERS });
+      engine.addMarket({ id: 2, price: 100, tiers: TIERS });
+      engine.depositInsurance(1, 1e9);
+      engine.depositInsurance(2, 1e9);
+      for (const [account, market, size] of [[1, 1, 600], [2, 2, 600], [3, 2, 200]] as const) {
+        engine.addAccount(account, size * 10, );
+        engine.upsertPosition({ account, market, size, entryPrice: 100 });
+      }
+      engine.pushPrices([{ market: 1, price: 99, eventTimeUs: T0 }, { market: 2, price: 99, eventTimeUs: T0 }]);
+      const orders = (await engine.step()).orders;
+      const byAccount = new Map(orders.map((o) => [o.account, o.quantity]));
+      expect(byAccount.get(1)).toBe(600); // market 1: the default, ioc
+      expect(byAccount.get(2)).toBeCloseTo(150, 9); // market 2, 59,400 of notional: twap, 600 * 10 / 40
+      expect(byAccount.get(3)).toBe(200); // market 2 below the class: ioc
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('refuses a bad strategy config by name, before anything starts', async () => {
+    const cases: [unknown, string][] = [
+      [{ strategy: { kind: 'vwap' } }, 'execution.strategy.kind'],
+      [{ strategy: { kind: 'twap', horizonSec: 0, stepSec: 1 } }, 'execution.strategy.horizonSec'],
+      [{ strategy: { kind: 'disposal', stepSec: 1, fraction: 1.5, fullDisposalSize: 1 } }, 'execution.strategy.fraction'],
+      [{ strategy: { kind: 'almgren-chriss', horizonSec: 1, stepSec: 1, lambda: 0, sigma: 0, eta: 0 } }, 'execution.strategy.eta'],
+      [{ strategy: { kind: 'ioc' }, sizeClasses: [{ minNotional: -1, strategy: { kind: 'ioc' } }] }, 'execution.sizeClasses[0].minNotional'],
+      [{ strategy: { kind: 'ioc' }, markets: [{ market: 1, strategy: { kind: 'ioc' } }, { market: 1, strategy: { kind: 'ioc' } }] }, 'execution.markets[1].market'],
+      [{ strategy: null }, 'execution.strategy'],
+      ['twap', 'execution'],
+    ];
+    for (const [execution, field] of cases) {
+      await expect(Engine.start({ scanWorkers: 0, execution: execution as EngineConfig['execution'] })).rejects.toMatchObject({ code: ErrorCode.InvalidConfig, field });
+    }
+  });
+});
+
+/** A seeded world: 3 markets, `accounts` accounts, prices falling then recovering, each order half filled or expired. */
+async function world(config: EngineConfig, accounts: number, steps: number, onEpoch?: (i: number, engine: Engine) => Promise<Engine>): Promise<{ digest: string; orders: number; children: Map<string, number> }> {
+  const rand = mulberry32(7);
+  let engine = await Engine.start(config);
+  const children = new Map<string, number>();
+  const tiers = TIERS;
+  for (let m = 1; m <= 3; m++) {
+    engine.addMarket({ id: m, price: 100 * m, tiers });
+    engine.depositInsurance(m, 1e7);
+  }
+  for (let a = 1; a <= accounts; a++) {
+    engine.addAccount(a, 500 + rand() * 2_000);
+    for (let m = 1; m <= 3; m++) if (rand() < 0.6) engine.upsertPosition({ account: a, market: m, size: (rand() < 0.5 ? -1 : 1) * (1 + rand() * 200), entryPrice: 100 * m });
+  }
+  let orders = 0;
+  for (let i = 0; i < steps; i++) {
+    const t = T0 + i * 3 * SECOND;
+    const drift = i < steps / 2 ? -0.01 * i : -0.01 * (steps - i);
+    engine.pushPrices([1, 2, 3].map((m) => ({ market: m, price: 100 * m * (1 + drift * (m === 2 ? -1 : 1) + 0.002 * (rand() - 0.5)), eventTimeUs: t })));
+    const r = await engine.step();
+    orders += r.orders.length;
+    for (const o of r.orders) {
+      children.set(`${o.account}-${o.market}`, (children.get(`${o.account}-${o.market}`) ?? 0) + 1);
+      if (rand() < 0.7) engine.fill({ orderId: o.id, account: o.account, market: o.market, quantity: o.quantity / 2, price: o.limitPrice, eventTimeUs: t });
+      else engine.expire(o.id);
+    }
+    if (onEpoch !== undefined) engine = await onEpoch(i, engine);
+  }
+  const digest = engine.outputDigest();
+  await engine.close();
+  return { digest, orders, children };
+}
+
+describe('strategies and determinism', () => {
+  const execution: EngineConfig['execution'] = {
+    strategy: { kind: 'twap', horizonSec: 30, stepSec: 6 },
+    sizeClasses: [{ minNotional: 15_000, strategy: { kind: 'almgren-chriss', horizonSec: 30, stepSec: 6, lambda: 1e-4, sigma: 0.5, eta: 0.05 } }],
+    markets: [{ market: 3, strategy: { kind: 'disposal', stepSec: 6, fraction: 0.5, fullDisposalSize: 20 } }],
+  };
+  const base: EngineConfig = { autoEpoch: false, capacity: { markets: 3, accounts: 400, positions: 1_200 }, execution, sizing: { targetHealth: 1.5 } };
+
+  it('gives the same order stream for 0, 1 and 2 scan workers, and replay of the journal gives it again', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'unwind-strategies-')), 'journal');
+    dirs.push(dir);
+    const runs = [];
+    for (const scanWorkers of [0, 1, 2]) runs.push(await world({ ...base, scanWorkers, ...(scanWorkers === 2 ? { journal: { dir, log: () => {} } } : {}) }, 300, 40));
+    expect(runs[0]!.orders).toBeGreaterThan(50);
+    // Stepped strategies sent several children for some positions.
+    expect(Math.max(...runs[0]!.children.values())).toBeGreaterThan(2);
+    expect(runs[1]!.digest).toBe(runs[0]!.digest);
+    expect(runs[2]!.digest).toBe(runs[0]!.digest);
+    expect((await replayJournal(dir, { workers: 2 })).outputDigest).toBe(runs[0]!.digest);
+  });
+
+  it('carries liquidations in progress through a restart from a snapshot', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'unwind-strategies-')), 'journal');
+    dirs.push(dir);
+    const uninterrupted = await world({ ...base, scanWorkers: 0 }, 200, 30);
+    const journal = { dir, snapshotEveryRecords: 40, log: () => {} };
+    const restarted = await world({ ...base, scanWorkers: 0, journal }, 200, 30, async (i, engine) => {
+      if (i !== 14) return engine;
+      await engine.close();
+      const again = await Engine.start({ ...base, scanWorkers: 1, journal });
+      expect(again.recovery?.snapshot).toBeDefined();
+      return again;
+    });
+    expect(restarted.digest).toBe(uninterrupted.digest);
+  });
+
+  it('prices every child as ioc would: at the position fillable price before the epoch, never more than the position', async () => {
+    const engine = await Engine.start({ ...base, scanWorkers: 0 });
+    const rand = mulberry32(11);
+    try {
+      for (let m = 1; m <= 3; m++) engine.addMarket({ id: m, price: 100 * m, tiers: TIERS });
+      for (let a = 1; a <= 150; a++) {
+        engine.addAccount(a, 500 + rand() * 2_000);
+        for (let m = 1; m <= 3; m++) if (rand() < 0.6) engine.upsertPosition({ account: a, market: m, size: (rand() < 0.5 ? -1 : 1) * (1 + rand() * 200), entryPrice: 100 * m });
+      }
+      let checked = 0;
+      for (let i = 0; i < 25; i++) {
+        const t = T0 + i * 3 * SECOND;
+        engine.pushPrices([1, 2, 3].map((m) => ({ market: m, price: 100 * m * (1 - 0.008 * i * (m === 2 ? -1 : 1)), eventTimeUs: t })));
+        const before = new Map<string, { fillable: number; size: number }>();
+        for (let a = 1; a <= 150; a++) for (const p of engine.account(a).positions) before.set(`${a}-${p.market}`, { fillable: p.fillablePrice, size: p.size });
+        for (const o of (await engine.step()).orders) {
+          const b = before.get(`${o.account}-${o.market}`)!;
+          expect(o.limitPrice).toBe(b.fillable);
+          expect(o.quantity).toBeLessThanOrEqual(Math.abs(b.size));
+          checked++;
+          engine.fill({ orderId: o.id, account: o.account, market: o.market, quantity: o.quantity, price: o.limitPrice, eventTimeUs: t });
+        }
+      }
+      expect(checked).toBeGreaterThan(30);
+    } finally {
+      await engine.close();
+    }
+  });
+});

@@ -188,12 +188,37 @@ export function validateCaps(c: CapsConfig, field = 'caps'): CapsConfig {
  *   `fullDisposalSize` base units.
  * - 'almgren-chriss': every `stepSec`, down to the Almgren-Chriss trajectory `x(t) = X sinh(kappa (T - t)) / sinh(kappa T)`,
  *   `kappa = sqrt(lambda sigma^2 / eta)` (sigma per sqrt(second), eta quote per (base/second) per base, lambda per quote).
+ * - 'dutch-auction': MakerDAO's Clipper: every `stepSec`, all of the sized quantity at a price that starts at
+ *   `oracle * buf` (a sell; a buy mirrors it below the oracle) and falls by `decrease`, never past the fillable price;
+ *   the auction restarts from the oracle then after `tailSec`, or once the price falls below `cusp` of its start.
+ * - 'adaptive': `patient` while the probability that the price crosses the group's bankruptcy level within `horizonSec`
+ *   (the market's EWMA volatility, a driftless walk) is at most `maxCrossProbability`; at once ('ioc') above it, or
+ *   while no volatility is known yet.
  */
-export type StrategySpec =
-  | { readonly kind: 'ioc' }
+export type PatientStrategy =
   | { readonly kind: 'twap'; readonly horizonSec: number; readonly stepSec: number }
   | { readonly kind: 'disposal'; readonly stepSec: number; readonly fraction: number; readonly fullDisposalSize: number }
-  | { readonly kind: 'almgren-chriss'; readonly horizonSec: number; readonly stepSec: number; readonly lambda: number; readonly sigma: number; readonly eta: number };
+  | { readonly kind: 'almgren-chriss'; readonly horizonSec: number; readonly stepSec: number; readonly lambda: number; readonly sigma: number; readonly eta: number }
+  | {
+      readonly kind: 'dutch-auction';
+      readonly stepSec: number;
+      readonly buf: number;
+      readonly decrease: { readonly kind: 'linear'; readonly tauSec: number } | { readonly kind: 'stairstep'; readonly stepSec: number; readonly cut: number };
+      readonly tailSec: number;
+      readonly cusp: number;
+    };
+
+export type StrategySpec =
+  | { readonly kind: 'ioc' }
+  | PatientStrategy
+  | {
+      readonly kind: 'adaptive';
+      readonly patient: PatientStrategy;
+      readonly horizonSec: number;
+      readonly maxCrossProbability: number;
+      /** The volatility estimate (src/models/ewma.ts): decay per interval and the interval, seconds. Default 0.94 per 60 s. */
+      readonly volatility?: { readonly lambda: number; readonly intervalSec: number };
+    };
 
 export type StrategyKind = StrategySpec['kind'];
 
@@ -245,7 +270,7 @@ export function validateExecution(c: ExecutionConfig, field = 'execution'): Exec
 }
 
 function validateStrategy(s: StrategySpec, field: string): StrategySpec {
-  if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new UnwindError(ErrorCode.InvalidConfig, "expected { kind: 'ioc' | 'twap' | 'disposal' | 'almgren-chriss', ... }", field);
+  if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new UnwindError(ErrorCode.InvalidConfig, "expected { kind: 'ioc' | 'twap' | 'disposal' | 'almgren-chriss' | 'dutch-auction' | 'adaptive', ... }", field);
   const check = configNumbers(s, field) as (name: string, ok: (v: number) => boolean, expected: string) => void;
   const positive = (name: string): void => check(name, (v) => v > 0 && Number.isFinite(v), 'a finite number > 0');
   switch (s.kind) {
@@ -266,8 +291,42 @@ function validateStrategy(s: StrategySpec, field: string): StrategySpec {
       for (const k of ['lambda', 'sigma', 'eta'] as const) check(k, (v) => v >= 0 && Number.isFinite(v), 'a finite number >= 0');
       if (!(s.eta > 0)) throw new UnwindError(ErrorCode.InvalidConfig, `expected eta > 0, got ${String(s.eta)}`, `${field}.eta`);
       return { kind: 'almgren-chriss', horizonSec: s.horizonSec, stepSec: s.stepSec, lambda: s.lambda, sigma: s.sigma, eta: s.eta };
+    case 'dutch-auction': {
+      positive('stepSec');
+      check('buf', (v) => v >= 1 && Number.isFinite(v), 'a finite number >= 1 (MakerDAO buf: the start price over the oracle)');
+      positive('tailSec');
+      check('cusp', (v) => v >= 0 && v < 1, 'a fraction in [0, 1)');
+      const d = s.decrease;
+      const at = `${field}.decrease`;
+      if (d === null || typeof d !== 'object') throw new UnwindError(ErrorCode.InvalidConfig, "expected { kind: 'linear', tauSec } or { kind: 'stairstep', stepSec, cut }", at);
+      const dc = configNumbers(d, at) as (name: string, ok: (v: number) => boolean, expected: string) => void;
+      let decrease: typeof d;
+      if (d.kind === 'linear') {
+        dc('tauSec', (v) => v > 0 && Number.isFinite(v), 'a finite number > 0');
+        decrease = { kind: 'linear', tauSec: d.tauSec };
+      } else if (d.kind === 'stairstep') {
+        dc('stepSec', (v) => v > 0 && Number.isFinite(v), 'a finite number > 0');
+        dc('cut', (v) => v > 0 && v <= 1, 'a factor in (0, 1]');
+        decrease = { kind: 'stairstep', stepSec: d.stepSec, cut: d.cut };
+      } else throw new UnwindError(ErrorCode.InvalidConfig, `expected 'linear' or 'stairstep', got ${String((d as { kind: unknown }).kind)}`, `${at}.kind`);
+      return { kind: 'dutch-auction', stepSec: s.stepSec, buf: s.buf, decrease, tailSec: s.tailSec, cusp: s.cusp };
+    }
+    case 'adaptive': {
+      positive('horizonSec');
+      check('maxCrossProbability', (v) => v > 0 && v < 1, 'a probability in (0, 1)');
+      const patient = validateStrategy(s.patient, `${field}.patient`);
+      if (patient.kind === 'ioc' || patient.kind === 'adaptive') throw new UnwindError(ErrorCode.InvalidConfig, `expected a stepped strategy, got '${patient.kind}'`, `${field}.patient.kind`);
+      let volatility = s.volatility;
+      if (volatility !== undefined) {
+        const v = configNumbers(volatility, `${field}.volatility`) as (name: string, ok: (x: number) => boolean, expected: string) => void;
+        v('lambda', (x) => x > 0 && x < 1, 'a decay in (0, 1)');
+        v('intervalSec', (x) => x > 0 && Number.isFinite(x), 'a finite number > 0');
+        volatility = { lambda: volatility.lambda, intervalSec: volatility.intervalSec };
+      }
+      return { kind: 'adaptive', patient, horizonSec: s.horizonSec, maxCrossProbability: s.maxCrossProbability, ...(volatility === undefined ? {} : { volatility }) };
+    }
     default:
-      throw new UnwindError(ErrorCode.InvalidConfig, `expected 'ioc', 'twap', 'disposal' or 'almgren-chriss', got ${String((s as { kind: unknown }).kind)}`, `${field}.kind`);
+      throw new UnwindError(ErrorCode.InvalidConfig, `expected 'ioc', 'twap', 'disposal', 'almgren-chriss', 'dutch-auction' or 'adaptive', got ${String((s as { kind: unknown }).kind)}`, `${field}.kind`);
   }
 }
 

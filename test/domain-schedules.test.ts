@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   almgrenChrissHoldings,
+  crossingProbability,
+  normalCdf,
   clipperNeedsReset,
   clipperPrice,
   disposalQuantity,
@@ -405,5 +407,22 @@ describe('twapSlice', () => {
     ['an infinite remainder', { remaining: Infinity }, 'INVALID_SIZE', 'input.remaining'],
   ])('refuses %s, naming the field', (_label, change, code, field) => {
     expect(rejection(() => twapSlice({ ...base, ...change }))).toEqual({ code, field });
+  });
+});
+
+describe('crossing probability (the adaptive strategy)', () => {
+  it('is the normal CDF to 1.5e-7 at known points', () => {
+    const table: [number, number][] = [[0, 0.5], [1, 0.841344746], [1.959963985, 0.975], [-1, 0.158655254], [3, 0.998650102], [-6, 9.8659e-10]];
+    for (const [x, p] of table) expect(Math.abs(normalCdf(x) - p)).toBeLessThan(1.5e-7);
+  });
+
+  it('is 2 (1 - Phi(d / (sigma sqrt(T)))) by reflection, 1 with no distance, 0 with no volatility', () => {
+    expect(crossingProbability(0.1, 0.01, 100)).toBeCloseTo(2 * (1 - 0.841344746), 6);
+    expect(crossingProbability(0, 0.01, 100)).toBe(1);
+    expect(crossingProbability(-0.2, 0.01, 100)).toBe(1);
+    expect(crossingProbability(0.1, 0, 100)).toBe(0);
+    expect(crossingProbability(Infinity, 0.5, 100)).toBe(0);
+    expect(crossingProbability(0.05, 0.01, 400)).toBeGreaterThan(crossingProbability(0.05, 0.01, 100));
+    expect(() => crossingProbability(0.1, -1, 1)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'sigma' }));
   });
 });

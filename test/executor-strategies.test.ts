@@ -114,6 +114,71 @@ describe('execution strategies', () => {
     expect(1_000 - held[1]!).toBeGreaterThan(200); // more than TWAP's 1,000 / 5 in the first step
   });
 
+  it("'dutch-auction' offers all of it from oracle * buf down by the stairstep, never past the fillable price, and restarts after its tail", async () => {
+    const spec = { kind: 'dutch-auction', stepSec: 10, buf: 1.3, decrease: { kind: 'stairstep', stepSec: 10, cut: 0.9 }, tailSec: 35, cusp: 0.05 } as const;
+    const engine = await oneLiquidation({ strategy: spec }, 100);
+    const seen: { quantity: number; limit: number }[] = [];
+    let fillable = NaN;
+    try {
+      for (let sec = 0; sec <= 40; sec += 10) {
+        fillable = engine.account(1).positions[0]!.fillablePrice;
+        for (const o of await at(engine, sec)) {
+          seen.push({ quantity: o.quantity, limit: o.limitPrice });
+          engine.expire(o.id);
+        }
+      }
+    } finally {
+      await engine.close();
+    }
+    expect(seen.map((x) => x.quantity)).toEqual([100, 100, 100, 100, 100]);
+    // top = 99 * 1.3, then a 0.9 cut every 10 s, until the price would fall below the fillable price; at 40 s the
+    // auction is past its 35 s tail and starts again from the oracle.
+    [99 * 1.3, 99 * 1.3 * 0.9, 99 * 1.3 * 0.81].forEach((p, i) => expect(seen[i]!.limit).toBeCloseTo(p, 9));
+    expect(seen[3]!.limit).toBeCloseTo(Math.max(99 * 1.3 * 0.729, fillable), 9);
+    expect(seen[4]!.limit).toBeCloseTo(99 * 1.3, 9);
+  });
+
+  it("'adaptive' is patient where the price is unlikely to reach the group's bankruptcy within the horizon, immediate where it is likely", async () => {
+    const engine = await Engine.start({
+      scanWorkers: 0,
+      autoEpoch: false,
+      capacity: { markets: 2, accounts: 4, positions: 8 },
+      sizing: { targetHealth: 100, minNotional: 1e12, minOrderNotional: 0 },
+      marginCallHealth: 1_000,
+      execution: { strategy: { kind: 'adaptive', patient: { kind: 'twap', horizonSec: 60, stepSec: 10 }, horizonSec: 60, maxCrossProbability: 0.05, volatility: { lambda: 0.9, intervalSec: 10 } } },
+    });
+    try {
+      engine.addMarket({ id: 1, price: 100, tiers: TIERS });
+      engine.addMarket({ id: 2, price: 100, tiers: TIERS });
+      for (const m of [1, 2]) engine.depositInsurance(m, 1e9);
+      // Calm: 0.01% moves every 10 s; wild: 3% moves. Both positions healthy until the last price.
+      for (let i = 0; i < 30; i++) {
+        const wiggle = i % 2 === 0 ? 1 : -1;
+        engine.pushPrices([{ market: 1, price: 101 * (1 + 1e-4 * wiggle), eventTimeUs: T0 + i * 10 * SECOND }, { market: 2, price: 101 * (1 + 0.03 * wiggle), eventTimeUs: T0 + i * 10 * SECOND }]);
+        await engine.step();
+      }
+      for (const [account, market] of [[1, 1], [2, 2]] as const) {
+        engine.addAccount(account, 6_000);
+        engine.upsertPosition({ account, market, size: 600, entryPrice: 100 });
+      }
+      engine.pushPrices([1, 2].map((market) => ({ market, price: 99, eventTimeUs: T0 + 300 * SECOND })));
+      const byAccount = new Map((await engine.step()).orders.map((o) => [o.account, o.quantity]));
+      expect(byAccount.get(1)).toBeCloseTo(100, 9); // calm: twap, 600 * 10 / 60
+      expect(byAccount.get(2)).toBe(600); // wild: at once
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it("'adaptive' acts at once while it knows no volatility", async () => {
+    const engine = await oneLiquidation({ strategy: { kind: 'adaptive', patient: { kind: 'twap', horizonSec: 60, stepSec: 10 }, horizonSec: 60, maxCrossProbability: 0.5 } }, 600);
+    try {
+      expect((await at(engine, 0)).map((o) => o.quantity)).toEqual([600]);
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('chooses by market and by position size, the largest size class reached', async () => {
     const engine = await Engine.start({
       scanWorkers: 0,
@@ -153,6 +218,11 @@ describe('execution strategies', () => {
       [{ strategy: { kind: 'almgren-chriss', horizonSec: 1, stepSec: 1, lambda: 0, sigma: 0, eta: 0 } }, 'execution.strategy.eta'],
       [{ strategy: { kind: 'ioc' }, sizeClasses: [{ minNotional: -1, strategy: { kind: 'ioc' } }] }, 'execution.sizeClasses[0].minNotional'],
       [{ strategy: { kind: 'ioc' }, markets: [{ market: 1, strategy: { kind: 'ioc' } }, { market: 1, strategy: { kind: 'ioc' } }] }, 'execution.markets[1].market'],
+      [{ strategy: { kind: 'dutch-auction', stepSec: 1, buf: 0.9, decrease: { kind: 'linear', tauSec: 10 }, tailSec: 10, cusp: 0.4 } }, 'execution.strategy.buf'],
+      [{ strategy: { kind: 'dutch-auction', stepSec: 1, buf: 1.2, decrease: { kind: 'exponential' }, tailSec: 10, cusp: 0.4 } }, 'execution.strategy.decrease.kind'],
+      [{ strategy: { kind: 'dutch-auction', stepSec: 1, buf: 1.2, decrease: { kind: 'stairstep', stepSec: 1, cut: 1.5 }, tailSec: 10, cusp: 0.4 } }, 'execution.strategy.decrease.cut'],
+      [{ strategy: { kind: 'adaptive', patient: { kind: 'ioc' }, horizonSec: 10, maxCrossProbability: 0.1 } }, 'execution.strategy.patient.kind'],
+      [{ strategy: { kind: 'adaptive', patient: { kind: 'twap', horizonSec: 1, stepSec: 1 }, horizonSec: 10, maxCrossProbability: 1 } }, 'execution.strategy.maxCrossProbability'],
       [{ strategy: null }, 'execution.strategy'],
       ['twap', 'execution'],
     ];
@@ -197,9 +267,12 @@ async function world(config: EngineConfig, accounts: number, steps: number, onEp
 
 describe('strategies and determinism', () => {
   const execution: EngineConfig['execution'] = {
-    strategy: { kind: 'twap', horizonSec: 30, stepSec: 6 },
-    sizeClasses: [{ minNotional: 15_000, strategy: { kind: 'almgren-chriss', horizonSec: 30, stepSec: 6, lambda: 1e-4, sigma: 0.5, eta: 0.05 } }],
-    markets: [{ market: 3, strategy: { kind: 'disposal', stepSec: 6, fraction: 0.5, fullDisposalSize: 20 } }],
+    strategy: { kind: 'adaptive', patient: { kind: 'twap', horizonSec: 30, stepSec: 6 }, horizonSec: 30, maxCrossProbability: 0.2 },
+    sizeClasses: [{ minNotional: 30_000, strategy: { kind: 'dutch-auction', stepSec: 6, buf: 1.05, decrease: { kind: 'stairstep', stepSec: 6, cut: 0.98 }, tailSec: 60, cusp: 0.5 } }],
+    markets: [
+      { market: 2, strategy: { kind: 'almgren-chriss', horizonSec: 30, stepSec: 6, lambda: 1e-4, sigma: 0.5, eta: 0.05 } },
+      { market: 3, strategy: { kind: 'disposal', stepSec: 6, fraction: 0.5, fullDisposalSize: 20 } },
+    ],
   };
   const base: EngineConfig = { autoEpoch: false, capacity: { markets: 3, accounts: 400, positions: 1_200 }, execution, sizing: { targetHealth: 1.5 } };
 
@@ -231,7 +304,7 @@ describe('strategies and determinism', () => {
     expect(restarted.digest).toBe(uninterrupted.digest);
   });
 
-  it('prices every child as ioc would: at the position fillable price before the epoch, never more than the position', async () => {
+  it('never prices a child past the fillable price ioc would use, nor sizes it beyond the position', async () => {
     const engine = await Engine.start({ ...base, scanWorkers: 0 });
     const rand = mulberry32(11);
     try {
@@ -248,7 +321,9 @@ describe('strategies and determinism', () => {
         for (let a = 1; a <= 150; a++) for (const p of engine.account(a).positions) before.set(`${a}-${p.market}`, { fillable: p.fillablePrice, size: p.size });
         for (const o of (await engine.step()).orders) {
           const b = before.get(`${o.account}-${o.market}`)!;
-          expect(o.limitPrice).toBe(b.fillable);
+          // A Dutch auction asks more than the fillable price (a sell above it, a buy below it); nothing asks less.
+          if (o.side === 'sell') expect(o.limitPrice).toBeGreaterThanOrEqual(b.fillable);
+          else expect(o.limitPrice).toBeLessThanOrEqual(b.fillable);
           expect(o.quantity).toBeLessThanOrEqual(Math.abs(b.size));
           checked++;
           engine.fill({ orderId: o.id, account: o.account, market: o.market, quantity: o.quantity, price: o.limitPrice, eventTimeUs: t });

@@ -67,4 +67,6 @@ export {
   disposalQuantity,
   disposalSchedule,
   twapSlice,
+  normalCdf,
+  crossingProbability,
 } from './schedules.js';

@@ -293,3 +293,33 @@ export function twapSlice(input: TwapSliceInput): number {
   // An empty book allows nothing: 0, not -0 for a short.
   return cap === 0 ? 0 : Math.sign(due) * cap;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Risk of waiting
+
+/**
+ * The standard normal CDF, by Abramowitz & Stegun 7.1.26 for erf (absolute error below 1.5e-7): enough for a
+ * threshold on a probability, and the same bits on every machine (only +, *, / and Math.exp).
+ */
+export function normalCdf(x: number): number {
+  const z = Math.abs(x) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * z);
+  const poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  const erf = 1 - poly * Math.exp(-z * z);
+  return x >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
+}
+
+/**
+ * The probability that a driftless Brownian log-price with volatility `sigma` (per sqrt(second)) moves by at least
+ * `distance` (a log-return > 0) against a position within `horizonSec`, by the reflection principle:
+ * `2 * (1 - Phi(distance / (sigma sqrt(horizon))))`. 1 at distance <= 0; 0 with no volatility and a positive distance.
+ */
+export function crossingProbability(distance: number, sigma: number, horizonSec: number): number {
+  argument(distance, (v) => !Number.isNaN(v), ErrorCode.InvalidArgument, 'distance', 'a number');
+  argument(sigma, nonNegative, ErrorCode.InvalidArgument, 'sigma', 'a volatility >= 0');
+  argument(horizonSec, nonNegative, ErrorCode.InvalidArgument, 'horizonSec', 'a number of seconds >= 0');
+  if (distance <= 0) return 1;
+  const spread = sigma * Math.sqrt(horizonSec);
+  if (!(spread > 0)) return 0;
+  return Math.min(1, 2 * (1 - normalCdf(distance / spread)));
+}

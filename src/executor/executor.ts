@@ -10,7 +10,7 @@
 import { canBeLiquidated, health, isMarginCall, notional } from '../domain/margin.js';
 import { fillablePrice, underwaterness } from '../domain/liquidation.js';
 import { closeQuantity, type SizingBound } from '../domain/sizing.js';
-import type { ExecutorConfig, LifecycleConfig } from '../config-types.js';
+import type { ExecutorConfig, LifecycleConfig, StrategySpec } from '../config-types.js';
 import { CAP_NAMES, LiquidationCaps, type CapName, type CapsState } from './caps.js';
 import { refill } from '../maps.js';
 import { inLiquidation, LIFECYCLE_STATES, nextState, type LifecycleState } from './lifecycle.js';
@@ -18,7 +18,9 @@ import { candidateCount } from '../concurrency/epoch.js';
 import { isIsolatedRef, isolatedRef, LiquidationMode, NONE, OutputKind, refSlot, type Tables } from '../tables/layout.js';
 import { marketMaintenance, positionMaintenance } from '../tables/margin.js';
 import { crossGroup, emptyGroup, isLiveCross, isLiveIsolated, isolatedGroup, type GroupMargin } from '../scan/group.js';
-import { childQuantity, Strategies, type Parent } from './strategies.js';
+import { childOf, newParent, Strategies, type Parent } from './strategies.js';
+import { crossingProbability } from '../domain/schedules.js';
+import { EwmaVolatility, type EwmaState } from '../models/ewma.js';
 
 
 export const OrderReason = { CrossMaintenance: 1, IsolatedMaintenance: 2 } as const;
@@ -120,6 +122,8 @@ export interface ExecutorState {
   readonly restoring: ReadonlySet<number>;
   /** Liquidations under a stepped strategy, by slot (absent in snapshots from before strategies). */
   readonly parents?: ReadonlyMap<number, Parent>;
+  /** Each market's volatility estimate, by market index, when an adaptive strategy is configured. */
+  readonly volatility?: ReadonlyMap<number, EwmaState>;
 }
 
 export class Executor {
@@ -149,6 +153,9 @@ export class Executor {
   /** Liquidations under a stepped strategy (twap, disposal, almgren-chriss), by slot. */
   private readonly parents = new Map<number, Parent>();
   private readonly strategies: Strategies;
+  /** Each market's EWMA volatility of its mark price on event time, by market index: kept only for 'adaptive'. */
+  private readonly volatility = new Map<number, EwmaVolatility>();
+  private readonly volatilityConfig: { lambda: number; intervalSec: number } | undefined;
   /** Within one step: per account, whether the clearing backstopped or deleveraged it since the last step. */
   private readonly clearingNews = new Map<number, { backstopped: boolean; deleveraged: boolean }>();
 
@@ -159,6 +166,9 @@ export class Executor {
     this.lifecycle = { marginCallHealth: config.marginCallHealth, ...config.lifecycle };
     this.caps = new LiquidationCaps(config.caps);
     this.strategies = new Strategies(config.execution);
+    // One estimate per market for every adaptive strategy: the first one configured sets its decay.
+    const adaptive = this.strategies.all().find((x) => x.kind === 'adaptive');
+    this.volatilityConfig = adaptive === undefined ? undefined : (adaptive.volatility ?? { lambda: 0.94, intervalSec: 60 });
     const c = config.caps;
     this.capsOn = [c.accountNotionalPerInterval, c.accountInsuranceLossPerInterval, c.marketNotionalPerWindow, c.maxInFlight].some(Number.isFinite);
   }
@@ -166,7 +176,8 @@ export class Executor {
   /** Snapshot (src/journal): everything this object remembers between epochs, as plain data. */
   exportState(): ExecutorState {
     const { issued, states, seenClearing, flight, now, cooldown, ordered, restoring, parents } = this;
-    return { issued, states, seenClearing, caps: this.caps.exportState(), flight, now, cooldown, ordered, restoring, parents };
+    const volatility = new Map([...this.volatility].map(([m, v]) => [m, v.exportState()]));
+    return { issued, states, seenClearing, caps: this.caps.exportState(), flight, now, cooldown, ordered, restoring, parents, volatility };
   }
   importState(s: ExecutorState): void {
     refill(this.issued, s.issued);
@@ -181,6 +192,29 @@ export class Executor {
     this.restoring.clear();
     for (const g of s.restoring ?? []) this.restoring.add(g);
     refill(this.parents, s.parents ?? new Map());
+    this.volatility.clear();
+    for (const [m, v] of s.volatility ?? []) this.volatility.set(m, this.estimate(m)).get(m)!.importState(v);
+  }
+
+  /** Market index `m`'s volatility estimate (created empty). */
+  private estimate(m: number): EwmaVolatility {
+    let v = this.volatility.get(m);
+    if (v === undefined) this.volatility.set(m, (v = new EwmaVolatility(this.volatilityConfig)));
+    return v;
+  }
+
+  /** Every market's mark price at its event time goes into its volatility estimate (adaptive strategies only). */
+  private observeMarkets(): void {
+    if (this.volatilityConfig === undefined) return;
+    const mk = this.t.markets;
+    for (let m = 0; m < mk.id.length; m++) {
+      const time = mk.eventTimeUs[m]!;
+      const price = mk.markPrice[m]!;
+      if (!(price > 0) || time === 0) continue; // a market not yet added, or prices without event time
+      const v = this.estimate(m);
+      const last = v.exportState().lastTimeUs;
+      if (last === null || time >= last) v.observe(time, price);
+    }
   }
 
   step(): StepResult {
@@ -192,6 +226,7 @@ export class Executor {
     groups.sort((x, y) => x - y);
     this.now = 0;
     for (const time of t.markets.eventTimeUs) if (time > this.now) this.now = time;
+    this.observeMarkets();
     // Orders whose position changed since (a fill, an expiry) leave flight: the caps keep what was filled.
     for (const [slot, f] of this.flight) {
       if (t.positions.updateSequence[slot] === f.sequence) continue;
@@ -344,7 +379,8 @@ export class Executor {
       if (decision === null) break; // the planned closes already restore the group
       // The strategy spreads the sized quantity over event time: nothing until its next step.
       const child = this.child(o, decision.quantity);
-      if (child.quantity > 0) out.push({ ref, order: o, quantity: child.quantity, emergency: false, bound: decision.bound, step: child.step });
+      const order = child.limitPrice === undefined ? o : { ...o, limitPrice: child.limitPrice };
+      if (child.quantity > 0) out.push({ ref, order, quantity: child.quantity, emergency: false, bound: decision.bound, step: child.step });
       equity = decision.equityAfter;
       maintenance = decision.maintenanceAfter;
     }
@@ -377,20 +413,40 @@ export class Executor {
   /**
    * The child of a sized close of `quantity` base units that the position's strategy sends now (src/executor/strategies.ts):
    * all of it under 'ioc'; under a stepped strategy, the step's share (a new liquidation starts its parent now), never
-   * less than the minimum order unless the sizing asks for less.
+   * less than the minimum order unless the sizing asks for less; a Dutch auction's child has the auction's price.
    */
-  private child(o: PlannedOrder, quantity: number): { quantity: number; step?: number } {
+  private child(o: PlannedOrder, quantity: number): { quantity: number; step?: number; limitPrice?: number } {
     const t = this.t;
     const slot = o.slot;
     const m = t.positions.market[slot]!;
-    const spec = this.strategies.choose(o.marketId, notional(t.positions.size[slot]!, t.markets.markPrice[m]!));
-    if (spec.kind === 'ioc') return { quantity };
+    const size = t.positions.size[slot]!;
+    const mark = t.markets.markPrice[m]!;
+    let spec = this.strategies.choose(o.marketId, notional(size, mark));
+    if (spec.kind === 'adaptive') spec = this.adapt(spec, m, size * mark, o.equity);
+    if (spec.kind === 'ioc' || spec.kind === 'adaptive') return { quantity };
+    const context = { nowUs: this.now, oraclePrice: o.oraclePrice, fillablePrice: o.limitPrice, side: size > 0 ? (1 as const) : (-1 as const) };
     let parent = this.parents.get(slot);
-    if (parent === undefined) this.parents.set(slot, (parent = { startUs: this.now, lastStep: -1 }));
-    const child = childQuantity(spec, quantity, parent, this.now);
+    if (parent === undefined) this.parents.set(slot, (parent = newParent(spec, context)));
+    const child = childOf(spec, quantity, parent, context);
     if (!(child.quantity > 0)) return { quantity: 0 };
-    const least = Math.min(quantity, this.config.sizing.minOrderNotional / o.limitPrice);
-    return { quantity: Math.max(child.quantity, least), step: child.step };
+    const least = Math.min(quantity, this.config.sizing.minOrderNotional / child.limitPrice);
+    return { quantity: Math.max(child.quantity, least), step: child.step, limitPrice: child.limitPrice };
+  }
+
+  /**
+   * An adaptive strategy's choice for a position of signed `exposure` (size * mark, quote) in market index `m` whose
+   * group has `equity`: its patient strategy while the price is unlikely to cross the group's bankruptcy level within
+   * the horizon (docs/domain.md section 6.6: `2 (1 - Phi(d / (sigma sqrt(T))))`, d the log move that takes the group's
+   * equity to 0, all of it charged to this position), 'ioc' otherwise, and while the market's volatility is not known.
+   */
+  private adapt(spec: Extract<StrategySpec, { kind: 'adaptive' }>, m: number, exposure: number, equity: number): StrategySpec {
+    const variance = this.volatility.get(m)?.variancePerSecond();
+    if (variance === undefined) return { kind: 'ioc' };
+    // A long is bankrupt after a fall of equity / exposure, a short after a rise of as much.
+    const f = equity / Math.abs(exposure);
+    const distance = !(f > 0) ? 0 : exposure > 0 ? (f >= 1 ? Infinity : -Math.log1p(-f)) : Math.log1p(f);
+    const p = crossingProbability(distance, Math.sqrt(variance), spec.horizonSec);
+    return p > spec.maxCrossProbability ? { kind: 'ioc' } : spec.patient;
   }
 
   /** Whether the market of `slot` lets group `ref` have an order (its LiquidationMode, set by src/clearing/market-mode.ts). */

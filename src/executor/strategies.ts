@@ -1,29 +1,41 @@
 /**
  * Execution strategies on the executor thread: how a liquidation's sized quantity is spread over event time
  * (docs/domain.md section 6.6; the config in src/config-types.ts `ExecutionConfig`). A strategy never decides how
- * much to close (the sizing does, every epoch, from the group's margin) nor at what price (every child order is an
- * IOC at the group's fillable price, bounded by the bankruptcy price): only how much of the sized quantity goes now.
+ * much to close (the sizing does, every epoch, from the group's margin). It decides how much of the sized quantity
+ * goes now, and a Dutch auction also at what price, never past the group's fillable price.
  *
- * A liquidation under a strategy other than 'ioc' has a parent: the event time it began and the last step that got
- * a child. Step k begins `k * stepSec` after the start; a step gets at most one child, and a child of a later step
- * takes what the schedule says of what the sizing then asks (so a step without an epoch, or a child that did not
- * fill, is caught up by the next). Deterministic: a function of the tables' event time and this state only.
+ * A liquidation under a stepped strategy has a parent: the event time it began and the last step that got a child.
+ * Step k begins `k * stepSec` after the start; a step gets at most one child, and a child of a later step takes
+ * what the schedule says of what the sizing then asks (so a step without an epoch, or a child that did not fill,
+ * is caught up by the next). Deterministic: a function of the tables' event time and this state only.
  */
-import type { ExecutionConfig, StrategyChoice, StrategySpec } from '../config-types.js';
-import { almgrenChrissHoldings, disposalQuantity, twapSlice } from '../domain/schedules.js';
+import type { ExecutionConfig, PatientStrategy, StrategyChoice, StrategySpec } from '../config-types.js';
+import { almgrenChrissHoldings, clipperNeedsReset, clipperPrice, disposalQuantity, twapSlice } from '../domain/schedules.js';
 
 /** A liquidation in progress under a stepped strategy. */
 export interface Parent {
-  /** Event time of its first step, microseconds. */
-  readonly startUs: number;
+  /** Event time of its first step, microseconds (a Dutch auction's restart moves it). */
+  startUs: number;
   /** The last step that got a child (-1: none yet). */
   lastStep: number;
+  /** A Dutch auction's oracle price at its start, which its price starts from. */
+  oracle?: number;
 }
 
-/** The child due now: base units (0: none until the next step) and the step it belongs to. */
+/** What the position's market looks like to its child: prices in quote per base; side 1 sells a long, -1 buys back a short. */
+export interface ChildContext {
+  readonly nowUs: number;
+  readonly oraclePrice: number;
+  /** The group's fillable price: the price no child goes past. */
+  readonly fillablePrice: number;
+  readonly side: 1 | -1;
+}
+
+/** The child due now: base units (0: none until the next step), the step it takes, and its limit price. */
 export interface Child {
   readonly quantity: number;
   readonly step: number;
+  readonly limitPrice: number;
 }
 
 const US_PER_SECOND = 1_000_000;
@@ -43,30 +55,56 @@ export class Strategies {
     for (const c of choice.sizeClasses ?? []) if (notional >= c.minNotional) spec = c.strategy;
     return spec;
   }
+
+  /** Every strategy the config can choose (to know which models the executor must keep). */
+  all(): StrategySpec[] {
+    const choices: StrategyChoice[] = [this.config, ...this.byMarket.values()];
+    return choices.flatMap((c) => [c.strategy, ...(c.sizeClasses ?? []).map((k) => k.strategy)]);
+  }
 }
 
-/**
- * The child of `parent` due at `nowUs` under `spec`, when the sizing asks for `wanted` base units (> 0). 'ioc' takes
- * all of it at once (no parent needed).
- */
-export function childQuantity(spec: StrategySpec, wanted: number, parent: Parent, nowUs: number): Child {
-  if (spec.kind === 'ioc') return { quantity: wanted, step: 0 };
-  const step = Math.max(0, Math.floor((nowUs - parent.startUs) / (spec.stepSec * US_PER_SECOND)));
-  if (step <= parent.lastStep) return { quantity: 0, step };
+/** A parent for a liquidation that starts now. */
+export function newParent(spec: PatientStrategy, c: ChildContext): Parent {
+  return spec.kind === 'dutch-auction' ? { startUs: c.nowUs, lastStep: -1, oracle: c.oraclePrice } : { startUs: c.nowUs, lastStep: -1 };
+}
+
+/** The child of `parent` due now under `spec`, when the sizing asks for `wanted` base units (> 0). */
+export function childOf(spec: PatientStrategy, wanted: number, parent: Parent, c: ChildContext): Child {
+  if (spec.kind === 'dutch-auction') restartIfDue(spec, parent, c);
+  const step = Math.max(0, Math.floor((c.nowUs - parent.startUs) / (spec.stepSec * US_PER_SECOND)));
+  const none = { quantity: 0, step, limitPrice: c.fillablePrice };
+  if (step <= parent.lastStep) return none;
   const elapsedSec = step * spec.stepSec;
   switch (spec.kind) {
     case 'twap':
-      return { quantity: twapSlice({ remaining: wanted, dtSec: spec.stepSec, timeLeftSec: spec.horizonSec - elapsedSec, maxParticipation: Infinity, bookVolume: Infinity }), step };
+      return { ...none, quantity: twapSlice({ remaining: wanted, dtSec: spec.stepSec, timeLeftSec: spec.horizonSec - elapsedSec, maxParticipation: Infinity, bookVolume: Infinity }) };
     case 'disposal':
-      return { quantity: disposalQuantity({ stepSec: spec.stepSec, fraction: spec.fraction, fullDisposalSize: spec.fullDisposalSize, maxFractionOfBook: 1 }, wanted, Infinity), step };
+      return { ...none, quantity: disposalQuantity({ stepSec: spec.stepSec, fraction: spec.fraction, fullDisposalSize: spec.fullDisposalSize, maxFractionOfBook: 1 }, wanted, Infinity) };
     case 'almgren-chriss': {
       // The trajectory's share of what is left that this step trades: from x(t) down to x(t + step), on what the
       // sizing now asks (the trajectory of a unit position; it scales).
       const next = elapsedSec + spec.stepSec;
-      if (next >= spec.horizonSec) return { quantity: wanted, step };
+      if (next >= spec.horizonSec) return { ...none, quantity: wanted };
       const unit = { size: 1, horizonSec: spec.horizonSec, sigma: spec.sigma, eta: spec.eta, lambda: spec.lambda };
-      const share = 1 - almgrenChrissHoldings(unit, next) / almgrenChrissHoldings(unit, elapsedSec);
-      return { quantity: wanted * share, step };
+      return { ...none, quantity: wanted * (1 - almgrenChrissHoldings(unit, next) / almgrenChrissHoldings(unit, elapsedSec)) };
+    }
+    case 'dutch-auction': {
+      // All of it, at the auction's price now: a sell from oracle * buf down, a buy mirrored from below the oracle
+      // up; never past the fillable price, which is where a sell's auction ends.
+      const sell = clipperPrice({ buf: spec.buf, decrease: spec.decrease }, parent.oracle!, (c.nowUs - parent.startUs) / US_PER_SECOND);
+      const limitPrice = c.side === 1 ? Math.max(sell, c.fillablePrice) : Math.min(2 * parent.oracle! - sell, c.fillablePrice);
+      return { quantity: wanted, step, limitPrice };
     }
   }
+}
+
+/** MakerDAO's `redo`: an auction past its tail, or whose price fell below `cusp` of its start, starts again from the oracle now. */
+function restartIfDue(spec: Extract<PatientStrategy, { kind: 'dutch-auction' }>, parent: Parent, c: ChildContext): void {
+  const elapsedSec = (c.nowUs - parent.startUs) / US_PER_SECOND;
+  const top = parent.oracle! * spec.buf;
+  const price = clipperPrice({ buf: spec.buf, decrease: spec.decrease }, parent.oracle!, elapsedSec);
+  if (!clipperNeedsReset({ tailSec: spec.tailSec, cusp: spec.cusp }, top, price, elapsedSec)) return;
+  parent.startUs = c.nowUs;
+  parent.lastStep = -1;
+  parent.oracle = c.oraclePrice;
 }

@@ -1,5 +1,5 @@
 /**
- * Thread: main. The benchmark entry: `npm run bench` or `node dist/bench/run.js [--quick] [--only scan|latency|feed|oracle|journal] [--json [FILE]]`.
+ * Thread: main. The benchmark entry: `npm run bench` or `node dist/bench/run.js [--quick] [--only scan|latency|feed|oracle|journal|strategies] [--json [FILE]]`.
  *
  *   --quick        sizes 1e5 and 1e6 only, fewer samples (a smoke run: 20-35 s on the 2-core machine, + ~15 s feed)
  *   --only scan    scan throughput (with the sequential-read yardstick) only
@@ -8,6 +8,8 @@
  *   --only oracle  the oracle layer only: cost per report (signed, unsigned, vs a direct tick), report-to-order latency
  *   --only journal the journal only: append and fdatasync cost per record (sync vs group), and push-to-order latency
  *                  with no journal, group and sync (quick: 1e5 positions, ~25 s; full: 1e6, ~2 min)
+ *   --only strategies the executor's cost per epoch under each execution strategy, as a ratio to 'ioc', and the
+ *                  models' cost per call (1e5 positions; quick ~10 s)
  *   --json [FILE]  also writes every figure, with the machine description, to FILE (default bench-results.json)
  *
  * Benchmarks (one module each, each with its thread diagram):
@@ -20,6 +22,8 @@
  *                             executor (report in -> order out, signatures required vs off)
  *   journal.ts                main thread alone (JournalWriter: records/s, MB/s, durable() = write or fdatasync) and
  *                             main -> scan pool -> executor -> durable() -> onOrder (no journal vs group vs sync)
+ *   executor-strategies.ts    main thread alone (scanWorkers 0): epochs of five engines, one per execution config,
+ *                             interleaved; Executor.step timed alone; and the models (tinybench) per call
  *
  * The machine is shared and noisy: absolute figures move from run to run; the ratios (scan vs sequential read,
  * 2 workers vs 1, sync vs group vs no journal) are measured in the same run, from interleaved samples, and are the figures to compare.
@@ -35,10 +39,11 @@ import { buildLines, coverageLines, latencyTable, machineInfo, machineLine, scan
 import { runScanThroughput, type ScanPlan, type ScanSizeResult } from './scan-throughput.js';
 import { oracleSection, runOracle, type OraclePlan, type OracleResult } from './oracle.js';
 import { journalFailed, journalSection, runJournal, type JournalPlan, type JournalResult } from './journal.js';
+import { runExecutorStrategies, strategiesFailed, strategiesSection, type StrategiesPlan, type StrategiesResult } from './executor-strategies.js';
 import { settledThreadCount, threadCount } from './threads.js';
 
-type Section = 'scan' | 'latency' | 'feed' | 'oracle' | 'journal';
-const SECTIONS: readonly Section[] = ['scan', 'latency', 'feed', 'oracle', 'journal'];
+type Section = 'scan' | 'latency' | 'feed' | 'oracle' | 'journal' | 'strategies';
+const SECTIONS: readonly Section[] = ['scan', 'latency', 'feed', 'oracle', 'journal', 'strategies'];
 
 interface Options {
   readonly quick: boolean;
@@ -46,7 +51,7 @@ interface Options {
   readonly json: string | null;
 }
 
-const USAGE = 'usage: node dist/bench/run.js [--quick] [--only scan|latency|feed|oracle|journal] [--json [FILE]]';
+const USAGE = 'usage: node dist/bench/run.js [--quick] [--only scan|latency|feed|oracle|journal|strategies] [--json [FILE]]';
 
 /** A bad command line: printed as its message and the usage, without a stack. */
 class UsageError extends Error {}
@@ -55,7 +60,8 @@ const SEED = 0x5eed;
 const WORKERS = [1, 2] as const;
 
 const MIB = 2 ** 20;
-const FULL: { scan: ScanPlan[]; latency: LatencyPlan; feed: FeedPlan; oracle: OraclePlan; journal: JournalPlan } = {
+const FULL: { scan: ScanPlan[]; latency: LatencyPlan; feed: FeedPlan; oracle: OraclePlan; journal: JournalPlan; strategies: StrategiesPlan } = {
+  strategies: { positions: 100_000, warmupEpochs: 10, epochs: 120, modelIterations: 20_000, garchRefits: 50 },
   oracle: { iterations: 20_000, latency: { positions: 1_000_000, samples: 300, warmup: 30 } },
   journal: {
     append: { rounds: 5, perRecordAcks: 4_000, batchedRecords: 40_000, maxRoundBytes: 128 * MIB },
@@ -85,6 +91,7 @@ const FULL: { scan: ScanPlan[]; latency: LatencyPlan; feed: FeedPlan; oracle: Or
   },
 };
 const QUICK: typeof FULL = {
+  strategies: { positions: 100_000, warmupEpochs: 6, epochs: 36, modelIterations: 3_000, garchRefits: 10 },
   oracle: { iterations: 3_000, latency: { positions: 100_000, samples: 60, warmup: 10 } },
   journal: {
     append: { rounds: 3, perRecordAcks: 1_000, batchedRecords: 10_000, maxRoundBytes: 48 * MIB },
@@ -206,6 +213,13 @@ async function main(): Promise<void> {
     print(journalSection(journal));
   }
 
+  let strategies: StrategiesResult | null = null;
+  if (runs('strategies')) {
+    strategies = await runExecutorStrategies(plan.strategies, SEED + 5, log);
+    print();
+    print(strategiesSection(strategies, plan.strategies));
+  }
+
   const threadsAfter = threadsBefore === null ? null : await settledThreadCount(threadsBefore);
   const leaked = threadsBefore === null || threadsAfter === null ? 0 : Math.max(0, threadsAfter - threadsBefore);
   const wallSeconds = (performance.now() - started) / 1000;
@@ -230,6 +244,7 @@ async function main(): Promise<void> {
     (latency?.rows.some((x) => x.spill.orders + x.spill.marginCalls > 0) ?? false) ||
     feedFailed(feed) ||
     journalFailed(journal) ||
+    strategiesFailed(strategies) ||
     leaked > 0;
   if (failed) {
     print('CHECKS FAILED: see the coverage lines, the spill column, the feed checks and the thread count above');
@@ -251,6 +266,7 @@ async function main(): Promise<void> {
         feed: runs('feed') ? plan.feed : null,
         oracle: runs('oracle') ? plan.oracle : null,
         journal: runs('journal') ? plan.journal : null,
+        strategies: runs('strategies') ? plan.strategies : null,
       },
       units: {
         micros: 'microseconds',
@@ -259,12 +275,14 @@ async function main(): Promise<void> {
         nanosPerTick: 'nanoseconds of main-thread time per tick',
         oracleCost: 'nanoseconds per call (tinybench latency)',
         journalAppend: 'records, bytes and ticks per second, median over rounds; appendNanosPerRecord in nanoseconds; durableMicros in microseconds',
+        strategies: 'epoch and executor in microseconds per epoch; ratios to ioc; models in nanoseconds per call, shareOfEpoch a fraction of the ioc epoch p50',
       },
       scan,
       latency,
       feed,
       oracle,
       journal,
+      strategies,
       threads: { before: threadsBefore, after: threadsAfter, leftBehind: leaked },
       checksPassed: !failed,
       wallSeconds,

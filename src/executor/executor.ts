@@ -150,7 +150,7 @@ export class Executor {
    * are flat, even once the lifecycle has let them out above the exit level (a fill that lands between the two).
    */
   private readonly restoring = new Set<number>();
-  /** Liquidations under a stepped strategy (twap, disposal, almgren-chriss), by slot. */
+  /** Liquidations under a stepped strategy (twap, disposal, almgren-chriss, dutch-auction), by slot. */
   private readonly parents = new Map<number, Parent>();
   private readonly strategies: Strategies;
   /** Each market's EWMA volatility of its mark price on event time, by market index: kept only for 'adaptive'. */
@@ -436,7 +436,7 @@ export class Executor {
   /**
    * An adaptive strategy's choice for a position of signed `exposure` (size * mark, quote) in market index `m` whose
    * group has `equity`: its patient strategy while the price is unlikely to cross the group's bankruptcy level within
-   * the horizon (docs/domain.md section 6.6: `2 (1 - Phi(d / (sigma sqrt(T))))`, d the log move that takes the group's
+   * the horizon (docs/domain.md section 6.7: `2 (1 - Phi(d / (sigma sqrt(T))))`, d the log move that takes the group's
    * equity to 0, all of it charged to this position), 'ioc' otherwise, and while the market's volatility is not known.
    */
   private adapt(spec: Extract<StrategySpec, { kind: 'adaptive' }>, m: number, exposure: number, equity: number): StrategySpec {

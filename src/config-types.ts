@@ -198,7 +198,15 @@ export function validateCaps(c: CapsConfig, field = 'caps'): CapsConfig {
 export type PatientStrategy =
   | { readonly kind: 'twap'; readonly horizonSec: number; readonly stepSec: number }
   | { readonly kind: 'disposal'; readonly stepSec: number; readonly fraction: number; readonly fullDisposalSize: number }
-  | { readonly kind: 'almgren-chriss'; readonly horizonSec: number; readonly stepSec: number; readonly lambda: number; readonly sigma: number; readonly eta: number }
+  | {
+      readonly kind: 'almgren-chriss';
+      readonly horizonSec: number;
+      readonly stepSec: number;
+      readonly lambda: number;
+      /** Quote per base per sqrt(second); absent: the market's EWMA volatility of its mark (as for 'adaptive') times the mark. */
+      readonly sigma?: number;
+      readonly eta: number;
+    }
   | {
       readonly kind: 'dutch-auction';
       readonly stepSec: number;
@@ -288,9 +296,10 @@ function validateStrategy(s: StrategySpec, field: string): StrategySpec {
     case 'almgren-chriss':
       positive('horizonSec');
       positive('stepSec');
-      for (const k of ['lambda', 'sigma', 'eta'] as const) check(k, (v) => v >= 0 && Number.isFinite(v), 'a finite number >= 0');
+      for (const k of ['lambda', 'eta'] as const) check(k, (v) => v >= 0 && Number.isFinite(v), 'a finite number >= 0');
+      if (s.sigma !== undefined) check('sigma', (v) => v >= 0 && Number.isFinite(v), 'a finite number >= 0, or absent for the market estimate');
       if (!(s.eta > 0)) throw new UnwindError(ErrorCode.InvalidConfig, `expected eta > 0, got ${String(s.eta)}`, `${field}.eta`);
-      return { kind: 'almgren-chriss', horizonSec: s.horizonSec, stepSec: s.stepSec, lambda: s.lambda, sigma: s.sigma, eta: s.eta };
+      return { kind: 'almgren-chriss', horizonSec: s.horizonSec, stepSec: s.stepSec, lambda: s.lambda, ...(s.sigma === undefined ? {} : { sigma: s.sigma }), eta: s.eta };
     case 'dutch-auction': {
       positive('stepSec');
       check('buf', (v) => v >= 1 && Number.isFinite(v), 'a finite number >= 1 (MakerDAO buf: the start price over the oracle)');

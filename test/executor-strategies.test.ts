@@ -179,6 +179,26 @@ describe('execution strategies', () => {
     }
   });
 
+  it("'almgren-chriss' without its own sigma takes the market's estimate: TWAP's schedule while it has none, front-loaded once it has", async () => {
+    const spec = { kind: 'almgren-chriss', horizonSec: 50, stepSec: 10, lambda: 1e-4, eta: 0.01 } as const;
+    const fresh = await oneLiquidation({ strategy: spec }, 1_000);
+    try {
+      expect((await at(fresh, 0)).map((o) => o.quantity)[0]).toBeCloseTo(200, 9); // kappa 0: 1,000 / 5 steps
+    } finally {
+      await fresh.close();
+    }
+    const seasoned = await oneLiquidation({ strategy: spec }, 1_000);
+    try {
+      // A healthy history of 2% moves every 10 s (the account is liquidatable only at 99, below all of them).
+      for (let i = 0; i < 20; i++) await at(seasoned, i * 10, i % 2 === 0 ? 104 : 102);
+      const first = (await at(seasoned, 200)).map((o) => o.quantity)[0]!;
+      expect(first).toBeGreaterThan(250);
+      expect(first).toBeLessThan(1_000);
+    } finally {
+      await seasoned.close();
+    }
+  });
+
   it('chooses by market and by position size, the largest size class reached', async () => {
     const engine = await Engine.start({
       scanWorkers: 0,

@@ -166,9 +166,9 @@ export class Executor {
     this.lifecycle = { marginCallHealth: config.marginCallHealth, ...config.lifecycle };
     this.caps = new LiquidationCaps(config.caps);
     this.strategies = new Strategies(config.execution);
-    // One estimate per market for every adaptive strategy: the first one configured sets its decay.
+    // One estimate per market, kept only when a strategy needs it: the first adaptive strategy configured sets its decay.
     const adaptive = this.strategies.all().find((x) => x.kind === 'adaptive');
-    this.volatilityConfig = adaptive === undefined ? undefined : (adaptive.volatility ?? { lambda: 0.94, intervalSec: 60 });
+    this.volatilityConfig = !this.strategies.needsVolatility() ? undefined : ((adaptive?.kind === 'adaptive' ? adaptive.volatility : undefined) ?? { lambda: 0.94, intervalSec: 60 });
     const c = config.caps;
     this.capsOn = [c.accountNotionalPerInterval, c.accountInsuranceLossPerInterval, c.marketNotionalPerWindow, c.maxInFlight].some(Number.isFinite);
   }
@@ -203,7 +203,7 @@ export class Executor {
     return v;
   }
 
-  /** Every market's mark price at its event time goes into its volatility estimate (adaptive strategies only). */
+  /** Every market's mark price at its event time goes into its volatility estimate (when a strategy needs one). */
   private observeMarkets(): void {
     if (this.volatilityConfig === undefined) return;
     const mk = this.t.markets;
@@ -424,7 +424,9 @@ export class Executor {
     let spec = this.strategies.choose(o.marketId, notional(size, mark));
     if (spec.kind === 'adaptive') spec = this.adapt(spec, m, size * mark, o.equity);
     if (spec.kind === 'ioc' || spec.kind === 'adaptive') return { quantity };
-    const context = { nowUs: this.now, oraclePrice: o.oraclePrice, fillablePrice: o.limitPrice, side: size > 0 ? (1 as const) : (-1 as const) };
+    const variance = this.volatility.get(m)?.variancePerSecond();
+    const sigma = variance === undefined ? 0 : Math.sqrt(variance) * mark;
+    const context = { nowUs: this.now, oraclePrice: o.oraclePrice, fillablePrice: o.limitPrice, side: size > 0 ? (1 as const) : (-1 as const), sigma };
     let parent = this.parents.get(slot);
     if (parent === undefined) this.parents.set(slot, (parent = newParent(spec, context)));
     const child = childOf(spec, quantity, parent, context);

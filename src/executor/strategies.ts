@@ -29,6 +29,8 @@ export interface ChildContext {
   /** The group's fillable price: the price no child goes past. */
   readonly fillablePrice: number;
   readonly side: 1 | -1;
+  /** The market's volatility, quote per base per sqrt(second), for an Almgren-Chriss schedule without its own; 0 when unknown. */
+  readonly sigma: number;
 }
 
 /** The child due now: base units (0: none until the next step), the step it takes, and its limit price. */
@@ -56,10 +58,16 @@ export class Strategies {
     return spec;
   }
 
-  /** Every strategy the config can choose (to know which models the executor must keep). */
+  /** Whether a market volatility estimate is needed: an adaptive strategy, or an Almgren-Chriss one without its own sigma. */
+  needsVolatility(): boolean {
+    return this.all().some((x) => x.kind === 'adaptive' || (x.kind === 'almgren-chriss' && x.sigma === undefined));
+  }
+
+  /** Every strategy the config can choose, an adaptive one's patient strategy included. */
   all(): StrategySpec[] {
     const choices: StrategyChoice[] = [this.config, ...this.byMarket.values()];
-    return choices.flatMap((c) => [c.strategy, ...(c.sizeClasses ?? []).map((k) => k.strategy)]);
+    const chosen = choices.flatMap((c): StrategySpec[] => [c.strategy, ...(c.sizeClasses ?? []).map((k) => k.strategy)]);
+    return chosen.flatMap((x): StrategySpec[] => (x.kind === 'adaptive' ? [x, x.patient] : [x]));
   }
 }
 
@@ -85,7 +93,8 @@ export function childOf(spec: PatientStrategy, wanted: number, parent: Parent, c
       // sizing now asks (the trajectory of a unit position; it scales).
       const next = elapsedSec + spec.stepSec;
       if (next >= spec.horizonSec) return { ...none, quantity: wanted };
-      const unit = { size: 1, horizonSec: spec.horizonSec, sigma: spec.sigma, eta: spec.eta, lambda: spec.lambda };
+      // Without a volatility (configured or estimated) kappa is 0: the trajectory is TWAP's.
+      const unit = { size: 1, horizonSec: spec.horizonSec, sigma: spec.sigma ?? c.sigma, eta: spec.eta, lambda: spec.lambda };
       return { ...none, quantity: wanted * (1 - almgrenChrissHoldings(unit, next) / almgrenChrissHoldings(unit, elapsedSec)) };
     }
     case 'dutch-auction': {

@@ -39,6 +39,14 @@ describe('a VenueBook sweep', () => {
     for (const f of s.fills) expect(f.price).toBeLessThanOrEqual(1_010);
   });
 
+  it('prices a tiny fill of a huge order at its level exactly (the filled quantity is what was taken)', () => {
+    const b = book({ depth0: 1e-9, levels: 1 });
+    const level = b.levels('bid', 1, 0)[0]!;
+    const s = b.sweep('sell', 1e9, undefined, 0);
+    expect(s.filled).toBe(sum(s.fills));
+    expect(s.averagePrice).toBe(level.price);
+  });
+
   it('takes exactly the levels inside a tight limit and leaves the rest unfilled', () => {
     const b = book();
     const inside = b.levels('bid', 100, 0).filter((l) => l.price >= 997);

@@ -228,6 +228,8 @@ export class VenueBook {
     const fills: Fill[] = [];
     let remaining = quantity;
     let notional = 0;
+    // The sum of what was taken, not quantity - remaining: a tiny fill of a large order would lose its digits there.
+    let filled = 0;
     this.walk(bookSide, tUs, (price, available, idx, profile, share) => {
       if (limitPrice !== undefined && (side === 'sell' ? price < limitPrice : price > limitPrice)) return false;
       if (available <= 0) return true;
@@ -235,10 +237,12 @@ export class VenueBook {
       holes.set(idx, { share: Math.min(1, share + take / profile), tUs });
       fills.push({ price, quantity: take });
       notional += price * take;
+      filled += take;
       remaining -= take;
       return remaining > 0;
     });
-    const filled = quantity - remaining;
+    // Filled whole: exactly the quantity asked (the sum of the takes may differ in its last digit).
+    if (!(remaining > 0)) filled = quantity;
     if (filled > 0) this.permanentImpact(side, filled);
     return { fills, filled, unfilled: remaining, averagePrice: filled > 0 ? notional / filled : null, midBefore, midAfter: this.mid };
   }

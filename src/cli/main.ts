@@ -1,16 +1,18 @@
 #!/usr/bin/env node
 /**
  * Thread: main. The `unwind` command.
- *   unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--embedded [--journal DIR]]
+ *   unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--embedded [--journal DIR] [--strategy KIND]]
  *   unwind serve [--config FILE]       the binary feed server, until SIGINT / SIGTERM
  *   unwind check FILE [--compact]      evaluate a scenario and print a JSON report
  *   unwind replay DIR [--workers N] [--json] [--progress]
+ *   unwind backtest [--scenario NAME|FILE] [--strategies a,b,...] [--seeds N] [--json] [--svg FILE]
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { UnwindError } from '../errors.js';
 import { checkScenario, parseScenario } from '../scenario.js';
-import { runDemo } from '../sim/demo.js';
+import { backtestSvg, formatBacktest, runBacktest, strategyKind } from '../sim/backtest.js';
+import { executionLines, runDemo } from '../sim/demo.js';
 import { runFeedDemo } from '../sim/feed-demo.js';
 import { INSURANCE_SEED, type MoneySummary } from '../sim/tally.js';
 import { readServeConfig, serve } from './serve.js';
@@ -18,9 +20,10 @@ import { Presets, SingleBar } from 'cli-progress';
 import { formatSummary, replayJournal } from '../engine/replay.js';
 
 const USAGE = `usage:
-  unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--embedded [--journal DIR]]
+  unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--embedded [--journal DIR] [--strategy KIND]]
                server, price publisher, matching engine and risk desk over loopback WebSocket
-               (--embedded: the same world in-process, no sockets, with a reproducible order-stream hash)
+               (--embedded: the same world in-process, no sockets, orders filled by the venue simulator's
+               books, with a reproducible order-stream hash)
   unwind serve [--config FILE] [--stats-every S]
                the binary feed server (README "Wire protocol"), until SIGINT or SIGTERM
   unwind check FILE [--compact]
@@ -28,6 +31,9 @@ const USAGE = `usage:
   unwind replay DIR [--workers N] [--json] [--progress]
                replay a journal (README "Journal"): a summary and the SHA-256 of the order and event stream,
                the same for any worker count (--progress: a progress bar even when stderr is not a terminal)
+  unwind backtest [--scenario NAME|FILE] [--strategies a,b,...] [--seeds N] [--seed N] [--accounts N] [--json] [--svg FILE]
+               the execution strategies against the venue simulator (README "Backtest"); scenarios gbm, jump,
+               cascade, flash-crash (default: all) or a CSV of trades or candles
 `;
 
 function int(v: string | undefined, name: string, fallback: number): number {
@@ -63,6 +69,7 @@ async function demo(argv: string[]): Promise<void> {
       'interval-ms': { type: 'string' },
       embedded: { type: 'boolean' },
       journal: { type: 'string' },
+      strategy: { type: 'string' },
     },
   });
   const workers = values.workers === undefined ? undefined : int(values.workers, 'workers', 2);
@@ -76,14 +83,16 @@ async function demo(argv: string[]): Promise<void> {
   const t0 = process.hrtime.bigint();
   const wall = (): string => `${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`;
   if (values.embedded === true) {
-    const s = await runDemo({ ...common, printPerEpoch: int(values.print, 'print', 4), journal: values.journal });
+    const strategy = strategyKind(values.strategy ?? 'ioc', '--strategy');
+    const s = await runDemo({ ...common, printPerEpoch: int(values.print, 'print', 4), journal: values.journal, strategy });
     console.log('--- summary ---');
     console.log(`epochs               ${s.epochs}`);
     console.log(`positions            ${s.positions}`);
     console.log(`liquidation orders   ${s.orders} (${s.accountsLiquidated} accounts, ${quote(s.notionalLiquidated)} quote notional)`);
     console.log(`margin calls         ${s.marginCalls}`);
     printMoney(s);
-    console.log(`epoch latency        p50 ${s.epochMicros.p50} us, p99 ${s.epochMicros.p99} us, max ${s.epochMicros.max} us (price push to orders)`);
+    for (const line of executionLines(s)) console.log(line);
+    console.log(`epoch latency        p50 ${s.epochMicros.p50} us, p99 ${s.epochMicros.p99} us, max ${s.epochMicros.max} us (fills from the venue, price push to orders)`);
     console.log(`order stream sha256  ${s.orderStreamDigest}`);
     if (values.journal !== undefined) {
       console.log(`journal              ${values.journal}: ${s.journalRecords} records; \`npx unwind replay ${values.journal}\` prints this output sha256:`);
@@ -190,6 +199,39 @@ async function replay(argv: string[]): Promise<void> {
   process.stdout.write(values.json === true ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}\n`);
 }
 
+async function backtest(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      scenario: { type: 'string' },
+      strategies: { type: 'string' },
+      seeds: { type: 'string' },
+      seed: { type: 'string' },
+      accounts: { type: 'string' },
+      json: { type: 'boolean' },
+      svg: { type: 'string' },
+    },
+  });
+  const list = (v: string | undefined): string[] | undefined => v?.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const bar = process.stderr.isTTY === true ? new SingleBar({ format: 'backtest |{bar}| {value}/{total} runs, {run}, eta {eta_formatted}', stream: process.stderr }, Presets.shades_classic) : undefined;
+  const t0 = process.hrtime.bigint();
+  const { report, series } = await runBacktest({
+    scenarios: list(values.scenario),
+    strategies: list(values.strategies)?.map((k) => strategyKind(k, '--strategies')),
+    seeds: Math.max(1, int(values.seeds, 'seeds', 3)),
+    firstSeed: int(values.seed, 'seed', 1),
+    accounts: Math.max(1, int(values.accounts, 'accounts', 2_000)),
+    progress: (done, total, run) => {
+      if (done === 0) bar?.start(total, 0, { run });
+      else bar?.update(done, { run });
+    },
+  }).finally(() => bar?.stop());
+  if (values.svg !== undefined) writeFileSync(values.svg, backtestSvg(report, series));
+  process.stdout.write(values.json === true ? `${JSON.stringify(report)}\n` : `${formatBacktest(report)}\n`);
+  const runs = report.scenarios.reduce((n, sc) => n + sc.results.reduce((m, r) => m + r.runs.length, 0), 0);
+  process.stderr.write(`backtest: ${runs} runs in ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s${values.svg === undefined ? '' : `; ${values.svg} written`}\n`);
+}
+
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   switch (command) {
@@ -201,6 +243,8 @@ async function main(): Promise<void> {
       return check(rest);
     case 'replay':
       return replay(rest);
+    case 'backtest':
+      return backtest(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -1,6 +1,9 @@
 /**
  * What the demos count of the engine's settlements: fees, insurance cover, partial and whole closes, and where every
- * quote of deficit went (the insurance funds, ADL counterparties, the socialized side, or an unresolved event).
+ * quote of deficit went (the insurance funds, ADL counterparties, the socialized side, or an unresolved event). And,
+ * where the venue simulator fills the orders (src/sim/matching.ts), how the liquidations went onto its book: each
+ * position's liquidation as a parent of its child orders, its implementation shortfall against the arrival mark,
+ * participation in the book, time to flat, and what is left open.
  */
 import type { Engine } from '../engine/engine.js';
 import { MARKETS } from './world.js';
@@ -142,6 +145,235 @@ export function badDebtOf(engine: Engine, accounts: Iterable<number>): number {
   for (const id of accounts) {
     const a = engine.account(id);
     if (a.positions.every((p) => p.size === 0) && a.equity < 0) owed -= a.equity;
+  }
+  return owed;
+}
+
+// ---- execution: how the liquidations went onto the venue's book (src/sim/matching.ts) ----
+
+/**
+ * Implementation shortfall of one parent against its arrival mark: cost = sum over fills of sign * (arrival - price) *
+ * quantity (quote), notional = sum of arrival * quantity, bps = 10^4 * cost / notional (0 without fills).
+ */
+export function implementationShortfall(side: 'buy' | 'sell', arrivalMark: number, fills: readonly { readonly price: number; readonly quantity: number }[]): { cost: number; notional: number; bps: number } {
+  // +1 for a sell (selling below the arrival mark costs), -1 for a buy: a cost is positive either way.
+  const sign = side === 'sell' ? 1 : -1;
+  let cost = 0;
+  let notional = 0;
+  for (const f of fills) {
+    cost += sign * (arrivalMark - f.price) * f.quantity;
+    notional += arrivalMark * f.quantity;
+  }
+  return { cost, notional, bps: notional > 0 ? (1e4 * cost) / notional : 0 };
+}
+
+/**
+ * One liquidation of a position: its parent order, from the first child the engine sent until the position is flat,
+ * or until its group leaves liquidation with part of the position kept ('restored'). A later liquidation of the
+ * same position is a new parent, with a new arrival mark.
+ */
+export interface Parent {
+  readonly account: number;
+  readonly market: number;
+  readonly side: 'buy' | 'sell';
+  readonly isolated: boolean;
+  /** The mark (oracle price) the first child was decided at: what shortfall is measured against. */
+  readonly arrivalMark: number;
+  readonly startUs: number;
+  /** Signed size, as the last settlement or deleveraging left it. */
+  size: number;
+  children: number;
+  /** Its fills at the venue, in order. */
+  readonly fills: { readonly price: number; readonly quantity: number }[];
+  end: 'flat' | 'restored' | undefined;
+  endUs: number | undefined;
+}
+
+/** A child as the tally needs it (src/sim/matching.ts `Child`). */
+export interface ChildSent {
+  readonly order: { readonly account: number; readonly market: number; readonly side: 'buy' | 'sell'; readonly oraclePrice: number; readonly reason: string };
+  readonly submittedUs: number;
+  readonly participation: number;
+}
+
+/** What the execution tally says at the end of a run. */
+export interface ExecutionSummary {
+  readonly parents: number;
+  readonly childOrders: number;
+  /** Notional-weighted over every parent's fills: 10^4 * sum(cost) / sum(arrival notional). */
+  readonly shortfallBps: number;
+  readonly shortfallCost: number;
+  /** Largest child quantity over the book volume on its side within 1% of the mid when it was sent. */
+  readonly peakParticipation: number;
+  readonly flat: number;
+  readonly restored: number;
+  /** Parents still open at the end, and their notional at the mid. */
+  readonly left: number;
+  readonly leftNotional: number;
+  /** Event time from the first child to flat, over the parents that went flat, seconds. */
+  readonly timeToFlatS: { readonly p50: number; readonly max: number };
+  /** Deleveragings (onDeleverage) that matched anything, and the quote they closed at the bankruptcy price. */
+  readonly adlCount: number;
+  readonly adlNotional: number;
+}
+
+const OUT_OF_LIQUIDATION = new Set(['healthy', 'margin-call']);
+
+/** Tracks every parent from the engine's events and the children the matching engine sent. */
+export class ExecutionTally {
+  private readonly open = new Map<string, Parent>();
+  /** Every parent, in start order. */
+  readonly parents: Parent[] = [];
+  /** The last parent of each position: a late fill after a parent ended still counts for it. */
+  private readonly last = new Map<string, Parent>();
+  private nowUs = 0;
+  childOrders = 0;
+  peakParticipation = 0;
+  adlCount = 0;
+  adlNotional = 0;
+
+  constructor(private readonly engine: Engine) {
+    engine.onFill((f) => {
+      const p = this.parentOf(f.account, f.market);
+      if (p === undefined) return;
+      p.fills.push({ price: f.price, quantity: f.quantity });
+      this.resize(p, f.sizeAfter, f.eventTimeUs);
+    });
+    engine.onDeleverage((d) => {
+      if (d.matched > 0) {
+        this.adlCount++;
+        this.adlNotional += d.matched * d.bankruptcyPrice;
+      }
+      const p = this.open.get(key(d.account, d.market));
+      if (p !== undefined) this.resize(p, Math.sign(p.size) * d.remainder, this.nowUs);
+      for (const c of d.counterparties) {
+        const q = this.open.get(key(c.account, d.market));
+        if (q !== undefined) this.resize(q, c.sizeAfter, this.nowUs);
+      }
+    });
+    engine.onStateChange((c) => {
+      if (!OUT_OF_LIQUIDATION.has(c.to) && c.to !== 'closed') return;
+      for (const p of this.groupParents(c.account, c.market)) {
+        if (c.to === 'closed') p.size = 0;
+        this.finish(p, p.size === 0 ? 'flat' : 'restored', this.nowUs);
+      }
+    });
+  }
+
+  /** The event time the next inputs and epoch land at (deleveragings and state changes carry none of their own). */
+  at(nowUs: number): void {
+    this.nowUs = nowUs;
+  }
+
+  /** A child sent: the first of a position opens its parent, at the mark the child was decided at. */
+  child(c: ChildSent): void {
+    const o = c.order;
+    const k = key(o.account, o.market);
+    let p = this.open.get(k);
+    if (p === undefined) {
+      const size = this.engine.account(o.account).positions.find((x) => x.market === o.market)?.size ?? 0;
+      p = {
+        account: o.account,
+        market: o.market,
+        side: o.side,
+        isolated: o.reason === 'isolated-maintenance',
+        arrivalMark: o.oraclePrice,
+        startUs: c.submittedUs,
+        size,
+        children: 0,
+        fills: [],
+        end: undefined,
+        endUs: undefined,
+      };
+      this.open.set(k, p);
+      this.last.set(k, p);
+      this.parents.push(p);
+    }
+    p.children++;
+    this.childOrders++;
+    if (c.participation > this.peakParticipation) this.peakParticipation = c.participation;
+  }
+
+  /** Open liquidation inventory: the parents not yet done, at `mid` (quote). */
+  openInventory(mid: (market: number) => number): number {
+    let total = 0;
+    for (const p of this.open.values()) total += Math.abs(p.size) * mid(p.market);
+    return total;
+  }
+
+  summary(mid: (market: number) => number): ExecutionSummary {
+    let cost = 0;
+    let notional = 0;
+    const toFlat: number[] = [];
+    let flat = 0;
+    let restored = 0;
+    for (const p of this.parents) {
+      const x = implementationShortfall(p.side, p.arrivalMark, p.fills);
+      cost += x.cost;
+      notional += x.notional;
+      if (p.end === 'flat') {
+        flat++;
+        toFlat.push((p.endUs! - p.startUs) / 1e6);
+      } else if (p.end === 'restored') restored++;
+    }
+    toFlat.sort((a, b) => a - b);
+    return {
+      parents: this.parents.length,
+      childOrders: this.childOrders,
+      shortfallBps: notional > 0 ? (1e4 * cost) / notional : 0,
+      shortfallCost: cost,
+      peakParticipation: this.peakParticipation,
+      flat,
+      restored,
+      left: this.open.size,
+      leftNotional: this.openInventory(mid),
+      timeToFlatS: { p50: toFlat.length === 0 ? 0 : toFlat[Math.floor((toFlat.length - 1) / 2)]!, max: toFlat.at(-1) ?? 0 },
+      adlCount: this.adlCount,
+      adlNotional: this.adlNotional,
+    };
+  }
+
+  private parentOf(account: number, market: number): Parent | undefined {
+    const k = key(account, market);
+    return this.open.get(k) ?? this.last.get(k);
+  }
+
+  private groupParents(account: number, market: number | null): Parent[] {
+    const out: Parent[] = [];
+    for (const p of this.open.values()) if (p.account === account && (market === null ? !p.isolated : p.isolated && p.market === market)) out.push(p);
+    return out;
+  }
+
+  private resize(p: Parent, size: number, tUs: number): void {
+    p.size = size;
+    if (size === 0) this.finish(p, 'flat', tUs);
+  }
+
+  private finish(p: Parent, end: 'flat' | 'restored', tUs: number): void {
+    if (p.end !== undefined) return;
+    p.end = end;
+    p.endUs = Math.max(tUs, p.startUs);
+    this.open.delete(key(p.account, p.market));
+  }
+}
+
+const key = (account: number, market: number): string => `${account}:${market}`;
+
+/**
+ * Deficits still open at the end: negative equity of groups that hold a position (cross: the account's equity;
+ * isolated: its collateral plus unrealized PnL). Bad debt once their positions close, unless someone pays it.
+ */
+export function openDeficits(engine: Engine, accounts: Iterable<number>): number {
+  let owed = 0;
+  for (const id of accounts) {
+    const a = engine.account(id);
+    const crossHeld = a.positions.some((p) => p.size !== 0 && p.isolatedCollateral === null);
+    if (crossHeld && a.equity < 0) owed -= a.equity;
+    for (const p of a.positions) {
+      if (p.size === 0 || p.isolatedCollateral === null) continue;
+      const equity = p.isolatedCollateral + p.unrealizedPnl;
+      if (equity < 0) owed -= equity;
+    }
   }
   return owed;
 }

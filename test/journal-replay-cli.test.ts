@@ -3,33 +3,16 @@
  * segments, snapshots beside them). The digest it prints is the live engine's, for any worker count; damage is
  * reported, never repaired, since replay only reads.
  */
-import { spawn } from 'node:child_process';
 import { appendFileSync, cpSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/index.js';
 import { KIND_NAMES } from '../src/journal/format.js';
+import { runCli, type CliRun } from './support/cli.js';
 import { firstSequenceOf, journaled, Kind, lastOfKind, loadBook, playSteps, RECORD_HEADER, recordsOf, removeTempDirs, SEED, segmentsOf, STEPS, tempDir, writeSyncMark } from './support/journal.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-const CLI = join(ROOT, 'dist/src/cli/main.js');
 
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function replay(...args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, [CLI, 'replay', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+function replay(...args: string[]): Promise<CliRun> {
+  return runCli('replay', ...args);
 }
 
 /** What the live engine that wrote the journal said. */

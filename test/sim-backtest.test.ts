@@ -4,7 +4,6 @@
  * as left, shortfall as defined, the same report for the same seeds, and a demo journal that replays to the live
  * digest (the built CLI, as CI runs it).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,25 +13,14 @@ import type { Fill } from '../src/clearing/open-orders.js';
 import { LATENCY_US, runBacktest, runOnce, scenarioOf, STRATEGY_KINDS, T0 } from '../src/sim/backtest.js';
 import { VenueMatching, type MatchingStep } from '../src/sim/matching.js';
 import { ExecutionTally, implementationShortfall } from '../src/sim/tally.js';
+import { runCli } from './support/cli.js';
 import { bookParamsFor, flashCrashPath, Venue } from '../src/sim/venue/index.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-const CLI = join(ROOT, 'dist/src/cli/main.js');
 const SECOND = 1_000_000;
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const cli = runCli;
 
 describe('implementation shortfall', () => {
   it('is sign x (arrival - price) x quantity over arrival x quantity, in basis points', () => {

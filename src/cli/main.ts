@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Thread: main. The `unwind` command.
- *   unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--embedded [--journal DIR] [--strategy KIND]]
+ *   unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--strategy KIND] [--embedded [--journal DIR]]
  *   unwind serve [--config FILE]       the binary feed server, until SIGINT / SIGTERM
  *   unwind check FILE [--compact]      evaluate a scenario and print a JSON report
  *   unwind replay DIR [--workers N] [--json] [--progress]
@@ -20,10 +20,11 @@ import { Presets, SingleBar } from 'cli-progress';
 import { formatSummary, replayJournal } from '../engine/replay.js';
 
 const USAGE = `usage:
-  unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--embedded [--journal DIR] [--strategy KIND]]
-               server, price publisher, matching engine and risk desk over loopback WebSocket
-               (--embedded: the same world in-process, no sockets, orders filled by the venue simulator's
-               books, with a reproducible order-stream hash)
+  unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--strategy KIND] [--embedded [--journal DIR]]
+               server, price publisher, matching engine and risk desk over loopback WebSocket, orders filled by
+               the venue simulator's books; --strategy: ioc (default), twap, disposal, almgren-chriss,
+               dutch-auction, adaptive (--embedded: the same world in-process, no sockets, one price per market;
+               --journal DIR records it for unwind replay)
   unwind serve [--config FILE] [--stats-every S]
                the binary feed server (README "Wire protocol"), until SIGINT or SIGTERM
   unwind check FILE [--compact]
@@ -82,8 +83,8 @@ async function demo(argv: string[]): Promise<void> {
   };
   const t0 = process.hrtime.bigint();
   const wall = (): string => `${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`;
+  const strategy = strategyKind(values.strategy ?? 'ioc', '--strategy');
   if (values.embedded === true) {
-    const strategy = strategyKind(values.strategy ?? 'ioc', '--strategy');
     const s = await runDemo({ ...common, printPerEpoch: int(values.print, 'print', 4), journal: values.journal, strategy });
     console.log('--- summary ---');
     console.log(`epochs               ${s.epochs}`);
@@ -101,19 +102,21 @@ async function demo(argv: string[]): Promise<void> {
     console.log(`wall time            ${wall()}`);
     return;
   }
-  const s = await runFeedDemo({ ...common, printPerFrame: int(values.print, 'print', 4), intervalMs: int(values['interval-ms'], 'interval-ms', 10) });
+  const s = await runFeedDemo({ ...common, printPerFrame: int(values.print, 'print', 4), intervalMs: int(values['interval-ms'], 'interval-ms', 10), strategy });
   const st = s.server;
   const rejected = Object.entries(s.rejectedByCode).map(([code, n]) => `${n} ${code}`).join(', ') || 'none';
   console.log('--- summary ---');
-  console.log(`feed                 ${s.url}: ${st.framesIn} frames in (${st.ticksIn} ticks, ${st.positionUpdatesIn} position and ${st.collateralUpdatesIn} collateral updates, ${st.fillsIn} fills), ${st.framesOut} frames out`);
+  console.log(`feed                 ${s.url}: ${st.framesIn} frames in (${st.ticksIn} ticks, ${st.positionUpdatesIn} position and ${st.collateralUpdatesIn} collateral updates, ${st.fillsIn} fills, ${st.expiriesIn} expiries), ${st.framesOut} frames out`);
   console.log(`rejected frames      ${rejected}`);
   console.log(`epochs               ${s.epochs}`);
   console.log(`positions            ${s.positions}`);
-  console.log(`liquidation orders   ${s.orders} received by the risk desk, ${s.fills} filled by the matching engine (${s.accountsLiquidated} accounts, ${quote(s.notionalLiquidated)} quote notional)`);
+  console.log(`liquidation orders   ${s.orders} received by the risk desk and sent to the venue as IOCs at their limit (${s.accountsLiquidated} accounts, ${quote(s.notionalLiquidated)} quote notional)`);
   console.log(`margin calls         ${s.marginCalls}`);
   printMoney(s);
-  console.log(`tick to order        p50 ${s.tickToOrderMicros.p50} us, p99 ${s.tickToOrderMicros.p99} us, max ${s.tickToOrderMicros.max} us over ${s.tickToOrderMicros.samples} steps (price frame sent -> first orders frame received; all actors share this process)`);
-  console.log(`order stream sha256  ${s.orderStreamDigest} (depends on which ticks share an epoch; --embedded is reproducible)`);
+  for (const line of executionLines(s)) console.log(line);
+  console.log(`fills                ${s.fills} reported over the socket (the levels' average price, the filled quantity, the execution time), ${s.expiries} orders expired with a rest; ${s.beyondLimit} beyond their order's limit`);
+  console.log(`tick to order        p50 ${s.tickToOrderMicros.p50} us, p99 ${s.tickToOrderMicros.p99} us, max ${s.tickToOrderMicros.max} us over ${s.tickToOrderMicros.samples} steps (price frame sent -> its epoch's first orders frame at the desk; all actors share this process)`);
+  console.log(`order stream sha256  ${s.orderStreamDigest} (the same on every run: the demo steps the engine, one epoch per price step)`);
   console.log(`wall time            ${wall()}`);
 }
 

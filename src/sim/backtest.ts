@@ -18,13 +18,15 @@
  *   peakParticipation  the largest child over the book volume on its side within 1% of the mid
  *   childOrders        liquidation orders sent
  *   left               liquidations still open at the end, and their notional at the mid
- * and, per strategy, its shortfall minus ioc's on the same seed (paired: the seeds' common noise cancels).
+ * and, per strategy, its shortfall minus ioc's on the same seed (paired: the seeds' common noise cancels). After
+ * the strategies, the models of src/models scored on the same runs (src/sim/model-eval.ts).
  */
 import { ErrorCode, UnwindError } from '../errors.js';
 import type { ExecutionConfig, StrategyKind, StrategySpec } from '../config-types.js';
 import { Engine } from '../engine/engine.js';
 import { type MarginTier } from '../domain/tiers.js';
 import { VenueMatching, type MatchingStep } from './matching.js';
+import { formatModels, modelsReport, ScenarioModels, type ModelsReport, type ScenarioModelsReport } from './model-eval.js';
 import { mulberry32 } from './random.js';
 import { ExecutionTally, moneySummary, openDeficits, seedInsurance, tallySettlements } from './tally.js';
 import { Venue, YEAR_US, betaPath, bookParamsFor, cascadePath, flashCrashPath, flowParamsFor, gbmPath, mertonPath, readPricePathCsv, type PricePath } from './venue/index.js';
@@ -359,6 +361,8 @@ export interface BacktestReport {
     readonly epochS: number;
     readonly results: readonly StrategyResult[];
   }[];
+  /** The models of src/models scored on these runs (src/sim/model-eval.ts). */
+  readonly models: ModelsReport;
 }
 
 /** Per scenario, then strategy: the first seed's series. */
@@ -377,15 +381,22 @@ export async function runBacktest(o: BacktestOptions = {}): Promise<{ report: Ba
   const series: BacktestSeries = new Map();
   let done = 0;
   const results = [];
+  const models: ScenarioModelsReport[] = [];
+  // The venue's permanent impact per market, as runOnce configures its books: what the impact fit should find.
+  const modelMarkets = MARKETS.map((m) => ({ id: m.id, symbol: m.symbol, gamma: bookParamsFor(m.price).gamma }));
   for (const sc of scenarios) {
     const perStrategy: StrategyResult[] = [];
     const scSeries = new Map<StrategyKind, Series>();
     series.set(sc.name, scSeries);
+    const scModels = new ScenarioModels(modelMarkets, sc.epochUs);
     for (const kind of strategies) {
       const runs: RunMetrics[] = [];
       for (const seed of seeds) {
         o.progress?.(done, total, `${sc.name} ${kind} seed ${seed}`);
-        const r = await runOnce(sc, kind, seed, accounts, { record: seed === seeds[0] });
+        const observer = scModels.observer();
+        const r = await runOnce(sc, kind, seed, accounts, { record: seed === seeds[0], onStep: (step, venue) => observer.step(step, venue) });
+        // Volatility on the first strategy's runs only: the others see nearly the same mids.
+        scModels.add(observer, kind === strategies[0]);
         runs.push(r.metrics);
         if (r.series !== undefined) scSeries.set(kind, r.series);
         done++;
@@ -397,6 +408,7 @@ export async function runBacktest(o: BacktestOptions = {}): Promise<{ report: Ba
       perStrategy.forEach((r, i) => (perStrategy[i] = { ...r, shortfallVersusIoc: statOf(r.runs.map((x, j) => x.shortfallBps - ioc.runs[j]!.shortfallBps)) }));
     }
     results.push({ name: sc.name, description: sc.description, durationS: sc.durationS, epochS: sc.epochUs / SECOND, results: perStrategy });
+    models.push(scModels.report(sc.name, strategies[0]!));
   }
   o.progress?.(done, total, 'done');
   const report: BacktestReport = {
@@ -410,6 +422,7 @@ export async function runBacktest(o: BacktestOptions = {}): Promise<{ report: Ba
       strategies: Object.fromEntries(strategies.map((k) => [k, executionFor(k)])),
     },
     scenarios: results,
+    models: modelsReport(MARKETS[0].symbol, models),
   };
   return { report, series };
 }
@@ -472,6 +485,7 @@ export function formatBacktest(r: BacktestReport): string {
     const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('  ');
     lines.push('', `${sc.name}: ${sc.description} (+${s.tailS} s, epochs of ${sc.epochS} s)`, line(head), ...rows.map(line));
   }
+  lines.push('', formatModels(r.models, seeds));
   return lines.join('\n');
 }
 

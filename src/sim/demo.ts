@@ -20,7 +20,8 @@ import { ExecutionTally, moneySummary, openDeficits, seedInsurance, tallySettlem
 import { bookParamsFor, flowParamsFor, Venue, type PricePath as VenuePath } from './venue/index.js';
 import { MARKETS, population, PricePath, TIERS } from './world.js';
 
-const STEP_US = 1_000_000;
+/** One price step of the world's path is one second of event time. */
+export const STEP_US = 1_000_000;
 
 export interface DemoOptions {
   readonly seed: number;
@@ -87,6 +88,22 @@ function worldPaths(path: PricePath): VenuePath[] {
   });
 }
 
+/**
+ * The demos' venue (the embedded demo's and the loopback one's): `path`'s steps (all of them, read here) as its
+ * reference, one per STEP_US of event time from `startUs`, with each market's book and flow scaled to its price;
+ * orders execute LATENCY_US after they are sent.
+ */
+export function demoVenue(seed: number, path: PricePath, startUs: number): Venue {
+  const paths = worldPaths(path);
+  return new Venue({
+    seed,
+    stepUs: VENUE_STEP_US,
+    latencyUs: LATENCY_US,
+    startUs,
+    markets: MARKETS.map((m, i) => ({ id: m.id, path: paths[i]!, book: bookParamsFor(m.price), flow: flowParamsFor(m.price) })),
+  });
+}
+
 export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const rand = mulberry32(o.seed);
   const strategy = o.strategy ?? 'ioc';
@@ -111,14 +128,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       }
     }
     const path = new PricePath(rand, o.steps);
-    const paths = worldPaths(path);
-    const venue = new Venue({
-      seed: o.seed,
-      stepUs: VENUE_STEP_US,
-      latencyUs: LATENCY_US,
-      startUs: T0,
-      markets: MARKETS.map((m, i) => ({ id: m.id, path: paths[i]!, book: bookParamsFor(m.price), flow: flowParamsFor(m.price) })),
-    });
+    const venue = demoVenue(o.seed, path, T0);
     log(`unwind demo: ${MARKETS.length} markets, ${o.accounts} accounts, ${positions} positions, ${o.steps} price steps, seed ${o.seed}`);
     log(`engine: ${engine.config.scanWorkers} scan worker(s) + 1 executor thread; venue: simulated books, orders execute ${LATENCY_US / 1000} ms after their epoch; strategy ${strategy}`);
 
@@ -177,7 +187,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
 const quote = (x: number): string => Math.round(x).toLocaleString('en-US');
 
 /** The summary's execution lines: how the orders met the book, and what is left. */
-export function executionLines(s: DemoSummary): string[] {
+export function executionLines(s: Pick<DemoSummary, 'strategy' | 'execution' | 'inFlight' | 'refused' | 'openDeficits'>): string[] {
   const x = s.execution;
   return [
     `execution            ${s.strategy}: ${x.childOrders} orders for ${x.parents} liquidations; shortfall ${x.shortfallBps.toFixed(1)} bps against the arrival mark (${quote(x.shortfallCost)} quote); peak participation ${(100 * x.peakParticipation).toFixed(1)}% of the book within 1%`,

@@ -95,7 +95,7 @@ export class VenueMatching {
       this.inFlight.delete(order.id);
       const fill = fillOf(order, x);
       if (fill !== undefined) fills.push(fill);
-      if (fill === undefined || order.quantity - fill.quantity > OPEN_TOLERANCE * order.quantity) rests.push(order.id);
+      if (restsOpen(order, fill)) rests.push(order.id);
     }
     const refused: Refusal[] = [];
     const taken = this.take(fills, (f) => this.engine.fill(f), (f) => f.orderId, 'fill', refused);
@@ -108,12 +108,10 @@ export class VenueMatching {
     return { timeUs: tUs, executions, fills: taken, expired, refused, epoch, children };
   }
 
-  /** Sends an order to the venue as an IOC at its limit, measured against the book it meets now. */
   private send(order: LiquidationOrder, nowUs: number): Child {
-    const bookVolume = this.venue.bookVolume(order.market, order.side === 'sell' ? 'bid' : 'ask', PARTICIPATION_BAND);
-    const ticket = this.venue.submit({ market: order.market, side: order.side, quantity: order.quantity, limitPrice: order.limitPrice, clientId: order.id }, nowUs);
+    const child = submitChild(this.venue, order, nowUs);
     this.inFlight.set(order.id, order);
-    return { order, submittedUs: nowUs, executeAtUs: ticket.executeAtUs, bookVolume, participation: bookVolume > 0 ? order.quantity / bookVolume : Infinity };
+    return child;
   }
 
   /**
@@ -140,6 +138,18 @@ export class VenueMatching {
     }
     return taken;
   }
+}
+
+/** Sends an order to the venue as an IOC at its limit, measured against the book it meets now. */
+export function submitChild(venue: Venue, order: LiquidationOrder, nowUs: number): Child {
+  const bookVolume = venue.bookVolume(order.market, order.side === 'sell' ? 'bid' : 'ask', PARTICIPATION_BAND);
+  const ticket = venue.submit({ market: order.market, side: order.side, quantity: order.quantity, limitPrice: order.limitPrice, clientId: order.id }, nowUs);
+  return { order, submittedUs: nowUs, executeAtUs: ticket.executeAtUs, bookVolume, participation: bookVolume > 0 ? order.quantity / bookVolume : Infinity };
+}
+
+/** Whether an order executed with `fill` (fillOf; none) leaves a rest the engine still holds open, to expire. */
+export function restsOpen(order: LiquidationOrder, fill: Fill | undefined): boolean {
+  return fill === undefined || order.quantity - fill.quantity > OPEN_TOLERANCE * order.quantity;
 }
 
 /**

@@ -3,11 +3,8 @@
  * fills the orders it receives on the venue simulator and reports fills and expiries over the socket.
  */
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const ROOT = new URL('..', import.meta.url).pathname;
-const CLI = join(ROOT, 'dist/src/cli/main.js');
+import { CLI } from './support/cli.js';
 
 interface Run {
   readonly status: number | null;

@@ -196,12 +196,27 @@ export function validateCaps(c: CapsConfig, field = 'caps'): CapsConfig {
  *   while no volatility is known yet.
  */
 export type PatientStrategy =
-  | { readonly kind: 'twap'; readonly horizonSec: number; readonly stepSec: number }
-  | { readonly kind: 'disposal'; readonly stepSec: number; readonly fraction: number; readonly fullDisposalSize: number }
+  | {
+      readonly kind: 'twap';
+      readonly horizonSec: number;
+      readonly stepSec: number;
+      /** The most of the book's volume on its side (a `depth` input) one child may take, in (0, 1]. Default 1. */
+      readonly maxParticipation?: number;
+    }
+  | {
+      readonly kind: 'disposal';
+      readonly stepSec: number;
+      readonly fraction: number;
+      readonly fullDisposalSize: number;
+      /** Vega's maxFractionConsumed: the most of the book's volume on its side one step may take, in (0, 1]. Default 1. */
+      readonly maxFractionOfBook?: number;
+    }
   | {
       readonly kind: 'almgren-chriss';
       readonly horizonSec: number;
       readonly stepSec: number;
+      /** As twap's. */
+      readonly maxParticipation?: number;
       readonly lambda: number;
       /** Quote per base per sqrt(second); absent: the market's EWMA volatility of its mark (as for 'adaptive') times the mark. */
       readonly sigma?: number;
@@ -281,25 +296,39 @@ function validateStrategy(s: StrategySpec, field: string): StrategySpec {
   if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new UnwindError(ErrorCode.InvalidConfig, "expected { kind: 'ioc' | 'twap' | 'disposal' | 'almgren-chriss' | 'dutch-auction' | 'adaptive', ... }", field);
   const check = configNumbers(s, field) as (name: string, ok: (v: number) => boolean, expected: string) => void;
   const positive = (name: string): void => check(name, (v) => v > 0 && Number.isFinite(v), 'a finite number > 0');
+  // An optional share of the book, in (0, 1]; absent stays absent (no cap).
+  const share = <K extends string>(v: number | undefined, name: K): Partial<Record<K, number>> => {
+    if (v === undefined) return {};
+    check(name, (x) => x > 0 && x <= 1, 'a share of the book in (0, 1]');
+    return { [name]: v } as Partial<Record<K, number>>;
+  };
   switch (s.kind) {
     case 'ioc':
       return { kind: 'ioc' };
     case 'twap':
       positive('horizonSec');
       positive('stepSec');
-      return { kind: 'twap', horizonSec: s.horizonSec, stepSec: s.stepSec };
+      return { kind: 'twap', horizonSec: s.horizonSec, stepSec: s.stepSec, ...share(s.maxParticipation, 'maxParticipation') };
     case 'disposal':
       positive('stepSec');
       check('fraction', (v) => v > 0 && v <= 1, 'a fraction in (0, 1]');
       check('fullDisposalSize', (v) => v >= 0 && Number.isFinite(v), 'a finite number >= 0 (base units)');
-      return { kind: 'disposal', stepSec: s.stepSec, fraction: s.fraction, fullDisposalSize: s.fullDisposalSize };
+      return { kind: 'disposal', stepSec: s.stepSec, fraction: s.fraction, fullDisposalSize: s.fullDisposalSize, ...share(s.maxFractionOfBook, 'maxFractionOfBook') };
     case 'almgren-chriss':
       positive('horizonSec');
       positive('stepSec');
       for (const k of ['lambda', 'eta'] as const) check(k, (v) => v >= 0 && Number.isFinite(v), 'a finite number >= 0');
       if (s.sigma !== undefined) check('sigma', (v) => v >= 0 && Number.isFinite(v), 'a finite number >= 0, or absent for the market estimate');
       if (!(s.eta > 0)) throw new UnwindError(ErrorCode.InvalidConfig, `expected eta > 0, got ${String(s.eta)}`, `${field}.eta`);
-      return { kind: 'almgren-chriss', horizonSec: s.horizonSec, stepSec: s.stepSec, lambda: s.lambda, ...(s.sigma === undefined ? {} : { sigma: s.sigma }), eta: s.eta };
+      return {
+        kind: 'almgren-chriss',
+        horizonSec: s.horizonSec,
+        stepSec: s.stepSec,
+        ...share(s.maxParticipation, 'maxParticipation'),
+        lambda: s.lambda,
+        ...(s.sigma === undefined ? {} : { sigma: s.sigma }),
+        eta: s.eta,
+      };
     case 'dutch-auction': {
       positive('stepSec');
       check('buf', (v) => v >= 1 && Number.isFinite(v), 'a finite number >= 1 (MakerDAO buf: the start price over the oracle)');

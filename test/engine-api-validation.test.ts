@@ -383,6 +383,15 @@ batchCases('pushBooks', 'books', () => [top()], [
 ]);
 caseOf('pushBooks([a direct market])', (e) => e.pushBooks([{ ...top(), market: DIRECT }]), bad(ErrorCode.UnknownMarket, '[0].market'));
 
+// Book depth (the execution strategies' participation caps): volumes >= 0, Infinity for unknown.
+const depth = (): { market: number; bidVolume: number; askVolume: number } => ({ market: DIRECT, bidVolume: 100, askVolume: 120 });
+const volume = (f: string): Judge => (v) => (isNumber(v) && v >= 0 ? 'ok' : bad(ErrorCode.InvalidSize, f));
+batchCases('pushDepth', 'books', () => [depth()], [
+  ['market', (f) => market(f)],
+  ['bidVolume', volume],
+  ['askVolume', volume],
+]);
+
 // The clock and the kill switch.
 argumentCases('advanceClock', () => [T0 + 30], 0, 'nowUs', time('nowUs'));
 const LEVELS = ['normal', 'no-new', 'no-reissue', 'halt'];

@@ -73,6 +73,22 @@ describe('inputs as values', () => {
     expect(INPUT_KINDS).toEqual(expect.arrayContaining([...submitted]));
   });
 
+  it('journals a depth input (a kind newer than the fixture) and decodes it to the same value', async () => {
+    const dir = join(tempDir(), 'journal');
+    const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, journal: { dir, log: () => {} } });
+    const books = [{ market: 1, bidVolume: 12.5, askVolume: Infinity }, { market: 2, bidVolume: 0, askVolume: 3 }];
+    try {
+      engine.addMarket({ id: 1, price: 100, tiers: [{ maxNotional: null, initialMarginFraction: 0.2, maintenanceMarginFraction: 0.1 }] });
+      engine.addMarket({ id: 2, price: 100, tiers: [{ maxNotional: null, initialMarginFraction: 0.2, maintenanceMarginFraction: 0.1 }] });
+      engine.pushDepth(books);
+      await engine.durable();
+    } finally {
+      await engine.close();
+    }
+    const record = recordsOf(dir).find((r) => r.kind === RecordKind.Depth)!;
+    expect(decodeInput(record)).toEqual({ kind: 'depth', books });
+  });
+
   it('a record that holds no input is refused by name, not replayed', () => {
     const start = recordsOf(FIXTURE).find((r) => r.kind === RecordKind.EpochStart)!;
     expect(() => decodeInput(start)).toThrow(/kind 15 \(EpochStart\), which is not an input/);

@@ -95,6 +95,30 @@ describe('execution strategies', () => {
     expect(children).toEqual([140, 70, 35, 35]);
   });
 
+  it('takes at most its share of the book the venue reports: twap by maxParticipation, disposal by maxFractionOfBook (Vega: 280 -> 100, 90, 45, 45)', async () => {
+    const twap = await oneLiquidation({ strategy: { kind: 'twap', horizonSec: 60, stepSec: 10, maxParticipation: 0.1 } }, 600);
+    try {
+      twap.pushDepth([{ market: 1, bidVolume: 300, askVolume: 1e6 }]); // a sell takes the bids
+      expect((await at(twap, 0)).map((o) => o.quantity)).toEqual([30]); // min(600 * 10 / 60, 10% of 300)
+    } finally {
+      await twap.close();
+    }
+    const vega = await oneLiquidation({ strategy: { kind: 'disposal', stepSec: 10, fraction: 0.5, fullDisposalSize: 50, maxFractionOfBook: 0.01 } }, 280);
+    const children: number[] = [];
+    try {
+      for (let sec = 0; sec <= 40; sec += 10) {
+        vega.pushDepth([{ market: 1, bidVolume: 10_000, askVolume: 10_000 }]); // the book refills between steps
+        for (const o of await at(vega, sec)) {
+          children.push(o.quantity);
+          fillWhole(vega, o, sec);
+        }
+      }
+    } finally {
+      await vega.close();
+    }
+    expect(children).toEqual([100, 90, 45, 45]);
+  });
+
   it("'almgren-chriss' front-loads along x(t) = X sinh(kappa (T - t)) / sinh(kappa T) and is flat by the horizon", async () => {
     const spec = { kind: 'almgren-chriss', horizonSec: 50, stepSec: 10, lambda: 1e-4, sigma: 0.5, eta: 0.01 } as const;
     const engine = await oneLiquidation({ strategy: spec }, 1_000);
@@ -234,6 +258,8 @@ describe('execution strategies', () => {
     const cases: [unknown, string][] = [
       [{ strategy: { kind: 'vwap' } }, 'execution.strategy.kind'],
       [{ strategy: { kind: 'twap', horizonSec: 0, stepSec: 1 } }, 'execution.strategy.horizonSec'],
+      [{ strategy: { kind: 'twap', horizonSec: 10, stepSec: 1, maxParticipation: 0 } }, 'execution.strategy.maxParticipation'],
+      [{ strategy: { kind: 'disposal', stepSec: 1, fraction: 0.5, fullDisposalSize: 1, maxFractionOfBook: 2 } }, 'execution.strategy.maxFractionOfBook'],
       [{ strategy: { kind: 'disposal', stepSec: 1, fraction: 1.5, fullDisposalSize: 1 } }, 'execution.strategy.fraction'],
       [{ strategy: { kind: 'almgren-chriss', horizonSec: 1, stepSec: 1, lambda: 0, sigma: 0, eta: 0 } }, 'execution.strategy.eta'],
       [{ strategy: { kind: 'ioc' }, sizeClasses: [{ minNotional: -1, strategy: { kind: 'ioc' } }] }, 'execution.sizeClasses[0].minNotional'],

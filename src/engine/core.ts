@@ -257,6 +257,11 @@ export class EngineCore {
         return wakes(input, this.checkTicks(input.batch));
       case 'books':
         return wakes(input, this.checkBooks(input.books));
+      case 'depth': {
+        // Depth alone decides nothing: it bounds the next children, so it wakes no epoch.
+        const land = w.prepareDepth(input.books);
+        return { taken: input, land: () => (land(), false) };
+      }
       case 'clock': {
         const nowUs = requireTime(input.nowUs, 'nowUs');
         return {

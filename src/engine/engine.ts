@@ -24,7 +24,7 @@ import type { Tables } from '../tables/layout.js';
 import { describe, MAX_ABS_SIZE, requireId, requireObject, requirePrice } from '../validate.js';
 import type { MarketSpec, PositionUpdate, PriceUpdate } from '../tables/writer.js';
 import type { EngineCore, EpochResult, Listener } from './core.js';
-import type { CollateralUpdate, Input, MarketBook } from './inputs.js';
+import type { CollateralUpdate, Input, MarketBook, MarketDepth } from './inputs.js';
 import type { Recovery } from './recovery.js';
 import { startCore } from './start.js';
 
@@ -146,6 +146,15 @@ export class Engine {
    */
   pushBooks(books: readonly MarketBook[]): void {
     this.core.submit({ kind: 'books', books });
+  }
+
+  /**
+   * The venue's book volume near the mid, per market and side (base units; Infinity: unknown): the execution
+   * strategies' participation caps (`maxParticipation`, `maxFractionOfBook`) take their share of it. One batch, checked
+   * whole; it lands like a price and wakes no epoch of its own.
+   */
+  pushDepth(books: readonly MarketDepth[]): void {
+    this.core.submit({ kind: 'depth', books });
   }
 
   /**

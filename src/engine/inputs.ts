@@ -93,6 +93,17 @@ export interface ClockInput {
   readonly kind: 'clock';
   readonly nowUs: number;
 }
+/** The venue's book volume near the mid, base units per side (the strategies' participation caps). */
+export interface MarketDepth {
+  readonly market: number;
+  readonly bidVolume: number;
+  readonly askVolume: number;
+}
+/** Book depth of several markets. */
+export interface DepthInput {
+  readonly kind: 'depth';
+  readonly books: readonly MarketDepth[];
+}
 /** The operator's kill switch, for one market or (market undefined) all. */
 export interface KillSwitchInput {
   readonly kind: 'killSwitch';
@@ -135,6 +146,7 @@ export type Input =
   | PriceColumnsInput
   | TicksInput
   | BooksInput
+  | DepthInput
   | ClockInput
   | KillSwitchInput
   | FillsInput
@@ -157,6 +169,7 @@ export const INPUT_KINDS = [
   'priceColumns',
   'ticks',
   'books',
+  'depth',
   'clock',
   'killSwitch',
   'fills',

@@ -25,6 +25,7 @@ export const COLUMNS = {
   [RecordKind.Ticks]: ['market', 'source', 'price', 'confidence', 'eventTimeUs', 'sourceSequence'],
   [RecordKind.Books]: ['market', 'bid', 'ask', 'last', 'eventTimeUs'],
   [RecordKind.Clock]: ['nowUs'],
+  [RecordKind.Depth]: ['market', 'bidVolume', 'askVolume'],
   [RecordKind.EpochStart]: ['epoch', 'lastSequence'],
   [RecordKind.EpochEnd]: ['epoch', 'orders'],
 } as const;
@@ -79,6 +80,10 @@ export function journalInput(journal: JournalWriter, input: Input): void {
     case 'books': {
       const b = input.books;
       return columns(journal, RecordKind.Books, b.length, [b.map((x) => x.market), b.map((x) => x.bid), b.map((x) => x.ask), b.map((x) => x.last), b.map((x) => x.eventTimeUs)]);
+    }
+    case 'depth': {
+      const b = input.books;
+      return columns(journal, RecordKind.Depth, b.length, [b.map((x) => x.market), b.map((x) => x.bidVolume), b.map((x) => x.askVolume)]);
     }
     case 'clock':
       return columns(journal, RecordKind.Clock, 1, [[input.nowUs]]);
@@ -169,6 +174,8 @@ function decodeColumns(r: JournalRecord, c: Columns): Input {
       return { kind: 'books', books: rows((i) => ({ market: c.value(0, i), bid: c.value(1, i), ask: c.value(2, i), last: c.value(3, i), eventTimeUs: c.value(4, i) })) };
     case RecordKind.Clock:
       return { kind: 'clock', nowUs: c.value(0) };
+    case RecordKind.Depth:
+      return { kind: 'depth', books: rows((i) => ({ market: c.value(0, i), bidVolume: c.value(1, i), askVolume: c.value(2, i) })) };
     default:
       throw notAnInput(r);
   }

@@ -426,7 +426,9 @@ export class Executor {
     if (spec.kind === 'ioc' || spec.kind === 'adaptive') return { quantity };
     const variance = this.volatility.get(m)?.variancePerSecond();
     const sigma = variance === undefined ? 0 : Math.sqrt(variance) * mark;
-    const context = { nowUs: this.now, oraclePrice: o.oraclePrice, fillablePrice: o.limitPrice, side: size > 0 ? (1 as const) : (-1 as const), sigma };
+    // A sell takes the bids, a buy the asks.
+    const bookVolume = size > 0 ? t.markets.bidVolume[m]! : t.markets.askVolume[m]!;
+    const context = { nowUs: this.now, oraclePrice: o.oraclePrice, fillablePrice: o.limitPrice, side: size > 0 ? (1 as const) : (-1 as const), sigma, bookVolume };
     let parent = this.parents.get(slot);
     if (parent === undefined) this.parents.set(slot, (parent = newParent(spec, context)));
     const child = childOf(spec, quantity, parent, context);

@@ -31,6 +31,8 @@ export interface ChildContext {
   readonly side: 1 | -1;
   /** The market's volatility, quote per base per sqrt(second), for an Almgren-Chriss schedule without its own; 0 when unknown. */
   readonly sigma: number;
+  /** The book's volume on the side a child trades against (a `depth` input), base units; Infinity when unknown. */
+  readonly bookVolume: number;
 }
 
 /** The child due now: base units (0: none until the next step), the step it takes, and its limit price. */
@@ -85,17 +87,18 @@ export function childOf(spec: PatientStrategy, wanted: number, parent: Parent, c
   const elapsedSec = step * spec.stepSec;
   switch (spec.kind) {
     case 'twap':
-      return { ...none, quantity: twapSlice({ remaining: wanted, dtSec: spec.stepSec, timeLeftSec: spec.horizonSec - elapsedSec, maxParticipation: Infinity, bookVolume: Infinity }) };
+      return { ...none, quantity: twapSlice({ remaining: wanted, dtSec: spec.stepSec, timeLeftSec: spec.horizonSec - elapsedSec, maxParticipation: spec.maxParticipation ?? Infinity, bookVolume: c.bookVolume }) };
     case 'disposal':
-      return { ...none, quantity: disposalQuantity({ stepSec: spec.stepSec, fraction: spec.fraction, fullDisposalSize: spec.fullDisposalSize, maxFractionOfBook: 1 }, wanted, Infinity) };
+      return { ...none, quantity: disposalQuantity({ stepSec: spec.stepSec, fraction: spec.fraction, fullDisposalSize: spec.fullDisposalSize, maxFractionOfBook: spec.maxFractionOfBook ?? 1 }, wanted, spec.maxFractionOfBook === undefined ? Infinity : c.bookVolume) };
     case 'almgren-chriss': {
       // The trajectory's share of what is left that this step trades: from x(t) down to x(t + step), on what the
       // sizing now asks (the trajectory of a unit position; it scales).
+      const cap = spec.maxParticipation === undefined || c.bookVolume === Infinity ? Infinity : spec.maxParticipation * c.bookVolume;
       const next = elapsedSec + spec.stepSec;
-      if (next >= spec.horizonSec) return { ...none, quantity: wanted };
+      if (next >= spec.horizonSec) return { ...none, quantity: Math.min(wanted, cap) };
       // Without a volatility (configured or estimated) kappa is 0: the trajectory is TWAP's.
       const unit = { size: 1, horizonSec: spec.horizonSec, sigma: spec.sigma ?? c.sigma, eta: spec.eta, lambda: spec.lambda };
-      return { ...none, quantity: wanted * (1 - almgrenChrissHoldings(unit, next) / almgrenChrissHoldings(unit, elapsedSec)) };
+      return { ...none, quantity: Math.min(cap, wanted * (1 - almgrenChrissHoldings(unit, next) / almgrenChrissHoldings(unit, elapsedSec))) };
     }
     case 'dutch-auction': {
       // All of it, at the auction's price now: a sell from oracle * buf down, a buy mirrored from below the oracle

@@ -63,6 +63,8 @@ export const RecordKind = {
   EpochEnd: 16,
   /** Records that stand or fall together (an initial book): a crash never leaves part of them. */
   Batch: 17,
+  /** The venue's book volume near the mid, per market and side (the strategies' participation caps). */
+  Depth: 18,
 } as const;
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 

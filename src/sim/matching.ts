@@ -103,6 +103,9 @@ export class VenueMatching {
     for (const r of refused) if (r.code !== ErrorCode.UnknownOrder && !rests.includes(r.orderId)) rests.push(r.orderId);
     const expired = this.take(rests, (ids) => this.engine.expire(ids), (id) => id, 'expiry', refused);
     this.engine.pushPrices(this.venue.markets.map((market) => ({ market, price: this.venue.mid(market), eventTimeUs: tUs })));
+    // What the books hold near the mid: the strategies' participation caps take their share of it.
+    const v = this.venue;
+    this.engine.pushDepth(v.markets.map((market) => ({ market, bidVolume: v.bookVolume(market, 'bid', PARTICIPATION_BAND), askVolume: v.bookVolume(market, 'ask', PARTICIPATION_BAND) })));
     const epoch = await this.engine.step();
     const children = epoch.orders.map((order) => this.send(order, tUs));
     return { timeUs: tUs, executions, fills: taken, expired, refused, epoch, children };

@@ -13,6 +13,7 @@
  *               +------------------------------------------------------------------+
  *               | markets:    id, tierCount, positionStart, positionCapacity, ...   |  M rows
  *               |             markPrice, oraclePrice, eventTimeUs, liquidationMode, |
+ *               |             bidVolume, askVolume,                                 |
  *               |             tier columns (MAX_TIERS/row)                          |
  *               +------------------------------------------------------------------+
  *               | accounts:   id, firstPosition, lastPosition, collateral,          |  A rows
@@ -52,7 +53,7 @@ import { MAX_TIERS } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 
 export const LAYOUT_MAGIC = 0x44574e55; // 'UNWD' little-endian
-export const LAYOUT_VERSION = 5;
+export const LAYOUT_VERSION = 6;
 export const NONE = 0xffffffff;
 const LINE = 64;
 
@@ -92,6 +93,12 @@ export const MARKET_COLUMNS = {
   eventTimeUs: f64,
   /** What the executor may do here: a LiquidationMode value, 0 normal ... 3 halt. */
   liquidationMode: u32,
+  /**
+   * Base units the venue's book holds on each side near the mid (a `depth` input), which the strategies' participation
+   * caps take a share of; Infinity until the venue says (no cap).
+   */
+  bidVolume: f64,
+  askVolume: f64,
   tierUpperBound: tiers,
   maintenanceFraction: tiers,
   maintenanceAmount: tiers,

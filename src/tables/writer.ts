@@ -199,6 +199,8 @@ export class TableWriter {
       markets.positionCount[m] = 0;
       markets.markPrice[m] = price;
       markets.oraclePrice[m] = price;
+      markets.bidVolume[m] = Infinity; // unknown until the venue says: no participation cap
+      markets.askVolume[m] = Infinity;
       const base = tierBase(m);
       markets.tierUpperBound.set(schedule.upperBound, base);
       markets.maintenanceFraction.set(schedule.maintenanceFraction, base);
@@ -335,6 +337,33 @@ export class TableWriter {
       this.advanceTime(m, time);
       this.dirty.add(m);
     });
+  }
+
+  /**
+   * The venue's book volume near the mid per market and side (base units, >= 0; Infinity: unknown), one batch,
+   * checked whole. Lands in input order like a price; not an input of the scan, so no market is rescanned.
+   */
+  prepareDepth(rows: readonly { readonly market: number; readonly bidVolume: number; readonly askVolume: number }[]): Landing {
+    requireArray(rows, 'books', 'book depths');
+    const checked: { m: number; bid: number; ask: number }[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const r = requireObject(rows[i], `[${i}]`, 'a book depth { market, bidVolume, askVolume }');
+      const m = this.marketIndexOf(requireId(r.market, `[${i}].market`), `[${i}].market`);
+      const volume = (v: unknown, field: string): number => {
+        if (typeof v !== 'number' || !(v >= 0)) throw new UnwindError(ErrorCode.InvalidSize, `expected a volume >= 0 (base units; Infinity: unknown), got ${describe(v)}`, field);
+        return v;
+      };
+      checked.push({ m, bid: volume(r.bidVolume, `[${i}].bidVolume`), ask: volume(r.askVolume, `[${i}].askVolume`) });
+    }
+    return () => {
+      for (const c of checked) {
+        this.sequence++;
+        this.write(() => {
+          this.tables.markets.bidVolume[c.m] = c.bid;
+          this.tables.markets.askVolume[c.m] = c.ask;
+        });
+      }
+    };
   }
 
   /**

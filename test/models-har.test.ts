@@ -117,3 +117,21 @@ describe('HarRv', () => {
     expect(() => m.observeRealizedVariance(-1e-9)).toThrow(expect.objectContaining({ field: 'rv' }));
   });
 });
+
+describe('HAR-RV forecasts under jumps', () => {
+  it('never forecasts above the largest RV its window holds (a jump in the fit falls back to the long average)', () => {
+    let checked = 0;
+    for (let seed = 1; seed <= 100; seed++) {
+      const r = mulberry32(seed);
+      const m = new HarRv({ window: 60, minRows: 20, refitEvery: 5 });
+      for (let i = 0; i < 200; i++) {
+        m.observeRealizedVariance(r() < 0.03 ? 1e-2 * r() : 1e-6 * (0.5 + r()));
+        const held = m.exportState().rv;
+        expect(m.forecast()!).toBeLessThanOrEqual(Math.max(...held));
+        checked++;
+      }
+    }
+    expect(checked).toBe(20_000);
+  });
+});
+

@@ -16,7 +16,8 @@
  * closed periods. A fit with collinear regressors (e.g. a window of zeros) keeps the previous coefficients.
  *
  * Forecast: the next period's RV; before the first fit, and whenever the fitted forecast is not > 0 (OLS can go
- * negative after a quiet stretch), the long average RV^(m) instead.
+ * negative after a quiet stretch) or is above every RV the window holds (a jump inside the fitting window can make
+ * the coefficients wild: thousands of times the largest RV seen), the long average RV^(m) instead.
  */
 import { ErrorCode, UnwindError } from '../errors.js';
 import { requirePrice, requireTime } from '../validate.js';
@@ -192,7 +193,14 @@ export class HarRv {
     const c = this.coefficients;
     if (c === null) return long;
     const f = c.b0 + c.bd * this.rv.at(n - 1) + c.bw * this.recentMean(this.mediumCount) + c.bm * long;
-    return f > 0 && Number.isFinite(f) ? f : long;
+    return f > 0 && f <= this.largestHeld() ? f : long;
+  }
+
+  /** The largest RV the window holds. */
+  private largestHeld(): number {
+    let max = 0;
+    for (let i = 0; i < this.rv.length; i++) if (this.rv.at(i) > max) max = this.rv.at(i);
+    return max;
   }
 
   /** trailingMean over the newest `count` periods held, read in place (the same sums, in the same order). */

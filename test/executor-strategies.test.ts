@@ -23,12 +23,12 @@ afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
  * The target health is out of reach, so the liquidation goes on until the position is flat, and the sizing asks
  * for the whole position each time.
  */
-async function oneLiquidation(execution: EngineConfig['execution'], size: number): Promise<Engine> {
+async function oneLiquidation(execution: EngineConfig['execution'], size: number, minOrderNotional = 0): Promise<Engine> {
   const engine = await Engine.start({
     scanWorkers: 0,
     autoEpoch: false,
     capacity: { markets: 1, accounts: 4, positions: 4 },
-    sizing: { targetHealth: 100, minNotional: 1e12, minOrderNotional: 0 },
+    sizing: { targetHealth: 100, minNotional: 1e12, minOrderNotional },
     marginCallHealth: 1_000, // every group stays a candidate of the scan while its liquidation goes on
     execution,
   });
@@ -117,6 +117,26 @@ describe('execution strategies', () => {
       await vega.close();
     }
     expect(children).toEqual([100, 90, 45, 45]);
+  });
+
+  it('raises a child to the minimum order, unless the book share forbids it: then the step waits for depth', async () => {
+    const engine = await oneLiquidation({ strategy: { kind: 'twap', horizonSec: 60, stepSec: 10, maxParticipation: 0.1 } }, 600, 1_000);
+    try {
+      engine.pushDepth([{ market: 1, bidVolume: 30, askVolume: 1e6 }]); // 10%: 3 base, about 297 quote < 1,000
+      expect(await at(engine, 0)).toEqual([]);
+      engine.pushDepth([{ market: 1, bidVolume: 200, askVolume: 1e6 }]); // 10%: 20 base, about 1,980 quote
+      expect((await at(engine, 1)).map((o) => o.quantity)).toEqual([20]);
+    } finally {
+      await engine.close();
+    }
+    const unbounded = await oneLiquidation({ strategy: { kind: 'twap', horizonSec: 6_000, stepSec: 10 } }, 600, 1_000);
+    try {
+      // 600 * 10 / 6,000 = 1 base (about 99 quote) is raised to the minimum order: 1,000 / the limit price.
+      const [o] = await at(unbounded, 0);
+      expect(o!.quantity * o!.limitPrice).toBeCloseTo(1_000, 6);
+    } finally {
+      await unbounded.close();
+    }
   });
 
   it("'almgren-chriss' front-loads along x(t) = X sinh(kappa (T - t)) / sinh(kappa T) and is flat by the horizon", async () => {

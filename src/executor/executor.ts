@@ -434,6 +434,8 @@ export class Executor {
     const child = childOf(spec, quantity, parent, context);
     if (!(child.quantity > 0)) return { quantity: 0 };
     const least = Math.min(quantity, this.config.sizing.minOrderNotional / child.limitPrice);
+    // Below the minimum order a child is raised to it, unless the book's share forbids that: a sliver waits.
+    if (child.quantity < least && least > child.ceiling) return { quantity: 0 };
     return { quantity: Math.max(child.quantity, least), step: child.step, limitPrice: child.limitPrice };
   }
 

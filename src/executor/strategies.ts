@@ -40,6 +40,13 @@ export interface Child {
   readonly quantity: number;
   readonly step: number;
   readonly limitPrice: number;
+  /** The most the book lets this step take (the participation cap), base units; Infinity without one. */
+  readonly ceiling: number;
+}
+
+/** A strategy's share of the book on the child's side, base units (Infinity: no cap, or the depth is unknown). */
+function bookShare(share: number | undefined, c: ChildContext): number {
+  return share === undefined || c.bookVolume === Infinity ? Infinity : share * c.bookVolume;
 }
 
 const US_PER_SECOND = 1_000_000;
@@ -82,30 +89,38 @@ export function newParent(spec: PatientStrategy, c: ChildContext): Parent {
 export function childOf(spec: PatientStrategy, wanted: number, parent: Parent, c: ChildContext): Child {
   if (spec.kind === 'dutch-auction') restartIfDue(spec, parent, c);
   const step = Math.max(0, Math.floor((c.nowUs - parent.startUs) / (spec.stepSec * US_PER_SECOND)));
-  const none = { quantity: 0, step, limitPrice: c.fillablePrice };
+  const none = { quantity: 0, step, limitPrice: c.fillablePrice, ceiling: Infinity };
   if (step <= parent.lastStep) return none;
   const elapsedSec = step * spec.stepSec;
   switch (spec.kind) {
     case 'twap':
-      return { ...none, quantity: twapSlice({ remaining: wanted, dtSec: spec.stepSec, timeLeftSec: spec.horizonSec - elapsedSec, maxParticipation: spec.maxParticipation ?? Infinity, bookVolume: c.bookVolume }) };
+      return {
+        ...none,
+        quantity: twapSlice({ remaining: wanted, dtSec: spec.stepSec, timeLeftSec: spec.horizonSec - elapsedSec, maxParticipation: spec.maxParticipation ?? Infinity, bookVolume: c.bookVolume }),
+        ceiling: bookShare(spec.maxParticipation, c),
+      };
     case 'disposal':
-      return { ...none, quantity: disposalQuantity({ stepSec: spec.stepSec, fraction: spec.fraction, fullDisposalSize: spec.fullDisposalSize, maxFractionOfBook: spec.maxFractionOfBook ?? 1 }, wanted, spec.maxFractionOfBook === undefined ? Infinity : c.bookVolume) };
+      return {
+        ...none,
+        quantity: disposalQuantity({ stepSec: spec.stepSec, fraction: spec.fraction, fullDisposalSize: spec.fullDisposalSize, maxFractionOfBook: spec.maxFractionOfBook ?? 1 }, wanted, spec.maxFractionOfBook === undefined ? Infinity : c.bookVolume),
+        ceiling: bookShare(spec.maxFractionOfBook, c),
+      };
     case 'almgren-chriss': {
       // The trajectory's share of what is left that this step trades: from x(t) down to x(t + step), on what the
       // sizing now asks (the trajectory of a unit position; it scales).
-      const cap = spec.maxParticipation === undefined || c.bookVolume === Infinity ? Infinity : spec.maxParticipation * c.bookVolume;
+      const cap = bookShare(spec.maxParticipation, c);
       const next = elapsedSec + spec.stepSec;
-      if (next >= spec.horizonSec) return { ...none, quantity: Math.min(wanted, cap) };
+      if (next >= spec.horizonSec) return { ...none, quantity: Math.min(wanted, cap), ceiling: cap };
       // Without a volatility (configured or estimated) kappa is 0: the trajectory is TWAP's.
       const unit = { size: 1, horizonSec: spec.horizonSec, sigma: spec.sigma ?? c.sigma, eta: spec.eta, lambda: spec.lambda };
-      return { ...none, quantity: Math.min(cap, wanted * (1 - almgrenChrissHoldings(unit, next) / almgrenChrissHoldings(unit, elapsedSec))) };
+      return { ...none, quantity: Math.min(cap, wanted * (1 - almgrenChrissHoldings(unit, next) / almgrenChrissHoldings(unit, elapsedSec))), ceiling: cap };
     }
     case 'dutch-auction': {
       // All of it, at the auction's price now: a sell from oracle * buf down, a buy mirrored from below the oracle
       // up; never past the fillable price, which is where a sell's auction ends.
       const sell = clipperPrice({ buf: spec.buf, decrease: spec.decrease }, parent.oracle!, (c.nowUs - parent.startUs) / US_PER_SECOND);
       const limitPrice = c.side === 1 ? Math.max(sell, c.fillablePrice) : Math.min(2 * parent.oracle! - sell, c.fillablePrice);
-      return { quantity: wanted, step, limitPrice };
+      return { quantity: wanted, step, limitPrice, ceiling: Infinity };
     }
   }
 }

@@ -212,7 +212,7 @@ export class Executor {
       const price = mk.markPrice[m]!;
       if (!(price > 0) || time === 0) continue; // a market not yet added, or prices without event time
       const v = this.estimate(m);
-      const last = v.exportState().lastTimeUs;
+      const last = v.lastObservedUs;
       if (last === null || time >= last) v.observe(time, price);
     }
   }

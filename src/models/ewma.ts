@@ -95,6 +95,11 @@ export class EwmaVolatility {
     this.lastPrice = price;
   }
 
+  /** Event time of the last price taken, microseconds; null before the first. */
+  get lastObservedUs(): number | null {
+    return this.lastTimeUs;
+  }
+
   /** Returns taken in so far. */
   get returns(): number {
     return this.count;

@@ -219,31 +219,36 @@ export class TableWriter {
     requireId(id, `${field}.id`);
     requireAmount(collateral, `${field}.collateral`);
     if (this.accountIndex.has(id)) throw new UnwindError(ErrorCode.DuplicateAccount, `account ${id} exists`, `${field}.id`);
-    const { accounts, layout } = this.tables;
+    const { layout } = this.tables;
     if (this.accountCount >= layout.capacities.accounts) {
       throw new UnwindError(ErrorCode.CapacityExceeded, `account table is full (${layout.capacities.accounts})`, field);
     }
-    return () => {
-      this.sequence++;
-      const a = this.accountCount++;
-      accounts.id[a] = id;
-      accounts.firstPosition[a] = NONE;
-      accounts.lastPosition[a] = NONE;
-      accounts.collateral[a] = collateral; // not yet scanned: beyond every in-flight epoch's account range
-      this.accountIndex.set(id, a);
-      return a;
-    };
+    return () => this.landAccount(id, collateral);
   }
 
   prepareCollateral(accountId: number, collateral: number): Landing {
     const a = this.accountIndexOf(requireId(accountId, 'account'));
     requireAmount(collateral, 'collateral');
-    return () => {
-      this.sequence++;
-      this.write(() => {
-        this.tables.accounts.collateral[a] = collateral;
-      });
-    };
+    return () => this.landCollateral(a, collateral);
+  }
+
+  private landAccount(id: number, collateral: number): number {
+    const { accounts } = this.tables;
+    this.sequence++;
+    const a = this.accountCount++;
+    accounts.id[a] = id;
+    accounts.firstPosition[a] = NONE;
+    accounts.lastPosition[a] = NONE;
+    accounts.collateral[a] = collateral; // not yet scanned: beyond every in-flight epoch's account range
+    this.accountIndex.set(id, a);
+    return a;
+  }
+
+  private landCollateral(a: number, collateral: number): void {
+    this.sequence++;
+    this.write(() => {
+      this.tables.accounts.collateral[a] = collateral;
+    });
   }
 
   preparePrice(u: PriceUpdate): Landing {
@@ -447,9 +452,11 @@ export class TableWriter {
       }
     }
     return () => {
+      // Checked above: each lands without its checks run again (an account opened earlier in the batch is known now).
       for (const u of updates) {
-        if (this.accountIndex.has(u.account)) this.prepareCollateral(u.account, u.collateral)();
-        else this.prepareAccount(u.account, u.collateral)();
+        const a = this.accountIndex.get(u.account);
+        if (a !== undefined) this.landCollateral(a, u.collateral);
+        else this.landAccount(u.account, u.collateral);
       }
     };
   }

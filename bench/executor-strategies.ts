@@ -13,8 +13,8 @@
  *   |   t1 step() resolves                                                                              |
  *   |   fills: every order filled whole at its limit price, one fills input (not timed)                 |
  *   +---------------------------------------------------------------------------------------------------+
- *   five engines over the same seeded book, one per execution config; each round runs one epoch of each,
- *   in an order rotated every round, all five at the same prices and event time
+ *   seven engines over the same seeded book, one per execution config; each round runs one epoch of each,
+ *   in an order rotated every round, all seven at the same prices and event time
  *
  * The book: positions in 4 markets, 70% of them long; one account in ten starts near its maintenance
  * (health 1.02..1.62), the rest at 3..10. Prices fall 0.1% per epoch, so a stream of accounts becomes
@@ -113,6 +113,8 @@ const MAINTENANCE = 0.05;
 /** Share of accounts that start near their maintenance: the ones the falling prices liquidate. */
 const DISTRESSED = 0.1;
 const SPARE_SLOTS = 8;
+/** The backstop row's vault: an account beside the book's, funded to take everything (it is in every engine, idle elsewhere). */
+const VAULT = 4_000_000_000;
 
 // The stepped strategies: a child every 2 s (every other epoch) over 20 s.
 type Execution = NonNullable<EngineConfig['execution']>;
@@ -120,6 +122,11 @@ type Spec = Execution['strategy'];
 const TWAP: Spec = { kind: 'twap', horizonSec: 20, stepSec: 2 };
 /** kappa = sqrt(lambda sigma^2 / eta) = 0.1 per second: front-loaded over the 20 s horizon (kappa T = 2). */
 const ALMGREN_CHRISS: Spec = { kind: 'almgren-chriss', horizonSec: 20, stepSec: 2, lambda: 1e-4, sigma: 1, eta: 0.01 };
+/**
+ * Almgren-Chriss on each market's GARCH(1,1) estimate (execution.volatility): one return of the mark per second
+ * (an epoch), fitted from the 20th and refitted every 10th on a window of 100, so refits fall in the measured epochs.
+ */
+const GARCH_VOLATILITY: Execution['volatility'] = { model: 'garch', intervalSec: 1, garch: { window: 100, minReturns: 20, refitEvery: 10 } };
 /** A quarter of what the sizing asks each step, all of it once that is worth 2,000 or less (in the market's base units). */
 const disposal = (price: number): Spec => ({ kind: 'disposal', stepSec: 2, fraction: 0.25, fullDisposalSize: 2_000 / price });
 
@@ -128,6 +135,8 @@ const CONFIGS: readonly { readonly name: string; readonly execution: Execution }
   { name: 'twap', execution: { strategy: TWAP } },
   { name: 'disposal', execution: { strategy: disposal(1), markets: MARKETS.map((m) => ({ market: m.id, strategy: disposal(m.price) })) } },
   { name: 'almgren-chriss', execution: { strategy: ALMGREN_CHRISS } },
+  { name: 'backstop', execution: { strategy: { kind: 'backstop', vault: VAULT, discount: 0.005, minVaultHealth: 1.5 } } },
+  { name: 'garch', execution: { strategy: { kind: 'almgren-chriss', horizonSec: 20, stepSec: 2, lambda: 1e-4, eta: 0.01 }, volatility: GARCH_VOLATILITY } },
   {
     // By market and size class: BTC ioc, Almgren-Chriss from 5,000; ETH disposal, twap from 15,000; others ioc, twap from 10,000.
     name: 'mixed',
@@ -141,6 +150,7 @@ const CONFIGS: readonly { readonly name: string; readonly execution: Execution }
     },
   },
 ];
+export const GARCH_DESCRIPTION = "almgren-chriss with each market's GARCH(1,1) sigma (a return per epoch, window 100, fitted from 20 returns, refit every 10)";
 export const MIXED_DESCRIPTION = 'BTC ioc, almgren-chriss from 5,000 notional; ETH disposal, twap from 15,000; SOL, DOGE ioc, twap from 10,000';
 
 interface Book {
@@ -180,7 +190,7 @@ async function startEngine(book: Book, execution: Execution): Promise<Engine> {
   const engine = await Engine.start({
     scanWorkers: 0,
     autoEpoch: false,
-    capacity: { markets: MARKETS.length, accounts: book.accounts.length, positions },
+    capacity: { markets: MARKETS.length, accounts: book.accounts.length + 1, positions },
     execution,
   });
   try {
@@ -188,6 +198,7 @@ async function startEngine(book: Book, execution: Execution): Promise<Engine> {
     // Enough that no fill at the fillable price leaves a deficit: the clearing stays on its plain path.
     for (const m of MARKETS) engine.depositInsurance(m.id, 1e12);
     engine.setCollaterals(book.accounts.map((a) => ({ account: a.id, collateral: a.collateral })), true);
+    engine.addAccount(VAULT, 1e13);
     for (let i = 0; i < book.updates.length; i += 10_000) engine.upsertPositions(book.updates.slice(i, i + 10_000));
     return engine;
   } catch (e) {
@@ -269,7 +280,7 @@ async function measureStrategies(plan: StrategiesPlan, seed: number, log: Log): 
         current = null;
         if (record) {
           run.epochByRound.push(run.epochs.recordSince(start, end));
-          run.orders += r.orders.length;
+          run.orders += r.orders.length + r.takeovers.length; // a backstop's takeovers are its orders
           run.candidates += candidateCount(run.engine.tables);
         }
         // The venue takes every order whole at its limit: the same rule for every config.
@@ -415,7 +426,7 @@ export async function runExecutorStrategies(plan: StrategiesPlan, seed: number, 
 /** Failed when the figures would not measure what they say: no liquidations, or no stepped liquidation in progress. */
 export function strategiesFailed(r: StrategiesResult | null): boolean {
   if (r === null) return false;
-  return r.rows.some((x) => x.ordersPerEpoch === 0 || (x.config !== 'ioc' && r.executorNote === null && !(x.steppedPerEpoch > 0)));
+  return r.rows.some((x) => x.ordersPerEpoch === 0 || (x.config !== 'ioc' && x.config !== 'backstop' && r.executorNote === null && !(x.steppedPerEpoch > 0)));
 }
 
 const ratio = (x: number | null): string => (x === null ? '-' : `${x.toFixed(2)}x`);
@@ -450,10 +461,11 @@ export function strategiesSection(r: StrategiesResult, plan: StrategiesPlan): st
   return [
     `Execution strategies (InlineEpochByStrategy, ${fmtCount(r.positions)} positions, ${int(r.accounts)} accounts, 4 markets, scanWorkers 0):`,
     `${plan.epochs} epochs per config after ${plan.warmupEpochs} of warm-up, prices -0.1% and event time +1 s per epoch, every order filled whole;`,
-    'the five engines interleaved in rotating rounds. Microseconds; "epoch" = pushPrices + step() (inline scan, executor,',
+    'the seven engines interleaved in rotating rounds. Microseconds; "epoch" = pushPrices + step() (inline scan, executor,',
     'decode), "executor" = Executor.step() alone. "vs ioc": p50 over ioc\'s p50; "paired": median of per-round ratios.',
-    'Means per epoch: orders; candidates from the scan; groups in a liquidation state; stepped liquidations in progress.',
-    `Stepped: a child every 2 s over 20 s (twap, almgren-chriss kappa 0.1/s), disposal 25% a step; mixed: ${MIXED_DESCRIPTION}.`,
+    'Means per epoch: orders (a backstop\'s takeovers); candidates from the scan; groups in a liquidation state; stepped liquidations in progress.',
+    `Stepped: a child every 2 s over 20 s (twap, almgren-chriss kappa 0.1/s), disposal 25% a step; mixed: ${MIXED_DESCRIPTION};`,
+    `garch: ${GARCH_DESCRIPTION}; backstop: a vault takes each sized close off the book (0.5% discount), the takeover landing in the epoch.`,
     '',
     table(header, rows),
     ...(r.executorNote === null ? [] : ['', r.executorNote]),

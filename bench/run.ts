@@ -22,7 +22,7 @@
  *                             executor (report in -> order out, signatures required vs off)
  *   journal.ts                main thread alone (JournalWriter: records/s, MB/s, durable() = write or fdatasync) and
  *                             main -> scan pool -> executor -> durable() -> onOrder (no journal vs group vs sync)
- *   executor-strategies.ts    main thread alone (scanWorkers 0): epochs of five engines, one per execution config,
+ *   executor-strategies.ts    main thread alone (scanWorkers 0): epochs of seven engines, one per execution config,
  *                             interleaved; Executor.step timed alone; and the models (tinybench) per call
  *
  * The machine is shared and noisy: absolute figures move from run to run; the ratios (scan vs sequential read,

@@ -1,11 +1,15 @@
 /**
  * The configuration vocabulary the layers share: each policy's type, its default and, where config resolution needs
- * it, its validator. A leaf: it imports only src/errors.ts and src/validate.ts, so the tables, the domain math, the
- * executor, the oracle and src/config.ts (which resolves EngineConfig) all take their settings from here without
- * importing one another. The journal keeps its own (src/journal imports nothing above it).
+ * it, its validator. Nearly a leaf: it imports src/errors.ts, src/validate.ts and the models' own config validators
+ * (src/models/{ewma,garch,har}.ts, which import nothing of the engine), so the tables, the domain math, the executor,
+ * the oracle and src/config.ts (which resolves EngineConfig) all take their settings from here without importing one
+ * another. A model must never import this file. The journal keeps its own (src/journal imports nothing above it).
  */
 import { configNumbers, ErrorCode, UnwindError } from './errors.js';
-import { MAX_TIME_US } from './validate.js';
+import { describe, MAX_TIME_US } from './validate.js';
+import { validateEwmaConfig, type EwmaConfig } from './models/ewma.js';
+import { validateGarchConfig, type GarchConfig } from './models/garch.js';
+import { validateHarConfig, type HarConfig } from './models/har.js';
 
 // ---- tables (src/tables/layout.ts) ----
 
@@ -191,9 +195,15 @@ export function validateCaps(c: CapsConfig, field = 'caps'): CapsConfig {
  * - 'dutch-auction': MakerDAO's Clipper: every `stepSec`, all of the sized quantity at a price that starts at
  *   `oracle * buf` (a sell; a buy mirrors it below the oracle) and falls by `decrease`, never past the fillable price;
  *   the auction restarts from the oracle then after `tailSec`, or once the price falls below `cusp` of its start.
+ * - 'backstop': a liquidity vault (an account of the book: Hyperliquid's HLP, Orderly's insurance fund account) takes
+ *   the sized quantity at once, off the book, at `oracle * (1 - discount)` for a long (`1 + discount` for a short),
+ *   never worse for the liquidated account than the fillable price. It settles as a fill (fee to the insurance fund,
+ *   the fund's cover and the deficit policy below the bankruptcy value), and the vault's position grows by what it
+ *   took. The vault takes nothing that would leave its own health below `minVaultHealth`: that work goes to the
+ *   book as 'ioc'. Below the emergency health it takes the whole position.
  * - 'adaptive': `patient` while the probability that the price crosses the group's bankruptcy level within `horizonSec`
- *   (the market's EWMA volatility, a driftless walk) is at most `maxCrossProbability`; at once ('ioc') above it, or
- *   while no volatility is known yet.
+ *   (the market's volatility estimate, `ExecutionConfig.volatility`, a driftless walk) is at most `maxCrossProbability`;
+ *   at once (`urgent`: 'ioc' or a backstop) above it, below the emergency health, or while no volatility is known yet.
  */
 export type PatientStrategy =
   | {
@@ -218,9 +228,14 @@ export type PatientStrategy =
       /** As twap's. */
       readonly maxParticipation?: number;
       readonly lambda: number;
-      /** Quote per base per sqrt(second); absent: the market's EWMA volatility of its mark (as for 'adaptive') times the mark. */
+      /** Quote per base per sqrt(second); absent: the market's volatility estimate of its mark (as for 'adaptive') times the mark. */
       readonly sigma?: number;
-      readonly eta: number;
+      /**
+       * Temporary impact, quote per base per base/second of trading rate, > 0; absent: the market's impact fitted to
+       * our own fills (markets.impactEta; src/engine/impact-observer.ts), and until there is one kappa is 0 (TWAP's
+       * trajectory).
+       */
+      readonly eta?: number;
     }
   | {
       readonly kind: 'dutch-auction';
@@ -231,15 +246,33 @@ export type PatientStrategy =
       readonly cusp: number;
     };
 
+/** A vault that takes liquidated positions off the book ('backstop'). */
+export interface BackstopStrategy {
+  readonly kind: 'backstop';
+  /** The vault's account id: an account of the book, with collateral, that takes the positions into its cross group. */
+  readonly vault: number;
+  /** What the vault earns against the oracle price, a fraction in [0, 0.5). Default 0 (it takes at the oracle, bounded by the fillable price). */
+  readonly discount?: number;
+  /** The vault's health (equity / maintenance) after a takeover, at the mark, may not fall below this (>= 1). Default 1.5. */
+  readonly minVaultHealth?: number;
+}
+
 export type StrategySpec =
   | { readonly kind: 'ioc' }
   | PatientStrategy
+  | BackstopStrategy
   | {
       readonly kind: 'adaptive';
       readonly patient: PatientStrategy;
+      /** At once: above `maxCrossProbability`, below the emergency health, or with no volatility known. Default 'ioc'. */
+      readonly urgent?: { readonly kind: 'ioc' } | BackstopStrategy;
       readonly horizonSec: number;
       readonly maxCrossProbability: number;
-      /** The volatility estimate (src/models/ewma.ts): decay per interval and the interval, seconds. Default 0.94 per 60 s. */
+      /**
+       * The EWMA's decay per interval and the interval, seconds (src/models/ewma.ts). Default 0.94 per 60 s. Kept for
+       * configs from before `ExecutionConfig.volatility`: the same as `volatility: { model: 'ewma', ewma: { lambda,
+       * intervalSec } }` there, beside which it may not be set.
+       */
       readonly volatility?: { readonly lambda: number; readonly intervalSec: number };
     };
 
@@ -253,9 +286,71 @@ export interface StrategyChoice {
   readonly sizeClasses?: readonly { readonly minNotional: number; readonly strategy: StrategySpec }[];
 }
 
-/** Execution strategies: a default choice, and per market ones. */
+/**
+ * The model that estimates each market's volatility of its mark price on event time, for the strategies that need one
+ * ('adaptive', and 'almgren-chriss' without its own sigma); src/executor/forecasts.ts. Under 'garch' and 'har' the
+ * EWMA runs alongside and stands in until the model has its first fit.
+ * - 'ewma': RiskMetrics on event time (src/models/ewma.ts), `ewma: { lambda, intervalSec }`.
+ * - 'garch': GARCH(1,1) (src/models/garch.ts) on one log return of the mark per `intervalSec` of event time,
+ *   `garch: { window, refitEvery, minReturns, varianceTargeting }`: fitted first once `minReturns` returns are in,
+ *   then every `refitEvery` returns.
+ * - 'har': HAR-RV (src/models/har.ts) on the mark's realized variance per base period, `har: { basePeriodSec, ... }`:
+ *   fitted first once `minRows` rows exist, then every `refitEvery` closed periods.
+ */
+export interface VolatilityConfig {
+  readonly model: VolatilityModel;
+  /** GARCH's return clock: seconds of event time per return, > 0 in whole microseconds. Default 60. */
+  readonly intervalSec?: number;
+  readonly ewma?: Partial<EwmaConfig>;
+  readonly garch?: Partial<GarchConfig>;
+  readonly har?: Partial<HarConfig>;
+}
+
+export type VolatilityModel = 'ewma' | 'garch' | 'har';
+export const VOLATILITY_MODELS: readonly VolatilityModel[] = ['ewma', 'garch', 'har'];
+export const DEFAULT_VOLATILITY_INTERVAL_SEC = 60;
+
+/** Execution strategies: a default choice, and per market ones; the volatility model the strategies read. */
 export interface ExecutionConfig extends StrategyChoice {
   readonly markets?: readonly ({ readonly market: number } & StrategyChoice)[];
+  /** Absent: the EWMA, with the first 'adaptive' strategy's `volatility` decay if it has one. */
+  readonly volatility?: VolatilityConfig;
+  /** The impact model fitted to our own fills (src/engine/impact-observer.ts); absent: its defaults. */
+  readonly impact?: ImpactFitConfig;
+}
+
+/**
+ * The market-impact fit on the engine's own fills (src/engine/impact-observer.ts, src/models/impact.ts), whose eta
+ * 'almgren-chriss' takes where its config gives none. Every field optional.
+ */
+export interface ImpactFitConfig {
+  /**
+   * Seconds of the market's event time after an order's last fill at which its mark is read as the price after
+   * (the temporary impact has decayed by then), >= 0. Default 30 (ours: three of the venue simulator's 10 s
+   * resilience half-lives).
+   */
+  readonly delaySec?: number;
+  /** Observations the fit uses, the most recent; an integer >= 3. Default 500. */
+  readonly window?: number;
+  /** New observations between refits, an integer >= 1. Default 20. */
+  readonly refitEvery?: number;
+  /** Observations before the first fit, an integer in [3, window]. Default 30. */
+  readonly minFills?: number;
+}
+
+/** Checks an impact fit config (INVALID_CONFIG naming the field); returns the fields given (the observer fills in defaults). */
+function validateImpactFit(c: ImpactFitConfig, field: string): ImpactFitConfig {
+  if (c === null || typeof c !== 'object' || Array.isArray(c)) throw new UnwindError(ErrorCode.InvalidConfig, 'expected { delaySec?, window?, refitEvery?, minFills? }', field);
+  const check = configNumbers(c, field);
+  const integer = (min: number) => (v: number) => Number.isInteger(v) && v >= min && v <= 0x7fffffff;
+  if (c.delaySec !== undefined) check('delaySec', (v) => v >= 0 && v <= MAX_TIME_US / 1e6, 'seconds >= 0');
+  if (c.window !== undefined) check('window', integer(3), 'an integer in [3, 2^31)');
+  if (c.refitEvery !== undefined) check('refitEvery', integer(1), 'an integer in [1, 2^31)');
+  // Against the default window, src/models/impact.ts validateImpactConfig checks it when the engine starts.
+  if (c.minFills !== undefined) check('minFills', (v) => integer(3)(v) && v <= (c.window ?? Infinity), 'an integer in [3, window]');
+  const out: { -readonly [K in keyof ImpactFitConfig]: number } = {};
+  for (const k of ['delaySec', 'window', 'refitEvery', 'minFills'] as const) if (c[k] !== undefined) out[k] = c[k];
+  return out;
 }
 
 export const DEFAULT_EXECUTION: ExecutionConfig = { strategy: { kind: 'ioc' } };
@@ -277,23 +372,57 @@ export function validateExecution(c: ExecutionConfig, field = 'execution'): Exec
     return { strategy, sizeClasses: classes.sort((p, q) => p.minNotional - q.minNotional) };
   };
   const top = choice(c, field);
-  if (c.markets === undefined) return top;
-  if (!Array.isArray(c.markets) || c.markets.length > 1_000_000) throw new UnwindError(ErrorCode.InvalidConfig, 'expected an array of { market, strategy, sizeClasses? }', `${field}.markets`);
-  const seen = new Set<number>();
-  const markets = c.markets.map((m, i) => {
-    const f = `${field}.markets[${i}]`;
-    const ch = choice(m, f);
-    const market = m.market;
-    if (typeof market !== 'number' || !Number.isInteger(market) || market < 0 || market > 0xffffffff) throw new UnwindError(ErrorCode.InvalidConfig, `expected a market id, got ${String(market)}`, `${f}.market`);
-    if (seen.has(market)) throw new UnwindError(ErrorCode.InvalidConfig, `market ${market} is listed twice`, `${f}.market`);
-    seen.add(market);
-    return { market, ...ch };
-  });
-  return { ...top, markets: markets.sort((p, q) => p.market - q.market) };
+  let markets: ({ market: number } & StrategyChoice)[] | undefined;
+  if (c.markets !== undefined) {
+    if (!Array.isArray(c.markets) || c.markets.length > 1_000_000) throw new UnwindError(ErrorCode.InvalidConfig, 'expected an array of { market, strategy, sizeClasses? }', `${field}.markets`);
+    const seen = new Set<number>();
+    markets = c.markets.map((m, i) => {
+      const f = `${field}.markets[${i}]`;
+      const ch = choice(m, f);
+      const market = m.market;
+      if (typeof market !== 'number' || !Number.isInteger(market) || market < 0 || market > 0xffffffff) throw new UnwindError(ErrorCode.InvalidConfig, `expected a market id, got ${String(market)}`, `${f}.market`);
+      if (seen.has(market)) throw new UnwindError(ErrorCode.InvalidConfig, `market ${market} is listed twice`, `${f}.market`);
+      seen.add(market);
+      return { market, ...ch };
+    });
+    markets.sort((p, q) => p.market - q.market);
+  }
+  const impact = c.impact === undefined ? {} : { impact: validateImpactFit(c.impact, `${field}.impact`) };
+  if (c.volatility === undefined) return markets === undefined ? { ...top, ...impact } : { ...top, markets, ...impact };
+  // One volatility setting: beside execution.volatility, an adaptive strategy's own (the older form) would be overruled.
+  const choices: [StrategyChoice, string][] = [[c, field], ...(c.markets ?? []).map((m, i): [StrategyChoice, string] => [m, `${field}.markets[${i}]`])];
+  for (const [x, at] of choices) {
+    const specs: [StrategySpec, string][] = [[x.strategy, `${at}.strategy`], ...(x.sizeClasses ?? []).map((k, i): [StrategySpec, string] => [k.strategy, `${at}.sizeClasses[${i}].strategy`])];
+    for (const [s, f] of specs) {
+      if (s.kind === 'adaptive' && s.volatility !== undefined) {
+        throw new UnwindError(ErrorCode.InvalidConfig, `expected no volatility here beside ${field}.volatility (set the EWMA's decay in ${field}.volatility.ewma)`, `${f}.volatility`);
+      }
+    }
+  }
+  const volatility = validateVolatility(c.volatility, `${field}.volatility`);
+  return markets === undefined ? { ...top, volatility, ...impact } : { ...top, markets, volatility, ...impact };
+}
+
+/** Checks a volatility config (INVALID_CONFIG naming the field); returns it with intervalSec and the given models' configs filled in. */
+function validateVolatility(v: VolatilityConfig, field: string): VolatilityConfig {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new UnwindError(ErrorCode.InvalidConfig, "expected { model: 'ewma' | 'garch' | 'har', intervalSec?, ewma?, garch?, har? }", field);
+  if (!VOLATILITY_MODELS.includes(v.model)) throw new UnwindError(ErrorCode.InvalidConfig, `expected 'ewma', 'garch' or 'har', got ${describe(v.model)}`, `${field}.model`);
+  const intervalSec: unknown = v.intervalSec ?? DEFAULT_VOLATILITY_INTERVAL_SEC;
+  if (typeof intervalSec !== 'number' || !(intervalSec > 0) || !Number.isSafeInteger(intervalSec * 1e6)) {
+    throw new UnwindError(ErrorCode.InvalidConfig, `expected seconds > 0 in whole microseconds, got ${describe(intervalSec)}`, `${field}.intervalSec`);
+  }
+  // Each model's own validator fills in its defaults and names a bad field under this path.
+  const part = <C>(name: 'ewma' | 'garch' | 'har', validate: (given: Partial<C>, at: string) => C): Record<string, C> => {
+    const given: unknown = v[name];
+    if (given === undefined) return {};
+    if (given === null || typeof given !== 'object' || Array.isArray(given)) throw new UnwindError(ErrorCode.InvalidConfig, `expected an object, got ${describe(given)}`, `${field}.${name}`);
+    return { [name]: validate(given as Partial<C>, `${field}.${name}`) };
+  };
+  return { model: v.model, intervalSec, ...part('ewma', validateEwmaConfig), ...part('garch', validateGarchConfig), ...part('har', validateHarConfig) };
 }
 
 function validateStrategy(s: StrategySpec, field: string): StrategySpec {
-  if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new UnwindError(ErrorCode.InvalidConfig, "expected { kind: 'ioc' | 'twap' | 'disposal' | 'almgren-chriss' | 'dutch-auction' | 'adaptive', ... }", field);
+  if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new UnwindError(ErrorCode.InvalidConfig, "expected { kind: 'ioc' | 'twap' | 'disposal' | 'almgren-chriss' | 'dutch-auction' | 'backstop' | 'adaptive', ... }", field);
   const check = configNumbers(s, field) as (name: string, ok: (v: number) => boolean, expected: string) => void;
   const positive = (name: string): void => check(name, (v) => v > 0 && Number.isFinite(v), 'a finite number > 0');
   // An optional share of the book, in (0, 1]; absent stays absent (no cap).
@@ -317,9 +446,9 @@ function validateStrategy(s: StrategySpec, field: string): StrategySpec {
     case 'almgren-chriss':
       positive('horizonSec');
       positive('stepSec');
-      for (const k of ['lambda', 'eta'] as const) check(k, (v) => v >= 0 && Number.isFinite(v), 'a finite number >= 0');
+      check('lambda', (v) => v >= 0 && Number.isFinite(v), 'a finite number >= 0');
       if (s.sigma !== undefined) check('sigma', (v) => v >= 0 && Number.isFinite(v), 'a finite number >= 0, or absent for the market estimate');
-      if (!(s.eta > 0)) throw new UnwindError(ErrorCode.InvalidConfig, `expected eta > 0, got ${String(s.eta)}`, `${field}.eta`);
+      if (s.eta !== undefined) check('eta', (v) => v > 0 && Number.isFinite(v), 'a finite number > 0, or absent for the market fit');
       return {
         kind: 'almgren-chriss',
         horizonSec: s.horizonSec,
@@ -327,7 +456,7 @@ function validateStrategy(s: StrategySpec, field: string): StrategySpec {
         ...share(s.maxParticipation, 'maxParticipation'),
         lambda: s.lambda,
         ...(s.sigma === undefined ? {} : { sigma: s.sigma }),
-        eta: s.eta,
+        ...(s.eta === undefined ? {} : { eta: s.eta }),
       };
     case 'dutch-auction': {
       positive('stepSec');
@@ -349,11 +478,24 @@ function validateStrategy(s: StrategySpec, field: string): StrategySpec {
       } else throw new UnwindError(ErrorCode.InvalidConfig, `expected 'linear' or 'stairstep', got ${String((d as { kind: unknown }).kind)}`, `${at}.kind`);
       return { kind: 'dutch-auction', stepSec: s.stepSec, buf: s.buf, decrease, tailSec: s.tailSec, cusp: s.cusp };
     }
+    case 'backstop': {
+      const vault = s.vault;
+      if (typeof vault !== 'number' || !Number.isInteger(vault) || vault < 0 || vault > 0xffffffff) throw new UnwindError(ErrorCode.InvalidConfig, `expected an account id, got ${String(vault)}`, `${field}.vault`);
+      if (s.discount !== undefined) check('discount', (v) => v >= 0 && v < 0.5, 'a fraction in [0, 0.5)');
+      if (s.minVaultHealth !== undefined) check('minVaultHealth', (v) => v >= 1 && Number.isFinite(v), 'a finite health >= 1');
+      return { kind: 'backstop', vault, discount: s.discount ?? 0, minVaultHealth: s.minVaultHealth ?? 1.5 };
+    }
     case 'adaptive': {
       positive('horizonSec');
       check('maxCrossProbability', (v) => v > 0 && v < 1, 'a probability in (0, 1)');
       const patient = validateStrategy(s.patient, `${field}.patient`);
-      if (patient.kind === 'ioc' || patient.kind === 'adaptive') throw new UnwindError(ErrorCode.InvalidConfig, `expected a stepped strategy, got '${patient.kind}'`, `${field}.patient.kind`);
+      if (patient.kind === 'ioc' || patient.kind === 'adaptive' || patient.kind === 'backstop') throw new UnwindError(ErrorCode.InvalidConfig, `expected a stepped strategy, got '${patient.kind}'`, `${field}.patient.kind`);
+      let urgent: { readonly kind: 'ioc' } | BackstopStrategy = { kind: 'ioc' };
+      if (s.urgent !== undefined) {
+        const u = validateStrategy(s.urgent, `${field}.urgent`);
+        if (u.kind !== 'ioc' && u.kind !== 'backstop') throw new UnwindError(ErrorCode.InvalidConfig, `expected 'ioc' or 'backstop', got '${u.kind}'`, `${field}.urgent.kind`);
+        urgent = u;
+      }
       let volatility = s.volatility;
       if (volatility !== undefined) {
         const v = configNumbers(volatility, `${field}.volatility`) as (name: string, ok: (x: number) => boolean, expected: string) => void;
@@ -361,10 +503,10 @@ function validateStrategy(s: StrategySpec, field: string): StrategySpec {
         v('intervalSec', (x) => x > 0 && Number.isFinite(x), 'a finite number > 0');
         volatility = { lambda: volatility.lambda, intervalSec: volatility.intervalSec };
       }
-      return { kind: 'adaptive', patient, horizonSec: s.horizonSec, maxCrossProbability: s.maxCrossProbability, ...(volatility === undefined ? {} : { volatility }) };
+      return { kind: 'adaptive', patient, urgent, horizonSec: s.horizonSec, maxCrossProbability: s.maxCrossProbability, ...(volatility === undefined ? {} : { volatility }) };
     }
     default:
-      throw new UnwindError(ErrorCode.InvalidConfig, `expected 'ioc', 'twap', 'disposal', 'almgren-chriss', 'dutch-auction' or 'adaptive', got ${String((s as { kind: unknown }).kind)}`, `${field}.kind`);
+      throw new UnwindError(ErrorCode.InvalidConfig, `expected 'ioc', 'twap', 'disposal', 'almgren-chriss', 'dutch-auction', 'backstop' or 'adaptive', got ${String((s as { kind: unknown }).kind)}`, `${field}.kind`);
   }
 }
 

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFrame, encodeFrame, FrameErrorCode, type DecodeResult, type FeedMessage } from '../src/feed/codec.js';
 import { mulberry32 } from '../src/sim/random.js';
+import { SAMPLE_TAKEOVER } from './support/feed.js';
 
 /** Replay or widen a run with FEED_FUZZ_SEED / FEED_FUZZ_FRAMES; CI runs the defaults. */
 const SEED = Number(process.env.FEED_FUZZ_SEED ?? 0x5eed_f00d);
@@ -116,6 +117,15 @@ const SEEDS: readonly Uint8Array[] = (
         { sequence: 13, account: 8, market: 1, amount: 1, reason: 'halted' },
       ],
     },
+    {
+      kind: 'depth',
+      sequence: 22,
+      books: [
+        { market: 0, bidVolume: 120, askVolume: 95.5 },
+        { market: 1, bidVolume: 0, askVolume: Infinity },
+      ],
+    },
+    { kind: 'takeovers', sequence: 23, takeovers: [SAMPLE_TAKEOVER, { ...SAMPLE_TAKEOVER, id: '2-1-6', account: 2, settlement: { ...SAMPLE_TAKEOVER.settlement, orderId: '2-1-6', account: 2, deficit: 18.8 } }] },
   ] as FeedMessage[]
 ).map(encodeFrame);
 

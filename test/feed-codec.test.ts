@@ -59,7 +59,7 @@ import {
   TICK_BYTES,
 } from '../src/feed/spec.js';
 import { MAX_TIME_US } from '../src/validate.js';
-import { SAMPLE_DELEVERAGING as DELEVERAGING, SAMPLE_ORDER as ORDER } from './support/feed.js';
+import { SAMPLE_DELEVERAGING as DELEVERAGING, SAMPLE_ORDER as ORDER, SAMPLE_TAKEOVER as TAKEOVER } from './support/feed.js';
 
 const TICK: Tick = { market: 0, source: 3, price: 50_000.5, confidence: 2.25, eventTimeUs: 1_764_000_000_123_456, sourceSequence: 981 };
 
@@ -228,11 +228,20 @@ const SAMPLES: readonly FeedMessage[] = [
   },
   // The second frame of a snapshot of 5,000 orders.
   { kind: 'openOrders', sequence: 38, epoch: 12, lastSequence: 99, orders: [{ order: ORDER, remaining: 0.05 }], firstIndex: 4_096, orderCount: 5_000 },
+  // A partial takeover, then a whole one that left a deficit and closed an opposite vault position (flat after).
+  {
+    kind: 'takeovers',
+    sequence: 39,
+    takeovers: [
+      TAKEOVER,
+      { ...TAKEOVER, sequence: 16, id: '2-1-6', account: 2, settlement: { ...TAKEOVER.settlement, orderId: '2-1-6', account: 2, sequence: 16, deficit: 18.8, sizeAfter: 0 }, vaultSizeAfter: 0, vaultEntryPrice: 0, vaultRealizedPnl: -12.5 },
+    ],
+  },
 ];
 
 const ALL_KINDS: readonly FeedMessageKind[] = [
   'ticks', 'positions', 'collateral', 'fills', 'expiries', 'subscribe', 'unsubscribe', 'orders', 'marginCalls', 'accountStates', 'marketStatus', 'engineStatus', 'errorFrame', 'adlQueue',
-  'signedTicks', 'books', 'killSwitch', 'deleveragings', 'socializedLosses', 'unresolvedDeficits', 'ack', 'openOrders',
+  'signedTicks', 'books', 'killSwitch', 'deleveragings', 'socializedLosses', 'unresolvedDeficits', 'ack', 'openOrders', 'takeovers',
 ];
 
 function expectError(r: ReturnType<typeof decodeFrame>, code: FrameError['code']): FrameError {

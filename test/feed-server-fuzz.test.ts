@@ -67,7 +67,7 @@ class Frames {
       accounts: Array.from({ length: r.int(0, 3) }, this.id),
       allOrders: r.chance(0.5),
     });
-    switch (r.int(0, 12)) {
+    switch (r.int(0, 13)) {
       case 0:
         return {
           kind: 'ticks',
@@ -119,6 +119,8 @@ class Frames {
         return { kind: 'marketStatus', sequence, market: this.id(), state: 'paused', reason: 'stale', eventTimeUs: this.time() };
       case 11:
         return { kind: 'expiries', sequence, orderIds: Array.from({ length: this.count(3) }, () => `${this.id()}-${this.id()}-${r.int(1, 99)}`), eventTimeUs: this.time() };
+      case 12:
+        return { kind: 'depth', sequence, books: Array.from({ length: this.count(3) }, () => ({ market: this.id(), bidVolume: this.v(r.range(0, 1e4)), askVolume: this.v(r.range(0, 1e4)) })) };
       case 10:
         return { kind: 'engineStatus', sequence, state: 'running', epoch: 2, lastSequence: 3, markets: 1, accounts: 2, positions: 3, message: 'ok' };
       default:
@@ -188,6 +190,9 @@ function predict(frame: Uint8Array | string, maxTopics: number): Prediction | nu
       return unknown(m.positions.map((p) => p.account), ACCOUNTS) && unknown(m.positions.map((p) => p.market), MARKETS) ? at('UNKNOWN_ACCOUNT') : null;
     case 'collateral':
       return unknown(m.updates.map((u) => u.account), ACCOUNTS) ? at('UNKNOWN_ACCOUNT') : null;
+    case 'depth':
+      // Checked whole: one market the engine does not hold rejects the frame (a frame of held markets would land).
+      return m.books.some((b) => !MARKETS.has(b.market)) ? at('UNKNOWN_MARKET') : null;
     case 'signedTicks':
     case 'books':
       return at('UNKNOWN_MARKET'); // the engine has no oracle market: signed ticks and books have nowhere to go
@@ -260,7 +265,7 @@ describe('feed server fuzz', () => {
     expect(pub.received.length).toBe(1 + sent);
     const stats = server.stats();
     expect(stats.rejected).toEqual(tally);
-    expect(stats).toMatchObject({ framesIn: sent, bytesIn: bytes, ticksIn: 0, positionUpdatesIn: 0, collateralUpdatesIn: 0, fillsIn: 0, expiriesIn: 0, publishers: 1, oversizedClosed: 0 });
+    expect(stats).toMatchObject({ framesIn: sent, bytesIn: bytes, ticksIn: 0, positionUpdatesIn: 0, collateralUpdatesIn: 0, fillsIn: 0, expiriesIn: 0, depthIn: 0, publishers: 1, oversizedClosed: 0 });
     expect(firstDifference(tableBytes(engine), before)).toBe(-1);
     expect(engine.epochs).toBe(epochs);
 

@@ -1,18 +1,21 @@
 /**
  * The venue-backed matching engine (src/sim/matching.ts), the backtest (src/sim/backtest.ts) and the embedded demo
  * on them: fills never beyond an order's limit and always taken by the engine, every liquidation flat or reported
- * as left, shortfall as defined, the same report for the same seeds, and a demo journal that replays to the live
- * digest (the built CLI, as CI runs it).
+ * as left, shortfall as defined, the backstop vault's takeovers counted as fills with money conserved, participation
+ * caps held against the reported depth, the share filled below the emergency health as the orders say, the same
+ * report and table for the same seeds, and a demo journal that replays to the live digest (the built CLI, as CI
+ * runs it).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Engine, type LiquidationOrder } from '../src/index.js';
+import { Engine, type LiquidationOrder, type Takeover } from '../src/index.js';
 import type { Fill } from '../src/clearing/open-orders.js';
-import { LATENCY_US, runBacktest, runOnce, scenarioOf, STRATEGY_KINDS, T0 } from '../src/sim/backtest.js';
-import { VenueMatching, type MatchingStep } from '../src/sim/matching.js';
+import { formatBacktest, LATENCY_US, PARTICIPATION_CAP, runBacktest, runOnce, scenarioOf, STRATEGY_KINDS, T0 } from '../src/sim/backtest.js';
+import { PARTICIPATION_BAND, VenueMatching, type MatchingStep } from '../src/sim/matching.js';
 import { ExecutionTally, implementationShortfall } from '../src/sim/tally.js';
+import { VAULT_ACCOUNT, VAULT_SHARE } from '../src/sim/world.js';
 import { runCli } from './support/cli.js';
 import { bookParamsFor, flashCrashPath, Venue } from '../src/sim/venue/index.js';
 
@@ -166,23 +169,56 @@ describe('backtest', () => {
       expect(metrics.parents, kind).toBe(metrics.flat + metrics.restored + metrics.left);
       expect(metrics.left > 0, kind).toBe(metrics.leftNotional > 0);
       expect(metrics.refused, kind).toBe(0);
-      expect(metrics.childOrders).toBeGreaterThanOrEqual(metrics.parents);
+      // A parent starts with a child order, or with a takeover by the vault.
+      expect(metrics.childOrders + metrics.takeovers).toBeGreaterThanOrEqual(metrics.parents);
     }
   });
 
-  it('is deterministic: the same seeds give the same JSON, another seed other numbers', async () => {
-    const options = { scenarios: ['flash-crash'], strategies: ['ioc', 'disposal'] as const, seeds: 2, accounts: 300 };
+  it('is deterministic: the same seeds give the same JSON and table, another seed other numbers', async () => {
+    const options = { scenarios: ['flash-crash'], strategies: ['ioc', 'disposal', 'backstop'] as const, seeds: 2, accounts: 300 };
     const a = await runBacktest(options);
     const b = await runBacktest(options);
     expect(JSON.stringify(b.report)).toBe(JSON.stringify(a.report));
+    expect(formatBacktest(b.report)).toBe(formatBacktest(a.report));
     const c = await runBacktest({ ...options, firstSeed: 9 });
     expect(JSON.stringify(c.report.scenarios)).not.toBe(JSON.stringify(a.report.scenarios));
+    expect(formatBacktest(c.report)).not.toBe(formatBacktest(a.report));
     const results = a.report.scenarios[0]!.results;
-    expect(results.map((r) => r.strategy)).toEqual(['ioc', 'disposal']);
+    expect(results.map((r) => r.strategy)).toEqual(['ioc', 'disposal', 'backstop']);
     expect(results[0]!.shortfallVersusIoc).toEqual({ mean: 0, min: 0, max: 0, stddev: 0 });
     const vs = results[1]!.runs.map((r, i) => r.shortfallBps - results[0]!.runs[i]!.shortfallBps);
     expect(results[1]!.shortfallVersusIoc!.mean).toBeCloseTo((vs[0]! + vs[1]!) / 2, 12);
     expect(a.series.get('flash-crash')!.get('ioc')!.tS.length).toBeGreaterThan(300);
+  });
+
+  it('reports the share of the filled notional ordered below the emergency health, as the orders and takeovers say', async () => {
+    // A backstop run in the cascade has both: takeovers, and the vault's own liquidation on the book once it is full.
+    for (const [kind, scenario] of [['twap', 'flash-crash'], ['backstop', 'cascade']] as const) {
+      const health = new Map<string, number>();
+      const takeovers: Takeover[] = [];
+      let emergency = 0;
+      let total = 0;
+      const { metrics } = await runOnce(scenarioOf(scenario), kind, 2, 300, {
+        onStart: (engine) => engine.onTakeover((t) => takeovers.push(t)),
+        onStep: (s) => {
+          // This step's fills are of orders sent at earlier steps; its takeovers were decided and landed in it.
+          for (const f of s.fills) {
+            total += f.quantity * f.price;
+            if (health.get(f.orderId)! < 2 / 3) emergency += f.quantity * f.price;
+          }
+          for (const c of s.children) health.set(c.order.id, c.order.health);
+          const decided = new Map(s.epoch.takeovers.map((o) => [o.id, o.health]));
+          for (const t of takeovers.splice(0)) {
+            total += t.settlement.closed * t.price;
+            if (decided.get(t.id)! < 2 / 3) emergency += t.settlement.closed * t.price;
+          }
+        },
+      });
+      expect(emergency, kind).toBeGreaterThan(0);
+      expect(emergency, kind).toBeLessThan(total);
+      expect(metrics.emergencyShare, kind).toBeCloseTo(emergency / total, 12);
+      if (kind === 'backstop') expect(metrics.takeovers * metrics.childOrders).toBeGreaterThan(0);
+    }
   });
 
   it('counts deleveragings: an account the fund cannot pay for is closed against the ADL queue', async () => {
@@ -209,6 +245,90 @@ describe('backtest', () => {
     } finally {
       await engine.close();
     }
+  });
+});
+
+describe('the backstop vault', () => {
+  it('takes liquidations off the book, each counted as a fill, with the vault in the figures and money conserved', async () => {
+    const takeovers: Takeover[] = [];
+    const settled = { notional: 0, cover: 0 };
+    let ledgerTotal: bigint | undefined;
+    let vault: { collateral: number; equity: number } | undefined;
+    let bookNotional = 0;
+    const { metrics } = await runOnce(scenarioOf('flash-crash'), 'backstop', 1, 300, {
+      onStart: (engine) => {
+        engine.onTakeover((t) => takeovers.push(t));
+        engine.onFill((f) => {
+          settled.notional += f.closed * f.price;
+          settled.cover += f.insuranceCover;
+        });
+        vault = { collateral: engine.account(VAULT_ACCOUNT).collateral, equity: 0 };
+      },
+      onEnd: (engine, tally, book) => {
+        ledgerTotal = engine.ledger.total();
+        vault = { ...vault!, equity: engine.account(VAULT_ACCOUNT).equity };
+        for (const a of book) for (const p of a.positions) bookNotional += Math.abs(p.size) * p.entryPrice;
+        // A takeover opens a parent when no child did: its shortfall counts against the mark it was decided at.
+        expect(tally.parents.some((p) => p.children === 0 && p.fills.length > 0)).toBe(true);
+      },
+    });
+    expect(ledgerTotal).toBe(0n);
+    expect(takeovers.length).toBeGreaterThan(10);
+    expect(takeovers.every((t) => t.vault === VAULT_ACCOUNT)).toBe(true);
+    expect(metrics.takeovers).toBe(takeovers.length);
+    const taken = takeovers.reduce((sum, t) => sum + t.settlement.closed * t.price, 0);
+    expect(metrics.vaultTaken).toBeCloseTo(taken, 6);
+    // The account's side of a takeover is a fill: in the notional, and in the fund's draw past bankruptcy.
+    expect(metrics.notionalFilled).toBeCloseTo(settled.notional + taken, 6);
+    expect(metrics.insuranceDraw).toBeCloseTo(settled.cover + takeovers.reduce((sum, t) => sum + t.settlement.insuranceCover, 0), 6);
+    // The vault starts with VAULT_SHARE of the book's notional and ends with what its positions are worth at the mids.
+    expect(vault!.collateral).toBeCloseTo(VAULT_SHARE * bookNotional, 1);
+    expect(metrics.vaultPnl).toBeCloseTo(vault!.equity - vault!.collateral, 6);
+    expect(metrics.vaultPnl).not.toBe(0);
+    expect(metrics.refused).toBe(0);
+  });
+
+  it('has its columns in the table where a strategy uses it, and only there', async () => {
+    const { report } = await runBacktest({ scenarios: ['flash-crash'], strategies: ['ioc', 'backstop'], seeds: 1, accounts: 200 });
+    const backstop = report.scenarios[0]!.results[1]!.runs[0]!;
+    expect(backstop.vaultTaken).toBeGreaterThan(0);
+    expect(report.scenarios[0]!.results[0]!.runs[0]!.vaultTaken).toBe(0);
+    expect(report.settings.vault.account).toBe(VAULT_ACCOUNT);
+    const table = formatBacktest(report);
+    const head = table.split('\n').find((l) => l.startsWith('strategy'))!;
+    expect(head).toMatch(/vault took +vault PnL$/);
+    expect(head).toContain('filled below emerg.');
+    const without = await runBacktest({ scenarios: ['flash-crash'], strategies: ['ioc'], seeds: 1, accounts: 200 });
+    expect(formatBacktest(without.report)).not.toContain('vault took');
+  });
+});
+
+describe('participation caps', () => {
+  it('a capped child never takes more than its cap of the depth the venue reported; uncapped ones do', async () => {
+    const over = async (kind: 'disposal' | 'disposal-capped' | 'twap-capped'): Promise<{ over: number; atCap: number; children: number }> => {
+      const r = { over: 0, atCap: 0, children: 0 };
+      await runOnce(scenarioOf('flash-crash'), kind, 1, 300, {
+        onStep: (s, venue) => {
+          // The venue has not moved since the matching reported its depth for this epoch (engine.pushDepth).
+          for (const c of s.children) {
+            if (c.order.health < 2 / 3) continue; // an emergency close is whole, whatever the cap
+            const depth = venue.bookVolume(c.order.market, c.order.side === 'sell' ? 'bid' : 'ask', PARTICIPATION_BAND);
+            expect(c.bookVolume).toBe(depth);
+            r.children++;
+            if (c.order.quantity > PARTICIPATION_CAP * depth * (1 + 1e-9)) r.over++;
+            if (c.order.quantity > 0.99 * PARTICIPATION_CAP * depth) r.atCap++;
+          }
+        },
+      });
+      return r;
+    };
+    const uncapped = await over('disposal');
+    expect(uncapped.over).toBeGreaterThan(0);
+    const capped = await over('disposal-capped');
+    expect(capped.children).toBeGreaterThan(50);
+    expect(capped.over).toBe(0);
+    expect(capped.atCap).toBeGreaterThan(0); // the cap binds
+    expect((await over('twap-capped')).over).toBe(0);
   });
 });
 

@@ -32,7 +32,7 @@ import { FundDrawdown, type DrawdownLimit, type DrawdownState } from './fund-dra
 import { describe, MAX_ABS_AMOUNT, requireArray, requireEventTime, requireId, requireObject, requirePrice } from '../validate.js';
 import type { Landing, TableWriter } from '../tables/writer.js';
 import { OpenOrders, type OpenOrdersState, type Fill } from './open-orders.js';
-import type { LiquidationOrder } from './orders.js';
+import type { LiquidationOrder, TakeoverOrder } from './orders.js';
 
 /** A counterparty's part of a deleveraging: it closed `quantity` toward 0 at the bankruptcy price. */
 export interface DeleveragedCounterparty {
@@ -109,9 +109,35 @@ interface Payer {
   readonly atoms: Atoms;
 }
 
+/**
+ * A position taken off the book by a backstop vault (execution strategy 'backstop'): the liquidated account's part
+ * settles as a fill at `price` (`settlement`: fee, the insurance fund's cover, a deficit for the policy), and the
+ * vault's position in the market grows by what it took (or an opposite one shrinks, its PnL realized).
+ */
+export interface Takeover {
+  readonly sequence: number;
+  /** The takeover's id, derived as an order's. */
+  readonly id: string;
+  readonly account: number;
+  readonly market: number;
+  readonly vault: number;
+  /** Base units taken, > 0. */
+  readonly quantity: number;
+  readonly price: number;
+  readonly markPrice: number;
+  /** The liquidated account's side of it, as a fill of order `id`. */
+  readonly settlement: Settlement;
+  /** The vault's position after, and what it realized closing part of an opposite one (quote). */
+  readonly vaultSizeAfter: number;
+  readonly vaultEntryPrice: number;
+  readonly vaultRealizedPnl: number;
+  readonly vaultCollateralAfter: number;
+}
+
 /** Where the clearing's outputs go, each as it lands (in input order). */
 export interface ClearingEvents {
   settled(s: Settlement): void;
+  takenOver(t: Takeover): void;
   deleveraged(d: Deleveraging): void;
   socialized(l: SocializedLoss): void;
   unresolved(u: UnresolvedDeficit): void;
@@ -262,6 +288,69 @@ export class Clearing {
     this.screening.clear();
     this.screenBook = undefined;
     return kept;
+  }
+
+  /**
+   * An epoch's takeovers (src/clearing/orders.ts TakeoverOrder), in emission order, land where inputs land: each
+   * settles the account's quantity as a fill at the vault's price (the fund's cover and the deficit policy below its
+   * bankruptcy value, as for any fill) and moves it into the vault's cross position. A takeover whose position has
+   * changed since the decision, or that the vault can no longer hold (the market held isolated, no free slot), does
+   * not land: its position is re-stamped so the executor plans it afresh. Deterministic as `screen`.
+   */
+  takeOver(takeovers: readonly TakeoverOrder[], nowUs: number): void {
+    const w = this.writer;
+    const batch: { book?: AdlBook } = {};
+    for (const o of takeovers) {
+      const a = w.accountIndexOf(o.account);
+      const m = w.marketIndexOf(o.market);
+      const v = w.accountIndexOf(o.vault);
+      w.sequenced((sequence) => {
+        const slot = w.findSlot(a, m);
+        if (slot === undefined || this.t.positions.updateSequence[slot] !== o.positionSequence || this.t.positions.size[slot] === 0) return;
+        const vaultSlot = w.findSlot(v, m);
+        if (vaultSlot !== undefined && this.isIsolated(vaultSlot)) return this.restamp(slot, sequence);
+        const vs = w.slotAt(v, m);
+        if (vs === undefined) return this.restamp(slot, sequence);
+        const side = Math.sign(this.t.positions.size[slot]!);
+        const mark = this.t.markets.markPrice[m]!;
+        const fill: Fill = { orderId: o.id, account: o.account, market: o.market, quantity: o.quantity, price: o.price, eventTimeUs: Math.max(nowUs, this.t.markets.eventTimeUs[m]!) };
+        const { settlement, deficit } = this.settle(fill, a, slot, sequence, 0);
+        w.countBackstopAt(a); // the executor's lifecycle: backstopped
+        const vault = this.addToVault(v, vs, side * settlement.closed, o.price, sequence);
+        batch.book?.refresh(this.groupKey(a, slot), slot);
+        this.events.takenOver({ sequence, id: o.id, account: o.account, market: o.market, vault: o.vault, quantity: settlement.closed, price: o.price, markPrice: mark, settlement, ...vault });
+        if (deficit > 0n) this.resolveDeficit(a, slot, side, deficit, sequence, (batch.book ??= this.newBook()));
+      });
+    }
+  }
+
+  /**
+   * Adds `delta` base units (signed) at `price` to the vault's cross position at `slot`: an opposite position closes
+   * first, its PnL realized against the market's clearing entry; what opens carries `price` into the entry price.
+   */
+  private addToVault(v: number, slot: number, delta: number, price: number, sequence: number): { vaultSizeAfter: number; vaultEntryPrice: number; vaultRealizedPnl: number; vaultCollateralAfter: number } {
+    const p = this.t.positions;
+    const size = p.size[slot]!;
+    const entryPrice = p.entryPrice[slot]!;
+    let realized = 0n;
+    let after: number;
+    let entryAfter: number;
+    if (size !== 0 && Math.sign(size) !== Math.sign(delta)) {
+      const closed = Math.min(Math.abs(delta), Math.abs(size));
+      realized = this.money.floor(Math.sign(size) * closed * (price - entryPrice));
+      this.ledger.apply(signedTransfer(entry.clearing(this.t.markets.id[p.market[slot]!]!), entry.account(this.t.accounts.id[v]!), realized, 'realized-pnl'));
+      after = size + delta;
+      // Within 1e-12 of the size: flat (as a close's remainder is).
+      if (Math.abs(after) <= 1e-12 * Math.abs(size)) after = 0;
+      entryAfter = Math.sign(after) === Math.sign(size) ? entryPrice : price;
+    } else {
+      after = size + delta;
+      entryAfter = (Math.abs(size) * entryPrice + Math.abs(delta) * price) / Math.abs(after);
+    }
+    this.writer.setPositionAt(slot, after, entryAfter, null, sequence);
+    const collateral = this.money.toQuote(this.ledger.balance(entry.account(this.t.accounts.id[v]!)));
+    this.writer.setCollateralAt(v, collateral);
+    return { vaultSizeAfter: after, vaultEntryPrice: after === 0 ? 0 : entryAfter, vaultRealizedPnl: this.money.toQuote(realized), vaultCollateralAfter: collateral };
   }
 
   /** The venue set an entry's balance (collateral): the difference moves from or to `external`. */

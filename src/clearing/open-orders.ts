@@ -27,8 +27,11 @@ export interface Fill {
   readonly eventTimeUs: number;
 }
 
-/** Fills are in base units like the order's quantity; a relative 1e-9 absorbs decimal rounding by the matcher. */
-const TOLERANCE = 1e-9;
+/**
+ * Fills are in base units like the order's quantity; a relative 1e-9 absorbs decimal rounding by the matcher. An order
+ * whose remaining is at most TOLERANCE * quantity is filled whole (it leaves the open orders).
+ */
+export const TOLERANCE = 1e-9;
 
 interface Open {
   order: LiquidationOrder;

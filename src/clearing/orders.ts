@@ -1,5 +1,5 @@
 /** What the executor emits, as the embedding API and the CLI see it, decoded from the shared output rows. */
-import { NONE, OutputKind, type Tables } from '../tables/layout.js';
+import { NONE, OutputKind, PositionFlag, type Tables } from '../tables/layout.js';
 import { CAP_NAMES, type CapName } from '../executor/caps.js';
 import { LIFECYCLE_STATES, type LifecycleState } from '../executor/lifecycle.js';
 import { OrderReason } from '../executor/executor.js';
@@ -25,6 +25,17 @@ export interface LiquidationOrder {
   readonly equity: number;
   readonly maintenanceMargin: number;
   readonly positionSequence: number;
+}
+
+/**
+ * An order a backstop vault takes off the book (execution strategy 'backstop'): the clearing settles it at the epoch's
+ * end as a fill at `price` and moves the quantity into the vault's position. Its id is derived as an order's.
+ */
+export interface TakeoverOrder extends Omit<LiquidationOrder, 'limitPrice'> {
+  /** The price the vault takes it at (never worse for the account than the fillable price). */
+  readonly price: number;
+  /** The vault's account id. */
+  readonly vault: number;
 }
 
 export interface MarginCall {
@@ -64,6 +75,8 @@ export interface CappedWork {
 
 export interface EpochOutput {
   readonly orders: LiquidationOrder[];
+  /** Takeovers the executor decided; the clearing lands them (src/clearing/clearing.ts `takeOver`). */
+  readonly takeovers: TakeoverOrder[];
   readonly marginCalls: MarginCall[];
   readonly stateChanges: StateChange[];
   readonly capped: CappedWork[];
@@ -77,6 +90,7 @@ export function orderId(accountId: number, marketId: number, positionSequence: n
 export function decodeOutput(t: Tables, count: number, epoch: number, symbolOf: (marketIndex: number) => string): EpochOutput {
   const o = t.output;
   const orders: LiquidationOrder[] = [];
+  const takeovers: TakeoverOrder[] = [];
   const marginCalls: MarginCall[] = [];
   const stateChanges: StateChange[] = [];
   const capped: CappedWork[] = [];
@@ -101,6 +115,27 @@ export function decodeOutput(t: Tables, count: number, epoch: number, symbolOf: 
         equity: o.equity[r]!,
         maintenanceMargin: o.maintenance[r]!,
         positionSequence: seq,
+      });
+    } else if (o.kind[r] === OutputKind.Takeover) {
+      const marketId = t.markets.id[m]!;
+      const seq = o.updateSequence[r]!;
+      const isolated = (t.positions.flags[o.position[r]!]! & PositionFlag.Isolated) !== 0;
+      takeovers.push({
+        id: orderId(accountId, marketId, seq),
+        epoch,
+        account: accountId,
+        market: marketId,
+        symbol: symbolOf(m),
+        side: (o.side[r]! | 0) > 0 ? 'buy' : 'sell',
+        quantity: o.quantity[r]!,
+        price: o.limitPrice[r]!,
+        oraclePrice: o.oraclePrice[r]!,
+        reason: isolated ? 'isolated-maintenance' : 'cross-maintenance',
+        health: o.health[r]!,
+        equity: o.equity[r]!,
+        maintenanceMargin: o.maintenance[r]!,
+        positionSequence: seq,
+        vault: t.accounts.id[o.reason[r]!]!,
       });
     } else if (o.kind[r] === OutputKind.Capped) {
       capped.push({
@@ -133,5 +168,5 @@ export function decodeOutput(t: Tables, count: number, epoch: number, symbolOf: 
       });
     }
   }
-  return { orders, marginCalls, stateChanges, capped };
+  return { orders, takeovers, marginCalls, stateChanges, capped };
 }

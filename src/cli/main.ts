@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { UnwindError } from '../errors.js';
 import { checkScenario, parseScenario } from '../scenario.js';
-import { backtestSvg, formatBacktest, runBacktest, strategyKind } from '../sim/backtest.js';
+import { backtestSvg, formatBacktest, runBacktest, strategyKind, strategyName } from '../sim/backtest.js';
 import { executionLines, runDemo } from '../sim/demo.js';
 import { runFeedDemo } from '../sim/feed-demo.js';
 import { INSURANCE_SEED, type MoneySummary } from '../sim/tally.js';
@@ -220,7 +220,7 @@ async function backtest(argv: string[]): Promise<void> {
   const t0 = process.hrtime.bigint();
   const { report, series } = await runBacktest({
     scenarios: list(values.scenario),
-    strategies: list(values.strategies)?.map((k) => strategyKind(k, '--strategies')),
+    strategies: list(values.strategies)?.map((k) => strategyName(k, '--strategies')),
     seeds: Math.max(1, int(values.seeds, 'seeds', 3)),
     firstSeed: int(values.seed, 'seed', 1),
     accounts: Math.max(1, int(values.accounts, 'accounts', 2_000)),

@@ -16,7 +16,7 @@ import { serialize } from 'node:v8';
 import type { ResolvedConfig } from '../config.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { decodeOutput, type EpochOutput, type LiquidationOrder, type MarginCall, type StateChange } from '../clearing/orders.js';
-import { Clearing, type ClearingState, type Deleveraging, type Settlement, type SocializedLoss, type UnresolvedDeficit } from '../clearing/clearing.js';
+import { Clearing, type ClearingState, type Deleveraging, type Settlement, type SocializedLoss, type Takeover, type UnresolvedDeficit } from '../clearing/clearing.js';
 import type { Fill } from '../clearing/open-orders.js';
 import { killLevelOf, MarketModes, type MarketModesState, type MarketStatusChange } from '../clearing/market-mode.js';
 import type { ExecutorState } from '../executor/executor.js';
@@ -32,6 +32,7 @@ import type { JournalWriter } from '../journal/writer.js';
 import type { Backend, ExecutionResult } from './backends.js';
 import type { Input, MarketBook } from './inputs.js';
 import { journalEpochEnd, journalEpochStart, journalInput } from './records.js';
+import { ImpactObserver, type ImpactObserverState } from './impact-observer.js';
 
 export interface EpochResult extends EpochOutput {
   readonly epoch: number;
@@ -55,6 +56,8 @@ export interface EngineState {
   readonly oracle: OracleState;
   readonly modes: MarketModesState;
   readonly digest: StreamDigestState;
+  /** The impact fit on our own fills (absent in snapshots from before it: it starts empty). */
+  readonly impact?: ImpactObserverState;
 }
 
 export type Listener<T> = (value: T) => void;
@@ -68,6 +71,7 @@ export interface Listeners {
   readonly epoch: Set<Listener<EpochResult>>;
   readonly epochState: Set<Listener<EpochResult>>;
   readonly fill: Set<Listener<Settlement>>;
+  readonly takeover: Set<Listener<Takeover>>;
   readonly deleverage: Set<Listener<Deleveraging>>;
   readonly socialized: Set<Listener<SocializedLoss>>;
   readonly unresolved: Set<Listener<UnresolvedDeficit>>;
@@ -96,6 +100,7 @@ export class EngineCore {
     epoch: new Set(),
     epochState: new Set(),
     fill: new Set(),
+    takeover: new Set(),
     deleverage: new Set(),
     socialized: new Set(),
     unresolved: new Set(),
@@ -105,6 +110,8 @@ export class EngineCore {
   };
   /** The output stream's SHA-256 (src/journal/digest.ts): fed where outputs arise, so replay reproduces it. */
   readonly digest = new StreamDigest();
+  /** The market-impact model fitted to our own fills, which the tables hand to the executor (src/engine/impact-observer.ts). */
+  readonly impact: ImpactObserver;
   private chain: Promise<unknown> = Promise.resolve();
   private epochCount = 0;
   private scheduled = false;
@@ -139,20 +146,27 @@ export class EngineCore {
   ) {
     const perMarket = Math.floor(config.capacity.positions / config.capacity.markets);
     this.writer = new TableWriter(tables, Math.max(1, perMarket));
+    this.impact = new ImpactObserver(tables, this.writer, config.execution.impact, config.maxOpenOrders);
     const l = this.listeners;
     // Outputs that arise inside an input's landing: a listener that throws is reported, and the input lands whole.
     const emit =
       <T>(set: Set<Listener<T>>) =>
       (value: T): void =>
         this.hear(set, value);
+    const settled = emit(l.fill);
     this.clearing = new Clearing(tables, this.writer, config, {
-      settled: emit(l.fill),
+      settled: (s) => {
+        this.impact.settled(s);
+        settled(s);
+      },
+      takenOver: emit(l.takeover),
       deleveraged: emit(l.deleverage),
       socialized: emit(l.socialized),
       unresolved: emit(l.unresolved),
     });
     // Outputs that arise inside an input (settlements, deleveragings, statuses) go to the digest as they arise.
     l.fill.add((s) => this.digest.add('fill', s));
+    l.takeover.add((x) => this.digest.add('takeover', x));
     l.deleverage.add((d) => this.digest.add('deleverage', d));
     l.socialized.add((x) => this.digest.add('socializedLoss', x));
     l.unresolved.add((u) => this.digest.add('unresolvedDeficit', u));
@@ -174,6 +188,9 @@ export class EngineCore {
     let wake: boolean;
     try {
       wake = land();
+      // The impact observer reads mids after once this input's writes have landed (queued behind them when staged).
+      // Only an input that wakes an epoch can move a market's event time; queued behind one, the observer adds no epoch.
+      if (wake && this.impact.watching) this.writer.afterWrites(this.impact.landed);
     } catch (e) {
       // A landing does not fail once its input is checked; if one ever did, the tables would hold part of an input
       // the journal holds whole, so the engine takes nothing more (JOURNAL_IO) rather than go on from there.
@@ -299,8 +316,14 @@ export class EngineCore {
         );
         return wakes({ kind: 'fills', fills: list }, c.prepareFills(list));
       }
-      case 'expiries':
-        return wakes(input, c.prepareExpiries(input.orderIds));
+      case 'expiries': {
+        const expire = c.prepareExpiries(input.orderIds);
+        const ids = [...input.orderIds];
+        return wakes(input, () => {
+          expire();
+          this.writer.afterWrites(() => this.impact.ended(ids));
+        });
+      }
       case 'deleverage': {
         const { account, market } = input;
         requireId(account, 'account');
@@ -534,6 +557,7 @@ export class EngineCore {
     const w = this.writer;
     w.applyStaged();
     this.digest.fold();
+    this.impact.sample();
     const capture = this.snapshotDue() ? this.capture() : undefined;
     const dirty = w.takeDirtyMarkets();
     const accounts = w.accounts;
@@ -553,9 +577,14 @@ export class EngineCore {
     const deferred = r.deferred;
     // Orders whose fill the insurance fund could not pay become deleveragings here (deficitPolicy 'adl').
     const now = this.eventTimeUs();
+    // Takeovers land first: a position a vault took is no order's, and the vault's new position is an ADL counterparty.
+    this.clearing.takeOver(out.takeovers, now);
     const orders = this.clearing.screen(out.orders, now);
+    this.impact.emitted(orders, now);
     // Orders in flight past their deadline (e.g. emitted just before a crash and never received) are forgotten here.
     const timedOut = this.clearing.timeOut(now);
+    // Behind fills staged during the epoch, which may be theirs.
+    if (timedOut.length > 0) w.afterWrites(() => this.impact.ended(timedOut.map((o) => o.id)));
     const result: EpochResult = { epoch, ...out, orders, deferred, lastSequence, timedOut };
     for (const o of result.orders) this.digest.add('order', o);
     for (const c of result.marginCalls) this.digest.add('marginCall', c);
@@ -623,6 +652,7 @@ export class EngineCore {
       oracle: this.oracle.exportState(),
       modes: this.modes.exportState(),
       digest: this.digest.exportState(),
+      impact: this.impact.exportState(),
     };
   }
 
@@ -636,6 +666,7 @@ export class EngineCore {
     this.syncClock();
     this.modes.importState(s.modes);
     this.digest.importState(s.digest);
+    this.impact.importState(s.impact);
     this.snapshotAt = journalSequence;
     this.emitted = s.epochs;
     this.decided = { epoch: s.epochs, lastSequence: -1, sequence: -1 };

@@ -12,7 +12,7 @@
 import type { EngineConfig, ResolvedConfig } from '../config.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import type { LiquidationOrder, MarginCall, StateChange } from '../clearing/orders.js';
-import type { Deleveraging, FillPreview, Settlement, SocializedLoss, UnresolvedDeficit } from '../clearing/clearing.js';
+import type { Deleveraging, FillPreview, Settlement, SocializedLoss, Takeover, UnresolvedDeficit } from '../clearing/clearing.js';
 import type { Fill } from '../clearing/open-orders.js';
 import type { KillLevel, MarketStatusChange } from '../clearing/market-mode.js';
 import type { AdlQueueEntry } from '../domain/adl.js';
@@ -362,6 +362,13 @@ export class Engine {
   /** Every fill as it settles (see `fill`). */
   onFill(listener: Listener<Settlement>): () => void {
     return subscribe(this.core.listeners.fill, listener);
+  }
+  /**
+   * Every position a backstop vault takes off the book (execution strategy 'backstop') as it lands, at its epoch's
+   * end before the epoch's orders leave: the account's side settled as a fill, and the vault's position after.
+   */
+  onTakeover(listener: Listener<Takeover>): () => void {
+    return subscribe(this.core.listeners.takeover, listener);
   }
   onEpoch(listener: Listener<EpochResult>): () => void {
     return subscribe(this.core.listeners.epoch, listener);

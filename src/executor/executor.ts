@@ -10,7 +10,7 @@
 import { canBeLiquidated, health, isMarginCall, notional } from '../domain/margin.js';
 import { fillablePrice, underwaterness } from '../domain/liquidation.js';
 import { closeQuantity, type SizingBound } from '../domain/sizing.js';
-import type { ExecutorConfig, LifecycleConfig, StrategySpec } from '../config-types.js';
+import type { BackstopStrategy, ExecutorConfig, LifecycleConfig, PatientStrategy, StrategySpec } from '../config-types.js';
 import { CAP_NAMES, LiquidationCaps, type CapName, type CapsState } from './caps.js';
 import { refill } from '../maps.js';
 import { inLiquidation, LIFECYCLE_STATES, nextState, type LifecycleState } from './lifecycle.js';
@@ -18,12 +18,15 @@ import { candidateCount } from '../concurrency/epoch.js';
 import { isIsolatedRef, isolatedRef, LiquidationMode, NONE, OutputKind, refSlot, type Tables } from '../tables/layout.js';
 import { marketMaintenance, positionMaintenance } from '../tables/margin.js';
 import { crossGroup, emptyGroup, isLiveCross, isLiveIsolated, isolatedGroup, type GroupMargin } from '../scan/group.js';
-import { childOf, newParent, Strategies, type Parent } from './strategies.js';
+import { backstopPrice, childOf, newParent, Strategies, type Parent } from './strategies.js';
 import { crossingProbability } from '../domain/schedules.js';
-import { EwmaVolatility, type EwmaState } from '../models/ewma.js';
+import { chosenVolatility, VolatilityForecasts, type VolatilitySnapshot } from './forecasts.js';
 
 
 export const OrderReason = { CrossMaintenance: 1, IsolatedMaintenance: 2 } as const;
+
+/** What a position's liquidation does now: a strategy with its adaptive choice made. */
+type Resolved = { readonly kind: 'ioc' } | PatientStrategy | BackstopStrategy;
 
 export interface StepResult {
   readonly outputCount: number;
@@ -50,6 +53,8 @@ interface PlannedOrder {
   health: number;
   equity: number;
   maintenance: number;
+  /** A backstop takeover: the vault's account row (the order goes to the vault, off the book, at `limitPrice`). */
+  vault?: number;
 }
 
 /** An order a group's plan asks for, before the caps: admitted across all groups in the executor's order. */
@@ -63,6 +68,8 @@ interface Proposal {
   readonly bound: SizingBound | null;
   /** A child of a stepped strategy: the step it takes once admitted. */
   readonly step?: number;
+  /** A backstop's: the vault takes the quantity at this price if its health allows, else it goes to the book. */
+  readonly takeover?: { readonly spec: BackstopStrategy; readonly price: number };
 }
 
 interface PlannedCap {
@@ -122,8 +129,11 @@ export interface ExecutorState {
   readonly restoring: ReadonlySet<number>;
   /** Liquidations under a stepped strategy, by slot (absent in snapshots from before strategies). */
   readonly parents?: ReadonlyMap<number, Parent>;
-  /** Each market's volatility estimate, by market index, when an adaptive strategy is configured. */
-  readonly volatility?: ReadonlyMap<number, EwmaState>;
+  /**
+   * Each market's volatility forecaster, by market index, when a strategy needs one (src/executor/forecasts.ts; an
+   * EwmaState per market in snapshots from before the model choice).
+   */
+  readonly volatility?: VolatilitySnapshot;
 }
 
 export class Executor {
@@ -153,11 +163,14 @@ export class Executor {
   /** Liquidations under a stepped strategy (twap, disposal, almgren-chriss, dutch-auction), by slot. */
   private readonly parents = new Map<number, Parent>();
   private readonly strategies: Strategies;
-  /** Each market's EWMA volatility of its mark price on event time, by market index: kept only for 'adaptive'. */
-  private readonly volatility = new Map<number, EwmaVolatility>();
-  private readonly volatilityConfig: { lambda: number; intervalSec: number } | undefined;
+  /** Each market's volatility estimate of its mark price on event time (execution.volatility): kept only when a strategy needs one. */
+  private readonly volatility: VolatilityForecasts | undefined;
   /** Within one step: per account, whether the clearing backstopped or deleveraged it since the last step. */
   private readonly clearingNews = new Map<number, { backstopped: boolean; deleveraged: boolean }>();
+  /** Backstop vaults' account rows, by account id (rows never move once an account is added). */
+  private readonly vaultRows = new Map<number, number>();
+  /** Within one step: what each vault (by row) has taken so far, so that its health check sees all of it. */
+  private readonly vaultTaken = new Map<number, { equity: number; sizes: Map<number, number> }>();
 
   constructor(
     private readonly t: Tables,
@@ -166,9 +179,8 @@ export class Executor {
     this.lifecycle = { marginCallHealth: config.marginCallHealth, ...config.lifecycle };
     this.caps = new LiquidationCaps(config.caps);
     this.strategies = new Strategies(config.execution);
-    // One estimate per market, kept only when a strategy needs it: the first adaptive strategy configured sets its decay.
-    const adaptive = this.strategies.all().find((x) => x.kind === 'adaptive');
-    this.volatilityConfig = !this.strategies.needsVolatility() ? undefined : ((adaptive?.kind === 'adaptive' ? adaptive.volatility : undefined) ?? { lambda: 0.94, intervalSec: 60 });
+    // One estimate per market, kept only when a strategy needs it.
+    this.volatility = this.strategies.needsVolatility() ? new VolatilityForecasts(chosenVolatility(config.execution, this.strategies.all())) : undefined;
     const c = config.caps;
     this.capsOn = [c.accountNotionalPerInterval, c.accountInsuranceLossPerInterval, c.marketNotionalPerWindow, c.maxInFlight].some(Number.isFinite);
   }
@@ -176,7 +188,7 @@ export class Executor {
   /** Snapshot (src/journal): everything this object remembers between epochs, as plain data. */
   exportState(): ExecutorState {
     const { issued, states, seenClearing, flight, now, cooldown, ordered, restoring, parents } = this;
-    const volatility = new Map([...this.volatility].map(([m, v]) => [m, v.exportState()]));
+    const volatility = this.volatility?.exportState() ?? new Map();
     return { issued, states, seenClearing, caps: this.caps.exportState(), flight, now, cooldown, ordered, restoring, parents, volatility };
   }
   importState(s: ExecutorState): void {
@@ -192,28 +204,20 @@ export class Executor {
     this.restoring.clear();
     for (const g of s.restoring ?? []) this.restoring.add(g);
     refill(this.parents, s.parents ?? new Map());
-    this.volatility.clear();
-    for (const [m, v] of s.volatility ?? []) this.volatility.set(m, this.estimate(m)).get(m)!.importState(v);
-  }
-
-  /** Market index `m`'s volatility estimate (created empty). */
-  private estimate(m: number): EwmaVolatility {
-    let v = this.volatility.get(m);
-    if (v === undefined) this.volatility.set(m, (v = new EwmaVolatility(this.volatilityConfig)));
-    return v;
+    this.volatility?.importState(s.volatility ?? new Map());
   }
 
   /** Every market's mark price at its event time goes into its volatility estimate (when a strategy needs one). */
   private observeMarkets(): void {
-    if (this.volatilityConfig === undefined) return;
+    const v = this.volatility;
+    if (v === undefined) return;
     const mk = this.t.markets;
     for (let m = 0; m < mk.id.length; m++) {
       const time = mk.eventTimeUs[m]!;
       const price = mk.markPrice[m]!;
       if (!(price > 0) || time === 0) continue; // a market not yet added, or prices without event time
-      const v = this.estimate(m);
-      const last = v.lastObservedUs;
-      if (last === null || time >= last) v.observe(time, price);
+      const last = v.lastObservedUs(m);
+      if (last === undefined || time >= last) v.observe(m, time, price);
     }
   }
 
@@ -223,6 +227,7 @@ export class Executor {
     const overflowed = count > t.candidates.ref.length;
     const groups = overflowed ? this.allGroups() : Array.from(t.candidates.ref.subarray(0, count));
     this.clearingNews.clear();
+    this.vaultTaken.clear();
     groups.sort((x, y) => x - y);
     this.now = 0;
     for (const time of t.markets.eventTimeUs) if (time > this.now) this.now = time;
@@ -341,9 +346,13 @@ export class Executor {
     const c = this.config;
     if (health(g.equity, g.maintenance) < c.sizing.emergencyHealth) {
       // Emergency: every position not already ordered in its current state closes whole, whatever the caps say.
+      // A backstop strategy (or an adaptive one's urgent backstop) gives the whole position to its vault.
       for (const s of slots) {
         if (inFlight(s) || !this.allowed(ref, s)) continue;
-        for (const o of this.planOrder(s, account, reason, g)) out.push({ ref, order: o, quantity: o.quantity, emergency: true, bound: null });
+        for (const o of this.planOrder(s, account, reason, g)) {
+          const spec = this.resolve(o, true);
+          out.push({ ref, order: o, quantity: o.quantity, emergency: true, bound: null, ...(spec.kind === 'backstop' ? { takeover: this.takeoverOf(spec, o) } : {}) });
+        }
       }
       return;
     }
@@ -377,10 +386,15 @@ export class Executor {
         c.sizing,
       );
       if (decision === null) break; // the planned closes already restore the group
-      // The strategy spreads the sized quantity over event time: nothing until its next step.
-      const child = this.child(o, decision.quantity);
-      const order = child.limitPrice === undefined ? o : { ...o, limitPrice: child.limitPrice };
-      if (child.quantity > 0) out.push({ ref, order, quantity: child.quantity, emergency: false, bound: decision.bound, step: child.step });
+      const spec = this.resolve(o, false);
+      if (spec.kind === 'backstop') {
+        out.push({ ref, order: o, quantity: decision.quantity, emergency: false, bound: decision.bound, takeover: this.takeoverOf(spec, o) });
+      } else {
+        // The strategy spreads the sized quantity over event time: nothing until its next step.
+        const child = this.child(o, decision.quantity, spec);
+        const order = child.limitPrice === undefined ? o : { ...o, limitPrice: child.limitPrice };
+        if (child.quantity > 0) out.push({ ref, order, quantity: child.quantity, emergency: false, bound: decision.bound, step: child.step });
+      }
       equity = decision.equityAfter;
       maintenance = decision.maintenanceAfter;
     }
@@ -399,6 +413,13 @@ export class Executor {
     const orders: PlannedOrder[] = [];
     for (const p of proposals) {
       if (!p.emergency && held.has(p.ref)) continue;
+      // A takeover is off the book: the caps, which bound what goes to the book, do not see it; the vault's health does.
+      const vault = p.takeover === undefined ? undefined : this.vaultFor(p.takeover.spec, p.order, p.quantity, p.takeover.price);
+      if (vault !== undefined) {
+        this.push(p.ref, { ...p.order, quantity: p.quantity, limitPrice: p.takeover!.price, vault }, orders);
+        if (p.bound === 'step-down') this.cooldown.set(p.order.slot, this.now + this.config.stepDownCooldownUs);
+        continue;
+      }
       const admitted = this.admit(p.order, p.quantity, p.emergency, capped);
       if (admitted === undefined || admitted.quantity < p.quantity) held.add(p.ref);
       if (admitted === undefined) continue;
@@ -415,20 +436,18 @@ export class Executor {
    * all of it under 'ioc'; under a stepped strategy, the step's share (a new liquidation starts its parent now), never
    * less than the minimum order unless the sizing asks for less; a Dutch auction's child has the auction's price.
    */
-  private child(o: PlannedOrder, quantity: number): { quantity: number; step?: number; limitPrice?: number } {
+  private child(o: PlannedOrder, quantity: number, spec: { readonly kind: 'ioc' } | PatientStrategy): { quantity: number; step?: number; limitPrice?: number } {
     const t = this.t;
     const slot = o.slot;
     const m = t.positions.market[slot]!;
     const size = t.positions.size[slot]!;
     const mark = t.markets.markPrice[m]!;
-    let spec = this.strategies.choose(o.marketId, notional(size, mark));
-    if (spec.kind === 'adaptive') spec = this.adapt(spec, m, size * mark, o.equity);
-    if (spec.kind === 'ioc' || spec.kind === 'adaptive') return { quantity };
-    const variance = this.volatility.get(m)?.variancePerSecond();
+    if (spec.kind === 'ioc') return { quantity };
+    const variance = this.volatility?.variancePerSecond(m);
     const sigma = variance === undefined ? 0 : Math.sqrt(variance) * mark;
     // A sell takes the bids, a buy the asks.
     const bookVolume = size > 0 ? t.markets.bidVolume[m]! : t.markets.askVolume[m]!;
-    const context = { nowUs: this.now, oraclePrice: o.oraclePrice, fillablePrice: o.limitPrice, side: size > 0 ? (1 as const) : (-1 as const), sigma, bookVolume };
+    const context = { nowUs: this.now, oraclePrice: o.oraclePrice, fillablePrice: o.limitPrice, side: size > 0 ? (1 as const) : (-1 as const), sigma, bookVolume, eta: t.markets.impactEta[m]! };
     let parent = this.parents.get(slot);
     if (parent === undefined) this.parents.set(slot, (parent = newParent(spec, context)));
     const child = childOf(spec, quantity, parent, context);
@@ -440,19 +459,97 @@ export class Executor {
   }
 
   /**
+   * The strategy for the position an order plans (by its market and notional at the mark), with an adaptive one's
+   * choice made; below the emergency health (`emergency`) only a backstop is kept, everything else is 'ioc'.
+   */
+  private resolve(o: PlannedOrder, emergency: boolean): Resolved {
+    const t = this.t;
+    const m = t.positions.market[o.slot]!;
+    const size = t.positions.size[o.slot]!;
+    const mark = t.markets.markPrice[m]!;
+    const spec = this.strategies.choose(o.marketId, notional(size, mark));
+    if (spec.kind === 'adaptive') return emergency ? (spec.urgent ?? { kind: 'ioc' }) : this.adapt(spec, m, size * mark, o.equity);
+    return emergency && spec.kind !== 'backstop' ? { kind: 'ioc' } : spec;
+  }
+
+  /** A backstop's takeover of the position `o` plans: at the vault's price, never worse for the account than `o`'s fillable price. */
+  private takeoverOf(spec: BackstopStrategy, o: PlannedOrder): { spec: BackstopStrategy; price: number } {
+    const side = this.t.positions.size[o.slot]! > 0 ? 1 : -1;
+    return { spec, price: backstopPrice(spec, o.oraclePrice, o.limitPrice, side) };
+  }
+
+  /**
+   * The account row of `spec`'s vault if it can take `quantity` of the position `o` plans at `price` now, counting
+   * what it took earlier in this step: its cross group's health at the mark afterwards (the position at `price`,
+   * its maintenance on the new size) is at least `minVaultHealth`. Undefined otherwise (the work goes to the book):
+   * no such account, no equity, the vault is the liquidated account itself, or it holds the market isolated or has
+   * no room for a new position.
+   */
+  private vaultFor(spec: BackstopStrategy, o: PlannedOrder, quantity: number, price: number): number | undefined {
+    const t = this.t;
+    const v = this.vaultRow(spec.vault);
+    if (v === undefined || v === o.account) return undefined;
+    const m = t.positions.market[o.slot]!;
+    let slot: number = NONE;
+    for (let s = t.accounts.firstPosition[v]!; s !== NONE; s = t.positions.next[s]!) if (t.positions.market[s] === m) slot = s;
+    if (slot !== NONE && isLiveIsolated(t, slot)) return undefined;
+    if (slot === NONE && (t.markets.positionCount[m]! >= t.markets.positionCapacity[m]! || t.accounts.positionCount[v]! >= t.positionsPerAccount)) return undefined;
+    const g = crossGroup(t, v, emptyGroup());
+    const taken = this.vaultTaken.get(v) ?? { equity: 0, sizes: new Map<number, number>() };
+    // The vault takes the position's side (it buys a long, sells to a short), at `price` against the mark.
+    const side = Math.sign(t.positions.size[o.slot]!);
+    const gain = taken.equity + side * quantity * (t.markets.markPrice[m]! - price);
+    const equity = g.equity + gain;
+    if (!(g.equity > 0)) return undefined;
+    const sizes = new Map(taken.sizes).set(m, (taken.sizes.get(m) ?? 0) + side * quantity);
+    // Its maintenance with every takeover of this step: each market's term again, on the size it would hold.
+    let maintenance = g.maintenance;
+    for (const [mm, added] of sizes) {
+      const held = this.vaultSize(v, mm);
+      const mark = t.markets.markPrice[mm]!;
+      maintenance += marketMaintenance(t, mm, Math.abs(held + added) * mark) - marketMaintenance(t, mm, Math.abs(held) * mark);
+    }
+    if (equity < (spec.minVaultHealth ?? 1.5) * maintenance) return undefined;
+    this.vaultTaken.set(v, { equity: gain, sizes });
+    return v;
+  }
+
+  /** The vault's cross position size in market row `m` (0 without one). */
+  private vaultSize(v: number, m: number): number {
+    const t = this.t;
+    for (let s = t.accounts.firstPosition[v]!; s !== NONE; s = t.positions.next[s]!) if (t.positions.market[s] === m && isLiveCross(t, s)) return t.positions.size[s]!;
+    return 0;
+  }
+
+  /** The account row of account id `id`, found once (rows never move); undefined while no such account exists. */
+  private vaultRow(id: number): number | undefined {
+    const known = this.vaultRows.get(id);
+    if (known !== undefined) return known;
+    const a = this.t.accounts;
+    // An unused row has id 0, no position and no collateral: such a row is not taken for an account whose id is 0.
+    for (let row = 0; row < a.id.length; row++) {
+      if (a.id[row] !== id || (a.firstPosition[row] === NONE && a.collateral[row] === 0)) continue;
+      this.vaultRows.set(id, row);
+      return row;
+    }
+    return undefined;
+  }
+
+  /**
    * An adaptive strategy's choice for a position of signed `exposure` (size * mark, quote) in market index `m` whose
    * group has `equity`: its patient strategy while the price is unlikely to cross the group's bankruptcy level within
    * the horizon (docs/domain.md section 6.7: `2 (1 - Phi(d / (sigma sqrt(T))))`, d the log move that takes the group's
    * equity to 0, all of it charged to this position), 'ioc' otherwise, and while the market's volatility is not known.
    */
-  private adapt(spec: Extract<StrategySpec, { kind: 'adaptive' }>, m: number, exposure: number, equity: number): StrategySpec {
-    const variance = this.volatility.get(m)?.variancePerSecond();
-    if (variance === undefined) return { kind: 'ioc' };
+  private adapt(spec: Extract<StrategySpec, { kind: 'adaptive' }>, m: number, exposure: number, equity: number): Resolved {
+    const urgent = spec.urgent ?? { kind: 'ioc' };
+    const variance = this.volatility?.variancePerSecond(m);
+    if (variance === undefined) return urgent;
     // A long is bankrupt after a fall of equity / exposure, a short after a rise of as much.
     const f = equity / Math.abs(exposure);
     const distance = !(f > 0) ? 0 : exposure > 0 ? (f >= 1 ? Infinity : -Math.log1p(-f)) : Math.log1p(f);
     const p = crossingProbability(distance, Math.sqrt(variance), spec.horizonSec);
-    return p > spec.maxCrossProbability ? { kind: 'ioc' } : spec.patient;
+    return p > spec.maxCrossProbability ? urgent : spec.patient;
   }
 
   /** Whether the market of `slot` lets group `ref` have an order (its LiquidationMode, set by src/clearing/market-mode.ts). */
@@ -604,11 +701,11 @@ export class Executor {
 
   private writeOrder(row: number, o: PlannedOrder): void {
     this.writeRow(row, {
-      kind: OutputKind.Order,
+      kind: o.vault === undefined ? OutputKind.Order : OutputKind.Takeover,
       account: o.account,
       slot: o.slot,
       side: o.side >>> 0,
-      reason: o.reason,
+      reason: o.vault ?? o.reason,
       quantity: o.quantity,
       limitPrice: o.limitPrice,
       oraclePrice: o.oraclePrice,

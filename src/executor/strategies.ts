@@ -9,7 +9,7 @@
  * what the schedule says of what the sizing then asks (so a step without an epoch, or a child that did not fill,
  * is caught up by the next). Deterministic: a function of the tables' event time and this state only.
  */
-import type { ExecutionConfig, PatientStrategy, StrategyChoice, StrategySpec } from '../config-types.js';
+import type { BackstopStrategy, ExecutionConfig, PatientStrategy, StrategyChoice, StrategySpec } from '../config-types.js';
 import { almgrenChrissHoldings, clipperNeedsReset, clipperPrice, disposalQuantity, twapSlice } from '../domain/schedules.js';
 
 /** A liquidation in progress under a stepped strategy. */
@@ -33,6 +33,11 @@ export interface ChildContext {
   readonly sigma: number;
   /** The book's volume on the side a child trades against (a `depth` input), base units; Infinity when unknown. */
   readonly bookVolume: number;
+  /**
+   * The market's temporary impact fitted to our own fills (markets.impactEta, src/engine/impact-observer.ts), quote per
+   * base per base/second, for an Almgren-Chriss schedule without its own; NaN before a fit (a fit <= 0 is none too).
+   */
+  readonly eta: number;
 }
 
 /** The child due now: base units (0: none until the next step), the step it takes, and its limit price. */
@@ -76,8 +81,17 @@ export class Strategies {
   all(): StrategySpec[] {
     const choices: StrategyChoice[] = [this.config, ...this.byMarket.values()];
     const chosen = choices.flatMap((c): StrategySpec[] => [c.strategy, ...(c.sizeClasses ?? []).map((k) => k.strategy)]);
-    return chosen.flatMap((x): StrategySpec[] => (x.kind === 'adaptive' ? [x, x.patient] : [x]));
+    return chosen.flatMap((x): StrategySpec[] => (x.kind === 'adaptive' ? [x, x.patient, x.urgent ?? { kind: 'ioc' }] : [x]));
   }
+}
+
+/**
+ * The price a backstop vault takes a position at: `oracle * (1 - discount)` when it buys a long, `oracle * (1 + discount)`
+ * when it sells to a short, never worse for the liquidated account than the group's fillable price.
+ */
+export function backstopPrice(spec: BackstopStrategy, oraclePrice: number, fillablePrice: number, side: 1 | -1): number {
+  const discount = spec.discount ?? 0;
+  return side === 1 ? Math.max(oraclePrice * (1 - discount), fillablePrice) : Math.min(oraclePrice * (1 + discount), fillablePrice);
 }
 
 /** A parent for a liquidation that starts now. */
@@ -111,8 +125,11 @@ export function childOf(spec: PatientStrategy, wanted: number, parent: Parent, c
       const cap = bookShare(spec.maxParticipation, c);
       const next = elapsedSec + spec.stepSec;
       if (next >= spec.horizonSec) return { ...none, quantity: Math.min(wanted, cap), ceiling: cap };
-      // Without a volatility (configured or estimated) kappa is 0: the trajectory is TWAP's.
-      const unit = { size: 1, horizonSec: spec.horizonSec, sigma: spec.sigma ?? c.sigma, eta: spec.eta, lambda: spec.lambda };
+      // Without a volatility (configured or estimated) kappa is 0: the trajectory is TWAP's. So it is without an eta
+      // (configured, or fitted > 0): lambda 0 gives kappa 0 whatever the placeholder eta of 1.
+      const eta = spec.eta ?? c.eta;
+      const known = eta > 0 && eta < Infinity;
+      const unit = { size: 1, horizonSec: spec.horizonSec, sigma: spec.sigma ?? c.sigma, eta: known ? eta : 1, lambda: known ? spec.lambda : 0 };
       return { ...none, quantity: Math.min(cap, wanted * (1 - almgrenChrissHoldings(unit, next) / almgrenChrissHoldings(unit, elapsedSec))), ceiling: cap };
     }
     case 'dutch-auction': {

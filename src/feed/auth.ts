@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 
 /**
  * source: a price source (PriceTicks, SignedPriceTicks for its source ids); matching: the matching engine
- * (positions, collateral, fills, order expiries, BookTickers); admin: the operator (KillSwitch); subscriber:
+ * (positions, collateral, fills, order expiries, BookTickers, Depth); admin: the operator (KillSwitch); subscriber:
  * Subscribe / Unsubscribe only (every role may subscribe). publisher: a legacy `publisherTokens` token, source and
  * matching at once, unscoped.
  */
@@ -68,7 +68,7 @@ export interface Grant {
   readonly role: Role;
   /** source: the source ids its ticks may carry (always set for a source token). */
   readonly sources: IdRanges | undefined;
-  /** source, matching, admin: the markets its rows (ticks, positions, fills, books, kill switches) may name. */
+  /** source, matching, admin: the markets its rows (ticks, positions, fills, books, depth, kill switches) may name. */
   readonly markets: IdRanges | undefined;
   /** matching: the accounts its rows (positions, collateral, fills, expiries) may name. */
   readonly accounts: IdRanges | undefined;

@@ -10,9 +10,11 @@
  *   client.on('orders', (orders) => ...);
  *   client.on('adlQueue', (q) => ...);                   // q.positionsSide: 1 the longs' queue, -1 the shorts'
  *   client.on('deleveragings', (ds) => ...);             // bankrupt positions closed against the ADL queue
+ *   client.on('takeovers', (ts) => ...);                 // positions a backstop vault took off the book
  *   client.subscribe({ markets: [1], accounts: [], allOrders: false, adlMarkets: [1] });
  *   client.sendTicks([{ market: 1, source: 3, price: 50_000, confidence: 5, eventTimeUs, sourceSequence }]);
  *   client.sendSignedTicks(ticks, signatures);           // 64 bytes per tick, each signing tickSigningBytes(tick)
+ *   client.sendDepth([{ market: 1, bidVolume: 120, askVolume: 95 }]); // book volume near the mid: participation caps
  *
  *   const publisher = await FeedClient.connect({ url, token, acks: true });
  *   await publisher.durable(publisher.sendPositions(rows)); // the server's journal holds them (Ack frames)
@@ -22,6 +24,7 @@ import {
   decodeFrame,
   encodeBookTickers,
   encodeCollateral,
+  encodeDepth,
   encodeExpiries,
   encodeFills,
   encodeKillSwitch,
@@ -40,8 +43,10 @@ import {
   type KillLevel,
   type LiquidationOrder,
   type MarginCall,
+  type MarketDepth,
   type PositionUpdate,
   type SocializedLoss,
+  type Takeover,
   type Tick,
   type Topics,
   type UnresolvedDeficit,
@@ -125,6 +130,12 @@ export interface FeedClientEvents {
    * there were in all).
    */
   deleveragings: [deleveragings: readonly Deleveraging[], sequence: number];
+  /**
+   * Positions a backstop vault took off the book (execution strategy 'backstop'), in the order they landed: the
+   * liquidated account's side settled as a fill (`settlement`) and the vault's position after. For the account, the
+   * vault account, the market or all orders; sent with the epoch's output, before its deleveragings.
+   */
+  takeovers: [takeovers: readonly Takeover[], sequence: number];
   /** Fill deficits spread over the opposite side (deficitPolicy 'socialized'), joined as deleveragings are. */
   socializedLosses: [losses: readonly SocializedLoss[], sequence: number];
   /** Deficits no policy could place (bad debt, named): for the account, the market or all orders. */
@@ -299,6 +310,13 @@ export class FeedClient {
   sendBooks(books: readonly BookTop[]): number {
     return this.send((s) => encodeBookTickers(s, books));
   }
+  /**
+   * The venue's book volume near the mid per market (base units per side; Infinity: not known), which the execution
+   * strategies' participation caps take their share of (matching tokens). At most DEPTH_ROWS_PER_FRAME rows.
+   */
+  sendDepth(books: readonly MarketDepth[]): number {
+    return this.send((s) => encodeDepth(s, books));
+  }
   /** An operator's kill switch for `market`, or every market when undefined (admin tokens only). */
   sendKillSwitch(level: KillLevel, market?: number, reason = ''): number {
     return this.send((s) => encodeKillSwitch(s, { level, market, reason }));
@@ -458,6 +476,8 @@ export class FeedClient {
       }
       case 'unresolvedDeficits':
         return this.emit('unresolvedDeficits', m.deficits, m.sequence);
+      case 'takeovers':
+        return this.emit('takeovers', m.takeovers, m.sequence);
       case 'ack': {
         const { kind: _kind, sequence, ...ack } = m;
         this.emit('ack', ack, sequence);

@@ -30,6 +30,7 @@ import {
   CollateralUpdate as CollateralUpdateStruct,
   CollateralUpdates,
   DeficitReason as DeficitReasonEnum,
+  Depth,
   LossMethod as LossMethodEnum,
   DeleveragedCounterparty as DeleveragedCounterpartyStruct,
   Deleveraging as DeleveragingTable,
@@ -48,6 +49,7 @@ import {
   MarginCall as MarginCallTable,
   MarginCalls,
   MarginMode,
+  MarketDepth as MarketDepthStruct,
   MarketState as MarketStateEnum,
   MarketStatus,
   Message,
@@ -60,11 +62,14 @@ import {
   PositionUpdates,
   PriceTicks,
   SchemaVersion,
+  Settlement as SettlementTable,
   Side,
   SignedPriceTicks,
   SocializedLoss as SocializedLossTable,
   SocializedLosses,
   Subscribe,
+  Takeover as TakeoverTable,
+  Takeovers,
   Tick as TickStruct,
   UnresolvedDeficit as UnresolvedDeficitTable,
   UnresolvedDeficits,
@@ -87,10 +92,12 @@ import {
   type KillLevel,
   type LiquidationOrder,
   type MarginCall,
+  type MarketDepth,
   type MarketState,
   type OpenOrdersPart,
   type PositionUpdate,
   type SocializedLoss,
+  type Takeover,
   type Tick,
   type Topics,
   type UnresolvedDeficit,
@@ -175,6 +182,20 @@ export function encodeBookTickers(sequence: number, books: readonly BookTop[]): 
     BookTickerStruct.createBookTicker(b, t.market, 0, t.bid, t.ask, t.last, t.eventTimeUs);
   }
   return finish(sequence, Message.BookTickers, BookTickers.createBookTickers(b, b.endVector()));
+}
+
+/**
+ * The venue's book volume near the mid per market (base units; Infinity: not known), for the participation caps.
+ * Written as given: the receiver takes at most DEPTH_ROWS_PER_FRAME rows.
+ */
+export function encodeDepth(sequence: number, books: readonly MarketDepth[]): Uint8Array {
+  const b = begin();
+  Depth.startBooksVector(b, books.length);
+  for (let i = books.length - 1; i >= 0; i--) {
+    const d = books[i]!;
+    MarketDepthStruct.createMarketDepth(b, d.market, 0, d.bidVolume, d.askVolume);
+  }
+  return finish(sequence, Message.Depth, Depth.createDepth(b, b.endVector()));
 }
 
 const KILL_LEVELS: Record<KillLevel, KillLevelEnum> = {
@@ -423,6 +444,52 @@ export function encodeUnresolvedDeficits(sequence: number, deficits: readonly Un
   return finish(sequence, Message.UnresolvedDeficits, UnresolvedDeficits.createUnresolvedDeficits(b, list));
 }
 
+/** Backstop takeovers, each with its settlement whole (the server keeps a frame within TAKEOVERS_PER_FRAME). */
+export function encodeTakeovers(sequence: number, takeovers: readonly Takeover[]): Uint8Array {
+  const b = begin();
+  const offsets = takeovers.map((t) => {
+    // Strings and the nested table before the table: a builder writes one object at a time.
+    const id = b.createString(t.id);
+    const s = t.settlement;
+    const settlement = SettlementTable.createSettlement(
+      b,
+      b.createString(s.orderId),
+      s.account,
+      s.market,
+      s.quantity,
+      s.price,
+      s.eventTimeUs,
+      s.sequence,
+      s.closed,
+      s.realizedPnl,
+      s.fee,
+      s.insuranceCover,
+      s.deficit,
+      s.bankruptcyValue,
+      s.sizeAfter,
+      s.collateralAfter,
+      s.orderRemaining,
+    );
+    const T = TakeoverTable;
+    T.startTakeover(b);
+    T.addSequence(b, t.sequence);
+    T.addId(b, id);
+    T.addAccount(b, t.account);
+    T.addMarket(b, t.market);
+    T.addVault(b, t.vault);
+    T.addQuantity(b, t.quantity);
+    T.addPrice(b, t.price);
+    T.addMarkPrice(b, t.markPrice);
+    T.addSettlement(b, settlement);
+    T.addVaultSizeAfter(b, t.vaultSizeAfter);
+    T.addVaultEntryPrice(b, t.vaultEntryPrice);
+    T.addVaultRealizedPnl(b, t.vaultRealizedPnl);
+    T.addVaultCollateralAfter(b, t.vaultCollateralAfter);
+    return T.endTakeover(b);
+  });
+  return finish(sequence, Message.Takeovers, Takeovers.createTakeovers(b, Takeovers.createTakeoversVector(b, offsets)));
+}
+
 const MARKET_STATES: Record<MarketState, MarketStateEnum> = { paused: MarketStateEnum.Paused, resumed: MarketStateEnum.Resumed };
 const ENGINE_STATES: Record<EngineState, EngineStateEnum> = {
   starting: EngineStateEnum.Starting,
@@ -471,6 +538,8 @@ export function encodeFrame(m: FeedMessage): Uint8Array {
       return encodeSignedPriceTicks(m.sequence, m.ticks, m.signatures);
     case 'books':
       return encodeBookTickers(m.sequence, m.books);
+    case 'depth':
+      return encodeDepth(m.sequence, m.books);
     case 'killSwitch':
       return encodeKillSwitch(m.sequence, m);
     case 'positions':
@@ -503,6 +572,8 @@ export function encodeFrame(m: FeedMessage): Uint8Array {
       return encodeSocializedLosses(m.sequence, m.losses);
     case 'unresolvedDeficits':
       return encodeUnresolvedDeficits(m.sequence, m.deficits);
+    case 'takeovers':
+      return encodeTakeovers(m.sequence, m.takeovers);
     case 'ack':
       return encodeAck(m.sequence, m);
     case 'openOrders':

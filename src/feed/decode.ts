@@ -61,7 +61,9 @@ import { enumValue, FieldError, finite, isSequence, nonEmpty, nonNegative, notNa
 import { readAdlQueue } from './decode-adl.js';
 import { readDeleveragings, readSocializedLosses, readUnresolvedDeficits } from './decode-deficits.js';
 import { readBookTickers } from './decode-books.js';
+import { readDepth } from './decode-depth.js';
 import { readOpenOrders, readOrders } from './decode-orders.js';
+import { readTakeovers } from './decode-takeovers.js';
 import { readTickBatch, readTicks, signaturesOf, type TickBatchMessage } from './decode-ticks.js';
 
 export type { TickBatchMessage };
@@ -200,6 +202,8 @@ function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequ
     }
     case Message.BookTickers:
       return { kind: 'books', sequence, books: readBookTickers(bb, at) };
+    case Message.Depth:
+      return { kind: 'depth', sequence, books: readDepth(bb, at) };
     case Message.KillSwitch: {
       const t = new KillSwitch().__init(at, bb);
       const market = t.market();
@@ -364,6 +368,8 @@ function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequ
       return { kind: 'socializedLosses', sequence, losses: readSocializedLosses(bb, at) };
     case Message.UnresolvedDeficits:
       return { kind: 'unresolvedDeficits', sequence, deficits: readUnresolvedDeficits(bb, at) };
+    case Message.Takeovers:
+      return { kind: 'takeovers', sequence, takeovers: readTakeovers(bb, at) };
     case Message.Ack: {
       const t = new AckTable().__init(at, bb);
       const state = enumValue(ACK_STATES, t.state(), 'state');

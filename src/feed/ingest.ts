@@ -6,7 +6,7 @@
 import { orderId } from '../clearing/orders.js';
 import type { Grant, IdRanges, Role } from './auth.js';
 import type { TickBatchMessage } from './decode.js';
-import type { BookTop, CollateralUpdate, FeedMessage, Fill, KillLevel, PositionUpdate } from './messages.js';
+import type { BookTop, CollateralUpdate, FeedMessage, Fill, KillLevel, MarketDepth, PositionUpdate } from './messages.js';
 import type { FeedStats } from './stats.js';
 
 /** The engine calls ingest makes (the server passes its Engine): declared here, the feed does not import src/engine. */
@@ -17,10 +17,11 @@ export interface IngestTarget {
   fill(fills: readonly Fill[]): void;
   expire(orderIds: readonly string[]): void;
   pushBooks(books: readonly BookTop[]): void;
+  pushDepth(books: readonly MarketDepth[]): void;
   setKillSwitch(level: KillLevel, market: number | undefined, reason: string): void;
 }
 
-export type Inbound = Extract<FeedMessage, { kind: 'positions' | 'collateral' | 'fills' | 'expiries' | 'books' | 'killSwitch' }> | TickBatchMessage;
+export type Inbound = Extract<FeedMessage, { kind: 'positions' | 'collateral' | 'fills' | 'expiries' | 'books' | 'depth' | 'killSwitch' }> | TickBatchMessage;
 
 /**
  * Who may send each inbound kind (the first role named is the one to ask for in an error message), and its name on
@@ -33,6 +34,7 @@ const SENDERS: Readonly<Record<Inbound['kind'], { readonly roles: readonly Role[
   fills: { roles: ['matching', 'publisher'], wire: 'Fills' },
   expiries: { roles: ['matching', 'publisher'], wire: 'OrderExpiries' },
   books: { roles: ['matching', 'publisher'], wire: 'BookTickers' },
+  depth: { roles: ['matching', 'publisher'], wire: 'Depth' },
   killSwitch: { roles: ['admin'], wire: 'KillSwitch' },
 };
 
@@ -83,6 +85,7 @@ export function forbidden(g: Grant, m: Inbound): string | undefined {
       return undefined;
     }
     case 'books':
+    case 'depth':
       return rows(m.books, 'books', markets, undefined);
     case 'killSwitch':
       if (markets === undefined) return undefined;
@@ -120,6 +123,11 @@ export function ingest(engine: IngestTarget, m: Inbound, counters: FeedStats, cr
     case 'books':
       engine.pushBooks(m.books);
       counters.booksIn += m.books.length;
+      return;
+    case 'depth':
+      // Checked whole (every market held, every volume >= 0), then each row lands in order; it starts no epoch.
+      engine.pushDepth(m.books);
+      counters.depthIn += m.books.length;
       return;
     case 'killSwitch':
       engine.setKillSwitch(m.level, m.market, m.reason);

@@ -2,7 +2,15 @@
  * The binary feed's messages as plain objects: what `decodeFrame` returns and the encoders take. One interface per
  * wire table of schemas/unwind.fbs (units are documented there), named as the engine names them.
  */
-import type { DeleveragedCounterparty as EngineCounterparty, Deleveraging as EngineDeleveraging, SocializedLoss as EngineSocializedLoss, UnresolvedDeficit, UnresolvedReason } from '../clearing/clearing.js';
+import type {
+  DeleveragedCounterparty as EngineCounterparty,
+  Deleveraging as EngineDeleveraging,
+  Settlement,
+  SocializedLoss as EngineSocializedLoss,
+  Takeover,
+  UnresolvedDeficit,
+  UnresolvedReason,
+} from '../clearing/clearing.js';
 import type { LiquidationOrder, MarginCall } from '../clearing/orders.js';
 import type { PositionUpdate } from '../tables/writer.js';
 import type { CrossSummary } from '../risk/account-report.js';
@@ -53,6 +61,19 @@ export interface Topics {
 export interface BookTop extends OracleBookTop {
   readonly market: number;
 }
+
+/**
+ * The venue's book volume near the mid of one market (a MarketDepth row; the engine's MarketDepth input), base units
+ * per side, >= 0; Infinity: not known (no participation cap). A sell takes the bids, a buy the asks.
+ */
+export interface MarketDepth {
+  readonly market: number;
+  readonly bidVolume: number;
+  readonly askVolume: number;
+}
+
+/** Rows of one Depth frame at most: a receiver rejects more (INVALID_FIELD `books`); send more markets in more frames. */
+export const DEPTH_ROWS_PER_FRAME = 4096;
 
 /** Rows of one AdlQueue frame at most: a longer queue is sent as its top (`queueLength` tells the whole). */
 export const ADL_ENTRIES_PER_FRAME = 4096;
@@ -145,6 +166,12 @@ export type DeficitReason = UnresolvedReason;
 export type { UnresolvedDeficit };
 
 /**
+ * A liquidated position a backstop vault took off the book: the engine's Takeover, whole, as the wire carries it
+ * (`settlement` is the account's side as a fill of the takeover's id: a Settlement, the engine's fill as it settled).
+ */
+export type { Settlement, Takeover };
+
+/**
  * How far a publisher's input frame has got: 'accepted' (applied; its inputs took their sequence numbers) or
  * 'durable' (kept under the journal's policy; implies accepted, and covers every accepted frame up to it).
  */
@@ -210,6 +237,8 @@ export type FeedMessage =
       readonly signatures: Uint8Array;
     }
   | { readonly kind: 'books'; readonly sequence: number; readonly books: readonly BookTop[] }
+  /** The venue's book volume near the mid, per market (matching): the execution strategies' participation caps. */
+  | { readonly kind: 'depth'; readonly sequence: number; readonly books: readonly MarketDepth[] }
   | {
       /** An operator's kill switch (admin connections only; the server decides which those are). */
       readonly kind: 'killSwitch';
@@ -268,6 +297,8 @@ export type FeedMessage =
   | { readonly kind: 'socializedLosses'; readonly sequence: number; readonly losses: readonly SocializedLoss[] }
   /** Deficits no policy could place: bad debt, named. */
   | { readonly kind: 'unresolvedDeficits'; readonly sequence: number; readonly deficits: readonly UnresolvedDeficit[] }
+  /** Positions backstop vaults took off the book (execution strategy 'backstop'), in the order they landed. */
+  | { readonly kind: 'takeovers'; readonly sequence: number; readonly takeovers: readonly Takeover[] }
   /** Acknowledgements of this connection's input frames (only after `Subscribe { acks: true }`). */
   | ({ readonly kind: 'ack'; readonly sequence: number } & Ack)
   /** The open orders a Subscribe newly selects (its answer for order topics), possibly split over frames. */

@@ -14,7 +14,7 @@ export interface FeedServerOptions {
   readonly path?: string;
   /**
    * Tokens with a role and scopes (README "Wire protocol"): `source` (PriceTicks / SignedPriceTicks for its `sources`,
-   * optionally only for its `markets`), `matching` (positions, collateral, fills, expiries, BookTickers, optionally
+   * optionally only for its `markets`), `matching` (positions, collateral, fills, expiries, BookTickers, Depth, optionally
    * only for its `accounts` and `markets`), `admin` (KillSwitch, optionally only for its `markets`), `subscriber`.
    * Every role may subscribe. Prefer these to `publisherTokens`.
    */

@@ -1,10 +1,10 @@
 /**
  * Thread: main (the engine's). The binary WebSocket feed on uWebSockets.js: publishers push ticks, positions,
- * collateral, fills and order expiries; subscribers receive orders, margin calls, deleveragings, socialized losses,
- * unresolved deficits, account states, ADL queues, market and engine status.
+ * collateral, fills, order expiries, book tops and book depth; subscribers receive orders, margin calls, backstop takeovers,
+ * deleveragings, socialized losses, unresolved deficits, account states, ADL queues, market and engine status.
  * Writes: the engine's input tables, through the Engine (inside the message handler, before it returns).
- * Reads:  each epoch's output (Engine.onEpoch), the clearing's deficit events (onDeleverage, onSocializedLoss,
- *         onUnresolvedDeficit: kept until the epoch's end), the account table for account states and engine.adlQueue
+ * Reads:  each epoch's output (Engine.onEpoch), the clearing's takeovers and deficit events (onTakeover, onDeleverage,
+ *         onSocializedLoss, onUnresolvedDeficit: kept until the epoch's end), the account table for account states and engine.adlQueue
  *         for ADL queues (both where the tables hold exactly one epoch's state: Engine.onEpochState, stateEpoch),
  *         engine.openOrders for the open orders a subscription selects.
  *
@@ -35,6 +35,7 @@ import {
   encodeOpenOrders,
   encodeOrders,
   encodeSocializedLosses,
+  encodeTakeovers,
   encodeUnresolvedDeficits,
   setFrameSequence,
   TickBatchBuffer,
@@ -48,6 +49,7 @@ import {
   type MarketState,
   type OpenOrder,
   type SocializedLoss,
+  type Takeover,
   type TickBatchMessage,
   type Topics,
   type UnresolvedDeficit,
@@ -177,6 +179,7 @@ export class FeedServer {
   private readonly offFill: () => void;
   private readonly offStatus: () => void;
   private readonly offDeleverage: () => void;
+  private readonly offTakeover: () => void;
   private readonly offSocializedLoss: () => void;
   private readonly offUnresolvedDeficit: () => void;
   private readonly offError: () => void;
@@ -186,6 +189,8 @@ export class FeedServer {
    * or an explicit deleverage wait for the epoch the input schedules).
    */
   private deleveragings: Deleveraging[] = [];
+  /** Backstop takeovers since the last epoch's end (they land in an epoch, before its orders are screened). */
+  private takeovers: Takeover[] = [];
   private socializedLosses: SocializedLoss[] = [];
   private unresolvedDeficits: UnresolvedDeficit[] = [];
   /** Feeds the oracle's clock from the wall clock (an input: journaled like any other). */
@@ -232,6 +237,7 @@ export class FeedServer {
     this.offStatus = engine.onMarketStatus((s) => this.publishMarketStatus(s.market, s.state, s.reason, s.eventTimeUs, s.code));
     // Copied at once: the records do not depend on the engine's objects staying as they were.
     this.offDeleverage = engine.onDeleverage((d) => this.deleveragings.push(deleveragingRecord(d)));
+    this.offTakeover = engine.onTakeover((t) => this.takeovers.push({ ...t, settlement: { ...t.settlement } }));
     this.offSocializedLoss = engine.onSocializedLoss((l) => this.socializedLosses.push(socializedLossRecord(l)));
     this.offUnresolvedDeficit = engine.onUnresolvedDeficit((u) => this.unresolvedDeficits.push(unresolvedDeficitRecord(u)));
     this.offError = engine.onError((e) => this.engineStopped(e));
@@ -618,6 +624,7 @@ export class FeedServer {
       const encode = (sequence: number, orders: readonly LiquidationOrder[]): Uint8Array => encodeExpiries(sequence, orders.map((o) => o.id), now);
       this.fanOut(r.timedOut, encode, (c, o) => c.markets.has(o.market) || c.accounts.has(o.account), () => {});
     }
+    this.publishTakeovers();
     this.publishDeficits();
     const state = this.epochState;
     this.epochState = undefined;
@@ -642,7 +649,7 @@ export class FeedServer {
    * Sends rows to every connection that wants any of them, once each: all-orders connections share one encoding,
    * the others get the rows their market and account topics select, in emission order.
    */
-  private fanOut<T extends LiquidationOrder | MarginCall>(
+  private fanOut<T>(
     rows: readonly T[],
     encode: (sequence: number, rows: readonly T[]) => Uint8Array,
     wants: (c: Connection, row: T) => boolean,
@@ -661,6 +668,19 @@ export class FeedServer {
         count(mine.length);
       }
     }
+  }
+
+  /**
+   * After an epoch: the takeovers it landed, in the order they landed, after its orders and margin calls and before
+   * the deficits (some of which a takeover's own deficit led to). To all orders, the market, the liquidated account
+   * and the vault account: a vault's owner sees every position its vault takes.
+   */
+  private publishTakeovers(): void {
+    const takeovers = this.takeovers;
+    if (takeovers.length === 0) return;
+    this.takeovers = [];
+    const wants = (c: Connection, t: Takeover): boolean => c.markets.has(t.market) || c.accounts.has(t.account) || c.accounts.has(t.vault);
+    this.fanOut(takeovers, encodeTakeovers, wants, (n) => (this.counters.takeoversOut += n));
   }
 
   /**
@@ -793,6 +813,7 @@ export class FeedServer {
     this.offFill();
     this.offStatus();
     this.offDeleverage();
+    this.offTakeover();
     this.offSocializedLoss();
     this.offUnresolvedDeficit();
     clearInterval(this.heartbeat);

@@ -18,6 +18,7 @@ export const ADL_ENTRY_BYTES = 40;
 export const BOOK_TICKER_BYTES = 40;
 export const DELEVERAGED_COUNTERPARTY_BYTES = 32;
 export const LOSS_SHARE_BYTES = 16;
+export const MARKET_DEPTH_BYTES = 24;
 
 export const PriceTicksSpec: TableSpec = {
   name: 'PriceTicks',
@@ -235,6 +236,55 @@ export const OpenOrdersSpec: TableSpec = {
   ],
 };
 
+export const DepthSpec: TableSpec = {
+  name: 'Depth',
+  fields: [{ id: 0, name: 'books', kind: 'structs', size: MARKET_DEPTH_BYTES, align: 8, required: true }],
+};
+
+export const SettlementSpec: TableSpec = {
+  name: 'Settlement',
+  fields: [
+    { id: 0, name: 'orderId', kind: 'string', required: true },
+    u32(1, 'account'),
+    u32(2, 'market'),
+    f64(3, 'quantity'),
+    f64(4, 'price'),
+    f64(5, 'eventTimeUs'),
+    f64(6, 'sequence'),
+    f64(7, 'closed'),
+    f64(8, 'realizedPnl'),
+    f64(9, 'fee'),
+    f64(10, 'insuranceCover'),
+    f64(11, 'deficit'),
+    f64(12, 'bankruptcyValue'),
+    f64(13, 'sizeAfter'),
+    f64(14, 'collateralAfter'),
+    f64(15, 'orderRemaining'),
+  ],
+};
+export const TakeoverSpec: TableSpec = {
+  name: 'Takeover',
+  fields: [
+    f64(0, 'sequence'),
+    { id: 1, name: 'id', kind: 'string', required: true },
+    u32(2, 'account'),
+    u32(3, 'market'),
+    u32(4, 'vault'),
+    f64(5, 'quantity'),
+    f64(6, 'price'),
+    f64(7, 'markPrice'),
+    { id: 8, name: 'settlement', kind: 'table', table: SettlementSpec, required: true },
+    f64(9, 'vaultSizeAfter'),
+    f64(10, 'vaultEntryPrice'),
+    f64(11, 'vaultRealizedPnl'),
+    f64(12, 'vaultCollateralAfter'),
+  ],
+};
+export const TakeoversSpec: TableSpec = {
+  name: 'Takeovers',
+  fields: [{ id: 0, name: 'takeovers', kind: 'tables', table: TakeoverSpec, required: true }],
+};
+
 /** Envelope field ids. */
 export const ENVELOPE_VERSION_ID = 0;
 export const ENVELOPE_SEQUENCE_ID = 1;
@@ -275,6 +325,8 @@ export const MESSAGE_SPECS: ReadonlyMap<Message, TableSpec> = new Map<Message, T
   [Message.UnresolvedDeficits, UnresolvedDeficitsSpec],
   [Message.Ack, AckSpec],
   [Message.OpenOrders, OpenOrdersSpec],
+  [Message.Depth, DepthSpec],
+  [Message.Takeovers, TakeoversSpec],
 ]);
 
 /** Every table spec, nested ones included (for the test that checks them against the generated code). */
@@ -289,4 +341,6 @@ export const ALL_TABLE_SPECS: readonly TableSpec[] = [
   SocializedLossSpec,
   UnresolvedDeficitSpec,
   OpenOrderSpec,
+  TakeoverSpec,
+  SettlementSpec,
 ];

@@ -19,6 +19,8 @@ export interface FeedStats {
   expiriesIn: number;
   /** Book tops from BookTickers frames. */
   booksIn: number;
+  /** Book depth rows from Depth frames. */
+  depthIn: number;
   /** KillSwitch frames applied (admin). */
   killSwitchesIn: number;
   /** MarketStatus frames sent when a market paused or resumed (not the snapshot a new market topic gets). */
@@ -28,6 +30,8 @@ export interface FeedStats {
   ordersOut: number;
   marginCallsOut: number;
   accountStatesOut: number;
+  /** Backstop takeovers sent (records, once per connection). */
+  takeoversOut: number;
   /** Deleveragings sent (records, once per connection, a record split over frames counting once). */
   deleveragingsOut: number;
   /** Socialized losses sent (records, once per connection). */
@@ -65,6 +69,7 @@ export function zeroStats(): FeedStats {
     fillsIn: 0,
     expiriesIn: 0,
     booksIn: 0,
+    depthIn: 0,
     killSwitchesIn: 0,
     marketStatusesOut: 0,
     framesOut: 0,
@@ -72,6 +77,7 @@ export function zeroStats(): FeedStats {
     ordersOut: 0,
     marginCallsOut: 0,
     accountStatesOut: 0,
+    takeoversOut: 0,
     deleveragingsOut: 0,
     socializedLossesOut: 0,
     unresolvedDeficitsOut: 0,

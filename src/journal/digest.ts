@@ -1,7 +1,7 @@
 /**
  * The SHA-256 of the engine's output stream (README "Journal"): every order, margin call, lifecycle change,
- * capped order, fill settlement, deleveraging, socialized loss, market status, unresolved deficit and order timed
- * out, as canonical
+ * capped order, fill settlement, deleveraging, socialized loss, market status, unresolved deficit, order timed out
+ * and backstop takeover, as canonical
  * JSON lines in the
  * order the engine produced them. The lines are folded into a chain at each epoch boundary,
  * chain' = SHA-256(chain || SHA-256(lines since the last fold)), so that a snapshot can carry the digest as 32
@@ -10,7 +10,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { toJson } from './payload.js';
 
-export const STREAM_KINDS = ['order', 'marginCall', 'stateChange', 'capped', 'fill', 'deleverage', 'socializedLoss', 'marketStatus', 'unresolvedDeficit', 'timedOut'] as const;
+export const STREAM_KINDS = ['order', 'marginCall', 'stateChange', 'capped', 'fill', 'deleverage', 'socializedLoss', 'marketStatus', 'unresolvedDeficit', 'timedOut', 'takeover'] as const;
 export type StreamKind = (typeof STREAM_KINDS)[number];
 
 export interface StreamDigestState {

@@ -9,34 +9,46 @@
  * scenario's path and a tail of TAIL_S in which the stepped strategies can finish. Orders execute 2 ms after the
  * epoch that sent them.
  *
- * Per strategy and seed (src/sim/tally.ts says how each is counted):
+ * Per strategy and seed (src/sim/tally.ts says how each is counted; a vault's takeover counts as a fill):
  *   shortfallBps       implementation shortfall against the arrival mark, notional-weighted over every parent
  *   badDebt            negative balances left on flat accounts + deficits of groups still holding positions
  *   insuranceDraw      what the insurance funds paid out for fills beyond bankruptcy
  *   adlCount, adlNotional   deleveragings (onDeleverage) and the quote they closed at the bankruptcy price
  *   timeToFlat         event time from a parent's first child to flat: median and max, seconds
- *   peakParticipation  the largest child over the book volume on its side within 1% of the mid
+ *   peakParticipation  the largest child over the book volume on its side within 1% of the mid (and
+ *                      peakParticipationCapped: over the children decided at or above the emergency health)
  *   childOrders        liquidation orders sent
  *   left               liquidations still open at the end, and their notional at the mid
+ *   emergencyShare     the share of the filled notional whose order was decided below the emergency health
+ *   vaultTaken, vaultPnl   what the backstop vault took (quote at its price) and its equity's change by the end, at the mids
  * and, per strategy, its shortfall minus ioc's on the same seed (paired: the seeds' common noise cancels). After
  * the strategies, the models of src/models scored on the same runs (src/sim/model-eval.ts).
  */
 import { ErrorCode, UnwindError } from '../errors.js';
 import type { ExecutionConfig, StrategyKind, StrategySpec } from '../config-types.js';
 import { Engine } from '../engine/engine.js';
-import { type MarginTier } from '../domain/tiers.js';
+import { compileTiers, initialMargin, type MarginTier, type TierSchedule } from '../domain/tiers.js';
 import { VenueMatching, type MatchingStep } from './matching.js';
 import { formatModels, modelsReport, ScenarioModels, type ModelsReport, type ScenarioModelsReport } from './model-eval.js';
 import { mulberry32 } from './random.js';
 import { ExecutionTally, moneySummary, openDeficits, seedInsurance, tallySettlements } from './tally.js';
 import { Venue, YEAR_US, betaPath, bookParamsFor, cascadePath, flashCrashPath, flowParamsFor, gbmPath, mertonPath, readPricePathCsv, type PricePath } from './venue/index.js';
-import { MARKETS, population, TIERS, type SimAccount } from './world.js';
+import { MARKETS, marketTiers, population, VAULT_ACCOUNT, vaultAccount, type SimAccount } from './world.js';
 
 export const SCENARIO_NAMES = ['gbm', 'jump', 'cascade', 'flash-crash'] as const;
+
+/**
+ * A strategy the backtest runs: a kind (README "Execution strategies") in the backtest's config, or a variant of
+ * one: '-capped' with a participation cap, 'almgren-chriss-learned' with sigma and eta from the engine's models,
+ * 'adaptive-backstop' with the vault as its urgent strategy.
+ */
+export type StrategyName = StrategyKind | 'twap-capped' | 'disposal-capped' | 'almgren-chriss-capped' | 'almgren-chriss-learned' | 'adaptive-backstop';
 /** The strategies a default backtest compares. */
-export const STRATEGY_KINDS: readonly StrategyKind[] = ['ioc', 'twap', 'disposal', 'almgren-chriss'];
+export const STRATEGY_KINDS: readonly StrategyName[] = ['ioc', 'twap', 'twap-capped', 'disposal', 'disposal-capped', 'almgren-chriss', 'almgren-chriss-capped', 'backstop'];
 /** And the ones it can run when asked (`--strategies`). */
-export const ALL_STRATEGY_KINDS: readonly StrategyKind[] = [...STRATEGY_KINDS, 'dutch-auction', 'adaptive'];
+export const ALL_STRATEGY_KINDS: readonly StrategyName[] = [...STRATEGY_KINDS, 'almgren-chriss-learned', 'dutch-auction', 'adaptive', 'adaptive-backstop'];
+/** The kinds the demos run (their world has no vault: a backstop would send everything to the book as 'ioc'). */
+export const DEMO_STRATEGY_KINDS: readonly StrategyKind[] = ['ioc', 'twap', 'disposal', 'almgren-chriss', 'dutch-auction', 'adaptive'];
 
 /** Event time of the first epoch: 2025-10-10 20:00 UTC, microseconds. */
 export const T0 = 1_760_126_400_000_000;
@@ -60,44 +72,98 @@ const STEP_S = 5;
 const PLAN_VOLATILITY = 0.8;
 /** Almgren-Chriss's risk aversion is set so that kappa T = 2: about two thirds sold in the first half of the horizon. */
 const KAPPA_T = 2;
+/**
+ * The '-capped' variants' share of the book volume within 1% of the mid (the depth the venue reports) that one
+ * child may take: 10%, the share of the available volume Vega's liquidation-strategy spec takes as its example
+ * (maxFractionConsumed). Below the emergency health no cap applies: the position closes at once.
+ */
+export const PARTICIPATION_CAP = 0.1;
+/**
+ * The backstop vault's discount to the oracle: 0.5%. Hyperliquid's vault keeps what equity an account below 2/3 of
+ * maintenance has left, at most 2/3 of the maintenance margin: 0.67% of the notional at the 1% maintenance of the
+ * first tier, where most positions are. The engine bounds it by the fillable price, which concedes at most 10% of
+ * the position's maintenance (spreadToMaintenanceMarginRatio): 0.1-1% of the notional by tier.
+ */
+export const VAULT_DISCOUNT = 0.005;
+/** The vault takes nothing that would leave its health below 1.5 (the engine's default). */
+export const VAULT_MIN_HEALTH = 1.5;
+/**
+ * 'almgren-chriss-learned' reads sigma from GARCH(1,1) on one return of the mark per second, fitted first at 120
+ * returns and then every 30 (as the models table scores it; the EWMA stands in before), and eta from the impact
+ * model fitted on the engine's own fills (its defaults: first at 30 orders, the mark 30 s after).
+ */
+const LEARNED_VOLATILITY = { model: 'garch', intervalSec: 1, garch: { window: 1_000, minReturns: 120, refitEvery: 30 } } as const;
 
 /**
  * The execution config each strategy runs with, the same in every market up to units: 'disposal' disposes whole
  * below 10,000 quote; Almgren-Chriss plans with sigma = 80% a year and eta = the average concession of sweeping the
  * book's 1% depth evenly in one second (0.005 p^2 / 5 M quote per base per base/second), in each market's price.
- * Not in the default comparison: 'dutch-auction' offers all of it from 2% above the oracle, 0.5% lower every second
- * (never past the fillable price); 'adaptive' runs the TWAP while the price is unlikely (5%) to cross the group's
- * bankruptcy level within 60 s, 'ioc' otherwise.
+ * The '-capped' variants add a cap of PARTICIPATION_CAP of the reported depth per child (twap's and Almgren-Chriss's
+ * maxParticipation, disposal's maxFractionOfBook). 'backstop' gives every liquidation to the world's vault
+ * (VAULT_ACCOUNT) at VAULT_DISCOUNT below the oracle while its health stays above VAULT_MIN_HEALTH.
+ * Not in the default comparison: 'almgren-chriss-learned' plans with the same lambda, sigma and eta learned
+ * (LEARNED_VOLATILITY); 'dutch-auction' offers all of it from 2% above the oracle, 0.5% lower every second (never
+ * past the fillable price); 'adaptive' runs the TWAP while the price is unlikely (5%) to cross the group's
+ * bankruptcy level within 60 s (the engine's EWMA volatility), 'ioc' otherwise; 'adaptive-backstop' the same with
+ * the vault instead of 'ioc'.
  */
-export function executionFor(kind: StrategyKind): ExecutionConfig {
+export function executionFor(name: StrategyName): ExecutionConfig {
+  const backstop = { kind: 'backstop', vault: VAULT_ACCOUNT, discount: VAULT_DISCOUNT, minVaultHealth: VAULT_MIN_HEALTH } as const;
+  const twap = { kind: 'twap', horizonSec: HORIZON_S, stepSec: STEP_S } as const;
   const spec = (price: number): StrategySpec => {
-    switch (kind) {
+    const almgrenChriss = (): StrategySpec & { kind: 'almgren-chriss' } => {
+      const sigma = price * PLAN_VOLATILITY * Math.sqrt(SECOND / YEAR_US);
+      const eta = (0.005 * price * price) / DEPTH_NOTIONAL;
+      const kappa = KAPPA_T / HORIZON_S;
+      return { kind: 'almgren-chriss', horizonSec: HORIZON_S, stepSec: STEP_S, sigma, eta, lambda: (kappa * kappa * eta) / (sigma * sigma) };
+    };
+    const disposal = { kind: 'disposal', stepSec: STEP_S, fraction: 0.5, fullDisposalSize: 10_000 / price } as const;
+    const adaptive = { kind: 'adaptive', patient: twap, horizonSec: HORIZON_S, maxCrossProbability: 0.05 } as const;
+    switch (name) {
       case 'ioc':
-        return { kind };
+        return { kind: name };
       case 'twap':
-        return { kind, horizonSec: HORIZON_S, stepSec: STEP_S };
+        return twap;
+      case 'twap-capped':
+        return { ...twap, maxParticipation: PARTICIPATION_CAP };
       case 'disposal':
-        return { kind, stepSec: STEP_S, fraction: 0.5, fullDisposalSize: 10_000 / price };
-      case 'almgren-chriss': {
-        const sigma = price * PLAN_VOLATILITY * Math.sqrt(SECOND / YEAR_US);
-        const eta = (0.005 * price * price) / DEPTH_NOTIONAL;
-        const kappa = KAPPA_T / HORIZON_S;
-        return { kind, horizonSec: HORIZON_S, stepSec: STEP_S, sigma, eta, lambda: (kappa * kappa * eta) / (sigma * sigma) };
+        return disposal;
+      case 'disposal-capped':
+        return { ...disposal, maxFractionOfBook: PARTICIPATION_CAP };
+      case 'almgren-chriss':
+        return almgrenChriss();
+      case 'almgren-chriss-capped':
+        return { ...almgrenChriss(), maxParticipation: PARTICIPATION_CAP };
+      case 'almgren-chriss-learned': {
+        const { sigma: _sigma, eta: _eta, ...learned } = almgrenChriss();
+        return learned;
       }
       case 'dutch-auction':
-        return { kind, stepSec: 1, buf: 1.02, decrease: { kind: 'stairstep', stepSec: 1, cut: 0.995 }, tailSec: HORIZON_S, cusp: 0.5 };
+        return { kind: name, stepSec: 1, buf: 1.02, decrease: { kind: 'stairstep', stepSec: 1, cut: 0.995 }, tailSec: HORIZON_S, cusp: 0.5 };
+      case 'backstop':
+        return backstop;
       case 'adaptive':
-        return { kind, patient: { kind: 'twap', horizonSec: HORIZON_S, stepSec: STEP_S }, horizonSec: HORIZON_S, maxCrossProbability: 0.05 };
+        return adaptive;
+      case 'adaptive-backstop':
+        return { ...adaptive, urgent: backstop };
       default:
-        throw new UnwindError(ErrorCode.InvalidConfig, `expected one of ${ALL_STRATEGY_KINDS.join(', ')}, got ${String(kind)}`, 'strategy');
+        throw new UnwindError(ErrorCode.InvalidConfig, `expected one of ${ALL_STRATEGY_KINDS.join(', ')}, got ${String(name)}`, 'strategy');
     }
   };
-  return { strategy: spec(MARKETS[0].price), markets: MARKETS.map((m) => ({ market: m.id, strategy: spec(m.price) })) };
+  const config = { strategy: spec(MARKETS[0].price), markets: MARKETS.map((m) => ({ market: m.id, strategy: spec(m.price) })) };
+  return name === 'almgren-chriss-learned' ? { ...config, volatility: LEARNED_VOLATILITY } : config;
 }
 
+/** A strategy the demos run (`--strategy`): one of DEMO_STRATEGY_KINDS. */
 export function strategyKind(name: string, field = 'strategy'): StrategyKind {
-  if (!(ALL_STRATEGY_KINDS as readonly string[]).includes(name)) throw new UnwindError(ErrorCode.InvalidConfig, `expected one of ${ALL_STRATEGY_KINDS.join(', ')}, got ${JSON.stringify(name)}`, field);
+  if (!(DEMO_STRATEGY_KINDS as readonly string[]).includes(name)) throw new UnwindError(ErrorCode.InvalidConfig, `expected one of ${DEMO_STRATEGY_KINDS.join(', ')}, got ${JSON.stringify(name)}`, field);
   return name as StrategyKind;
+}
+
+/** A strategy the backtest runs (`--strategies`): one of ALL_STRATEGY_KINDS. */
+export function strategyName(name: string, field = 'strategies'): StrategyName {
+  if (!(ALL_STRATEGY_KINDS as readonly string[]).includes(name)) throw new UnwindError(ErrorCode.InvalidConfig, `expected one of ${ALL_STRATEGY_KINDS.join(', ')}, got ${JSON.stringify(name)}`, field);
+  return name as StrategyName;
 }
 
 // ---- scenarios ----
@@ -160,20 +226,30 @@ function initialFraction(tiers: readonly MarginTier[], notional: number): number
   return (tiers.find((t) => t.maxNotional === null || notional <= t.maxNotional) ?? tiers[tiers.length - 1]!).initialMarginFraction;
 }
 
+const SCHEDULES: readonly TierSchedule[] = MARKETS.map((m) => compileTiers(marketTiers(m.id)));
+
 /**
  * The demo's population (src/sim/world.ts) and, one per 100 accounts (at least 4), whales: one cross position of
  * 250,000 to 2,500,000 quote (log-uniform) in a random market, 70% long, with collateral of 1 to 2.5 times its
  * initial margin. A whale is 5% to 50% of the book's 1% depth at full liquidity: its liquidation moves the price.
+ * Margins are each market's own (world.ts `marketTiers`), and no account opens beyond its markets' most leverage:
+ * collateral below the initial margin (cross, or an isolated position's) is raised to it.
  */
 export function backtestBook(seed: number, accounts: number): SimAccount[] {
   const rand = mulberry32(derivedSeed(seed, 2));
-  const book = population(rand, accounts);
+  const initial = (p: { readonly market: number; readonly size: number; readonly entryPrice: number }): number => initialMargin(Math.abs(p.size) * p.entryPrice, SCHEDULES[p.market]!);
+  const cents = (x: number): number => Math.ceil(x * 100) / 100;
+  const book = population(rand, accounts).map((a) => {
+    const positions = a.positions.map((p) => (p.isolatedCollateral === null ? p : { ...p, isolatedCollateral: Math.max(p.isolatedCollateral, cents(initial(p))) }));
+    const cross = positions.reduce((sum, p) => sum + (p.isolatedCollateral === null ? initial(p) : 0), 0);
+    return { id: a.id, collateral: Math.max(a.collateral, cents(cross)), positions };
+  });
   const whales = Math.max(4, Math.floor(accounts / 100));
   for (let w = 1; w <= whales; w++) {
     const m = MARKETS[Math.min(MARKETS.length - 1, Math.floor(rand() * MARKETS.length))]!;
     const usd = 250_000 * 10 ** rand();
     const size = ((rand() < 0.7 ? 1 : -1) * usd) / m.price;
-    const collateral = Math.round(usd * initialFraction(TIERS, usd) * (1 + 1.5 * rand()) * 100) / 100;
+    const collateral = Math.round(usd * initialFraction(marketTiers(m.id), usd) * (1 + 1.5 * rand()) * 100) / 100;
     book.push({ id: accounts + w, collateral, positions: [{ market: m.id, size, entryPrice: m.price, isolatedCollateral: null }] });
   }
   return book;
@@ -201,6 +277,8 @@ export interface RunMetrics {
   readonly timeToFlatP50S: number;
   readonly timeToFlatMaxS: number;
   readonly peakParticipation: number;
+  /** Over the children decided at or above the emergency health: those a participation cap applies to. */
+  readonly peakParticipationCapped: number;
   readonly childOrders: number;
   /** Liquidations (parents): flat, restored (healthy again with part of the position), left open at the end. */
   readonly parents: number;
@@ -212,6 +290,15 @@ export interface RunMetrics {
   readonly notionalFilled: number;
   /** Fills or expiries the engine refused: 0 unless the matching engine has a bug. */
   readonly refused: number;
+  /** The share of the filled notional (venue fills and takeovers) whose order was decided below the emergency health. */
+  readonly emergencyShare: number;
+  /** Takeovers by the vault, and the quote it took at its price. */
+  readonly takeovers: number;
+  readonly vaultTaken: number;
+  /** The vault's equity at the end (its positions at the venue's mids) less its collateral at the start, quote. */
+  readonly vaultPnl: number;
+  /** The vault's positions at the end, quote at the mids: the risk it still holds. */
+  readonly vaultHeld: number;
   /** BTC-USD's mid at the end. */
   readonly finalMid: number;
 }
@@ -227,13 +314,19 @@ export interface Series {
 export interface RunHooks {
   /** Record the series for the SVG. */
   readonly record?: boolean;
+  /** Once the world is loaded, before the first epoch: subscribe to the engine's events here. */
+  readonly onStart?: (engine: Engine) => void;
   readonly onStep?: (step: MatchingStep, venue: Venue) => void;
   readonly onEnd?: (engine: Engine, execution: ExecutionTally, book: readonly SimAccount[]) => void;
 }
 
-/** One scenario, strategy and seed: a fresh engine and venue, every epoch of the path and its tail. */
-export async function runOnce(scenario: Scenario, kind: StrategyKind, seed: number, accounts: number, hooks: RunHooks = {}): Promise<{ metrics: RunMetrics; series?: Series }> {
+/**
+ * One scenario, strategy and seed: a fresh engine and venue, every epoch of the path and its tail. The book's
+ * accounts and the vault (world.ts `vaultAccount`, in every run: only 'backstop' strategies use it) are the engine's.
+ */
+export async function runOnce(scenario: Scenario, kind: StrategyName, seed: number, accounts: number, hooks: RunHooks = {}): Promise<{ metrics: RunMetrics; series?: Series }> {
   const book = backtestBook(seed, accounts);
+  const vault = vaultAccount(book);
   const base = scenario.path(derivedSeed(seed, 1));
   const venue = new Venue({
     seed: derivedSeed(seed, 3),
@@ -245,18 +338,19 @@ export async function runOnce(scenario: Scenario, kind: StrategyKind, seed: numb
   const engine = await Engine.start({
     scanWorkers: 0,
     autoEpoch: false,
-    capacity: { markets: MARKETS.length, accounts: book.length, positions: book.length * MARKETS.length },
+    capacity: { markets: MARKETS.length, accounts: book.length + 1, positions: (book.length + 1) * MARKETS.length },
     execution: executionFor(kind),
   });
   try {
-    for (const m of MARKETS) engine.addMarket({ id: m.id, symbol: m.symbol, price: m.price, tiers: TIERS });
+    for (const m of MARKETS) engine.addMarket({ id: m.id, symbol: m.symbol, price: m.price, tiers: marketTiers(m.id) });
     seedInsurance(engine);
-    for (const a of book) {
+    for (const a of [...book, vault]) {
       engine.addAccount(a.id, a.collateral);
       for (const p of a.positions) engine.upsertPosition({ account: a.id, ...p });
     }
     const money = tallySettlements(engine);
     const execution = new ExecutionTally(engine);
+    hooks.onStart?.(engine);
     const matching = new VenueMatching(engine, venue);
     const mid = (m: number): number => venue.mid(m);
     const series: Series | undefined = hooks.record === true ? { tS: [], inventory: [], mid: [] } : undefined;
@@ -275,10 +369,11 @@ export async function runOnce(scenario: Scenario, kind: StrategyKind, seed: numb
         series.mid.push(venue.mid(0));
       }
     }
-    const ids = book.map((a) => a.id);
+    const ids = [...book, vault].map((a) => a.id);
     const x = execution.summary(mid);
     const s = moneySummary(engine, money, ids);
     const deficits = openDeficits(engine, ids);
+    const v = engine.account(vault.id);
     hooks.onEnd?.(engine, execution, book);
     const metrics: RunMetrics = {
       seed,
@@ -292,6 +387,7 @@ export async function runOnce(scenario: Scenario, kind: StrategyKind, seed: numb
       timeToFlatP50S: x.timeToFlatS.p50,
       timeToFlatMaxS: x.timeToFlatS.max,
       peakParticipation: x.peakParticipation,
+      peakParticipationCapped: x.peakParticipationCapped,
       childOrders: x.childOrders,
       parents: x.parents,
       flat: x.flat,
@@ -301,6 +397,11 @@ export async function runOnce(scenario: Scenario, kind: StrategyKind, seed: numb
       notionalFilled: s.notionalLiquidated,
       refused,
       finalMid: venue.mid(0),
+      emergencyShare: x.emergencyShare,
+      takeovers: x.takeovers,
+      vaultTaken: x.takenNotional,
+      vaultPnl: v.equity - vault.collateral,
+      vaultHeld: v.positions.reduce((sum, p) => sum + Math.abs(p.size) * mid(p.market), 0),
     };
     return series === undefined ? { metrics } : { metrics, series };
   } finally {
@@ -313,7 +414,7 @@ export async function runOnce(scenario: Scenario, kind: StrategyKind, seed: numb
 export interface BacktestOptions {
   /** Scenario names or CSV files (default: the four built-in ones). */
   readonly scenarios?: readonly string[];
-  readonly strategies?: readonly StrategyKind[];
+  readonly strategies?: readonly StrategyName[];
   /** Seeds firstSeed, firstSeed + 1, ... (default 3 from 1). */
   readonly seeds?: number;
   readonly firstSeed?: number;
@@ -333,7 +434,7 @@ export interface Stat {
 export type MetricName = Exclude<keyof RunMetrics, 'seed'>;
 
 export interface StrategyResult {
-  readonly strategy: StrategyKind;
+  readonly strategy: StrategyName;
   readonly runs: readonly RunMetrics[];
   /** Over the seeds; stddev is the population's (divided by n). */
   readonly stats: Readonly<Record<MetricName, Stat>>;
@@ -352,6 +453,8 @@ export interface BacktestReport {
     readonly latencyUs: number;
     readonly venueStepUs: number;
     readonly tailS: number;
+    /** The vault's account and collateral (the same in every run of a seed: VAULT_SHARE of the book's notional, per seed). */
+    readonly vault: { readonly account: number; readonly collateral: readonly number[] };
     readonly strategies: Readonly<Record<string, ExecutionConfig>>;
   };
   readonly scenarios: readonly {
@@ -366,7 +469,7 @@ export interface BacktestReport {
 }
 
 /** Per scenario, then strategy: the first seed's series. */
-export type BacktestSeries = Map<string, Map<StrategyKind, Series>>;
+export type BacktestSeries = Map<string, Map<StrategyName, Series>>;
 
 export async function runBacktest(o: BacktestOptions = {}): Promise<{ report: BacktestReport; series: BacktestSeries }> {
   const scenarios = (o.scenarios ?? SCENARIO_NAMES).map(scenarioOf);
@@ -386,7 +489,7 @@ export async function runBacktest(o: BacktestOptions = {}): Promise<{ report: Ba
   const modelMarkets = MARKETS.map((m) => ({ id: m.id, symbol: m.symbol, gamma: bookParamsFor(m.price).gamma }));
   for (const sc of scenarios) {
     const perStrategy: StrategyResult[] = [];
-    const scSeries = new Map<StrategyKind, Series>();
+    const scSeries = new Map<StrategyName, Series>();
     series.set(sc.name, scSeries);
     const scModels = new ScenarioModels(modelMarkets, sc.epochUs);
     for (const kind of strategies) {
@@ -419,6 +522,7 @@ export async function runBacktest(o: BacktestOptions = {}): Promise<{ report: Ba
       latencyUs: LATENCY_US,
       venueStepUs: VENUE_STEP_US,
       tailS: TAIL_S,
+      vault: { account: VAULT_ACCOUNT, collateral: seeds.map((seed) => vaultAccount(backtestBook(seed, accounts)).collateral) },
       strategies: Object.fromEntries(strategies.map((k) => [k, executionFor(k)])),
     },
     scenarios: results,
@@ -448,7 +552,15 @@ function quote(x: number): string {
   return a >= 100 || x === 0 ? x.toFixed(0) : x.toFixed(1);
 }
 
-const COLUMNS: readonly { readonly title: string; readonly metric: MetricName; readonly show: (x: number) => string }[] = [
+interface Column {
+  readonly title: string;
+  readonly metric: MetricName;
+  readonly show: (x: number) => string;
+}
+
+const percent = (x: number): string => `${(100 * x).toFixed(0)}%`;
+
+const COLUMNS: readonly Column[] = [
   { title: 'shortfall bps', metric: 'shortfallBps', show: (x) => x.toFixed(1) },
   { title: 'bad debt', metric: 'badDebt', show: quote },
   { title: 'fund draw', metric: 'insuranceDraw', show: quote },
@@ -457,13 +569,26 @@ const COLUMNS: readonly { readonly title: string; readonly metric: MetricName; r
   { title: 'to flat p50 s', metric: 'timeToFlatP50S', show: (x) => x.toFixed(1) },
   { title: 'to flat max s', metric: 'timeToFlatMaxS', show: (x) => x.toFixed(0) },
   { title: 'peak particip.', metric: 'peakParticipation', show: (x) => `${(100 * x).toFixed(x < 0.1 ? 2 : 0)}%` },
+  { title: 'above emerg.', metric: 'peakParticipationCapped', show: (x) => `${(100 * x).toFixed(x < 0.1 ? 2 : 0)}%` },
   { title: 'children', metric: 'childOrders', show: (x) => x.toFixed(0) },
   { title: 'left', metric: 'left', show: (x) => x.toFixed(x % 1 === 0 ? 0 : 1) },
+  { title: 'filled below emerg.', metric: 'emergencyShare', show: percent },
 ];
+
+/** Shown for a scenario where any strategy uses the vault. */
+const VAULT_COLUMNS: readonly Column[] = [
+  { title: 'vault took', metric: 'vaultTaken', show: quote },
+  { title: 'vault PnL', metric: 'vaultPnl', show: quote },
+];
+
+/** Whether strategy `name` gives work to the vault. */
+export function usesVault(name: StrategyName): boolean {
+  return name === 'backstop' || name === 'adaptive-backstop';
+}
 
 /**
  * The report as tables: per scenario, a row per strategy, each cell the mean over seeds and +- its stddev, and the
- * shortfall's difference to ioc's on the same seeds.
+ * shortfall's difference to ioc's on the same seeds; the vault's columns where a strategy uses it.
  */
 export function formatBacktest(r: BacktestReport): string {
   const s = r.settings;
@@ -475,9 +600,10 @@ export function formatBacktest(r: BacktestReport): string {
   const signed = (x: number): string => `${x > 0 ? '+' : ''}${x.toFixed(1)}`;
   for (const sc of r.scenarios) {
     const versus = sc.results.some((x) => x.shortfallVersusIoc !== undefined);
-    const head = ['strategy', COLUMNS[0]!.title, ...(versus ? ['vs ioc bps'] : []), ...COLUMNS.slice(1).map((c) => c.title)];
+    const columns = sc.results.some((x) => usesVault(x.strategy)) ? [...COLUMNS, ...VAULT_COLUMNS] : COLUMNS;
+    const head = ['strategy', columns[0]!.title, ...(versus ? ['vs ioc bps'] : []), ...columns.slice(1).map((c) => c.title)];
     const rows = sc.results.map((res) => {
-      const cells = COLUMNS.map((c) => show(res.stats[c.metric], c.show, res.runs.length));
+      const cells = columns.map((c) => show(res.stats[c.metric], c.show, res.runs.length));
       const vs = res.shortfallVersusIoc === undefined ? '' : res.strategy === 'ioc' ? '-' : show(res.shortfallVersusIoc, signed, res.runs.length, (x) => x.toFixed(1));
       return [res.strategy, cells[0]!, ...(versus ? [vs] : []), ...cells.slice(1)];
     });
@@ -489,7 +615,20 @@ export function formatBacktest(r: BacktestReport): string {
   return lines.join('\n');
 }
 
-const COLORS: Readonly<Record<StrategyKind, string>> = { ioc: '#1f77b4', twap: '#ff7f0e', disposal: '#2ca02c', 'almgren-chriss': '#d62728', 'dutch-auction': '#9467bd', adaptive: '#8c564b' };
+const COLORS: Readonly<Record<StrategyName, string>> = {
+  ioc: '#1f77b4',
+  twap: '#ff7f0e',
+  'twap-capped': '#ffbb78',
+  disposal: '#2ca02c',
+  'disposal-capped': '#98df8a',
+  'almgren-chriss': '#d62728',
+  'almgren-chriss-capped': '#ff9896',
+  'almgren-chriss-learned': '#bcbd22',
+  'dutch-auction': '#9467bd',
+  backstop: '#e377c2',
+  adaptive: '#8c564b',
+  'adaptive-backstop': '#c49c94',
+};
 
 /**
  * A hand-built SVG: a panel per scenario, the first seed's open liquidation inventory per strategy (solid, left axis,
@@ -499,11 +638,14 @@ export function backtestSvg(r: BacktestReport, series: BacktestSeries): string {
   const W = 900;
   const H = 260;
   const pad = { left: 70, right: 80, top: 30, bottom: 36 };
-  const legend = 44;
+  const kinds = [...new Set(r.scenarios.flatMap((sc) => sc.results.map((x) => x.strategy)))];
+  // Keys in rows of 5 above the title line.
+  const keyRows = Math.ceil(kinds.length / 5);
+  const legend = 30 + 14 * keyRows;
   const out: string[] = [];
   const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   r.scenarios.forEach((sc, i) => {
-    const lines = [...(series.get(sc.name) ?? new Map<StrategyKind, Series>())];
+    const lines = [...(series.get(sc.name) ?? new Map<StrategyName, Series>())];
     if (lines.length === 0) return;
     const y0 = legend + i * H;
     const tMax = Math.max(...lines.map(([, s]) => s.tS.at(-1) ?? 0), 1);
@@ -532,9 +674,12 @@ export function backtestSvg(r: BacktestReport, series: BacktestSeries): string {
       out.push(`<polyline fill="none" stroke="${COLORS[kind]}" stroke-width="0.8" stroke-dasharray="4 3" points="${pts(yMid, s.mid)}"/>`);
     }
   });
-  const kinds = [...new Set(r.scenarios.flatMap((sc) => sc.results.map((x) => x.strategy)))];
-  const keys = kinds.map((k, j) => `<rect x="${pad.left + j * 130}" y="8" width="14" height="4" fill="${COLORS[k]}"/><text x="${pad.left + j * 130 + 20}" y="14">${k}</text>`);
-  const title = `<text x="${pad.left}" y="32">solid: open liquidation inventory (quote, left axis); dashed: BTC-USD mid (right axis); seed ${r.settings.seeds[0]}</text>`;
+  const keys = kinds.map((k, j) => {
+    const kx = pad.left + (j % 5) * 150;
+    const ky = 8 + 14 * Math.floor(j / 5);
+    return `<rect x="${kx}" y="${ky}" width="14" height="4" fill="${COLORS[k]}"/><text x="${kx + 20}" y="${ky + 6}">${k}</text>`;
+  });
+  const title = `<text x="${pad.left}" y="${18 + 14 * keyRows}">solid: open liquidation inventory (quote, left axis); dashed: BTC-USD mid (right axis); seed ${r.settings.seeds[0]}</text>`;
   const height = legend + r.scenarios.length * H;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="sans-serif" font-size="11">`,

@@ -3,7 +3,7 @@
  *
  *   price publisher (3 sources x 4 markets) --ticks-->  +-----------------------+  --orders--> risk desk (subscriber)
  *   matching engine (publisher) --positions, fills,-->  | FeedServer (uWS) +    |  --orders--> matching engine
- *                                 expiries              | Engine (scan pool +   |
+ *                                 expiries, depth       | Engine (scan pool +   |
  *                               <--------orders-------  | executor thread)      |
  *                                                       +-----------------------+
  *
@@ -11,8 +11,9 @@
  * set up as the embedded demo's: demoVenue): each liquidation order it receives becomes an IOC at its limit on the
  * venue's book, executing the venue's latency after the epoch that sent it. What the book gave goes back over the
  * socket as a Fills frame (the levels' average price, the filled quantity, the execution time), the unfilled rest
- * as an OrderExpiries frame, and the engine settles them. The price publisher's 3 sources quote around the venue's
- * mids, so our fills' impact moves the prices the engine marks at, and a cascade can follow. It signs each source's
+ * as an OrderExpiries frame, and the engine settles them; then a Depth frame with the book volume within 1% of each
+ * mid, which the strategies' participation caps take their share of. The price publisher's 3 sources quote around
+ * the venue's mids, so our fills' impact moves the prices the engine marks at, and a cascade can follow. It signs each source's
  * ticks (Ed25519, keys from fixed seeds, registered in the engine's oracle config); the oracle aggregates them into
  * each market's oracle and mark price and pauses a market it cannot trust. One forged report and one NaN price are
  * sent on the way and rejected. The risk desk prints liquidations as they arrive, each child of a stepped strategy
@@ -21,7 +22,7 @@
  * Time: one price step per second of event time (as the embedded demo), from the wall clock at the first step, so
  * the run's event time runs ahead of the wall clock: the engine's clock follows its sources' quorum time and the
  * server's wall-clock readings, behind it, change nothing. The demo is the exchange's sequencer: the engine runs
- * without autoEpoch and the demo steps it once per price step, after the step's fills, expiries and ticks have been
+ * without autoEpoch and the demo steps it once per price step, after the step's fills, expiries, depth and ticks have been
  * acknowledged, then waits until the step's orders have reached the matching engine and the desk. So each epoch
  * takes the last step's fills and expiries with the new prices, as the embedded demo's do.
  */
@@ -36,7 +37,7 @@ import { FeedServer, type FeedStats } from '../feed/server.js';
 import { executionFor } from './backtest.js';
 import { demoVenue, STEP_US } from './demo.js';
 import { formatOrder } from './format.js';
-import { fillOf, restsOpen, submitChild, type Child } from './matching.js';
+import { fillOf, PARTICIPATION_BAND, restsOpen, submitChild, type Child } from './matching.js';
 import { mulberry32, normal } from './random.js';
 import { ExecutionTally, moneySummary, openDeficits, seedInsurance, tallySettlements, type ExecutionSummary, type MoneySummary, type Parent } from './tally.js';
 import type { Venue } from './venue/index.js';
@@ -97,7 +98,9 @@ const STALL_MS = 60_000;
 /**
  * The demo's matching engine: a publisher connection in front of the venue. Every order it receives goes to the
  * venue as an IOC at its limit at the venue's current event time; `report(tUs)` runs the venue to tUs and sends
- * back what our orders did, fills first, and resolves once the server has acknowledged every frame.
+ * back what our orders did, fills first, then the book volume near each mid (a Depth frame, as src/sim/matching.ts
+ * pushes it in process: the strategies' participation caps take their share of it), and resolves once the server
+ * has acknowledged every frame.
  */
 class VenueMatchingEngine {
   /** Orders sent to the venue and not executed yet, by id. */
@@ -165,6 +168,10 @@ class VenueMatchingEngine {
         this.expiries += rows.length;
       }
     }
+    // What the books hold near the mid after our orders took their share: the next epoch's children are capped by it.
+    const v = this.venue;
+    const depth = v.markets.map((market) => ({ market, bidVolume: v.bookVolume(market, 'bid', PARTICIPATION_BAND), askVolume: v.bookVolume(market, 'ask', PARTICIPATION_BAND) }));
+    acks.push(this.acknowledged(this.client.sendDepth(depth), 0));
     await Promise.all(acks);
   }
 

@@ -3,8 +3,10 @@
  * quote of deficit went (the insurance funds, ADL counterparties, the socialized side, or an unresolved event). And,
  * where the venue simulator fills the orders (src/sim/matching.ts), how the liquidations went onto its book: each
  * position's liquidation as a parent of its child orders, its implementation shortfall against the arrival mark,
- * participation in the book, time to flat, and what is left open.
+ * participation in the book, time to flat, and what is left open. A backstop vault's takeover (execution strategy
+ * 'backstop') settles the account's side as a fill, off the book: both tallies count it as one.
  */
+import type { Settlement, Takeover } from '../clearing/clearing.js';
 import type { Engine } from '../engine/engine.js';
 import { MARKETS } from './world.js';
 
@@ -34,6 +36,9 @@ export interface SettlementTally {
   /** Quote named by UnresolvedDeficit events, and their count. */
   unresolved: number;
   unresolvedEvents: number;
+  /** Positions a backstop vault took off the book (also counted as fills above), and their quote at its price. */
+  takeovers: number;
+  takenNotional: number;
 }
 
 /** Counts every settlement the engine reports from now on. */
@@ -54,8 +59,10 @@ export function tallySettlements(engine: Engine): SettlementTally {
     unresolved: 0,
     unresolvedEvents: 0,
     adlCharged: 0,
+    takeovers: 0,
+    takenNotional: 0,
   };
-  engine.onFill((f) => {
+  const settled = (f: Settlement): void => {
     t.fills++;
     t.notional += f.closed * f.price;
     t.accounts.add(f.account);
@@ -64,6 +71,13 @@ export function tallySettlements(engine: Engine): SettlementTally {
     t.deficit += f.deficit;
     if (f.closed > 0 && f.sizeAfter === 0) t.wholeCloses++;
     else if (f.closed > 0) t.partialCloses++;
+  };
+  engine.onFill(settled);
+  // The account's side of a takeover is a fill at the vault's price: the same fee, cover and deficit.
+  engine.onTakeover((x) => {
+    settled(x.settlement);
+    t.takeovers++;
+    t.takenNotional += x.settlement.closed * x.price;
   });
   engine.onDeleverage((d) => {
     if (d.orderId === null) t.deleveragedAfterFill++;
@@ -109,6 +123,8 @@ export interface MoneySummary {
   readonly adlCharged: number;
   readonly unresolved: number;
   readonly unresolvedEvents: number;
+  readonly takeovers: number;
+  readonly takenNotional: number;
   /** Quote that accounts left with no position owe (negative collateral): every quote of it named by an unresolved event. */
   readonly badDebt: number;
   /** The funds' balance at the end, quote (seeded with INSURANCE_SEED per market). */
@@ -133,6 +149,8 @@ export function moneySummary(engine: Engine, t: SettlementTally, accounts: Itera
     adlCharged: t.adlCharged,
     unresolved: t.unresolved,
     unresolvedEvents: t.unresolvedEvents,
+    takeovers: t.takeovers,
+    takenNotional: t.takenNotional,
     badDebt: badDebtOf(engine, accounts),
     insuranceFunds: insuranceHeld(engine),
     ledgerTotal: engine.ledger.total(),
@@ -177,13 +195,13 @@ export interface Parent {
   readonly market: number;
   readonly side: 'buy' | 'sell';
   readonly isolated: boolean;
-  /** The mark (oracle price) the first child was decided at: what shortfall is measured against. */
+  /** The mark (oracle price) the first child (or takeover) was decided at: what shortfall is measured against. */
   readonly arrivalMark: number;
   readonly startUs: number;
   /** Signed size, as the last settlement or deleveraging left it. */
   size: number;
   children: number;
-  /** Its fills at the venue, in order. */
+  /** Its fills at the venue and takeovers by a vault, in order. */
   readonly fills: { readonly price: number; readonly quantity: number }[];
   end: 'flat' | 'restored' | undefined;
   endUs: number | undefined;
@@ -191,7 +209,16 @@ export interface Parent {
 
 /** A child as the tally needs it (src/sim/matching.ts `Child`). */
 export interface ChildSent {
-  readonly order: { readonly account: number; readonly market: number; readonly side: 'buy' | 'sell'; readonly oraclePrice: number; readonly reason: string };
+  readonly order: {
+    readonly id: string;
+    readonly account: number;
+    readonly market: number;
+    readonly side: 'buy' | 'sell';
+    readonly oraclePrice: number;
+    readonly reason: string;
+    /** The group's health when the order was decided: below the emergency level it closes whole whatever the strategy. */
+    readonly health: number;
+  };
   readonly submittedUs: number;
   readonly participation: number;
 }
@@ -205,6 +232,8 @@ export interface ExecutionSummary {
   readonly shortfallCost: number;
   /** Largest child quantity over the book volume on its side within 1% of the mid when it was sent. */
   readonly peakParticipation: number;
+  /** The same over the children decided at or above the emergency health: those a strategy's cap applies to. */
+  readonly peakParticipationCapped: number;
   readonly flat: number;
   readonly restored: number;
   /** Parents still open at the end, and their notional at the mid. */
@@ -215,6 +244,12 @@ export interface ExecutionSummary {
   /** Deleveragings (onDeleverage) that matched anything, and the quote they closed at the bankruptcy price. */
   readonly adlCount: number;
   readonly adlNotional: number;
+  /** Positions (or parts) a backstop vault took off the book, and their quote at its price. */
+  readonly takeovers: number;
+  readonly takenNotional: number;
+  /** Quote filled (at the venue and by takeovers) at the fill price, and the share of it ordered below the emergency health. */
+  readonly filledNotional: number;
+  readonly emergencyShare: number;
 }
 
 const OUT_OF_LIQUIDATION = new Set(['healthy', 'margin-call']);
@@ -229,15 +264,48 @@ export class ExecutionTally {
   private nowUs = 0;
   childOrders = 0;
   peakParticipation = 0;
+  peakParticipationCapped = 0;
   adlCount = 0;
   adlNotional = 0;
+  takeovers = 0;
+  takenNotional = 0;
+  filledNotional = 0;
+  /** Of filledNotional, what was ordered below the emergency health. */
+  emergencyNotional = 0;
+  /** The health each child order was decided at, by id, until it has filled whole. */
+  private readonly orderHealth = new Map<string, number>();
+  /** Takeovers landed in the epoch under way: their orders (side, arrival mark, health) come with the epoch's result. */
+  private readonly landed: Takeover[] = [];
+  private readonly emergencyHealth: number;
 
   constructor(private readonly engine: Engine) {
+    this.emergencyHealth = engine.config.sizing.emergencyHealth;
     engine.onFill((f) => {
+      this.filled(f.orderId, f.quantity * f.price, f.orderRemaining > 0);
       const p = this.parentOf(f.account, f.market);
       if (p === undefined) return;
       p.fills.push({ price: f.price, quantity: f.quantity });
       this.resize(p, f.sizeAfter, f.eventTimeUs);
+    });
+    // A takeover lands inside the epoch, before its result (whose takeovers carry the side and the decision's mark
+    // and health) is out: the parent is opened or extended once the epoch is decided, before any state change.
+    engine.onTakeover((x) => this.landed.push(x));
+    engine.onEpochState((r) => {
+      if (this.landed.length === 0) return;
+      const decided = new Map(r.takeovers.map((o) => [o.id, o]));
+      for (const x of this.landed.splice(0)) {
+        const o = decided.get(x.id);
+        if (o === undefined) throw new Error(`takeover ${x.id} landed without its decision in epoch ${r.epoch}`);
+        const p = this.open.get(key(x.account, x.market)) ?? this.start(o, this.nowUs);
+        const quantity = x.settlement.closed;
+        p.fills.push({ price: x.price, quantity });
+        this.takeovers++;
+        this.takenNotional += quantity * x.price;
+        this.filledNotional += quantity * x.price;
+        if (o.health < this.emergencyHealth) this.emergencyNotional += quantity * x.price;
+        // The position as the epoch left it (a deficit's deleveraging may have closed more of it).
+        this.resize(p, this.engine.account(x.account).positions.find((q) => q.market === x.market)?.size ?? 0, this.nowUs);
+      }
     });
     engine.onDeleverage((d) => {
       if (d.matched > 0) {
@@ -268,30 +336,43 @@ export class ExecutionTally {
   /** A child sent: the first of a position opens its parent, at the mark the child was decided at. */
   child(c: ChildSent): void {
     const o = c.order;
-    const k = key(o.account, o.market);
-    let p = this.open.get(k);
-    if (p === undefined) {
-      const size = this.engine.account(o.account).positions.find((x) => x.market === o.market)?.size ?? 0;
-      p = {
-        account: o.account,
-        market: o.market,
-        side: o.side,
-        isolated: o.reason === 'isolated-maintenance',
-        arrivalMark: o.oraclePrice,
-        startUs: c.submittedUs,
-        size,
-        children: 0,
-        fills: [],
-        end: undefined,
-        endUs: undefined,
-      };
-      this.open.set(k, p);
-      this.last.set(k, p);
-      this.parents.push(p);
-    }
+    const p = this.open.get(key(o.account, o.market)) ?? this.start(o, c.submittedUs);
     p.children++;
     this.childOrders++;
+    this.orderHealth.set(o.id, o.health);
     if (c.participation > this.peakParticipation) this.peakParticipation = c.participation;
+    if (o.health >= this.emergencyHealth && c.participation > this.peakParticipationCapped) this.peakParticipationCapped = c.participation;
+  }
+
+  /** Opens the parent of `o`'s position, at the mark `o` was decided at. */
+  private start(o: ChildSent['order'], startUs: number): Parent {
+    const size = this.engine.account(o.account).positions.find((x) => x.market === o.market)?.size ?? 0;
+    const p: Parent = {
+      account: o.account,
+      market: o.market,
+      side: o.side,
+      isolated: o.reason === 'isolated-maintenance',
+      arrivalMark: o.oraclePrice,
+      startUs,
+      size,
+      children: 0,
+      fills: [],
+      end: undefined,
+      endUs: undefined,
+    };
+    const k = key(o.account, o.market);
+    this.open.set(k, p);
+    this.last.set(k, p);
+    this.parents.push(p);
+    return p;
+  }
+
+  /** A fill of order `id` worth `notional` quote; `open`: part of the order is still open (more fills may come). */
+  private filled(id: string, notional: number, open: boolean): void {
+    this.filledNotional += notional;
+    const h = this.orderHealth.get(id);
+    if (h !== undefined && h < this.emergencyHealth) this.emergencyNotional += notional;
+    if (!open) this.orderHealth.delete(id);
   }
 
   /** Open liquidation inventory: the parents not yet done, at `mid` (quote). */
@@ -323,6 +404,7 @@ export class ExecutionTally {
       shortfallBps: notional > 0 ? (1e4 * cost) / notional : 0,
       shortfallCost: cost,
       peakParticipation: this.peakParticipation,
+      peakParticipationCapped: this.peakParticipationCapped,
       flat,
       restored,
       left: this.open.size,
@@ -330,6 +412,10 @@ export class ExecutionTally {
       timeToFlatS: { p50: toFlat.length === 0 ? 0 : toFlat[Math.floor((toFlat.length - 1) / 2)]!, max: toFlat.at(-1) ?? 0 },
       adlCount: this.adlCount,
       adlNotional: this.adlNotional,
+      takeovers: this.takeovers,
+      takenNotional: this.takenNotional,
+      filledNotional: this.filledNotional,
+      emergencyShare: this.filledNotional > 0 ? this.emergencyNotional / this.filledNotional : 0,
     };
   }
 

@@ -5,19 +5,39 @@
 import { type MarginTier } from '../domain/tiers.js';
 import { mulberry32, normal } from './random.js';
 
+/** `maxLeverage`: Hyperliquid's for the market (mainnet margin tiers, 2025: BTC 40x, ETH 25x, SOL 20x, DOGE 10x). */
 export const MARKETS = [
-  { id: 0, symbol: 'BTC-USD', price: 60_000, vol: 0.002, beta: 1.0 },
-  { id: 1, symbol: 'ETH-USD', price: 3_000, vol: 0.0025, beta: 1.2 },
-  { id: 2, symbol: 'SOL-USD', price: 150, vol: 0.0035, beta: 1.5 },
-  { id: 3, symbol: 'DOGE-USD', price: 0.15, vol: 0.0045, beta: 1.8 },
+  { id: 0, symbol: 'BTC-USD', price: 60_000, vol: 0.002, beta: 1.0, maxLeverage: 40 },
+  { id: 1, symbol: 'ETH-USD', price: 3_000, vol: 0.0025, beta: 1.2, maxLeverage: 25 },
+  { id: 2, symbol: 'SOL-USD', price: 150, vol: 0.0035, beta: 1.5, maxLeverage: 20 },
+  { id: 3, symbol: 'DOGE-USD', price: 0.15, vol: 0.0045, beta: 1.8, maxLeverage: 10 },
 ] as const;
 
+/** The demos' tiers, the same in every market: by position size, maintenance half the initial margin. */
 export const TIERS: readonly MarginTier[] = [
   { maxNotional: 50_000, initialMarginFraction: 0.02, maintenanceMarginFraction: 0.01 },
   { maxNotional: 250_000, initialMarginFraction: 0.04, maintenanceMarginFraction: 0.02 },
   { maxNotional: 1_000_000, initialMarginFraction: 0.1, maintenanceMarginFraction: 0.05 },
   { maxNotional: null, initialMarginFraction: 0.2, maintenanceMarginFraction: 0.1 },
 ];
+
+/**
+ * The backtest's tiers for market `id`: TIERS with every fraction raised to the market's own, an initial margin of
+ * 1 / maxLeverage and a maintenance of half that (Hyperliquid's rule: BTC 2.5% / 1.25%, ETH 4% / 2%, SOL 5% / 2.5%,
+ * DOGE 10% / 5%). A more volatile market gets more margin, as on every venue: under TIERS alone DOGE, which moves
+ * 1.8 times BTC, had BTC's 1% maintenance, and the health band between 1 and the emergency level 2/3 (a third of
+ * the maintenance fraction of the price) was 0.33% of DOGE's price, 0.19% of BTC's: one epoch of a crash.
+ */
+export function marketTiers(id: number): MarginTier[] {
+  const m = MARKETS.find((x) => x.id === id);
+  if (m === undefined) throw new RangeError(`no market ${id}`);
+  const initial = 1 / m.maxLeverage;
+  return TIERS.map((t) => ({
+    maxNotional: t.maxNotional,
+    initialMarginFraction: Math.max(t.initialMarginFraction, initial),
+    maintenanceMarginFraction: Math.max(t.maintenanceMarginFraction, initial / 2),
+  }));
+}
 
 export interface SimPosition {
   readonly market: number;
@@ -56,6 +76,22 @@ export function population(rand: () => number, n: number): SimAccount[] {
     accounts.push({ id: a, collateral, positions });
   }
   return accounts;
+}
+
+/** The backtest's liquidity vault (execution strategy 'backstop'): an account id above any population's. */
+export const VAULT_ACCOUNT = 900_000_000;
+
+/**
+ * The vault's collateral as a share of the book's notional at entry: 2%, as Hyperliquid's HLP (about 300 M USDC in
+ * October 2025, the vault behind its backstop liquidations) against its open interest (13.8 B before 2025-10-10).
+ */
+export const VAULT_SHARE = 0.02;
+
+/** The vault of `book`: VAULT_SHARE of its notional at entry as collateral, no position. */
+export function vaultAccount(book: readonly SimAccount[]): SimAccount {
+  let notional = 0;
+  for (const a of book) for (const p of a.positions) notional += Math.abs(p.size) * p.entryPrice;
+  return { id: VAULT_ACCOUNT, collateral: Math.round(VAULT_SHARE * notional * 100) / 100, positions: [] };
 }
 
 /**

@@ -13,7 +13,7 @@
  *               +------------------------------------------------------------------+
  *               | markets:    id, tierCount, positionStart, positionCapacity, ...   |  M rows
  *               |             markPrice, oraclePrice, eventTimeUs, liquidationMode, |
- *               |             bidVolume, askVolume,                                 |
+ *               |             bidVolume, askVolume, impactEta, impactGamma,         |
  *               |             tier columns (MAX_TIERS/row)                          |
  *               +------------------------------------------------------------------+
  *               | accounts:   id, firstPosition, lastPosition, collateral,          |  A rows
@@ -36,6 +36,8 @@
  *                                           slot's structure at once, flat and not Live)
  *   accounts.backstops / deleverages        main thread's clearing, through the writer inside a sequenced input;
  *                                           read by the executor's lifecycle
+ *   markets.impactEta / impactGamma         main thread's impact observer, through the writer inside a landing;
+ *                                           read by the executor's strategies
  *   terms                                   the scan task that owns the position's market slice, during phase 1
  *                                           (slot and kind of a new term: the writer, before it is Live)
  *   accounts.scanEquity / scanMaintenance   the phase-2 task that owns the account's range
@@ -53,7 +55,7 @@ import { MAX_TIERS } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 
 export const LAYOUT_MAGIC = 0x44574e55; // 'UNWD' little-endian
-export const LAYOUT_VERSION = 6;
+export const LAYOUT_VERSION = 7;
 export const NONE = 0xffffffff;
 const LINE = 64;
 
@@ -99,6 +101,13 @@ export const MARKET_COLUMNS = {
    */
   bidVolume: f64,
   askVolume: f64,
+  /**
+   * The market's temporary (eta, quote per base per base/second of trading rate) and permanent (gamma, quote per
+   * base per base unit) impact, fitted on the main thread to our own fills (src/engine/impact-observer.ts); NaN
+   * until the first fit. Almgren-Chriss takes eta where its config gives none.
+   */
+  impactEta: f64,
+  impactGamma: f64,
   tierUpperBound: tiers,
   maintenanceFraction: tiers,
   maintenanceAmount: tiers,
@@ -206,9 +215,11 @@ export const OUTPUT_COLUMNS = {
  * output.kind values. A StateChange row is a margin group's lifecycle transition: `side` holds the state it left
  * and `reason` the state it entered (LIFECYCLE_STATES indexes, src/executor/lifecycle.ts), with the group's
  * health, equity and maintenance. A Capped row is work a liquidation cap held back: `reason` indexes CAP_NAMES
- * (src/executor/caps.ts), `quantity` is the base units queued, `limitPrice` the price it was planned at.
+ * (src/executor/caps.ts), `quantity` is the base units queued, `limitPrice` the price it was planned at. A Takeover
+ * row is an order a backstop vault takes off the book: as an Order row, with `limitPrice` the vault's price and
+ * `reason` the vault's account row.
  */
-export const OutputKind = { Order: 1, MarginCall: 2, StateChange: 3, Capped: 4 } as const;
+export const OutputKind = { Order: 1, MarginCall: 2, StateChange: 3, Capped: 4, Takeover: 5 } as const;
 
 /** Control words: Int32 indices into `Tables.control`; each sits on its own 64-byte line (16 Int32s apart). */
 const W = LINE / 4;

@@ -201,6 +201,8 @@ export class TableWriter {
       markets.oraclePrice[m] = price;
       markets.bidVolume[m] = Infinity; // unknown until the venue says: no participation cap
       markets.askVolume[m] = Infinity;
+      markets.impactEta[m] = NaN; // no impact fit yet (src/engine/impact-observer.ts)
+      markets.impactGamma[m] = NaN;
       const base = tierBase(m);
       markets.tierUpperBound.set(schedule.upperBound, base);
       markets.maintenanceFraction.set(schedule.maintenanceFraction, base);
@@ -497,6 +499,15 @@ export class TableWriter {
     return undefined;
   }
 
+  /** Inside `sequenced`: the slot of (account, market), a new one if there is room for it; undefined without room. */
+  slotAt(a: number, m: number): number | undefined {
+    const slot = this.findSlot(a, m);
+    if (slot !== undefined) return slot;
+    const { markets, accounts } = this.tables;
+    if (markets.positionCount[m]! >= markets.positionCapacity[m]! || accounts.positionCount[a]! >= this.tables.positionsPerAccount) return undefined;
+    return this.allocateSlot(a, m);
+  }
+
   /** Throws CAPACITY_EXCEEDED unless market `m` and account `a` each have room for one more position. */
   private checkFreeSlot(a: number, m: number, field: string): void {
     const { markets, accounts } = this.tables;
@@ -576,6 +587,20 @@ export class TableWriter {
   /** Inside `sequenced`: counts a deleveraging of the account (the executor's lifecycle reads it). */
   countDeleverageAt(accountIndex: number): void {
     this.tables.accounts.deleverages[accountIndex]!++;
+  }
+
+  /** Inside a landing: a market's fitted impact (src/engine/impact-observer.ts), which the executor's strategies read. */
+  setImpactAt(marketIndex: number, eta: number, gamma: number): void {
+    this.tables.markets.impactEta[marketIndex] = eta;
+    this.tables.markets.impactGamma[marketIndex] = gamma;
+  }
+
+  /**
+   * Runs `apply` where a value write would land now (at once, or staged behind the writes accepted so far), taking no
+   * sequence: for work that must see the tables as every earlier input left them (the impact observer's).
+   */
+  afterWrites(apply: () => void): void {
+    this.write(apply);
   }
 
   private write(apply: () => void): void {

@@ -13,7 +13,7 @@
 import WebSocket from 'ws';
 import { Engine, type EngineConfig, type EpochResult } from '../../src/index.js';
 import { FeedServer, type FeedServerOptions } from '../../src/feed/server.js';
-import { decodeFrame, encodeSubscribe, type DecodeResult, type Deleveraging, type FeedMessage, type Fill, type LiquidationOrder } from '../../src/feed/codec.js';
+import { decodeFrame, encodeSubscribe, type DecodeResult, type Deleveraging, type FeedMessage, type Fill, type LiquidationOrder, type Takeover } from '../../src/feed/codec.js';
 import { ENVELOPE_VERSION_ID } from '../../src/feed/spec.js';
 
 export const PUBLISHER_TOKEN = 'publisher-token-for-tests-0001';
@@ -323,6 +323,44 @@ export const SAMPLE_DELEVERAGING: Deleveraging = {
   ],
   counterpartyCount: 2,
   continued: false,
+};
+
+/**
+ * A backstop takeover as the engine emits it: vault 900 takes 27.05 of account 1's long 100 from 100 at 93.93 (its
+ * fillable price, better for it than the oracle 94 less the vault's 0.2%), a fill of takeover 1-1-4 that pays a fee of
+ * 38.12 to the fund and leaves the account 72.95.
+ */
+export const SAMPLE_TAKEOVER: Takeover = {
+  sequence: 15,
+  id: '1-1-4',
+  account: 1,
+  market: 1,
+  vault: 900,
+  quantity: 27.054006741800585,
+  price: 93.93,
+  markPrice: 94,
+  settlement: {
+    orderId: '1-1-4',
+    account: 1,
+    market: 1,
+    quantity: 27.054006741800585,
+    price: 93.93,
+    eventTimeUs: 1_767_225_600_000_000,
+    sequence: 15,
+    closed: 27.054006741800585,
+    realizedPnl: -164.217821,
+    fee: 38.117742,
+    insuranceCover: 0,
+    deficit: 0,
+    bankruptcyValue: 2_434.8606067620526,
+    sizeAfter: 72.94599325819942,
+    collateralAfter: 797.664437,
+    orderRemaining: 0,
+  },
+  vaultSizeAfter: 127.05400674180058,
+  vaultEntryPrice: 93.83712610878946,
+  vaultRealizedPnl: 0,
+  vaultCollateralAfter: 1_000_000,
 };
 
 /** A fill of `o` at its limit (the matching engine's answer in feed tests), `quantity` whole by default. */

@@ -207,13 +207,15 @@ export enum Message {
   SocializedLosses = 19,
   UnresolvedDeficits = 20,
   Ack = 21,
-  OpenOrders = 22
+  OpenOrders = 22,
+  Depth = 23,
+  Takeovers = 24
 }
 
 export function unionToMessage(
   type: Message,
-  accessor: (obj:AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe) => AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe|null
-): AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe|null {
+  accessor: (obj:AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|Depth|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|Takeovers|UnresolvedDeficits|Unsubscribe) => AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|Depth|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|Takeovers|UnresolvedDeficits|Unsubscribe|null
+): AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|Depth|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|Takeovers|UnresolvedDeficits|Unsubscribe|null {
   switch(Message[type]) {
     case 'NONE': return null; 
     case 'PriceTicks': return accessor(new PriceTicks())! as PriceTicks;
@@ -238,15 +240,17 @@ export function unionToMessage(
     case 'UnresolvedDeficits': return accessor(new UnresolvedDeficits())! as UnresolvedDeficits;
     case 'Ack': return accessor(new Ack())! as Ack;
     case 'OpenOrders': return accessor(new OpenOrders())! as OpenOrders;
+    case 'Depth': return accessor(new Depth())! as Depth;
+    case 'Takeovers': return accessor(new Takeovers())! as Takeovers;
     default: return null;
   }
 }
 
 export function unionListToMessage(
   type: Message, 
-  accessor: (index: number, obj:AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe) => AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe|null, 
+  accessor: (index: number, obj:AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|Depth|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|Takeovers|UnresolvedDeficits|Unsubscribe) => AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|Depth|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|Takeovers|UnresolvedDeficits|Unsubscribe|null, 
   index: number
-): AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|UnresolvedDeficits|Unsubscribe|null {
+): AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|Depth|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|Takeovers|UnresolvedDeficits|Unsubscribe|null {
   switch(Message[type]) {
     case 'NONE': return null; 
     case 'PriceTicks': return accessor(index, new PriceTicks())! as PriceTicks;
@@ -271,6 +275,8 @@ export function unionListToMessage(
     case 'UnresolvedDeficits': return accessor(index, new UnresolvedDeficits())! as UnresolvedDeficits;
     case 'Ack': return accessor(index, new Ack())! as Ack;
     case 'OpenOrders': return accessor(index, new OpenOrders())! as OpenOrders;
+    case 'Depth': return accessor(index, new Depth())! as Depth;
+    case 'Takeovers': return accessor(index, new Takeovers())! as Takeovers;
     default: return null;
   }
 }
@@ -3574,7 +3580,7 @@ static createUnresolvedDeficits(builder:flatbuffers.Builder, deficitsOffset:flat
 
 /**
  * The server's acknowledgement of a connection's input frames (PriceTicks, SignedPriceTicks, BookTickers,
- * PositionUpdates, CollateralUpdates, Fills, OrderExpiries, KillSwitch), sent only to a connection that asked for
+ * PositionUpdates, CollateralUpdates, Fills, OrderExpiries, KillSwitch, Depth), sent only to a connection that asked for
  * them (`Subscribe.acks`). A rejected frame gets its ErrorFrame and never an Ack; Subscribe and Unsubscribe get none.
  */
 export class Ack {
@@ -3850,6 +3856,631 @@ static createOpenOrders(builder:flatbuffers.Builder, epoch:number, lastSequence:
   OpenOrders.addFirstIndex(builder, firstIndex);
   OpenOrders.addOrderCount(builder, orderCount);
   return OpenOrders.endOpenOrders(builder);
+}
+}
+
+/**
+ * One market's book volume near the mid on the matching engine (src/engine/inputs.ts MarketDepth), for the execution
+ * strategies' participation caps (README "Strategies"). 24 bytes, 8-byte aligned, no implicit padding.
+ */
+export class MarketDepth {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):MarketDepth {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+/**
+ * Market id.
+ */
+market():number {
+  return this.bb!.readUint32(this.bb_pos);
+}
+
+/**
+ * Always 0: explicit padding, so `bid_volume` is 8-byte aligned with no hidden bytes. A receiver rejects any other value.
+ */
+padding():number {
+  return this.bb!.readUint32(this.bb_pos + 4);
+}
+
+/**
+ * Base units resting on the bid side near the mid (what a sell takes); >= 0, or +infinity: not known (no cap).
+ */
+bidVolume():number {
+  return this.bb!.readFloat64(this.bb_pos + 8);
+}
+
+/**
+ * Base units resting on the ask side near the mid (what a buy takes); >= 0, or +infinity: not known (no cap).
+ */
+askVolume():number {
+  return this.bb!.readFloat64(this.bb_pos + 16);
+}
+
+static sizeOf():number {
+  return 24;
+}
+
+static createMarketDepth(builder:flatbuffers.Builder, market: number, padding: number, bid_volume: number, ask_volume: number):flatbuffers.Offset {
+  builder.prep(8, 24);
+  builder.writeFloat64(ask_volume);
+  builder.writeFloat64(bid_volume);
+  builder.writeInt32(padding);
+  builder.writeInt32(market);
+  return builder.offset();
+}
+
+}
+
+/**
+ * A frame of book depths from the matching engine: any number of markets, applied in order (a market named twice
+ * keeps the last row). Each row takes one input sequence number; depth alone starts no epoch.
+ */
+export class Depth {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):Depth {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsDepth(bb:flatbuffers.ByteBuffer, obj?:Depth):Depth {
+  return (obj || new Depth()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsDepth(bb:flatbuffers.ByteBuffer, obj?:Depth):Depth {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new Depth()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * At least one row, at most 4,096.
+ */
+books(index: number, obj?:MarketDepth):MarketDepth|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? (obj || new MarketDepth()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 24, this.bb!) : null;
+}
+
+booksLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+static startDepth(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addBooks(builder:flatbuffers.Builder, booksOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, booksOffset, 0);
+}
+
+static startBooksVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(24, numElems, 8);
+}
+
+static endDepth(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 4) // books
+  return offset;
+}
+
+static createDepth(builder:flatbuffers.Builder, booksOffset:flatbuffers.Offset):flatbuffers.Offset {
+  Depth.startDepth(builder);
+  Depth.addBooks(builder, booksOffset);
+  return Depth.endDepth(builder);
+}
+}
+
+/**
+ * A fill as it settled (src/clearing/clearing.ts Settlement): the fill, the input sequence it took, the money it moved
+ * and the position after it. Amounts are quote currency.
+ */
+export class Settlement {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):Settlement {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsSettlement(bb:flatbuffers.ByteBuffer, obj?:Settlement):Settlement {
+  return (obj || new Settlement()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsSettlement(bb:flatbuffers.ByteBuffer, obj?:Settlement):Settlement {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new Settlement()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * The order (or takeover) id the fill is of.
+ */
+orderId():string|null
+orderId(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+orderId(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+/**
+ * Account id.
+ */
+account():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Market id.
+ */
+market():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Base units the fill was for; finite, > 0.
+ */
+quantity():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * Fill price, quote per base unit; finite, > 0.
+ */
+price():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * When it filled, microseconds since the Unix epoch; integer >= 0.
+ */
+eventTimeUs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * Sequence of the input at which it landed; integer >= 0.
+ */
+sequence():number {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * Base units actually closed (the fill's quantity, or less when the position had shrunk); finite, >= 0.
+ */
+closed():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * PnL realized on them; finite.
+ */
+realizedPnl():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * Liquidation fee into the insurance fund; finite, >= 0.
+ */
+fee():number {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * Paid by the insurance fund; finite, >= 0.
+ */
+insuranceCover():number {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * What the fund could not pay below the bankruptcy value (left to the deficit policy); finite, >= 0.
+ */
+deficit():number {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * The closed part's value at the bankruptcy price (signed like the position); finite.
+ */
+bankruptcyValue():number {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * The signed position left, base units; finite.
+ */
+sizeAfter():number {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * The collateral the position settles against (cross, or the isolated position's own), after; finite.
+ */
+collateralAfter():number {
+  const offset = this.bb!.__offset(this.bb_pos, 32);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * The order's quantity still open, base units (0 for a takeover); finite, >= 0.
+ */
+orderRemaining():number {
+  const offset = this.bb!.__offset(this.bb_pos, 34);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+static startSettlement(builder:flatbuffers.Builder) {
+  builder.startObject(16);
+}
+
+static addOrderId(builder:flatbuffers.Builder, orderIdOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, orderIdOffset, 0);
+}
+
+static addAccount(builder:flatbuffers.Builder, account:number) {
+  builder.addFieldInt32(1, account, 0);
+}
+
+static addMarket(builder:flatbuffers.Builder, market:number) {
+  builder.addFieldInt32(2, market, 0);
+}
+
+static addQuantity(builder:flatbuffers.Builder, quantity:number) {
+  builder.addFieldFloat64(3, quantity, 0.0);
+}
+
+static addPrice(builder:flatbuffers.Builder, price:number) {
+  builder.addFieldFloat64(4, price, 0.0);
+}
+
+static addEventTimeUs(builder:flatbuffers.Builder, eventTimeUs:number) {
+  builder.addFieldFloat64(5, eventTimeUs, 0.0);
+}
+
+static addSequence(builder:flatbuffers.Builder, sequence:number) {
+  builder.addFieldFloat64(6, sequence, 0.0);
+}
+
+static addClosed(builder:flatbuffers.Builder, closed:number) {
+  builder.addFieldFloat64(7, closed, 0.0);
+}
+
+static addRealizedPnl(builder:flatbuffers.Builder, realizedPnl:number) {
+  builder.addFieldFloat64(8, realizedPnl, 0.0);
+}
+
+static addFee(builder:flatbuffers.Builder, fee:number) {
+  builder.addFieldFloat64(9, fee, 0.0);
+}
+
+static addInsuranceCover(builder:flatbuffers.Builder, insuranceCover:number) {
+  builder.addFieldFloat64(10, insuranceCover, 0.0);
+}
+
+static addDeficit(builder:flatbuffers.Builder, deficit:number) {
+  builder.addFieldFloat64(11, deficit, 0.0);
+}
+
+static addBankruptcyValue(builder:flatbuffers.Builder, bankruptcyValue:number) {
+  builder.addFieldFloat64(12, bankruptcyValue, 0.0);
+}
+
+static addSizeAfter(builder:flatbuffers.Builder, sizeAfter:number) {
+  builder.addFieldFloat64(13, sizeAfter, 0.0);
+}
+
+static addCollateralAfter(builder:flatbuffers.Builder, collateralAfter:number) {
+  builder.addFieldFloat64(14, collateralAfter, 0.0);
+}
+
+static addOrderRemaining(builder:flatbuffers.Builder, orderRemaining:number) {
+  builder.addFieldFloat64(15, orderRemaining, 0.0);
+}
+
+static endSettlement(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 4) // order_id
+  return offset;
+}
+
+static createSettlement(builder:flatbuffers.Builder, orderIdOffset:flatbuffers.Offset, account:number, market:number, quantity:number, price:number, eventTimeUs:number, sequence:number, closed:number, realizedPnl:number, fee:number, insuranceCover:number, deficit:number, bankruptcyValue:number, sizeAfter:number, collateralAfter:number, orderRemaining:number):flatbuffers.Offset {
+  Settlement.startSettlement(builder);
+  Settlement.addOrderId(builder, orderIdOffset);
+  Settlement.addAccount(builder, account);
+  Settlement.addMarket(builder, market);
+  Settlement.addQuantity(builder, quantity);
+  Settlement.addPrice(builder, price);
+  Settlement.addEventTimeUs(builder, eventTimeUs);
+  Settlement.addSequence(builder, sequence);
+  Settlement.addClosed(builder, closed);
+  Settlement.addRealizedPnl(builder, realizedPnl);
+  Settlement.addFee(builder, fee);
+  Settlement.addInsuranceCover(builder, insuranceCover);
+  Settlement.addDeficit(builder, deficit);
+  Settlement.addBankruptcyValue(builder, bankruptcyValue);
+  Settlement.addSizeAfter(builder, sizeAfter);
+  Settlement.addCollateralAfter(builder, collateralAfter);
+  Settlement.addOrderRemaining(builder, orderRemaining);
+  return Settlement.endSettlement(builder);
+}
+}
+
+/**
+ * A liquidated position taken off the book by a backstop vault (execution strategy 'backstop'; src/clearing/
+ * clearing.ts Takeover): the account's side settles as a fill of `id` at `price` (`settlement`), and the vault's
+ * cross position in the market grows by `quantity` (or an opposite one shrinks, its PnL realized).
+ */
+export class Takeover {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):Takeover {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsTakeover(bb:flatbuffers.ByteBuffer, obj?:Takeover):Takeover {
+  return (obj || new Takeover()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsTakeover(bb:flatbuffers.ByteBuffer, obj?:Takeover):Takeover {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new Takeover()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * Sequence of the input at which it landed; integer >= 0.
+ */
+sequence():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * The takeover's id, derived as an order's: "<account>-<market>-<positionSequence>".
+ */
+id():string|null
+id(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+id(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+/**
+ * Account id of the liquidated account.
+ */
+account():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Market id.
+ */
+market():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Account id of the vault that took the position.
+ */
+vault():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Base units taken (`settlement.closed`); finite, > 0.
+ */
+quantity():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * The vault's price, quote per base unit; finite, > 0.
+ */
+price():number {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * The market's mark price when it landed, quote per base unit; finite, > 0.
+ */
+markPrice():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * The liquidated account's side, as a fill of `id` (same account, market and sequence).
+ */
+settlement(obj?:Settlement):Settlement|null {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? (obj || new Settlement()).__init(this.bb!.__indirect(this.bb_pos + offset), this.bb!) : null;
+}
+
+/**
+ * The vault's signed position in the market after, base units; finite.
+ */
+vaultSizeAfter():number {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * Its entry price after, quote per base unit; finite, >= 0 (0 when flat).
+ */
+vaultEntryPrice():number {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * PnL the vault realized closing part of an opposite position, quote currency; finite.
+ */
+vaultRealizedPnl():number {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * The vault's cross collateral after, quote currency; finite.
+ */
+vaultCollateralAfter():number {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+static startTakeover(builder:flatbuffers.Builder) {
+  builder.startObject(13);
+}
+
+static addSequence(builder:flatbuffers.Builder, sequence:number) {
+  builder.addFieldFloat64(0, sequence, 0.0);
+}
+
+static addId(builder:flatbuffers.Builder, idOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(1, idOffset, 0);
+}
+
+static addAccount(builder:flatbuffers.Builder, account:number) {
+  builder.addFieldInt32(2, account, 0);
+}
+
+static addMarket(builder:flatbuffers.Builder, market:number) {
+  builder.addFieldInt32(3, market, 0);
+}
+
+static addVault(builder:flatbuffers.Builder, vault:number) {
+  builder.addFieldInt32(4, vault, 0);
+}
+
+static addQuantity(builder:flatbuffers.Builder, quantity:number) {
+  builder.addFieldFloat64(5, quantity, 0.0);
+}
+
+static addPrice(builder:flatbuffers.Builder, price:number) {
+  builder.addFieldFloat64(6, price, 0.0);
+}
+
+static addMarkPrice(builder:flatbuffers.Builder, markPrice:number) {
+  builder.addFieldFloat64(7, markPrice, 0.0);
+}
+
+static addSettlement(builder:flatbuffers.Builder, settlementOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(8, settlementOffset, 0);
+}
+
+static addVaultSizeAfter(builder:flatbuffers.Builder, vaultSizeAfter:number) {
+  builder.addFieldFloat64(9, vaultSizeAfter, 0.0);
+}
+
+static addVaultEntryPrice(builder:flatbuffers.Builder, vaultEntryPrice:number) {
+  builder.addFieldFloat64(10, vaultEntryPrice, 0.0);
+}
+
+static addVaultRealizedPnl(builder:flatbuffers.Builder, vaultRealizedPnl:number) {
+  builder.addFieldFloat64(11, vaultRealizedPnl, 0.0);
+}
+
+static addVaultCollateralAfter(builder:flatbuffers.Builder, vaultCollateralAfter:number) {
+  builder.addFieldFloat64(12, vaultCollateralAfter, 0.0);
+}
+
+static endTakeover(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 6) // id
+  builder.requiredField(offset, 20) // settlement
+  return offset;
+}
+
+}
+
+/**
+ * Takeovers in the order they landed. At most 4,096 per frame.
+ */
+export class Takeovers {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):Takeovers {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsTakeovers(bb:flatbuffers.ByteBuffer, obj?:Takeovers):Takeovers {
+  return (obj || new Takeovers()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsTakeovers(bb:flatbuffers.ByteBuffer, obj?:Takeovers):Takeovers {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new Takeovers()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * At least one.
+ */
+takeovers(index: number, obj?:Takeover):Takeover|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? (obj || new Takeover()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+takeoversLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+static startTakeovers(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addTakeovers(builder:flatbuffers.Builder, takeoversOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, takeoversOffset, 0);
+}
+
+static createTakeoversVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startTakeoversVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static endTakeovers(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 4) // takeovers
+  return offset;
+}
+
+static createTakeovers(builder:flatbuffers.Builder, takeoversOffset:flatbuffers.Offset):flatbuffers.Offset {
+  Takeovers.startTakeovers(builder);
+  Takeovers.addTakeovers(builder, takeoversOffset);
+  return Takeovers.endTakeovers(builder);
 }
 }
 

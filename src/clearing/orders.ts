@@ -97,46 +97,21 @@ export function decodeOutput(t: Tables, count: number, epoch: number, symbolOf: 
   for (let r = 0; r < count; r++) {
     const accountId = t.accounts.id[o.account[r]!]!;
     const m = o.market[r]!;
-    if (o.kind[r] === OutputKind.Order) {
+    if (o.kind[r] === OutputKind.Order || o.kind[r] === OutputKind.Takeover) {
+      // In the order's key order (the digest hashes it as JSON): who and what, the price, why, the group.
       const marketId = t.markets.id[m]!;
       const seq = o.updateSequence[r]!;
-      orders.push({
-        id: orderId(accountId, marketId, seq),
-        epoch,
-        account: accountId,
-        market: marketId,
-        symbol: symbolOf(m),
-        side: (o.side[r]! | 0) > 0 ? 'buy' : 'sell',
-        quantity: o.quantity[r]!,
-        limitPrice: o.limitPrice[r]!,
-        oraclePrice: o.oraclePrice[r]!,
-        reason: o.reason[r] === OrderReason.IsolatedMaintenance ? 'isolated-maintenance' : 'cross-maintenance',
-        health: o.health[r]!,
-        equity: o.equity[r]!,
-        maintenanceMargin: o.maintenance[r]!,
-        positionSequence: seq,
-      });
-    } else if (o.kind[r] === OutputKind.Takeover) {
-      const marketId = t.markets.id[m]!;
-      const seq = o.updateSequence[r]!;
-      const isolated = (t.positions.flags[o.position[r]!]! & PositionFlag.Isolated) !== 0;
-      takeovers.push({
-        id: orderId(accountId, marketId, seq),
-        epoch,
-        account: accountId,
-        market: marketId,
-        symbol: symbolOf(m),
-        side: (o.side[r]! | 0) > 0 ? 'buy' : 'sell',
-        quantity: o.quantity[r]!,
-        price: o.limitPrice[r]!,
-        oraclePrice: o.oraclePrice[r]!,
-        reason: isolated ? 'isolated-maintenance' : 'cross-maintenance',
-        health: o.health[r]!,
-        equity: o.equity[r]!,
-        maintenanceMargin: o.maintenance[r]!,
-        positionSequence: seq,
-        vault: t.accounts.id[o.reason[r]!]!,
-      });
+      const what = { id: orderId(accountId, marketId, seq), epoch, account: accountId, market: marketId, symbol: symbolOf(m), side: (o.side[r]! | 0) > 0 ? ('buy' as const) : ('sell' as const), quantity: o.quantity[r]! };
+      const group = { health: o.health[r]!, equity: o.equity[r]!, maintenanceMargin: o.maintenance[r]!, positionSequence: seq };
+      const oraclePrice = o.oraclePrice[r]!;
+      if (o.kind[r] === OutputKind.Order) {
+        const reason = o.reason[r] === OrderReason.IsolatedMaintenance ? 'isolated-maintenance' : 'cross-maintenance';
+        orders.push({ ...what, limitPrice: o.limitPrice[r]!, oraclePrice, reason, ...group });
+      } else {
+        // A takeover's reason column holds the vault's account row: its reason is the position's kind.
+        const reason = (t.positions.flags[o.position[r]!]! & PositionFlag.Isolated) !== 0 ? 'isolated-maintenance' : 'cross-maintenance';
+        takeovers.push({ ...what, price: o.limitPrice[r]!, oraclePrice, reason, ...group, vault: t.accounts.id[o.reason[r]!]! });
+      }
     } else if (o.kind[r] === OutputKind.Capped) {
       capped.push({
         epoch,

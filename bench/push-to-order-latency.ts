@@ -20,8 +20,10 @@
  * says). Two victims (fixtures.ts): one in the most held market, one in the least held, since phase 2 re-assembles
  * the accounts holding the pushed market and reuses its cached results for the others.
  *
- * Samples rotate over engines (1 and 2 workers) and victims, and each waits for the previous epoch to finish, so
- * no sample queues behind another's epoch.
+ * Samples rotate over engines (1 and 2 workers with the default trigger index, and 2 workers with `scan: { mode:
+ * 'full' }`, the full scan every epoch, as a same-run yardstick) and victims, and each waits for the previous epoch
+ * to finish, so no sample queues behind another's epoch. Under the index an epoch visits the positions whose
+ * trigger the push crossed (the victim's), not the market; every 64th epoch also runs the full scan (the safety net).
  */
 import { type Engine } from '../src/index.js';
 import { buildEngine, cloneEngine, VICTIM_NOTIONAL, type Book, type Victim } from './fixtures.js';
@@ -143,6 +145,8 @@ export async function runPushToOrderLatency(plan: LatencyPlan, workers: readonly
     await first.engine.step(); // settle: no epoch in flight while cloning
     const t1 = performance.now();
     for (const w of workers.slice(1)) engines.push(await cloneEngine(first.engine, book, { scanWorkers: w, autoEpoch: true }));
+    // The same book under the full scan every epoch, for the same-run ratio of what the trigger index saves.
+    engines.push(await cloneEngine(first.engine, book, { scanWorkers: workers[workers.length - 1]!, autoEpoch: true, scan: { mode: 'full' } }));
     const cloneMillis = performance.now() - t1;
     for (const e of engines) await e.step(); // each engine's first full epoch (all markets dirty) outside the samples
     await nextTurn();
@@ -163,7 +167,7 @@ export async function runPushToOrderLatency(plan: LatencyPlan, workers: readonly
     const rows = probes.flatMap((p) => {
       p.detach();
       return book.victims.map((v, i) => ({
-        topology: topologyOf(p.engine.config.scanWorkers),
+        topology: `${topologyOf(p.engine.config.scanWorkers)}${p.engine.config.scan.mode === 'full' ? ' full-scan' : ''}`,
         positions: book.totalPositions,
         workers: p.engine.config.scanWorkers,
         market: v.market.symbol ?? String(v.market.id),

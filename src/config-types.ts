@@ -330,6 +330,13 @@ export interface ImpactFitConfig {
    * resilience half-lives).
    */
   readonly delaySec?: number;
+  /**
+   * Seconds an order's quantity is charged over at least, > 0: an order that filled sooner (an IOC fills in the
+   * venue's latency) counts as traded at quantity / minDurationSec, so that eta is that of a child sent once every
+   * minDurationSec. Set it to the stepSec of the 'almgren-chriss' schedule that reads the fitted eta. Default 1
+   * (ours: the eta of trading a quantity in one second).
+   */
+  readonly minDurationSec?: number;
   /** Observations the fit uses, the most recent; an integer >= 3. Default 500. */
   readonly window?: number;
   /** New observations between refits, an integer >= 1. Default 20. */
@@ -340,16 +347,17 @@ export interface ImpactFitConfig {
 
 /** Checks an impact fit config (INVALID_CONFIG naming the field); returns the fields given (the observer fills in defaults). */
 function validateImpactFit(c: ImpactFitConfig, field: string): ImpactFitConfig {
-  if (c === null || typeof c !== 'object' || Array.isArray(c)) throw new UnwindError(ErrorCode.InvalidConfig, 'expected { delaySec?, window?, refitEvery?, minFills? }', field);
+  if (c === null || typeof c !== 'object' || Array.isArray(c)) throw new UnwindError(ErrorCode.InvalidConfig, 'expected { delaySec?, minDurationSec?, window?, refitEvery?, minFills? }', field);
   const check = configNumbers(c, field);
   const integer = (min: number) => (v: number) => Number.isInteger(v) && v >= min && v <= 0x7fffffff;
   if (c.delaySec !== undefined) check('delaySec', (v) => v >= 0 && v <= MAX_TIME_US / 1e6, 'seconds >= 0');
+  if (c.minDurationSec !== undefined) check('minDurationSec', (v) => v > 0 && v <= MAX_TIME_US / 1e6, 'seconds > 0');
   if (c.window !== undefined) check('window', integer(3), 'an integer in [3, 2^31)');
   if (c.refitEvery !== undefined) check('refitEvery', integer(1), 'an integer in [1, 2^31)');
   // Against the default window, src/models/impact.ts validateImpactConfig checks it when the engine starts.
   if (c.minFills !== undefined) check('minFills', (v) => integer(3)(v) && v <= (c.window ?? Infinity), 'an integer in [3, window]');
   const out: { -readonly [K in keyof ImpactFitConfig]: number } = {};
-  for (const k of ['delaySec', 'window', 'refitEvery', 'minFills'] as const) if (c[k] !== undefined) out[k] = c[k];
+  for (const k of ['delaySec', 'minDurationSec', 'window', 'refitEvery', 'minFills'] as const) if (c[k] !== undefined) out[k] = c[k];
   return out;
 }
 

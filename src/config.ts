@@ -37,6 +37,13 @@ export interface EngineConfig {
   readonly capacity?: Partial<Capacities>;
   /** Scan worker threads; 0 scans on the calling thread and runs the executor in-process (for `check`). */
   readonly scanWorkers?: number;
+  /**
+   * How an epoch finds its candidates (README "Scan"): 'index' (the default) visits only the positions whose trigger
+   * price the mark crossed (src/engine/trigger-index.ts), with a full scan every `fullScanEvery` epochs (default 64)
+   * that counts any group the index missed; 'full' scans the book every epoch. `band` (default 0.02): how far a
+   * market may move before the cross accounts holding it are recomputed.
+   */
+  readonly scan?: Partial<ScanConfig>;
   readonly bankruptcyAdjustment?: number;
   readonly spreadToMaintenanceMarginRatio?: number;
   /** Health below which a margin call is raised; must exceed 1. Default 1.2. */
@@ -121,9 +128,16 @@ export interface EngineConfig {
   readonly journal?: JournalConfig;
 }
 
+export interface ScanConfig {
+  readonly mode: 'index' | 'full';
+  readonly fullScanEvery: number;
+  readonly band: number;
+}
+
 export interface ResolvedConfig extends ExecutorConfig {
   readonly capacity: Capacities;
   readonly scanWorkers: number;
+  readonly scan: ScanConfig;
   readonly autoEpoch: boolean;
   readonly quoteDecimals: number;
   readonly maxOpenOrders: number;
@@ -136,6 +150,18 @@ export interface ResolvedConfig extends ExecutorConfig {
 }
 
 export const DEFAULT_MARGIN_CALL_HEALTH = 1.2;
+
+function scanOf(c: Partial<ScanConfig> | undefined): ScanConfig {
+  const mode = c?.mode ?? 'index';
+  if (mode !== 'index' && mode !== 'full') throw new UnwindError(ErrorCode.InvalidConfig, `expected 'index' or 'full', got ${JSON.stringify(mode)}`, 'scan.mode');
+  const fullScanEvery = c?.fullScanEvery ?? 64;
+  if (!Number.isInteger(fullScanEvery) || fullScanEvery < 1 || fullScanEvery > 1_000_000) {
+    throw new UnwindError(ErrorCode.InvalidConfig, `expected an integer in [1, 1000000], got ${String(fullScanEvery)}`, 'scan.fullScanEvery');
+  }
+  const band = c?.band ?? 0.02;
+  if (!(band > 0 && band < 0.5)) throw new UnwindError(ErrorCode.InvalidConfig, `expected a fraction in (0, 0.5), got ${String(band)}`, 'scan.band');
+  return { mode, fullScanEvery, band };
+}
 
 function deficitPolicyOf(v: unknown): 'adl' | 'socialized' {
   if (v === undefined) return 'adl';
@@ -189,12 +215,14 @@ function feePolicyOf(given: Partial<FeePolicy> | undefined, emergencyHealth: num
 }
 
 /** Config fields that are objects when given (not null, not arrays; the journal's resolver checks its own). */
-const OBJECT_FIELDS = ['capacity', 'fees', 'fundDrawdown', 'sizing', 'lifecycle', 'caps', 'oracle', 'clock'] as const;
+const OBJECT_FIELDS = ['capacity', 'scan', 'fees', 'fundDrawdown', 'sizing', 'lifecycle', 'caps', 'oracle', 'clock'] as const;
 /** Fields whose value is one of a few strings: a string when given (null does not mean absent). */
-const STRING_FIELDS = ['deficitPolicy', 'fees.fund', 'oracle.signatures'] as const;
+const STRING_FIELDS = ['scan.mode', 'deficitPolicy', 'fees.fund', 'oracle.signatures'] as const;
 /** Numeric fields checked by comparisons below, which a symbol or a bigint would make throw a TypeError. */
 const NUMBER_FIELDS = [
   'scanWorkers',
+  'scan.fullScanEvery',
+  'scan.band',
   'bankruptcyAdjustment',
   'spreadToMaintenanceMarginRatio',
   'marginCallHealth',
@@ -293,6 +321,7 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
   return {
     capacity,
     scanWorkers,
+    scan: scanOf(c.scan),
     sizing,
     lifecycle,
     caps,

@@ -470,6 +470,7 @@ const NOT_IN_THE_TABLE: Readonly<Record<string, string>> = {
   openOrders: 'no arguments',
   oracleStats: 'no arguments',
   outputDigest: 'no arguments',
+  scanStats: 'no arguments',
   start: 'its config has a table of its own below',
   hasAccount: 'a predicate, checked below: false for any value that is not a held id',
   hasMarket: 'a predicate, checked below: false for any value that is not a held id',

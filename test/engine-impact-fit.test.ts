@@ -1,8 +1,9 @@
 /**
  * The impact model fitted on the engine's own fills (src/engine/impact-observer.ts): fills built with a known linear
- * temporary impact eta and permanent impact gamma come back as markets.impactEta / impactGamma; the fit is the same
- * after a restart from a snapshot, in replay of the journal and for 0 or 2 scan workers; and 'almgren-chriss' without
- * its own eta plans with it once it exists (TWAP's schedule before).
+ * temporary impact eta and permanent impact gamma come back as markets.impactEta / impactGamma; IOCs that sweep a
+ * book in the venue's latency give the book's slope over `minDurationSec`, positive; the fit is the same after a
+ * restart from a snapshot, in replay of the journal and for 0 or 2 scan workers; and 'almgren-chriss' without its own
+ * eta plans with it once it exists (TWAP's schedule before).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { startCore } from '../src/engine/start.js';
 import { readRecordedConfig, replayRecords } from '../src/engine/recovery.js';
 import { readJournal } from '../src/journal/reader.js';
 import { mulberry32 } from '../src/sim/random.js';
+import { VenueBook, bookParamsFor } from '../src/sim/venue/index.js';
 import { allocateTables } from '../src/tables/layout.js';
 import { TableWriter } from '../src/tables/writer.js';
 import type { Settlement } from '../src/clearing/clearing.js';
@@ -29,6 +31,13 @@ const EPSILON = 0.005;
 /** The mark around which every round starts: account 1 (long 1,000,000 at 100, 10% collateral) is liquidatable at health about 0.82 there. */
 const MARK = 98;
 const ROUND_SEC = 10;
+/**
+ * A venue-like book around MARK: 50 base a level, a tick of 0.01, the same depth at every level, so the k-th unit a
+ * sweep takes costs k * 0.01 / 50 beyond the best; permanent impact GAMMA, applied after the sweep.
+ */
+const SWEPT_BOOK = bookParamsFor(MARK, { tick: 0.01, depth0: 50, decayPerLevel: 0, levels: 400, gamma: GAMMA });
+/** The venue's latency: an IOC fills this long after it was sent. */
+const LATENCY_US = 2_000;
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
@@ -43,6 +52,11 @@ interface World {
   readonly overlap?: boolean;
   /** Whether the venue reports its depth (false: the book volume stays unknown). Default true. */
   readonly depth?: boolean;
+  /**
+   * Fills from sweeping SWEPT_BOOK (fresh at the arrival mark) one latency after the epoch, the mark after moved by
+   * the sweep's permanent impact, and every order charged over `minDurationSec` ROUND_SEC; instead of the model's.
+   */
+  readonly sweep?: boolean;
   readonly scanWorkers?: number;
   readonly journal?: EngineConfig['journal'];
   /** After round i's fills, before anything else (a restart point). */
@@ -66,7 +80,7 @@ function config(w: World): EngineConfig {
     capacity: { markets: 1, accounts: 4, positions: 4 },
     sizing: { targetHealth: 100, minNotional: 1e12, minOrderNotional: 0 }, // the sizing asks for the whole position every time
     marginCallHealth: 1_000,
-    execution: { strategy: { kind: 'ioc' }, ...w.execution, impact: { delaySec: w.overlap === true ? 25 : 2, window: 200, refitEvery: 5, minFills: 10 } },
+    execution: { strategy: { kind: 'ioc' }, ...w.execution, impact: { delaySec: w.overlap === true ? 25 : 2, window: 200, refitEvery: 5, minFills: 10, ...(w.sweep === true ? { minDurationSec: ROUND_SEC } : {}) } },
     ...(w.journal === undefined ? {} : { journal: w.journal }),
   };
 }
@@ -95,9 +109,17 @@ async function world(w: World): Promise<Run> {
     for (const o of orders) {
       const side = o.side === 'buy' ? 1 : -1;
       const q = Math.min(o.quantity, 100 + rand() * 900);
+      if (w.sweep === true) {
+        const swept = new VenueBook(SWEPT_BOOK, arrival).sweep(o.side, q, undefined, 0);
+        const last = t + LATENCY_US;
+        engine.fill([{ orderId: o.id, account: o.account, market: o.market, price: swept.averagePrice!, quantity: q, eventTimeUs: last }]);
+        after = { price: swept.midAfter, eventTimeUs: last + 2 * SECOND };
+        engine.expire(o.id);
+        continue;
+      }
       const durationSec = 1 + rand() * 4;
-      // s (P - M0) = epsilon + eta q / T + gamma q / 2 + noise
-      const price = arrival + side * (EPSILON + (ETA * q) / durationSec + (GAMMA * q) / 2 + 0.001 * (rand() - 0.5));
+      // One order is one trade, its permanent move after its fills: s (P - M0) = epsilon + eta q / T + noise.
+      const price = arrival + side * (EPSILON + (ETA * q) / durationSec + 0.001 * (rand() - 0.5));
       const last = t + Math.round(durationSec * SECOND);
       const fill = { orderId: o.id, account: o.account, market: o.market, price };
       if (rand() < 0.3) {
@@ -139,6 +161,18 @@ describe('the impact fit on our own fills', () => {
     expect(changes.every((i) => (i - 10) % 5 === 0)).toBe(true);
   });
 
+  it("of IOCs that sweep a book in the venue's 2 ms latency gives eta = the book's slope x minDurationSec / 2, positive, within 3%", async () => {
+    const run = await world({ rounds: 60, sweep: true });
+    // Each order is one trade that took the levels from the arrival mark's best outward, its permanent move after:
+    // the k-th unit cost k * tick / depth0, so a sweep of q paid (tick / depth0) q / 2 beyond the best on average.
+    // Charged over ROUND_SEC (not the 2 ms it took), that is eta = (tick / depth0) ROUND_SEC / 2.
+    const slopeEta = (SWEPT_BOOK.tick / SWEPT_BOOK.depth0) * (ROUND_SEC / 2);
+    const eta = run.eta.at(-1)!;
+    expect(eta).toBeGreaterThan(0);
+    expect(Math.abs(eta / slopeEta - 1)).toBeLessThan(0.03);
+    expect(Math.abs(run.gamma.at(-1)! / GAMMA - 1)).toBeLessThan(0.05);
+  });
+
   it('leaves out every order while the venue reports no depth (the model needs a book volume): no fit', async () => {
     const run = await world({ rounds: 30, depth: false });
     expect(run.eta.every(Number.isNaN)).toBe(true);
@@ -149,6 +183,7 @@ describe('the impact fit on our own fills', () => {
     const strategy = { kind: 'ioc' } as const;
     const cases: [unknown, string][] = [
       [{ delaySec: -1 }, 'execution.impact.delaySec'],
+      [{ minDurationSec: 0 }, 'execution.impact.minDurationSec'],
       [{ window: 2 }, 'execution.impact.window'],
       [{ refitEvery: 0.5 }, 'execution.impact.refitEvery'],
       [{ window: 10, minFills: 11 }, 'execution.impact.minFills'],

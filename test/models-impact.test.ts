@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/errors.js';
 import { ImpactModel, fitLinearImpact, fitSquareRootLaw, type FillObservation, type ImpactState } from '../src/models/index.js';
 import { mulberry32, normal } from '../src/sim/random.js';
+import { VenueBook, bookParamsFor } from '../src/sim/venue/index.js';
 
 const LINEAR = { epsilon: 0.01, eta: 0.002, gamma: 0.001 };
 
@@ -53,6 +54,66 @@ describe('fitLinearImpact', () => {
   it('returns null when every fill has the same rate (eta is not identified)', () => {
     const fills = linearFills(50, 3).map((f) => ({ ...f, quantity: 10, durationSec: 5 }));
     expect(fitLinearImpact(fills)).toBeNull();
+  });
+});
+
+/**
+ * The venue simulator's BTC book (bookParamsFor(60,000): tick 1, 0.22 BTC a level, gamma 3.6) with the same depth at
+ * every level, so that a sweep walks the price down a straight line: the k-th base unit taken costs k * tick / depth0
+ * beyond the best level, and a sweep of q pays (tick / depth0) q / 2 on average beyond it.
+ */
+const FLAT_BOOK = bookParamsFor(60_000, { decayPerLevel: 0 });
+const SLOPE = FLAT_BOOK.tick / FLAT_BOOK.depth0;
+/** The schedule's step the observations charge each order over (AC's h(n / tau) = eta n / tau), seconds. */
+const TAU = 5;
+
+/**
+ * One IOC sweep per fill, as the venue runs them: a fresh book around a mid somewhere in a tick, levels taken from
+ * the old mid's best outward, then the mid moved by gamma q for good (after the fills). q in [0.5, 20] BTC.
+ */
+function sweepFills(n: number, seed: number, gamma: number, permanentShare?: number): FillObservation[] {
+  const u = mulberry32(seed);
+  return Array.from({ length: n }, () => {
+    const book = new VenueBook({ ...FLAT_BOOK, gamma }, 60_000);
+    book.setReference(60_000 + 60 * u(), 1, 0);
+    const side = u() < 0.5 ? 'buy' : 'sell';
+    const quantity = 0.5 + 19.5 * u();
+    const s = book.sweep(side, quantity, undefined, 0);
+    const f = { side: side === 'buy' ? 1 : -1, quantity, price: s.averagePrice!, arrivalMidPrice: s.midBefore, midAfter: s.midAfter, durationSec: TAU, volatility: 1e-3, bookVolume: 83 } as const;
+    return permanentShare === undefined ? f : { ...f, permanentShare };
+  });
+}
+
+describe('fitLinearImpact on single IOC sweeps', () => {
+  // The sweep carries none of its own permanent move (it lands after the fills): eta = (slope / 2) tau, positive,
+  // whatever gamma is; gamma from the mid after, exactly.
+  it.each([
+    ['the venue gamma 3.6', FLAT_BOOK.gamma],
+    ['a gamma 2.5 times the slope', 2.5 * SLOPE],
+  ])("with permanentShare 0 recovers the book's slope as eta = slope tau / 2, within 2%, at %s", (_, gamma) => {
+    const fit = fitLinearImpact(sweepFills(300, 11, gamma, 0))!;
+    expect(fit.eta).toBeGreaterThan(0);
+    expect(Math.abs(fit.eta / ((SLOPE * TAU) / 2) - 1)).toBeLessThan(0.02);
+    expect(Math.abs(fit.gamma / gamma - 1)).toBeLessThan(1e-6);
+    // epsilon is the half spread, between half a tick and a tick (the mid anywhere in its tick, a 1-tick spread).
+    expect(fit.epsilon).toBeGreaterThan(0.4 * FLAT_BOOK.tick);
+    expect(fit.epsilon).toBeLessThan(1.1 * FLAT_BOOK.tick);
+  });
+
+  it('with the even-trading share 1/2 (the default) comes out gamma tau / 2 short: negative once gamma exceeds the slope', () => {
+    const gamma = 2.5 * SLOPE;
+    const swept = fitLinearImpact(sweepFills(300, 11, gamma, 0))!;
+    for (const even of [fitLinearImpact(sweepFills(300, 11, gamma))!, fitLinearImpact(sweepFills(300, 11, gamma, 0.5))!]) {
+      expect(even.eta).toBeCloseTo(swept.eta - (gamma * TAU) / 2, 6);
+      expect(even.eta).toBeLessThan(0);
+    }
+  });
+
+  it('refuses a permanentShare outside [0, 1], naming it', () => {
+    const m = new ImpactModel();
+    const f = sweepFills(1, 12, FLAT_BOOK.gamma, 0)[0]!;
+    for (const permanentShare of [-0.1, 1.5, NaN]) expect(() => m.observe({ ...f, permanentShare })).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument, field: 'fill.permanentShare' }));
+    expect(m.count).toBe(0);
   });
 });
 

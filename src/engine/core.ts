@@ -23,7 +23,7 @@ import type { ExecutorState } from '../executor/executor.js';
 import { entry } from '../ledger/ledger.js';
 import type { OracleLayer, OracleState } from '../oracle/oracle.js';
 import type { TickBatch } from '../oracle/report.js';
-import type { Tables } from '../tables/layout.js';
+import { Control, isIsolatedRef, refSlot, type Tables } from '../tables/layout.js';
 import { describe, MAX_REASON_LENGTH, requireArray, requireColumn, requireColumns, requireId, requireObject, requirePrice, requireRowCount, requireString, requireTime } from '../validate.js';
 import { TableWriter, type Landing, type WriterState } from '../tables/writer.js';
 import { StreamDigest, type StreamDigestState } from '../journal/digest.js';
@@ -33,6 +33,8 @@ import type { Backend, ExecutionResult } from './backends.js';
 import type { Input, MarketBook } from './inputs.js';
 import { journalEpochEnd, journalEpochStart, journalInput } from './records.js';
 import { ImpactObserver, type ImpactObserverState } from './impact-observer.js';
+import { TriggerIndex, type TriggerIndexStats } from './trigger-index.js';
+import { candidateCount } from '../concurrency/epoch.js';
 
 export interface EpochResult extends EpochOutput {
   readonly epoch: number;
@@ -113,6 +115,8 @@ export class EngineCore {
   /** The market-impact model fitted to our own fills, which the tables hand to the executor (src/engine/impact-observer.ts). */
   readonly impact: ImpactObserver;
   private chain: Promise<unknown> = Promise.resolve();
+  /** The trigger index ('index' scan mode), built at the first epoch and after a restore. */
+  private index: TriggerIndex | undefined;
   private epochCount = 0;
   private scheduled = false;
   private closed = false;
@@ -568,7 +572,7 @@ export class EngineCore {
     let out: EpochOutput;
     let r: ExecutionResult;
     try {
-      await this.backend.scan(dirty, accounts);
+      await this.scan(epoch, dirty, accounts);
       r = await this.backend.execute(epoch, capture !== undefined);
       out = decodeOutput(this.tables, r.outputCount, epoch, (m) => w.symbolOf(m));
     } finally {
@@ -612,6 +616,55 @@ export class EngineCore {
     for (const f of l.epoch) f(result);
     if (w.stagedCount > 0 || deferred > 0 || timedOut.length > 0) this.schedule();
     return result;
+  }
+
+  /**
+   * The epoch's candidates. 'full': phase 1 over the markets that changed and phase 2 over every account (the scan
+   * pool). 'index': the trigger index proposes the groups whose trigger the marks crossed and checks them exactly
+   * (src/engine/trigger-index.ts); every `fullScanEvery` epochs the full scan runs too, over every market (the index
+   * keeps no terms), and any group it found that the index had not proposed is counted as missed and added.
+   */
+  private async scan(epoch: number, dirty: readonly number[], accounts: number): Promise<void> {
+    const c = this.config.scan;
+    const touched = this.writer.takeDirtyAccounts();
+    if (c.mode === 'full') return this.backend.scan(dirty, accounts);
+    if (this.index === undefined) {
+      this.index = new TriggerIndex(this.tables, { marginCallHealth: this.config.marginCallHealth, band: c.band });
+      this.index.rebuild(accounts);
+    } else {
+      this.index.update(touched, dirty);
+    }
+    if (epoch % c.fullScanEvery !== 0) {
+      this.index.collect();
+      return;
+    }
+    await this.backend.scan(
+      Array.from({ length: this.writer.markets }, (_, m) => m),
+      accounts,
+    );
+    const t = this.tables;
+    const capacity = t.candidates.ref.length;
+    const fullCount = candidateCount(t);
+    const full = t.candidates.ref.slice(0, Math.min(fullCount, capacity));
+    const n = this.index.collect();
+    // A full scan that overflowed is re-checked whole by the executor: nothing to compare, nothing can be missed.
+    if (fullCount > capacity) {
+      Atomics.store(t.control, Control.CandidateCount, Math.max(n, fullCount));
+      return;
+    }
+    let count = n;
+    for (const ref of full) {
+      if (this.index.proposedLast(ref, isIsolatedRef(ref) ? refSlot(ref) : null)) continue;
+      this.index.stats.missed++;
+      if (count < capacity) t.candidates.ref[count] = ref;
+      count++;
+    }
+    Atomics.store(t.control, Control.CandidateCount, count);
+  }
+
+  /** How the epochs found their candidates (README "Scan"): the trigger index's counters; null in 'full' mode or before the first epoch. */
+  scanStats(): Readonly<TriggerIndexStats> | null {
+    return this.index === undefined ? null : { ...this.index.stats };
   }
 
   // ---- the journal: snapshots and what recovery needs ----
@@ -658,6 +711,7 @@ export class EngineCore {
 
   /** Recovery: the state of a snapshot (tables and executor state were restored before the threads started). */
   importState(s: EngineState, journalSequence: number): void {
+    this.index = undefined; // rebuilt from the restored tables at the next epoch
     this.epochCount = s.epochs;
     this.inputs = s.inputs;
     this.writer.importState(s.writer);

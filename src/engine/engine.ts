@@ -17,6 +17,7 @@ import type { Fill } from '../clearing/open-orders.js';
 import type { KillLevel, MarketStatusChange } from '../clearing/market-mode.js';
 import type { AdlQueueEntry } from '../domain/adl.js';
 import type { Ledger } from '../ledger/ledger.js';
+import type { TriggerIndexStats } from './trigger-index.js';
 import type { OracleStats } from '../oracle/oracle.js';
 import { tickBatchOf, type Tick, type TickBatch } from '../oracle/report.js';
 import { accountReport, crossSummary, type AccountReport, type CrossSummary } from '../risk/account-report.js';
@@ -305,9 +306,18 @@ export class Engine {
   }
 
   /**
+   * How the epochs found their candidates in 'index' scan mode (README "Scan"): positions recomputed, band resets,
+   * groups proposed and kept, and `missed`, the groups a full scan found that the index had not proposed (0 unless
+   * the index is wrong). Null in 'full' mode, and before the first epoch.
+   */
+  scanStats(): Readonly<TriggerIndexStats> | null {
+    return this.core.scanStats();
+  }
+
+  /**
    * The SHA-256 (hex) of every output so far, in order: orders, margin calls, lifecycle changes, capped orders,
-   * fill settlements, deleveragings, socialized losses, market statuses, unresolved deficits, timed-out orders
-   * (src/journal/digest.ts). Replaying the journal gives the same digest, whatever the worker count.
+   * fill settlements, deleveragings, socialized losses, market statuses, unresolved deficits, timed-out orders,
+   * backstop takeovers (src/journal/digest.ts). Replaying the journal gives the same digest, whatever the worker count.
    */
   outputDigest(): string {
     return this.core.digest.hex();

@@ -11,15 +11,28 @@
  *   mid after      the mark price once the market's event time is `delaySec` past the last fill, read in the first
  *                  landing at or past that time (the latest price the engine has then; with delaySec 0, the mark
  *                  as the fill lands);
- *   duration       from the emission (the engine's event time, as the clearing counts an order's deadline) to the
- *                  last fill;
+ *   duration       the time the quantity is charged over: from the emission (the engine's event time, as the
+ *                  clearing counts an order's deadline) to the last fill, and at least `minDurationSec` (default 1 s);
+ *   permanent share 0: the order is one trade, whose fills take the book from where the order found it; its own
+ *                  permanent impact comes after them (src/models/impact.ts, AC's discrete form);
  *   volatility     over the duration, from an EWMA of the market's mark (src/models/ewma.ts, its defaults) fed the
  *                  mark at the market's event time at each epoch's start, as the executor's estimate is.
+ *
+ * Why a minimum duration: the eta goes to 'almgren-chriss', which prices a child of n sent once per `stepSec` at a
+ * temporary cost of eta n / stepSec per unit (h(v) = eta v at the rate v = n / stepSec) and plans with kappa =
+ * sqrt(lambda sigma^2 / eta). An IOC sweeps the book in one go: its cost per unit is (book slope / 2) n whatever its
+ * emission-to-fill time, which is only the venue's latency (2 ms in the simulator). Charged over that, eta would be
+ * the slope times 1 ms, 2,500 times smaller than the eta of a child sent every 5 s, and kappa 50 times too large.
+ * Charged over the schedule's step, eta = (slope / 2) stepSec is the one the schedule's own formula expects. So set
+ * `minDurationSec` to the stepSec of the 'almgren-chriss' schedule that reads the fit (the backtest does); an order
+ * that took longer to fill than that (a resting order) is charged over its own time, its real rate.
+ *
  * An order without a fill gives nothing. The model takes only observations whose fields are all finite and > 0
  * (validateFillObservation), so one is left out, counted by reason, when the depth was unknown (Infinity, or 0),
- * the EWMA had no return yet (or a flat mark), or the last fill's event time was not after the emission. The model
- * refits on its own schedule (first at `minFills`, then every `refitEvery` observations); a refit that changes the
- * linear fit writes its eta and gamma inside the landing that completed the observation.
+ * the EWMA had no return yet (or a flat mark), or the last fill's event time was before the emission (or at it,
+ * with no minimum duration). The model refits on its own schedule (first at `minFills`, then every `refitEvery`
+ * observations); a refit that changes the linear fit writes its eta and gamma inside the landing that completed the
+ * observation.
  *
  * Orders of one market that overlap in time each carry the others' permanent impact in their mid after, which
  * overstates gamma (src/sim/model-eval.ts pools an epoch's orders per market for that reason).
@@ -44,6 +57,8 @@ import { describe } from '../validate.js';
 
 /** Seconds of event time after the last fill at which the mark is read as the mid after. Ours (ImpactFitConfig). */
 export const DEFAULT_IMPACT_DELAY_SEC = 30;
+/** Seconds an order's quantity is charged over at least (see the header). Ours: the eta of trading it in one second. */
+export const DEFAULT_MIN_DURATION_SEC = 1;
 
 /** One of our orders being watched: from emission to its end, then until its mid after is read. */
 export interface WatchedOrder {
@@ -91,6 +106,7 @@ const US_PER_SECOND = 1_000_000;
 
 export class ImpactObserver {
   readonly delaySec: number;
+  readonly minDurationSec: number;
   private readonly modelConfig: ImpactConfig;
   private readonly markets = new Map<number, MarketFit>();
   /** By order id, in emission order (the clearing's open orders, and bounded like them). */
@@ -106,8 +122,9 @@ export class ImpactObserver {
     /** The most orders watched at once, and waiting at once: the clearing's maxOpenOrders. */
     private readonly maxOrders: number,
   ) {
-    const { delaySec, ...model } = config ?? {};
+    const { delaySec, minDurationSec, ...model } = config ?? {};
     this.delaySec = delaySec ?? DEFAULT_IMPACT_DELAY_SEC;
+    this.minDurationSec = minDurationSec ?? DEFAULT_MIN_DURATION_SEC;
     this.modelConfig = validateImpactConfig(model, 'execution.impact');
   }
 
@@ -188,8 +205,9 @@ export class ImpactObserver {
   /** A completed observation into its market's model; the tables take a changed linear fit. */
   private observe(w: WatchedOrder, m: number, midAfter: number): void {
     const fit = this.fitOf(w.market);
-    const durationSec = (w.lastFillUs - w.emittedUs) / US_PER_SECOND;
-    if (!(durationSec > 0)) return void fit.leftOut.duration++;
+    const elapsedSec = (w.lastFillUs - w.emittedUs) / US_PER_SECOND;
+    const durationSec = Math.max(elapsedSec, this.minDurationSec);
+    if (!(elapsedSec >= 0 && durationSec > 0)) return void fit.leftOut.duration++;
     if (!(w.bookVolume > 0 && w.bookVolume < Infinity)) return void fit.leftOut.depth++;
     const volatility = fit.ewma.volatility(durationSec);
     if (volatility === undefined || !(volatility > 0 && volatility < Infinity)) return void fit.leftOut.volatility++;
@@ -200,6 +218,7 @@ export class ImpactObserver {
       arrivalMidPrice: w.arrivalMark,
       midAfter,
       durationSec,
+      permanentShare: 0,
       volatility,
       bookVolume: w.bookVolume,
     };

@@ -4,15 +4,24 @@
  * coefficients are in that market's price and size units.
  *
  * A fill observation is one of our orders (or child orders) from sending to its last fill: see FillObservation.
- * With s = side, q = quantity, T = durationSec, P = average fill price, M0 = arrival mid, M1 = mid after:
+ * With s = side, q = quantity, T = durationSec, P = average fill price, M0 = arrival mid, M1 = mid after and
+ * a = permanentShare:
  *
- *   permanent:   s (M1 - M0)           = gamma q + noise
- *   temporary:   s (P - M0) - gamma q/2 = epsilon + eta (q / T) + noise
+ *   permanent:   s (M1 - M0)            = gamma q + noise
+ *   temporary:   s (P - M0) - a gamma q = epsilon + eta (q / T) + noise
  *
  * Almgren-Chriss: trading at rate v = q / T pays a temporary impact h(v) = epsilon + eta v (epsilon: a fixed cost such
- * as half the spread) and moves the price permanently by g(v) = gamma v per unit time, gamma q in all; trading
- * evenly, the average price carries half of that permanent move, hence gamma q / 2 on the left, with gamma from the
- * permanent fit. Both fits are OLS (./least-squares.ts), the permanent one through the origin.
+ * as half the spread) and moves the price permanently by g(v) = gamma v per unit time, gamma q in all, with gamma from
+ * the permanent fit. How much of that permanent move the average price carries depends on how the quantity traded:
+ *   a = 1/2   evenly over T (the continuous-time model): the price drifts through the whole move while we trade,
+ *             and the average is half way (the default);
+ *   a = 0     one order that swept the book: AC's discrete trade k executes at S_{k-1}, before its own permanent
+ *             impact, minus the temporary one; a venue that moves its mid after the sweep is this case. Taking
+ *             a = 1/2 here takes gamma q / 2 off a cost that never held it, and eta comes out gamma T / 2 short:
+ *             negative wherever gamma exceeds the book's slope;
+ *   between   several orders back to back: each carries its predecessors' moves, sum_i<j q_i q_j / q^2 in all.
+ * Both fits are OLS (./least-squares.ts), the permanent one through the origin. T is the time the observer charges
+ * the quantity over: eta is in price per (base per second) of that T (the observer's header says which T it takes).
  *
  * Square-root law, on the fill's relative cost I = s (P - M0) / M0 with sigma = volatility over T and V = bookVolume:
  *
@@ -47,6 +56,11 @@ export interface FillObservation {
   readonly midAfter: number;
   /** Seconds from sending to the last fill, > 0; the trading rate is quantity / durationSec. */
   readonly durationSec: number;
+  /**
+   * The share of the order's own permanent move (gamma q) its average price carries, in [0, 1]; absent: 1/2,
+   * trading evenly over durationSec (see the header). 0 for one order that swept the book.
+   */
+  readonly permanentShare?: number;
   /** Volatility of the log price over durationSec (e.g. EwmaVolatility.volatility(durationSec)), > 0. */
   readonly volatility: number;
   /** The volume reference V of the square-root law, base units > 0: e.g. the book's depth near the mid, or volume traded over a fixed horizon. */
@@ -113,7 +127,11 @@ export function validateFillObservation(v: FillObservation, field = 'fill'): Fil
     if (typeof x !== 'number' || !(x > 0) || x === Infinity) throw new UnwindError(code, `expected a finite number > 0, got ${describe(x)}`, `${field}.${name}`);
     return x;
   };
-  return {
+  const share = f.permanentShare;
+  if (share !== undefined && (typeof share !== 'number' || !(share >= 0 && share <= 1))) {
+    throw new UnwindError(ErrorCode.InvalidArgument, `expected a share in [0, 1] or none (1/2), got ${describe(share)}`, `${field}.permanentShare`);
+  }
+  const checked = {
     side: f.side,
     quantity: positive('quantity', ErrorCode.InvalidSize),
     price: requirePrice(f.price, `${field}.price`),
@@ -123,9 +141,14 @@ export function validateFillObservation(v: FillObservation, field = 'fill'): Fil
     volatility: positive('volatility', ErrorCode.InvalidArgument),
     bookVolume: positive('bookVolume', ErrorCode.InvalidSize),
   };
+  // Absent stays absent: a state exported before the field existed round-trips unchanged.
+  return share === undefined ? checked : { ...checked, permanentShare: share };
 }
 
-/** Fits the Almgren-Chriss linear model (see the header) to `fills`, in order. Null without variation in q and q / T. */
+/** The share of its own permanent move a fill's average price carries (absent: 1/2, trading evenly). */
+export const DEFAULT_PERMANENT_SHARE = 0.5;
+
+/** Fits the Almgren-Chriss linear model (see the header) to `fills`, in order, each with its permanentShare. Null without variation in q and q / T. */
 export function fitLinearImpact(fills: readonly FillObservation[]): LinearImpact | null {
   const permanent = new NormalEquations(1);
   for (const f of fills) permanent.add([f.quantity], f.side * (f.midAfter - f.arrivalMidPrice));
@@ -133,7 +156,7 @@ export function fitLinearImpact(fills: readonly FillObservation[]): LinearImpact
   if (g === null) return null;
   const gamma = g[0];
   const temporary = new NormalEquations(2);
-  for (const f of fills) temporary.add([1, f.quantity / f.durationSec], f.side * (f.price - f.arrivalMidPrice) - (gamma * f.quantity) / 2);
+  for (const f of fills) temporary.add([1, f.quantity / f.durationSec], f.side * (f.price - f.arrivalMidPrice) - (f.permanentShare ?? DEFAULT_PERMANENT_SHARE) * gamma * f.quantity);
   const t = temporary.solve();
   return t === null ? null : { epsilon: t[0], eta: t[1], gamma, fills: fills.length };
 }

@@ -7,7 +7,8 @@
  *
  * Time: one epoch per second of event time (more for a long CSV: at most MAX_EPOCHS per run), from T0, over the
  * scenario's path and a tail of TAIL_S in which the stepped strategies can finish. Orders execute 2 ms after the
- * epoch that sent them.
+ * epoch that sent them. The engines run the fillable price at dYdX mainnet's spreadToMaintenanceMarginRatio, 1.5
+ * (world.ts SIM_SPREAD_TO_MAINTENANCE_MARGIN_RATIO), not the engine's default 0.1.
  *
  * Per strategy and seed (src/sim/tally.ts says how each is counted; a vault's takeover counts as a fill):
  *   shortfallBps       implementation shortfall against the arrival mark, notional-weighted over every parent
@@ -33,7 +34,7 @@ import { formatModels, modelsReport, ScenarioModels, type ModelsReport, type Sce
 import { mulberry32 } from './random.js';
 import { ExecutionTally, moneySummary, openDeficits, seedInsurance, tallySettlements } from './tally.js';
 import { Venue, YEAR_US, betaPath, bookParamsFor, cascadePath, flashCrashPath, flowParamsFor, gbmPath, mertonPath, readPricePathCsv, type PricePath } from './venue/index.js';
-import { MARKETS, marketTiers, population, VAULT_ACCOUNT, vaultAccount, type SimAccount } from './world.js';
+import { MARKETS, marketTiers, population, SIM_SPREAD_TO_MAINTENANCE_MARGIN_RATIO, VAULT_ACCOUNT, vaultAccount, type SimAccount } from './world.js';
 
 export const SCENARIO_NAMES = ['gbm', 'jump', 'cascade', 'flash-crash'] as const;
 
@@ -81,8 +82,9 @@ export const PARTICIPATION_CAP = 0.1;
 /**
  * The backstop vault's discount to the oracle: 0.5%. Hyperliquid's vault keeps what equity an account below 2/3 of
  * maintenance has left, at most 2/3 of the maintenance margin: 0.67% of the notional at the 1% maintenance of the
- * first tier, where most positions are. The engine bounds it by the fillable price, which concedes at most 10% of
- * the position's maintenance (spreadToMaintenanceMarginRatio): 0.1-1% of the notional by tier.
+ * first tier, where most positions are. The engine bounds it by the fillable price, which concedes at most 1.5 times
+ * the position's maintenance (SIM_SPREAD_TO_MAINTENANCE_MARGIN_RATIO) times how far the group is below maintenance,
+ * (1 - health): below health 1 - 0.005 / (1.5 x maintenance fraction) (0.73 for BTC's first tier) the discount binds.
  */
 export const VAULT_DISCOUNT = 0.005;
 /** The vault takes nothing that would leave its health below 1.5 (the engine's default). */
@@ -90,9 +92,12 @@ export const VAULT_MIN_HEALTH = 1.5;
 /**
  * 'almgren-chriss-learned' reads sigma from GARCH(1,1) on one return of the mark per second, fitted first at 120
  * returns and then every 30 (as the models table scores it; the EWMA stands in before), and eta from the impact
- * model fitted on the engine's own fills (its defaults: first at 30 orders, the mark 30 s after).
+ * model fitted on the engine's own fills (its defaults: first at 30 orders, the mark 30 s after), each order's
+ * quantity charged over the schedule's step (src/engine/impact-observer.ts says why): an IOC fills in 2 ms, but the
+ * schedule sends a child every STEP_S and reads eta as the cost of trading it over that step.
  */
 const LEARNED_VOLATILITY = { model: 'garch', intervalSec: 1, garch: { window: 1_000, minReturns: 120, refitEvery: 30 } } as const;
+const LEARNED_IMPACT = { minDurationSec: STEP_S } as const;
 
 /**
  * The execution config each strategy runs with, the same in every market up to units: 'disposal' disposes whole
@@ -102,10 +107,10 @@ const LEARNED_VOLATILITY = { model: 'garch', intervalSec: 1, garch: { window: 1_
  * maxParticipation, disposal's maxFractionOfBook). 'backstop' gives every liquidation to the world's vault
  * (VAULT_ACCOUNT) at VAULT_DISCOUNT below the oracle while its health stays above VAULT_MIN_HEALTH.
  * Not in the default comparison: 'almgren-chriss-learned' plans with the same lambda, sigma and eta learned
- * (LEARNED_VOLATILITY); 'dutch-auction' offers all of it from 2% above the oracle, 0.5% lower every second (never
- * past the fillable price); 'adaptive' runs the TWAP while the price is unlikely (5%) to cross the group's
- * bankruptcy level within 60 s (the engine's EWMA volatility), 'ioc' otherwise; 'adaptive-backstop' the same with
- * the vault instead of 'ioc'.
+ * (LEARNED_VOLATILITY, LEARNED_IMPACT); 'dutch-auction' offers all of it from 2% above the oracle, 0.5% lower every
+ * second (never past the fillable price); 'adaptive' runs the TWAP while the price is unlikely (5%) to cross the
+ * group's bankruptcy level within 60 s (the engine's EWMA volatility), 'ioc' otherwise; 'adaptive-backstop' the
+ * same with the vault instead of 'ioc'.
  */
 export function executionFor(name: StrategyName): ExecutionConfig {
   const backstop = { kind: 'backstop', vault: VAULT_ACCOUNT, discount: VAULT_DISCOUNT, minVaultHealth: VAULT_MIN_HEALTH } as const;
@@ -151,7 +156,7 @@ export function executionFor(name: StrategyName): ExecutionConfig {
     }
   };
   const config = { strategy: spec(MARKETS[0].price), markets: MARKETS.map((m) => ({ market: m.id, strategy: spec(m.price) })) };
-  return name === 'almgren-chriss-learned' ? { ...config, volatility: LEARNED_VOLATILITY } : config;
+  return name === 'almgren-chriss-learned' ? { ...config, volatility: LEARNED_VOLATILITY, impact: LEARNED_IMPACT } : config;
 }
 
 /** A strategy the demos run (`--strategy`): one of DEMO_STRATEGY_KINDS. */
@@ -339,6 +344,7 @@ export async function runOnce(scenario: Scenario, kind: StrategyName, seed: numb
     scanWorkers: 0,
     autoEpoch: false,
     capacity: { markets: MARKETS.length, accounts: book.length + 1, positions: (book.length + 1) * MARKETS.length },
+    spreadToMaintenanceMarginRatio: SIM_SPREAD_TO_MAINTENANCE_MARGIN_RATIO,
     execution: executionFor(kind),
   });
   try {
@@ -485,13 +491,17 @@ export async function runBacktest(o: BacktestOptions = {}): Promise<{ report: Ba
   let done = 0;
   const results = [];
   const models: ScenarioModelsReport[] = [];
-  // The venue's permanent impact per market, as runOnce configures its books: what the impact fit should find.
-  const modelMarkets = MARKETS.map((m) => ({ id: m.id, symbol: m.symbol, gamma: bookParamsFor(m.price).gamma }));
+  // The venue's permanent impact per market, as runOnce configures its books: what the impact fit should find; and
+  // the temporary impact of sweeping a full book, half its slope near the mid, charged over a step.
+  const modelMarkets = MARKETS.map((m) => {
+    const book = bookParamsFor(m.price);
+    return { id: m.id, symbol: m.symbol, gamma: book.gamma, bookEta: (book.tick / book.depth0 / 2) * STEP_S };
+  });
   for (const sc of scenarios) {
     const perStrategy: StrategyResult[] = [];
     const scSeries = new Map<StrategyName, Series>();
     series.set(sc.name, scSeries);
-    const scModels = new ScenarioModels(modelMarkets, sc.epochUs);
+    const scModels = new ScenarioModels(modelMarkets, sc.epochUs, STEP_S);
     for (const kind of strategies) {
       const runs: RunMetrics[] = [];
       for (const seed of seeds) {
@@ -526,7 +536,7 @@ export async function runBacktest(o: BacktestOptions = {}): Promise<{ report: Ba
       strategies: Object.fromEntries(strategies.map((k) => [k, executionFor(k)])),
     },
     scenarios: results,
-    models: modelsReport(MARKETS[0].symbol, models),
+    models: modelsReport(MARKETS[0].symbol, STEP_S, models),
   };
   return { report, series };
 }

@@ -31,9 +31,16 @@
  *   midAfter                the mid right after the last of them executed. The venue's mid carries no temporary
  *                           impact (that lives in the book's swept levels), so no delay is needed for it to decay;
  *                           a second later (`gammaNextEpoch`) the path's own move is mixed in;
- *   durationSec             sending to execution: the venue's latency;
+ *   permanentShare          each child is one sweep and the venue moves the mid after it: child j's price carries
+ *                           the moves of the children before it, none of its own, so the batch's average carries
+ *                           sum_i<j q_i q_j / q^2 of gamma q (0 for one child, toward 1/2 for many equal ones);
+ *   durationSec             the time the quantity is charged over: the run's `minDurationSec` (the step of the
+ *                           schedule the eta is for, as the engine's observer charges our orders), or the latency
+ *                           from sending to execution if that is longer;
  *   volatility              the market's EWMA volatility over that duration, from the mids before the fill;
  *   bookVolume              the book on the side taken within 1% of the mid, when sent.
+ * `bookEta` (per market, given) is the eta a sweep of the book at full liquidity would show over that duration:
+ * half its slope near the mid, (tick / depth0) / 2, times durationSec.
  * An epoch in which we both bought and sold a market is left out (`mixed`), as is an order batch sent before the
  * EWMA had a return or into a side swept bare (`unscored`). The venue's gamma is its configured permanent impact.
  */
@@ -162,6 +169,8 @@ interface Batch {
   side: 1 | -1;
   mixed: boolean;
   quantity: number;
+  /** The sum over the children in execution order of q_j * (the quantity before it): sum_i<j q_i q_j. */
+  carried: number;
   notional: number;
   children: number;
   arrivalMid: number;
@@ -182,7 +191,11 @@ export class ModelObserver {
   private readonly sent = new Map<string, Sent>();
   private readonly ewma: EwmaVolatility[];
 
-  constructor(readonly markets: readonly number[]) {
+  constructor(
+    readonly markets: readonly number[],
+    /** Seconds each batch's quantity is charged over at least (durationSec in the header). */
+    readonly minDurationSec: number,
+  ) {
     this.ewma = markets.map(() => new EwmaVolatility());
     this.mixed = markets.map(() => 0);
     this.unscored = markets.map(() => 0);
@@ -200,10 +213,12 @@ export class ModelObserver {
       const side = sent.order.side === 'buy' ? 1 : -1;
       let b = batches.get(x.market);
       if (b === undefined) {
-        b = { side, mixed: false, quantity: 0, notional: 0, children: 0, arrivalMid: sent.arrivalMid, bookVolume: sent.bookVolume, durationUs: 0, midAfter: x.midAfter };
+        b = { side, mixed: false, quantity: 0, carried: 0, notional: 0, children: 0, arrivalMid: sent.arrivalMid, bookVolume: sent.bookVolume, durationUs: 0, midAfter: x.midAfter };
         batches.set(x.market, b);
       }
       b.mixed ||= b.side !== side;
+      // Executions come in the venue's order: this child swept after the ones before it had moved the mid.
+      b.carried += fill.quantity * b.quantity;
       b.quantity += fill.quantity;
       b.notional += fill.quantity * fill.price;
       b.children++;
@@ -217,7 +232,7 @@ export class ModelObserver {
         this.mixed[i]!++;
         return;
       }
-      const durationSec = b.durationUs / 1e6;
+      const durationSec = Math.max(b.durationUs / 1e6, this.minDurationSec);
       // The EWMA has seen the mids up to the epoch that sent the orders, not this one: no look-ahead.
       const volatility = this.ewma[i]!.volatility(durationSec);
       if (volatility === undefined || !(volatility > 0) || !(b.bookVolume > 0) || !(durationSec > 0)) {
@@ -232,6 +247,7 @@ export class ModelObserver {
         arrivalMidPrice: b.arrivalMid,
         midAfter: b.midAfter,
         durationSec,
+        permanentShare: b.carried / (b.quantity * b.quantity),
         volatility,
         bookVolume: b.bookVolume,
         children: b.children,
@@ -256,6 +272,8 @@ export interface ImpactFit {
   readonly unscored: number;
   /** The venue's configured permanent impact, price units per base unit. */
   readonly venueGamma: number;
+  /** The eta of sweeping the venue's book at full liquidity, over the charged duration (ModelMarket.bookEta). */
+  readonly bookEta: number;
   /** Almgren-Chriss (fitLinearImpact); null when the fit failed or had no fills. */
   readonly gamma: number | null;
   readonly eta: number | null;
@@ -286,6 +304,8 @@ export interface ModelsReport {
   readonly horizonEpochs: number;
   readonly originEveryEpochs: number;
   readonly warmUpEpochs: number;
+  /** Seconds each impact observation's quantity was charged over at least. */
+  readonly minDurationSec: number;
   readonly scenarios: readonly ScenarioModelsReport[];
 }
 
@@ -294,6 +314,11 @@ export interface ModelMarket {
   readonly symbol: string;
   /** The venue's permanent impact in this market. */
   readonly gamma: number;
+  /**
+   * The temporary impact a sweep of the venue's book shows at full liquidity, over `minDurationSec`: half the book's
+   * slope near the mid (tick / depth0 per base unit) times minDurationSec, quote per base per base/second.
+   */
+  readonly bookEta: number;
 }
 
 /** One scenario's runs pooled: the volatility forecasts of the runs asked for, every run's fill observations. */
@@ -306,6 +331,8 @@ export class ScenarioModels {
   constructor(
     readonly markets: readonly ModelMarket[],
     readonly epochUs: number,
+    /** Seconds each observation's quantity is charged over at least (ModelObserver). */
+    readonly minDurationSec: number,
   ) {
     this.mixed = markets.map(() => 0);
     this.unscored = markets.map(() => 0);
@@ -313,7 +340,7 @@ export class ScenarioModels {
 
   /** An observer for the next run. */
   observer(): ModelObserver {
-    return new ModelObserver(this.markets.map((m) => m.id));
+    return new ModelObserver(this.markets.map((m) => m.id), this.minDurationSec);
   }
 
   /** A finished run; its mids are scored when `volatility` is set. */
@@ -339,6 +366,7 @@ export class ScenarioModels {
         mixed: this.mixed[i]!,
         unscored: this.unscored[i]!,
         venueGamma: m.gamma,
+        bookEta: m.bookEta,
         gamma: linear?.gamma ?? null,
         eta: linear?.eta ?? null,
         epsilon: linear?.epsilon ?? null,
@@ -352,8 +380,8 @@ export class ScenarioModels {
   }
 }
 
-export function modelsReport(volatilityMarket: string, scenarios: readonly ScenarioModelsReport[]): ModelsReport {
-  return { volatilityMarket, horizonEpochs: HORIZON_EPOCHS, originEveryEpochs: ORIGIN_EVERY_EPOCHS, warmUpEpochs: WARM_UP_EPOCHS, scenarios };
+export function modelsReport(volatilityMarket: string, minDurationSec: number, scenarios: readonly ScenarioModelsReport[]): ModelsReport {
+  return { volatilityMarket, horizonEpochs: HORIZON_EPOCHS, originEveryEpochs: ORIGIN_EVERY_EPOCHS, warmUpEpochs: WARM_UP_EPOCHS, minDurationSec, scenarios };
 }
 
 // ---- the table ----
@@ -386,7 +414,7 @@ export function formatModels(r: ModelsReport, seeds: string): string {
     '',
     "impact: fitted per market to our fills from every strategy and seed; one fill is a market's orders of one epoch, which execute together",
     'gamma: quote per base per base filled, from the mid right after the fills (+1 epoch: from the mid one epoch later); eta: quote per base per base/s,',
-    'the rate over the latency from sending to fill; delta: the exponent of the square-root law',
+    `each fill charged over ${r.minDurationSec} s (the stepped strategies' step); book eta: the book's at full depth; delta: the exponent of the square-root law`,
   );
   const iRows = r.scenarios.flatMap((sc) =>
     sc.impact.map((m, i) => [
@@ -398,12 +426,14 @@ export function formatModels(r: ModelsReport, seeds: string): string {
       sig(m.gamma),
       m.gamma === null ? '-' : (m.gamma / m.venueGamma).toFixed(3),
       m.gammaNextEpoch === null ? '-' : (m.gammaNextEpoch / m.venueGamma).toFixed(2),
+      sig(m.bookEta),
       sig(m.eta),
+      m.eta === null ? '-' : (m.eta / m.bookEta).toFixed(2),
       sig(m.epsilon),
       m.delta === null ? '-' : m.delta.toFixed(3),
       String(m.sqrtLawFills),
     ]),
   );
-  lines.push(...table(['scenario', 'market', 'fills', 'children', 'venue gamma', 'gamma', '/venue', '+1 epoch /venue', 'eta', 'epsilon', 'delta', 'sqrt-law fills'], iRows));
+  lines.push(...table(['scenario', 'market', 'fills', 'children', 'venue gamma', 'gamma', '/venue', '+1 epoch /venue', 'book eta', 'eta', '/book', 'epsilon', 'delta', 'sqrt-law fills'], iRows));
   return lines.join('\n');
 }

@@ -39,6 +39,17 @@ export function marketTiers(id: number): MarginTier[] {
   }));
 }
 
+/**
+ * The fillable price's spreadToMaintenanceMarginRatio (SMMR) the backtest's engines run: 1.5, what dYdX v4 mainnet
+ * runs (docs/domain.md sections 2.1 and 8). The engine's default, 0.1, is dYdX's code default (the demos keep it). A liquidation order's limit
+ * concedes `(1 - health) x SMMR` of the position's maintenance margin: at 0.1 an order decided near health 1 conceded
+ * 0.15-0.33 bp of the price on BTC, inside the simulated books' half spread (the best bid 0.57-1.16 bp below the mid
+ * on seed 1 of gbm and cascade), so 80-90% of the orders decided above the emergency health got no fill. At 1.5 an
+ * order at health 0.99 concedes 1.9 bp of BTC's price (1.25% maintenance), and the fee's healing bound lowers the
+ * default share of released margin it may take to 1/6 (docs/domain.md section 2.4).
+ */
+export const SIM_SPREAD_TO_MAINTENANCE_MARGIN_RATIO = 1.5;
+
 export interface SimPosition {
   readonly market: number;
   readonly size: number;

@@ -98,6 +98,8 @@ export class TableWriter {
   private sequence = 0;
   private staged: (() => void)[] = [];
   private readonly dirty = new Set<number>();
+  /** Accounts whose collateral or positions changed since `takeDirtyAccounts` (the trigger index recomputes them). */
+  private readonly dirtyAccounts = new Set<number>();
   /** Scratch for setPriceColumns: market indexes of the batch being validated. */
   private columnIndex = new Int32Array(1024);
   /** True while an epoch is in flight: value writes are staged. */
@@ -243,6 +245,7 @@ export class TableWriter {
     accounts.lastPosition[a] = NONE;
     accounts.collateral[a] = collateral; // not yet scanned: beyond every in-flight epoch's account range
     this.accountIndex.set(id, a);
+    this.dirtyAccounts.add(a);
     return a;
   }
 
@@ -250,6 +253,7 @@ export class TableWriter {
     this.sequence++;
     this.write(() => {
       this.tables.accounts.collateral[a] = collateral;
+      this.dirtyAccounts.add(a);
     });
   }
 
@@ -486,6 +490,7 @@ export class TableWriter {
       p.updateSequence[slot] = sequence;
       p.flags[slot] = PositionFlag.Live | (isolatedCollateral !== null ? PositionFlag.Isolated : 0);
       this.dirty.add(m);
+      this.dirtyAccounts.add(p.account[slot]!);
     });
     return slot;
   }
@@ -572,11 +577,13 @@ export class TableWriter {
     p.updateSequence[slot] = sequence;
     p.flags[slot] = PositionFlag.Live | (isolatedCollateral !== null ? PositionFlag.Isolated : 0);
     this.dirty.add(p.market[slot]!);
+    this.dirtyAccounts.add(p.account[slot]!);
   }
 
   /** Inside `sequenced`: sets an account's cross collateral. */
   setCollateralAt(accountIndex: number, collateral: number): void {
     this.tables.accounts.collateral[accountIndex] = collateral;
+    this.dirtyAccounts.add(accountIndex);
   }
 
   /** Inside `sequenced`: counts an insurance-fund cover of the account's loss (the executor's lifecycle reads it). */
@@ -620,6 +627,13 @@ export class TableWriter {
 
   get stagedCount(): number {
     return this.staged.length;
+  }
+
+  /** Accounts whose collateral or positions changed since the last call. */
+  takeDirtyAccounts(): number[] {
+    const out = [...this.dirtyAccounts];
+    this.dirtyAccounts.clear();
+    return out;
   }
 
   /** Markets whose prices or positions changed since the last call (phase 1 rescans only these). */

@@ -17,23 +17,59 @@
  * victim's market (BTC-USD, the most held) is an oracle market of 5 sources and a sample pushes 3 sources' reports
  * (one batch) at -1% instead of a direct price: t0 before pushReports, t1 in onOrder. Two engines over the same book,
  * signatures required (3 verifications per sample) and off, sampled alternately.
+ *
+ * Topology 3: OneToNVerifyPoolSignedIngest (main thread -> N verify workers -> main thread; no epoch runs)
+ *
+ *   main thread: batch -------> intake (copy, pack) --postMessage--> verify worker 1..N (node:crypto Ed25519)
+ *                                                                          |
+ *   landed: engine.pushTicks  <---- in arrival order, sealed verdicts <----+
+ *
+ *   Signed reports per second from the first batch handed over to the last one landed (in the tables), for batches of
+ *   1 and of 100 reports: inline (engine.pushTicks verifies on the main thread, the path before the workers) against
+ *   the intake with 1 and 2 verify workers (src/oracle/intake.ts, what the feed server runs), and the same reports
+ *   unsigned with signatures off (the engine's own cost, the ceiling); same report stream, fresh engines,
+ *   configurations interleaved over rounds (median). "main us/report": the main thread's own CPU time per report
+ *   (Linux schedstat of this thread; elsewhere event-loop active time), whose inverse is what the main thread alone
+ *   could ingest: the cap that verifying inline puts on it.
  */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { Bench } from 'tinybench';
 import { aggregate } from '../src/oracle/aggregate.js';
 import { SourceSigner, signReports } from '../src/oracle/keys.js';
 import type { OracleConfig } from '../src/config-types.js';
-import type { Tick } from '../src/oracle/report.js';
 import { Engine } from '../src/index.js';
+import { BYTES_PER_SIGNED_TICK, VerifyingIntake } from '../src/oracle/intake.js';
+import { SignatureVerifier } from '../src/oracle/verifier.js';
+import { tickBatchOf, type Tick, type TickBatch } from '../src/oracle/report.js';
 import { buildEngine, cloneEngine } from './fixtures.js';
 import { EngineProbe, nextTurn } from './push-to-order-latency.js';
 import { fmtCount } from './scan-throughput.js';
-import { PERCENTILE_HEADER, percentileCells, table } from './report.js';
+import { int, PERCENTILE_HEADER, percentileCells, table } from './report.js';
 import type { Percentiles } from './stats.js';
 
 export interface OraclePlan {
   /** Iterations per tinybench task (after warm-up). */
   readonly iterations: number;
   readonly latency: { readonly positions: number; readonly samples: number; readonly warmup: number };
+  /** Topology 3: signed reports per configuration and rounds (default: `iterations` reports, 3 rounds; 2 under 10,000). */
+  readonly ingest?: { readonly reports: number; readonly rounds: number };
+}
+
+/** One configuration of Topology 3 (median over rounds). */
+export interface IngestRow {
+  /**
+   * 'inline': verified on the main thread; 'workers': on `workers` verify workers through the intake; 'unsigned': the
+   * same reports unsigned (signatures off), inline: the engine's own cost, the ceiling for the other two.
+   */
+  readonly path: 'inline' | 'workers' | 'unsigned';
+  readonly workers: number;
+  readonly batch: number;
+  readonly reports: number;
+  /** Reports per second, first batch handed over to last landed. */
+  readonly reportsPerSecond: number;
+  /** The main thread's busy microseconds per report. */
+  readonly mainMicrosPerReport: number;
 }
 
 export interface CostRow {
@@ -48,6 +84,7 @@ export interface OracleResult {
   readonly cost: CostRow[];
   readonly positions: number;
   readonly latency: { readonly signatures: 'required' | 'off'; readonly micros: Percentiles }[];
+  readonly ingest: IngestRow[];
 }
 
 type Log = (line: string) => void;
@@ -167,10 +204,114 @@ async function latency(plan: OraclePlan['latency'], seed: number, log: Log): Pro
   }
 }
 
+/** Configurations of Topology 3, in the order each round runs them. */
+const INGEST_CONFIGS: readonly { readonly path: IngestRow['path']; readonly workers: number; readonly batch: number }[] = [1, 100].flatMap((batch) => [
+  { path: 'unsigned' as const, workers: 0, batch },
+  { path: 'inline' as const, workers: 0, batch },
+  { path: 'workers' as const, workers: 1, batch },
+  { path: 'workers' as const, workers: 2, batch },
+]);
+/** Reports in the warm-up batch each run lands before its clock starts (workers started, code paths compiled). */
+const INGEST_WARMUP = 200;
+
+async function ingestRun(reports: readonly TickBatch[], warmup: TickBatch, workers: number, signatures: 'required' | 'off'): Promise<{ seconds: number; mainMicros: number; reports: number }> {
+  const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 2, accounts: 4, positions: 4 }, oracle: oracleConfig(1, signatures) });
+  const tiers = [{ maxNotional: null, initialMarginFraction: 0.1, maintenanceMarginFraction: 0.05 }];
+  engine.addMarket({ id: 1, symbol: 'BTC-USD', price: 60_000, tiers });
+  const intake = workers > 0 ? new VerifyingIntake(new SignatureVerifier(engine.oracleConfig, { workers }), { maxBytes: 8 << 20, maxBytesPerOwner: 2 << 20 }) : undefined;
+  try {
+    const n = reports.reduce((sum, b) => sum + b.length, 0);
+    if (intake === undefined) engine.pushTicks(warmup);
+    else await intake.pushTicks(engine, warmup);
+    const cpu0 = mainThreadBusyNanos();
+    const t0 = performance.now();
+    if (intake === undefined) {
+      for (const b of reports) engine.pushTicks(b);
+    } else {
+      // The sender keeps as much in flight as its share allows (the server's default per connection), as a busy source would.
+      const window: Promise<void>[] = [];
+      let head = 0;
+      for (const b of reports) {
+        while (intake.stats().bytes + b.length * BYTES_PER_SIGNED_TICK > intake.limits.maxBytesPerOwner) await window[head++];
+        window.push(intake.pushTicks(engine, b));
+      }
+      await Promise.all(window.slice(head));
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const busyMicros = (mainThreadBusyNanos() - cpu0) / 1000;
+    if (engine.oracleStats().accepted !== n + warmup.length) throw new Error(`oracle ingest: ${engine.oracleStats().accepted} of ${n + warmup.length} reports landed`);
+    return { seconds, mainMicros: busyMicros / n, reports: n };
+  } finally {
+    await intake?.close();
+    await engine.close();
+  }
+}
+
+const SLEEP = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * The main thread's time on a CPU so far, nanoseconds: Linux's per-thread schedstat (this thread's, not the verify
+ * workers'), else the event loop's active time (wall clock: it counts time the thread waited for a core too).
+ */
+function mainThreadBusyNanos(): number {
+  try {
+    // A 1 ms sleep first: the kernel brings a thread's CPU time up to date when it stops running, not on every read.
+    Atomics.wait(SLEEP, 0, 0, 1);
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
+  } catch {
+    return performance.eventLoopUtilization().active * 1e6;
+  }
+}
+
+/** Topology 3 alone (the full section runs it after the other two). */
+export async function ingest(plan: OraclePlan, log: Log): Promise<IngestRow[]> {
+  const count = plan.ingest?.reports ?? plan.iterations;
+  const rounds = plan.ingest?.rounds ?? (count < 10_000 ? 2 : 3);
+  const stream = reportStream(1, 60_000, Math.ceil((count + INGEST_WARMUP) / SOURCES.length), 1_000_000);
+  log(`oracle ingest: signing ${fmtCount(stream.length)} reports ...`);
+  const signatures = signReports(stream, signerOf);
+  const batchOf = (from: number, to: number, signed: boolean): TickBatch => tickBatchOf(stream.slice(from, to), signed ? signatures.slice(from * 64, to * 64) : undefined);
+  const warmup = { signed: batchOf(0, INGEST_WARMUP, true), unsigned: batchOf(0, INGEST_WARMUP, false) };
+  const batches = new Map<string, TickBatch[]>();
+  for (const { path, batch } of INGEST_CONFIGS) {
+    const key = `${path === 'unsigned'} ${batch}`;
+    if (batches.has(key)) continue;
+    const list: TickBatch[] = [];
+    for (let i = INGEST_WARMUP; i + batch <= INGEST_WARMUP + count; i += batch) list.push(batchOf(i, i + batch, path !== 'unsigned'));
+    batches.set(key, list);
+  }
+  const samples = INGEST_CONFIGS.map(() => [] as { seconds: number; mainMicros: number; reports: number }[]);
+  for (let r = 0; r < rounds; r++) {
+    log(`oracle ingest: round ${r + 1} of ${rounds} (${INGEST_CONFIGS.length} configurations, ${fmtCount(count)} reports each) ...`);
+    for (const [k, c] of INGEST_CONFIGS.entries()) {
+      const unsigned = c.path === 'unsigned';
+      samples[k]!.push(await ingestRun(batches.get(`${unsigned} ${c.batch}`)!, unsigned ? warmup.unsigned : warmup.signed, c.workers, unsigned ? 'off' : 'required'));
+    }
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return INGEST_CONFIGS.map((c, k) => {
+    const s = samples[k]!;
+    return {
+      path: c.path,
+      workers: c.workers,
+      batch: c.batch,
+      reports: s[0]!.reports,
+      reportsPerSecond: median(s.map((x) => x.reports / x.seconds)),
+      mainMicrosPerReport: median(s.map((x) => x.mainMicros)),
+    };
+  });
+}
+
 export async function runOracle(plan: OraclePlan, seed: number, log: Log): Promise<OracleResult> {
   const cost = await costs(plan, log);
   const l = await latency(plan.latency, seed, log);
-  return { cost, positions: l.positions, latency: [...l] };
+  const rows = await ingest(plan, log);
+  return { cost, positions: l.positions, latency: [...l], ingest: rows };
+}
+
+/** Topology 3's table, as the section prints it. */
+export function ingestTable(rows: readonly IngestRow[]): string {
+  return table(['path', 'batch', 'reports/s', 'vs inline', 'main us/report', 'main cap /s'], ingestRows(rows));
 }
 
 /** The section of the bench report. */
@@ -190,5 +331,24 @@ export function oracleSection(r: OracleResult): string {
     '3 sources report -1% in one pushReports batch; microseconds to the victim\'s onOrder. Same book, alternating samples.',
     '',
     table(['engine', ...PERCENTILE_HEADER, 'p50 vs off'], latencyRows),
+    '',
+    `Oracle, signed ingest (OneToNVerifyPoolSignedIngest, ${fmtCount(r.ingest[0]?.reports ?? 0)} reports; ${availableParallelism()} cores): reports/s from the`,
+    'first batch handed over to the last landed; "main us/report": the main thread\'s CPU time per report; "main cap": its inverse.',
+    '',
+    ingestTable(r.ingest),
   ].join('\n');
+}
+
+function ingestRows(rows: readonly IngestRow[]): string[][] {
+  return rows.map((x) => {
+    const inline = rows.find((y) => y.path === 'inline' && y.batch === x.batch)!;
+    return [
+      x.path === 'unsigned' ? 'unsigned (engine only)' : x.path === 'inline' ? 'inline (main thread)' : `${x.workers} verify worker${x.workers > 1 ? 's' : ''}`,
+      String(x.batch),
+      int(x.reportsPerSecond),
+      `${(x.reportsPerSecond / inline.reportsPerSecond).toFixed(2)}x`,
+      x.mainMicrosPerReport.toFixed(1),
+      int(1e6 / x.mainMicrosPerReport),
+    ];
+  });
 }

@@ -1,7 +1,8 @@
 /**
- * Thread: main. The benchmark entry: `npm run bench` or `node dist/bench/run.js [--quick] [--only scan|latency|feed|oracle|journal|strategies] [--json [FILE]]`.
+ * Thread: main. The benchmark entry: `npm run bench`, `node dist/bench/run.js [flags]` or, from the installed package,
+ * `npx unwind bench [flags]` (src/cli/main.ts imports runBench). Flags:
  *
- *   --quick        sizes 1e5 and 1e6 only, fewer samples (a smoke run: 20-35 s on the 2-core machine, + ~15 s feed)
+ *   --quick        sizes 1e5 and 1e6 only, fewer samples (the CI run: about 5.5 min on the 2-core machine at load 1-2)
  *   --only scan    scan throughput (with the sequential-read yardstick) only
  *   --only latency push-to-order latency only
  *   --only feed    the WebSocket feed only: tick-to-order latency over sockets, ingest rate, vs a bare uWS echo
@@ -10,7 +11,14 @@
  *                  with no journal, group and sync (quick: 1e5 positions, ~25 s; full: 1e6, ~2 min)
  *   --only strategies the executor's cost per epoch under each execution strategy, as a ratio to 'ioc', and the
  *                  models' cost per call (1e5 positions; quick ~10 s)
+ *   --only kernels the scan kernels alone (JS, WASM SIMD, C -O3 reference built with gcc), 1 and 2 threads, as a ratio
+ *                  to C (quick: 1e6, ~15 s; full: 1e6 and 1e7)
  *   --json [FILE]  also writes every figure, with the machine description, to FILE (default bench-results.json)
+ *   --compare FILE the regression gate (compare.ts): this run's ratios against a baseline written by --json; exit 1
+ *                  when a gated ratio is worse than the baseline's by more than the tolerance
+ *   --tolerance T  the gate's tolerance, a fraction in [0, 1) (default 0.2: 20% worse fails)
+ *   --github-json FILE  the ratios as github-action-benchmark reads them: FILE for customBiggerIsBetter,
+ *                  FILE.smaller.json (FILE without .json) for customSmallerIsBetter
  *
  * Benchmarks (one module each, each with its thread diagram):
  *   scan-throughput.ts        main -> piscina scan pool (N) -> executor, full epochs, positions/s, N = 1, 2
@@ -24,14 +32,20 @@
  *                             main -> scan pool -> executor -> durable() -> onOrder (no journal vs group vs sync)
  *   executor-strategies.ts    main thread alone (scanWorkers 0): epochs of seven engines, one per execution config,
  *                             interleaved; Executor.step timed alone; and the models (tinybench) per call
+ *   kernels.ts                main thread, 2 kernel workers, or a C child process (scan-reference.c): one kernel pass
+ *                             over the same tables, positions/s and the ratio to the C loop
  *
  * The machine is shared and noisy: absolute figures move from run to run; the ratios (scan vs sequential read,
  * 2 workers vs 1, sync vs group vs no journal) are measured in the same run, from interleaved samples, and are the figures to compare.
  * Progress goes to stderr, results to stdout. Every engine is closed before exit, and the process's OS threads
  * are counted before the first engine and after the last close. Checks (phase-2 coverage, latency spill, threads
- * left behind) print their result; a failed one sets exit code 1.
+ * left behind) print their result; a failed one sets exit code 1, as a regression does; a bad command line or
+ * baseline, exit code 2 (before anything runs).
  */
-import { writeFileSync } from 'node:fs';
+import { realpathSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ErrorCode, UnwindError } from '../src/errors.js';
+import { compareFigures, comparisonFailed, comparisonTable, DEFAULT_TOLERANCE, figuresOf, githubBenchmarkJson, readBaseline, smallerPath, type Baseline } from './compare.js';
 import { feedFailed, runFeed, type FeedPlan, type FeedResult } from './feed.js';
 import { feedSection } from './feed-report.js';
 import { runPushToOrderLatency, type LatencyPlan, type LatencyResult } from './push-to-order-latency.js';
@@ -40,28 +54,41 @@ import { runScanThroughput, type ScanPlan, type ScanSizeResult } from './scan-th
 import { oracleSection, runOracle, type OraclePlan, type OracleResult } from './oracle.js';
 import { journalFailed, journalSection, runJournal, type JournalPlan, type JournalResult } from './journal.js';
 import { runExecutorStrategies, strategiesFailed, strategiesSection, type StrategiesPlan, type StrategiesResult } from './executor-strategies.js';
+import { kernelsFailed, kernelsSection, runKernels, type KernelsPlan, type KernelsResult } from './kernels.js';
+import { runScaling, scalingSection, type ScalingPlan, type ScalingResult } from './scaling.js';
+
+/** Where the scaling section writes its plot (README "Benchmarks" links a copy). */
+const SCALING_SVG = 'bench-scaling.svg';
+import { targetRows, targetsTable } from './targets.js';
 import { settledThreadCount, threadCount } from './threads.js';
 
-type Section = 'scan' | 'latency' | 'feed' | 'oracle' | 'journal' | 'strategies';
-const SECTIONS: readonly Section[] = ['scan', 'latency', 'feed', 'oracle', 'journal', 'strategies'];
+type Section = 'scan' | 'latency' | 'feed' | 'oracle' | 'journal' | 'strategies' | 'kernels' | 'scaling';
+const SECTIONS: readonly Section[] = ['scan', 'latency', 'feed', 'oracle', 'journal', 'strategies', 'kernels', 'scaling'];
 
-interface Options {
+export interface BenchOptions {
   readonly quick: boolean;
   readonly only: Section | null;
   readonly json: string | null;
+  /** A baseline written by --json: the gate. */
+  readonly compare: string | null;
+  readonly tolerance: number;
+  readonly githubJson: string | null;
 }
 
-const USAGE = 'usage: node dist/bench/run.js [--quick] [--only scan|latency|feed|oracle|journal|strategies] [--json [FILE]]';
-
-/** A bad command line: printed as its message and the usage, without a stack. */
-class UsageError extends Error {}
+export const BENCH_FLAGS = `[--quick] [--only ${SECTIONS.join('|')}] [--json [FILE]] [--compare FILE [--tolerance T]] [--github-json FILE]`;
+const USAGE = `usage: node dist/bench/run.js ${BENCH_FLAGS}`;
 
 const SEED = 0x5eed;
 const WORKERS = [1, 2] as const;
 
 const MIB = 2 ** 20;
-const FULL: { scan: ScanPlan[]; latency: LatencyPlan; feed: FeedPlan; oracle: OraclePlan; journal: JournalPlan; strategies: StrategiesPlan } = {
+const FULL: { scan: ScanPlan[]; latency: LatencyPlan; feed: FeedPlan; oracle: OraclePlan; journal: JournalPlan; strategies: StrategiesPlan; kernels: KernelsPlan[]; scaling: ScalingPlan } = {
+  scaling: { sizes: [10_000, 100_000, 1_000_000, 10_000_000], samples: 200, warmup: 20, workers: 2 },
   strategies: { positions: 100_000, warmupEpochs: 10, epochs: 120, modelIterations: 20_000, garchRefits: 50 },
+  kernels: [
+    { positions: 1_000_000, rounds: 30, warmupRounds: 3 },
+    { positions: 10_000_000, rounds: 8, warmupRounds: 1 },
+  ],
   oracle: { iterations: 20_000, latency: { positions: 1_000_000, samples: 300, warmup: 30 } },
   journal: {
     append: { rounds: 5, perRecordAcks: 4_000, batchedRecords: 40_000, maxRoundBytes: 128 * MIB },
@@ -91,7 +118,9 @@ const FULL: { scan: ScanPlan[]; latency: LatencyPlan; feed: FeedPlan; oracle: Or
   },
 };
 const QUICK: typeof FULL = {
+  scaling: { sizes: [10_000, 100_000, 1_000_000], samples: 40, warmup: 10, workers: 2 },
   strategies: { positions: 100_000, warmupEpochs: 6, epochs: 36, modelIterations: 3_000, garchRefits: 10 },
+  kernels: [{ positions: 1_000_000, rounds: 10, warmupRounds: 2 }],
   oracle: { iterations: 3_000, latency: { positions: 100_000, samples: 60, warmup: 10 } },
   journal: {
     append: { rounds: 3, perRecordAcks: 1_000, batchedRecords: 10_000, maxRoundBytes: 48 * MIB },
@@ -120,34 +149,57 @@ const QUICK: typeof FULL = {
   },
 };
 
-function parseArgs(argv: readonly string[]): Options {
+/**
+ * The bench's command line, shared by `node dist/bench/run.js` and `unwind bench`; 'help' for --help or -h. A bad flag
+ * or value is an INVALID_CONFIG naming the flag (the callers print it with the usage and exit 2).
+ */
+export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   let quick = false;
-  let only: Options['only'] = null;
+  let only: BenchOptions['only'] = null;
   let json: string | null = null;
+  let compare: string | null = null;
+  let tolerance: number | null = null;
+  let githubJson: string | null = null;
+  const bad = (flag: string, message: string): UnwindError => new UnwindError(ErrorCode.InvalidConfig, message, flag);
+  const value = (i: number, flag: string, expected: string): string => {
+    const v = argv[i];
+    if (v === undefined || v.startsWith('--')) throw bad(flag, `expected ${expected}`);
+    return v;
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--quick') quick = true;
     else if (a === '--only') {
       const v = argv[++i];
-      if (!SECTIONS.includes(v as Section)) throw new UsageError(`--only expects ${SECTIONS.join(', ')}, got ${String(v)}`);
+      if (!SECTIONS.includes(v as Section)) throw bad('--only', `expected one of ${SECTIONS.join(', ')}, got ${String(v)}`);
       only = v as Section;
     } else if (a === '--json') {
       // `--json` alone writes bench-results.json; `--json FILE` names the file.
       const v = argv[i + 1];
       if (v === undefined || v.startsWith('--')) json = 'bench-results.json';
       else json = argv[++i]!;
-    } else if (a === '--help' || a === '-h') {
-      process.stdout.write(`${USAGE}\n`);
-      process.exit(0);
-    } else throw new UsageError(`unknown argument ${a}`);
+    } else if (a === '--compare') compare = value(++i, a, 'a baseline file written by --json');
+    else if (a === '--tolerance') {
+      const v = value(++i, a, 'a fraction in [0, 1)');
+      const t = Number(v);
+      if (!(v.trim() !== '' && t >= 0 && t < 1)) throw bad(a, `expected a fraction in [0, 1), got ${JSON.stringify(v)}`);
+      tolerance = t;
+    } else if (a === '--github-json') githubJson = value(++i, a, 'a file to write');
+    else if (a === '--help' || a === '-h') return 'help';
+    else throw bad(a, 'unknown flag');
   }
-  return { quick, only, json };
+  if (tolerance !== null && compare === null) throw bad('--tolerance', 'only applies with --compare FILE');
+  return { quick, only, json, compare, tolerance: tolerance ?? DEFAULT_TOLERANCE, githubJson };
 }
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
-async function main(): Promise<void> {
-  const opts = parseArgs(process.argv.slice(2));
+/**
+ * Runs the bench as `opts` says, printing to stdout (progress to stderr). Resolves to the exit code: 0, or 1 when a
+ * check failed or a gated figure regressed. A baseline that cannot be used throws INVALID_CONFIG before anything runs.
+ */
+export async function runBench(opts: BenchOptions): Promise<number> {
+  const baseline: Baseline | null = opts.compare === null ? null : readBaseline(opts.compare, opts.quick ? 'quick' : 'full');
   const plan = opts.quick ? QUICK : FULL;
   const runs = (section: Section): boolean => opts.only === null || opts.only === section;
   const started = performance.now();
@@ -220,6 +272,20 @@ async function main(): Promise<void> {
     print(strategiesSection(strategies, plan.strategies));
   }
 
+  const kernels: KernelsResult[] = [];
+  if (runs('kernels')) {
+    for (const p of plan.kernels) kernels.push(await runKernels(p, SEED, log));
+    print();
+    print(kernelsSection(kernels));
+  }
+
+  let scaling: ScalingResult | null = null;
+  if (runs('scaling')) {
+    scaling = await runScaling(plan.scaling, SEED, log, SCALING_SVG);
+    print();
+    print(scalingSection(scaling, plan.scaling));
+  }
+
   const threadsAfter = threadsBefore === null ? null : await settledThreadCount(threadsBefore);
   const leaked = threadsBefore === null || threadsAfter === null ? 0 : Math.max(0, threadsAfter - threadsBefore);
   const wallSeconds = (performance.now() - started) / 1000;
@@ -245,10 +311,32 @@ async function main(): Promise<void> {
     feedFailed(feed) ||
     journalFailed(journal) ||
     strategiesFailed(strategies) ||
+    kernelsFailed(kernels) ||
     leaked > 0;
-  if (failed) {
-    print('CHECKS FAILED: see the coverage lines, the spill column, the feed checks and the thread count above');
-    process.exitCode = 1;
+  if (failed) print('CHECKS FAILED: see the coverage lines, the spill column, the feed checks and the thread count above');
+
+  // The ratios the gate compares (compare.ts): same-run ratios only, never absolute times.
+  const results = { scan, latency, feed, oracle, journal, strategies, kernels, scaling };
+  const figures = figuresOf(results);
+  const targets = targetRows(results);
+  print();
+  print('Targets (issue 16; reported, not gated: the full run measures the sizes a quick run leaves out):');
+  print();
+  print(targetsTable(targets));
+  let regressed = false;
+  if (baseline !== null) {
+    const rows = compareFigures(baseline.figures, figures, { tolerance: opts.tolerance, sectionsRun: new Set(SECTIONS.filter(runs)) });
+    regressed = comparisonFailed(rows);
+    print();
+    print(`Gate: this run's ratios against ${opts.compare}, tolerance ${(opts.tolerance * 100).toFixed(0)}% (gated rows first;`);
+    print('"better" says which way is an improvement; a verdict in capitals, REGRESSED, MISSING or INVALID, fails the run):');
+    print();
+    const notRun = rows.filter((r) => r.verdict === 'not run').length;
+    print(comparisonTable(rows.filter((r) => r.verdict !== 'not run')));
+    if (notRun > 0) print(`(and ${notRun} figures of the baseline from sections this run left out: not run)`);
+    print();
+    const bad = rows.filter((r) => r.fails);
+    print(regressed ? `GATE FAILED: ${bad.length} gated figure${bad.length === 1 ? '' : 's'} (${bad.map((r) => r.name).join('; ')})` : 'gate passed');
   }
 
   if (opts.json) {
@@ -267,6 +355,7 @@ async function main(): Promise<void> {
         oracle: runs('oracle') ? plan.oracle : null,
         journal: runs('journal') ? plan.journal : null,
         strategies: runs('strategies') ? plan.strategies : null,
+        kernels: runs('kernels') ? plan.kernels : [],
       },
       units: {
         micros: 'microseconds',
@@ -283,17 +372,50 @@ async function main(): Promise<void> {
       oracle,
       journal,
       strategies,
+      kernels,
       threads: { before: threadsBefore, after: threadsAfter, leftBehind: leaked },
       checksPassed: !failed,
       wallSeconds,
+      // What --compare reads back from a baseline: the ratios, each with its direction and whether it gates.
+      figures,
+      targets,
     };
     writeFileSync(opts.json, `${JSON.stringify(doc, null, 2)}\n`);
     log(`wrote ${opts.json}`);
   }
+  if (opts.githubJson) {
+    const context = `unwind bench ${opts.quick ? '--quick' : '(full)'}; ${machineLine(machine)}`;
+    const { bigger, smaller } = githubBenchmarkJson(figures, context);
+    writeFileSync(opts.githubJson, `${JSON.stringify(bigger, null, 2)}\n`);
+    writeFileSync(smallerPath(opts.githubJson), `${JSON.stringify(smaller, null, 2)}\n`);
+    log(`wrote ${opts.githubJson} (customBiggerIsBetter, ${bigger.length} figures) and ${smallerPath(opts.githubJson)} (customSmallerIsBetter, ${smaller.length})`);
+  }
+  return failed || regressed ? 1 : 0;
 }
 
-main().catch((e: unknown) => {
-  if (e instanceof UsageError) process.stderr.write(`${e.message}\n${USAGE}\n`);
-  else process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exitCode = 1;
-});
+/** `node dist/bench/run.js ...` (npm run bench); imported by the CLI, it runs nothing by itself. */
+function isEntry(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntry()) {
+  (async () => {
+    const opts = parseBenchArgs(process.argv.slice(2));
+    if (opts === 'help') process.stdout.write(`${USAGE}\n`);
+    else process.exitCode = await runBench(opts);
+  })().catch((e: unknown) => {
+    if (e instanceof UnwindError) {
+      process.stderr.write(`${e.code}: ${e.message}\n${USAGE}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    }
+  });
+}

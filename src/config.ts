@@ -40,7 +40,7 @@ export interface EngineConfig {
   /**
    * How an epoch finds its candidates (README "Scan"): 'index' (the default) visits only the positions whose trigger
    * price the mark crossed (src/engine/trigger-index.ts), with a full scan every `fullScanEvery` epochs (default 64)
-   * that counts any group the index missed; 'full' scans the book every epoch. `band` (default 0.02): how far a
+   * that counts any group the index missed; 'full' scans the book every epoch. `band` (default 0.01): how far a
    * market may move before the cross accounts holding it are recomputed.
    */
   readonly scan?: Partial<ScanConfig>;
@@ -158,7 +158,7 @@ function scanOf(c: Partial<ScanConfig> | undefined): ScanConfig {
   if (!Number.isInteger(fullScanEvery) || fullScanEvery < 1 || fullScanEvery > 1_000_000) {
     throw new UnwindError(ErrorCode.InvalidConfig, `expected an integer in [1, 1000000], got ${String(fullScanEvery)}`, 'scan.fullScanEvery');
   }
-  const band = c?.band ?? 0.02;
+  const band = c?.band ?? 0.01;
   if (!(band > 0 && band < 0.5)) throw new UnwindError(ErrorCode.InvalidConfig, `expected a fraction in (0, 0.5), got ${String(band)}`, 'scan.band');
   return { mode, fullScanEvery, band };
 }

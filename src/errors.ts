@@ -48,6 +48,8 @@ export const ErrorCode = {
   JournalMismatch: 'JOURNAL_MISMATCH',
   /** Writing or syncing the journal failed; the engine takes no more inputs (none is acted on unjournaled). */
   JournalIo: 'JOURNAL_IO',
+  /** Inputs waiting for signature verification already fill the sender's (or everyone's) share: resend later. */
+  Backpressure: 'BACKPRESSURE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

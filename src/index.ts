@@ -8,6 +8,8 @@ export { type MarketSpec, type PositionUpdate, type PriceUpdate } from './tables
 export { type LiquidationOrder, type MarginCall, type OrderReasonName, type TakeoverOrder, orderId } from './clearing/orders.js';
 export { type Fill } from './clearing/open-orders.js';
 export { type Tick, type TickBatch } from './oracle/report.js';
+export { SignatureVerifier, type VerifierOptions, type VerifierStats } from './oracle/verifier.js';
+export { VerifyingIntake, type IntakeLimits, type IntakeStats } from './oracle/intake.js';
 export { type AccountReport, type PositionReport } from './risk/account-report.js';
 export {
   type Deleveraging,

@@ -11,12 +11,15 @@
  *         group below the margin-call level, the row reserved with Atomics.add on CandidateCount.
  * Publishes: each task ends with an Atomics.add on ScanTasksDone, a release the main thread acquires (see
  * src/concurrency/epoch.ts).
+ * Kernels: the WebAssembly SIMD ones when workerData carries the tables' shared WebAssembly.Memory (they read it in
+ * place), else the JavaScript ones over the buffer (src/scan/kernels.ts; the same results bit for bit).
  */
 import { workerData } from 'piscina';
-import { attachTables, type Tables } from '../src/tables/layout.js';
+import { attachTables, type Tables, type TablesMemory } from '../src/tables/layout.js';
 import { runScanTask, type ScanTask } from '../src/scan/tasks.js';
 
-const tables: Tables = attachTables((workerData as { buffer: SharedArrayBuffer }).buffer);
+const shared = workerData as { buffer: SharedArrayBuffer; memory?: TablesMemory };
+const tables: Tables = attachTables(shared.memory ?? shared.buffer);
 
 export default function scan(task: ScanTask): number {
   return runScanTask(tables, task);

@@ -6,6 +6,7 @@
  *   unwind check FILE [--compact]      evaluate a scenario and print a JSON report
  *   unwind replay DIR [--workers N] [--json] [--progress]
  *   unwind backtest [--scenario NAME|FILE] [--strategies a,b,...] [--seeds N] [--json] [--svg FILE]
+ *   unwind bench [--quick] [--only SECTION] [--json [FILE]] [--compare FILE [--tolerance T]] [--github-json FILE]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -35,6 +36,20 @@ const USAGE = `usage:
   unwind backtest [--scenario NAME|FILE] [--strategies a,b,...] [--seeds N] [--seed N] [--accounts N] [--json] [--svg FILE]
                the execution strategies against the venue simulator (README "Backtest"); scenarios gbm, jump,
                cascade, flash-crash (default: all) or a CSV of trades or candles
+  unwind bench [--quick] [--only SECTION] [--json [FILE]] [--compare FILE [--tolerance T]] [--github-json FILE]
+               the benchmarks (README "Benchmarks"); --compare: the regression gate against a baseline written
+               by --json, exit 1 when a gated ratio is worse by more than the tolerance (unwind bench --help)
+`;
+
+const BENCH_USAGE = `usage: unwind bench [--quick] [--only SECTION] [--json [FILE]] [--compare FILE [--tolerance T]] [--github-json FILE]
+  --quick              sizes 1e5 and 1e6, fewer samples (about 5.5 min on 2 quiet cores): the CI run
+  --only SECTION       one section: scan, latency, feed, oracle, journal, strategies or kernels
+  --json [FILE]        also write every figure, the ratios and the machine to FILE (default bench-results.json)
+  --compare FILE       the gate: compare this run's same-run ratios with a baseline written by --json (same mode)
+  --tolerance T        how much worse a gated ratio may get, a fraction in [0, 1) (default 0.2)
+  --github-json FILE   the ratios for github-action-benchmark: FILE (tool customBiggerIsBetter) and
+                       FILE.smaller.json with .json dropped from FILE (tool customSmallerIsBetter)
+exit status: 0; 1 when a check failed or a gated ratio regressed; 2 for a bad flag or baseline (before any run)
 `;
 
 function int(v: string | undefined, name: string, fallback: number): number {
@@ -235,6 +250,22 @@ async function backtest(argv: string[]): Promise<void> {
   process.stderr.write(`backtest: ${runs} runs in ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s${values.svg === undefined ? '' : `; ${values.svg} written`}\n`);
 }
 
+async function benchCommand(argv: string[]): Promise<void> {
+  // Loaded on demand: the bench and its measuring libraries (tinybench, hdr-histogram-js) only for this command.
+  const { parseBenchArgs, runBench } = await import('../../bench/run.js');
+  let opts: ReturnType<typeof parseBenchArgs>;
+  try {
+    opts = parseBenchArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UnwindError)) throw e;
+    process.stderr.write(`unwind: ${e.code}: ${e.message}\n${BENCH_USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (opts === 'help') process.stdout.write(BENCH_USAGE);
+  else process.exitCode = await runBench(opts);
+}
+
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   switch (command) {
@@ -248,6 +279,8 @@ async function main(): Promise<void> {
       return replay(rest);
     case 'backtest':
       return backtest(rest);
+    case 'bench':
+      return benchCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -90,7 +90,8 @@ export class ThreadedBackend implements Backend {
       maxThreads: workers,
       idleTimeout: Number.POSITIVE_INFINITY,
       // The buffer travels inside workerData (cloned as a shared reference), never in a transfer list.
-      workerData: { buffer: t.buffer },
+      // The memory, when the tables live in one, so the worker's WebAssembly kernels can read them in place.
+      workerData: { buffer: t.buffer, memory: t.memory },
       // piscina loads the entry with require() first; Node 20's require(esm) of our ESM entry can abort the
       // process ("IsGraphAsync must be used on an instantiated module"). Disabled, piscina falls back to import().
       execArgv: [...process.execArgv, '--no-experimental-require-module'],

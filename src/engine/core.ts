@@ -681,8 +681,10 @@ export class EngineCore {
     // Segments before a snapshot never change again; recovery from it reads from the next one.
     this.journal!.roll();
     // One copy buffer for the engine's life (one snapshot is written at a time): fresh pages cost far more than the copy.
-    this.snapshotTables ??= new Uint8Array(this.tables.buffer.byteLength);
-    this.snapshotTables.set(new Uint8Array(this.tables.buffer));
+    // The layout's bytes, not the buffer's: a WebAssembly.Memory rounds the buffer up to whole pages.
+    const bytes = this.tables.layout.byteLength;
+    this.snapshotTables ??= new Uint8Array(bytes);
+    this.snapshotTables.set(new Uint8Array(this.tables.buffer, 0, bytes));
     return { sequence, tables: this.snapshotTables, state: serialize(this.exportState()) };
   }
 

@@ -18,7 +18,7 @@ import type { KillLevel, MarketStatusChange } from '../clearing/market-mode.js';
 import type { AdlQueueEntry } from '../domain/adl.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { TriggerIndexStats } from './trigger-index.js';
-import type { OracleStats } from '../oracle/oracle.js';
+import type { OracleStats, ResolvedOracleConfig } from '../oracle/oracle.js';
 import { tickBatchOf, type Tick, type TickBatch } from '../oracle/report.js';
 import { accountReport, crossSummary, type AccountReport, type CrossSummary } from '../risk/account-report.js';
 import type { Tables } from '../tables/layout.js';
@@ -189,6 +189,14 @@ export class Engine {
   /** Markets whose prices come from oracle sources (config.oracle), ascending. */
   get oracleMarkets(): readonly number[] {
     return this.core.oracle.marketIds;
+  }
+
+  /**
+   * The oracle config as resolved at start: each oracle market's sources and their Ed25519 keys. A SignatureVerifier
+   * (src/oracle/verifier.ts) verifies under it; its verdicts count only for this very object.
+   */
+  get oracleConfig(): ResolvedOracleConfig {
+    return this.core.oracle.config;
   }
 
   /** Reports taken and rejected (by code), whether signatures are required, and the oracle clock. */

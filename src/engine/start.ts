@@ -19,7 +19,9 @@ export async function startCore(config: EngineConfig): Promise<{ readonly core: 
     process.emitWarning('oracle.signatures is off: unsigned price reports are accepted for oracle markets', { code: 'UNWIND_SIGNATURES_OFF' });
   }
   // The tables first: a capacity that cannot be allocated is refused before the journal directory is touched.
-  const tables = allocateTables(c.capacity);
+  // In a shared WebAssembly.Memory where it fits (4 GiB): the scan's WebAssembly SIMD kernels read it in place
+  // (src/scan/wasm); elsewhere, or without SIMD, the JS kernels do the same work.
+  const tables = allocateTables(c.capacity, { wasmMemory: true });
   const found = config.journal === undefined ? undefined : openJournal(config);
   const snapshot = found?.snapshot;
   if (snapshot !== undefined) {

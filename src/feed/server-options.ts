@@ -1,4 +1,5 @@
 /** The feed server's options, their defaults and their validation (INVALID_CONFIG naming the option). */
+import { availableParallelism } from 'node:os';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { TOKEN_ROLES, type TokenRole, type TokenSpec } from './auth.js';
 import { DEFAULT_MAX_FRAME_BYTES, NO_ID } from './messages.js';
@@ -61,6 +62,17 @@ export interface FeedServerOptions {
   readonly statusIntervalMs?: number;
   /** A collateral update for an unknown account opens it (default true); false: UNKNOWN_ACCOUNT. */
   readonly createAccounts?: boolean;
+  /**
+   * Threads that verify SignedPriceTicks (src/oracle/verifier.ts), batched, off the main thread; frames still land
+   * in the order they arrived (every frame after one waiting for its verdicts waits behind it; src/oracle/intake.ts).
+   * 0: verify on the main thread (about 80 us a report). Default: the cores less one, at least 1, at most 4; none
+   * start when no oracle source has a key.
+   */
+  readonly verifyWorkers?: number;
+  /** Bytes of frames (as received) waiting behind a verification, over all connections; beyond: BACKPRESSURE. Default 8 MiB. */
+  readonly maxIntakeBytes?: number;
+  /** The same for one connection (at least maxFrameBytes). Default 2 MiB, or maxFrameBytes if larger. */
+  readonly maxIntakeBytesPerConnection?: number;
   /**
    * How long to keep retrying when the port cannot be bound (e.g. its previous connections are still in TIME_WAIT
    * after a restart: uSockets does not set SO_REUSEADDR). Default 0: fail at once.
@@ -177,6 +189,8 @@ export function resolveServerOptions(o: FeedServerOptions): ResolvedServerOption
   const maxPayloadBytes = integer(o.maxPayloadBytes, 'maxPayloadBytes', maxFrameBytes, 2 ** 31 - 1, Math.min(2 ** 31 - 1, 4 * maxFrameBytes));
   const createAccounts = o.createAccounts ?? true;
   if (typeof createAccounts !== 'boolean') bad('createAccounts', 'expected a boolean');
+  const maxIntakeBytesPerConnection = integer(o.maxIntakeBytesPerConnection, 'maxIntakeBytesPerConnection', maxFrameBytes, 2 ** 31 - 1, Math.max(2 << 20, maxFrameBytes));
+  const maxIntakeBytes = integer(o.maxIntakeBytes, 'maxIntakeBytes', maxIntakeBytesPerConnection, 2 ** 31 - 1, Math.max(8 << 20, maxIntakeBytesPerConnection));
   return {
     host,
     port: integer(o.port, 'port', 0, 65535, 9001),
@@ -197,5 +211,8 @@ export function resolveServerOptions(o: FeedServerOptions): ResolvedServerOption
     statusIntervalMs: integer(o.statusIntervalMs, 'statusIntervalMs', 0, 3_600_000, 1000),
     createAccounts,
     listenRetryMs: integer(o.listenRetryMs, 'listenRetryMs', 0, 600_000, 0),
+    verifyWorkers: integer(o.verifyWorkers, 'verifyWorkers', 0, 64, Math.max(1, Math.min(4, availableParallelism() - 1))),
+    maxIntakeBytes,
+    maxIntakeBytesPerConnection,
   };
 }

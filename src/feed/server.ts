@@ -55,7 +55,7 @@ import {
   type UnresolvedDeficit,
   encodeExpiries,
 } from './codec.js';
-import { DEFICIT_ROWS_PER_FRAME, FeedErrorCode, FrameErrorCode, OPEN_ORDERS_PER_FRAME } from './messages.js';
+import { DEFICIT_ROWS_PER_FRAME, FeedErrorCode, FrameErrorCode, OPEN_ORDERS_PER_FRAME, type FrameError } from './messages.js';
 import { Acknowledgements } from './acks.js';
 import {
   DELEVERAGING_SHAPE,
@@ -72,6 +72,8 @@ import { AccountWatch } from './account-watch.js';
 import { AdlWatch } from './adl-watch.js';
 import { publishes, TokenRoles, type Grant, type Role } from './auth.js';
 import { accountsNamed, forbidden, ingest, isInbound } from './ingest.js';
+import { VerifyingIntake } from '../oracle/intake.js';
+import { SignatureVerifier } from '../oracle/verifier.js';
 import { countPeerError, countRejected, zeroStats, type FeedStats } from './stats.js';
 import { resolveServerOptions, type FeedServerOptions, type ResolvedServerOptions } from './server-options.js';
 
@@ -197,6 +199,11 @@ export class FeedServer {
   private clock: NodeJS.Timeout | undefined;
   /** Reused by every PriceTicks frame: ticks go from the frame to the tables without an object per tick. */
   private readonly ticks = new TickBatchBuffer();
+  /**
+   * SignedPriceTicks verified on worker threads, and every frame landing in the order it arrived behind them
+   * (src/oracle/intake.ts); undefined: verified inline (verifyWorkers 0, or no oracle source has a key).
+   */
+  private readonly intake: VerifyingIntake | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private state: EngineState = 'running';
   private boundPort = -1;
@@ -229,6 +236,10 @@ export class FeedServer {
       res.writeHeader('content-type', 'application/json').end(JSON.stringify(this.stats()));
     });
     this.acks = new Acknowledgements<Connection>(engine, (c, ack) => this.send(c, encodeAck(c.sequence, ack)));
+    if (options.verifyWorkers > 0 && SignatureVerifier.hasKeys(engine.oracleConfig)) {
+      const verifier = new SignatureVerifier(engine.oracleConfig, { workers: options.verifyWorkers });
+      this.intake = new VerifyingIntake(verifier, { maxBytes: options.maxIntakeBytes, maxBytesPerOwner: options.maxIntakeBytesPerConnection });
+    }
     this.offEpochState = engine.onEpochState((r) => this.readEpochState(r));
     this.offEpoch = engine.onEpoch((r) => this.publishEpoch(r));
     this.offFill = engine.onFill((f) => {
@@ -252,7 +263,12 @@ export class FeedServer {
   static async start(engine: Engine, options: FeedServerOptions): Promise<FeedServer> {
     assertNativeTransport();
     const server = new FeedServer(engine, resolveServerOptions(options));
-    await server.listen();
+    try {
+      await server.listen();
+    } catch (e) {
+      await server.intake?.close();
+      throw e;
+    }
     return server;
   }
 
@@ -275,10 +291,20 @@ export class FeedServer {
     // (clock.maxSkewUs). Each reading moves the engine's clock by at most clock.maxStepUs (catching up after a stop).
     this.clock = setInterval(() => {
       if (this.engine.closing) return;
+      const nowUs = Date.now() * 1000;
+      const reading = (): void => {
+        try {
+          this.engine.advanceClock(nowUs);
+        } catch (e) {
+          // An engine that stopped taking inputs (JOURNAL_IO) has said so through onError; a timer must not crash.
+          if (!isUnwindError(e)) throw e;
+        }
+      };
+      if (this.intake === undefined) return reading();
       try {
-        this.engine.advanceClock(Date.now() * 1000);
+        // In its turn, like a frame (8 bytes: the reading). Refused (BACKPRESSURE): the next one comes soon.
+        this.intake.inTurn(this, 8, reading);
       } catch (e) {
-        // An engine that stopped taking inputs (JOURNAL_IO) has said so through onError; a timer must not crash.
         if (!isUnwindError(e)) throw e;
       }
     }, this.options.clockIntervalMs);
@@ -423,12 +449,30 @@ export class FeedServer {
   private received(c: Connection, message: ArrayBuffer, isBinary: boolean): void {
     this.counters.framesIn++;
     this.counters.bytesIn += message.byteLength;
-    if (!isBinary) {
-      this.reject(c, FrameErrorCode.MalformedFrame, 'text frames are not accepted: send binary FlatBuffers frames', null);
-      return;
-    }
     // Decoded synchronously: the ArrayBuffer is detached when this handler returns, the message is plain objects.
-    const m = decodeFrame(new Uint8Array(message), this.options.maxFrameBytes, this.ticks);
+    const m = isBinary ? decodeFrame(new Uint8Array(message), this.options.maxFrameBytes, this.ticks) : TEXT_FRAME;
+    const intake = this.intake;
+    if (intake === undefined) return this.handle(c, m);
+    try {
+      if (m.kind === 'tickBatch' && m.batch.signed && forbidden(c.grant, m) === undefined) {
+        // Verified on the verify workers, then applied in its turn (the copy: the decode buffer is reused).
+        intake.verifyThen(c, message.byteLength, m.batch.copy(), (batch) => this.handle(c, { ...m, batch }));
+      } else if (intake.waiting === 0) {
+        this.handle(c, m);
+      } else {
+        // Behind a frame waiting for its verdicts: this one waits its turn.
+        const held = m.kind === 'tickBatch' ? { ...m, batch: m.batch.copy() } : m;
+        intake.inTurn(c, message.byteLength, () => this.handle(c, held));
+      }
+    } catch (e) {
+      // BACKPRESSURE: refused at once, nothing queued.
+      if (!isUnwindError(e)) throw e;
+      this.reject(c, e.code, e.message, m.sequence ?? null);
+    }
+  }
+
+  /** One frame in its turn: a decode error is answered; else it is applied, an UnwindError answered. */
+  private handle(c: Connection, m: Frame): void {
     if (m.kind === 'error') {
       this.reject(c, m.code, m.message, m.sequence ?? null);
       return;
@@ -824,8 +868,16 @@ export class FeedServer {
     this.listenSocket = null;
     // Let uWS flush the close frames before the caller tears the engine down.
     await new Promise((r) => setImmediate(r));
+    // Frames received before the close still land, in order, once verified; then the verify workers stop.
+    await this.intake?.close();
   }
 }
+
+/** A decoded inbound frame (or why it could not be). */
+type Frame = Exclude<FeedMessage, { kind: 'ticks' | 'signedTicks' }> | FrameError | TickBatchMessage;
+
+/** What a text frame decodes to. */
+const TEXT_FRAME: Frame = { kind: 'error', code: FrameErrorCode.MalformedFrame, message: 'text frames are not accepted: send binary FlatBuffers frames' };
 
 function chunks<T>(rows: readonly T[]): T[][] {
   const out: T[][] = [];

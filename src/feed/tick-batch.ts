@@ -44,6 +44,22 @@ export class TickBatchBuffer implements TickBatch {
     return writeTickSigningBytes(out, this.market[i], this.source[i], this.price[i], this.confidence[i], this.eventTimeUs[i], this.sourceSequence[i]);
   }
 
+  /** A copy of rows [0, length) in a batch of its own (a frame that waits its turn outlives the reused buffer). */
+  copy(): TickBatchBuffer {
+    const n = this.length;
+    const c = new TickBatchBuffer(Math.max(1, n));
+    c.reset(n);
+    c.signed = this.signed;
+    c.market.set(this.market.subarray(0, n));
+    c.source.set(this.source.subarray(0, n));
+    c.price.set(this.price.subarray(0, n));
+    c.confidence.set(this.confidence.subarray(0, n));
+    c.eventTimeUs.set(this.eventTimeUs.subarray(0, n));
+    c.sourceSequence.set(this.sourceSequence.subarray(0, n));
+    if (this.signed) c.signatures.set(this.signatures.subarray(0, n * SIGNATURE_BYTES));
+    return c;
+  }
+
   private allocate(capacity: number): void {
     this.market = new Uint32Array(capacity);
     this.source = new Uint32Array(capacity);

@@ -59,14 +59,32 @@ export function writeTickSigningBytes(
 ): Uint8Array {
   const bytes = out === undefined ? new Uint8Array(TICK_SIGNING_BYTES) : out.subarray(0, TICK_SIGNING_BYTES);
   if (bytes.length < TICK_SIGNING_BYTES) throw new RangeError(`expected an output of at least ${TICK_SIGNING_BYTES} bytes, got ${out!.length}`);
-  bytes.set(DOMAIN, 0);
-  const v = new DataView(bytes.buffer, bytes.byteOffset + STRUCT_AT, TICK_SIGNING_BYTES - STRUCT_AT);
-  // The Tick struct's offsets (schemas/unwind.fbs; test/feed-signing.test.ts compares with an encoded frame).
-  v.setUint32(0, market, true);
-  v.setUint32(4, source, true);
-  v.setFloat64(8, price + 0, true); // + 0: -0 as 0, as the receiver reads it
-  v.setFloat64(16, confidence + 0, true);
-  v.setFloat64(24, eventTimeUs + 0, true);
-  v.setFloat64(32, sourceSequence + 0, true);
+  writeTickSigningBytesAt(bytes, new DataView(bytes.buffer, bytes.byteOffset, TICK_SIGNING_BYTES), 0, market, source, price, confidence, eventTimeUs, sourceSequence);
   return bytes;
+}
+
+/**
+ * As writeTickSigningBytes, at byte `at` of `bytes`, through `view` (a DataView of the same bytes, from the same
+ * start): many messages in one buffer without a view per message (src/oracle/verifier.ts packs its jobs so).
+ */
+export function writeTickSigningBytesAt(
+  bytes: Uint8Array,
+  view: DataView,
+  at: number,
+  market: number,
+  source: number,
+  price: number,
+  confidence: number,
+  eventTimeUs: number,
+  sourceSequence: number,
+): void {
+  bytes.set(DOMAIN, at);
+  const s = at + STRUCT_AT;
+  // The Tick struct's offsets (schemas/unwind.fbs; test/feed-signing.test.ts compares with an encoded frame).
+  view.setUint32(s, market, true);
+  view.setUint32(s + 4, source, true);
+  view.setFloat64(s + 8, price + 0, true); // + 0: -0 as 0, as the receiver reads it
+  view.setFloat64(s + 16, confidence + 0, true);
+  view.setFloat64(s + 24, eventTimeUs + 0, true);
+  view.setFloat64(s + 32, sourceSequence + 0, true);
 }

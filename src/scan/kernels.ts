@@ -8,11 +8,17 @@
  *
  * Candidates: every margin group below `marginCallHealth` (> 1) is written, with its level. The executor
  * re-checks each one exactly, so the kernels must never miss one; extra ones would be harmless.
+ *
+ * Two implementations of each loop, with the same results bit for bit (test/scan-kernels.test.ts): the WebAssembly
+ * SIMD kernels (src/scan/wasm), which read the tables in place when they live in a shared WebAssembly.Memory
+ * (`Tables.memory`), and the JavaScript loops below (`scanMarketSliceJs`, `assembleAccountsJs`), which serve any
+ * other tables and any runtime without WebAssembly SIMD. `scanMarketSlice` and `assembleAccounts` pick one per call.
  */
 import { canBeLiquidated, isMarginCall, notional, unrealizedPnl } from '../domain/margin.js';
 import { reserveCandidate } from '../concurrency/epoch.js';
 import { CandidateLevel, isolatedRef, PositionFlag, termOf, tierBase, type Tables } from '../tables/layout.js';
 import { tierMaintenance } from '../tables/margin.js';
+import { wasmKernelsFor } from './wasm/kernels.js';
 
 const LIVE = PositionFlag.Live;
 const ISOLATED = PositionFlag.Isolated;
@@ -30,6 +36,22 @@ function writeCandidate(t: Tables, ref: number, level: number): void {
  * markets whose price or positions changed are rescanned; the terms of the others stay valid. Returns slots visited.
  */
 export function scanMarketSlice(t: Tables, m: number, from: number, to: number): number {
+  const wasm = wasmKernelsFor(t);
+  return wasm === null ? scanMarketSliceJs(t, m, from, to) : wasm.scanMarketSlice(m, from, to);
+}
+
+/**
+ * Phase 2 over accounts [from, to): each account's cross equity and maintenance, and each of its isolated
+ * groups, from its terms, read contiguously. Every epoch assembles every account, so the candidate set is complete:
+ * a group absent from it is at or above the margin-call level. Returns terms read.
+ */
+export function assembleAccounts(t: Tables, from: number, to: number, marginCallHealth: number): number {
+  const wasm = wasmKernelsFor(t);
+  return wasm === null ? assembleAccountsJs(t, from, to, marginCallHealth) : wasm.assembleAccounts(from, to, marginCallHealth);
+}
+
+/** `scanMarketSlice` in JavaScript: the loop the WebAssembly kernel reproduces. */
+export function scanMarketSliceJs(t: Tables, m: number, from: number, to: number): number {
   const { size, entryPrice, isolatedCollateral, flags, term } = t.positions;
   const { pnl, maintenance, kind } = t.terms;
   const mk = t.markets;
@@ -55,12 +77,8 @@ export function scanMarketSlice(t: Tables, m: number, from: number, to: number):
   return to - from;
 }
 
-/**
- * Phase 2 over accounts [from, to): each account's cross equity and maintenance, and each of its isolated
- * groups, from its terms, read contiguously. Every epoch assembles every account, so the candidate set is complete:
- * a group absent from it is at or above the margin-call level. Returns terms read.
- */
-export function assembleAccounts(t: Tables, from: number, to: number, marginCallHealth: number): number {
+/** `assembleAccounts` in JavaScript: the loop the WebAssembly kernel reproduces (its summation order included). */
+export function assembleAccountsJs(t: Tables, from: number, to: number, marginCallHealth: number): number {
   const { collateral, positionCount, scanEquity } = t.accounts;
   const accountMaintenance = t.accounts.scanMaintenance;
   const { pnl, maintenance, kind } = t.terms;

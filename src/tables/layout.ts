@@ -3,8 +3,10 @@
  * declared here and nowhere else; the main thread, the scan workers and the executor all attach through it.
  *
  * One SharedArrayBuffer holds everything, preallocated from the capacities (never grown: growable buffers make
- * length-tracking views ~9x slower). Tables are struct-of-arrays: each column is a contiguous typed array of
- * `capacity * perRow` elements, starting on a 64-byte boundary.
+ * length-tracking views ~9x slower). Optionally it is the buffer of a shared WebAssembly.Memory of exactly the pages
+ * it needs, which the WebAssembly scan kernels (src/scan/wasm) read in place: `allocateTables(c, { wasmMemory })`.
+ * Tables are struct-of-arrays: each column is a contiguous typed array of `capacity * perRow` elements, starting on a
+ * 64-byte boundary.
  *
  *   byte 0      +------------------------------------------------------------------+
  *               | header: magic 'UNWD', layoutVersion, capacities (u32 each)        |  64 B
@@ -309,9 +311,27 @@ function views<S extends Record<string, ColumnSpec>>(buffer: SharedArrayBuffer, 
   return out as Views<S>;
 }
 
+/**
+ * A shared WebAssembly.Memory, as far as the tables use one (the project's TypeScript lib declares no WebAssembly
+ * types). Its buffer is a SharedArrayBuffer of whole 64 KiB pages: the layout's bytes, then zero padding.
+ */
+export interface TablesMemory {
+  readonly buffer: SharedArrayBuffer;
+}
+declare const WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: boolean }) => TablesMemory };
+const WASM_PAGE = 65536;
+/** A wasm32 memory addresses at most 2^16 pages (4 GiB); larger tables stay in a plain SharedArrayBuffer. */
+const WASM_MAX_PAGES = 65536;
+const wasmPages = (byteLength: number): number => Math.ceil(byteLength / WASM_PAGE);
+
 /** Typed views over one shared buffer. Attaching is cheap and allocates nothing but the views. */
 export interface Tables {
   readonly buffer: SharedArrayBuffer;
+  /**
+   * The shared WebAssembly.Memory whose buffer `buffer` is, when the tables were allocated with `wasmMemory` (a
+   * WebAssembly kernel then reads them in place, src/scan/wasm); undefined for a plain SharedArrayBuffer.
+   */
+  readonly memory?: TablesMemory;
   readonly layout: LayoutMap;
   /** Control words, indexed by `Control.*`. Touched only through src/concurrency. */
   readonly control: Int32Array;
@@ -327,12 +347,33 @@ export interface Tables {
 
 const HEADER_FIELDS = ['markets', 'accounts', 'positions', 'positionsPerAccount', 'candidates', 'output'] as const;
 
+export interface AllocateOptions {
+  /**
+   * Place the tables in a shared WebAssembly.Memory of exactly the pages they need (initial = maximum: never grown),
+   * so that a WebAssembly kernel reads them in place. Where none can be had (tables over 4 GiB, or no
+   * WebAssembly threads), a plain SharedArrayBuffer, as without the option: `Tables.memory` says which.
+   */
+  readonly wasmMemory?: boolean;
+}
+
+function wasmMemoryFor(byteLength: number): TablesMemory | undefined {
+  const pages = wasmPages(byteLength);
+  if (pages > WASM_MAX_PAGES || typeof WebAssembly === 'undefined') return undefined;
+  try {
+    return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  } catch (e) {
+    if (e instanceof RangeError || e instanceof TypeError) return undefined;
+    throw e;
+  }
+}
+
 /** Allocates and stamps a buffer (the main thread does this once). Allocation and attaching are separate calls. */
-export function allocateTables(capacities: Capacities): Tables {
+export function allocateTables(capacities: Capacities, options: AllocateOptions = {}): Tables {
   const layout = computeLayout(capacities);
+  const memory = options.wasmMemory === true ? wasmMemoryFor(layout.byteLength) : undefined;
   let buffer: SharedArrayBuffer;
   try {
-    buffer = new SharedArrayBuffer(layout.byteLength);
+    buffer = memory?.buffer ?? new SharedArrayBuffer(layout.byteLength);
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;
     throw new UnwindError(ErrorCode.InvalidConfig, `the tables need ${layout.byteLength} bytes of shared memory, which could not be allocated`, 'capacity');
@@ -342,15 +383,20 @@ export function allocateTables(capacities: Capacities): Tables {
   header[0] = LAYOUT_MAGIC;
   header[1] = LAYOUT_VERSION;
   HEADER_FIELDS.forEach((k, i) => (header[2 + i] = stamped[k]));
-  const t = attachTables(buffer);
+  const t = attachTables(memory ?? buffer);
   // An account row that holds no position has an empty list; unused rows look the same.
   t.accounts.firstPosition.fill(NONE);
   t.accounts.lastPosition.fill(NONE);
   return t;
 }
 
-/** Attaches to a buffer allocated by `allocateTables`, checking magic and layout version (any thread). */
-export function attachTables(buffer: SharedArrayBuffer): Tables {
+/**
+ * Attaches to a buffer allocated by `allocateTables`, or to the memory holding it, checking magic and layout version
+ * (any thread).
+ */
+export function attachTables(source: SharedArrayBuffer | TablesMemory): Tables {
+  const memory = source instanceof SharedArrayBuffer ? undefined : source;
+  const buffer = memory?.buffer ?? (source as SharedArrayBuffer);
   const header = new Uint32Array(buffer, 0, 2 + HEADER_FIELDS.length);
   if (header[0] !== LAYOUT_MAGIC || header[1] !== LAYOUT_VERSION) {
     throw new UnwindError(
@@ -360,11 +406,15 @@ export function attachTables(buffer: SharedArrayBuffer): Tables {
   }
   const capacities = Object.fromEntries(HEADER_FIELDS.map((k, i) => [k, header[2 + i]!])) as unknown as Capacities;
   const layout = computeLayout(capacities);
-  if (layout.byteLength !== buffer.byteLength) {
-    throw new UnwindError(ErrorCode.LayoutMismatch, `shared buffer is ${buffer.byteLength} bytes, layout needs ${layout.byteLength}`);
+  // A WebAssembly.Memory's buffer is the layout rounded up to whole pages, whether it comes with its memory or alone.
+  const paged = wasmPages(layout.byteLength) * WASM_PAGE;
+  if (buffer.byteLength !== paged && (memory !== undefined || buffer.byteLength !== layout.byteLength)) {
+    const expected = memory === undefined ? `${layout.byteLength} (or ${paged} in a WebAssembly.Memory)` : `${paged}`;
+    throw new UnwindError(ErrorCode.LayoutMismatch, `shared buffer is ${buffer.byteLength} bytes, layout needs ${expected}`);
   }
   return {
     buffer,
+    ...(memory === undefined ? {} : { memory }),
     layout,
     control: new Int32Array(buffer, layout.controlOffset, (CONTROL_WORDS * LINE) / 4),
     markets: views(buffer, layout.tables.markets),

@@ -13,8 +13,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MAX_TIERS } from '../src/domain/tiers.js';
-import { Control, type Tables } from '../src/tables/layout.js';
+import { type Tables } from '../src/tables/layout.js';
+import { kernelOffsets } from '../src/scan/wasm/kernels.js';
 
 export const REFERENCE_FLAGS = ['-O3', '-march=native', '-ffp-contract=off', '-pthread'] as const;
 
@@ -52,38 +52,18 @@ export function removeReference(c: Compiled): void {
 
 /** Every byte offset and count the C loops need, from the layout map (the reference holds no offset). */
 export function referenceArgs(t: Tables, accounts: number, marginCallHealth: number): string[] {
-  const { markets, positions, terms, accounts: acc, candidates } = t.layout.tables;
+  const { markets } = t.layout.tables;
+  // The kernels' own offsets (the WebAssembly kernels read the same), the C loops' names for the two counts, and
+  // what the C driver needs besides: the sizes to loop over and the markets' slot ranges.
+  const { positionCount: accountPositionCount, ...offsets } = kernelOffsets(t);
   const args: Record<string, number> = {
     markets: t.markets.id.length,
     accounts,
     marginCallHealth,
-    markPrice: markets.markPrice!.offset,
-    tierCount: markets.tierCount!.offset,
-    tierUpperBound: markets.tierUpperBound!.offset,
-    maintenanceFraction: markets.maintenanceFraction!.offset,
-    maintenanceAmount: markets.maintenanceAmount!.offset,
-    maxTiers: MAX_TIERS,
+    ...offsets,
     positionStart: markets.positionStart!.offset,
     positionCount: markets.positionCount!.offset,
-    size: positions.size!.offset,
-    entryPrice: positions.entryPrice!.offset,
-    isolatedCollateral: positions.isolatedCollateral!.offset,
-    flags: positions.flags!.offset,
-    term: positions.term!.offset,
-    termPnl: terms.pnl!.offset,
-    termMaintenance: terms.maintenance!.offset,
-    termSlot: terms.slot!.offset,
-    termKind: terms.kind!.offset,
-    termRows: terms.pnl!.length,
-    positionsPerAccount: t.positionsPerAccount,
-    collateral: acc.collateral!.offset,
-    accountPositionCount: acc.positionCount!.offset,
-    scanEquity: acc.scanEquity!.offset,
-    scanMaintenance: acc.scanMaintenance!.offset,
-    candidateRef: candidates.ref!.offset,
-    candidateLevel: candidates.level!.offset,
-    candidateRows: candidates.ref!.length,
-    candidateCount: t.layout.controlOffset + Control.CandidateCount * 4,
+    accountPositionCount: accountPositionCount!,
   };
   // A number's shortest round-trip decimal: strtod gives C the same double (marginCallHealth).
   return Object.entries(args).map(([k, v]) => `${k}=${v}`);

@@ -52,21 +52,13 @@ export function wasmKernelsSupported(): boolean {
   return kernelsModule() !== null;
 }
 
-const bound = new WeakMap<Tables, WasmKernels>();
-
 /**
- * The WebAssembly kernels over `t`, or null when `t` is not in a WebAssembly.Memory or the runtime cannot run them
- * (then the JavaScript kernels serve). Instantiated once per tables object.
+ * Every byte offset and count the kernel loops read, from the layout map: the WebAssembly kernels' globals, and the
+ * C reference's arguments (bench/scan-reference.ts). The kernels hold no offset of their own.
  */
-export function wasmKernelsFor(t: Tables): WasmKernels | null {
-  const known = bound.get(t);
-  if (known !== undefined) return known;
-  const mod = kernelsModule();
-  if (mod === null || t.memory === undefined || typeof WebAssembly === 'undefined') return null;
+export function kernelOffsets(t: Tables): Record<string, number> {
   const { markets, positions, terms, accounts, candidates } = t.layout.tables;
-  // Byte offsets as i32 globals: an offset past 2^31 wraps to a negative number with the same bits (the kernels
-  // treat every address as unsigned).
-  const layout: Record<string, number> = {
+  return {
     markPrice: markets.markPrice!.offset,
     tierCount: markets.tierCount!.offset,
     tierUpperBound: markets.tierUpperBound!.offset,
@@ -93,6 +85,22 @@ export function wasmKernelsFor(t: Tables): WasmKernels | null {
     candidateRows: candidates.ref!.length,
     candidateCount: t.layout.controlOffset + Control.CandidateCount * 4,
   };
+}
+
+const bound = new WeakMap<Tables, WasmKernels>();
+
+/**
+ * The WebAssembly kernels over `t`, or null when `t` is not in a WebAssembly.Memory or the runtime cannot run them
+ * (then the JavaScript kernels serve). Instantiated once per tables object.
+ */
+export function wasmKernelsFor(t: Tables): WasmKernels | null {
+  const known = bound.get(t);
+  if (known !== undefined) return known;
+  const mod = kernelsModule();
+  if (mod === null || t.memory === undefined || typeof WebAssembly === 'undefined') return null;
+  // Byte offsets as i32 globals: an offset past 2^31 wraps to a negative number with the same bits (the kernels
+  // treat every address as unsigned).
+  const layout = kernelOffsets(t);
   for (const k of Object.keys(layout)) layout[k] = layout[k]! | 0;
   const { exports } = new WebAssembly.Instance(mod, { env: { memory: t.memory }, layout });
   const kernels: WasmKernels = {

@@ -160,6 +160,26 @@ describe("'index' scan mode", () => {
     }
   });
 
+  it('the safety net counts a group the index missed, and the executor still gets it', async () => {
+    // Collateral written into the tables behind the writer's back: the index never hears of it, the full scan does.
+    for (const isolated of [false, true]) {
+      const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 1, accounts: 4, positions: 4 }, scan: { mode: 'index', fullScanEvery: 2 } });
+      try {
+        engine.addMarket({ id: 1, price: 100, tiers: TIERS });
+        engine.addAccount(1, isolated ? 0 : 5_000);
+        engine.upsertPosition({ account: 1, market: 1, size: 100, entryPrice: 100, isolatedCollateral: isolated ? 5_000 : null });
+        expect((await engine.step()).orders).toEqual([]); // epoch 1: the index alone
+        if (isolated) engine.tables.positions.isolatedCollateral[0] = 10;
+        else engine.tables.accounts.collateral[0] = 10;
+        const r = await engine.step(); // epoch 2: the full scan beside it
+        expect(engine.scanStats()!.missed, isolated ? 'isolated' : 'cross').toBe(1);
+        expect(r.orders.map((o) => o.account)).toEqual([1]);
+      } finally {
+        await engine.close();
+      }
+    }
+  });
+
   it('rejects a bad scan config with the path', async () => {
     const bad = async (scan: unknown, field: string): Promise<void> => {
       await expect(Engine.start({ scanWorkers: 0, scan: scan as EngineConfig['scan'] })).rejects.toMatchObject({ code: ErrorCode.InvalidConfig, field });

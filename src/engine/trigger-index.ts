@@ -148,15 +148,14 @@ export interface TriggerIndexStats {
 }
 
 export class TriggerIndex {
-  /** Per slot: its place in its heap (-1: none), and which heap (market * 2 + (short ? 1 : 0)). */
+  /** Per slot: its place in its heap (-1: none), and which of its market's heaps holds it (0: none, 1 longs, 2 shorts). */
   private readonly at: Int32Array;
-  private readonly heapOf: Int32Array;
+  private readonly sideOf: Uint8Array;
   private heaps: SlotHeap[] = [];
   /** Per market: the band's reference price (0: none yet). */
   private reference = new Float64Array(0);
-  /** Per account and per slot: the epoch stamp of the last time a group was proposed (deduplication). */
+  /** Per account: the stamp of the last `collect` that proposed it (a cross account has an entry per position). */
   private readonly accountStamp: Uint32Array;
-  private readonly slotStamp: Uint32Array;
   private stamp = 0;
   private readonly stack: number[] = [];
   private readonly g = emptyGroup();
@@ -168,9 +167,8 @@ export class TriggerIndex {
   ) {
     const slots = t.positions.size.length;
     this.at = new Int32Array(slots).fill(-1);
-    this.heapOf = new Int32Array(slots).fill(-1);
+    this.sideOf = new Uint8Array(slots);
     this.accountStamp = new Uint32Array(t.accounts.id.length);
-    this.slotStamp = new Uint32Array(slots);
   }
 
   /** Every account from scratch: after a start, a recovery, or a change of any market's tiers. */
@@ -221,8 +219,7 @@ export class TriggerIndex {
       const isolated = (t.positions.flags[slot]! & PositionFlag.Isolated) !== 0;
       let ref: number;
       if (isolated) {
-        if (this.slotStamp[slot] === stamp) return;
-        this.slotStamp[slot] = stamp;
+        // An isolated group is its one slot, in one heap: visited once.
         const g = isolatedGroup(t, slot, this.g);
         if (!isMarginCall(g.equity, g.maintenance, h)) return;
         ref = isolatedRef(slot);
@@ -250,9 +247,18 @@ export class TriggerIndex {
     return n;
   }
 
-  /** Whether group `ref` (an account row, or an isolated ref) was written by the last `collect`. */
+  /**
+   * Whether the last `collect` proposed group `ref` (an account row, or the isolated position at `isolatedSlot`),
+   * asked before any table changes: an isolated slot was proposed if its trigger is at or beyond its market's mark.
+   */
   proposedLast(ref: number, isolatedSlot: number | null): boolean {
-    return isolatedSlot === null ? this.accountStamp[ref] === this.stamp : this.slotStamp[isolatedSlot] === this.stamp;
+    if (isolatedSlot === null) return this.accountStamp[ref] === this.stamp;
+    const side = this.sideOf[isolatedSlot]!;
+    const i = this.at[isolatedSlot]!;
+    if (side === 0 || i < 0) return false;
+    const heap = this.heaps[2 * this.t.positions.market[isolatedSlot]! + side - 1]!;
+    const mark = this.t.markets.markPrice[this.t.positions.market[isolatedSlot]!]!;
+    return side === 1 ? heap.keys[i]! >= mark : heap.keys[i]! <= mark;
   }
 
   /** Every slot of account `a` again: its triggers from the tables as they are. */
@@ -302,18 +308,19 @@ export class TriggerIndex {
   }
 
   private place(slot: number, m: number, q: number, trigger: number): void {
-    const which = 2 * m + (q > 0 ? 0 : 1);
-    if (this.heapOf[slot] !== which) this.drop(slot);
+    const side = q > 0 ? 1 : 2;
+    if (this.sideOf[slot] !== side) this.drop(slot);
+    const which = 2 * m + side - 1;
     while (this.heaps.length <= which) this.heaps.push(new SlotHeap(this.heaps.length % 2 === 0, this.at));
-    this.heapOf[slot] = which;
+    this.sideOf[slot] = side;
     this.heaps[which]!.set(slot, trigger);
   }
 
   private drop(slot: number): void {
-    const which = this.heapOf[slot]!;
-    if (which < 0) return;
-    this.heaps[which]!.remove(slot);
-    this.heapOf[slot] = -1;
+    const side = this.sideOf[slot]!;
+    if (side === 0) return;
+    this.heaps[2 * this.t.positions.market[slot]! + side - 1]!.remove(slot);
+    this.sideOf[slot] = 0;
   }
 }
 

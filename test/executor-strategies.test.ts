@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { strategyWorld } from './support/strategy-world.js';
 import { Engine, ErrorCode, type EngineConfig, type LiquidationOrder } from '../src/index.js';
 import { almgrenChrissHoldings } from '../src/domain/schedules.js';
 import { replayJournal } from '../src/engine/replay.js';
@@ -298,38 +299,9 @@ describe('execution strategies', () => {
   });
 });
 
-/** A seeded world: 3 markets, `accounts` accounts, prices falling then recovering, each order half filled or expired. */
-async function world(config: EngineConfig, accounts: number, steps: number, onEpoch?: (i: number, engine: Engine) => Promise<Engine>): Promise<{ digest: string; orders: number; children: Map<string, number> }> {
-  const rand = mulberry32(7);
-  let engine = await Engine.start(config);
-  const children = new Map<string, number>();
-  const tiers = TIERS;
-  for (let m = 1; m <= 3; m++) {
-    engine.addMarket({ id: m, price: 100 * m, tiers });
-    engine.depositInsurance(m, 1e7);
-  }
-  for (let a = 1; a <= accounts; a++) {
-    engine.addAccount(a, 500 + rand() * 2_000);
-    for (let m = 1; m <= 3; m++) if (rand() < 0.6) engine.upsertPosition({ account: a, market: m, size: (rand() < 0.5 ? -1 : 1) * (1 + rand() * 200), entryPrice: 100 * m });
-  }
-  let orders = 0;
-  for (let i = 0; i < steps; i++) {
-    const t = T0 + i * 3 * SECOND;
-    const drift = i < steps / 2 ? -0.01 * i : -0.01 * (steps - i);
-    engine.pushPrices([1, 2, 3].map((m) => ({ market: m, price: 100 * m * (1 + drift * (m === 2 ? -1 : 1) + 0.002 * (rand() - 0.5)), eventTimeUs: t })));
-    const r = await engine.step();
-    orders += r.orders.length;
-    for (const o of r.orders) {
-      children.set(`${o.account}-${o.market}`, (children.get(`${o.account}-${o.market}`) ?? 0) + 1);
-      if (rand() < 0.7) engine.fill({ orderId: o.id, account: o.account, market: o.market, quantity: o.quantity / 2, price: o.limitPrice, eventTimeUs: t });
-      else engine.expire(o.id);
-    }
-    if (onEpoch !== undefined) engine = await onEpoch(i, engine);
-  }
-  const digest = engine.outputDigest();
-  await engine.close();
-  return { digest, orders, children };
-}
+/** The shared seeded world (test/support/strategy-world.ts), with noise of 0.002 of the price. */
+const world = (config: EngineConfig, accounts: number, steps: number, onEpoch?: (i: number, engine: Engine) => Promise<Engine>) =>
+  strategyWorld(config, accounts, steps, { noise: 0.002, ...(onEpoch === undefined ? {} : { onEpoch }) });
 
 describe('strategies and determinism', () => {
   const execution: EngineConfig['execution'] = {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { afterAll, describe, expect, it } from 'vitest';
+import { strategyWorld } from './support/strategy-world.js';
 import { Engine, ErrorCode, type EngineConfig, type LiquidationOrder } from '../src/index.js';
 import { almgrenChrissHoldings } from '../src/domain/schedules.js';
 import { replayJournal } from '../src/engine/replay.js';
@@ -313,35 +314,9 @@ describe('the executor with a chosen model', () => {
   });
 });
 
-/** A seeded world (as test/executor-strategies.test.ts): 3 markets, prices falling then recovering, orders half filled or expired. */
-async function world(config: EngineConfig, accounts: number, steps: number, onEpoch?: (i: number, engine: Engine) => Promise<Engine>): Promise<{ digest: string; orders: number }> {
-  const rand = mulberry32(7);
-  let engine = await Engine.start(config);
-  for (let m = 1; m <= 3; m++) {
-    engine.addMarket({ id: m, price: 100 * m, tiers: TIERS });
-    engine.depositInsurance(m, 1e7);
-  }
-  for (let a = 1; a <= accounts; a++) {
-    engine.addAccount(a, 500 + rand() * 2_000);
-    for (let m = 1; m <= 3; m++) if (rand() < 0.6) engine.upsertPosition({ account: a, market: m, size: (rand() < 0.5 ? -1 : 1) * (1 + rand() * 200), entryPrice: 100 * m });
-  }
-  let orders = 0;
-  for (let i = 0; i < steps; i++) {
-    const t = T0 + i * 3 * SECOND;
-    const drift = i < steps / 2 ? -0.01 * i : -0.01 * (steps - i);
-    engine.pushPrices([1, 2, 3].map((m) => ({ market: m, price: 100 * m * (1 + drift * (m === 2 ? -1 : 1) + 0.004 * (rand() - 0.5)), eventTimeUs: t })));
-    const r = await engine.step();
-    orders += r.orders.length;
-    for (const o of r.orders) {
-      if (rand() < 0.7) engine.fill({ orderId: o.id, account: o.account, market: o.market, quantity: o.quantity / 2, price: o.limitPrice, eventTimeUs: t });
-      else engine.expire(o.id);
-    }
-    if (onEpoch !== undefined) engine = await onEpoch(i, engine);
-  }
-  const digest = engine.outputDigest();
-  await engine.close();
-  return { digest, orders };
-}
+/** The shared seeded world (test/support/strategy-world.ts), with noise of 0.004 of the price. */
+const world = (config: EngineConfig, accounts: number, steps: number, onEpoch?: (i: number, engine: Engine) => Promise<Engine>) =>
+  strategyWorld(config, accounts, steps, { noise: 0.004, ...(onEpoch === undefined ? {} : { onEpoch }) });
 
 describe("model 'garch' and determinism", () => {
   // GARCH on the world's 3 s epochs: fitted from the 10th return on, refitted every 4th, so fits fall before and after the restart.

@@ -95,8 +95,8 @@ const FULL: { scan: ScanPlan[]; latency: LatencyPlan; feed: FeedPlan; oracle: Or
     latency: { positions: 1_000_000, samples: 300, warmup: 30, snapshotEveryRecords: 200 },
   },
   scan: [
-    { positions: 100_000, rounds: 400, warmupRounds: 20, kernelSamples: 50 },
-    { positions: 1_000_000, rounds: 100, warmupRounds: 5, kernelSamples: 15 },
+    { positions: 100_000, rounds: 400, warmupRounds: 20, kernelSamples: 400 },
+    { positions: 1_000_000, rounds: 100, warmupRounds: 5, kernelSamples: 40 },
     { positions: 10_000_000, rounds: 25, warmupRounds: 2, kernelSamples: 4 },
   ],
   latency: { positions: 1_000_000, samples: 300, warmup: 30 },
@@ -127,8 +127,8 @@ const QUICK: typeof FULL = {
     latency: { positions: 100_000, samples: 300, warmup: 30, snapshotEveryRecords: 200 },
   },
   scan: [
-    { positions: 100_000, rounds: 100, warmupRounds: 10, kernelSamples: 10 },
-    { positions: 1_000_000, rounds: 25, warmupRounds: 3, kernelSamples: 4 },
+    { positions: 100_000, rounds: 100, warmupRounds: 10, kernelSamples: 300 },
+    { positions: 1_000_000, rounds: 25, warmupRounds: 3, kernelSamples: 20 },
   ],
   latency: { positions: 1_000_000, samples: 60, warmup: 10 },
   feed: {

@@ -47,7 +47,7 @@ export interface ScanRow {
   /** positionsPerSecond / the sequential read's, same rounds. */
   readonly ratioToSequentialRead: number;
   readonly micros: Percentiles;
-  /** Median over rounds of (sequential-read time / this row's time) in the same round (epoch rows only). */
+  /** Median over rounds (epoch rows) or samples (kernel rows) of (sequential-read time / this row's time), paired. */
   readonly pairedRatioToSequentialRead?: number;
   /** Median over rounds of (first engine's epoch time / this engine's) in the same round (epoch rows only). */
   readonly pairedSpeedupOverFirst?: number;
@@ -186,8 +186,11 @@ async function measure(engines: readonly Engine[], book: Book, plan: ScanPlan, l
   rows.push(row(SEQUENTIAL, 0, seqSummary));
   const coverage = engines.map((e) => checkCoverage(e, accounts));
   if (plan.kernelSamples > 0) {
-    const k = inlineKernels(engines[0]!, accounts, plan.kernelSamples);
-    rows.push(row(PHASE1, 0, k.phase1), row(PHASE2, 0, k.phase2));
+    const k = inlineKernels(engines[0]!, accounts, plan.kernelSamples, ranges);
+    rows.push(
+      { ...row(PHASE1, 0, k.phase1), pairedRatioToSequentialRead: k.pairedPhase1 },
+      { ...row(PHASE2, 0, k.phase2), pairedRatioToSequentialRead: k.pairedPhase2 },
+    );
   }
   return { rows, coverage };
 }
@@ -226,24 +229,45 @@ function runInline(engine: Engine, accounts: number): void {
  * Phase 1 then phase 2 on the main thread, timed apart. Runs only while `engine` is idle (autoEpoch off, no step
  * in flight): it rewrites the terms and the accounts' phase-2 results with the values the last epoch wrote
  * (prices unchanged) and candidate rows that the next epoch resets, exactly as InlineBackend would.
+ *
+ * Each sample is paired with sequential reads of the same slots right before each phase, and the paired ratios
+ * (read time / phase time, median over samples) are what the gate compares: a load change between the epoch rounds
+ * and these samples, or within them, moves both sides of a pair alike. The phases' own medians are kept for the table.
  */
-function inlineKernels(engine: Engine, accounts: number, samples: number): { phase1: Percentiles; phase2: Percentiles } {
+function inlineKernels(
+  engine: Engine,
+  accounts: number,
+  samples: number,
+  ranges: readonly number[],
+): { phase1: Percentiles; phase2: Percentiles; pairedPhase1: number; pairedPhase2: number } {
   const t = engine.tables;
   const p1 = new Recorder();
   const p2 = new Recorder();
+  const r1: number[] = [];
+  const r2: number[] = [];
   const { positionStart, positionCount, id } = t.markets;
+  const read = (): bigint => {
+    const a = process.hrtime.bigint();
+    sink += sequentialRead(t, ranges);
+    return process.hrtime.bigint() - a;
+  };
   for (let i = 0; i <= samples; i++) {
+    const s1 = read();
     const a = process.hrtime.bigint();
     for (let m = 0; m < id.length; m++) scanMarketSlice(t, m, positionStart[m]!, positionStart[m]! + positionCount[m]!);
     const b = process.hrtime.bigint();
+    const s2 = read();
+    const c = process.hrtime.bigint();
     resetCandidates(t);
     assembleAccounts(t, 0, accounts, engine.config.marginCallHealth);
-    const c = process.hrtime.bigint();
+    const d = process.hrtime.bigint();
     if (i === 0) continue; // warm-up
     p1.recordSince(a, b);
-    p2.recordSince(b, c);
+    p2.recordSince(c, d);
+    r1.push(Number(s1) / Number(b - a));
+    r2.push(Number(s2) / Number(d - c));
   }
-  return { phase1: p1.summary(), phase2: p2.summary() };
+  return { phase1: p1.summary(), phase2: p2.summary(), pairedPhase1: median(r1), pairedPhase2: median(r2) };
 }
 
 function median(xs: readonly number[]): number {

@@ -50,6 +50,15 @@ export const ErrorCode = {
   JournalIo: 'JOURNAL_IO',
   /** Inputs waiting for signature verification already fill the sender's (or everyone's) share: resend later. */
   Backpressure: 'BACKPRESSURE',
+  /**
+   * A replica that does not lead its cluster (src/cluster/): a standby takes no inputs, and a leader that lost its
+   * lease or was fenced off the replicated log takes none from then on (it steps down).
+   */
+  NotLeader: 'NOT_LEADER',
+  /** The replicated log did not keep an input on a quorum (NATS unreachable, the stream refused it). */
+  ReplicationFailed: 'REPLICATION_FAILED',
+  /** A standby's output digest at an epoch's end differs from the leader's: it stops rather than follow. */
+  ReplicaDiverged: 'REPLICA_DIVERGED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

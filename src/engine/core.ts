@@ -140,6 +140,8 @@ export class EngineCore {
   private snapshotTables: Uint8Array | undefined;
   /** Orders of an epoch that recovery completed wait for this (the caller attaches listeners after start). */
   private releaseGate: Promise<void> | undefined;
+  /** Why inputs are refused (a replica that does not lead), or undefined. */
+  private refusal: UnwindError | undefined;
   private replayMode = false;
 
   constructor(
@@ -183,8 +185,9 @@ export class EngineCore {
    * Takes one input (src/engine/inputs.ts): checked whole (a rejection throws and changes nothing), journaled, then
    * landed (its sequence numbers taken, its writes staged with the writer); wakes an epoch.
    */
-  submit(input: Input): void {
+  submit(input: Input, fromLog = false): void {
     this.open();
+    if (this.refusal !== undefined && !fromLog) throw this.refusal;
     requireObject(input, 'input', 'an input { kind, ... }');
     const { taken, land } = this.check(input);
     this.inputs++;
@@ -736,6 +739,14 @@ export class EngineCore {
     journal.onFailure = (e) => {
       for (const l of this.listeners.error) l(e);
     };
+  }
+
+  /**
+   * A replica (src/cluster/): while `e` is set, inputs are refused with it, except those replayed from the log
+   * (`submit(input, true)`): a standby takes inputs only from the leader, a replica that stopped leading takes none.
+   */
+  refuseInputs(e: UnwindError | undefined): void {
+    this.refusal = e;
   }
 
   /** Recovery: while replaying, inputs do not start epochs of their own (the journal's boundaries do). */

@@ -60,6 +60,11 @@ export class Engine {
     return new Engine(core, recovery);
   }
 
+  /** @internal A replica's engine (src/cluster/replica.ts), around the core it started as a standby. */
+  static fromCore(core: EngineCore, recovery: Recovery | undefined): Engine {
+    return new Engine(core, recovery);
+  }
+
   // ---- inputs: each builds an input value for the one input path; a rejection throws UnwindError and changes nothing ----
 
   /**

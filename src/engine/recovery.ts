@@ -137,10 +137,23 @@ export function readRecordedConfig(dir: string): unknown {
 }
 
 /**
- * Replays the journal's tail into `engine` (already holding the snapshot's tables) and attaches the journal.
- * Returns what it found and did.
+ * A standby's journal (src/cluster/): the writer where its records go as the leader wrote them, and the applier
+ * that goes on feeding the engine from the replicated log where the local journal ended. Not attached to the
+ * engine (it journals nothing itself) until the standby leads.
  */
-export async function recover(engine: EngineCore, found: FoundJournal): Promise<Recovery> {
+export interface Mirror {
+  readonly writer: JournalWriter;
+  readonly applier: RecordApplier;
+}
+
+/**
+ * Replays the journal's tail into `engine` (already holding the snapshot's tables) and attaches the journal.
+ * Returns what it found and did. As a `standby`, leaves the engine replaying and the journal unattached, and
+ * returns them as its mirror.
+ */
+export async function recover(engine: EngineCore, found: FoundJournal): Promise<Recovery>;
+export async function recover(engine: EngineCore, found: FoundJournal, standby: true): Promise<Recovery & { readonly mirror: Mirror }>;
+export async function recover(engine: EngineCore, found: FoundJournal, standby = false): Promise<Recovery & { readonly mirror?: Mirror }> {
   const { config: jc, snapshot } = found;
   if (snapshot !== undefined) {
     engine.importState(snapshot.state as EngineState, snapshot.sequence);
@@ -148,15 +161,29 @@ export async function recover(engine: EngineCore, found: FoundJournal): Promise<
   }
   engine.setReplaying(true);
   const records = readJournal(jc.dir, { fromSequence: (snapshot?.sequence ?? 0) + 1, repair: true, log: jc.log });
+  const applier = new RecordApplier(engine);
   let r: Replayed;
   try {
     // Awaited as it is: an epoch the stop interrupted runs on meanwhile, and must find the journal attached below
     // before its end (a wrapper promise here would cost it the turns that keep that order).
-    r = await replayRecords(engine, records);
+    r = await replayRecords(engine, records, undefined, applier);
   } catch (e) {
     throw ioError(e, jc.dir);
   }
   const writer = new JournalWriter(jc, r.end.lastSequence, r.end.last);
+  if (standby) {
+    if (r.records > 0) jc.log(`unwind journal: replayed ${r.records} records of ${jc.dir} through ${r.end.lastSequence}; following the replicated log from there`);
+    return {
+      dir: jc.dir,
+      snapshot: snapshot === undefined ? undefined : { path: snapshot.path, sequence: snapshot.sequence },
+      replayedRecords: r.records,
+      lastSequence: r.end.lastSequence,
+      tornBytes: r.end.tornBytes,
+      interruptedEpoch: r.inFlight !== undefined,
+      pendingInputs: r.pendingInputs,
+      mirror: { writer, applier },
+    };
+  }
   // The orders of an epoch completed now wait a turn: the caller attaches its listeners after start resolves.
   // determinism: the gate delays when a completed epoch's orders are heard, not what they are
   const gate = r.inFlight === undefined ? undefined : new Promise<void>((resolve) => setImmediate(resolve));
@@ -190,39 +217,86 @@ export interface Replayed {
  * reaches each boundary with the epoch number, input sequence and order count the journal says: a replay that
  * would decide differently stops with JOURNAL_MISMATCH instead of going on.
  */
-export async function replayRecords(engine: EngineCore, records: Generator<JournalRecord, ReadEnd>, onRecord?: (r: JournalRecord) => void): Promise<Replayed> {
-  let inFlight: Promise<EpochResult> | undefined;
-  let pendingInputs = 0;
-  let count = 0;
+export async function replayRecords(
+  engine: EngineCore,
+  records: Generator<JournalRecord, ReadEnd>,
+  onRecord?: (r: JournalRecord) => void,
+  applier = new RecordApplier(engine),
+): Promise<Replayed> {
   for (;;) {
     const next = records.next();
-    if (next.done === true) return { end: next.value, records: count, inFlight, pendingInputs };
+    if (next.done === true) return { end: next.value, records: applier.records, inFlight: applier.inFlight, pendingInputs: applier.pendingInputs };
     const r = next.value;
-    count++;
+    const ended = applier.apply(r);
+    if (ended !== undefined) await ended;
+    onRecord?.(r);
+  }
+}
+
+/**
+ * One record at a time into `engine` (autoEpoch held off), as replay does: recovery and `unwind replay` drive it
+ * from the files, a standby from a replicated log (src/cluster/). Inputs are submitted, EpochStart begins the epoch
+ * its inputs make, EpochEnd waits for it and checks its order count. Any difference from what the record says is
+ * JOURNAL_MISMATCH naming the record.
+ */
+export class RecordApplier {
+  /** An epoch begun by the last EpochStart whose EpochEnd has not come. */
+  inFlight: Promise<EpochResult> | undefined;
+  /** Inputs since the last EpochStart. */
+  pendingInputs = 0;
+  records = 0;
+  /** The last epoch ended by a record, and its result. */
+  lastEnded: EpochResult | undefined;
+
+  constructor(private readonly engine: EngineCore) {}
+
+  /** Applies `r`; returns a promise only for an EpochEnd (await it before the next record). */
+  apply(r: JournalRecord): Promise<void> | undefined {
+    this.records++;
     try {
       if (r.kind === RecordKind.EpochStart) {
         const b = epochBoundary(r);
-        if (inFlight !== undefined) throw new Error('an epoch starts before the previous one ended');
-        expect('epoch', engine.epochs + 1, b.epoch);
-        expect('input sequence', engine.writer.lastSequence, b.value);
-        inFlight = engine.beginEpoch();
-        pendingInputs = 0;
+        if (this.inFlight !== undefined) throw new Error('an epoch starts before the previous one ended');
+        expect('epoch', this.engine.epochs + 1, b.epoch);
+        expect('input sequence', this.engine.writer.lastSequence, b.value);
+        this.inFlight = this.engine.beginEpoch();
+        this.pendingInputs = 0;
       } else if (r.kind === RecordKind.EpochEnd) {
-        if (inFlight === undefined) throw new Error('an epoch ends that did not start');
+        if (this.inFlight === undefined) throw new Error('an epoch ends that did not start');
         const b = epochBoundary(r);
-        const result = await inFlight;
-        inFlight = undefined;
-        expect(`orders of epoch ${result.epoch}`, result.orders.length, b.value);
+        const inFlight = this.inFlight;
+        this.inFlight = undefined;
+        return inFlight.then(
+          (result) => {
+            this.lastEnded = result;
+            this.check(r, () => expect(`orders of epoch ${result.epoch}`, result.orders.length, b.value));
+          },
+          (e: unknown) => this.check(r, () => {
+            throw e;
+          }),
+        );
       } else if (r.kind !== RecordKind.Config) {
-        engine.submit(decodeInput(r));
-        pendingInputs++;
+        this.engine.submit(decodeInput(r), true);
+        this.pendingInputs++;
       }
     } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      throw new UnwindError(ErrorCode.JournalMismatch, `replaying record ${r.sequence} (${KIND_NAMES[r.kind] ?? r.kind}, offset ${r.offset}): ${why}`);
+      throw mismatch(r, e);
     }
-    onRecord?.(r);
+    return undefined;
   }
+
+  private check(r: JournalRecord, f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      throw mismatch(r, e);
+    }
+  }
+}
+
+function mismatch(r: JournalRecord, e: unknown): UnwindError {
+  const why = e instanceof Error ? e.message : String(e);
+  return new UnwindError(ErrorCode.JournalMismatch, `replaying record ${r.sequence} (${KIND_NAMES[r.kind] ?? r.kind}, offset ${r.offset}): ${why}`);
 }
 
 function expect(what: string, actual: number, recorded: number): void {

@@ -8,10 +8,14 @@ import { OracleLayer, resolveOracleConfig } from '../oracle/oracle.js';
 import { allocateTables } from '../tables/layout.js';
 import { InlineBackend, ThreadedBackend } from './backends.js';
 import { EngineCore } from './core.js';
-import { openJournal, recover, type Recovery } from './recovery.js';
+import { openJournal, recover, type Mirror, type Recovery } from './recovery.js';
+import { ErrorCode, UnwindError } from '../errors.js';
 
 /** A started engine's inside, and what recovery found (undefined without a journal). */
-export async function startCore(config: EngineConfig): Promise<{ readonly core: EngineCore; readonly recovery: Recovery | undefined }> {
+export async function startCore(config: EngineConfig): Promise<{ readonly core: EngineCore; readonly recovery: Recovery | undefined }>;
+/** A standby (src/cluster/): recovers from its journal like any start, then leaves the journal as its mirror. */
+export async function startCore(config: EngineConfig, standby: true): Promise<{ readonly core: EngineCore; readonly recovery: Recovery & { readonly mirror: Mirror } }>;
+export async function startCore(config: EngineConfig, standby = false): Promise<{ readonly core: EngineCore; readonly recovery: Recovery | undefined }> {
   const c = resolveConfig(config);
   const oracle = new OracleLayer(resolveOracleConfig(config.oracle), c.clock);
   if (oracle.marketIds.length > 0 && oracle.config.signatures === 'off') {
@@ -31,9 +35,13 @@ export async function startCore(config: EngineConfig): Promise<{ readonly core: 
   const executorState = snapshot?.executorState as ExecutorState | undefined;
   const backend = c.scanWorkers === 0 ? new InlineBackend(tables, c, executorState) : await ThreadedBackend.start(tables, c, c.scanWorkers, executorState);
   const core = new EngineCore(c, tables, backend, oracle);
-  if (found === undefined) return { core, recovery: undefined };
+  if (found === undefined) {
+    if (standby) await core.close();
+    if (standby) throw new UnwindError(ErrorCode.InvalidConfig, 'a replica keeps a journal: set journal.dir', 'journal');
+    return { core, recovery: undefined };
+  }
   try {
-    return { core, recovery: await recover(core, found) };
+    return { core, recovery: standby ? await recover(core, found, true) : await recover(core, found) };
   } catch (e) {
     await core.close();
     throw e;

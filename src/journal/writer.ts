@@ -40,6 +40,18 @@ import type { ResolvedJournalConfig } from './config.js';
 
 const fdatasyncAsync = (fd: number): Promise<void> => new Promise((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())));
 
+/**
+ * Where a leader's records are also kept (a replicated log: src/cluster/input-log.ts). It hears every write of
+ * whole records, in order, and `durable()` waits for it as well as for the local policy: an input is acknowledged,
+ * and an epoch's orders leave, only once the sink has them too.
+ */
+export interface RecordSink {
+  /** Records `first`..`last`, as their bytes on disk (whole records; the buffer is the sink's to keep). */
+  append(records: Buffer, first: number, last: number): void;
+  /** Resolves once records through `sequence` are kept by the sink; rejects if they cannot be. */
+  through(sequence: number): Promise<void>;
+}
+
 export class JournalWriter {
   private fd: number;
   private fileBytes: number;
@@ -63,6 +75,8 @@ export class JournalWriter {
   private batchAt: number | undefined;
   /** Hears the first write or sync failure, once, after the call that met it has returned. */
   onFailure: ((e: UnwindError) => void) | undefined;
+  /** Also receives every write (see RecordSink); set while this process leads a replicated log. */
+  sink: RecordSink | undefined;
 
   /**
    * Appends to the segment `file` (already holding `fileBytes` valid bytes, records through `lastSequence`), or,
@@ -131,7 +145,24 @@ export class JournalWriter {
    */
   async durable(): Promise<void> {
     this.flush();
+    const kept = this.sink?.through(this.sequence);
     if (this.config.durability === 'sync') await this.syncThrough(this.sequence);
+    await kept;
+  }
+
+  /**
+   * Appends records as another writer wrote them (a standby mirroring a replicated log): whole records, checked
+   * and in sequence, `first` the one after this journal's last. Written with the next flush, like any record.
+   */
+  appendRecords(records: Uint8Array, first: number, last: number): void {
+    this.check();
+    if (this.batchAt !== undefined) throw new Error('records are not appended inside a batch');
+    if (first !== this.sequence + 1 || last < first) throw new Error(`records ${first}..${last} do not follow this journal's last, ${this.sequence}`);
+    if (this.used + records.byteLength > this.buf.byteLength) this.resize(Math.max(2 * this.buf.byteLength, this.used + records.byteLength + (1 << 20)));
+    this.buf.set(records, this.used);
+    this.used += records.byteLength;
+    this.sequence = last;
+    this.scheduleFlush();
   }
 
   /** Resolves once records through `sequence` are on disk, whatever the policy (snapshots wait for this). */
@@ -190,6 +221,7 @@ export class JournalWriter {
     this.check();
     if (this.batchAt !== undefined) throw new Error('the journal flushes only between batches');
     if (this.used === 0) return;
+    if (this.sink !== undefined) this.sink.append(Buffer.from(this.buf.subarray(0, this.used)), this.writtenSequence + 1, this.sequence);
     try {
       let done = 0;
       while (done < this.used) done += writeSync(this.fd, this.buf, done, this.used - done, this.fileBytes + done);
@@ -291,6 +323,11 @@ export class JournalWriter {
     const sequence = ++this.sequence;
     sealRecord(this.buf, at, payload, sequence, kind, rows);
     this.used = at + recordBytes(payload);
+    this.scheduleFlush();
+    return sequence;
+  }
+
+  private scheduleFlush(): void {
     if (!this.turnFlush) {
       this.turnFlush = true;
       // The end of this turn: one write for its records (their fdatasync: the next durable(), or the group's timer).
@@ -304,7 +341,6 @@ export class JournalWriter {
         }
       });
     }
-    return sequence;
   }
 
   /** Resolves once records through `target` (written already) are on disk: waits for a sync that covers them, or starts one. */

@@ -1,0 +1,82 @@
+/**
+ * A replica's cluster settings (README "Replication"): where the NATS JetStream cluster is, this replica's name,
+ * and the lease. The stream, the order stream, the lease bucket and their subjects all derive from `name`, so
+ * several deployments can share one NATS cluster.
+ */
+import { ErrorCode, UnwindError } from '../errors.js';
+
+export interface ClusterConfig {
+  /** NATS servers of the JetStream cluster (any of them; the client finds the rest). */
+  readonly servers: readonly string[];
+  /** This replica's name, unique in the deployment: it holds the lease under it. */
+  readonly node: string;
+  /** The deployment's name. Default 'unwind'. */
+  readonly name?: string;
+  /** Copies of the input log, the order stream and the lease kept by JetStream (1, 3 or 5). Default 3. */
+  readonly replicas?: number;
+  /**
+   * The lease's time to live in the key-value bucket, ms (default 3000). A leader renews it every third of that
+   * and stops acting at two thirds past its last renewal's request; a standby takes it once JetStream has expired it.
+   */
+  readonly leaseMs?: number;
+  /** The order stream's duplicate window, ms: an order id published twice within it is kept once. Default 120000. */
+  readonly duplicateWindowMs?: number;
+}
+
+export interface ResolvedClusterConfig {
+  readonly servers: readonly string[];
+  readonly node: string;
+  readonly name: string;
+  readonly replicas: number;
+  readonly leaseMs: number;
+  readonly duplicateWindowMs: number;
+  /** Stream of the input log and its subject. */
+  readonly logStream: string;
+  readonly logSubject: string;
+  /** Stream of the orders and its subject. */
+  readonly orderStream: string;
+  readonly orderSubject: string;
+  /** Key-value bucket of the lease. */
+  readonly leaseBucket: string;
+}
+
+const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+function fail(field: string, why: string): never {
+  throw new UnwindError(ErrorCode.InvalidConfig, why, `cluster.${field}`);
+}
+
+export function resolveClusterConfig(c: ClusterConfig): ResolvedClusterConfig {
+  if (c === null || typeof c !== 'object' || Array.isArray(c)) throw new UnwindError(ErrorCode.InvalidConfig, 'expected an object', 'cluster');
+  const known = new Set(['servers', 'node', 'name', 'replicas', 'leaseMs', 'duplicateWindowMs']);
+  for (const k of Object.keys(c)) if (!known.has(k)) fail(k, 'unknown key');
+  if (!Array.isArray(c.servers) || c.servers.length === 0 || c.servers.length > 16) fail('servers', 'expected 1 to 16 NATS URLs');
+  c.servers.forEach((s, i) => {
+    if (typeof s !== 'string' || !/^(nats|tls):\/\/[^\s]+$/.test(s)) fail(`servers[${i}]`, `expected a nats:// or tls:// URL, got ${JSON.stringify(s)}`);
+  });
+  if (typeof c.node !== 'string' || !NAME.test(c.node)) fail('node', 'expected 1 to 64 letters, digits, _ or -');
+  const name = c.name ?? 'unwind';
+  if (typeof name !== 'string' || !NAME.test(name)) fail('name', 'expected 1 to 64 letters, digits, _ or -');
+  const replicas = c.replicas ?? 3;
+  if (replicas !== 1 && replicas !== 3 && replicas !== 5) fail('replicas', `expected 1, 3 or 5, got ${String(replicas)}`);
+  const leaseMs = c.leaseMs ?? 3000;
+  if (!Number.isInteger(leaseMs) || leaseMs < 300 || leaseMs > 600_000) fail('leaseMs', `expected an integer in [300, 600000], got ${String(leaseMs)}`);
+  const duplicateWindowMs = c.duplicateWindowMs ?? 120_000;
+  if (!Number.isInteger(duplicateWindowMs) || duplicateWindowMs < 10 * leaseMs || duplicateWindowMs > 86_400_000) {
+    fail('duplicateWindowMs', `expected an integer in [10 x leaseMs, 86400000], got ${String(duplicateWindowMs)}`);
+  }
+  const upper = name.toUpperCase().replace(/-/g, '_');
+  return {
+    servers: [...c.servers],
+    node: c.node,
+    name,
+    replicas,
+    leaseMs,
+    duplicateWindowMs,
+    logStream: `${upper}_LOG`,
+    logSubject: `unwind.${name}.log`,
+    orderStream: `${upper}_ORDERS`,
+    orderSubject: `unwind.${name}.orders`,
+    leaseBucket: `${name}_lease`,
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * A NATS JetStream cluster of `nats-server` processes on loopback: what the cluster tests, the bench and
+ * `scripts/nats-cluster.mjs` start (README "Replication"). Each node gets its own config file, store directory and
+ * ports; `stop(i)` kills one (SIGKILL), `start(i)` brings it back on the same ports and store.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { ErrorCode, UnwindError } from '../errors.js';
+
+export interface NatsClusterOptions {
+  /** Where the nodes' configs, stores and logs go. */
+  readonly dir: string;
+  /** Nodes (1, 3 or 5). Default 3. */
+  readonly nodes?: number;
+  /** First client port; node i listens on port + i, routes on port + 100 + i. Default: free ports found now. */
+  readonly port?: number;
+  /** The `nats-server` binary. Default `nats-server` on PATH (Debian: /usr/sbin). */
+  readonly binary?: string;
+  /** Largest message a client may publish, bytes. Default 8 MiB (a bulk load's journal chunk). */
+  readonly maxPayload?: number;
+}
+
+/** The nats-server binary, or undefined when none is installed. */
+export function findNatsServer(binary = 'nats-server'): string | undefined {
+  for (const candidate of [binary, '/usr/sbin/nats-server', '/usr/bin/nats-server']) {
+    const r = spawnSync(candidate, ['--version'], { encoding: 'utf8' });
+    if (r.status === 0) return candidate;
+  }
+  return undefined;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export class NatsCluster {
+  private readonly procs: (ChildProcess | undefined)[];
+  private constructor(
+    private readonly binary: string,
+    private readonly configs: readonly string[],
+    /** Client URLs, one per node. */
+    readonly urls: readonly string[],
+  ) {
+    this.procs = configs.map(() => undefined);
+  }
+
+  static async start(o: NatsClusterOptions): Promise<NatsCluster> {
+    const binary = findNatsServer(o.binary);
+    if (binary === undefined) throw new UnwindError(ErrorCode.InvalidConfig, 'nats-server is not installed (Debian: apt-get install nats-server)', 'nats-server');
+    const n = o.nodes ?? 3;
+    const clientPorts: number[] = [];
+    const routePorts: number[] = [];
+    for (let i = 0; i < n; i++) {
+      clientPorts.push(o.port === undefined ? await freePort() : o.port + i);
+      routePorts.push(o.port === undefined ? await freePort() : o.port + 100 + i);
+    }
+    mkdirSync(o.dir, { recursive: true });
+    const configs: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const routes = routePorts.filter((_, j) => j !== i).map((p) => `nats-route://127.0.0.1:${p}`);
+      const file = join(o.dir, `n${i + 1}.conf`);
+      writeFileSync(
+        file,
+        [
+          `server_name: n${i + 1}`,
+          `listen: 127.0.0.1:${clientPorts[i]}`,
+          `max_payload: ${o.maxPayload ?? 8 * 1024 * 1024}`,
+          `jetstream { store_dir: "${join(o.dir, `n${i + 1}`)}" }`,
+          n > 1 ? `cluster { name: unwind, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes.join(', ')}] }` : '',
+          '',
+        ].join('\n'),
+      );
+      configs.push(file);
+    }
+    const cluster = new NatsCluster(binary, configs, clientPorts.map((p) => `nats://127.0.0.1:${p}`));
+    for (let i = 0; i < n; i++) cluster.startNode(i);
+    return cluster;
+  }
+
+  /** Starts node `i` (again), on its ports and store. */
+  startNode(i: number): void {
+    if (this.procs[i] !== undefined) return;
+    const p = spawn(this.binary, ['-c', this.configs[i]!, '-l', `${this.configs[i]!.replace(/\.conf$/, '')}.log`], { stdio: 'ignore' });
+    this.procs[i] = p;
+    p.once('exit', () => {
+      if (this.procs[i] === p) this.procs[i] = undefined;
+    });
+  }
+
+  /** Kills node `i` (SIGKILL) and waits for it to exit. */
+  async killNode(i: number): Promise<void> {
+    const p = this.procs[i];
+    if (p === undefined) return;
+    const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+    p.kill('SIGKILL');
+    await exited;
+  }
+
+  get running(): number {
+    return this.procs.filter((p) => p !== undefined).length;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.procs.map((_, i) => this.killNode(i)));
+  }
+}

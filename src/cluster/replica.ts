@@ -1,0 +1,357 @@
+/**
+ * Thread: main. A replica of a replicated engine (README "Replication"): every replica keeps its engine, its journal
+ * and its snapshots, follows the input log on NATS JetStream (src/cluster/input-log.ts) through the same path as
+ * replay, and exactly one, the holder of the lease (src/cluster/lease.ts), takes inputs and emits orders.
+ *
+ *   standby   reads the log from where its journal ends, applies each record (RecordApplier: inputs, epoch
+ *             boundaries, the order count each epoch recorded), writes the records to its own journal as the leader
+ *             wrote them, and compares its output digest with the leader's at every epoch end that the log carries
+ *             one for (REPLICA_DIVERGED stops it). Its epochs' orders are kept, not sent.
+ *   takeover  once it holds the lease: reads the log to its end, finishes the epoch the log began and did not end
+ *             (and ends it in the log), then publishes the orders of the epochs it applied within the order stream's
+ *             duplicate window (ids the old leader published are dropped by JetStream), and only then leads.
+ *   leader    its journal's writes go to the log too (LogAppender, fenced by the stream sequence it last saw), so an
+ *             input is acknowledged and an epoch's orders leave only once a quorum has them; orders go to the order
+ *             stream with their id and epoch as the message id. It renews the lease; when the lease lapses or the log
+ *             refuses an append it stops at once (`onStop`): no input, no order after that.
+ */
+import { connect, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import type { EngineConfig } from '../config.js';
+import { ErrorCode, isUnwindError, UnwindError } from '../errors.js';
+import type { LiquidationOrder } from '../clearing/orders.js';
+import { readRecord, RecordKind, type JournalRecord } from '../journal/format.js';
+import { fromJson, toJson } from '../journal/payload.js';
+import type { JournalWriter } from '../journal/writer.js';
+import type { EngineCore } from '../engine/core.js';
+import { Engine } from '../engine/engine.js';
+import { decisionConfig, type RecordApplier } from '../engine/recovery.js';
+import { journalEpochEnd } from '../engine/records.js';
+import { startCore } from '../engine/start.js';
+import { resolveClusterConfig, type ClusterConfig, type ResolvedClusterConfig } from './config.js';
+import { ensureStreams, findStreamSequence, fromJsMsg, lastStreamSequence, LogAppender, recordsAfter, type LogMessage } from './input-log.js';
+import { Lease } from './lease.js';
+
+export type Role = 'standby' | 'leader' | 'stopped';
+
+export interface ReplicaOptions {
+  /** The engine's config; `journal.dir` is required (each replica keeps its own journal). */
+  readonly engine: EngineConfig;
+  readonly cluster: ClusterConfig;
+  readonly log?: (line: string) => void;
+  /** Called once this replica leads, after it has caught up and before it takes inputs: start the feed here. */
+  readonly onLead?: (engine: Engine) => void | Promise<void>;
+  /** Called once when this replica stops for good (lease lost, fenced, diverged, the log unreachable): exit then. */
+  readonly onStop?: (e: UnwindError) => void;
+}
+
+export interface ReplicaStats {
+  readonly role: Role;
+  /** Log messages applied (as a standby and at takeover), and the stream sequence of the last one. */
+  readonly appliedMessages: number;
+  readonly streamSequence: number;
+  /** Messages this replica appended to the log as leader. */
+  readonly appendedMessages: number;
+  /** Orders published to the order stream by this replica (duplicates JetStream dropped included). */
+  readonly publishedOrders: number;
+  /** Epoch-end digests compared with the leader's. */
+  readonly digestsCompared: number;
+}
+
+interface KeptOrder {
+  readonly at: number;
+  readonly order: LiquidationOrder;
+}
+
+export class Replica {
+  private state: Role = 'standby';
+  private readonly kept: KeptOrder[] = [];
+  private messages: ConsumerMessages | undefined;
+  private following: Promise<void> = Promise.resolve();
+  private appender: LogAppender | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private campaigning = false;
+  /** This replica holds the lease (taking over or leading). */
+  private holding = false;
+  private applied = 0;
+  private streamSeq = 0;
+  private published = 0;
+  private compared = 0;
+  private stopError: UnwindError | undefined;
+  private readonly decisions: string;
+  private readonly log: (line: string) => void;
+
+  private constructor(
+    readonly engine: Engine,
+    private readonly core: EngineCore,
+    private readonly writer: JournalWriter,
+    private readonly applier: RecordApplier,
+    private readonly c: ResolvedClusterConfig,
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly lease: Lease,
+    private readonly o: ReplicaOptions,
+  ) {
+    this.decisions = toJson(decisionConfig(o.engine));
+    this.log = o.log ?? ((line) => console.error(line));
+  }
+
+  /** Starts the engine from its journal, joins the cluster as a standby, and campaigns for the lease. */
+  static async start(o: ReplicaOptions): Promise<Replica> {
+    const c = resolveClusterConfig(o.cluster);
+    const { core, recovery } = await startCore({ ...o.engine, autoEpoch: o.engine.autoEpoch ?? true }, true);
+    let nc: NatsConnection | undefined;
+    try {
+      nc = await connect({ servers: [...c.servers], name: `unwind-${c.name}-${c.node}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5_000 });
+      const js = nc.jetstream();
+      const jsm = await nc.jetstreamManager({ checkAPI: false });
+      // A cluster just started elects its JetStream leaders first: retried for a while.
+      const lease = await retry(async () => {
+        await ensureStreams(jsm, c);
+        return Lease.open(js, c);
+      }, 30_000);
+      const r = new Replica(Engine.fromCore(core, recovery), core, recovery.mirror.writer, recovery.mirror.applier, c, nc, js, jsm, lease, o);
+      core.refuseInputs(new UnwindError(ErrorCode.NotLeader, `${c.node} is a standby of ${c.name}: inputs go to the leader`));
+      r.engine.onOrder((order) => r.onOrder(order));
+      await r.follow();
+      r.every(Math.max(50, Math.floor(c.leaseMs / 6)), () => void r.campaign());
+      return r;
+    } catch (e) {
+      await nc?.close().catch(() => {});
+      await core.close();
+      if (process.env.UNWIND_DEBUG) console.error(e);
+      throw isUnwindError(e) ? e : new UnwindError(ErrorCode.ReplicationFailed, `cannot join the cluster at ${c.servers.join(', ')}: ${e instanceof Error ? e.message : String(e)}`, 'cluster.servers');
+    }
+  }
+
+  get role(): Role {
+    return this.state;
+  }
+
+  stats(): ReplicaStats {
+    return {
+      role: this.state,
+      appliedMessages: this.applied,
+      streamSequence: this.appender?.streamSequence ?? this.streamSeq,
+      appendedMessages: this.appender?.messages ?? 0,
+      publishedOrders: this.published,
+      digestsCompared: this.compared,
+    };
+  }
+
+  /** Stops: a leader gives the lease up (a standby can take over at once), then the engine and the connection close. */
+  async close(): Promise<void> {
+    if (this.holding) await this.lease.release();
+    this.halt(new UnwindError(ErrorCode.NotLeader, 'the replica was closed'), false);
+    await this.following.catch(() => {});
+    await this.engine.close().catch(() => {});
+    await this.nc.close().catch(() => {});
+  }
+
+  // ---- standby ----
+
+  /** Reads the log from the message holding the journal's next record, applying each message in order. */
+  private async follow(): Promise<void> {
+    const from = await findStreamSequence(this.jsm, this.c.logStream, this.writer.lastSequence + 1);
+    const consumer = await this.js.consumers.get(this.c.logStream, { opt_start_seq: from });
+    const messages = await consumer.consume({ max_messages: 256 });
+    this.messages = messages;
+    this.following = (async () => {
+      for await (const m of messages) {
+        if (this.state === 'stopped') break;
+        try {
+          await this.apply(fromJsMsg(m));
+        } catch (e) {
+          this.halt(isUnwindError(e) ? e : new UnwindError(ErrorCode.JournalCorrupt, `applying input log message ${m.seq}: ${e instanceof Error ? e.message : String(e)}`));
+          break;
+        }
+      }
+    })();
+  }
+
+  /** One log message: its records into the engine (those after the journal's last), then into the journal. */
+  private async apply(m: LogMessage): Promise<void> {
+    this.streamSeq = m.streamSequence;
+    const part = recordsAfter(m, this.writer.lastSequence);
+    if (part === undefined) return;
+    const bytes = part.bytes;
+    for (let at = 0; at < bytes.byteLength; ) {
+      const r = readRecord(bytes, at, bytes.byteLength, 0);
+      if (r.status !== 'ok') throw new UnwindError(ErrorCode.JournalCorrupt, `input log message ${m.streamSequence}: ${r.status === 'bad' ? r.why : 'a record is cut short'}`);
+      if (r.record.kind === RecordKind.Batch) {
+        const p = r.record.payload;
+        for (let q = 0; q < p.byteLength; ) {
+          const inner = readRecord(p, q, p.byteLength, 0);
+          if (inner.status !== 'ok') throw new UnwindError(ErrorCode.JournalCorrupt, `input log message ${m.streamSequence}: a batch's record is damaged`);
+          await this.applyRecord(inner.record);
+          q = inner.next;
+        }
+      } else {
+        await this.applyRecord(r.record);
+      }
+      at = r.next;
+    }
+    this.writer.appendRecords(bytes, part.first, m.last);
+    this.applied++;
+    if (m.digest !== undefined) {
+      const mine = { epoch: this.core.epochs, hex: this.core.digest.hex() };
+      this.compared++;
+      if (mine.epoch !== m.digest.epoch || mine.hex !== m.digest.hex) {
+        throw new UnwindError(
+          ErrorCode.ReplicaDiverged,
+          `at stream sequence ${m.streamSequence} the leader's output digest after epoch ${m.digest.epoch} is ${m.digest.hex}; this replica's after epoch ${mine.epoch} is ${mine.hex}`,
+        );
+      }
+    }
+  }
+
+  private async applyRecord(r: JournalRecord): Promise<void> {
+    if (r.kind === RecordKind.Config) {
+      const recorded = toJson(fromJson(r.payload.toString('utf8')));
+      if (recorded !== this.decisions) {
+        throw new UnwindError(ErrorCode.JournalMismatch, `the input log was written under another engine config than this replica's: replaying it would decide differently`, 'engine');
+      }
+      return;
+    }
+    const ended = this.applier.apply(r);
+    if (ended !== undefined) await ended;
+  }
+
+  private onOrder(order: LiquidationOrder): void {
+    if (this.state === 'standby') {
+      // determinism: when a standby saw an order decides only whether it is re-published at takeover, not what it is
+      const now = performance.now();
+      this.kept.push({ at: now, order });
+      const horizon = now - this.c.duplicateWindowMs / 2;
+      let drop = 0;
+      while (drop < this.kept.length && this.kept[drop]!.at < horizon) drop++;
+      if (drop > 0) this.kept.splice(0, drop);
+      return;
+    }
+    if (this.state !== 'leader') return;
+    if (!this.lease.valid) {
+      this.halt(new UnwindError(ErrorCode.NotLeader, `the lease lapsed before order ${order.id} could leave: it is not sent`));
+      return;
+    }
+    this.publish(order);
+  }
+
+  private publish(order: LiquidationOrder): void {
+    this.published++;
+    this.js.publish(this.c.orderSubject, new TextEncoder().encode(toJson(order)), { msgID: `${order.id}@${order.epoch}` }).catch((e: unknown) => {
+      this.halt(new UnwindError(ErrorCode.ReplicationFailed, `order ${order.id} was not kept by the order stream: ${e instanceof Error ? e.message : String(e)}`));
+    });
+  }
+
+  // ---- takeover and leading ----
+
+  private async campaign(): Promise<void> {
+    if (this.state !== 'standby' || this.campaigning) return;
+    this.campaigning = true;
+    try {
+      if (!(await this.lease.acquire())) return;
+      if (this.state !== 'standby') return;
+      // Held from now on: renewed while catching up too.
+      this.holding = true;
+      this.every(Math.max(50, Math.floor(this.c.leaseMs / 3)), () => void this.renew());
+      await this.takeOver();
+    } catch (e) {
+      this.halt(isUnwindError(e) ? e : new UnwindError(ErrorCode.ReplicationFailed, `taking over failed: ${e instanceof Error ? e.message : String(e)}`));
+    } finally {
+      this.campaigning = false;
+    }
+  }
+
+  private async takeOver(): Promise<void> {
+    // Everything the log holds first: the old leader appended nothing after its lease lapsed.
+    const end = await lastStreamSequence(this.jsm, this.c.logStream);
+    while (this.streamSeq < end && this.state === 'standby') {
+      if (!this.lease.valid) throw new UnwindError(ErrorCode.NotLeader, 'the lease lapsed while catching up with the log');
+      // determinism: how long catching up takes decides when this replica leads, not what it decides
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    if (this.state !== 'standby') return;
+    this.messages?.stop();
+    await this.following;
+    if (!this.lease.valid) throw new UnwindError(ErrorCode.NotLeader, 'the lease lapsed while catching up with the log');
+    const writer = this.writer;
+    const core = this.core;
+    this.appender = new LogAppender(
+      this.js,
+      this.c.logSubject,
+      {
+        node: this.c.node,
+        lastStreamSequence: this.streamSeq,
+        digest: () => ({ epoch: core.epochs, hex: core.digest.hex() }),
+        leading: () => this.lease.valid,
+        onFailure: (e) => this.halt(e),
+      },
+      writer.lastSequence,
+    );
+    writer.sink = this.appender;
+    if (writer.lastSequence === 0) writer.appendJson(RecordKind.Config, fromJson(this.decisions));
+    // The epoch the log began and did not end ran here already: its end goes into the log now.
+    const open = this.applier.inFlight;
+    if (open !== undefined) {
+      this.applier.inFlight = undefined;
+      const result = await open;
+      journalEpochEnd(writer, result.epoch, result.orders.length);
+    }
+    core.attachJournal(writer, undefined);
+    await writer.durable();
+    this.state = 'leader';
+    core.refuseInputs(undefined);
+    this.log(`unwind cluster ${this.c.name}: ${this.c.node} leads from stream sequence ${this.streamSeq} (journal ${writer.lastSequence}, epoch ${core.epochs})`);
+    // Orders of the epochs applied here that the old leader may not have sent: JetStream drops the ids it has.
+    for (const k of this.kept.splice(0)) this.publish(k.order);
+    core.setReplaying(false);
+    await this.o.onLead?.(this.engine);
+  }
+
+  private async renew(): Promise<void> {
+    if (!this.holding || this.state === 'stopped') return;
+    const ok = await this.lease.renew();
+    if (!ok || !this.lease.valid) this.halt(new UnwindError(ErrorCode.NotLeader, ok ? 'the lease lapsed: renewals came back too late' : 'the lease was lost'));
+  }
+
+  private every(ms: number, f: () => void): void {
+    // determinism: the lease's timers decide who leads, never what any replica decides
+    this.timers.push(setInterval(f, ms));
+  }
+
+  /** Stops for good: no input is taken and no order leaves from here on. */
+  private halt(e: UnwindError, report = true): void {
+    if (this.state === 'stopped') return;
+    const was = this.state;
+    this.state = 'stopped';
+    this.stopError = e;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.messages?.stop();
+    this.core.refuseInputs(e);
+    if (was === 'leader' && report) this.writer.halt(`${e.code}: ${e.message}`);
+    if (report) {
+      this.log(`unwind cluster ${this.c.name}: ${this.c.node} stops (${was}): ${e.code}: ${e.message}`);
+      this.o.onStop?.(e);
+    }
+  }
+
+  /** Why this replica stopped, once it has. */
+  get stopped(): UnwindError | undefined {
+    return this.stopError;
+  }
+}
+
+/** Retries `f` every 250 ms until it succeeds or `ms` have passed (then its last error). */
+async function retry<T>(f: () => Promise<T>, ms: number): Promise<T> {
+  // determinism: how long the cluster takes to answer decides when a replica starts, not what it decides
+  const until = performance.now() + ms;
+  for (;;) {
+    try {
+      return await f();
+    } catch (e) {
+      if (performance.now() > until) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}

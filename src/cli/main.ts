@@ -17,6 +17,7 @@ import { executionLines, runDemo } from '../sim/demo.js';
 import { runFeedDemo } from '../sim/feed-demo.js';
 import { INSURANCE_SEED, type MoneySummary } from '../sim/tally.js';
 import { readServeConfig, serve } from './serve.js';
+import { serveCluster } from './serve-cluster.js';
 import { Presets, SingleBar } from 'cli-progress';
 import { formatSummary, replayJournal } from '../engine/replay.js';
 
@@ -26,8 +27,9 @@ const USAGE = `usage:
                the venue simulator's books; --strategy: ioc (default), twap, disposal, almgren-chriss,
                dutch-auction, adaptive (--embedded: the same world in-process, no sockets, one price per market;
                --journal DIR records it for unwind replay)
-  unwind serve [--config FILE] [--stats-every S]
-               the binary feed server (README "Wire protocol"), until SIGINT or SIGTERM
+  unwind serve [--config FILE] [--stats-every S] [--cluster CLUSTER_FILE [--node NAME]]
+               the binary feed server (README "Wire protocol"), until SIGINT or SIGTERM; with --cluster, one
+               replica of a replicated engine on NATS JetStream (README "Replication")
   unwind check FILE [--compact]
                evaluate a scenario and print a JSON report
   unwind replay DIR [--workers N] [--json] [--progress]
@@ -136,7 +138,8 @@ async function demo(argv: string[]): Promise<void> {
 }
 
 async function serveCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, 'stats-every': { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, 'stats-every': { type: 'string' }, cluster: { type: 'string' }, node: { type: 'string' } } });
+  if (values.cluster !== undefined) return serveCluster({ config: values.config, cluster: values.cluster, node: values.node });
   const { engine, server, generated, stopped } = await serve(readServeConfig(values.config));
   console.log(`unwind serve: ${server.url} (uWebSockets.js native; stats at ${server.url.replace(/^ws/, 'http')}/stats)`);
   console.log(`engine: ${engine.counts.markets} markets, ${engine.counts.accounts} accounts, ${engine.config.scanWorkers} scan worker(s) + 1 executor thread`);

@@ -74,6 +74,26 @@ export interface Served {
 
 /** Starts the engine and the server from a config; the caller closes both. */
 export async function serve(config: ServeConfig): Promise<Served> {
+  const engine = await Engine.start(engineConfigOf(config));
+  try {
+    return await serveEngine(engine, config);
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+}
+
+/** The engine's config as `serve` starts it: capacity for the config's markets at least. */
+export function engineConfigOf(config: ServeConfig): EngineConfig {
+  const markets = config.markets ?? MARKETS;
+  return { ...config.engine, capacity: { markets: Math.max(1, markets.length), ...config.engine?.capacity } };
+}
+
+/**
+ * The server in front of a started engine (`serve`, or a replica once it leads): loads the config's book into an
+ * engine that holds no inputs yet, then listens. The caller closes the engine.
+ */
+export async function serveEngine(engine: Engine, config: ServeConfig): Promise<Served> {
   const markets = config.markets ?? MARKETS.map((m) => ({ id: m.id, symbol: m.symbol, price: m.price, tiers: TIERS }));
   const accounts = config.accounts ?? [];
   const generated: { publisher?: string; subscriber?: string } = {};
@@ -83,29 +103,20 @@ export async function serve(config: ServeConfig): Promise<Served> {
   const scoped = config.server?.tokens !== undefined;
   if (publisherTokens === undefined && !scoped) publisherTokens = [(generated.publisher = randomBytes(18).toString('base64url'))];
   if (subscriberTokens === undefined && !scoped) subscriberTokens = [(generated.subscriber = randomBytes(18).toString('base64url'))];
-  const engine = await Engine.start({
-    ...config.engine,
-    capacity: { markets: Math.max(1, markets.length), ...config.engine?.capacity },
-  });
   const stopped = new Promise<UnwindError>((resolve) =>
     engine.onError((e) => {
       if (!isUnwindError(e) || e.code !== ErrorCode.JournalIo) throw e; // as without a listener: not ours to hide
       resolve(e);
     }),
   );
-  try {
-    // A journal that already holds inputs recovered the markets and accounts: they are not added twice. The book
-    // is one journal record (Engine.atomically): a crash while it is written leaves none of it, never a part, so
-    // a restart finds an empty journal and loads the whole book again.
-    if (engine.inputCount === 0) {
-      engine.atomically(() => populate(engine, { markets, accounts }));
-      await engine.step();
-    }
-    // A restart finds the port in TIME_WAIT for up to a minute: wait for it rather than fail.
-    const server = await FeedServer.start(engine, { listenRetryMs: 90_000, ...config.server, publisherTokens, subscriberTokens });
-    return { engine, server, generated, stopped };
-  } catch (e) {
-    await engine.close();
-    throw e;
+  // A journal that already holds inputs recovered the markets and accounts: they are not added twice. The book
+  // is one journal record (Engine.atomically): a crash while it is written leaves none of it, never a part, so
+  // a restart finds an empty journal and loads the whole book again.
+  if (engine.inputCount === 0) {
+    engine.atomically(() => populate(engine, { markets, accounts }));
+    await engine.step();
   }
+  // A restart finds the port in TIME_WAIT for up to a minute: wait for it rather than fail.
+  const server = await FeedServer.start(engine, { listenRetryMs: 90_000, ...config.server, publisherTokens, subscriberTokens });
+  return { engine, server, generated, stopped };
 }

@@ -160,6 +160,11 @@ export class LogAppender implements RecordSink {
     return new Promise((resolve, reject) => this.waiters.push({ sequence, resolve, reject }));
   }
 
+  /** The journal sequence through which the log holds this replica's records. */
+  get keptThrough(): number {
+    return this.acked;
+  }
+
   get failed(): UnwindError | undefined {
     return this.failure;
   }

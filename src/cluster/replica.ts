@@ -15,7 +15,7 @@
  *             stream with their id and epoch as the message id. It renews the lease; when the lease lapses or the log
  *             refuses an append it stops at once (`onStop`): no input, no order after that.
  */
-import { connect, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import { connect, headers, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import type { EngineConfig } from '../config.js';
 import { ErrorCode, isUnwindError, UnwindError } from '../errors.js';
 import type { LiquidationOrder } from '../clearing/orders.js';
@@ -30,6 +30,7 @@ import { startCore } from '../engine/start.js';
 import { resolveClusterConfig, type ClusterConfig, type ResolvedClusterConfig } from './config.js';
 import { ensureStreams, findStreamSequence, fromJsMsg, lastStreamSequence, LogAppender, recordsAfter, type LogMessage } from './input-log.js';
 import { Lease } from './lease.js';
+import { reconcileJournal, writeLogMark } from './reconcile.js';
 
 export type Role = 'standby' | 'leader' | 'stopped';
 
@@ -76,6 +77,7 @@ export class Replica {
   private streamSeq = 0;
   private published = 0;
   private compared = 0;
+  private marked = 0;
   private stopError: UnwindError | undefined;
   private readonly decisions: string;
   private readonly log: (line: string) => void;
@@ -99,8 +101,10 @@ export class Replica {
   /** Starts the engine from its journal, joins the cluster as a standby, and campaigns for the lease. */
   static async start(o: ReplicaOptions): Promise<Replica> {
     const c = resolveClusterConfig(o.cluster);
-    const { core, recovery } = await startCore({ ...o.engine, autoEpoch: o.engine.autoEpoch ?? true }, true);
+    const log = o.log ?? ((line: string) => console.error(line));
+    if (o.engine.journal === undefined) throw new UnwindError(ErrorCode.InvalidConfig, 'a replica keeps a journal: set journal.dir', 'journal');
     let nc: NatsConnection | undefined;
+    let core: EngineCore | undefined;
     try {
       nc = await connect({ servers: [...c.servers], name: `unwind-${c.name}-${c.node}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5_000 });
       const js = nc.jetstream();
@@ -110,16 +114,20 @@ export class Replica {
         await ensureStreams(jsm, c);
         return Lease.open(js, c);
       }, 30_000);
+      await reconcileJournal(o.engine.journal.dir, jsm, c, log);
+      const started = await startCore({ ...o.engine, autoEpoch: o.engine.autoEpoch ?? true }, true);
+      core = started.core;
+      const recovery = started.recovery;
       const r = new Replica(Engine.fromCore(core, recovery), core, recovery.mirror.writer, recovery.mirror.applier, c, nc, js, jsm, lease, o);
       core.refuseInputs(new UnwindError(ErrorCode.NotLeader, `${c.node} is a standby of ${c.name}: inputs go to the leader`));
       r.engine.onOrder((order) => r.onOrder(order));
       await r.follow();
       r.every(Math.max(50, Math.floor(c.leaseMs / 6)), () => void r.campaign());
+      r.every(100, () => r.markLog());
       return r;
     } catch (e) {
       await nc?.close().catch(() => {});
-      await core.close();
-      if (process.env.UNWIND_DEBUG) console.error(e);
+      await core?.close();
       throw isUnwindError(e) ? e : new UnwindError(ErrorCode.ReplicationFailed, `cannot join the cluster at ${c.servers.join(', ')}: ${e instanceof Error ? e.message : String(e)}`, 'cluster.servers');
     }
   }
@@ -141,11 +149,24 @@ export class Replica {
 
   /** Stops: a leader gives the lease up (a standby can take over at once), then the engine and the connection close. */
   async close(): Promise<void> {
+    if (this.state !== 'stopped') this.markLog();
     if (this.holding) await this.lease.release();
     this.halt(new UnwindError(ErrorCode.NotLeader, 'the replica was closed'), false);
     await this.following.catch(() => {});
     await this.engine.close().catch(() => {});
     await this.nc.close().catch(() => {});
+  }
+
+  /** Writes the log mark (src/cluster/reconcile.ts) when the log holds more of this replica's journal than it says. */
+  private markLog(): void {
+    const kept = this.appender !== undefined ? this.appender.keptThrough : this.state === 'standby' ? this.writer.lastSequence : 0;
+    if (kept <= this.marked) return;
+    try {
+      writeLogMark(this.writer.config.dir, kept);
+      this.marked = kept;
+    } catch {
+      // the next tick tries again; a stale mark only makes a restart check more records
+    }
   }
 
   // ---- standby ----
@@ -238,7 +259,9 @@ export class Replica {
 
   private publish(order: LiquidationOrder): void {
     this.published++;
-    this.js.publish(this.c.orderSubject, new TextEncoder().encode(toJson(order)), { msgID: `${order.id}@${order.epoch}` }).catch((e: unknown) => {
+    const h = headers();
+    h.set('Unwind-Node', this.c.node);
+    this.js.publish(this.c.orderSubject, new TextEncoder().encode(toJson(order)), { msgID: `${order.id}@${order.epoch}`, headers: h }).catch((e: unknown) => {
       this.halt(new UnwindError(ErrorCode.ReplicationFailed, `order ${order.id} was not kept by the order stream: ${e instanceof Error ? e.message : String(e)}`));
     });
   }

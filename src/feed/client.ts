@@ -83,8 +83,12 @@ export interface ReconnectOptions {
 }
 
 export interface FeedClientOptions {
-  /** The server's endpoint, e.g. ws://127.0.0.1:9001/v1/feed. */
-  readonly url: string;
+  /**
+   * The server's endpoint, e.g. ws://127.0.0.1:9001/v1/feed; or the endpoints of a replicated engine's replicas
+   * (README "Replication"), tried in turn: connecting tries each until one opens, and after a lost connection each
+   * reconnect attempt moves on to the next, so the client finds the new leader by itself.
+   */
+  readonly url: string | readonly string[];
   /** A publisher or subscriber token. */
   readonly token: string;
   /**
@@ -226,15 +230,27 @@ export class FeedClient {
     private readonly tokenIn: 'header' | 'query',
   ) {
     this.acks = options.acks === true;
+    this.urls = typeof options.url === 'string' ? [options.url] : [...options.url];
+    if (this.urls.length === 0) throw new FeedClientError('CONNECT_FAILED', 'no URL to connect to');
   }
+  /** The endpoints, and which one the next connection uses (modulo their count). */
+  private readonly urls: string[];
+  private urlAt = 0;
 
   /** Connects; resolves when the first connection is open, rejects (CONNECT_FAILED) if it cannot be opened. */
   static async connect(options: FeedClientOptions): Promise<FeedClient> {
     const found = options.WebSocket === undefined ? await defaultWebSocket() : { ctor: options.WebSocket, isWs: false };
     const tokenIn = options.tokenIn ?? (found.isWs ? 'header' : 'query');
     const client = new FeedClient(options, found.ctor, tokenIn);
-    await client.open();
-    return client;
+    for (let tried = 1; ; tried++) {
+      try {
+        await client.open();
+        return client;
+      } catch (e) {
+        if (tried >= client.urls.length) throw e;
+        client.urlAt++;
+      }
+    }
   }
 
   on<E extends keyof FeedClientEvents>(event: E, listener: Listener<E>): () => void {
@@ -362,7 +378,8 @@ export class FeedClient {
   // ---- connection ----
 
   private open(): Promise<void> {
-    const { url, token } = this.options;
+    const { token } = this.options;
+    const url = this.urls[this.urlAt % this.urls.length]!;
     const sep = url.includes('?') ? '&' : '?';
     const socket =
       this.tokenIn === 'header'
@@ -409,6 +426,8 @@ export class FeedClient {
     const max = r?.maxAttempts ?? Infinity;
     if (this.attempt >= max) return false;
     this.attempt++;
+    // With several endpoints, each attempt tries the next: the one that dropped may be gone for good.
+    if (this.urls.length > 1) this.urlAt++;
     const initial = r?.initialDelayMs ?? 100;
     const cap = r?.maxDelayMs ?? 5000;
     // Exponential backoff with jitter in [50%, 100%] of the step, so a fleet of clients does not reconnect in step.

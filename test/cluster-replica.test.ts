@@ -80,7 +80,10 @@ describe.skipIf(!hasNats && !required)('a replicated engine on NATS JetStream', 
     const jsm = await nc.jetstreamManager();
     const info = await jsm.streams.info('T1_ORDERS');
     const ids: string[] = [];
-    for (let s = info.state.first_seq; s <= info.state.last_seq; s++) ids.push(JSON.parse(new TextDecoder().decode((await jsm.streams.getMessage('T1_ORDERS', { seq: s })).data)).id);
+    for (let s = info.state.first_seq; s <= info.state.last_seq; s++) {
+      const batch = JSON.parse(new TextDecoder().decode((await jsm.streams.getMessage('T1_ORDERS', { seq: s })).data)) as { orders: { id: string }[] };
+      ids.push(...batch.orders.map((o) => o.id));
+    }
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.slice(0, orders.length)).toEqual(orders);
     await nc.close();

@@ -105,7 +105,9 @@ export async function serveEngine(engine: Engine, config: ServeConfig): Promise<
   if (subscriberTokens === undefined && !scoped) subscriberTokens = [(generated.subscriber = randomBytes(18).toString('base64url'))];
   const stopped = new Promise<UnwindError>((resolve) =>
     engine.onError((e) => {
-      if (!isUnwindError(e) || e.code !== ErrorCode.JournalIo) throw e; // as without a listener: not ours to hide
+      // A journal that cannot keep inputs, or a replica that stopped leading (src/cluster): the engine takes no more.
+      const stops: readonly string[] = [ErrorCode.JournalIo, ErrorCode.NotLeader, ErrorCode.ReplicationFailed];
+      if (!isUnwindError(e) || !stops.includes(e.code)) throw e; // as without a listener: not ours to hide
       resolve(e);
     }),
   );

@@ -95,29 +95,42 @@ export function splitRecords(records: Buffer): Piece[] {
 export interface AppenderOptions {
   /** This replica's name (in message ids). */
   readonly node: string;
-  /** The stream sequence of the log's last message as this leader found it (0: empty). */
+  /** The stream of the log (to check a retried append), and the stream sequence of its last message as this leader found it. */
+  readonly stream: string;
   readonly lastStreamSequence: number;
   /** The epoch and output digest to attach to a message ending with an EpochEnd (read at the flush that writes it). */
   readonly digest: () => { readonly epoch: number; readonly hex: string };
-  /** Whether this replica may still append (its lease is valid); checked at each append. */
+  /** Whether this replica may still append (its lease is valid); checked at each append and each retry. */
   readonly leading: () => boolean;
-  /** Heard once, when an append is refused or fails: this replica must stop leading. */
+  /** Heard once, when an append is refused or fails for good: this replica must stop leading. */
   readonly onFailure: (e: UnwindError) => void;
 }
 
-/** The leader's side: a RecordSink that appends every journal write to the stream, pipelined, fenced. */
+interface Outgoing {
+  readonly piece: Piece;
+  readonly headers: MsgHdrs;
+}
+
+/**
+ * The leader's side: a RecordSink that appends every journal write to the stream, one message in flight at a time
+ * (what arrives meanwhile is appended next, so a message carries every record of its wait: group commit), fenced by
+ * the stream sequence. A message that meets a passing failure (no stream leader for a moment, a timeout) is sent
+ * again, with the same id and the same expected sequence, while the lease lasts: stored once either way.
+ */
 export class LogAppender implements RecordSink {
   private expected: number;
   private acked = 0;
   private failure: UnwindError | undefined;
   private readonly waiters: { sequence: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
-  private pending = 0;
-  /** Messages appended, and the highest stream sequence acknowledged. */
+  private readonly queue: Outgoing[] = [];
+  private sending = false;
+  /** Messages appended, and the stream sequence of the last. */
   messages = 0;
   streamSequence: number;
 
   constructor(
     private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
     private readonly subject: string,
     private readonly o: AppenderOptions,
     /** Records through this journal sequence are already in the log. */
@@ -143,15 +156,9 @@ export class LogAppender implements RecordSink {
         h.set(H_EPOCH, String(d.epoch));
         h.set(H_DIGEST, d.hex);
       }
-      const lastSequence = this.expected++;
-      this.pending++;
-      this.js
-        .publish(this.subject, piece.bytes, { headers: h, msgID: `${this.o.node}:${piece.first}`, expect: { lastSequence }, timeout: 10_000 })
-        .then(
-          (ack: PubAck) => this.acknowledged(ack, piece.last, lastSequence),
-          (e: unknown) => this.fail(replicationError(e)),
-        );
+      this.queue.push({ piece, headers: h });
     }
+    void this.pump();
   }
 
   through(sequence: number): Promise<void> {
@@ -169,15 +176,80 @@ export class LogAppender implements RecordSink {
     return this.failure;
   }
 
-  private acknowledged(ack: PubAck, last: number, after: number): void {
-    this.pending--;
-    if (this.failure !== undefined) return;
-    if (ack.duplicate || ack.seq !== after + 1) {
-      this.fail(new UnwindError(ErrorCode.NotLeader, `the log stored this replica's records at stream sequence ${ack.seq}${ack.duplicate ? ' (a duplicate)' : ''}, expected ${after + 1}`));
-      return;
+  private async pump(): Promise<void> {
+    if (this.sending) return;
+    this.sending = true;
+    try {
+      while (this.queue.length > 0 && this.failure === undefined) {
+        const next = this.coalesce();
+        await this.send(next);
+      }
+    } finally {
+      this.sending = false;
     }
+  }
+
+  /** The queue's first messages as one, up to MESSAGE_BYTES, unless one of them ends an epoch (its digest header). */
+  private coalesce(): Outgoing {
+    const first = this.queue.shift()!;
+    if (first.headers.has(H_EPOCH)) return first;
+    const parts = [first.piece.bytes];
+    let bytes = first.piece.bytes.byteLength;
+    let last = first.piece;
+    while (this.queue.length > 0 && bytes + this.queue[0]!.piece.bytes.byteLength <= MESSAGE_BYTES) {
+      const n = this.queue.shift()!;
+      parts.push(n.piece.bytes);
+      bytes += n.piece.bytes.byteLength;
+      last = n.piece;
+      if (n.headers.has(H_EPOCH)) {
+        first.headers.set(H_EPOCH, n.headers.get(H_EPOCH));
+        first.headers.set(H_DIGEST, n.headers.get(H_DIGEST));
+        break;
+      }
+    }
+    if (parts.length === 1) return first;
+    first.headers.set(H_LAST, String(last.last));
+    return { piece: { bytes: Buffer.concat(parts), first: first.piece.first, last: last.last, lastKind: last.lastKind }, headers: first.headers };
+  }
+
+  private async send(m: Outgoing): Promise<void> {
+    const after = this.expected;
+    const msgID = `${this.o.node}:${m.piece.first}`;
+    for (let attempt = 0; ; attempt++) {
+      if (!this.o.leading()) return this.fail(new UnwindError(ErrorCode.NotLeader, 'the lease lapsed before the log kept these records: this replica appends nothing more'));
+      let ack: PubAck;
+      try {
+        ack = await this.js.publish(this.subject, m.piece.bytes, { headers: m.headers, msgID, expect: { lastSequence: after }, timeout: 5_000 });
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        if (/wrong last sequence/i.test(message)) {
+          // Our own earlier attempt may be the one stored there.
+          if (attempt > 0 && (await this.storedAt(after + 1)) === msgID) return this.kept(after + 1, m.piece.last);
+          return this.fail(new UnwindError(ErrorCode.NotLeader, `the log moved on without this replica (${message}): another leader appends`));
+        }
+        // determinism: how long the log takes to answer decides when an input is acknowledged, not what it is
+        await new Promise((resolve) => setTimeout(resolve, Math.min(500, 25 * 2 ** attempt)));
+        continue;
+      }
+      if (ack.seq !== after + 1) {
+        return this.fail(new UnwindError(ErrorCode.NotLeader, `the log stored this replica's records at stream sequence ${ack.seq}${ack.duplicate ? ' (a duplicate)' : ''}, expected ${after + 1}`));
+      }
+      return this.kept(ack.seq, m.piece.last);
+    }
+  }
+
+  private async storedAt(seq: number): Promise<string | undefined> {
+    try {
+      return (await this.jsm.streams.getMessage(this.o.stream, { seq })).header.get('Nats-Msg-Id');
+    } catch {
+      return undefined;
+    }
+  }
+
+  private kept(streamSequence: number, last: number): void {
+    this.expected = streamSequence;
     this.messages++;
-    this.streamSequence = ack.seq;
+    this.streamSequence = streamSequence;
     this.acked = Math.max(this.acked, last);
     for (let i = 0; i < this.waiters.length; ) {
       const w = this.waiters[i]!;
@@ -191,16 +263,10 @@ export class LogAppender implements RecordSink {
   private fail(e: UnwindError): void {
     if (this.failure !== undefined) return;
     this.failure = e;
+    this.queue.length = 0;
     for (const w of this.waiters.splice(0)) w.reject(e);
     this.o.onFailure(e);
   }
-}
-
-function replicationError(e: unknown): UnwindError {
-  const message = e instanceof Error ? e.message : String(e);
-  // JetStream refuses a fenced append with "wrong last sequence".
-  if (/wrong last sequence/i.test(message)) return new UnwindError(ErrorCode.NotLeader, `the log moved on without this replica (${message}): another leader appends`);
-  return new UnwindError(ErrorCode.ReplicationFailed, `the input log did not keep the records: ${message}`);
 }
 
 /** A message of the log as a standby reads it. */

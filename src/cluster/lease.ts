@@ -14,6 +14,10 @@ const KEY = 'leader';
 export class Lease {
   private revision = 0;
   private validUntil = 0;
+  /** The revision at which this replica took the lease: one number per leadership, growing. */
+  term = 0;
+  /** Why the last acquire failed (the key is held, or the bucket did not answer). */
+  lastRefusal = '';
 
   private constructor(
     private readonly kv: KV,
@@ -31,24 +35,29 @@ export class Lease {
     const sent = performance.now();
     try {
       this.revision = await this.kv.create(KEY, new TextEncoder().encode(this.c.node));
-    } catch {
+    } catch (e) {
+      this.lastRefusal = e instanceof Error ? e.message : String(e);
       return false;
     }
     this.validUntil = sent + (2 * this.c.leaseMs) / 3;
+    this.term = this.revision;
     return true;
   }
 
-  /** Renews the lease; false if it was lost (another holds it, or it expired and was taken). */
-  async renew(): Promise<boolean> {
+  /**
+   * Renews the lease: 'renewed'; 'lost' when the key moved on (expired and taken, or deleted); 'unknown' when the
+   * bucket did not answer (a passing failure: the holder goes on while `valid`).
+   */
+  async renew(): Promise<'renewed' | 'lost' | 'unknown'> {
     // determinism: leadership timing decides who emits, never what: the orders come from the log
     const sent = performance.now();
     try {
       this.revision = await this.kv.update(KEY, new TextEncoder().encode(this.c.node), this.revision);
-    } catch {
-      return false;
+    } catch (e) {
+      return /wrong last sequence/i.test(e instanceof Error ? e.message : String(e)) ? 'lost' : 'unknown';
     }
     this.validUntil = Math.max(this.validUntil, sent + (2 * this.c.leaseMs) / 3);
-    return true;
+    return 'renewed';
   }
 
   /** Whether this replica may act as leader now. */

@@ -9,10 +9,10 @@
  *             one for (REPLICA_DIVERGED stops it). Its epochs' orders are kept, not sent.
  *   takeover  once it holds the lease: reads the log to its end, finishes the epoch the log began and did not end
  *             (and ends it in the log), then publishes the orders of the epochs it applied within the order stream's
- *             duplicate window (ids the old leader published are dropped by JetStream), and only then leads.
+ *             duplicate window (epochs the old leader published are dropped by JetStream), and only then leads.
  *   leader    its journal's writes go to the log too (LogAppender, fenced by the stream sequence it last saw), so an
- *             input is acknowledged and an epoch's orders leave only once a quorum has them; orders go to the order
- *             stream with their id and epoch as the message id. It renews the lease; when the lease lapses or the log
+ *             input is acknowledged and an epoch's orders leave only once a quorum has them; each epoch's orders go to
+ *             the order stream as one message whose id is the epoch's, in epoch order. It renews the lease; when the lease lapses or the log
  *             refuses an append it stops at once (`onStop`): no input, no order after that.
  */
 import { connect, headers, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
@@ -22,7 +22,7 @@ import type { LiquidationOrder } from '../clearing/orders.js';
 import { readRecord, RecordKind, type JournalRecord } from '../journal/format.js';
 import { fromJson, toJson } from '../journal/payload.js';
 import type { JournalWriter } from '../journal/writer.js';
-import type { EngineCore } from '../engine/core.js';
+import type { EngineCore, EpochResult } from '../engine/core.js';
 import { Engine } from '../engine/engine.js';
 import { decisionConfig, type RecordApplier } from '../engine/recovery.js';
 import { journalEpochEnd } from '../engine/records.js';
@@ -30,6 +30,10 @@ import { startCore } from '../engine/start.js';
 import { resolveClusterConfig, type ClusterConfig, type ResolvedClusterConfig } from './config.js';
 import { ensureStreams, findStreamSequence, fromJsMsg, lastStreamSequence, LogAppender, recordsAfter, type LogMessage } from './input-log.js';
 import { Lease } from './lease.js';
+import { OrderPublisher, orderStreamTail, type EpochOrders } from './order-stream.js';
+
+/** Epochs with orders a standby keeps for a takeover (and at most the order stream's duplicate window of them). */
+const KEPT_EPOCHS = 100_000;
 import { reconcileJournal, writeLogMark } from './reconcile.js';
 
 export type Role = 'standby' | 'leader' | 'stopped';
@@ -58,24 +62,25 @@ export interface ReplicaStats {
   readonly digestsCompared: number;
 }
 
-interface KeptOrder {
+interface KeptOrders extends EpochOrders {
   readonly at: number;
-  readonly order: LiquidationOrder;
 }
 
 export class Replica {
   private state: Role = 'standby';
-  private readonly kept: KeptOrder[] = [];
+  private readonly kept: KeptOrders[] = [];
+  private orderStream: OrderPublisher | undefined;
   private messages: ConsumerMessages | undefined;
   private following: Promise<void> = Promise.resolve();
   private appender: LogAppender | undefined;
   private timers: NodeJS.Timeout[] = [];
   private campaigning = false;
+  /** The consumer has log messages this replica has not applied yet. */
+  private behind = true;
   /** This replica holds the lease (taking over or leading). */
   private holding = false;
   private applied = 0;
   private streamSeq = 0;
-  private published = 0;
   private compared = 0;
   private marked = 0;
   private stopError: UnwindError | undefined;
@@ -115,12 +120,20 @@ export class Replica {
         return Lease.open(js, c);
       }, 30_000);
       await reconcileJournal(o.engine.journal.dir, jsm, c, log);
-      const started = await startCore({ ...o.engine, autoEpoch: o.engine.autoEpoch ?? true }, true);
+      // The epochs recovery replays from the journal count as kept too: their orders may be what a takeover sends.
+      const early: KeptOrders[] = [];
+      const heard = (result: EpochResult): void => {
+        // determinism: when a replica saw an epoch decides only whether its orders are sent at takeover, not what they are
+        if (result.orders.length > 0) early.push({ at: performance.now(), epoch: result.epoch, orders: result.orders });
+      };
+      const started = await startCore({ ...o.engine, autoEpoch: o.engine.autoEpoch ?? true }, true, (c0) => c0.listeners.epoch.add(heard));
       core = started.core;
       const recovery = started.recovery;
       const r = new Replica(Engine.fromCore(core, recovery), core, recovery.mirror.writer, recovery.mirror.applier, c, nc, js, jsm, lease, o);
       core.refuseInputs(new UnwindError(ErrorCode.NotLeader, `${c.node} is a standby of ${c.name}: inputs go to the leader`));
-      r.engine.onOrder((order) => r.onOrder(order));
+      r.kept.push(...early.slice(-KEPT_EPOCHS));
+      core.listeners.epoch.delete(heard);
+      r.engine.onEpoch((result) => r.onEpoch(result.epoch, result.orders));
       await r.follow();
       r.every(Math.max(50, Math.floor(c.leaseMs / 6)), () => void r.campaign());
       r.every(100, () => r.markLog());
@@ -142,13 +155,19 @@ export class Replica {
       appliedMessages: this.applied,
       streamSequence: this.appender?.streamSequence ?? this.streamSeq,
       appendedMessages: this.appender?.messages ?? 0,
-      publishedOrders: this.published,
+      publishedOrders: this.orderStream?.orders ?? 0,
       digestsCompared: this.compared,
     };
   }
 
   /** Stops: a leader gives the lease up (a standby can take over at once), then the engine and the connection close. */
   async close(): Promise<void> {
+    if (this.state === 'leader') {
+      // What this leader decided leaves before it steps down: the epoch in flight, then its orders.
+      this.core.refuseInputs(new UnwindError(ErrorCode.NotLeader, `${this.c.node} is stepping down`));
+      await this.engine.settled().catch(() => {});
+      await this.orderStream?.drained();
+    }
     if (this.state !== 'stopped') this.markLog();
     if (this.holding) await this.lease.release();
     this.halt(new UnwindError(ErrorCode.NotLeader, 'the replica was closed'), false);
@@ -174,6 +193,9 @@ export class Replica {
   /** Reads the log from the message holding the journal's next record, applying each message in order. */
   private async follow(): Promise<void> {
     const from = await findStreamSequence(this.jsm, this.c.logStream, this.writer.lastSequence + 1);
+    // Everything before `from` is in the journal already.
+    this.streamSeq = from - 1;
+    this.behind = from <= (await lastStreamSequence(this.jsm, this.c.logStream));
     const consumer = await this.js.consumers.get(this.c.logStream, { opt_start_seq: from });
     const messages = await consumer.consume({ max_messages: 256 });
     this.messages = messages;
@@ -182,6 +204,7 @@ export class Replica {
         if (this.state === 'stopped') break;
         try {
           await this.apply(fromJsMsg(m));
+          this.behind = m.info.pending > 0;
         } catch (e) {
           this.halt(isUnwindError(e) ? e : new UnwindError(ErrorCode.JournalCorrupt, `applying input log message ${m.seq}: ${e instanceof Error ? e.message : String(e)}`));
           break;
@@ -238,45 +261,43 @@ export class Replica {
     if (ended !== undefined) await ended;
   }
 
-  private onOrder(order: LiquidationOrder): void {
+  /** An epoch's orders: kept by a standby, queued for the order stream by the leader. */
+  private onEpoch(epoch: number, orders: readonly LiquidationOrder[]): void {
+    if (orders.length === 0) return;
     if (this.state === 'standby') {
-      // determinism: when a standby saw an order decides only whether it is re-published at takeover, not what it is
+      // determinism: when a standby saw an epoch decides only whether its orders are re-published at takeover, not what they are
       const now = performance.now();
-      this.kept.push({ at: now, order });
-      const horizon = now - this.c.duplicateWindowMs / 2;
-      let drop = 0;
+      this.kept.push({ at: now, epoch, orders });
+      // Enough to cover any leader's backlog; older epochs' orders are in the stream or were never to be sent.
+      const horizon = now - this.c.duplicateWindowMs;
+      let drop = Math.max(0, this.kept.length - KEPT_EPOCHS);
       while (drop < this.kept.length && this.kept[drop]!.at < horizon) drop++;
       if (drop > 0) this.kept.splice(0, drop);
       return;
     }
     if (this.state !== 'leader') return;
     if (!this.lease.valid) {
-      this.halt(new UnwindError(ErrorCode.NotLeader, `the lease lapsed before order ${order.id} could leave: it is not sent`));
+      this.halt(new UnwindError(ErrorCode.NotLeader, `the lease lapsed before the orders of epoch ${epoch} could leave: they are not sent`));
       return;
     }
-    this.publish(order);
-  }
-
-  private publish(order: LiquidationOrder): void {
-    this.published++;
-    const h = headers();
-    h.set('Unwind-Node', this.c.node);
-    this.js.publish(this.c.orderSubject, new TextEncoder().encode(toJson(order)), { msgID: `${order.id}@${order.epoch}`, headers: h }).catch((e: unknown) => {
-      this.halt(new UnwindError(ErrorCode.ReplicationFailed, `order ${order.id} was not kept by the order stream: ${e instanceof Error ? e.message : String(e)}`));
-    });
+    this.orderStream!.publish([{ epoch, orders }]);
   }
 
   // ---- takeover and leading ----
 
   private async campaign(): Promise<void> {
-    if (this.state !== 'standby' || this.campaigning) return;
+    // A replica still reading the log's backlog does not ask: it would hold the lease while it catches up.
+    if (this.state !== 'standby' || this.campaigning || this.behind) return;
     this.campaigning = true;
     try {
-      if (!(await this.lease.acquire())) return;
+      if (!(await this.lease.acquire())) {
+        if (process.env.UNWIND_CLUSTER_DEBUG) this.log(`unwind cluster ${this.c.name}: ${this.c.node} did not get the lease: ${this.lease.lastRefusal}`);
+        return;
+      }
       if (this.state !== 'standby') return;
       // Held from now on: renewed while catching up too.
       this.holding = true;
-      this.every(Math.max(50, Math.floor(this.c.leaseMs / 3)), () => void this.renew());
+      this.every(Math.max(50, Math.floor(this.c.leaseMs / 5)), () => void this.renew());
       await this.takeOver();
     } catch (e) {
       this.halt(isUnwindError(e) ? e : new UnwindError(ErrorCode.ReplicationFailed, `taking over failed: ${e instanceof Error ? e.message : String(e)}`));
@@ -287,7 +308,8 @@ export class Replica {
 
   private async takeOver(): Promise<void> {
     // Everything the log holds first: the old leader appended nothing after its lease lapsed.
-    const end = await lastStreamSequence(this.jsm, this.c.logStream);
+    const end = await retryWhile(() => lastStreamSequence(this.jsm, this.c.logStream), () => this.lease.valid);
+    this.log(`unwind cluster ${this.c.name}: ${this.c.node} holds the lease; catching up from stream sequence ${this.streamSeq} to ${end}`);
     while (this.streamSeq < end && this.state === 'standby') {
       if (!this.lease.valid) throw new UnwindError(ErrorCode.NotLeader, 'the lease lapsed while catching up with the log');
       // determinism: how long catching up takes decides when this replica leads, not what it decides
@@ -296,14 +318,17 @@ export class Replica {
     if (this.state !== 'standby') return;
     this.messages?.stop();
     await this.following;
+    this.log(`unwind cluster ${this.c.name}: ${this.c.node} caught up (stream sequence ${this.streamSeq}, journal ${this.writer.lastSequence}${this.applier.inFlight === undefined ? '' : ', an epoch open'})`);
     if (!this.lease.valid) throw new UnwindError(ErrorCode.NotLeader, 'the lease lapsed while catching up with the log');
     const writer = this.writer;
     const core = this.core;
     this.appender = new LogAppender(
       this.js,
+      this.jsm,
       this.c.logSubject,
       {
         node: this.c.node,
+        stream: this.c.logStream,
         lastStreamSequence: this.streamSeq,
         digest: () => ({ epoch: core.epochs, hex: core.digest.hex() }),
         leading: () => this.lease.valid,
@@ -325,16 +350,28 @@ export class Replica {
     this.state = 'leader';
     core.refuseInputs(undefined);
     this.log(`unwind cluster ${this.c.name}: ${this.c.node} leads from stream sequence ${this.streamSeq} (journal ${writer.lastSequence}, epoch ${core.epochs})`);
-    // Orders of the epochs applied here that the old leader may not have sent: JetStream drops the ids it has.
-    for (const k of this.kept.splice(0)) this.publish(k.order);
+    // Orders of the epochs applied here that the old leader did not send: those after the stream's last epoch.
+    const tail = await retryWhile(() => orderStreamTail(this.jsm, this.c.orderStream), () => this.lease.valid);
+    this.orderStream = new OrderPublisher(
+      this.js,
+      this.jsm,
+      { stream: this.c.orderStream, subject: this.c.orderSubject, node: this.c.node, term: this.lease.term, leading: () => this.lease.valid, onFailure: (e) => this.halt(e) },
+      tail,
+    );
+    const kept = this.kept.splice(0);
+    if (kept.length > 0 && kept[0]!.epoch > tail.epoch + 1) {
+      this.log(`unwind cluster ${this.c.name}: ${this.c.node} holds no orders of epochs ${tail.epoch + 1}..${kept[0]!.epoch - 1} (older than it kept); the stream has none of them`);
+    }
+    this.orderStream.publish(kept);
     core.setReplaying(false);
     await this.o.onLead?.(this.engine);
   }
 
   private async renew(): Promise<void> {
     if (!this.holding || this.state === 'stopped') return;
-    const ok = await this.lease.renew();
-    if (!ok || !this.lease.valid) this.halt(new UnwindError(ErrorCode.NotLeader, ok ? 'the lease lapsed: renewals came back too late' : 'the lease was lost'));
+    const r = await this.lease.renew();
+    if (r === 'lost') this.halt(new UnwindError(ErrorCode.NotLeader, 'the lease was lost: another replica holds it'));
+    else if (!this.lease.valid) this.halt(new UnwindError(ErrorCode.NotLeader, 'the lease lapsed: no renewal got through in time'));
   }
 
   private every(ms: number, f: () => void): void {
@@ -375,6 +412,19 @@ async function retry<T>(f: () => Promise<T>, ms: number): Promise<T> {
     } catch (e) {
       if (performance.now() > until) throw e;
       await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+/** Retries `f` every 100 ms while `go()` holds; then its last error. */
+async function retryWhile<T>(f: () => Promise<T>, go: () => boolean): Promise<T> {
+  for (;;) {
+    try {
+      return await f();
+    } catch (e) {
+      if (!go()) throw e;
+      // determinism: how long the cluster takes to answer decides when a replica leads, not what it decides
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 }

@@ -14,8 +14,12 @@ import { ErrorCode, UnwindError } from '../errors.js';
 /** A started engine's inside, and what recovery found (undefined without a journal). */
 export async function startCore(config: EngineConfig): Promise<{ readonly core: EngineCore; readonly recovery: Recovery | undefined }>;
 /** A standby (src/cluster/): recovers from its journal like any start, then leaves the journal as its mirror. */
-export async function startCore(config: EngineConfig, standby: true): Promise<{ readonly core: EngineCore; readonly recovery: Recovery & { readonly mirror: Mirror } }>;
-export async function startCore(config: EngineConfig, standby = false): Promise<{ readonly core: EngineCore; readonly recovery: Recovery | undefined }> {
+export async function startCore(
+  config: EngineConfig,
+  standby: true,
+  beforeRecovery?: (core: EngineCore) => void,
+): Promise<{ readonly core: EngineCore; readonly recovery: Recovery & { readonly mirror: Mirror } }>;
+export async function startCore(config: EngineConfig, standby = false, beforeRecovery?: (core: EngineCore) => void): Promise<{ readonly core: EngineCore; readonly recovery: Recovery | undefined }> {
   const c = resolveConfig(config);
   const oracle = new OracleLayer(resolveOracleConfig(config.oracle), c.clock);
   if (oracle.marketIds.length > 0 && oracle.config.signatures === 'off') {
@@ -40,6 +44,7 @@ export async function startCore(config: EngineConfig, standby = false): Promise<
     if (standby) throw new UnwindError(ErrorCode.InvalidConfig, 'a replica keeps a journal: set journal.dir', 'journal');
     return { core, recovery: undefined };
   }
+  beforeRecovery?.(core);
   try {
     return { core, recovery: standby ? await recover(core, found, true) : await recover(core, found) };
   } catch (e) {

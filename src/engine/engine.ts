@@ -40,6 +40,7 @@ function subscribe<T>(set: Set<Listener<T>>, listener: Listener<T>): () => void 
 
 export class Engine {
   readonly config: ResolvedConfig;
+  /** The shared-memory tables, for benchmarks and tests that read them in place (not a stable API). @internal */
   readonly tables: Tables;
 
   private constructor(

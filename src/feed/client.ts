@@ -163,7 +163,7 @@ export interface FeedClientEvents {
   message: [message: FeedMessage];
 }
 
-type Listener<E extends keyof FeedClientEvents> = (...args: FeedClientEvents[E]) => void;
+export type Listener<E extends keyof FeedClientEvents> = (...args: FeedClientEvents[E]) => void;
 
 /** Thrown by a send while the client is not connected, and by `connect` when the first attempt fails. */
 export class FeedClientError extends Error {

@@ -512,7 +512,7 @@ export function encodeMarketStatus(
 }
 
 /** The body of an engineStatus message: everything but its kind and sequence. */
-type EngineStatusBody = Omit<Extract<FeedMessage, { kind: 'engineStatus' }>, 'kind' | 'sequence'>;
+export type EngineStatusBody = Omit<Extract<FeedMessage, { kind: 'engineStatus' }>, 'kind' | 'sequence'>;
 
 export function encodeEngineStatus(sequence: number, s: EngineStatusBody): Uint8Array {
   const b = begin();

@@ -50,7 +50,7 @@ export class Ledger {
     return this.balances.get(id) ?? 0n;
   }
 
-  /** Applies transfers in order, all or none (a non-positive amount or a self-transfer rejects the whole batch). */
+  /** Applies transfers in order, all or none (a non-positive amount or a self-transfer rejects the whole batch). @internal */
   apply(transfers: readonly Transfer[]): void {
     for (const t of transfers) {
       if (t.atoms <= 0n) throw new RangeError(`transfer ${t.reason} ${t.from} -> ${t.to}: expected atoms > 0, got ${t.atoms}`);
@@ -74,10 +74,11 @@ export class Ledger {
     return this.applied;
   }
 
-  /** Snapshot (src/journal): balances and the transfer count, as plain data. */
+  /** Snapshot (src/journal): balances and the transfer count, as plain data. @internal */
   exportState(): LedgerState {
     return { balances: this.balances, applied: this.applied };
   }
+  /** Restores a snapshot's balances and transfer count (recovery). @internal */
   importState(s: LedgerState): void {
     refill(this.balances, s.balances);
     this.applied = s.applied;

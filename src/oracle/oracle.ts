@@ -45,7 +45,7 @@ export interface ResolvedOracleConfig {
   readonly markets: readonly ResolvedOracleMarket[];
 }
 
-interface ResolvedOracleMarket {
+export interface ResolvedOracleMarket {
   readonly market: number;
   readonly sources: readonly { readonly id: number; readonly weight: number; readonly key: KeyObject | undefined }[];
   readonly aggregation: AggregationPolicy;

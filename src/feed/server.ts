@@ -85,7 +85,9 @@ export type { Role } from './auth.js';
 
 /** WebSocket close codes the server uses (4000-4999 is the application range). */
 export const CloseCode = {
+  /** The server is closing (or the engine stopped). */
   GoingAway: 1001,
+  /** The connection's unsent backlog passed `maxBackpressureBytes`. */
   SlowConsumer: 4008,
 } as const;
 
@@ -136,11 +138,17 @@ interface EpochState {
 }
 
 
+/** A frame the server rejected, as `onRejected` hears it. */
 export interface RejectedFrame {
+  /** The connection's id (per server, from 1). */
   readonly connection: number;
+  /** The role of its token. */
   readonly role: Role;
+  /** The error code sent back in the ErrorFrame. */
   readonly code: string;
+  /** What was wrong, as sent back. */
   readonly message: string;
+  /** The frame's Envelope.sequence; null when it could not be read. */
   readonly sequence: number | null;
 }
 
@@ -148,6 +156,10 @@ export interface RejectedFrame {
 const ROWS_PER_FRAME = 4096;
 
 
+/**
+ * The binary WebSocket feed in front of an engine (README "unwind serve and the client SDK"): start it with
+ * `FeedServer.start(engine, options)`.
+ */
 export class FeedServer {
   private readonly app: uWS.TemplatedApp;
   private listenSocket: uWS.us_listen_socket | null = null;
@@ -201,7 +213,9 @@ export class FeedServer {
   private boundPort = -1;
 
   private constructor(
+    /** The engine it serves. */
     readonly engine: Engine,
+    /** Its options, every default applied. */
     readonly options: ResolvedServerOptions,
   ) {
     this.watch = new AccountWatch<Connection>(engine, options.accountStateBudget);
@@ -316,6 +330,7 @@ export class FeedServer {
     return `ws://${this.options.host}:${this.boundPort}${this.options.path}`;
   }
 
+  /** A copy of the counters since start. */
   stats(): FeedStats {
     return { ...this.counters, rejected: { ...this.counters.rejected } };
   }

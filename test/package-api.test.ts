@@ -1,7 +1,7 @@
 /**
  * The public API names only exported types: typedoc's `notExported` validation over the three entry points
  * (typedoc.json) finds no type that a public signature uses but no entry point exports, so a user can name every
- * type they are handed. (`npm run docs:api` writes the reference; its other validations are listed in README.)
+ * type they are handed. (`npm run lint:package`, in CI, runs typedoc's whole validation: every public member documented.)
  */
 import { Application, Logger, LogLevel } from 'typedoc';
 import { describe, expect, it } from 'vitest';

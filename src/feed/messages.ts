@@ -390,7 +390,9 @@ export type FeedErrorCode = (typeof FeedErrorCode)[keyof typeof FeedErrorCode];
 
 /** A rejected frame, as a value (decodeFrame never throws). */
 export interface FrameError {
+  /** Always 'error': what tells a FrameError from a message. */
   readonly kind: 'error';
+  /** Why, a FrameErrorCode. */
   readonly code: FrameErrorCode;
   /** What was wrong and what was expected. */
   readonly message: string;

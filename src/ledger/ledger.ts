@@ -41,11 +41,16 @@ export interface LedgerState {
   readonly applied: number;
 }
 
+/**
+ * The exact ledger: balances in integer atoms of the quote currency, moved only by transfers, summing to zero
+ * (`engine.ledger`).
+ */
 export class Ledger {
   private readonly balances = new Map<EntryId, Atoms>();
   /** Transfers applied so far. The ledger keeps balances, not history: the journal is the record. */
   private applied = 0;
 
+  /** The balance of entry `id`, atoms (0n when it never moved). */
   balance(id: EntryId): Atoms {
     return this.balances.get(id) ?? 0n;
   }
@@ -70,6 +75,7 @@ export class Ledger {
     return sum;
   }
 
+  /** Transfers applied so far. */
   get transferCount(): number {
     return this.applied;
   }
@@ -84,6 +90,7 @@ export class Ledger {
     this.applied = s.applied;
   }
 
+  /** Every entry and its balance, sorted by id. */
   entries(): [EntryId, Atoms][] {
     return [...this.balances].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   }

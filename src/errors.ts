@@ -40,7 +40,10 @@ export const ErrorCode = {
   InvalidScenario: 'INVALID_SCENARIO',
   /** A worker attached to tables of another layout version or magic number. */
   LayoutMismatch: 'LAYOUT_MISMATCH',
-  /** uWebSockets.js loaded its slow JavaScript fallback instead of the native binary. */
+  /**
+   * The feed server's native transport cannot load: no uWebSockets.js build for this Node ABI or platform, its binary
+   * failed to load (an older glibc), or it loaded its slow JavaScript fallback (src/feed/transport.ts).
+   */
   TransportUnavailable: 'TRANSPORT_UNAVAILABLE',
   /** A price report for a market with oracle sources came unsigned while the deployment requires signatures. */
   UnsignedReport: 'UNSIGNED_REPORT',

@@ -1,7 +1,7 @@
 /**
  * Unwind: liquidation process control. The embedding API: the engine, its config, inputs and outputs, the oracle's
- * signing and verification, and the feed server. Every type a public signature names is exported here (a test checks
- * it with typedoc's validation: `npm run docs:api`). Loading this module loads no native code: the feed server's
+ * signing and verification, and the feed server. Every type a public signature names is exported here
+ * (test/package-api.test.ts checks it with typedoc). Loading this module loads no native code: the feed server's
  * transport (uWebSockets.js) is loaded when a FeedServer starts (src/feed/transport.ts).
  *
  * @packageDocumentation

@@ -3,7 +3,8 @@
  * it came, with nothing else (no token, no decode, no engine). The feed bench sends it the same frames from the
  * same client code as the feed server, so "vs echo" is the share of the transport's ceiling the feed reaches.
  */
-import uWS from 'uWebSockets.js';
+import type uWS from 'uWebSockets.js';
+import { loadTransport } from '../src/feed/transport.js';
 
 export interface EchoServer {
   readonly url: string;
@@ -19,7 +20,7 @@ const MAX_BACKPRESSURE_BYTES = 1 << 30;
 const DROPPED = 2; // uWS send status: not sent, over maxBackpressure
 
 export async function startEchoServer(): Promise<EchoServer> {
-  if (!String(uWS.App).includes('[native code]')) throw new Error('uWebSockets.js loaded its JavaScript fallback, not the native binary');
+  const uWS = loadTransport(); // the native build for this Node, or TRANSPORT_UNAVAILABLE
   let framesEchoed = 0;
   let dropped = 0;
   const sockets = new Set<uWS.WebSocket<unknown>>();

@@ -13,13 +13,19 @@ import { validateHarConfig, type HarConfig } from './models/har.js';
 
 // ---- tables (src/tables/layout.ts) ----
 
+/** Rows preallocated in the shared-memory tables: nothing grows after start (CAPACITY_EXCEEDED beyond them). */
 export interface Capacities {
+  /** Markets. */
   readonly markets: number;
+  /** Accounts. */
   readonly accounts: number;
+  /** Positions over all accounts. */
   readonly positions: number;
   /** K: most positions one account may hold (one per market). Default 16. */
   readonly positionsPerAccount?: number;
+  /** Liquidatable groups one epoch's scan may propose. */
   readonly candidates: number;
+  /** Output rows (orders, margin calls, state changes) of one epoch; more are left for the next. */
   readonly output: number;
 }
 
@@ -63,6 +69,7 @@ export const DEFAULT_FEE_POLICY: FeePolicy = { maxFeeFraction: 0.015, maxMainten
 
 // ---- liquidation sizing (src/domain/sizing.ts) ----
 
+/** How much of a liquidatable group each order closes (src/domain/sizing.ts). */
 export interface SizingPolicy {
   /** Health (equity / maintenance) a partial close restores, > 1. */
   readonly targetHealth: number;
@@ -208,25 +215,33 @@ export function validateCaps(c: CapsConfig, field = 'caps'): CapsConfig {
 export type PatientStrategy =
   | {
       readonly kind: 'twap';
+      /** Seconds of event time by which all of the sized quantity is sent. */
       readonly horizonSec: number;
+      /** Seconds of event time between children. */
       readonly stepSec: number;
       /** The most of the book's volume on its side (a `depth` input) one child may take, in (0, 1]. Default 1. */
       readonly maxParticipation?: number;
     }
   | {
       readonly kind: 'disposal';
+      /** Seconds of event time between steps. */
       readonly stepSec: number;
+      /** The fraction of what remains each step sends, in (0, 1]. */
       readonly fraction: number;
+      /** Base units at or below which the rest goes at once. */
       readonly fullDisposalSize: number;
       /** Vega's maxFractionConsumed: the most of the book's volume on its side one step may take, in (0, 1]. Default 1. */
       readonly maxFractionOfBook?: number;
     }
   | {
       readonly kind: 'almgren-chriss';
+      /** Seconds of event time of the whole trajectory (T). */
       readonly horizonSec: number;
+      /** Seconds of event time between children. */
       readonly stepSec: number;
       /** As twap's. */
       readonly maxParticipation?: number;
+      /** Risk aversion, per quote (> 0 for a front-loaded trajectory). */
       readonly lambda: number;
       /** Quote per base per sqrt(second); absent: the market's volatility estimate of its mark (as for 'adaptive') times the mark. */
       readonly sigma?: number;
@@ -239,15 +254,21 @@ export type PatientStrategy =
     }
   | {
       readonly kind: 'dutch-auction';
+      /** Seconds of event time between price steps. */
       readonly stepSec: number;
+      /** The starting price as a multiple of the oracle price (a sell; a buy mirrors it), >= 1. */
       readonly buf: number;
+      /** How the price falls: linearly to 0 over `tauSec`, or by `cut` every `stepSec` (Clipper's abaci). */
       readonly decrease: { readonly kind: 'linear'; readonly tauSec: number } | { readonly kind: 'stairstep'; readonly stepSec: number; readonly cut: number };
+      /** Seconds after which the auction restarts. */
       readonly tailSec: number;
+      /** The fraction of its start below which the price restarts the auction. */
       readonly cusp: number;
     };
 
 /** A vault that takes liquidated positions off the book ('backstop'). */
 export interface BackstopStrategy {
+  /** The strategy's kind. */
   readonly kind: 'backstop';
   /** The vault's account id: an account of the book, with collateral, that takes the positions into its cross group. */
   readonly vault: number;
@@ -257,16 +278,20 @@ export interface BackstopStrategy {
   readonly minVaultHealth?: number;
 }
 
+/** An execution strategy (PatientStrategy's comment says what each kind does). */
 export type StrategySpec =
   | { readonly kind: 'ioc' }
   | PatientStrategy
   | BackstopStrategy
   | {
       readonly kind: 'adaptive';
+      /** The strategy while the price is unlikely to cross the bankruptcy level. */
       readonly patient: PatientStrategy;
       /** At once: above `maxCrossProbability`, below the emergency health, or with no volatility known. Default 'ioc'. */
       readonly urgent?: { readonly kind: 'ioc' } | BackstopStrategy;
+      /** Seconds ahead over which the crossing probability is estimated. */
       readonly horizonSec: number;
+      /** The largest crossing probability under which `patient` is used, in [0, 1]. */
       readonly maxCrossProbability: number;
       /**
        * The EWMA's decay per interval and the interval, seconds (src/models/ewma.ts). Default 0.94 per 60 s. Kept for
@@ -298,20 +323,26 @@ export interface StrategyChoice {
  *   fitted first once `minRows` rows exist, then every `refitEvery` closed periods.
  */
 export interface VolatilityConfig {
+  /** The model (its `ewma`, `garch` or `har` parameters below). */
   readonly model: VolatilityModel;
   /** GARCH's return clock: seconds of event time per return, > 0 in whole microseconds. Default 60. */
   readonly intervalSec?: number;
+  /** EWMA parameters (src/models/ewma.ts); absent ones take their defaults. */
   readonly ewma?: Partial<EwmaConfig>;
+  /** GARCH(1,1) parameters (src/models/garch.ts); absent ones take their defaults. */
   readonly garch?: Partial<GarchConfig>;
+  /** HAR-RV parameters (src/models/har.ts); absent ones take their defaults. */
   readonly har?: Partial<HarConfig>;
 }
 
+/** The volatility models. */
 export type VolatilityModel = 'ewma' | 'garch' | 'har';
 export const VOLATILITY_MODELS: readonly VolatilityModel[] = ['ewma', 'garch', 'har'];
 export const DEFAULT_VOLATILITY_INTERVAL_SEC = 60;
 
 /** Execution strategies: a default choice, and per market ones; the volatility model the strategies read. */
 export interface ExecutionConfig extends StrategyChoice {
+  /** Per-market choices, overriding the default for their `market`. */
   readonly markets?: readonly ({ readonly market: number } & StrategyChoice)[];
   /** Absent: the EWMA, with the first 'adaptive' strategy's `volatility` decay if it has one. */
   readonly volatility?: VolatilityConfig;
@@ -609,10 +640,12 @@ export const DEFAULT_GUARD_POLICY: GuardPolicy = Object.freeze({
 
 /** The mark price's components (src/oracle/mark.ts says what each is). */
 export const MARK_COMPONENTS = ['oracle-basis', 'book', 'oracle'] as const;
+/** One component of the mark price. */
 export type MarkComponent = (typeof MARK_COMPONENTS)[number];
 
 /** How the mark price is composed (src/oracle/mark.ts). */
 export interface MarkPolicy {
+  /** The components whose median is the mark (src/oracle/mark.ts); default all three. */
   readonly components: readonly MarkComponent[];
   /** Time constant of the basis EMA, microseconds of event time (> 0). */
   readonly basisEmaUs: number;
@@ -635,6 +668,7 @@ export const DEFAULT_MARK_POLICY: MarkPolicy = Object.freeze({
   maxDeviation: 0.05,
 });
 
+/** A price source of an oracle market. */
 export interface OracleSourceConfig {
   /** The source id its reports carry. */
   readonly id: number;
@@ -644,11 +678,17 @@ export interface OracleSourceConfig {
   readonly publicKey?: string;
 }
 
+/** An oracle market: its sources, and how their reports become the oracle and mark prices. */
 export interface OracleMarketConfig {
+  /** The market id. */
   readonly market: number;
+  /** Its price sources. */
   readonly sources: readonly OracleSourceConfig[];
+  /** How reports aggregate into the oracle price; absent fields take DEFAULT_AGGREGATION's. */
   readonly aggregation?: Partial<AggregationPolicy>;
+  /** When liquidations pause; absent fields take DEFAULT_GUARD_POLICY's. */
   readonly guards?: Partial<GuardPolicy>;
+  /** How the mark price is composed; absent fields take DEFAULT_MARK_POLICY's. */
   readonly mark?: Partial<MarkPolicy>;
 }
 
@@ -660,5 +700,6 @@ export interface OracleConfig {
    * start, and its stats report it. Signed reports are verified either way.
    */
   readonly signatures?: 'required' | 'off';
+  /** The oracle markets; markets not listed take direct prices. */
   readonly markets?: readonly OracleMarketConfig[];
 }

@@ -29,6 +29,7 @@ import { ErrorCode, UnwindError } from './errors.js';
 import type { JournalConfig } from './journal/config.js';
 import { describe } from './validate.js';
 
+/** What `Engine.start` takes. Every field is optional; `resolveConfig` applies the defaults each field names. */
 export interface EngineConfig {
   /**
    * Preallocated table sizes. Defaults: 64 markets, 100,000 accounts, 1,000,000 positions, and at most
@@ -44,7 +45,9 @@ export interface EngineConfig {
    * market may move before the cross accounts holding it are recomputed.
    */
   readonly scan?: Partial<ScanConfig>;
+  /** dYdX's bankruptcy adjustment (BA) in the fillable price, >= 1 (docs/domain.md section 2). Default 1. */
   readonly bankruptcyAdjustment?: number;
+  /** dYdX's spread to maintenance margin ratio (SMMR) in the fillable price, >= 0. Default 0.1. */
   readonly spreadToMaintenanceMarginRatio?: number;
   /** Health below which a margin call is raised; must exceed 1. Default 1.2. */
   readonly marginCallHealth?: number;
@@ -128,12 +131,17 @@ export interface EngineConfig {
   readonly journal?: JournalConfig;
 }
 
+/** How an epoch finds its candidates (EngineConfig.scan says what each field does). */
 export interface ScanConfig {
+  /** 'index' (the trigger index) or 'full' (every position, every epoch). */
   readonly mode: 'index' | 'full';
+  /** Under 'index', a full scan every this many epochs, counting any group the index missed. */
   readonly fullScanEvery: number;
+  /** How far (a fraction) a market may move before the cross accounts holding it are recomputed. */
   readonly band: number;
 }
 
+/** An EngineConfig with every default applied (each field as EngineConfig's): `engine.config`. */
 export interface ResolvedConfig extends ExecutorConfig {
   readonly capacity: Capacities;
   readonly scanWorkers: number;
@@ -149,6 +157,7 @@ export interface ResolvedConfig extends ExecutorConfig {
   readonly clock: ClockPolicy;
 }
 
+/** The default `marginCallHealth`. */
 export const DEFAULT_MARGIN_CALL_HEALTH = 1.2;
 
 function scanOf(c: Partial<ScanConfig> | undefined): ScanConfig {
@@ -270,6 +279,7 @@ function checkShape(c: EngineConfig): void {
   }
 }
 
+/** Applies the defaults to `c` and checks it whole: INVALID_CONFIG naming the first bad field. */
 export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
   checkShape(c);
   const markets = c.capacity?.markets ?? 64;

@@ -3,30 +3,47 @@
  * `UnwindError` whose `code` a caller can switch on; the message says what was wrong and what was expected.
  */
 export const ErrorCode = {
+  /** A config field out of its domain; `field` names it (`fees.maxFeeFraction`). */
   InvalidConfig: 'INVALID_CONFIG',
   /**
    * An argument of the wrong type or shape where no more specific code fits: a batch that is not an array, a member
    * that is not an object, a listener that is not a function, a symbol or reason that is not a string of bounded length.
    */
   InvalidArgument: 'INVALID_ARGUMENT',
+  /** An id that is not an integer in [0, 4294967294] (an order id: not a non-empty string). */
   InvalidId: 'INVALID_ID',
+  /** A price that is not a finite number > 0 (or beyond the largest price). */
   InvalidPrice: 'INVALID_PRICE',
+  /** A size, volume or row count out of its range (not finite, or beyond the largest allowed). */
   InvalidSize: 'INVALID_SIZE',
+  /** A quote amount (collateral, deposit) out of its range: not finite, too large, or negative where it may not be. */
   InvalidAmount: 'INVALID_AMOUNT',
+  /** A margin tier schedule that is not ascending in notional and fractions, or not ended by an unbounded tier. */
   InvalidTiers: 'INVALID_TIERS',
+  /** A market id no `addMarket` added. */
   UnknownMarket: 'UNKNOWN_MARKET',
+  /** An account id no `addAccount` added. */
   UnknownAccount: 'UNKNOWN_ACCOUNT',
+  /** A market id added before. */
   DuplicateMarket: 'DUPLICATE_MARKET',
+  /** An account id added before. */
   DuplicateAccount: 'DUPLICATE_ACCOUNT',
+  /** More markets, accounts or positions than `capacity` preallocated. */
   CapacityExceeded: 'CAPACITY_EXCEEDED',
+  /** An input or a step after `close()` began. */
   EngineClosed: 'ENGINE_CLOSED',
   /** A fill names an order id that was never issued or is already filled. */
   UnknownOrder: 'UNKNOWN_ORDER',
   /** A fill that does not fit its order or position: other account or market, quantity beyond what is open. */
   InvalidFill: 'INVALID_FILL',
+  /** A scenario (`unwind check`) that does not fit its shape; `field` names where. */
   InvalidScenario: 'INVALID_SCENARIO',
+  /** A worker attached to tables of another layout version or magic number. */
   LayoutMismatch: 'LAYOUT_MISMATCH',
-  /** uWebSockets.js loaded its slow JavaScript fallback instead of the native binary. */
+  /**
+   * The feed server's native transport cannot load: no uWebSockets.js build for this Node ABI or platform, its binary
+   * failed to load (an older glibc), or it loaded its slow JavaScript fallback (src/feed/transport.ts).
+   */
   TransportUnavailable: 'TRANSPORT_UNAVAILABLE',
   /** A price report for a market with oracle sources came unsigned while the deployment requires signatures. */
   UnsignedReport: 'UNSIGNED_REPORT',
@@ -63,9 +80,12 @@ export const ErrorCode = {
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** The error every rejected input and bad argument throws: switch on `code`. */
 export class UnwindError extends Error {
+  /** Always 'UnwindError'. */
   override readonly name = 'UnwindError';
   constructor(
+    /** The stable code (ErrorCode). */
     readonly code: ErrorCode,
     message: string,
     /** The offending field, as a path such as `accounts[0].positions[1].size`, when there is one. */
@@ -75,6 +95,7 @@ export class UnwindError extends Error {
   }
 }
 
+/** True when `e` is an UnwindError. */
 export function isUnwindError(e: unknown): e is UnwindError {
   return e instanceof UnwindError;
 }

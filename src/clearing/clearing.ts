@@ -36,9 +36,13 @@ import type { LiquidationOrder, TakeoverOrder } from './orders.js';
 
 /** A counterparty's part of a deleveraging: it closed `quantity` toward 0 at the bankruptcy price. */
 export interface DeleveragedCounterparty {
+  /** The counterparty's account. */
   readonly account: number;
+  /** Base units it closed, > 0. */
   readonly quantity: number;
+  /** The PnL it realized closing them, quote units. */
   readonly realizedPnl: number;
+  /** Its signed size in the market after. */
   readonly sizeAfter: number;
 }
 
@@ -48,11 +52,15 @@ export interface DeleveragedCounterparty {
  * carrying the share of the deficit its maintenance margin has (dYdX).
  */
 export interface Deleveraging {
+  /** The input sequence number it landed under. */
   readonly sequence: number;
+  /** The bankrupt account. */
   readonly account: number;
+  /** The market of the position closed. */
   readonly market: number;
   /** The order this deleveraging replaced (its fill would have needed more than the insurance fund could pay), if any. */
   readonly orderId: string | null;
+  /** The price it closed at, quote per base unit. */
   readonly bankruptcyPrice: number;
   /** The mark price the group was valued at. */
   readonly markPrice: number;
@@ -65,18 +73,23 @@ export interface Deleveraging {
   readonly matched: number;
   /** Base units the opposite side could not take (left open). */
   readonly remainder: number;
+  /** The PnL the bankrupt account realized, quote units. */
   readonly realizedPnl: number;
+  /** Who took the position, in ADL queue order. */
   readonly counterparties: DeleveragedCounterparty[];
 }
 
 /** A deficit paid by other accounts' collateral (positive equity only, none beyond it): see `method`. */
 export interface SocializedLoss {
+  /** The input sequence number it landed under. */
   readonly sequence: number;
   /** The account whose deficit was covered. */
   readonly account: number;
+  /** The market of the fill that left the deficit. */
   readonly market: number;
   /** Quote units covered: all of the deficit, unless the payers' equity could not hold it. */
   readonly amount: number;
+  /** Each payer and the quote it paid, >= 0, summing to `amount`. */
   readonly shares: { readonly account: number; readonly amount: number }[];
   /**
    * 'pro-rata': the opposite side by size (deficitPolicy 'socialized'); 'adl-queue': the ADL queue in rank order,
@@ -93,8 +106,11 @@ export type UnresolvedReason = 'no-counterparty' | 'halted' | 'auto-deleverage-o
  * a group is left with once it holds no position, reported once, then.
  */
 export interface UnresolvedDeficit {
+  /** The input sequence number it landed under. */
   readonly sequence: number;
+  /** The account left with the negative balance. */
   readonly account: number;
+  /** The market whose position left it. */
   readonly market: number;
   /** Quote units, > 0. */
   readonly amount: number;
@@ -115,22 +131,31 @@ interface Payer {
  * vault's position in the market grows by what it took (or an opposite one shrinks, its PnL realized).
  */
 export interface Takeover {
+  /** The input sequence number it landed under. */
   readonly sequence: number;
   /** The takeover's id, derived as an order's. */
   readonly id: string;
+  /** The liquidated account. */
   readonly account: number;
+  /** The market. */
   readonly market: number;
+  /** The vault's account id. */
   readonly vault: number;
   /** Base units taken, > 0. */
   readonly quantity: number;
+  /** The price the vault took it at, quote per base unit. */
   readonly price: number;
+  /** The mark price at the takeover. */
   readonly markPrice: number;
   /** The liquidated account's side of it, as a fill of order `id`. */
   readonly settlement: Settlement;
   /** The vault's position after, and what it realized closing part of an opposite one (quote). */
   readonly vaultSizeAfter: number;
+  /** The vault position's entry price after. */
   readonly vaultEntryPrice: number;
+  /** What the vault realized closing part of an opposite position, quote units. */
   readonly vaultRealizedPnl: number;
+  /** The vault's cross collateral after, quote units. */
   readonly vaultCollateralAfter: number;
 }
 
@@ -145,9 +170,13 @@ export interface ClearingEvents {
 
 /** What an order would settle filled whole at its limit price now, and the ADL matches if the fund cannot pay. */
 export interface FillPreview {
+  /** Into the insurance fund, quote units. */
   readonly fee: number;
+  /** Paid by the insurance fund, quote units. */
   readonly insuranceDraw: number;
+  /** What the fund could not pay, quote units. */
   readonly deficit: number;
+  /** The account's realized PnL, quote units. */
   readonly realizedPnl: number;
   /** Where a deficit remains: the counterparties deleveraging would take the order's quantity from, in queue order. */
   readonly adl: { readonly account: number; readonly quantity: number; readonly price: number }[];
@@ -159,6 +188,7 @@ export interface Settlement extends Fill {
   readonly sequence: number;
   /** Base units actually closed: the fill's quantity, or less when the position had shrunk meanwhile. */
   readonly closed: number;
+  /** The PnL realized by the close, quote units. */
   readonly realizedPnl: number;
   /** Into the insurance fund. */
   readonly fee: number;
@@ -166,6 +196,7 @@ export interface Settlement extends Fill {
   readonly insuranceCover: number;
   /** The part of a fill worse than the bankruptcy value the fund could not pay (for ADL or socialized loss). */
   readonly deficit: number;
+  /** The closed quantity valued at the bankruptcy price, quote units: the line between fee and cover. */
   readonly bankruptcyValue: number;
   /** Signed size left. */
   readonly sizeAfter: number;

@@ -17,6 +17,11 @@ import { LiquidationMode } from '../tables/layout.js';
 
 /** A level's index here is its `markets.liquidationMode` value (LiquidationMode, src/tables/layout.ts). */
 export const KILL_LEVELS = ['normal', 'no-new', 'no-reissue', 'halt'] as const;
+/**
+ * A kill switch level, each holding back more: 'normal' nothing; 'no-new' no liquidation of a group not yet being
+ * liquidated; 'no-reissue' no liquidation order at all (orders out may still fill); 'halt' as no-reissue, and no
+ * deleveraging (this file's header, README "Kill switch").
+ */
 export type KillLevel = (typeof KILL_LEVELS)[number];
 
 export function killLevelOf(v: unknown, field: string): KillLevel {
@@ -28,11 +33,15 @@ export function killLevelOf(v: unknown, field: string): KillLevel {
 
 /** A market's status as subscribers see it: paused (with a code and reason) or not. */
 export interface MarketStatusChange {
+  /** The market id. */
   readonly market: number;
+  /** Paused, or resumed. */
   readonly state: 'paused' | 'resumed';
   /** KILL_SWITCH, ORACLE_STALE, ORACLE_TWAP_BAND, ORACLE_CONFIDENCE, ORACLE_FROZEN_SOURCE; HEALTHY on resuming. */
   readonly code: string;
+  /** Why, for humans. */
   readonly reason: string;
+  /** The event time of the input that changed it, microseconds since the Unix epoch. */
   readonly eventTimeUs: number;
 }
 

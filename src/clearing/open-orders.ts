@@ -16,8 +16,11 @@ export interface FundReserve {
 
 /** A fill of one of our orders, as the matching engine reports it. */
 export interface Fill {
+  /** The order filled: `LiquidationOrder.id`. */
   readonly orderId: string;
+  /** The order's account. */
   readonly account: number;
+  /** The order's market. */
   readonly market: number;
   /** Base units, > 0. */
   readonly quantity: number;

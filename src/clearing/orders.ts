@@ -4,26 +4,38 @@ import { CAP_NAMES, type CapName } from '../executor/caps.js';
 import { LIFECYCLE_STATES, type LifecycleState } from '../executor/lifecycle.js';
 import { OrderReason } from '../executor/executor.js';
 
+/** Why a position is liquidated: its cross group, or its isolated position, fell below maintenance margin. */
 export type OrderReasonName = 'cross-maintenance' | 'isolated-maintenance';
 
+/** A liquidation order: an IOC for the matching engine to execute at `limitPrice` or better. */
 export interface LiquidationOrder {
   /** Derived from inputs: `<account>-<market>-<sequence of the input that set the position>`. */
   readonly id: string;
+  /** The epoch that issued it. */
   readonly epoch: number;
+  /** The liquidated account. */
   readonly account: number;
+  /** The market of the position it closes. */
   readonly market: number;
+  /** The market's symbol. */
   readonly symbol: string;
+  /** Sell to close a long, buy to close a short. */
   readonly side: 'buy' | 'sell';
   /** Base units, > 0. */
   readonly quantity: number;
   /** The fillable price: the worst price the order may fill at (docs/domain.md section 2). */
   readonly limitPrice: number;
+  /** The market's oracle price at decision time, quote per base unit. */
   readonly oraclePrice: number;
+  /** Whether the cross group or the isolated position is below maintenance. */
   readonly reason: OrderReasonName;
   /** Of the margin group being liquidated, at decision time. */
   readonly health: number;
+  /** Of the margin group being liquidated, at decision time, quote units. */
   readonly equity: number;
+  /** Of the margin group being liquidated, at decision time, quote units. */
   readonly maintenanceMargin: number;
+  /** The input sequence number of the input that set the position: an order per position state. */
   readonly positionSequence: number;
 }
 
@@ -38,50 +50,73 @@ export interface TakeoverOrder extends Omit<LiquidationOrder, 'limitPrice'> {
   readonly vault: number;
 }
 
+/** A margin group that entered the margin-call state: health below config.marginCallHealth, not yet liquidatable. */
 export interface MarginCall {
+  /** The epoch that found it. */
   readonly epoch: number;
+  /** The account called. */
   readonly account: number;
   /** The market of an isolated position; null for the account's cross group. */
   readonly market: number | null;
+  /** The group's health (equity / maintenance margin). */
   readonly health: number;
+  /** The group's equity, quote units. */
   readonly equity: number;
+  /** The group's maintenance margin, quote units. */
   readonly maintenanceMargin: number;
 }
 
 /** A margin group's lifecycle transition (src/executor/lifecycle.ts), as the executor decided it. */
 export interface StateChange {
+  /** The epoch that decided it. */
   readonly epoch: number;
+  /** The account. */
   readonly account: number;
   /** The market of an isolated position; null for the account's cross group. */
   readonly market: number | null;
+  /** The state it left. */
   readonly from: LifecycleState;
+  /** The state it entered. */
   readonly to: LifecycleState;
+  /** The group's health at the change. */
   readonly health: number;
+  /** The group's equity at the change, quote units. */
   readonly equity: number;
+  /** The group's maintenance margin at the change, quote units. */
   readonly maintenanceMargin: number;
 }
 
 /** Liquidation work a cap held back this epoch: queued, and planned again while the group stays liquidatable. */
 export interface CappedWork {
+  /** The epoch that held it back. */
   readonly epoch: number;
+  /** The account whose liquidation was held back. */
   readonly account: number;
+  /** The market of the position. */
   readonly market: number;
   /** The cap that bound (the tightest). */
   readonly cap: CapName;
   /** Base units held back. */
   readonly queuedQuantity: number;
+  /** The fillable price the held-back order would have had. */
   readonly limitPrice: number;
 }
 
+/** What the executor emitted in one epoch. */
 export interface EpochOutput {
+  /** Liquidation orders, in the executor's deterministic order. */
   readonly orders: LiquidationOrder[];
   /** Takeovers the executor decided; the clearing lands them (src/clearing/clearing.ts `takeOver`). */
   readonly takeovers: TakeoverOrder[];
+  /** Margin groups that entered the margin-call state. */
   readonly marginCalls: MarginCall[];
+  /** Every lifecycle transition the executor decided. */
   readonly stateChanges: StateChange[];
+  /** Liquidation work the caps held back. */
   readonly capped: CappedWork[];
 }
 
+/** The id of the order for a position state: `<account>-<market>-<positionSequence>`. */
 export function orderId(accountId: number, marketId: number, positionSequence: number): string {
   return `${accountId}-${marketId}-${positionSequence}`;
 }

@@ -102,11 +102,15 @@ export function adlRankHyperliquid(markPrice: number, entryPrice: number, notion
 
 /** A position that may be deleveraged: one per (account, market). */
 export interface AdlCandidate {
+  /** The account holding it. */
   readonly account: number;
+  /** Its market. */
   readonly market: number;
   /** Signed base units; 0 is on neither side and never queued. */
   readonly size: number;
+  /** Its average entry price. */
   readonly entryPrice: number;
+  /** The market's mark price. */
   readonly markPrice: number;
   /** Equity (TNC) at the mark of the position's margin group: the cross group or the isolated position. */
   readonly equity: number;
@@ -116,15 +120,21 @@ export interface AdlCandidate {
 export interface AdlQueueEntry {
   /** 1-based: 1 is deleveraged first. */
   readonly queuePosition: number;
+  /** The account holding the position. */
   readonly account: number;
+  /** Its market. */
   readonly market: number;
+  /** Signed base units. */
   readonly size: number;
+  /** The policy's rank: higher is deleveraged first. */
   readonly rank: number;
+  /** Unrealized PnL over the entry notional (0.25 = +25%). */
   readonly pnlPercent: number;
   /** notional / equity: the same factor in both policies. */
   readonly effectiveLeverage: number;
 }
 
+/** Which queue `adlQueue` ranks, and by which policy. */
 export interface AdlQueueOptions {
   /** Default 'leveragedPnl'. */
   readonly policy?: AdlRankPolicy;
@@ -231,18 +241,25 @@ export function adlOrder(candidates: readonly AdlCandidate[], bankruptSide: Side
 
 /** The position to close: signed size and its bankruptcy price (from `bankruptcyPrice()`, or the caller's floor). */
 export interface AdlBankrupt {
+  /** Signed base units. */
   readonly size: number;
+  /** The price every match closes at, quote per base unit. */
   readonly bankruptcyPrice: number;
 }
 
 /** A counterparty closes `quantity` (> 0, base units, toward 0) of its position at `price`. */
 export interface AdlMatch {
+  /** The counterparty. */
   readonly account: number;
+  /** Base units it closes, > 0. */
   readonly quantity: number;
+  /** The bankrupt position's bankruptcy price. */
   readonly price: number;
 }
 
+/** What `adlMatches` found: the counterparties in queue order and how much of the position they take. */
 export interface AdlMatchResult {
+  /** One per counterparty, in queue order. */
   readonly matches: AdlMatch[];
   /** min(|size|, available): exactly |size| when covered, else the queue-order sum of the counterparties' sizes. */
   readonly matched: number;

@@ -51,8 +51,9 @@ export function bankruptcyPrice(size: number, entryPrice: number, otherEquity: n
   return p > 0 && Number.isFinite(p) ? p : NaN;
 }
 
-/** dYdX v4 defaults. */
+/** dYdX v4's default bankruptcy adjustment (BA). */
 export const DEFAULT_BANKRUPTCY_ADJUSTMENT = 1;
+/** dYdX v4's default spread to maintenance margin ratio (SMMR). */
 export const DEFAULT_SPREAD_TO_MAINTENANCE_MARGIN_RATIO = 0.1;
 
 /**

@@ -33,6 +33,7 @@ function argument(v: number, ok: (v: number) => boolean, code: ErrorCode, field:
 // ---------------------------------------------------------------------------------------------------------------
 // Almgren-Chriss
 
+/** The Almgren-Chriss optimal execution problem, in the units `almgrenChrissHoldings` takes. */
 export interface AlmgrenChrissParams {
   /** The position to work off, X, base units, signed: the holdings keep its sign. */
   readonly size: number;
@@ -102,12 +103,15 @@ export type ClipperDecrease =
   /** StairstepExponentialDecrease: multiplied by `cut` (in [0, 1]; 0.99 is a 1% drop) every `stepSec`. */
   | { readonly kind: 'stairstep'; readonly stepSec: number; readonly cut: number };
 
+/** A Clipper auction's price curve. */
 export interface ClipperParams {
   /** The starting price's multiple of the oracle price (dss `buf`): 1.30 starts 30% above it. */
   readonly buf: number;
+  /** How the price falls from its start. */
   readonly decrease: ClipperDecrease;
 }
 
+/** When a Clipper auction needs a reset (dss `clip.status`). */
 export interface ClipperResetParams {
   /** The longest an auction may run before it needs a reset, seconds (dss `tail`). Infinity: never for time. */
   readonly tailSec: number;
@@ -169,6 +173,7 @@ export function clipperNeedsReset(params: ClipperResetParams, topPrice: number, 
 // ---------------------------------------------------------------------------------------------------------------
 // Vega's liquidation strategy
 
+/** Vega's position-resolution parameters (network liquidation strategy). */
 export interface DisposalParams {
   /** Seconds between disposal attempts (Vega `disposalTimeStep`): step k is tried k * stepSec after the first. */
   readonly stepSec: number;
@@ -258,6 +263,7 @@ export function disposalSchedule(params: DisposalParams, size: number, bookVolum
 // ---------------------------------------------------------------------------------------------------------------
 // TWAP
 
+/** One TWAP step's inputs, as `twapSlice` takes them. */
 export interface TwapSliceInput {
   /** What is left to trade, base units; the slice keeps its sign. */
   readonly remaining: number;

@@ -45,6 +45,7 @@ import { liquidationFee } from './liquidation.js';
 import { health } from './margin.js';
 import { maintenanceMargin, type TierSchedule } from './tiers.js';
 
+/** A liquidatable position and its margin group, as `closeQuantity` takes them. Amounts in quote units. */
 export interface SizingInput {
   /** Signed position size, base units. */
   readonly size: number;
@@ -75,9 +76,11 @@ export type SizingReason = 'restore-target' | 'cannot-restore' | 'min-notional' 
 /** The cap that cut the quantity. */
 export type SizingBound = 'max-portion' | 'step-down';
 
+/** How much of a position one liquidation step closes, and why. */
 export interface SizingDecision {
   /** Base units to close, in (0, |size|]; exactly |size| when the position closes whole. */
   readonly quantity: number;
+  /** What set the quantity before caps. */
   readonly reason: SizingReason;
   /** The cap that bound, or null when none did (always null in an emergency). */
   readonly bound: SizingBound | null;
@@ -85,20 +88,27 @@ export interface SizingDecision {
   readonly uncappedQuantity: number;
   /** The model's group state after the close (see the file header). */
   readonly equityAfter: number;
+  /** The model's group maintenance margin after the close. */
   readonly maintenanceAfter: number;
   /** equityAfter / maintenanceAfter; Infinity when no requirement remains (see equityAfter for bad debt). */
   readonly healthAfter: number;
 }
 
+/** A margin group's state after closing part of a position (at the mark). */
 export interface StateAfterClose {
+  /** Equity after, quote units. */
   readonly equity: number;
+  /** Maintenance margin after, quote units. */
   readonly maintenance: number;
+  /** equity / maintenance; Infinity when no requirement remains. */
   readonly health: number;
 }
 
 /** The most one non-emergency step may close, and the cap that sets it (null: the whole position). */
 export interface StepCap {
+  /** Base units. */
   readonly quantity: number;
+  /** The cap that sets it, or null. */
   readonly bound: SizingBound | null;
 }
 

@@ -11,21 +11,31 @@ import { ErrorCode, UnwindError } from '../errors.js';
 
 /** A tier as a user writes it. `maxNotional: null` (or Infinity) means unbounded; only the last tier may be. */
 export interface MarginTier {
+  /** The tier's upper notional bound, quote units; null (or Infinity): unbounded. */
   readonly maxNotional: number | null;
+  /** Initial margin per quote of notional in this tier, in [maintenanceMarginFraction, 1]. */
   readonly initialMarginFraction: number;
+  /** Maintenance margin per quote of notional in this tier, in (0, 1). */
   readonly maintenanceMarginFraction: number;
 }
 
 /** Tiers compiled into columns; `upperBound` of the last tier is always Infinity. */
 export interface TierSchedule {
+  /** Tiers. */
   readonly count: number;
+  /** Each tier's upper notional bound. */
   readonly upperBound: Float64Array;
+  /** Each tier's maintenance margin fraction. */
   readonly maintenanceFraction: Float64Array;
+  /** Each tier's maintenance amount: margin = notional x fraction - amount, continuous across tiers. */
   readonly maintenanceAmount: Float64Array;
+  /** Each tier's initial margin fraction. */
   readonly initialFraction: Float64Array;
+  /** Each tier's initial amount, as `maintenanceAmount`. */
   readonly initialAmount: Float64Array;
 }
 
+/** The most tiers a schedule may have. */
 export const MAX_TIERS = 8;
 
 /**
@@ -46,10 +56,12 @@ export function tieredMargin(
   return notional * fraction[t]! - amount[t]!;
 }
 
+/** The maintenance margin of `notional` (quote units) under schedule `s`. */
 export function maintenanceMargin(notional: number, s: TierSchedule): number {
   return tieredMargin(notional, s.upperBound, s.maintenanceFraction, s.maintenanceAmount, 0, s.count);
 }
 
+/** The initial margin of `notional` (quote units) under schedule `s`. */
 export function initialMargin(notional: number, s: TierSchedule): number {
   return tieredMargin(notional, s.upperBound, s.initialFraction, s.initialAmount, 0, s.count);
 }

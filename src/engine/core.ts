@@ -36,7 +36,9 @@ import { ImpactObserver, type ImpactObserverState } from './impact-observer.js';
 import { TriggerIndex, type TriggerIndexStats } from './trigger-index.js';
 import { candidateCount } from '../concurrency/epoch.js';
 
+/** One epoch's outputs: what `Engine.step()` returns and `onEpoch` hears. */
 export interface EpochResult extends EpochOutput {
+  /** The epoch's number, from 1. */
   readonly epoch: number;
   /** Orders left for a later epoch because the output table was full. */
   readonly deferred: number;
@@ -62,6 +64,7 @@ export interface EngineState {
   readonly impact?: ImpactObserverState;
 }
 
+/** A listener of an engine event (`Engine.onOrder` and the like). */
 export type Listener<T> = (value: T) => void;
 
 /** Who hears each output. */

@@ -38,8 +38,15 @@ function subscribe<T>(set: Set<Listener<T>>, listener: Listener<T>): () => void 
   return () => set.delete(listener);
 }
 
+/**
+ * The liquidation engine, embedded: shared-memory tables scanned by worker threads and one executor thread (README
+ * "Usage: embedding the engine"). Inputs go in through the methods below (each builds an Input), outputs come out as
+ * events and as `step()` results; a bad argument throws a coded UnwindError and changes nothing.
+ */
 export class Engine {
+  /** The config it runs under, every default applied. */
   readonly config: ResolvedConfig;
+  /** The shared-memory tables, for benchmarks and tests that read them in place (not a stable API). @internal */
   readonly tables: Tables;
 
   private constructor(
@@ -75,14 +82,17 @@ export class Engine {
     this.core.submit(input);
   }
 
+  /** Adds a market with its tiered margin schedule (DUPLICATE_MARKET, INVALID_TIERS, CAPACITY_EXCEEDED). */
   addMarket(spec: MarketSpec): void {
     this.core.submit({ kind: 'market', spec });
   }
 
+  /** Opens an account with its cross collateral, quote units (DUPLICATE_ACCOUNT, CAPACITY_EXCEEDED). */
   addAccount(id: number, collateral = 0): void {
     this.core.submit({ kind: 'account', id, collateral });
   }
 
+  /** Sets an account's cross collateral, quote units (absolute, not a delta). */
   setCollateral(account: number, collateral: number): void {
     this.core.submit({ kind: 'collateral', account, collateral });
   }
@@ -95,6 +105,10 @@ export class Engine {
     this.core.submit({ kind: 'collaterals', updates, createAccounts });
   }
 
+  /**
+   * Creates or replaces a position (size 0 closes it); a new position state is a new input sequence, so a new order
+   * id.
+   */
   upsertPosition(update: PositionUpdate): void {
     this.core.submit({ kind: 'position', update });
   }
@@ -104,6 +118,9 @@ export class Engine {
     this.core.submit({ kind: 'positions', updates });
   }
 
+  /**
+   * A direct price for a market without oracle sources (ORACLE_MARKET otherwise); the oracle price defaults to it.
+   */
   pushPrice(market: number, price: number, oraclePrice?: number): void {
     this.core.submit(oraclePrice === undefined ? { kind: 'price', market, price } : { kind: 'price', market, price, oraclePrice });
   }
@@ -361,6 +378,7 @@ export class Engine {
   onOrderTimeout(listener: Listener<LiquidationOrder>): () => void {
     return subscribe(this.core.listeners.timeout, listener);
   }
+  /** Calls `listener` with every margin call (a group entering the margin-call state), in emission order. */
   onMarginCall(listener: Listener<MarginCall>): () => void {
     return subscribe(this.core.listeners.marginCall, listener);
   }
@@ -379,6 +397,7 @@ export class Engine {
   onSocializedLoss(listener: Listener<SocializedLoss>): () => void {
     return subscribe(this.core.listeners.socialized, listener);
   }
+  /** Every bankrupt position closed against the ADL queue at its bankruptcy value, as it lands. */
   onDeleverage(listener: Listener<Deleveraging>): () => void {
     return subscribe(this.core.listeners.deleverage, listener);
   }
@@ -393,6 +412,7 @@ export class Engine {
   onTakeover(listener: Listener<Takeover>): () => void {
     return subscribe(this.core.listeners.takeover, listener);
   }
+  /** Every epoch's result once its orders have left (after `onOrder`), with a journal once the epoch is on disk. */
   onEpoch(listener: Listener<EpochResult>): () => void {
     return subscribe(this.core.listeners.epoch, listener);
   }
@@ -448,9 +468,11 @@ export class Engine {
     return crossSummary(this.tables, this.core.writer.accountIndexOf(requireId(id, 'account')), this.config);
   }
 
+  /** Whether account `id` exists. */
   hasAccount(id: number): boolean {
     return this.core.writer.hasAccount(id);
   }
+  /** Whether market `id` exists. */
   hasMarket(id: number): boolean {
     return this.core.writer.hasMarket(id);
   }
@@ -463,10 +485,12 @@ export class Engine {
     return { markets: w.markets, accounts: w.accounts, positions };
   }
 
+  /** True once `close()` has begun: inputs are refused (ENGINE_CLOSED). */
   get closing(): boolean {
     return this.core.closing;
   }
 
+  /** Epochs begun so far. */
   get epochs(): number {
     return this.core.epochs;
   }

@@ -20,9 +20,11 @@ import { decodeInput, epochBoundary } from './records.js';
 
 /** What recovery found and did (`engine.recovery`). */
 export interface Recovery {
+  /** The journal's directory. */
   readonly dir: string;
   /** The snapshot loaded, or undefined (the journal was replayed from its start). */
   readonly snapshot: { readonly path: string; readonly sequence: number } | undefined;
+  /** Journal records replayed after the snapshot. */
   readonly replayedRecords: number;
   /** Sequence of the journal's last record before this run appended any. */
   readonly lastSequence: number;

@@ -136,12 +136,15 @@ class SlotHeap {
   }
 }
 
+/** The trigger index's counters since start (`engine.scanStats()`). */
 export interface TriggerIndexStats {
   /** Positions whose trigger was computed, and accounts recomputed because a market left its band. */
   recomputed: number;
+  /** Markets that left their band, so that the cross accounts holding them were recomputed. */
   bandResets: number;
   /** Groups the index proposed, and those the exact check kept (written as candidates). */
   proposed: number;
+  /** Proposed groups the exact check kept, written as candidates. */
   candidates: number;
   /** Groups a full scan found below the margin-call level that the index had not proposed (must be 0). */
   missed: number;

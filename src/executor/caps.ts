@@ -37,6 +37,10 @@ import { DEFAULT_CAPS, validateCaps, type CapsConfig } from '../config-types.js'
 import { ErrorCode, UnwindError } from '../errors.js';
 import { refill } from '../maps.js';
 
+/**
+ * A liquidation cap (EngineConfig.caps): per account notional or insurance loss per interval, per market notional per
+ * window, orders in flight.
+ */
 export type CapName = 'account-notional' | 'account-insurance-loss' | 'market-notional' | 'in-flight';
 
 /** Every cap, in the order that breaks ties between caps allowing the same amount. */

@@ -17,6 +17,7 @@
  */
 import { DEFAULT_LIFECYCLE, type LifecycleConfig } from '../config-types.js';
 
+/** A margin group's lifecycle state (README "Liquidation procedures"). */
 export type LifecycleState = 'healthy' | 'margin-call' | 'liquidating' | 'backstopped' | 'deleveraged' | 'closed';
 
 /** Every state, in a fixed order: a state's index is its code in the executor's output rows. */

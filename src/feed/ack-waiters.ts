@@ -8,7 +8,9 @@ import type { Ack } from './messages.js';
 
 /** The input sequence numbers a frame's inputs took, first to last (first = last + 1: none). */
 export interface InputSequences {
+  /** The first input sequence number the frame's inputs took. */
   readonly firstSequence: number;
+  /** The last; firstSequence = lastSequence + 1: the frame took none. */
   readonly lastSequence: number;
 }
 

@@ -76,7 +76,9 @@ export interface Grant {
 
 /** One configured token (FeedServerOptions.tokens, validated by server-options.ts). */
 export interface TokenSpec {
+  /** The token, at least 16 characters: sent as `Authorization: Bearer` or `?token=`. */
   readonly token: string;
+  /** What it may do: source, matching, admin or subscriber. */
   readonly role: TokenRole;
   /** Source ids a `source` token may report for (required for it, refused for the others). */
   readonly sources?: readonly number[];

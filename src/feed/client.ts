@@ -59,14 +59,23 @@ import { AckWaiters, type InputSequences } from './ack-waiters.js';
 
 /** The part of the WHATWG WebSocket both browsers and `ws` implement. */
 export interface WebSocketLike {
+  /** Set to 'arraybuffer' by the client. */
   binaryType: string;
+  /** 1 while open (the WHATWG values). */
   readonly readyState: number;
+  /** Bytes queued by send and not yet written. */
   readonly bufferedAmount: number;
+  /** Called once the connection is open. */
   onopen: ((ev: unknown) => void) | null;
+  /** Called with each frame (`data`: an ArrayBuffer, or a Buffer under `ws`). */
   onmessage: ((ev: { data: unknown }) => void) | null;
+  /** Called once the connection closed, with the close code and reason. */
   onclose: ((ev: { code: number; reason: string }) => void) | null;
+  /** Called on a connection error (a close follows). */
   onerror: ((ev: unknown) => void) | null;
+  /** Sends one binary frame. */
   send(data: Uint8Array): void;
+  /** Closes the connection. */
   close(code?: number, reason?: string): void;
 }
 
@@ -116,13 +125,19 @@ export type { InputSequences } from './ack-waiters.js';
 
 /** Events and the arguments their listeners receive. */
 export interface FeedClientEvents {
+  /** The connection opened (again, after a reconnect; topics are sent again first). */
   open: [];
   /** The connection closed; `willReconnect` says whether a reconnect is scheduled. */
   close: [code: number, reason: string, willReconnect: boolean];
+  /** A reconnect is scheduled: its attempt number, from 1, and the delay before it. */
   reconnecting: [attempt: number, delayMs: number];
+  /** Liquidation orders the topics select, and the frame's sequence. */
   orders: [orders: readonly LiquidationOrder[], sequence: number];
+  /** Margin calls the topics select, and the frame's sequence. */
   marginCalls: [calls: readonly MarginCall[], sequence: number];
+  /** States of subscribed accounts that changed in an epoch, and the frame's sequence. */
   accountStates: [states: readonly AccountState[], sequence: number];
+  /** A market paused or resumed (topic `markets`), with the reason and its code. */
   marketStatus: [status: Extract<FeedMessage, { kind: 'marketStatus' }>];
   /** One side of a market's ADL queue (topic `adlMarkets`): on subscribe, then after each epoch that changed it. */
   adlQueue: [queue: Extract<FeedMessage, { kind: 'adlQueue' }>];
@@ -144,6 +159,7 @@ export interface FeedClientEvents {
   socializedLosses: [losses: readonly SocializedLoss[], sequence: number];
   /** Deficits no policy could place (bad debt, named): for the account, the market or all orders. */
   unresolvedDeficits: [deficits: readonly UnresolvedDeficit[], sequence: number];
+  /** The engine's state and counts (on connect, and when the state changes). */
   engineStatus: [status: Extract<FeedMessage, { kind: 'engineStatus' }>];
   /** The server rejected one of our frames (an ErrorFrame): its code, message and our frame's sequence. */
   serverError: [error: Extract<FeedMessage, { kind: 'errorFrame' }>];
@@ -167,10 +183,11 @@ export interface FeedClientEvents {
   message: [message: FeedMessage];
 }
 
-type Listener<E extends keyof FeedClientEvents> = (...args: FeedClientEvents[E]) => void;
+export type Listener<E extends keyof FeedClientEvents> = (...args: FeedClientEvents[E]) => void;
 
 /** Thrown by a send while the client is not connected, and by `connect` when the first attempt fails. */
 export class FeedClientError extends Error {
+  /** Always 'FeedClientError'. */
   override readonly name = 'FeedClientError';
   constructor(
     /**
@@ -253,6 +270,7 @@ export class FeedClient {
     }
   }
 
+  /** Calls `listener` on every `event`; returns the function that removes it. */
   on<E extends keyof FeedClientEvents>(event: E, listener: Listener<E>): () => void {
     let set = this.listeners.get(event);
     if (set === undefined) this.listeners.set(event, (set = new Set()));
@@ -260,6 +278,7 @@ export class FeedClient {
     return () => set.delete(listener as (...args: never[]) => void);
   }
 
+  /** True while the socket is open. */
   get connected(): boolean {
     return this.socket?.readyState === OPEN;
   }
@@ -298,12 +317,15 @@ export class FeedClient {
   sendTicks(ticks: readonly Tick[]): number {
     return this.send((s) => encodeTicks(s, ticks));
   }
+  /** Sends positions (matching engine); returns the frame's sequence. NOT_CONNECTED while disconnected. */
   sendPositions(positions: readonly PositionUpdate[]): number {
     return this.send((s) => encodePositions(s, positions));
   }
+  /** Sends cross collateral updates (matching engine); returns the frame's sequence. */
   sendCollateral(updates: readonly CollateralUpdate[]): number {
     return this.send((s) => encodeCollateral(s, updates));
   }
+  /** Sends fills of our orders (matching engine); returns the frame's sequence. */
   sendFills(fills: readonly Fill[]): number {
     return this.send((s) => encodeFills(s, fills));
   }
@@ -355,6 +377,7 @@ export class FeedClient {
     if (this.connected) this.send((s) => encodeSubscribe(s, t));
   }
 
+  /** Drops topics; forgotten for reconnects. Sent now when connected. */
   unsubscribe(topics: Partial<Topics>): void {
     const t = withDefaults(topics);
     for (const m of t.markets) this.markets.delete(m);

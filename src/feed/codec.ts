@@ -148,6 +148,7 @@ export function setFrameSequence(frame: Uint8Array, sequence: number): void {
   view.setFloat64(table + offset, sequence, true);
 }
 
+/** Encodes a PriceTicks frame (a source's ticks) with Envelope.sequence `sequence`. */
 export function encodeTicks(sequence: number, ticks: readonly Tick[]): Uint8Array {
   const b = begin();
   PriceTicks.startTicksVector(b, ticks.length);
@@ -215,6 +216,7 @@ export function encodeKillSwitch(
   return finish(sequence, Message.KillSwitch, KillSwitch.createKillSwitch(b, KILL_LEVELS[k.level], k.market ?? NO_ID, reason));
 }
 
+/** Encodes a PositionUpdates frame with Envelope.sequence `sequence`. */
 export function encodePositions(sequence: number, positions: readonly PositionUpdate[]): Uint8Array {
   const b = begin();
   PositionUpdates.startPositionsVector(b, positions.length);
@@ -227,6 +229,7 @@ export function encodePositions(sequence: number, positions: readonly PositionUp
   return finish(sequence, Message.PositionUpdates, PositionUpdates.createPositionUpdates(b, b.endVector()));
 }
 
+/** Encodes a CollateralUpdates frame with Envelope.sequence `sequence`. */
 export function encodeCollateral(sequence: number, updates: readonly CollateralUpdate[]): Uint8Array {
   const b = begin();
   CollateralUpdates.startUpdatesVector(b, updates.length);
@@ -236,6 +239,7 @@ export function encodeCollateral(sequence: number, updates: readonly CollateralU
   return finish(sequence, Message.CollateralUpdates, CollateralUpdates.createCollateralUpdates(b, b.endVector()));
 }
 
+/** Encodes a Fills frame (fills of our orders) with Envelope.sequence `sequence`. */
 export function encodeFills(sequence: number, fills: readonly Fill[]): Uint8Array {
   const b = begin();
   const offsets = fills.map((f) =>
@@ -268,11 +272,13 @@ function topicsTable(type: Message.Subscribe | Message.Unsubscribe, topics: Topi
   return Unsubscribe.createUnsubscribe(b, markets, accounts, topics.allOrders, adl, topics.acks ?? false);
 }
 
+/** Encodes a Subscribe frame with Envelope.sequence `sequence`. */
 export function encodeSubscribe(sequence: number, topics: Topics): Uint8Array {
   begin();
   return finish(sequence, Message.Subscribe, topicsTable(Message.Subscribe, topics));
 }
 
+/** Encodes an Unsubscribe frame with Envelope.sequence `sequence`. */
 export function encodeUnsubscribe(sequence: number, topics: Topics): Uint8Array {
   begin();
   return finish(sequence, Message.Unsubscribe, topicsTable(Message.Unsubscribe, topics));
@@ -301,6 +307,7 @@ function orderTable(b: flatbuffers.Builder, o: LiquidationOrder): flatbuffers.Of
   return L.endLiquidationOrder(b);
 }
 
+/** Encodes a LiquidationOrders frame with Envelope.sequence `sequence`. */
 export function encodeOrders(sequence: number, orders: readonly LiquidationOrder[]): Uint8Array {
   const b = begin();
   const offsets = orders.map((o) => orderTable(b, o));
@@ -328,6 +335,7 @@ export function encodeAck(sequence: number, a: Ack): Uint8Array {
   return finish(sequence, Message.Ack, t);
 }
 
+/** Encodes a MarginCalls frame with Envelope.sequence `sequence`. */
 export function encodeMarginCalls(sequence: number, calls: readonly MarginCall[]): Uint8Array {
   const b = begin();
   const offsets = calls.map((c) =>
@@ -336,6 +344,7 @@ export function encodeMarginCalls(sequence: number, calls: readonly MarginCall[]
   return finish(sequence, Message.MarginCalls, MarginCalls.createMarginCalls(b, MarginCalls.createCallsVector(b, offsets)));
 }
 
+/** Encodes an AccountStates frame with Envelope.sequence `sequence`. */
 export function encodeAccountStates(sequence: number, states: readonly AccountState[]): Uint8Array {
   const b = begin();
   const offsets = states.map((s) =>
@@ -512,8 +521,9 @@ export function encodeMarketStatus(
 }
 
 /** The body of an engineStatus message: everything but its kind and sequence. */
-type EngineStatusBody = Omit<Extract<FeedMessage, { kind: 'engineStatus' }>, 'kind' | 'sequence'>;
+export type EngineStatusBody = Omit<Extract<FeedMessage, { kind: 'engineStatus' }>, 'kind' | 'sequence'>;
 
+/** Encodes an EngineStatus frame with Envelope.sequence `sequence`. */
 export function encodeEngineStatus(sequence: number, s: EngineStatusBody): Uint8Array {
   const b = begin();
   const message = b.createString(s.message);

@@ -17,8 +17,11 @@ import type { TickBatchBuffer } from './tick-batch.js';
  * batch.
  */
 export interface TickBatchMessage {
+  /** Always 'tickBatch'. */
   readonly kind: 'tickBatch';
+  /** The frame's Envelope.sequence. */
   readonly sequence: number;
+  /** The ticks, decoded into the caller's reused buffer. */
   readonly batch: TickBatchBuffer;
 }
 

@@ -5,6 +5,7 @@ export {
   type FeedClientEvents,
   type FeedClientOptions,
   type InputSequences,
+  type Listener as FeedClientListener,
   type ReconnectOptions,
   type WebSocketConstructor,
   type WebSocketLike,

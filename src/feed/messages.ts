@@ -35,15 +35,21 @@ export const DEFAULT_MAX_FRAME_BYTES = 1 << 20;
 /** Ids are uint32 in [0, 4294967294]; this one means "none" (e.g. the cross group of a margin call). */
 export const NO_ID = 0xffffffff;
 
+/** An account's new cross collateral (a Collateral row, published by the matching engine). */
 export interface CollateralUpdate {
+  /** The account id. */
   readonly account: number;
   /** The account's new cross collateral, quote units (absolute, not a delta). */
   readonly collateral: number;
 }
 
+/** What a connection subscribes to (Subscribe) or stops receiving (Unsubscribe); topics add up over Subscribes. */
 export interface Topics {
+  /** Markets whose orders, margin calls, status and deficit events to receive. */
   readonly markets: readonly number[];
+  /** Accounts whose orders, margin calls, account states and deficit events to receive. */
   readonly accounts: readonly number[];
+  /** Every liquidation order, margin call and deficit event, whatever its market or account. */
   readonly allOrders: boolean;
   /** Markets whose ADL queues to receive (AdlQueue frames). Absent means none; `decodeFrame` always sets it. */
   readonly adlMarkets?: readonly number[];
@@ -59,6 +65,7 @@ export interface Topics {
  * last means "not known"; when bid and ask are both known, bid <= ask.
  */
 export interface BookTop extends OracleBookTop {
+  /** The market id. */
   readonly market: number;
 }
 
@@ -67,8 +74,11 @@ export interface BookTop extends OracleBookTop {
  * per side, >= 0; Infinity: not known (no participation cap). A sell takes the bids, a buy the asks.
  */
 export interface MarketDepth {
+  /** The market id. */
   readonly market: number;
+  /** Base units bid near the mid (what a sell can take). */
   readonly bidVolume: number;
+  /** Base units offered near the mid (what a buy can take). */
   readonly askVolume: number;
 }
 
@@ -80,6 +90,7 @@ export const ADL_ENTRIES_PER_FRAME = 4096;
 
 /** One position's place in an ADL queue (src/domain/adl.ts AdlQueueEntry without the market). */
 export interface AdlEntry {
+  /** The account holding the position. */
   readonly account: number;
   /** 1-based: 1 is deleveraged first. */
   readonly queuePosition: number;
@@ -98,6 +109,7 @@ export interface AdlEntry {
 
 /** The ADL queue of one side of a market, as sent to its `adlMarkets` subscribers. */
 export interface AdlQueue {
+  /** The market id. */
   readonly market: number;
   /** Whose positions are listed: 1 the longs (the queue a bankrupt short meets), -1 the shorts (a bankrupt long's). */
   readonly positionsSide: 1 | -1;
@@ -127,6 +139,7 @@ export interface DeleveragedCounterparty extends EngineCounterparty {
  * account or all orders), `counterpartyCount` how many there were in all.
  */
 export interface Deleveraging extends Omit<EngineDeleveraging, 'counterparties'> {
+  /** The counterparties this connection's topics select, each with its place among all of them. */
   readonly counterparties: readonly DeleveragedCounterparty[];
   /** Counterparties of the whole deleveraging (>= counterparties.length). */
   readonly counterpartyCount: number;
@@ -139,6 +152,7 @@ export interface Deleveraging extends Omit<EngineDeleveraging, 'counterparties'>
 
 /** One payer's share of a socialized loss, quote. */
 export interface LossShare {
+  /** The paying account. */
   readonly account: number;
   /** 0-based place among all of the loss's shares. */
   readonly index: number;
@@ -179,6 +193,7 @@ export type AckState = 'accepted' | 'durable';
 
 /** The server's acknowledgement of input frames (an Ack frame; schemas/unwind.fbs). */
 export interface Ack {
+  /** How far the frame got: accepted, or durable. */
   readonly state: AckState;
   /** Envelope.sequence of the frame acknowledged; 'durable': of the last of the frames acknowledged. */
   readonly frameSequence: number;
@@ -187,11 +202,13 @@ export interface Ack {
    * EngineStatus.lastSequence and LiquidationOrder.positionSequence); firstSequence = lastSequence + 1: none.
    */
   readonly firstSequence: number;
+  /** The last input sequence number the acknowledged frames' inputs took. */
   readonly lastSequence: number;
 }
 
 /** A liquidation order issued and neither filled whole nor expired (`Engine.openOrders()`). */
 export interface OpenOrder {
+  /** The order as it was issued. */
   readonly order: LiquidationOrder;
   /** Base units still open, > 0 and <= order.quantity. */
   readonly remaining: number;
@@ -205,27 +222,49 @@ export const OPEN_ORDERS_PER_FRAME = 4096;
  * epochs' orders follow as LiquidationOrders), with the fills and expiries of inputs <= `lastSequence` applied.
  */
 export interface OpenOrdersSnapshot {
+  /** The barrier's epoch: open orders of this epoch and earlier are in the snapshot. */
   readonly epoch: number;
+  /** The barrier's input sequence: fills and expiries up to it are applied. */
   readonly lastSequence: number;
+  /** The open orders, in issue order. */
   readonly orders: readonly OpenOrder[];
 }
 
 /** One OpenOrders frame: a snapshot's orders from `firstIndex` on; `orderCount` in the whole snapshot. */
 export interface OpenOrdersPart extends OpenOrdersSnapshot {
+  /** The index of this frame's first order in the whole snapshot. */
   readonly firstIndex: number;
+  /** Orders in the whole snapshot. */
   readonly orderCount: number;
 }
 
 /** An account's cross group after an epoch (engine.account() without the positions); health Infinity: no requirement. */
 export interface AccountState extends Omit<CrossSummary, 'id'> {
+  /** The account id. */
   readonly account: number;
+  /** The epoch whose state this is. */
   readonly epoch: number;
 }
 
+/** Whether a market's liquidations are paused (by an oracle guard or the kill switch) or running again. */
 export type MarketState = 'paused' | 'resumed';
+/**
+ * The engine's state as the server reports it: starting (recovering), running, paused (stopped taking inputs),
+ * closing.
+ */
 export type EngineState = 'starting' | 'running' | 'paused' | 'closing';
 
-/** Every message kind; `sequence` is the sender's per-connection frame sequence (Envelope.sequence). */
+/**
+ * Every message kind. In each, `kind` names the message and `sequence` is the sender's per-connection frame sequence
+ * (Envelope.sequence); the rest is the wire table's rows (schemas/unwind.fbs, where units are documented):
+ * `ticks` Tick rows (with `signatures` when signed), `books` BookTop or MarketDepth rows, `level` the KillLevel set,
+ * `positions` and `updates` the matching engine's positions and collateral, `fills` Fill rows, `topics` the Topics
+ * subscribed or dropped, `orders` and `marginCalls` the engine's outputs, `accounts` AccountState rows; a marketStatus
+ * has `market`, `state`, `reason` (for humans), `eventTimeUs` and `code`; an engineStatus the engine's `state`, its last
+ * `epoch`, the `lastSequence` of its inputs, counts of `markets`, `accounts` and open `positions`, and a `message`;
+ * `deleveragings`, `losses`, `deficits` and `takeovers` the deficit events; an errorFrame the peer's `code` and
+ * `message`.
+ */
 export type FeedMessage =
   | { readonly kind: 'ticks'; readonly sequence: number; readonly ticks: readonly Tick[] }
   | {
@@ -313,6 +352,7 @@ export type FeedMessage =
       readonly offendingSequence: number | null;
     };
 
+/** The `kind` of every feed message. */
 export type FeedMessageKind = FeedMessage['kind'];
 
 /** Why a frame was rejected: stable codes, sent back to the peer in an ErrorFrame. */
@@ -331,6 +371,7 @@ export const FrameErrorCode = {
   InvalidField: 'INVALID_FIELD',
 } as const;
 
+/** A code of FrameErrorCode. */
 export type FrameErrorCode = (typeof FrameErrorCode)[keyof typeof FrameErrorCode];
 
 /**
@@ -344,11 +385,14 @@ export const FeedErrorCode = {
   TooManyTopics: 'TOO_MANY_TOPICS',
 } as const;
 
+/** A code of FeedErrorCode. */
 export type FeedErrorCode = (typeof FeedErrorCode)[keyof typeof FeedErrorCode];
 
 /** A rejected frame, as a value (decodeFrame never throws). */
 export interface FrameError {
+  /** Always 'error': what tells a FrameError from a message. */
   readonly kind: 'error';
+  /** Why, a FrameErrorCode. */
   readonly code: FrameErrorCode;
   /** What was wrong and what was expected. */
   readonly message: string;
@@ -358,4 +402,5 @@ export interface FrameError {
   readonly sequence?: number;
 }
 
+/** What `decodeFrame` returns: a message, or the reason the frame was rejected. */
 export type DecodeResult = FeedMessage | FrameError;

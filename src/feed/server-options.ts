@@ -6,6 +6,7 @@ import { DEFAULT_MAX_FRAME_BYTES, NO_ID } from './messages.js';
 
 export type { TokenSpec } from './auth.js';
 
+/** What `FeedServer.start` takes. Every field is optional but a token that may publish. */
 export interface FeedServerOptions {
   /** Interface to listen on. Default 127.0.0.1 (loopback only). */
   readonly host?: string;
@@ -80,6 +81,7 @@ export interface FeedServerOptions {
   readonly listenRetryMs?: number;
 }
 
+/** FeedServerOptions with every default applied (`server.options`). */
 export type ResolvedServerOptions = Required<Omit<FeedServerOptions, 'publisherTokens'>> & { readonly publisherTokens: readonly string[] };
 
 export const MIN_TOKEN_LENGTH = 16;

@@ -18,7 +18,8 @@
  *   - a subscriber whose unsent backlog passes `maxBackpressureBytes` is closed (4008 SLOW_CONSUMER); others are
  *     not slowed: every send is a copy into that connection's own buffer.
  */
-import uWS from 'uWebSockets.js';
+import type uWS from 'uWebSockets.js'; // types only: the native build is chosen and loaded at start (transport.ts)
+import { loadTransport } from './transport.js';
 import type { Engine, EpochResult } from '../engine/engine.js';
 import type { Settlement } from '../clearing/clearing.js';
 import { ErrorCode, isUnwindError, UnwindError } from '../errors.js';
@@ -84,7 +85,9 @@ export type { Role } from './auth.js';
 
 /** WebSocket close codes the server uses (4000-4999 is the application range). */
 export const CloseCode = {
+  /** The server is closing (or the engine stopped). */
   GoingAway: 1001,
+  /** The connection's unsent backlog passed `maxBackpressureBytes`. */
   SlowConsumer: 4008,
 } as const;
 
@@ -135,27 +138,28 @@ interface EpochState {
 }
 
 
+/** A frame the server rejected, as `onRejected` hears it. */
 export interface RejectedFrame {
+  /** The connection's id (per server, from 1). */
   readonly connection: number;
+  /** The role of its token. */
   readonly role: Role;
+  /** The error code sent back in the ErrorFrame. */
   readonly code: string;
+  /** What was wrong, as sent back. */
   readonly message: string;
+  /** The frame's Envelope.sequence; null when it could not be read. */
   readonly sequence: number | null;
 }
 
 /** Orders per outbound frame: keeps frames bounded for clients with small receive limits. */
 const ROWS_PER_FRAME = 4096;
 
-function assertNativeTransport(): void {
-  if (!String(uWS.App).includes('[native code]')) {
-    throw new UnwindError(
-      ErrorCode.TransportUnavailable,
-      'uWebSockets.js loaded its JavaScript fallback, not the native binary; refusing to serve (check the platform and Node ABI)',
-    );
-  }
-}
 
-
+/**
+ * The binary WebSocket feed in front of an engine (README "unwind serve and the client SDK"): start it with
+ * `FeedServer.start(engine, options)`.
+ */
 export class FeedServer {
   private readonly app: uWS.TemplatedApp;
   private listenSocket: uWS.us_listen_socket | null = null;
@@ -209,13 +213,15 @@ export class FeedServer {
   private boundPort = -1;
 
   private constructor(
+    /** The engine it serves. */
     readonly engine: Engine,
+    /** Its options, every default applied. */
     readonly options: ResolvedServerOptions,
   ) {
     this.watch = new AccountWatch<Connection>(engine, options.accountStateBudget);
     this.adl = new AdlWatch(engine);
     this.tokens = new TokenRoles(options.publisherTokens, options.subscriberTokens, options.adminTokens, options.tokens);
-    this.app = uWS.App();
+    this.app = loadTransport().App();
     this.app.ws<Connection>(options.path, {
       maxPayloadLength: options.maxPayloadBytes,
       // The backlog limit is enforced before each send (see send()); uWS's own limit only backs it up.
@@ -261,7 +267,7 @@ export class FeedServer {
 
   /** Starts listening. Throws TRANSPORT_UNAVAILABLE without the native uWS binary, INVALID_CONFIG on bad options. */
   static async start(engine: Engine, options: FeedServerOptions): Promise<FeedServer> {
-    assertNativeTransport();
+    loadTransport();
     const server = new FeedServer(engine, resolveServerOptions(options));
     try {
       await server.listen();
@@ -286,7 +292,7 @@ export class FeedServer {
       if (Date.now() >= deadline) throw new UnwindError(ErrorCode.InvalidConfig, `cannot listen on ${host}:${port}`, 'port');
       await new Promise((r) => setTimeout(r, 500));
     }
-    this.boundPort = uWS.us_socket_local_port(this.listenSocket as unknown as uWS.us_socket);
+    this.boundPort = loadTransport().us_socket_local_port(this.listenSocket as unknown as uWS.us_socket);
     // The engine's clock input: staleness of oracle sources, and the bound on every event time a client sends
     // (clock.maxSkewUs). Each reading moves the engine's clock by at most clock.maxStepUs (catching up after a stop).
     this.clock = setInterval(() => {
@@ -324,6 +330,7 @@ export class FeedServer {
     return `ws://${this.options.host}:${this.boundPort}${this.options.path}`;
   }
 
+  /** A copy of the counters since start. */
   stats(): FeedStats {
     return { ...this.counters, rejected: { ...this.counters.rejected } };
   }
@@ -864,7 +871,7 @@ export class FeedServer {
     clearInterval(this.clock);
     this.broadcastEngineStatus(message);
     for (const c of [...this.connections]) c.ws?.end(CloseCode.GoingAway, 'server closing');
-    if (this.listenSocket !== null) uWS.us_listen_socket_close(this.listenSocket);
+    if (this.listenSocket !== null) loadTransport().us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
     // Let uWS flush the close frames before the caller tears the engine down.
     await new Promise((r) => setImmediate(r));

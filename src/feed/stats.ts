@@ -8,12 +8,19 @@ export interface FeedStats {
   publishers: number;
   /** The other open connections (subscriber, admin). */
   subscribers: number;
+  /** WebSocket upgrades refused (no token, or one of no role): HTTP 401. */
   upgradesRefused: number;
+  /** Frames received. */
   framesIn: number;
+  /** Bytes of frames received. */
   bytesIn: number;
+  /** Ticks taken from PriceTicks and SignedPriceTicks frames. */
   ticksIn: number;
+  /** Position rows taken from PositionUpdates frames. */
   positionUpdatesIn: number;
+  /** Collateral rows taken from CollateralUpdates frames. */
   collateralUpdatesIn: number;
+  /** Fills taken from Fills frames. */
   fillsIn: number;
   /** Orders expired by OrderExpiries frames (ids applied, including those of a frame stopped at an unknown id). */
   expiriesIn: number;
@@ -25,10 +32,15 @@ export interface FeedStats {
   killSwitchesIn: number;
   /** MarketStatus frames sent when a market paused or resumed (not the snapshot a new market topic gets). */
   marketStatusesOut: number;
+  /** Frames sent. */
   framesOut: number;
+  /** Bytes of frames sent. */
   bytesOut: number;
+  /** Liquidation orders sent (once per connection). */
   ordersOut: number;
+  /** Margin calls sent (once per connection). */
   marginCallsOut: number;
+  /** Account states sent (once per connection). */
   accountStatesOut: number;
   /** Backstop takeovers sent (records, once per connection). */
   takeoversOut: number;

@@ -15,11 +15,17 @@ export class TickBatchBuffer implements TickBatch {
    * [64 i, 64 i + 64), not yet verified. False for PriceTicks (the signatures column is then stale).
    */
   signed = false;
+  /** Market id of each row. */
   market!: Uint32Array;
+  /** Source id of each row. */
   source!: Uint32Array;
+  /** Price of each row, quote per base unit. */
   price!: Float64Array;
+  /** Confidence half-width of each row, quote per base unit (0: not reported). */
   confidence!: Float64Array;
+  /** Event time of each row, microseconds since the Unix epoch. */
   eventTimeUs!: Float64Array;
+  /** Source sequence of each row. */
   sourceSequence!: Float64Array;
   /** SIGNATURE_BYTES per row. */
   signatures!: Uint8Array;

@@ -4,8 +4,13 @@
  */
 import { ErrorCode, UnwindError } from '../errors.js';
 
+/**
+ * When an input is acknowledged (README "Journal", durability policies): 'sync' once on disk (fdatasync), 'group'
+ * once written to the operating system, synced at most `groupWindowMs` later with the rest of its group.
+ */
 export type Durability = 'sync' | 'group';
 
+/** The journal (`EngineConfig.journal`; README "Journal"). */
 export interface JournalConfig {
   /** The journal's directory (created if missing): segments and snapshots. */
   readonly dir: string;

@@ -41,16 +41,21 @@ export interface LedgerState {
   readonly applied: number;
 }
 
+/**
+ * The exact ledger: balances in integer atoms of the quote currency, moved only by transfers, summing to zero
+ * (`engine.ledger`).
+ */
 export class Ledger {
   private readonly balances = new Map<EntryId, Atoms>();
   /** Transfers applied so far. The ledger keeps balances, not history: the journal is the record. */
   private applied = 0;
 
+  /** The balance of entry `id`, atoms (0n when it never moved). */
   balance(id: EntryId): Atoms {
     return this.balances.get(id) ?? 0n;
   }
 
-  /** Applies transfers in order, all or none (a non-positive amount or a self-transfer rejects the whole batch). */
+  /** Applies transfers in order, all or none (a non-positive amount or a self-transfer rejects the whole batch). @internal */
   apply(transfers: readonly Transfer[]): void {
     for (const t of transfers) {
       if (t.atoms <= 0n) throw new RangeError(`transfer ${t.reason} ${t.from} -> ${t.to}: expected atoms > 0, got ${t.atoms}`);
@@ -70,19 +75,22 @@ export class Ledger {
     return sum;
   }
 
+  /** Transfers applied so far. */
   get transferCount(): number {
     return this.applied;
   }
 
-  /** Snapshot (src/journal): balances and the transfer count, as plain data. */
+  /** Snapshot (src/journal): balances and the transfer count, as plain data. @internal */
   exportState(): LedgerState {
     return { balances: this.balances, applied: this.applied };
   }
+  /** Restores a snapshot's balances and transfer count (recovery). @internal */
   importState(s: LedgerState): void {
     refill(this.balances, s.balances);
     this.applied = s.applied;
   }
 
+  /** Every entry and its balance, sorted by id. */
   entries(): [EntryId, Atoms][] {
     return [...this.balances].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   }

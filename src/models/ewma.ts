@@ -25,6 +25,7 @@ import { ErrorCode, UnwindError } from '../errors.js';
 import { requirePrice, requireTime } from '../validate.js';
 import { configBetween, stateCount, stateNullableNumber, stateObject } from './check.js';
 
+/** The EWMA volatility model (RiskMetrics on event time). */
 export interface EwmaConfig {
   /**
    * Decay per `intervalSec`, in (0, 1). Default 0.94, RiskMetrics' decay factor for daily returns, kept as the

@@ -29,6 +29,7 @@ import { configInteger, stateCount, stateNumber, stateNumbers, stateObject } fro
 import { nelderMead } from './nelder-mead.js';
 import { RollingWindow } from './rolling-window.js';
 
+/** The GARCH(1,1) volatility model: its window and refit schedule. */
 export interface GarchConfig {
   /** Returns the fit uses, the most recent; >= 10. Default 1,000. */
   readonly window: number;

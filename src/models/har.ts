@@ -25,6 +25,7 @@ import { configInteger, stateCount, stateNullableNumber, stateNumber, stateNumbe
 import { NormalEquations } from './least-squares.js';
 import { RollingWindow } from './rolling-window.js';
 
+/** The HAR-RV volatility model: its periods, window and refit schedule. */
 export interface HarConfig {
   /** Length of a base period, seconds, a whole number of microseconds > 0. Default 60 (Corsi's day). */
   readonly basePeriodSec: number;

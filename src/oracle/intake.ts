@@ -23,6 +23,7 @@ import { SIGNATURE_BYTES, type Tick, type TickBatch, tickBatchOf } from './repor
 import { SignatureVerifier, type Pending } from './verifier.js';
 import type { ResolvedOracleConfig } from './oracle.js';
 
+/** How many bytes of inputs may wait for their verdicts before BACKPRESSURE. */
 export interface IntakeLimits {
   /** Bytes waiting over all owners. */
   readonly maxBytes: number;
@@ -32,16 +33,21 @@ export interface IntakeLimits {
 
 /** What the promise API needs of the engine (the Engine: its oracle registry and its tick input). */
 export interface IntakeTarget {
+  /** The registry reports are verified under (`engine.oracleConfig`). */
   readonly oracleConfig: ResolvedOracleConfig;
+  /** Takes a batch whose verdicts are in (`engine.pushTicks`). */
   pushTicks(batch: TickBatch): void;
 }
 
+/** The intake's counters (`intake.stats()`). */
 export interface IntakeStats {
   /** Inputs and bytes waiting now. */
   readonly waiting: number;
+  /** Bytes waiting now. */
   readonly bytes: number;
   /** Inputs that waited their turn, and those refused with BACKPRESSURE. */
   readonly queued: number;
+  /** Inputs refused with BACKPRESSURE. */
   readonly refused: number;
 }
 
@@ -58,6 +64,7 @@ interface Item {
   readonly land: () => void;
 }
 
+/** Inputs in arrival order, signed ones verified on worker threads before they land (this file's header). */
 export class VerifyingIntake {
   /** Inputs waiting, oldest at `head`. */
   private items: (Item | undefined)[] = [];
@@ -69,7 +76,9 @@ export class VerifyingIntake {
   private counts = { queued: 0, refused: 0 };
 
   constructor(
+    /** The verifier whose workers check the signatures. */
     readonly verifier: SignatureVerifier,
+    /** The bytes that may wait, per owner and in all. */
     readonly limits: IntakeLimits,
   ) {
     if (!(limits.maxBytesPerOwner > 0 && limits.maxBytes >= limits.maxBytesPerOwner)) {
@@ -149,6 +158,7 @@ export class VerifyingIntake {
     return new Promise((r) => this.idle.push(r));
   }
 
+  /** The counters now. */
   stats(): IntakeStats {
     return { waiting: this.waiting, bytes: this.bytes, ...this.counts };
   }

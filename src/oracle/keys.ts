@@ -53,6 +53,7 @@ const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'he
  * implementation that signs `tickSigningBytes` interoperates.
  */
 export class SourceSigner {
+  /** The public key, for the market's key registry (see `publicKeyBase64`). */
   readonly publicKey: KeyObject;
   private readonly message = new Uint8Array(TICK_SIGNING_BYTES);
 

@@ -15,9 +15,13 @@ import { configNumbers, ErrorCode, UnwindError } from '../errors.js';
 
 /** The top of the matching engine's book for one market; a price of 0 means "not known". */
 export interface BookTop {
+  /** Best bid, quote per base unit; 0: not known. */
   readonly bid: number;
+  /** Best ask; 0: not known. */
   readonly ask: number;
+  /** Last trade price; 0: not known. */
   readonly last: number;
+  /** When the book was read, microseconds since the Unix epoch. */
   readonly eventTimeUs: number;
 }
 

@@ -40,16 +40,25 @@ import { SIGNATURE_BYTES, TICK_SIGNING_BYTES, writeTickSigningBytes, type TickBa
 import { TimeWeightedAverage } from './twap.js';
 import { VERDICT_UNCHECKED, VERDICT_VALID, verdictAt, verdictsOf } from './verdicts.js';
 
+/** The oracle config with every default applied and every key parsed (`engine.oracleConfig`). */
 export interface ResolvedOracleConfig {
+  /** Whether reports must be signed ('required') or may come unsigned ('off'). */
   readonly signatures: 'required' | 'off';
+  /** The oracle markets. */
   readonly markets: readonly ResolvedOracleMarket[];
 }
 
-interface ResolvedOracleMarket {
+/** One oracle market, resolved. */
+export interface ResolvedOracleMarket {
+  /** The market id. */
   readonly market: number;
+  /** Its sources: id, vote weight and public key (undefined: unsigned only). */
   readonly sources: readonly { readonly id: number; readonly weight: number; readonly key: KeyObject | undefined }[];
+  /** How its reports aggregate. */
   readonly aggregation: AggregationPolicy;
+  /** When its liquidations pause. */
   readonly guards: GuardPolicy;
+  /** How its mark price is composed. */
   readonly mark: MarkPolicy;
 }
 
@@ -69,10 +78,13 @@ export interface OracleEvaluation {
   readonly eventTimeUs: number;
 }
 
+/** The oracle layer's counters and clock (`engine.oracleStats()`). */
 export interface OracleStats {
+  /** Whether signatures are required. */
   readonly signatures: 'required' | 'off';
   /** Reports taken, and of those, how many had their signature verified. */
   readonly accepted: number;
+  /** Accepted reports whose signature was verified. */
   readonly verified: number;
   /** Reports in rejected batches, by error code. */
   readonly rejected: Readonly<Record<string, number>>;

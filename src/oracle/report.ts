@@ -12,15 +12,23 @@ export type Tick = SignedFields;
 
 /** Ticks as columns (the feed decodes into a TickBatchBuffer, src/feed/tick-batch.ts): rows [0, length). */
 export interface TickBatch {
+  /** Rows: [0, length) of every column. */
   readonly length: number;
+  /** Market id of each row. */
   readonly market: ArrayLike<number>;
+  /** Source id of each row. */
   readonly source: ArrayLike<number>;
+  /** Price of each row, quote per base unit. */
   readonly price: ArrayLike<number>;
+  /** Confidence half-width of each row, quote per base unit (0: not reported). */
   readonly confidence: ArrayLike<number>;
+  /** Event time of each row, microseconds since the Unix epoch. */
   readonly eventTimeUs: ArrayLike<number>;
+  /** Source sequence of each row. */
   readonly sourceSequence: ArrayLike<number>;
   /** True when `signatures` holds row i's Ed25519 signature at bytes [64 i, 64 i + 64). */
   readonly signed: boolean;
+  /** The signatures, 64 bytes per row, when `signed`. */
   readonly signatures?: Uint8Array;
 }
 

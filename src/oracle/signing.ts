@@ -18,7 +18,9 @@
  * exports it under that name); it is declared here so that this module stays a leaf.
  */
 export interface SignedFields {
+  /** The market id. */
   readonly market: number;
+  /** The source id (the key registry's). */
   readonly source: number;
   /** Quote per base unit. */
   readonly price: number;
@@ -26,6 +28,7 @@ export interface SignedFields {
   readonly confidence: number;
   /** Microseconds since the Unix epoch, an integer. */
   readonly eventTimeUs: number;
+  /** Strictly increasing per (source, market): replays are refused. */
   readonly sourceSequence: number;
 }
 

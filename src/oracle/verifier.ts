@@ -42,15 +42,19 @@ import { seal } from './verdicts.js';
 /** Jobs a worker holds at once: one being verified, one waiting, so it never idles for a round trip. */
 const MAX_JOBS_PER_WORKER = 2;
 
+/** How a SignatureVerifier runs. */
 export interface VerifierOptions {
   /** Worker threads, >= 1. */
   readonly workers: number;
 }
 
+/** A verifier's counters since start (`verifier.stats()`). */
 export interface VerifierStats {
+  /** Worker threads alive. */
   readonly workers: number;
   /** Jobs posted to the workers, and the rows they verified. */
   readonly jobs: number;
+  /** Rows the workers verified. */
   readonly rowsVerified: number;
   /** Rows left to the main thread (no key, a malformed signature, a worker lost). */
   readonly rowsUnchecked: number;
@@ -60,12 +64,15 @@ export interface VerifierStats {
 
 /** One batch's verdicts as they come in. `ready` once every row has one; `batch` is then sealed. */
 export class Pending {
+  /** One verdict per row of `batch` (VERDICT_UNCHECKED until its worker answers). */
   readonly verdicts: Uint8Array;
   /** Rows still at a worker. */
   left = 0;
+  /** True once every row has its verdict and `batch` is sealed. */
   ready = false;
 
   constructor(
+    /** The batch whose rows are verified. */
     readonly batch: TickBatch,
     private readonly whenReady: () => void,
   ) {
@@ -117,6 +124,7 @@ function workerEntry(): string {
   return path;
 }
 
+/** Ed25519 verification of signed reports on worker threads (this file's header); decides nothing itself. */
 export class SignatureVerifier {
   /** Key index of each (market, source) with a registered key. */
   private readonly keyIndex = new Map<number, Map<number, number>>();
@@ -136,6 +144,7 @@ export class SignatureVerifier {
    * `engine.oracleConfig`; verdicts count only for the registry they were found under).
    */
   constructor(
+    /** The oracle registry whose keys it verifies under. */
     readonly registry: ResolvedOracleConfig,
     options: VerifierOptions,
   ) {
@@ -199,6 +208,7 @@ export class SignatureVerifier {
     return p;
   }
 
+  /** Its counters now. */
   stats(): VerifierStats {
     return { workers: this.slots.filter((s) => s.alive).length, ...this.counts };
   }

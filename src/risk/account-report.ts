@@ -11,15 +11,25 @@ import { positionInitial, positionMaintenance, scheduleOf } from '../tables/marg
 import { crossGroup, emptyGroup, type GroupMargin, isolatedGroup, positionPnl } from '../scan/group.js';
 import type { ExecutorConfig } from '../config-types.js';
 
+/** One position as `engine.account()` reports it. Prices are quote per base unit, amounts quote units. */
 export interface PositionReport {
+  /** The market id. */
   readonly market: number;
+  /** The market's symbol. */
   readonly symbol: string;
+  /** Signed base units: long > 0, short < 0. */
   readonly size: number;
+  /** The average entry price. */
   readonly entryPrice: number;
+  /** The market's mark price. */
   readonly markPrice: number;
+  /** |size| x mark price. */
   readonly notional: number;
+  /** size x (mark - entry). */
   readonly unrealizedPnl: number;
+  /** The position's initial margin at its tier. */
   readonly initialMargin: number;
+  /** The position's maintenance margin at its tier. */
   readonly maintenanceMargin: number;
   /** null: cross-margined. */
   readonly isolatedCollateral: number | null;
@@ -27,7 +37,9 @@ export interface PositionReport {
   readonly health: number | null;
   /** null where no positive price exists (see docs/domain.md section 1). */
   readonly liquidationPrice: number | null;
+  /** The price at which its group's equity reaches 0 (docs/domain.md section 2); null where none is positive. */
   readonly bankruptcyPrice: number | null;
+  /** The worst price a liquidation order may fill at: its limit price. */
   readonly fillablePrice: number;
   /**
    * Auto-deleveraging rank (docs/domain.md section 4): pnl% x effective leverage when in profit, pnl% / leverage when
@@ -44,6 +56,7 @@ export interface PositionReport {
 export interface AccountReport extends Omit<CrossSummary, 'health'> {
   /** null when the cross group has no requirement (health would be infinite). */
   readonly health: number | null;
+  /** Every open position. */
   readonly positions: PositionReport[];
 }
 
@@ -51,15 +64,23 @@ const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : nul
 
 /** An account's cross group: what `AccountReport` says about it without the per-position detail. */
 export interface CrossSummary {
+  /** The account id. */
   readonly id: number;
+  /** Cross collateral, quote units. */
   readonly collateral: number;
+  /** Collateral plus the cross positions' unrealized PnL. */
   readonly equity: number;
+  /** The cross positions' initial margin. */
   readonly initialMargin: number;
+  /** The cross positions' maintenance margin. */
   readonly maintenanceMargin: number;
+  /** Equity minus initial margin. */
   readonly freeCollateral: number;
   /** Infinity when the cross group has no requirement. */
   readonly health: number;
+  /** Equity below maintenance margin. */
   readonly liquidatable: boolean;
+  /** Health below config.marginCallHealth (liquidatable or not). */
   readonly marginCall: boolean;
 }
 

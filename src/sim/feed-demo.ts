@@ -34,6 +34,7 @@ import { FeedClient, FeedClientError } from '../feed/client.js';
 import { type Fill, type Tick } from '../feed/messages.js';
 import { SourceSigner, signReports } from '../oracle/keys.js';
 import { FeedServer, type FeedStats } from '../feed/server.js';
+import { loadTransport } from '../feed/transport.js';
 import { executionFor } from './backtest.js';
 import { demoVenue, STEP_US } from './demo.js';
 import { formatOrder } from './format.js';
@@ -195,6 +196,7 @@ export async function runFeedDemo(o: FeedDemoOptions): Promise<FeedDemoSummary> 
   // The same draws as the embedded demo: the same book and the same price path under the venue.
   const path = new PricePath(rand, o.steps);
   const positions = world.reduce((n, a) => n + a.positions.length, 0);
+  loadTransport(); // the native feed transport for this Node, or TRANSPORT_UNAVAILABLE before any thread starts
   const engine = await Engine.start({
     scanWorkers: o.scanWorkers,
     autoEpoch: false,

@@ -57,6 +57,7 @@ import { MAX_TIERS } from '../domain/tiers.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 
 export const LAYOUT_MAGIC = 0x44574e55; // 'UNWD' little-endian
+/** The tables' layout version: a worker or snapshot of another version is refused (LAYOUT_MISMATCH). */
 export const LAYOUT_VERSION = 7;
 export const NONE = 0xffffffff;
 const LINE = 64;
@@ -290,6 +291,7 @@ export function computeLayout(given: Capacities): LayoutMap {
 
 /** Bytes one position costs in the positions table (all its columns). */
 export const BYTES_PER_POSITION = Object.values(POSITION_COLUMNS).reduce((n, c: ColumnSpec) => n + BYTES[c.type] * c.perRow, 0);
+/** Bytes one account costs in the accounts table (all its columns). */
 export const BYTES_PER_ACCOUNT = Object.values(ACCOUNT_COLUMNS).reduce((n, c: ColumnSpec) => n + BYTES[c.type] * c.perRow, 0);
 
 function view(buffer: SharedArrayBuffer, p: Placed): Float64Array | Uint32Array | Int32Array | Uint8Array {

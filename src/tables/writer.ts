@@ -31,9 +31,13 @@ import {
   requireString,
 } from '../validate.js';
 
+/** A market as `addMarket` takes it. */
 export interface MarketSpec {
+  /** The market id, an integer in [0, 4294967294]. */
   readonly id: number;
+  /** Its symbol (orders carry it); default `M<id>`. */
   readonly symbol?: string;
+  /** Its margin tiers, ascending in notional, the last unbounded. */
   readonly tiers: readonly MarginTier[];
   /** Initial oracle and mark price. */
   readonly price: number;
@@ -41,18 +45,25 @@ export interface MarketSpec {
   readonly positionCapacity?: number;
 }
 
+/** A position's new state, as `upsertPosition` and the feed's PositionUpdates take it. */
 export interface PositionUpdate {
+  /** The account id. */
   readonly account: number;
+  /** The market id. */
   readonly market: number;
   /** Signed base units; 0 closes the position. */
   readonly size: number;
+  /** Average entry price, quote per base unit (> 0; 0 allowed with size 0). */
   readonly entryPrice: number;
   /** Own collateral for an isolated position; null or absent: cross-margined. */
   readonly isolatedCollateral?: number | null;
 }
 
+/** A direct price, as `pushPrices` takes it. */
 export interface PriceUpdate {
+  /** The market id. */
   readonly market: number;
+  /** The mark price, quote per base unit. */
   readonly price: number;
   /** Oracle price when it differs from the mark; default: the same. */
   readonly oraclePrice?: number;

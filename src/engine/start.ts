@@ -12,8 +12,10 @@ import { openJournal, recover, type Recovery } from './recovery.js';
 
 /** A started engine's inside, and what recovery found (undefined without a journal). */
 export async function startCore(config: EngineConfig): Promise<{ readonly core: EngineCore; readonly recovery: Recovery | undefined }> {
+  // The oracle's own rules first (INVALID_ID for a source id), then the whole config (its schema last: unknown keys).
+  const oracleConfig = resolveOracleConfig((config as EngineConfig | null | undefined)?.oracle);
   const c = resolveConfig(config);
-  const oracle = new OracleLayer(resolveOracleConfig(config.oracle), c.clock);
+  const oracle = new OracleLayer(oracleConfig, c.clock);
   if (oracle.marketIds.length > 0 && oracle.config.signatures === 'off') {
     // Never silently: turning signatures off is visible on stderr and in oracleStats().signatures.
     process.emitWarning('oracle.signatures is off: unsigned price reports are accepted for oracle markets', { code: 'UNWIND_SIGNATURES_OFF' });

@@ -50,6 +50,8 @@ export const ErrorCode = {
   JournalIo: 'JOURNAL_IO',
   /** Inputs waiting for signature verification already fill the sender's (or everyone's) share: resend later. */
   Backpressure: 'BACKPRESSURE',
+  /** The address the server is to listen on is taken by another process (`unwind serve`, `unwind demo`). */
+  AddressInUse: 'ADDRESS_IN_USE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -99,7 +99,8 @@ function integer(v: unknown, field: string, min: number, max: number, fallback: 
   return v;
 }
 
-const isToken = (t: unknown): t is string => typeof t === 'string' && t.length >= MIN_TOKEN_LENGTH && !/\s/.test(t);
+/** A token as every token list takes it: at least MIN_TOKEN_LENGTH characters, no whitespace. */
+export const isToken = (t: unknown): t is string => typeof t === 'string' && t.length >= MIN_TOKEN_LENGTH && !/\s/.test(t);
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < NO_ID;
 
 function tokens(v: unknown, field: string): string[] {

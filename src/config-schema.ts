@@ -196,17 +196,20 @@ const backstop = object({
 });
 const ioc = object({ kind: v.literal('ioc') });
 const PATIENT = ['twap', 'disposal', 'almgren-chriss', 'dutch-auction'] as const;
+const patient = kinds([twap, disposal, almgrenChriss, dutchAuction], PATIENT);
+const urgent = kinds([ioc, backstop], ['ioc', 'backstop']);
 const adaptive = object({
   kind: v.literal('adaptive'),
-  patient: kinds([twap, disposal, almgrenChriss, dutchAuction], PATIENT),
-  urgent: key(kinds([ioc, backstop], ['ioc', 'backstop']), { description: 'At once: above maxCrossProbability, below the emergency health, or with no volatility known.', default: { kind: 'ioc' } }),
+  patient,
+  urgent: key(urgent, { description: 'At once: above maxCrossProbability, below the emergency health, or with no volatility known.', default: { kind: 'ioc' } }),
   horizonSec: positive('Seconds over which the crossing probability is judged.'),
   maxCrossProbability: required(number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), 'Patient while the probability of crossing the bankruptcy level is at most this.'),
   volatility: key(object({ lambda: required(number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), 'EWMA decay per interval.'), intervalSec: positive('Seconds per interval.') }), { description: 'Older form of execution.volatility (an EWMA); not beside it.' }),
 });
 const STRATEGIES = ['ioc', 'twap', 'disposal', 'almgren-chriss', 'dutch-auction', 'backstop', 'adaptive'] as const;
 const strategy = kinds([ioc, twap, disposal, almgrenChriss, dutchAuction, backstop, adaptive], STRATEGIES);
-const sizeClasses = key(array(object({ minNotional: required(number({ exclusiveMinimum: 0 }), 'Quote at the mark from which this class applies.'), strategy }), { maxItems: 16 }), {
+const sizeClassList = array(object({ minNotional: required(number({ exclusiveMinimum: 0 }), 'Quote at the mark from which this class applies.'), strategy }), { maxItems: 16 });
+const sizeClasses = key(sizeClassList, {
   description: 'Strategies for larger positions: a position at least a class\'s minNotional uses the largest such class.',
 });
 
@@ -344,7 +347,8 @@ export const engineConfigSchema = object(engineEntries, 'a config object');
 
 const TOKEN = { minLength: 16, pattern: '^\\S+$' };
 const tokenList = (description: string, doc: Partial<Doc> = {}) => key(array(string(TOKEN)), { description, ...doc });
-const ranges = (description: string) => key(array(v.tuple([id(), id()], expected('[lo, hi]')), { minItems: 1 }), { description, defaultText: 'every id' });
+const idRanges = array(v.tuple([id(), id()], expected('[lo, hi]')), { minItems: 1 });
+const ranges = (description: string) => key(idRanges, { description, defaultText: 'every id' });
 
 /** `server.tokens` (and UNWIND_TOKENS): tokens with a role and scopes. */
 export const tokenSpecsSchema = array(
@@ -434,6 +438,9 @@ export function checkConfig<T>(schema: v.GenericSchema, value: T, prefix = ''): 
   const field = prefix === '' ? at : at === '' ? prefix : at.startsWith('[') ? `${prefix}${at}` : `${prefix}.${at}`;
   throw new UnwindError(ErrorCode.InvalidConfig, issue.message, field === '' ? undefined : field);
 }
+
+/** Schemas used in several places, published once each under `definitions` in the JSON Schema. */
+export const SCHEMA_DEFINITIONS = { Twap: twap, Disposal: disposal, AlmgrenChriss: almgrenChriss, DutchAuction: dutchAuction, Backstop: backstop, Adaptive: adaptive, Strategy: strategy, PatientStrategy: patient, UrgentStrategy: urgent, SizeClasses: sizeClassList, IdRanges: idRanges, Tier: tier };
 
 /** The keys the schema knows at the top of EngineConfig and of FeedServerOptions (for the compile-time key checks). */
 export type EngineSchemaKeys = keyof typeof engineEntries;

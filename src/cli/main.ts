@@ -49,9 +49,9 @@ const SERVE: CommandSpec = {
   summary: `The binary feed server (README "Wire protocol") in front of the engine, until SIGINT or SIGTERM. Each setting
 comes from its flag, else its environment variable, else the config file, else its default (docs/configuration.md).`,
   flags: {
-    config: { value: 'FILE', help: 'the config file (JSON; schemas/serve-config.schema.json)', default: 'none: every default', env: SERVE_ENV.config },
-    host: { value: 'HOST', help: 'interface to listen on (server.host)', default: '127.0.0.1', env: SERVE_ENV.host },
-    port: { value: 'N', help: 'TCP port, 0 picks a free one (server.port)', default: '9001', env: SERVE_ENV.port },
+    config: { value: 'FILE', help: 'the config file, JSON (schemas/serve-config.schema.json)', default: 'none', env: SERVE_ENV.config },
+    host: { value: 'HOST', help: 'interface to listen on, server.host', default: '127.0.0.1', env: SERVE_ENV.host },
+    port: { value: 'N', help: 'TCP port, server.port; 0 picks a free one', default: '9001', env: SERVE_ENV.port },
     'stats-every': { value: 'S', help: 'a stats line every S seconds, 0: none', default: '10' },
   },
   notes: `environment: ${SERVE_ENV.publisherTokens}, ${SERVE_ENV.subscriberTokens}, ${SERVE_ENV.adminTokens} (comma-separated)

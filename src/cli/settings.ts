@@ -75,7 +75,14 @@ function hostOf(v: string, field: string): string {
 export function serveConfigFrom(flags: ServeFlags, env: Env = process.env): ServeConfig {
   if (flags.config !== undefined && flags.config.trim() === '') throw new UnwindError(ErrorCode.InvalidConfig, 'expected a file name', '--config');
   const file = flags.config ?? read(env, SERVE_ENV.config);
-  const config = readServeConfig(file);
+  let config: ServeConfig;
+  try {
+    config = readServeConfig(file);
+  } catch (e) {
+    // A file that cannot be read is named by where its name came from.
+    if (flags.config === undefined && e instanceof UnwindError && e.field === '--config') throw new UnwindError(e.code, e.message.slice('--config: '.length), SERVE_ENV.config);
+    throw e;
+  }
   const server: Record<string, unknown> = { ...config.server };
   const host = read(env, SERVE_ENV.host);
   if (host !== undefined) server.host = hostOf(host, SERVE_ENV.host);

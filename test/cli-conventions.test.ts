@@ -3,7 +3,7 @@
  * with exit 0, listing each of its flags with its default; --version prints package.json's version; a bad flag or a
  * missing value exits 2 with the command's usage line on stderr and nothing on stdout.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -100,5 +100,20 @@ describe('a bad command line', () => {
     const r = unwind('demo', '--embedded', '--port', '9001');
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('INVALID_CONFIG: --port: applies to the feed demo, not --embedded');
+  });
+});
+
+describe('unwind check from an installed package', () => {
+  it('without a FILE, evaluates the example scenario shipped with the package', () => {
+    const r = unwind('check', '--compact');
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout) as { accounts: { id: number; equity: number }[] };
+    expect(report.accounts).toEqual([expect.objectContaining({ id: 1, equity: 499 })]);
+  });
+
+  it('the package ships that example, the serve config example and the JSON Schema (package.json "files")', () => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' });
+    const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+    for (const f of ['examples/scenario.json', 'examples/serve.config.json', 'schemas/serve-config.schema.json', 'docs/configuration.md', 'dist/src/cli/main.js', 'package.json']) expect(files).toContain(f);
   });
 });

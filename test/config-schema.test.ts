@@ -3,6 +3,7 @@
  * error naming the key (and the nearest known one), the published JSON Schema and docs/configuration.md are what the
  * schema generates, each range they publish is the one the resolvers enforce, and the example config passes.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +85,18 @@ describe('the serve config file', () => {
     expect(refusal(() => readServeConfig(file('engine', { engine: { scanWorker: 3 } }))).message).toBe('scanWorker: unknown key; did you mean scanWorkers?');
     expect(refusal(() => readServeConfig(file('top', { engines: {} }))).message).toBe('engines: unknown key; did you mean engine?');
     expect(refusal(() => readServeConfig(file('market', { markets: [{ id: 1, price: 10, tiers: [{ maxNotional: null, initialMarginFraction: 0.1, maintenanceMarginFraction: 0.05 }], sybmol: 'X' }] }))).field).toBe('markets[0].sybmol');
+  });
+
+  it('unwind serve with engine.scanWorker or server.maxFrameByte exits 2 naming the key, and starts nothing', () => {
+    for (const [name, json, message] of [
+      ['cli-engine', { engine: { scanWorker: 3 } }, 'unwind: INVALID_CONFIG: scanWorker: unknown key; did you mean scanWorkers?'],
+      ['cli-server', { server: { port: 0, maxFrameByte: 65536 } }, 'unwind: INVALID_CONFIG: maxFrameByte: unknown key; did you mean maxFrameBytes?'],
+    ] as const) {
+      const r = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'serve', '--config', file(name, json), '--stats-every', '0'], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toBe(`${message}\n`);
+      expect(r.stdout).toBe('');
+    }
   });
 
   it('the example, examples/serve.config.json, passes every check (its server options too) and names the JSON Schema', () => {

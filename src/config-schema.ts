@@ -9,7 +9,8 @@
  * oracle's and the journal's) run first and own the ranges and the rules between keys, with the venue references in
  * their messages; then this schema rejects what they never look at: unknown keys at any depth (with the nearest known
  * key: "did you mean scanWorkers?") and values of the wrong type. The ranges below are metadata for the JSON Schema and
- * the reference; test/config-schema.test.ts checks that each published range is the one the resolvers enforce.
+ * the reference; test/config-schema.test.ts checks each published bound of the engine's and the server's keys (two
+ * levels deep, but for the few whose bound depends on another key) against the resolvers.
  *
  * A key added to EngineConfig or FeedServerOptions without an entry here fails to compile (src/config.ts and
  * src/feed/server-options.ts compare their interfaces' keys with EngineSchemaKeys and ServerSchemaKeys).

@@ -25,6 +25,7 @@ import {
   type SizingPolicy,
 } from './config-types.js';
 import { DEFAULT_BANKRUPTCY_ADJUSTMENT, DEFAULT_SPREAD_TO_MAINTENANCE_MARGIN_RATIO, healingShareBound } from './domain/liquidation.js';
+import { checkConfig, engineConfigSchema, type EngineSchemaKeys, type SameKeys } from './config-schema.js';
 import { ErrorCode, UnwindError } from './errors.js';
 import type { JournalConfig } from './journal/config.js';
 import { describe } from './validate.js';
@@ -130,6 +131,10 @@ export interface EngineConfig {
    */
   readonly journal?: JournalConfig;
 }
+
+/** Every key of EngineConfig has its entry in the schema (src/config-schema.ts), and no other: else this fails to compile. */
+const schemaKnowsEveryKey: SameKeys<keyof EngineConfig, EngineSchemaKeys> = true;
+void schemaKnowsEveryKey;
 
 /** How an epoch finds its candidates (EngineConfig.scan says what each field does). */
 export interface ScanConfig {
@@ -328,30 +333,41 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
   const caps = validateCaps({ ...NO_CAPS, ...c.caps });
   const lifecycle = { marginCallHysteresis: DEFAULT_LIFECYCLE.marginCallHysteresis, exitBuffer: DEFAULT_LIFECYCLE.exitBuffer, ...c.lifecycle };
   for (const key of ['marginCallHysteresis', 'exitBuffer'] as const) nonNegative(lifecycle[key], `lifecycle.${key}`);
+  const execution = c.execution === undefined ? DEFAULT_EXECUTION : validateExecution(c.execution);
+  const scan = scanOf(c.scan);
+  const fillPriceBand = fillPriceBandOf(c.fillPriceBand);
+  const orderTimeoutUs = orderTimeoutOf(c.orderTimeoutUs);
+  const deficitPolicy = deficitPolicyOf(c.deficitPolicy);
+  const clock = resolveClockPolicy(c.clock);
+  const stepDownCooldownUs = nonNegative(c.stepDownCooldownUs ?? 30_000_000, 'stepDownCooldownUs');
+  const fundDrawdown = {
+    max: c.fundDrawdown?.max === undefined ? Infinity : drawdownOf(c.fundDrawdown.max),
+    windowUs: nonNegative(c.fundDrawdown?.windowUs ?? 8 * 3600 * 1e6, 'fundDrawdown.windowUs'),
+  };
+  // The rules above own the ranges and the rules between keys; the schema then refuses what they never look at:
+  // unknown keys at any depth (engine.scanWorker: "did you mean scanWorkers?") and values of the wrong type.
+  checkConfig(engineConfigSchema, c);
   return {
     capacity,
     scanWorkers,
-    scan: scanOf(c.scan),
+    scan,
     sizing,
     lifecycle,
     caps,
-    stepDownCooldownUs: nonNegative(c.stepDownCooldownUs ?? 30_000_000, 'stepDownCooldownUs'),
-    execution: c.execution === undefined ? DEFAULT_EXECUTION : validateExecution(c.execution),
+    stepDownCooldownUs,
+    execution,
     quoteDecimals,
     fees,
     maxOpenOrders,
-    fillPriceBand: fillPriceBandOf(c.fillPriceBand),
-    orderTimeoutUs: orderTimeoutOf(c.orderTimeoutUs),
+    fillPriceBand,
+    orderTimeoutUs,
     autoDeleverage: c.autoDeleverage ?? true,
-    deficitPolicy: deficitPolicyOf(c.deficitPolicy),
-    fundDrawdown: {
-      max: c.fundDrawdown?.max === undefined ? Infinity : drawdownOf(c.fundDrawdown.max),
-      windowUs: nonNegative(c.fundDrawdown?.windowUs ?? 8 * 3600 * 1e6, 'fundDrawdown.windowUs'),
-    },
+    deficitPolicy,
+    fundDrawdown,
     bankruptcyAdjustment,
     spreadToMaintenanceMarginRatio,
     marginCallHealth,
     autoEpoch: c.autoEpoch ?? true,
-    clock: resolveClockPolicy(c.clock),
+    clock,
   };
 }

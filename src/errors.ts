@@ -76,6 +76,8 @@ export const ErrorCode = {
   ReplicationFailed: 'REPLICATION_FAILED',
   /** A standby's output digest at an epoch's end differs from the leader's: it stops rather than follow. */
   ReplicaDiverged: 'REPLICA_DIVERGED',
+  /** The address the server is to listen on is taken by another process (`unwind serve`, `unwind demo`). */
+  AddressInUse: 'ADDRESS_IN_USE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

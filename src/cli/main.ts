@@ -1,48 +1,104 @@
 #!/usr/bin/env node
 /**
- * Thread: main. The `unwind` command.
- *   unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--strategy KIND] [--embedded [--journal DIR]]
- *   unwind serve [--config FILE]       the binary feed server, until SIGINT / SIGTERM
- *   unwind check FILE [--compact]      evaluate a scenario and print a JSON report
- *   unwind replay DIR [--workers N] [--json] [--progress]
- *   unwind backtest [--scenario NAME|FILE] [--strategies a,b,...] [--seeds N] [--json] [--svg FILE]
- *   unwind bench [--quick] [--only SECTION] [--json [FILE]] [--compare FILE [--tolerance T]] [--github-json FILE]
+ * Thread: main. The `unwind` command: `unwind --help` lists the commands, `unwind COMMAND --help` gives every flag of
+ * one with its default (src/cli/args.ts builds both from the tables below), `unwind --version` the package's version.
+ * Exit status: 0; 1 when the run failed (a journal that cannot be written, a port taken by another process); 2 for a
+ * bad command line (with the command's usage line on stderr), config or input.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { UnwindError } from '../errors.js';
+import { fileURLToPath } from 'node:url';
+import { ErrorCode, UnwindError } from '../errors.js';
 import { checkScenario, parseScenario } from '../scenario.js';
 import { backtestSvg, formatBacktest, runBacktest, strategyKind, strategyName } from '../sim/backtest.js';
 import { executionLines, runDemo } from '../sim/demo.js';
 import { runFeedDemo } from '../sim/feed-demo.js';
 import { INSURANCE_SEED, type MoneySummary } from '../sim/tally.js';
-import { readServeConfig, serve } from './serve.js';
+import { helpText, intFlag, parseCommand, portOf, usageLine, UsageError, version, type CommandSpec } from './args.js';
+import { assertPortFree, serve } from './serve.js';
 import { serveCluster } from './serve-cluster.js';
+import { SERVE_ENV, serveConfigFrom } from './settings.js';
 import { Presets, SingleBar } from 'cli-progress';
 import { formatSummary, replayJournal } from '../engine/replay.js';
 
-const USAGE = `usage:
-  unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--strategy KIND] [--embedded [--journal DIR]]
-               server, price publisher, matching engine and risk desk over loopback WebSocket, orders filled by
-               the venue simulator's books; --strategy: ioc (default), twap, disposal, almgren-chriss,
-               dutch-auction, adaptive (--embedded: the same world in-process, no sockets, one price per market;
-               --journal DIR records it for unwind replay)
-  unwind serve [--config FILE] [--stats-every S] [--cluster CLUSTER_FILE [--node NAME]]
-               the binary feed server (README "Wire protocol"), until SIGINT or SIGTERM; with --cluster, one
-               replica of a replicated engine on NATS JetStream (README "Replication")
-  unwind check FILE [--compact]
-               evaluate a scenario and print a JSON report
-  unwind replay DIR [--workers N] [--json] [--progress]
-               replay a journal (README "Journal"): a summary and the SHA-256 of the order and event stream,
-               the same for any worker count (--progress: a progress bar even when stderr is not a terminal)
-  unwind backtest [--scenario NAME|FILE] [--strategies a,b,...] [--seeds N] [--seed N] [--accounts N] [--json] [--svg FILE]
-               the execution strategies against the venue simulator (README "Backtest"); scenarios gbm, jump,
-               cascade, flash-crash (default: all) or a CSV of trades or candles
-  unwind bench [--quick] [--only SECTION] [--json [FILE]] [--compare FILE [--tolerance T]] [--github-json FILE]
-               the benchmarks (README "Benchmarks"); --compare: the regression gate against a baseline written
-               by --json, exit 1 when a gated ratio is worse by more than the tolerance (unwind bench --help)
-`;
+/** The example scenario shipped with the package (package.json "files"): `unwind check` without a FILE reads it. */
+const EXAMPLE_SCENARIO = fileURLToPath(new URL('../../../examples/scenario.json', import.meta.url));
 
+const CORES_DEFAULT = 'cores - 1, in [1, 4]';
+
+const DEMO: CommandSpec = {
+  name: 'demo',
+  summary: `Server, price publisher, matching engine and risk desk over loopback WebSocket, orders filled by the venue
+simulator's books (--embedded: the same world in-process, no sockets, one price per market; --journal DIR records
+it for unwind replay).`,
+  flags: {
+    seed: { value: 'N', help: "the world's seed: book, price paths, venue", default: '7' },
+    accounts: { value: 'N', help: 'accounts in the book', default: '50000' },
+    steps: { value: 'N', help: 'price steps', default: '200' },
+    workers: { value: 'N', help: 'scan worker threads', default: CORES_DEFAULT },
+    print: { value: 'N', help: 'orders printed per step', default: '4' },
+    'interval-ms': { value: 'N', help: 'wall time per price step at least (feed demo)', default: '10' },
+    strategy: { value: 'KIND', help: 'execution strategy: ioc, twap, disposal, almgren-chriss, dutch-auction, adaptive', default: 'ioc' },
+    host: { value: 'HOST', help: 'interface the feed server listens on (feed demo)', default: '127.0.0.1' },
+    port: { value: 'N', help: 'its port; 0 picks a free one (feed demo)', default: '0' },
+    embedded: { help: 'in-process, no sockets' },
+    journal: { value: 'DIR', help: 'with --embedded: record the run for unwind replay', default: 'none' },
+  },
+};
+
+const SERVE: CommandSpec = {
+  name: 'serve',
+  summary: `The binary feed server (README "Wire protocol") in front of the engine, until SIGINT or SIGTERM. Each setting
+comes from its flag, else its environment variable, else the config file, else its default (docs/configuration.md).`,
+  flags: {
+    config: { value: 'FILE', help: 'the config file, JSON (schemas/serve-config.schema.json)', default: 'none', env: SERVE_ENV.config },
+    host: { value: 'HOST', help: 'interface to listen on, server.host', default: '127.0.0.1', env: SERVE_ENV.host },
+    port: { value: 'N', help: 'TCP port, server.port; 0 picks a free one', default: '9001', env: SERVE_ENV.port },
+    'stats-every': { value: 'S', help: 'a stats line every S seconds, 0: none', default: '10' },
+    cluster: { value: 'FILE', help: 'run as one replica of a replicated engine on NATS JetStream (README "Replication")', default: 'none' },
+    node: { value: 'NAME', help: "with --cluster: this replica's name, else the cluster file's node or UNWIND_NODE", default: 'none' },
+  },
+  notes: `environment: ${SERVE_ENV.publisherTokens}, ${SERVE_ENV.subscriberTokens}, ${SERVE_ENV.adminTokens} (comma-separated)
+and ${SERVE_ENV.tokens} (a JSON array of { token, role, ... }) replace the file's token lists; without any token,
+one publisher and one subscriber token are generated and printed.
+exit status: 0 after a signal; 1 when the port is taken or the journal cannot be written; 2 for a bad flag or config.`,
+};
+
+const CHECK: CommandSpec = {
+  name: 'check',
+  args: '[FILE]',
+  summary: 'Evaluate a scenario (markets, accounts, config) for one epoch and print a JSON report (README "Scenario check").',
+  flags: { compact: { help: 'one line of JSON' } },
+  notes: `FILE: a scenario (JSON); default: the example shipped with the package, ${EXAMPLE_SCENARIO}`,
+};
+
+const REPLAY: CommandSpec = {
+  name: 'replay',
+  args: 'DIR',
+  summary: `Replay a journal (README "Journal"): a summary and the SHA-256 of the order and event stream, the same for
+any worker count.`,
+  flags: {
+    workers: { value: 'N', help: 'scan worker threads; 0 scans on the main thread', default: '0' },
+    json: { help: 'the summary as JSON' },
+    progress: { help: 'a progress bar even when stderr is not a terminal' },
+  },
+};
+
+const BACKTEST: CommandSpec = {
+  name: 'backtest',
+  summary: `The execution strategies against the venue simulator (README "Backtest"); scenarios gbm, jump, cascade,
+flash-crash or a CSV of trades or candles.`,
+  flags: {
+    scenario: { value: 'NAME|FILE', help: 'comma-separated scenarios or CSV files', default: 'all four' },
+    strategies: { value: 'a,b,...', help: 'strategies to compare', default: 'all' },
+    seeds: { value: 'N', help: 'seeds per scenario', default: '3' },
+    seed: { value: 'N', help: 'the first seed', default: '1' },
+    accounts: { value: 'N', help: 'accounts in the book', default: '2000' },
+    json: { help: 'the report as JSON' },
+    svg: { value: 'FILE', help: 'also write a plot', default: 'none' },
+  },
+};
+
+/** \`unwind bench\` parses its own flags (bench/run.ts); this is its help and usage. */
 const BENCH_USAGE = `usage: unwind bench [--quick] [--only SECTION] [--json [FILE]] [--compare FILE [--tolerance T]] [--github-json FILE]
   --quick              sizes 1e5 and 1e6, fewer samples (about 5.5 min on 2 quiet cores): the CI run
   --only SECTION       one section: scan, latency, feed, oracle, journal, strategies or kernels
@@ -51,15 +107,19 @@ const BENCH_USAGE = `usage: unwind bench [--quick] [--only SECTION] [--json [FIL
   --tolerance T        how much worse a gated ratio may get, a fraction in [0, 1) (default 0.2)
   --github-json FILE   the ratios for github-action-benchmark: FILE (tool customBiggerIsBetter) and
                        FILE.smaller.json with .json dropped from FILE (tool customSmallerIsBetter)
+  -h, --help           print this help and exit
+  --version            print the version and exit
 exit status: 0; 1 when a check failed or a gated ratio regressed; 2 for a bad flag or baseline (before any run)
 `;
 
-function int(v: string | undefined, name: string, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UnwindError('INVALID_CONFIG', `expected a non-negative integer, got ${JSON.stringify(v)}`, `--${name}`);
-  return n;
-}
+const COMMANDS = [DEMO, SERVE, CHECK, REPLAY, BACKTEST];
+
+const USAGE = `usage: unwind COMMAND [options]      (unwind COMMAND --help: every option with its default)
+       unwind --version
+
+${COMMANDS.map((c) => `  ${usageLine(c)}\n${c.summary.replace(/\n/g, ' ').replace(/(.{1,100})(\s+|$)/g, '               $1\n')}`).join('')}  ${BENCH_USAGE.split('\n')[0]!.slice('usage: '.length)}
+               the benchmarks (README "Benchmarks") and their regression gate (unwind bench --help)
+`;
 
 const quote = (x: number): string => Math.round(x).toLocaleString('en-US');
 
@@ -75,21 +135,11 @@ function printMoney(s: MoneySummary): void {
   console.log(`bad debt left        ${s.badDebt.toFixed(2)} quote on accounts with no position (every quote named by an unresolved event); ledger sum ${s.ledgerTotal} atoms`);
 }
 
-async function demo(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      seed: { type: 'string' },
-      accounts: { type: 'string' },
-      steps: { type: 'string' },
-      workers: { type: 'string' },
-      print: { type: 'string' },
-      'interval-ms': { type: 'string' },
-      embedded: { type: 'boolean' },
-      journal: { type: 'string' },
-      strategy: { type: 'string' },
-    },
-  });
+type Values = Readonly<Record<string, string | boolean | undefined>>;
+const text = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+const int = intFlag;
+
+async function demo(values: Values): Promise<void> {
   const workers = values.workers === undefined ? undefined : int(values.workers, 'workers', 2);
   const common = {
     seed: int(values.seed, 'seed', 7),
@@ -100,9 +150,13 @@ async function demo(argv: string[]): Promise<void> {
   };
   const t0 = process.hrtime.bigint();
   const wall = (): string => `${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`;
-  const strategy = strategyKind(values.strategy ?? 'ioc', '--strategy');
+  const strategy = strategyKind(text(values.strategy) ?? 'ioc', '--strategy');
   if (values.embedded === true) {
-    const s = await runDemo({ ...common, printPerEpoch: int(values.print, 'print', 4), journal: values.journal, strategy });
+    for (const flag of ['host', 'port', 'interval-ms'] as const) {
+      if (values[flag] !== undefined) throw new UnwindError(ErrorCode.InvalidConfig, 'applies to the feed demo, not --embedded', `--${flag}`);
+    }
+    const journal = text(values.journal);
+    const s = await runDemo({ ...common, printPerEpoch: int(values.print, 'print', 4), journal, strategy });
     console.log('--- summary ---');
     console.log(`epochs               ${s.epochs}`);
     console.log(`positions            ${s.positions}`);
@@ -112,14 +166,21 @@ async function demo(argv: string[]): Promise<void> {
     for (const line of executionLines(s)) console.log(line);
     console.log(`epoch latency        p50 ${s.epochMicros.p50} us, p99 ${s.epochMicros.p99} us, max ${s.epochMicros.max} us (fills from the venue, price push to orders)`);
     console.log(`order stream sha256  ${s.orderStreamDigest}`);
-    if (values.journal !== undefined) {
-      console.log(`journal              ${values.journal}: ${s.journalRecords} records; \`npx unwind replay ${values.journal}\` prints this output sha256:`);
+    if (journal !== undefined) {
+      console.log(`journal              ${journal}: ${s.journalRecords} records; \`npx unwind replay ${journal}\` prints this output sha256:`);
       console.log(`output sha256        ${s.outputDigest}`);
     }
     console.log(`wall time            ${wall()}`);
     return;
   }
-  const s = await runFeedDemo({ ...common, printPerFrame: int(values.print, 'print', 4), intervalMs: int(values['interval-ms'], 'interval-ms', 10), strategy });
+  if (values.journal !== undefined) throw new UnwindError(ErrorCode.InvalidConfig, 'applies with --embedded only', '--journal');
+  const host = text(values.host) ?? '127.0.0.1';
+  if (host.trim() === '') throw new UnwindError(ErrorCode.InvalidConfig, 'expected a host name or address', '--host');
+  const port = values.port === undefined ? 0 : portOf(text(values.port) ?? '', '--port');
+  const printPerFrame = int(values.print, 'print', 4);
+  const intervalMs = int(values['interval-ms'], 'interval-ms', 10);
+  await assertPortFree(host, port);
+  const s = await runFeedDemo({ ...common, printPerFrame, intervalMs, strategy, host, port });
   const st = s.server;
   const rejected = Object.entries(s.rejectedByCode).map(([code, n]) => `${n} ${code}`).join(', ') || 'none';
   console.log('--- summary ---');
@@ -137,15 +198,15 @@ async function demo(argv: string[]): Promise<void> {
   console.log(`wall time            ${wall()}`);
 }
 
-async function serveCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, 'stats-every': { type: 'string' }, cluster: { type: 'string' }, node: { type: 'string' } } });
-  if (values.cluster !== undefined) return serveCluster({ config: values.config, cluster: values.cluster, node: values.node });
-  const { engine, server, generated, stopped } = await serve(readServeConfig(values.config));
+async function serveCommand(values: Values): Promise<void> {
+  const every = int(values['stats-every'], 'stats-every', 10);
+  const config = serveConfigFrom({ config: text(values.config), host: text(values.host), port: text(values.port) });
+  if (values.cluster !== undefined) return serveCluster({ config, cluster: text(values.cluster)!, node: text(values.node) });
+  const { engine, server, generated, stopped } = await serve(config);
   console.log(`unwind serve: ${server.url} (uWebSockets.js native; stats at ${server.url.replace(/^ws/, 'http')}/stats)`);
   console.log(`engine: ${engine.counts.markets} markets, ${engine.counts.accounts} accounts, ${engine.config.scanWorkers} scan worker(s) + 1 executor thread`);
   if (generated.publisher !== undefined) console.log(`publisher token (generated): ${generated.publisher}`);
   if (generated.subscriber !== undefined) console.log(`subscriber token (generated): ${generated.subscriber}`);
-  const every = int(values['stats-every'], 'stats-every', 10);
   const timer =
     every > 0
       ? setInterval(() => {
@@ -173,10 +234,9 @@ async function serveCommand(argv: string[]): Promise<void> {
   }
 }
 
-async function check(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { compact: { type: 'boolean' } } });
-  const file = positionals[0];
-  if (file === undefined || positionals.length > 1) throw new UnwindError('INVALID_SCENARIO', 'expected exactly one scenario file', 'FILE');
+async function check(values: Values, positionals: readonly string[]): Promise<void> {
+  if (positionals.length > 1) throw new UsageError(CHECK, `expected one scenario file, got ${positionals.length}`);
+  const file = positionals[0] ?? EXAMPLE_SCENARIO;
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
@@ -187,14 +247,9 @@ async function check(argv: string[]): Promise<void> {
   process.stdout.write(JSON.stringify(report, null, values.compact === true ? undefined : 2) + '\n');
 }
 
-async function replay(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { workers: { type: 'string' }, json: { type: 'boolean' }, progress: { type: 'boolean' } },
-  });
+async function replay(values: Values, positionals: readonly string[]): Promise<void> {
   const dir = positionals[0];
-  if (dir === undefined || positionals.length > 1) throw new UnwindError('INVALID_CONFIG', 'expected exactly one journal directory', 'DIR');
+  if (dir === undefined || positionals.length > 1) throw new UsageError(REPLAY, `expected one journal directory, got ${positionals.length}`);
   const showBar = values.progress === true || process.stderr.isTTY === true;
   const bar = showBar
     ? new SingleBar(
@@ -220,20 +275,8 @@ async function replay(argv: string[]): Promise<void> {
   process.stdout.write(values.json === true ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}\n`);
 }
 
-async function backtest(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      scenario: { type: 'string' },
-      strategies: { type: 'string' },
-      seeds: { type: 'string' },
-      seed: { type: 'string' },
-      accounts: { type: 'string' },
-      json: { type: 'boolean' },
-      svg: { type: 'string' },
-    },
-  });
-  const list = (v: string | undefined): string[] | undefined => v?.split(',').map((x) => x.trim()).filter((x) => x !== '');
+async function backtest(values: Values): Promise<void> {
+  const list = (v: string | boolean | undefined): string[] | undefined => text(v)?.split(',').map((x) => x.trim()).filter((x) => x !== '');
   const bar = process.stderr.isTTY === true ? new SingleBar({ format: 'backtest |{bar}| {value}/{total} runs, {run}, eta {eta_formatted}', stream: process.stderr }, Presets.shades_classic) : undefined;
   const t0 = process.hrtime.bigint();
   const { report, series } = await runBacktest({
@@ -247,13 +290,18 @@ async function backtest(argv: string[]): Promise<void> {
       else bar?.update(done, { run });
     },
   }).finally(() => bar?.stop());
-  if (values.svg !== undefined) writeFileSync(values.svg, backtestSvg(report, series));
+  const svg = text(values.svg);
+  if (svg !== undefined) writeFileSync(svg, backtestSvg(report, series));
   process.stdout.write(values.json === true ? `${JSON.stringify(report)}\n` : `${formatBacktest(report)}\n`);
   const runs = report.scenarios.reduce((n, sc) => n + sc.results.reduce((m, r) => m + r.runs.length, 0), 0);
-  process.stderr.write(`backtest: ${runs} runs in ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s${values.svg === undefined ? '' : `; ${values.svg} written`}\n`);
+  process.stderr.write(`backtest: ${runs} runs in ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s${svg === undefined ? '' : `; ${svg} written`}\n`);
 }
 
 async function benchCommand(argv: string[]): Promise<void> {
+  if (argv.includes('--version')) {
+    process.stdout.write(`${version()}\n`);
+    return;
+  }
   // Loaded on demand: the bench and its measuring libraries (tinybench, hdr-histogram-js) only for this command.
   const { parseBenchArgs, runBench } = await import('../../bench/run.js');
   let opts: ReturnType<typeof parseBenchArgs>;
@@ -269,40 +317,52 @@ async function benchCommand(argv: string[]): Promise<void> {
   else process.exitCode = await runBench(opts);
 }
 
+const RUN: Readonly<Record<string, (values: Values, positionals: readonly string[]) => Promise<void>>> = {
+  demo,
+  serve: serveCommand,
+  check,
+  replay,
+  backtest,
+};
+
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
+  if (command === 'bench') return benchCommand(rest);
+  const spec = COMMANDS.find((c) => c.name === command);
+  if (spec !== undefined) {
+    const parsed = parseCommand(spec, rest);
+    if (parsed.kind === 'help') return void process.stdout.write(helpText(spec));
+    if (parsed.kind === 'version') return void process.stdout.write(`${version()}\n`);
+    return RUN[spec.name]!(parsed.values, parsed.positionals).catch((e: unknown) => {
+      // A flag's bad value is a bad command line: its usage line follows the error.
+      if (e instanceof UnwindError && e.field?.startsWith('--') === true) throw new UsageError(spec, `${e.code}: ${e.message}`);
+      throw e;
+    });
+  }
   switch (command) {
-    case 'demo':
-      return demo(rest);
-    case 'serve':
-      return serveCommand(rest);
-    case 'check':
-      return check(rest);
-    case 'replay':
-      return replay(rest);
-    case 'backtest':
-      return backtest(rest);
-    case 'bench':
-      return benchCommand(rest);
     case undefined:
     case 'help':
     case '--help':
     case '-h':
       process.stdout.write(USAGE);
       return;
+    case '--version':
+    case '-v':
+      process.stdout.write(`${version()}\n`);
+      return;
     default:
-      process.stderr.write(`unwind: unknown command ${JSON.stringify(command)}\n${USAGE}`);
-      process.exitCode = 2;
+      throw new UsageError(undefined, `unknown command ${JSON.stringify(command)}`);
   }
 }
 
 main().catch((e: unknown) => {
-  if (e instanceof UnwindError) {
+  if (e instanceof UsageError) {
+    const usage = e.command === undefined ? USAGE : `usage: ${usageLine(e.command)}\n(unwind ${e.command.name} --help: every option with its default)\n`;
+    process.stderr.write(`unwind${e.command === undefined ? '' : ` ${e.command.name}`}: ${e.message}\n${usage}`);
+    process.exitCode = 2;
+  } else if (e instanceof UnwindError) {
     process.stderr.write(`unwind: ${e.code}: ${e.message}\n`);
-    process.exitCode = 2;
-  } else if (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`unwind: ${e.message}\n${USAGE}`);
-    process.exitCode = 2;
+    process.exitCode = e.code === ErrorCode.AddressInUse ? 1 : 2;
   } else {
     process.stderr.write(`unwind: ${(e as Error).stack ?? String(e)}\n`);
     process.exitCode = 1;

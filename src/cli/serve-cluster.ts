@@ -11,7 +11,8 @@ import { readFileSync } from 'node:fs';
 import type { ClusterConfig } from '../cluster/config.js';
 import { Replica } from '../cluster/replica.js';
 import { ErrorCode, UnwindError } from '../errors.js';
-import { engineConfigOf, readServeConfig, serveEngine, type Served } from './serve.js';
+import { resolveServerOptions } from '../feed/server-options.js';
+import { engineConfigOf, serveEngine, serverOptionsOf, type Served, type ServeConfig } from './serve.js';
 
 export function readClusterConfig(file: string, node: string | undefined): ClusterConfig {
   let json: unknown;
@@ -26,11 +27,14 @@ export function readClusterConfig(file: string, node: string | undefined): Clust
   return { ...(c as unknown as ClusterConfig), node: name as string };
 }
 
-export async function serveCluster(o: { readonly config: string | undefined; readonly cluster: string; readonly node: string | undefined }): Promise<void> {
-  const config = readServeConfig(o.config);
+export async function serveCluster(o: { readonly config: ServeConfig; readonly cluster: string; readonly node: string | undefined }): Promise<void> {
+  const config = o.config;
   const cluster = readClusterConfig(o.cluster, o.node);
   const engine = engineConfigOf(config);
   if (engine.journal === undefined) throw new UnwindError(ErrorCode.InvalidConfig, 'a replica keeps its own journal: set engine.journal.dir in the config', 'engine.journal');
+  // The server's options are checked now, not once this replica leads: a bad one stops it before it joins.
+  const setup = serverOptionsOf(config);
+  resolveServerOptions(setup.options);
   let served: Served | undefined;
   let stop!: (e: UnwindError | undefined) => void;
   const stopped = new Promise<UnwindError | undefined>((resolve) => (stop = resolve));
@@ -39,7 +43,7 @@ export async function serveCluster(o: { readonly config: string | undefined; rea
     cluster,
     log: (line) => console.log(line),
     onLead: async (e) => {
-      served = await serveEngine(e, config);
+      served = await serveEngine(e, config, setup);
       console.log(`unwind serve: ${cluster.node} leads; ${served.server.url} (stats at ${served.server.url.replace(/^ws/, 'http')}/stats)`);
       if (served.generated.publisher !== undefined) console.log(`publisher token (generated): ${served.generated.publisher}`);
       if (served.generated.subscriber !== undefined) console.log(`subscriber token (generated): ${served.generated.subscriber}`);

@@ -8,18 +8,23 @@
  *     "markets":  [{ "id", "symbol", "price", "tiers": [...] }]   (default: the demo's four markets),
  *     "accounts": [{ "id", "collateral", "positions": [...] }]     (initial book; the feed adds the rest)
  *   }
+ * Every key is checked before anything starts: unknown keys and wrong types at any depth (src/config-schema.ts, whose
+ * JSON Schema is schemas/serve-config.schema.json; docs/configuration.md lists every key and its default).
  * With `engine.journal`, a restart recovers from the journal (markets and accounts are then not added again).
  * `server.tokens` ([{ token, role, sources?, markets?, accounts? }], README "Wire protocol") is the recommended way
  * to give tokens; with it, nothing is generated. Without any tokens in the config, one (legacy, unscoped) publisher
- * and one subscriber token are generated and printed. Tokens may also come from UNWIND_PUBLISHER_TOKENS /
- * UNWIND_SUBSCRIBER_TOKENS (comma-separated).
+ * and one subscriber token are generated and printed. The flags and the environment (UNWIND_HOST, UNWIND_PORT,
+ * UNWIND_*_TOKENS, ...) override the file: src/cli/settings.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { type EngineConfig } from '../config.js';
+import { createServer } from 'node:net';
+import { resolveConfig, type EngineConfig } from '../config.js';
+import { checkConfig, nearestKey, serveConfigSchema, serverOptionsSchema } from '../config-schema.js';
 import { Engine } from '../engine/engine.js';
 import { ErrorCode, isUnwindError, UnwindError } from '../errors.js';
 import { FeedServer, type FeedServerOptions } from '../feed/server.js';
+import { resolveServerOptions } from '../feed/server-options.js';
 import { parseScenario, populate, type ScenarioAccount, type ScenarioMarket } from '../scenario.js';
 import { MARKETS, TIERS } from '../sim/world.js';
 
@@ -40,25 +45,46 @@ export function readServeConfig(file: string | undefined): ServeConfig {
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new UnwindError(ErrorCode.InvalidConfig, 'expected a JSON object', file);
   const c = json as Record<string, unknown>;
+  const sections = ['$schema', 'server', 'engine', 'markets', 'accounts'];
   for (const key of Object.keys(c)) {
-    if (!['server', 'engine', 'markets', 'accounts'].includes(key)) {
-      throw new UnwindError(ErrorCode.InvalidConfig, 'unknown key (expected server, engine, markets, accounts)', key);
+    if (!sections.includes(key)) {
+      const near = nearestKey(key, sections);
+      throw new UnwindError(ErrorCode.InvalidConfig, near === undefined ? `unknown key (expected ${sections.join(', ')})` : `unknown key; did you mean ${near}?`, key);
     }
   }
-  // The server's options are checked when the server starts (INVALID_CONFIG naming the option); here only their shape.
   if (c.server !== undefined && (c.server === null || typeof c.server !== 'object' || Array.isArray(c.server))) {
     throw new UnwindError(ErrorCode.InvalidConfig, 'expected an object of server options', 'server');
   }
-  // Markets and accounts have the scenario's shape: reuse its checks (field names as in the file).
+  if (c.engine !== undefined && (c.engine === null || typeof c.engine !== 'object' || Array.isArray(c.engine))) {
+    throw new UnwindError(ErrorCode.InvalidConfig, 'expected an object of engine settings', 'engine');
+  }
+  // Each section as its own API names its keys (publisherTokens[0], sizing.maxPortion): the server's keys and types
+  // here (its ranges and tokens once the flags and the environment are in: serve), the engine's whole config.
+  if (c.server !== undefined) checkConfig(serverOptionsSchema, c.server);
+  if (c.engine !== undefined) resolveConfig(c.engine as EngineConfig);
+  // Markets and accounts have the scenario's shape: reuse its checks (field names as in the file), then the schema's.
   if (c.markets !== undefined || c.accounts !== undefined) parseScenario({ markets: c.markets ?? [], accounts: c.accounts ?? [] });
-  return c as ServeConfig;
+  return checkConfig(serveConfigSchema, c as ServeConfig);
 }
 
-const fromEnv = (name: string): string[] | undefined =>
-  process.env[name]
-    ?.split(',')
-    .map((t) => t.trim())
-    .filter((t) => t !== '');
+/**
+ * Fails at once when another process listens on host:port (ADDRESS_IN_USE), or the address cannot be bound at all.
+ * A probe with node's own listener, which sets SO_REUSEADDR: it binds a port whose old connections are only in
+ * TIME_WAIT after a restart (uSockets, which does not set it, then retries: listenRetryMs), never one that is taken.
+ */
+export async function assertPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = createServer();
+  const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+    probe.once('error', resolve);
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(undefined)));
+  });
+  if (error === undefined) return;
+  if (error.code === 'EADDRINUSE') {
+    throw new UnwindError(ErrorCode.AddressInUse, `${host}:${port} is in use by another process: stop it, or choose another port (--port, UNWIND_PORT or server.port; 0 picks a free one)`, 'port');
+  }
+  throw new UnwindError(ErrorCode.InvalidConfig, `cannot listen on ${host}:${port}: ${error.code ?? error.message}`, error.code === 'EACCES' ? 'port' : 'host');
+}
 
 export interface Served {
   readonly engine: Engine;
@@ -74,9 +100,13 @@ export interface Served {
 
 /** Starts the engine and the server from a config; the caller closes both. */
 export async function serve(config: ServeConfig): Promise<Served> {
+  const server = serverOptionsOf(config);
+  // Every option and the port before the engine starts: a bad one changes nothing (no journal, no threads).
+  const resolved = resolveServerOptions(server.options);
+  await assertPortFree(resolved.host, resolved.port);
   const engine = await Engine.start(engineConfigOf(config));
   try {
-    return await serveEngine(engine, config);
+    return await serveEngine(engine, config, server);
   } catch (e) {
     await engine.close();
     throw e;
@@ -89,20 +119,31 @@ export function engineConfigOf(config: ServeConfig): EngineConfig {
   return { ...config.engine, capacity: { markets: Math.max(1, markets.length), ...config.engine?.capacity } };
 }
 
-/**
- * The server in front of a started engine (`serve`, or a replica once it leads): loads the config's book into an
- * engine that holds no inputs yet, then listens. The caller closes the engine.
- */
-export async function serveEngine(engine: Engine, config: ServeConfig): Promise<Served> {
-  const markets = config.markets ?? MARKETS.map((m) => ({ id: m.id, symbol: m.symbol, price: m.price, tiers: TIERS }));
-  const accounts = config.accounts ?? [];
+/** The server's options from a config, with the tokens generated when it gives none (printed by the caller). */
+export interface ServerSetup {
+  readonly options: FeedServerOptions;
+  readonly generated: { publisher?: string; subscriber?: string };
+}
+
+export function serverOptionsOf(config: ServeConfig): ServerSetup {
   const generated: { publisher?: string; subscriber?: string } = {};
-  let publisherTokens = config.server?.publisherTokens ?? fromEnv('UNWIND_PUBLISHER_TOKENS');
-  let subscriberTokens = config.server?.subscriberTokens ?? fromEnv('UNWIND_SUBSCRIBER_TOKENS');
+  let publisherTokens = config.server?.publisherTokens;
+  let subscriberTokens = config.server?.subscriberTokens;
   // Scoped tokens in the config are the whole of its auth: no unscoped token is made up next to them.
   const scoped = config.server?.tokens !== undefined;
   if (publisherTokens === undefined && !scoped) publisherTokens = [(generated.publisher = randomBytes(18).toString('base64url'))];
   if (subscriberTokens === undefined && !scoped) subscriberTokens = [(generated.subscriber = randomBytes(18).toString('base64url'))];
+  // A restart finds the port in TIME_WAIT for up to a minute: wait for it rather than fail (never for a taken one).
+  return { options: { listenRetryMs: 90_000, ...config.server, publisherTokens, subscriberTokens }, generated };
+}
+
+/**
+ * The server in front of a started engine (`serve`, or a replica once it leads): loads the config's book into an
+ * engine that holds no inputs yet, then listens. The caller closes the engine.
+ */
+export async function serveEngine(engine: Engine, config: ServeConfig, setup: ServerSetup = serverOptionsOf(config)): Promise<Served> {
+  const markets = config.markets ?? MARKETS.map((m) => ({ id: m.id, symbol: m.symbol, price: m.price, tiers: TIERS }));
+  const accounts = config.accounts ?? [];
   const stopped = new Promise<UnwindError>((resolve) =>
     engine.onError((e) => {
       // A journal that cannot keep inputs, or a replica that stopped leading (src/cluster): the engine takes no more.
@@ -118,7 +159,6 @@ export async function serveEngine(engine: Engine, config: ServeConfig): Promise<
     engine.atomically(() => populate(engine, { markets, accounts }));
     await engine.step();
   }
-  // A restart finds the port in TIME_WAIT for up to a minute: wait for it rather than fail.
-  const server = await FeedServer.start(engine, { listenRetryMs: 90_000, ...config.server, publisherTokens, subscriberTokens });
-  return { engine, server, generated, stopped };
+  const server = await FeedServer.start(engine, setup.options);
+  return { engine, server, generated: setup.generated, stopped };
 }

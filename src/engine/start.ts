@@ -20,8 +20,10 @@ export async function startCore(
   beforeRecovery?: (core: EngineCore) => void,
 ): Promise<{ readonly core: EngineCore; readonly recovery: Recovery & { readonly mirror: Mirror } }>;
 export async function startCore(config: EngineConfig, standby = false, beforeRecovery?: (core: EngineCore) => void): Promise<{ readonly core: EngineCore; readonly recovery: Recovery | undefined }> {
+  // The oracle's own rules first (INVALID_ID for a source id), then the whole config (its schema last: unknown keys).
+  const oracleConfig = resolveOracleConfig((config as EngineConfig | null | undefined)?.oracle);
   const c = resolveConfig(config);
-  const oracle = new OracleLayer(resolveOracleConfig(config.oracle), c.clock);
+  const oracle = new OracleLayer(oracleConfig, c.clock);
   if (oracle.marketIds.length > 0 && oracle.config.signatures === 'off') {
     // Never silently: turning signatures off is visible on stderr and in oracleStats().signatures.
     process.emitWarning('oracle.signatures is off: unsigned price reports are accepted for oracle markets', { code: 'UNWIND_SIGNATURES_OFF' });

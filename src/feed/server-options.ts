@@ -1,5 +1,6 @@
 /** The feed server's options, their defaults and their validation (INVALID_CONFIG naming the option). */
 import { availableParallelism } from 'node:os';
+import { checkConfig, serverOptionsSchema, type SameKeys, type ServerSchemaKeys } from '../config-schema.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { TOKEN_ROLES, type TokenRole, type TokenSpec } from './auth.js';
 import { DEFAULT_MAX_FRAME_BYTES, NO_ID } from './messages.js';
@@ -81,6 +82,10 @@ export interface FeedServerOptions {
   readonly listenRetryMs?: number;
 }
 
+/** Every option has its entry in the schema (src/config-schema.ts), and no other: else this fails to compile. */
+const schemaKnowsEveryOption: SameKeys<keyof FeedServerOptions, ServerSchemaKeys> = true;
+void schemaKnowsEveryOption;
+
 /** FeedServerOptions with every default applied (`server.options`). */
 export type ResolvedServerOptions = Required<Omit<FeedServerOptions, 'publisherTokens'>> & { readonly publisherTokens: readonly string[] };
 
@@ -96,7 +101,8 @@ function integer(v: unknown, field: string, min: number, max: number, fallback: 
   return v;
 }
 
-const isToken = (t: unknown): t is string => typeof t === 'string' && t.length >= MIN_TOKEN_LENGTH && !/\s/.test(t);
+/** A token as every token list takes it: at least MIN_TOKEN_LENGTH characters, no whitespace. */
+export const isToken = (t: unknown): t is string => typeof t === 'string' && t.length >= MIN_TOKEN_LENGTH && !/\s/.test(t);
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < NO_ID;
 
 function tokens(v: unknown, field: string): string[] {
@@ -193,7 +199,7 @@ export function resolveServerOptions(o: FeedServerOptions): ResolvedServerOption
   if (typeof createAccounts !== 'boolean') bad('createAccounts', 'expected a boolean');
   const maxIntakeBytesPerConnection = integer(o.maxIntakeBytesPerConnection, 'maxIntakeBytesPerConnection', maxFrameBytes, 2 ** 31 - 1, Math.max(2 << 20, maxFrameBytes));
   const maxIntakeBytes = integer(o.maxIntakeBytes, 'maxIntakeBytes', maxIntakeBytesPerConnection, 2 ** 31 - 1, Math.max(8 << 20, maxIntakeBytesPerConnection));
-  return {
+  const resolved: ResolvedServerOptions = {
     host,
     port: integer(o.port, 'port', 0, 65535, 9001),
     path,
@@ -217,4 +223,8 @@ export function resolveServerOptions(o: FeedServerOptions): ResolvedServerOption
     maxIntakeBytes,
     maxIntakeBytesPerConnection,
   };
+  // The rules above own the ranges and the rules between options; the schema then refuses unknown options
+  // (maxFrameByte: "did you mean maxFrameBytes?") and values of the wrong type.
+  checkConfig(serverOptionsSchema, o);
+  return resolved;
 }

@@ -56,6 +56,9 @@ export interface FeedDemoOptions {
   readonly log: (line: string) => void;
   /** The execution strategy (README "Execution strategies"; src/sim/backtest.ts `executionFor`). Default 'ioc'. */
   readonly strategy?: StrategyKind;
+  /** The feed server's interface and port (`unwind demo --host --port`). Default 127.0.0.1, a free port. */
+  readonly host?: string;
+  readonly port?: number;
 }
 
 export interface FeedDemoSummary extends MoneySummary {
@@ -215,7 +218,7 @@ export async function runFeedDemo(o: FeedDemoOptions): Promise<FeedDemoSummary> 
   seedInsurance(engine);
   const publisherToken = randomBytes(18).toString('base64url');
   const subscriberToken = randomBytes(18).toString('base64url');
-  const server = await FeedServer.start(engine, { port: 0, publisherTokens: [publisherToken], subscriberTokens: [subscriberToken] });
+  const server = await FeedServer.start(engine, { host: o.host ?? '127.0.0.1', port: o.port ?? 0, publisherTokens: [publisherToken], subscriberTokens: [subscriberToken] });
   const clients: FeedClient[] = [];
   const replies = new Replies();
   try {

@@ -2,7 +2,7 @@
 /**
  * Thread: main. The `unwind` command.
  *   unwind demo  [--seed N] [--accounts N] [--steps N] [--workers N] [--print N] [--interval-ms N] [--strategy KIND] [--embedded [--journal DIR]]
- *   unwind serve [--config FILE]       the binary feed server, until SIGINT / SIGTERM
+ *   unwind serve [--config FILE] [--stats-every S] [--log-level LEVEL]   the binary feed server, until SIGINT / SIGTERM
  *   unwind check FILE [--compact]      evaluate a scenario and print a JSON report
  *   unwind replay DIR [--workers N] [--json] [--progress]
  *   unwind backtest [--scenario NAME|FILE] [--strategies a,b,...] [--seeds N] [--json] [--svg FILE]
@@ -16,7 +16,7 @@ import { backtestSvg, formatBacktest, runBacktest, strategyKind, strategyName } 
 import { executionLines, runDemo } from '../sim/demo.js';
 import { runFeedDemo } from '../sim/feed-demo.js';
 import { INSURANCE_SEED, type MoneySummary } from '../sim/tally.js';
-import { readServeConfig, serve } from './serve.js';
+import { runServe } from './serve.js';
 import { Presets, SingleBar } from 'cli-progress';
 import { formatSummary, replayJournal } from '../engine/replay.js';
 
@@ -26,8 +26,10 @@ const USAGE = `usage:
                the venue simulator's books; --strategy: ioc (default), twap, disposal, almgren-chriss,
                dutch-auction, adaptive (--embedded: the same world in-process, no sockets, one price per market;
                --journal DIR records it for unwind replay)
-  unwind serve [--config FILE] [--stats-every S]
-               the binary feed server (README "Wire protocol"), until SIGINT or SIGTERM
+  unwind serve [--config FILE] [--stats-every S] [--log-level LEVEL]
+               the binary feed server (README "Wire protocol"), until SIGINT or SIGTERM; logs JSON lines
+               (human lines on a terminal) at LEVEL or UNWIND_LOG_LEVEL: trace, debug, info (default), warn,
+               error, fatal, silent; /metrics, /healthz, /readyz (README "Observability")
   unwind check FILE [--compact]
                evaluate a scenario and print a JSON report
   unwind replay DIR [--workers N] [--json] [--progress]
@@ -136,38 +138,9 @@ async function demo(argv: string[]): Promise<void> {
 }
 
 async function serveCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, 'stats-every': { type: 'string' } } });
-  const { engine, server, generated, stopped } = await serve(readServeConfig(values.config));
-  console.log(`unwind serve: ${server.url} (uWebSockets.js native; stats at ${server.url.replace(/^ws/, 'http')}/stats)`);
-  console.log(`engine: ${engine.counts.markets} markets, ${engine.counts.accounts} accounts, ${engine.config.scanWorkers} scan worker(s) + 1 executor thread`);
-  if (generated.publisher !== undefined) console.log(`publisher token (generated): ${generated.publisher}`);
-  if (generated.subscriber !== undefined) console.log(`subscriber token (generated): ${generated.subscriber}`);
-  const every = int(values['stats-every'], 'stats-every', 10);
-  const timer =
-    every > 0
-      ? setInterval(() => {
-          const st = server.stats();
-          const rejected = Object.values(st.rejected).reduce((a, b) => a + b, 0);
-          console.log(
-            `stats: ${st.publishers} publishers, ${st.subscribers} subscribers, ${st.framesIn} frames in, ${st.ticksIn} ticks, ` +
-              `${st.ordersOut} orders out, ${rejected} rejected, ${st.slowConsumersDropped} slow consumers dropped, epoch ${engine.epochs}`,
-          );
-        }, every * 1000)
-      : undefined;
-  // Until a signal, or until the engine stops taking inputs (JOURNAL_IO: the server has told its connections).
-  const failure = await new Promise<UnwindError | undefined>((resolve) => {
-    process.once('SIGINT', () => resolve(undefined));
-    process.once('SIGTERM', () => resolve(undefined));
-    void stopped.then(resolve);
-  });
-  clearInterval(timer);
-  console.log('unwind serve: closing');
-  await server.close();
-  await engine.close();
-  if (failure !== undefined) {
-    process.stderr.write(`unwind serve: ${failure.code}: ${failure.message}\n`);
-    process.exitCode = 1;
-  }
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, 'stats-every': { type: 'string' }, 'log-level': { type: 'string' } } });
+  // Logs, probes and the recovery progress bar: src/cli/serve.ts (README "Observability").
+  await runServe({ configFile: values.config, statsEverySeconds: int(values['stats-every'], 'stats-every', 10), logLevel: values['log-level'] });
 }
 
 async function check(argv: string[]): Promise<void> {

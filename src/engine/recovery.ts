@@ -4,7 +4,7 @@
  * epoch the crash interrupted is completed, and its orders, which never left, are emitted then. Orders of every
  * epoch whose end is in the journal are known again (open orders, the executor's issued set) and never re-emitted.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngineConfig } from '../config.js';
 import { ErrorCode, isUnwindError, UnwindError } from '../errors.js';
@@ -147,12 +147,18 @@ export async function recover(engine: EngineCore, found: FoundJournal): Promise<
     jc.log(`unwind journal: loaded ${snapshot.path} (records through ${snapshot.sequence})`);
   }
   engine.setReplaying(true);
-  const records = readJournal(jc.dir, { fromSequence: (snapshot?.sequence ?? 0) + 1, repair: true, log: jc.log });
+  const fromSequence = (snapshot?.sequence ?? 0) + 1;
+  // Progress: bytes of the segments the reader goes through (from the last one that begins at or before fromSequence).
+  const total = tailBytes(jc.dir, fromSequence);
+  let replayed = 0;
+  let bytesRead = 0;
+  const records = readJournal(jc.dir, { fromSequence, repair: true, log: jc.log, progress: (b) => jc.progress((bytesRead = b), total, replayed) });
   let r: Replayed;
   try {
     // Awaited as it is: an epoch the stop interrupted runs on meanwhile, and must find the journal attached below
     // before its end (a wrapper promise here would cost it the turns that keep that order).
-    r = await replayRecords(engine, records);
+    r = await replayRecords(engine, records, () => replayed++);
+    jc.progress(bytesRead, total, replayed);
   } catch (e) {
     throw ioError(e, jc.dir);
   }
@@ -175,6 +181,14 @@ export async function recover(engine: EngineCore, found: FoundJournal): Promise<
   engine.setReplaying(false);
   r.inFlight?.catch(() => {}); // its failure reaches step()/onError like any epoch's
   return recovery;
+}
+
+/** Bytes of the segments a read from `fromSequence` goes through (0 for none: a new journal). */
+function tailBytes(dir: string, fromSequence: number): number {
+  const segments = listSegments(dir);
+  let first = 0;
+  for (let i = 0; i < segments.length; i++) if (segments[i]!.firstSequence <= fromSequence) first = i;
+  return segments.slice(first).reduce((sum, s) => sum + statSync(s.path).size, 0);
 }
 
 export interface Replayed {

@@ -69,16 +69,21 @@ export function humanLine(json: string, color = false): string {
   const level = String(o.level ?? 'info');
   const tag = level.toUpperCase().padEnd(5);
   const head = color ? `\x1b[90m${clock}\x1b[0m \x1b[${LEVEL_COLORS[level] ?? '0'}m${tag}\x1b[0m` : `${clock} ${tag}`;
+  const msg = String(o.msg ?? '');
+  // What the message already says, and whole objects (stats, recovery), are for the JSON lines: a terminal gets the rest.
   const fields = Object.entries(o)
-    .filter(([k]) => !HEAD_FIELDS.has(k))
+    .filter(([k, v]) => !HEAD_FIELDS.has(k) && (isError(v) || v === null || typeof v !== 'object') && !msg.includes(String(v)))
     .map(([k, v]) => `${k}=${field(v)}`);
-  return `${head} ${String(o.msg ?? '')}${fields.length > 0 ? `  ${fields.join(' ')}` : ''}\n`;
+  return `${head} ${msg}${fields.length > 0 ? `  ${fields.join(' ')}` : ''}\n`;
 }
 
 const pad = (n: number): string => String(n).padStart(2, '0');
 
+/** pino's serialized error: { type, message, stack, ... }. */
+const isError = (v: unknown): boolean => v !== null && typeof v === 'object' && 'message' in v && 'type' in v;
+
 function field(v: unknown): string {
-  if (v !== null && typeof v === 'object' && 'message' in v && 'type' in v) {
+  if (isError(v)) {
     const e = v as { type: unknown; message: unknown; code?: unknown };
     return JSON.stringify(`${String(e.code ?? e.type)}: ${String(e.message)}`);
   }

@@ -97,6 +97,7 @@ async function demo(argv: string[]): Promise<void> {
     steps: Math.max(1, int(values.steps, 'steps', 200)),
     scanWorkers: workers,
     log: (line: string) => console.log(line),
+    progress: bookBar(),
   };
   const t0 = process.hrtime.bigint();
   const wall = (): string => `${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`;
@@ -135,6 +136,22 @@ async function demo(argv: string[]): Promise<void> {
   console.log(`tick to order        p50 ${s.tickToOrderMicros.p50} us, p99 ${s.tickToOrderMicros.p99} us, max ${s.tickToOrderMicros.max} us over ${s.tickToOrderMicros.samples} steps (price frame sent -> its epoch's first orders frame at the desk; all actors share this process)`);
   console.log(`order stream sha256  ${s.orderStreamDigest} (the same on every run: the demo steps the engine, one epoch per price step)`);
   console.log(`wall time            ${wall()}`);
+}
+
+/**
+ * The demo's book loading as a progress bar on standard error, only when it is a terminal; it stops once the whole
+ * book is loaded (before the next line is printed).
+ */
+function bookBar(): ((done: number, total: number) => void) | undefined {
+  if (process.stderr.isTTY !== true) return undefined;
+  const bar = new SingleBar({ format: 'book |{bar}| {percentage}% {value}/{total}, eta {eta_formatted}', stream: process.stderr, clearOnComplete: true }, Presets.shades_classic);
+  let started = false;
+  return (done, total) => {
+    if (!started) bar.start(total, 0);
+    started = true;
+    bar.update(done);
+    if (done >= total) bar.stop();
+  };
 }
 
 async function serveCommand(argv: string[]): Promise<void> {

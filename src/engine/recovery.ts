@@ -157,7 +157,9 @@ export async function recover(engine: EngineCore, found: FoundJournal): Promise<
   try {
     // Awaited as it is: an epoch the stop interrupted runs on meanwhile, and must find the journal attached below
     // before its end (a wrapper promise here would cost it the turns that keep that order).
-    r = await replayRecords(engine, records, () => replayed++);
+    r = await replayRecords(engine, records, () => {
+      if ((++replayed & 4095) === 0) jc.progress(bytesRead, total, replayed);
+    });
     jc.progress(bytesRead, total, replayed);
   } catch (e) {
     throw ioError(e, jc.dir);
@@ -236,8 +238,15 @@ export async function replayRecords(engine: EngineCore, records: Generator<Journ
       throw new UnwindError(ErrorCode.JournalMismatch, `replaying record ${r.sequence} (${KIND_NAMES[r.kind] ?? r.kind}, offset ${r.offset}): ${why}`);
     }
     onRecord?.(r);
+    // Between epochs, a turn of the event loop now and then: a probe listener started before the engine answers
+    // (README "Observability") while a long replay runs. Nothing else can submit to this engine until start resolves.
+    // determinism: a pause between records, with no epoch in flight, changes no input and no boundary
+    if (inFlight === undefined && count % YIELD_EVERY_RECORDS === 0) await new Promise((resolve) => setImmediate(resolve));
   }
 }
+
+/** Records between the replay's turns of the event loop (about a millisecond of replay each). */
+const YIELD_EVERY_RECORDS = 4096;
 
 function expect(what: string, actual: number, recorded: number): void {
   if (actual !== recorded) throw new Error(`the replay reached ${what} ${actual}, the journal recorded ${recorded}`);

@@ -72,7 +72,7 @@ export function humanLine(json: string, color = false): string {
   const msg = String(o.msg ?? '');
   // What the message already says, and whole objects (stats, recovery), are for the JSON lines: a terminal gets the rest.
   const fields = Object.entries(o)
-    .filter(([k, v]) => !HEAD_FIELDS.has(k) && (isError(v) || v === null || typeof v !== 'object') && !msg.includes(String(v)))
+    .filter(([k, v]) => !HEAD_FIELDS.has(k) && v !== null && v !== undefined && (isError(v) || typeof v !== 'object') && !msg.includes(String(v)))
     .map(([k, v]) => `${k}=${field(v)}`);
   return `${head} ${msg}${fields.length > 0 ? `  ${fields.join(' ')}` : ''}\n`;
 }

@@ -1,5 +1,7 @@
 /**
- * `unwind serve [--config FILE]`: the engine behind the binary feed, until SIGINT or SIGTERM.
+ * `unwind serve [--config FILE] [--stats-every S] [--log-level LEVEL]`: the engine behind the binary feed, until SIGINT
+ * or SIGTERM, logging as it goes; /healthz, /readyz and /metrics on the feed's listener, or without a token on a
+ * listener of their own with `server.metrics: { host, port }` (README "Observability"; the block at the end).
  *
  * The config file (JSON; every key optional):
  *   {

@@ -337,6 +337,7 @@ const engineEntries = {
       snapshotEveryRecords: key(number({ exclusiveMinimum: 0 }), { description: 'A snapshot after this many records (Infinity, API only: never).', default: 100_000 }),
       segmentBytes: key(number({ exclusiveMinimum: 0 }), { description: 'A new segment past this size (finite).', default: 268_435_456 }),
       log: key(v.function(expected('a function')), { description: "API only: where recovery's log lines go.", defaultText: 'stderr' }),
+      progress: key(v.function(expected('a function')), { description: "API only: recovery's progress, (bytes, total, records).", defaultText: 'none' }),
     }),
     { description: 'The journal (README "Journal"): every input on disk before its orders leave.', defaultText: 'none' },
   ),
@@ -385,6 +386,13 @@ const serverEntries = {
   maxIntakeBytes: key(number({ integer: true, maximum: INT31 }), { description: 'Bytes of frames waiting behind a verification, all connections (at least maxIntakeBytesPerConnection).', defaultText: '8 MiB, or maxIntakeBytesPerConnection if larger' }),
   maxIntakeBytesPerConnection: key(number({ integer: true, maximum: INT31 }), { description: 'The same for one connection (at least maxFrameBytes).', defaultText: '2 MiB, or maxFrameBytes if larger' }),
   listenRetryMs: key(number({ integer: true, minimum: 0, maximum: 600_000 }), { description: 'How long to retry binding the port (TIME_WAIT after a restart).', default: 0, defaultText: '0 (unwind serve: 90,000 once no other process listens there)' }),
+  metrics: key(
+    object({
+      host: key(string({ minLength: 1 }), { description: 'Interface of the probe listener: keep it private (no token there).', default: '127.0.0.1' }),
+      port: required(number({ integer: true, minimum: 0, maximum: 65535 }), 'Its TCP port; 0 picks a free one.'),
+    }),
+    { description: 'GET /metrics, /healthz and /readyz on a listener of their own, without a token (README "Observability").', defaultText: 'none: /metrics on the feed listener, with a token' },
+  ),
 };
 
 export const serverOptionsSchema = object(serverEntries, 'an object of server options');

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FeedClient } from '../src/feed/client.js';
+import { logMessage } from './support/cli.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -41,8 +42,8 @@ function run(file: string): { lines: string[]; stderr: () => string; exit: Promi
   const exit = new Promise<number | null>((r) => c.on('exit', (code) => r(code)));
   const ready = new Promise<void>((resolve, reject) => {
     createInterface({ input: c.stdout! }).on('line', (line) => {
-      lines.push(line);
-      if (/^engine:/.test(line)) resolve();
+      lines.push(logMessage(line)); // JSON log lines: their messages
+      if (/^engine:/.test(lines.at(-1)!)) resolve();
     });
     void exit.then((code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
   });
@@ -65,7 +66,7 @@ describe('unwind serve with server.tokens', () => {
     );
     const served = run(file);
     await served.ready;
-    const url = /(ws:\/\/\S+)/.exec(served.lines[0]!)![1]!;
+    const url = /(ws:\/\/\S+)/.exec(served.lines.find((l) => l.startsWith('unwind serve: ws://'))!)![1]!;
     expect(served.lines.join('\n')).not.toMatch(/token \(generated\)/);
 
     const source = await FeedClient.connect({ url, token: SOURCE });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FeedClient } from '../src/feed/client.js';
+import { logMessage } from './support/cli.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -27,8 +28,8 @@ function start(args: string[], until: RegExp): Promise<{ lines: string[]; exit: 
   c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve, reject) => {
     createInterface({ input: c.stdout! }).on('line', (line) => {
-      lines.push(line);
-      if (until.test(line)) resolve({ lines, exit });
+      lines.push(logMessage(line)); // JSON log lines: their messages
+      if (until.test(lines.at(-1)!)) resolve({ lines, exit });
     });
     void exit.then((code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
   });
@@ -48,7 +49,7 @@ describe('unwind serve', () => {
       }),
     );
     const { lines, exit } = await start(['--config', config, '--stats-every', '0'], /^engine:/);
-    const url = /(ws:\/\/\S+)/.exec(lines[0]!)![1]!;
+    const url = /(ws:\/\/\S+)/.exec(lines.find((l) => l.startsWith('unwind serve: ws://'))!)![1]!;
     expect(lines.join('\n')).not.toMatch(/token \(generated\)/);
     const client = await FeedClient.connect({ url, token });
     const order = new Promise<string>((r) => client.on('orders', (o) => r(o[0]!.id)));
@@ -65,7 +66,7 @@ describe('unwind serve', () => {
     const config = join(dir, 'no-tokens.json');
     writeFileSync(config, JSON.stringify({ server: { port: 0 }, engine: { scanWorkers: 1, capacity: { accounts: 10, positions: 40 } } }));
     const { lines, exit } = await start(['--config', config, '--stats-every', '0'], /^subscriber token/);
-    const url = /(ws:\/\/\S+)/.exec(lines[0]!)![1]!;
+    const url = /(ws:\/\/\S+)/.exec(lines.find((l) => l.startsWith('unwind serve: ws://'))!)![1]!;
     const token = /publisher token \(generated\): (\S+)/.exec(lines.join('\n'))![1]!;
     expect(token.length).toBeGreaterThanOrEqual(16);
     const client = await FeedClient.connect({ url, token });

@@ -35,6 +35,7 @@ import {
   overwrite,
 } from './support/journal.js';
 import { Random } from './support/random.js';
+import { logMessage } from './support/cli.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -130,7 +131,7 @@ function serveProcess(config: string, shell?: string): Serving {
   const lines: string[] = [];
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
+  createInterface({ input: child.stdout! }).on('line', (line) => lines.push(logMessage(line))); // JSON log lines: their messages
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return { child, lines, stderr: () => stderr, exit };
 }
@@ -220,7 +221,7 @@ describe('the initial book of unwind serve', () => {
       const again = serveProcess(serveConfig(dir));
       const counts = await countsAt(await ready(again));
       expect({ at, ...counts }).toEqual({ at, ...WHOLE });
-      expect(again.stderr()).toContain(`unwind journal: cut a torn record off ${torn} at offset ${bookStart}`);
+      expect(again.lines.join('\n')).toContain(`unwind journal: cut a torn record off ${torn} at offset ${bookStart}`); // logged
       await kill(again);
     }
   }, 120_000);

@@ -14,7 +14,7 @@ import { executionLines, runDemo } from '../sim/demo.js';
 import { runFeedDemo } from '../sim/feed-demo.js';
 import { INSURANCE_SEED, type MoneySummary } from '../sim/tally.js';
 import { helpText, intFlag, parseCommand, portOf, usageLine, UsageError, version, type CommandSpec } from './args.js';
-import { assertPortFree, serve } from './serve.js';
+import { assertPortFree, runServe } from './serve.js';
 import { serveCluster } from './serve-cluster.js';
 import { SERVE_ENV, serveConfigFrom } from './settings.js';
 import { Presets, SingleBar } from 'cli-progress';
@@ -54,6 +54,7 @@ comes from its flag, else its environment variable, else the config file, else i
     host: { value: 'HOST', help: 'interface to listen on, server.host', default: '127.0.0.1', env: SERVE_ENV.host },
     port: { value: 'N', help: 'TCP port, server.port; 0 picks a free one', default: '9001', env: SERVE_ENV.port },
     'stats-every': { value: 'S', help: 'a stats line every S seconds, 0: none', default: '10' },
+    'log-level': { value: 'LEVEL', help: 'trace, debug, info, warn, error, fatal or silent (JSON lines; human lines on a terminal)', default: 'info', env: 'UNWIND_LOG_LEVEL' },
     cluster: { value: 'FILE', help: 'run as one replica of a replicated engine on NATS JetStream (README "Replication")', default: 'none' },
     node: { value: 'NAME', help: "with --cluster: this replica's name, else the cluster file's node or UNWIND_NODE", default: 'none' },
   },
@@ -147,6 +148,7 @@ async function demo(values: Values): Promise<void> {
     steps: Math.max(1, int(values.steps, 'steps', 200)),
     scanWorkers: workers,
     log: (line: string) => console.log(line),
+    progress: bookBar(),
   };
   const t0 = process.hrtime.bigint();
   const wall = (): string => `${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`;
@@ -198,40 +200,29 @@ async function demo(values: Values): Promise<void> {
   console.log(`wall time            ${wall()}`);
 }
 
+/**
+ * The demo's book loading as a progress bar on standard error, only when it is a terminal; it stops once the whole
+ * book is loaded (before the next line is printed).
+ */
+function bookBar(): ((done: number, total: number) => void) | undefined {
+  if (process.stderr.isTTY !== true) return undefined;
+  const bar = new SingleBar({ format: 'book |{bar}| {percentage}% {value}/{total}, eta {eta_formatted}', stream: process.stderr, clearOnComplete: true }, Presets.shades_classic);
+  let started = false;
+  return (done, total) => {
+    if (!started) bar.start(total, 0);
+    started = true;
+    bar.update(done);
+    if (done >= total) bar.stop();
+  };
+}
+
 async function serveCommand(values: Values): Promise<void> {
   const every = int(values['stats-every'], 'stats-every', 10);
+  const configFile = text(values.config) ?? process.env[SERVE_ENV.config];
   const config = serveConfigFrom({ config: text(values.config), host: text(values.host), port: text(values.port) });
   if (values.cluster !== undefined) return serveCluster({ config, cluster: text(values.cluster)!, node: text(values.node) });
-  const { engine, server, generated, stopped } = await serve(config);
-  console.log(`unwind serve: ${server.url} (uWebSockets.js native; stats at ${server.url.replace(/^ws/, 'http')}/stats)`);
-  console.log(`engine: ${engine.counts.markets} markets, ${engine.counts.accounts} accounts, ${engine.config.scanWorkers} scan worker(s) + 1 executor thread`);
-  if (generated.publisher !== undefined) console.log(`publisher token (generated): ${generated.publisher}`);
-  if (generated.subscriber !== undefined) console.log(`subscriber token (generated): ${generated.subscriber}`);
-  const timer =
-    every > 0
-      ? setInterval(() => {
-          const st = server.stats();
-          const rejected = Object.values(st.rejected).reduce((a, b) => a + b, 0);
-          console.log(
-            `stats: ${st.publishers} publishers, ${st.subscribers} subscribers, ${st.framesIn} frames in, ${st.ticksIn} ticks, ` +
-              `${st.ordersOut} orders out, ${rejected} rejected, ${st.slowConsumersDropped} slow consumers dropped, epoch ${engine.epochs}`,
-          );
-        }, every * 1000)
-      : undefined;
-  // Until a signal, or until the engine stops taking inputs (JOURNAL_IO: the server has told its connections).
-  const failure = await new Promise<UnwindError | undefined>((resolve) => {
-    process.once('SIGINT', () => resolve(undefined));
-    process.once('SIGTERM', () => resolve(undefined));
-    void stopped.then(resolve);
-  });
-  clearInterval(timer);
-  console.log('unwind serve: closing');
-  await server.close();
-  await engine.close();
-  if (failure !== undefined) {
-    process.stderr.write(`unwind serve: ${failure.code}: ${failure.message}\n`);
-    process.exitCode = 1;
-  }
+  // Logs, probes and the recovery progress bar: src/cli/serve.ts (README "Observability").
+  await runServe({ config, configFile, statsEverySeconds: every, logLevel: text(values['log-level']) });
 }
 
 async function check(values: Values, positionals: readonly string[]): Promise<void> {

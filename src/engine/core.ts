@@ -74,6 +74,8 @@ export interface Listeners {
   readonly marginCall: Set<Listener<MarginCall>>;
   readonly state: Set<Listener<StateChange>>;
   readonly epoch: Set<Listener<EpochResult>>;
+  /** An epoch's number as its scan begins (its inputs landed): observers time the scan from here. */
+  readonly epochStart: Set<Listener<number>>;
   readonly epochState: Set<Listener<EpochResult>>;
   readonly fill: Set<Listener<Settlement>>;
   readonly takeover: Set<Listener<Takeover>>;
@@ -103,6 +105,7 @@ export class EngineCore {
     marginCall: new Set(),
     state: new Set(),
     epoch: new Set(),
+    epochStart: new Set(),
     epochState: new Set(),
     fill: new Set(),
     takeover: new Set(),
@@ -574,6 +577,7 @@ export class EngineCore {
     const lastSequence = w.lastSequence;
     const epoch = ++this.epochCount;
     if (this.journal !== undefined) journalEpochStart(this.journal, epoch, lastSequence);
+    for (const f of this.listeners.epochStart) f(epoch);
     w.busy = true;
     let out: EpochOutput;
     let r: ExecutionResult;

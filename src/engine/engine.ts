@@ -412,6 +412,13 @@ export class Engine {
   onTakeover(listener: Listener<Takeover>): () => void {
     return subscribe(this.core.listeners.takeover, listener);
   }
+  /**
+   * Calls `listener` with an epoch's number as its scan begins, once its inputs have landed (for timing: the epoch's
+   * output follows through `onEpochState` and `onEpoch`). Nothing may be submitted from here.
+   */
+  onEpochStart(listener: Listener<number>): () => void {
+    return subscribe(this.core.listeners.epochStart, listener);
+  }
   /** Every epoch's result once its orders have left (after `onOrder`), with a journal once the epoch is on disk. */
   onEpoch(listener: Listener<EpochResult>): () => void {
     return subscribe(this.core.listeners.epoch, listener);

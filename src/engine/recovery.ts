@@ -4,7 +4,7 @@
  * epoch the crash interrupted is completed, and its orders, which never left, are emitted then. Orders of every
  * epoch whose end is in the journal are known again (open orders, the executor's issued set) and never re-emitted.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngineConfig } from '../config.js';
 import { ErrorCode, isUnwindError, UnwindError } from '../errors.js';
@@ -162,13 +162,26 @@ export async function recover(engine: EngineCore, found: FoundJournal, standby =
     jc.log(`unwind journal: loaded ${snapshot.path} (records through ${snapshot.sequence})`);
   }
   engine.setReplaying(true);
-  const records = readJournal(jc.dir, { fromSequence: (snapshot?.sequence ?? 0) + 1, repair: true, log: jc.log });
+  const fromSequence = (snapshot?.sequence ?? 0) + 1;
+  // Progress: bytes of the segments the reader goes through (from the last one that begins at or before fromSequence).
+  const total = tailBytes(jc.dir, fromSequence);
+  let replayed = 0;
+  let bytesRead = 0;
+  const records = readJournal(jc.dir, { fromSequence, repair: true, log: jc.log, progress: (b) => jc.progress((bytesRead = b), total, replayed) });
   const applier = new RecordApplier(engine);
   let r: Replayed;
   try {
     // Awaited as it is: an epoch the stop interrupted runs on meanwhile, and must find the journal attached below
     // before its end (a wrapper promise here would cost it the turns that keep that order).
-    r = await replayRecords(engine, records, undefined, applier);
+    r = await replayRecords(
+      engine,
+      records,
+      () => {
+        if ((++replayed & 4095) === 0) jc.progress(bytesRead, total, replayed);
+      },
+      applier,
+    );
+    jc.progress(bytesRead, total, replayed);
   } catch (e) {
     throw ioError(e, jc.dir);
   }
@@ -206,6 +219,14 @@ export async function recover(engine: EngineCore, found: FoundJournal, standby =
   return recovery;
 }
 
+/** Bytes of the segments a read from `fromSequence` goes through (0 for none: a new journal). */
+function tailBytes(dir: string, fromSequence: number): number {
+  const segments = listSegments(dir);
+  let first = 0;
+  for (let i = 0; i < segments.length; i++) if (segments[i]!.firstSequence <= fromSequence) first = i;
+  return segments.slice(first).reduce((sum, s) => sum + statSync(s.path).size, 0);
+}
+
 export interface Replayed {
   readonly end: ReadEnd;
   readonly records: number;
@@ -232,6 +253,10 @@ export async function replayRecords(
     const ended = applier.apply(r);
     if (ended !== undefined) await ended;
     onRecord?.(r);
+    // Between epochs, a turn of the event loop now and then: a probe listener started before the engine answers
+    // (README "Observability") while a long replay runs. Nothing else can submit to this engine until start resolves.
+    // determinism: a pause between records, with no epoch in flight, changes no input and no boundary
+    if (applier.inFlight === undefined && applier.records % YIELD_EVERY_RECORDS === 0) await new Promise((resolve) => setImmediate(resolve));
   }
 }
 
@@ -300,6 +325,9 @@ function mismatch(r: JournalRecord, e: unknown): UnwindError {
   const why = e instanceof Error ? e.message : String(e);
   return new UnwindError(ErrorCode.JournalMismatch, `replaying record ${r.sequence} (${KIND_NAMES[r.kind] ?? r.kind}, offset ${r.offset}): ${why}`);
 }
+
+/** Records between the replay's turns of the event loop (about a millisecond of replay each). */
+const YIELD_EVERY_RECORDS = 4096;
 
 function expect(what: string, actual: number, recorded: number): void {
   if (actual !== recorded) throw new Error(`the replay reached ${what} ${actual}, the journal recorded ${recorded}`);

@@ -80,6 +80,11 @@ export interface FeedServerOptions {
    * after a restart: uSockets does not set SO_REUSEADDR). Default 0: fail at once.
    */
   readonly listenRetryMs?: number;
+  /**
+   * GET /metrics, /healthz and /readyz on a listener of their own, without a token (README "Observability"): bind it
+   * where only the scraper reaches (host default 127.0.0.1). Without it, /metrics on the feed's listener needs a token.
+   */
+  readonly metrics?: { readonly host?: string; readonly port: number };
 }
 
 /** Every option has its entry in the schema (src/config-schema.ts), and no other: else this fails to compile. */
@@ -87,7 +92,22 @@ const schemaKnowsEveryOption: SameKeys<keyof FeedServerOptions, ServerSchemaKeys
 void schemaKnowsEveryOption;
 
 /** FeedServerOptions with every default applied (`server.options`). */
-export type ResolvedServerOptions = Required<Omit<FeedServerOptions, 'publisherTokens'>> & { readonly publisherTokens: readonly string[] };
+export type ResolvedServerOptions = Required<Omit<FeedServerOptions, 'publisherTokens' | 'metrics'>> & {
+  readonly publisherTokens: readonly string[];
+  readonly metrics: { readonly host: string; readonly port: number } | undefined;
+};
+
+/** `metrics`: undefined, or where the probe listener listens (INVALID_CONFIG naming the field). */
+export function metricsListen(v: unknown): { host: string; port: number } | undefined {
+  if (v === undefined) return undefined;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) bad('metrics', 'expected { host?, port }');
+  const o = v as Record<string, unknown>;
+  for (const key of Object.keys(o)) if (key !== 'host' && key !== 'port') bad(`metrics.${key}`, 'unknown key (expected host, port)');
+  const host = o.host ?? '127.0.0.1';
+  if (typeof host !== 'string' || host === '') bad('metrics.host', 'expected a host name or address');
+  if (o.port === undefined) bad('metrics.port', 'expected a TCP port (0 picks a free one)');
+  return { host, port: integer(o.port, 'metrics.port', 0, 65535, 0) };
+}
 
 export const MIN_TOKEN_LENGTH = 16;
 
@@ -219,6 +239,7 @@ export function resolveServerOptions(o: FeedServerOptions): ResolvedServerOption
     statusIntervalMs: integer(o.statusIntervalMs, 'statusIntervalMs', 0, 3_600_000, 1000),
     createAccounts,
     listenRetryMs: integer(o.listenRetryMs, 'listenRetryMs', 0, 600_000, 0),
+    metrics: metricsListen(o.metrics),
     verifyWorkers: integer(o.verifyWorkers, 'verifyWorkers', 0, 64, Math.max(1, Math.min(4, availableParallelism() - 1))),
     maxIntakeBytes,
     maxIntakeBytesPerConnection,

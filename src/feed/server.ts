@@ -77,9 +77,12 @@ import { VerifyingIntake } from '../oracle/intake.js';
 import { SignatureVerifier } from '../oracle/verifier.js';
 import { countPeerError, countRejected, zeroStats, type FeedStats } from './stats.js';
 import { resolveServerOptions, type FeedServerOptions, type ResolvedServerOptions } from './server-options.js';
+import { FeedMetrics, type ConnectionEvent } from './server-metrics.js';
+import { addProbeRoutes, ProbeListener } from './server-routes.js';
 
 export type { FeedServerOptions } from './server-options.js';
 export type { FeedStats } from './stats.js';
+export type { ConnectionEvent, Readiness } from './server-metrics.js';
 
 export type { Role } from './auth.js';
 
@@ -177,6 +180,11 @@ export class FeedServer {
 
   private readonly fillListeners = new Set<(fill: Settlement) => void>();
   private readonly rejectListeners = new Set<(r: RejectedFrame) => void>();
+  private readonly connectionListeners = new Set<(e: ConnectionEvent) => void>();
+  /** GET /metrics and /readyz (src/feed/server-metrics.ts): counters fed by the engine's listeners and two hooks here. */
+  readonly metrics: FeedMetrics;
+  /** The probe listener of `options.metrics` (or the one `start` was given), once listening. */
+  private probe: ProbeListener | undefined;
   private readonly offEpoch: () => void;
   private readonly offEpochState: () => void;
   /** The state frames of the epoch decided and not yet emitted. */
@@ -241,6 +249,8 @@ export class FeedServer {
       }
       res.writeHeader('content-type', 'application/json').end(JSON.stringify(this.stats()));
     });
+    // Observability (README "Observability"): /healthz, /readyz, and /metrics for a token of this server.
+    addProbeRoutes(this.app, () => this.metrics, (authorization, query) => this.tokens.roleOf(authorization, query) !== undefined);
     this.acks = new Acknowledgements<Connection>(engine, (c, ack) => this.send(c, encodeAck(c.sequence, ack)));
     if (options.verifyWorkers > 0 && SignatureVerifier.hasKeys(engine.oracleConfig)) {
       const verifier = new SignatureVerifier(engine.oracleConfig, { workers: options.verifyWorkers });
@@ -263,16 +273,25 @@ export class FeedServer {
       const s = engine.hasMarket(m) ? engine.marketStatus(m) : undefined;
       if (s?.paused === true) this.marketStates.set(m, { state: 'paused', reason: s.reason, eventTimeUs: engine.oracleStats().clockUs, code: s.code });
     }
+    // Last: its onEpoch listener runs after publishEpoch's, so tick-to-order includes the sends.
+    this.metrics = new FeedMetrics(engine, { stats: () => this.stats(), serving: () => this.state !== 'closing' });
   }
 
-  /** Starts listening. Throws TRANSPORT_UNAVAILABLE without the native uWS binary, INVALID_CONFIG on bad options. */
-  static async start(engine: Engine, options: FeedServerOptions): Promise<FeedServer> {
+  /**
+   * Starts listening. Throws TRANSPORT_UNAVAILABLE without the native uWS binary, INVALID_CONFIG on bad options.
+   * `probe`: a ProbeListener started before the engine (it answers during recovery), which the server takes over and
+   * closes with itself; without one, `options.metrics` starts one.
+   */
+  static async start(engine: Engine, options: FeedServerOptions, probe?: ProbeListener): Promise<FeedServer> {
     loadTransport();
     const server = new FeedServer(engine, resolveServerOptions(options));
     try {
       await server.listen();
+      const m = server.options.metrics;
+      server.probe = probe ?? (m === undefined ? undefined : await ProbeListener.start(m, server.options.listenRetryMs));
+      server.probe?.attach(server.metrics);
     } catch (e) {
-      await server.intake?.close();
+      await server.close();
       throw e;
     }
     return server;
@@ -340,6 +359,15 @@ export class FeedServer {
     this.fillListeners.add(listener);
     return () => this.fillListeners.delete(listener);
   }
+  /** Every connection opened, closed, or refused at the upgrade (for logs). */
+  onConnection(listener: (e: ConnectionEvent) => void): () => void {
+    this.connectionListeners.add(listener);
+    return () => this.connectionListeners.delete(listener);
+  }
+  /** The probe listener's URL (http://host:port) when /metrics has a listener of its own. */
+  get metricsUrl(): string | undefined {
+    return this.probe?.url;
+  }
   /** Every rejected frame, after its ErrorFrame was sent (for logs). */
   onRejected(listener: (r: RejectedFrame) => void): () => void {
     this.rejectListeners.add(listener);
@@ -370,12 +398,15 @@ export class FeedServer {
     const grant = this.tokens.grantOf(req.getHeader('authorization'), req.getQuery('token') ?? '');
     if (grant === undefined) {
       this.counters.upgradesRefused++;
+      this.connectionEvent({ kind: 'refused', remote: Buffer.from(res.getRemoteAddressAsText()).toString(), status: 401, reason: 'UNAUTHORIZED' });
       res.writeStatus('401 Unauthorized').writeHeader('WWW-Authenticate', 'Bearer').end('UNAUTHORIZED: a token of this server is required');
       return;
     }
     if (this.connections.size >= this.options.maxConnections || this.state === 'closing') {
       this.counters.upgradesRefused++;
-      res.writeStatus('503 Service Unavailable').end(this.state === 'closing' ? 'CLOSING' : 'TOO_MANY_CONNECTIONS');
+      const reason = this.state === 'closing' ? 'CLOSING' : 'TOO_MANY_CONNECTIONS';
+      this.connectionEvent({ kind: 'refused', remote: Buffer.from(res.getRemoteAddressAsText()).toString(), status: 503, reason });
+      res.writeStatus('503 Service Unavailable').end(reason);
       return;
     }
     const remote = Buffer.from(res.getRemoteAddressAsText()).toString();
@@ -404,6 +435,7 @@ export class FeedServer {
     this.connections.add(c);
     if (publishes(c.role)) this.counters.publishers++;
     else this.counters.subscribers++;
+    this.connectionEvent({ kind: 'opened', connection: c.id, role: c.role, remote: c.remote });
     this.send(c, this.engineStatusFrame(c.sequence, ''));
   }
 
@@ -419,6 +451,12 @@ export class FeedServer {
     this.counters.topics -= c.markets.size + c.accounts.size + c.adlMarkets.size;
     for (const m of c.adlMarkets) this.adl.unwatch(m);
     this.acks.forget(c);
+    this.connectionEvent({ kind: 'closed', connection: c.id, role: c.role, remote: c.remote, code, reason });
+  }
+
+  private connectionEvent(e: ConnectionEvent): void {
+    this.metrics.connection(e);
+    for (const l of this.connectionListeners) l(e);
   }
 
   /** Sends a frame on one connection, or drops the connection when its backlog is past the limit. */
@@ -502,6 +540,7 @@ export class FeedServer {
       }
       const before = this.engine.lastSequence;
       ingest(this.engine, m, this.counters, this.options.createAccounts);
+      if (m.kind === 'tickBatch') this.metrics.tickLanded();
       if (this.watch.size > 0) accountsNamed(m, this.touchAccount);
       c.lastInput = this.engine.lastSequence;
       if (c.acks) this.acks.accepted(c, m.sequence, before + 1, c.lastInput);
@@ -867,6 +906,8 @@ export class FeedServer {
     this.offTakeover();
     this.offSocializedLoss();
     this.offUnresolvedDeficit();
+    this.metrics.close();
+    this.probe?.close();
     clearInterval(this.heartbeat);
     clearInterval(this.clock);
     this.broadcastEngineStatus(message);

@@ -24,6 +24,8 @@ export interface JournalConfig {
   readonly segmentBytes?: number;
   /** Where recovery's log lines go (a torn tail cut, the snapshot loaded). Default: stderr. */
   readonly log?: (line: string) => void;
+  /** Called as recovery reads the journal: bytes read and to read, records replayed so far (a progress bar). */
+  readonly progress?: (bytes: number, total: number, records: number) => void;
 }
 
 export type ResolvedJournalConfig = Required<JournalConfig>;
@@ -49,5 +51,6 @@ export function resolveJournalConfig(c: JournalConfig): ResolvedJournalConfig {
     snapshotEveryRecords: positive(c.snapshotEveryRecords ?? 100_000, 'snapshotEveryRecords', true),
     segmentBytes: positive(c.segmentBytes ?? 256 << 20, 'segmentBytes'),
     log: c.log ?? ((line) => process.stderr.write(`${line}\n`)),
+    progress: c.progress ?? (() => {}),
   };
 }

@@ -31,6 +31,8 @@ export interface DemoOptions {
   /** Orders printed per epoch before "... and N more". */
   readonly printPerEpoch: number;
   readonly log: (line: string) => void;
+  /** The book's loading: accounts loaded so far, of `accounts` (a progress bar). */
+  readonly progress?: (done: number, total: number) => void;
   /** A new directory for the engine's journal (README "Journal"); `unwind replay` on it gives `outputDigest`. */
   readonly journal?: string;
   /** The execution strategy (README "Execution strategies"; src/sim/backtest.ts `executionFor`). Default 'ioc'. */
@@ -120,13 +122,16 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     for (const m of MARKETS) engine.addMarket({ id: m.id, symbol: m.symbol, price: m.price, tiers: TIERS });
     seedInsurance(engine);
     let positions = 0;
+    let loaded = 0;
     for (const account of population(rand, o.accounts)) {
+      if ((++loaded & 4095) === 0) o.progress?.(loaded, o.accounts);
       engine.addAccount(account.id, account.collateral);
       for (const p of account.positions) {
         engine.upsertPosition({ account: account.id, ...p });
         positions++;
       }
     }
+    o.progress?.(o.accounts, o.accounts);
     const path = new PricePath(rand, o.steps);
     const venue = demoVenue(o.seed, path, T0);
     log(`unwind demo: ${MARKETS.length} markets, ${o.accounts} accounts, ${positions} positions, ${o.steps} price steps, seed ${o.seed}`);

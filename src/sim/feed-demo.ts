@@ -54,6 +54,8 @@ export interface FeedDemoOptions {
   /** Orders printed per step before "... and N more". */
   readonly printPerFrame: number;
   readonly log: (line: string) => void;
+  /** The book's loading over the socket: rows (collateral and position updates) accepted so far, of all (a progress bar). */
+  readonly progress?: (done: number, total: number) => void;
   /** The execution strategy (README "Execution strategies"; src/sim/backtest.ts `executionFor`). Default 'ioc'. */
   readonly strategy?: StrategyKind;
   /** The feed server's interface and port (`unwind demo --host --port`). Default 127.0.0.1, a free port. */
@@ -242,11 +244,19 @@ export async function runFeedDemo(o: FeedDemoOptions): Promise<FeedDemoSummary> 
     // ---- the matching engine opens the book over the socket; it lands in an epoch of its own ----
     matcher.subscribe({ allOrders: true });
     let last = 0;
+    const rows = world.flatMap((a) => a.positions.map((p) => ({ account: a.id, ...p })));
+    let accepted = 0;
+    const loaded = (sequence: number, n: number): void => {
+      if (o.progress !== undefined) void matcher.accepted(sequence).then(() => o.progress!((accepted += n), world.length + rows.length), () => {});
+    };
     for (let i = 0; i < world.length; i += SETUP_ROWS) {
       last = matcher.sendCollateral(world.slice(i, i + SETUP_ROWS).map((a) => ({ account: a.id, collateral: a.collateral })));
+      loaded(last, Math.min(SETUP_ROWS, world.length - i));
     }
-    const rows = world.flatMap((a) => a.positions.map((p) => ({ account: a.id, ...p })));
-    for (let i = 0; i < rows.length; i += SETUP_ROWS) last = matcher.sendPositions(rows.slice(i, i + SETUP_ROWS));
+    for (let i = 0; i < rows.length; i += SETUP_ROWS) {
+      last = matcher.sendPositions(rows.slice(i, i + SETUP_ROWS));
+      loaded(last, Math.min(SETUP_ROWS, rows.length - i));
+    }
     // Frames of one connection are applied in order: the last one's Ack covers every setup frame.
     await replies.wait(matcher.accepted(last));
     await engine.step();

@@ -22,3 +22,14 @@ export function runCli(...args: string[]): Promise<CliRun> {
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
 }
+
+/** The message of a JSON log line of `unwind serve` (README "Observability"); any other line as it is. */
+export function logMessage(line: string): string {
+  if (!line.startsWith('{')) return line;
+  try {
+    const msg = (JSON.parse(line) as { msg?: unknown }).msg;
+    return typeof msg === 'string' ? msg : line;
+  } catch {
+    return line;
+  }
+}

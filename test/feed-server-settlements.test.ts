@@ -53,7 +53,8 @@ const tick = (market: number, price: number) => ({ market, source: 1, price, con
 async function start(shorts: boolean, server: Parameters<Feed['start']>[0]['server'] = {}): Promise<Started & { settled: Settlement[] }> {
   const random = new Random(SEED);
   const started = await feed.start({
-    engine: { capacity: { markets: 2, accounts: 32, positions: 64 }, deficitPolicy: 'socialized' },
+    // No order times out while a loaded machine is slow to fill it: the server's clock readings move event time to now.
+    engine: { capacity: { markets: 2, accounts: 32, positions: 64 }, deficitPolicy: 'socialized', orderTimeoutUs: Infinity },
     server: { adminTokens: [ADMIN_TOKEN], ...server },
     setup: (e) => {
       e.addMarket({ id: BTC, symbol: 'BTC-USD', price: 50_000, tiers: TEN_PERCENT });
@@ -92,7 +93,11 @@ async function frameOf<K extends FeedMessage['kind']>(c: FeedClient, kind: K): P
 
 /** Reads frames into `into` until `done` holds for them. */
 async function collect(c: FeedClient, done: (frames: readonly FeedMessage[]) => boolean, into: FeedMessage[] = []): Promise<FeedMessage[]> {
-  while (!done(into)) into.push(await c.next(10_000));
+  try {
+    while (!done(into)) into.push(await c.next(10_000));
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; got ${JSON.stringify(into.map((f) => f.kind))}`);
+  }
   return into;
 }
 const rowsOf = (frames: readonly FeedMessage[]) => ({

@@ -84,6 +84,7 @@ import { SignatureVerifier } from '../oracle/verifier.js';
 import { countPeerError, countRejected, zeroStats, type FeedStats } from './stats.js';
 import { resolveServerOptions, type FeedServerOptions, type ResolvedServerOptions } from './server-options.js';
 import { VenueWatch, type VenueOutput } from './server-venue.js';
+import { serveDashboard } from './server-dashboard.js';
 
 export type { FeedServerOptions } from './server-options.js';
 export type { FeedStats } from './stats.js';
@@ -260,6 +261,8 @@ export class FeedServer {
       }
       res.writeHeader('content-type', 'application/json').end(JSON.stringify(this.stats()));
     });
+    // The live risk page: static files at /dashboard (server-dashboard.ts).
+    serveDashboard(this.app, options.path);
     this.acks = new Acknowledgements<Connection>(engine, (c, ack) => this.send(c, encodeAck(c.sequence, ack)));
     if (options.verifyWorkers > 0 && SignatureVerifier.hasKeys(engine.oracleConfig)) {
       const verifier = new SignatureVerifier(engine.oracleConfig, { workers: options.verifyWorkers });
@@ -556,7 +559,7 @@ export class FeedServer {
     const added =
       new Set(t.markets.filter((m) => !c.markets.has(m))).size + new Set(t.accounts.filter((a) => !c.accounts.has(a))).size + newAdl.length + newLiquidations.size;
     if (c.markets.size + c.accounts.size + c.adlMarkets.size + c.liquidationMarkets.size + added > this.options.maxTopicsPerConnection) {
-      this.reject(c, FeedErrorCode.TooManyTopics, `at most ${this.options.maxTopicsPerConnection} market, account, ADL and liquidation topics per connection`, sequence);
+      this.reject(c, FeedErrorCode.TooManyTopics, `at most ${this.options.maxTopicsPerConnection} market, account and ADL topics per connection`, sequence);
       return;
     }
     if (this.counters.topics + added > this.options.maxTopicsTotal) {

@@ -81,7 +81,7 @@ export class RiskState {
       const row = this.liquidations.find((r) => r.id === s.orderId);
       const fee = atomsToQuote(s.feeAtoms, quoteDecimals);
       const deficit = atomsToQuote(s.deficitAtoms, quoteDecimals);
-      const status = `${s.orderRemaining > 0 ? 'partly filled' : 'filled'} ${s.closed} @ ${s.price}${s.resolution === 'none' ? '' : ` (${s.resolution})`}`;
+      const status = `${s.orderRemaining > 0 ? 'partly filled' : 'filled'} ${Number(s.closed.toPrecision(6))} @ ${s.price}${s.resolution === 'none' ? '' : ` (${s.resolution})`}`;
       if (row === undefined) {
         this.liquidations.unshift({ id: s.orderId, account: s.account, symbol: '', side: s.side, quantity: s.quantity, limitPrice: null, health: null, status, fee, deficit });
       } else {

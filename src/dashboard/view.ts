@@ -44,7 +44,19 @@ function chart(id: string, series: readonly { readonly values: readonly number[]
   const n = Math.max(...series.map((s) => s.values.length));
   const x = (i: number): number => (n <= 1 ? 200 : (i / (n - 1)) * 396 + 2);
   const y = (v: number): number => 116 - ((v - lo) / (hi - lo)) * 112;
+  // The newest point of each series as a dot too: a series of one point is no line.
+  const dots = series.flatMap((s) => {
+    if (s.values.length === 0) return [];
+    const dot = document.createElementNS(SVG, 'circle');
+    dot.setAttribute('cx', x(s.values.length - 1).toFixed(1));
+    dot.setAttribute('cy', y(s.values[s.values.length - 1]!).toFixed(1));
+    dot.setAttribute('r', '3');
+    dot.setAttribute('fill', 'currentColor');
+    dot.setAttribute('class', s.className);
+    return [dot];
+  });
   svg.replaceChildren(
+    ...dots,
     ...series.map((s) => {
       const line = document.createElementNS(SVG, 'polyline');
       line.setAttribute('points', s.values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' '));
@@ -89,7 +101,7 @@ export function render(s: RiskState): void {
     s.liquidations.map((l) => [
       `${l.id} ${l.symbol}`.trim(),
       l.side,
-      l.quantity,
+      Number(l.quantity.toPrecision(6)),
       fixed(l.limitPrice),
       l.health === null ? '' : l.health.toFixed(3),
       { text: l.status, className: l.status === 'issued' ? 'warn' : 'ok' },
@@ -128,7 +140,7 @@ export function render(s: RiskState): void {
         q.positionsSide === 1 ? 'longs' : 'shorts',
         e.queuePosition,
         e.account,
-        e.size,
+        Number(e.size.toPrecision(6)),
         e.rank.toPrecision(3),
         `${(e.pnlPercent * 100).toFixed(1)}%`,
         e.effectiveLeverage.toPrecision(3),

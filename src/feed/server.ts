@@ -1,7 +1,9 @@
 /**
  * Thread: main (the engine's). The binary WebSocket feed on uWebSockets.js: publishers push ticks, positions,
  * collateral, fills, order expiries, book tops and book depth; subscribers receive orders, margin calls, backstop takeovers,
- * deleveragings, socialized losses, unresolved deficits, account states, ADL queues, market and engine status.
+ * deleveragings, socialized losses, unresolved deficits, account states, ADL queues, market and engine status, and
+ * the venue topics: fill settlements, the liquidation tape, insurance funds, market summaries (server-venue.ts).
+ * Also serves the live risk page's static files at /dashboard (server-dashboard.ts).
  * Writes: the engine's input tables, through the Engine (inside the message handler, before it returns).
  * Reads:  each epoch's output (Engine.onEpoch), the clearing's takeovers and deficit events (onTakeover, onDeleverage,
  *         onSocializedLoss, onUnresolvedDeficit: kept until the epoch's end), the account table for account states and engine.adlQueue
@@ -136,6 +138,14 @@ interface PendingAnswer {
   /** Every fund's balance, every market's summary. */
   funds: boolean;
   markets: boolean;
+}
+
+/** What a Subscribe's answer carries: states of these accounts, queues of these markets, the funds, the markets. */
+interface Owed {
+  readonly accounts: Iterable<number>;
+  readonly adlMarkets: Iterable<number>;
+  readonly funds: boolean;
+  readonly markets: boolean;
 }
 
 /** Subscribe answers read at an epoch's state, sent with its output. */
@@ -604,8 +614,14 @@ export class FeedServer {
     if (t.settlements === true) c.settlements = true;
     const funds = t.insuranceFunds === true && !c.insuranceFunds;
     const markets = t.marketSummaries === true && !c.marketSummaries;
-    if (funds) (c.insuranceFunds = true), this.venue.fundWatchers++;
-    if (markets) (c.marketSummaries = true), this.venue.marketWatchers++;
+    if (funds) {
+      c.insuranceFunds = true;
+      this.venue.fundWatchers++;
+    }
+    if (markets) {
+      c.marketSummaries = true;
+      this.venue.marketWatchers++;
+    }
     this.counters.topics += added;
     if (accounts.length + newAdl.length === 0 && !funds && !markets) return;
     const state = this.engine.stateEpoch;
@@ -634,8 +650,14 @@ export class FeedServer {
     for (const m of t.liquidationMarkets ?? []) c.liquidationMarkets.delete(m);
     this.counters.topics -= held - (c.markets.size + c.accounts.size + c.adlMarkets.size + c.liquidationMarkets.size);
     if (t.settlements === true) c.settlements = false;
-    if (t.insuranceFunds === true && c.insuranceFunds) (c.insuranceFunds = false), this.venue.fundWatchers--;
-    if (t.marketSummaries === true && c.marketSummaries) (c.marketSummaries = false), this.venue.marketWatchers--;
+    if (t.insuranceFunds === true && c.insuranceFunds) {
+      c.insuranceFunds = false;
+      this.venue.fundWatchers--;
+    }
+    if (t.marketSummaries === true && c.marketSummaries) {
+      c.marketSummaries = false;
+      this.venue.marketWatchers--;
+    }
     const owed = c.answer;
     if (owed !== undefined) {
       for (const a of t.accounts) owed.accounts.delete(a);
@@ -671,7 +693,7 @@ export class FeedServer {
   }
 
   /** A Subscribe's answer read now, as epoch `epoch`'s state (the caller knows the tables hold it). */
-  private readAnswer(c: Connection, owed: Omit<PendingAnswer, 'barrier'> | { accounts: number[]; adlMarkets: number[]; funds: boolean; markets: boolean }, epoch: number): Answer {
+  private readAnswer(c: Connection, owed: Owed, epoch: number): Answer {
     const states = this.watch.states([...owed.accounts].filter((a) => c.accounts.has(a)), epoch);
     const queues: AdlQueue[] = [];
     for (const m of owed.adlMarkets) if (c.adlMarkets.has(m)) queues.push(...this.adl.snapshot(m, epoch));

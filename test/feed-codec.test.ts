@@ -20,6 +20,7 @@ import {
   type BookTop,
   type Deleveraging,
   type FeedMessage,
+  type FillSettlement,
   type FeedMessageKind,
   type FrameError,
   type SocializedLoss,
@@ -141,7 +142,62 @@ const DEFICITS: FeedMessage = {
 };
 
 /** One or more messages of every kind, with the edge cases each field allows. */
+/** The venue topics appended after `acks`, as a frame without them decodes. */
+const NO_VENUE_TOPICS = { liquidationMarkets: [], settlements: false, insuranceFunds: false, marketSummaries: false };
+
+/** A fill settlement with every field set: 0.25 of order 17-0-42 at 44,990, a deficit the ADL queue took. */
+const FILL_SETTLEMENT: FillSettlement = {
+  sequence: 20,
+  orderId: '17-0-42',
+  account: 17,
+  market: 0,
+  side: 'sell',
+  quantity: 0.25,
+  price: 44_990,
+  eventTimeUs: 1_767_225_600_000_000,
+  closed: 0.25,
+  sizeAfter: 0,
+  orderRemaining: 0,
+  realizedPnlAtoms: -1_252_500_000n,
+  feeAtoms: 0n,
+  insuranceCoverAtoms: 300_000_000n,
+  deficitAtoms: 9_007_199_254_740_993n, // 2^53 + 1: exact, as no float could carry it
+  collateralAfterAtoms: -17n,
+  bankruptcyValue: 11_262.5,
+  resolution: 'deleveraged',
+  deleveragings: 1,
+  socializedAtoms: 12n,
+  unresolvedAtoms: 0n,
+  unresolvedReason: null,
+};
+
 const SAMPLES: readonly FeedMessage[] = [
+  { kind: 'settlements', sequence: 21, quoteDecimals: 6, settlements: [FILL_SETTLEMENT, { ...FILL_SETTLEMENT, sequence: 22, side: 'buy', resolution: 'none', deficitAtoms: 0n, deleveragings: 0, socializedAtoms: 0n, orderRemaining: 0.5, sizeAfter: -1 }] },
+  {
+    kind: 'settlements',
+    sequence: 22,
+    quoteDecimals: 0,
+    settlements: [{ ...FILL_SETTLEMENT, resolution: 'unresolved', deleveragings: 0, socializedAtoms: 0n, unresolvedAtoms: 5n, unresolvedReason: 'halted' }, { ...FILL_SETTLEMENT, resolution: 'pending', deleveragings: 0, socializedAtoms: 0n }],
+  },
+  { kind: 'insuranceFunds', sequence: 23, epoch: 4, quoteDecimals: 6, snapshot: true, funds: [{ market: 0, balanceAtoms: 10_000_000_000n }, { market: 'pooled', balanceAtoms: -3n }] },
+  {
+    kind: 'liquidations',
+    sequence: 24,
+    liquidations: [
+      { sequence: 20, market: 0, symbol: 'BTC-USD', side: 'sell', price: 44_990, amount: 0.25, eventTimeUs: 1_767_225_600_000_000, kind: 'fill' },
+      { sequence: 21, market: 1, symbol: '', side: 'buy', price: 93.93, amount: 27.05, eventTimeUs: 0, kind: 'takeover' },
+    ],
+  },
+  {
+    kind: 'marketSummaries',
+    sequence: 25,
+    epoch: 9,
+    snapshot: false,
+    markets: [{ market: 0, symbol: 'BTC-USD', markPrice: 50_001.5, oraclePrice: 50_000, paused: true, killLevel: 'halt', code: 'KILL_SWITCH', reason: 'desk' }],
+    orders: 3,
+    tickToOrderUs: 412,
+  },
+  { kind: 'marketSummaries', sequence: 26, epoch: 0, snapshot: true, markets: [], orders: 0, tickToOrderUs: null },
   { kind: 'ticks', sequence: 0, ticks: [TICK] },
   {
     kind: 'ticks',
@@ -161,13 +217,13 @@ const SAMPLES: readonly FeedMessage[] = [
   { kind: 'fills', sequence: 9, fills: [{ orderId: '17-0-42', account: 17, market: 0, quantity: 0.05, price: 44_990, eventTimeUs: 5 }] },
   { kind: 'expiries', sequence: 9, orderIds: ['17-0-42'], eventTimeUs: 0 },
   { kind: 'expiries', sequence: 9, orderIds: ['17-0-42', '18-1-43', '', 'ÉTH ✓ 19-2-44'], eventTimeUs: MAX_TIME_US },
-  { kind: 'subscribe', sequence: 10, topics: { markets: [0, 1, 4_294_967_294], accounts: [17], allOrders: false, adlMarkets: [], acks: false } },
-  { kind: 'subscribe', sequence: 11, topics: { markets: [], accounts: [], allOrders: true, adlMarkets: [], acks: false } },
-  { kind: 'subscribe', sequence: 11, topics: { markets: [1], accounts: [], allOrders: false, adlMarkets: [1, 0, 4_294_967_294], acks: false } },
-  { kind: 'subscribe', sequence: 0, topics: { markets: [], accounts: [], allOrders: false, adlMarkets: [], acks: true } },
-  { kind: 'unsubscribe', sequence: 12, topics: { markets: [1], accounts: [], allOrders: true, adlMarkets: [], acks: false } },
-  { kind: 'unsubscribe', sequence: 12, topics: { markets: [], accounts: [], allOrders: false, adlMarkets: [2], acks: false } },
-  { kind: 'unsubscribe', sequence: 13, topics: { markets: [], accounts: [], allOrders: false, adlMarkets: [], acks: true } },
+  { kind: 'subscribe', sequence: 10, topics: { markets: [0, 1, 4_294_967_294], accounts: [17], allOrders: false, adlMarkets: [], acks: false, ...NO_VENUE_TOPICS } },
+  { kind: 'subscribe', sequence: 11, topics: { markets: [], accounts: [], allOrders: true, adlMarkets: [], acks: false, ...NO_VENUE_TOPICS } },
+  { kind: 'subscribe', sequence: 11, topics: { markets: [1], accounts: [], allOrders: false, adlMarkets: [1, 0, 4_294_967_294], acks: false, ...NO_VENUE_TOPICS } },
+  { kind: 'subscribe', sequence: 0, topics: { markets: [], accounts: [], allOrders: false, adlMarkets: [], acks: true, ...NO_VENUE_TOPICS } },
+  { kind: 'unsubscribe', sequence: 12, topics: { markets: [1], accounts: [], allOrders: true, adlMarkets: [], acks: false, ...NO_VENUE_TOPICS } },
+  { kind: 'unsubscribe', sequence: 12, topics: { markets: [], accounts: [], allOrders: false, adlMarkets: [2], acks: false, ...NO_VENUE_TOPICS } },
+  { kind: 'unsubscribe', sequence: 13, topics: { markets: [], accounts: [], allOrders: false, adlMarkets: [], acks: true, ...NO_VENUE_TOPICS } },
   { kind: 'orders', sequence: 13, orders: [ORDER, { ...ORDER, id: '18-1-43', side: 'buy', reason: 'isolated-maintenance', symbol: 'ÉTH-USD ✓', equity: -3 }] },
   { kind: 'orders', sequence: 14, orders: [] },
   {
@@ -242,6 +298,7 @@ const SAMPLES: readonly FeedMessage[] = [
 const ALL_KINDS: readonly FeedMessageKind[] = [
   'ticks', 'positions', 'collateral', 'fills', 'expiries', 'subscribe', 'unsubscribe', 'orders', 'marginCalls', 'accountStates', 'marketStatus', 'engineStatus', 'errorFrame', 'adlQueue',
   'signedTicks', 'books', 'killSwitch', 'deleveragings', 'socializedLosses', 'unresolvedDeficits', 'ack', 'openOrders', 'takeovers',
+  'settlements', 'insuranceFunds', 'liquidations', 'marketSummaries',
 ];
 
 function expectError(r: ReturnType<typeof decodeFrame>, code: FrameError['code']): FrameError {
@@ -732,7 +789,7 @@ describe('feed codec: schema evolution', () => {
     b.forceDefaults(true);
     b.finish(Envelope.createEnvelope(b, 1, 5, Message.Subscribe, table), 'UNWD');
     const older = b.asUint8Array();
-    expect(decodeFrame(older)).toEqual({ kind: 'subscribe', sequence: 5, topics: { markets: [1], accounts: [17], allOrders: true, adlMarkets: [], acks: false } });
+    expect(decodeFrame(older)).toEqual({ kind: 'subscribe', sequence: 5, topics: { markets: [1], accounts: [17], allOrders: true, adlMarkets: [], acks: false, ...NO_VENUE_TOPICS } });
     expect(encodeSubscribe(5, { markets: [1], accounts: [17], allOrders: true })).toEqual(older);
   });
 
@@ -814,7 +871,8 @@ describe('feed codec: the verifier matches the generated code', () => {
       const add = new RegExp(`static ${method}\\(builder[^{]*\\{\\s*builder\\.addField(\\w+)\\((\\d+),`).exec(body);
       expect(add, `${name}.${method}`).not.toBeNull();
       expect(Number(add![2]), `${name}.${f.name} id`).toBe(f.id);
-      expect(add![1], `${name}.${f.name} kind`).toBe(f.kind === 'scalar' ? ADD[f.size] : 'Offset');
+      // Money in atoms is int64 (a name ending in Atoms); every other 8-byte scalar is a float64.
+      expect(add![1], `${name}.${f.name} kind`).toBe(f.kind === 'scalar' ? (f.name.endsWith('Atoms') ? 'Int64' : ADD[f.size]) : 'Offset');
     }
   });
 

@@ -475,6 +475,12 @@ export class Engine {
     return crossSummary(this.tables, this.core.writer.accountIndexOf(requireId(id, 'account')), this.config);
   }
 
+  /** A market's symbol, as its spec gave it ('' when none). */
+  marketSymbol(market: number): string {
+    const w = this.core.writer;
+    return w.symbolOf(w.marketIndexOf(requireId(market, 'market')));
+  }
+
   /** Whether account `id` exists. */
   hasAccount(id: number): boolean {
     return this.core.writer.hasAccount(id);

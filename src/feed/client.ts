@@ -19,6 +19,12 @@
  *   const publisher = await FeedClient.connect({ url, token, acks: true });
  *   await publisher.durable(publisher.sendPositions(rows)); // the server's journal holds them (Ack frames)
  *   client.on('openOrders', (s) => ...);                 // on subscribe: the open orders the new topics select
+ *
+ *   client.subscribe({ allOrders: true, settlements: true, insuranceFunds: true, marketSummaries: true, liquidationMarkets: [0, 1] });
+ *   client.on('settlements', (ss, decimals) => ...);     // fills as they settled: fee, cover, deficit in exact atoms
+ *   client.on('insuranceFunds', (u) => ...);             // every fund on subscribe, then the ones that changed
+ *   client.on('liquidations', (ls) => ls.map(toCcxtLiquidation)); // the public tape, as ccxt's watchLiquidations
+ *   client.on('marketSummaries', (u) => ...);            // mark and oracle prices, status, tick-to-order latency
  */
 import {
   decodeFrame,
@@ -53,6 +59,10 @@ import {
   type Ack,
   type OpenOrder,
   type OpenOrdersSnapshot,
+  type FillSettlement,
+  type InsuranceFundsUpdate,
+  type Liquidation,
+  type MarketSummariesUpdate,
 } from './codec.js';
 import { joinDeleveragings, joinSocializedLosses, PartJoiner } from './deficits.js';
 import { AckWaiters, type InputSequences } from './ack-waiters.js';
@@ -177,6 +187,17 @@ export interface FeedClientEvents {
    * positions get new orders with new ids. A matching engine cancels them.
    */
   orderTimeouts: [orderIds: readonly string[], eventTimeUs: number, sequence: number];
+  /**
+   * Fills of liquidation orders as they settled (topic `settlements`, for the fills the order topics select): fee,
+   * insurance cover, deficit and how it was placed, money in exact atoms (quote = atoms / 10^quoteDecimals).
+   */
+  settlements: [settlements: readonly FillSettlement[], quoteDecimals: number, sequence: number];
+  /** Insurance fund balances in atoms (topic `insuranceFunds`): every fund on subscribe, then the ones that changed. */
+  insuranceFunds: [update: InsuranceFundsUpdate, sequence: number];
+  /** The public liquidation tape of the `liquidationMarkets` (`toCcxtLiquidation` gives ccxt's unified structure). */
+  liquidations: [liquidations: readonly Liquidation[], sequence: number];
+  /** Market prices and statuses (topic `marketSummaries`): every market on subscribe, then changes and latency. */
+  marketSummaries: [update: MarketSummariesUpdate, sequence: number];
   /** An acknowledgement of this client's frames (with `acks`): 'accepted', then 'durable' up to `frameSequence`. */
   ack: [ack: Ack, sequence: number];
   /** Every decoded frame, whatever its kind. */
@@ -210,7 +231,17 @@ const acksOff = (): FeedClientError => new FeedClientError('ACKS_OFF', 'acknowle
 const OPEN = 1;
 
 function withDefaults(t: Partial<Topics>): Required<Topics> {
-  return { markets: t.markets ?? [], accounts: t.accounts ?? [], allOrders: t.allOrders ?? false, adlMarkets: t.adlMarkets ?? [], acks: t.acks ?? false };
+  return {
+    markets: t.markets ?? [],
+    accounts: t.accounts ?? [],
+    allOrders: t.allOrders ?? false,
+    adlMarkets: t.adlMarkets ?? [],
+    acks: t.acks ?? false,
+    liquidationMarkets: t.liquidationMarkets ?? [],
+    settlements: t.settlements ?? false,
+    insuranceFunds: t.insuranceFunds ?? false,
+    marketSummaries: t.marketSummaries ?? false,
+  };
 }
 const DEFAULT_MAX_INBOUND_BYTES = 64 << 20;
 
@@ -231,6 +262,9 @@ export class FeedClient {
   private readonly accounts = new Set<number>();
   private allOrders = false;
   private readonly adlMarkets = new Set<number>();
+  private readonly liquidationMarkets = new Set<number>();
+  /** Topics that are on or off: settlements, insuranceFunds, marketSummaries. */
+  private readonly flags = { settlements: false, insuranceFunds: false, marketSummaries: false };
   private acks: boolean;
   /** Frames of this connection waiting for their Acks (`accepted`, `durable`). */
   private readonly ackWaiters = new AckWaiters((code, message, serverCode) => new FeedClientError(code, message, serverCode));
@@ -288,7 +322,15 @@ export class FeedClient {
   }
   /** The subscriptions the client holds (and restores after a reconnect). */
   get topics(): Topics {
-    return { markets: [...this.markets], accounts: [...this.accounts], allOrders: this.allOrders, adlMarkets: [...this.adlMarkets], acks: this.acks };
+    return {
+      markets: [...this.markets],
+      accounts: [...this.accounts],
+      allOrders: this.allOrders,
+      adlMarkets: [...this.adlMarkets],
+      acks: this.acks,
+      liquidationMarkets: [...this.liquidationMarkets],
+      ...this.flags,
+    };
   }
 
   // ---- acknowledgements (with `acks`) ----
@@ -372,8 +414,12 @@ export class FeedClient {
     for (const m of t.markets) this.markets.add(m);
     for (const a of t.accounts) this.accounts.add(a);
     for (const m of t.adlMarkets) this.adlMarkets.add(m);
+    for (const m of t.liquidationMarkets) this.liquidationMarkets.add(m);
     if (t.allOrders) this.allOrders = true;
     if (t.acks) this.acks = true;
+    if (t.settlements) this.flags.settlements = true;
+    if (t.insuranceFunds) this.flags.insuranceFunds = true;
+    if (t.marketSummaries) this.flags.marketSummaries = true;
     if (this.connected) this.send((s) => encodeSubscribe(s, t));
   }
 
@@ -383,7 +429,11 @@ export class FeedClient {
     for (const m of t.markets) this.markets.delete(m);
     for (const a of t.accounts) this.accounts.delete(a);
     for (const m of t.adlMarkets) this.adlMarkets.delete(m);
+    for (const m of t.liquidationMarkets) this.liquidationMarkets.delete(m);
     if (t.allOrders) this.allOrders = false;
+    if (t.settlements) this.flags.settlements = false;
+    if (t.insuranceFunds) this.flags.insuranceFunds = false;
+    if (t.marketSummaries) this.flags.marketSummaries = false;
     if (t.acks) {
       this.acks = false;
       this.ackWaiters.lost('ACKS_OFF');
@@ -421,7 +471,8 @@ export class FeedClient {
         this.openOrderParts = undefined;
         const t = this.topics;
         // First on the connection: with acks, every frame after it is acknowledged.
-        if (t.markets.length > 0 || t.accounts.length > 0 || t.allOrders || this.adlMarkets.size > 0 || this.acks) this.send((s) => encodeSubscribe(s, t));
+        const any = t.markets.length + t.accounts.length + this.adlMarkets.size + this.liquidationMarkets.size > 0;
+        if (any || t.allOrders || this.acks || t.settlements || t.insuranceFunds || t.marketSummaries) this.send((s) => encodeSubscribe(s, t));
         this.emit('open');
         resolve();
       };
@@ -520,6 +571,18 @@ export class FeedClient {
         return this.emit('unresolvedDeficits', m.deficits, m.sequence);
       case 'takeovers':
         return this.emit('takeovers', m.takeovers, m.sequence);
+      case 'settlements':
+        return this.emit('settlements', m.settlements, m.quoteDecimals, m.sequence);
+      case 'insuranceFunds': {
+        const { kind: _kind, sequence, ...update } = m;
+        return this.emit('insuranceFunds', update, sequence);
+      }
+      case 'liquidations':
+        return this.emit('liquidations', m.liquidations, m.sequence);
+      case 'marketSummaries': {
+        const { kind: _kind, sequence, ...update } = m;
+        return this.emit('marketSummaries', update, sequence);
+      }
       case 'ack': {
         const { kind: _kind, sequence, ...ack } = m;
         this.emit('ack', ack, sequence);

@@ -39,9 +39,18 @@ import {
   EngineStatus,
   Envelope,
   ErrorFrame,
+  DeficitResolution as DeficitResolutionEnum,
   Fill as FillTable,
   Fills,
+  FillSettlement as FillSettlementTable,
+  InsuranceFund as InsuranceFundTable,
+  InsuranceFunds,
   KillLevel as KillLevelEnum,
+  Liquidation as LiquidationTable,
+  LiquidationKind as LiquidationKindEnum,
+  Liquidations,
+  MarketSummaries,
+  MarketSummary as MarketSummaryTable,
   KillSwitch,
   LiquidationOrder as LiquidationOrderTable,
   LiquidationOrders,
@@ -63,6 +72,7 @@ import {
   PriceTicks,
   SchemaVersion,
   Settlement as SettlementTable,
+  Settlements,
   Side,
   SignedPriceTicks,
   SocializedLoss as SocializedLossTable,
@@ -84,7 +94,13 @@ import {
   type BookTop,
   type CollateralUpdate,
   type DeficitReason,
+  type DeficitResolution,
+  type FillSettlement,
+  type InsuranceFundsUpdate,
+  type Liquidation,
+  type LiquidationKind,
   type LossMethod,
+  type MarketSummariesUpdate,
   type Deleveraging,
   type EngineState,
   type FeedMessage,
@@ -257,19 +273,27 @@ export function encodeExpiries(sequence: number, orderIds: readonly string[], ev
 
 function topicsTable(type: Message.Subscribe | Message.Unsubscribe, topics: Topics): flatbuffers.Offset {
   const b = builder;
-  // Absent when empty: the frame stays byte-identical to one from before the field was appended.
+  // Absent when empty or false: the frame stays byte-identical to one from before the fields were appended.
   const adlMarkets = (topics.adlMarkets ?? []) as number[];
-  if (type === Message.Subscribe) {
-    const markets = Subscribe.createMarketsVector(b, topics.markets as number[]);
-    const accounts = Subscribe.createAccountsVector(b, topics.accounts as number[]);
-    const adl = adlMarkets.length === 0 ? 0 : Subscribe.createAdlMarketsVector(b, adlMarkets);
-    // acks false (the default) is left out, like an empty adl_markets.
-    return Subscribe.createSubscribe(b, markets, accounts, topics.allOrders, adl, topics.acks ?? false);
-  }
-  const markets = Unsubscribe.createMarketsVector(b, topics.markets as number[]);
-  const accounts = Unsubscribe.createAccountsVector(b, topics.accounts as number[]);
-  const adl = adlMarkets.length === 0 ? 0 : Unsubscribe.createAdlMarketsVector(b, adlMarkets);
-  return Unsubscribe.createUnsubscribe(b, markets, accounts, topics.allOrders, adl, topics.acks ?? false);
+  const liquidationMarkets = (topics.liquidationMarkets ?? []) as number[];
+  const T = type === Message.Subscribe ? Subscribe : Unsubscribe;
+  const markets = T.createMarketsVector(b, topics.markets as number[]);
+  const accounts = T.createAccountsVector(b, topics.accounts as number[]);
+  const adl = adlMarkets.length === 0 ? 0 : T.createAdlMarketsVector(b, adlMarkets);
+  const liquidations = liquidationMarkets.length === 0 ? 0 : T.createLiquidationMarketsVector(b, liquidationMarkets);
+  const create = type === Message.Subscribe ? Subscribe.createSubscribe : Unsubscribe.createUnsubscribe;
+  return create(
+    b,
+    markets,
+    accounts,
+    topics.allOrders,
+    adl,
+    topics.acks ?? false,
+    liquidations,
+    topics.settlements ?? false,
+    topics.insuranceFunds ?? false,
+    topics.marketSummaries ?? false,
+  );
 }
 
 /** Encodes a Subscribe frame with Envelope.sequence `sequence`. */
@@ -499,6 +523,101 @@ export function encodeTakeovers(sequence: number, takeovers: readonly Takeover[]
   return finish(sequence, Message.Takeovers, Takeovers.createTakeovers(b, Takeovers.createTakeoversVector(b, offsets)));
 }
 
+const SIDES: Record<'buy' | 'sell', Side> = { buy: Side.Buy, sell: Side.Sell };
+const RESOLUTIONS: Record<DeficitResolution, DeficitResolutionEnum> = {
+  none: DeficitResolutionEnum.NoDeficit,
+  deleveraged: DeficitResolutionEnum.Deleveraged,
+  socialized: DeficitResolutionEnum.Socialized,
+  unresolved: DeficitResolutionEnum.Unresolved,
+  pending: DeficitResolutionEnum.Pending,
+};
+
+/**
+ * Fill settlements, money in atoms at `quoteDecimals` (the server keeps a frame within VENUE_ROWS_PER_FRAME). An
+ * unknown side, resolution or reason is written as Unset, which a receiver rejects.
+ */
+export function encodeSettlements(sequence: number, quoteDecimals: number, settlements: readonly FillSettlement[]): Uint8Array {
+  const b = begin();
+  const offsets = settlements.map((s) =>
+    FillSettlementTable.createFillSettlement(
+      b,
+      s.sequence,
+      b.createString(s.orderId),
+      s.account,
+      s.market,
+      SIDES[s.side] ?? Side.Unset,
+      s.quantity,
+      s.price,
+      s.eventTimeUs,
+      s.closed,
+      s.sizeAfter,
+      s.orderRemaining,
+      s.realizedPnlAtoms,
+      s.feeAtoms,
+      s.insuranceCoverAtoms,
+      s.deficitAtoms,
+      s.collateralAfterAtoms,
+      s.bankruptcyValue,
+      RESOLUTIONS[s.resolution] ?? DeficitResolutionEnum.Unset,
+      s.deleveragings,
+      s.socializedAtoms,
+      s.unresolvedAtoms,
+      s.unresolvedReason === null ? DeficitReasonEnum.Unset : (DEFICIT_REASONS[s.unresolvedReason] ?? DeficitReasonEnum.Unset),
+    ),
+  );
+  const list = Settlements.createSettlementsVector(b, offsets);
+  return finish(sequence, Message.Settlements, Settlements.createSettlements(b, quoteDecimals, list));
+}
+
+/** Insurance fund balances ('pooled' is written as 4294967295). */
+export function encodeInsuranceFunds(sequence: number, u: InsuranceFundsUpdate): Uint8Array {
+  const b = begin();
+  const offsets = u.funds.map((f) => InsuranceFundTable.createInsuranceFund(b, f.market === 'pooled' ? NO_ID : f.market, f.balanceAtoms));
+  const list = InsuranceFunds.createFundsVector(b, offsets);
+  return finish(sequence, Message.InsuranceFunds, InsuranceFunds.createInsuranceFunds(b, u.epoch, u.quoteDecimals, u.snapshot, list));
+}
+
+const LIQUIDATION_KINDS: Record<LiquidationKind, LiquidationKindEnum> = { fill: LiquidationKindEnum.Fill, takeover: LiquidationKindEnum.Takeover };
+
+/** Liquidations for the public tape (the server keeps a frame within VENUE_ROWS_PER_FRAME). */
+export function encodeLiquidations(sequence: number, liquidations: readonly Liquidation[]): Uint8Array {
+  const b = begin();
+  const offsets = liquidations.map((l) =>
+    LiquidationTable.createLiquidation(
+      b,
+      l.sequence,
+      l.market,
+      b.createString(l.symbol),
+      SIDES[l.side] ?? Side.Unset,
+      l.price,
+      l.amount,
+      l.eventTimeUs,
+      LIQUIDATION_KINDS[l.kind] ?? LiquidationKindEnum.Unset,
+    ),
+  );
+  return finish(sequence, Message.Liquidations, Liquidations.createLiquidations(b, Liquidations.createLiquidationsVector(b, offsets)));
+}
+
+/** Market summaries and the epoch's tick-to-order latency (null is written as the default, -1). */
+export function encodeMarketSummaries(sequence: number, u: MarketSummariesUpdate): Uint8Array {
+  const b = begin();
+  const offsets = u.markets.map((m) =>
+    MarketSummaryTable.createMarketSummary(
+      b,
+      m.market,
+      b.createString(m.symbol),
+      m.markPrice,
+      m.oraclePrice,
+      m.paused,
+      KILL_LEVELS[m.killLevel] ?? KillLevelEnum.Unset,
+      b.createString(m.code),
+      b.createString(m.reason),
+    ),
+  );
+  const list = MarketSummaries.createMarketsVector(b, offsets);
+  return finish(sequence, Message.MarketSummaries, MarketSummaries.createMarketSummaries(b, u.epoch, u.snapshot, list, u.orders, u.tickToOrderUs ?? -1));
+}
+
 const MARKET_STATES: Record<MarketState, MarketStateEnum> = { paused: MarketStateEnum.Paused, resumed: MarketStateEnum.Resumed };
 const ENGINE_STATES: Record<EngineState, EngineStateEnum> = {
   starting: EngineStateEnum.Starting,
@@ -584,6 +703,14 @@ export function encodeFrame(m: FeedMessage): Uint8Array {
       return encodeUnresolvedDeficits(m.sequence, m.deficits);
     case 'takeovers':
       return encodeTakeovers(m.sequence, m.takeovers);
+    case 'settlements':
+      return encodeSettlements(m.sequence, m.quoteDecimals, m.settlements);
+    case 'insuranceFunds':
+      return encodeInsuranceFunds(m.sequence, m);
+    case 'liquidations':
+      return encodeLiquidations(m.sequence, m.liquidations);
+    case 'marketSummaries':
+      return encodeMarketSummaries(m.sequence, m);
     case 'ack':
       return encodeAck(m.sequence, m);
     case 'openOrders':

@@ -64,6 +64,7 @@ import { readBookTickers } from './decode-books.js';
 import { readDepth } from './decode-depth.js';
 import { readOpenOrders, readOrders } from './decode-orders.js';
 import { readTakeovers } from './decode-takeovers.js';
+import { readInsuranceFunds, readLiquidations, readMarketSummaries, readSettlements } from './decode-venue.js';
 import { readTickBatch, readTicks, signaturesOf, type TickBatchMessage } from './decode-ticks.js';
 
 export type { TickBatchMessage };
@@ -297,7 +298,18 @@ function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequ
       const markets = Array.from({ length: t.marketsLength() }, (_, i) => requireId(t.markets(i), `topics.markets[${i}]`));
       const accounts = Array.from({ length: t.accountsLength() }, (_, i) => requireId(t.accounts(i), `topics.accounts[${i}]`));
       const adlMarkets = Array.from({ length: t.adlMarketsLength() }, (_, i) => requireId(t.adlMarkets(i), `topics.adlMarkets[${i}]`));
-      const topics: Topics = { markets, accounts, allOrders: t.allOrders(), adlMarkets, acks: t.acks() };
+      const liquidationMarkets = Array.from({ length: t.liquidationMarketsLength() }, (_, i) => requireId(t.liquidationMarkets(i), `topics.liquidationMarkets[${i}]`));
+      const topics: Topics = {
+        markets,
+        accounts,
+        allOrders: t.allOrders(),
+        adlMarkets,
+        acks: t.acks(),
+        liquidationMarkets,
+        settlements: t.settlements(),
+        insuranceFunds: t.insuranceFunds(),
+        marketSummaries: t.marketSummaries(),
+      };
       return type === Message.Subscribe ? { kind: 'subscribe', sequence, topics } : { kind: 'unsubscribe', sequence, topics };
     }
     case Message.LiquidationOrders:
@@ -370,6 +382,14 @@ function readMessage(bb: flatbuffers.ByteBuffer, type: Message, at: number, sequ
       return { kind: 'unresolvedDeficits', sequence, deficits: readUnresolvedDeficits(bb, at) };
     case Message.Takeovers:
       return { kind: 'takeovers', sequence, takeovers: readTakeovers(bb, at) };
+    case Message.Settlements:
+      return { kind: 'settlements', sequence, ...readSettlements(bb, at) };
+    case Message.InsuranceFunds:
+      return { kind: 'insuranceFunds', sequence, ...readInsuranceFunds(bb, at) };
+    case Message.Liquidations:
+      return { kind: 'liquidations', sequence, liquidations: readLiquidations(bb, at) };
+    case Message.MarketSummaries:
+      return { kind: 'marketSummaries', sequence, ...readMarketSummaries(bb, at) };
     case Message.Ack: {
       const t = new AckTable().__init(at, bb);
       const state = enumValue(ACK_STATES, t.state(), 'state');

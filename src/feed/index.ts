@@ -13,3 +13,6 @@ export {
 export * from './codec.js';
 /** Joins Deleveragings / SocializedLosses records split over frames (the SDK does it for its events). */
 export { joinDeleveragings, joinSocializedLosses, PartJoiner } from './deficits.js';
+/** Exact money of Settlements and InsuranceFunds (atoms) as quote, and the public tape as ccxt's liquidation structure. */
+export { atomsToQuote, formatAtoms } from './atoms.js';
+export { toCcxtLiquidation, type CcxtLiquidation } from './ccxt.js';

@@ -58,6 +58,14 @@ export interface Topics {
    * false; `decodeFrame` always sets it.
    */
   readonly acks?: boolean;
+  /** Markets whose public liquidation stream to receive (Liquidations frames). Absent means none. */
+  readonly liquidationMarkets?: readonly number[];
+  /** Settlements frames for the fills the order topics select (Subscribe), or stop them (Unsubscribe). Absent: false. */
+  readonly settlements?: boolean;
+  /** InsuranceFunds frames: a snapshot now, then the funds that changed after each epoch. Absent: false. */
+  readonly insuranceFunds?: boolean;
+  /** MarketSummaries frames: a snapshot now, then changes and tick-to-order latency after each epoch. Absent: false. */
+  readonly marketSummaries?: boolean;
 }
 
 /**
@@ -238,6 +246,115 @@ export interface OpenOrdersPart extends OpenOrdersSnapshot {
   readonly orderCount: number;
 }
 
+/** Rows of one Settlements, Liquidations, InsuranceFunds or MarketSummaries frame at most. */
+export const VENUE_ROWS_PER_FRAME = 4096;
+
+/**
+ * How a fill's deficit was placed when the fill landed (FillSettlement.resolution): 'none' (no deficit),
+ * 'deleveraged' (ADL closed the group's rest), 'socialized' (other accounts paid), 'unresolved' (bad debt reported),
+ * 'pending' (the group still holds positions; their fills or deleveraging place it).
+ */
+export type DeficitResolution = 'none' | 'deleveraged' | 'socialized' | 'unresolved' | 'pending';
+
+/**
+ * A fill of a liquidation order as it settled (the engine's Settlement), money as exact integer atoms of the quote
+ * currency (quote = atoms / 10^quoteDecimals of its frame; `atomsToQuote`, `formatAtoms`).
+ */
+export interface FillSettlement {
+  readonly sequence: number;
+  readonly orderId: string;
+  readonly account: number;
+  readonly market: number;
+  /** The order's side: 'sell' closes a long. */
+  readonly side: 'buy' | 'sell';
+  readonly quantity: number;
+  readonly price: number;
+  readonly eventTimeUs: number;
+  /** Base units of the position closed, in [0, quantity]. */
+  readonly closed: number;
+  readonly sizeAfter: number;
+  readonly orderRemaining: number;
+  readonly realizedPnlAtoms: bigint;
+  /** Into the insurance fund, >= 0. */
+  readonly feeAtoms: bigint;
+  /** Paid by the insurance fund, >= 0. */
+  readonly insuranceCoverAtoms: bigint;
+  /** What the fund could not pay, >= 0. */
+  readonly deficitAtoms: bigint;
+  readonly collateralAfterAtoms: bigint;
+  /** Quote (a float: price times size), signed like the position. */
+  readonly bankruptcyValue: number;
+  readonly resolution: DeficitResolution;
+  /** Deleveragings at this fill's sequence for this account. */
+  readonly deleveragings: number;
+  /** Paid by other accounts at this fill's sequence for this account, >= 0. */
+  readonly socializedAtoms: bigint;
+  /** Reported as bad debt at this fill's sequence for this account, >= 0. */
+  readonly unresolvedAtoms: bigint;
+  /** Why it was left unplaced; null exactly when unresolvedAtoms is 0. */
+  readonly unresolvedReason: DeficitReason | null;
+}
+
+/** One insurance fund's balance, exact atoms. */
+export interface InsuranceFundBalance {
+  /** The fund's market, or 'pooled' (4294967295 on the wire). */
+  readonly market: number | 'pooled';
+  readonly balanceAtoms: bigint;
+}
+
+/** Insurance fund balances as of an epoch: every fund (`snapshot`) or those that changed in it. */
+export interface InsuranceFundsUpdate {
+  readonly epoch: number;
+  readonly quoteDecimals: number;
+  readonly snapshot: boolean;
+  readonly funds: readonly InsuranceFundBalance[];
+}
+
+/** What closed a liquidated position: the venue filling our order, or a backstop vault taking it. */
+export type LiquidationKind = 'fill' | 'takeover';
+
+/**
+ * One liquidation on the public tape (no account): the fields of ccxt's unified liquidation structure
+ * (`toCcxtLiquidation`). `side` is the liquidating trade's: 'sell' when a long was liquidated.
+ */
+export interface Liquidation {
+  readonly sequence: number;
+  readonly market: number;
+  readonly symbol: string;
+  readonly side: 'buy' | 'sell';
+  /** Quote per base unit, > 0. */
+  readonly price: number;
+  /** Base units, > 0. */
+  readonly amount: number;
+  readonly eventTimeUs: number;
+  readonly kind: LiquidationKind;
+}
+
+/** One market's prices and status (MarketSummary). */
+export interface MarketSummary {
+  readonly market: number;
+  readonly symbol: string;
+  readonly markPrice: number;
+  readonly oraclePrice: number;
+  /** Liquidations held (an oracle guard or the kill switch). */
+  readonly paused: boolean;
+  readonly killLevel: KillLevel;
+  /** A MarketStatus code (ORACLE_STALE, KILL_SWITCH, ...) while paused, HEALTHY otherwise. */
+  readonly code: string;
+  readonly reason: string;
+}
+
+/** Market summaries as of an epoch, and that epoch's tick-to-order latency. */
+export interface MarketSummariesUpdate {
+  readonly epoch: number;
+  readonly snapshot: boolean;
+  readonly markets: readonly MarketSummary[];
+  /** Orders the epoch issued. */
+  readonly orders: number;
+  /** Microseconds from the first price frame the epoch covers arriving to its orders leaving; null: not measured. */
+  readonly tickToOrderUs: number | null;
+}
+
 /** An account's cross group after an epoch (engine.account() without the positions); health Infinity: no requirement. */
 export interface AccountState extends Omit<CrossSummary, 'id'> {
   /** The account id. */
@@ -338,6 +455,14 @@ export type FeedMessage =
   | { readonly kind: 'unresolvedDeficits'; readonly sequence: number; readonly deficits: readonly UnresolvedDeficit[] }
   /** Positions backstop vaults took off the book (execution strategy 'backstop'), in the order they landed. */
   | { readonly kind: 'takeovers'; readonly sequence: number; readonly takeovers: readonly Takeover[] }
+  /** Fills as they settled, money in atoms (`Subscribe.settlements`). */
+  | { readonly kind: 'settlements'; readonly sequence: number; readonly quoteDecimals: number; readonly settlements: readonly FillSettlement[] }
+  /** Insurance fund balances (`Subscribe.insuranceFunds`). */
+  | ({ readonly kind: 'insuranceFunds'; readonly sequence: number } & InsuranceFundsUpdate)
+  /** The public liquidation stream (`Subscribe.liquidationMarkets`). */
+  | { readonly kind: 'liquidations'; readonly sequence: number; readonly liquidations: readonly Liquidation[] }
+  /** Market prices, statuses and tick-to-order latency (`Subscribe.marketSummaries`). */
+  | ({ readonly kind: 'marketSummaries'; readonly sequence: number } & MarketSummariesUpdate)
   /** Acknowledgements of this connection's input frames (only after `Subscribe { acks: true }`). */
   | ({ readonly kind: 'ack'; readonly sequence: number } & Ack)
   /** The open orders a Subscribe newly selects (its answer for order topics), possibly split over frames. */

@@ -1,7 +1,9 @@
 /**
  * Thread: main (the engine's). The binary WebSocket feed on uWebSockets.js: publishers push ticks, positions,
  * collateral, fills, order expiries, book tops and book depth; subscribers receive orders, margin calls, backstop takeovers,
- * deleveragings, socialized losses, unresolved deficits, account states, ADL queues, market and engine status.
+ * deleveragings, socialized losses, unresolved deficits, account states, ADL queues, market and engine status, and
+ * the venue topics: fill settlements, the liquidation tape, insurance funds, market summaries (server-venue.ts).
+ * Also serves the live risk page's static files at /dashboard (server-dashboard.ts).
  * Writes: the engine's input tables, through the Engine (inside the message handler, before it returns).
  * Reads:  each epoch's output (Engine.onEpoch), the clearing's takeovers and deficit events (onTakeover, onDeleverage,
  *         onSocializedLoss, onUnresolvedDeficit: kept until the epoch's end), the account table for account states and engine.adlQueue
@@ -55,6 +57,13 @@ import {
   type Topics,
   type UnresolvedDeficit,
   encodeExpiries,
+  encodeInsuranceFunds,
+  encodeLiquidations,
+  encodeMarketSummaries,
+  encodeSettlements,
+  type InsuranceFundsUpdate,
+  type MarketSummary,
+  type MarketSummariesUpdate,
 } from './codec.js';
 import { DEFICIT_ROWS_PER_FRAME, FeedErrorCode, FrameErrorCode, OPEN_ORDERS_PER_FRAME, type FrameError } from './messages.js';
 import { Acknowledgements } from './acks.js';
@@ -79,6 +88,8 @@ import { countPeerError, countRejected, zeroStats, type FeedStats } from './stat
 import { resolveServerOptions, type FeedServerOptions, type ResolvedServerOptions } from './server-options.js';
 import { FeedMetrics, type ConnectionEvent } from './server-metrics.js';
 import { addProbeRoutes, ProbeListener } from './server-routes.js';
+import { VenueWatch, type VenueOutput } from './server-venue.js';
+import { serveDashboard } from './server-dashboard.js';
 
 export type { FeedServerOptions } from './server-options.js';
 export type { FeedStats } from './stats.js';
@@ -107,6 +118,12 @@ interface Connection {
   readonly accounts: Set<number>;
   /** Markets whose ADL queues this connection receives. */
   readonly adlMarkets: Set<number>;
+  /** Markets whose public liquidation tape this connection receives. */
+  readonly liquidationMarkets: Set<number>;
+  /** Settlements of the fills its order topics select; insurance fund balances; market summaries. */
+  settlements: boolean;
+  insuranceFunds: boolean;
+  marketSummaries: boolean;
   allOrders: boolean;
   open: boolean;
   ws?: uWS.WebSocket<Connection>;
@@ -124,12 +141,25 @@ interface PendingAnswer {
   barrier: number;
   readonly accounts: Set<number>;
   readonly adlMarkets: Set<number>;
+  /** Every fund's balance, every market's summary. */
+  funds: boolean;
+  markets: boolean;
+}
+
+/** What a Subscribe's answer carries: states of these accounts, queues of these markets, the funds, the markets. */
+interface Owed {
+  readonly accounts: Iterable<number>;
+  readonly adlMarkets: Iterable<number>;
+  readonly funds: boolean;
+  readonly markets: boolean;
 }
 
 /** Subscribe answers read at an epoch's state, sent with its output. */
 interface Answer {
   readonly states: AccountState[];
   readonly queues: AdlQueue[];
+  readonly funds?: InsuranceFundsUpdate;
+  readonly markets?: MarketSummariesUpdate;
 }
 
 /** State frames read when an epoch was decided (Engine.onEpochState), sent once it has left (Engine.onEpoch). */
@@ -138,6 +168,9 @@ interface EpochState {
   readonly states: Map<number, AccountState>;
   readonly queues: AdlQueue[];
   readonly answers: Map<Connection, Answer>;
+  /** Insurance funds and market summaries that changed in the epoch. */
+  readonly funds: InsuranceFundsUpdate | undefined;
+  readonly markets: MarketSummary[];
 }
 
 
@@ -173,6 +206,8 @@ export class FeedServer {
   private readonly watch: AccountWatch<Connection>;
   /** Markets some connection watches the ADL queues of, and the queues last sent for each. */
   private readonly adl: AdlWatch;
+  /** Settlements, the liquidation tape, insurance funds, market summaries (server-venue.ts). */
+  private readonly venue: VenueWatch;
   private readonly marketStates = new Map<number, { state: MarketState; reason: string; eventTimeUs: number; code: string }>();
   private readonly counters: FeedStats = zeroStats();
   /** Marks an account an accepted input named, so the next epoch reads its state first. */
@@ -228,6 +263,7 @@ export class FeedServer {
   ) {
     this.watch = new AccountWatch<Connection>(engine, options.accountStateBudget);
     this.adl = new AdlWatch(engine);
+    this.venue = new VenueWatch(engine);
     this.tokens = new TokenRoles(options.publisherTokens, options.subscriberTokens, options.adminTokens, options.tokens);
     this.app = loadTransport().App();
     this.app.ws<Connection>(options.path, {
@@ -251,6 +287,8 @@ export class FeedServer {
     });
     // Observability (README "Observability"): /healthz, /readyz, and /metrics for a token of this server.
     addProbeRoutes(this.app, () => this.metrics, (authorization, query) => this.tokens.roleOf(authorization, query) !== undefined);
+    // The live risk page: static files at /dashboard (server-dashboard.ts).
+    serveDashboard(this.app, options.path);
     this.acks = new Acknowledgements<Connection>(engine, (c, ack) => this.send(c, encodeAck(c.sequence, ack)));
     if (options.verifyWorkers > 0 && SignatureVerifier.hasKeys(engine.oracleConfig)) {
       const verifier = new SignatureVerifier(engine.oracleConfig, { workers: options.verifyWorkers });
@@ -259,6 +297,7 @@ export class FeedServer {
     this.offEpochState = engine.onEpochState((r) => this.readEpochState(r));
     this.offEpoch = engine.onEpoch((r) => this.publishEpoch(r));
     this.offFill = engine.onFill((f) => {
+      this.venue.settled(f);
       for (const l of this.fillListeners) l(f);
     });
     this.offStatus = engine.onMarketStatus((s) => this.publishMarketStatus(s.market, s.state, s.reason, s.eventTimeUs, s.code));
@@ -419,6 +458,10 @@ export class FeedServer {
       markets: new Set(),
       accounts: new Set(),
       adlMarkets: new Set(),
+      liquidationMarkets: new Set(),
+      settlements: false,
+      insuranceFunds: false,
+      marketSummaries: false,
       allOrders: false,
       open: false,
       acks: false,
@@ -448,8 +491,10 @@ export class FeedServer {
     // uWS reports a frame above maxPayloadLength as 1006 "Received too big message" (the peer sees 1006 too).
     if (code === 1006 && reason.startsWith('Received too big message')) this.counters.oversizedClosed++;
     for (const a of c.accounts) this.watch.unwatch(a, c);
-    this.counters.topics -= c.markets.size + c.accounts.size + c.adlMarkets.size;
+    this.counters.topics -= c.markets.size + c.accounts.size + c.adlMarkets.size + c.liquidationMarkets.size;
     for (const m of c.adlMarkets) this.adl.unwatch(m);
+    if (c.insuranceFunds) this.venue.fundWatchers--;
+    if (c.marketSummaries) this.venue.marketWatchers--;
     this.acks.forget(c);
     this.connectionEvent({ kind: 'closed', connection: c.id, role: c.role, remote: c.remote, code, reason });
   }
@@ -541,6 +586,7 @@ export class FeedServer {
       const before = this.engine.lastSequence;
       ingest(this.engine, m, this.counters, this.options.createAccounts);
       if (m.kind === 'tickBatch') this.metrics.tickLanded();
+      if (m.kind === 'tickBatch' || m.kind === 'books') this.venue.priceFrame(this.engine.lastSequence);
       if (this.watch.size > 0) accountsNamed(m, this.touchAccount);
       c.lastInput = this.engine.lastSequence;
       if (c.acks) this.acks.accepted(c, m.sequence, before + 1, c.lastInput);
@@ -564,8 +610,11 @@ export class FeedServer {
   private subscribe(c: Connection, t: Topics, sequence: number): void {
     const adlMarkets = t.adlMarkets ?? [];
     const newAdl = [...new Set(adlMarkets.filter((m) => !c.adlMarkets.has(m)))];
-    const added = new Set(t.markets.filter((m) => !c.markets.has(m))).size + new Set(t.accounts.filter((a) => !c.accounts.has(a))).size + newAdl.length;
-    if (c.markets.size + c.accounts.size + c.adlMarkets.size + added > this.options.maxTopicsPerConnection) {
+    const liquidationMarkets = t.liquidationMarkets ?? [];
+    const newLiquidations = new Set(liquidationMarkets.filter((m) => !c.liquidationMarkets.has(m)));
+    const added =
+      new Set(t.markets.filter((m) => !c.markets.has(m))).size + new Set(t.accounts.filter((a) => !c.accounts.has(a))).size + newAdl.length + newLiquidations.size;
+    if (c.markets.size + c.accounts.size + c.adlMarkets.size + c.liquidationMarkets.size + added > this.options.maxTopicsPerConnection) {
       this.reject(c, FeedErrorCode.TooManyTopics, `at most ${this.options.maxTopicsPerConnection} market, account and ADL topics per connection`, sequence);
       return;
     }
@@ -579,6 +628,9 @@ export class FeedServer {
     });
     adlMarkets.forEach((m, i) => {
       if (!this.engine.hasMarket(m)) throw new UnwindError(ErrorCode.UnknownMarket, `no market with id ${m}`, `adlMarkets[${i}]`);
+    });
+    liquidationMarkets.forEach((m, i) => {
+      if (!this.engine.hasMarket(m)) throw new UnwindError(ErrorCode.UnknownMarket, `no market with id ${m}`, `liquidationMarkets[${i}]`);
     });
     // Ranked before anything changes: a market whose queues cannot be ranked rejects the frame with the engine's code.
     for (const m of newAdl) this.adl.queues(m, this.engine.epochs);
@@ -604,17 +656,31 @@ export class FeedServer {
       c.adlMarkets.add(m);
       this.adl.watch(m);
     }
+    for (const m of newLiquidations) c.liquidationMarkets.add(m);
+    if (t.settlements === true) c.settlements = true;
+    const funds = t.insuranceFunds === true && !c.insuranceFunds;
+    const markets = t.marketSummaries === true && !c.marketSummaries;
+    if (funds) {
+      c.insuranceFunds = true;
+      this.venue.fundWatchers++;
+    }
+    if (markets) {
+      c.marketSummaries = true;
+      this.venue.marketWatchers++;
+    }
     this.counters.topics += added;
-    if (accounts.length + newAdl.length === 0) return;
+    if (accounts.length + newAdl.length === 0 && !funds && !markets) return;
     const state = this.engine.stateEpoch;
     if (state !== undefined && c.lastInput <= state.lastSequence) {
-      this.sendAnswer(c, this.readAnswer(c, accounts, newAdl, state.epoch));
+      this.sendAnswer(c, this.readAnswer(c, { accounts, adlMarkets: newAdl, funds, markets }, state.epoch));
       return;
     }
-    c.answer ??= { barrier: 0, accounts: new Set(), adlMarkets: new Set() };
+    c.answer ??= { barrier: 0, accounts: new Set(), adlMarkets: new Set(), funds: false, markets: false };
     c.answer.barrier = c.lastInput;
     for (const a of accounts) c.answer.accounts.add(a);
     for (const m of newAdl) c.answer.adlMarkets.add(m);
+    c.answer.funds ||= funds;
+    c.answer.markets ||= markets;
   }
 
   private unsubscribe(c: Connection, t: Topics): void {
@@ -623,16 +689,28 @@ export class FeedServer {
       this.acks.forget(c);
     }
     if (t.allOrders) c.allOrders = false;
-    const held = c.markets.size + c.accounts.size + c.adlMarkets.size;
+    const held = c.markets.size + c.accounts.size + c.adlMarkets.size + c.liquidationMarkets.size;
     for (const m of t.markets) c.markets.delete(m);
     for (const a of t.accounts) if (c.accounts.delete(a)) this.watch.unwatch(a, c);
     for (const m of t.adlMarkets ?? []) if (c.adlMarkets.delete(m)) this.adl.unwatch(m);
-    this.counters.topics -= held - (c.markets.size + c.accounts.size + c.adlMarkets.size);
+    for (const m of t.liquidationMarkets ?? []) c.liquidationMarkets.delete(m);
+    this.counters.topics -= held - (c.markets.size + c.accounts.size + c.adlMarkets.size + c.liquidationMarkets.size);
+    if (t.settlements === true) c.settlements = false;
+    if (t.insuranceFunds === true && c.insuranceFunds) {
+      c.insuranceFunds = false;
+      this.venue.fundWatchers--;
+    }
+    if (t.marketSummaries === true && c.marketSummaries) {
+      c.marketSummaries = false;
+      this.venue.marketWatchers--;
+    }
     const owed = c.answer;
     if (owed !== undefined) {
       for (const a of t.accounts) owed.accounts.delete(a);
       for (const m of t.adlMarkets ?? []) owed.adlMarkets.delete(m);
-      if (owed.accounts.size + owed.adlMarkets.size === 0) c.answer = undefined;
+      owed.funds &&= c.insuranceFunds;
+      owed.markets &&= c.marketSummaries;
+      if (owed.accounts.size + owed.adlMarkets.size === 0 && !owed.funds && !owed.markets) c.answer = undefined;
     }
   }
 
@@ -661,17 +739,21 @@ export class FeedServer {
   }
 
   /** A Subscribe's answer read now, as epoch `epoch`'s state (the caller knows the tables hold it). */
-  private readAnswer(c: Connection, accounts: Iterable<number>, adlMarkets: Iterable<number>, epoch: number): Answer {
-    const states = this.watch.states([...accounts].filter((a) => c.accounts.has(a)), epoch);
+  private readAnswer(c: Connection, owed: Owed, epoch: number): Answer {
+    const states = this.watch.states([...owed.accounts].filter((a) => c.accounts.has(a)), epoch);
     const queues: AdlQueue[] = [];
-    for (const m of adlMarkets) if (c.adlMarkets.has(m)) queues.push(...this.adl.snapshot(m, epoch));
-    return { states, queues };
+    for (const m of owed.adlMarkets) if (c.adlMarkets.has(m)) queues.push(...this.adl.snapshot(m, epoch));
+    const funds = owed.funds && c.insuranceFunds ? this.venue.fundSnapshot(epoch) : undefined;
+    const markets = owed.markets && c.marketSummaries ? this.venue.marketSnapshot(epoch) : undefined;
+    return { states, queues, funds, markets };
   }
 
   /** Sends an answer, but for topics the connection dropped since it was read. */
   private sendAnswer(c: Connection, a: Answer): void {
     for (const chunk of chunks(a.states.filter((s) => c.accounts.has(s.account)))) this.send(c, encodeAccountStates(c.sequence, chunk));
     for (const q of a.queues) if (c.adlMarkets.has(q.market)) this.sendAdlQueue(c, encodeAdlQueue(c.sequence, q));
+    if (a.funds !== undefined && c.insuranceFunds) this.sendFunds(c, a.funds);
+    if (a.markets !== undefined && c.marketSummaries) this.sendMarketSummaries(c, a.markets);
   }
 
   // ---- outbound ----
@@ -694,9 +776,9 @@ export class FeedServer {
       const owed = c.answer;
       if (owed === undefined || owed.barrier > r.lastSequence) continue;
       c.answer = undefined;
-      answers.set(c, this.readAnswer(c, owed.accounts, owed.adlMarkets, epoch));
+      answers.set(c, this.readAnswer(c, owed, epoch));
     }
-    this.epochState = { epoch, states, queues, answers };
+    this.epochState = { epoch, states, queues, answers, funds: this.venue.fundChanges(epoch), markets: this.venue.marketChanges() };
   }
 
   private publishEpoch(r: EpochResult): void {
@@ -714,14 +796,18 @@ export class FeedServer {
       const encode = (sequence: number, orders: readonly LiquidationOrder[]): Uint8Array => encodeExpiries(sequence, orders.map((o) => o.id), now);
       this.fanOut(r.timedOut, encode, (c, o) => c.markets.has(o.market) || c.accounts.has(o.account), () => {});
     }
+    // Read before the deficit records are sent and cleared: each settlement says how its deficit was placed.
+    const venue = this.venue.epochOutput(r, { deleveragings: this.deleveragings, losses: this.socializedLosses, unresolved: this.unresolvedDeficits }, this.takeovers);
     this.publishTakeovers();
     this.publishDeficits();
+    this.publishVenue(venue);
     const state = this.epochState;
     this.epochState = undefined;
     // Undefined for an epoch decided before this server listened (one recovery completed): nobody watched then.
     if (state?.epoch === r.epoch) {
       if (state.states.size > 0) this.publishAccountStates(state);
       if (state.queues.length > 0) this.publishAdlQueues(state);
+      this.publishFundsAndMarkets(state, r, venue);
       for (const [c, a] of state.answers) this.sendAnswer(c, a);
     }
     // Answers owed that this epoch's state, still in the tables, covers (their Subscribe came while it was in flight).
@@ -731,7 +817,7 @@ export class FeedServer {
       const owed = c.answer;
       if (owed === undefined || owed.barrier > now.lastSequence) continue;
       c.answer = undefined;
-      this.sendAnswer(c, this.readAnswer(c, owed.accounts, owed.adlMarkets, now.epoch));
+      this.sendAnswer(c, this.readAnswer(c, owed, now.epoch));
     }
   }
 
@@ -820,6 +906,50 @@ export class FeedServer {
   }
 
   /**
+   * After an epoch, behind its deficits: the fills that settled since the last one, to connections with
+   * `settlements` whose order topics select them, and the liquidations, to those watching their market's tape.
+   */
+  private publishVenue(v: VenueOutput): void {
+    const { settlements, liquidations } = v;
+    if (settlements.length + liquidations.length === 0) return;
+    const decimals = this.venue.quoteDecimals;
+    for (const c of this.connections) {
+      if (c.settlements && settlements.length > 0) {
+        const mine = c.allOrders ? settlements : settlements.filter((s) => c.markets.has(s.market) || c.accounts.has(s.account));
+        for (const chunk of chunks(mine)) this.send(c, encodeSettlements(c.sequence, decimals, chunk));
+      }
+      if (c.liquidationMarkets.size > 0 && liquidations.length > 0) {
+        const mine = liquidations.filter((l) => c.liquidationMarkets.has(l.market));
+        for (const chunk of chunks(mine)) this.send(c, encodeLiquidations(c.sequence, chunk));
+      }
+    }
+  }
+
+  /**
+   * After an epoch: the insurance funds and market summaries that changed in it (and the epoch's tick-to-order
+   * latency when it issued orders), to their watchers, but those whose answer in this epoch carries them.
+   */
+  private publishFundsAndMarkets(e: EpochState, r: EpochResult, v: VenueOutput): void {
+    const summaries: MarketSummariesUpdate | undefined =
+      e.markets.length > 0 || r.orders.length > 0 ? { epoch: e.epoch, snapshot: false, markets: e.markets, orders: r.orders.length, tickToOrderUs: v.tickToOrderUs } : undefined;
+    if (e.funds === undefined && summaries === undefined) return;
+    for (const c of this.connections) {
+      const answer = e.answers.get(c);
+      if (e.funds !== undefined && c.insuranceFunds && answer?.funds === undefined) this.sendFunds(c, e.funds);
+      if (summaries !== undefined && c.marketSummaries && answer?.markets === undefined) this.sendMarketSummaries(c, summaries);
+    }
+  }
+
+  private sendFunds(c: Connection, u: InsuranceFundsUpdate): void {
+    for (const funds of chunks(u.funds)) this.send(c, encodeInsuranceFunds(c.sequence, { ...u, funds }));
+  }
+
+  private sendMarketSummaries(c: Connection, u: MarketSummariesUpdate): void {
+    if (u.markets.length <= ROWS_PER_FRAME) return this.send(c, encodeMarketSummaries(c.sequence, u));
+    for (const markets of chunks(u.markets)) this.send(c, encodeMarketSummaries(c.sequence, { ...u, markets }));
+  }
+
+  /**
    * After an epoch: the watched accounts whose state changed, each to the connections that watch it, but those that
    * are owed an answer for it (the answer carries the state).
    */
@@ -872,7 +1002,8 @@ export class FeedServer {
 
   private engineStatusFrame(sequence: number, message: string): Uint8Array {
     const e = this.engine;
-    return encodeEngineStatus(sequence, { state: this.state, epoch: e.epochs, lastSequence: e.lastSequence, ...e.counts, message });
+    const { markets, accounts } = e.counts;
+    return encodeEngineStatus(sequence, { state: this.state, epoch: e.epochs, lastSequence: e.lastSequence, markets, accounts, positions: this.venue.openPositions(), message });
   }
 
   private broadcastEngineStatus(message = ''): void {

@@ -56,6 +56,11 @@ const topics = (name: string): TableSpec => ({
     // Appended in version 1 (a reader of the older schema never looks at id 3 or 4).
     { id: 3, name: 'adlMarkets', kind: 'scalars', size: 4 },
     u8(4, 'acks'),
+    // Appended later in version 1.
+    { id: 5, name: 'liquidationMarkets', kind: 'scalars', size: 4 },
+    u8(6, 'settlements'),
+    u8(7, 'insuranceFunds'),
+    u8(8, 'marketSummaries'),
   ],
 });
 export const SubscribeSpec = topics('Subscribe');
@@ -285,6 +290,88 @@ export const TakeoversSpec: TableSpec = {
   fields: [{ id: 0, name: 'takeovers', kind: 'tables', table: TakeoverSpec, required: true }],
 };
 
+const i64 = (id: number, name: string) => ({ id, name, kind: 'scalar', size: 8 }) as const;
+
+export const FillSettlementSpec: TableSpec = {
+  name: 'FillSettlement',
+  fields: [
+    f64(0, 'sequence'),
+    { id: 1, name: 'orderId', kind: 'string', required: true },
+    u32(2, 'account'),
+    u32(3, 'market'),
+    u8(4, 'side'),
+    f64(5, 'quantity'),
+    f64(6, 'price'),
+    f64(7, 'eventTimeUs'),
+    f64(8, 'closed'),
+    f64(9, 'sizeAfter'),
+    f64(10, 'orderRemaining'),
+    i64(11, 'realizedPnlAtoms'),
+    i64(12, 'feeAtoms'),
+    i64(13, 'insuranceCoverAtoms'),
+    i64(14, 'deficitAtoms'),
+    i64(15, 'collateralAfterAtoms'),
+    f64(16, 'bankruptcyValue'),
+    u8(17, 'resolution'),
+    u32(18, 'deleveragings'),
+    i64(19, 'socializedAtoms'),
+    i64(20, 'unresolvedAtoms'),
+    u8(21, 'unresolvedReason'),
+  ],
+};
+export const SettlementsSpec: TableSpec = {
+  name: 'Settlements',
+  fields: [u8(0, 'quoteDecimals'), { id: 1, name: 'settlements', kind: 'tables', table: FillSettlementSpec, required: true }],
+};
+export const InsuranceFundSpec: TableSpec = {
+  name: 'InsuranceFund',
+  fields: [u32(0, 'market'), i64(1, 'balanceAtoms')],
+};
+export const InsuranceFundsSpec: TableSpec = {
+  name: 'InsuranceFunds',
+  fields: [f64(0, 'epoch'), u8(1, 'quoteDecimals'), u8(2, 'snapshot'), { id: 3, name: 'funds', kind: 'tables', table: InsuranceFundSpec, required: true }],
+};
+export const LiquidationSpec: TableSpec = {
+  name: 'Liquidation',
+  fields: [
+    f64(0, 'sequence'),
+    u32(1, 'market'),
+    { id: 2, name: 'symbol', kind: 'string' },
+    u8(3, 'side'),
+    f64(4, 'price'),
+    f64(5, 'amount'),
+    f64(6, 'eventTimeUs'),
+    u8(7, 'kind'),
+  ],
+};
+export const LiquidationsSpec: TableSpec = {
+  name: 'Liquidations',
+  fields: [{ id: 0, name: 'liquidations', kind: 'tables', table: LiquidationSpec, required: true }],
+};
+export const MarketSummarySpec: TableSpec = {
+  name: 'MarketSummary',
+  fields: [
+    u32(0, 'market'),
+    { id: 1, name: 'symbol', kind: 'string' },
+    f64(2, 'markPrice'),
+    f64(3, 'oraclePrice'),
+    u8(4, 'paused'),
+    u8(5, 'killLevel'),
+    { id: 6, name: 'code', kind: 'string' },
+    { id: 7, name: 'reason', kind: 'string' },
+  ],
+};
+export const MarketSummariesSpec: TableSpec = {
+  name: 'MarketSummaries',
+  fields: [
+    f64(0, 'epoch'),
+    u8(1, 'snapshot'),
+    { id: 2, name: 'markets', kind: 'tables', table: MarketSummarySpec, required: true },
+    u32(3, 'orders'),
+    f64(4, 'tickToOrderUs'),
+  ],
+};
+
 /** Envelope field ids. */
 export const ENVELOPE_VERSION_ID = 0;
 export const ENVELOPE_SEQUENCE_ID = 1;
@@ -327,6 +414,10 @@ export const MESSAGE_SPECS: ReadonlyMap<Message, TableSpec> = new Map<Message, T
   [Message.OpenOrders, OpenOrdersSpec],
   [Message.Depth, DepthSpec],
   [Message.Takeovers, TakeoversSpec],
+  [Message.Settlements, SettlementsSpec],
+  [Message.InsuranceFunds, InsuranceFundsSpec],
+  [Message.Liquidations, LiquidationsSpec],
+  [Message.MarketSummaries, MarketSummariesSpec],
 ]);
 
 /** Every table spec, nested ones included (for the test that checks them against the generated code). */
@@ -343,4 +434,8 @@ export const ALL_TABLE_SPECS: readonly TableSpec[] = [
   OpenOrderSpec,
   TakeoverSpec,
   SettlementSpec,
+  FillSettlementSpec,
+  InsuranceFundSpec,
+  LiquidationSpec,
+  MarketSummarySpec,
 ];

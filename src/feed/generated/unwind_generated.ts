@@ -181,6 +181,60 @@ export enum AckState {
 }
 
 /**
+ * How a fill's deficit (what the insurance fund could not pay) was placed when the fill landed. 0 (absent) is never
+ * valid. The amounts and counts beside it in FillSettlement say how much went where.
+ */
+export enum DeficitResolution {
+  Unset = 0,
+
+  /**
+   * The fill left no deficit.
+   */
+  NoDeficit = 1,
+
+  /**
+   * Deleveraged (deficitPolicy 'adl'): what was left of the group closed against the ADL queue at its bankruptcy
+   * values (Deleveragings frames at the same sequence), and the queue paid what a flat group still owed.
+   */
+  Deleveraged = 2,
+
+  /**
+   * Paid by other accounts without deleveraging: pro rata by the other side, or by the ADL queue in rank order
+   * (SocializedLosses frames at the same sequence).
+   */
+  Socialized = 3,
+
+  /**
+   * Bad debt, named: an UnresolvedDeficits frame at the same sequence reports what no policy could place (possibly
+   * after part of it was placed: see `socialized_atoms`, `deleveragings`).
+   */
+  Unresolved = 4,
+
+  /**
+   * Not placed yet: the group still holds positions, so the shortfall rides on their bankruptcy values and is
+   * placed by their fills or deleveraging.
+   */
+  Pending = 5
+}
+
+/**
+ * What closed a liquidated position. 0 (absent) is never valid.
+ */
+export enum LiquidationKind {
+  Unset = 0,
+
+  /**
+   * The venue filled a liquidation order.
+   */
+  Fill = 1,
+
+  /**
+   * A backstop vault took the position (Takeovers).
+   */
+  Takeover = 2
+}
+
+/**
  * Every message kind, both directions. New kinds are appended; a receiver answers an unknown kind with
  * UNKNOWN_MESSAGE and carries on.
  */
@@ -209,13 +263,17 @@ export enum Message {
   Ack = 21,
   OpenOrders = 22,
   Depth = 23,
-  Takeovers = 24
+  Takeovers = 24,
+  Settlements = 25,
+  InsuranceFunds = 26,
+  Liquidations = 27,
+  MarketSummaries = 28
 }
 
 export function unionToMessage(
   type: Message,
-  accessor: (obj:AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|Depth|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|Takeovers|UnresolvedDeficits|Unsubscribe) => AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|Depth|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|Takeovers|UnresolvedDeficits|Unsubscribe|null
-): AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|Depth|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|Takeovers|UnresolvedDeficits|Unsubscribe|null {
+  accessor: (obj:AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|Depth|EngineStatus|ErrorFrame|Fills|InsuranceFunds|KillSwitch|LiquidationOrders|Liquidations|MarginCalls|MarketStatus|MarketSummaries|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|Settlements|SignedPriceTicks|SocializedLosses|Subscribe|Takeovers|UnresolvedDeficits|Unsubscribe) => AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|Depth|EngineStatus|ErrorFrame|Fills|InsuranceFunds|KillSwitch|LiquidationOrders|Liquidations|MarginCalls|MarketStatus|MarketSummaries|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|Settlements|SignedPriceTicks|SocializedLosses|Subscribe|Takeovers|UnresolvedDeficits|Unsubscribe|null
+): AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|Depth|EngineStatus|ErrorFrame|Fills|InsuranceFunds|KillSwitch|LiquidationOrders|Liquidations|MarginCalls|MarketStatus|MarketSummaries|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|Settlements|SignedPriceTicks|SocializedLosses|Subscribe|Takeovers|UnresolvedDeficits|Unsubscribe|null {
   switch(Message[type]) {
     case 'NONE': return null; 
     case 'PriceTicks': return accessor(new PriceTicks())! as PriceTicks;
@@ -242,15 +300,19 @@ export function unionToMessage(
     case 'OpenOrders': return accessor(new OpenOrders())! as OpenOrders;
     case 'Depth': return accessor(new Depth())! as Depth;
     case 'Takeovers': return accessor(new Takeovers())! as Takeovers;
+    case 'Settlements': return accessor(new Settlements())! as Settlements;
+    case 'InsuranceFunds': return accessor(new InsuranceFunds())! as InsuranceFunds;
+    case 'Liquidations': return accessor(new Liquidations())! as Liquidations;
+    case 'MarketSummaries': return accessor(new MarketSummaries())! as MarketSummaries;
     default: return null;
   }
 }
 
 export function unionListToMessage(
   type: Message, 
-  accessor: (index: number, obj:AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|Depth|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|Takeovers|UnresolvedDeficits|Unsubscribe) => AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|Depth|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|Takeovers|UnresolvedDeficits|Unsubscribe|null, 
+  accessor: (index: number, obj:AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|Depth|EngineStatus|ErrorFrame|Fills|InsuranceFunds|KillSwitch|LiquidationOrders|Liquidations|MarginCalls|MarketStatus|MarketSummaries|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|Settlements|SignedPriceTicks|SocializedLosses|Subscribe|Takeovers|UnresolvedDeficits|Unsubscribe) => AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|Depth|EngineStatus|ErrorFrame|Fills|InsuranceFunds|KillSwitch|LiquidationOrders|Liquidations|MarginCalls|MarketStatus|MarketSummaries|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|Settlements|SignedPriceTicks|SocializedLosses|Subscribe|Takeovers|UnresolvedDeficits|Unsubscribe|null, 
   index: number
-): AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|Depth|EngineStatus|ErrorFrame|Fills|KillSwitch|LiquidationOrders|MarginCalls|MarketStatus|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|SignedPriceTicks|SocializedLosses|Subscribe|Takeovers|UnresolvedDeficits|Unsubscribe|null {
+): AccountStates|Ack|AdlQueue|BookTickers|CollateralUpdates|Deleveragings|Depth|EngineStatus|ErrorFrame|Fills|InsuranceFunds|KillSwitch|LiquidationOrders|Liquidations|MarginCalls|MarketStatus|MarketSummaries|OpenOrders|OrderExpiries|PositionUpdates|PriceTicks|Settlements|SignedPriceTicks|SocializedLosses|Subscribe|Takeovers|UnresolvedDeficits|Unsubscribe|null {
   switch(Message[type]) {
     case 'NONE': return null; 
     case 'PriceTicks': return accessor(index, new PriceTicks())! as PriceTicks;
@@ -277,6 +339,10 @@ export function unionListToMessage(
     case 'OpenOrders': return accessor(index, new OpenOrders())! as OpenOrders;
     case 'Depth': return accessor(index, new Depth())! as Depth;
     case 'Takeovers': return accessor(index, new Takeovers())! as Takeovers;
+    case 'Settlements': return accessor(index, new Settlements())! as Settlements;
+    case 'InsuranceFunds': return accessor(index, new InsuranceFunds())! as InsuranceFunds;
+    case 'Liquidations': return accessor(index, new Liquidations())! as Liquidations;
+    case 'MarketSummaries': return accessor(index, new MarketSummaries())! as MarketSummaries;
     default: return null;
   }
 }
@@ -920,8 +986,53 @@ acks():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+/**
+ * Market ids: the public liquidation stream of these markets (Liquidations frames, after each epoch that had
+ * one). Appended in version 1 after acks, as the three fields below: a server that predates them ignores them.
+ */
+liquidationMarkets(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readUint32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+liquidationMarketsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+liquidationMarketsArray():Uint32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+/**
+ * Settlements frames: how the fills that this connection's order topics select (all_orders, markets, accounts)
+ * settled, money in exact atoms.
+ */
+settlements():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+/**
+ * InsuranceFunds frames: every fund's balance now, then each fund whose balance changed, after each epoch.
+ */
+insuranceFunds():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+/**
+ * MarketSummaries frames: every market's prices and status now, then the markets that changed and the
+ * tick-to-order latency, after each epoch.
+ */
+marketSummaries():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startSubscribe(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(9);
 }
 
 static addMarkets(builder:flatbuffers.Builder, marketsOffset:flatbuffers.Offset) {
@@ -995,18 +1106,55 @@ static addAcks(builder:flatbuffers.Builder, acks:boolean) {
   builder.addFieldInt8(4, +acks, +false);
 }
 
+static addLiquidationMarkets(builder:flatbuffers.Builder, liquidationMarketsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(5, liquidationMarketsOffset, 0);
+}
+
+static createLiquidationMarketsVector(builder:flatbuffers.Builder, data:number[]|Uint32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createLiquidationMarketsVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createLiquidationMarketsVector(builder:flatbuffers.Builder, data:number[]|Uint32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startLiquidationMarketsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addSettlements(builder:flatbuffers.Builder, settlements:boolean) {
+  builder.addFieldInt8(6, +settlements, +false);
+}
+
+static addInsuranceFunds(builder:flatbuffers.Builder, insuranceFunds:boolean) {
+  builder.addFieldInt8(7, +insuranceFunds, +false);
+}
+
+static addMarketSummaries(builder:flatbuffers.Builder, marketSummaries:boolean) {
+  builder.addFieldInt8(8, +marketSummaries, +false);
+}
+
 static endSubscribe(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSubscribe(builder:flatbuffers.Builder, marketsOffset:flatbuffers.Offset, accountsOffset:flatbuffers.Offset, allOrders:boolean, adlMarketsOffset:flatbuffers.Offset, acks:boolean):flatbuffers.Offset {
+static createSubscribe(builder:flatbuffers.Builder, marketsOffset:flatbuffers.Offset, accountsOffset:flatbuffers.Offset, allOrders:boolean, adlMarketsOffset:flatbuffers.Offset, acks:boolean, liquidationMarketsOffset:flatbuffers.Offset, settlements:boolean, insuranceFunds:boolean, marketSummaries:boolean):flatbuffers.Offset {
   Subscribe.startSubscribe(builder);
   Subscribe.addMarkets(builder, marketsOffset);
   Subscribe.addAccounts(builder, accountsOffset);
   Subscribe.addAllOrders(builder, allOrders);
   Subscribe.addAdlMarkets(builder, adlMarketsOffset);
   Subscribe.addAcks(builder, acks);
+  Subscribe.addLiquidationMarkets(builder, liquidationMarketsOffset);
+  Subscribe.addSettlements(builder, settlements);
+  Subscribe.addInsuranceFunds(builder, insuranceFunds);
+  Subscribe.addMarketSummaries(builder, marketSummaries);
   return Subscribe.endSubscribe(builder);
 }
 }
@@ -1102,8 +1250,50 @@ acks():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+/**
+ * Market ids whose public liquidation stream to stop (appended in version 1, as the three below).
+ */
+liquidationMarkets(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readUint32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+liquidationMarketsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+liquidationMarketsArray():Uint32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+/**
+ * Stop Settlements frames.
+ */
+settlements():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+/**
+ * Stop InsuranceFunds frames.
+ */
+insuranceFunds():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+/**
+ * Stop MarketSummaries frames.
+ */
+marketSummaries():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startUnsubscribe(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(9);
 }
 
 static addMarkets(builder:flatbuffers.Builder, marketsOffset:flatbuffers.Offset) {
@@ -1177,18 +1367,55 @@ static addAcks(builder:flatbuffers.Builder, acks:boolean) {
   builder.addFieldInt8(4, +acks, +false);
 }
 
+static addLiquidationMarkets(builder:flatbuffers.Builder, liquidationMarketsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(5, liquidationMarketsOffset, 0);
+}
+
+static createLiquidationMarketsVector(builder:flatbuffers.Builder, data:number[]|Uint32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createLiquidationMarketsVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createLiquidationMarketsVector(builder:flatbuffers.Builder, data:number[]|Uint32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startLiquidationMarketsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addSettlements(builder:flatbuffers.Builder, settlements:boolean) {
+  builder.addFieldInt8(6, +settlements, +false);
+}
+
+static addInsuranceFunds(builder:flatbuffers.Builder, insuranceFunds:boolean) {
+  builder.addFieldInt8(7, +insuranceFunds, +false);
+}
+
+static addMarketSummaries(builder:flatbuffers.Builder, marketSummaries:boolean) {
+  builder.addFieldInt8(8, +marketSummaries, +false);
+}
+
 static endUnsubscribe(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createUnsubscribe(builder:flatbuffers.Builder, marketsOffset:flatbuffers.Offset, accountsOffset:flatbuffers.Offset, allOrders:boolean, adlMarketsOffset:flatbuffers.Offset, acks:boolean):flatbuffers.Offset {
+static createUnsubscribe(builder:flatbuffers.Builder, marketsOffset:flatbuffers.Offset, accountsOffset:flatbuffers.Offset, allOrders:boolean, adlMarketsOffset:flatbuffers.Offset, acks:boolean, liquidationMarketsOffset:flatbuffers.Offset, settlements:boolean, insuranceFunds:boolean, marketSummaries:boolean):flatbuffers.Offset {
   Unsubscribe.startUnsubscribe(builder);
   Unsubscribe.addMarkets(builder, marketsOffset);
   Unsubscribe.addAccounts(builder, accountsOffset);
   Unsubscribe.addAllOrders(builder, allOrders);
   Unsubscribe.addAdlMarkets(builder, adlMarketsOffset);
   Unsubscribe.addAcks(builder, acks);
+  Unsubscribe.addLiquidationMarkets(builder, liquidationMarketsOffset);
+  Unsubscribe.addSettlements(builder, settlements);
+  Unsubscribe.addInsuranceFunds(builder, insuranceFunds);
+  Unsubscribe.addMarketSummaries(builder, marketSummaries);
   return Unsubscribe.endUnsubscribe(builder);
 }
 }
@@ -2039,7 +2266,8 @@ lastSequence():number {
 }
 
 /**
- * Markets, accounts and positions currently held.
+ * Markets and accounts currently held, and open positions (size != 0; a closed position keeps its slot but is
+ * not counted).
  */
 markets():number {
   const offset = this.bb!.__offset(this.bb_pos, 10);
@@ -4481,6 +4709,1065 @@ static createTakeovers(builder:flatbuffers.Builder, takeoversOffset:flatbuffers.
   Takeovers.startTakeovers(builder);
   Takeovers.addTakeovers(builder, takeoversOffset);
   return Takeovers.endTakeovers(builder);
+}
+}
+
+/**
+ * A fill of a liquidation order as it settled (src/clearing/clearing.ts Settlement), money in atoms.
+ */
+export class FillSettlement {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):FillSettlement {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsFillSettlement(bb:flatbuffers.ByteBuffer, obj?:FillSettlement):FillSettlement {
+  return (obj || new FillSettlement()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsFillSettlement(bb:flatbuffers.ByteBuffer, obj?:FillSettlement):FillSettlement {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new FillSettlement()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * Sequence of the input (the fill) at which it landed; integer >= 0.
+ */
+sequence():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * The order filled, "<account>-<market>-<positionSequence>".
+ */
+orderId():string|null
+orderId(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+orderId(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+/**
+ * Account id of the liquidated account.
+ */
+account():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Market id.
+ */
+market():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * The order's side: Sell closes a long, Buy a short.
+ */
+side():Side {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : Side.Unset;
+}
+
+/**
+ * Base units filled; finite, > 0.
+ */
+quantity():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * Fill price, quote per base unit; finite, > 0.
+ */
+price():number {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * When the matching engine filled, microseconds since the Unix epoch; integer in [0, 2100-01-01].
+ */
+eventTimeUs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * Base units of the position actually closed (the fill's quantity, or less when the position had shrunk);
+ * finite, in [0, quantity].
+ */
+closed():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * The signed position left, base units; finite.
+ */
+sizeAfter():number {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * The order's quantity still open, base units; finite, >= 0.
+ */
+orderRemaining():number {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * PnL realized on the closed part, atoms (signed).
+ */
+realizedPnlAtoms():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? this.bb!.readInt64(this.bb_pos + offset) : BigInt('0');
+}
+
+/**
+ * Liquidation fee paid into the insurance fund, atoms, >= 0.
+ */
+feeAtoms():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? this.bb!.readInt64(this.bb_pos + offset) : BigInt('0');
+}
+
+/**
+ * Paid by the insurance fund toward a fill below the bankruptcy value, atoms, >= 0.
+ */
+insuranceCoverAtoms():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? this.bb!.readInt64(this.bb_pos + offset) : BigInt('0');
+}
+
+/**
+ * What the fund could not pay, atoms, >= 0 (the deficit policy places it: `resolution`).
+ */
+deficitAtoms():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 32);
+  return offset ? this.bb!.readInt64(this.bb_pos + offset) : BigInt('0');
+}
+
+/**
+ * The collateral the position settles against (cross, or the isolated position's own) after the fill, atoms.
+ */
+collateralAfterAtoms():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 34);
+  return offset ? this.bb!.readInt64(this.bb_pos + offset) : BigInt('0');
+}
+
+/**
+ * The closed part's value at the bankruptcy price, quote (signed like the position; a float: a price times a
+ * size, not a ledger amount); finite.
+ */
+bankruptcyValue():number {
+  const offset = this.bb!.__offset(this.bb_pos, 36);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * How the deficit was placed; NoDeficit exactly when deficit_atoms is 0.
+ */
+resolution():DeficitResolution {
+  const offset = this.bb!.__offset(this.bb_pos, 38);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : DeficitResolution.Unset;
+}
+
+/**
+ * Deleveragings that landed at this fill's sequence for this account (ADL closes of the group's rest).
+ */
+deleveragings():number {
+  const offset = this.bb!.__offset(this.bb_pos, 40);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Paid by other accounts at this fill's sequence for this account (socialized or by the ADL queue), atoms, >= 0.
+ */
+socializedAtoms():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 42);
+  return offset ? this.bb!.readInt64(this.bb_pos + offset) : BigInt('0');
+}
+
+/**
+ * Reported as bad debt at this fill's sequence for this account, atoms, >= 0.
+ */
+unresolvedAtoms():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 44);
+  return offset ? this.bb!.readInt64(this.bb_pos + offset) : BigInt('0');
+}
+
+/**
+ * Why it was left unplaced; Unset exactly when unresolved_atoms is 0.
+ */
+unresolvedReason():DeficitReason {
+  const offset = this.bb!.__offset(this.bb_pos, 46);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : DeficitReason.Unset;
+}
+
+static startFillSettlement(builder:flatbuffers.Builder) {
+  builder.startObject(22);
+}
+
+static addSequence(builder:flatbuffers.Builder, sequence:number) {
+  builder.addFieldFloat64(0, sequence, 0.0);
+}
+
+static addOrderId(builder:flatbuffers.Builder, orderIdOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(1, orderIdOffset, 0);
+}
+
+static addAccount(builder:flatbuffers.Builder, account:number) {
+  builder.addFieldInt32(2, account, 0);
+}
+
+static addMarket(builder:flatbuffers.Builder, market:number) {
+  builder.addFieldInt32(3, market, 0);
+}
+
+static addSide(builder:flatbuffers.Builder, side:Side) {
+  builder.addFieldInt8(4, side, Side.Unset);
+}
+
+static addQuantity(builder:flatbuffers.Builder, quantity:number) {
+  builder.addFieldFloat64(5, quantity, 0.0);
+}
+
+static addPrice(builder:flatbuffers.Builder, price:number) {
+  builder.addFieldFloat64(6, price, 0.0);
+}
+
+static addEventTimeUs(builder:flatbuffers.Builder, eventTimeUs:number) {
+  builder.addFieldFloat64(7, eventTimeUs, 0.0);
+}
+
+static addClosed(builder:flatbuffers.Builder, closed:number) {
+  builder.addFieldFloat64(8, closed, 0.0);
+}
+
+static addSizeAfter(builder:flatbuffers.Builder, sizeAfter:number) {
+  builder.addFieldFloat64(9, sizeAfter, 0.0);
+}
+
+static addOrderRemaining(builder:flatbuffers.Builder, orderRemaining:number) {
+  builder.addFieldFloat64(10, orderRemaining, 0.0);
+}
+
+static addRealizedPnlAtoms(builder:flatbuffers.Builder, realizedPnlAtoms:bigint) {
+  builder.addFieldInt64(11, realizedPnlAtoms, BigInt('0'));
+}
+
+static addFeeAtoms(builder:flatbuffers.Builder, feeAtoms:bigint) {
+  builder.addFieldInt64(12, feeAtoms, BigInt('0'));
+}
+
+static addInsuranceCoverAtoms(builder:flatbuffers.Builder, insuranceCoverAtoms:bigint) {
+  builder.addFieldInt64(13, insuranceCoverAtoms, BigInt('0'));
+}
+
+static addDeficitAtoms(builder:flatbuffers.Builder, deficitAtoms:bigint) {
+  builder.addFieldInt64(14, deficitAtoms, BigInt('0'));
+}
+
+static addCollateralAfterAtoms(builder:flatbuffers.Builder, collateralAfterAtoms:bigint) {
+  builder.addFieldInt64(15, collateralAfterAtoms, BigInt('0'));
+}
+
+static addBankruptcyValue(builder:flatbuffers.Builder, bankruptcyValue:number) {
+  builder.addFieldFloat64(16, bankruptcyValue, 0.0);
+}
+
+static addResolution(builder:flatbuffers.Builder, resolution:DeficitResolution) {
+  builder.addFieldInt8(17, resolution, DeficitResolution.Unset);
+}
+
+static addDeleveragings(builder:flatbuffers.Builder, deleveragings:number) {
+  builder.addFieldInt32(18, deleveragings, 0);
+}
+
+static addSocializedAtoms(builder:flatbuffers.Builder, socializedAtoms:bigint) {
+  builder.addFieldInt64(19, socializedAtoms, BigInt('0'));
+}
+
+static addUnresolvedAtoms(builder:flatbuffers.Builder, unresolvedAtoms:bigint) {
+  builder.addFieldInt64(20, unresolvedAtoms, BigInt('0'));
+}
+
+static addUnresolvedReason(builder:flatbuffers.Builder, unresolvedReason:DeficitReason) {
+  builder.addFieldInt8(21, unresolvedReason, DeficitReason.Unset);
+}
+
+static endFillSettlement(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 6) // order_id
+  return offset;
+}
+
+static createFillSettlement(builder:flatbuffers.Builder, sequence:number, orderIdOffset:flatbuffers.Offset, account:number, market:number, side:Side, quantity:number, price:number, eventTimeUs:number, closed:number, sizeAfter:number, orderRemaining:number, realizedPnlAtoms:bigint, feeAtoms:bigint, insuranceCoverAtoms:bigint, deficitAtoms:bigint, collateralAfterAtoms:bigint, bankruptcyValue:number, resolution:DeficitResolution, deleveragings:number, socializedAtoms:bigint, unresolvedAtoms:bigint, unresolvedReason:DeficitReason):flatbuffers.Offset {
+  FillSettlement.startFillSettlement(builder);
+  FillSettlement.addSequence(builder, sequence);
+  FillSettlement.addOrderId(builder, orderIdOffset);
+  FillSettlement.addAccount(builder, account);
+  FillSettlement.addMarket(builder, market);
+  FillSettlement.addSide(builder, side);
+  FillSettlement.addQuantity(builder, quantity);
+  FillSettlement.addPrice(builder, price);
+  FillSettlement.addEventTimeUs(builder, eventTimeUs);
+  FillSettlement.addClosed(builder, closed);
+  FillSettlement.addSizeAfter(builder, sizeAfter);
+  FillSettlement.addOrderRemaining(builder, orderRemaining);
+  FillSettlement.addRealizedPnlAtoms(builder, realizedPnlAtoms);
+  FillSettlement.addFeeAtoms(builder, feeAtoms);
+  FillSettlement.addInsuranceCoverAtoms(builder, insuranceCoverAtoms);
+  FillSettlement.addDeficitAtoms(builder, deficitAtoms);
+  FillSettlement.addCollateralAfterAtoms(builder, collateralAfterAtoms);
+  FillSettlement.addBankruptcyValue(builder, bankruptcyValue);
+  FillSettlement.addResolution(builder, resolution);
+  FillSettlement.addDeleveragings(builder, deleveragings);
+  FillSettlement.addSocializedAtoms(builder, socializedAtoms);
+  FillSettlement.addUnresolvedAtoms(builder, unresolvedAtoms);
+  FillSettlement.addUnresolvedReason(builder, unresolvedReason);
+  return FillSettlement.endFillSettlement(builder);
+}
+}
+
+/**
+ * Fill settlements in the order they landed, sent with the output of the epoch that followed them to connections
+ * with `Subscribe.settlements` whose order topics select the fill's account or market (or all_orders). At most
+ * 4,096 per frame.
+ */
+export class Settlements {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):Settlements {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsSettlements(bb:flatbuffers.ByteBuffer, obj?:Settlements):Settlements {
+  return (obj || new Settlements()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsSettlements(bb:flatbuffers.ByteBuffer, obj?:Settlements):Settlements {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new Settlements()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * Atoms per quote unit as a power of ten: a quote amount is atoms / 10^quote_decimals; in [0, 12].
+ */
+quoteDecimals():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : 0;
+}
+
+/**
+ * At least one.
+ */
+settlements(index: number, obj?:FillSettlement):FillSettlement|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? (obj || new FillSettlement()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+settlementsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+static startSettlements(builder:flatbuffers.Builder) {
+  builder.startObject(2);
+}
+
+static addQuoteDecimals(builder:flatbuffers.Builder, quoteDecimals:number) {
+  builder.addFieldInt8(0, quoteDecimals, 0);
+}
+
+static addSettlements(builder:flatbuffers.Builder, settlementsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(1, settlementsOffset, 0);
+}
+
+static createSettlementsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startSettlementsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static endSettlements(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 6) // settlements
+  return offset;
+}
+
+static createSettlements(builder:flatbuffers.Builder, quoteDecimals:number, settlementsOffset:flatbuffers.Offset):flatbuffers.Offset {
+  Settlements.startSettlements(builder);
+  Settlements.addQuoteDecimals(builder, quoteDecimals);
+  Settlements.addSettlements(builder, settlementsOffset);
+  return Settlements.endSettlements(builder);
+}
+}
+
+/**
+ * One insurance fund's balance.
+ */
+export class InsuranceFund {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):InsuranceFund {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsInsuranceFund(bb:flatbuffers.ByteBuffer, obj?:InsuranceFund):InsuranceFund {
+  return (obj || new InsuranceFund()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsInsuranceFund(bb:flatbuffers.ByteBuffer, obj?:InsuranceFund):InsuranceFund {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new InsuranceFund()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * The fund's market id; 4294967295: the pooled fund (fee policy `fund: 'pooled'`).
+ */
+market():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Balance, atoms (may be negative only if a deposit policy allows; never for the engine's own transfers).
+ */
+balanceAtoms():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readInt64(this.bb_pos + offset) : BigInt('0');
+}
+
+static startInsuranceFund(builder:flatbuffers.Builder) {
+  builder.startObject(2);
+}
+
+static addMarket(builder:flatbuffers.Builder, market:number) {
+  builder.addFieldInt32(0, market, 0);
+}
+
+static addBalanceAtoms(builder:flatbuffers.Builder, balanceAtoms:bigint) {
+  builder.addFieldInt64(1, balanceAtoms, BigInt('0'));
+}
+
+static endInsuranceFund(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createInsuranceFund(builder:flatbuffers.Builder, market:number, balanceAtoms:bigint):flatbuffers.Offset {
+  InsuranceFund.startInsuranceFund(builder);
+  InsuranceFund.addMarket(builder, market);
+  InsuranceFund.addBalanceAtoms(builder, balanceAtoms);
+  return InsuranceFund.endInsuranceFund(builder);
+}
+}
+
+/**
+ * Insurance fund balances: every fund on subscribe (`snapshot`), then after each epoch the funds whose balance
+ * changed, to connections with `Subscribe.insurance_funds`.
+ */
+export class InsuranceFunds {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):InsuranceFunds {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsInsuranceFunds(bb:flatbuffers.ByteBuffer, obj?:InsuranceFunds):InsuranceFunds {
+  return (obj || new InsuranceFunds()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsInsuranceFunds(bb:flatbuffers.ByteBuffer, obj?:InsuranceFunds):InsuranceFunds {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new InsuranceFunds()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * The epoch whose state the balances are from (its inputs, nothing later); integer >= 0.
+ */
+epoch():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * As Settlements.quote_decimals.
+ */
+quoteDecimals():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : 0;
+}
+
+/**
+ * True: every fund (the Subscribe answer); false: those that changed in `epoch`.
+ */
+snapshot():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+/**
+ * At least one.
+ */
+funds(index: number, obj?:InsuranceFund):InsuranceFund|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? (obj || new InsuranceFund()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+fundsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+static startInsuranceFunds(builder:flatbuffers.Builder) {
+  builder.startObject(4);
+}
+
+static addEpoch(builder:flatbuffers.Builder, epoch:number) {
+  builder.addFieldFloat64(0, epoch, 0.0);
+}
+
+static addQuoteDecimals(builder:flatbuffers.Builder, quoteDecimals:number) {
+  builder.addFieldInt8(1, quoteDecimals, 0);
+}
+
+static addSnapshot(builder:flatbuffers.Builder, snapshot:boolean) {
+  builder.addFieldInt8(2, +snapshot, +false);
+}
+
+static addFunds(builder:flatbuffers.Builder, fundsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(3, fundsOffset, 0);
+}
+
+static createFundsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startFundsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static endInsuranceFunds(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 10) // funds
+  return offset;
+}
+
+static createInsuranceFunds(builder:flatbuffers.Builder, epoch:number, quoteDecimals:number, snapshot:boolean, fundsOffset:flatbuffers.Offset):flatbuffers.Offset {
+  InsuranceFunds.startInsuranceFunds(builder);
+  InsuranceFunds.addEpoch(builder, epoch);
+  InsuranceFunds.addQuoteDecimals(builder, quoteDecimals);
+  InsuranceFunds.addSnapshot(builder, snapshot);
+  InsuranceFunds.addFunds(builder, fundsOffset);
+  return InsuranceFunds.endInsuranceFunds(builder);
+}
+}
+
+/**
+ * One liquidation on the public tape: no account id, the fields aggregators use (ccxt's unified liquidation
+ * structure: symbol, side, price, amount as contracts of size 1, timestamp; schemas/README.md, "Liquidations").
+ */
+export class Liquidation {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):Liquidation {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsLiquidation(bb:flatbuffers.ByteBuffer, obj?:Liquidation):Liquidation {
+  return (obj || new Liquidation()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsLiquidation(bb:flatbuffers.ByteBuffer, obj?:Liquidation):Liquidation {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new Liquidation()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * Sequence of the input at which it landed; integer >= 0.
+ */
+sequence():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * Market id.
+ */
+market():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Market symbol, e.g. "BTC-USD" (may be empty).
+ */
+symbol():string|null
+symbol(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+symbol(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+/**
+ * The liquidating trade's side: Sell when a long was liquidated, Buy when a short was.
+ */
+side():Side {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : Side.Unset;
+}
+
+/**
+ * Price of the trade, quote per base unit; finite, > 0.
+ */
+price():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * Base units liquidated; finite, > 0.
+ */
+amount():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * When it happened (the fill's or the takeover's event time), microseconds since the Unix epoch; integer in
+ * [0, 2100-01-01].
+ */
+eventTimeUs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * A fill or a takeover.
+ */
+kind():LiquidationKind {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : LiquidationKind.Unset;
+}
+
+static startLiquidation(builder:flatbuffers.Builder) {
+  builder.startObject(8);
+}
+
+static addSequence(builder:flatbuffers.Builder, sequence:number) {
+  builder.addFieldFloat64(0, sequence, 0.0);
+}
+
+static addMarket(builder:flatbuffers.Builder, market:number) {
+  builder.addFieldInt32(1, market, 0);
+}
+
+static addSymbol(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, symbolOffset, 0);
+}
+
+static addSide(builder:flatbuffers.Builder, side:Side) {
+  builder.addFieldInt8(3, side, Side.Unset);
+}
+
+static addPrice(builder:flatbuffers.Builder, price:number) {
+  builder.addFieldFloat64(4, price, 0.0);
+}
+
+static addAmount(builder:flatbuffers.Builder, amount:number) {
+  builder.addFieldFloat64(5, amount, 0.0);
+}
+
+static addEventTimeUs(builder:flatbuffers.Builder, eventTimeUs:number) {
+  builder.addFieldFloat64(6, eventTimeUs, 0.0);
+}
+
+static addKind(builder:flatbuffers.Builder, kind:LiquidationKind) {
+  builder.addFieldInt8(7, kind, LiquidationKind.Unset);
+}
+
+static endLiquidation(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createLiquidation(builder:flatbuffers.Builder, sequence:number, market:number, symbolOffset:flatbuffers.Offset, side:Side, price:number, amount:number, eventTimeUs:number, kind:LiquidationKind):flatbuffers.Offset {
+  Liquidation.startLiquidation(builder);
+  Liquidation.addSequence(builder, sequence);
+  Liquidation.addMarket(builder, market);
+  Liquidation.addSymbol(builder, symbolOffset);
+  Liquidation.addSide(builder, side);
+  Liquidation.addPrice(builder, price);
+  Liquidation.addAmount(builder, amount);
+  Liquidation.addEventTimeUs(builder, eventTimeUs);
+  Liquidation.addKind(builder, kind);
+  return Liquidation.endLiquidation(builder);
+}
+}
+
+/**
+ * Liquidations in the order they landed, after the epoch that followed them, to connections whose
+ * `Subscribe.liquidation_markets` hold the market. At most 4,096 per frame.
+ */
+export class Liquidations {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):Liquidations {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsLiquidations(bb:flatbuffers.ByteBuffer, obj?:Liquidations):Liquidations {
+  return (obj || new Liquidations()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsLiquidations(bb:flatbuffers.ByteBuffer, obj?:Liquidations):Liquidations {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new Liquidations()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * At least one.
+ */
+liquidations(index: number, obj?:Liquidation):Liquidation|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? (obj || new Liquidation()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+liquidationsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+static startLiquidations(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addLiquidations(builder:flatbuffers.Builder, liquidationsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, liquidationsOffset, 0);
+}
+
+static createLiquidationsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startLiquidationsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static endLiquidations(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 4) // liquidations
+  return offset;
+}
+
+static createLiquidations(builder:flatbuffers.Builder, liquidationsOffset:flatbuffers.Offset):flatbuffers.Offset {
+  Liquidations.startLiquidations(builder);
+  Liquidations.addLiquidations(builder, liquidationsOffset);
+  return Liquidations.endLiquidations(builder);
+}
+}
+
+/**
+ * One market's prices and status.
+ */
+export class MarketSummary {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):MarketSummary {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsMarketSummary(bb:flatbuffers.ByteBuffer, obj?:MarketSummary):MarketSummary {
+  return (obj || new MarketSummary()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsMarketSummary(bb:flatbuffers.ByteBuffer, obj?:MarketSummary):MarketSummary {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new MarketSummary()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * Market id.
+ */
+market():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Market symbol (may be empty).
+ */
+symbol():string|null
+symbol(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+symbol(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+/**
+ * The price margin uses, quote per base unit; finite, > 0.
+ */
+markPrice():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * The price fills are bounded against, quote per base unit; finite, > 0.
+ */
+oraclePrice():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * Liquidations held (an oracle guard or the kill switch).
+ */
+paused():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+/**
+ * The kill level in force (the higher of the market's own and the every-market one).
+ */
+killLevel():KillLevel {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : KillLevel.Unset;
+}
+
+/**
+ * Why, for machines: a MarketStatus code (ORACLE_STALE, KILL_SWITCH, ...) while paused, HEALTHY otherwise.
+ */
+code():string|null
+code(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+code(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+/**
+ * Why, for humans; may be empty.
+ */
+reason():string|null
+reason(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+reason(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+static startMarketSummary(builder:flatbuffers.Builder) {
+  builder.startObject(8);
+}
+
+static addMarket(builder:flatbuffers.Builder, market:number) {
+  builder.addFieldInt32(0, market, 0);
+}
+
+static addSymbol(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(1, symbolOffset, 0);
+}
+
+static addMarkPrice(builder:flatbuffers.Builder, markPrice:number) {
+  builder.addFieldFloat64(2, markPrice, 0.0);
+}
+
+static addOraclePrice(builder:flatbuffers.Builder, oraclePrice:number) {
+  builder.addFieldFloat64(3, oraclePrice, 0.0);
+}
+
+static addPaused(builder:flatbuffers.Builder, paused:boolean) {
+  builder.addFieldInt8(4, +paused, +false);
+}
+
+static addKillLevel(builder:flatbuffers.Builder, killLevel:KillLevel) {
+  builder.addFieldInt8(5, killLevel, KillLevel.Unset);
+}
+
+static addCode(builder:flatbuffers.Builder, codeOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(6, codeOffset, 0);
+}
+
+static addReason(builder:flatbuffers.Builder, reasonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(7, reasonOffset, 0);
+}
+
+static endMarketSummary(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createMarketSummary(builder:flatbuffers.Builder, market:number, symbolOffset:flatbuffers.Offset, markPrice:number, oraclePrice:number, paused:boolean, killLevel:KillLevel, codeOffset:flatbuffers.Offset, reasonOffset:flatbuffers.Offset):flatbuffers.Offset {
+  MarketSummary.startMarketSummary(builder);
+  MarketSummary.addMarket(builder, market);
+  MarketSummary.addSymbol(builder, symbolOffset);
+  MarketSummary.addMarkPrice(builder, markPrice);
+  MarketSummary.addOraclePrice(builder, oraclePrice);
+  MarketSummary.addPaused(builder, paused);
+  MarketSummary.addKillLevel(builder, killLevel);
+  MarketSummary.addCode(builder, codeOffset);
+  MarketSummary.addReason(builder, reasonOffset);
+  return MarketSummary.endMarketSummary(builder);
+}
+}
+
+/**
+ * Market prices and statuses as of an epoch, to connections with `Subscribe.market_summaries`: every market on
+ * subscribe (`snapshot`), then after each epoch the markets whose summary changed, and the epoch's tick-to-order
+ * latency when it issued orders (a frame may then list no market).
+ */
+export class MarketSummaries {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):MarketSummaries {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsMarketSummaries(bb:flatbuffers.ByteBuffer, obj?:MarketSummaries):MarketSummaries {
+  return (obj || new MarketSummaries()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsMarketSummaries(bb:flatbuffers.ByteBuffer, obj?:MarketSummaries):MarketSummaries {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new MarketSummaries()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+/**
+ * The epoch whose state these are; integer >= 0.
+ */
+epoch():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
+/**
+ * True: every market (the Subscribe answer); false: those that changed in `epoch`.
+ */
+snapshot():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+/**
+ * May be empty when only the latency is news.
+ */
+markets(index: number, obj?:MarketSummary):MarketSummary|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? (obj || new MarketSummary()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+marketsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Orders the epoch issued.
+ */
+orders():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Microseconds from the arrival at the server of the first price frame (PriceTicks, SignedPriceTicks,
+ * BookTickers) whose inputs the epoch covers to its orders leaving for the connections, measured on the server's
+ * monotonic clock; -1 (the default): not measured (no orders, no price frame, or a snapshot).
+ */
+tickToOrderUs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : -1.0;
+}
+
+static startMarketSummaries(builder:flatbuffers.Builder) {
+  builder.startObject(5);
+}
+
+static addEpoch(builder:flatbuffers.Builder, epoch:number) {
+  builder.addFieldFloat64(0, epoch, 0.0);
+}
+
+static addSnapshot(builder:flatbuffers.Builder, snapshot:boolean) {
+  builder.addFieldInt8(1, +snapshot, +false);
+}
+
+static addMarkets(builder:flatbuffers.Builder, marketsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, marketsOffset, 0);
+}
+
+static createMarketsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startMarketsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addOrders(builder:flatbuffers.Builder, orders:number) {
+  builder.addFieldInt32(3, orders, 0);
+}
+
+static addTickToOrderUs(builder:flatbuffers.Builder, tickToOrderUs:number) {
+  builder.addFieldFloat64(4, tickToOrderUs, -1.0);
+}
+
+static endMarketSummaries(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  builder.requiredField(offset, 8) // markets
+  return offset;
+}
+
+static createMarketSummaries(builder:flatbuffers.Builder, epoch:number, snapshot:boolean, marketsOffset:flatbuffers.Offset, orders:number, tickToOrderUs:number):flatbuffers.Offset {
+  MarketSummaries.startMarketSummaries(builder);
+  MarketSummaries.addEpoch(builder, epoch);
+  MarketSummaries.addSnapshot(builder, snapshot);
+  MarketSummaries.addMarkets(builder, marketsOffset);
+  MarketSummaries.addOrders(builder, orders);
+  MarketSummaries.addTickToOrderUs(builder, tickToOrderUs);
+  return MarketSummaries.endMarketSummaries(builder);
 }
 }
 

@@ -99,4 +99,6 @@ export { SignatureVerifier, type VerifierOptions, type VerifierStats, type Pendi
 export { VerifyingIntake, type IntakeLimits, type IntakeStats, type IntakeTarget } from './oracle/intake.js';
 export * as domain from './domain/index.js';
 export { FeedServer, CloseCode, type FeedServerOptions, type FeedStats, type RejectedFrame, type Role } from './feed/server.js';
+export { type FeedMetrics, type ConnectionEvent, type Observed, type Readiness, type Unready } from './feed/server-metrics.js';
+export { type ProbeListener } from './feed/server-routes.js';
 export { type ResolvedServerOptions, type TokenSpec } from './feed/server-options.js';

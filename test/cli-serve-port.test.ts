@@ -3,6 +3,7 @@
  * once (ADDRESS_IN_USE naming host:port, exit 1, before the engine starts) instead of retrying for 90 s; `demo --port`
  * puts the feed server on the port asked for.
  */
+import { logMessage } from './support/cli.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -49,7 +50,10 @@ describe('a port another process listens on', () => {
     const r = await run(['serve', '--port', String(port), '--stats-every', '0']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`unwind: ADDRESS_IN_USE: port: 127.0.0.1:${port} is in use by another process`);
-    expect(r.stdout).toBe('');
+    // Its log (JSON lines on stdout) says it could not start; nothing listened.
+    const messages = r.stdout.split('\n').filter((l) => l !== '').map(logMessage);
+    expect(messages).toContain('unwind serve: cannot start');
+    expect(messages.some((m) => m.includes('ws://'))).toBe(false);
   });
 
   it('the same when the port comes from UNWIND_PORT', { timeout: 30_000 }, async () => {

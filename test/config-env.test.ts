@@ -3,6 +3,7 @@
  * with real files; a bad environment value is INVALID_CONFIG naming the variable. Then once end to end: a real
  * `unwind serve` configured by the environment alone, and a real client using the token the environment gave.
  */
+import { logMessage } from './support/cli.js';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -110,12 +111,14 @@ describe('unwind serve configured by the environment', () => {
       const lines: string[] = [];
       await new Promise<void>((resolve, reject) => {
         createInterface({ input: c.stdout }).on('line', (line) => {
-          lines.push(line);
-          if (/^engine:/.test(line)) resolve();
+          // The log's messages (JSON lines when stdout is not a terminal).
+          const message = logMessage(line);
+          lines.push(message);
+          if (/^engine:/.test(message)) resolve();
         });
         c.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
       });
-      const url = /(ws:\/\/\S+)/.exec(lines[0]!)![1]!;
+      const url = /(ws:\/\/\S+)/.exec(lines.find((l) => l.startsWith('unwind serve: ws://'))!)![1]!;
       expect(url).not.toContain(':9/'); // UNWIND_PORT 0 over the file's 9: a free port
       expect(lines.join('\n')).toMatch(/subscriber token \(generated\)/); // the file gave none
       expect(lines.join('\n')).not.toMatch(/publisher token \(generated\)/);

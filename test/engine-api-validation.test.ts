@@ -474,6 +474,8 @@ const NOT_IN_THE_TABLE: Readonly<Record<string, string>> = {
   start: 'its config has a table of its own below',
   hasAccount: 'a predicate, checked below: false for any value that is not a held id',
   hasMarket: 'a predicate, checked below: false for any value that is not a held id',
+  fromCore: '@internal: src/cluster builds a replica\'s engine around the core it started',
+  marketSymbol: 'a lookup by market id: INVALID_ID or UNKNOWN_MARKET from the writer, as account() and marketStatus() give',
 };
 
 /** The public methods of src/engine/engine.ts as declared (a method added later fails the coverage check until it has cases). */

@@ -6,7 +6,7 @@
  *   (a) no cycle anywhere in src/;
  *   (b) src/journal is storage only: node builtins, itself and src/errors.ts;
  *   (c) executor-thread code (src/executor, src/scan, src/concurrency, src/models, workers) imports no main-thread folder;
- *   (d) only what sits above the engine (src/cli, src/sim, src/index.ts, src/scenario.ts, src/feed/server*) imports it.
+ *   (d) only what sits above the engine (src/cli, src/sim, src/cluster, src/index.ts, src/scenario.ts, src/feed/server*) imports it.
  */
 import { builtinModules } from 'node:module';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -124,13 +124,13 @@ const JOURNAL_IS_STORAGE: Rule = {
   from: under('src/journal'),
   allows: (t) => isBuiltin(t) || t.startsWith('src/journal/') || t === 'src/errors.ts',
 };
-const MAIN_THREAD = under('src/clearing', 'src/engine', 'src/feed', 'src/journal', 'src/oracle', 'src/cli', 'src/sim');
+const MAIN_THREAD = under('src/clearing', 'src/engine', 'src/feed', 'src/journal', 'src/oracle', 'src/cli', 'src/sim', 'src/cluster');
 const EXECUTOR_THREAD_STAYS_OFF_MAIN: Rule = {
   from: under('src/executor', 'src/scan', 'src/concurrency', 'src/models', 'workers'),
   allows: (t) => !MAIN_THREAD(t),
 };
 const ABOVE_ENGINE = (file: string) =>
-  under('src/engine', 'src/cli', 'src/sim')(file) || file === 'src/index.ts' || file === 'src/scenario.ts' || file.startsWith('src/feed/server');
+  under('src/engine', 'src/cli', 'src/sim', 'src/cluster')(file) || file === 'src/index.ts' || file === 'src/scenario.ts' || file.startsWith('src/feed/server');
 const NOTHING_BELOW_IMPORTS_ENGINE: Rule = {
   from: (f) => !ABOVE_ENGINE(f),
   allows: (t) => !t.startsWith('src/engine/'),

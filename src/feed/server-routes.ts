@@ -13,7 +13,8 @@
  * for a scraper on a private interface. It starts before the engine, so during a recovery from the journal /healthz
  * answers and /readyz says how far the replay is; the FeedServer then takes it over (`attach`).
  */
-import uWS from 'uWebSockets.js';
+import type uWS from 'uWebSockets.js';
+import { loadTransport } from './transport.js';
 import { ErrorCode, UnwindError } from '../errors.js';
 import { processMetrics, type Observed, type Readiness } from './server-metrics.js';
 
@@ -106,13 +107,13 @@ export class ProbeListener {
    * connections in TIME_WAIT), then INVALID_CONFIG naming `metrics.port`.
    */
   static async start(listen: ProbeListen, retryMs = 0): Promise<ProbeListener> {
-    const probe = new ProbeListener(uWS.App(), listen.host ?? '127.0.0.1');
+    const probe = new ProbeListener(loadTransport().App(), listen.host ?? '127.0.0.1');
     const deadline = Date.now() + retryMs;
     for (;;) {
       const socket = await new Promise<uWS.us_listen_socket | false>((resolve) => probe.app.listen(probe.host, listen.port, resolve));
       if (socket !== false) {
         probe.socket = socket;
-        probe.boundPort = uWS.us_socket_local_port(socket as unknown as uWS.us_socket);
+        probe.boundPort = loadTransport().us_socket_local_port(socket as unknown as uWS.us_socket);
         return probe;
       }
       if (Date.now() >= deadline) throw new UnwindError(ErrorCode.InvalidConfig, `cannot listen on ${probe.host}:${listen.port}`, 'metrics.port');
@@ -140,7 +141,7 @@ export class ProbeListener {
 
   /** Stops listening. Idempotent. */
   close(): void {
-    if (this.socket !== null) uWS.us_listen_socket_close(this.socket);
+    if (this.socket !== null) loadTransport().us_listen_socket_close(this.socket);
     this.socket = null;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * A NATS JetStream cluster of `nats-server` processes on loopback: what the cluster tests, the bench and
  * `scripts/nats-cluster.mjs` start (README "Replication"). Each node gets its own config file, store directory and
- * ports; `stop(i)` kills one (SIGKILL), `start(i)` brings it back on the same ports and store.
+ * ports; `killNode(i)` kills one (SIGKILL), `startNode(i)` brings it back on the same ports and store.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ErrorCode, UnwindError } from '../errors.js';
 
+/** What `NatsCluster.start` takes. */
 export interface NatsClusterOptions {
   /** Where the nodes' configs, stores and logs go. */
   readonly dir: string;
@@ -42,6 +43,7 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** The nodes of a NATS JetStream cluster on loopback (see the file's header): their processes and client URLs. */
 export class NatsCluster {
   private readonly procs: (ChildProcess | undefined)[];
   private constructor(
@@ -53,6 +55,10 @@ export class NatsCluster {
     this.procs = configs.map(() => undefined);
   }
 
+  /**
+   * Writes each node's config under `o.dir` and starts every node, without waiting for them to take connections;
+   * INVALID_CONFIG when nats-server is not installed.
+   */
   static async start(o: NatsClusterOptions): Promise<NatsCluster> {
     const binary = findNatsServer(o.binary);
     if (binary === undefined) throw new UnwindError(ErrorCode.InvalidConfig, 'nats-server is not installed (Debian: apt-get install nats-server)', 'nats-server');
@@ -75,7 +81,9 @@ export class NatsCluster {
           `listen: 127.0.0.1:${clientPorts[i]}`,
           `max_payload: ${o.maxPayload ?? 8 * 1024 * 1024}`,
           `jetstream { store_dir: "${join(o.dir, `n${i + 1}`)}" }`,
-          n > 1 ? `cluster { name: unwind, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes.join(', ')}] }` : '',
+          // no_advertise: clients reach the servers they were given, not the others' addresses learned from the
+          // cluster (a replica behind a proxy stays behind it, so a test can cut it off).
+          n > 1 ? `cluster { name: unwind, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes.join(', ')}], no_advertise: true }` : '',
           '',
         ].join('\n'),
       );
@@ -105,10 +113,12 @@ export class NatsCluster {
     await exited;
   }
 
+  /** Nodes whose process is running (started and not yet exited). */
   get running(): number {
     return this.procs.filter((p) => p !== undefined).length;
   }
 
+  /** Kills every node (SIGKILL) and waits for them to exit; their configs and stores stay on disk. */
   async stop(): Promise<void> {
     await Promise.all(this.procs.map((_, i) => this.killNode(i)));
   }

@@ -36,12 +36,19 @@ import { OrderPublisher, orderStreamTail, type EpochOrders } from './order-strea
 const KEPT_EPOCHS = 100_000;
 import { reconcileJournal, writeLogMark } from './reconcile.js';
 
+/**
+ * A replica's role: 'standby' follows the log (and catches up once it holds the lease), 'leader' takes inputs and emits
+ * orders, 'stopped' is for good (`Replica.stopped` says why).
+ */
 export type Role = 'standby' | 'leader' | 'stopped';
 
+/** What `Replica.start` takes. */
 export interface ReplicaOptions {
   /** The engine's config; `journal.dir` is required (each replica keeps its own journal). */
   readonly engine: EngineConfig;
+  /** Where the NATS cluster is, and this replica's and the deployment's names in it. */
   readonly cluster: ClusterConfig;
+  /** Takes the replica's log lines (lease taken, caught up, leading, stopping). Default: console.error. */
   readonly log?: (line: string) => void;
   /** Called once this replica leads, after it has caught up and before it takes inputs: start the feed here. */
   readonly onLead?: (engine: Engine) => void | Promise<void>;
@@ -49,10 +56,13 @@ export interface ReplicaOptions {
   readonly onStop?: (e: UnwindError) => void;
 }
 
+/** A replica's counters (`Replica.stats()`). */
 export interface ReplicaStats {
+  /** The replica's role now. */
   readonly role: Role;
   /** Log messages applied (as a standby and at takeover), and the stream sequence of the last one. */
   readonly appliedMessages: number;
+  /** The input log's stream sequence this replica has reached: the last message applied, or as leader appended. */
   readonly streamSequence: number;
   /** Messages this replica appended to the log as leader. */
   readonly appendedMessages: number;
@@ -66,6 +76,7 @@ interface KeptOrders extends EpochOrders {
   readonly at: number;
 }
 
+/** One replica of a replicated engine (see the file's header); `Replica.start` joins the cluster as a standby. */
 export class Replica {
   private state: Role = 'standby';
   private readonly kept: KeptOrders[] = [];
@@ -88,6 +99,7 @@ export class Replica {
   private readonly log: (line: string) => void;
 
   private constructor(
+    /** This replica's engine: readable whatever the role; it takes inputs only while this replica leads. */
     readonly engine: Engine,
     private readonly core: EngineCore,
     private readonly writer: JournalWriter,
@@ -111,7 +123,8 @@ export class Replica {
     let nc: NatsConnection | undefined;
     let core: EngineCore | undefined;
     try {
-      nc = await connect({ servers: [...c.servers], name: `unwind-${c.name}-${c.node}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5_000 });
+      // A replica started before NATS is up waits for it (as a supervisor would restart it until it is).
+      nc = await connect({ servers: [...c.servers], name: `unwind-${c.name}-${c.node}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5_000, waitOnFirstConnect: true });
       const js = nc.jetstream();
       const jsm = await nc.jetstreamManager({ checkAPI: false });
       // A cluster just started elects its JetStream leaders first: retried for a while.
@@ -145,10 +158,12 @@ export class Replica {
     }
   }
 
+  /** 'standby' until it leads (taking over included), then 'leader'; 'stopped' once it has stopped. */
   get role(): Role {
     return this.state;
   }
 
+  /** The replica's counters now. */
   stats(): ReplicaStats {
     return {
       role: this.state,

@@ -5,6 +5,7 @@
  */
 import { ErrorCode, UnwindError } from '../errors.js';
 
+/** A replica's cluster settings, as given (`ReplicaOptions.cluster`; see the file's header). */
 export interface ClusterConfig {
   /** NATS servers of the JetStream cluster (any of them; the client finds the rest). */
   readonly servers: readonly string[];
@@ -15,7 +16,7 @@ export interface ClusterConfig {
   /** Copies of the input log, the order stream and the lease kept by JetStream (1, 3 or 5). Default 3. */
   readonly replicas?: number;
   /**
-   * The lease's time to live in the key-value bucket, ms (default 3000). A leader renews it every third of that
+   * The lease's time to live in the key-value bucket, ms (default 3000). A leader renews it every fifth of that
    * and stops acting at two thirds past its last renewal's request; a standby takes it once JetStream has expired it.
    */
   readonly leaseMs?: number;
@@ -23,18 +24,27 @@ export interface ClusterConfig {
   readonly duplicateWindowMs?: number;
 }
 
+/** ClusterConfig checked, its defaults applied, and the names derived from `name`. */
 export interface ResolvedClusterConfig {
+  /** As ClusterConfig.servers (a copy). */
   readonly servers: readonly string[];
+  /** As ClusterConfig.node. */
   readonly node: string;
+  /** As ClusterConfig.name, default applied. */
   readonly name: string;
+  /** As ClusterConfig.replicas, default applied. */
   readonly replicas: number;
+  /** As ClusterConfig.leaseMs, default applied. */
   readonly leaseMs: number;
+  /** As ClusterConfig.duplicateWindowMs, default applied. */
   readonly duplicateWindowMs: number;
-  /** Stream of the input log and its subject. */
+  /** Stream of the input log: `<NAME>_LOG` (`name` upper-cased, - as _). */
   readonly logStream: string;
+  /** Subject of the input log: `unwind.<name>.log`. */
   readonly logSubject: string;
-  /** Stream of the orders and its subject. */
+  /** Stream of the orders: `<NAME>_ORDERS`. */
   readonly orderStream: string;
+  /** Subject of the order stream: `unwind.<name>.orders`. */
   readonly orderSubject: string;
   /** Key-value bucket of the lease. */
   readonly leaseBucket: string;
@@ -46,6 +56,7 @@ function fail(field: string, why: string): never {
   throw new UnwindError(ErrorCode.InvalidConfig, why, `cluster.${field}`);
 }
 
+/** Checks `c` (INVALID_CONFIG naming `cluster.<field>`), applies its defaults and derives the names from `name`. */
 export function resolveClusterConfig(c: ClusterConfig): ResolvedClusterConfig {
   if (c === null || typeof c !== 'object' || Array.isArray(c)) throw new UnwindError(ErrorCode.InvalidConfig, 'expected an object', 'cluster');
   const known = new Set(['servers', 'node', 'name', 'replicas', 'leaseMs', 'duplicateWindowMs']);

@@ -1,6 +1,6 @@
 /**
  * Thread: main. Leadership as a lease (README "Replication"): one key in a JetStream key-value bucket whose entries
- * live `leaseMs` (the bucket's max age). The holder renews it every third of that with a compare-and-set on its
+ * live `leaseMs` (the bucket's max age). The holder renews it every fifth of that with a compare-and-set on its
  * revision; a standby creates the key, which succeeds only once it is absent, that is once JetStream has expired the
  * last renewal. The holder counts itself leader until two thirds of the lease past the moment it *sent* its last
  * successful renewal: JetStream stamps the renewal later than that, so the holder stops acting at least a third of the

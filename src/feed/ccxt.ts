@@ -12,12 +12,19 @@ import type { Liquidation } from './messages.js';
 export interface CcxtLiquidation {
   /** The record as the wire carried it. */
   readonly info: Liquidation;
+  /** The market's symbol (may be empty). */
   readonly symbol: string;
+  /** Base units liquidated (the record's `amount`), as contracts of size 1. */
   readonly contracts: number;
+  /** Always 1: Unwind's amounts are base units. */
   readonly contractSize: number;
+  /** Quote per base unit, > 0. */
   readonly price: number;
+  /** Base units, equal to `contracts`. */
   readonly baseValue: number;
+  /** Quote units, `contracts` * `price`. */
   readonly quoteValue: number;
+  /** The liquidating trade's side: 'sell' when a long was liquidated, 'buy' when a short was. */
   readonly side: 'buy' | 'sell';
   /** Milliseconds since the Unix epoch. */
   readonly timestamp: number;
@@ -25,6 +32,7 @@ export interface CcxtLiquidation {
   readonly datetime: string;
 }
 
+/** One record of the public liquidation tape as ccxt's unified liquidation structure (see the file's header). */
 export function toCcxtLiquidation(l: Liquidation): CcxtLiquidation {
   const timestamp = Math.floor(l.eventTimeUs / 1000);
   return {

@@ -261,19 +261,29 @@ export type DeficitResolution = 'none' | 'deleveraged' | 'socialized' | 'unresol
  * currency (quote = atoms / 10^quoteDecimals of its frame; `atomsToQuote`, `formatAtoms`).
  */
 export interface FillSettlement {
+  /** Sequence of the input (the fill) at which it landed. */
   readonly sequence: number;
+  /** The order filled (`LiquidationOrder.id`). */
   readonly orderId: string;
+  /** The liquidated account's id. */
   readonly account: number;
+  /** The market id. */
   readonly market: number;
   /** The order's side: 'sell' closes a long. */
   readonly side: 'buy' | 'sell';
+  /** Base units filled, > 0. */
   readonly quantity: number;
+  /** Fill price, quote per base unit, > 0. */
   readonly price: number;
+  /** When the matching engine filled, microseconds since the Unix epoch. */
   readonly eventTimeUs: number;
   /** Base units of the position closed, in [0, quantity]. */
   readonly closed: number;
+  /** The signed position left, base units. */
   readonly sizeAfter: number;
+  /** Base units of the order still open, >= 0 (0: the order is done). */
   readonly orderRemaining: number;
+  /** PnL realized on the closed part, signed. */
   readonly realizedPnlAtoms: bigint;
   /** Into the insurance fund, >= 0. */
   readonly feeAtoms: bigint;
@@ -281,9 +291,11 @@ export interface FillSettlement {
   readonly insuranceCoverAtoms: bigint;
   /** What the fund could not pay, >= 0. */
   readonly deficitAtoms: bigint;
+  /** The collateral the position settles against (cross, or the isolated position's own), after the fill. */
   readonly collateralAfterAtoms: bigint;
   /** Quote (a float: price times size), signed like the position. */
   readonly bankruptcyValue: number;
+  /** How the deficit was placed; 'none' exactly when deficitAtoms is 0. */
   readonly resolution: DeficitResolution;
   /** Deleveragings at this fill's sequence for this account. */
   readonly deleveragings: number;
@@ -299,14 +311,19 @@ export interface FillSettlement {
 export interface InsuranceFundBalance {
   /** The fund's market, or 'pooled' (4294967295 on the wire). */
   readonly market: number | 'pooled';
+  /** The fund's balance, atoms (quote = atoms / 10^quoteDecimals of its frame). */
   readonly balanceAtoms: bigint;
 }
 
 /** Insurance fund balances as of an epoch: every fund (`snapshot`) or those that changed in it. */
 export interface InsuranceFundsUpdate {
+  /** The epoch whose state the balances are from (its inputs, nothing later). */
   readonly epoch: number;
+  /** Atoms per quote unit as a power of ten: quote = atoms / 10^quoteDecimals; in [0, 12]. */
   readonly quoteDecimals: number;
+  /** True: every fund (the Subscribe answer); false: those that changed in `epoch`. */
   readonly snapshot: boolean;
+  /** The balances, at least one, each fund once. */
   readonly funds: readonly InsuranceFundBalance[];
 }
 
@@ -318,36 +335,51 @@ export type LiquidationKind = 'fill' | 'takeover';
  * (`toCcxtLiquidation`). `side` is the liquidating trade's: 'sell' when a long was liquidated.
  */
 export interface Liquidation {
+  /** Sequence of the input at which it landed. */
   readonly sequence: number;
+  /** The market id. */
   readonly market: number;
+  /** The market's symbol, e.g. "BTC-USD" (may be empty). */
   readonly symbol: string;
+  /** The liquidating trade's side: 'sell' when a long was liquidated, 'buy' when a short was. */
   readonly side: 'buy' | 'sell';
   /** Quote per base unit, > 0. */
   readonly price: number;
   /** Base units, > 0. */
   readonly amount: number;
+  /** When it happened (the fill's or the takeover's event time), microseconds since the Unix epoch. */
   readonly eventTimeUs: number;
+  /** A venue fill of our order, or a backstop vault's takeover. */
   readonly kind: LiquidationKind;
 }
 
 /** One market's prices and status (MarketSummary). */
 export interface MarketSummary {
+  /** The market id. */
   readonly market: number;
+  /** The market's symbol (may be empty). */
   readonly symbol: string;
+  /** The price margin uses, quote per base unit, > 0. */
   readonly markPrice: number;
+  /** The price fills are bounded against, quote per base unit, > 0. */
   readonly oraclePrice: number;
   /** Liquidations held (an oracle guard or the kill switch). */
   readonly paused: boolean;
+  /** The kill level in force: the higher of the market's own and the every-market one. */
   readonly killLevel: KillLevel;
   /** A MarketStatus code (ORACLE_STALE, KILL_SWITCH, ...) while paused, HEALTHY otherwise. */
   readonly code: string;
+  /** Why, for humans; may be empty. */
   readonly reason: string;
 }
 
 /** Market summaries as of an epoch, and that epoch's tick-to-order latency. */
 export interface MarketSummariesUpdate {
+  /** The epoch whose state these are. */
   readonly epoch: number;
+  /** True: every market (the Subscribe answer); false: those that changed in `epoch`. */
   readonly snapshot: boolean;
+  /** The summaries; may be empty when only the latency is news. */
   readonly markets: readonly MarketSummary[];
   /** Orders the epoch issued. */
   readonly orders: number;
@@ -379,8 +411,9 @@ export type EngineState = 'starting' | 'running' | 'paused' | 'closing';
  * subscribed or dropped, `orders` and `marginCalls` the engine's outputs, `accounts` AccountState rows; a marketStatus
  * has `market`, `state`, `reason` (for humans), `eventTimeUs` and `code`; an engineStatus the engine's `state`, its last
  * `epoch`, the `lastSequence` of its inputs, counts of `markets`, `accounts` and open `positions`, and a `message`;
- * `deleveragings`, `losses`, `deficits` and `takeovers` the deficit events; an errorFrame the peer's `code` and
- * `message`.
+ * `deleveragings`, `losses`, `deficits` and `takeovers` the deficit events; `settlements` FillSettlement rows, money in
+ * atoms of 10^-`quoteDecimals` quote; `liquidations` the public tape's Liquidation rows; an errorFrame the peer's `code`
+ * and `message`.
  */
 export type FeedMessage =
   | { readonly kind: 'ticks'; readonly sequence: number; readonly ticks: readonly Tick[] }

@@ -17,7 +17,12 @@ import type { Engine } from '../engine/engine.js';
 import type { Role } from './auth.js';
 import type { FeedStats } from './stats.js';
 
-/** A connection the server opened, closed, or refused at the upgrade (`FeedServer.onConnection`: logs, metrics). */
+/**
+ * A connection the server opened, closed, or refused at the upgrade (`FeedServer.onConnection`: logs, metrics).
+ * `kind` says which; `connection` is the server's id for it (1, 2, ... in the order they were accepted), `role` its
+ * token's role, `remote` the peer's address as text; a close has the WebSocket close `code` and `reason`; a refusal has
+ * no id or role, only the HTTP `status` and the `reason` code the upgrade got.
+ */
 export type ConnectionEvent =
   | { readonly kind: 'opened'; readonly connection: number; readonly role: Role; readonly remote: string }
   | { readonly kind: 'closed'; readonly connection: number; readonly role: Role; readonly remote: string; readonly code: number; readonly reason: string }
@@ -31,20 +36,27 @@ export type ConnectionEvent =
 
 /** One readiness check that failed: what, and why in words (the `/readyz` body lists them). */
 export interface Unready {
+  /** What is not ready: 'recovery' (the journal's replay is not done), 'oracle' (stale sources) or 'server' (closing). */
   readonly check: 'recovery' | 'oracle' | 'server';
+  /** Why, for humans. */
   readonly detail: string;
   /** For `oracle`: the markets whose sources are not fresh enough. */
   readonly markets?: readonly number[];
 }
 
+/** What `GET /readyz` reports: ready (200), or the checks that failed (503). */
 export interface Readiness {
+  /** True exactly when `missing` is empty. */
   readonly ready: boolean;
+  /** The checks that failed. */
   readonly missing: readonly Unready[];
 }
 
 /** What the probe routes read: readiness, and the metrics as Prometheus text. */
 export interface Observed {
+  /** Whether this process takes traffic, and if not why (`GET /readyz`). */
   readiness(): Readiness;
+  /** The metrics in Prometheus text format (`GET /metrics`). */
   metrics(): Promise<string>;
 }
 
@@ -143,6 +155,7 @@ function mirroredFamily(registry: Registry, name: string, help: string, label: s
   });
 }
 
+/** The metrics and readiness of one FeedServer and its engine (see the file's header). */
 export class FeedMetrics implements Observed {
   private readonly registry = new Registry();
   private readonly offs: (() => void)[] = [];

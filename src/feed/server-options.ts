@@ -82,7 +82,8 @@ export interface FeedServerOptions {
   readonly listenRetryMs?: number;
   /**
    * GET /metrics, /healthz and /readyz on a listener of their own, without a token (README "Observability"): bind it
-   * where only the scraper reaches (host default 127.0.0.1). Without it, /metrics on the feed's listener needs a token.
+   * where only the scraper reaches (host default 127.0.0.1; port 0 picks a free one, read it from `server.metricsUrl`).
+   * Without it, /metrics on the feed's listener needs a token.
    */
   readonly metrics?: { readonly host?: string; readonly port: number };
 }
@@ -94,6 +95,7 @@ void schemaKnowsEveryOption;
 /** FeedServerOptions with every default applied (`server.options`). */
 export type ResolvedServerOptions = Required<Omit<FeedServerOptions, 'publisherTokens' | 'metrics'>> & {
   readonly publisherTokens: readonly string[];
+  /** Where the probe listener listens (`metrics`, its host defaulted); undefined: it has none. */
   readonly metrics: { readonly host: string; readonly port: number } | undefined;
 };
 

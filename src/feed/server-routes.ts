@@ -96,6 +96,7 @@ export class ProbeListener {
 
   private constructor(
     private readonly app: uWS.TemplatedApp,
+    /** The interface listened on (`ProbeListen.host`, default 127.0.0.1). */
     readonly host: string,
   ) {
     this.source = this.starting;
@@ -121,6 +122,7 @@ export class ProbeListener {
     }
   }
 
+  /** The port listened on (the free one picked when `ProbeListen.port` is 0). */
   get port(): number {
     return this.boundPort;
   }

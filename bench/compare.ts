@@ -19,6 +19,7 @@
  * gets the same verdict in lower case ("worse", "missing", "invalid"), which does not.
  */
 import type { ScalingResult } from './scaling.js';
+import type { ReplicationResult } from './replication.js';
 import { readFileSync } from 'node:fs';
 import { ErrorCode, UnwindError } from '../src/errors.js';
 import type { FeedResult } from './feed.js';
@@ -59,6 +60,8 @@ export interface BenchResults {
   readonly kernels?: readonly KernelsResult[];
   /** The scaling section (scaling.ts): push-to-order by book size; absent when it did not run. */
   readonly scaling?: ScalingResult | null;
+  /** The replication section (replication.ts); absent when it did not run. */
+  readonly replication?: ReplicationResult | null;
 }
 
 /**
@@ -196,6 +199,17 @@ export function figuresOf(r: BenchResults, gated: ReadonlySet<string> = GATED): 
       // Absent without gcc (ratioToC null): never gate these, a user's CI may have no compiler.
       put('kernels', `kernel ${x.kernel} phase ${x.phase} ${size}, ${threads} / C -O3`, x.ratioToC, 'bigger', "C reference's pass time over this kernel's, same phase and threads; median of per-round ratios");
       put('kernels', `kernel ${x.kernel} phase ${x.phase} ${size}, 2 threads / 1 thread`, x.speedupOverOneThread, 'bigger', "this kernel's 1-thread pass time over its 2-thread one; median of per-round ratios");
+    }
+  }
+  const rep = r.replication;
+  if (rep !== null && rep !== undefined && rep.skipped === undefined) {
+    if (rep.latency !== null) {
+      put('replication', 'replication push-to-order, p50 replicated / local journal', rep.latency.pairedRatio, 'smaller',
+        'push-to-order of the leader of a replicated engine (quorum ack on 3 NATS nodes) over the same engine with its journal alone; median of per-round ratios');
+    }
+    for (const t of rep.throughput) {
+      put('replication', `replication inputs acknowledged/s, ${t.batch} a turn, replicated / local journal`, t.replicated / t.local, 'bigger',
+        'inputs acknowledged per second (durable() resolved) by the replicated leader over the same engine with its journal alone; medians over rounds');
     }
   }
   return out;

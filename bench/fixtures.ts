@@ -185,6 +185,17 @@ function fill(engine: Engine, book: Book, data: BookData): number {
   return performance.now() - started;
 }
 
+/** The seeded book of `spec` and the capacities an engine needs for it (an engine started elsewhere: a replica). */
+export function bookOf(spec: BookSpec): Book {
+  return generate(spec).book;
+}
+
+/** Fills an engine started with `bookOf(spec).capacity` (as buildEngine does). Returns the book and the upserts' ms. */
+export function fillEngine(engine: Engine, spec: BookSpec): { book: Book; fillMs: number } {
+  const { book, data } = generate(spec);
+  return { book, fillMs: fill(engine, book, data) };
+}
+
 /** Generates the book, starts an engine with its capacities and fills it. */
 export async function buildEngine(spec: BookSpec, config: EngineConfig): Promise<{ engine: Engine; book: Book; fillMs: number }> {
   const { book, data } = generate(spec);

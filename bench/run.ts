@@ -7,6 +7,8 @@
  *   --only latency push-to-order latency only
  *   --only feed    the WebSocket feed only: tick-to-order latency over sockets, ingest rate, vs a bare uWS echo
  *   --only oracle  the oracle layer only: cost per report (signed, unsigned, vs a direct tick), report-to-order latency
+ *   --only replication  the leader of a replicated engine on a 3-node NATS cluster (nats-server) against the same engine
+ *                  with its journal alone: push-to-order latency and inputs acknowledged per second (skipped without nats-server)
  *   --only journal the journal only: append and fdatasync cost per record (sync vs group), and push-to-order latency
  *                  with no journal, group and sync (quick: 1e5 positions, ~25 s; full: 1e6, ~2 min)
  *   --only strategies the executor's cost per epoch under each execution strategy, as a ratio to 'ioc', and the
@@ -53,6 +55,7 @@ import { buildLines, coverageLines, latencyTable, machineInfo, machineLine, scan
 import { runScanThroughput, type ScanPlan, type ScanSizeResult } from './scan-throughput.js';
 import { oracleSection, runOracle, type OraclePlan, type OracleResult } from './oracle.js';
 import { journalFailed, journalSection, runJournal, type JournalPlan, type JournalResult } from './journal.js';
+import { replicationSection, runReplication, type ReplicationPlan, type ReplicationResult } from './replication.js';
 import { runExecutorStrategies, strategiesFailed, strategiesSection, type StrategiesPlan, type StrategiesResult } from './executor-strategies.js';
 import { kernelsFailed, kernelsSection, runKernels, type KernelsPlan, type KernelsResult } from './kernels.js';
 import { runScaling, scalingSection, type ScalingPlan, type ScalingResult } from './scaling.js';
@@ -62,8 +65,8 @@ const SCALING_SVG = 'bench-scaling.svg';
 import { targetRows, targetsTable } from './targets.js';
 import { settledThreadCount, threadCount } from './threads.js';
 
-type Section = 'scan' | 'latency' | 'feed' | 'oracle' | 'journal' | 'strategies' | 'kernels' | 'scaling';
-const SECTIONS: readonly Section[] = ['scan', 'latency', 'feed', 'oracle', 'journal', 'strategies', 'kernels', 'scaling'];
+type Section = 'scan' | 'latency' | 'feed' | 'oracle' | 'journal' | 'strategies' | 'kernels' | 'scaling' | 'replication';
+const SECTIONS: readonly Section[] = ['scan', 'latency', 'feed', 'oracle', 'journal', 'strategies', 'kernels', 'scaling', 'replication'];
 
 export interface BenchOptions {
   readonly quick: boolean;
@@ -82,7 +85,18 @@ const SEED = 0x5eed;
 const WORKERS = [1, 2] as const;
 
 const MIB = 2 ** 20;
-const FULL: { scan: ScanPlan[]; latency: LatencyPlan; feed: FeedPlan; oracle: OraclePlan; journal: JournalPlan; strategies: StrategiesPlan; kernels: KernelsPlan[]; scaling: ScalingPlan } = {
+const FULL: {
+  scan: ScanPlan[];
+  latency: LatencyPlan;
+  feed: FeedPlan;
+  oracle: OraclePlan;
+  journal: JournalPlan;
+  strategies: StrategiesPlan;
+  kernels: KernelsPlan[];
+  scaling: ScalingPlan;
+  replication: ReplicationPlan;
+} = {
+  replication: { positions: 100_000, samples: 300, warmup: 30, rounds: 5, inputsPerRound: 10_000, batches: [1, 100, 1_000] },
   scaling: { sizes: [10_000, 100_000, 1_000_000, 10_000_000], samples: 200, warmup: 20, workers: 2 },
   strategies: { positions: 100_000, warmupEpochs: 10, epochs: 120, modelIterations: 20_000, garchRefits: 50 },
   kernels: [
@@ -118,6 +132,7 @@ const FULL: { scan: ScanPlan[]; latency: LatencyPlan; feed: FeedPlan; oracle: Or
   },
 };
 const QUICK: typeof FULL = {
+  replication: { positions: 10_000, samples: 60, warmup: 10, rounds: 3, inputsPerRound: 2_000, batches: [1, 100] },
   scaling: { sizes: [10_000, 100_000, 1_000_000], samples: 40, warmup: 10, workers: 2 },
   strategies: { positions: 100_000, warmupEpochs: 6, epochs: 36, modelIterations: 3_000, garchRefits: 10 },
   kernels: [{ positions: 1_000_000, rounds: 10, warmupRounds: 2 }],
@@ -286,6 +301,13 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     print(scalingSection(scaling, plan.scaling));
   }
 
+  let replication: ReplicationResult | null = null;
+  if (runs('replication')) {
+    replication = await runReplication(plan.replication, SEED + 6, log);
+    print();
+    print(replicationSection(replication));
+  }
+
   const threadsAfter = threadsBefore === null ? null : await settledThreadCount(threadsBefore);
   const leaked = threadsBefore === null || threadsAfter === null ? 0 : Math.max(0, threadsAfter - threadsBefore);
   const wallSeconds = (performance.now() - started) / 1000;
@@ -316,7 +338,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
   if (failed) print('CHECKS FAILED: see the coverage lines, the spill column, the feed checks and the thread count above');
 
   // The ratios the gate compares (compare.ts): same-run ratios only, never absolute times.
-  const results = { scan, latency, feed, oracle, journal, strategies, kernels, scaling };
+  const results = { scan, latency, feed, oracle, journal, strategies, kernels, scaling, replication };
   const figures = figuresOf(results);
   const targets = targetRows(results);
   print();

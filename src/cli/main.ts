@@ -102,7 +102,7 @@ flash-crash or a CSV of trades or candles.`,
 /** \`unwind bench\` parses its own flags (bench/run.ts); this is its help and usage. */
 const BENCH_USAGE = `usage: unwind bench [--quick] [--only SECTION] [--json [FILE]] [--compare FILE [--tolerance T]] [--github-json FILE]
   --quick              sizes 1e5 and 1e6, fewer samples (about 5.5 min on 2 quiet cores): the CI run
-  --only SECTION       one section: scan, latency, feed, oracle, journal, strategies or kernels
+  --only SECTION       one section: scan, latency, feed, oracle, journal, strategies, kernels, scaling or replication
   --json [FILE]        also write every figure, the ratios and the machine to FILE (default bench-results.json)
   --compare FILE       the gate: compare this run's same-run ratios with a baseline written by --json (same mode)
   --tolerance T        how much worse a gated ratio may get, a fraction in [0, 1) (default 0.2)

@@ -186,24 +186,6 @@ export async function recover(engine: EngineCore, found: FoundJournal, standby =
     throw ioError(e, jc.dir);
   }
   const writer = new JournalWriter(jc, r.end.lastSequence, r.end.last);
-  if (standby) {
-    if (r.records > 0) jc.log(`unwind journal: replayed ${r.records} records of ${jc.dir} through ${r.end.lastSequence}; following the replicated log from there`);
-    return {
-      dir: jc.dir,
-      snapshot: snapshot === undefined ? undefined : { path: snapshot.path, sequence: snapshot.sequence },
-      replayedRecords: r.records,
-      lastSequence: r.end.lastSequence,
-      tornBytes: r.end.tornBytes,
-      interruptedEpoch: r.inFlight !== undefined,
-      pendingInputs: r.pendingInputs,
-      mirror: { writer, applier },
-    };
-  }
-  // The orders of an epoch completed now wait a turn: the caller attaches its listeners after start resolves.
-  // determinism: the gate delays when a completed epoch's orders are heard, not what they are
-  const gate = r.inFlight === undefined ? undefined : new Promise<void>((resolve) => setImmediate(resolve));
-  engine.attachJournal(writer, gate);
-  if (r.end.lastSequence === 0) writer.appendJson(RecordKind.Config, found.decisions);
   const recovery: Recovery = {
     dir: jc.dir,
     snapshot: snapshot === undefined ? undefined : { path: snapshot.path, sequence: snapshot.sequence },
@@ -213,6 +195,15 @@ export async function recover(engine: EngineCore, found: FoundJournal, standby =
     interruptedEpoch: r.inFlight !== undefined,
     pendingInputs: r.pendingInputs,
   };
+  if (standby) {
+    if (r.records > 0) jc.log(`unwind journal: replayed ${r.records} records of ${jc.dir} through ${r.end.lastSequence}; following the replicated log from there`);
+    return { ...recovery, mirror: { writer, applier } };
+  }
+  // The orders of an epoch completed now wait a turn: the caller attaches its listeners after start resolves.
+  // determinism: the gate delays when a completed epoch's orders are heard, not what they are
+  const gate = r.inFlight === undefined ? undefined : new Promise<void>((resolve) => setImmediate(resolve));
+  engine.attachJournal(writer, gate);
+  if (r.end.lastSequence === 0) writer.appendJson(RecordKind.Config, found.decisions);
   if (r.records > 0) jc.log(`unwind journal: replayed ${r.records} records of ${jc.dir} through ${r.end.lastSequence}${r.inFlight === undefined ? '' : '; completing the epoch the stop interrupted'}`);
   engine.setReplaying(false);
   r.inFlight?.catch(() => {}); // its failure reaches step()/onError like any epoch's

@@ -114,7 +114,8 @@ describe('unwind serve configured by the environment', () => {
           // The log's messages (JSON lines when stdout is not a terminal).
           const message = logMessage(line);
           lines.push(message);
-          if (/^engine:/.test(message)) resolve();
+          // The generated tokens are logged after the engine line: the subscriber's is the last of them.
+          if (/^subscriber token \(generated\)/.test(message)) resolve();
         });
         c.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
       });

@@ -362,11 +362,12 @@ export class Replica {
     }
     core.attachJournal(writer, undefined);
     await writer.durable();
+    // Orders of the epochs applied here that the old leader did not send: those after the stream's last epoch.
+    const tail = await retryWhile(() => orderStreamTail(this.jsm, this.c.orderStream), () => this.lease.valid);
+    if (this.state !== 'standby') return;
     this.state = 'leader';
     core.refuseInputs(undefined);
     this.log(`unwind cluster ${this.c.name}: ${this.c.node} leads from stream sequence ${this.streamSeq} (journal ${writer.lastSequence}, epoch ${core.epochs})`);
-    // Orders of the epochs applied here that the old leader did not send: those after the stream's last epoch.
-    const tail = await retryWhile(() => orderStreamTail(this.jsm, this.c.orderStream), () => this.lease.valid);
     this.orderStream = new OrderPublisher(
       this.js,
       this.jsm,

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FeedClient } from '../src/feed/client.js';
-import { findNatsServer } from '../src/cluster/nats-servers.js';
+import { findNatsServer, freePort } from '../src/cluster/nats-servers.js';
 import { mulberry32 } from '../src/sim/random.js';
 import { connect, Deployment, PUBLISHER, orderCount, readOrders, replayLog, retry, waitFor } from './support/cluster-harness.js';
 
@@ -33,19 +33,8 @@ afterAll(() => {
 
 /** Free TCP ports for the feed servers (chosen now, bound later by the replicas). */
 async function ports(n: number): Promise<number[]> {
-  const { createServer } = await import('node:net');
   const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    out.push(
-      await new Promise<number>((resolve) => {
-        const s = createServer();
-        s.listen(0, '127.0.0.1', () => {
-          const p = (s.address() as { port: number }).port;
-          s.close(() => resolve(p));
-        });
-      }),
-    );
-  }
+  for (let i = 0; i < n; i++) out.push(await freePort());
   return out;
 }
 
@@ -93,7 +82,7 @@ describe.skipIf(!hasNats && !required)('failover with real processes on NATS Jet
   it('20 leaders killed with SIGKILL under a steady feed (and a NATS node): nothing acknowledged is lost, no order twice, the order stream equals one engine fed the log', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'unwind-failover-'));
     dirs.push(dir);
-    const d = await Deployment.start({ dir, name: 'kill', leaseMs: LEASE_MS }, await ports(3));
+    const d = await Deployment.start({ dir, name: 'kill', leaseMs: LEASE_MS, supervise: true }, await ports(3));
     const random = mulberry32(18);
     const failovers: number[] = [];
     let client: FeedClient | undefined;

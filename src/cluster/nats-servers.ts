@@ -32,7 +32,8 @@ export function findNatsServer(binary = 'nats-server'): string | undefined {
   return undefined;
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port on loopback that is free now (bound later by whoever asked). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

@@ -127,11 +127,17 @@ export class Replica {
       nc = await connect({ servers: [...c.servers], name: `unwind-${c.name}-${c.node}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5_000, waitOnFirstConnect: true });
       const js = nc.jetstream();
       const jsm = await nc.jetstreamManager({ checkAPI: false });
-      // A cluster just started elects its JetStream leaders first: retried for a while.
-      const lease = await retry(async () => {
-        await ensureStreams(jsm, c);
-        return Lease.open(js, c);
-      }, 30_000);
+      // A cluster just started elects its JetStream leaders first: retried for 30 s.
+      // determinism: how long the cluster takes to answer decides when a replica starts, not what it decides
+      const until = performance.now() + 30_000;
+      const lease = await retryWhile(
+        async () => {
+          await ensureStreams(jsm, c);
+          return Lease.open(js, c);
+        },
+        () => performance.now() < until,
+        250,
+      );
       await reconcileJournal(o.engine.journal.dir, jsm, c, log);
       // The epochs recovery replays from the journal count as kept too: their orders may be what a takeover sends.
       const early: KeptOrders[] = [];
@@ -418,29 +424,15 @@ export class Replica {
   }
 }
 
-/** Retries `f` every 250 ms until it succeeds or `ms` have passed (then its last error). */
-async function retry<T>(f: () => Promise<T>, ms: number): Promise<T> {
-  // determinism: how long the cluster takes to answer decides when a replica starts, not what it decides
-  const until = performance.now() + ms;
-  for (;;) {
-    try {
-      return await f();
-    } catch (e) {
-      if (performance.now() > until) throw e;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-}
-
-/** Retries `f` every 100 ms while `go()` holds; then its last error. */
-async function retryWhile<T>(f: () => Promise<T>, go: () => boolean): Promise<T> {
+/** Retries `f` every `everyMs` while `go()` holds; then its last error. */
+async function retryWhile<T>(f: () => Promise<T>, go: () => boolean, everyMs = 100): Promise<T> {
   for (;;) {
     try {
       return await f();
     } catch (e) {
       if (!go()) throw e;
-      // determinism: how long the cluster takes to answer decides when a replica leads, not what it decides
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // determinism: how long the cluster takes to answer decides when a replica starts or leads, not what it decides
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
     }
   }
 }

@@ -83,11 +83,14 @@ export interface DeploymentOptions {
   readonly leaseMs: number;
   /** Replicas reach NATS through a cuttable proxy each (node i through a proxy to NATS node i). */
   readonly proxied?: boolean;
+  /** Start a replica again when it exits by itself with status 3, as a supervisor would. */
+  readonly supervise?: boolean;
 }
 
 export class Deployment {
   readonly replicas: ReplicaProcess[] = [];
   readonly proxies: Proxy[] = [];
+  private stopping = false;
   private constructor(
     readonly nats: NatsCluster,
     private readonly o: DeploymentOptions,
@@ -137,8 +140,12 @@ export class Deployment {
     };
     p.stdout!.on('data', hear);
     p.stderr!.on('data', hear);
-    p.once('exit', () => {
-      if (r.proc === p) r.proc = undefined;
+    p.once('exit', (code) => {
+      if (r.proc !== p) return;
+      r.proc = undefined;
+      // A supervisor's part (README "Replication"): a replica that stopped by itself (status 3: lease lost, fenced)
+      // comes back as a standby. One the harness killed or stopped is the test's to restart.
+      if (this.o.supervise === true && code === 3 && !this.stopping) setTimeout(() => r.proc === undefined && !this.stopping && this.startReplica(r), 200);
     });
   }
 
@@ -157,6 +164,7 @@ export class Deployment {
 
   /** SIGTERM to every replica; resolves once all have exited. */
   async stopReplicas(): Promise<void> {
+    this.stopping = true;
     await Promise.all(this.replicas.map((r) => this.kill(r, 'SIGTERM')));
   }
 

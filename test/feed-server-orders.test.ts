@@ -63,7 +63,9 @@ afterEach(() => feed.closeAll());
 
 function start(server: StartOptions['server'] = {}, scanWorkers = 0, engine: StartOptions['engine'] = {}): Promise<Started> {
   return feed.start({
-    engine: { scanWorkers, capacity: { markets: 2, accounts: 16, positions: 32 }, ...engine },
+    // Ticks carry event times near 0 while the server's clock reads now: an order issued before the first clock
+    // reading would be timed out by it. No timeout here (test/feed-server-timeouts.test.ts covers them).
+    engine: { scanWorkers, capacity: { markets: 2, accounts: 16, positions: 32 }, orderTimeoutUs: Infinity, ...engine },
     server,
     setup: (e) => {
       e.addMarket({ id: BTC, symbol: SYMBOLS[BTC], price: 50_000, tiers: TIERS });

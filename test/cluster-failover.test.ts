@@ -126,7 +126,12 @@ describe.skipIf(!hasNats && !required)('failover with real processes on NATS Jet
       // first); inputs are acknowledged again, and the node comes back.
       const ackedBefore = feed.acked.length;
       await d.nats.killNode(1);
-      await waitFor(() => feed.acked.length >= ackedBefore + 50, 60_000, 'inputs acknowledged with a NATS node down');
+      try {
+        await waitFor(() => feed.acked.length >= ackedBefore + 50, 60_000, 'inputs acknowledged with a NATS node down');
+      } catch (e) {
+        // What each replica said (a stopped leader, a standby that could not campaign) is the diagnosis.
+        throw new Error(`${String(e)}\nclient connected ${client.connected}, ${feed.sent()} sent, ${feed.acked.length} acked (${ackedBefore} before)\n${d.replicas.map((r) => `--- ${r.node}\n${r.output.slice(-3000)}`).join('\n')}`);
+      }
       d.nats.startNode(1);
       await feed.stop();
       client.close();

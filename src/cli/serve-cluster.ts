@@ -38,6 +38,10 @@ export async function serveCluster(o: { readonly config: ServeConfig; readonly c
   let served: Served | undefined;
   let stop!: (e: UnwindError | undefined) => void;
   const stopped = new Promise<UnwindError | undefined>((resolve) => (stop = resolve));
+  // Heard from before the replica says anything: whoever reads a line may signal at once (a signal before a listener
+  // is Node's default, death, not a close). One during the start closes the replica once it has started.
+  process.once('SIGINT', () => stop(undefined));
+  process.once('SIGTERM', () => stop(undefined));
   const replica = await Replica.start({
     engine,
     cluster,
@@ -52,8 +56,6 @@ export async function serveCluster(o: { readonly config: ServeConfig; readonly c
     onStop: (e) => stop(e),
   });
   if (replica.role === 'standby') console.log(`unwind serve: ${cluster.node} follows ${cluster.name ?? 'unwind'} as a standby (journal ${engine.journal.dir})`);
-  process.once('SIGINT', () => stop(undefined));
-  process.once('SIGTERM', () => stop(undefined));
   const failure = await stopped;
   console.log('unwind serve: closing');
   await served?.server.close();

@@ -227,6 +227,13 @@ export async function runServe(o: ServeCommand): Promise<void> {
   }
   bar?.(-1, 0, 0);
   const { engine, server, generated, stopped } = served;
+  // Heard from before the first line that says the server is up: whoever reads a line below may signal at once (a
+  // signal before a listener is Node's default, death, not a close).
+  const failure = new Promise<UnwindError | undefined>((resolve) => {
+    process.once('SIGINT', () => resolve(undefined));
+    process.once('SIGTERM', () => resolve(undefined));
+    void stopped.then(resolve);
+  });
   const r = engine.recovery;
   if (r !== undefined) {
     const from = r.snapshot === undefined ? 'its start' : `the snapshot at ${r.snapshot.sequence}`;
@@ -254,18 +261,14 @@ export async function runServe(o: ServeCommand): Promise<void> {
         }, o.statsEverySeconds * 1000)
       : undefined;
   // Until a signal, or until the engine stops taking inputs (JOURNAL_IO: the server has told its connections).
-  const failure = await new Promise<UnwindError | undefined>((resolve) => {
-    process.once('SIGINT', () => resolve(undefined));
-    process.once('SIGTERM', () => resolve(undefined));
-    void stopped.then(resolve);
-  });
+  const stop = await failure;
   clearInterval(timer);
   log.info('unwind serve: closing');
   await server.close();
   await engine.close();
-  if (failure !== undefined) {
-    log.fatal({ err: failure }, `unwind serve: ${failure.code}: ${failure.message}`);
-    process.stderr.write(`unwind serve: ${failure.code}: ${failure.message}\n`);
+  if (stop !== undefined) {
+    log.fatal({ err: stop }, `unwind serve: ${stop.code}: ${stop.message}`);
+    process.stderr.write(`unwind serve: ${stop.code}: ${stop.message}\n`);
     process.exitCode = 1;
   } else {
     log.info('unwind serve: closed');

@@ -12,75 +12,32 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Engine, ErrorCode, shardOf, type EngineConfig, type Fill, type Input, type LiquidationOrder, type MarginCall } from '../src/index.js';
-import { underwaterness } from '../src/domain/liquidation.js';
+import { Engine, ErrorCode, shardOf, type EngineConfig, type Fill, type Input, type LiquidationOrder, type MarginCall, type PositionUpdate } from '../src/index.js';
 import { replayJournal } from '../src/engine/replay.js';
 import { mulberry32 } from '../src/sim/random.js';
 import { codeOf } from './support/errors.js';
 import { firstDifference, tableBytes } from './support/feed.js';
+import { compareOrders as compare, MARKETS, shardBook, TIERS, type ShardBook } from './support/shard-book.js';
 
-const MARKETS = 3;
-const PRICES = [100, 2_000, 30_000];
-const TIERS = [
-  { maxNotional: 50_000, initialMarginFraction: 0.05, maintenanceMarginFraction: 0.03 },
-  { maxNotional: null, initialMarginFraction: 0.1, maintenanceMarginFraction: 0.05 },
-];
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-/** The seeded book's inputs: markets and funds, then accounts and positions in batches that mix both shards' accounts. */
-function bookInputs(seed: number): Input[] {
-  const random = mulberry32(seed);
+/** The seeded book as inputs: markets and funds, then accounts and positions in batches that mix both shards' accounts. */
+function bookInputs(book: ShardBook): Input[] {
   const inputs: Input[] = [];
-  for (let m = 1; m <= MARKETS; m++) {
-    inputs.push({ kind: 'market', spec: { id: m, price: PRICES[m - 1]!, tiers: TIERS } });
-    inputs.push({ kind: 'insurance', market: m, amount: 1e9 });
-  }
-  const positions: Extract<Input, { kind: 'positions' }>['updates'][number][] = [];
-  for (let id = 1; id <= 400; id++) {
-    let gross = 0;
-    const own: typeof positions = [];
-    for (let m = 0; m < MARKETS; m++) {
-      if (random() < 0.5) continue;
-      const notional = 1_000 + random() * 40_000;
-      const isolated = random() < 0.15 ? notional * (0.04 + random() * 0.1) : null;
-      own.push({ account: id, market: m + 1, size: ((random() < 0.6 ? 1 : -1) * notional) / PRICES[m]!, entryPrice: PRICES[m]! * (0.98 + random() * 0.04), isolatedCollateral: isolated });
-      if (isolated === null) gross += notional;
-    }
-    const collateral = gross * (0.04 + random() * 0.2);
+  for (const m of book.markets) inputs.push({ kind: 'market', spec: m }, { kind: 'insurance', market: m.id, amount: 1e9 });
+  const batch: PositionUpdate[] = [];
+  for (const { id, collateral, positions } of book.accounts) {
     // Three ways in: one account at a time, a collateral batch that opens accounts, an account then a collateral update.
     const way = id % 3;
     if (way === 0) inputs.push({ kind: 'account', id, collateral });
     else if (way === 1) inputs.push({ kind: 'collaterals', updates: [{ account: id, collateral }], createAccounts: true });
     else inputs.push({ kind: 'account', id, collateral: 0 }, { kind: 'collateral', account: id, collateral });
-    for (const p of own) (random() < 0.3 ? inputs.push({ kind: 'position', update: p }) : positions.push(p));
-    if (positions.length >= 40) inputs.push({ kind: 'positions', updates: positions.splice(0) });
+    for (const p of positions) ((id + p.market) % 3 === 0 ? inputs.push({ kind: 'position', update: { ...p, account: id } }) : batch.push({ ...p, account: id }));
+    if (batch.length >= 40) inputs.push({ kind: 'positions', updates: batch.splice(0) });
   }
-  if (positions.length > 0) inputs.push({ kind: 'positions', updates: positions.splice(0) });
+  if (batch.length > 0) inputs.push({ kind: 'positions', updates: batch.splice(0) });
   return inputs;
-}
-
-/** Each epoch's prices: small moves with seeded jumps. */
-function priceSteps(seed: number, epochs = 30): { market: number; price: number }[][] {
-  const random = mulberry32(seed ^ 0x5bd1e995);
-  const prices = [...PRICES];
-  return Array.from({ length: epochs }, () =>
-    prices.map((p, m) => {
-      const jump = random() < 0.15 ? (random() - 0.5) * 0.1 : (random() - 0.5) * 0.01;
-      prices[m] = p * (1 + jump);
-      return { market: m + 1, price: prices[m]! };
-    }),
-  );
-}
-
-/**
- * The executor's order (docs/domain.md section 7) as far as an order's fields tell it: most underwater first, then the
- * larger order (the executor takes the larger position: not in the order), then account, then market. A total order.
- */
-function compare(x: LiquidationOrder, y: LiquidationOrder): number {
-  const kx = underwaterness(x.limitPrice, x.oraclePrice);
-  const ky = underwaterness(y.limitPrice, y.oraclePrice);
-  return ky - kx || y.quantity * y.oraclePrice - x.quantity * x.oraclePrice || x.account - y.account || x.market - y.market;
 }
 
 const CONFIG: EngineConfig = { scanWorkers: 0, autoEpoch: false, orderTimeoutUs: Infinity, capacity: { markets: MARKETS, accounts: 512, positions: 2_048 } };
@@ -104,14 +61,15 @@ async function runAll(seed: number, journalOf?: (k: number) => string): Promise<
     e.onUnresolvedDeficit((u) => deficits.push(`unresolved ${u.account}`));
   }
   const all = (input: Input): void => engines.forEach((e) => e.submit(input));
-  for (const input of bookInputs(seed)) all(input);
+  const book = shardBook(seed);
+  for (const input of bookInputs(book)) all(input);
   const epochs: Epoch[][] = [[], [], []];
   const step = async (): Promise<EpochResultish[]> => Promise.all(engines.map((e) => e.step()));
   type EpochResultish = Awaited<ReturnType<Engine['step']>>;
   await step();
   const random = mulberry32(seed + 7);
   let timeUs = 1_000_000;
-  for (const prices of priceSteps(seed)) {
+  for (const prices of book.steps) {
     all({ kind: 'prices', updates: prices });
     const results = await step();
     results.forEach((r, i) => epochs[i]!.push({ orders: r.orders, calls: r.marginCalls, lastSequence: r.lastSequence }));

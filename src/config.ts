@@ -174,6 +174,7 @@ export interface ResolvedConfig extends ExecutorConfig {
   readonly deficitPolicy: 'adl' | 'socialized';
   readonly fundDrawdown: { readonly max: number; readonly windowUs: number };
   readonly clock: ClockPolicy;
+  /** Which shard of how many this engine is ({ index: 0, count: 1 }: every account). */
   readonly shard: ShardConfig;
 }
 

@@ -235,11 +235,24 @@ function shardConfigOf(given: Partial<ShardConfig> | undefined, caps: CapsConfig
     for (const key of ['marketNotionalPerWindow', 'maxInFlight'] as const) {
       if (caps[key] !== Infinity) throw new UnwindError(ErrorCode.InvalidConfig, `caps.${key} counts a whole market, which no shard holds: not built for shard.count > 1 (README "Sharding beyond one machine")`, `caps.${key}`);
     }
-    if (JSON.stringify(execution).includes('"kind":"backstop"')) {
+    const strategies = strategiesIn(execution);
+    if (strategies.some((x) => x.kind === 'backstop')) {
       throw new UnwindError(ErrorCode.InvalidConfig, "a backstop vault is one account, held by one shard: the 'backstop' strategy is not built for shard.count > 1", 'execution');
+    }
+    // The impact fitted to our own fills (src/engine/impact-observer.ts) learns from one shard's fills in a shard.
+    if (strategies.some((x) => x.kind === 'almgren-chriss' && x.eta === undefined)) {
+      throw new UnwindError(ErrorCode.InvalidConfig, "an 'almgren-chriss' strategy without eta takes the impact fitted to the engine's own fills, which a shard sees only part of: give eta with shard.count > 1", 'execution');
     }
   }
   return { index, count };
+}
+
+/** Every strategy object an execution config names, at any depth (by default, per market, an adaptive one's parts). */
+function strategiesIn(v: unknown, out: { kind?: unknown; eta?: unknown }[] = []): { kind?: unknown; eta?: unknown }[] {
+  if (v === null || typeof v !== 'object') return out;
+  if ('kind' in v) out.push(v as { kind?: unknown; eta?: unknown });
+  for (const x of Object.values(v)) strategiesIn(x, out);
+  return out;
 }
 
 function nonNegative(v: number, field: string): number {

@@ -10,7 +10,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine, ErrorCode, shardOf, type EngineConfig, type Fill, type Input, type LiquidationOrder, type MarginCall, type PositionUpdate } from '../src/index.js';
 import { replayJournal } from '../src/engine/replay.js';
@@ -250,13 +250,21 @@ describe('a shard and the inputs of accounts it does not hold', () => {
       [{ shard: { index: 0, count: 2 }, caps: { marketNotionalPerWindow: 1e6 } }, 'caps.marketNotionalPerWindow'],
       [{ shard: { index: 0, count: 2 }, caps: { maxInFlight: 10 } }, 'caps.maxInFlight'],
       [{ shard: { index: 1, count: 2 }, execution: { strategy: { kind: 'backstop', vault: 7 } } }, 'execution'],
+      [{ shard: { index: 1, count: 2 }, execution: { strategy: { kind: 'ioc' }, markets: [{ market: 1, strategy: { kind: 'almgren-chriss', horizonSec: 10, stepSec: 1, lambda: 1e-6 } }] } as never }, 'execution'],
     ];
     for (const [config, field] of refused) {
       await expect(Engine.start({ ...CONFIG, ...config }), json(config)).rejects.toMatchObject({ code: ErrorCode.InvalidConfig, field });
     }
-    // One shard of one is a single engine; per-account caps are a shard's to apply.
-    const one = await Engine.start({ ...CONFIG, shard: { index: 0, count: 1 }, caps: { accountNotionalPerInterval: 1e6 } });
+    // One shard of one is a single engine, and its journal one's; per-account caps are a shard's to apply.
+    const dir = join(mkdtempSync(join(tmpdir(), 'unwind-shard-one-')), 'journal');
+    dirs.push(dirname(dir));
+    const single = await Engine.start({ ...CONFIG, journal: { dir } });
+    single.addMarket({ id: 1, price: 100, tiers: TIERS });
+    await single.close();
+    const one = await Engine.start({ ...CONFIG, shard: { index: 0, count: 1 }, journal: { dir } });
     expect(one.shard).toEqual({ index: 0, count: 1, inexact: 0, firstInexact: null });
+    expect(one.hasMarket(1)).toBe(true);
     await one.close();
+    await (await Engine.start({ ...CONFIG, shard: { index: 1, count: 2 }, caps: { accountNotionalPerInterval: 1e6 } })).close();
   });
 });

@@ -1,8 +1,9 @@
 /**
  * A deployed two-shard run on one machine (README "Sharding beyond one machine"): three `unwind serve` processes,
  * shard 0 of 2, shard 1 of 2 and a single engine, the same config but for `engine.shard` (the seeded book in `accounts`),
- * fed the same price frames by one feed client each. Each process's orders come from its all-orders topic; the two
- * shards' orders merged equal the single engine's, epoch by epoch, byte for byte, ids included.
+ * fed the same frames by one feed client each: prices, expiries of some of the orders, and now and then new accounts
+ * and positions. Each process's orders come from its all-orders topic; the two shards' orders merged equal the single
+ * engine's, epoch by epoch, byte for byte, ids included.
  *
  * Epoch boundaries must be the same in the three processes. A served engine forms an epoch from the inputs that landed
  * before it began (autoEpoch), so a frame sent while an epoch is in flight would make one of its own elsewhere. The
@@ -19,6 +20,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FeedClient } from '../src/feed/client.js';
 import { shardOf, type LiquidationOrder } from '../src/index.js';
 import { CLI, logMessage } from './support/cli.js';
+import { mulberry32 } from '../src/sim/random.js';
 import { compareOrders, shardBook } from './support/shard-book.js';
 
 const PUBLISHER = 'shard-publisher-token-0123456789';
@@ -110,17 +112,37 @@ describe('a deployed two-shard run: unwind serve processes fed by feed clients',
     // The book loaded, in the same epochs everywhere.
     const first = await epochsOf();
     expect(new Set(first).size, `the book's epochs: ${first}`).toBe(1);
+    // One frame to every process, then its epoch must have left each, under the same number everywhere.
+    let expected = first[0]!;
     const boundaries: number[] = [];
-    for (const [k, step] of book.steps.entries()) {
-      const ticks = step.map(({ market, price }) => ({ market, source: 1, price, confidence: 0, eventTimeUs: (k + 1) * 1_000_000, sourceSequence: k + 1 }));
-      for (const f of feeds) f.client.sendTicks(ticks);
+    const frame = async (what: string, send: (c: FeedClient) => void): Promise<void> => {
+      for (const f of feeds) send(f.client);
       const epochs = await epochsOf();
-      expect(new Set(epochs).size, `step ${k}: epochs ${epochs}`).toBe(1);
-      expect(epochs[0]).toBe(first[0]! + k + 1); // one frame, one epoch
-      boundaries.push(epochs[0]!);
+      expect(epochs, `${what}: the epochs (${feeds.flatMap((f) => f.errors.map((e) => `${f.name}: ${e}`)).join('; ')})`).toEqual([++expected, expected, expected]); // one frame, one epoch
+      boundaries.push(expected);
+    };
+    const random = mulberry32(11);
+    const [single] = feeds as [Feed];
+    let opened = 1_000;
+    const allExpired: string[] = [];
+    for (const [k, step] of book.steps.entries()) {
+      await frame(`step ${k}`, (c) => c.sendTicks(step.map(({ market, price }) => ({ market, source: 1, price, confidence: 0, eventTimeUs: (k + 1) * 1_000_000, sourceSequence: k + 1 }))));
+      // The venue expires some of the epoch's orders (ids are the same in every process): each position is re-stamped
+      // under the expiry's sequence number, and one still liquidatable gets a new order with a new id.
+      const expired = single.orders.filter((o) => o.epoch === expected && random() < 0.3).map((o) => o.id);
+      if (expired.length > 0) await frame(`step ${k}: expiries`, (c) => c.sendExpiries(expired, (k + 1) * 1_000_000));
+      allExpired.push(...expired);
+      if (k % 10 === 5) {
+        // New accounts (a collateral update opens one) and positions, in frames that mix both shards' accounts.
+        const accounts = Array.from({ length: 10 }, () => ++opened);
+        const collateral = accounts.map((account) => ({ account, collateral: 500 + random() * 500 }));
+        await frame(`step ${k}: accounts`, (c) => c.sendCollateral(collateral));
+        const rows = accounts.map((account, i) => ({ account, market: 1 + (i % 3), size: ((i % 2 === 0 ? 1 : -1) * 8_000) / step[i % 3]!.price, entryPrice: step[i % 3]!.price, isolatedCollateral: null }));
+        await frame(`step ${k}: positions`, (c) => c.sendPositions(rows));
+      }
     }
     for (const f of feeds) expect(f.errors, f.name).toEqual([]);
-    const [single, shard0, shard1] = feeds as [Feed, Feed, Feed];
+    const [, shard0, shard1] = feeds as [Feed, Feed, Feed];
     expect(single.orders.length).toBeGreaterThan(20);
     expect(shard0.orders.length).toBeGreaterThan(0);
     expect(shard1.orders.length).toBeGreaterThan(0);
@@ -134,6 +156,9 @@ describe('a deployed two-shard run: unwind serve processes fed by feed clients',
       expect(json([...of(shard0), ...of(shard1)].sort(compareOrders)), `epoch ${epoch}`).toBe(json([...of(single)].sort(compareOrders)));
     }
     expect(shard0.orders.length + shard1.orders.length).toBe(single.orders.length);
+    // Expired orders' positions were ordered again, under ids that carry the expiries' sequence numbers.
+    const reordered = single.orders.filter((o) => allExpired.some((id) => id !== o.id && id.startsWith(`${o.account}-${o.market}-`)));
+    expect(reordered.length).toBeGreaterThan(0);
     // No shard did what it cannot do exactly (it would say so once, as a process warning).
     for (const s of served) expect(s.output(), s.name).not.toMatch(/UNWIND_SHARD_INEXACT/);
     for (const f of feeds) f.client.close();

@@ -159,6 +159,7 @@ describe('a deployed two-shard run: unwind serve processes fed by feed clients',
     // Expired orders' positions were ordered again, under ids that carry the expiries' sequence numbers.
     const reordered = single.orders.filter((o) => allExpired.some((id) => id !== o.id && id.startsWith(`${o.account}-${o.market}-`)));
     expect(reordered.length).toBeGreaterThan(0);
+    expect(served[1]!.output()).toMatch(/engine: 3 markets, \d+ accounts \(shard 0 of 2: its accounts only\)/);
     // No shard did what it cannot do exactly (it would say so once, as a process warning).
     for (const s of served) expect(s.output(), s.name).not.toMatch(/UNWIND_SHARD_INEXACT/);
     for (const f of feeds) f.client.close();

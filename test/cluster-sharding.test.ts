@@ -238,6 +238,29 @@ describe('a shard and the inputs of accounts it does not hold', () => {
     }
   });
 
+  it('says when it did what a single engine does across every account: a deleveraging against its own ADL queue', async () => {
+    const shard = await Engine.start({ ...CONFIG, shard: { index: 0, count: 2 } });
+    try {
+      const [a, b] = Array.from({ length: 40 }, (_, i) => i + 1).filter((x) => shardOf(x, 2) === 0) as [number, number];
+      shard.addMarket({ id: 1, price: 100, tiers: TIERS }); // no insurance deposit: the fund cannot pay a bankrupt close
+      shard.addAccount(a, 500);
+      shard.addAccount(b, 1e6);
+      shard.upsertPosition({ account: a, market: 1, size: 100, entryPrice: 100 });
+      shard.upsertPosition({ account: b, market: 1, size: -100, entryPrice: 100 });
+      await shard.step();
+      expect(shard.shard.inexact).toBe(0);
+      shard.pushPrice(1, 90); // a: equity 500 - 1,000 < 0; b holds the other side
+      const warned = new Promise<string>((resolve) => process.once('warning', (w) => resolve(`${(w as { code?: string }).code}: ${w.message}`)));
+      const r = await shard.step();
+      expect(r.orders.filter((o) => o.account === a)).toEqual([]); // deleveraged instead, against b
+      expect(shard.shard.inexact).toBeGreaterThan(0);
+      expect(shard.shard.firstInexact).toMatch(new RegExp(`account ${a} market 1 deleveraged`));
+      expect(await warned).toMatch(/^UNWIND_SHARD_INEXACT: shard 0 of 2 may differ from a single engine/);
+    } finally {
+      await shard.close();
+    }
+  });
+
   it('is configured by shard { index, count }: integers, index below count, nothing that counts a whole market', async () => {
     const refused: [EngineConfig, string][] = [
       [{ shard: { index: 2, count: 2 } }, 'shard.index'],

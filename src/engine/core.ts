@@ -63,6 +63,8 @@ export interface EngineState {
   readonly digest: StreamDigestState;
   /** The impact fit on our own fills (absent in snapshots from before it: it starts empty). */
   readonly impact?: ImpactObserverState;
+  /** A shard's count of what it could not do exactly (absent: none, or a snapshot from before it). */
+  readonly inexact?: { readonly count: number; readonly first: string | null };
 }
 
 /** A listener of an engine event (`Engine.onOrder` and the like). */
@@ -754,6 +756,7 @@ export class EngineCore {
       modes: this.modes.exportState(),
       digest: this.digest.exportState(),
       impact: this.impact.exportState(),
+      inexact: { ...this.inexact },
     };
   }
 
@@ -769,6 +772,7 @@ export class EngineCore {
     this.modes.importState(s.modes);
     this.digest.importState(s.digest);
     this.impact.importState(s.impact);
+    this.inexact = { count: s.inexact?.count ?? 0, first: s.inexact?.first ?? null };
     this.snapshotAt = journalSequence;
     this.emitted = s.epochs;
     this.decided = { epoch: s.epochs, lastSequence: -1, sequence: -1 };

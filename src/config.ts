@@ -219,8 +219,8 @@ function orderTimeoutOf(v: number | undefined): number {
 /**
  * The shard, checked: integers, 0 <= index < count. With more than one shard, what binds across accounts and is not
  * built for shards is refused (README "Sharding beyond one machine"): a backstop vault (one account, in one shard, that
- * every shard's takeovers would move positions into) and the caps that count a whole market (notional per window, orders
- * in flight), which each shard would apply to its own accounts alone.
+ * every shard's takeovers would move positions into), the caps that count a whole market (notional per window, orders
+ * in flight), which each shard would apply to its own accounts alone, and the impact fitted to all of our fills.
  */
 function shardConfigOf(given: Partial<ShardConfig> | undefined, caps: CapsConfig, execution: ExecutionConfig): ShardConfig {
   const count = given?.count ?? 1;

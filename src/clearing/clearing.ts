@@ -166,6 +166,8 @@ export interface ClearingEvents {
   deleveraged(d: Deleveraging): void;
   socialized(l: SocializedLoss): void;
   unresolved(u: UnresolvedDeficit): void;
+  /** An order being screened that, filled whole at its limit, would need more than its fund can pay (a shard reports it). */
+  short?(o: LiquidationOrder): void;
 }
 
 /** What an order would settle filled whole at its limit price now, and the ADL matches if the fund cannot pay. */
@@ -302,6 +304,7 @@ export class Clearing {
       // A position this screening already closed (it cannot be: counterparties exclude ordered positions) gets no order.
       if (slot === undefined || this.t.positions.updateSequence[slot] !== o.positionSequence) continue;
       const s = this.settlementOf(a, slot, o.quantity, o.limitPrice, true).settlement;
+      if (s !== undefined && s.deficit > 0n) this.events.short?.(o);
       if (adl && s !== undefined && s.deficit > 0n && book.hasCounterparty(m, o.side === 'sell' ? 1 : -1)) {
         w.sequenced((sequence) => {
           // Landing now (nothing staged): this screening's book; landing later, behind staged inputs: one of their own.

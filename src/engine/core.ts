@@ -64,7 +64,7 @@ export interface EngineState {
   /** The impact fit on our own fills (absent in snapshots from before it: it starts empty). */
   readonly impact?: ImpactObserverState;
   /** A shard's count of what it could not do exactly (absent: none, or a snapshot from before it). */
-  readonly inexact?: { readonly count: number; readonly first: string | null };
+  readonly inexact?: { readonly count: number; readonly first: string | null; readonly fundsMoved?: boolean };
 }
 
 /** A listener of an engine event (`Engine.onOrder` and the like). */
@@ -154,6 +154,8 @@ export class EngineCore {
   private replayMode = false;
   /** One shard of several (config.shard): what it did that a single engine does across every account (src/engine/shard.ts). */
   private inexact: { count: number; first: string | null } = { count: 0, first: null };
+  /** A shard: a fill has landed, so its copies of the insurance funds may differ from the whole book's. */
+  private fundsMoved = false;
 
   constructor(
     readonly config: ResolvedConfig,
@@ -180,6 +182,9 @@ export class EngineCore {
       deleveraged: emit(l.deleverage),
       socialized: emit(l.socialized),
       unresolved: emit(l.unresolved),
+      // A shard's copy of a fund is the whole book's until a fill moves money (deposits go to every shard). Short of it,
+      // an order a single engine deleverages against counterparties in every shard may stay an order here, or go.
+      short: (o) => this.shardShort(o),
     });
     // Outputs that arise inside an input (settlements, deleveragings, statuses) go to the digest as they arise.
     l.fill.add((s) => this.digest.add('fill', s));
@@ -342,7 +347,11 @@ export class EngineCore {
         const list = fills.map((f: Fill) =>
           f === null || typeof f !== 'object' || Array.isArray(f) ? f : { orderId: f.orderId, account: f.account, market: f.market, quantity: f.quantity, price: f.price, eventTimeUs: f.eventTimeUs },
         );
-        return wakes({ kind: 'fills', fills: list }, c.prepareFills(list));
+        const fill = c.prepareFills(list);
+        return wakes({ kind: 'fills', fills: list }, () => {
+          fill();
+          if (list.length > 0) this.fundsMoved = true;
+        });
       }
       case 'expiries': {
         const expire = c.prepareExpiries(input.orderIds);
@@ -705,6 +714,12 @@ export class EngineCore {
     }
   }
 
+  /** An order short of its fund at screening: inexact in a shard whose fund copy may differ, or that would deleverage. */
+  private shardShort(o: LiquidationOrder): void {
+    const deleverages = this.config.deficitPolicy === 'adl' && this.config.autoDeleverage;
+    if (this.config.shard.count > 1 && (deleverages || this.fundsMoved)) this.diverged(`order ${o.id}: filled at its limit it would need more than this shard's copy of the insurance fund`);
+  }
+
   /** Which shard this engine is, and whether it is still exact (src/engine/shard.ts). */
   shardStatus(): ShardStatus {
     return { ...this.config.shard, inexact: this.inexact.count, firstInexact: this.inexact.first };
@@ -756,7 +771,7 @@ export class EngineCore {
       modes: this.modes.exportState(),
       digest: this.digest.exportState(),
       impact: this.impact.exportState(),
-      inexact: { ...this.inexact },
+      inexact: { ...this.inexact, fundsMoved: this.fundsMoved },
     };
   }
 
@@ -773,6 +788,7 @@ export class EngineCore {
     this.digest.importState(s.digest);
     this.impact.importState(s.impact);
     this.inexact = { count: s.inexact?.count ?? 0, first: s.inexact?.first ?? null };
+    this.fundsMoved = s.inexact?.fundsMoved ?? false;
     this.snapshotAt = journalSequence;
     this.emitted = s.epochs;
     this.decided = { epoch: s.epochs, lastSequence: -1, sequence: -1 };

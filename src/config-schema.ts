@@ -341,6 +341,13 @@ const engineEntries = {
     }),
     { description: 'The journal (README "Journal"): every input on disk before its orders leave.', defaultText: 'none' },
   ),
+  shard: key(
+    object({
+      index: key(number({ integer: true, minimum: 0, maximum: 65_534 }), { description: "This engine's shard, below count.", default: 0 }),
+      count: key(number({ integer: true, minimum: 1, maximum: 65_535 }), { description: 'How many shards split the accounts (shardOf).', default: 1 }),
+    }),
+    { description: 'This engine holds the accounts of one shard (README "Sharding beyond one machine").', defaultText: 'one engine, every account' },
+  ),
 };
 
 export const engineConfigSchema = object(engineEntries, 'a config object');

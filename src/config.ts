@@ -130,6 +130,20 @@ export interface EngineConfig {
    * snapshots; `Engine.start` recovers from it. Default: none.
    */
   readonly journal?: JournalConfig;
+  /**
+   * This engine is shard `index` of `count` (README "Sharding beyond one machine"): it takes every input a single
+   * engine would, numbering them alike, and applies those naming an account only for the accounts `shardOf(account,
+   * count) === index` selects. Default: { index: 0, count: 1 } (one engine holds every account).
+   */
+  readonly shard?: Partial<ShardConfig>;
+}
+
+/** Which shard of how many an engine is (EngineConfig.shard). */
+export interface ShardConfig {
+  /** This engine's shard, in [0, count). */
+  readonly index: number;
+  /** How many shards split the accounts, >= 1. */
+  readonly count: number;
 }
 
 /** Every key of EngineConfig has its entry in the schema (src/config-schema.ts), and no other: else this fails to compile. */
@@ -160,6 +174,8 @@ export interface ResolvedConfig extends ExecutorConfig {
   readonly deficitPolicy: 'adl' | 'socialized';
   readonly fundDrawdown: { readonly max: number; readonly windowUs: number };
   readonly clock: ClockPolicy;
+  /** Which shard of how many this engine is ({ index: 0, count: 1 }: every account). */
+  readonly shard: ShardConfig;
 }
 
 /** The default `marginCallHealth`. */
@@ -200,6 +216,45 @@ function orderTimeoutOf(v: number | undefined): number {
   return v;
 }
 
+/**
+ * The shard, checked: integers, 0 <= index < count. With more than one shard, what binds across accounts and is not
+ * built for shards is refused (README "Sharding beyond one machine"): a backstop vault (one account, in one shard, that
+ * every shard's takeovers would move positions into), the caps that count a whole market (notional per window, orders
+ * in flight), which each shard would apply to its own accounts alone, and the impact fitted to all of our fills.
+ */
+function shardConfigOf(given: Partial<ShardConfig> | undefined, caps: CapsConfig, execution: ExecutionConfig): ShardConfig {
+  const count = given?.count ?? 1;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 0xffff) {
+    throw new UnwindError(ErrorCode.InvalidConfig, `expected an integer in [1, 65535], got ${describe(count)}`, 'shard.count');
+  }
+  const index = given?.index ?? 0;
+  if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= count) {
+    throw new UnwindError(ErrorCode.InvalidConfig, `expected an integer in [0, ${count - 1}] (shard.count is ${count}), got ${describe(index)}`, 'shard.index');
+  }
+  if (count > 1) {
+    for (const key of ['marketNotionalPerWindow', 'maxInFlight'] as const) {
+      if (caps[key] !== Infinity) throw new UnwindError(ErrorCode.InvalidConfig, `caps.${key} counts a whole market, which no shard holds: not built for shard.count > 1 (README "Sharding beyond one machine")`, `caps.${key}`);
+    }
+    const strategies = strategiesIn(execution);
+    if (strategies.some((x) => x.kind === 'backstop')) {
+      throw new UnwindError(ErrorCode.InvalidConfig, "a backstop vault is one account, held by one shard: the 'backstop' strategy is not built for shard.count > 1", 'execution');
+    }
+    // The impact fitted to our own fills (src/engine/impact-observer.ts) learns from one shard's fills in a shard.
+    if (strategies.some((x) => x.kind === 'almgren-chriss' && x.eta === undefined)) {
+      throw new UnwindError(ErrorCode.InvalidConfig, "an 'almgren-chriss' strategy without eta takes the impact fitted to the engine's own fills, which a shard sees only part of: give eta with shard.count > 1", 'execution');
+    }
+  }
+  return { index, count };
+}
+
+/** Every strategy object an execution config names, at any depth (by default, per market, an adaptive one's parts). */
+function strategiesIn(v: unknown, out: { kind?: unknown; eta?: unknown }[] = []): { kind?: unknown; eta?: unknown }[] {
+  if (v === null || typeof v !== 'object') return out;
+  if ('kind' in v) out.push(v as { kind?: unknown; eta?: unknown });
+  for (const x of Object.values(v)) strategiesIn(x, out);
+  return out;
+}
+
 function nonNegative(v: number, field: string): number {
   if (!(v >= 0) || !Number.isFinite(v)) throw new UnwindError(ErrorCode.InvalidConfig, `expected a finite number >= 0, got ${String(v)}`, field);
   return v;
@@ -229,7 +284,7 @@ function feePolicyOf(given: Partial<FeePolicy> | undefined, emergencyHealth: num
 }
 
 /** Config fields that are objects when given (not null, not arrays; the journal's resolver checks its own). */
-const OBJECT_FIELDS = ['capacity', 'scan', 'fees', 'fundDrawdown', 'sizing', 'lifecycle', 'caps', 'oracle', 'clock'] as const;
+const OBJECT_FIELDS = ['capacity', 'scan', 'fees', 'fundDrawdown', 'sizing', 'lifecycle', 'caps', 'oracle', 'clock', 'shard'] as const;
 /** Fields whose value is one of a few strings: a string when given (null does not mean absent). */
 const STRING_FIELDS = ['scan.mode', 'deficitPolicy', 'fees.fund', 'oracle.signatures'] as const;
 /** Numeric fields checked by comparisons below, which a symbol or a bigint would make throw a TypeError. */
@@ -257,6 +312,8 @@ const NUMBER_FIELDS = [
   'fundDrawdown.windowUs',
   'lifecycle.marginCallHysteresis',
   'lifecycle.exitBuffer',
+  'shard.index',
+  'shard.count',
 ] as const;
 
 /** The config's shape: an object, its sub-configs objects, its flags booleans and its numbers numbers (ranges come after). */
@@ -339,6 +396,7 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
   const orderTimeoutUs = orderTimeoutOf(c.orderTimeoutUs);
   const deficitPolicy = deficitPolicyOf(c.deficitPolicy);
   const clock = resolveClockPolicy(c.clock);
+  const shard = shardConfigOf(c.shard, caps, execution);
   const stepDownCooldownUs = nonNegative(c.stepDownCooldownUs ?? 30_000_000, 'stepDownCooldownUs');
   const fundDrawdown = {
     max: c.fundDrawdown?.max === undefined ? Infinity : drawdownOf(c.fundDrawdown.max),
@@ -369,5 +427,6 @@ export function resolveConfig(c: EngineConfig = {}): ResolvedConfig {
     marginCallHealth,
     autoEpoch: c.autoEpoch ?? true,
     clock,
+    shard,
   };
 }

@@ -78,6 +78,11 @@ export const ErrorCode = {
   ReplicaDiverged: 'REPLICA_DIVERGED',
   /** The address the server is to listen on is taken by another process (`unwind serve`, `unwind demo`). */
   AddressInUse: 'ADDRESS_IN_USE',
+  /**
+   * What one shard of several (config `shard`) cannot do exactly because it needs every account: a deleverage input,
+   * refused by every shard alike (README "Sharding beyond one machine").
+   */
+  ShardInexact: 'SHARD_INEXACT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

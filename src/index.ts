@@ -35,8 +35,9 @@ export {
   type InsuranceInput,
 } from './engine/inputs.js';
 export { type Recovery } from './engine/recovery.js';
+export { shardOf, type ShardStatus } from './engine/shard.js';
 export { type TriggerIndexStats } from './engine/trigger-index.js';
-export { type EngineConfig, type ResolvedConfig, type ScanConfig, resolveConfig, DEFAULT_MARGIN_CALL_HEALTH } from './config.js';
+export { type EngineConfig, type ResolvedConfig, type ScanConfig, type ShardConfig, resolveConfig, DEFAULT_MARGIN_CALL_HEALTH } from './config.js';
 export {
   type Capacities,
   type CapsConfig,

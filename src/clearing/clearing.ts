@@ -32,7 +32,7 @@ import { FundDrawdown, type DrawdownLimit, type DrawdownState } from './fund-dra
 import { describe, MAX_ABS_AMOUNT, requireArray, requireEventTime, requireId, requireObject, requirePrice } from '../validate.js';
 import type { Landing, TableWriter } from '../tables/writer.js';
 import { OpenOrders, type OpenOrdersState, type Fill } from './open-orders.js';
-import type { LiquidationOrder, TakeoverOrder } from './orders.js';
+import { orderIdParts, type LiquidationOrder, type TakeoverOrder } from './orders.js';
 
 /** A counterparty's part of a deleveraging: it closed `quantity` toward 0 at the bankruptcy price. */
 export interface DeleveragedCounterparty {
@@ -166,6 +166,8 @@ export interface ClearingEvents {
   deleveraged(d: Deleveraging): void;
   socialized(l: SocializedLoss): void;
   unresolved(u: UnresolvedDeficit): void;
+  /** An order being screened that, filled whole at its limit, would need more than its fund can pay (a shard reports it). */
+  short?(o: LiquidationOrder): void;
 }
 
 /** What an order would settle filled whole at its limit price now, and the ADL matches if the fund cannot pay. */
@@ -302,6 +304,7 @@ export class Clearing {
       // A position this screening already closed (it cannot be: counterparties exclude ordered positions) gets no order.
       if (slot === undefined || this.t.positions.updateSequence[slot] !== o.positionSequence) continue;
       const s = this.settlementOf(a, slot, o.quantity, o.limitPrice, true).settlement;
+      if (s !== undefined && s.deficit > 0n) this.events.short?.(o);
       if (adl && s !== undefined && s.deficit > 0n && book.hasCounterparty(m, o.side === 'sell' ? 1 : -1)) {
         w.sequenced((sequence) => {
           // Landing now (nothing staged): this screening's book; landing later, behind staged inputs: one of their own.
@@ -426,10 +429,14 @@ export class Clearing {
       if (typeof f.quantity !== 'number') throw new UnwindError(ErrorCode.InvalidFill, `expected a finite quantity > 0, got ${describe(f.quantity)}`, `[${i}].quantity`);
       requirePrice(f.price, `[${i}].price`);
     }
-    this.orders.check(fills);
+    // A shard checks the fills of accounts it does not hold without their orders (foreignFill), and lands them as
+    // their market's event time alone, under the sequence number a single engine would give them.
+    const held = fills.map((f) => w.holds(f.account));
+    this.orders.check(fills, held);
     const slots = fills.map((f, i) => {
       requirePrice(f.price, `[${i}].price`);
       requireEventTime(f.eventTimeUs, this.writer.latestTimeUs, `[${i}].eventTimeUs`);
+      if (!held[i]) return { a: NONE, slot: foreignFill(f, i, w) };
       const a = w.accountIndexOf(f.account, `[${i}].account`);
       const m = w.marketIndexOf(f.market, `[${i}].market`);
       const slot = w.findSlot(a, m);
@@ -439,12 +446,14 @@ export class Clearing {
       return { a, slot };
     });
     return () => {
-      const remaining = this.orders.take(fills);
+      const remaining = this.orders.take(fills, held);
       // The fills of one batch land together (nothing can come between them), so their deleveragings share one
       // book, ranked when the first deficit needs it; each fill's own group is read afresh as it settles.
       const batch: { book?: AdlBook } = {};
       fills.forEach((f, i) => {
         const { a, slot } = slots[i]!;
+        // Another shard's: its market's event time moves as the fill's settlement would move it (slot: the market row).
+        if (a === NONE) return void w.sequenced(() => w.advanceTime(slot, f.eventTimeUs));
         w.sequenced((sequence) => {
           const side = Math.sign(this.t.positions.size[slot]!); // before the fill: the side whose opposite pays
           const { settlement, deficit } = this.settle(f, a, slot, sequence, remaining[i]!);
@@ -475,12 +484,15 @@ export class Clearing {
     const slots = orderIds.map((id, i) => {
       if (seen.has(id)) throw new UnwindError(ErrorCode.InvalidFill, `order ${JSON.stringify(id)} appears twice`, `[${i}]`);
       seen.add(id);
+      // An order of an account another shard holds: its id is all there is to check here.
+      const parts = orderIdParts(id);
+      if (parts !== undefined && !w.holds(parts.account)) return NONE;
       const order = this.orders.get(id, `[${i}]`);
       const slot = w.findSlot(w.accountIndexOf(order.account), w.marketIndexOf(order.market));
       if (slot === undefined) throw new UnwindError(ErrorCode.InvalidFill, `account ${order.account} holds no position in market ${order.market}`, `[${i}]`);
       return slot;
     });
-    return () => orderIds.forEach((id, i) => this.release(id, slots[i]));
+    return () => orderIds.forEach((id, i) => (slots[i] === NONE ? w.skip(1) : this.release(id, slots[i])));
   }
 
   /** Whether `timeOut(nowUs)` would time out any order. */
@@ -910,6 +922,22 @@ export class Clearing {
     };
     return { settlement, deficit: s?.deficit ?? 0n };
   }
+}
+
+/**
+ * A fill of an account another shard holds (README "Sharding beyond one machine"), checked as far as it can be without
+ * its order: its id names its account and market (else no engine issued it: UNKNOWN_ORDER, or INVALID_FILL for another
+ * account's or market's), its quantity is finite and > 0, its market exists. Returns the market's row. Whether the order
+ * is open, and the price against its limit, only the shard holding the account can check.
+ */
+function foreignFill(f: Fill, i: number, w: TableWriter): number {
+  const parts = orderIdParts(f.orderId);
+  if (parts === undefined) throw new UnwindError(ErrorCode.UnknownOrder, `no open order ${JSON.stringify(f.orderId)}`, `[${i}].orderId`);
+  if (parts.account !== f.account || parts.market !== f.market) {
+    throw new UnwindError(ErrorCode.InvalidFill, `order ${f.orderId} is account ${parts.account} market ${parts.market}, the fill says account ${f.account} market ${f.market}`, `[${i}]`);
+  }
+  if (!(f.quantity > 0) || !Number.isFinite(f.quantity)) throw new UnwindError(ErrorCode.InvalidFill, `expected a finite quantity > 0, got ${f.quantity}`, `[${i}].quantity`);
+  return w.marketIndexOf(f.market, `[${i}].market`);
 }
 
 /** What closing `closed` base units leaves of a signed position; a remainder within 1e-12 of its size is flat. */

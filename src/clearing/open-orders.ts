@@ -127,10 +127,14 @@ export class OpenOrders {
     if (this.open.size > this.max) this.drop(this.open.keys().next().value!);
   }
 
-  /** Checks fills against the open orders, all before any (throws UNKNOWN_ORDER / INVALID_FILL naming `[i]`). */
-  check(fills: readonly Fill[]): void {
+  /**
+   * Checks fills against the open orders, all before any (throws UNKNOWN_ORDER / INVALID_FILL naming `[i]`); with
+   * `held`, only the fills it marks (the others' orders are another shard's).
+   */
+  check(fills: readonly Fill[], held?: readonly boolean[]): void {
     const remaining = new Map<string, number>();
     fills.forEach((f, i) => {
+      if (held !== undefined && !held[i]) return;
       const open = this.open.get(f.orderId);
       if (open === undefined) throw new UnwindError(ErrorCode.UnknownOrder, `no open order ${JSON.stringify(f.orderId)}`, `[${i}].orderId`);
       const o = open.order;
@@ -193,9 +197,10 @@ export class OpenOrders {
     this.drop(orderId);
   }
 
-  /** Takes checked fills; returns what remains open of each fill's order. */
-  take(fills: readonly Fill[]): number[] {
-    return fills.map((f) => {
+  /** Takes checked fills; returns what remains open of each fill's order (with `held`, 0 for a fill it does not mark). */
+  take(fills: readonly Fill[], held?: readonly boolean[]): number[] {
+    return fills.map((f, i) => {
+      if (held !== undefined && !held[i]) return 0;
       const open = this.open.get(f.orderId)!;
       open.remaining = Math.max(0, open.remaining - f.quantity);
       if (open.remaining <= TOLERANCE * open.order.quantity) {

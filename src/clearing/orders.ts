@@ -121,6 +121,19 @@ export function orderId(accountId: number, marketId: number, positionSequence: n
   return `${accountId}-${marketId}-${positionSequence}`;
 }
 
+/**
+ * The account, market and position sequence an order id names, or undefined for a string `orderId` does not spell
+ * (no order of any engine has it): what a shard reads to know whether an order is of an account it holds.
+ */
+export function orderIdParts(id: string): { readonly account: number; readonly market: number; readonly positionSequence: number } | undefined {
+  const m = /^(\d{1,10})-(\d{1,10})-(\d{1,16})$/.exec(id);
+  if (m === null) return undefined;
+  const account = Number(m[1]);
+  const market = Number(m[2]);
+  const positionSequence = Number(m[3]);
+  return orderId(account, market, positionSequence) === id ? { account, market, positionSequence } : undefined;
+}
+
 /** Reads output rows [0, count) of `epoch`; `symbolOf` maps a market index to its symbol. */
 export function decodeOutput(t: Tables, count: number, epoch: number, symbolOf: (marketIndex: number) => string): EpochOutput {
   const o = t.output;

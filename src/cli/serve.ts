@@ -241,7 +241,8 @@ export async function runServe(o: ServeCommand): Promise<void> {
   }
   watch(log, engine, server);
   log.info({ url: server.url, metricsUrl: server.metricsUrl ?? null }, `unwind serve: ${server.url} (uWebSockets.js native; stats at ${server.url.replace(/^ws/, 'http')}/stats)`);
-  log.info({ ...engine.counts, scanWorkers: engine.config.scanWorkers }, `engine: ${engine.counts.markets} markets, ${engine.counts.accounts} accounts, ${engine.config.scanWorkers} scan worker(s) + 1 executor thread`);
+  const shard = engine.config.shard.count > 1 ? ` (shard ${engine.config.shard.index} of ${engine.config.shard.count}: its accounts only)` : '';
+  log.info({ ...engine.counts, scanWorkers: engine.config.scanWorkers, shard: engine.config.shard }, `engine: ${engine.counts.markets} markets, ${engine.counts.accounts} accounts${shard}, ${engine.config.scanWorkers} scan worker(s) + 1 executor thread`);
   if (generated.publisher !== undefined) log.warn(`publisher token (generated): ${generated.publisher}`);
   if (generated.subscriber !== undefined) log.warn(`subscriber token (generated): ${generated.subscriber}`);
   for (const m of engine.oracleMarkets) {

@@ -35,6 +35,7 @@ import { journalEpochEnd, journalEpochStart, journalInput } from './records.js';
 import { ImpactObserver, type ImpactObserverState } from './impact-observer.js';
 import { TriggerIndex, type TriggerIndexStats } from './trigger-index.js';
 import { candidateCount } from '../concurrency/epoch.js';
+import { holdsOf, type ShardStatus } from './shard.js';
 
 /** One epoch's outputs: what `Engine.step()` returns and `onEpoch` hears. */
 export interface EpochResult extends EpochOutput {
@@ -62,6 +63,8 @@ export interface EngineState {
   readonly digest: StreamDigestState;
   /** The impact fit on our own fills (absent in snapshots from before it: it starts empty). */
   readonly impact?: ImpactObserverState;
+  /** A shard's count of what it could not do exactly (absent: none, or a snapshot from before it). */
+  readonly inexact?: { readonly count: number; readonly first: string | null; readonly fundsMoved?: boolean };
 }
 
 /** A listener of an engine event (`Engine.onOrder` and the like). */
@@ -149,6 +152,10 @@ export class EngineCore {
   /** Why inputs are refused (a replica that does not lead), or undefined. */
   private refusal: UnwindError | undefined;
   private replayMode = false;
+  /** One shard of several (config.shard): what it did that a single engine does across every account (src/engine/shard.ts). */
+  private inexact: { count: number; first: string | null } = { count: 0, first: null };
+  /** A shard: a fill has landed, so its copies of the insurance funds may differ from the whole book's. */
+  private fundsMoved = false;
 
   constructor(
     readonly config: ResolvedConfig,
@@ -175,6 +182,9 @@ export class EngineCore {
       deleveraged: emit(l.deleverage),
       socialized: emit(l.socialized),
       unresolved: emit(l.unresolved),
+      // A shard's copy of a fund is the whole book's until a fill moves money (deposits go to every shard). Short of it,
+      // an order a single engine deleverages against counterparties in every shard may stay an order here, or go.
+      short: (o) => this.shardShort(o),
     });
     // Outputs that arise inside an input (settlements, deleveragings, statuses) go to the digest as they arise.
     l.fill.add((s) => this.digest.add('fill', s));
@@ -183,6 +193,15 @@ export class EngineCore {
     l.socialized.add((x) => this.digest.add('socializedLoss', x));
     l.unresolved.add((u) => this.digest.add('unresolvedDeficit', u));
     l.status.add((s) => this.digest.add('marketStatus', s));
+    if (config.shard.count > 1) {
+      this.writer.holds = holdsOf(config.shard);
+      // The insurance fund and the ADL queues are the whole book's: a shard that draws on them past the fund, or
+      // matches counterparties among its own accounts only, may decide otherwise than a single engine from here.
+      l.fill.add((s) => s.deficit > 0 && this.diverged(`fill of order ${s.orderId}: a deficit of ${s.deficit} the insurance fund did not pay`));
+      l.deleverage.add((d) => this.diverged(`account ${d.account} market ${d.market} deleveraged against this shard's ADL queue`));
+      l.socialized.add((x) => this.diverged(`account ${x.account} market ${x.market}: a loss socialized among this shard's accounts`));
+      l.unresolved.add((u) => this.diverged(`account ${u.account} market ${u.market}: an unresolved deficit`));
+    }
   }
 
   // ---- the input path ----
@@ -238,12 +257,12 @@ export class EngineCore {
       case 'account': {
         const { id, collateral } = input;
         const add = w.prepareAccount(id, collateral, 'account');
-        return { taken: input, land: () => (add(), c.setBalance(entry.account(id), collateral), false) };
+        return { taken: input, land: () => (add(), w.holds(id) && c.setBalance(entry.account(id), collateral), false) };
       }
       case 'collateral': {
         const { account, collateral } = input;
         const set = w.prepareCollateral(account, collateral);
-        return { taken: input, land: () => (set(), c.setBalance(entry.account(account), collateral), true) };
+        return { taken: input, land: () => (set(), w.holds(account) && c.setBalance(entry.account(account), collateral), true) };
       }
       case 'collaterals': {
         const set = w.prepareCollaterals(input.updates, input.createAccounts);
@@ -251,7 +270,7 @@ export class EngineCore {
           taken: input,
           land: () => {
             set();
-            for (const u of input.updates) c.setBalance(entry.account(u.account), u.collateral);
+            for (const u of input.updates) if (w.holds(u.account)) c.setBalance(entry.account(u.account), u.collateral);
             return true;
           },
         };
@@ -259,7 +278,7 @@ export class EngineCore {
       case 'position': {
         const u = input.update;
         const upsert = w.preparePosition(u, 'position');
-        return { taken: input, land: () => (upsert(), c.setBalance(entry.isolated(u.account, u.market), u.isolatedCollateral ?? 0), true) };
+        return { taken: input, land: () => (upsert(), w.holds(u.account) && c.setBalance(entry.isolated(u.account, u.market), u.isolatedCollateral ?? 0), true) };
       }
       case 'positions': {
         const upsert = w.preparePositions(input.updates);
@@ -267,7 +286,7 @@ export class EngineCore {
           taken: input,
           land: () => {
             upsert();
-            for (const u of input.updates) c.setBalance(entry.isolated(u.account, u.market), u.isolatedCollateral ?? 0);
+            for (const u of input.updates) if (w.holds(u.account)) c.setBalance(entry.isolated(u.account, u.market), u.isolatedCollateral ?? 0);
             return true;
           },
         };
@@ -302,8 +321,9 @@ export class EngineCore {
             this.syncClock();
             this.evaluateOracle(this.oracle.marketIds.filter((m) => w.hasMarket(m)));
             // An epoch only when the reading changed something (a price, a pause) or an order's deadline has passed:
-            // the server reads the clock ten times a second, and an idle engine should stay idle.
-            return w.lastSequence !== before || c.hasOverdue(this.eventTimeUs());
+            // the server reads the clock ten times a second, and an idle engine should stay idle. A shard's open orders
+            // are not the others': its epochs must not depend on them (an order times out at the next epoch).
+            return w.lastSequence !== before || (this.config.shard.count === 1 && c.hasOverdue(this.eventTimeUs()));
           },
         };
       }
@@ -327,7 +347,11 @@ export class EngineCore {
         const list = fills.map((f: Fill) =>
           f === null || typeof f !== 'object' || Array.isArray(f) ? f : { orderId: f.orderId, account: f.account, market: f.market, quantity: f.quantity, price: f.price, eventTimeUs: f.eventTimeUs },
         );
-        return wakes({ kind: 'fills', fills: list }, c.prepareFills(list));
+        const fill = c.prepareFills(list);
+        return wakes({ kind: 'fills', fills: list }, () => {
+          fill();
+          if (list.length > 0) this.fundsMoved = true;
+        });
       }
       case 'expiries': {
         const expire = c.prepareExpiries(input.orderIds);
@@ -341,6 +365,8 @@ export class EngineCore {
         const { account, market } = input;
         requireId(account, 'account');
         requireId(market, 'market');
+        // Every shard refuses it alike (no sequence taken anywhere): its counterparties are in every shard.
+        if (this.config.shard.count > 1) throw new UnwindError(ErrorCode.ShardInexact, `a deleveraging matches counterparties across every account, which no shard of ${this.config.shard.count} holds`, 'kind');
         if (this.modes.killLevel(market) === 'halt') throw new UnwindError(ErrorCode.KillSwitch, `the kill switch halts market ${market}`, 'market');
         return wakes(input, c.prepareDeleverage(account, market));
       }
@@ -597,6 +623,11 @@ export class EngineCore {
     this.impact.emitted(orders, now);
     // Orders in flight past their deadline (e.g. emitted just before a crash and never received) are forgotten here.
     const timedOut = this.clearing.timeOut(now);
+    if (this.config.shard.count > 1) {
+      // Each takes an input sequence (its position's re-stamp) in this shard alone; orders left for later, an epoch.
+      if (timedOut.length > 0) this.diverged(`epoch ${epoch}: ${timedOut.length} order(s) timed out (their re-stamps take input sequences the other shards do not)`);
+      if (deferred > 0) this.diverged(`epoch ${epoch}: ${deferred} order(s) deferred (the output table was full; an epoch the other shards may not run)`);
+    }
     // Behind fills staged during the epoch, which may be theirs.
     if (timedOut.length > 0) w.afterWrites(() => this.impact.ended(timedOut.map((o) => o.id)));
     const result: EpochResult = { epoch, ...out, orders, deferred, lastSequence, timedOut };
@@ -672,6 +703,28 @@ export class EngineCore {
     Atomics.store(t.control, Control.CandidateCount, count);
   }
 
+  /**
+   * A shard did what a single engine does across every account (a deficit, a deleveraging, a time-out): counted and
+   * kept, and said once as a process warning (UNWIND_SHARD_INEXACT). Its orders until then are a single engine's.
+   */
+  private diverged(why: string): void {
+    if (this.inexact.count++ === 0) {
+      this.inexact.first = why;
+      process.emitWarning(`shard ${this.config.shard.index} of ${this.config.shard.count} may differ from a single engine from here: ${why}`, { code: 'UNWIND_SHARD_INEXACT' });
+    }
+  }
+
+  /** An order short of its fund at screening: inexact in a shard whose fund copy may differ, or that would deleverage. */
+  private shardShort(o: LiquidationOrder): void {
+    const deleverages = this.config.deficitPolicy === 'adl' && this.config.autoDeleverage;
+    if (this.config.shard.count > 1 && (deleverages || this.fundsMoved)) this.diverged(`order ${o.id}: filled at its limit it would need more than this shard's copy of the insurance fund`);
+  }
+
+  /** Which shard this engine is, and whether it is still exact (src/engine/shard.ts). */
+  shardStatus(): ShardStatus {
+    return { ...this.config.shard, inexact: this.inexact.count, firstInexact: this.inexact.first };
+  }
+
   /** How the epochs found their candidates (README "Scan"): the trigger index's counters; null in 'full' mode or before the first epoch. */
   scanStats(): Readonly<TriggerIndexStats> | null {
     return this.index === undefined ? null : { ...this.index.stats };
@@ -718,6 +771,7 @@ export class EngineCore {
       modes: this.modes.exportState(),
       digest: this.digest.exportState(),
       impact: this.impact.exportState(),
+      inexact: { ...this.inexact, fundsMoved: this.fundsMoved },
     };
   }
 
@@ -733,6 +787,8 @@ export class EngineCore {
     this.modes.importState(s.modes);
     this.digest.importState(s.digest);
     this.impact.importState(s.impact);
+    this.inexact = { count: s.inexact?.count ?? 0, first: s.inexact?.first ?? null };
+    this.fundsMoved = s.inexact?.fundsMoved ?? false;
     this.snapshotAt = journalSequence;
     this.emitted = s.epochs;
     this.decided = { epoch: s.epochs, lastSequence: -1, sequence: -1 };

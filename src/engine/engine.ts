@@ -27,6 +27,7 @@ import type { MarketSpec, PositionUpdate, PriceUpdate } from '../tables/writer.j
 import type { EngineCore, EpochResult, Listener } from './core.js';
 import type { CollateralUpdate, Input, MarketBook, MarketDepth } from './inputs.js';
 import type { Recovery } from './recovery.js';
+import type { ShardStatus } from './shard.js';
 import { startCore } from './start.js';
 
 export type { EpochResult } from './core.js';
@@ -496,6 +497,15 @@ export class Engine {
     let positions = 0;
     for (let m = 0; m < w.markets; m++) positions += this.tables.markets.positionCount[m]!;
     return { markets: w.markets, accounts: w.accounts, positions };
+  }
+
+  /**
+   * Which shard of how many this engine is (config `shard`; README "Sharding beyond one machine"), and whether it did
+   * what a single engine does across every account (a deficit, a deleveraging, an order timed out), after which its
+   * orders may differ from a single engine's: `inexact` counts those, `firstInexact` says the first.
+   */
+  get shard(): ShardStatus {
+    return this.core.shardStatus();
   }
 
   /** True once `close()` has begun: inputs are refused (ENGINE_CLOSED). */

@@ -43,10 +43,13 @@ export interface FoundJournal {
   readonly snapshot: LoadedSnapshot | undefined;
 }
 
-/** The part of a config that decides outputs: a journal replays only under the same one. Keys sorted. */
+/**
+ * The part of a config that decides outputs: a journal replays only under the same one. Keys sorted. One shard of one
+ * is a single engine (its journal is one's); a shard's journal is its shard's (a replay skips the same accounts).
+ */
 export function decisionConfig(config: EngineConfig): unknown {
-  const { scanWorkers: _w, autoEpoch: _a, journal: _j, ...decides } = config;
-  return fromJson(toJson(canonical(decides)));
+  const { scanWorkers: _w, autoEpoch: _a, journal: _j, shard, ...decides } = config;
+  return fromJson(toJson(canonical(shard === undefined || (shard.count ?? 1) === 1 ? decides : { ...decides, shard })));
 }
 
 function canonical(v: unknown): unknown {
@@ -254,7 +257,8 @@ export async function replayRecords(
 /**
  * One record at a time into `engine` (autoEpoch held off), as replay does: recovery and `unwind replay` drive it
  * from the files, a standby from a replicated log (src/cluster/). Inputs are submitted, EpochStart begins the epoch
- * its inputs make, EpochEnd waits for it and checks its order count. Any difference from what the record says is
+ * its inputs make, EpochEnd waits for it and checks its order count. A shard's records of other shards' accounts go
+ * the same way as live: they take their sequence numbers and change nothing (src/engine/shard.ts). Any difference from what the record says is
  * JOURNAL_MISMATCH naming the record.
  */
 export class RecordApplier {

@@ -80,6 +80,7 @@ export type Landing<T = void> = () => T;
 
 /** A validated position update: table indexes and values. */
 interface CheckedPosition {
+  /** The account's row; NONE: an account these tables do not hold. */
   readonly a: number;
   readonly m: number;
   readonly size: number;
@@ -117,6 +118,12 @@ export class TableWriter {
   busy = false;
   /** The latest event time an input may carry (the engine sets it from its clock: OracleLayer.latestTimeUs). */
   latestTimeUs = MAX_TIME_US;
+  /**
+   * Whether these tables hold `account`: a shard's hold the accounts `shardOf` gives it (README "Sharding beyond one
+   * machine"). A row naming an account they do not hold is checked for its shape only, takes its sequence number(s)
+   * as it would here, and writes nothing. Default: every account.
+   */
+  holds: (account: number) => boolean = () => true;
 
   constructor(
     readonly tables: Tables,
@@ -157,6 +164,11 @@ export class TableWriter {
   /** Sequence number of the last accepted input. */
   get lastSequence(): number {
     return this.sequence;
+  }
+
+  /** Takes `n` sequence numbers for rows that write nothing here (of accounts these tables do not hold). */
+  skip(n: number): void {
+    this.sequence += n;
   }
 
   marketIndexOf(id: number, field = 'market'): number {
@@ -233,6 +245,7 @@ export class TableWriter {
   prepareAccount(id: number, collateral: number, field = 'account'): Landing<number> {
     requireId(id, `${field}.id`);
     requireAmount(collateral, `${field}.collateral`);
+    if (!this.holds(id)) return () => (this.skip(1), NONE);
     if (this.accountIndex.has(id)) throw new UnwindError(ErrorCode.DuplicateAccount, `account ${id} exists`, `${field}.id`);
     const { layout } = this.tables;
     if (this.accountCount >= layout.capacities.accounts) {
@@ -242,7 +255,9 @@ export class TableWriter {
   }
 
   prepareCollateral(accountId: number, collateral: number): Landing {
-    const a = this.accountIndexOf(requireId(accountId, 'account'));
+    const id = requireId(accountId, 'account');
+    if (!this.holds(id)) return (requireAmount(collateral, 'collateral'), () => this.skip(1));
+    const a = this.accountIndexOf(id);
     requireAmount(collateral, 'collateral');
     return () => this.landCollateral(a, collateral);
   }
@@ -408,6 +423,7 @@ export class TableWriter {
   /** Creates or replaces the position of `account` in `market`. Returns its slot. */
   preparePosition(u: PositionUpdate, field = 'position'): Landing<number> {
     const c = this.checkPosition(u, field);
+    if (c.a === NONE) return () => (this.skip(1), NONE);
     if (this.findSlot(c.a, c.m) === undefined) this.checkFreeSlot(c.a, c.m, field);
     return () => this.landPosition(c, this.findSlot(c.a, c.m) ?? this.allocateSlot(c.a, c.m));
   }
@@ -425,7 +441,7 @@ export class TableWriter {
     const perMarket = new Map<number, number>();
     const perAccount = new Map<number, number>();
     checked.forEach((c, i) => {
-      if (this.findSlot(c.a, c.m) !== undefined) return;
+      if (c.a === NONE || this.findSlot(c.a, c.m) !== undefined) return;
       const key = c.a * this.tables.layout.capacities.markets + c.m;
       if (fresh.has(key)) return;
       fresh.add(key);
@@ -445,7 +461,10 @@ export class TableWriter {
       }
     });
     return () => {
-      for (const c of checked) this.landPosition(c, this.findSlot(c.a, c.m) ?? this.allocateSlot(c.a, c.m));
+      for (const c of checked) {
+        if (c.a === NONE) this.skip(1);
+        else this.landPosition(c, this.findSlot(c.a, c.m) ?? this.allocateSlot(c.a, c.m));
+      }
     };
   }
 
@@ -461,7 +480,7 @@ export class TableWriter {
       const u = requireObject(updates[i], `${field}[${i}]`, 'a collateral update { account, collateral }');
       const id = requireId(u.account, `${field}[${i}].account`);
       requireAmount(u.collateral, `${field}[${i}].collateral`);
-      if (this.accountIndex.has(id) || fresh.has(id)) continue;
+      if (!this.holds(id) || this.accountIndex.has(id) || fresh.has(id)) continue;
       if (!createAccounts) throw new UnwindError(ErrorCode.UnknownAccount, `no account with id ${id}`, `${field}[${i}].account`);
       fresh.add(id);
       if (this.accountCount + fresh.size > this.tables.layout.capacities.accounts) {
@@ -472,7 +491,8 @@ export class TableWriter {
       // Checked above: each lands without its checks run again (an account opened earlier in the batch is known now).
       for (const u of updates) {
         const a = this.accountIndex.get(u.account);
-        if (a !== undefined) this.landCollateral(a, u.collateral);
+        if (!this.holds(u.account)) this.skip(1);
+        else if (a !== undefined) this.landCollateral(a, u.collateral);
         else this.landAccount(u.account, u.collateral);
       }
     };
@@ -480,7 +500,9 @@ export class TableWriter {
 
   private checkPosition(u: PositionUpdate, field: string): CheckedPosition {
     requireObject(u, field, 'a position update { account, market, size, entryPrice }');
-    const a = this.accountIndexOf(requireId(u.account, `${field}.account`), `${field}.account`);
+    const account = requireId(u.account, `${field}.account`);
+    // An account these tables do not hold: NONE, and the rest of the row checked as here.
+    const a = this.holds(account) ? this.accountIndexOf(account, `${field}.account`) : NONE;
     const m = this.marketIndexOf(requireId(u.market, `${field}.market`), `${field}.market`);
     const size = requireSize(u.size, `${field}.size`);
     const entry = size === 0 && (u.entryPrice === 0 || u.entryPrice === undefined) ? 0 : requirePrice(u.entryPrice, `${field}.entryPrice`);

@@ -157,6 +157,7 @@ const step = fc.record({
 
 describe('the open remainders of a position (a seeded property)', () => {
   it('never exceed its size, and no venue fill of an open remainder is ever refused', async () => {
+    const seen = { orders: 0, partial: 0, reordered: 0, expired: 0, timedOut: 0 };
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 8, maxLength: 24 }), fc.constantFrom<EngineConfig['execution']>(undefined, { strategy: { kind: 'twap', horizonSec: 20, stepSec: 5 } }), async (steps, execution) => {
         const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 2, accounts: 8, positions: 16 }, orderTimeoutUs: 12 * SECOND, execution });
@@ -171,20 +172,31 @@ describe('the open remainders of a position (a seeded property)', () => {
             engine.upsertPosition({ account: a, market: 0, size: 10, entryPrice: 100 });
             engine.upsertPosition({ account: a, market: 1, size: -50, entryPrice: 20 });
           }
+          const partlyFilled = new Set<string>();
           for (const [i, s] of steps.entries()) {
             const sec = 4 * i;
             price[0] = price[0]! * (1 - Math.abs(s.move)); // the long falls
             price[1] = price[1]! * (1 + Math.abs(s.move) / 2); // the short's market rises
             engine.pushPrices([0, 1].map((m) => ({ market: m, price: price[m]!, eventTimeUs: T0 + sec * SECOND })));
-            await engine.step();
+            const r = await engine.step();
+            seen.orders += r.orders.length;
+            seen.timedOut += r.timedOut.length;
+            // A position ordered again after a partial fill of its earlier order: the case the rule is about.
+            seen.reordered += r.orders.filter((o) => partlyFilled.has(`${o.account}-${o.market}`)).length;
             expect(withinSizes(engine)).toBe(true);
             // The venue answers every open order (each a batch of its own: a refusal names its fill).
             for (const [k, { order, remaining }] of engine.openOrders().entries()) {
               const answer = s.answers[k % s.answers.length]!;
               const when = T0 + (sec + 1) * SECOND;
-              if (answer.kind === 'expire') engine.expire(order.id);
-              else if (answer.kind !== 'wait') {
+              if (answer.kind === 'expire') {
+                engine.expire(order.id);
+                seen.expired++;
+              } else if (answer.kind !== 'wait') {
                 const quantity = answer.kind === 'whole' ? remaining : remaining * answer.share;
+                if (answer.kind === 'partial') {
+                  partlyFilled.add(`${order.account}-${order.market}`);
+                  seen.partial++;
+                }
                 expect(() => engine.fill({ orderId: order.id, account: order.account, market: order.market, quantity, price: order.limitPrice, eventTimeUs: when })).not.toThrow();
               }
               expect(withinSizes(engine)).toBe(true);
@@ -196,6 +208,12 @@ describe('the open remainders of a position (a seeded property)', () => {
       }),
       { seed: 0x0e0e, numRuns: 40 },
     );
+    // The runs reach what the rule is about: partial fills, positions ordered again after them, expiries, timeouts.
+    expect(seen.orders).toBeGreaterThan(100);
+    expect(seen.partial).toBeGreaterThan(30);
+    expect(seen.reordered).toBeGreaterThan(10);
+    expect(seen.expired).toBeGreaterThan(10);
+    expect(seen.timedOut).toBeGreaterThan(0);
   });
 });
 

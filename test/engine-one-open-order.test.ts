@@ -206,7 +206,7 @@ describe('the open remainders of a position (a seeded property)', () => {
           await engine.close();
         }
       }),
-      { seed: 0x0e0e, numRuns: 40 },
+      { seed: 0x0e0e, numRuns: 100 },
     );
     // The runs reach what the rule is about: partial fills, positions ordered again after them, expiries, timeouts.
     expect(seen.orders).toBeGreaterThan(100);

@@ -122,6 +122,35 @@ describe('one open liquidation order per position', () => {
     expect(again[0]!.id).not.toBe(order!.id);
   });
 
+  it('leaves the rest of a partly filled order to the venue when the fill leaves a deficit: it is not deleveraged under the order', async () => {
+    // Account 7: long 1 BTC and short 1,000 of market 1 in one cross group; account 9 takes the other side of both.
+    const engine = await start({ sizing: { emergencyHealth: 1 } });
+    engine.addMarket({ id: 0, price: 50_000, tiers: TEN_PERCENT });
+    engine.addMarket({ id: 1, price: 20, tiers: TEN_PERCENT });
+    engine.addAccount(7, 2_000);
+    engine.upsertPosition({ account: 7, market: 0, size: 1, entryPrice: 50_000 });
+    engine.upsertPosition({ account: 7, market: 1, size: -1_000, entryPrice: 20 });
+    engine.addAccount(9, 1e6);
+    engine.upsertPosition({ account: 9, market: 0, size: -5, entryPrice: 50_000 });
+    engine.upsertPosition({ account: 9, market: 1, size: 5_000, entryPrice: 20 });
+    const deleveraged: number[] = [];
+    engine.onDeleverage((d) => deleveraged.push(d.market));
+    const btc = (await at(engine, 0)).orders.find((o) => o.market === 0)!;
+    expect(btc.quantity).toBe(1);
+    // Market 1 rises 50%: the group is under water, and a BTC fill at its limit leaves a deficit (no fund).
+    engine.pushPrices([{ market: 1, price: 30, eventTimeUs: T0 + SECOND }]);
+    const settled: { closed: number; deficit: number }[] = [];
+    engine.onFill((f) => settled.push({ closed: f.closed, deficit: f.deficit }));
+    engine.fill(fillOf(btc, 0.3, 2));
+    expect(settled[0]!.deficit).toBeGreaterThan(0);
+    // BTC's 0.7 is still open at the venue: it stays, for the venue to fill.
+    expect(deleveraged).toEqual([]);
+    expect(engine.account(7).positions.find((p) => p.market === 0)!.size).toBeCloseTo(0.7, 12);
+    engine.fill(fillOf(btc, 0.7, 3));
+    expect(settled.map((f) => f.closed)).toEqual([0.3, expect.closeTo(0.7, 12)]);
+    expect(engine.account(7).positions.find((p) => p.market === 0)!.size).toBe(0);
+  });
+
   it("holds a stepped strategy's next child while the last child's remainder is open", async () => {
     const engine = await start({
       capacity: { markets: 1, accounts: 4, positions: 4 },
@@ -147,26 +176,37 @@ describe('one open liquidation order per position', () => {
 });
 
 /**
- * Three accounts in two markets, with leverage from about 3x to 20x; each step the price moves by up to 3% and the
- * venue answers each open order: a partial fill of a random share, a whole fill, an expiry, or nothing yet.
+ * Three accounts in two markets, with leverage from about 3x to 20x, and a well funded one on the other side; each
+ * step the prices move against them by up to 3% (or crash by 8-15%), the venue answers each open order (a partial
+ * fill of a random share, a whole fill, an expiry, or nothing yet), and an epoch runs.
  */
 const step = fc.record({
-  move: fc.double({ min: -0.03, max: 0.03, noNaN: true }),
+  move: fc.oneof(fc.double({ min: -0.03, max: 0.03, noNaN: true }), fc.double({ min: 0.08, max: 0.15, noNaN: true })),
   answers: fc.array(fc.record({ kind: fc.constantFrom('partial', 'whole', 'expire', 'wait'), share: fc.double({ min: 0.05, max: 0.95, noNaN: true }) }), { minLength: 6, maxLength: 6 }),
 });
 
 describe('the open remainders of a position (a seeded property)', () => {
   it('never exceed its size, and no venue fill of an open remainder is ever refused', async () => {
-    const seen = { orders: 0, partial: 0, reordered: 0, expired: 0, timedOut: 0 };
+    const seen = { orders: 0, partial: 0, reordered: 0, expired: 0, timedOut: 0, deficits: 0, deleveraged: 0 };
     await fc.assert(
-      fc.asyncProperty(fc.array(step, { minLength: 8, maxLength: 24 }), fc.constantFrom<EngineConfig['execution']>(undefined, { strategy: { kind: 'twap', horizonSec: 20, stepSec: 5 } }), async (steps, execution) => {
+      fc.asyncProperty(
+        fc.array(step, { minLength: 8, maxLength: 24 }),
+        fc.constantFrom<EngineConfig['execution']>(undefined, { strategy: { kind: 'twap', horizonSec: 20, stepSec: 5 } }),
+        fc.constantFrom(1e9, 0),
+        async (steps, execution, fund) => {
         const engine = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 2, accounts: 8, positions: 16 }, orderTimeoutUs: 12 * SECOND, execution });
         try {
           const price = [100, 20];
           for (const m of [0, 1]) {
             engine.addMarket({ id: m, price: price[m]!, tiers: TEN_PERCENT });
-            engine.depositInsurance(m, 1e9);
+            if (fund > 0) engine.depositInsurance(m, fund);
           }
+          engine.onFill((f) => void (f.deficit > 0 && seen.deficits++));
+          engine.onDeleverage((d) => void (d.matched > 0 && seen.deleveraged++));
+          // The other side of both markets, well funded: ADL counterparties when a fill leaves a deficit.
+          engine.addAccount(9, 1e6);
+          engine.upsertPosition({ account: 9, market: 0, size: -40, entryPrice: 100 });
+          engine.upsertPosition({ account: 9, market: 1, size: 200, entryPrice: 20 });
           for (const [a, leverage] of [[1, 3], [2, 8], [3, 20]] as const) {
             engine.addAccount(a, 2_000 / leverage);
             engine.upsertPosition({ account: a, market: 0, size: 10, entryPrice: 100 });
@@ -178,13 +218,8 @@ describe('the open remainders of a position (a seeded property)', () => {
             price[0] = price[0]! * (1 - Math.abs(s.move)); // the long falls
             price[1] = price[1]! * (1 + Math.abs(s.move) / 2); // the short's market rises
             engine.pushPrices([0, 1].map((m) => ({ market: m, price: price[m]!, eventTimeUs: T0 + sec * SECOND })));
-            const r = await engine.step();
-            seen.orders += r.orders.length;
-            seen.timedOut += r.timedOut.length;
-            // A position ordered again after a partial fill of its earlier order: the case the rule is about.
-            seen.reordered += r.orders.filter((o) => partlyFilled.has(`${o.account}-${o.market}`)).length;
-            expect(withinSizes(engine)).toBe(true);
-            // The venue answers every open order (each a batch of its own: a refusal names its fill).
+            // The venue answers every open order at the new prices (each a batch of its own: a refusal names its
+            // fill); a fill at a limit set before a crash may leave a deficit (no insurance fund), resolved by ADL.
             for (const [k, { order, remaining }] of engine.openOrders().entries()) {
               const answer = s.answers[k % s.answers.length]!;
               const when = T0 + (sec + 1) * SECOND;
@@ -201,11 +236,18 @@ describe('the open remainders of a position (a seeded property)', () => {
               }
               expect(withinSizes(engine)).toBe(true);
             }
+            const r = await engine.step();
+            seen.orders += r.orders.length;
+            seen.timedOut += r.timedOut.length;
+            // A position ordered again after a partial fill of its earlier order: the case the rule is about.
+            seen.reordered += r.orders.filter((o) => partlyFilled.has(`${o.account}-${o.market}`)).length;
+            expect(withinSizes(engine)).toBe(true);
           }
         } finally {
           await engine.close();
         }
-      }),
+      },
+      ),
       { seed: 0x0e0e, numRuns: 100 },
     );
     // The runs reach what the rule is about: partial fills, positions ordered again after them, expiries, timeouts.
@@ -214,6 +256,8 @@ describe('the open remainders of a position (a seeded property)', () => {
     expect(seen.reordered).toBeGreaterThan(10);
     expect(seen.expired).toBeGreaterThan(10);
     expect(seen.timedOut).toBeGreaterThan(0);
+    expect(seen.deficits).toBeGreaterThan(2);
+    expect(seen.deleveraged).toBeGreaterThan(10);
   });
 });
 

@@ -641,12 +641,13 @@ export class Clearing {
       return this.reportIfBankruptAndFlat(a, slot, sequence, 'no-counterparty');
     }
     if (!this.config.autoDeleverage) return this.reportIfBankruptAndFlat(a, slot, sequence, 'auto-deleverage-off');
-    // What is left of the filled position closes now, and so do the group's other positions, but for those with a
-    // liquidation order open: the venue may be filling them, and their fills resolve their own deficits.
+    // What is left of the group closes now, but for positions with a liquidation order open (the filled one too,
+    // when the fill left part of its order open): the venue may be filling them, and their fills resolve their own
+    // deficits; one that ends unfilled gives its position a new state, and the next order's screening deleverages it.
     const t = this.t;
     const account = t.accounts.id[a]!;
     for (const s of this.groupSlots(a, slot)) {
-      if (s === slot || !this.orders.hasPosition(account, t.markets.id[t.positions.market[s]!]!)) this.deleverageAt(a, s, sequence, undefined, null, book);
+      if (!this.orders.hasPosition(account, t.markets.id[t.positions.market[s]!]!)) this.deleverageAt(a, s, sequence, undefined, null, book);
     }
     // Nothing left to close (the fill took the whole position): the queue pays what is left, in rank order.
     const l = this.chargeQueue(a, slot, side, book, sequence);

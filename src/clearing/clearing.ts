@@ -284,7 +284,8 @@ export class Clearing {
   }
 
   /**
-   * An epoch's orders, in emission order, before they leave: each is opened (fills of it will be accepted) with what
+   * An epoch's orders, in emission order, before they leave: each is opened (fills of it will be accepted; its
+   * position's positions.openOrders goes up, so the executor orders it no more until the order ends) with what
    * it would draw from its insurance fund filled whole at its limit held back from later orders. Under 'adl' with
    * autoDeleverage, an order whose fill would need more than the fund can pay (its balance under the drawdown limit,
    * less what open orders would draw) is not let through while someone can take it: its quantity is deleveraged at

@@ -2,6 +2,8 @@
  * The liquidation orders issued and not yet filled: a fill from the matching engine is checked against them (id,
  * account, market, open quantity, price within the order's limit and the improvement band) before it is taken.
  * Oldest forgotten first past a bound; an order open longer than its deadline is timed out (Clearing.timeOut).
+ * The clearing mirrors each position's count into the tables (positions.openOrders), where the executor reads it: a
+ * position with an order open gets no other, so two orders never close the same units.
  */
 import { ErrorCode, UnwindError } from '../errors.js';
 import type { EntryId } from '../ledger/ledger.js';

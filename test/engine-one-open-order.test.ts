@@ -44,7 +44,7 @@ async function at(engine: Engine, sec: number, price = 50_000, market = 0) {
 
 const fillOf = (o: LiquidationOrder, quantity: number, sec = 0): Fill => ({ orderId: o.id, account: o.account, market: o.market, quantity, price: o.limitPrice, eventTimeUs: T0 + sec * SECOND });
 
-/** The open-orders column of account `account`'s position in market row 0 (the executor's view). */
+/** The open-orders column of account `account`'s only position (the executor's view). */
 function column(engine: Engine, account: number): number {
   const t = engine.tables;
   for (let s = 0; s < t.positions.size.length; s++) {
@@ -149,6 +149,29 @@ describe('one open liquidation order per position', () => {
     engine.fill(fillOf(btc, 0.7, 3));
     expect(settled.map((f) => f.closed)).toEqual([0.3, expect.closeTo(0.7, 12)]);
     expect(engine.account(7).positions.find((p) => p.market === 0)!.size).toBe(0);
+  });
+
+  it('lets no backstop vault take a position while the rest of its order is open; a takeover settles at once and leaves nothing open', async () => {
+    const engine = await start({ execution: { strategy: { kind: 'backstop', vault: 900 } } });
+    engine.addMarket({ id: 1, price: 100, tiers: TEN_PERCENT });
+    engine.depositInsurance(1, 1e6);
+    engine.addAccount(1, 1_000);
+    engine.upsertPosition({ account: 1, market: 1, size: 100, entryPrice: 100 });
+    engine.addAccount(900, 10); // too little equity to take it: the work goes to the book
+    const first = await at(engine, 0, 94, 1);
+    expect(first.takeovers).toEqual([]);
+    const [order] = first.orders;
+    engine.fill(fillOf(order!, 30, 1));
+    engine.setCollateral(900, 1e6); // the vault could take the rest now, but the order's 70 are open at the venue
+    const held = await at(engine, 2, 94, 1);
+    expect([held.orders, held.takeovers]).toEqual([[], []]);
+    engine.expire(order!.id);
+    const taken = await at(engine, 3, 94, 1);
+    expect(taken.orders).toEqual([]);
+    expect(taken.takeovers.map((t) => [t.account, t.quantity])).toEqual([[1, expect.closeTo(70, 9)]]);
+    expect(engine.openOrders()).toEqual([]);
+    expect(column(engine, 1)).toBe(0);
+    expect(engine.account(1).positions[0]!.size).toBeCloseTo(0, 9);
   });
 
   it("holds a stepped strategy's next child while the last child's remainder is open", async () => {

@@ -103,7 +103,7 @@ describe('auto-deleveraging', () => {
     expect(engine.ledger.total()).toBe(0n);
   });
 
-  it('deleverages what is left automatically after a fill the insurance fund could not cover', async () => {
+  it('deleverages what is left automatically after a fill the insurance fund could not cover, once the rest of the order has ended', async () => {
     const { engine, deleveraged, settled } = await book();
     engine.depositInsurance(0, 1_500); // covers the order filled whole at its limit (1,430): screening lets it out
     engine.pushPrice(0, 43_000); // equity -1,000: bankrupt
@@ -120,8 +120,16 @@ describe('auto-deleveraging', () => {
     engine.fill({ orderId: order.id, account: 1, market: 0, quantity: 0.5, price: order.limitPrice, eventTimeUs: 1 });
     expect(settled[0]!.insuranceCover).toBe(1_500);
     expect(settled[0]!.deficit).toBeCloseTo(215, 6);
+    // The order's other half is still open at the venue, which may fill it: it is not deleveraged under the order.
+    expect(deleveraged).toEqual([]);
+    expect(engine.account(1).positions[0]!.size).toBe(0.5);
+    // The venue expires it: the next epoch's order for the half could only fill with a deficit (the fund is empty),
+    // so it is deleveraged at the bankruptcy value instead.
+    engine.expire(order.id);
+    const next = await engine.step();
+    expect(next.orders.filter((o) => o.account === 1)).toEqual([]);
     expect(deleveraged).toHaveLength(1);
-    expect(deleveraged[0]).toMatchObject({ account: 1, matched: 0.5, remainder: 0, sequence: settled[0]!.sequence, orderId: null });
+    expect(deleveraged[0]).toMatchObject({ account: 1, matched: 0.5, remainder: 0, orderId: '1-0-15' }); // the order the expiry's new state asked for
     expect(engine.account(1).positions[0]!.size).toBe(0);
     expect(Math.abs(engine.account(1).equity)).toBeLessThan(1e-6);
     expect(engine.ledger.total()).toBe(0n);

@@ -69,6 +69,20 @@ describe('liquidation caps', () => {
     expect(r.capped).toEqual([]);
   });
 
+  it('count a partly filled order in flight until its rest ends, so the second group waits for the expiry', async () => {
+    const engine = await two({ maxInFlight: 1 });
+    let r = await tick(engine, 48_800, 1);
+    const o = r.orders[0]!;
+    engine.fill({ orderId: o.id, account: o.account, market: 0, quantity: o.quantity / 4, price: o.limitPrice, eventTimeUs: 2 });
+    // Three quarters of the order are still open at the venue: nothing new, and account 2 still held by the cap.
+    r = await engine.step();
+    expect(r.orders).toEqual([]);
+    expect(r.capped).toMatchObject([{ account: 2, cap: 'in-flight' }]);
+    engine.expire(o.id);
+    r = await engine.step();
+    expect(r.orders).toHaveLength(1);
+  });
+
   it('let an emergency through whatever the caps say', async () => {
     const engine = await two({ maxInFlight: 0, marketNotionalPerWindow: 0 });
     const r = await tick(engine, 44_700, 1); // health 0.157 < 2/3

@@ -70,16 +70,19 @@ describe('a fill of a liquidation order', () => {
     expect(engine.ledger.total()).toBe(0n);
   });
 
-  it('re-issues for what a partial fill leaves when the account is still liquidatable, under a new id', async () => {
+  it('re-issues for what a partial fill leaves once the rest of the order expires, when the account is still liquidatable, under a new id', async () => {
     const { engine, order, settled } = await worked(100);
     engine.fill(fillOf(order, 0.03));
     expect(settled[0]).toMatchObject({ closed: 0.03, orderRemaining: 0.07 });
     expect(settled[0]!.sizeAfter).toBeCloseTo(0.07, 15);
+    // The order's 0.07 is still open at the venue: no second order for the position meanwhile.
+    expect((await engine.step()).orders).toEqual([]);
+    engine.expire(order.id);
     const next = await engine.step();
     expect(next.orders).toHaveLength(1);
     expect(next.orders[0]!.id).not.toBe(order.id);
     expect(next.orders[0]!.quantity).toBeCloseTo(0.07, 15);
-    expect(next.orders[0]!.positionSequence).toBe(settled[0]!.sequence);
+    expect(next.orders[0]!.positionSequence).toBe(settled[0]!.sequence + 1); // the expiry's
   });
 
   it('re-issues an order that expired unfilled, under a new id; an unknown or repeated expiry is UNKNOWN_ORDER', async () => {

@@ -127,13 +127,19 @@ describe('lifecycle events', () => {
     engine.onFill((f) => fills.push(f));
     engine.onDeleverage((d) => deleveraged.push(d));
     // Half at the limit: 0.05 x (50,000 - 38,610) = 569.5 lost against half the collateral, 500: the fund pays its
-    // 10, the other 59.5 is a deficit; ADL closes what is left.
+    // 10, the other 59.5 is a deficit. The order's other half is still open at the venue: ADL waits for it.
     engine.fill({ orderId: o.id, account: 7, market: 0, quantity: 0.05, price: o.limitPrice, eventTimeUs: 1 });
     expect(fills[0]!.insuranceCover).toBe(10);
     expect(fills[0]!.deficit).toBeCloseTo(59.5, 6);
-    expect(deleveraged.map((d) => [d.account, d.matched])).toEqual([[7, 0.05]]);
+    expect(deleveraged).toEqual([]);
+    // The venue expires it: the order for what is left, which the empty fund could not pay, is deleveraged instead.
+    engine.expire(o.id);
     r = await engine.step();
-    expect(r.stateChanges.filter((c) => c.account === 7).map((c) => `${c.from}->${c.to}`)).toEqual(['liquidating->closed']);
+    expect(deleveraged.map((d) => [d.account, d.matched])).toEqual([[7, 0.05]]);
+    const seen = r.stateChanges.filter((c) => c.account === 7).map((c) => `${c.from}->${c.to}`);
+    r = await engine.step();
+    seen.push(...r.stateChanges.filter((c) => c.account === 7).map((c) => `${c.from}->${c.to}`));
+    expect(seen).toEqual(['liquidating->backstopped', 'backstopped->closed']);
     // Had the position stayed open, the state would have said so: a partial fill covered by the fund, alone.
     const engine2 = await Engine.start({ scanWorkers: 0, autoEpoch: false, capacity: { markets: 1, accounts: 4, positions: 4 }, sizing: { emergencyHealth: 1 }, autoDeleverage: false });
     engines.push(engine2);

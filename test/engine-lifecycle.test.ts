@@ -237,7 +237,7 @@ describe("docs/domain.md section 2's worked case", () => {
     expect(engine.account(7).positions[0]!.fillablePrice).toBe(o.limitPrice);
   });
 
-  it('issues no second order for the same position state, and concedes to 49,500 for the new state at equity 0', async () => {
+  it('issues no second order for the same position state, nor while its order is open, and concedes to 49,500 for the new state at equity 0', async () => {
     const engine = await start();
     engine.addAccount(7, 499);
     engine.upsertPosition({ account: 7, market: BTC, size: 0.1, entryPrice: 50_000 });
@@ -247,8 +247,10 @@ describe("docs/domain.md section 2's worked case", () => {
     expect((await engine.step()).orders).toEqual([]);
 
     engine.upsertPosition({ account: 7, market: BTC, size: 0.1, entryPrice: 50_000 }); // sequence 5: a new state
+    expect((await engine.step()).orders).toEqual([]); // but 7-0-3 is still open at the venue
+    engine.expire('7-0-3'); // sequence 6: it ended unfilled
     const [o] = (await engine.step()).orders;
-    expect(o).toMatchObject({ id: '7-0-5', side: 'sell', quantity: 0.1, equity: 0 });
+    expect(o).toMatchObject({ id: '7-0-6', side: 'sell', quantity: 0.1, equity: 0 });
     expect(o!.limitPrice).toBeCloseTo(49_500, 6);
   });
 });

@@ -332,7 +332,7 @@ describe('the insurance fund drawdown limit', () => {
     expect(engine.ledger.total()).toBe(0n);
   });
 
-  it('pays exactly 300 of a 500 gap and has the ADL policy deleverage the rest of the position for the other 200', async () => {
+  it('pays exactly 300 of a 500 gap and has the ADL policy deleverage the rest of the position for the other 200, once the rest of the order has ended', async () => {
     const { r, order } = await drawdownBook(2, {});
     const { engine } = r;
     expect(order.limitPrice).toBe(40_000);
@@ -340,10 +340,17 @@ describe('the insurance fund drawdown limit', () => {
     engine.fill(fillOf(order, 0.05));
     expect(r.settled[0]).toMatchObject({ price: 40_000, closed: 0.05, insuranceCover: 300, deficit: 200 });
     expect(engine.insuranceFund(0)).toBe(700);
+    // The order's other half is open at the venue: not deleveraged under it. The venue expires it; the next order,
+    // which the fund (at its drawdown limit) could not pay, is deleveraged instead.
+    expect(r.deleveraged).toEqual([]);
+    expect(sizeOf(engine, 7, 0)).toBe(0.05);
+    engine.expire(order.id);
+    expect((await engine.step()).orders.filter((o) => o.account === 7)).toEqual([]);
     // Left: 0.05 BTC on -200 of collateral (MM 250): deleveraged at 50,000 + (200 / 250) x 250 / 0.05 = 54,000.
     expect(r.deleveraged).toHaveLength(1);
     const d = r.deleveraged[0]!;
-    expect(d).toMatchObject({ account: 7, orderId: null, matched: 0.05, remainder: 0, sequence: r.settled[0]!.sequence });
+    expect(d).toMatchObject({ account: 7, orderId: expect.stringMatching(/^7-0-/), matched: 0.05, remainder: 0 });
+    expect(d.orderId).not.toBe(order.id);
     expect(d.bankruptcyPrice).toBeCloseTo(54_000, 6);
     expect(d.absorbed).toBeCloseTo(200, 6);
     expect(d.counterparties.map((c) => c.account)).toEqual([2]);

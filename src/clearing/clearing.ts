@@ -268,6 +268,16 @@ export class Clearing {
     this.ledger.importState(s.ledger);
     this.orders.importState(s.orders);
     this.drawdown.importState(s.fundHistory);
+    // The tables came with the snapshot; their open-orders counts are the restored open orders', counted again.
+    const w = this.writer;
+    const counts = new Map<number, number>();
+    for (const [account, markets] of this.orders.perPositionCounts()) {
+      for (const [market, n] of markets) {
+        const slot = w.hasAccount(account) && w.hasMarket(market) ? w.findSlot(w.accountIndexOf(account), w.marketIndexOf(market)) : undefined;
+        if (slot !== undefined) counts.set(slot, n);
+      }
+    }
+    w.restoreOpenOrders(counts);
   }
 
   /** The orders issued and not yet filled or expired, in issue order, with their open quantity. */
@@ -276,7 +286,8 @@ export class Clearing {
   }
 
   /**
-   * An epoch's orders, in emission order, before they leave: each is opened (fills of it will be accepted) with what
+   * An epoch's orders, in emission order, before they leave: each is opened (fills of it will be accepted; its
+   * position's positions.openOrders goes up, so the executor orders it no more until the order ends) with what
    * it would draw from its insurance fund filled whole at its limit held back from later orders. Under 'adl' with
    * autoDeleverage, an order whose fill would need more than the fund can pay (its balance under the drawdown limit,
    * less what open orders would draw) is not let through while someone can take it: its quantity is deleveraged at
@@ -316,7 +327,14 @@ export class Clearing {
         });
         continue;
       }
-      this.orders.add(o, nowUs, s !== undefined && s.insuranceCover > 0n ? { fund: fundEntry(this.config.fees, o.market), atoms: s.insuranceCover } : undefined);
+      const forgotten = this.orders.add(o, nowUs, s !== undefined && s.insuranceCover > 0n ? { fund: fundEntry(this.config.fees, o.market), atoms: s.insuranceCover } : undefined);
+      // The executor orders this position no more until the order ends (behind the inputs staged meanwhile).
+      w.afterWrites(() => w.countOpenOrderAt(slot, 1));
+      if (forgotten !== undefined) {
+        // Past the bound the oldest open order is forgotten: it no longer holds its position back.
+        const old = w.findSlot(w.accountIndexOf(forgotten.account), w.marketIndexOf(forgotten.market));
+        if (old !== undefined) w.afterWrites(() => w.countOpenOrderAt(old, -1));
+      }
       kept.push(o);
     }
     this.screening.clear();
@@ -446,7 +464,7 @@ export class Clearing {
       return { a, slot };
     });
     return () => {
-      const remaining = this.orders.take(fills, held);
+      const taken = this.orders.take(fills, held);
       // The fills of one batch land together (nothing can come between them), so their deleveragings share one
       // book, ranked when the first deficit needs it; each fill's own group is read afresh as it settles.
       const batch: { book?: AdlBook } = {};
@@ -456,8 +474,9 @@ export class Clearing {
         if (a === NONE) return void w.sequenced(() => w.advanceTime(slot, f.eventTimeUs));
         w.sequenced((sequence) => {
           const side = Math.sign(this.t.positions.size[slot]!); // before the fill: the side whose opposite pays
-          const { settlement, deficit } = this.settle(f, a, slot, sequence, remaining[i]!);
+          const { settlement, deficit } = this.settle(f, a, slot, sequence, taken[i]!.remaining);
           if (settlement.insuranceCover > 0) w.countBackstopAt(a); // the executor's lifecycle: backstopped
+          if (taken[i]!.ended) w.countOpenOrderAt(slot, -1); // filled whole: the executor may order the position again
           batch.book?.refresh(this.groupKey(a, slot), slot);
           this.events.settled(settlement);
           // The fund could not cover this fill. Same input, same sequence: the result does not depend on when it landed.
@@ -519,8 +538,12 @@ export class Clearing {
    * of its own, so that the executor re-evaluates it and, still liquidatable, orders it again under a new id.
    */
   private release(orderId: string, slot: number | undefined): void {
-    this.orders.forget(orderId);
-    if (slot !== undefined) this.writer.sequenced((sequence) => this.restamp(slot, sequence));
+    const open = this.orders.forget(orderId);
+    if (slot === undefined) return;
+    this.writer.sequenced((sequence) => {
+      this.restamp(slot, sequence);
+      if (open) this.writer.countOpenOrderAt(slot, -1); // ended: the executor may order the position again
+    });
   }
 
   /**
@@ -631,12 +654,13 @@ export class Clearing {
       return this.reportIfBankruptAndFlat(a, slot, sequence, 'no-counterparty');
     }
     if (!this.config.autoDeleverage) return this.reportIfBankruptAndFlat(a, slot, sequence, 'auto-deleverage-off');
-    // What is left of the filled position closes now, and so do the group's other positions, but for those with a
-    // liquidation order open: the venue may be filling them, and their fills resolve their own deficits.
+    // What is left of the group closes now, but for positions with a liquidation order open (the filled one too,
+    // when the fill left part of its order open): the venue may be filling them, and their fills resolve their own
+    // deficits; one that ends unfilled gives its position a new state, and the next order's screening deleverages it.
     const t = this.t;
     const account = t.accounts.id[a]!;
     for (const s of this.groupSlots(a, slot)) {
-      if (s === slot || !this.orders.hasPosition(account, t.markets.id[t.positions.market[s]!]!)) this.deleverageAt(a, s, sequence, undefined, null, book);
+      if (!this.orders.hasPosition(account, t.markets.id[t.positions.market[s]!]!)) this.deleverageAt(a, s, sequence, undefined, null, book);
     }
     // Nothing left to close (the fill took the whole position): the queue pays what is left, in rank order.
     const l = this.chargeQueue(a, slot, side, book, sequence);

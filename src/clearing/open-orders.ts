@@ -2,6 +2,8 @@
  * The liquidation orders issued and not yet filled: a fill from the matching engine is checked against them (id,
  * account, market, open quantity, price within the order's limit and the improvement band) before it is taken.
  * Oldest forgotten first past a bound; an order open longer than its deadline is timed out (Clearing.timeOut).
+ * The clearing mirrors each position's count into the tables (positions.openOrders), where the executor reads it: a
+ * position with an order open gets no other, so two orders never close the same units.
  */
 import { ErrorCode, UnwindError } from '../errors.js';
 import type { EntryId } from '../ledger/ledger.js';
@@ -118,13 +120,17 @@ export class OpenOrders {
     return [...this.open.values()].map(({ order, remaining }) => ({ order, remaining }));
   }
 
-  add(order: LiquidationOrder, issuedUs: number, reserve?: FundReserve): void {
+  /** Opens `order`; returns the oldest open order if the bound made it forget that one. */
+  add(order: LiquidationOrder, issuedUs: number, reserve?: FundReserve): LiquidationOrder | undefined {
     const open: Open = { order, remaining: order.quantity, issuedUs };
     if (reserve !== undefined) open.reserve = reserve;
     this.open.set(order.id, open);
     this.hold(reserve, 1n);
     this.count(order, 1);
-    if (this.open.size > this.max) this.drop(this.open.keys().next().value!);
+    if (this.open.size <= this.max) return undefined;
+    const oldest = this.open.values().next().value!.order;
+    this.drop(oldest.id);
+    return oldest;
   }
 
   /**
@@ -192,19 +198,27 @@ export class OpenOrders {
     return open.order;
   }
 
-  /** Forgets an order (it expired unfilled). */
-  forget(orderId: string): void {
+  /** Forgets an order (it expired unfilled, or timed out); false if it was not open. */
+  forget(orderId: string): boolean {
+    if (!this.open.has(orderId)) return false;
     this.drop(orderId);
+    return true;
   }
 
-  /** Takes checked fills; returns what remains open of each fill's order (with `held`, 0 for a fill it does not mark). */
-  take(fills: readonly Fill[], held?: readonly boolean[]): number[] {
+  /**
+   * Takes checked fills; returns what remains open of each fill's order, and whether that fill ended it (filled
+   * whole: it left the open orders). With `held`, a fill it does not mark (another shard's order) takes nothing.
+   */
+  take(fills: readonly Fill[], held?: readonly boolean[]): { remaining: number; ended: boolean }[] {
     return fills.map((f, i) => {
-      if (held !== undefined && !held[i]) return 0;
-      const open = this.open.get(f.orderId)!;
+      if (held !== undefined && !held[i]) return { remaining: 0, ended: false };
+      const open = this.open.get(f.orderId);
+      // Already filled whole by an earlier fill of this batch (within the tolerance check() allows).
+      if (open === undefined) return { remaining: 0, ended: false };
       open.remaining = Math.max(0, open.remaining - f.quantity);
       if (open.remaining <= TOLERANCE * open.order.quantity) {
         this.drop(f.orderId);
+        return { remaining: open.remaining, ended: true };
       } else if (open.reserve !== undefined) {
         // The reserve shrinks with the open quantity (rounded up: never less than the rest could draw).
         const atoms = BigInt(Math.ceil((Number(open.reserve.atoms) * open.remaining) / open.order.quantity));
@@ -212,7 +226,12 @@ export class OpenOrders {
         open.reserve = { fund: open.reserve.fund, atoms };
         this.hold(open.reserve, 1n);
       }
-      return open.remaining;
+      return { remaining: open.remaining, ended: false };
     });
+  }
+
+  /** Open orders per position, by account id then market id (a snapshot's restore counts them into the tables). */
+  perPositionCounts(): ReadonlyMap<number, ReadonlyMap<number, number>> {
+    return this.perPosition;
   }
 }

@@ -147,7 +147,7 @@ export class Executor {
   private readonly lifecycle: LifecycleConfig;
   private readonly caps: LiquidationCaps;
   private readonly capsOn: boolean;
-  /** Orders counted by the caps, by slot, until their position's state changes (filled, expired). */
+  /** Orders counted by the caps, by slot, until they end (filled whole, expired, timed out: src/clearing/open-orders.ts). */
   private readonly flight = new Map<number, { id: string; sequence: number; size: number; quantity: number; limit: number }>();
   /** Event time of this step: the latest input event time of any market. */
   private now = 0;
@@ -232,9 +232,10 @@ export class Executor {
     this.now = 0;
     for (const time of t.markets.eventTimeUs) if (time > this.now) this.now = time;
     this.observeMarkets();
-    // Orders whose position changed since (a fill, an expiry) leave flight: the caps keep what was filled.
+    // Orders that ended (filled whole, expired, timed out: the position has none open, and its state changed) leave
+    // flight: the caps keep what was filled. A partial fill changes the state but leaves the order open: it stays.
     for (const [slot, f] of this.flight) {
-      if (t.positions.updateSequence[slot] === f.sequence) continue;
+      if (t.positions.updateSequence[slot] === f.sequence || t.positions.openOrders[slot]! > 0) continue;
       const filled = Math.max(0, Math.min(f.quantity, f.size - Math.abs(t.positions.size[slot]!)));
       this.caps.settled(f.id, filled * f.limit, this.now);
       this.flight.delete(slot);
@@ -333,19 +334,22 @@ export class Executor {
    * Proposals for one group in liquidation, sized (src/domain/sizing.ts): below the emergency health every position
    * closes whole (one order per position state); otherwise positions are taken most underwater first, each closing
    * the least that restores the target health given the closes planned before it, until the target is reached, and
-   * nothing while an order of the group is in flight for its positions' current state (a fill or an expiry changes
-   * the state and ends the wait). The caps see the proposals later, across all groups (`admitAll`).
+   * nothing while an order of the group is in flight. A position is never ordered while an order of it is open at
+   * the venue (it could fill too, and close more than the position holds): the wait ends when that order is filled
+   * whole, expires or times out. The caps see the proposals later, across all groups (`admitAll`).
    */
   private planGroup(ref: number, account: number, isolated: boolean, g: GroupMargin, out: Proposal[]): void {
     const t = this.t;
     const slots: number[] = [];
     if (isolated) slots.push(refSlot(ref));
     else for (let s = t.accounts.firstPosition[ref]!; s !== NONE; s = t.positions.next[s]!) if (isLiveCross(t, s)) slots.push(s);
-    const inFlight = (s: number): boolean => this.issued.get(s) === t.positions.updateSequence[s];
+    // A position is in flight while an order of it is open at the venue (positions.openOrders, which the clearing
+    // keeps: a partial fill changes the state, not that), or was issued for its current state.
+    const inFlight = (s: number): boolean => t.positions.openOrders[s]! > 0 || this.issued.get(s) === t.positions.updateSequence[s];
     const reason = isolated ? OrderReason.IsolatedMaintenance : OrderReason.CrossMaintenance;
     const c = this.config;
     if (health(g.equity, g.maintenance) < c.sizing.emergencyHealth) {
-      // Emergency: every position not already ordered in its current state closes whole, whatever the caps say.
+      // Emergency: every position with no order open or issued for its state closes whole, whatever the caps say.
       // A backstop strategy (or an adaptive one's urgent backstop) gives the whole position to its vault.
       for (const s of slots) {
         if (inFlight(s) || !this.allowed(ref, s)) continue;

@@ -23,7 +23,7 @@
  *               |             backstops, deleverages                                |
  *               +------------------------------------------------------------------+
  *               | positions:  size, entryPrice, isolatedCollateral, updateSequence, |  P rows, each market owns
- *               |             account, market, next, flags, term                    |  a contiguous slot range
+ *               |             account, market, next, flags, term, openOrders        |  a contiguous slot range
  *               +------------------------------------------------------------------+
  *               | terms:      pnl, maintenance, slot, kind                          |  A * K rows: account a's
  *               |             (phase-1 results, account-major)                      |  positions at [a*K, a*K+K)
@@ -38,6 +38,10 @@
  *                                           slot's structure at once, flat and not Live)
  *   accounts.backstops / deleverages        main thread's clearing, through the writer inside a sequenced input;
  *                                           read by the executor's lifecycle
+ *   positions.openOrders                    main thread's clearing, through the writer where an order opens (at the
+ *                                           epoch's end), fills whole, expires or times out (inside that input's
+ *                                           landing), and at a snapshot's restore; read by the executor, which
+ *                                           orders no position while it is > 0
  *   markets.impactEta / impactGamma         main thread's impact observer, through the writer inside a landing;
  *                                           read by the executor's strategies
  *   terms                                   the scan task that owns the position's market slice, during phase 1
@@ -58,7 +62,7 @@ import { ErrorCode, UnwindError } from '../errors.js';
 
 export const LAYOUT_MAGIC = 0x44574e55; // 'UNWD' little-endian
 /** The tables' layout version: a worker or snapshot of another version is refused (LAYOUT_MISMATCH). */
-export const LAYOUT_VERSION = 7;
+export const LAYOUT_VERSION = 8;
 export const NONE = 0xffffffff;
 const LINE = 64;
 
@@ -162,6 +166,12 @@ export const POSITION_COLUMNS = {
   flags: u32,
   /** Row of this position's phase-1 result in the terms table. */
   term: u32,
+  /**
+   * Liquidation orders of this position open at the venue: issued, and not yet filled whole, expired or timed out
+   * (src/clearing/open-orders.ts). The executor issues none while it is > 0, so it is 0 or 1, and two orders
+   * never close the same units.
+   */
+  openOrders: u8,
 } as const;
 
 /**

@@ -573,6 +573,7 @@ export class TableWriter {
     // Slot and term are written flat and not Live before they become reachable, so an in-flight scan skips them.
     positions.size[slot] = 0;
     positions.flags[slot] = 0;
+    positions.openOrders[slot] = 0;
     positions.term[slot] = term;
     terms.kind[term] = 0;
     terms.pnl[term] = 0;
@@ -627,6 +628,22 @@ export class TableWriter {
   /** Inside `sequenced`: counts a deleveraging of the account (the executor's lifecycle reads it). */
   countDeleverageAt(accountIndex: number): void {
     this.tables.accounts.deleverages[accountIndex]!++;
+  }
+
+  /**
+   * Where an order of position `slot` opens (+1: behind the writes accepted so far, `afterWrites`) or ends (-1: filled
+   * whole, expired, timed out; inside that input's `sequenced`): the open-orders count the executor reads.
+   */
+  countOpenOrderAt(slot: number, by: 1 | -1): void {
+    const p = this.tables.positions;
+    p.openOrders[slot] = Math.max(0, Math.min(255, p.openOrders[slot]! + by));
+  }
+
+  /** A snapshot's restore (before any epoch): every position's open-orders count, from the restored open orders. */
+  restoreOpenOrders(counts: ReadonlyMap<number, number>): void {
+    const p = this.tables.positions;
+    p.openOrders.fill(0);
+    for (const [slot, n] of counts) p.openOrders[slot] = Math.min(255, n);
   }
 
   /** Inside a landing: a market's fitted impact (src/engine/impact-observer.ts), which the executor's strategies read. */

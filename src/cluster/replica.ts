@@ -207,6 +207,12 @@ export class Replica {
     if (this.state === 'leader') {
       // What this leader decided leaves before it steps down: the epoch in flight, then its orders.
       this.core.refuseInputs(new UnwindError(ErrorCode.NotLeader, `${this.c.node} is stepping down`));
+      // No epoch of its own after this one (a follow-up for deferred or timed-out orders would be journaled after the
+      // lease is given up, refused by the log, and leave this journal ahead of it): the next leader runs it.
+      this.core.setReplaying(true);
+      await this.engine.settled().catch(() => {});
+      // determinism: a turn for a follow-up epoch already scheduled to start, which is journaled and in the log like any
+      await new Promise((resolve) => setImmediate(resolve));
       await this.engine.settled().catch(() => {});
       await this.orderStream?.drained();
     }

@@ -4,7 +4,7 @@
  * it, reaches the leader's digest, and takes over emitting what one uninterrupted engine fed the log emits. A corrupt
  * object, one whose metadata lies, and one of another layout are passed over for an older one. Bad settings are refused.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -184,6 +184,7 @@ describe.skipIf(!hasNats && !required)('snapshots in a JetStream object store', 
     await os.putBlob({ name: snapshotObjectName(later), metadata: { ...o3!.metadata, journalSequence: String(later), layout: String(LAYOUT_VERSION + 1) } }, data3);
 
     const lines: string[] = [];
+    mkdirSync(join(dir, 's2-n')); // made for it, empty: installed into
     const n = await Replica.start({ engine: engineConfig('s2-n'), cluster: { ...cluster, node: 'n' }, log: (l) => lines.push(l) });
     const passed = (name: string, code: string): boolean => lines.some((l) => l.includes(`passed over snapshot object ${name}: ${code}`));
     expect(passed(snapshotObjectName(later), ErrorCode.LayoutMismatch)).toBe(true);

@@ -38,7 +38,7 @@ import { LAYOUT_VERSION } from '../tables/layout.js';
 import type { ResolvedClusterConfig } from './config.js';
 import { findStreamSequence, lastStreamSequence, logMessage, type LogAppender } from './input-log.js';
 import type { OrderPublisher } from './order-stream.js';
-import { writeLogMark } from './reconcile.js';
+import { LOG_MARK_NAME, writeLogMark } from './reconcile.js';
 
 /** The object format this engine writes and reads. */
 export const SNAPSHOT_OBJECT_FORMAT = 1;
@@ -163,6 +163,13 @@ export async function installNewestSnapshot(
     () => false,
   );
   if (!exists) return undefined;
+  // Only into a directory of its own: absent, or holding nothing but marks and what an install cut short left.
+  const ours = (f: string): boolean => f === SYNC_MARK_NAME || f === LOG_MARK_NAME || f === SNAPSHOT_ORIGIN_NAME || /^snapshot-\d{20}\.snap(\.tmp)?$/.test(f);
+  const foreign = existsSync(dir) ? readdirSync(dir).filter((f) => !ours(f)) : [];
+  if (foreign.length > 0) {
+    log(`unwind cluster ${c.name}: no snapshot object installed: ${dir} holds ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''} and no journal; replaying the log from its start`);
+    return undefined;
+  }
   const os = await js.views.os(c.snapshotBucket);
   const end = await lastStreamSequence(jsm, c.logStream);
   for (const info of await listNewestFirst(os)) {
@@ -192,8 +199,17 @@ export async function installNewestSnapshot(
       });
       if (loaded === undefined) throw new UnwindError(ErrorCode.JournalCorrupt, `snapshot object ${info.name}: its snapshot does not read back whole, or is not the state its metadata describes`);
       placeJournal(staging, m, configRecord, info.name);
-      if (existsSync(dir)) rmSync(dir, { recursive: true }); // empty of segments: a directory made for it, or its leftovers
-      renameSync(staging, dir);
+      if (existsSync(dir)) {
+        // Leftovers go; segment 1 comes last: until it is there, the directory holds no journal (a cut install is redone).
+        for (const f of readdirSync(dir)) rmSync(join(dir, f));
+        const first = segmentName(1);
+        const files = readdirSync(staging).sort((x, y) => Number(x === first) - Number(y === first));
+        for (const f of files) renameSync(join(staging, f), join(dir, f));
+        rmSync(staging, { recursive: true });
+        syncDir(dir);
+      } else {
+        renameSync(staging, dir);
+      }
       log(
         `unwind cluster ${c.name}: installed snapshot object ${info.name} into ${dir} (journal ${m.journalSequence}, stream sequence ${m.streamSequence}, epoch ${m.epoch}); following the log from stream sequence ${m.streamSequence + 1}`,
       );
@@ -257,6 +273,10 @@ function placeJournal(dir: string, m: SnapshotObjectMeta, configRecord: Buffer, 
     fsyncSync(fd);
     closeSync(fd);
   }
+  syncDir(dir);
+}
+
+function syncDir(dir: string): void {
   const d = openSync(dir, 'r');
   fsyncSync(d);
   closeSync(d);

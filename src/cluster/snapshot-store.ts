@@ -302,8 +302,8 @@ export interface PublisherOptions {
 export class SnapshotPublisher {
   private epochsAt = 0;
   private messagesAt: number;
-  /** A snapshot was asked for, or is being put. */
-  private busy = false;
+  /** 'requested': a snapshot was asked for and is awaited; 'putting': one is being put (the only one). */
+  private state: 'idle' | 'requested' | 'putting' = 'idle';
   private stopped = false;
   private configRecord: Buffer | undefined;
   private putting: Promise<void> = Promise.resolve();
@@ -324,9 +324,9 @@ export class SnapshotPublisher {
   /** After each epoch: asks for a snapshot when one is due and none is in flight. */
   epochEnded(): void {
     const s = this.o.c.snapshots!;
-    if (this.busy || this.stopped) return;
+    if (this.state !== 'idle' || this.stopped) return;
     if (this.o.core.epochs - this.epochsAt < s.everyEpochs && this.o.appender.messages - this.messagesAt < s.everyMessages) return;
-    this.busy = true;
+    this.state = 'requested';
     this.o.core.requestSnapshot();
   }
 
@@ -342,8 +342,9 @@ export class SnapshotPublisher {
   }
 
   private written(s: WrittenSnapshot): void {
-    // A snapshot of the journal's own cadence while none is due is not put.
-    if (!this.busy || this.stopped) return;
+    // A snapshot of the journal's own cadence while none is due, or while one is being put, is not put.
+    if (this.state !== 'requested' || this.stopped) return;
+    this.state = 'putting';
     this.epochsAt = s.epoch;
     this.messagesAt = this.o.appender.messages;
     this.putting = this.putSnapshot(s)
@@ -354,7 +355,7 @@ export class SnapshotPublisher {
         const u = isUnwindError(e) ? e : new UnwindError(ErrorCode.ReplicationFailed, e instanceof Error ? e.message : String(e));
         this.o.log(`unwind cluster ${this.o.c.name}: snapshot at journal sequence ${s.sequence} not put into ${this.o.c.snapshotBucket}: ${u.code}: ${u.message}`);
       })
-      .finally(() => (this.busy = false));
+      .finally(() => (this.state = 'idle'));
   }
 
   private async putSnapshot(s: WrittenSnapshot): Promise<void> {

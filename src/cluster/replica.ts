@@ -73,8 +73,9 @@ export interface ReplicaStats {
   readonly digestsCompared: number;
   /** The snapshot object this replica started from (it had no journal of its own), or undefined. */
   readonly snapshot: InstalledSnapshot | undefined;
-  /** Snapshot objects this replica put as leader, and puts that failed. */
+  /** Snapshot objects this replica put as leader. */
   readonly snapshotsPut: number;
+  /** Snapshot puts that failed (each logged). */
   readonly snapshotPutsFailed: number;
 }
 

@@ -134,8 +134,11 @@ async function listNewestFirst(os: ObjectStore): Promise<ObjectInfo[]> {
 export interface InstalledSnapshot {
   /** The object's name. */
   readonly name: string;
+  /** The last journal record the snapshot includes. */
   readonly journalSequence: number;
+  /** The log message ending with that record: the replica followed the log from the one after it. */
   readonly streamSequence: number;
+  /** Epochs ended at that point. */
   readonly epoch: number;
 }
 
@@ -307,8 +310,9 @@ export class SnapshotPublisher {
   private stopped = false;
   private configRecord: Buffer | undefined;
   private putting: Promise<void> = Promise.resolve();
-  /** Objects put by this replica, and puts that failed. */
+  /** Objects put by this replica. */
   put = 0;
+  /** Puts that failed. */
   failed = 0;
 
   constructor(
@@ -362,9 +366,9 @@ export class SnapshotPublisher {
     const { c, appender, orders } = this.o;
     // The object stands for a log position: only once the log holds its records, and the order stream its orders.
     await appender.through(s.sequence);
-    // determinism: waiting for the order stream decides when a snapshot is put, not what any replica decides
     while (!orders.sentThrough(s.epoch)) {
       if (this.stopped || !this.o.leading() || orders.failed !== undefined) throw new UnwindError(ErrorCode.NotLeader, 'this replica stopped leading before the snapshot\'s orders were in the order stream');
+      // determinism: waiting for the order stream decides when a snapshot is put, not what any replica decides
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const streamSequence = await findStreamSequence(this.jsm, c.logStream, s.sequence);
@@ -407,6 +411,7 @@ export class SnapshotPublisher {
   }
 }
 
+// determinism: a pause between chunks of a snapshot being put changes nothing any replica decides
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** SHA-256 of `b`, hex, a chunk per event-loop turn. */
@@ -414,7 +419,6 @@ async function hashInTurns(b: Buffer): Promise<string> {
   const h = createHash('sha256');
   for (let at = 0; at < b.byteLength; at += CHUNK) {
     h.update(b.subarray(at, at + CHUNK));
-    // determinism: a pause between chunks of a snapshot being put changes nothing the engine decides
     await turn();
   }
   return h.digest('hex');
@@ -429,7 +433,6 @@ function chunksInTurns(b: Buffer): ReadableStream<Uint8Array> {
         controller.close();
         return;
       }
-      // determinism: as above
       await turn();
       controller.enqueue(new Uint8Array(b.buffer, b.byteOffset + at, Math.min(CHUNK, b.byteLength - at)));
       at += CHUNK;

@@ -69,8 +69,9 @@ export interface WrittenSnapshot {
   readonly path: string;
   /** The journal sequence of the last record it includes. */
   readonly sequence: number;
-  /** Epochs ended at that point, and the output digest then (hex). */
+  /** Epochs ended at that point. */
   readonly epoch: number;
+  /** The output digest then (hex). */
   readonly digest: string;
 }
 

@@ -2,7 +2,8 @@
  * Snapshots in a JetStream object store, on a real 3-node NATS cluster (nats-server on loopback): a leader puts one
  * every few epochs; a new replica with an empty journal directory starts from the newest, applies only the log after
  * it, reaches the leader's digest, and takes over emitting what one uninterrupted engine fed the log emits. A corrupt
- * object, one whose metadata lies, and one of another layout are passed over for an older one. Bad settings are refused.
+ * object, one whose metadata lies, and one of another layout are passed over for an older one; a replica with its own
+ * journal keeps it, and one whose journal is set aside starts from an object again. Bad settings are refused.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,10 @@ import { NatsCluster, findNatsServer } from '../src/cluster/nats-servers.js';
 import { Replica } from '../src/cluster/replica.js';
 import { SNAPSHOT_ORIGIN_NAME, snapshotObjectName } from '../src/cluster/snapshot-store.js';
 import { LAYOUT_VERSION } from '../src/tables/layout.js';
+import { resolveJournalConfig } from '../src/journal/config.js';
+import { RecordKind } from '../src/journal/format.js';
+import { listSegments, readJournal } from '../src/journal/reader.js';
+import { JournalWriter } from '../src/journal/writer.js';
 import { ErrorCode, type Engine, type EngineConfig } from '../src/index.js';
 import { readOrders, replayLog } from './support/cluster-harness.js';
 
@@ -162,7 +167,7 @@ describe.skipIf(!hasNats && !required)('snapshots in a JetStream object store', 
     }
   }, 180_000);
 
-  it('passes over a corrupt object, one whose metadata lies and one of another layout, for the newest usable one; a replica with its own journal keeps it', async () => {
+  it('passes over a corrupt object, one whose metadata lies and one of another layout, for the newest usable one; a replica keeps its own journal, and starts from an object again once it is set aside', async () => {
     const { a, cluster } = await leaderWithSnapshots('s2', 10, 3);
     // The leader closes first (finishing the put in flight): the store holds its last three objects and no more come.
     const epochs = a.engine.epochs;
@@ -219,6 +224,25 @@ describe.skipIf(!hasNats && !required)('snapshots in a JetStream object store', 
     } finally {
       await reference.engine.close();
     }
+
+    // Its journal gets a record the log does not hold (as a leader killed mid-append leaves): at the next start it is
+    // set aside, and the replica starts from the newest usable snapshot object again.
+    const journal = join(dir, 's2-n');
+    // (Read from its last segment: an installed journal lacks records 2 to the snapshot's.)
+    const records = readJournal(journal, { fromSequence: listSegments(journal).at(-1)!.firstSequence, repair: false, log: () => {} });
+    let read = records.next();
+    while (read.done !== true) read = records.next();
+    const stray = new JournalWriter(resolveJournalConfig({ dir: journal, log: () => {} }), read.value.lastSequence, read.value.last);
+    stray.appendJson(RecordKind.Account, { stray: true });
+    await stray.close();
+    const lines2: string[] = [];
+    const rebuilt = await Replica.start({ engine: engineConfig('s2-n'), cluster: { ...cluster, node: 'n' }, log: (l) => lines2.push(l) });
+    expect(existsSync(`${journal}.set-aside-1`)).toBe(true);
+    expect(lines2.some((l) => l.includes('was set aside'))).toBe(true);
+    expect(rebuilt.stats().snapshot?.name).toBe(o1!.name);
+    await waitFor(() => rebuilt.role === 'leader', 20_000);
+    expect(rebuilt.engine.outputDigest()).toBe(final.digest);
+    await rebuilt.close();
   }, 180_000);
 
   it('refuses bad snapshot settings with INVALID_CONFIG naming the field, before touching anything', async () => {

@@ -79,7 +79,7 @@ describe.skipIf(!hasNats && !required)('snapshots in a JetStream object store', 
 
   async function leaderWithSnapshots(name: string, steps: number, keep: number): Promise<{ a: Replica; cluster: Omit<ClusterConfig, 'node'>; price: { value: number }; rand: () => number; step: number }> {
     const cluster = { servers: [...nats.urls], name, leaseMs: 3_000, duplicateWindowMs: 60_000, snapshots: { everyEpochs: 4, everyMessages: 1_000_000, keep } };
-    const a = await Replica.start({ engine: engineConfig(`${name}-a`), cluster: { ...cluster, node: 'a' }, log: (l) => console.error(performance.now().toFixed(0), l) });
+    const a = await Replica.start({ engine: engineConfig(`${name}-a`), cluster: { ...cluster, node: 'a' }, log: () => {} });
     await waitFor(() => a.role === 'leader', 20_000);
     const e = a.engine;
     e.addMarket({ id: 1, price: 100, tiers: TIERS });

@@ -175,6 +175,7 @@ export async function installNewestSnapshot(
   }
   const os = await js.views.os(c.snapshotBucket);
   const end = await lastStreamSequence(jsm, c.logStream);
+  const logConfig = end === 0 ? undefined : await logConfigRecord(jsm, c);
   for (const info of await listNewestFirst(os)) {
     const staging = `${dir}.installing-${process.pid}`;
     try {
@@ -188,6 +189,7 @@ export async function installNewestSnapshot(
       }
       if (data === null) throw new UnwindError(ErrorCode.JournalCorrupt, `snapshot object ${info.name} was deleted while being read`);
       const { configRecord, snapshotFile } = checkData(info.name, m, Buffer.from(data.buffer, data.byteOffset, data.byteLength), decisions);
+      if (logConfig === undefined || !configRecord.equals(logConfig)) throw new UnwindError(ErrorCode.JournalCorrupt, `snapshot object ${info.name}: its Config record is not the log's first record`);
       rmSync(staging, { recursive: true, force: true });
       mkdirSync(staging, { recursive: true });
       writeFileSync(join(staging, snapshotName(m.journalSequence)), snapshotFile);
@@ -375,7 +377,7 @@ export class SnapshotPublisher {
     const stored = await this.jsm.streams.getMessage(c.logStream, { seq: streamSequence });
     const lm = logMessage(streamSequence, stored.data, stored.header);
     if (lm.last !== s.sequence) throw new UnwindError(ErrorCode.ReplicationFailed, `the log message holding record ${s.sequence} (stream sequence ${streamSequence}) ends at ${lm.last}, not there`);
-    this.configRecord ??= await this.readConfigRecord();
+    this.configRecord ??= await logConfigRecord(this.jsm, c);
     const file = await readFile(s.path);
     const data = snapshotObjectData(this.configRecord, file);
     const sha256 = await hashInTurns(data);
@@ -400,15 +402,16 @@ export class SnapshotPublisher {
     for (const old of (await listNewestFirst(os)).slice(c.snapshots!.keep)) await os.delete(old.name);
   }
 
-  /** The log's record 1 (Config), as its first message holds it. */
-  private async readConfigRecord(): Promise<Buffer> {
-    const info = await this.jsm.streams.info(this.o.c.logStream);
-    const stored = await this.jsm.streams.getMessage(this.o.c.logStream, { seq: info.state.first_seq });
-    const m = logMessage(info.state.first_seq, stored.data, stored.header);
-    const r = readRecord(m.records, 0, m.records.byteLength, 0);
-    if (m.first !== 1 || r.status !== 'ok' || r.record.kind !== RecordKind.Config) throw new UnwindError(ErrorCode.JournalCorrupt, 'the log does not begin with the journal\'s Config record');
-    return Buffer.from(m.records.subarray(0, recordBytes(r.record.payload.byteLength)));
-  }
+}
+
+/** The log's record 1 (Config), as its first message holds it. */
+async function logConfigRecord(jsm: JetStreamManager, c: ResolvedClusterConfig): Promise<Buffer> {
+  const info = await jsm.streams.info(c.logStream);
+  const stored = await jsm.streams.getMessage(c.logStream, { seq: info.state.first_seq });
+  const m = logMessage(info.state.first_seq, stored.data, stored.header);
+  const r = readRecord(m.records, 0, m.records.byteLength, 0);
+  if (m.first !== 1 || r.status !== 'ok' || r.record.kind !== RecordKind.Config) throw new UnwindError(ErrorCode.JournalCorrupt, 'the log does not begin with the journal\'s Config record');
+  return Buffer.from(m.records.subarray(0, recordBytes(r.record.payload.byteLength)));
 }
 
 // determinism: a pause between chunks of a snapshot being put changes nothing any replica decides

@@ -174,9 +174,11 @@ export async function installNewestSnapshot(
     return undefined;
   }
   const os = await js.views.os(c.snapshotBucket);
+  const objects = await listNewestFirst(os);
+  // Read after the listing: an object is put only once the log holds its records, so each listed one is before this.
   const end = await lastStreamSequence(jsm, c.logStream);
   const logConfig = end === 0 ? undefined : await logConfigRecord(jsm, c);
-  for (const info of await listNewestFirst(os)) {
+  for (const info of objects) {
     const staging = `${dir}.installing-${process.pid}`;
     try {
       const m = readObjectMeta(info);

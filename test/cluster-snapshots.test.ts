@@ -258,7 +258,7 @@ describe.skipIf(!hasNats && !required)('snapshots in a JetStream object store', 
     for (const [snapshots, field] of bad) {
       expect(() => resolveClusterConfig({ ...base, snapshots } as ClusterConfig)).toThrowError(expect.objectContaining({ code: ErrorCode.InvalidConfig, field }));
     }
-    expect(resolveClusterConfig(base).snapshots).toEqual({ everyEpochs: 10_000, everyMessages: 10_000, keep: 3 });
+    expect(resolveClusterConfig(base).snapshots).toEqual({ everyEpochs: 100_000, everyMessages: 100_000, keep: 3 });
     expect(resolveClusterConfig({ ...base, snapshots: false }).snapshots).toBeUndefined();
     expect(resolveClusterConfig({ ...base, name: 'd-1' }).snapshotBucket).toBe('d-1_snapshots');
     await expect(Replica.start({ engine: engineConfig('bad'), cluster: { ...base, snapshots: { keep: 0 } }, log: () => {} })).rejects.toMatchObject({ code: ErrorCode.InvalidConfig, field: 'cluster.snapshots.keep' });

@@ -31,9 +31,9 @@ export interface ClusterConfig {
 
 /** When the leader puts a snapshot into the object store, and how many it keeps (`ClusterConfig.snapshots`). */
 export interface SnapshotStoreConfig {
-  /** A snapshot once this many epochs have ended since the last one put (or since leading). Default 10000. */
+  /** A snapshot once this many epochs have ended since the last one put (or since leading). Default 100000. */
   readonly everyEpochs?: number;
-  /** Or once this many log messages have been appended since then. Default 10000. */
+  /** Or once this many log messages have been appended since then. Default 100000. */
   readonly everyMessages?: number;
   /** Objects kept; older ones are deleted once a newer one is stored. Default 3. */
   readonly keep?: number;
@@ -125,8 +125,8 @@ function resolveSnapshots(s: SnapshotStoreConfig | false | undefined): Required<
     return n;
   };
   return {
-    everyEpochs: count(v.everyEpochs, 'everyEpochs', 10_000, 1e9),
-    everyMessages: count(v.everyMessages, 'everyMessages', 10_000, 1e9),
+    everyEpochs: count(v.everyEpochs, 'everyEpochs', 100_000, 1e9),
+    everyMessages: count(v.everyMessages, 'everyMessages', 100_000, 1e9),
     keep: count(v.keep, 'keep', 3, 64),
   };
 }

@@ -161,8 +161,8 @@ describe.skipIf(!hasNats && !required)('snapshots in a JetStream object store', 
     await m.close();
 
     // The new replica takes over, and emits what one engine fed the whole log emits.
-    const handedOver = a.engine.epochs;
     await a.close();
+    const handedOver = a.engine.epochs; // read once closed: an epoch already scheduled runs out as it steps down
     await waitFor(() => n.role === 'leader', 10_000);
     const emitted: { id: string; epoch: number }[] = [];
     n.engine.onOrder((o) => emitted.push({ id: o.id, epoch: o.epoch }));

@@ -4,7 +4,8 @@
  * config's book if the log holds none, then serves the binary feed like `unwind serve`. It exits 3 when it stops
  * leading or following for good (lease lost, fenced off the log, diverged): a supervisor restarts it as a standby.
  *
- * The cluster file (JSON): { "servers": ["nats://..."], "name"?, "node"?, "replicas"?, "leaseMs"?, "duplicateWindowMs"? }
+ * The cluster file (JSON): { "servers": ["nats://..."], "name"?, "node"?, "replicas"?, "leaseMs"?, "duplicateWindowMs"?,
+ * "snapshots"? }
  * (src/cluster/config.ts). `--node` or UNWIND_NODE names this replica when the file does not.
  */
 import { readFileSync } from 'node:fs';

@@ -22,6 +22,21 @@ export interface ClusterConfig {
   readonly leaseMs?: number;
   /** The order stream's duplicate window, ms: an order id published twice within it is kept once. Default 120000. */
   readonly duplicateWindowMs?: number;
+  /**
+   * Snapshots in the JetStream object store `<name>_snapshots`, from which a replica with no journal of its own starts
+   * (README "Replication"); `false`: none are put or installed (a new replica replays the log from its start).
+   */
+  readonly snapshots?: SnapshotStoreConfig | false;
+}
+
+/** When the leader puts a snapshot into the object store, and how many it keeps (`ClusterConfig.snapshots`). */
+export interface SnapshotStoreConfig {
+  /** A snapshot once this many epochs have ended since the last one put (or since leading). Default 100000. */
+  readonly everyEpochs?: number;
+  /** Or once this many log messages have been appended since then. Default 100000. */
+  readonly everyMessages?: number;
+  /** Objects kept; older ones are deleted once a newer one is stored. Default 3. */
+  readonly keep?: number;
 }
 
 /** ClusterConfig checked, its defaults applied, and the names derived from `name`. */
@@ -48,6 +63,10 @@ export interface ResolvedClusterConfig {
   readonly orderSubject: string;
   /** Key-value bucket of the lease. */
   readonly leaseBucket: string;
+  /** As ClusterConfig.snapshots, defaults applied; undefined: none are put. */
+  readonly snapshots: Required<SnapshotStoreConfig> | undefined;
+  /** Object store of the snapshots: `<name>_snapshots`. */
+  readonly snapshotBucket: string;
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -59,7 +78,7 @@ function fail(field: string, why: string): never {
 /** Checks `c` (INVALID_CONFIG naming `cluster.<field>`), applies its defaults and derives the names from `name`. */
 export function resolveClusterConfig(c: ClusterConfig): ResolvedClusterConfig {
   if (c === null || typeof c !== 'object' || Array.isArray(c)) throw new UnwindError(ErrorCode.InvalidConfig, 'expected an object', 'cluster');
-  const known = new Set(['servers', 'node', 'name', 'replicas', 'leaseMs', 'duplicateWindowMs']);
+  const known = new Set(['servers', 'node', 'name', 'replicas', 'leaseMs', 'duplicateWindowMs', 'snapshots']);
   for (const k of Object.keys(c)) if (!known.has(k)) fail(k, 'unknown key');
   if (!Array.isArray(c.servers) || c.servers.length === 0 || c.servers.length > 16) fail('servers', 'expected 1 to 16 NATS URLs');
   c.servers.forEach((s, i) => {
@@ -76,6 +95,7 @@ export function resolveClusterConfig(c: ClusterConfig): ResolvedClusterConfig {
   if (!Number.isInteger(duplicateWindowMs) || duplicateWindowMs < 10 * leaseMs || duplicateWindowMs > 86_400_000) {
     fail('duplicateWindowMs', `expected an integer in [10 x leaseMs, 86400000], got ${String(duplicateWindowMs)}`);
   }
+  const snapshots = resolveSnapshots(c.snapshots);
   const upper = name.toUpperCase().replace(/-/g, '_');
   return {
     servers: [...c.servers],
@@ -89,5 +109,24 @@ export function resolveClusterConfig(c: ClusterConfig): ResolvedClusterConfig {
     orderStream: `${upper}_ORDERS`,
     orderSubject: `unwind.${name}.orders`,
     leaseBucket: `${name}_lease`,
+    snapshots,
+    snapshotBucket: `${name}_snapshots`,
+  };
+}
+
+function resolveSnapshots(s: SnapshotStoreConfig | false | undefined): Required<SnapshotStoreConfig> | undefined {
+  if (s === false) return undefined;
+  const v = s ?? {};
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) fail('snapshots', 'expected an object or false');
+  for (const k of Object.keys(v)) if (k !== 'everyEpochs' && k !== 'everyMessages' && k !== 'keep') fail(`snapshots.${k}`, 'unknown key');
+  const count = (x: unknown, field: string, dflt: number, max: number): number => {
+    const n = x ?? dflt;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > max) fail(`snapshots.${field}`, `expected an integer in [1, ${max}], got ${String(n)}`);
+    return n;
+  };
+  return {
+    everyEpochs: count(v.everyEpochs, 'everyEpochs', 100_000, 1e9),
+    everyMessages: count(v.everyMessages, 'everyMessages', 100_000, 1e9),
+    keep: count(v.keep, 'keep', 3, 64),
   };
 }

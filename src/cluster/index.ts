@@ -3,5 +3,6 @@
  * one replica behind the binary feed; embedders start a `Replica` themselves.
  */
 export { Replica, type ReplicaOptions, type ReplicaStats, type Role } from './replica.js';
-export { resolveClusterConfig, type ClusterConfig, type ResolvedClusterConfig } from './config.js';
+export { resolveClusterConfig, type ClusterConfig, type ResolvedClusterConfig, type SnapshotStoreConfig } from './config.js';
+export { type InstalledSnapshot } from './snapshot-store.js';
 export { NatsCluster, findNatsServer, type NatsClusterOptions } from './nats-servers.js';

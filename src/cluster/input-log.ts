@@ -109,6 +109,8 @@ export interface AppenderOptions {
 interface Outgoing {
   readonly piece: Piece;
   readonly headers: MsgHdrs;
+  /** Its last record ends the message (a snapshot starts after it: `cut`). */
+  cut?: boolean;
 }
 
 /**
@@ -161,6 +163,15 @@ export class LogAppender implements RecordSink {
     void this.pump();
   }
 
+  /**
+   * Records through `through` end a message: a snapshot taken after them maps to exactly that stream sequence. They
+   * are the last appended, so they are either queued (marked here) or already the end of a message sent or in flight.
+   */
+  cut(through: number): void {
+    const last = this.queue[this.queue.length - 1];
+    if (last !== undefined && last.piece.last === through) last.cut = true;
+  }
+
   through(sequence: number): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.acked >= sequence) return Promise.resolve();
@@ -189,10 +200,10 @@ export class LogAppender implements RecordSink {
     }
   }
 
-  /** The queue's first messages as one, up to MESSAGE_BYTES, unless one of them ends an epoch (its digest header). */
+  /** The queue's first messages as one, up to MESSAGE_BYTES, through the first that ends an epoch (its digest header) or is cut. */
   private coalesce(): Outgoing {
     const first = this.queue.shift()!;
-    if (first.headers.has(H_EPOCH)) return first;
+    if (first.headers.has(H_EPOCH) || first.cut === true) return first;
     const parts = [first.piece.bytes];
     let bytes = first.piece.bytes.byteLength;
     let last = first.piece;
@@ -206,6 +217,7 @@ export class LogAppender implements RecordSink {
         first.headers.set(H_DIGEST, n.headers.get(H_DIGEST));
         break;
       }
+      if (n.cut === true) break;
     }
     if (parts.length === 1) return first;
     first.headers.set(H_LAST, String(last.last));

@@ -67,6 +67,11 @@ export class OrderPublisher {
     void this.pump();
   }
 
+  /** Whether the orders of every epoch through `epoch` are in the stream (none of them is still queued). */
+  sentThrough(epoch: number): boolean {
+    return this.failure === undefined && (this.queue.length === 0 || this.queue[0]!.epoch > epoch);
+  }
+
   /** Resolves once every queued epoch is in the stream (or publishing failed). */
   async drained(): Promise<void> {
     // determinism: waiting for the stream decides when a replica stops, not what it decided

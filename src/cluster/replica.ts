@@ -35,6 +35,7 @@ import { OrderPublisher, orderStreamTail, type EpochOrders } from './order-strea
 /** Epochs with orders a standby keeps for a takeover (and at most the order stream's duplicate window of them). */
 const KEPT_EPOCHS = 100_000;
 import { reconcileJournal, writeLogMark } from './reconcile.js';
+import { hasJournal, installNewestSnapshot, SnapshotPublisher, type InstalledSnapshot } from './snapshot-store.js';
 
 /**
  * A replica's role: 'standby' follows the log (and catches up once it holds the lease), 'leader' takes inputs and emits
@@ -70,6 +71,12 @@ export interface ReplicaStats {
   readonly publishedOrders: number;
   /** Epoch-end digests compared with the leader's. */
   readonly digestsCompared: number;
+  /** The snapshot object this replica started from (it had no journal of its own), or undefined. */
+  readonly snapshot: InstalledSnapshot | undefined;
+  /** Snapshot objects this replica put as leader. */
+  readonly snapshotsPut: number;
+  /** Snapshot puts that failed (each logged). */
+  readonly snapshotPutsFailed: number;
 }
 
 interface KeptOrders extends EpochOrders {
@@ -95,6 +102,8 @@ export class Replica {
   private compared = 0;
   private marked = 0;
   private stopError: UnwindError | undefined;
+  private installed: InstalledSnapshot | undefined;
+  private publisher: SnapshotPublisher | undefined;
   private readonly decisions: string;
   private readonly log: (line: string) => void;
 
@@ -139,6 +148,14 @@ export class Replica {
         250,
       );
       await reconcileJournal(o.engine.journal.dir, jsm, c, log);
+      // No journal of its own (new, or set aside just now): the newest snapshot object, when there is a usable one.
+      const installed =
+        c.snapshots === undefined || hasJournal(o.engine.journal.dir)
+          ? undefined
+          : await installNewestSnapshot(js, jsm, c, o.engine.journal.dir, toJson(decisionConfig(o.engine)), log).catch((e: unknown) => {
+              log(`unwind cluster ${c.name}: cannot read the snapshot objects (${e instanceof Error ? e.message : String(e)}); replaying the log from its start`);
+              return undefined;
+            });
       // The epochs recovery replays from the journal count as kept too: their orders may be what a takeover sends.
       const early: KeptOrders[] = [];
       const heard = (result: EpochResult): void => {
@@ -149,6 +166,8 @@ export class Replica {
       core = started.core;
       const recovery = started.recovery;
       const r = new Replica(Engine.fromCore(core, recovery), core, recovery.mirror.writer, recovery.mirror.applier, c, nc, js, jsm, lease, o);
+      r.installed = installed;
+      if (installed !== undefined) r.marked = installed.journalSequence;
       core.refuseInputs(new UnwindError(ErrorCode.NotLeader, `${c.node} is a standby of ${c.name}: inputs go to the leader`));
       r.kept.push(...early.slice(-KEPT_EPOCHS));
       core.listeners.epoch.delete(heard);
@@ -178,6 +197,9 @@ export class Replica {
       appendedMessages: this.appender?.messages ?? 0,
       publishedOrders: this.orderStream?.orders ?? 0,
       digestsCompared: this.compared,
+      snapshot: this.installed,
+      snapshotsPut: this.publisher?.put ?? 0,
+      snapshotPutsFailed: this.publisher?.failed ?? 0,
     };
   }
 
@@ -186,6 +208,12 @@ export class Replica {
     if (this.state === 'leader') {
       // What this leader decided leaves before it steps down: the epoch in flight, then its orders.
       this.core.refuseInputs(new UnwindError(ErrorCode.NotLeader, `${this.c.node} is stepping down`));
+      // No epoch of its own after this one (a follow-up for deferred or timed-out orders would be journaled after the
+      // lease is given up, refused by the log, and leave this journal ahead of it): the next leader runs it.
+      this.core.setReplaying(true);
+      await this.engine.settled().catch(() => {});
+      // determinism: a turn for a follow-up epoch already scheduled to start, which is journaled and in the log like any
+      await new Promise((resolve) => setImmediate(resolve));
       await this.engine.settled().catch(() => {});
       await this.orderStream?.drained();
     }
@@ -194,6 +222,8 @@ export class Replica {
     this.halt(new UnwindError(ErrorCode.NotLeader, 'the replica was closed'), false);
     await this.following.catch(() => {});
     await this.engine.close().catch(() => {});
+    // A snapshot being put is finished (or fails) before the connection closes: no half-kept objects.
+    await this.publisher?.settled();
     await this.nc.close().catch(() => {});
   }
 
@@ -284,6 +314,7 @@ export class Replica {
 
   /** An epoch's orders: kept by a standby, queued for the order stream by the leader. */
   private onEpoch(epoch: number, orders: readonly LiquidationOrder[]): void {
+    this.publisher?.epochEnded();
     if (orders.length === 0) return;
     if (this.state === 'standby') {
       // determinism: when a standby saw an epoch decides only whether its orders are re-published at takeover, not what they are
@@ -385,6 +416,9 @@ export class Replica {
       this.log(`unwind cluster ${this.c.name}: ${this.c.node} holds no orders of epochs ${tail.epoch + 1}..${kept[0]!.epoch - 1} (older than it kept); the stream has none of them`);
     }
     this.orderStream.publish(kept);
+    if (this.c.snapshots !== undefined) {
+      this.publisher = new SnapshotPublisher(this.js, this.jsm, { c: this.c, core, appender: this.appender, orders: this.orderStream, leading: () => this.state === 'leader' && this.lease.valid, log: this.log });
+    }
     core.setReplaying(false);
     await this.o.onLead?.(this.engine);
   }
@@ -410,6 +444,7 @@ export class Replica {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.messages?.stop();
+    this.publisher?.stop();
     this.core.refuseInputs(e);
     if (was === 'leader' && report) this.writer.halt(`${e.code}: ${e.message}`);
     if (report) {

@@ -67,6 +67,17 @@ export interface EngineState {
   readonly inexact?: { readonly count: number; readonly first: string | null; readonly fundsMoved?: boolean };
 }
 
+/** A snapshot on disk (`EngineCore.onSnapshot`). */
+export interface WrittenSnapshot {
+  readonly path: string;
+  /** The journal sequence of the last record it includes. */
+  readonly sequence: number;
+  /** Epochs ended at that point. */
+  readonly epoch: number;
+  /** The output digest then (hex). */
+  readonly digest: string;
+}
+
 /** A listener of an engine event (`Engine.onOrder` and the like). */
 export type Listener<T> = (value: T) => void;
 
@@ -147,6 +158,13 @@ export class EngineCore {
   private snapshotAt = 0;
   private snapshotting: Promise<unknown> | undefined;
   private snapshotTables: Uint8Array | undefined;
+  /** A snapshot was asked for (`requestSnapshot`): the next epoch captures one. */
+  private snapshotWanted = false;
+  /**
+   * Hears each snapshot once it is on disk: its file, the journal sequence it covers, and the epochs ended and the
+   * output digest at that point (a replicated leader puts it into the object store: src/cluster/snapshot-store.ts).
+   */
+  onSnapshot: ((s: WrittenSnapshot) => void) | undefined;
   /** Orders of an epoch that recovery completed wait for this (the caller attaches listeners after start). */
   private releaseGate: Promise<void> | undefined;
   /** Why inputs are refused (a replica that does not lead), or undefined. */
@@ -734,13 +752,20 @@ export class EngineCore {
 
   private snapshotDue(): boolean {
     const j = this.journal;
-    return j !== undefined && this.snapshotting === undefined && j.lastSequence - this.snapshotAt >= j.config.snapshotEveryRecords;
+    if (j === undefined || this.snapshotting !== undefined) return false;
+    return j.lastSequence - this.snapshotAt >= j.config.snapshotEveryRecords || (this.snapshotWanted && j.lastSequence > this.snapshotAt);
+  }
+
+  /** A snapshot at the next epoch's start that has records since the last one (the journal's cadence goes on as well). */
+  requestSnapshot(): void {
+    this.snapshotWanted = true;
   }
 
   /** The state at this epoch's start, copied now (the executor's part comes with the epoch's result). */
-  private capture(): Capture {
+  private capture(): Capture & { readonly epoch: number; readonly digest: string } {
     const sequence = this.journal!.lastSequence;
     this.snapshotAt = sequence;
+    this.snapshotWanted = false;
     // Segments before a snapshot never change again; recovery from it reads from the next one.
     this.journal!.roll();
     // One copy buffer for the engine's life (one snapshot is written at a time): fresh pages cost far more than the copy.
@@ -748,14 +773,16 @@ export class EngineCore {
     const bytes = this.tables.layout.byteLength;
     this.snapshotTables ??= new Uint8Array(bytes);
     this.snapshotTables.set(new Uint8Array(this.tables.buffer, 0, bytes));
-    return { sequence, tables: this.snapshotTables, state: serialize(this.exportState()) };
+    // The digest was folded at this epoch's start: it is the one after the epochs ended so far.
+    return { sequence, tables: this.snapshotTables, state: serialize(this.exportState()), epoch: this.epochCount, digest: this.digest.hex() };
   }
 
-  private writeSnapshot(capture: Capture, executorState: ExecutorState | undefined): void {
+  private writeSnapshot(capture: Capture & { readonly epoch: number; readonly digest: string }, executorState: ExecutorState | undefined): void {
     const j = this.journal!;
     this.snapshotting = j
       .onDisk(capture.sequence)
       .then(() => writeSnapshot(j.config.dir, capture, serialize(executorState)))
+      .then((path) => this.onSnapshot?.({ path, sequence: capture.sequence, epoch: capture.epoch, digest: capture.digest }))
       .catch((e: unknown) => j.config.log(`unwind journal: snapshot at sequence ${capture.sequence} not written: ${e instanceof Error ? e.message : String(e)}`))
       .finally(() => (this.snapshotting = undefined));
   }

@@ -22,7 +22,7 @@ import { crc32, deflateRaw, inflateRawSync } from 'node:zlib';
 import { promisify } from 'node:util';
 
 export const SNAPSHOT_MAGIC = 0x53574e55; // 'UNWS' little-endian
-const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 1;
 const HEADER = 32;
 /** Snapshots kept; older ones are deleted once a newer one is on disk. Journal segments are all kept (audit). */
 const KEEP = 2;

@@ -50,6 +50,11 @@ export interface RecordSink {
   append(records: Buffer, first: number, last: number): void;
   /** Resolves once records through `sequence` are kept by the sink; rejects if they cannot be. */
   through(sequence: number): Promise<void>;
+  /**
+   * Records through `through` (the last appended) end a segment: a snapshot may start after them, so the sink keeps
+   * them apart from later records (a replicated log ends a message there: src/cluster/snapshot-store.ts).
+   */
+  cut?(through: number): void;
 }
 
 export class JournalWriter {
@@ -244,6 +249,7 @@ export class JournalWriter {
   /** Closes the current segment (on disk) and starts the next at the next sequence. */
   roll(): void {
     this.flush();
+    this.sink?.cut?.(this.writtenSequence);
     if (this.fileBytes === SEGMENT_HEADER_BYTES) return; // the flush rolled already, or nothing was written yet
     const old = this.fd;
     try {

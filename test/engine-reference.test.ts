@@ -78,11 +78,16 @@ function groupsOf(book: BookState): Group[] {
 /**
  * The liquidation policy in a few lines: every non-zero position of a liquidatable group is ordered closed at the
  * fillable price, once per position state (an order is never re-issued while the position is unchanged, so an
- * order id is never emitted twice); a margin call is raised once per stay between health 1 and the margin-call level.
+ * order id is never emitted twice), and never while an earlier order of the position is open; a margin call is raised
+ * once per stay between health 1 and the margin-call level. The venue of runPath reports what it fills as position
+ * updates, never as fills or expiries, and its prices carry no event time (no order times out): an order it receives
+ * stays open, so each position is ordered once.
  */
 class Reference {
   /** Position key -> sequence of the position state an order was issued for. */
   private readonly issued = new Map<string, number>();
+  /** Positions with an order open: one is never ordered again here (nothing ends an order; see above). */
+  private readonly open = new Set<string>();
   private warned = new Set<string>();
   /** Positions of liquidatable groups left out because their order was already issued. */
   suppressed = 0;
@@ -100,7 +105,7 @@ class Reference {
         for (const p of g.positions) {
           if (p.size === 0) continue;
           const key = positionKey(p.account, p.market);
-          if (this.issued.get(key) === p.sequence) {
+          if (this.issued.get(key) === p.sequence || this.open.has(key)) {
             this.suppressed++;
             continue;
           }
@@ -125,7 +130,10 @@ class Reference {
       const [account, market] = key.split(':').map(Number) as [number, number];
       if (book.position(account, market)!.sequence !== sequence) this.issued.delete(key);
     }
-    for (const [key, o] of orders) this.issued.set(key, o.group.positions.find((p) => positionKey(p.account, p.market) === key)!.sequence);
+    for (const [key, o] of orders) {
+      this.issued.set(key, o.group.positions.find((p) => positionKey(p.account, p.market) === key)!.sequence);
+      this.open.add(key);
+    }
     this.warned = calling;
     return { result, orders, calls, groups: new Map(groups.map((g) => [g.key, g])), sequence: book.sequence };
   }

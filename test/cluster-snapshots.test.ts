@@ -20,6 +20,7 @@ import { RecordKind } from '../src/journal/format.js';
 import { listSegments, readJournal } from '../src/journal/reader.js';
 import { JournalWriter } from '../src/journal/writer.js';
 import { ErrorCode, type Engine, type EngineConfig } from '../src/index.js';
+import { mulberry32 } from '../src/sim/random.js';
 import { readOrders, replayLog } from './support/cluster-harness.js';
 
 const hasNats = findNatsServer() !== undefined;
@@ -27,18 +28,6 @@ const required = process.env.UNWIND_REQUIRE_NATS === '1';
 if (!hasNats && !required) console.warn('cluster tests skipped: nats-server is not installed (apt-get install nats-server)');
 
 const TIERS = [{ maxNotional: null, initialMarginFraction: 0.1, maintenanceMarginFraction: 0.05 }];
-
-/** A seeded generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * `steps` epochs of a seeded book on `e`: each adds two accounts with positions near their liquidation and moves
@@ -83,7 +72,7 @@ describe.skipIf(!hasNats && !required)('snapshots in a JetStream object store', 
     await waitFor(() => a.role === 'leader', 20_000);
     const e = a.engine;
     e.addMarket({ id: 1, price: 100, tiers: TIERS });
-    const rand = random(name.length * 7919 + 17);
+    const rand = mulberry32(name.length * 7919 + 17);
     const price = { value: 100 };
     // The puts run off the epoch path, while epochs go on: on until enough are in, then `steps` epochs more.
     let step = 0;
@@ -113,7 +102,7 @@ describe.skipIf(!hasNats && !required)('snapshots in a JetStream object store', 
     const early = await Replica.start({ engine: engineConfig('s1-a'), cluster: { ...cluster, node: 'a', snapshots: false }, log: () => {} });
     await waitFor(() => early.role === 'leader', 20_000);
     early.engine.addMarket({ id: 1, price: 100, tiers: TIERS });
-    const rand = random(4242);
+    const rand = mulberry32(4242);
     const price = { value: 100 };
     await drive(early.engine, rand, 0, 150, price);
     await early.close();

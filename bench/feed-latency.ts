@@ -12,8 +12,9 @@
  *
  * Measures: microseconds from the tick leaving the publisher to the victim's order reaching the subscriber, and,
  * interleaved in the same run on the same engine, from pushPrice to onOrder. Each sample is prepared first on the
- * main thread, outside the timed part: the victim's position is upserted with the same values (a new position
- * sequence, so the executor may issue a new order) and its market set back to the base price, and that epoch is
+ * main thread, outside the timed part: the victim's last order is expired and its position upserted with the same
+ * values (a new position sequence, so the executor may issue a new order: a position has at most one open order)
+ * and its market set back to the base price, and that epoch is
  * awaited; then the timed tick moves the market 1% (alternately 1.05%) down, where only the victim is liquidatable
  * (bench/fixtures.ts: health 1.5 at base, every other account 3..10, none distressed). Orders or margin calls for
  * anything else are spill (must be 0). The two victims sit in the most and the least held markets.
@@ -31,7 +32,7 @@ import { type Engine } from '../src/index.js';
 import { FeedServer } from '../src/feed/server.js';
 import { startEchoServer, type EchoServer } from './echo-server.js';
 import { type FeedClientWorker } from './feed-client.js';
-import { buildEngine, MARKETS, VICTIM_NOTIONAL, type Book, type Victim } from './fixtures.js';
+import { buildEngine, MARKETS, VictimReset, type Book, type Victim } from './fixtures.js';
 import { fmtCount } from './scan-throughput.js';
 import { Recorder, type Percentiles } from './stats.js';
 
@@ -119,13 +120,17 @@ class Probe {
   private armed: { account: number; positionSequence: number; t1?: bigint; orderAt?: number } | undefined;
   private readonly victims: Set<number>;
   private readonly offs: (() => void)[];
+  /** A victim's position set again before each sample, its last order expired. */
+  readonly reset: VictimReset;
 
   constructor(
     private readonly engine: Engine,
     book: Book,
   ) {
     this.victims = new Set(book.victims.map((v) => v.account));
+    this.reset = new VictimReset(engine, book.victims);
     this.offs = [
+      () => this.reset.detach(),
       engine.onOrder((o) => {
         this.emitted++;
         const a = this.armed;
@@ -335,8 +340,7 @@ interface Sample {
 async function sample(engine: Engine, p: Probe, client: FeedClientWorker, victim: Victim, i: number, path: LatencyPath): Promise<Sample> {
   const mk = victim.market;
   // Prepare (untimed): a new position sequence for the victim, its market back at the base price, that epoch done.
-  engine.upsertPosition({ account: victim.account, market: mk.id, size: VICTIM_NOTIONAL / mk.price, entryPrice: mk.price });
-  const positionSequence = engine.lastSequence;
+  const positionSequence = p.reset.reset(victim);
   engine.pushPrice(mk.id, mk.price);
   const prepared = engine.lastSequence;
   await p.epochThrough(prepared);

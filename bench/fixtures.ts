@@ -166,6 +166,41 @@ function registerMarketsAndAccounts(engine: Engine, book: Book, collateral: (a: 
   for (const v of book.victims) engine.addAccount(v.account, VICTIM_COLLATERAL);
 }
 
+/**
+ * Sets a victim's position again with the same values before a sample: a new input sequence, so the executor may order
+ * it again. A position has at most one open order and these samples never fill theirs, so the victim's last order is
+ * expired first, as a venue ends an IOC it could not fill. Listens for the victims' orders from construction on.
+ */
+export class VictimReset {
+  private readonly open = new Map<number, string>();
+  private readonly off: () => void;
+
+  constructor(
+    private readonly engine: Engine,
+    victims: readonly Victim[],
+  ) {
+    const ids = new Set(victims.map((v) => v.account));
+    this.off = engine.onOrder((o) => {
+      if (ids.has(o.account)) this.open.set(o.account, o.id);
+    });
+  }
+
+  /** Expires the victim's open order (if any), upserts its position; returns the upsert's input sequence. */
+  reset(v: Victim): number {
+    const id = this.open.get(v.account);
+    if (id !== undefined) {
+      this.open.delete(v.account);
+      this.engine.expire(id);
+    }
+    this.engine.upsertPosition({ account: v.account, market: v.market.id, size: VICTIM_NOTIONAL / v.market.price, entryPrice: v.market.price });
+    return this.engine.lastSequence;
+  }
+
+  detach(): void {
+    this.off();
+  }
+}
+
 /** Fills `engine` through addMarket, addAccount and upsertPosition. Returns the upserts' wall time in ms. */
 function fill(engine: Engine, book: Book, data: BookData): number {
   const m = MARKETS.length;

@@ -12,8 +12,9 @@
  *                                  +-----------------------+
  *
  * Measures: for each sample, the time from `pushPrice` to the moment the `onOrder` listener receives the victim's
- * order, in microseconds. Before each push the victim's position is upserted with the same values (a new input
- * sequence, so the executor may issue a new order for it); the push moves the victim's market to 1% (alternately
+ * order, in microseconds. Before each push the victim's last order is expired and its position upserted with the
+ * same values (a new input sequence, so the executor may issue a new order for it: a position has at most one open
+ * order; bench/fixtures.ts VictimReset); the push moves the victim's market to 1% (alternately
  * 1.05%) below its base price, where the victim (health 1.5 at the base price) is liquidatable and every other
  * account, with health 3..10 and no distressed accounts in this book, stays far above its margin-call level.
  * Orders or margin calls for any other account are counted as spill (it must be 0 for the figure to mean what it
@@ -26,7 +27,7 @@
  * trigger the push crossed (the victim's), not the market; every 64th epoch also runs the full scan (the safety net).
  */
 import { type Engine } from '../src/index.js';
-import { buildEngine, cloneEngine, VICTIM_NOTIONAL, type Book, type Victim } from './fixtures.js';
+import { buildEngine, cloneEngine, VictimReset, type Book, type Victim } from './fixtures.js';
 import { fmtCount, topologyOf } from './scan-throughput.js';
 import { Recorder, type Percentiles } from './stats.js';
 
@@ -79,6 +80,7 @@ export class EngineProbe {
   private pending: Pending | undefined;
   private readonly victims: Set<number>;
   private readonly offs: (() => void)[];
+  private readonly reset: VictimReset;
 
   constructor(
     readonly engine: Engine,
@@ -88,7 +90,9 @@ export class EngineProbe {
   ) {
     this.recorders = book.victims.map(() => new Recorder());
     this.victims = new Set(book.victims.map((v) => v.account));
+    this.reset = new VictimReset(engine, book.victims);
     this.offs = [
+      () => this.reset.detach(),
       engine.onOrder((o) => {
         const p = this.pending;
         if (!this.victims.has(o.account)) this.spill.orders++;
@@ -118,9 +122,8 @@ export class EngineProbe {
     const e = this.engine;
     const mk = victim.market;
     return new Promise<bigint>((resolve, reject) => {
-      // Same values, new input sequence: the executor may issue a new order for this position state.
-      e.upsertPosition({ account: victim.account, market: mk.id, size: VICTIM_NOTIONAL / mk.price, entryPrice: mk.price });
-      const sequence = e.lastSequence;
+      // Same values, new input sequence (the last order expired): the executor may issue a new order for this state.
+      const sequence = this.reset.reset(victim);
       const price = mk.price * (i % 2 === 0 ? 0.99 : 0.9895);
       const t0 = process.hrtime.bigint();
       this.pending = { victim, sequence, t0, resolve, reject };

@@ -251,7 +251,8 @@ export async function runBench(opts: BenchOptions): Promise<number> {
   if (runs('latency')) {
     latency = await runPushToOrderLatency(plan.latency, WORKERS, SEED + 1, log);
     print();
-    print(`Push-to-order latency (autoEpoch): upsertPosition(victim, same values), then t0 = hrtime, pushPrice(victim's`);
+    print(`Push-to-order latency (autoEpoch): expire(victim's last order), upsertPosition(victim, same values), then`);
+    print(`t0 = hrtime, pushPrice(victim's`);
     print(`market, -1%); t1 = hrtime in the onOrder listener when the victim's order arrives. Microseconds. "touched":`);
     print(`accounts holding the pushed market (phase 1 rescans only that market). Samples rotate over engines and victims;`);
     print(`spill = orders or margin calls for any other account (must be 0).`);

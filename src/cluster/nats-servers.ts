@@ -4,8 +4,8 @@
  * ports; `killNode(i)` kills one (SIGKILL), `startNode(i)` brings it back on the same ports and store.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { ErrorCode, UnwindError } from '../errors.js';
 
@@ -44,6 +44,27 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Whether something listens on 127.0.0.1:port now. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** The tail of a node's log file, or what is known when there is none. */
+function readLog(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-5).join(' | ');
+  } catch {
+    return `no log at ${file}`;
+  }
+}
+
 /** The nodes of a NATS JetStream cluster on loopback (see the file's header): their processes and client URLs. */
 export class NatsCluster {
   private readonly procs: (ChildProcess | undefined)[];
@@ -57,10 +78,40 @@ export class NatsCluster {
   }
 
   /**
-   * Writes each node's config under `o.dir` and starts every node, without waiting for them to take connections;
-   * INVALID_CONFIG when nats-server is not installed.
+   * Writes each node's config under `o.dir`, starts every node and waits until each listens for clients (its route
+   * port is bound before that); INVALID_CONFIG when nats-server is not installed. A port found free may be taken by
+   * another process before the node binds it, and the node then exits: with ports of its own choosing it starts the
+   * whole cluster again on new ones (three attempts), else REPLICATION_FAILED with the node's log.
    */
   static async start(o: NatsClusterOptions): Promise<NatsCluster> {
+    for (let attempt = 1; ; attempt++) {
+      const cluster = await NatsCluster.spawn(o);
+      const down = await cluster.listening(30_000);
+      if (down === undefined) return cluster;
+      await cluster.stop();
+      const log = readLog(`${cluster.configs[down]!.replace(/\.conf$/, '')}.log`);
+      if (o.port !== undefined || attempt === 3) {
+        throw new UnwindError(ErrorCode.ReplicationFailed, `nats-server node n${down + 1} did not start (attempt ${attempt}): ${log}`, 'nats-server');
+      }
+    }
+  }
+
+  /** Waits until every node takes connections; the index of a node that exited or never listened, else undefined. */
+  private async listening(timeoutMs: number): Promise<number | undefined> {
+    const until = Date.now() + timeoutMs;
+    const ports = this.urls.map((u) => Number(new URL(u).port));
+    for (let i = 0; i < ports.length; i++) {
+      while (!(await accepts(ports[i]!))) {
+        if (this.procs[i] === undefined || Date.now() > until) return i;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // Accepting, but perhaps another process's listener: the node itself must still run.
+      if (this.procs[i] === undefined) return i;
+    }
+    return undefined;
+  }
+
+  private static async spawn(o: NatsClusterOptions): Promise<NatsCluster> {
     const binary = findNatsServer(o.binary);
     if (binary === undefined) throw new UnwindError(ErrorCode.InvalidConfig, 'nats-server is not installed (Debian: apt-get install nats-server)', 'nats-server');
     const n = o.nodes ?? 3;

@@ -5,11 +5,11 @@
  * (JetStream then refuses to place replicated streams: "no suitable peers for placement").
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect as tcp, createServer, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findNatsServer, freePort, NatsCluster } from '../src/cluster/nats-servers.js';
+import { accepts, findNatsServer, freePort, NatsCluster } from '../src/cluster/nats-servers.js';
 
 const hasNats = findNatsServer() !== undefined;
 const required = process.env.UNWIND_REQUIRE_NATS === '1';
@@ -19,12 +19,8 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const accepts = (url: string): Promise<boolean> =>
-  new Promise((resolve) => {
-    const s = tcp(Number(new URL(url).port), '127.0.0.1');
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
+/** Whether a node's client URL takes connections. */
+const listens = (url: string): Promise<boolean> => accepts(Number(new URL(url).port));
 
 describe.skipIf(!hasNats && !required)('NatsCluster', () => {
   it('returns once every node takes connections', async () => {
@@ -33,7 +29,7 @@ describe.skipIf(!hasNats && !required)('NatsCluster', () => {
     const nats = await NatsCluster.start({ dir });
     try {
       expect(nats.running).toBe(3);
-      expect(await Promise.all(nats.urls.map(accepts))).toEqual([true, true, true]);
+      expect(await Promise.all(nats.urls.map(listens))).toEqual([true, true, true]);
     } finally {
       await nats.stop();
     }
@@ -56,7 +52,7 @@ describe.skipIf(!hasNats && !required)('NatsCluster', () => {
     try {
       const started = NatsCluster.start({ dir, port });
       await expect(started).rejects.toMatchObject({ code: 'REPLICATION_FAILED', field: 'nats-server', message: expect.stringMatching(/node n2 did not start .*address already in use/i) });
-      for (const p of [port, port + 2]) expect(await accepts(`nats://127.0.0.1:${p}`)).toBe(false);
+      for (const p of [port, port + 2]) expect(await accepts(p)).toBe(false);
     } finally {
       holder?.close();
     }
